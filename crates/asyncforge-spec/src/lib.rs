@@ -1,0 +1,16 @@
+//! Load, resolve, validate and diagnose AsyncAPI 2.0–3.1 documents.
+//!
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod diagnostic;
+pub mod load;
+pub mod pointer;
+pub mod source;
+pub mod version;
+pub mod workspace;
+
+pub use diagnostic::{Diagnostic, Location, Severity};
+pub use source::{FileId, Pos, SourceFile, Span};
+pub use version::Version;
+pub use workspace::{LoadOptions, Workspace};
