@@ -121,8 +121,14 @@ impl Diagnostic {
 /// makes sure the user still sees one diagnostic per problem.
 pub fn normalize(diags: &mut Vec<Diagnostic>) {
     diags.sort_by(|a, b| {
-        let ka = a.location.as_ref().map(|l| (l.file, l.span.start, l.span.end));
-        let kb = b.location.as_ref().map(|l| (l.file, l.span.start, l.span.end));
+        let ka = a
+            .location
+            .as_ref()
+            .map(|l| (l.file, l.span.start, l.span.end));
+        let kb = b
+            .location
+            .as_ref()
+            .map(|l| (l.file, l.span.start, l.span.end));
         ka.cmp(&kb)
             .then_with(|| a.severity.cmp(&b.severity))
             .then_with(|| a.code.cmp(b.code))

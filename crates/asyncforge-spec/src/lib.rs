@@ -7,6 +7,7 @@ pub mod diagnostic;
 pub mod load;
 pub mod pointer;
 pub mod source;
+pub mod structure;
 pub mod version;
 pub mod workspace;
 

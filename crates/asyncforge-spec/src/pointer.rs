@@ -75,6 +75,9 @@ mod tests {
         assert_eq!(escape("a/b~"), "a~1b~0");
         assert!(parse("a").is_none());
         assert!(parse("/a~2").is_none());
-        assert_eq!(from_fragment("/channels/user%7Bid%7D").unwrap(), "/channels/user{id}");
+        assert_eq!(
+            from_fragment("/channels/user%7Bid%7D").unwrap(),
+            "/channels/user{id}"
+        );
     }
 }

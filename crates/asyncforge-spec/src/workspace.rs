@@ -199,14 +199,27 @@ impl Workspace {
         let display = path.display().to_string();
         let key = absolute_key(path);
         let bytes = std::fs::read(path).map_err(|e| e.to_string());
-        ws.add_file(key, path.to_path_buf(), display, bytes, options, None, diags);
+        ws.add_file(
+            key,
+            path.to_path_buf(),
+            display,
+            bytes,
+            options,
+            None,
+            diags,
+        );
         ws.follow_refs(options, diags);
         ws
     }
 
     /// Builds a workspace from text held in memory (for editors, fuzzing and tests).
     /// Relative references are resolved against `path`'s directory on disk.
-    pub fn load_text(path: &Path, text: &[u8], options: &LoadOptions, diags: &mut Sink) -> Workspace {
+    pub fn load_text(
+        path: &Path,
+        text: &[u8],
+        options: &LoadOptions,
+        diags: &mut Sink,
+    ) -> Workspace {
         let mut ws = Workspace::default();
         let display = path.display().to_string();
         ws.add_file(
@@ -338,7 +351,11 @@ impl Workspace {
                             let display = if is_remote(&key) {
                                 key.clone()
                             } else {
-                                display_relative(&self.files[0].key, &self.files[0].source.display_name(), &key)
+                                display_relative(
+                                    &self.files[0].key,
+                                    &self.files[0].source.display_name(),
+                                    &key,
+                                )
                             };
                             let id = self.add_file(
                                 key.clone(),
@@ -373,10 +390,7 @@ impl Workspace {
                 Err(RefError::Loop(chain)) => diags.push(
                     Diagnostic::error(
                         "ref-loop",
-                        format!(
-                            "`$ref` never reaches a value: {}",
-                            chain.join(" → ")
-                        ),
+                        format!("`$ref` never reaches a value: {}", chain.join(" → ")),
                     )
                     .at(here),
                 ),
@@ -500,11 +514,17 @@ impl Workspace {
             };
             match self.by_key.get(&key) {
                 Some(&id) if self.files[id.index()].parsed.is_some() => id,
-                _ => return Err(RefError::MissingFile(format!("`{file_part}` could not be loaded"))),
+                _ => {
+                    return Err(RefError::MissingFile(format!(
+                        "`{file_part}` could not be loaded"
+                    )));
+                }
             }
         };
         let fragment = pointer::from_fragment(fragment).ok_or_else(|| {
-            RefError::Malformed(format!("`{reference}`: fragment is not valid UTF-8 after percent-decoding"))
+            RefError::Malformed(format!(
+                "`{reference}`: fragment is not valid UTF-8 after percent-decoding"
+            ))
         })?;
         if !fragment.is_empty() && !fragment.starts_with('/') {
             return Err(RefError::Malformed(format!(
@@ -512,7 +532,9 @@ impl Workspace {
             )));
         }
         let segs = pointer::parse(&fragment).ok_or_else(|| {
-            RefError::Malformed(format!("`{reference}`: `{fragment}` is not a valid JSON pointer"))
+            RefError::Malformed(format!(
+                "`{reference}`: `{fragment}` is not a valid JSON pointer"
+            ))
         })?;
         self.walk(file, &segs, reference)
     }
@@ -525,9 +547,9 @@ impl Workspace {
         };
         let mut hops = 0;
         for (i, seg) in segs.iter().enumerate() {
-            let mut v = self
-                .get(cur.file, &cur.pointer)
-                .ok_or_else(|| RefError::MissingTarget(format!("`{reference}` does not resolve")))?;
+            let mut v = self.get(cur.file, &cur.pointer).ok_or_else(|| {
+                RefError::MissingTarget(format!("`{reference}` does not resolve"))
+            })?;
             // An intermediate node that is itself a reference: continue from its target.
             while let Some(r) = v.get("$ref").and_then(Value::as_str) {
                 hops += 1;
@@ -541,7 +563,9 @@ impl Workspace {
             }
             let next = match v {
                 Value::Object(m) => m.contains_key(seg.as_str()),
-                Value::Array(a) => seg.parse::<usize>().is_ok_and(|n| n < a.len() && (seg == "0" || !seg.starts_with('0'))),
+                Value::Array(a) => seg
+                    .parse::<usize>()
+                    .is_ok_and(|n| n < a.len() && (seg == "0" || !seg.starts_with('0'))),
                 _ => false,
             };
             if !next {
@@ -550,7 +574,10 @@ impl Workspace {
                     "`{reference}` does not resolve: there is nothing at `/{}`{}",
                     so_far.join("/"),
                     if file != FileId(0) || !reference.starts_with('#') {
-                        format!(" in `{}`", self.files[cur.file.index()].source.display_name())
+                        format!(
+                            " in `{}`",
+                            self.files[cur.file.index()].source.display_name()
+                        )
                     } else {
                         String::new()
                     }
@@ -694,7 +721,9 @@ fn normalize_display(p: &Path) -> String {
 
 fn is_text_file(key: &str) -> bool {
     let lower = key.to_ascii_lowercase();
-    [".md", ".markdown", ".txt"].iter().any(|e| lower.ends_with(e))
+    [".md", ".markdown", ".txt"]
+        .iter()
+        .any(|e| lower.ends_with(e))
 }
 
 pub(crate) fn load_error_diag(file: FileId, e: load::LoadError) -> Diagnostic {
@@ -722,13 +751,25 @@ mod tests {
 
     #[test]
     fn url_join() {
-        assert_eq!(join_url("https://a.b/x/y.yaml", "z.yaml"), "https://a.b/x/z.yaml");
-        assert_eq!(join_url("https://a.b/x/y.yaml", "../z.yaml"), "https://a.b/z.yaml");
-        assert_eq!(join_url("https://a.b/x/y.yaml", "/q/z.yaml"), "https://a.b/q/z.yaml");
+        assert_eq!(
+            join_url("https://a.b/x/y.yaml", "z.yaml"),
+            "https://a.b/x/z.yaml"
+        );
+        assert_eq!(
+            join_url("https://a.b/x/y.yaml", "../z.yaml"),
+            "https://a.b/z.yaml"
+        );
+        assert_eq!(
+            join_url("https://a.b/x/y.yaml", "/q/z.yaml"),
+            "https://a.b/q/z.yaml"
+        );
     }
 
     #[test]
     fn path_normalization() {
-        assert_eq!(normalize_path(Path::new("/a/b/../c/./d")), PathBuf::from("/a/c/d"));
+        assert_eq!(
+            normalize_path(Path::new("/a/b/../c/./d")),
+            PathBuf::from("/a/c/d")
+        );
     }
 }

@@ -178,7 +178,10 @@ fn pos_of_byte(bytes: &[u8], offset: usize) -> Pos {
         .iter()
         .rposition(|&b| b == b'\n')
         .map_or(0, |i| i + 1);
-    let col = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    let col = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
     Pos::new(line as u32, col as u32)
 }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
 use serde_json::{Map, Number, Value};
 
-use super::{LoadError, Limits, NodeSpan, Parsed, SpanMap, push_segment};
+use super::{Limits, LoadError, NodeSpan, Parsed, SpanMap, push_segment};
 use crate::source::{Pos, Span};
 
 fn pos(m: &saphyr_parser::Marker) -> Pos {
@@ -174,7 +174,13 @@ impl Builder<'_> {
                 }
                 let (value, nodes) = (value.clone(), *nodes);
                 let ptr = self.current_ptr();
-                self.spans.insert(&ptr, NodeSpan { value: sp, key: None });
+                self.spans.insert(
+                    &ptr,
+                    NodeSpan {
+                        value: sp,
+                        key: None,
+                    },
+                );
                 self.finish_node(value, sp, 0, nodes)
             }
             Event::Scalar(text, style, anchor, tag) => {
@@ -188,12 +194,13 @@ impl Builder<'_> {
                     }
                     return Ok(());
                 }
-                let value = scalar_value(&text, style, tag.as_deref()).map_err(|message| LoadError {
-                    code: "yaml-tag",
-                    message,
-                    span: sp,
-                    related: None,
-                })?;
+                let value =
+                    scalar_value(&text, style, tag.as_deref()).map_err(|message| LoadError {
+                        code: "yaml-tag",
+                        message,
+                        span: sp,
+                        related: None,
+                    })?;
                 let ptr = self.current_ptr();
                 let key = self.pending_key_span();
                 self.spans.insert(&ptr, NodeSpan { value: sp, key });
@@ -211,10 +218,7 @@ impl Builder<'_> {
                 if self.stack.len() >= self.limits.max_depth {
                     return Err(LoadError {
                         code: "too-deep",
-                        message: format!(
-                            "nesting is deeper than {} levels",
-                            self.limits.max_depth
-                        ),
+                        message: format!("nesting is deeper than {} levels", self.limits.max_depth),
                         span: sp,
                         related: None,
                     });
@@ -365,7 +369,11 @@ fn merge_into(map: &mut Map<String, Value>, merged: Value) {
 }
 
 /// Resolves a scalar per the YAML 1.2 core schema (which is also what JSON means).
-fn scalar_value(text: &Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
+fn scalar_value(
+    text: &Cow<'_, str>,
+    style: ScalarStyle,
+    tag: Option<&Tag>,
+) -> Result<Value, String> {
     if let Some(tag) = tag {
         if tag.is_yaml_core_schema() {
             return match tag.suffix.as_str() {
@@ -432,7 +440,10 @@ fn parse_int(t: &str) -> Option<Value> {
     if let Ok(v) = t.trim_start_matches('+').parse::<u64>() {
         return Some(Value::from(v));
     }
-    t.parse::<f64>().ok().and_then(Number::from_f64).map(Value::Number)
+    t.parse::<f64>()
+        .ok()
+        .and_then(Number::from_f64)
+        .map(Value::Number)
 }
 
 fn parse_float(t: &str) -> Option<Value> {
@@ -491,7 +502,8 @@ mod tests {
 
     #[test]
     fn core_schema_scalars() {
-        let p = parse("a: 1\nb: 1.5\nc: true\nd: ~\ne: '1'\nf: 0x1F\ng: yes\nh: 2.6.0\ni: 1e3\n").unwrap();
+        let p = parse("a: 1\nb: 1.5\nc: true\nd: ~\ne: '1'\nf: 0x1F\ng: yes\nh: 2.6.0\ni: 1e3\n")
+            .unwrap();
         assert_eq!(
             p.value,
             serde_json::json!({"a":1,"b":1.5,"c":true,"d":null,"e":"1","f":31,"g":"yes","h":"2.6.0","i":1000.0})

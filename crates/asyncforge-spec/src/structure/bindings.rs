@@ -1,0 +1,1 @@
+//! Structure of protocol bindings (kafka, mqtt, websockets, http), by `bindingVersion`.
