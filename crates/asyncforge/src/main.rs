@@ -1,1 +1,239 @@
-fn main() {}
+//! The `asyncforge` command line.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use asyncforge::spec::report::{self, Format};
+use asyncforge::spec::{Checked, LoadOptions, Severity};
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "asyncforge",
+    version,
+    about = "AsyncAPI toolchain: validate documents and generate Rust from them."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate AsyncAPI 2.0–3.1 documents (structure and semantic rules).
+    Validate(ValidateArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OutputFormat {
+    Human,
+    Json,
+    Sarif,
+    Github,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, PartialOrd, Ord)]
+enum MinSeverity {
+    Error,
+    Warning,
+    Info,
+}
+
+#[derive(clap::Args)]
+struct ValidateArgs {
+    /// Documents to validate (YAML or JSON).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    format: OutputFormat,
+    /// Exit with status 1 when there are warnings, not only errors.
+    #[arg(long)]
+    deny_warnings: bool,
+    /// Least severe diagnostics to print (all are counted).
+    #[arg(long, value_enum, default_value_t = MinSeverity::Warning)]
+    severity: MinSeverity,
+    /// Fetch `http(s)://` references instead of reporting them.
+    #[arg(long)]
+    allow_remote_refs: bool,
+    /// Colored output (`NO_COLOR` is respected with `auto`).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    /// Largest file accepted, in bytes.
+    #[arg(long, value_name = "BYTES")]
+    max_file_size: Option<u64>,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match cli.command {
+        Command::Validate(args) => validate(args),
+    }
+}
+
+fn shown(sev: Severity, min: MinSeverity) -> bool {
+    match min {
+        MinSeverity::Error => sev == Severity::Error,
+        MinSeverity::Warning => matches!(sev, Severity::Error | Severity::Warning),
+        MinSeverity::Info => true,
+    }
+}
+
+fn validate(args: ValidateArgs) -> ExitCode {
+    let mut options = LoadOptions::default();
+    if let Some(max) = args.max_file_size {
+        options.limits.max_file_size = max;
+    }
+    if args.allow_remote_refs {
+        options.remote = Some(Arc::new(asyncforge::remote::HttpFetch::default()));
+    }
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
+    };
+    let format = match args.format {
+        OutputFormat::Human => Format::Human,
+        OutputFormat::Json => Format::Json,
+        OutputFormat::Sarif => Format::Sarif,
+        OutputFormat::Github => Format::Github,
+    };
+    let mut io_failure = false;
+    let results: Vec<(PathBuf, Checked)> = args
+        .files
+        .iter()
+        .map(|f| (f.clone(), asyncforge::spec::load_with(f, &options)))
+        .collect();
+    let mut failed = false;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut json_docs = Vec::new();
+    for (path, checked) in &results {
+        let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
+        let warnings = checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+            .count();
+        let infos = checked.diagnostics.len() - errors - warnings;
+        if errors > 0 || (args.deny_warnings && warnings > 0) {
+            failed = true;
+        }
+        // A root file that could not be read at all is an I/O failure, not an invalid document.
+        if checked.workspace.root().is_none()
+            && checked.diagnostics.iter().any(|d| d.code == "io-error")
+        {
+            io_failure = true;
+        }
+        let visible: Vec<_> = checked
+            .diagnostics
+            .iter()
+            .filter(|d| shown(d.severity, args.severity))
+            .collect();
+        match format {
+            Format::Human => {
+                for d in &visible {
+                    let _ = writeln!(out, "{}", report::human(&checked.workspace, d, color));
+                }
+                let verdict = if errors > 0 { "invalid" } else { "valid" };
+                let version = checked.version.map(|v| format!(" (AsyncAPI {v})")).unwrap_or_default();
+                let hidden = checked.diagnostics.len() - visible.len();
+                let _ = writeln!(
+                    out,
+                    "{}: {verdict}{version}: {errors} error{}, {warnings} warning{}, {infos} info{}{}",
+                    path.display(),
+                    plural(errors),
+                    plural(warnings),
+                    plural(infos),
+                    if hidden > 0 { format!(" ({hidden} not shown; see --severity)") } else { String::new() },
+                );
+            }
+            Format::Github => {
+                for d in &visible {
+                    let _ = writeln!(out, "{}", report::github(&checked.workspace, d));
+                }
+            }
+            Format::Json => json_docs.push(serde_json::json!({
+                "file": path.display().to_string(),
+                "valid": errors == 0,
+                "version": checked.version.map(|v| v.to_string()),
+                "errors": errors,
+                "warnings": warnings,
+                "infos": infos,
+                "diagnostics": visible.iter().map(|d| report::json(&checked.workspace, d)).collect::<Vec<_>>(),
+            })),
+            Format::Sarif => {}
+        }
+    }
+    match format {
+        Format::Json => {
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&json_docs).unwrap_or_default()
+            );
+        }
+        Format::Sarif => {
+            let filtered: Vec<(
+                &asyncforge::spec::Workspace,
+                Vec<asyncforge::spec::Diagnostic>,
+            )> = results
+                .iter()
+                .map(|(_, c)| {
+                    (
+                        &c.workspace,
+                        c.diagnostics
+                            .iter()
+                            .filter(|d| shown(d.severity, args.severity))
+                            .cloned()
+                            .collect(),
+                    )
+                })
+                .collect();
+            let refs: Vec<(
+                &asyncforge::spec::Workspace,
+                &[asyncforge::spec::Diagnostic],
+            )> = filtered.iter().map(|(w, d)| (*w, d.as_slice())).collect();
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&report::sarif(&refs)).unwrap_or_default()
+            );
+        }
+        _ => {}
+    }
+    let _ = out.flush();
+    if io_failure {
+        ExitCode::from(2)
+    } else if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

@@ -1,0 +1,346 @@
+//! Examples and defaults checked against their schemas (JSON Schema draft-07 via `jsonschema`).
+//!
+//! References inside schemas are resolved by a registry that holds every file of the workspace
+//! under a `file://` URI, so `#/components/schemas/…` and `other.yaml#/…` work as they do for
+//! the structure checks.
+
+use std::collections::HashSet;
+
+use jsonschema::{Draft, Registry, Validator};
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use serde_json::Value;
+
+use super::{At, Ctx};
+use crate::diagnostic::Severity;
+use crate::source::FileId;
+use crate::structure::is_ref;
+use crate::workspace::Workspace;
+
+const PATH: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'%');
+
+const FRAGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'%')
+    .add(b'|')
+    .add(b'^')
+    .add(b'[')
+    .add(b']')
+    .add(b'\\');
+
+fn file_uri(ws: &Workspace, file: FileId) -> String {
+    let key = ws.file(file).key();
+    if key.starts_with("http://") || key.starts_with("https://") {
+        return key.to_owned();
+    }
+    let p = utf8_percent_encode(key, PATH).to_string();
+    if p.starts_with('/') {
+        format!("file://{p}")
+    } else {
+        format!("file:///{p}")
+    }
+}
+
+/// Compiles schemas on demand against one registry of all workspace files.
+pub(crate) struct SchemaCheck<'a> {
+    ws: &'a Workspace,
+    registry: Option<Registry<'a>>,
+}
+
+impl<'a> SchemaCheck<'a> {
+    pub fn new(ws: &'a Workspace) -> Self {
+        let resources: Vec<(String, &'a Value)> = ws
+            .files()
+            .filter_map(|(id, f)| f.value().map(|v| (file_uri(ws, id), v)))
+            .collect();
+        let registry = Registry::new()
+            .draft(Draft::Draft7)
+            .extend(resources)
+            .and_then(|b| b.prepare())
+            .ok();
+        SchemaCheck { ws, registry }
+    }
+
+    /// Compiles the schema at `at`; `Err` holds the reason it cannot be compiled.
+    pub fn compile(&self, at: &At<'_>) -> Result<Validator, String> {
+        let Some(registry) = &self.registry else {
+            return Err(
+                "the document's files could not be indexed as JSON Schema resources".into(),
+            );
+        };
+        // Compile a reference to the node in place, so that its own `$ref`s resolve against the
+        // file it is written in, exactly as the document's references do.
+        let target = format!(
+            "{}#{}",
+            file_uri(self.ws, at.file),
+            utf8_percent_encode(&at.ptr, FRAGMENT)
+        );
+        jsonschema::options()
+            .with_draft(Draft::Draft7)
+            .with_base_uri("urn:asyncforge:check")
+            .with_registry(registry)
+            .build(&serde_json::json!({ "$ref": target }))
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Validates `instance` (a node of the document) against a compiled schema and reports each
+/// error at the instance's own location (down to the failing property).
+pub(crate) fn report_instance(
+    cx: &mut Ctx<'_>,
+    code: &'static str,
+    severity: Severity,
+    validator: &Validator,
+    instance: &At<'_>,
+    what: &str,
+) {
+    let errors: Vec<(String, String)> = validator
+        .iter_errors(instance.v)
+        .map(|e| (e.instance_path().to_string(), e.to_string()))
+        .take(20)
+        .collect();
+    for (path, msg) in errors {
+        let ptr = format!("{}{}", instance.ptr, path);
+        let v = cx.ws.get(instance.file, &ptr).unwrap_or(instance.v);
+        let at = At {
+            file: instance.file,
+            ptr,
+            v,
+        };
+        let place = if path.is_empty() {
+            String::new()
+        } else {
+            format!(" at `{path}`")
+        };
+        cx.emit_as(
+            code,
+            severity,
+            &at,
+            format!("{what} is not valid against its schema{place}: {msg}"),
+            false,
+        );
+    }
+}
+
+/// Whether a message's payload is written in JSON Schema / AsyncAPI Schema (the only formats
+/// whose examples we can check).
+fn json_schema_format(format: Option<&str>) -> bool {
+    match format {
+        None => true,
+        Some(f) => {
+            let f = f.to_ascii_lowercase();
+            f.starts_with("application/vnd.aai.asyncapi")
+                || f.starts_with("application/schema+json")
+                || f.starts_with("application/schema+yaml")
+        }
+    }
+}
+
+/// The schema node of a payload/headers field: plain schema, or the `schema` of a 3.x
+/// Multi Format Schema Object. `None` when it is not JSON Schema.
+fn schema_node<'a>(cx: &Ctx<'a>, field: &At<'a>, message_format: Option<&str>) -> Option<At<'a>> {
+    let node = cx.deref(field)?;
+    if cx.version.is_v3()
+        && let Some(schema) = node.child("schema")
+        && node.v.get("schemaFormat").is_some()
+    {
+        if !json_schema_format(node.str("schemaFormat")) {
+            return None;
+        }
+        return Some(schema);
+    }
+    if !json_schema_format(message_format) {
+        return None;
+    }
+    Some(field.clone())
+}
+
+/// Checks `examples` of one message against its payload and headers.
+pub(crate) fn message_examples(
+    cx: &mut Ctx<'_>,
+    sc: &SchemaCheck<'_>,
+    message: &At<'_>,
+    code: &'static str,
+) {
+    let Some(examples) = message.child("examples") else {
+        return;
+    };
+    let format = message.str("schemaFormat");
+    let mut validators: Vec<(&str, Option<Validator>)> = Vec::new();
+    for key in ["payload", "headers"] {
+        let schema = message
+            .child(key)
+            .and_then(|f| schema_node(cx, &f, if key == "payload" { format } else { None }));
+        let v = match schema {
+            Some(s) => match sc.compile(&s) {
+                Ok(v) => Some(v),
+                Err(why) => {
+                    cx.emit(
+                        "asyncapi-schema-uncompilable",
+                        &s,
+                        format!("{key} schema cannot be compiled, so message examples were not checked against it: {why}"),
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        validators.push((key, v));
+    }
+    for ex in examples.items() {
+        let Some(ex) = cx.deref(&ex) else { continue };
+        for (key, validator) in &validators {
+            let (Some(val), Some(instance)) = (validator, ex.child(key)) else {
+                continue;
+            };
+            report_instance(
+                cx,
+                code,
+                Severity::Error,
+                val,
+                &instance,
+                &format!("example {key}"),
+            );
+        }
+    }
+}
+
+/// Walks schema trees, checking every `default` and `examples` against the schema that holds it.
+pub(crate) struct SchemaWalker {
+    seen: HashSet<(FileId, String)>,
+    /// Schemas the reference validator checks itself (payloads, `components.schemas`, …).
+    tops: HashSet<(FileId, String)>,
+}
+
+const SCHEMA_MAPS: &[&str] = &[
+    "properties",
+    "patternProperties",
+    "definitions",
+    "dependencies",
+];
+const SCHEMA_SINGLE: &[&str] = &[
+    "additionalProperties",
+    "additionalItems",
+    "contains",
+    "not",
+    "if",
+    "then",
+    "else",
+    "propertyNames",
+    "items",
+];
+const SCHEMA_LISTS: &[&str] = &["allOf", "anyOf", "oneOf", "items"];
+
+impl SchemaWalker {
+    pub fn new() -> Self {
+        SchemaWalker {
+            seen: HashSet::new(),
+            tops: HashSet::new(),
+        }
+    }
+
+    /// Registers an outermost schema before any walking, so that it is judged as one even when
+    /// another schema reaches it first.
+    pub fn register_top(&mut self, node: &At<'_>) {
+        self.tops.insert((node.file, node.ptr.clone()));
+    }
+
+    pub fn walk(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        sc: &SchemaCheck<'_>,
+        schema: &At<'_>,
+        codes: (&'static str, &'static str),
+    ) {
+        // The outermost schema is checked as the reference validator does (errors); schemas
+        // nested inside it, which the reference never looks at, are reported as warnings.
+        let mut stack = vec![schema.clone()];
+        while let Some(node) = stack.pop() {
+            let Some(node) = cx.deref(&node) else {
+                continue;
+            };
+            let top = self.tops.contains(&(node.file, node.ptr.clone()));
+            let severity = if top {
+                Severity::Error
+            } else {
+                Severity::Warning
+            };
+            let what_default = if top {
+                "`default`"
+            } else {
+                "`default` of a nested schema"
+            };
+            let what_example = if top {
+                "example"
+            } else {
+                "example of a nested schema"
+            };
+            if !node.v.is_object() || !self.seen.insert((node.file, node.ptr.clone())) {
+                continue;
+            }
+            let has_default = node.v.get("default").is_some();
+            let examples = node.child("examples").filter(|e| e.v.is_array());
+            if (has_default || examples.is_some()) && !is_ref(node.v) {
+                match sc.compile(&node) {
+                    Ok(validator) => {
+                        if let Some(d) = node.child("default") {
+                            report_instance(cx, codes.0, severity, &validator, &d, what_default);
+                        }
+                        if let Some(ex) = &examples {
+                            for e in ex.items() {
+                                report_instance(
+                                    cx,
+                                    codes.1,
+                                    severity,
+                                    &validator,
+                                    &e,
+                                    what_example,
+                                );
+                            }
+                        }
+                    }
+                    Err(why) => {
+                        cx.emit(
+                            "asyncapi-schema-uncompilable",
+                            &node,
+                            format!("schema cannot be compiled, so its `default` and `examples` were not checked: {why}"),
+                        );
+                    }
+                }
+            }
+            for key in SCHEMA_MAPS {
+                if let Some(m) = node.child(key) {
+                    for (_, s) in m.entries() {
+                        stack.push(s);
+                    }
+                }
+            }
+            for key in SCHEMA_SINGLE {
+                if let Some(s) = node.child(key).filter(|s| s.v.is_object()) {
+                    stack.push(s);
+                }
+            }
+            for key in SCHEMA_LISTS {
+                if let Some(l) = node.child(key).filter(|l| l.v.is_array()) {
+                    stack.extend(l.items());
+                }
+            }
+        }
+    }
+}
