@@ -70,10 +70,15 @@ pub fn parse_text(text: &str, limits: &Limits) -> Result<Parsed, LoadError> {
     };
     while let Some(ev) = parser.next_event() {
         let (ev, sp) = ev.map_err(|e| {
-            let at = pos(e.marker());
+            let at = clamp_to_text(text, pos(e.marker()));
+            let too_deep = e.info().contains("recursion limit");
             LoadError {
-                code: "yaml-syntax",
-                message: describe_scan_error(e.info()),
+                code: if too_deep { "too-deep" } else { "yaml-syntax" },
+                message: if too_deep {
+                    format!("nesting is deeper than {} levels", limits.max_depth)
+                } else {
+                    describe_scan_error(e.info())
+                },
                 span: Span::point(at),
                 related: None,
             }
@@ -94,11 +99,28 @@ pub fn parse_text(text: &str, limits: &Limits) -> Result<Parsed, LoadError> {
     }
 }
 
+/// Errors at end of input are reported past the last line; point at the end of the text instead.
+fn clamp_to_text(text: &str, at: Pos) -> Pos {
+    let lines = text.split('\n').count() as u32;
+    let trailing_newline = text.ends_with('\n');
+    let last_line = if trailing_newline {
+        lines.saturating_sub(1).max(1)
+    } else {
+        lines
+    };
+    if at.line > last_line {
+        let last = text
+            .trim_end_matches('\n')
+            .rsplit('\n')
+            .next()
+            .unwrap_or("");
+        return Pos::new(last_line, last.chars().count() as u32 + 1);
+    }
+    at
+}
+
 fn describe_scan_error(info: &str) -> String {
     let mut msg = info.to_owned();
-    if msg.contains("recursion limit") {
-        msg = "nesting is too deep".into();
-    }
     if msg.contains("tab") {
         msg.push_str(" (YAML forbids tabs for indentation; use spaces)");
     }
