@@ -26,12 +26,14 @@ pub(super) fn template_variables(
     let mut used: Vec<String> = Vec::new();
     for part in parts {
         let Some(s) = part.v.as_str() else { continue };
+        let field = format!("`{}`", crate::pointer::last(&part.ptr).unwrap_or_default());
+        let label_one = field.as_str();
         let vars = template_vars(s);
         if vars.iter().any(|(v, _)| v.is_empty()) {
             cx.emit(
                 "asyncapi-server-no-empty-variable",
                 part,
-                format!("server {label} `{s}` contains an empty variable `{{}}`"),
+                format!("server {label_one} `{s}` contains an empty variable `{{}}`"),
             );
         }
         for (v, _) in vars {
@@ -48,7 +50,7 @@ pub(super) fn template_variables(
                     code,
                     part,
                     format!(
-                        "server {label} uses variable `{v}`, which is not declared in `variables`"
+                        "server {label_one} uses variable `{v}`, which is not declared in `variables`"
                     ),
                 );
                 d.help = Some(format!(
@@ -65,7 +67,7 @@ pub(super) fn template_variables(
             cx.emit(
                 "asyncapi-server-no-trailing-slash",
                 part,
-                format!("server {label} `{s}` ends with `/`"),
+                format!("server {label_one} `{s}` ends with `/`"),
             );
         }
     }
@@ -78,7 +80,7 @@ pub(super) fn template_variables(
                 code,
                 &var,
                 format!(
-                    "variable `{name}` is declared but the server {label} does not use `{{{name}}}`"
+                    "variable `{name}` is declared but the server's {label} does not use `{{{name}}}`"
                 ),
             );
         }
