@@ -69,7 +69,7 @@ impl SourceFile {
     /// Wraps already decoded text. `display` is the name shown to users.
     pub fn new(path: PathBuf, display: String, text: String) -> Self {
         let mut line_starts = vec![0];
-        line_starts.extend(memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+        line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
         SourceFile {
             path,
             display,
@@ -110,11 +110,4 @@ impl SourceFile {
         let l = &self.text[start..end];
         Some(l.trim_end_matches(['\n', '\r']))
     }
-}
-
-fn memchr_iter(needle: u8, haystack: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    haystack
-        .iter()
-        .enumerate()
-        .filter_map(move |(i, &b)| (b == needle).then_some(i))
 }

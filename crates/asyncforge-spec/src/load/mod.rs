@@ -6,8 +6,6 @@
 
 mod yaml;
 
-use std::collections::HashMap;
-
 use serde_json::Value;
 
 use crate::source::{Pos, Span};
@@ -50,7 +48,7 @@ pub struct NodeSpan {
 /// JSON pointer → span for every node written in one file.
 #[derive(Debug, Default, Clone)]
 pub struct SpanMap {
-    map: HashMap<Box<str>, NodeSpan>,
+    map: rustc_hash::FxHashMap<Box<str>, NodeSpan>,
 }
 
 impl SpanMap {
@@ -146,7 +144,7 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<String, LoadError> {
         });
     }
     let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
-    if let Some(i) = bytes.iter().position(|&b| b == 0) {
+    if let Some(i) = memchr::memchr(0, bytes) {
         return Err(LoadError {
             code: "binary-file",
             message: "file contains NUL bytes; it looks like a binary file, not YAML or JSON"

@@ -31,8 +31,6 @@ enum Frame {
         nodes: usize,
         /// The key waiting for its value: text, span, whether it is a plain `<<` merge key.
         key: Option<(String, Span, bool)>,
-        /// Where each key was first written, for duplicate-key errors.
-        key_spans: HashMap<String, Span>,
         /// Mappings merged in with `<<`, applied when the mapping ends.
         merges: Vec<Value>,
     },
@@ -208,7 +206,18 @@ impl Builder<'_> {
             Event::Scalar(text, style, anchor, tag) => {
                 if self.expecting_key() {
                     let merge = style == ScalarStyle::Plain && text == "<<" && tag.is_none();
-                    if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
+                    if let Some(Frame::Map { key, map, ptr, .. }) = self.stack.last_mut() {
+                        if !merge && map.contains_key(text.as_ref()) {
+                            let mut child = ptr.clone();
+                            push_segment(&mut child, &text);
+                            let first = self.spans.get(&child).and_then(|s| s.key).unwrap_or(sp);
+                            return Err(LoadError {
+                                code: "duplicate-key",
+                                message: format!("duplicate key `{text}`"),
+                                span: sp,
+                                related: Some((first, "first defined here".into())),
+                            });
+                        }
                         *key = Some((text.into_owned(), sp, merge));
                     }
                     if anchor != 0 {
@@ -262,7 +271,6 @@ impl Builder<'_> {
                         anchor,
                         nodes: 1,
                         key: None,
-                        key_spans: HashMap::new(),
                         merges: Vec::new(),
                     }
                 };
@@ -337,7 +345,6 @@ impl Builder<'_> {
             Some(Frame::Map {
                 map,
                 key,
-                key_spans,
                 merges,
                 nodes: n,
                 ..
@@ -364,15 +371,6 @@ impl Builder<'_> {
                     }
                     return Ok(());
                 }
-                if let Some(first) = key_spans.get(&k) {
-                    return Err(LoadError {
-                        code: "duplicate-key",
-                        message: format!("duplicate key `{k}`"),
-                        span: kspan,
-                        related: Some((*first, "first defined here".into())),
-                    });
-                }
-                key_spans.insert(k.clone(), kspan);
                 map.insert(k, value);
                 Ok(())
             }
