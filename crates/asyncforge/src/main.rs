@@ -9,6 +9,11 @@ use asyncforge::spec::report::{self, Format};
 use asyncforge::spec::{Checked, LoadOptions, Severity};
 use clap::{Parser, Subcommand, ValueEnum};
 
+// Loading builds many small strings and maps; mimalloc makes that markedly cheaper than the
+// system allocator (see ARCHITECTURE.md, "Dependencies").
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "asyncforge",
