@@ -442,24 +442,30 @@ fn unused_components(cx: &mut Ctx<'_>, root: &At<'_>) {
     let Some(comp) = root.child("components") else {
         return;
     };
-    // Everything any `$ref` reaches, one hop and after following chains.
+    // Everything any `$ref` reaches, one hop and after following chains, with every ancestor
+    // of those places (a reference into a component uses the component).
     let mut used: HashSet<(FileId, String)> = HashSet::new();
+    let mut mark = |file: FileId, ptr: &str| {
+        let mut p = ptr;
+        loop {
+            if !used.insert((file, p.to_owned())) {
+                break;
+            }
+            match p.rfind('/') {
+                Some(i) => p = &p[..i],
+                None => break,
+            }
+        }
+    };
     for site in cx.ws.refs() {
         if let Ok(t) = cx.ws.resolve_one(site.file, &site.reference) {
-            used.insert((t.file, t.pointer));
+            mark(t.file, &t.pointer);
         }
         if let Some(t) = &site.target {
-            used.insert((t.file, t.pointer.clone()));
+            mark(t.file, &t.pointer);
         }
     }
-    let is_used = |file: FileId, ptr: &str| {
-        used.iter().any(|(f, p)| {
-            *f == file
-                && (p == ptr
-                    || p.strip_prefix(ptr)
-                        .is_some_and(|rest| rest.starts_with('/')))
-        })
-    };
+    let is_used = |file: FileId, ptr: &str| used.contains(&(file, ptr.to_owned()));
     let mut security_names: BTreeSet<String> = BTreeSet::new();
     if cx.version.is_v2() {
         collect_security_names(root, &mut security_names);
