@@ -29,6 +29,13 @@ pub struct Document<'a> {
     pub version: Version,
 }
 
+impl Document<'_> {
+    /// Lowers the document into the IR.
+    pub fn lower(&self) -> crate::ir::Api {
+        crate::ir::lower(self.workspace, self.version)
+    }
+}
+
 impl Checked {
     /// Whether any diagnostic is an error.
     pub fn has_errors(&self) -> bool {
@@ -44,6 +51,12 @@ impl Checked {
             workspace: &self.workspace,
             version: self.version?,
         })
+    }
+
+    /// Lowers the document into the IR (even an invalid one: broken parts are left out).
+    /// `None` when the version is unknown.
+    pub fn lower(&self) -> Option<crate::ir::Api> {
+        Some(crate::ir::lower(&self.workspace, self.version?))
     }
 
     /// The document (when valid) and the diagnostics, as build scripts like to see them.

@@ -29,6 +29,27 @@ struct Cli {
 enum Command {
     /// Validate AsyncAPI 2.0–3.1 documents (structure and semantic rules).
     Validate(ValidateArgs),
+    /// Print the version-independent model (IR) of a document.
+    Inspect(InspectArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum InspectFormat {
+    /// A readable summary.
+    Human,
+    /// The whole IR as JSON (arenas and ids).
+    Json,
+    /// The id-free canonical form used to compare documents.
+    Canonical,
+}
+
+#[derive(clap::Args)]
+struct InspectArgs {
+    /// The document.
+    file: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = InspectFormat::Human)]
+    format: InspectFormat,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -92,7 +113,46 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Validate(args) => validate(args),
+        Command::Inspect(args) => inspect(args),
     }
+}
+
+/// Loads a document for the document tools: errors are printed and end the command.
+fn load_valid(path: &std::path::Path) -> Result<Checked, ExitCode> {
+    let checked = asyncforge::spec::load(path);
+    if checked.has_errors() || checked.version.is_none() {
+        let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && std::io::stderr().is_terminal();
+        for d in checked.diagnostics.iter().filter(|d| d.is_error()) {
+            eprintln!("{}", report::human(&checked.workspace, d, color));
+        }
+        let io = checked.workspace.root().is_none();
+        eprintln!(
+            "{}: the document has errors; run `asyncforge validate` for details",
+            path.display()
+        );
+        return Err(ExitCode::from(if io { 2 } else { 1 }));
+    }
+    Ok(checked)
+}
+
+fn inspect(args: InspectArgs) -> ExitCode {
+    let checked = match load_valid(&args.file) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let Some(api) = checked.lower() else {
+        return ExitCode::from(1);
+    };
+    let text = match args.format {
+        InspectFormat::Human => asyncforge::spec::ir::summary(&api),
+        InspectFormat::Json => serde_json::to_string_pretty(&api).unwrap_or_default(),
+        InspectFormat::Canonical => {
+            serde_json::to_string_pretty(&asyncforge::spec::ir::canonical(&api)).unwrap_or_default()
+        }
+    };
+    println!("{}", text.trim_end());
+    ExitCode::SUCCESS
 }
 
 fn shown(sev: Severity, min: MinSeverity) -> bool {
