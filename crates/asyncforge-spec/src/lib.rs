@@ -12,6 +12,7 @@ pub mod report;
 pub mod rules;
 pub mod source;
 pub mod structure;
+pub mod tools;
 pub mod version;
 pub mod workspace;
 

@@ -31,6 +31,59 @@ enum Command {
     Validate(ValidateArgs),
     /// Print the version-independent model (IR) of a document.
     Inspect(InspectArgs),
+    /// Make one self-contained document from a multi-file one.
+    Bundle(OutputArgs),
+    /// Rewrite a document in YAML or JSON, keeping its content and key order.
+    Format(OutputArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Syntax {
+    Yaml,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct OutputArgs {
+    /// The document.
+    file: PathBuf,
+    /// Where to write (default: standard output).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Output syntax (default: from the output file's extension, else the input's).
+    #[arg(long = "to", value_enum)]
+    syntax: Option<Syntax>,
+}
+
+impl OutputArgs {
+    fn syntax(&self) -> asyncforge::spec::tools::emit::Syntax {
+        use asyncforge::spec::tools::emit::Syntax as S;
+        match self.syntax {
+            Some(Syntax::Yaml) => S::Yaml,
+            Some(Syntax::Json) => S::Json,
+            None => S::from_path(self.output.as_deref().unwrap_or(&self.file)),
+        }
+    }
+
+    fn write(&self, value: &serde_json::Value) -> ExitCode {
+        let text = asyncforge::spec::tools::emit::to_string(value, self.syntax());
+        match &self.output {
+            Some(path) => match std::fs::write(path, text) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("cannot write {}: {e}", path.display());
+                    ExitCode::from(2)
+                }
+            },
+            None => {
+                let mut out = std::io::stdout().lock();
+                if out.write_all(text.as_bytes()).is_err() {
+                    return ExitCode::from(2);
+                }
+                ExitCode::SUCCESS
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -114,7 +167,38 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Validate(args) => validate(args),
         Command::Inspect(args) => inspect(args),
+        Command::Bundle(args) => bundle(args),
+        Command::Format(args) => format(args),
     }
+}
+
+fn bundle(args: OutputArgs) -> ExitCode {
+    let checked = match load_valid(&args.file) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let Some(version) = checked.version else {
+        return ExitCode::from(1);
+    };
+    let value = asyncforge::spec::tools::bundle::bundle(&checked.workspace, version);
+    args.write(&value)
+}
+
+fn format(args: OutputArgs) -> ExitCode {
+    // Formatting works on any well-formed YAML/JSON, valid AsyncAPI or not.
+    let mut diags = Vec::new();
+    let ws = asyncforge::spec::Workspace::load(&args.file, &LoadOptions::default(), &mut diags);
+    let Some(root) = ws.root() else {
+        for d in &diags {
+            eprintln!("{}", report::human(&ws, d, false));
+        }
+        return ExitCode::from(if diags.iter().any(|d| d.code == "io-error") {
+            2
+        } else {
+            1
+        });
+    };
+    args.write(root.value)
 }
 
 /// Loads a document for the document tools: errors are printed and end the command.
