@@ -35,6 +35,17 @@ enum Command {
     Bundle(OutputArgs),
     /// Rewrite a document in YAML or JSON, keeping its content and key order.
     Format(OutputArgs),
+    /// Convert an AsyncAPI 2.x document to 3.0.0 or 3.1.0.
+    Convert(ConvertArgs),
+}
+
+#[derive(clap::Args)]
+struct ConvertArgs {
+    #[command(flatten)]
+    output: OutputArgs,
+    /// Target version.
+    #[arg(long = "target", value_parser = ["3.0.0", "3.1.0"], default_value = "3.0.0")]
+    target: String,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -169,6 +180,27 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect(args),
         Command::Bundle(args) => bundle(args),
         Command::Format(args) => format(args),
+        Command::Convert(args) => convert(args),
+    }
+}
+
+fn convert(args: ConvertArgs) -> ExitCode {
+    let checked = match load_valid(&args.output.file) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let (Some(from), Some(target)) = (
+        checked.version,
+        asyncforge::spec::Version::parse(&args.target),
+    ) else {
+        return ExitCode::from(2);
+    };
+    match asyncforge::spec::tools::convert_workspace(&checked.workspace, from, target) {
+        Ok(v) => args.output.write(&v),
+        Err(e) => {
+            eprintln!("{}: {e}", args.output.file.display());
+            ExitCode::from(1)
+        }
     }
 }
 

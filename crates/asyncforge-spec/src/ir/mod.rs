@@ -6,7 +6,7 @@
 //! contain themselves) are plain graphs. Every node keeps the [`Source`] it came from.
 
 mod bindings;
-mod lower;
+pub(crate) mod lower;
 mod schema;
 mod view;
 

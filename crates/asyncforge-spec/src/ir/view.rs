@@ -122,7 +122,7 @@ pub fn canonical(api: &Api) -> Value {
                 "protocol": s.protocol,
                 "protocolVersion": s.protocol_version,
                 "variables": s.variables.iter().map(|v| (v.name.clone(), json!({"enum": v.allowed, "default": v.default}))).collect::<Map<_, _>>(),
-                "security": s.security.iter().map(|r| json!({"scheme": api.security_scheme(r.scheme).key, "scopes": r.scopes})).collect::<Vec<_>>(),
+                "security": s.security.iter().map(|r| json!({"type": api.security_scheme(r.scheme).kind, "scopes": r.scopes})).collect::<Vec<_>>(),
             }),
         );
     }
@@ -158,7 +158,7 @@ pub fn canonical(api: &Api) -> Value {
                     "channel": r.channel.map(|c| channel_name(api, c)),
                     "messages": message_keys(api, &r.messages),
                 })),
-                "security": o.security.iter().map(|r| json!({"scheme": api.security_scheme(r.scheme).key, "scopes": r.scopes})).collect::<Vec<_>>(),
+                "security": o.security.iter().map(|r| json!({"type": api.security_scheme(r.scheme).kind, "scopes": r.scopes})).collect::<Vec<_>>(),
             }),
         );
     }
