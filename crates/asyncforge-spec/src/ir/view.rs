@@ -97,6 +97,42 @@ fn schema_rec(api: &Api, id: SchemaId, stack: &mut Vec<SchemaId>) -> Value {
     out
 }
 
+/// Bindings as JSON with schema ids replaced by their schemas.
+fn bindings_json<T: serde::Serialize>(api: &Api, b: &T) -> Value {
+    const SCHEMA_FIELDS: &[&str] = &[
+        "query",
+        "headers",
+        "key",
+        "group_id",
+        "client_id",
+        "correlation_data",
+        "schema",
+    ];
+    fn walk(api: &Api, v: Value) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(
+                m.into_iter()
+                    .map(|(k, v)| {
+                        let v = match (&v, SCHEMA_FIELDS.contains(&k.as_str())) {
+                            (Value::Number(n), true) => match n.as_u64() {
+                                Some(i) if (i as usize) < api.schemas.len() => {
+                                    schema_json(api, SchemaId(i as u32))
+                                }
+                                _ => v,
+                            },
+                            _ => walk(api, v),
+                        };
+                        (k, v)
+                    })
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(a.into_iter().map(|x| walk(api, x)).collect()),
+            other => other,
+        }
+    }
+    walk(api, serde_json::to_value(b).unwrap_or(Value::Null))
+}
+
 fn message_keys(api: &Api, ids: &[MessageId]) -> Vec<String> {
     let mut v: Vec<String> = ids.iter().map(|m| api.message(*m).key.clone()).collect();
     v.sort();
@@ -121,6 +157,7 @@ pub fn canonical(api: &Api) -> Value {
                 "pathname": s.pathname,
                 "protocol": s.protocol,
                 "protocolVersion": s.protocol_version,
+                "bindings": bindings_json(api, &s.bindings),
                 "variables": s.variables.iter().map(|v| (v.name.clone(), json!({"enum": v.allowed, "default": v.default}))).collect::<Map<_, _>>(),
                 "security": s.security.iter().map(|r| json!({"type": api.security_scheme(r.scheme).kind, "scopes": r.scopes})).collect::<Vec<_>>(),
             }),
@@ -141,7 +178,7 @@ pub fn canonical(api: &Api) -> Value {
                 "parameters": c.parameters.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
                 "messages": message_keys(api, &c.messages),
                 "servers": servers,
-                "bindings": serde_json::to_value(&c.bindings).unwrap_or(Value::Null),
+                "bindings": bindings_json(api, &c.bindings),
             }),
         );
     }
@@ -159,6 +196,7 @@ pub fn canonical(api: &Api) -> Value {
                     "messages": message_keys(api, &r.messages),
                 })),
                 "security": o.security.iter().map(|r| json!({"type": api.security_scheme(r.scheme).kind, "scopes": r.scopes})).collect::<Vec<_>>(),
+                "bindings": bindings_json(api, &o.bindings),
             }),
         );
     }
@@ -172,6 +210,7 @@ pub fn canonical(api: &Api) -> Value {
                 "headers": m.headers.map(|h| schema_json(api, h)),
                 "correlationId": m.correlation_id.as_ref().map(|c| c.location.clone()),
                 "examples": m.examples.len(),
+                "bindings": bindings_json(api, &m.bindings),
             }),
         );
     }
