@@ -184,10 +184,10 @@ pub fn json(ws: &Workspace, d: &Diagnostic) -> Value {
         "severity": d.severity,
         "message": d.message,
     });
-    if let Some(loc) = &d.location {
-        if let (Some(obj), Value::Object(l)) = (v.as_object_mut(), loc_json(ws, loc)) {
-            obj.extend(l);
-        }
+    if let Some(loc) = &d.location
+        && let (Some(obj), Value::Object(l)) = (v.as_object_mut(), loc_json(ws, loc))
+    {
+        obj.extend(l);
     }
     if let Some(h) = &d.help {
         v["help"] = json!(h);

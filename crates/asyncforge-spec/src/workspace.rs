@@ -302,7 +302,7 @@ impl Workspace {
         while let Some(fid) = queue.pop_front() {
             let mut found = Vec::new();
             if let Some(v) = self.files[fid.index()].value() {
-                collect_refs(v, &mut String::new(), &mut found);
+                collect_refs(v, "", &mut found);
             }
             for (ptr, reference) in found {
                 let here = self.location(fid, &pointer::join(&ptr, "$ref"));
@@ -353,7 +353,7 @@ impl Workspace {
                             } else {
                                 display_relative(
                                     &self.files[0].key,
-                                    &self.files[0].source.display_name(),
+                                    self.files[0].source.display_name(),
                                     &key,
                                 )
                             };
@@ -379,11 +379,11 @@ impl Workspace {
             }
         }
         // Resolve every site now that all files are loaded.
-        for i in 0..sites.len() {
-            let (file, ptr) = (sites[i].file, sites[i].pointer.clone());
+        for site in sites.iter_mut() {
+            let (file, ptr) = (site.file, site.pointer.clone());
             let here = self.location(file, &pointer::join(&ptr, "$ref"));
             match self.resolve_chain(file, &ptr) {
-                Ok(t) => sites[i].target = Some(t),
+                Ok(t) => site.target = Some(t),
                 Err(RefError::MissingFile(_)) => {
                     // Already reported when the file failed to load.
                 }
@@ -650,9 +650,9 @@ pub fn split_ref(reference: &str) -> (&str, &str) {
 }
 
 /// Collects `(pointer of the object, reference text)` for every `$ref` string in a tree.
-fn collect_refs(v: &Value, ptr: &mut String, out: &mut Vec<(String, String)>) {
+fn collect_refs(v: &Value, ptr: &str, out: &mut Vec<(String, String)>) {
     // Iterative to be safe on deep trees.
-    let mut stack: Vec<(String, &Value)> = vec![(ptr.clone(), v)];
+    let mut stack: Vec<(String, &Value)> = vec![(ptr.to_owned(), v)];
     while let Some((p, v)) = stack.pop() {
         match v {
             Value::Object(m) => {

@@ -959,8 +959,10 @@ impl<'a> Lowerer<'a> {
                 schema_registry_vendor: k.str("schemaRegistryVendor").map(str::to_owned),
                 binding_version: k.str("bindingVersion").map(str::to_owned),
             });
-        let mqtt = match b.child("mqtt").map(|k| self.resolve(&k)) {
-            Some(m) => Some(MqttServerBinding {
+        let mqtt = b
+            .child("mqtt")
+            .map(|k| self.resolve(&k))
+            .map(|m| MqttServerBinding {
                 client_id: m.str("clientId").map(str::to_owned),
                 clean_session: m.v.get("cleanSession").and_then(Value::as_bool),
                 last_will: m.child("lastWill").map(|w| MqttLastWill {
@@ -977,16 +979,14 @@ impl<'a> Lowerer<'a> {
                 session_expiry_interval: self.interval(&m, "sessionExpiryInterval"),
                 maximum_packet_size: self.interval(&m, "maximumPacketSize"),
                 binding_version: m.str("bindingVersion").map(str::to_owned),
-            }),
-            None => None,
-        };
-        let mqtt5 = match b.child("mqtt5").map(|k| self.resolve(&k)) {
-            Some(m) => Some(Mqtt5ServerBinding {
+            });
+        let mqtt5 = b
+            .child("mqtt5")
+            .map(|k| self.resolve(&k))
+            .map(|m| Mqtt5ServerBinding {
                 session_expiry_interval: self.interval(&m, "sessionExpiryInterval"),
                 binding_version: m.str("bindingVersion").map(str::to_owned),
-            }),
-            None => None,
-        };
+            });
         ServerBindings {
             kafka,
             mqtt,
@@ -1009,15 +1009,15 @@ impl<'a> Lowerer<'a> {
                 topic_configuration: k.child("topicConfiguration").map(|t| self.inline(&t, 0)),
                 binding_version: k.str("bindingVersion").map(str::to_owned),
             });
-        let ws = match b.child("ws").map(|k| self.resolve(&k)) {
-            Some(w) => Some(WsChannelBinding {
+        let ws = b
+            .child("ws")
+            .map(|k| self.resolve(&k))
+            .map(|w| WsChannelBinding {
                 method: w.str("method").map(str::to_owned),
                 query: self.opt_schema(&w, "query"),
                 headers: self.opt_schema(&w, "headers"),
                 binding_version: w.str("bindingVersion").map(str::to_owned),
-            }),
-            None => None,
-        };
+            });
         ChannelBindings {
             kafka,
             ws,
@@ -1029,16 +1029,18 @@ impl<'a> Lowerer<'a> {
         let Some(b) = self.bindings_of(node) else {
             return OperationBindings::default();
         };
-        let kafka = match b.child("kafka").map(|k| self.resolve(&k)) {
-            Some(k) => Some(KafkaOperationBinding {
+        let kafka = b
+            .child("kafka")
+            .map(|k| self.resolve(&k))
+            .map(|k| KafkaOperationBinding {
                 group_id: self.opt_schema(&k, "groupId"),
                 client_id: self.opt_schema(&k, "clientId"),
                 binding_version: k.str("bindingVersion").map(str::to_owned),
-            }),
-            None => None,
-        };
-        let mqtt = match b.child("mqtt").map(|k| self.resolve(&k)) {
-            Some(m) => Some(MqttOperationBinding {
+            });
+        let mqtt = b
+            .child("mqtt")
+            .map(|k| self.resolve(&k))
+            .map(|m| MqttOperationBinding {
                 qos: m
                     .v
                     .get("qos")
@@ -1047,18 +1049,16 @@ impl<'a> Lowerer<'a> {
                 retain: m.v.get("retain").and_then(Value::as_bool),
                 message_expiry_interval: self.interval(&m, "messageExpiryInterval"),
                 binding_version: m.str("bindingVersion").map(str::to_owned),
-            }),
-            None => None,
-        };
-        let http = match b.child("http").map(|k| self.resolve(&k)) {
-            Some(h) => Some(HttpOperationBinding {
+            });
+        let http = b
+            .child("http")
+            .map(|k| self.resolve(&k))
+            .map(|h| HttpOperationBinding {
                 kind: h.str("type").map(str::to_owned),
                 method: h.str("method").map(str::to_owned),
                 query: self.opt_schema(&h, "query"),
                 binding_version: h.str("bindingVersion").map(str::to_owned),
-            }),
-            None => None,
-        };
+            });
         OperationBindings {
             kafka,
             mqtt,
@@ -1090,8 +1090,10 @@ impl<'a> Lowerer<'a> {
             }
             None => None,
         };
-        let mqtt = match b.child("mqtt").map(|k| self.resolve(&k)) {
-            Some(m) => Some(MqttMessageBinding {
+        let mqtt = b
+            .child("mqtt")
+            .map(|k| self.resolve(&k))
+            .map(|m| MqttMessageBinding {
                 payload_format_indicator: m
                     .v
                     .get("payloadFormatIndicator")
@@ -1111,11 +1113,11 @@ impl<'a> Lowerer<'a> {
                     None => None,
                 },
                 binding_version: m.str("bindingVersion").map(str::to_owned),
-            }),
-            None => None,
-        };
-        let http = match b.child("http").map(|k| self.resolve(&k)) {
-            Some(h) => Some(HttpMessageBinding {
+            });
+        let http = b
+            .child("http")
+            .map(|k| self.resolve(&k))
+            .map(|h| HttpMessageBinding {
                 headers: self.opt_schema(&h, "headers"),
                 status_code: h
                     .v
@@ -1123,9 +1125,7 @@ impl<'a> Lowerer<'a> {
                     .and_then(Value::as_u64)
                     .and_then(|c| u16::try_from(c).ok()),
                 binding_version: h.str("bindingVersion").map(str::to_owned),
-            }),
-            None => None,
-        };
+            });
         MessageBindings {
             kafka,
             mqtt,

@@ -1,6 +1,5 @@
 //! Event-driven tree builder over `saphyr-parser`.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
@@ -389,17 +388,13 @@ fn merge_into(map: &mut Map<String, Value>, merged: Value) {
 }
 
 /// Resolves a scalar per the YAML 1.2 core schema (which is also what JSON means).
-fn scalar_value(
-    text: &Cow<'_, str>,
-    style: ScalarStyle,
-    tag: Option<&Tag>,
-) -> Result<Value, String> {
+fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
     if let Some(tag) = tag {
         if tag.is_yaml_core_schema() {
             return match tag.suffix.as_str() {
                 "str" => Ok(Value::String(text.to_string())),
                 "null" => Ok(Value::Null),
-                "bool" => match text.as_ref() {
+                "bool" => match text {
                     "true" | "True" | "TRUE" => Ok(Value::Bool(true)),
                     "false" | "False" | "FALSE" => Ok(Value::Bool(false)),
                     _ => Err(format!("`{text}` is not a boolean")),
@@ -422,7 +417,7 @@ fn scalar_value(
     if style != ScalarStyle::Plain {
         return Ok(Value::String(text.to_string()));
     }
-    let t = text.as_ref();
+    let t = text;
     Ok(match t {
         "" | "~" | "null" | "Null" | "NULL" => Value::Null,
         "true" | "True" | "TRUE" => Value::Bool(true),
