@@ -1,7 +1,311 @@
 //! Rust code generation from the asyncforge IR.
 //!
-//! This crate turns the version-independent IR of `asyncforge-spec` into formatted Rust source.
-//! It does no IO. The generators land with the code-generation work (see ARCHITECTURE.md,
-//! "Status"); today the crate only fixes its place in the dependency graph.
+//! [`generate`] turns an [`Api`] into the files of a generated crate (`Cargo.toml`, `README.md`,
+//! `src/lib.rs`, `src/types.rs`, `src/messages.rs`, and a vendored runtime when asked). It
+//! does no IO: writing files, reading template overrides and emitting `rerun-if-changed` lines
+//! are the caller's job (the `asyncforge` CLI, its build-script API, and `cargo xtask codegen`
+//! all use this one entry point). Rust is emitted with `quote!` and formatted by one
+//! [`render`]; non-Rust files come from tera templates.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+
+mod avro;
+mod krate;
+pub mod messages;
+pub mod names;
+pub mod types;
+
+use std::path::PathBuf;
+
+use asyncforge_spec::ir::Api;
+use proc_macro2::TokenStream;
+use quote::quote;
+
+pub use krate::{DEFAULT_CARGO_TEMPLATE, DEFAULT_README_TEMPLATE};
+pub use types::Warning;
+
+/// Where the generated crate gets its runtime from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Runtime {
+    /// `asyncforge-runtime = { path = "…" }`.
+    Path(String),
+    /// `asyncforge-runtime = "…"` from a registry.
+    Version(String),
+    /// The runtime modules are written into the generated crate (no asyncforge dependency).
+    Vendored,
+}
+
+impl std::str::FromStr for Runtime {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "vendored" {
+            return Ok(Runtime::Vendored);
+        }
+        match s.split_once('=') {
+            Some(("path", p)) => Ok(Runtime::Path(p.to_owned())),
+            Some(("version", v)) => Ok(Runtime::Version(v.to_owned())),
+            _ => Err(format!(
+                "`{s}`: expected `path=DIR`, `version=X.Y` or `vendored`"
+            )),
+        }
+    }
+}
+
+/// How to generate. Built with [`Settings::new`] and the `with_*` methods.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Name of the generated crate.
+    pub crate_name: String,
+    /// Version of the generated crate (default: the API's `info.version` when it is semver).
+    pub crate_version: Option<String>,
+    /// Where the runtime comes from.
+    pub runtime: Runtime,
+    /// `Cargo.toml` template (tera).
+    pub cargo_template: String,
+    /// `README.md` template (tera).
+    pub readme_template: String,
+    /// Put `#![deny(warnings)]` in the generated `lib.rs`.
+    pub deny_warnings: bool,
+    /// The spec's path as shown in the generated header.
+    pub spec_name: String,
+}
+
+impl Settings {
+    /// Settings for a crate name, with the published runtime of this asyncforge version.
+    pub fn new(crate_name: impl Into<String>) -> Self {
+        Settings {
+            crate_name: crate_name.into(),
+            crate_version: None,
+            runtime: Runtime::Version(env!("CARGO_PKG_VERSION").to_owned()),
+            cargo_template: DEFAULT_CARGO_TEMPLATE.to_owned(),
+            readme_template: DEFAULT_README_TEMPLATE.to_owned(),
+            deny_warnings: false,
+            spec_name: "asyncapi.yaml".to_owned(),
+        }
+    }
+
+    /// Sets the runtime dependency.
+    pub fn with_runtime(mut self, runtime: Runtime) -> Self {
+        self.runtime = runtime;
+        self
+    }
+
+    /// Sets the crate version.
+    pub fn with_crate_version(mut self, v: impl Into<String>) -> Self {
+        self.crate_version = Some(v.into());
+        self
+    }
+
+    /// Replaces the `Cargo.toml` template.
+    pub fn with_cargo_template(mut self, t: impl Into<String>) -> Self {
+        self.cargo_template = t.into();
+        self
+    }
+
+    /// Replaces the `README.md` template.
+    pub fn with_readme_template(mut self, t: impl Into<String>) -> Self {
+        self.readme_template = t.into();
+        self
+    }
+
+    /// Adds `#![deny(warnings)]` to the generated crate.
+    pub fn with_deny_warnings(mut self, yes: bool) -> Self {
+        self.deny_warnings = yes;
+        self
+    }
+
+    /// The spec name shown in generated headers.
+    pub fn with_spec_name(mut self, name: impl Into<String>) -> Self {
+        self.spec_name = name.into();
+        self
+    }
+}
+
+/// Why generation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A template could not be rendered.
+    #[error("template `{name}`: {message}")]
+    Template {
+        /// Template name.
+        name: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Generated Rust did not parse (a bug in asyncforge: please report it).
+    #[error("generated Rust for `{file}` does not parse: {message}")]
+    Syntax {
+        /// File.
+        file: String,
+        /// Parser message.
+        message: String,
+    },
+    /// The crate name is not a valid package name.
+    #[error(
+        "`{0}` is not a valid crate name (letters, digits, `-` and `_`, starting with a letter)"
+    )]
+    CrateName(String),
+}
+
+/// A generated file, relative to the crate root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    /// Path relative to the generated crate's root.
+    pub path: PathBuf,
+    /// Content.
+    pub contents: String,
+}
+
+/// The output of [`generate`].
+#[derive(Debug, Clone)]
+pub struct Generated {
+    /// Files of the generated crate.
+    pub files: Vec<File>,
+    /// Places generated less precisely than the spec says.
+    pub warnings: Vec<Warning>,
+}
+
+/// The `@generated` header every generated Rust file starts with.
+pub const HEADER: &str =
+    "// @generated by asyncforge. Do not edit: regenerate from the specification instead.\n";
+
+/// Formats Rust tokens with prettyplease, behind the `@generated` header.
+pub fn render(file: &str, tokens: TokenStream) -> Result<String, Error> {
+    let parsed: syn::File = syn::parse2(tokens).map_err(|e| Error::Syntax {
+        file: file.to_owned(),
+        message: e.to_string(),
+    })?;
+    Ok(format!("{HEADER}\n{}", prettyplease::unparse(&parsed)))
+}
+
+/// `#[doc = …]` attributes for a documentation string (one per line, as `///` would be).
+pub(crate) fn doc_attrs(doc: Option<&str>) -> TokenStream {
+    let Some(doc) = doc.map(str::trim).filter(|d| !d.is_empty()) else {
+        return TokenStream::new();
+    };
+    let lines = doc.lines().map(|l| {
+        let l = format!(" {}", l.trim_end());
+        quote!(#[doc = #l])
+    });
+    quote!(#(#lines)*)
+}
+
+/// An identifier that may be raw (`r#type`).
+pub(crate) fn ident(name: &str) -> proc_macro2::Ident {
+    match name.strip_prefix("r#") {
+        Some(raw) => proc_macro2::Ident::new_raw(raw, proc_macro2::Span::call_site()),
+        None => proc_macro2::Ident::new(name, proc_macro2::Span::call_site()),
+    }
+}
+
+/// The types and message types of an API as one module body (`pub mod types { … } pub mod
+/// messages { … }`), for `include!` from a build script. Uses `asyncforge_runtime`.
+pub fn generate_module(api: &Api) -> Result<(String, Vec<Warning>), Error> {
+    let (types, messages, warnings) = build(api, "asyncforge_runtime::codegen::serde");
+    let tokens = quote! {
+        /// Types of the schemas of the API.
+        pub mod types {
+            #![allow(clippy::large_enum_variant, clippy::enum_variant_names)]
+            use asyncforge_runtime::codegen::*;
+            #types
+        }
+        /// One type per message of the API.
+        pub mod messages {
+            use asyncforge_runtime::codegen::*;
+            #messages
+        }
+    };
+    Ok((render("module", tokens)?, warnings))
+}
+
+fn build(api: &Api, serde_crate: &str) -> (TokenStream, TokenStream, Vec<Warning>) {
+    let mut space = types::TypeSpace::new(api);
+    let msgs = messages::collect(api, &mut space);
+    // Named schemas nobody's message uses still get their types.
+    for (i, s) in api.schemas.iter().enumerate() {
+        if let Some(n) = &s.name {
+            let _ = space.ty(asyncforge_spec::ir::SchemaId(i as u32), n);
+        }
+    }
+    space.box_recursion();
+    let t = types::emit(&space, serde_crate);
+    let m = messages::emit(api, &space, &msgs);
+    (t, m, space.warnings.clone())
+}
+
+/// Generates a whole crate.
+pub fn generate(api: &Api, settings: &Settings) -> Result<Generated, Error> {
+    let name = &settings.crate_name;
+    let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !valid {
+        return Err(Error::CrateName(name.clone()));
+    }
+    let vendored = settings.runtime == Runtime::Vendored;
+    let serde_crate = if vendored {
+        "crate::runtime::codegen::serde"
+    } else {
+        "asyncforge_runtime::codegen::serde"
+    };
+    let (types, messages, warnings) = build(api, serde_crate);
+    let runtime_path = if vendored {
+        quote!(crate::runtime)
+    } else {
+        quote!(asyncforge_runtime)
+    };
+    let types_rs = render(
+        "src/types.rs",
+        quote! {
+            //! Types of the schemas of the API.
+            #![allow(clippy::large_enum_variant, clippy::enum_variant_names)]
+            use #runtime_path::codegen::*;
+            #types
+        },
+    )?;
+    let messages_rs = render(
+        "src/messages.rs",
+        quote! {
+            //! One type per message of the API, with its name, content type and correlation id.
+            use #runtime_path::codegen::*;
+            #messages
+        },
+    )?;
+    let mut files = vec![
+        File {
+            path: "src/types.rs".into(),
+            contents: types_rs,
+        },
+        File {
+            path: "src/messages.rs".into(),
+            contents: messages_rs,
+        },
+        File {
+            path: "src/lib.rs".into(),
+            contents: krate::lib_rs(api, settings)?,
+        },
+        File {
+            path: "Cargo.toml".into(),
+            contents: krate::render_template(
+                "Cargo.toml",
+                &settings.cargo_template,
+                api,
+                settings,
+            )?,
+        },
+        File {
+            path: "README.md".into(),
+            contents: krate::render_template(
+                "README.md",
+                &settings.readme_template,
+                api,
+                settings,
+            )?,
+        },
+    ];
+    if vendored {
+        files.extend(krate::vendored_runtime());
+    }
+    Ok(Generated { files, warnings })
+}

@@ -2,6 +2,10 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod generate;
 pub mod remote;
 
+pub use generate::build;
+
+pub use asyncforge_codegen as codegen;
 pub use asyncforge_spec as spec;

@@ -37,6 +37,37 @@ enum Command {
     Format(OutputArgs),
     /// Convert an AsyncAPI 2.x document to 3.0.0 or 3.1.0.
     Convert(ConvertArgs),
+    /// Generate code from a document.
+    #[command(subcommand)]
+    Generate(GenerateCommand),
+}
+
+#[derive(Subcommand)]
+enum GenerateCommand {
+    /// Generate a Rust crate: payload types, message types, and the crate around them.
+    Rust(RustArgs),
+}
+
+#[derive(clap::Args)]
+struct RustArgs {
+    /// The AsyncAPI document.
+    #[arg(long)]
+    spec: PathBuf,
+    /// Directory of the generated crate (created if needed).
+    #[arg(long)]
+    out: PathBuf,
+    /// Crate name (default: from the API title).
+    #[arg(long)]
+    crate_name: Option<String>,
+    /// Runtime dependency: `path=DIR`, `version=X.Y.Z` or `vendored`.
+    #[arg(long, default_value = concat!("version=", env!("CARGO_PKG_VERSION")))]
+    runtime: String,
+    /// Directory with `Cargo.toml.tera` and/or `README.md.tera` overriding the built-in templates.
+    #[arg(long)]
+    templates: Option<PathBuf>,
+    /// Put `#![deny(warnings)]` in the generated crate.
+    #[arg(long)]
+    deny_warnings: bool,
 }
 
 #[derive(clap::Args)]
@@ -181,6 +212,80 @@ fn main() -> ExitCode {
         Command::Bundle(args) => bundle(args),
         Command::Format(args) => format(args),
         Command::Convert(args) => convert(args),
+        Command::Generate(GenerateCommand::Rust(args)) => generate_rust(args),
+    }
+}
+
+fn generate_rust(args: RustArgs) -> ExitCode {
+    use asyncforge::generate::{
+        GenerateError, apply_templates, default_settings, generate_crate, load_checked,
+    };
+    let runtime: asyncforge::codegen::Runtime = match args.runtime.parse() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("--runtime {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let title = match load_checked(&args.spec) {
+        Ok(c) => c.lower().map(|a| a.info.title).unwrap_or_default(),
+        Err(GenerateError::Invalid { diagnostics, .. }) => {
+            let checked = asyncforge::spec::load(&args.spec);
+            for d in &diagnostics {
+                eprintln!("{}", report::human(&checked.workspace, d, false));
+            }
+            let io = checked.workspace.root().is_none();
+            eprintln!(
+                "{}: not generated: the document has errors",
+                args.spec.display()
+            );
+            return ExitCode::from(if io { 2 } else { 1 });
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut settings = default_settings(&title)
+        .with_runtime(runtime)
+        .with_deny_warnings(args.deny_warnings)
+        .with_spec_name(
+            args.spec
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+    if let Some(name) = args.crate_name {
+        settings.crate_name = name;
+    }
+    if let Some(dir) = &args.templates {
+        settings = match apply_templates(settings, dir) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        };
+    }
+    match generate_crate(&args.spec, &args.out, &settings) {
+        Ok(out) => {
+            for w in &out.warnings {
+                eprintln!("{w}");
+            }
+            eprintln!(
+                "generated {} files into {}",
+                out.written.len(),
+                args.out.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(match e {
+                GenerateError::Io { .. } => 2,
+                _ => 1,
+            })
+        }
     }
 }
 
