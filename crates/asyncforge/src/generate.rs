@@ -140,14 +140,13 @@ pub fn generate_crate(
 
 /// What a build script uses: generate the types and messages of a spec into `OUT_DIR`.
 ///
+/// In `build.rs`:
+///
 /// ```no_run
-/// // build.rs
-/// fn main() {
-///     asyncforge::build::Builder::new("asyncapi.yaml").generate().expect("asyncforge");
-/// }
-/// // src/lib.rs
-/// // include!(concat!(env!("OUT_DIR"), "/asyncforge.rs"));
+/// asyncforge::build::Builder::new("asyncapi.yaml").generate().expect("asyncforge");
 /// ```
+///
+/// and in `src/lib.rs`: `include!(concat!(env!("OUT_DIR"), "/asyncforge.rs"));`.
 pub mod build {
     use super::*;
 
