@@ -175,7 +175,29 @@ pub fn render(file: &str, tokens: TokenStream) -> Result<String, Error> {
         file: file.to_owned(),
         message: e.to_string(),
     })?;
-    Ok(format!("{HEADER}\n{}", prettyplease::unparse(&parsed)))
+    Ok(format!(
+        "{HEADER}\n{}",
+        space_items(&prettyplease::unparse(&parsed))
+    ))
+}
+
+/// Puts an empty line between items, as rustfmt-formatted code has (prettyplease packs them).
+fn space_items(code: &str) -> String {
+    let mut out = String::with_capacity(code.len() + code.len() / 16);
+    let mut prev_end = false;
+    let mut depth_zero_prev = false;
+    for line in code.lines() {
+        let top_level = !line.starts_with(' ') && !line.is_empty();
+        let starts_item = top_level && !line.starts_with('}') && !line.starts_with(')');
+        if starts_item && prev_end && depth_zero_prev {
+            out.push('\n');
+        }
+        prev_end = top_level && (line.ends_with('}') || line.ends_with(';'));
+        depth_zero_prev = top_level;
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 /// `#[doc = …]` attributes for a documentation string (one per line, as `///` would be).

@@ -4,6 +4,7 @@
 
 pub mod generate;
 pub mod remote;
+pub mod snapshots;
 
 pub use generate::build;
 
