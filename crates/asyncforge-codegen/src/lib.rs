@@ -220,24 +220,73 @@ pub(crate) fn ident(name: &str) -> proc_macro2::Ident {
     }
 }
 
-/// The types and message types of an API as one module body (`pub mod types { … } pub mod
-/// messages { … }`), for `include!` from a build script. Uses `asyncforge_runtime`.
-pub fn generate_module(api: &Api) -> Result<(String, Vec<Warning>), Error> {
-    let (types, messages, warnings) = build(api, "asyncforge_runtime::codegen::serde");
-    let tokens = quote! {
+/// Where the generated module put things: for tests and tools that refer to generated types.
+#[derive(Debug, Clone, Default)]
+pub struct ModuleIndex {
+    /// Message → name of its type in `messages`.
+    pub messages: Vec<(asyncforge_spec::ir::MessageId, String)>,
+    /// Named schema → its Rust type, written with a `types::` prefix for named types.
+    pub schemas: Vec<(asyncforge_spec::ir::SchemaId, String)>,
+}
+
+/// Like [`generate_module`], also telling where each message and named schema went.
+pub fn generate_module_indexed(api: &Api) -> Result<(String, Vec<Warning>, ModuleIndex), Error> {
+    let mut space = types::TypeSpace::new(api);
+    let msgs = messages::collect(api, &mut space);
+    let mut schemas = Vec::new();
+    for (i, s) in api.schemas.iter().enumerate() {
+        if let Some(n) = &s.name {
+            let id = asyncforge_spec::ir::SchemaId(i as u32);
+            let t = space.ty(id, n);
+            schemas.push((id, t));
+        }
+    }
+    space.box_recursion();
+    let prefix = quote!(types::);
+    let index = ModuleIndex {
+        messages: msgs.iter().map(|m| (m.id, m.name.clone())).collect(),
+        schemas: schemas
+            .into_iter()
+            .map(|(id, t)| (id, space.tokens(&t, &prefix).to_string()))
+            .collect(),
+    };
+    let t = types::emit(&space, "asyncforge_runtime::codegen::serde");
+    let m = messages::emit(api, &space, &msgs);
+    let tokens = module_tokens(t, m);
+    Ok((render("module", tokens)?, space.warnings.clone(), index))
+}
+
+fn module_tokens(types: TokenStream, messages: TokenStream) -> TokenStream {
+    let tuse = (!types.is_empty()).then(|| {
+        quote!(
+            use asyncforge_runtime::codegen::*;
+        )
+    });
+    let muse = (!messages.is_empty()).then(|| {
+        quote!(
+            use asyncforge_runtime::codegen::*;
+        )
+    });
+    quote! {
         /// Types of the schemas of the API.
         pub mod types {
             #![allow(clippy::large_enum_variant, clippy::enum_variant_names)]
-            use asyncforge_runtime::codegen::*;
+            #tuse
             #types
         }
         /// One type per message of the API.
         pub mod messages {
-            use asyncforge_runtime::codegen::*;
+            #muse
             #messages
         }
-    };
-    Ok((render("module", tokens)?, warnings))
+    }
+}
+
+/// The types and message types of an API as one module body (`pub mod types { … } pub mod
+/// messages { … }`), for `include!` from a build script. Uses `asyncforge_runtime`.
+pub fn generate_module(api: &Api) -> Result<(String, Vec<Warning>), Error> {
+    let (types, messages, warnings) = build(api, "asyncforge_runtime::codegen::serde");
+    Ok((render("module", module_tokens(types, messages))?, warnings))
 }
 
 fn build(api: &Api, serde_crate: &str) -> (TokenStream, TokenStream, Vec<Warning>) {
@@ -277,12 +326,14 @@ pub fn generate(api: &Api, settings: &Settings) -> Result<Generated, Error> {
     } else {
         quote!(asyncforge_runtime)
     };
+    let tuse = (!types.is_empty()).then(|| quote!(use #runtime_path::codegen::*;));
+    let muse = (!messages.is_empty()).then(|| quote!(use #runtime_path::codegen::*;));
     let types_rs = render(
         "src/types.rs",
         quote! {
             //! Types of the schemas of the API.
             #![allow(clippy::large_enum_variant, clippy::enum_variant_names)]
-            use #runtime_path::codegen::*;
+            #tuse
             #types
         },
     )?;
@@ -290,7 +341,7 @@ pub fn generate(api: &Api, settings: &Settings) -> Result<Generated, Error> {
         "src/messages.rs",
         quote! {
             //! One type per message of the API, with its name, content type and correlation id.
-            use #runtime_path::codegen::*;
+            #muse
             #messages
         },
     )?;

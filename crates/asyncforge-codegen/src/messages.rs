@@ -23,6 +23,7 @@ pub struct MessageTypes {
 /// that message names win the short type names).
 pub fn collect(api: &Api, space: &mut TypeSpace<'_>) -> Vec<MessageTypes> {
     let mut names = NameSet::default();
+    names.reserve(crate::names::RESERVED);
     api.messages
         .iter()
         .enumerate()

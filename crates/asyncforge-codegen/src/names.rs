@@ -15,6 +15,38 @@ const KEYWORDS: &[&str] = &[
 /// Keywords that cannot be raw identifiers.
 const NOT_RAW: &[&str] = &["self", "Self", "super", "crate", "_"];
 
+/// Names the generated modules import or use; generated types never take them.
+pub const RESERVED: &[&str] = &[
+    "Value",
+    "Map",
+    "BTreeMap",
+    "Option",
+    "Some",
+    "None",
+    "Vec",
+    "String",
+    "Box",
+    "Result",
+    "Ok",
+    "Err",
+    "DateTime",
+    "Date",
+    "Uuid",
+    "Message",
+    "Codec",
+    "CodecError",
+    "Serialize",
+    "Deserialize",
+    "Self",
+    "Clone",
+    "Debug",
+    "PartialEq",
+    "Eq",
+    "Hash",
+    "Copy",
+    "Default",
+];
+
 /// Keeps ASCII letters, digits and underscores; everything else separates words.
 fn words(s: &str) -> String {
     s.chars()
