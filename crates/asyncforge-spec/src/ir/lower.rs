@@ -490,6 +490,7 @@ impl<'a> Lowerer<'a> {
                     .map(|(n, v)| {
                         let v = self.resolve(&v);
                         ServerVariable {
+                            source: self.source(&v),
                             name: n.to_owned(),
                             allowed: strings(v.v.get("enum")),
                             default: scalar_string(v.v.get("default")),
@@ -557,7 +558,9 @@ impl<'a> Lowerer<'a> {
                     .find(|(k, _)| *k == name)
                     .map(|(_, v)| self.resolve(v));
                 let Some(p) = p else {
+                    // Used in the address but not declared: where the address is written.
                     return Parameter {
+                        source: self.source(channel),
                         name,
                         description: None,
                         allowed: Vec::new(),
@@ -577,6 +580,7 @@ impl<'a> Lowerer<'a> {
                         .or_else(|| from_schema.as_ref().and_then(|s| s.v.get(k)))
                 };
                 Parameter {
+                    source: self.source(&p),
                     allowed: strings(pick("enum")),
                     default: scalar_string(pick("default")),
                     examples: strings(pick("examples")),

@@ -196,6 +196,8 @@ pub struct ServerVariable {
     pub description: Option<String>,
     /// Examples.
     pub examples: Vec<String>,
+    /// Where it was written.
+    pub source: Source,
 }
 
 /// One way to satisfy security: a scheme and the scopes it needs.
@@ -293,6 +295,8 @@ pub struct Parameter {
     pub location: Option<String>,
     /// The 2.x parameter schema.
     pub schema: Option<SchemaId>,
+    /// Where it was written (the channel, for a parameter used but not declared).
+    pub source: Source,
 }
 
 /// Direction of an operation, from the application's point of view.
