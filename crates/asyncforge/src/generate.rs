@@ -111,7 +111,27 @@ pub fn generate_crate(
     out: &Path,
     settings: &Settings,
 ) -> Result<Output, GenerateError> {
-    let checked = load_checked(spec)?;
+    generate_crate_with(spec, out, settings, false)
+}
+
+/// Like [`generate_crate`]; with `allow_invalid`, a document with errors is generated anyway
+/// (what the errors break becomes `serde_json::Value` or is left out).
+pub fn generate_crate_with(
+    spec: &Path,
+    out: &Path,
+    settings: &Settings,
+    allow_invalid: bool,
+) -> Result<Output, GenerateError> {
+    let checked = if allow_invalid {
+        let c = asyncforge_spec::load(spec);
+        if c.version.is_none() {
+            load_checked(spec)?
+        } else {
+            c
+        }
+    } else {
+        load_checked(spec)?
+    };
     let api = checked.lower().ok_or_else(|| GenerateError::Invalid {
         path: spec.display().to_string(),
         count: 1,

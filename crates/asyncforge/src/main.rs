@@ -68,6 +68,9 @@ struct RustArgs {
     /// Put `#![deny(warnings)]` in the generated crate.
     #[arg(long)]
     deny_warnings: bool,
+    /// Generate even when the document has errors (what they break becomes `serde_json::Value`).
+    #[arg(long)]
+    allow_invalid: bool,
 }
 
 #[derive(clap::Args)]
@@ -218,7 +221,7 @@ fn main() -> ExitCode {
 
 fn generate_rust(args: RustArgs) -> ExitCode {
     use asyncforge::generate::{
-        GenerateError, apply_templates, default_settings, generate_crate, load_checked,
+        GenerateError, apply_templates, default_settings, generate_crate_with, load_checked,
     };
     let runtime: asyncforge::codegen::Runtime = match args.runtime.parse() {
         Ok(r) => r,
@@ -227,7 +230,17 @@ fn generate_rust(args: RustArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let title = match load_checked(&args.spec) {
+    let loaded = if args.allow_invalid {
+        let c = asyncforge::spec::load(&args.spec);
+        if c.version.is_some() {
+            Ok(c)
+        } else {
+            load_checked(&args.spec)
+        }
+    } else {
+        load_checked(&args.spec)
+    };
+    let title = match loaded {
         Ok(c) => c.lower().map(|a| a.info.title).unwrap_or_default(),
         Err(GenerateError::Invalid { diagnostics, .. }) => {
             let checked = asyncforge::spec::load(&args.spec);
@@ -267,7 +280,7 @@ fn generate_rust(args: RustArgs) -> ExitCode {
             }
         };
     }
-    match generate_crate(&args.spec, &args.out, &settings) {
+    match generate_crate_with(&args.spec, &args.out, &settings, args.allow_invalid) {
         Ok(out) => {
             for w in &out.warnings {
                 eprintln!("{w}");
