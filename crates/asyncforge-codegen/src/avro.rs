@@ -109,7 +109,6 @@ fn convert(
                         named.insert(format!("{ns}.{name}"), Ty::Named(idx));
                     }
                     let mut fnames = NameSet::default();
-                    fnames.reserve(&["extra"]);
                     let mut fields = Vec::new();
                     for f in o
                         .get("fields")

@@ -101,8 +101,9 @@ pub enum Kind {
         fields: Vec<Field>,
         /// `additionalProperties: false`.
         deny_unknown: bool,
-        /// Type of properties the schema does not name (flattened map), if allowed.
-        extra: Option<Ty>,
+        /// Field name and value type of the flattened map holding properties the schema does
+        /// not name, when they are allowed.
+        extra: Option<(String, Ty)>,
     },
     /// An enum of strings: (variant, JSON value).
     StringEnum(Vec<(String, String)>),
@@ -432,7 +433,13 @@ impl<'a> TypeSpace<'a> {
         }
         let struct_name = self.entries[idx].name.clone();
         let mut fnames = NameSet::default();
-        fnames.reserve(&["extra"]);
+        // The map of unnamed properties is `extra`, unless a property takes that name.
+        let extra_name = if props.iter().any(|(k, _)| field_name(k) == "extra") {
+            "additional_properties"
+        } else {
+            "extra"
+        };
+        fnames.reserve(&[extra_name]);
         let mut fields = Vec::new();
         for (json, pid) in props {
             if skip == Some(json.as_str()) {
@@ -454,11 +461,19 @@ impl<'a> TypeSpace<'a> {
             });
         }
         let (deny_unknown, extra) = match additional.map(|a| &self.api.schema(a).body) {
-            None | Some(SchemaBody::Bool(true)) => (false, Some(Ty::Value)),
+            None | Some(SchemaBody::Bool(true)) => {
+                (false, Some((extra_name.to_owned(), Ty::Value)))
+            }
             Some(SchemaBody::Bool(false)) => (true, None),
             Some(_) => {
                 let a = additional.expect("matched Some");
-                (false, Some(self.ty(a, &format!("{struct_name}Extra"))))
+                (
+                    false,
+                    Some((
+                        extra_name.to_owned(),
+                        self.ty(a, &format!("{struct_name}Extra")),
+                    )),
+                )
             }
         };
         self.entries[idx].kind = Kind::Struct {
@@ -826,12 +841,13 @@ pub fn emit(space: &TypeSpace<'_>, serde_crate: &str) -> TokenStream {
                         }
                     }
                 });
-                let extra = extra.as_ref().map(|t| {
+                let extra = extra.as_ref().map(|(n, t)| {
                     let ty = space.tokens(t, &none);
+                    let n = crate::ident(n);
                     quote! {
                         /// Properties the schema does not name.
                         #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
-                        pub extra: BTreeMap<String, #ty>,
+                        pub #n: BTreeMap<String, #ty>,
                     }
                 });
                 quote! {
