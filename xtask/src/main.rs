@@ -1,1 +1,83 @@
-fn main() {}
+//! `cargo xtask`: this repository's own tasks.
+//!
+//! - `codegen [--check]` regenerates `tests/snapshots/` from `specs/` (or checks it is fresh);
+//! - `bench [validate|generate|tools|all] [--no-reference]` measures the validator, the code
+//!   generator and the document tools (in release mode), and compares the validator with
+//!   `@asyncapi/parser` installed by npm into `.cache/npm` (never needed by the product);
+//! - `fuzz [--seconds N]` runs the cargo-fuzz target over the loader and validator.
+
+mod bench;
+mod fuzz;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+/// `../shared/corpus`, when present.
+pub fn corpus() -> Option<PathBuf> {
+    let p = root().join("../shared/corpus");
+    p.join("expected.jsonl").exists().then_some(p)
+}
+
+const HELP: &str = "\
+cargo xtask <task>
+
+tasks:
+  codegen [--check]            regenerate tests/snapshots from specs/ (--check: fail when stale)
+  bench [validate|generate|tools|all] [--no-reference]
+                               benchmarks in release mode; `validate` compares with @asyncapi/parser
+                               (installed with npm into .cache/npm; --no-reference skips it)
+  fuzz [--seconds N]           fuzz the loader and validator with cargo-fuzz (default 60 s)
+  help                         this text
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = args.get(1..).unwrap_or_default();
+    match args.first().map(String::as_str) {
+        Some("codegen") => codegen(rest),
+        Some("bench") => bench::run(rest),
+        Some("fuzz") => fuzz::run(rest),
+        Some("help") | Some("--help") | Some("-h") | None => {
+            print!("{HELP}");
+            ExitCode::SUCCESS
+        }
+        Some(other) => {
+            eprintln!("unknown task `{other}`\n\n{HELP}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn codegen(args: &[String]) -> ExitCode {
+    let check = args.iter().any(|a| a == "--check");
+    match asyncforge::snapshots::regenerate(&root(), check) {
+        Ok(stale) if stale.is_empty() => {
+            println!(
+                "{}",
+                if check {
+                    "snapshots are fresh"
+                } else {
+                    "snapshots regenerated"
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(stale) => {
+            for s in &stale {
+                eprintln!("stale: {}", s.path.display());
+            }
+            eprintln!("generated snapshots are stale: run `cargo xtask codegen` and commit");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("codegen failed: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
