@@ -369,7 +369,7 @@ fn largest_valid(corpus: &Path, n: usize) -> Vec<(Doc, asyncforge::spec::Checked
         })
         .filter(|(_, c)| c.version.is_some())
         .collect();
-    docs.sort_by(|a, b| b.0.bytes.cmp(&a.0.bytes));
+    docs.sort_by_key(|d| std::cmp::Reverse(d.0.bytes));
     docs.truncate(n);
     docs
 }
