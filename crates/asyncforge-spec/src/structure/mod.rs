@@ -390,8 +390,15 @@ fn levenshtein(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-fn field_label(ptr: &str) -> String {
+/// How messages name the node at `ptr`: "`field`", or "item 2 of `list`".
+pub fn field_label(ptr: &str) -> String {
     match pointer::last(ptr) {
+        Some(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            match pointer::parent(ptr).and_then(pointer::last) {
+                Some(list) if !list.is_empty() => format!("item {s} of `{list}`"),
+                _ => format!("item {s}"),
+            }
+        }
         Some(s) if !s.is_empty() => format!("`{s}`"),
         _ => "the document".into(),
     }
@@ -610,6 +617,22 @@ impl<'a> Checker<'a> {
                 let Some(obj) = at.value.as_object() else {
                     return self.type_error(at, shape);
                 };
+                if is_ref(at.value) {
+                    let p = pointer::join(at.ptr, "$ref");
+                    self.error_at_key(
+                        codes::REF_NOT_ALLOWED,
+                        Loc {
+                            file: at.file,
+                            ptr: &p,
+                            value: at.value,
+                        },
+                        format!(
+                            "{} cannot be a `$ref`: the specification allows no Reference Object here; write the {name} inline",
+                            field_label(at.ptr)
+                        ),
+                    );
+                    return;
+                }
                 let Some(tag) = obj.get(*field) else {
                     let d = self.error_at_key(
                         codes::REQUIRED,
@@ -674,8 +697,9 @@ impl<'a> Checker<'a> {
         );
     }
 
-    /// Follows a Reference Object and checks its target (once per target and shape).
-    fn check_ref(&mut self, at: Loc<'_>, inner: &'static Shape) {
+    /// Follows the Reference Object at `at` and checks its target against `inner` (once per
+    /// target and shape). Unresolved references are left to the workspace's diagnostics.
+    pub fn check_ref(&mut self, at: Loc<'_>, inner: &'static Shape) {
         let ref_ptr = pointer::join(at.ptr, "$ref");
         let Some(r) = at.value.get("$ref") else {
             return;
@@ -771,12 +795,29 @@ impl<'a> Checker<'a> {
             return;
         }
         let v = self.version;
+        if is_ref(at.value)
+            && obj.additional.is_none()
+            && !obj.fields.iter().any(|f| f.name == "$ref")
+        {
+            let p = pointer::join(at.ptr, "$ref");
+            self.error_at_key(
+                codes::REF_NOT_ALLOWED,
+                Loc {
+                    file: at.file,
+                    ptr: &p,
+                    value: at.value,
+                },
+                format!(
+                    "{} cannot be a `$ref`: the specification allows no Reference Object here; write the {} inline",
+                    field_label(at.ptr),
+                    obj.name
+                ),
+            );
+            return;
+        }
         for req in obj.required {
-            let applies = obj
-                .fields
-                .iter()
-                .find(|f| f.name == *req)
-                .is_none_or(|f| f.since <= v && v <= f.until);
+            let mut named = obj.fields.iter().filter(|f| f.name == *req).peekable();
+            let applies = named.peek().is_none() || named.any(|f| f.since <= v && v <= f.until);
             if applies && !map.contains_key(*req) {
                 self.error_at_key(
                     codes::REQUIRED,
@@ -792,27 +833,33 @@ impl<'a> Checker<'a> {
                 ptr: &p,
                 value: val,
             };
-            if let Some(f) = obj.fields.iter().find(|f| f.name == k) {
-                if f.since <= v && v <= f.until {
-                    self.check(child, f.shape);
-                    continue;
-                }
-                if obj.additional.is_none() && !(obj.extensions && is_extension(k)) {
-                    let when = if v < f.since {
-                        format!("it was added in AsyncAPI {}", f.since)
-                    } else {
-                        format!("it was removed after AsyncAPI {}", f.until)
-                    };
-                    self.error_at_key(
-                        codes::UNKNOWN_FIELD,
-                        child,
-                        format!(
-                            "`{k}` is not a field of {} in AsyncAPI {v}: {when}",
-                            obj.name
-                        ),
-                    );
-                    continue;
-                }
+            // A field may be listed several times with different shapes per version range.
+            let current = obj
+                .fields
+                .iter()
+                .find(|f| f.name == k && f.since <= v && v <= f.until);
+            if let Some(f) = current {
+                self.check(child, f.shape);
+                continue;
+            }
+            if let Some(f) = obj.fields.iter().find(|f| f.name == k)
+                && obj.additional.is_none()
+                && !(obj.extensions && is_extension(k))
+            {
+                let when = if v < f.since {
+                    format!("it was added in AsyncAPI {}", f.since)
+                } else {
+                    format!("it was removed after AsyncAPI {}", f.until)
+                };
+                self.error_at_key(
+                    codes::UNKNOWN_FIELD,
+                    child,
+                    format!(
+                        "`{k}` is not a field of {} in AsyncAPI {v}: {when}",
+                        obj.name
+                    ),
+                );
+                continue;
             }
             if obj.extensions && is_extension(k) {
                 continue;
@@ -846,6 +893,40 @@ impl<'a> Checker<'a> {
             return self.type_error(at, &Shape::Map(m));
         };
         if !self.mark_seen(at, m as *const MapShape as usize) {
+            return;
+        }
+        if is_ref(at.value) && !type_fits(m.values, &Value::String(String::new())) {
+            let p = pointer::join(at.ptr, "$ref");
+            self.error_at_key(
+                codes::REF_NOT_ALLOWED,
+                Loc {
+                    file: at.file,
+                    ptr: &p,
+                    value: at.value,
+                },
+                format!(
+                    "{} cannot be a `$ref`: the specification allows no Reference Object here; write the {} inline",
+                    field_label(at.ptr),
+                    m.name
+                ),
+            );
+            return;
+        }
+        if is_ref(at.value) {
+            // A map of strings with a `$ref` entry reads as a map, but every resolver replaces
+            // it with the referenced node: that node must be such a map too.
+            if let Some(t) = self.ws.ref_target(at.file, at.ptr).cloned()
+                && let Some(value) = self.ws.get(t.file, &t.pointer)
+            {
+                self.check_map(
+                    Loc {
+                        file: t.file,
+                        ptr: &t.pointer,
+                        value,
+                    },
+                    m,
+                );
+            }
             return;
         }
         for (k, val) in map {
