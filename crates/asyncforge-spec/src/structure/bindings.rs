@@ -358,11 +358,12 @@ static MQTT_OPERATION: Shape = binding!(
     ]
 );
 
-/// An MQTT `responseTopic` written as a URI template.
-fn topic_template(c: &mut Checker<'_>, at: Loc<'_>) {
-    if let Some(t) = at.value.as_str()
-        && let Err(why) = super::v2::uri_template(t)
-    {
+/// An MQTT `responseTopic`: a URI template, or a schema of the topic.
+fn response_topic(c: &mut Checker<'_>, at: Loc<'_>) {
+    let Some(t) = at.value.as_str() else {
+        return c.check(at, &SCHEMA);
+    };
+    if let Err(why) = super::v2::uri_template(t) {
         c.error(
             codes::FORMAT,
             at,
@@ -377,10 +378,7 @@ static MQTT_MESSAGE: Shape = binding!(
         Field::new("payloadFormatIndicator", &Shape::Values(&["0", "1"])),
         Field::new("correlationData", &SCHEMA),
         Field::new("contentType", &s::STR),
-        Field::new(
-            "responseTopic",
-            &Shape::AnyOf(&[&Shape::Custom(topic_template), &SCHEMA])
-        ),
+        Field::new("responseTopic", &Shape::Custom(response_topic)),
     ]
 );
 
