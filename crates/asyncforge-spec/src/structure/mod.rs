@@ -602,7 +602,8 @@ impl<'a> Checker<'a> {
                 }
             }
             Shape::RefOr(inner) => {
-                if at.value.get("$ref").is_some() {
+                // A non-string `$ref` does not make a Reference Object.
+                if is_ref(at.value) {
                     self.check_ref(at, inner);
                 } else {
                     self.check(at, inner);

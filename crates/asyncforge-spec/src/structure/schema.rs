@@ -667,10 +667,27 @@ fn multi_format_schema(c: &mut Checker<'_>, at: Loc<'_>) {
 
 static OPENAPI_OR_REF: Shape = Shape::RefOr(&OPENAPI);
 static AVRO_OR_REF: Shape = Shape::RefOr(&AVRO);
-static SCHEMA_OBJECT: Shape = Shape::Object(&SCHEMA_OBJ);
+
+/// A Schema Object in a place that also takes a Multi Format Schema Object: its `$ref` may name
+/// either.
+static SCHEMA_OBJECT: Shape = Shape::Object(&Obj {
+    name: "Schema Object",
+    fields: SCHEMA_FIELDS,
+    required: &[],
+    extensions: true,
+    additional: Some(&s::ANY),
+    checks: &[follow_any_schema_ref],
+});
+
+fn follow_any_schema_ref(c: &mut Checker<'_>, at: Loc<'_>) {
+    if is_ref(at.value) {
+        c.check_ref(at, &ANY_SCHEMA);
+    }
+}
 
 /// A 3.x `payload`/`headers`/component schema: a Multi Format Schema Object when it has a
-/// `schema` field, otherwise a Schema Object. Either way it must be an object.
+/// `schema` field, otherwise a Schema Object (whose `$ref` may name either). Either way it
+/// must be an object.
 pub static ANY_SCHEMA: Shape = Shape::Custom(any_schema);
 
 fn any_schema(c: &mut Checker<'_>, at: Loc<'_>) {

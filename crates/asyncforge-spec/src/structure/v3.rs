@@ -13,7 +13,6 @@ use super::v2::{
 use super::*;
 
 static EXTERNAL_DOCS_OR_REF: Shape = Shape::RefOr(&EXTERNAL_DOCS);
-static SCHEMA_OR_REF: Shape = Shape::RefOr(&ANY_SCHEMA);
 
 static TAG: Shape = Shape::Object(&Obj {
     name: "Tag Object",
@@ -163,7 +162,7 @@ macro_rules! message_fields {
     ($($extra:expr,)*) => {
         &[
             Field::new("contentType", &s::STR),
-            Field::new("headers", &SCHEMA_OR_REF),
+            Field::new("headers", &ANY_SCHEMA),
             Field::new("correlationId", &CORRELATION_ID_OR_REF),
             Field::new("tags", &TAGS),
             Field::new("summary", &s::STR),
@@ -220,7 +219,7 @@ fn trait_with_arguments(c: &mut Checker<'_>, at: Loc<'_>) {
 static MESSAGE: Shape = Shape::Object(&Obj {
     name: "Message Object",
     fields: message_fields!(
-        Field::new("payload", &SCHEMA_OR_REF),
+        Field::new("payload", &ANY_SCHEMA),
         Field::new(
             "traits",
             &Shape::Array {
@@ -443,7 +442,7 @@ macro_rules! components_map {
 static COMPONENTS: Shape = Shape::Object(&Obj {
     name: "Components Object",
     fields: &[
-        components_map!("schemas", &SCHEMA_OR_REF),
+        components_map!("schemas", &ANY_SCHEMA),
         components_map!("servers", &SERVER_OR_REF),
         components_map!("channels", &CHANNEL_OR_REF),
         components_map!("serverVariables", &SERVER_VARIABLE_OR_REF),
