@@ -743,3 +743,48 @@ channels:
         )]
     );
 }
+
+#[test]
+fn v2_protocol_bindings_may_be_references() {
+    let diags = validate(
+        "asyncapi: 2.6.0
+info: {title: t, version: '1'}
+channels:
+  a:
+    subscribe:
+      message:
+        bindings:
+          http: {$ref: '#/components/messageBindings/streaming'}
+components:
+  messageBindings:
+    streaming:
+      headers: {type: object}
+      statusCod: 200
+",
+    );
+    assert!(errors(&diags).is_empty(), "{diags:#?}");
+    let warnings: Vec<_> = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .map(|d| {
+            (
+                d.code,
+                d.location.as_ref().map(|l| l.pointer.clone()),
+                d.help.clone(),
+            )
+        })
+        .collect();
+    // `components/messageBindings/streaming` is itself read as a Message Bindings Object
+    // (protocol `headers`, `statusCod`), and as the referenced HTTP message binding.
+    assert!(
+        warnings.contains(&(
+            codes::UNKNOWN_FIELD,
+            Some("/components/messageBindings/streaming/statusCod".to_owned()),
+            Some(
+                "did you mean `statusCode`?; a warning because AsyncAPI 2.x leaves bindings unchecked"
+                    .to_owned()
+            )
+        )),
+        "{warnings:#?}"
+    );
+}

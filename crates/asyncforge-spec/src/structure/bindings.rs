@@ -118,6 +118,21 @@ fn by_version(
     let Some((_, latest)) = versions.first() else {
         return;
     };
+    // 2.x documents reference protocol bindings (the official 2.6 examples do); every resolver
+    // replaces the reference with its target, so check that.
+    if c.version.is_v2() && is_ref(at.value) {
+        if let Some(t) = c.ws.ref_target(at.file, at.ptr).cloned()
+            && let Some(value) = c.ws.get(t.file, &t.pointer)
+        {
+            let target = Loc {
+                file: t.file,
+                ptr: &t.pointer,
+                value,
+            };
+            by_version(c, target, what, versions);
+        }
+        return;
+    }
     let Some(obj) = at.value.as_object() else {
         return c.check(at, latest);
     };
