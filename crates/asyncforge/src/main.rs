@@ -313,8 +313,13 @@ fn convert(args: ConvertArgs) -> ExitCode {
     ) else {
         return ExitCode::from(2);
     };
-    match asyncforge::spec::tools::convert_workspace(&checked.workspace, from, target) {
-        Ok(v) => args.output.write(&v),
+    match asyncforge::spec::tools::convert_workspace_with_notes(&checked.workspace, from, target) {
+        Ok((v, notes)) => {
+            for n in &notes {
+                eprintln!("note: {n}");
+            }
+            args.output.write(&v)
+        }
         Err(e) => {
             eprintln!("{}: {e}", args.output.file.display());
             ExitCode::from(1)

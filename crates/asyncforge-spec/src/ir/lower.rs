@@ -90,6 +90,21 @@ pub(crate) fn split_url(url: &str) -> (String, Option<String>) {
     }
 }
 
+/// A key usable in 3.x `messages` maps (`^[A-Za-z0-9_.-]+$`): other characters become `_`.
+pub fn component_key(s: &str) -> String {
+    let k: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if k.is_empty() { "message".into() } else { k }
+}
+
 /// Name of an operation that has no `operationId` (2.x): the channel name in camel case,
 /// then the 2.x verb. The converter uses the same names.
 pub fn synthesized_operation_key(channel: &str, verb: &str) -> String {
@@ -828,6 +843,9 @@ impl<'a> Lowerer<'a> {
         .or_else(|| merged.str("name").map(str::to_owned))
         .or_else(|| fallback.map(str::to_owned))
         .unwrap_or_else(|| format!("message{}", id.0 + 1));
+        // 2.x names (messageId, name) may hold characters that 3.x message keys cannot; the
+        // converter makes the same keys.
+        let key = if v2 { component_key(&key) } else { key };
         let key = self.unique_message_key(key);
         let source = self.source(&m);
         self.api.messages.push(Message {
@@ -926,6 +944,16 @@ impl<'a> Lowerer<'a> {
         node.child("bindings").map(|b| self.resolve(&b))
     }
 
+    /// One protocol's binding; a `$ref` that lands on a whole Bindings Object (holding the
+    /// protocol's key itself, a common 2.x slip) is read through.
+    fn binding(&self, b: &At<'a>, proto: &str) -> Option<At<'a>> {
+        let v = self.resolve(&b.child(proto)?);
+        match v.child(proto) {
+            Some(inner) if is_ref(&b.child(proto)?.v.clone()) => Some(self.resolve(&inner)),
+            _ => Some(v),
+        }
+    }
+
     fn other_bindings(&self, b: &At<'a>, typed: &[&str]) -> Vec<(String, Value)> {
         b.entries()
             .into_iter()
@@ -955,42 +983,33 @@ impl<'a> Lowerer<'a> {
         let Some(b) = self.bindings_of(node) else {
             return ServerBindings::default();
         };
-        let kafka = b
-            .child("kafka")
-            .map(|k| self.resolve(&k))
-            .map(|k| KafkaServerBinding {
-                schema_registry_url: k.str("schemaRegistryUrl").map(str::to_owned),
-                schema_registry_vendor: k.str("schemaRegistryVendor").map(str::to_owned),
-                binding_version: k.str("bindingVersion").map(str::to_owned),
-            });
-        let mqtt = b
-            .child("mqtt")
-            .map(|k| self.resolve(&k))
-            .map(|m| MqttServerBinding {
-                client_id: m.str("clientId").map(str::to_owned),
-                clean_session: m.v.get("cleanSession").and_then(Value::as_bool),
-                last_will: m.child("lastWill").map(|w| MqttLastWill {
-                    topic: w.str("topic").map(str::to_owned),
-                    qos: w
-                        .v
-                        .get("qos")
-                        .and_then(Value::as_u64)
-                        .map(|q| q.min(2) as u8),
-                    message: w.str("message").map(str::to_owned),
-                    retain: w.v.get("retain").and_then(Value::as_bool),
-                }),
-                keep_alive: m.v.get("keepAlive").and_then(Value::as_u64),
-                session_expiry_interval: self.interval(&m, "sessionExpiryInterval"),
-                maximum_packet_size: self.interval(&m, "maximumPacketSize"),
-                binding_version: m.str("bindingVersion").map(str::to_owned),
-            });
-        let mqtt5 = b
-            .child("mqtt5")
-            .map(|k| self.resolve(&k))
-            .map(|m| Mqtt5ServerBinding {
-                session_expiry_interval: self.interval(&m, "sessionExpiryInterval"),
-                binding_version: m.str("bindingVersion").map(str::to_owned),
-            });
+        let kafka = self.binding(&b, "kafka").map(|k| KafkaServerBinding {
+            schema_registry_url: k.str("schemaRegistryUrl").map(str::to_owned),
+            schema_registry_vendor: k.str("schemaRegistryVendor").map(str::to_owned),
+            binding_version: k.str("bindingVersion").map(str::to_owned),
+        });
+        let mqtt = self.binding(&b, "mqtt").map(|m| MqttServerBinding {
+            client_id: m.str("clientId").map(str::to_owned),
+            clean_session: m.v.get("cleanSession").and_then(Value::as_bool),
+            last_will: m.child("lastWill").map(|w| MqttLastWill {
+                topic: w.str("topic").map(str::to_owned),
+                qos: w
+                    .v
+                    .get("qos")
+                    .and_then(Value::as_u64)
+                    .map(|q| q.min(2) as u8),
+                message: w.str("message").map(str::to_owned),
+                retain: w.v.get("retain").and_then(Value::as_bool),
+            }),
+            keep_alive: m.v.get("keepAlive").and_then(Value::as_u64),
+            session_expiry_interval: self.interval(&m, "sessionExpiryInterval"),
+            maximum_packet_size: self.interval(&m, "maximumPacketSize"),
+            binding_version: m.str("bindingVersion").map(str::to_owned),
+        });
+        let mqtt5 = self.binding(&b, "mqtt5").map(|m| Mqtt5ServerBinding {
+            session_expiry_interval: self.interval(&m, "sessionExpiryInterval"),
+            binding_version: m.str("bindingVersion").map(str::to_owned),
+        });
         ServerBindings {
             kafka,
             mqtt,
@@ -1003,25 +1022,19 @@ impl<'a> Lowerer<'a> {
         let Some(b) = self.bindings_of(node) else {
             return ChannelBindings::default();
         };
-        let kafka = b
-            .child("kafka")
-            .map(|k| self.resolve(&k))
-            .map(|k| KafkaChannelBinding {
-                topic: k.str("topic").map(str::to_owned),
-                partitions: k.v.get("partitions").and_then(Value::as_u64),
-                replicas: k.v.get("replicas").and_then(Value::as_u64),
-                topic_configuration: k.child("topicConfiguration").map(|t| self.inline(&t, 0)),
-                binding_version: k.str("bindingVersion").map(str::to_owned),
-            });
-        let ws = b
-            .child("ws")
-            .map(|k| self.resolve(&k))
-            .map(|w| WsChannelBinding {
-                method: w.str("method").map(str::to_owned),
-                query: self.opt_schema(&w, "query"),
-                headers: self.opt_schema(&w, "headers"),
-                binding_version: w.str("bindingVersion").map(str::to_owned),
-            });
+        let kafka = self.binding(&b, "kafka").map(|k| KafkaChannelBinding {
+            topic: k.str("topic").map(str::to_owned),
+            partitions: k.v.get("partitions").and_then(Value::as_u64),
+            replicas: k.v.get("replicas").and_then(Value::as_u64),
+            topic_configuration: k.child("topicConfiguration").map(|t| self.inline(&t, 0)),
+            binding_version: k.str("bindingVersion").map(str::to_owned),
+        });
+        let ws = self.binding(&b, "ws").map(|w| WsChannelBinding {
+            method: w.str("method").map(str::to_owned),
+            query: self.opt_schema(&w, "query"),
+            headers: self.opt_schema(&w, "headers"),
+            binding_version: w.str("bindingVersion").map(str::to_owned),
+        });
         ChannelBindings {
             kafka,
             ws,
@@ -1033,36 +1046,27 @@ impl<'a> Lowerer<'a> {
         let Some(b) = self.bindings_of(node) else {
             return OperationBindings::default();
         };
-        let kafka = b
-            .child("kafka")
-            .map(|k| self.resolve(&k))
-            .map(|k| KafkaOperationBinding {
-                group_id: self.opt_schema(&k, "groupId"),
-                client_id: self.opt_schema(&k, "clientId"),
-                binding_version: k.str("bindingVersion").map(str::to_owned),
-            });
-        let mqtt = b
-            .child("mqtt")
-            .map(|k| self.resolve(&k))
-            .map(|m| MqttOperationBinding {
-                qos: m
-                    .v
-                    .get("qos")
-                    .and_then(Value::as_u64)
-                    .map(|q| q.min(2) as u8),
-                retain: m.v.get("retain").and_then(Value::as_bool),
-                message_expiry_interval: self.interval(&m, "messageExpiryInterval"),
-                binding_version: m.str("bindingVersion").map(str::to_owned),
-            });
-        let http = b
-            .child("http")
-            .map(|k| self.resolve(&k))
-            .map(|h| HttpOperationBinding {
-                kind: h.str("type").map(str::to_owned),
-                method: h.str("method").map(str::to_owned),
-                query: self.opt_schema(&h, "query"),
-                binding_version: h.str("bindingVersion").map(str::to_owned),
-            });
+        let kafka = self.binding(&b, "kafka").map(|k| KafkaOperationBinding {
+            group_id: self.opt_schema(&k, "groupId"),
+            client_id: self.opt_schema(&k, "clientId"),
+            binding_version: k.str("bindingVersion").map(str::to_owned),
+        });
+        let mqtt = self.binding(&b, "mqtt").map(|m| MqttOperationBinding {
+            qos: m
+                .v
+                .get("qos")
+                .and_then(Value::as_u64)
+                .map(|q| q.min(2) as u8),
+            retain: m.v.get("retain").and_then(Value::as_bool),
+            message_expiry_interval: self.interval(&m, "messageExpiryInterval"),
+            binding_version: m.str("bindingVersion").map(str::to_owned),
+        });
+        let http = self.binding(&b, "http").map(|h| HttpOperationBinding {
+            kind: h.str("type").map(str::to_owned),
+            method: h.str("method").map(str::to_owned),
+            query: self.opt_schema(&h, "query"),
+            binding_version: h.str("bindingVersion").map(str::to_owned),
+        });
         OperationBindings {
             kafka,
             mqtt,
@@ -1075,7 +1079,7 @@ impl<'a> Lowerer<'a> {
         let Some(b) = self.bindings_of(node) else {
             return MessageBindings::default();
         };
-        let kafka = match b.child("kafka").map(|k| self.resolve(&k)) {
+        let kafka = match self.binding(&b, "kafka") {
             Some(k) => {
                 // The key may be an Avro schema; it follows the message's schema format then.
                 let key_format = match k.child("key").map(|x| self.resolve(&x)) {
@@ -1094,42 +1098,36 @@ impl<'a> Lowerer<'a> {
             }
             None => None,
         };
-        let mqtt = b
-            .child("mqtt")
-            .map(|k| self.resolve(&k))
-            .map(|m| MqttMessageBinding {
-                payload_format_indicator: m
-                    .v
-                    .get("payloadFormatIndicator")
-                    .and_then(Value::as_u64)
-                    .map(|x| x.min(1) as u8),
-                correlation_data: self.opt_schema(&m, "correlationData"),
-                content_type: m.str("contentType").map(str::to_owned),
-                response_topic: match m.child("responseTopic") {
-                    Some(t) => match t.v.as_str() {
-                        Some(s) => Some(ResponseTopic::Topic(s.to_owned())),
-                        None => Some(ResponseTopic::Schema(self.schema(
-                            &t,
-                            &SchemaFormat::JsonSchema,
-                            None,
-                        ))),
-                    },
-                    None => None,
+        let mqtt = self.binding(&b, "mqtt").map(|m| MqttMessageBinding {
+            payload_format_indicator: m
+                .v
+                .get("payloadFormatIndicator")
+                .and_then(Value::as_u64)
+                .map(|x| x.min(1) as u8),
+            correlation_data: self.opt_schema(&m, "correlationData"),
+            content_type: m.str("contentType").map(str::to_owned),
+            response_topic: match m.child("responseTopic") {
+                Some(t) => match t.v.as_str() {
+                    Some(s) => Some(ResponseTopic::Topic(s.to_owned())),
+                    None => Some(ResponseTopic::Schema(self.schema(
+                        &t,
+                        &SchemaFormat::JsonSchema,
+                        None,
+                    ))),
                 },
-                binding_version: m.str("bindingVersion").map(str::to_owned),
-            });
-        let http = b
-            .child("http")
-            .map(|k| self.resolve(&k))
-            .map(|h| HttpMessageBinding {
-                headers: self.opt_schema(&h, "headers"),
-                status_code: h
-                    .v
-                    .get("statusCode")
-                    .and_then(Value::as_u64)
-                    .and_then(|c| u16::try_from(c).ok()),
-                binding_version: h.str("bindingVersion").map(str::to_owned),
-            });
+                None => None,
+            },
+            binding_version: m.str("bindingVersion").map(str::to_owned),
+        });
+        let http = self.binding(&b, "http").map(|h| HttpMessageBinding {
+            headers: self.opt_schema(&h, "headers"),
+            status_code: h
+                .v
+                .get("statusCode")
+                .and_then(Value::as_u64)
+                .and_then(|c| u16::try_from(c).ok()),
+            binding_version: h.str("bindingVersion").map(str::to_owned),
+        });
         MessageBindings {
             kafka,
             mqtt,

@@ -18,7 +18,7 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value, json};
 
-use crate::ir::lower::{merge_patch, split_url, synthesized_operation_key};
+use crate::ir::lower::{component_key, merge_patch, split_url, synthesized_operation_key};
 use crate::pointer;
 use crate::version::Version;
 
@@ -242,6 +242,41 @@ impl Converter<'_> {
                     .map(|(k, v)| (k, self.parameter(&v)))
                     .collect();
                 components.insert("parameters".into(), Value::Object(converted));
+            }
+            // 3.x component keys must match `^[A-Za-z0-9_.-]+$`; 2.x documents sometimes use
+            // others (`:`): rename, and let the `$ref` rewriting follow.
+            for (section, entries) in components.iter_mut() {
+                if section.starts_with("x-") {
+                    continue;
+                }
+                let Some(map) = entries.as_object_mut() else {
+                    continue;
+                };
+                if map.keys().all(|k| component_key(k) == *k) {
+                    continue;
+                }
+                let mut renamed = Map::new();
+                let mut used: HashSet<String> = HashSet::new();
+                for (k, v) in std::mem::take(map) {
+                    let new = unique(component_key(&k), &used);
+                    used.insert(new.clone());
+                    if new != k {
+                        self.renames.push((
+                            format!(
+                                "/components/{}/{}",
+                                pointer::escape(section),
+                                pointer::escape(&k)
+                            ),
+                            format!(
+                                "/components/{}/{}",
+                                pointer::escape(section),
+                                pointer::escape(&new)
+                            ),
+                        ));
+                    }
+                    renamed.insert(new, v);
+                }
+                *map = renamed;
             }
             if !self.component_operations.is_empty() {
                 components.insert(
@@ -534,7 +569,7 @@ impl Converter<'_> {
                             _ => vec![(msg.clone(), format!("{key}Message"), old_msg.clone())],
                         };
                     for (m, fallback, old_ptr) in list {
-                        let mut mk = self.message_key(&m, fallback);
+                        let mut mk = component_key(&self.message_key(&m, fallback));
                         let converted = if is_ref(&m) { m.clone() } else { message(&m) };
                         // The same message used by both operations keeps one entry.
                         match messages.get(&mk) {
