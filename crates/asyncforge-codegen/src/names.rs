@@ -158,7 +158,7 @@ mod tests {
         assert_eq!(field_name("$ref"), "r#ref");
         assert_eq!(type_name("light measured"), "LightMeasured");
         assert_eq!(type_name("self"), "Self_");
-        assert_eq!(type_name("type"), "Type_");
+        assert_eq!(type_name("type"), "Type");
         assert_eq!(type_name("123abc"), "_123abc");
         assert_eq!(variant_name("in-progress"), "InProgress");
         assert_eq!(variant_name(""), "Empty");
