@@ -1,0 +1,88 @@
+//! `asyncforge generate rust`: template overrides, and a vendored-runtime crate that builds on
+//! its own (no asyncforge dependency) and is clippy clean.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn generate(out: &Path, extra: &[&str]) {
+    let o = Command::new(env!("CARGO_BIN_EXE_asyncforge"))
+        .args([
+            "generate",
+            "rust",
+            "--spec",
+            "specs/harbor-telemetry.yaml",
+            "--out",
+        ])
+        .arg(out)
+        .args(extra)
+        .current_dir(root())
+        .output()
+        .expect("run asyncforge");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn templates_can_be_overridden() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let templates = dir.path().join("templates");
+    std::fs::create_dir_all(&templates).expect("mkdir");
+    std::fs::write(
+        templates.join("README.md.tera"),
+        "# {{ title }} — our own README\n",
+    )
+    .expect("write");
+    let out = dir.path().join("crate");
+    generate(
+        &out,
+        &[
+            "--templates",
+            templates.to_str().expect("utf-8"),
+            "--crate-name",
+            "harbor",
+        ],
+    );
+    let readme = std::fs::read_to_string(out.join("README.md")).expect("readme");
+    assert_eq!(readme, "# Harbor Telemetry — our own README\n");
+    let cargo = std::fs::read_to_string(out.join("Cargo.toml")).expect("manifest");
+    assert!(cargo.contains("name = \"harbor\""), "{cargo}");
+}
+
+#[test]
+fn vendored_runtime_crate_builds_alone() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("vendored-harbor");
+    let _ = std::fs::remove_dir_all(&dir);
+    generate(
+        &dir,
+        &[
+            "--runtime",
+            "vendored",
+            "--deny-warnings",
+            "--crate-name",
+            "vendored-harbor",
+        ],
+    );
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).expect("manifest");
+    assert!(!manifest.contains("asyncforge-runtime"), "{manifest}");
+    // Not part of this workspace.
+    std::fs::write(dir.join("Cargo.toml"), format!("{manifest}\n[workspace]\n")).expect("write");
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("vendored-target");
+    let o = Command::new(env!("CARGO"))
+        .args(["clippy", "--quiet", "--all-targets", "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        .args(["--", "-D", "warnings"])
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .expect("cargo clippy");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new(env!("CARGO"))
+        .args(["test", "--quiet", "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .expect("cargo test");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
