@@ -111,6 +111,75 @@ pub(super) fn template_variables(
     }
 }
 
+/// How a channel's parameter problems are worded and placed.
+pub(super) struct ParamSite {
+    pub code: &'static str,
+    /// "channel `x`" / "address of channel `x`": what uses the missing parameters.
+    pub subject: String,
+    /// What does not use an unused parameter.
+    pub unused_subject: String,
+    /// "channel name" / "address", for the help text.
+    pub template_word: &'static str,
+    pub unused_suffix: &'static str,
+    /// Whether a missing parameter is reported at the key (2.x channel names are keys).
+    pub missing_on_key: bool,
+}
+
+/// Channel parameters against the `{vars}` of the channel name (2.x) or address (3.x).
+/// Missing ones are an error when `parameters` exists, a warning when it does not (the
+/// reference validator is silent there, and generators fall back to string parameters);
+/// declared ones the template does not use are errors.
+pub(super) fn channel_parameters(
+    cx: &mut Ctx<'_>,
+    site: ParamSite,
+    vars: &[&str],
+    params: Option<&At<'_>>,
+    missing_at: &At<'_>,
+) {
+    let declared: Vec<(&str, At<'_>)> = params.map(|p| p.entries()).unwrap_or_default();
+    let missing: Vec<&str> = vars
+        .iter()
+        .copied()
+        .filter(|v| !v.is_empty() && !declared.iter().any(|(k, _)| k == v))
+        .collect();
+    if !missing.is_empty() {
+        let list: Vec<String> = missing.iter().map(|m| format!("`{m}`")).collect();
+        let sev = if params.is_some() {
+            crate::diagnostic::Severity::Error
+        } else {
+            crate::diagnostic::Severity::Warning
+        };
+        let d = cx.emit_as(
+            site.code,
+            sev,
+            missing_at,
+            format!(
+                "{} uses parameter{} {} not declared in `parameters`",
+                site.subject,
+                if missing.len() > 1 { "s" } else { "" },
+                list.join(", ")
+            ),
+            site.missing_on_key,
+        );
+        d.help = Some(format!(
+            "declare each `{{name}}` of the {} under the channel's `parameters`",
+            site.template_word
+        ));
+    }
+    for (k, p) in &declared {
+        if !vars.contains(k) {
+            cx.emit_key(
+                site.code,
+                p,
+                format!(
+                    "parameter `{k}` is declared but {} does not use `{{{k}}}`{}",
+                    site.unused_subject, site.unused_suffix
+                ),
+            );
+        }
+    }
+}
+
 /// Containers that may hold a `tags` list, per version.
 fn tag_holders<'a>(cx: &Ctx<'a>, root: &At<'a>) -> Vec<At<'a>> {
     let mut out = Vec::new();

@@ -159,49 +159,21 @@ fn channels(cx: &mut Ctx<'_>, root: &At<'_>) {
         // Parameters.
         let vars: Vec<&str> = template_vars(name).into_iter().map(|(v, _)| v).collect();
         let params = item.child("parameters");
-        let declared: Vec<(&str, At<'_>)> =
-            params.as_ref().map(|p| p.entries()).unwrap_or_default();
-        let missing: Vec<&str> = vars
-            .iter()
-            .copied()
-            .filter(|v| !v.is_empty() && !declared.iter().any(|(k, _)| k == v))
-            .collect();
-        if !missing.is_empty() {
-            let at = params.clone().unwrap_or_else(|| item.clone());
-            let list: Vec<String> = missing.iter().map(|m| format!("`{m}`")).collect();
-            // Without any `parameters` the reference validator is silent and generators fall
-            // back to string parameters: a warning. An incomplete `parameters` is an error.
-            let sev = if params.is_some() {
-                crate::diagnostic::Severity::Error
-            } else {
-                crate::diagnostic::Severity::Warning
-            };
-            let d = cx.emit_as(
-                "asyncapi2-channel-parameters",
-                sev,
-                &at,
-                format!(
-                    "channel `{name}` uses parameter{} {} not declared in `parameters`",
-                    if missing.len() > 1 { "s" } else { "" },
-                    list.join(", ")
-                ),
-                true,
-            );
-            d.help = Some(
-                "declare each `{name}` of the channel name under the channel's `parameters`".into(),
-            );
-        }
-        for (k, p) in &declared {
-            if !vars.contains(k) {
-                cx.emit_key(
-                    "asyncapi2-channel-parameters",
-                    p,
-                    format!(
-                        "parameter `{k}` is declared but channel `{name}` does not use `{{{k}}}`"
-                    ),
-                );
-            }
-        }
+        let missing_at = params.clone().unwrap_or_else(|| item.clone());
+        super::common::channel_parameters(
+            cx,
+            super::common::ParamSite {
+                code: "asyncapi2-channel-parameters",
+                subject: format!("channel `{name}`"),
+                unused_subject: format!("channel `{name}`"),
+                template_word: "channel name",
+                unused_suffix: "",
+                missing_on_key: true,
+            },
+            &vars,
+            params.as_ref(),
+            &missing_at,
+        );
         // Servers.
         if cx.version >= Version::V2_2
             && let Some(servers) = item.child("servers")
@@ -299,72 +271,82 @@ pub(super) fn messages<'a>(cx: &Ctx<'a>, root: &At<'a>) -> Vec<At<'a>> {
     out
 }
 
-fn ids(cx: &mut Ctx<'_>, root: &At<'_>) {
+/// Ids that must be unique: duplicates are errors pointing at the first use, missing ids get
+/// the recommendation rule.
+struct IdRule {
+    field: &'static str,
+    unique_code: &'static str,
+    missing_code: &'static str,
+    noun: &'static str,
+}
+
+fn check_ids<'a>(cx: &mut Ctx<'a>, rule: &IdRule, items: Vec<(At<'a>, String)>) {
     let mut seen: HashMap<String, At<'_>> = HashMap::new();
-    let ops = operations(cx, root);
-    let mut seen_ops: Vec<(crate::source::FileId, String)> = Vec::new();
-    for (channel, action, op) in &ops {
-        if seen_ops.contains(&(op.file, op.ptr.clone())) {
+    let mut visited: Vec<(crate::source::FileId, String)> = Vec::new();
+    for (node, describe) in items {
+        if visited.contains(&(node.file, node.ptr.clone())) {
             continue;
         }
-        seen_ops.push((op.file, op.ptr.clone()));
-        match op.child("operationId") {
-            Some(id_at) => {
-                let Some(id) = id_at.v.as_str() else { continue };
-                if let Some(first) = seen.get(id) {
-                    let loc = cx.ws.location(first.file, &first.ptr);
-                    let d = cx.emit(
-                        "asyncapi2-operation-operationId-uniqueness",
-                        &id_at,
-                        format!("operationId `{id}` is used by more than one operation"),
-                    );
-                    d.related.push(crate::diagnostic::Related {
-                        location: loc,
-                        message: "first used here".into(),
-                    });
-                } else {
-                    seen.insert(id.to_owned(), id_at);
-                }
-            }
-            None => {
-                cx.emit_key(
-                    "asyncapi2-operation-operationId",
-                    op,
-                    format!("`{action}` operation of channel `{channel}` has no `operationId`"),
-                );
-            }
+        visited.push((node.file, node.ptr.clone()));
+        let Some(id_at) = node.child(rule.field) else {
+            cx.emit_key(
+                rule.missing_code,
+                &node,
+                format!("{describe} has no `{}`", rule.field),
+            );
+            continue;
+        };
+        let Some(id) = id_at.v.as_str() else { continue };
+        if let Some(first) = seen.get(id) {
+            let loc = cx.ws.location(first.file, &first.ptr);
+            let d = cx.emit(
+                rule.unique_code,
+                &id_at,
+                format!(
+                    "{} `{id}` is used by more than one {}",
+                    rule.field, rule.noun
+                ),
+            );
+            d.related.push(crate::diagnostic::Related {
+                location: loc,
+                message: "first used here".into(),
+            });
+        } else {
+            seen.insert(id.to_owned(), id_at);
         }
     }
+}
+
+fn ids<'a>(cx: &mut Ctx<'a>, root: &At<'a>) {
+    let ops = operations(cx, root)
+        .into_iter()
+        .map(|(channel, action, op)| (op, format!("`{action}` operation of channel `{channel}`")))
+        .collect();
+    check_ids(
+        cx,
+        &IdRule {
+            field: "operationId",
+            unique_code: "asyncapi2-operation-operationId-uniqueness",
+            missing_code: "asyncapi2-operation-operationId",
+            noun: "operation",
+        },
+        ops,
+    );
     if cx.version < Version::V2_4 {
         return;
     }
-    let mut seen: HashMap<String, At<'_>> = HashMap::new();
-    for m in messages(cx, root) {
-        match m.child("messageId") {
-            Some(id_at) => {
-                let Some(id) = id_at.v.as_str() else { continue };
-                if let Some(first) = seen.get(id) {
-                    let loc = cx.ws.location(first.file, &first.ptr);
-                    let d = cx.emit(
-                        "asyncapi2-message-messageId-uniqueness",
-                        &id_at,
-                        format!("messageId `{id}` is used by more than one message"),
-                    );
-                    d.related.push(crate::diagnostic::Related {
-                        location: loc,
-                        message: "first used here".into(),
-                    });
-                } else {
-                    seen.insert(id.to_owned(), id_at);
-                }
-            }
-            None => {
-                cx.emit_key(
-                    "asyncapi2-message-messageId",
-                    &m,
-                    "message has no `messageId`".into(),
-                );
-            }
-        }
-    }
+    let msgs = messages(cx, root)
+        .into_iter()
+        .map(|m| (m, "message".to_owned()))
+        .collect();
+    check_ids(
+        cx,
+        &IdRule {
+            field: "messageId",
+            unique_code: "asyncapi2-message-messageId-uniqueness",
+            missing_code: "asyncapi2-message-messageId",
+            noun: "message",
+        },
+        msgs,
+    );
 }

@@ -103,48 +103,25 @@ fn channels(cx: &mut Ctx<'_>, root: &At<'_>) {
             .map(|a| template_vars(a).into_iter().map(|(v, _)| v).collect())
             .unwrap_or_default();
         let params = channel.child("parameters");
-        let declared: Vec<(&str, At<'_>)> =
-            params.as_ref().map(|p| p.entries()).unwrap_or_default();
-        let missing: Vec<&str> = vars
-            .iter()
-            .copied()
-            .filter(|v| !v.is_empty() && !declared.iter().any(|(k, _)| k == v))
-            .collect();
-        if !missing.is_empty() {
-            let at = address.clone().unwrap_or_else(|| channel.clone());
-            let list: Vec<String> = missing.iter().map(|m| format!("`{m}`")).collect();
-            let sev = if params.is_some() {
-                crate::diagnostic::Severity::Error
-            } else {
-                crate::diagnostic::Severity::Warning
-            };
-            let d = cx.emit_as(
-                "asyncapi3-channel-parameters",
-                sev,
-                &at,
-                format!(
-                    "address of channel `{key}` uses parameter{} {} not declared in `parameters`",
-                    if missing.len() > 1 { "s" } else { "" },
-                    list.join(", ")
-                ),
-                false,
-            );
-            d.help = Some(
-                "declare each `{name}` of the address under the channel's `parameters`".into(),
-            );
-        }
-        for (k, p) in &declared {
-            if !vars.contains(k) {
-                cx.emit_key(
-                    "asyncapi3-channel-parameters",
-                    p,
-                    format!(
-                        "parameter `{k}` is declared but the address of channel `{key}` does not use `{{{k}}}`{}",
-                        if addr_str.is_none() { " (the channel has no address)" } else { "" }
-                    ),
-                );
-            }
-        }
+        let missing_at = address.clone().unwrap_or_else(|| channel.clone());
+        super::common::channel_parameters(
+            cx,
+            super::common::ParamSite {
+                code: "asyncapi3-channel-parameters",
+                subject: format!("address of channel `{key}`"),
+                unused_subject: format!("the address of channel `{key}`"),
+                template_word: "address",
+                unused_suffix: if addr_str.is_none() {
+                    " (the channel has no address)"
+                } else {
+                    ""
+                },
+                missing_on_key: false,
+            },
+            &vars,
+            params.as_ref(),
+            &missing_at,
+        );
         // Servers must be references to root servers.
         if in_root && let Some(servers) = channel.child("servers") {
             for s in servers.items() {
