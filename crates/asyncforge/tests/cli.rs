@@ -121,7 +121,7 @@ fn json_output_is_structured() {
     assert_eq!(d["severity"], "error");
     assert_eq!(d["file"], "tests/fixtures/rules-3.0.yaml");
     assert_eq!(d["pointer"], "/channels/users/address");
-    assert_eq!(d["range"]["start"]["line"], 24);
+    assert_eq!(d["range"]["start"]["line"], 25);
     assert_eq!(d["range"]["start"]["column"], 14);
 }
 
@@ -163,7 +163,7 @@ fn github_output_is_workflow_commands() {
         .find(|l| l.contains("asyncapi3-channel-parameters"))
         .expect("a channel parameters line");
     assert!(
-        line.starts_with("::error file=tests/fixtures/rules-3.0.yaml,line=24,col=14,"),
+        line.starts_with("::error file=tests/fixtures/rules-3.0.yaml,line=25,col=14,"),
         "{line}"
     );
 }

@@ -286,7 +286,15 @@ fn tags(cx: &mut Ctx<'_>, root: &At<'_>) {
             continue;
         }
         let mut names: Vec<(String, At<'_>)> = Vec::new();
+        let mut whole: Vec<&serde_json::Value> = Vec::new();
         for t in list.items() {
+            // An exact repeat of an earlier tag object is already a structural error (the list
+            // must hold unique items); one diagnostic per problem.
+            let exact_repeat = whole.iter().any(|w| crate::structure::json_eq(w, t.v));
+            whole.push(t.v);
+            if exact_repeat {
+                continue;
+            }
             let Some(t) = cx.deref(&t) else { continue };
             let Some(name_at) = t.child("name") else {
                 continue;
