@@ -5,15 +5,22 @@
 //! MQTT, HTTP webhooks) live behind cargo features and arrive with the runtime work (see
 //! ARCHITECTURE.md, "Status").
 //!
+//! Protocol logic that every transport shares is here already: `backoff` (reconnect and retry
+//! delays), `sse` (event framing, an incremental parser, the `Last-Event-ID` replay window) and
+//! `etag` (entity tags and conditional requests).
+//!
 //! The modules `codec`, `message` and `types` are written so that `asyncforge generate
 //! --runtime vendored` can copy them into a generated crate unchanged (they refer to each other
 //! through `super::`).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod backoff;
 pub mod codec;
 pub mod codegen;
+pub mod etag;
 pub mod message;
+pub mod sse;
 pub mod types;
 
 pub use codec::{Codec, CodecError};
