@@ -22,6 +22,8 @@ pub mod etag;
 pub mod message;
 pub mod sse;
 pub mod types;
+#[cfg(feature = "ws")]
+pub mod ws;
 
 pub use codec::{Codec, CodecError};
 pub use message::Message;

@@ -1,0 +1,475 @@
+//! WebSocket server side (feature `ws`): a [`Hub`] of live connections and the per-connection
+//! loop that generated servers mount on axum.
+//!
+//! What every connection gets, whatever the API:
+//! - an Origin allow-list checked at the upgrade (cross-site WebSocket hijacking), and a limit
+//!   on concurrent connections (503 beyond it);
+//! - a maximum message size (close code 1009 beyond it);
+//! - a bounded send queue with an explicit slow-consumer policy: disconnect (close 1008) or
+//!   drop the message, counted in [`Hub::dropped`];
+//! - ping/pong keepalive with dead-peer detection (close 1001 when no pong comes back);
+//! - a handler error answered with an error frame `{"error": "..."}`; the connection stays up.
+//!
+//! Messages are sent to one connection ([`Hub::send`]), to every subscriber of a concrete
+//! channel address such as `rooms/42` ([`Hub::publish`]), or to all ([`Hub::broadcast`]).
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+
+/// Close codes used by the hub (RFC 6455 §7.4.1).
+pub mod close {
+    /// Normal closure.
+    pub const NORMAL: u16 = 1000;
+    /// The server is going away, or the peer stopped answering pings.
+    pub const GOING_AWAY: u16 = 1001;
+    /// Policy violation (here: a consumer too slow for its send queue).
+    pub const POLICY: u16 = 1008;
+    /// A message larger than the limit.
+    pub const TOO_BIG: u16 = 1009;
+}
+
+/// What to do when a connection's send queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlowConsumer {
+    /// Close the connection with 1008: the client reconnects and resynchronizes.
+    Disconnect,
+    /// Drop the message and count it; the connection stays.
+    DropMessage,
+}
+
+/// Limits and timing of a WebSocket server.
+#[derive(Debug, Clone)]
+pub struct WsConfig {
+    /// Largest message accepted, in bytes.
+    pub max_message_size: usize,
+    /// Most concurrent connections.
+    pub max_connections: usize,
+    /// Origins allowed to connect (`None`: any, for non-browser clients).
+    pub allowed_origins: Option<Vec<String>>,
+    /// Messages queued per connection before the slow-consumer policy applies.
+    pub send_queue: usize,
+    /// The slow-consumer policy.
+    pub slow_consumer: SlowConsumer,
+    /// How often to ping.
+    pub ping_interval: Duration,
+    /// How long without any frame from the peer before it is considered dead.
+    pub idle_timeout: Duration,
+}
+
+impl Default for WsConfig {
+    fn default() -> Self {
+        WsConfig {
+            max_message_size: 1 << 20,
+            max_connections: 10_000,
+            allowed_origins: None,
+            send_queue: 256,
+            slow_consumer: SlowConsumer::Disconnect,
+            ping_interval: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A connection's id, unique within a hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+/// A data frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// A text frame (JSON and other text content types).
+    Text(String),
+    /// A binary frame.
+    Binary(Vec<u8>),
+}
+
+enum Out {
+    Frame(Frame),
+    Close(u16, String),
+}
+
+struct Conn {
+    tx: mpsc::Sender<Out>,
+    addresses: HashSet<String>,
+}
+
+struct HubInner {
+    config: WsConfig,
+    conns: Mutex<HashMap<ConnId, Conn>>,
+    next: AtomicU64,
+    dropped: AtomicU64,
+}
+
+/// The live connections of a server. Cheap to clone.
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<HubInner>,
+}
+
+/// Why a message was not queued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// The connection is closed.
+    #[error("connection {0:?} is closed")]
+    Gone(ConnId),
+    /// The connection's queue was full: it is being disconnected.
+    #[error("connection {0:?} is too slow for its send queue; disconnecting it")]
+    SlowConsumer(ConnId),
+    /// The connection's queue was full: the message was dropped.
+    #[error("the send queue of connection {0:?} is full; message dropped")]
+    Dropped(ConnId),
+}
+
+impl Hub {
+    /// A hub with the given limits.
+    pub fn new(config: WsConfig) -> Self {
+        Hub {
+            inner: Arc::new(HubInner {
+                config,
+                conns: Mutex::new(HashMap::new()),
+                next: AtomicU64::new(1),
+                dropped: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The limits.
+    pub fn config(&self) -> &WsConfig {
+        &self.inner.config
+    }
+
+    fn conns(&self) -> MutexGuard<'_, HashMap<ConnId, Conn>> {
+        // A panic while holding the lock cannot leave the map half-updated; keep serving.
+        self.inner.conns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Number of open connections.
+    pub fn connections(&self) -> usize {
+        self.conns().len()
+    }
+
+    /// Messages dropped by the `DropMessage` policy so far.
+    pub fn dropped(&self) -> u64 {
+        self.inner.dropped.load(Ordering::Relaxed)
+    }
+
+    fn register(&self, tx: mpsc::Sender<Out>) -> ConnId {
+        let id = ConnId(self.inner.next.fetch_add(1, Ordering::Relaxed));
+        self.conns().insert(
+            id,
+            Conn {
+                tx,
+                addresses: HashSet::new(),
+            },
+        );
+        id
+    }
+
+    fn unregister(&self, id: ConnId) {
+        self.conns().remove(&id);
+    }
+
+    fn enqueue(&self, id: ConnId, out: Out) -> Result<(), SendError> {
+        let mut conns = self.conns();
+        let Some(conn) = conns.get(&id) else {
+            return Err(SendError::Gone(id));
+        };
+        match conn.tx.try_send(out) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                conns.remove(&id);
+                Err(SendError::Gone(id))
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => match self.inner.config.slow_consumer {
+                SlowConsumer::DropMessage => {
+                    self.inner.dropped.fetch_add(1, Ordering::Relaxed);
+                    Err(SendError::Dropped(id))
+                }
+                SlowConsumer::Disconnect => {
+                    // Dropping the sender ends the writer, which closes the socket.
+                    conns.remove(&id);
+                    tracing::warn!(conn = id.0, "slow consumer disconnected");
+                    Err(SendError::SlowConsumer(id))
+                }
+            },
+        }
+    }
+
+    /// Sends a frame to one connection.
+    pub fn send(&self, id: ConnId, frame: Frame) -> Result<(), SendError> {
+        self.enqueue(id, Out::Frame(frame))
+    }
+
+    /// Closes a connection with a code and a reason.
+    pub fn close(&self, id: ConnId, code: u16, reason: impl Into<String>) {
+        let _ = self.enqueue(id, Out::Close(code, reason.into()));
+    }
+
+    /// Subscribes a connection to a concrete channel address (`rooms/42`).
+    pub fn subscribe(&self, id: ConnId, address: impl Into<String>) {
+        if let Some(c) = self.conns().get_mut(&id) {
+            c.addresses.insert(address.into());
+        }
+    }
+
+    /// Removes a subscription.
+    pub fn unsubscribe(&self, id: ConnId, address: &str) {
+        if let Some(c) = self.conns().get_mut(&id) {
+            c.addresses.remove(address);
+        }
+    }
+
+    fn ids(&self, address: Option<&str>) -> Vec<ConnId> {
+        self.conns()
+            .iter()
+            .filter(|(_, c)| address.is_none_or(|a| c.addresses.contains(a)))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Sends a frame to every subscriber of `address`; returns how many got it queued.
+    pub fn publish(&self, address: &str, frame: Frame) -> usize {
+        self.ids(Some(address))
+            .into_iter()
+            .filter(|id| self.send(*id, frame.clone()).is_ok())
+            .count()
+    }
+
+    /// Sends a frame to every connection; returns how many got it queued.
+    pub fn broadcast(&self, frame: Frame) -> usize {
+        self.ids(None)
+            .into_iter()
+            .filter(|id| self.send(*id, frame.clone()).is_ok())
+            .count()
+    }
+}
+
+/// The connection a frame came from.
+#[derive(Clone)]
+pub struct Ctx {
+    /// Connection id.
+    pub conn: ConnId,
+    /// Request path of the upgrade (the concrete channel address).
+    pub path: String,
+    /// Query string of the upgrade, if any.
+    pub query: Option<String>,
+    /// Headers of the upgrade request.
+    pub headers: HeaderMap,
+    /// The hub, to answer or publish.
+    pub hub: Hub,
+}
+
+/// A message the handler refuses; the peer gets `{"error": message}` and the connection stays.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Reject(pub String);
+
+/// What generated servers implement (through their generated dispatcher).
+pub trait Handler: Send + Sync + 'static {
+    /// A connection opened.
+    fn on_open(&self, _ctx: &Ctx) {}
+
+    /// A frame arrived.
+    fn on_frame(&self, ctx: Ctx, frame: Frame) -> impl Future<Output = Result<(), Reject>> + Send;
+
+    /// A connection closed.
+    fn on_close(&self, _ctx: &Ctx) {}
+}
+
+/// Accepts (or refuses) a WebSocket upgrade and runs the connection on the hub.
+pub fn accept<H: Handler>(
+    hub: Hub,
+    handler: Arc<H>,
+    upgrade: WebSocketUpgrade,
+    headers: HeaderMap,
+    path: String,
+    query: Option<String>,
+) -> Response {
+    let cfg = hub.config().clone();
+    if let Some(allowed) = &cfg.allowed_origins {
+        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+        if !origin.is_some_and(|o| allowed.iter().any(|a| a == o)) {
+            tracing::warn!(?origin, "WebSocket upgrade refused: origin not allowed");
+            return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+        }
+    }
+    if hub.connections() >= cfg.max_connections {
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
+    }
+    upgrade
+        .max_message_size(cfg.max_message_size)
+        .max_frame_size(cfg.max_message_size)
+        .on_upgrade(move |socket| run(hub, handler, socket, path, query, headers))
+}
+
+async fn run<H: Handler>(
+    hub: Hub,
+    handler: Arc<H>,
+    socket: WebSocket,
+    path: String,
+    query: Option<String>,
+    headers: HeaderMap,
+) {
+    let cfg = hub.config().clone();
+    let (tx, mut rx) = mpsc::channel::<Out>(cfg.send_queue.max(1));
+    let id = hub.register(tx);
+    let ctx = Ctx {
+        conn: id,
+        path,
+        query,
+        headers,
+        hub: hub.clone(),
+    };
+    handler.on_open(&ctx);
+    let (mut sink, mut stream) = socket.split();
+    let last_seen = Arc::new(Mutex::new(Instant::now()));
+    let seen = last_seen.clone();
+    let mut writer = tokio::spawn(async move {
+        let mut ping = tokio::time::interval(cfg.ping_interval);
+        ping.tick().await;
+        loop {
+            tokio::select! {
+                out = rx.recv() => match out {
+                    Some(Out::Frame(Frame::Text(t))) => {
+                        if sink.send(WsMessage::Text(t.into())).await.is_err() { break; }
+                    }
+                    Some(Out::Frame(Frame::Binary(b))) => {
+                        if sink.send(WsMessage::Binary(b.into())).await.is_err() { break; }
+                    }
+                    Some(Out::Close(code, reason)) => {
+                        let _ = sink.send(WsMessage::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+                        break;
+                    }
+                    None => {
+                        let _ = sink.send(WsMessage::Close(Some(CloseFrame { code: close::POLICY, reason: "slow consumer".into() }))).await;
+                        break;
+                    }
+                },
+                _ = ping.tick() => {
+                    let idle = seen.lock().map(|t| t.elapsed()).unwrap_or_default();
+                    if idle > cfg.idle_timeout {
+                        let _ = sink.send(WsMessage::Close(Some(CloseFrame { code: close::GOING_AWAY, reason: "no answer to pings".into() }))).await;
+                        break;
+                    }
+                    if sink.send(WsMessage::Ping(Vec::new().into())).await.is_err() { break; }
+                }
+            }
+        }
+        let _ = sink.close().await;
+    });
+    let mut writer_done = false;
+    loop {
+        let msg = tokio::select! {
+            msg = stream.next() => msg,
+            // The writer ends the connection (dead peer, slow consumer, close requested):
+            // stop reading too.
+            _ = &mut writer => {
+                writer_done = true;
+                break;
+            }
+        };
+        let Some(msg) = msg else { break };
+        if let Ok(mut t) = last_seen.lock() {
+            *t = Instant::now();
+        }
+        let frame = match msg {
+            Ok(WsMessage::Text(t)) => Frame::Text(t.as_str().to_owned()),
+            Ok(WsMessage::Binary(b)) => Frame::Binary(b.to_vec()),
+            Ok(WsMessage::Ping(_)) | Ok(WsMessage::Pong(_)) => continue,
+            Ok(WsMessage::Close(_)) => break,
+            Err(e) => {
+                let text = e.to_string();
+                if text.contains("too long")
+                    || text.contains("Space limit")
+                    || text.contains("size")
+                {
+                    hub.close(id, close::TOO_BIG, "message too large");
+                }
+                tracing::debug!(conn = id.0, error = %text, "WebSocket read ended");
+                break;
+            }
+        };
+        if let Err(Reject(message)) = handler.on_frame(ctx.clone(), frame).await {
+            tracing::info!(conn = id.0, %message, "message rejected");
+            let body = format!("{{\"error\":{}}}", serde_json::Value::String(message));
+            let _ = hub.send(id, Frame::Text(body));
+        }
+    }
+    if !writer_done {
+        // Let the writer flush a pending close frame.
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            hub.close(id, close::NORMAL, "");
+            let _ = (&mut writer).await;
+        })
+        .await;
+        writer.abort();
+    }
+    hub.unregister(id);
+    handler.on_close(&ctx);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slow_consumer_policies() {
+        let hub = Hub::new(WsConfig {
+            send_queue: 1,
+            ..WsConfig::default()
+        });
+        let (tx, _rx) = mpsc::channel(1);
+        let id = hub.register(tx);
+        assert_eq!(hub.send(id, Frame::Text("a".into())), Ok(()));
+        assert_eq!(
+            hub.send(id, Frame::Text("b".into())),
+            Err(SendError::SlowConsumer(id))
+        );
+        assert_eq!(hub.connections(), 0, "disconnected");
+        assert_eq!(
+            hub.send(id, Frame::Text("c".into())),
+            Err(SendError::Gone(id))
+        );
+
+        let hub = Hub::new(WsConfig {
+            send_queue: 1,
+            slow_consumer: SlowConsumer::DropMessage,
+            ..WsConfig::default()
+        });
+        let (tx, _rx) = mpsc::channel(1);
+        let id = hub.register(tx);
+        assert_eq!(hub.send(id, Frame::Text("a".into())), Ok(()));
+        assert_eq!(
+            hub.send(id, Frame::Text("b".into())),
+            Err(SendError::Dropped(id))
+        );
+        assert_eq!(hub.connections(), 1);
+        assert_eq!(hub.dropped(), 1);
+    }
+
+    #[test]
+    fn publish_reaches_subscribers_only() {
+        let hub = Hub::new(WsConfig::default());
+        let (tx1, mut rx1) = mpsc::channel(8);
+        let (tx2, mut rx2) = mpsc::channel(8);
+        let a = hub.register(tx1);
+        let b = hub.register(tx2);
+        hub.subscribe(a, "rooms/1");
+        hub.subscribe(b, "rooms/2");
+        assert_eq!(hub.publish("rooms/1", Frame::Text("hi".into())), 1);
+        assert!(matches!(rx1.try_recv(), Ok(Out::Frame(Frame::Text(t))) if t == "hi"));
+        assert!(rx2.try_recv().is_err());
+        assert_eq!(hub.broadcast(Frame::Binary(vec![1])), 2);
+        hub.unsubscribe(a, "rooms/1");
+        assert_eq!(hub.publish("rooms/1", Frame::Text("again".into())), 0);
+    }
+}

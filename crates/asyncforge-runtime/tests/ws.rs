@@ -1,0 +1,181 @@
+//! The WebSocket hub over real loopback sockets, with tokio-tungstenite as the peer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use asyncforge_runtime::ws::{self, Ctx, Frame, Handler, Hub, Reject, WsConfig, close};
+use axum::Router;
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
+use axum::routing::get;
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+/// Echoes text back, subscribes each connection to its path, refuses frames saying "bad".
+struct Echo;
+
+impl Handler for Echo {
+    fn on_open(&self, ctx: &Ctx) {
+        ctx.hub.subscribe(ctx.conn, ctx.path.clone());
+    }
+
+    async fn on_frame(&self, ctx: Ctx, frame: Frame) -> Result<(), Reject> {
+        match frame {
+            Frame::Text(t) if t == "bad" => Err(Reject("`bad` is not a valid message".into())),
+            other => {
+                let _ = ctx.hub.send(ctx.conn, other);
+                Ok(())
+            }
+        }
+    }
+}
+
+async fn serve(config: WsConfig) -> (String, Hub) {
+    let hub = Hub::new(config);
+    let handler = Arc::new(Echo);
+    let app = Router::new()
+        .route(
+            "/rooms/{id}",
+            get(
+                move |State(hub): State<Hub>,
+                      upgrade: WebSocketUpgrade,
+                      headers: HeaderMap,
+                      uri: Uri| {
+                    let handler = handler.clone();
+                    async move {
+                        let response: Response = ws::accept(
+                            hub,
+                            handler,
+                            upgrade,
+                            headers,
+                            uri.path().to_owned(),
+                            uri.query().map(str::to_owned),
+                        );
+                        response
+                    }
+                },
+            ),
+        )
+        .with_state(hub.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("ws://{addr}"), hub)
+}
+
+async fn next_text(
+    ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
+) -> Option<Message> {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(m) = ws.next().await {
+            match m {
+                Ok(Message::Ping(_)) | Ok(Message::Pong(_)) => continue,
+                Ok(other) => return Some(other),
+                Err(_) => return None,
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+#[tokio::test]
+async fn echo_publish_and_rejections() {
+    let (base, hub) = serve(WsConfig::default()).await;
+    let (mut a, _) = tokio_tungstenite::connect_async(format!("{base}/rooms/1"))
+        .await
+        .expect("connect a");
+    let (mut b, _) = tokio_tungstenite::connect_async(format!("{base}/rooms/2"))
+        .await
+        .expect("connect b");
+    a.send(Message::text("hello")).await.expect("send");
+    assert_eq!(next_text(&mut a).await, Some(Message::text("hello")));
+    // Publish to a concrete address reaches its subscribers only.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(hub.connections(), 2);
+    assert_eq!(hub.publish("/rooms/2", Frame::Text("for room 2".into())), 1);
+    assert_eq!(next_text(&mut b).await, Some(Message::text("for room 2")));
+    // A rejected message gets an error frame; the connection stays usable.
+    a.send(Message::text("bad")).await.expect("send");
+    let err = next_text(&mut a).await.expect("error frame");
+    assert_eq!(
+        err.to_text().expect("text"),
+        "{\"error\":\"`bad` is not a valid message\"}"
+    );
+    a.send(Message::text("still here")).await.expect("send");
+    assert_eq!(next_text(&mut a).await, Some(Message::text("still here")));
+}
+
+#[tokio::test]
+async fn oversized_messages_close_with_1009() {
+    let (base, _hub) = serve(WsConfig {
+        max_message_size: 1024,
+        ..WsConfig::default()
+    })
+    .await;
+    let (mut c, _) = tokio_tungstenite::connect_async(format!("{base}/rooms/1"))
+        .await
+        .expect("connect");
+    c.send(Message::text("x".repeat(4096))).await.expect("send");
+    match next_text(&mut c).await {
+        Some(Message::Close(Some(frame))) => assert_eq!(u16::from(frame.code), close::TOO_BIG),
+        other => panic!("expected close 1009, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn forbidden_origin_is_refused_at_the_upgrade() {
+    let (base, hub) = serve(WsConfig {
+        allowed_origins: Some(vec!["https://app.example.com".into()]),
+        ..WsConfig::default()
+    })
+    .await;
+    let mut req = format!("{base}/rooms/1")
+        .into_client_request()
+        .expect("request");
+    req.headers_mut().insert(
+        "Origin",
+        "https://evil.example.net".parse().expect("header"),
+    );
+    let err = tokio_tungstenite::connect_async(req)
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("403"), "{err}");
+    let mut ok = format!("{base}/rooms/1")
+        .into_client_request()
+        .expect("request");
+    ok.headers_mut()
+        .insert("Origin", "https://app.example.com".parse().expect("header"));
+    assert!(tokio_tungstenite::connect_async(ok).await.is_ok());
+    assert!(hub.connections() <= 1);
+}
+
+#[tokio::test]
+async fn silent_peers_are_closed() {
+    let (base, hub) = serve(WsConfig {
+        ping_interval: Duration::from_millis(50),
+        idle_timeout: Duration::from_millis(200),
+        ..WsConfig::default()
+    })
+    .await;
+    // A peer that never reads never answers pings.
+    let (c, _) = tokio_tungstenite::connect_async(format!("{base}/rooms/1"))
+        .await
+        .expect("connect");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(hub.connections(), 1);
+    let start = std::time::Instant::now();
+    while hub.connections() > 0 && start.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(hub.connections(), 0, "dead peer dropped");
+    drop(c);
+}
