@@ -21,6 +21,8 @@ pub mod codegen;
 pub mod etag;
 pub mod message;
 pub mod sse;
+#[cfg(feature = "sse")]
+pub mod sse_server;
 pub mod types;
 #[cfg(feature = "ws")]
 pub mod ws;

@@ -1,0 +1,156 @@
+//! Server-Sent Events over axum (feature `sse`): a [`Topic`] keeps the last events in a
+//! [`ReplayBuffer`](crate::sse::ReplayBuffer) and fans new ones out; [`Topic::response`] turns
+//! a request into an event stream that starts with a `retry:` hint, replays what the client
+//! missed since its `Last-Event-ID`, sends heartbeat comments, and tells a client that fell out
+//! of the replay window so with an `asyncforge-gap` event instead of silently skipping events.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, Stream, StreamExt};
+use tokio::sync::mpsc;
+
+use super::sse::{Replay, ReplayBuffer};
+
+/// Name of the event that tells a resuming client it missed events.
+pub const GAP_EVENT: &str = "asyncforge-gap";
+
+/// Sizes and timing of a topic.
+#[derive(Debug, Clone)]
+pub struct SseConfig {
+    /// Events kept for clients that resume.
+    pub replay: usize,
+    /// `retry:` hint sent to clients.
+    pub retry: Duration,
+    /// Interval of heartbeat comments.
+    pub heartbeat: Duration,
+    /// Events queued per subscriber; a subscriber that falls further behind is dropped (it
+    /// reconnects and resumes from the replay buffer).
+    pub subscriber_queue: usize,
+}
+
+impl Default for SseConfig {
+    fn default() -> Self {
+        SseConfig {
+            replay: 1000,
+            retry: Duration::from_secs(3),
+            heartbeat: Duration::from_secs(15),
+            subscriber_queue: 256,
+        }
+    }
+}
+
+type Item = (u64, String, String);
+
+struct Inner {
+    buffer: ReplayBuffer<(String, String)>,
+    subscribers: Vec<mpsc::Sender<Item>>,
+}
+
+/// One event stream (for example one SSE channel address). Cheap to clone.
+#[derive(Clone)]
+pub struct Topic {
+    config: SseConfig,
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl Topic {
+    /// A topic.
+    pub fn new(config: SseConfig) -> Self {
+        let buffer = ReplayBuffer::new(config.replay);
+        Topic {
+            config,
+            inner: Arc::new(Mutex::new(Inner {
+                buffer,
+                subscribers: Vec::new(),
+            })),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Number of connected subscribers.
+    pub fn subscribers(&self) -> usize {
+        let mut inner = self.lock();
+        inner.subscribers.retain(|s| !s.is_closed());
+        inner.subscribers.len()
+    }
+
+    /// Publishes an event (`name` is the message name); returns its id.
+    pub fn publish(&self, name: &str, data: &str) -> u64 {
+        let mut inner = self.lock();
+        let id = inner.buffer.push((name.to_owned(), data.to_owned()));
+        inner
+            .subscribers
+            .retain(|s| s.try_send((id, name.to_owned(), data.to_owned())).is_ok());
+        id
+    }
+
+    /// The events for a (re)connecting client: replayed ones, then live ones. Registering and
+    /// taking the replay happen under one lock, so nothing is missed or sent twice.
+    fn subscribe(&self, last_event_id: Option<&str>) -> (Vec<SseEvent>, mpsc::Receiver<Item>) {
+        let (tx, rx) = mpsc::channel(self.config.subscriber_queue.max(1));
+        let mut inner = self.lock();
+        let mut first = vec![SseEvent::default().retry(self.config.retry)];
+        if let Some(last) = last_event_id {
+            match inner.buffer.since_header(last) {
+                Replay::Events(events) => {
+                    first.extend(events.into_iter().map(|(id, (n, d))| event(id, &n, &d)));
+                }
+                Replay::Gap { oldest } => {
+                    let info = format!(
+                        "{{\"lastEventId\":{},\"oldest\":{oldest}}}",
+                        serde_json::Value::String(last.to_owned())
+                    );
+                    first.push(SseEvent::default().event(GAP_EVENT).data(info));
+                    if let Replay::Events(events) = inner.buffer.since(oldest - 1) {
+                        first.extend(events.into_iter().map(|(id, (n, d))| event(id, &n, &d)));
+                    }
+                }
+                Replay::Unknown => {
+                    let info = format!(
+                        "{{\"lastEventId\":{},\"oldest\":null}}",
+                        serde_json::Value::String(last.to_owned())
+                    );
+                    first.push(SseEvent::default().event(GAP_EVENT).data(info));
+                }
+            }
+        }
+        inner.subscribers.push(tx);
+        (first, rx)
+    }
+
+    /// The event-stream response for a request (reads `Last-Event-ID`).
+    pub fn response(&self, headers: &HeaderMap) -> Response {
+        let last = headers.get("last-event-id").and_then(|v| v.to_str().ok());
+        let (first, rx) = self.subscribe(last);
+        let live = stream::unfold(rx, |mut rx| async move {
+            let (id, name, data) = rx.recv().await?;
+            Some((event(id, &name, &data), rx))
+        });
+        let events: std::pin::Pin<Box<dyn Stream<Item = Result<SseEvent, Infallible>> + Send>> =
+            Box::pin(stream::iter(first).chain(live).map(Ok));
+        Sse::new(events)
+            .keep_alive(
+                KeepAlive::new()
+                    .interval(self.config.heartbeat)
+                    .text("heartbeat"),
+            )
+            .into_response()
+    }
+}
+
+fn event(id: u64, name: &str, data: &str) -> SseEvent {
+    let e = SseEvent::default().id(id.to_string()).data(data);
+    if name.is_empty() || name == "message" {
+        e
+    } else {
+        e.event(name)
+    }
+}
