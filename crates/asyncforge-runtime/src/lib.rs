@@ -19,6 +19,7 @@ pub mod backoff;
 pub mod codec;
 pub mod codegen;
 pub mod etag;
+pub mod frame;
 pub mod message;
 pub mod sse;
 #[cfg(feature = "sse")]
@@ -26,6 +27,8 @@ pub mod sse_server;
 pub mod types;
 #[cfg(feature = "ws")]
 pub mod ws;
+#[cfg(feature = "ws-client")]
+pub mod ws_client;
 
 pub use codec::{Codec, CodecError};
 pub use message::Message;

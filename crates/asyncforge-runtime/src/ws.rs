@@ -83,14 +83,7 @@ impl Default for WsConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
 
-/// A data frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Frame {
-    /// A text frame (JSON and other text content types).
-    Text(String),
-    /// A binary frame.
-    Binary(Vec<u8>),
-}
+pub use super::frame::Frame;
 
 enum Out {
     Frame(Frame),
@@ -212,6 +205,14 @@ impl Hub {
     /// Closes a connection with a code and a reason.
     pub fn close(&self, id: ConnId, code: u16, reason: impl Into<String>) {
         let _ = self.enqueue(id, Out::Close(code, reason.into()));
+    }
+
+    /// Closes every connection (graceful shutdown: clients see the close code and reconnect
+    /// elsewhere or later).
+    pub fn close_all(&self, code: u16, reason: &str) {
+        for id in self.ids(None) {
+            self.close(id, code, reason);
+        }
     }
 
     /// Subscribes a connection to a concrete channel address (`rooms/42`).

@@ -33,6 +33,17 @@ impl Handler for Echo {
 }
 
 async fn serve(config: WsConfig) -> (String, Hub) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let (addr, hub, _task) = serve_on(listener, config);
+    (addr, hub)
+}
+
+fn serve_on(
+    listener: tokio::net::TcpListener,
+    config: WsConfig,
+) -> (String, Hub, tokio::task::JoinHandle<()>) {
     let hub = Hub::new(config);
     let handler = Arc::new(Echo);
     let app = Router::new()
@@ -59,14 +70,11 @@ async fn serve(config: WsConfig) -> (String, Hub) {
             ),
         )
         .with_state(hub.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    (format!("ws://{addr}"), hub)
+    (format!("ws://{addr}"), hub, task)
 }
 
 async fn next_text(
@@ -178,4 +186,78 @@ async fn silent_peers_are_closed() {
     }
     assert_eq!(hub.connections(), 0, "dead peer dropped");
     drop(c);
+}
+
+#[tokio::test]
+async fn client_reconnects_after_a_server_restart() {
+    use asyncforge_runtime::backoff::Backoff;
+    use asyncforge_runtime::ws_client::{ClientConfig, State, WsClient};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (base, hub, task) = serve_on(listener, WsConfig::default());
+    let config = ClientConfig {
+        backoff: Backoff {
+            base: Duration::from_millis(20),
+            max: Duration::from_millis(200),
+            ..Backoff::default()
+        },
+        ..ClientConfig::default()
+    };
+    let mut client = WsClient::connect(format!("{base}/rooms/1"), config);
+    let wait = |s: &State, g: u64| matches!(s, State::Connected { generation } if *generation == g);
+    tokio::time::timeout(Duration::from_secs(5), client.wait_for(|s| wait(s, 1)))
+        .await
+        .expect("connected");
+    client.send(Frame::Text("one".into())).expect("queue");
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(5), client.recv())
+            .await
+            .expect("reply"),
+        Some(Frame::Text("one".into()))
+    );
+
+    // The server goes away: connections closed, listener gone.
+    hub.close_all(close::GOING_AWAY, "restarting");
+    task.abort();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        client.wait_for(|s| matches!(s, State::Connecting { .. })),
+    )
+    .await
+    .expect("client notices");
+    // Frames sent meanwhile wait for the next connection.
+    client
+        .send(Frame::Text("while down".into()))
+        .expect("queue");
+
+    // The server comes back on the same address.
+    let mut listener = None;
+    for _ in 0..50 {
+        if let Ok(l) = tokio::net::TcpListener::bind(addr).await {
+            listener = Some(l);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_base, _hub2, _task2) = serve_on(listener.expect("rebind"), WsConfig::default());
+    tokio::time::timeout(Duration::from_secs(5), client.wait_for(|s| wait(s, 2)))
+        .await
+        .expect("reconnected");
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(5), client.recv())
+            .await
+            .expect("queued frame echoed"),
+        Some(Frame::Text("while down".into()))
+    );
+    client.send(Frame::Text("two".into())).expect("queue");
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(5), client.recv())
+            .await
+            .expect("reply"),
+        Some(Frame::Text("two".into()))
+    );
+    client.close();
 }
