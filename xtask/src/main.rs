@@ -1,9 +1,10 @@
 //! `cargo xtask`: this repository's own tasks.
 //!
 //! - `codegen [--check]` regenerates `tests/snapshots/` from `specs/` (or checks it is fresh);
-//! - `bench [validate|generate|tools|all] [--no-reference]` measures the validator, the code
-//!   generator and the document tools (in release mode), and compares the validator with
-//!   `@asyncapi/parser` installed by npm into `.cache/npm` (never needed by the product);
+//! - `bench [validate|generate|tools|all] [--no-reference] [--full-reference] [--runs N]`
+//!   measures the validator, the code generator and the document tools (in release mode), and
+//!   compares the validator with `@asyncapi/parser` installed by npm into `.cache/npm` (never
+//!   needed by the product);
 //! - `fuzz [--seconds N]` runs the cargo-fuzz target over the loader and validator.
 
 mod bench;
@@ -29,10 +30,12 @@ cargo xtask <task>
 
 tasks:
   codegen [--check]            regenerate tests/snapshots from specs/ (--check: fail when stale)
-  bench [validate|generate|tools|all] [--no-reference]
+  bench [validate|generate|tools|all] [--no-reference] [--full-reference] [--runs N]
                                benchmarks in release mode; `validate` compares with @asyncapi/parser
-                               (installed with npm into .cache/npm; --no-reference skips it)
-  fuzz [--seconds N]           fuzz the loader and validator with cargo-fuzz (default 60 s)
+                               (installed with npm into .cache/npm; --no-reference skips it and
+                               needs no Node); `cargo xtask bench --help` for details
+  fuzz [--seconds N]           fuzz the loader and validator with cargo-fuzz (default 60 s; stable
+                               toolchain, --sanitizer none; crashes in fuzz/artifacts/validate/)
   help                         this text
 ";
 
