@@ -20,7 +20,12 @@ pub mod codec;
 pub mod codegen;
 pub mod etag;
 pub mod frame;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod message;
+#[cfg(feature = "mqtt")]
+pub mod mqtt;
+pub mod mqtt_topic;
 pub mod sse;
 #[cfg(feature = "sse")]
 pub mod sse_server;

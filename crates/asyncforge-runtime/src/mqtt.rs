@@ -1,0 +1,1566 @@
+//! MQTT client (feature `mqtt`, on rumqttc): what generated MQTT publishers and subscribers run.
+//!
+//! [`MqttClient::start`] connects in the background (MQTT 3.1.1 or 5, [`Version`]), subscribes
+//! to one filter per [`Subscription`] (a channel address whose `{parameters}` became `+`, see
+//! [`TopicTemplate`]), and hands every received message to a [`Handler`] as a [`Delivery`]
+//! carrying the index of the subscription it matched and the parameters taken from its topic.
+//!
+//! Delivery guarantees — what the client does and what MQTT adds to it:
+//! - **Manual acknowledgements.** A QoS 1 or 2 message is acknowledged (PUBACK / PUBREC) only
+//!   after the handler returned `Ok`, on the connection it arrived on. An acknowledgement is
+//!   never sent on a later connection: after a reconnect the packet id may name another
+//!   message.
+//! - **Handler error** ([`HandlerError::Failed`], or a panic): logged, counted, *not*
+//!   acknowledged. MQTT wants acknowledgements in arrival order (3.1.1 §4.6; rumqttd even
+//!   takes an acknowledgement for the oldest message in flight, whatever its packet id), so
+//!   the client acknowledges nothing more on that connection and drops it (DISCONNECT, so no
+//!   last will), waiting longer after each failure in a row. On the next connection a broker
+//!   that kept the session (3.1.1 `cleanSession: false`; 5 `clean start` false and a session
+//!   expiry interval, a day by default here) resends every unacknowledged message, the failed
+//!   one first; messages of the dropped connection still queued for the handler are not
+//!   handled (they come again). MQTT never resends on the same connection (MQTT 5 §4.4
+//!   forbids it). With a clean session the broker forgets the message: it is lost.
+//! - **Invalid message** ([`HandlerError::Invalid`]: undecodable payload, a parameter that
+//!   does not parse, a topic no subscription matches): logged, counted and *acknowledged*.
+//!   Redelivering it would fail the same way forever (a poison message), and it would hold an
+//!   in-flight slot.
+//! - **QoS 2** gives the broker exactly-once, but the handler runs before PUBREC: if the client
+//!   dies in between, the message is handled again after the reconnect. To the handler QoS 1
+//!   and 2 both mean at least once; make handlers idempotent.
+//! - **QoS 0** messages are dropped (and counted) when the handler queue is full.
+//! - **Order**: one handler call at a time per client, in arrival order (MQTT orders messages
+//!   per topic and QoS); acknowledgements go out in the same order.
+//!
+//! Reconnects use [`Backoff`]; after a reconnect to a fresh session the subscriptions are
+//! made again, and publishes that were queued or in flight are sent again (rumqttc alone drops
+//! them when the broker has no session). [`MqttClient::state`] tells whether the client is
+//! connected and subscribed.
+//!
+//! MQTT 5 (with [`Version::V5`]): message [`Properties`] (`contentType`, `responseTopic`,
+//! `correlationData`, `messageExpiryInterval`, user properties) on publish and receive, and
+//! request/reply: [`MqttClient::request`] publishes with a response topic and correlation data
+//! and waits for the matching answer, which a responder sends with [`MqttClient::reply`].
+//! With MQTT 3.1.1 the properties are not sent (the protocol has no place for them).
+//!
+//! Limits: incoming packets are bounded by [`MqttConfig::max_packet_size`] (with MQTT 5 the
+//! broker is told and drops larger messages; with 3.1.1 a larger packet breaks the connection),
+//! the handler queue by [`MqttConfig::queue`], pending requests by [`MAX_PENDING_REQUESTS`].
+//! TLS (`mqtts`) is not in this build.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use rumqttc::v5;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::backoff::Backoff;
+use super::codec::{Codec, CodecError};
+use super::message::Message;
+pub use super::mqtt_topic::{Params, TopicError, TopicTemplate, check_publish_topic};
+
+/// Most requests waiting for a reply at once ([`MqttClient::request`]).
+pub const MAX_PENDING_REQUESTS: usize = 4096;
+
+/// MQTT quality of service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Qos {
+    /// 0: at most once.
+    #[default]
+    AtMostOnce,
+    /// 1: at least once.
+    AtLeastOnce,
+    /// 2: exactly once (between client and broker).
+    ExactlyOnce,
+}
+
+impl Qos {
+    /// The QoS of a binding's `qos` value.
+    pub fn from_level(level: u8) -> Result<Qos, MqttError> {
+        match level {
+            0 => Ok(Qos::AtMostOnce),
+            1 => Ok(Qos::AtLeastOnce),
+            2 => Ok(Qos::ExactlyOnce),
+            n => Err(MqttError::Config(format!("QoS {n} does not exist"))),
+        }
+    }
+
+    /// 0, 1 or 2.
+    pub fn level(self) -> u8 {
+        match self {
+            Qos::AtMostOnce => 0,
+            Qos::AtLeastOnce => 1,
+            Qos::ExactlyOnce => 2,
+        }
+    }
+
+    fn v4(self) -> rumqttc::QoS {
+        match self {
+            Qos::AtMostOnce => rumqttc::QoS::AtMostOnce,
+            Qos::AtLeastOnce => rumqttc::QoS::AtLeastOnce,
+            Qos::ExactlyOnce => rumqttc::QoS::ExactlyOnce,
+        }
+    }
+
+    fn v5(self) -> v5::mqttbytes::QoS {
+        match self {
+            Qos::AtMostOnce => v5::mqttbytes::QoS::AtMostOnce,
+            Qos::AtLeastOnce => v5::mqttbytes::QoS::AtLeastOnce,
+            Qos::ExactlyOnce => v5::mqttbytes::QoS::ExactlyOnce,
+        }
+    }
+
+    fn from_v4(q: rumqttc::QoS) -> Qos {
+        match q {
+            rumqttc::QoS::AtMostOnce => Qos::AtMostOnce,
+            rumqttc::QoS::AtLeastOnce => Qos::AtLeastOnce,
+            rumqttc::QoS::ExactlyOnce => Qos::ExactlyOnce,
+        }
+    }
+
+    fn from_v5(q: v5::mqttbytes::QoS) -> Qos {
+        match q {
+            v5::mqttbytes::QoS::AtMostOnce => Qos::AtMostOnce,
+            v5::mqttbytes::QoS::AtLeastOnce => Qos::AtLeastOnce,
+            v5::mqttbytes::QoS::ExactlyOnce => Qos::ExactlyOnce,
+        }
+    }
+}
+
+/// The protocol version spoken to the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Version {
+    /// MQTT 3.1.1 (protocol level 4).
+    #[default]
+    V311,
+    /// MQTT 5.
+    V5,
+}
+
+/// The message the broker publishes when the client disappears without disconnecting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastWill {
+    /// Topic.
+    pub topic: String,
+    /// Payload.
+    pub message: Vec<u8>,
+    /// QoS.
+    pub qos: Qos,
+    /// Retain.
+    pub retain: bool,
+}
+
+/// The MQTT server binding of a server (`bindings.mqtt`), as generated code passes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerBinding {
+    /// `clientId`.
+    pub client_id: Option<String>,
+    /// `cleanSession`.
+    pub clean_session: Option<bool>,
+    /// `keepAlive`, seconds.
+    pub keep_alive: Option<u64>,
+    /// `lastWill`.
+    pub last_will: Option<LastWill>,
+    /// `sessionExpiryInterval` (MQTT 5), seconds.
+    pub session_expiry_interval: Option<u32>,
+    /// `maximumPacketSize` (MQTT 5), bytes.
+    pub maximum_packet_size: Option<u32>,
+}
+
+/// How a client connects.
+#[derive(Debug, Clone)]
+pub struct MqttConfig {
+    /// Broker host.
+    pub host: String,
+    /// Broker port.
+    pub port: u16,
+    /// Protocol version.
+    pub version: Version,
+    /// Client id (brokers keep sessions by client id).
+    pub client_id: String,
+    /// Start a fresh session on every connect (3.1.1 `cleanSession`, 5 `clean start`).
+    /// `false` keeps subscriptions and unacknowledged messages across reconnects.
+    pub clean_session: bool,
+    /// Keep-alive interval.
+    pub keep_alive: Duration,
+    /// Last will.
+    pub last_will: Option<LastWill>,
+    /// User name and password.
+    pub credentials: Option<(String, String)>,
+    /// MQTT 5 session expiry interval, seconds (`None`: the session ends with the connection,
+    /// unless `clean_session` is false, when it is kept for a day).
+    pub session_expiry_interval: Option<u32>,
+    /// Largest packet accepted from (and sent to) the broker, bytes.
+    pub max_packet_size: usize,
+    /// Most unacknowledged outgoing QoS 1/2 publishes; with MQTT 5 also the `Receive Maximum`
+    /// announced to the broker (the most unacknowledged incoming ones).
+    pub inflight: u16,
+    /// Received messages waiting for the handler.
+    pub queue: usize,
+    /// Requests (publishes, acknowledgements) waiting for the connection.
+    pub request_queue: usize,
+    /// Delays between connection attempts (`max_attempts`: give up and close).
+    pub backoff: Backoff,
+    /// Time allowed for one connection attempt.
+    pub connect_timeout: Duration,
+    /// MQTT 5: the topic replies to this client's requests come to (subscribed on connect);
+    /// `None` disables [`MqttClient::request`].
+    pub reply_topic: Option<String>,
+}
+
+impl MqttConfig {
+    /// A configuration with defaults: MQTT 3.1.1, clean session, 30 s keep-alive, 1 MiB packets.
+    pub fn new(host: impl Into<String>, port: u16, client_id: impl Into<String>) -> MqttConfig {
+        MqttConfig {
+            host: host.into(),
+            port,
+            version: Version::V311,
+            client_id: client_id.into(),
+            clean_session: true,
+            keep_alive: Duration::from_secs(30),
+            last_will: None,
+            credentials: None,
+            session_expiry_interval: None,
+            max_packet_size: 1 << 20,
+            inflight: 100,
+            queue: 1024,
+            request_queue: 1024,
+            backoff: Backoff {
+                base: Duration::from_millis(50),
+                max: Duration::from_secs(10),
+                ..Backoff::default()
+            },
+            connect_timeout: Duration::from_secs(10),
+            reply_topic: None,
+        }
+    }
+
+    /// A configuration from a server URL: `mqtt://host:port` or `tcp://host:port` (port 1883
+    /// by default). `mqtts`/`ssl` URLs are refused: TLS is not in this build.
+    pub fn from_url(url: &str, client_id: impl Into<String>) -> Result<MqttConfig, MqttError> {
+        let (scheme, rest) = url.split_once("://").unwrap_or(("mqtt", url));
+        match scheme.to_ascii_lowercase().as_str() {
+            "mqtt" | "tcp" => {}
+            "mqtts" | "ssl" | "tls" | "secure-mqtt" => {
+                return Err(MqttError::Config(format!(
+                    "`{url}`: TLS connections are not supported by this build"
+                )));
+            }
+            other => {
+                return Err(MqttError::Config(format!(
+                    "`{url}`: unknown scheme `{other}`"
+                )));
+            }
+        }
+        let authority = rest.split('/').next().unwrap_or(rest);
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
+                let port = p
+                    .parse::<u16>()
+                    .map_err(|_| MqttError::Config(format!("`{url}`: bad port `{p}`")))?;
+                (h, port)
+            }
+            _ => (authority, 1883),
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() {
+            return Err(MqttError::Config(format!("`{url}`: no host")));
+        }
+        Ok(MqttConfig::new(host, port, client_id))
+    }
+
+    /// Applies a server binding: every field it sets overrides the configuration.
+    pub fn apply_binding(&mut self, binding: &ServerBinding) -> &mut Self {
+        if let Some(id) = &binding.client_id {
+            self.client_id = id.clone();
+        }
+        if let Some(c) = binding.clean_session {
+            self.clean_session = c;
+        }
+        if let Some(k) = binding.keep_alive {
+            self.keep_alive = Duration::from_secs(k);
+        }
+        if let Some(w) = &binding.last_will {
+            self.last_will = Some(w.clone());
+        }
+        if let Some(s) = binding.session_expiry_interval {
+            self.session_expiry_interval = Some(s);
+        }
+        if let Some(m) = binding.maximum_packet_size {
+            self.max_packet_size = m as usize;
+        }
+        self
+    }
+}
+
+/// MQTT 5 message properties (ignored with MQTT 3.1.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Properties {
+    /// Content type of the payload.
+    pub content_type: Option<String>,
+    /// Where the receiver should send its reply.
+    pub response_topic: Option<String>,
+    /// Opaque data the reply carries back, to match it with its request.
+    pub correlation_data: Option<Vec<u8>>,
+    /// Seconds after which the broker discards the message if undelivered.
+    pub message_expiry_interval: Option<u32>,
+    /// 0: unspecified bytes, 1: UTF-8 text.
+    pub payload_format_indicator: Option<u8>,
+    /// User properties.
+    pub user_properties: Vec<(String, String)>,
+}
+
+impl Properties {
+    fn is_empty(&self) -> bool {
+        *self == Properties::default()
+    }
+
+    fn to_v5(&self) -> v5::mqttbytes::v5::PublishProperties {
+        v5::mqttbytes::v5::PublishProperties {
+            payload_format_indicator: self.payload_format_indicator,
+            message_expiry_interval: self.message_expiry_interval,
+            topic_alias: None,
+            response_topic: self.response_topic.clone(),
+            correlation_data: self.correlation_data.clone().map(Bytes::from),
+            user_properties: self.user_properties.clone(),
+            subscription_identifiers: Vec::new(),
+            content_type: self.content_type.clone(),
+        }
+    }
+
+    fn from_v5(p: Option<v5::mqttbytes::v5::PublishProperties>) -> Properties {
+        let Some(p) = p else {
+            return Properties::default();
+        };
+        Properties {
+            content_type: p.content_type,
+            response_topic: p.response_topic,
+            correlation_data: p.correlation_data.map(|b| b.to_vec()),
+            message_expiry_interval: p.message_expiry_interval,
+            payload_format_indicator: p.payload_format_indicator,
+            user_properties: p.user_properties,
+        }
+    }
+}
+
+/// How to publish: from the operation binding (`qos`, `retain`, `messageExpiryInterval`) and
+/// the message binding (MQTT 5 properties).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublishOptions {
+    /// QoS.
+    pub qos: Qos,
+    /// Retain.
+    pub retain: bool,
+    /// MQTT 5 properties.
+    pub properties: Properties,
+}
+
+impl PublishOptions {
+    /// Options with a QoS, not retained, no properties.
+    pub fn new(qos: Qos) -> PublishOptions {
+        PublishOptions {
+            qos,
+            ..PublishOptions::default()
+        }
+    }
+
+    /// Sets `retain`.
+    pub fn retain(mut self, retain: bool) -> Self {
+        self.retain = retain;
+        self
+    }
+
+    /// Sets the MQTT 5 message expiry interval, seconds.
+    pub fn expiry(mut self, seconds: u32) -> Self {
+        self.properties.message_expiry_interval = Some(seconds);
+        self
+    }
+}
+
+/// One filter to subscribe to: a channel address and the QoS asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    /// The channel address.
+    pub template: TopicTemplate,
+    /// Requested QoS.
+    pub qos: Qos,
+}
+
+impl Subscription {
+    /// A subscription to a channel address.
+    pub fn new(address: &str, qos: Qos) -> Result<Subscription, MqttError> {
+        Ok(Subscription {
+            template: TopicTemplate::parse(address)?,
+            qos,
+        })
+    }
+}
+
+/// A received message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// Index of the [`Subscription`] it matched (the generated dispatcher's route).
+    pub route: usize,
+    /// The topic it was published to.
+    pub topic: String,
+    /// Parameters taken from the topic.
+    pub params: Params,
+    /// The payload.
+    pub payload: Vec<u8>,
+    /// QoS it was delivered with.
+    pub qos: Qos,
+    /// Whether it is a retained message.
+    pub retain: bool,
+    /// Whether the broker says it may have been delivered before.
+    pub dup: bool,
+    /// MQTT 5 properties.
+    pub properties: Properties,
+}
+
+impl Delivery {
+    /// Decodes the payload as `M`. A MQTT 5 content type whose codec differs from `M`'s, or a
+    /// payload that does not decode, is [`HandlerError::Invalid`].
+    pub fn decode<M: Message>(&self) -> Result<M, HandlerError> {
+        if let Some(ct) = &self.properties.content_type {
+            let expected = Codec::for_content_type(M::CONTENT_TYPE)?;
+            match Codec::for_content_type(Some(ct)) {
+                Ok(c) if c == expected => {}
+                _ => {
+                    return Err(HandlerError::Invalid(format!(
+                        "content type `{ct}` where {} expects {}",
+                        M::NAME,
+                        M::CONTENT_TYPE.unwrap_or("application/json")
+                    )));
+                }
+            }
+        }
+        Ok(M::decode(&self.payload)?)
+    }
+
+    /// A topic parameter parsed as `T`; one that does not parse is [`HandlerError::Invalid`].
+    pub fn param<T: std::str::FromStr>(&self, name: &str) -> Result<T, HandlerError> {
+        Ok(self.params.parse(name)?)
+    }
+}
+
+/// What a handler reports when it does not accept a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandlerError {
+    /// The message can never be handled (bad payload, bad parameter): acknowledged and dropped.
+    #[error("invalid message: {0}")]
+    Invalid(String),
+    /// Handling failed this time: not acknowledged, so redelivered after a reconnect to a
+    /// kept session.
+    #[error("handler failed: {0}")]
+    Failed(String),
+}
+
+impl HandlerError {
+    /// A failure (not acknowledged).
+    pub fn failed(e: impl std::fmt::Display) -> Self {
+        HandlerError::Failed(e.to_string())
+    }
+
+    /// An invalid message (acknowledged and dropped).
+    pub fn invalid(e: impl std::fmt::Display) -> Self {
+        HandlerError::Invalid(e.to_string())
+    }
+}
+
+impl From<CodecError> for HandlerError {
+    fn from(e: CodecError) -> Self {
+        HandlerError::Invalid(e.to_string())
+    }
+}
+
+impl From<TopicError> for HandlerError {
+    fn from(e: TopicError) -> Self {
+        HandlerError::Invalid(e.to_string())
+    }
+}
+
+/// What generated subscribers implement (through their generated dispatcher, which matches
+/// [`Delivery::route`] and decodes the payload as the operation's message).
+pub trait Handler: Send + Sync + 'static {
+    /// A message arrived. `Ok` acknowledges it (QoS 1/2).
+    fn handle(
+        &self,
+        client: MqttClient,
+        delivery: Delivery,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+}
+
+struct NoHandler;
+
+impl Handler for NoHandler {
+    async fn handle(&self, _client: MqttClient, _delivery: Delivery) -> Result<(), HandlerError> {
+        Err(HandlerError::Invalid("this client has no handler".into()))
+    }
+}
+
+/// Errors of the MQTT client.
+#[derive(Debug, thiserror::Error)]
+pub enum MqttError {
+    /// A bad configuration.
+    #[error("MQTT configuration: {0}")]
+    Config(String),
+    /// A bad topic or template.
+    #[error(transparent)]
+    Topic(#[from] TopicError),
+    /// The payload could not be encoded or decoded.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// The client is closed.
+    #[error("the MQTT client is closed")]
+    Closed,
+    /// The payload is larger than `max_packet_size`.
+    #[error("payload of {0} bytes exceeds the maximum packet size")]
+    TooLarge(usize),
+    /// A feature of MQTT 5 was used with MQTT 3.1.1.
+    #[error("{0} needs MQTT 5")]
+    NeedsV5(&'static str),
+    /// No reply came in time, or the client was not connected in time.
+    #[error("timed out: {0}")]
+    Timeout(&'static str),
+    /// The delivery to reply to has no response topic.
+    #[error("the message has no response topic to reply to")]
+    NoResponseTopic,
+    /// Too many requests wait for replies.
+    #[error("too many requests waiting for replies")]
+    TooManyRequests,
+}
+
+/// The state of a client's connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Not connected yet, reconnecting, or waiting for the subscriptions to be acknowledged;
+    /// `attempt` counts failed attempts since the last success.
+    Connecting {
+        /// Failed attempts so far.
+        attempt: u32,
+    },
+    /// Connected and subscribed; `generation` counts successful connections (1 for the first).
+    Connected {
+        /// Successful connections so far.
+        generation: u64,
+    },
+    /// Closed, or gave up reconnecting.
+    Closed,
+}
+
+/// Counters of a client.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Messages received (all QoS).
+    pub received: u64,
+    /// Handled with `Ok` (and acknowledged when QoS > 0).
+    pub handled: u64,
+    /// Handler failures (not acknowledged).
+    pub failed: u64,
+    /// Invalid messages (acknowledged and dropped).
+    pub invalid: u64,
+    /// Messages whose topic matched no subscription (acknowledged and dropped).
+    pub unmatched: u64,
+    /// QoS 0 messages dropped because the handler queue was full.
+    pub dropped: u64,
+    /// Acknowledgements not sent because the connection they belonged to was gone.
+    pub stale_acks: u64,
+    /// QoS 1/2 messages of a lost connection not handled because the kept session will
+    /// deliver them again.
+    pub abandoned: u64,
+    /// Successful connections.
+    pub connections: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    received: AtomicU64,
+    handled: AtomicU64,
+    failed: AtomicU64,
+    invalid: AtomicU64,
+    unmatched: AtomicU64,
+    dropped: AtomicU64,
+    stale_acks: AtomicU64,
+    abandoned: AtomicU64,
+    connections: AtomicU64,
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+#[derive(Clone)]
+enum Handle {
+    V4(rumqttc::AsyncClient),
+    V5(v5::AsyncClient),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct AckToken {
+    generation: u64,
+    qos: Qos,
+    pkid: u16,
+}
+
+impl Handle {
+    /// Queues an acknowledgement; `false` when the request queue is full.
+    fn try_ack(&self, t: AckToken) -> bool {
+        match self {
+            Handle::V4(c) => {
+                let mut p = rumqttc::Publish::new("", t.qos.v4(), Vec::new());
+                p.pkid = t.pkid;
+                c.try_ack(&p).is_ok()
+            }
+            Handle::V5(c) => {
+                let mut p = v5::mqttbytes::v5::Publish::new("", t.qos.v5(), Bytes::new(), None);
+                p.pkid = t.pkid;
+                c.try_ack(&p).is_ok()
+            }
+        }
+    }
+
+    async fn publish(
+        &self,
+        topic: &str,
+        payload: Vec<u8>,
+        opts: &PublishOptions,
+        properties: &Properties,
+    ) -> Result<(), MqttError> {
+        match self {
+            Handle::V4(c) => c
+                .publish(topic, opts.qos.v4(), opts.retain, payload)
+                .await
+                .map_err(|_| MqttError::Closed),
+            Handle::V5(c) => if properties.is_empty() {
+                c.publish(topic, opts.qos.v5(), opts.retain, payload).await
+            } else {
+                c.publish_with_properties(
+                    topic,
+                    opts.qos.v5(),
+                    opts.retain,
+                    payload,
+                    properties.to_v5(),
+                )
+                .await
+            }
+            .map_err(|_| MqttError::Closed),
+        }
+    }
+
+    fn try_disconnect(&self) {
+        let _ = match self {
+            Handle::V4(c) => c.try_disconnect().is_ok(),
+            Handle::V5(c) => c.try_disconnect().is_ok(),
+        };
+    }
+}
+
+/// What the background tasks share with the client handles.
+struct Shared {
+    /// Generation of the live connection, 0 while disconnected. Acknowledgements are sent
+    /// under this lock, and only for their own generation.
+    gate: Mutex<u64>,
+    counters: Counters,
+    replies: Mutex<HashMap<Vec<u8>, oneshot::Sender<Delivery>>>,
+    state: watch::Sender<State>,
+    shutdown: AtomicBool,
+    alive: AtomicBool,
+    /// The dispatcher dropped the connection after a handler failure.
+    forced: AtomicBool,
+    /// Handler failures since the last success (spaces out forced reconnects).
+    consecutive_failures: AtomicU64,
+}
+
+impl Shared {
+    fn gate(&self) -> MutexGuard<'_, u64> {
+        self.gate.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn replies(&self) -> MutexGuard<'_, HashMap<Vec<u8>, oneshot::Sender<Delivery>>> {
+        self.replies.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Acknowledges on the connection the message came from, or not at all.
+    async fn ack(&self, handle: &Handle, token: AckToken) {
+        loop {
+            {
+                let gate = self.gate();
+                if *gate != token.generation || !self.alive.load(Ordering::Acquire) {
+                    bump(&self.counters.stale_acks);
+                    tracing::debug!(
+                        pkid = token.pkid,
+                        "not acknowledging: the connection the message came on is gone"
+                    );
+                    return;
+                }
+                if handle.try_ack(token) {
+                    return;
+                }
+            }
+            // The request queue is full: let the event loop drain it (never wait while holding
+            // the gate, which the event loop takes when the connection drops).
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+}
+
+struct Tasks {
+    event_loop: Option<tokio::task::JoinHandle<()>>,
+    dispatcher: Option<tokio::task::JoinHandle<()>>,
+}
+
+struct Inner {
+    handle: Handle,
+    shared: Arc<Shared>,
+    config: MqttConfig,
+    next_correlation: AtomicU64,
+    tasks: Mutex<Tasks>,
+    stop_dispatch: watch::Sender<bool>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let tasks = self.tasks.get_mut().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = tasks.event_loop.take() {
+            t.abort();
+        }
+        if let Some(t) = tasks.dispatcher.take() {
+            t.abort();
+        }
+    }
+}
+
+/// A self-reconnecting MQTT client. Cheap to clone; the connection ends with
+/// [`MqttClient::close`] or when the last clone is dropped.
+#[derive(Clone)]
+pub struct MqttClient {
+    inner: Arc<Inner>,
+}
+
+/// Work for the dispatcher, in arrival order: a message to handle, or (`delivery: None`) an
+/// acknowledgement to send in its turn — acknowledgements go out in the order the messages
+/// came, as MQTT asks (and as brokers such as rumqttd require).
+struct Job {
+    delivery: Option<Delivery>,
+    ack: Option<AckToken>,
+}
+
+impl MqttClient {
+    /// Starts a client that subscribes to `subscriptions` and hands what arrives to `handler`.
+    /// Must be called inside a tokio runtime.
+    pub fn start<H: Handler>(
+        config: MqttConfig,
+        subscriptions: Vec<Subscription>,
+        handler: H,
+    ) -> Result<MqttClient, MqttError> {
+        if config.reply_topic.is_some() && config.version != Version::V5 {
+            return Err(MqttError::NeedsV5("a reply topic (request/reply)"));
+        }
+        if let Some(rt) = &config.reply_topic {
+            check_publish_topic(rt)?;
+        }
+        if config.client_id.is_empty() && !config.clean_session {
+            return Err(MqttError::Config(
+                "a kept session (cleanSession: false) needs a client id".into(),
+            ));
+        }
+        if let Some(w) = &config.last_will {
+            check_publish_topic(&w.topic)?;
+        }
+        let mut filters: Vec<(String, Qos)> = subscriptions
+            .iter()
+            .map(|s| (s.template.filter(), s.qos))
+            .collect();
+        if let Some(rt) = &config.reply_topic {
+            filters.push((rt.clone(), Qos::AtLeastOnce));
+        }
+        let cap = config.request_queue.max(1);
+        let (handle, link) = match config.version {
+            Version::V311 => {
+                let mut o = rumqttc::MqttOptions::new(&config.client_id, &config.host, config.port);
+                o.set_keep_alive(config.keep_alive.max(Duration::from_secs(1)))
+                    .set_clean_session(config.clean_session)
+                    .set_manual_acks(true)
+                    .set_max_packet_size(config.max_packet_size, config.max_packet_size)
+                    .set_inflight(config.inflight.max(1))
+                    .set_request_channel_capacity(cap);
+                if let Some(w) = &config.last_will {
+                    o.set_last_will(rumqttc::LastWill::new(
+                        &w.topic,
+                        w.message.clone(),
+                        w.qos.v4(),
+                        w.retain,
+                    ));
+                }
+                if let Some((u, p)) = &config.credentials {
+                    o.set_credentials(u, p);
+                }
+                let (c, mut el) = rumqttc::AsyncClient::new(o, cap);
+                let mut net = el.network_options();
+                net.set_connection_timeout(config.connect_timeout.as_secs().max(1));
+                el.set_network_options(net);
+                (Handle::V4(c), Link::V4(Box::new(el), Vec::new()))
+            }
+            Version::V5 => {
+                let mut o = v5::MqttOptions::new(&config.client_id, &config.host, config.port);
+                let packet = u32::try_from(config.max_packet_size).unwrap_or(u32::MAX);
+                let expiry = match (config.session_expiry_interval, config.clean_session) {
+                    (Some(s), _) => Some(s),
+                    (None, false) => Some(86_400),
+                    (None, true) => None,
+                };
+                o.set_keep_alive(config.keep_alive.max(Duration::from_secs(1)))
+                    .set_clean_start(config.clean_session)
+                    .set_manual_acks(true)
+                    .set_max_packet_size(Some(packet))
+                    .set_receive_maximum(Some(config.inflight.max(1)))
+                    .set_outgoing_inflight_upper_limit(config.inflight.max(1))
+                    .set_session_expiry_interval(expiry)
+                    .set_request_channel_capacity(cap)
+                    .set_connection_timeout(config.connect_timeout.as_secs().max(1));
+                if let Some(w) = &config.last_will {
+                    o.set_last_will(v5::mqttbytes::v5::LastWill::new(
+                        &w.topic,
+                        w.message.clone(),
+                        w.qos.v5(),
+                        w.retain,
+                        None,
+                    ));
+                }
+                if let Some((u, p)) = &config.credentials {
+                    o.set_credentials(u, p);
+                }
+                let (c, el) = v5::AsyncClient::new(o, cap);
+                (Handle::V5(c), Link::V5(Box::new(el), Vec::new()))
+            }
+        };
+        let (state_tx, _) = watch::channel(State::Connecting { attempt: 0 });
+        let shared = Arc::new(Shared {
+            gate: Mutex::new(0),
+            counters: Counters::default(),
+            replies: Mutex::new(HashMap::new()),
+            state: state_tx,
+            shutdown: AtomicBool::new(false),
+            alive: AtomicBool::new(true),
+            forced: AtomicBool::new(false),
+            consecutive_failures: AtomicU64::new(0),
+        });
+        let (jobs_tx, jobs_rx) = mpsc::channel::<Job>(config.queue.max(1));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let inner = Arc::new(Inner {
+            handle: handle.clone(),
+            shared: shared.clone(),
+            config: config.clone(),
+            next_correlation: AtomicU64::new(1),
+            tasks: Mutex::new(Tasks {
+                event_loop: None,
+                dispatcher: None,
+            }),
+            stop_dispatch: stop_tx,
+        });
+        let event_loop = tokio::spawn(run_event_loop(EventLoopTask {
+            link,
+            filters,
+            backoff: config.backoff.clone(),
+            shared: shared.clone(),
+            router: Router {
+                shared: shared.clone(),
+                subscriptions,
+                reply_topic: config.reply_topic.clone(),
+                jobs: jobs_tx,
+            },
+        }));
+        let dispatcher = tokio::spawn(run_dispatcher(
+            Arc::downgrade(&inner),
+            Arc::new(handler),
+            jobs_rx,
+            stop_rx,
+        ));
+        if let Ok(mut t) = inner.tasks.lock() {
+            t.event_loop = Some(event_loop);
+            t.dispatcher = Some(dispatcher);
+        }
+        Ok(MqttClient { inner })
+    }
+
+    /// Starts a client that only publishes (and, with a reply topic, sends requests).
+    pub fn publisher(config: MqttConfig) -> Result<MqttClient, MqttError> {
+        MqttClient::start(config, Vec::new(), NoHandler)
+    }
+
+    /// The configuration it was started with.
+    pub fn config(&self) -> &MqttConfig {
+        &self.inner.config
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        *self.inner.shared.state.borrow()
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> Stats {
+        let c = &self.inner.shared.counters;
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Stats {
+            received: g(&c.received),
+            handled: g(&c.handled),
+            failed: g(&c.failed),
+            invalid: g(&c.invalid),
+            unmatched: g(&c.unmatched),
+            dropped: g(&c.dropped),
+            stale_acks: g(&c.stale_acks),
+            abandoned: g(&c.abandoned),
+            connections: g(&c.connections),
+        }
+    }
+
+    /// Waits until the client is connected and subscribed; returns the connection generation.
+    pub async fn wait_connected(&self, timeout: Duration) -> Result<u64, MqttError> {
+        let mut rx = self.inner.shared.state.subscribe();
+        let wait = rx.wait_for(|s| matches!(s, State::Connected { .. } | State::Closed));
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(Ok(s)) => match *s {
+                State::Connected { generation } => Ok(generation),
+                _ => Err(MqttError::Closed),
+            },
+            Ok(Err(_)) => Err(MqttError::Closed),
+            Err(_) => Err(MqttError::Timeout("connecting")),
+        }
+    }
+
+    /// Publishes a message: its payload encoded by its content type, which MQTT 5 also sends
+    /// as the `contentType` property unless `opts` sets one.
+    pub async fn publish<M: Message>(
+        &self,
+        topic: &str,
+        message: &M,
+        opts: &PublishOptions,
+    ) -> Result<(), MqttError> {
+        let payload = message.encode()?;
+        let mut properties = opts.properties.clone();
+        if properties.content_type.is_none() {
+            properties.content_type = M::CONTENT_TYPE.map(str::to_owned);
+        }
+        self.send(topic, payload, opts, properties).await
+    }
+
+    /// Publishes raw bytes.
+    pub async fn publish_bytes(
+        &self,
+        topic: &str,
+        payload: Vec<u8>,
+        opts: &PublishOptions,
+    ) -> Result<(), MqttError> {
+        self.send(topic, payload, opts, opts.properties.clone())
+            .await
+    }
+
+    async fn send(
+        &self,
+        topic: &str,
+        payload: Vec<u8>,
+        opts: &PublishOptions,
+        properties: Properties,
+    ) -> Result<(), MqttError> {
+        check_publish_topic(topic)?;
+        if self.inner.shared.shutdown.load(Ordering::Acquire) {
+            return Err(MqttError::Closed);
+        }
+        if payload.len() + topic.len() + 16 > self.inner.config.max_packet_size {
+            return Err(MqttError::TooLarge(payload.len()));
+        }
+        self.inner
+            .handle
+            .publish(topic, payload, opts, &properties)
+            .await
+    }
+
+    /// MQTT 5 request/reply: publishes `request` with this client's reply topic and a fresh
+    /// correlation id, and waits up to `timeout` for the reply carrying that id.
+    pub async fn request<Req: Message, Resp: Message>(
+        &self,
+        topic: &str,
+        request: &Req,
+        opts: &PublishOptions,
+        timeout: Duration,
+    ) -> Result<Resp, MqttError> {
+        if self.inner.config.version != Version::V5 {
+            return Err(MqttError::NeedsV5("request/reply"));
+        }
+        let Some(reply_topic) = self.inner.config.reply_topic.clone() else {
+            return Err(MqttError::Config(
+                "request/reply needs `reply_topic` in the configuration".into(),
+            ));
+        };
+        let deadline = tokio::time::Instant::now() + timeout;
+        // The reply subscription must be in place before the request can be answered.
+        self.wait_connected(timeout).await?;
+        let n = self.inner.next_correlation.fetch_add(1, Ordering::Relaxed);
+        let correlation = format!("{}:{n}", self.inner.config.client_id).into_bytes();
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut replies = self.inner.shared.replies();
+            if replies.len() >= MAX_PENDING_REQUESTS {
+                return Err(MqttError::TooManyRequests);
+            }
+            replies.insert(correlation.clone(), tx);
+        }
+        let mut opts = opts.clone();
+        opts.properties.response_topic = Some(reply_topic);
+        opts.properties.correlation_data = Some(correlation.clone());
+        let sent = self.publish(topic, request, &opts).await;
+        let answer = match sent {
+            Ok(()) => tokio::time::timeout_at(deadline, rx).await,
+            Err(e) => {
+                self.inner.shared.replies().remove(&correlation);
+                return Err(e);
+            }
+        };
+        self.inner.shared.replies().remove(&correlation);
+        match answer {
+            Ok(Ok(delivery)) => delivery.decode::<Resp>().map_err(|e| match e {
+                HandlerError::Invalid(m) | HandlerError::Failed(m) => {
+                    MqttError::Config(format!("invalid reply: {m}"))
+                }
+            }),
+            Ok(Err(_)) => Err(MqttError::Closed),
+            Err(_) => Err(MqttError::Timeout("waiting for the reply")),
+        }
+    }
+
+    /// Answers a request: publishes to its response topic with its correlation data.
+    pub async fn reply<M: Message>(
+        &self,
+        to: &Delivery,
+        message: &M,
+        opts: &PublishOptions,
+    ) -> Result<(), MqttError> {
+        if self.inner.config.version != Version::V5 {
+            return Err(MqttError::NeedsV5("reply"));
+        }
+        let Some(topic) = to.properties.response_topic.clone() else {
+            return Err(MqttError::NoResponseTopic);
+        };
+        let mut opts = opts.clone();
+        opts.properties.correlation_data = to.properties.correlation_data.clone();
+        self.publish(&topic, message, &opts).await
+    }
+
+    /// Closes the client: lets the handler finish the message in hand (acknowledging it),
+    /// disconnects cleanly (the broker then does not publish the last will), and stops.
+    /// Messages still queued for the handler are not acknowledged.
+    pub async fn close(&self) {
+        let shared = &self.inner.shared;
+        shared.shutdown.store(true, Ordering::Release);
+        let _ = self.inner.stop_dispatch.send(true);
+        let (dispatcher, event_loop) = match self.inner.tasks.lock() {
+            Ok(mut t) => (t.dispatcher.take(), t.event_loop.take()),
+            Err(_) => (None, None),
+        };
+        if let Some(d) = dispatcher {
+            let abort = d.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(10), d)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+        self.inner.handle.try_disconnect();
+        if let Some(e) = event_loop {
+            let abort = e.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(2), e)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+        shared.alive.store(false, Ordering::Release);
+        shared.state.send_replace(State::Closed);
+    }
+}
+
+/// The rumqttc event loop of either version, with the requests carried over a reconnect.
+enum Link {
+    V4(Box<rumqttc::EventLoop>, Vec<rumqttc::Request>),
+    V5(Box<v5::EventLoop>, Vec<v5::Request>),
+}
+
+/// A received publish, either version.
+struct Incoming {
+    topic: Option<String>,
+    payload: Vec<u8>,
+    qos: Qos,
+    retain: bool,
+    dup: bool,
+    pkid: u16,
+    properties: Properties,
+}
+
+enum Ev {
+    ConnAck { session_present: bool },
+    SubAck { refused: usize },
+    Publish(Incoming),
+    Disconnect,
+    Other,
+}
+
+impl Link {
+    async fn poll(&mut self) -> Result<Ev, String> {
+        match self {
+            Link::V4(el, _) => {
+                use rumqttc::{Event, Outgoing, Packet};
+                match el.poll().await {
+                    Ok(Event::Incoming(Packet::ConnAck(c))) => Ok(Ev::ConnAck {
+                        session_present: c.session_present,
+                    }),
+                    Ok(Event::Incoming(Packet::SubAck(s))) => Ok(Ev::SubAck {
+                        refused: s
+                            .return_codes
+                            .iter()
+                            .filter(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure))
+                            .count(),
+                    }),
+                    Ok(Event::Incoming(Packet::Publish(p))) => Ok(Ev::Publish(Incoming {
+                        topic: Some(p.topic),
+                        payload: p.payload.to_vec(),
+                        qos: Qos::from_v4(p.qos),
+                        retain: p.retain,
+                        dup: p.dup,
+                        pkid: p.pkid,
+                        properties: Properties::default(),
+                    })),
+                    Ok(Event::Outgoing(Outgoing::Disconnect)) => Ok(Ev::Disconnect),
+                    Ok(_) => Ok(Ev::Other),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+            Link::V5(el, _) => {
+                use rumqttc::Outgoing;
+                use v5::Event;
+                use v5::mqttbytes::v5::Packet;
+                match el.poll().await {
+                    Ok(Event::Incoming(Packet::ConnAck(c))) => Ok(Ev::ConnAck {
+                        session_present: c.session_present,
+                    }),
+                    Ok(Event::Incoming(Packet::SubAck(s))) => Ok(Ev::SubAck {
+                        refused: s
+                            .return_codes
+                            .iter()
+                            .filter(|c| {
+                                !matches!(c, v5::mqttbytes::v5::SubscribeReasonCode::Success(_))
+                            })
+                            .count(),
+                    }),
+                    Ok(Event::Incoming(Packet::Publish(p))) => Ok(Ev::Publish(Incoming {
+                        topic: String::from_utf8(p.topic.to_vec()).ok(),
+                        payload: p.payload.to_vec(),
+                        qos: Qos::from_v5(p.qos),
+                        retain: p.retain,
+                        dup: p.dup,
+                        pkid: p.pkid,
+                        properties: Properties::from_v5(p.properties),
+                    })),
+                    Ok(Event::Outgoing(Outgoing::Disconnect)) => Ok(Ev::Disconnect),
+                    Ok(_) => Ok(Ev::Other),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        }
+    }
+
+    /// After the connection dropped: drop acknowledgements queued for it (the gate is closed
+    /// now, so no more can come), and keep what must go out on the next connection.
+    fn on_disconnect(&mut self) {
+        match self {
+            Link::V4(el, carry) => {
+                el.clean();
+                for r in std::mem::take(&mut el.pending) {
+                    use rumqttc::Request;
+                    if matches!(r, Request::Publish(_) | Request::PubRel(_)) {
+                        carry.push(r);
+                    }
+                }
+            }
+            Link::V5(el, carry) => {
+                el.clean();
+                for r in std::mem::take(&mut el.pending) {
+                    use v5::Request;
+                    if matches!(r, Request::Publish(_) | Request::PubRel(_)) {
+                        carry.push(r);
+                    }
+                }
+            }
+        }
+    }
+
+    /// After a CONNACK: put the carried requests back (as new publishes if the broker has no
+    /// session any more) and queue the subscriptions when the session is new.
+    fn on_connack(&mut self, session_present: bool, filters: &[(String, Qos)]) {
+        match self {
+            Link::V4(el, carry) => {
+                use rumqttc::Request;
+                let mut restored = VecDeque::new();
+                for r in carry.drain(..) {
+                    match r {
+                        Request::Publish(mut p) if !session_present => {
+                            p.pkid = 0;
+                            p.dup = false;
+                            restored.push_back(Request::Publish(p));
+                        }
+                        Request::PubRel(_) if !session_present => {}
+                        other => restored.push_back(other),
+                    }
+                }
+                restored.extend(el.pending.drain(..));
+                if !session_present && !filters.is_empty() {
+                    let f = filters
+                        .iter()
+                        .map(|(path, q)| rumqttc::SubscribeFilter::new(path.clone(), q.v4()));
+                    restored.push_front(Request::Subscribe(rumqttc::Subscribe::new_many(f)));
+                }
+                el.pending = restored;
+            }
+            Link::V5(el, carry) => {
+                use v5::Request;
+                let mut restored = VecDeque::new();
+                for r in carry.drain(..) {
+                    match r {
+                        Request::Publish(mut p) if !session_present => {
+                            p.pkid = 0;
+                            p.dup = false;
+                            restored.push_back(Request::Publish(p));
+                        }
+                        Request::PubRel(_) if !session_present => {}
+                        other => restored.push_back(other),
+                    }
+                }
+                restored.extend(el.pending.drain(..));
+                if !session_present && !filters.is_empty() {
+                    let f = filters
+                        .iter()
+                        .map(|(path, q)| v5::mqttbytes::v5::Filter::new(path.clone(), q.v5()));
+                    restored.push_front(Request::Subscribe(
+                        v5::mqttbytes::v5::Subscribe::new_many(f, None),
+                    ));
+                }
+                el.pending = restored;
+            }
+        }
+    }
+}
+
+struct EventLoopTask {
+    link: Link,
+    filters: Vec<(String, Qos)>,
+    backoff: Backoff,
+    shared: Arc<Shared>,
+    router: Router,
+}
+
+/// What routing a received message needs (shared with `dispatch`, so it must be `Sync`).
+struct Router {
+    shared: Arc<Shared>,
+    subscriptions: Vec<Subscription>,
+    reply_topic: Option<String>,
+    jobs: mpsc::Sender<Job>,
+}
+
+async fn run_event_loop(mut t: EventLoopTask) {
+    let mut delays = t.backoff.delays();
+    let mut generation = 0u64;
+    let mut connected = false;
+    let mut attempt = 0u32;
+    loop {
+        let ev = t.link.poll().await;
+        if t.shared.shutdown.load(Ordering::Acquire) && matches!(ev, Ok(Ev::Disconnect) | Err(_)) {
+            break;
+        }
+        match ev {
+            Ok(Ev::ConnAck { session_present }) => {
+                generation += 1;
+                connected = true;
+                attempt = 0;
+                delays.reset();
+                bump(&t.shared.counters.connections);
+                *t.shared.gate() = generation;
+                t.link.on_connack(session_present, &t.filters);
+                tracing::info!(generation, session_present, "MQTT connected");
+                if session_present || t.filters.is_empty() {
+                    t.shared.state.send_replace(State::Connected { generation });
+                }
+            }
+            Ok(Ev::SubAck { refused }) => {
+                if refused > 0 {
+                    tracing::error!(refused, "the broker refused subscriptions");
+                }
+                t.shared.state.send_replace(State::Connected { generation });
+            }
+            Ok(Ev::Publish(p)) => {
+                bump(&t.shared.counters.received);
+                dispatch(&t.router, generation, p).await;
+            }
+            Ok(Ev::Disconnect) | Ok(Ev::Other) => {}
+            Err(e) => {
+                if connected {
+                    // Close the gate first, then drop the acknowledgements that slipped in.
+                    *t.shared.gate() = 0;
+                    t.link.on_disconnect();
+                    connected = false;
+                    tracing::warn!(error = %e, "MQTT connection lost");
+                } else {
+                    tracing::debug!(error = %e, attempt, "MQTT connection attempt failed");
+                }
+                t.shared.state.send_replace(State::Connecting { attempt });
+                if t.shared.forced.swap(false, Ordering::AcqRel) {
+                    // Dropped on purpose after a handler failure: wait longer the more
+                    // failures in a row, so a message that keeps failing does not spin.
+                    let n = t.shared.consecutive_failures.load(Ordering::Relaxed);
+                    let wait = t
+                        .backoff
+                        .bound(u32::try_from(n.saturating_sub(1)).unwrap_or(u32::MAX));
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                let Some(delay) = delays.next() else {
+                    tracing::error!("MQTT reconnect attempts exhausted; closing");
+                    break;
+                };
+                attempt = attempt.saturating_add(1);
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+    *t.shared.gate() = 0;
+    t.shared.alive.store(false, Ordering::Release);
+    t.shared.state.send_replace(State::Closed);
+}
+
+async fn dispatch(t: &Router, generation: u64, p: Incoming) {
+    let token = (p.qos != Qos::AtMostOnce).then_some(AckToken {
+        generation,
+        qos: p.qos,
+        pkid: p.pkid,
+    });
+    let ack_now = |why: &'static str| async move {
+        tracing::debug!(reason = why, "message acknowledged without handling");
+        if token.is_some() {
+            let _ = t
+                .jobs
+                .send(Job {
+                    delivery: None,
+                    ack: token,
+                })
+                .await;
+        }
+    };
+    let Some(topic) = p.topic else {
+        bump(&t.shared.counters.unmatched);
+        ack_now("topic is not UTF-8").await;
+        return;
+    };
+    if t.reply_topic.as_deref() == Some(topic.as_str()) {
+        let waiter = p
+            .properties
+            .correlation_data
+            .as_ref()
+            .and_then(|c| t.shared.replies().remove(c));
+        let delivery = Delivery {
+            route: usize::MAX,
+            topic,
+            params: Params::default(),
+            payload: p.payload,
+            qos: p.qos,
+            retain: p.retain,
+            dup: p.dup,
+            properties: p.properties,
+        };
+        match waiter {
+            Some(w) => {
+                let _ = w.send(delivery);
+            }
+            None => bump(&t.shared.counters.unmatched),
+        }
+        ack_now("reply").await;
+        return;
+    }
+    let Some((route, params)) = t
+        .subscriptions
+        .iter()
+        .enumerate()
+        .find_map(|(i, s)| s.template.matches(&topic).map(|p| (i, p)))
+    else {
+        bump(&t.shared.counters.unmatched);
+        tracing::warn!(topic = %topic.chars().take(200).collect::<String>(), "no subscription matches the topic");
+        ack_now("unmatched topic").await;
+        return;
+    };
+    let job = Job {
+        delivery: Some(Delivery {
+            route,
+            topic,
+            params,
+            payload: p.payload,
+            qos: p.qos,
+            retain: p.retain,
+            dup: p.dup,
+            properties: p.properties,
+        }),
+        ack: token,
+    };
+    if token.is_none() {
+        if t.jobs.try_send(job).is_err() {
+            bump(&t.shared.counters.dropped);
+        }
+        return;
+    }
+    // QoS 1/2: the broker's in-flight window bounds these, so waiting for room is short.
+    if t.jobs.send(job).await.is_err() {
+        tracing::debug!("handler gone; message left unacknowledged");
+    }
+}
+
+async fn run_dispatcher<H: Handler>(
+    inner: Weak<Inner>,
+    handler: Arc<H>,
+    mut jobs: mpsc::Receiver<Job>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let job = tokio::select! {
+            biased;
+            _ = stop.wait_for(|s| *s) => break,
+            job = jobs.recv() => match job { Some(j) => j, None => break },
+        };
+        let Some(inner) = inner.upgrade() else { break };
+        let shared = &inner.shared;
+        let Some(delivery) = job.delivery else {
+            if let Some(token) = job.ack {
+                shared.ack(&inner.handle, token).await;
+            }
+            continue;
+        };
+        if let Some(token) = job.ack {
+            // The connection it came on is gone and the broker keeps the session: it will
+            // come again, so do not handle it twice.
+            if !inner.config.clean_session && *shared.gate() != token.generation {
+                bump(&shared.counters.abandoned);
+                continue;
+            }
+        }
+        let client = MqttClient {
+            inner: inner.clone(),
+        };
+        let topic = delivery.topic.clone();
+        let outcome = AssertUnwindSafe(handler.handle(client, delivery))
+            .catch_unwind()
+            .await;
+        let failure = match outcome {
+            Ok(Ok(())) => {
+                bump(&shared.counters.handled);
+                shared.consecutive_failures.store(0, Ordering::Relaxed);
+                None
+            }
+            Ok(Err(HandlerError::Invalid(why))) => {
+                bump(&shared.counters.invalid);
+                tracing::warn!(%topic, %why, "invalid message acknowledged and dropped");
+                None
+            }
+            Ok(Err(HandlerError::Failed(why))) => Some(why),
+            Err(_) => Some("handler panicked".to_owned()),
+        };
+        match (failure, job.ack) {
+            (None, Some(token)) => shared.ack(&inner.handle, token).await,
+            (None, None) => {}
+            (Some(why), None) => {
+                bump(&shared.counters.failed);
+                tracing::error!(%topic, %why, "handler failed on a QoS 0 message; it is lost");
+            }
+            (Some(why), Some(token)) => {
+                bump(&shared.counters.failed);
+                shared.consecutive_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    %topic, %why,
+                    "handler failed; message not acknowledged, reconnecting for redelivery"
+                );
+                // Later messages may not be acknowledged before this one, so this connection
+                // acknowledges nothing more; dropping it makes the broker resend everything
+                // unacknowledged (kept session).
+                let current = {
+                    let mut gate = shared.gate();
+                    let current = *gate == token.generation;
+                    if current {
+                        *gate = 0;
+                    }
+                    current
+                };
+                if current {
+                    shared.forced.store(true, Ordering::Release);
+                    inner.handle.try_disconnect();
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_bindings_configure_the_client() {
+        let c = MqttConfig::from_url("mqtt://broker.local:1884", "x").expect("url");
+        assert_eq!((c.host.as_str(), c.port), ("broker.local", 1884));
+        let c = MqttConfig::from_url("tcp://10.0.0.1", "x").expect("url");
+        assert_eq!((c.host.as_str(), c.port), ("10.0.0.1", 1883));
+        let c = MqttConfig::from_url("[::1]:1999", "x").expect("url");
+        assert_eq!((c.host.as_str(), c.port), ("::1", 1999));
+        assert!(MqttConfig::from_url("mqtts://h:8883", "x").is_err());
+        assert!(MqttConfig::from_url("ws://h", "x").is_err());
+        assert!(MqttConfig::from_url("mqtt://h:99999", "x").is_err());
+
+        let mut c = MqttConfig::new("h", 1, "default");
+        c.apply_binding(&ServerBinding {
+            client_id: Some("guest".into()),
+            clean_session: Some(false),
+            keep_alive: Some(60),
+            last_will: Some(LastWill {
+                topic: "/will".into(),
+                message: b"gone".to_vec(),
+                qos: Qos::AtLeastOnce,
+                retain: false,
+            }),
+            session_expiry_interval: Some(120),
+            maximum_packet_size: Some(1024),
+        });
+        assert_eq!(c.client_id, "guest");
+        assert!(!c.clean_session);
+        assert_eq!(c.keep_alive, Duration::from_secs(60));
+        assert_eq!(c.last_will.map(|w| w.topic), Some("/will".into()));
+        assert_eq!(c.session_expiry_interval, Some(120));
+        assert_eq!(c.max_packet_size, 1024);
+        assert_eq!(Qos::from_level(2).ok(), Some(Qos::ExactlyOnce));
+        assert!(Qos::from_level(3).is_err());
+    }
+
+    #[test]
+    fn properties_round_trip_through_rumqttc() {
+        let p = Properties {
+            content_type: Some("application/json".into()),
+            response_topic: Some("r/1".into()),
+            correlation_data: Some(vec![1, 2, 3]),
+            message_expiry_interval: Some(9),
+            payload_format_indicator: Some(1),
+            user_properties: vec![("k".into(), "v".into())],
+        };
+        assert_eq!(Properties::from_v5(Some(p.to_v5())), p);
+        assert!(Properties::default().is_empty());
+    }
+}

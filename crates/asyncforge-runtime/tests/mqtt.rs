@@ -1,0 +1,893 @@
+//! MQTT client against real brokers: an embedded rumqttd (one per test, on a free port) so the
+//! tests pass anywhere, the same bodies against Mosquitto on 127.0.0.1:1883 when it is there,
+//! private Mosquitto processes for broker outages and restarts, and `mosquitto_pub` /
+//! `mosquitto_sub` as independent peers. A test whose peer is missing prints why and passes.
+
+use std::collections::BTreeMap;
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use asyncforge_runtime::Message;
+use asyncforge_runtime::backoff::Backoff;
+use asyncforge_runtime::codegen::{Deserialize, Serialize};
+use asyncforge_runtime::mqtt::{
+    Delivery, Handler, HandlerError, LastWill, MqttClient, MqttConfig, PublishOptions, Qos, State,
+    Subscription, TopicTemplate, Version,
+};
+
+// ---------------------------------------------------------------------------------------------
+// A message type as the generator writes it.
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "asyncforge_runtime::codegen::serde")]
+struct Lumens {
+    lumens: u32,
+    seq: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct LightMeasured(Lumens);
+
+impl Message for LightMeasured {
+    type Payload = Lumens;
+    const NAME: &'static str = "lightMeasured";
+    const CONTENT_TYPE: Option<&'static str> = Some("application/json");
+    fn payload(&self) -> &Lumens {
+        &self.0
+    }
+    fn from_payload(p: Lumens) -> Self {
+        LightMeasured(p)
+    }
+}
+
+fn measured(seq: u32) -> LightMeasured {
+    LightMeasured(Lumens {
+        lumens: seq * 10,
+        seq,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Brokers.
+
+#[derive(Debug, Clone)]
+struct Addr {
+    label: &'static str,
+    host: String,
+    port: u16,
+    version: Version,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn reachable(port: u16) -> bool {
+    TcpStream::connect_timeout(
+        &format!("127.0.0.1:{port}").parse().expect("addr"),
+        Duration::from_millis(300),
+    )
+    .is_ok()
+}
+
+fn wait_reachable(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !reachable(port) {
+        assert!(Instant::now() < deadline, "broker on {port} did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Starts rumqttd in this process with a v3.1.1 and a v5 listener; there is no shutdown, so
+/// every test gets its own ports.
+fn embedded() -> (Addr, Addr) {
+    let (p4, p5) = (free_port(), free_port());
+    start_rumqttd(p4, p5);
+    (
+        Addr {
+            label: "rumqttd",
+            host: "127.0.0.1".into(),
+            port: p4,
+            version: Version::V311,
+        },
+        Addr {
+            label: "rumqttd",
+            host: "127.0.0.1".into(),
+            port: p5,
+            version: Version::V5,
+        },
+    )
+}
+
+fn start_rumqttd(p4: u16, p5: u16) {
+    use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings};
+    let server = |name: &str, port: u16| ServerSettings {
+        name: name.into(),
+        listen: format!("127.0.0.1:{port}").parse().expect("addr"),
+        tls: None,
+        next_connection_delay_ms: 1,
+        connections: ConnectionSettings {
+            connection_timeout_ms: 60_000,
+            max_payload_size: 1 << 20,
+            max_inflight_count: 100,
+            auth: None,
+            external_auth: None,
+            dynamic_filters: true,
+        },
+    };
+    let config = Config {
+        router: RouterConfig {
+            max_connections: 1000,
+            max_outgoing_packet_count: 200,
+            max_segment_size: 10 << 20,
+            max_segment_count: 10,
+            ..RouterConfig::default()
+        },
+        v4: Some([("1".to_string(), server("v4", p4))].into_iter().collect()),
+        v5: Some([("1".to_string(), server("v5", p5))].into_iter().collect()),
+        ..Config::default()
+    };
+    std::thread::spawn(move || {
+        let mut broker = Broker::new(config);
+        if let Err(e) = broker.start() {
+            eprintln!("rumqttd stopped: {e}");
+        }
+    });
+    wait_reachable(p4);
+    wait_reachable(p5);
+}
+
+/// The machine's Mosquitto on 127.0.0.1:1883, if it answers.
+fn system_mosquitto(version: Version) -> Option<Addr> {
+    if reachable(1883) {
+        Some(Addr {
+            label: "mosquitto:1883",
+            host: "127.0.0.1".into(),
+            port: 1883,
+            version,
+        })
+    } else {
+        println!("SKIP: no MQTT broker on 127.0.0.1:1883 (.ci/run starts Mosquitto)");
+        None
+    }
+}
+
+fn have(cmd: &str) -> bool {
+    Command::new(cmd)
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+fn mosquitto_binary() -> Option<&'static str> {
+    ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+}
+
+/// A Mosquitto process of our own (persistence on), to stop and restart.
+struct PrivateMosquitto {
+    binary: &'static str,
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl PrivateMosquitto {
+    fn new() -> Option<PrivateMosquitto> {
+        let Some(binary) = mosquitto_binary() else {
+            println!("SKIP: mosquitto is not installed (Debian package `mosquitto`)");
+            return None;
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Started as root, Mosquitto drops to its own user, which must be able to write its
+        // persistence file here.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777))
+                .expect("chmod");
+        }
+        let port = free_port();
+        let conf = format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nautosave_interval 1\nmax_inflight_messages 20\nmax_queued_messages 10000\n",
+            dir.path().display()
+        );
+        std::fs::write(dir.path().join("m.conf"), conf).expect("write conf");
+        Some(PrivateMosquitto {
+            binary,
+            port,
+            dir,
+            child: None,
+        })
+    }
+
+    fn start(&mut self) {
+        let child = Command::new(self.binary)
+            .arg("-c")
+            .arg(self.dir.path().join("m.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mosquitto");
+        self.child = Some(child);
+        wait_reachable(self.port);
+    }
+
+    /// Stops the broker the way a service manager does (SIGTERM: it saves its sessions).
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
+            let _ = c.wait();
+        }
+    }
+
+    fn addr(&self, version: Version) -> Addr {
+        Addr {
+            label: "private mosquitto",
+            host: "127.0.0.1".into(),
+            port: self.port,
+            version,
+        }
+    }
+}
+
+impl Drop for PrivateMosquitto {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers.
+
+static UNIQUE: AtomicU64 = AtomicU64::new(0);
+
+fn unique(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "af-{tag}-{}-{nanos}-{}",
+        std::process::id(),
+        UNIQUE.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn config(addr: &Addr, client_id: &str) -> MqttConfig {
+    let mut c = MqttConfig::new(&addr.host, addr.port, client_id);
+    c.version = addr.version;
+    c.keep_alive = Duration::from_secs(5);
+    c.connect_timeout = Duration::from_secs(2);
+    c.backoff = Backoff {
+        base: Duration::from_millis(20),
+        max: Duration::from_millis(300),
+        ..Backoff::default()
+    };
+    c
+}
+
+/// What a test handler saw.
+#[derive(Default)]
+struct Seen {
+    ok: Vec<(String, u32, Lumens)>,
+    failures: BTreeMap<u32, u32>,
+}
+
+/// A generated-style dispatcher: route 0 is `lights/{id}/measured` carrying `LightMeasured`.
+/// Messages whose `seq` is in `fail_first` fail the first time they are seen.
+#[derive(Clone, Default)]
+struct Lights {
+    seen: Arc<Mutex<Seen>>,
+    fail_first: Arc<Vec<u32>>,
+}
+
+impl Handler for Lights {
+    async fn handle(&self, _client: MqttClient, d: Delivery) -> Result<(), HandlerError> {
+        match d.route {
+            0 => {
+                let id: String = d.param("id")?;
+                let seq: u32 = d.param("seq")?;
+                let m: LightMeasured = d.decode()?;
+                let mut seen = self.seen.lock().expect("lock");
+                if self.fail_first.contains(&seq) && !seen.failures.contains_key(&seq) {
+                    seen.failures.insert(seq, 1);
+                    return Err(HandlerError::failed("database unavailable"));
+                }
+                seen.ok.push((id, seq, m.0));
+                Ok(())
+            }
+            other => Err(HandlerError::invalid(format!("no route {other}"))),
+        }
+    }
+}
+
+impl Lights {
+    fn ok_count(&self) -> usize {
+        self.seen.lock().expect("lock").ok.len()
+    }
+    fn seqs(&self) -> Vec<u32> {
+        self.seen
+            .lock()
+            .expect("lock")
+            .ok
+            .iter()
+            .map(|(_, s, _)| *s)
+            .collect()
+    }
+}
+
+async fn eventually(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn lights_sub(prefix: &str, qos: Qos) -> Subscription {
+    Subscription::new(&format!("{prefix}/lights/{{id}}/{{seq}}/measured"), qos).expect("sub")
+}
+
+fn lights_topic(prefix: &str, id: &str, seq: u32) -> String {
+    TopicTemplate::parse(&format!("{prefix}/lights/{{id}}/{{seq}}/measured"))
+        .expect("template")
+        .topic(&[("id", id), ("seq", &seq.to_string())])
+        .expect("topic")
+}
+
+const WAIT: Duration = Duration::from_secs(15);
+
+// ---------------------------------------------------------------------------------------------
+// Test bodies, run against every broker.
+
+/// Publish → subscribe with typed parameters; invalid messages are acknowledged and counted;
+/// retained messages; a last will published when a client vanishes.
+async fn round_trip(addr: Addr) {
+    let prefix = unique("rt");
+    let lights = Lights::default();
+    let sub = MqttClient::start(
+        config(&addr, &unique("sub")),
+        vec![lights_sub(&prefix, Qos::AtLeastOnce)],
+        lights.clone(),
+    )
+    .expect("start subscriber");
+    sub.wait_connected(WAIT).await.expect("subscriber connects");
+    let publisher = MqttClient::publisher(config(&addr, &unique("pub"))).expect("publisher");
+    publisher.wait_connected(WAIT).await.expect("publisher");
+
+    for (i, qos) in [Qos::AtMostOnce, Qos::AtLeastOnce, Qos::ExactlyOnce]
+        .into_iter()
+        .enumerate()
+    {
+        let seq = i as u32 + 1;
+        publisher
+            .publish(
+                &lights_topic(&prefix, "lamp-7", seq),
+                &measured(seq),
+                &PublishOptions::new(qos),
+            )
+            .await
+            .expect("publish");
+    }
+    // Hostile input: a payload that is not the message, and a parameter that is not a number.
+    let opts = PublishOptions::new(Qos::AtLeastOnce);
+    publisher
+        .publish_bytes(&lights_topic(&prefix, "x", 9), b"{not json".to_vec(), &opts)
+        .await
+        .expect("publish");
+    publisher
+        .publish_bytes(
+            &format!("{prefix}/lights/x/nine/measured"),
+            br#"{"lumens":1,"seq":9}"#.to_vec(),
+            &opts,
+        )
+        .await
+        .expect("publish");
+    eventually("3 handled, 2 invalid", WAIT, || {
+        lights.ok_count() == 3 && sub.stats().invalid == 2
+    })
+    .await;
+    let seen = lights.seen.lock().expect("lock").ok.clone();
+    assert_eq!(seen[0].0, "lamp-7");
+    assert_eq!(
+        seen.iter()
+            .map(|(_, s, l)| (*s, l.lumens))
+            .collect::<Vec<_>>(),
+        vec![(1, 10), (2, 20), (3, 30)],
+        "{}",
+        addr.label
+    );
+
+    // Parameters that would change the topic are refused before anything is sent.
+    let tpl = TopicTemplate::parse(&format!("{prefix}/lights/{{id}}/on")).expect("tpl");
+    for bad in ["a/b", "+", "#"] {
+        assert!(tpl.topic(&[("id", bad)]).is_err());
+    }
+    assert!(
+        publisher
+            .publish(&format!("{prefix}/#"), &measured(1), &opts)
+            .await
+            .is_err()
+    );
+
+    // Last will: a client that vanishes without DISCONNECT has its will published.
+    let will_topic = format!("{prefix}/will");
+    let wills = Lights::default();
+    let will_watch = MqttClient::start(
+        config(&addr, &unique("will-watch")),
+        vec![
+            lights_sub(&prefix, Qos::AtLeastOnce),
+            Subscription::new(&will_topic, Qos::AtLeastOnce).expect("sub"),
+        ],
+        WillCounter(wills.seen.clone()),
+    )
+    .expect("start");
+    will_watch.wait_connected(WAIT).await.expect("connect");
+    let mut doomed_cfg = config(&addr, &unique("doomed"));
+    doomed_cfg.last_will = Some(LastWill {
+        topic: will_topic.clone(),
+        message: b"gone".to_vec(),
+        qos: Qos::AtLeastOnce,
+        retain: false,
+    });
+    let doomed = MqttClient::publisher(doomed_cfg).expect("start");
+    doomed.wait_connected(WAIT).await.expect("connect");
+    drop(doomed); // no close(): the socket just goes away
+    eventually("the last will", WAIT, || {
+        wills.seen.lock().expect("lock").failures.contains_key(&0)
+    })
+    .await;
+
+    for c in [&sub, &publisher, &will_watch] {
+        c.close().await;
+        assert_eq!(c.state(), State::Closed);
+    }
+}
+
+struct WillCounter(Arc<Mutex<Seen>>);
+
+impl Handler for WillCounter {
+    async fn handle(&self, _c: MqttClient, d: Delivery) -> Result<(), HandlerError> {
+        if d.route == 1 && d.payload == b"gone" {
+            self.0.lock().expect("lock").failures.insert(0, 1);
+        }
+        Ok(())
+    }
+}
+
+/// Manual acknowledgements: a message whose handler failed is not acknowledged, so a kept
+/// session gets it again after a reconnect; handled and invalid ones are acknowledged and do
+/// not come back.
+async fn failed_messages_are_redelivered(addr: Addr) {
+    let prefix = unique("redeliver");
+    let client_id = unique("durable");
+    let lights = Lights {
+        fail_first: Arc::new(vec![2]),
+        ..Lights::default()
+    };
+    let mut cfg = config(&addr, &client_id);
+    cfg.clean_session = false;
+    let subs = || vec![lights_sub(&prefix, Qos::AtLeastOnce)];
+    let sub = MqttClient::start(cfg.clone(), subs(), lights.clone()).expect("start");
+    sub.wait_connected(WAIT).await.expect("connect");
+    let publisher = MqttClient::publisher(config(&addr, &unique("pub"))).expect("publisher");
+    let opts = PublishOptions::new(Qos::AtLeastOnce);
+    for seq in 1..=3 {
+        publisher
+            .publish(&lights_topic(&prefix, "a", seq), &measured(seq), &opts)
+            .await
+            .expect("publish");
+    }
+    publisher
+        .publish_bytes(&lights_topic(&prefix, "a", 4), b"[]".to_vec(), &opts)
+        .await
+        .expect("publish");
+    // 2 fails; the client drops the connection (acknowledging nothing after 2), the kept
+    // session resends 2 and 3, and both are handled in order on the next connection.
+    eventually("1, 2, 3 handled, 2 failed once, 4 invalid", WAIT, || {
+        let s = sub.stats();
+        s.handled == 3 && s.failed == 1 && s.invalid == 1
+    })
+    .await;
+    assert_eq!(lights.seqs(), vec![1, 2, 3], "{}", addr.label);
+    assert!(sub.stats().connections >= 2, "reconnected for redelivery");
+    sub.close().await;
+
+    // Same client id, kept session: everything was acknowledged, nothing comes back.
+    let again = MqttClient::start(cfg.clone(), subs(), lights.clone()).expect("restart");
+    again.wait_connected(WAIT).await.expect("reconnect");
+    publisher
+        .publish(&lights_topic(&prefix, "a", 5), &measured(5), &opts)
+        .await
+        .expect("publish");
+    eventually("5 handled", WAIT, || lights.seqs().contains(&5)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(lights.seqs(), vec![1, 2, 3, 5], "{}", addr.label);
+    assert_eq!(again.stats().invalid, 0);
+    again.close().await;
+    // Leave no session behind on a shared broker.
+    let mut clean = cfg;
+    clean.clean_session = true;
+    let c = MqttClient::publisher(clean).expect("clean up");
+    let _ = c.wait_connected(WAIT).await;
+    c.close().await;
+    publisher.close().await;
+}
+
+/// MQTT 5 request/reply with correlation data, and properties end to end.
+async fn request_reply(addr: Addr) {
+    let prefix = unique("rr");
+    let responder = MqttClient::start(
+        config(&addr, &unique("responder")),
+        vec![Subscription::new(&format!("{prefix}/double/{{n}}"), Qos::AtLeastOnce).expect("sub")],
+        Doubler,
+    )
+    .expect("responder");
+    responder.wait_connected(WAIT).await.expect("connect");
+    let mut cfg = config(&addr, &unique("requester"));
+    cfg.reply_topic = Some(format!("{prefix}/replies/requester"));
+    let requester = MqttClient::publisher(cfg).expect("requester");
+    let opts = PublishOptions::new(Qos::AtLeastOnce).expiry(30);
+    let mut pending = Vec::new();
+    for n in 1..=5u32 {
+        let r = requester.clone();
+        let topic = format!("{prefix}/double/{n}");
+        let opts = opts.clone();
+        pending.push(tokio::spawn(async move {
+            r.request::<LightMeasured, LightMeasured>(&topic, &measured(n), &opts, WAIT)
+                .await
+        }));
+    }
+    for (i, p) in pending.into_iter().enumerate() {
+        let reply = p.await.expect("join").expect("reply");
+        let n = i as u32 + 1;
+        assert_eq!(reply.0.lumens, n * 20, "{}", addr.label);
+        assert_eq!(reply.0.seq, n);
+    }
+    // A request nobody answers times out.
+    let lonely = requester
+        .request::<LightMeasured, LightMeasured>(
+            &format!("{prefix}/nobody"),
+            &measured(1),
+            &opts,
+            Duration::from_millis(300),
+        )
+        .await;
+    assert!(lonely.is_err());
+    requester.close().await;
+    responder.close().await;
+}
+
+struct Doubler;
+
+impl Handler for Doubler {
+    async fn handle(&self, client: MqttClient, d: Delivery) -> Result<(), HandlerError> {
+        let n: u32 = d.param("n")?;
+        let m: LightMeasured = d.decode()?;
+        if d.properties.content_type.as_deref() != Some("application/json")
+            || d.properties.message_expiry_interval.is_none_or(|e| e > 30)
+        {
+            return Err(HandlerError::invalid("properties lost"));
+        }
+        let answer = LightMeasured(Lumens {
+            lumens: m.0.lumens * 2,
+            seq: n,
+        });
+        client
+            .reply(&d, &answer, &PublishOptions::new(Qos::AtLeastOnce))
+            .await
+            .map_err(HandlerError::failed)
+    }
+}
+
+/// Interop with the Mosquitto command-line clients as independent peers.
+async fn interop_cli(addr: Addr) {
+    if !have("mosquitto_pub") || !have("mosquitto_sub") {
+        println!("SKIP: mosquitto_pub/mosquitto_sub not installed (Debian `mosquitto-clients`)");
+        return;
+    }
+    let prefix = unique("cli");
+    let v = match addr.version {
+        Version::V311 => "mqttv311",
+        Version::V5 => "mqttv5",
+    };
+    let port = addr.port.to_string();
+    // mosquitto_pub → our subscriber.
+    let lights = Lights::default();
+    let sub = MqttClient::start(
+        config(&addr, &unique("sub")),
+        vec![lights_sub(&prefix, Qos::AtLeastOnce)],
+        lights.clone(),
+    )
+    .expect("start");
+    sub.wait_connected(WAIT).await.expect("connect");
+    let status = Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", &port, "-V", v, "-q", "1"])
+        .args(["-t", &lights_topic(&prefix, "from-cli", 41)])
+        .args(["-m", r#"{"lumens":410,"seq":41}"#])
+        .status()
+        .expect("run mosquitto_pub");
+    assert!(status.success());
+    eventually("the CLI's message", WAIT, || lights.seqs() == vec![41]).await;
+    assert_eq!(lights.seen.lock().expect("lock").ok[0].0, "from-cli");
+
+    // Our publisher → mosquitto_sub (with the MQTT 5 content type when spoken).
+    let topic = lights_topic(&prefix, "to-cli", 42);
+    let format = match addr.version {
+        Version::V311 => "%t %p",
+        Version::V5 => "%t %p %C",
+    };
+    let mut cli = Command::new("mosquitto_sub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-V",
+            v,
+            "-q",
+            "1",
+            "-C",
+            "1",
+        ])
+        .args(["-W", "10", "-F", format, "-t", &topic])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run mosquitto_sub");
+    let publisher = MqttClient::publisher(config(&addr, &unique("pub"))).expect("publisher");
+    // Publish until the subscriber, which may not be subscribed yet, has one.
+    let deadline = Instant::now() + WAIT;
+    while cli.try_wait().expect("wait").is_none() && Instant::now() < deadline {
+        publisher
+            .publish(
+                &topic,
+                &measured(42),
+                &PublishOptions::new(Qos::AtLeastOnce),
+            )
+            .await
+            .expect("publish");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    let out = cli.wait_with_output().expect("mosquitto_sub output");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let expected = match addr.version {
+        Version::V311 => format!("{topic} {{\"lumens\":420,\"seq\":42}}"),
+        Version::V5 => format!("{topic} {{\"lumens\":420,\"seq\":42}} application/json"),
+    };
+    assert_eq!(text.trim(), expected, "{}", addr.label);
+    sub.close().await;
+    publisher.close().await;
+}
+
+macro_rules! on_every_broker {
+    ($name:ident, $body:ident, $version:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn embedded_rumqttd() {
+                let (v4, v5) = embedded();
+                $body(if $version == Version::V5 { v5 } else { v4 }).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mosquitto_1883() {
+                if let Some(addr) = system_mosquitto($version) {
+                    $body(addr).await;
+                }
+            }
+        }
+    };
+}
+
+on_every_broker!(round_trip_v311, round_trip, Version::V311);
+on_every_broker!(round_trip_v5, round_trip, Version::V5);
+on_every_broker!(
+    redelivery_v311,
+    failed_messages_are_redelivered,
+    Version::V311
+);
+on_every_broker!(redelivery_v5, failed_messages_are_redelivered, Version::V5);
+on_every_broker!(request_reply_v5, request_reply, Version::V5);
+on_every_broker!(interop_cli_v311, interop_cli, Version::V311);
+on_every_broker!(interop_cli_v5, interop_cli, Version::V5);
+
+// ---------------------------------------------------------------------------------------------
+// Outages.
+
+/// The broker is not there when the client starts; it connects once the broker appears, and
+/// what was published in the meantime is delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_unavailable_at_start_embedded() {
+    let (p4, p5) = (free_port(), free_port());
+    let addr = Addr {
+        label: "rumqttd (late)",
+        host: "127.0.0.1".into(),
+        port: p4,
+        version: Version::V311,
+    };
+    let prefix = unique("late");
+    let lights = Lights::default();
+    let sub = MqttClient::start(
+        config(&addr, &unique("sub")),
+        vec![lights_sub(&prefix, Qos::AtLeastOnce)],
+        lights.clone(),
+    )
+    .expect("start");
+    let publisher = MqttClient::publisher(config(&addr, &unique("pub"))).expect("publisher");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        matches!(sub.state(), State::Connecting { attempt } if attempt > 0),
+        "{:?}",
+        sub.state()
+    );
+    start_rumqttd(p4, p5);
+    sub.wait_connected(WAIT)
+        .await
+        .expect("connects once the broker is up");
+    publisher.wait_connected(WAIT).await.expect("publisher too");
+    for seq in 1..=3 {
+        publisher
+            .publish(
+                &lights_topic(&prefix, "a", seq),
+                &measured(seq),
+                &PublishOptions::new(Qos::AtLeastOnce),
+            )
+            .await
+            .expect("publish");
+    }
+    eventually("3 messages", WAIT, || lights.ok_count() == 3).await;
+    sub.close().await;
+    publisher.close().await;
+}
+
+/// Publishes made before the first connection (queued in the client) go out once a late
+/// broker is up, and a kept session is resumed across a broker restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_unavailable_at_start_mosquitto() {
+    let Some(mut broker) = PrivateMosquitto::new() else {
+        return;
+    };
+    let addr = broker.addr(Version::V311);
+    let prefix = unique("late");
+    let lights = Lights::default();
+    let mut cfg = config(&addr, &unique("sub"));
+    cfg.clean_session = false;
+    let sub = MqttClient::start(
+        cfg,
+        vec![lights_sub(&prefix, Qos::AtLeastOnce)],
+        lights.clone(),
+    )
+    .expect("start");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(matches!(sub.state(), State::Connecting { .. }));
+    broker.start();
+    sub.wait_connected(WAIT).await.expect("connects");
+    let publisher = MqttClient::publisher(config(&addr, &unique("pub"))).expect("publisher");
+    publisher
+        .publish(
+            &lights_topic(&prefix, "a", 1),
+            &measured(1),
+            &PublishOptions::new(Qos::AtLeastOnce),
+        )
+        .await
+        .expect("publish");
+    eventually("1 message", WAIT, || lights.ok_count() == 1).await;
+    sub.close().await;
+    publisher.close().await;
+}
+
+/// The broker restarts in the middle of a stream of numbered QoS 1 messages. The publisher
+/// (clean session) resends what it had in flight or queued; the durable subscriber
+/// (kept session) gets every message at least once, and duplicates are counted; a subscriber
+/// with a clean session subscribes again and receives what is published after its reconnect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_restart_mid_stream() {
+    let Some(mut broker) = PrivateMosquitto::new() else {
+        return;
+    };
+    broker.start();
+    let addr = broker.addr(Version::V311);
+    let prefix = unique("restart");
+    const N: u32 = 300;
+
+    let durable = Lights::default();
+    let mut cfg = config(&addr, &unique("durable"));
+    cfg.clean_session = false;
+    let durable_sub = MqttClient::start(
+        cfg,
+        vec![lights_sub(&prefix, Qos::AtLeastOnce)],
+        durable.clone(),
+    )
+    .expect("durable");
+    let fresh = Lights::default();
+    let fresh_sub = MqttClient::start(
+        config(&addr, &unique("fresh")),
+        vec![lights_sub(&prefix, Qos::AtLeastOnce)],
+        fresh.clone(),
+    )
+    .expect("fresh");
+    durable_sub.wait_connected(WAIT).await.expect("connect");
+    fresh_sub.wait_connected(WAIT).await.expect("connect");
+    let publisher = MqttClient::publisher(config(&addr, &unique("pub"))).expect("publisher");
+    publisher.wait_connected(WAIT).await.expect("connect");
+
+    let p = publisher.clone();
+    let pfx = prefix.clone();
+    let producer = tokio::spawn(async move {
+        for seq in 1..=N {
+            p.publish(
+                &lights_topic(&pfx, "a", seq),
+                &measured(seq),
+                &PublishOptions::new(Qos::AtLeastOnce),
+            )
+            .await
+            .expect("publish");
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
+    });
+    eventually("a third of the stream", WAIT, || {
+        durable.ok_count() >= N as usize / 3
+    })
+    .await;
+    broker.stop();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    broker.start();
+    producer.await.expect("producer");
+    let generation = durable_sub.wait_connected(WAIT).await.expect("reconnect");
+    assert!(generation >= 2, "the durable subscriber reconnected");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let seqs = durable.seqs();
+        let missing: Vec<u32> = (1..=N).filter(|s| !seqs.contains(s)).collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "missing {missing:?}; stats {:?}",
+            durable_sub.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let seqs = durable.seqs();
+    let duplicates = seqs.len() - N as usize;
+    println!(
+        "broker restart: {N} messages, {} handled, {duplicates} duplicates, durable stats {:?}",
+        seqs.len(),
+        durable_sub.stats()
+    );
+    // The clean-session subscriber subscribed again after the restart.
+    assert!(fresh_sub.stats().connections >= 2);
+    let before = fresh.ok_count();
+    publisher
+        .publish(
+            &lights_topic(&prefix, "a", N + 1),
+            &measured(N + 1),
+            &PublishOptions::new(Qos::AtLeastOnce),
+        )
+        .await
+        .expect("publish");
+    eventually("the fresh subscriber resubscribed", WAIT, || {
+        fresh.ok_count() > before
+    })
+    .await;
+    for c in [&durable_sub, &fresh_sub, &publisher] {
+        c.close().await;
+    }
+}
