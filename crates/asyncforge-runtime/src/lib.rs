@@ -20,6 +20,8 @@ pub mod codec;
 pub mod codegen;
 pub mod etag;
 pub mod frame;
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 pub mod message;

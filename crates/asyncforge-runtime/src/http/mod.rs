@@ -1,0 +1,54 @@
+//! HTTP channels (feature `http`): webhooks, callbacks, conditional requests, locks and long
+//! polling. See `docs/protocols.md` ("HTTP") for how a specification asks for each.
+//!
+//! Sending webhooks:
+//! - [`signature`] — Standard Webhooks (default), GitHub and Stripe signatures; signing,
+//!   constant-time verification, timestamp tolerance, secret rotation.
+//! - [`sender`] — [`Sender::deliver`](sender::Sender::deliver) / `enqueue` / `publish`: typed
+//!   deliveries with retries and backoff, `Retry-After`, a dead-letter hook;
+//!   [`outbox`] keeps them durable ([`FileOutbox`](outbox::FileOutbox)); [`ssrf`] guards the
+//!   destinations at connection time.
+//! - [`callbacks`] — subscriptions registered over HTTP, feeding the sender.
+//!
+//! Receiving webhooks:
+//! - [`receiver`] — an axum endpoint that verifies, deduplicates ([`idempotency`]; Redis with
+//!   feature `redis`), decodes and validates, then calls the typed handler.
+//!
+//! Resources:
+//! - [`resource`] — a versioned store served with `ETag`/`If-Match` (412), `If-None-Match`
+//!   (304), `If-Unmodified-Since`, `428`, lock tokens ([`lock`]; 409/423) and long polling
+//!   (`Prefer: wait`).
+//! - [`client`] — the client: conditional writes surfacing 412 as a conflict, read-modify-write,
+//!   locks, and a poller.
+
+pub mod callbacks;
+pub mod client;
+pub mod idempotency;
+pub mod lock;
+pub mod outbox;
+pub mod receiver;
+#[cfg(feature = "redis")]
+pub mod redis_store;
+pub mod resource;
+pub mod sender;
+pub mod signature;
+pub mod ssrf;
+
+use std::sync::Arc;
+
+/// TLS for outgoing requests: rustls with the ring provider and the webpki roots (the same
+/// provider the rest of the workspace uses; no system certificate store needed).
+pub(crate) fn tls_config() -> Result<rustls::ClientConfig, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// A `reqwest` client builder with this module's TLS configuration.
+pub fn client_builder() -> Result<reqwest::ClientBuilder, String> {
+    Ok(reqwest::Client::builder().tls_backend_preconfigured(tls_config()?))
+}

@@ -1,0 +1,774 @@
+//! Resource-like channels over HTTP: a versioned in-memory store with conditional requests
+//! (optimistic locking), lock tokens (pessimistic locking) and long polling, and the axum
+//! routes that serve it.
+//!
+//! - `GET` answers with a strong `ETag` and `Last-Modified`; `If-None-Match` (weak
+//!   comparison) or, without it, `If-Modified-Since` → `304`.
+//! - `GET` with `If-None-Match` and `Prefer: wait=N` (RFC 7240) holds the request until the
+//!   resource changes or N seconds pass (capped by [`ResourceConfig::max_wait`]), then answers
+//!   `200` or `304`, with `Preference-Applied: wait=N`.
+//! - `PUT`/`DELETE` with `If-Match` (strong comparison; `*` = "exists") → `412` on mismatch;
+//!   `If-None-Match: *` → create only; `If-Unmodified-Since` (only without `If-Match`) → `412`
+//!   when modified after the date. `Last-Modified` has a resolution of **one second**: two
+//!   writes within the same second look alike to `If-Unmodified-Since`, so a lost update is
+//!   still possible with it — `If-Match` with the `ETag` is the strong option.
+//! - [`ResourceConfig::require_precondition`] → `428` for writes with no precondition.
+//! - A locked resource (see [`LockManager`]) takes writes only with its `Lock-Token`; others
+//!   get `423 Locked` with `{"error", "holder", "until"}`. `POST <path>/lock` acquires
+//!   (`201` with the token, or `409` with holder and until-when), `DELETE <path>/lock`
+//!   releases.
+//!
+//! Preconditions are evaluated and the write performed under one lock, so concurrent writers
+//! with `If-Match` never lose an update.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tokio::sync::{Semaphore, watch};
+
+use super::lock::{self, Held, LockConfig, LockError, LockManager};
+use crate::codec::CodecError;
+use crate::etag::{self, Condition, EntityTag, Outcome};
+use crate::message::Message;
+
+/// Limits and policy of a resource store.
+#[derive(Debug, Clone)]
+pub struct ResourceConfig {
+    /// Answer `428 Precondition Required` to writes without `If-Match`, `If-None-Match` or
+    /// `If-Unmodified-Since`.
+    pub require_precondition: bool,
+    /// Longest `Prefer: wait` honoured.
+    pub max_wait: Duration,
+    /// Requests waiting at once; beyond, requests are answered without waiting.
+    pub max_waiters: usize,
+    /// Most resources held.
+    pub max_resources: usize,
+    /// Largest body accepted on writes, in bytes.
+    pub max_body: usize,
+    /// Lock limits.
+    pub locks: LockConfig,
+}
+
+impl Default for ResourceConfig {
+    fn default() -> Self {
+        ResourceConfig {
+            require_precondition: false,
+            max_wait: Duration::from_secs(60),
+            max_waiters: 10_000,
+            max_resources: 100_000,
+            max_body: 1 << 20,
+            locks: LockConfig::default(),
+        }
+    }
+}
+
+/// One version of a resource.
+#[derive(Debug)]
+pub struct Versioned<M> {
+    /// The value.
+    pub value: Arc<M>,
+    /// Its encoded representation.
+    pub body: Bytes,
+    /// The strong entity tag of this version.
+    pub etag: EntityTag,
+    /// When it was written.
+    pub last_modified: SystemTime,
+}
+
+impl<M> Clone for Versioned<M> {
+    fn clone(&self) -> Self {
+        Versioned {
+            value: self.value.clone(),
+            body: self.body.clone(),
+            etag: self.etag.clone(),
+            last_modified: self.last_modified,
+        }
+    }
+}
+
+/// Preconditions of a request (RFC 9110 §13.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Preconditions {
+    /// `If-Match`.
+    pub if_match: Option<Condition>,
+    /// `If-None-Match`.
+    pub if_none_match: Option<Condition>,
+    /// `If-Modified-Since` (ignored when `If-None-Match` is present).
+    pub if_modified_since: Option<SystemTime>,
+    /// `If-Unmodified-Since` (ignored when `If-Match` is present).
+    pub if_unmodified_since: Option<SystemTime>,
+}
+
+/// A malformed precondition header (answered 400).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed `{0}` header")]
+pub struct Malformed(pub &'static str);
+
+impl Preconditions {
+    /// Reads the precondition headers. Entity-tag lists must be well-formed; an invalid date
+    /// is ignored, as RFC 9110 requires.
+    pub fn from_headers(headers: &HeaderMap) -> Result<Preconditions, Malformed> {
+        let cond = |name: &'static str| -> Result<Option<Condition>, Malformed> {
+            let values: Vec<&str> = headers
+                .get_all(name)
+                .iter()
+                .map(|v| v.to_str().map_err(|_| Malformed(name)))
+                .collect::<Result<_, _>>()?;
+            if values.is_empty() {
+                return Ok(None);
+            }
+            Condition::parse(&values.join(", "))
+                .map(Some)
+                .ok_or(Malformed(name))
+        };
+        let date = |name: header::HeaderName| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| httpdate::parse_http_date(v).ok())
+        };
+        Ok(Preconditions {
+            if_match: cond("if-match")?,
+            if_none_match: cond("if-none-match")?,
+            if_modified_since: date(header::IF_MODIFIED_SINCE),
+            if_unmodified_since: date(header::IF_UNMODIFIED_SINCE),
+        })
+    }
+
+    /// Whether a write states any precondition.
+    pub fn guards_write(&self) -> bool {
+        self.if_match.is_some()
+            || self.if_none_match.is_some()
+            || self.if_unmodified_since.is_some()
+    }
+
+    /// Evaluates against the current version, in the order of RFC 9110 §13.2.2.
+    pub fn evaluate<M>(&self, safe: bool, current: Option<&Versioned<M>>) -> Outcome {
+        let tag = current.map(|c| &c.etag);
+        if self.if_match.is_none()
+            && let Some(since) = self.if_unmodified_since
+            && current.is_none_or(|c| secs(c.last_modified) > secs(since))
+        {
+            return Outcome::Failed;
+        }
+        let outcome = etag::evaluate(
+            safe,
+            tag,
+            self.if_match.as_ref(),
+            self.if_none_match.as_ref(),
+        );
+        if outcome != Outcome::Proceed {
+            return outcome;
+        }
+        if safe
+            && self.if_none_match.is_none()
+            && let (Some(since), Some(c)) = (self.if_modified_since, current)
+            && secs(c.last_modified) <= secs(since)
+        {
+            return Outcome::NotModified;
+        }
+        Outcome::Proceed
+    }
+}
+
+/// Whole seconds since the epoch: the resolution of HTTP dates.
+fn secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Why a write was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WriteError {
+    /// `412`: a precondition failed; `current` is the resource's tag, if it exists.
+    #[error("precondition failed")]
+    PreconditionFailed {
+        /// The current entity tag.
+        current: Option<EntityTag>,
+    },
+    /// `428`: the store requires a precondition.
+    #[error("a precondition (If-Match) is required")]
+    PreconditionRequired,
+    /// `423`: another holder has the resource locked.
+    #[error("locked by {}", .0.holder)]
+    Locked(Held),
+    /// `404`: nothing to delete.
+    #[error("not found")]
+    NotFound,
+    /// `507`: the store holds as many resources as it may.
+    #[error("too many resources")]
+    Full,
+}
+
+struct Slot<M> {
+    current: Option<Versioned<M>>,
+    changes: watch::Sender<u64>,
+}
+
+struct Inner<M> {
+    config: ResourceConfig,
+    /// Distinguishes this store's tags from those of an earlier process.
+    epoch: String,
+    version: AtomicU64,
+    slots: Mutex<HashMap<String, Slot<M>>>,
+    waiters: Semaphore,
+    locks: LockManager,
+}
+
+/// A versioned in-memory store of resources of type `M`, keyed by path. Cheap to clone.
+pub struct ResourceStore<M> {
+    inner: Arc<Inner<M>>,
+    _m: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for ResourceStore<M> {
+    fn clone(&self) -> Self {
+        ResourceStore {
+            inner: self.inner.clone(),
+            _m: PhantomData,
+        }
+    }
+}
+
+fn json_error(status: StatusCode, message: impl std::fmt::Display) -> Response {
+    json(status, &serde_json::json!({ "error": message.to_string() }))
+}
+
+fn json(status: StatusCode, value: &serde_json::Value) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        value.to_string(),
+    )
+        .into_response()
+}
+
+fn held_response(status: StatusCode, error: &str, held: &Held) -> Response {
+    let mut r = json(
+        status,
+        &serde_json::json!({
+            "error": error,
+            "holder": held.holder,
+            "until": httpdate::fmt_http_date(held.until),
+            "untilUnixMs": held.until.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
+        }),
+    );
+    if let Ok(v) = HeaderValue::from_str(&held.retry_after_secs().to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
+/// `Prefer: wait=N` (RFC 7240 §4.3), in seconds; the smallest when repeated.
+pub fn prefer_wait(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|pref| {
+            let first = pref.split(';').next()?.trim();
+            let (name, value) = first.split_once('=')?;
+            if !name.trim().eq_ignore_ascii_case("wait") {
+                return None;
+            }
+            value.trim().trim_matches('"').parse::<u64>().ok()
+        })
+        .min()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct LockRequest {
+    holder: String,
+    #[serde(default)]
+    ttl_ms: Option<u64>,
+}
+
+impl<M> ResourceStore<M>
+where
+    M: Message + Send + Sync + 'static,
+{
+    /// An empty store.
+    pub fn new(config: ResourceConfig) -> Self {
+        let epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        ResourceStore {
+            inner: Arc::new(Inner {
+                waiters: Semaphore::new(config.max_waiters),
+                locks: LockManager::new(config.locks.clone()),
+                config,
+                epoch: format!(
+                    "{:x}",
+                    epoch ^ u64::from(std::process::id()).rotate_left(40)
+                ),
+                version: AtomicU64::new(0),
+                slots: Mutex::new(HashMap::new()),
+            }),
+            _m: PhantomData,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ResourceConfig {
+        &self.inner.config
+    }
+
+    /// The lock manager of this store.
+    pub fn locks(&self) -> &LockManager {
+        &self.inner.locks
+    }
+
+    fn slots(&self) -> MutexGuard<'_, HashMap<String, Slot<M>>> {
+        self.inner.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The current version of `key`.
+    pub fn get(&self, key: &str) -> Option<Versioned<M>> {
+        self.slots().get(key).and_then(|s| s.current.clone())
+    }
+
+    fn next_tag(&self) -> (u64, EntityTag) {
+        let v = self.inner.version.fetch_add(1, Ordering::Relaxed) + 1;
+        (v, EntityTag::strong(format!("{}-{v}", self.inner.epoch)))
+    }
+
+    fn checks(
+        &self,
+        key: &str,
+        pre: &Preconditions,
+        lock_token: Option<&str>,
+        current: Option<&Versioned<M>>,
+    ) -> Result<(), WriteError> {
+        if self.inner.config.require_precondition && !pre.guards_write() {
+            return Err(WriteError::PreconditionRequired);
+        }
+        if let Err(LockError::Held(h)) = self.inner.locks.check(key, lock_token) {
+            return Err(WriteError::Locked(h));
+        }
+        match pre.evaluate(false, current) {
+            Outcome::Proceed => Ok(()),
+            Outcome::NotModified | Outcome::Failed => Err(WriteError::PreconditionFailed {
+                current: current.map(|c| c.etag.clone()),
+            }),
+        }
+    }
+
+    /// Writes `value` at `key` if the preconditions hold and the lock (if any) is the
+    /// caller's. Returns the new version and whether it was created.
+    pub fn put(
+        &self,
+        key: &str,
+        value: M,
+        pre: &Preconditions,
+        lock_token: Option<&str>,
+    ) -> Result<(Versioned<M>, bool), PutError> {
+        let body = Bytes::from(value.encode().map_err(PutError::Encode)?);
+        let mut slots = self.slots();
+        let current = slots.get(key).and_then(|s| s.current.as_ref());
+        self.checks(key, pre, lock_token, current)
+            .map_err(PutError::Write)?;
+        let created = current.is_none();
+        if !slots.contains_key(key) && slots.len() >= self.inner.config.max_resources {
+            slots.retain(|_, s| s.current.is_some() || s.changes.receiver_count() > 0);
+            if slots.len() >= self.inner.config.max_resources {
+                return Err(PutError::Write(WriteError::Full));
+            }
+        }
+        let (version, etag) = self.next_tag();
+        let v = Versioned {
+            value: Arc::new(value),
+            body,
+            etag,
+            last_modified: SystemTime::now(),
+        };
+        let slot = slots.entry(key.to_owned()).or_insert_with(|| Slot {
+            current: None,
+            changes: watch::channel(0).0,
+        });
+        slot.current = Some(v.clone());
+        slot.changes.send_replace(version);
+        Ok((v, created))
+    }
+
+    /// Deletes `key` under the same rules as [`ResourceStore::put`].
+    pub fn delete(
+        &self,
+        key: &str,
+        pre: &Preconditions,
+        lock_token: Option<&str>,
+    ) -> Result<(), WriteError> {
+        let mut slots = self.slots();
+        let current = slots.get(key).and_then(|s| s.current.as_ref());
+        self.checks(key, pre, lock_token, current)?;
+        if current.is_none() {
+            return Err(WriteError::NotFound);
+        }
+        let (version, _) = self.next_tag();
+        if let Some(slot) = slots.get_mut(key) {
+            slot.current = None;
+            slot.changes.send_replace(version);
+            if slot.changes.receiver_count() == 0 {
+                slots.remove(key);
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until `key` no longer has the tag `known` (changed or deleted), at most
+    /// `timeout`. Returns whether it changed.
+    pub async fn wait_change(&self, key: &str, known: &EntityTag, timeout: Duration) -> bool {
+        let mut rx = {
+            let slots = self.slots();
+            let Some(slot) = slots.get(key) else {
+                return true;
+            };
+            if slot.current.as_ref().is_none_or(|c| !c.etag.weak_eq(known)) {
+                return true;
+            }
+            slot.changes.subscribe()
+        };
+        matches!(
+            tokio::time::timeout(timeout, rx.changed()).await,
+            Ok(Ok(()) | Err(_))
+        )
+    }
+
+    fn representation(&self, v: &Versioned<M>, status: StatusCode, with_body: bool) -> Response {
+        let mut r = if with_body {
+            (status, v.body.clone()).into_response()
+        } else {
+            status.into_response()
+        };
+        let h = r.headers_mut();
+        if with_body {
+            let ct = M::CONTENT_TYPE.unwrap_or("application/json");
+            if let Ok(ct) = HeaderValue::from_str(ct) {
+                h.insert(header::CONTENT_TYPE, ct);
+            }
+        }
+        if let Ok(tag) = HeaderValue::from_str(&v.etag.to_string()) {
+            h.insert(header::ETAG, tag);
+        }
+        if let Ok(lm) = HeaderValue::from_str(&httpdate::fmt_http_date(v.last_modified)) {
+            h.insert(header::LAST_MODIFIED, lm);
+        }
+        r
+    }
+
+    /// Answers a `GET` (or `HEAD`) of `key`, long-polling when asked to.
+    pub async fn handle_get(&self, key: &str, headers: &HeaderMap) -> Response {
+        let pre = match Preconditions::from_headers(headers) {
+            Ok(p) => p,
+            Err(e) => return json_error(StatusCode::BAD_REQUEST, e),
+        };
+        let mut applied = None;
+        let mut current = self.get(key);
+        if let (Some(wait), Some(cur)) = (prefer_wait(headers), current.as_ref()) {
+            let would_304 = pre.if_none_match.is_some()
+                && pre.evaluate(true, Some(cur)) == Outcome::NotModified;
+            if would_304 {
+                let wait = Duration::from_secs(wait).min(self.inner.config.max_wait);
+                match self.inner.waiters.try_acquire() {
+                    Ok(_permit) => {
+                        applied = Some(wait.as_secs());
+                        self.wait_change(key, &cur.etag, wait).await;
+                        current = self.get(key);
+                    }
+                    Err(_) => tracing::warn!("too many long-polling requests; answering now"),
+                }
+            }
+        }
+        let mut r = match current {
+            None => json_error(StatusCode::NOT_FOUND, "not found"),
+            Some(cur) => match pre.evaluate(true, Some(&cur)) {
+                Outcome::NotModified => self.representation(&cur, StatusCode::NOT_MODIFIED, false),
+                Outcome::Failed => {
+                    json_error(StatusCode::PRECONDITION_FAILED, "precondition failed")
+                }
+                Outcome::Proceed => self.representation(&cur, StatusCode::OK, true),
+            },
+        };
+        if let Some(w) = applied
+            && let Ok(v) = HeaderValue::from_str(&format!("wait={w}"))
+        {
+            r.headers_mut().insert("preference-applied", v);
+        }
+        r.headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("prefer"));
+        r
+    }
+
+    fn write_error(&self, e: WriteError) -> Response {
+        match e {
+            WriteError::PreconditionFailed { current } => {
+                let mut r = json_error(StatusCode::PRECONDITION_FAILED, "precondition failed");
+                if let Some(tag) = current.and_then(|t| HeaderValue::from_str(&t.to_string()).ok())
+                {
+                    r.headers_mut().insert(header::ETAG, tag);
+                }
+                r
+            }
+            WriteError::PreconditionRequired => json_error(
+                StatusCode::PRECONDITION_REQUIRED,
+                "this resource requires If-Match (or If-Unmodified-Since) on writes",
+            ),
+            WriteError::Locked(h) => held_response(StatusCode::LOCKED, "locked", &h),
+            WriteError::NotFound => json_error(StatusCode::NOT_FOUND, "not found"),
+            WriteError::Full => json_error(StatusCode::INSUFFICIENT_STORAGE, "too many resources"),
+        }
+    }
+
+    /// Answers a `PUT` of `key` with `body`: `201`/`204` with the new `ETag`, or the error.
+    pub fn handle_put(&self, key: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+        let pre = match Preconditions::from_headers(headers) {
+            Ok(p) => p,
+            Err(e) => return json_error(StatusCode::BAD_REQUEST, e),
+        };
+        let value = match M::decode(body) {
+            Ok(v) => v,
+            Err(e) => return json_error(StatusCode::BAD_REQUEST, e),
+        };
+        match self.put(key, value, &pre, lock_token(headers)) {
+            Ok((v, created)) => {
+                let status = if created {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::NO_CONTENT
+                };
+                self.representation(&v, status, false)
+            }
+            Err(PutError::Write(e)) => self.write_error(e),
+            Err(PutError::Encode(e)) => json_error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        }
+    }
+
+    /// Answers a `DELETE` of `key`.
+    pub fn handle_delete(&self, key: &str, headers: &HeaderMap) -> Response {
+        let pre = match Preconditions::from_headers(headers) {
+            Ok(p) => p,
+            Err(e) => return json_error(StatusCode::BAD_REQUEST, e),
+        };
+        match self.delete(key, &pre, lock_token(headers)) {
+            Ok(()) => StatusCode::NO_CONTENT.into_response(),
+            Err(e) => self.write_error(e),
+        }
+    }
+
+    /// Answers `POST <key>/lock` with `{"holder": "...", "ttlMs": 30000}`; a request that
+    /// carries the current `Lock-Token` refreshes the lock.
+    pub fn handle_lock(&self, key: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+        let req: LockRequest = match serde_json::from_slice(body) {
+            Ok(r) => r,
+            Err(e) => return json_error(StatusCode::BAD_REQUEST, e),
+        };
+        if req.holder.is_empty() || req.holder.len() > 256 {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "holder must have 1 to 256 characters",
+            );
+        }
+        let ttl = req.ttl_ms.map(Duration::from_millis);
+        let locks = &self.inner.locks;
+        let result = match lock_token(headers) {
+            Some(t) => locks.refresh(key, t, ttl),
+            None => locks.acquire(key, &req.holder, ttl),
+        };
+        match result {
+            Ok(g) => {
+                let mut r = json(
+                    StatusCode::CREATED,
+                    &serde_json::json!({
+                        "token": g.token,
+                        "holder": g.holder,
+                        "until": httpdate::fmt_http_date(g.until),
+                        "untilUnixMs": g.until.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
+                        "ttlMs": g.ttl.as_millis() as u64,
+                    }),
+                );
+                if let Ok(v) = HeaderValue::from_str(&format!("<{}>", g.token)) {
+                    r.headers_mut().insert(lock::LOCK_TOKEN, v);
+                }
+                r
+            }
+            Err(LockError::Held(h)) => held_response(StatusCode::CONFLICT, "locked", &h),
+            Err(LockError::NotLocked) => {
+                json_error(StatusCode::CONFLICT, "the lock expired or was released")
+            }
+            Err(LockError::Full) => json_error(StatusCode::SERVICE_UNAVAILABLE, "too many locks"),
+        }
+    }
+
+    /// Answers `DELETE <key>/lock` carrying the `Lock-Token`.
+    pub fn handle_unlock(&self, key: &str, headers: &HeaderMap) -> Response {
+        let Some(token) = lock_token(headers) else {
+            return json_error(StatusCode::BAD_REQUEST, "missing Lock-Token header");
+        };
+        match self.inner.locks.release(key, token) {
+            Ok(()) => StatusCode::NO_CONTENT.into_response(),
+            Err(LockError::Held(h)) => {
+                held_response(StatusCode::CONFLICT, "locked by another holder", &h)
+            }
+            Err(e) => json_error(StatusCode::CONFLICT, e),
+        }
+    }
+
+    /// Routes for `path` (an axum path such as `/things/{id}`): `GET`/`HEAD`/`PUT`/`DELETE`
+    /// on the path, `POST`/`DELETE` on `<path>/lock`. The key is the request's path.
+    pub fn router<S: Clone + Send + Sync + 'static>(&self, path: &str) -> Router<S> {
+        let me = self.clone();
+        let lock_path = format!("{}/lock", path.trim_end_matches('/'));
+        let lk = self.clone();
+        Router::new()
+            .route(
+                path,
+                axum::routing::any(move |req: Request| {
+                    let me = me.clone();
+                    async move { me.dispatch(req, false).await }
+                }),
+            )
+            .route(
+                &lock_path,
+                axum::routing::any(move |req: Request| {
+                    let lk = lk.clone();
+                    async move { lk.dispatch(req, true).await }
+                }),
+            )
+    }
+
+    async fn dispatch(&self, req: Request, lock: bool) -> Response {
+        let (parts, body) = req.into_parts();
+        let path = parts.uri.path();
+        let key = if lock {
+            path.strip_suffix("/lock").unwrap_or(path)
+        } else {
+            path
+        };
+        let key = key.to_owned();
+        let read_body = |body: axum::body::Body| async move {
+            axum::body::to_bytes(body, self.inner.config.max_body).await
+        };
+        match (lock, &parts.method) {
+            (false, &Method::GET) | (false, &Method::HEAD) => {
+                let mut r = self.handle_get(&key, &parts.headers).await;
+                if parts.method == Method::HEAD {
+                    *r.body_mut() = axum::body::Body::empty();
+                }
+                r
+            }
+            (false, &Method::PUT) => match read_body(body).await {
+                Ok(b) => self.handle_put(&key, &parts.headers, &b),
+                Err(_) => json_error(StatusCode::PAYLOAD_TOO_LARGE, "body too large"),
+            },
+            (false, &Method::DELETE) => self.handle_delete(&key, &parts.headers),
+            (true, &Method::POST) => match read_body(body).await {
+                Ok(b) => self.handle_lock(&key, &parts.headers, &b),
+                Err(_) => json_error(StatusCode::PAYLOAD_TOO_LARGE, "body too large"),
+            },
+            (true, &Method::DELETE) => self.handle_unlock(&key, &parts.headers),
+            _ => {
+                let allow = if lock {
+                    "POST, DELETE"
+                } else {
+                    "GET, HEAD, PUT, DELETE"
+                };
+                let mut r = json_error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+                r.headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(allow));
+                r
+            }
+        }
+    }
+}
+
+/// Why `put` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PutError {
+    /// A precondition, the lock, or a limit refused the write.
+    #[error(transparent)]
+    Write(WriteError),
+    /// The value could not be encoded.
+    #[error(transparent)]
+    Encode(CodecError),
+}
+
+fn lock_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(lock::LOCK_TOKEN)
+        .and_then(|v| v.to_str().ok())
+        .map(lock::parse_token)
+        .filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefer_wait_forms() {
+        let mut h = HeaderMap::new();
+        assert_eq!(prefer_wait(&h), None);
+        h.append("prefer", HeaderValue::from_static("respond-async, wait=10"));
+        assert_eq!(prefer_wait(&h), Some(10));
+        h.append("prefer", HeaderValue::from_static("wait=\"5\"; foo=bar"));
+        assert_eq!(prefer_wait(&h), Some(5));
+        let mut h = HeaderMap::new();
+        h.insert(
+            "prefer",
+            HeaderValue::from_static("wait=soon, return=minimal"),
+        );
+        assert_eq!(prefer_wait(&h), None);
+    }
+
+    #[test]
+    fn unmodified_since_has_one_second_resolution() {
+        let t = UNIX_EPOCH + Duration::from_millis(10_500);
+        let v = Versioned {
+            value: Arc::new(()),
+            body: Bytes::new(),
+            etag: EntityTag::strong("1"),
+            last_modified: t,
+        };
+        let at = |ms: u64| Preconditions {
+            if_unmodified_since: Some(UNIX_EPOCH + Duration::from_millis(ms)),
+            ..Preconditions::default()
+        };
+        assert_eq!(
+            at(10_000).evaluate(false, Some(&v)),
+            Outcome::Proceed,
+            "same second"
+        );
+        assert_eq!(at(9_999).evaluate(false, Some(&v)), Outcome::Failed);
+        assert_eq!(
+            at(10_000).evaluate::<()>(false, None),
+            Outcome::Failed,
+            "no representation"
+        );
+        let ims = Preconditions {
+            if_modified_since: Some(UNIX_EPOCH + Duration::from_secs(10)),
+            ..Preconditions::default()
+        };
+        assert_eq!(ims.evaluate(true, Some(&v)), Outcome::NotModified);
+        // If-Match wins over If-Unmodified-Since.
+        let both = Preconditions {
+            if_match: Condition::parse("\"1\""),
+            ..at(0)
+        };
+        assert_eq!(both.evaluate(false, Some(&v)), Outcome::Proceed);
+    }
+}
