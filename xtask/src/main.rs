@@ -5,7 +5,8 @@
 //!   measures the validator, the code generator and the document tools (in release mode), and
 //!   compares the validator with `@asyncapi/parser` installed by npm into `.cache/npm` (never
 //!   needed by the product);
-//! - `fuzz [--seconds N]` runs the cargo-fuzz target over the loader and validator.
+//! - `fuzz [--seconds N] [--keep-going]` runs the cargo-fuzz target over the loader, validator,
+//!   lowering and type generation.
 
 mod bench;
 mod fuzz;
@@ -34,8 +35,12 @@ tasks:
                                benchmarks in release mode; `validate` compares with @asyncapi/parser
                                (installed with npm into .cache/npm; --no-reference skips it and
                                needs no Node); `cargo xtask bench --help` for details
-  fuzz [--seconds N]           fuzz the loader and validator with cargo-fuzz (default 60 s; stable
-                               toolchain, --sanitizer none; crashes in fuzz/artifacts/validate/)
+  fuzz [--seconds N] [--keep-going]
+                               fuzz loading, validation, lowering and type generation with
+                               cargo-fuzz (default 60 s; stable toolchain, --sanitizer none);
+                               findings in fuzz/artifacts/validate/, a stack overflow's input as
+                               crash-last-input-<hash>; --keep-going restarts the fuzzer after a
+                               finding until the time is up; `cargo xtask fuzz --help` for details
   help                         this text
 ";
 

@@ -244,3 +244,83 @@ fn garbage_never_panics() {
         }
     }
 }
+
+/// A document whose message payload is `s0`, each `sN` written as `link` with `{next}` standing
+/// for `N + 1`, and the last one, `s{links}`, with `type: 7` (an error to find at the end).
+/// Returns the document and the (line, column) of that `7`.
+fn ref_chain(links: usize, link: &str) -> (String, (u32, u32)) {
+    let mut doc = String::from(
+        "asyncapi: 3.0.0\ninfo: {title: chain, version: '1'}\nchannels:\n  c:\n    messages:\n      \
+         m:\n        payload: {$ref: '#/components/schemas/s0'}\ncomponents:\n  schemas:\n",
+    );
+    for i in 0..links {
+        let body = link.replace("{next}", &(i + 1).to_string());
+        doc.push_str(&format!("    s{i}: {body}\n"));
+    }
+    let last = format!("    s{links}: {{type: 7}}\n");
+    let line = doc.lines().count() as u32 + 1;
+    let col = last.find('7').expect("a 7") as u32 + 1;
+    doc.push_str(&last);
+    (doc, (line, col))
+}
+
+/// A chain of thousands of schemas joined by `$ref`s is checked to its end and lowered. Each
+/// link used to cost the structure checker about ten nested calls and the lowering a few more:
+/// 1,500 links overflowed the 8 MB main thread (`asyncforge validate` died of a stack overflow).
+/// References are now followed from a work list, so the chain costs heap, not stack (test
+/// threads have 2 MB).
+#[test]
+fn long_ref_chains_cost_no_stack() {
+    let links = 5_000;
+    for link in [
+        "{type: object, properties: {p: {$ref: '#/components/schemas/s{next}'}}}",
+        "{items: {$ref: '#/components/schemas/s{next}'}}",
+        "{allOf: [{$ref: '#/components/schemas/s{next}'}]}",
+        "{oneOf: [{$ref: '#/components/schemas/s{next}'}, {type: 'null'}]}",
+    ] {
+        let (doc, at) = ref_chain(links, link);
+        let c = check(doc.as_bytes());
+        assert_eq!(only_error(&c), ("struct-type", at), "{link}");
+        let error = c.diagnostics.iter().find(|d| d.is_error()).expect("error");
+        let loc = error.location.as_ref().expect("located");
+        assert_eq!(loc.pointer, format!("/components/schemas/s{links}/type"));
+
+        let api = c.lower().expect("lowered");
+        assert!(api.schemas.len() > links, "{link}: {}", api.schemas.len());
+        let payload = api.messages[0].payload.expect("payload");
+        assert_eq!(
+            api.schema(payload).source.pointer,
+            "/components/schemas/s0",
+            "{link}"
+        );
+    }
+}
+
+/// Schemas are numbered as a depth-first walk meets them, in the order the keywords are listed,
+/// even though lowering no longer recurses.
+#[test]
+fn lowered_schemas_are_numbered_depth_first() {
+    let doc = b"asyncapi: 3.0.0\ninfo: {title: order, version: '1'}\ncomponents:\n  schemas:\n    \
+        s:\n      items: {type: string}\n      properties:\n        a: {properties: {x: {type: integer}}}\n        \
+        b: {type: boolean}\n      allOf: [{$ref: '#/components/schemas/t'}]\n    t: {not: {type: 'null'}}\n";
+    let c = check(doc);
+    assert!(!c.has_errors(), "{:#?}", c.diagnostics);
+    let api = c.lower().expect("lowered");
+    let pointers: Vec<&str> = api
+        .schemas
+        .iter()
+        .map(|s| s.source.pointer.as_str())
+        .collect();
+    assert_eq!(
+        pointers,
+        [
+            "/components/schemas/s",
+            "/components/schemas/s/items",
+            "/components/schemas/s/properties/a",
+            "/components/schemas/s/properties/a/properties/x",
+            "/components/schemas/s/properties/b",
+            "/components/schemas/t",
+            "/components/schemas/t/not",
+        ]
+    );
+}

@@ -248,19 +248,91 @@ const MODELLED: &[&str] = &[
     "$schema",
 ];
 
-impl Lowerer<'_> {
+/// Which field of a [`SchemaObject`] a subschema goes to.
+enum Slot {
+    Property(String),
+    AdditionalProperties,
+    PatternProperty(String),
+    PropertyNames,
+    TupleItem,
+    Items,
+    AdditionalItems,
+    Contains,
+    AllOf,
+    AnyOf,
+    OneOf,
+    Not,
+    If,
+    Then,
+    Else,
+    Definition(String),
+}
+
+/// A JSON Schema object being lowered: its own keywords are read, its subschemas are lowered
+/// one after the other (depth first, in the order they are listed) before it is finished.
+struct Frame<'a> {
+    id: SchemaId,
+    format: SchemaFormat,
+    object: SchemaObject,
+    subs: Vec<(Slot, At<'a>)>,
+    ids: Vec<SchemaId>,
+}
+
+impl<'a> Lowerer<'a> {
     /// Lowers the schema at `at` (following references) into the arena; a node reached twice
     /// (shared or recursive) gets one id.
+    ///
+    /// **Architecture Invariant:** lowering a schema uses no recursion. Subschemas are lowered
+    /// from an explicit stack of frames, depth first in the order their keywords are listed, so
+    /// ids are numbered as a recursive walk would number them, and a chain of thousands of
+    /// schemas joined by `$ref`s costs heap, not stack.
     pub(crate) fn schema(
         &mut self,
-        at: &At<'_>,
+        at: &At<'a>,
         format: &SchemaFormat,
         name: Option<&str>,
     ) -> SchemaId {
+        let (id, node) = self.reserve(at, format, name);
+        let Some(node) = node else {
+            return id;
+        };
+        let Some(first) = self.frame(id, &node, format) else {
+            return id;
+        };
+        let mut stack = vec![first];
+        while let Some(top) = stack.last_mut() {
+            if top.ids.len() < top.subs.len() {
+                let at = top.subs[top.ids.len()].1.clone();
+                let format = top.format.clone();
+                let (child, fresh) = self.reserve(&at, &format, None);
+                top.ids.push(child);
+                if let Some(node) = fresh
+                    && let Some(frame) = self.frame(child, &node, &format)
+                {
+                    stack.push(frame);
+                }
+                continue;
+            }
+            let Some(done) = stack.pop() else { break };
+            let id = done.id;
+            let object = done.finish();
+            self.api.schemas[id.index()].body = SchemaBody::Object(Box::new(object));
+        }
+        id
+    }
+
+    /// The id of the schema at `at`: the one it already has, or a new slot (returned with the
+    /// resolved node, whose body is still to be lowered).
+    fn reserve(
+        &mut self,
+        at: &At<'a>,
+        format: &SchemaFormat,
+        name: Option<&str>,
+    ) -> (SchemaId, Option<At<'a>>) {
         let node = self.resolve(at);
         let key = (node.file, node.ptr.clone());
         if let Some(&id) = self.schema_ids.get(&key) {
-            return id;
+            return (id, None);
         }
         let id = SchemaId(self.api.schemas.len() as u32);
         self.schema_ids.insert(key, id);
@@ -269,157 +341,211 @@ impl Lowerer<'_> {
             .or_else(|| self.component_name(&node, "schemas"))
             .or_else(|| node.str("title").map(str::to_owned));
         let source = self.source(&node);
-        // Reserve the slot before descending, so recursion finds the id.
+        // The slot exists before its subschemas are lowered, so recursion finds the id.
         self.api.schemas.push(Schema {
             name,
             format: format.clone(),
             body: SchemaBody::Bool(true),
             source,
         });
+        (id, Some(node))
+    }
+
+    /// Lowers a reserved schema that has no subschemas right away; a JSON Schema object becomes
+    /// a frame whose subschemas are still to be lowered.
+    fn frame(&mut self, id: SchemaId, node: &At<'a>, format: &SchemaFormat) -> Option<Frame<'a>> {
         let body = match format {
             SchemaFormat::JsonSchema => match node.v {
                 Value::Bool(b) => SchemaBody::Bool(*b),
-                Value::Object(_) => SchemaBody::Object(Box::new(self.schema_object(&node, format))),
+                Value::Object(_) => {
+                    return Some(Frame {
+                        id,
+                        format: format.clone(),
+                        object: schema_object(node),
+                        subs: subschemas(node),
+                        ids: Vec::new(),
+                    });
+                }
                 other => SchemaBody::Foreign(other.clone()),
             },
-            _ => SchemaBody::Foreign(self.inline(&node, 0)),
+            _ => SchemaBody::Foreign(self.inline(node, 0)),
         };
         self.api.schemas[id.index()].body = body;
-        id
+        None
     }
+}
 
-    fn sub(&mut self, at: &At<'_>, format: &SchemaFormat) -> SchemaId {
-        self.schema(at, format, None)
-    }
-
-    fn sub_opt(&mut self, parent: &At<'_>, key: &str, format: &SchemaFormat) -> Option<SchemaId> {
-        let child = parent.child(key)?;
-        Some(self.sub(&child, format))
-    }
-
-    fn sub_list(&mut self, parent: &At<'_>, key: &str, format: &SchemaFormat) -> Vec<SchemaId> {
-        parent
-            .child(key)
-            .map(|l| l.items().iter().map(|s| self.sub(s, format)).collect())
-            .unwrap_or_default()
-    }
-
-    fn sub_map(
-        &mut self,
-        parent: &At<'_>,
-        key: &str,
-        format: &SchemaFormat,
-    ) -> Vec<(String, SchemaId)> {
-        let Some(m) = parent.child(key) else {
-            return Vec::new();
-        };
-        let Some(obj) = m.v.as_object() else {
-            return Vec::new();
-        };
-        let mut out = Vec::with_capacity(obj.len());
-        for (k, _) in obj {
-            if let Some(child) = m.child(k) {
-                let id = self.sub(&child, format);
-                out.push((k.clone(), id));
+impl Frame<'_> {
+    /// The schema object with its subschemas' ids in place.
+    fn finish(self) -> SchemaObject {
+        let mut o = self.object;
+        for ((slot, _), id) in self.subs.into_iter().zip(self.ids) {
+            match slot {
+                Slot::Property(k) => o.properties.push((k, id)),
+                Slot::AdditionalProperties => o.additional_properties = Some(id),
+                Slot::PatternProperty(k) => o.pattern_properties.push((k, id)),
+                Slot::PropertyNames => o.property_names = Some(id),
+                Slot::TupleItem => {
+                    if let Some(Items::Tuple(l)) = &mut o.items {
+                        l.push(id);
+                    }
+                }
+                Slot::Items => o.items = Some(Items::Single(id)),
+                Slot::AdditionalItems => o.additional_items = Some(id),
+                Slot::Contains => o.contains = Some(id),
+                Slot::AllOf => o.all_of.push(id),
+                Slot::AnyOf => o.any_of.push(id),
+                Slot::OneOf => o.one_of.push(id),
+                Slot::Not => o.not = Some(id),
+                Slot::If => o.if_ = Some(id),
+                Slot::Then => o.then = Some(id),
+                Slot::Else => o.else_ = Some(id),
+                Slot::Definition(k) => o.definitions.push((k, id)),
             }
         }
-        out
+        o
     }
+}
 
-    fn schema_object(&mut self, node: &At<'_>, format: &SchemaFormat) -> SchemaObject {
-        let v = node.v;
-        let num = |k: &str| v.get(k).and_then(Value::as_f64);
-        let uint = |k: &str| v.get(k).and_then(Value::as_u64);
-        let flag = |k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false);
-        let string = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-        let types = match v.get("type") {
-            Some(Value::String(t)) => JsonType::parse(t).into_iter().collect(),
-            Some(Value::Array(ts)) => ts
-                .iter()
-                .filter_map(|t| t.as_str().and_then(JsonType::parse))
-                .collect(),
-            _ => Vec::new(),
-        };
-        let items = match node.child("items") {
-            Some(i) if i.v.is_array() => Some(Items::Tuple(
-                i.items().iter().map(|s| self.sub(s, format)).collect(),
-            )),
-            Some(i) => Some(Items::Single(self.sub(&i, format))),
-            None => None,
-        };
-        let discriminator = match v.get("discriminator") {
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(Value::Object(o)) => o
-                .get("propertyName")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            _ => None,
-        };
-        let extra: Map<String, Value> = v
-            .as_object()
-            .map(|o| {
-                o.iter()
-                    .filter(|(k, _)| !MODELLED.contains(&k.as_str()))
-                    .map(|(k, v)| (k.clone(), v.clone()))
+/// The subschemas of a JSON Schema object, in the order they are lowered (and numbered).
+fn subschemas<'a>(node: &At<'a>) -> Vec<(Slot, At<'a>)> {
+    let mut out = Vec::new();
+    let map = |out: &mut Vec<(Slot, At<'a>)>, key: &str, slot: fn(String) -> Slot| {
+        let Some(m) = node.child(key) else { return };
+        let Some(obj) = m.v.as_object() else { return };
+        for k in obj.keys() {
+            if let Some(child) = m.child(k) {
+                out.push((slot(k.clone()), child));
+            }
+        }
+    };
+    let one = |out: &mut Vec<(Slot, At<'a>)>, key: &str, slot: Slot| {
+        if let Some(child) = node.child(key) {
+            out.push((slot, child));
+        }
+    };
+    let list = |out: &mut Vec<(Slot, At<'a>)>, key: &str, slot: fn() -> Slot| {
+        if let Some(l) = node.child(key) {
+            out.extend(l.items().into_iter().map(|s| (slot(), s)));
+        }
+    };
+    match node.child("items") {
+        Some(i) if i.v.is_array() => {
+            out.extend(i.items().into_iter().map(|s| (Slot::TupleItem, s)))
+        }
+        Some(i) => out.push((Slot::Items, i)),
+        None => {}
+    }
+    map(&mut out, "properties", Slot::Property);
+    one(&mut out, "additionalProperties", Slot::AdditionalProperties);
+    map(&mut out, "patternProperties", Slot::PatternProperty);
+    one(&mut out, "propertyNames", Slot::PropertyNames);
+    one(&mut out, "additionalItems", Slot::AdditionalItems);
+    one(&mut out, "contains", Slot::Contains);
+    list(&mut out, "allOf", || Slot::AllOf);
+    list(&mut out, "anyOf", || Slot::AnyOf);
+    list(&mut out, "oneOf", || Slot::OneOf);
+    one(&mut out, "not", Slot::Not);
+    one(&mut out, "if", Slot::If);
+    one(&mut out, "then", Slot::Then);
+    one(&mut out, "else", Slot::Else);
+    map(&mut out, "definitions", Slot::Definition);
+    out
+}
+
+/// A JSON Schema object's own keywords; its subschemas (see [`subschemas`]) are added by
+/// [`Frame::finish`].
+fn schema_object(node: &At<'_>) -> SchemaObject {
+    let v = node.v;
+    let num = |k: &str| v.get(k).and_then(Value::as_f64);
+    let uint = |k: &str| v.get(k).and_then(Value::as_u64);
+    let flag = |k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false);
+    let string = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    let types = match v.get("type") {
+        Some(Value::String(t)) => JsonType::parse(t).into_iter().collect(),
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(|t| t.as_str().and_then(JsonType::parse))
+            .collect(),
+        _ => Vec::new(),
+    };
+    // A tuple is filled by `finish`; a single `items` schema is set there.
+    let items = v
+        .get("items")
+        .filter(|i| i.is_array())
+        .map(|_| Items::Tuple(Vec::new()));
+    let discriminator = match v.get("discriminator") {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Object(o)) => o
+            .get("propertyName")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        _ => None,
+    };
+    let extra: Map<String, Value> = v
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter(|(k, _)| !MODELLED.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    SchemaObject {
+        types,
+        title: string("title"),
+        description: string("description"),
+        format: string("format"),
+        enum_values: v.get("enum").and_then(Value::as_array).cloned(),
+        const_value: v.get("const").cloned(),
+        default: v.get("default").cloned(),
+        examples: v
+            .get("examples")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+        properties: Vec::new(),
+        required: v
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| {
+                r.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
                     .collect()
             })
-            .unwrap_or_default();
-        SchemaObject {
-            types,
-            title: string("title"),
-            description: string("description"),
-            format: string("format"),
-            enum_values: v.get("enum").and_then(Value::as_array).cloned(),
-            const_value: v.get("const").cloned(),
-            default: v.get("default").cloned(),
-            examples: v
-                .get("examples")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default(),
-            properties: self.sub_map(node, "properties", format),
-            required: v
-                .get("required")
-                .and_then(Value::as_array)
-                .map(|r| {
-                    r.iter()
-                        .filter_map(|s| s.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            additional_properties: self.sub_opt(node, "additionalProperties", format),
-            pattern_properties: self.sub_map(node, "patternProperties", format),
-            property_names: self.sub_opt(node, "propertyNames", format),
-            items,
-            additional_items: self.sub_opt(node, "additionalItems", format),
-            contains: self.sub_opt(node, "contains", format),
-            all_of: self.sub_list(node, "allOf", format),
-            any_of: self.sub_list(node, "anyOf", format),
-            one_of: self.sub_list(node, "oneOf", format),
-            not: self.sub_opt(node, "not", format),
-            if_: self.sub_opt(node, "if", format),
-            then: self.sub_opt(node, "then", format),
-            else_: self.sub_opt(node, "else", format),
-            definitions: self.sub_map(node, "definitions", format),
-            discriminator,
-            nullable: flag("nullable"),
-            deprecated: flag("deprecated"),
-            read_only: flag("readOnly"),
-            write_only: flag("writeOnly"),
-            minimum: num("minimum"),
-            maximum: num("maximum"),
-            exclusive_minimum: num("exclusiveMinimum"),
-            exclusive_maximum: num("exclusiveMaximum"),
-            multiple_of: num("multipleOf"),
-            min_length: uint("minLength"),
-            max_length: uint("maxLength"),
-            pattern: string("pattern"),
-            min_items: uint("minItems"),
-            max_items: uint("maxItems"),
-            unique_items: flag("uniqueItems"),
-            min_properties: uint("minProperties"),
-            max_properties: uint("maxProperties"),
-            extra,
-        }
+            .unwrap_or_default(),
+        additional_properties: None,
+        pattern_properties: Vec::new(),
+        property_names: None,
+        items,
+        additional_items: None,
+        contains: None,
+        all_of: Vec::new(),
+        any_of: Vec::new(),
+        one_of: Vec::new(),
+        not: None,
+        if_: None,
+        then: None,
+        else_: None,
+        definitions: Vec::new(),
+        discriminator,
+        nullable: flag("nullable"),
+        deprecated: flag("deprecated"),
+        read_only: flag("readOnly"),
+        write_only: flag("writeOnly"),
+        minimum: num("minimum"),
+        maximum: num("maximum"),
+        exclusive_minimum: num("exclusiveMinimum"),
+        exclusive_maximum: num("exclusiveMaximum"),
+        multiple_of: num("multipleOf"),
+        min_length: uint("minLength"),
+        max_length: uint("maxLength"),
+        pattern: string("pattern"),
+        min_items: uint("minItems"),
+        max_items: uint("maxItems"),
+        unique_items: flag("uniqueItems"),
+        min_properties: uint("minProperties"),
+        max_properties: uint("maxProperties"),
+        extra,
     }
 }

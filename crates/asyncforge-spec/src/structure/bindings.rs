@@ -1448,8 +1448,8 @@ fn bindings(c: &mut Checker<'_>, at: Loc<'_>, v3: &'static Shape, v2: &'static S
     if !at.value.is_object() {
         return c.check(at, &s::ANY_OBJECT);
     }
-    let mut trial = Checker::new(c.ws, c.version);
-    trial.check(at, v2);
+    let mut trial = c.trial();
+    trial.run(at, v2);
     for mut d in trial.diags {
         if d.severity == Severity::Error {
             d.severity = Severity::Warning;

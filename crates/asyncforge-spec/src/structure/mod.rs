@@ -6,6 +6,11 @@
 //! node in place (memoized per node and shape). Recursive schemas therefore terminate, shared
 //! components are checked once, and each problem is reported in the file where it is written.
 //!
+//! **Architecture Invariant:** references cost no stack. A followed `$ref` is queued and checked
+//! after the current walk returns ([`Checker::run`]), so the checker's recursion is bounded by
+//! the nesting of one file (the loader's depth limit) plus a fixed budget for trial checks of
+//! alternatives, however long a chain of references a document builds.
+//!
 //! The official JSON Schemas are not part of the product; a test compares our verdict with
 //! theirs for every corpus document.
 
@@ -273,10 +278,22 @@ pub struct Checker<'a> {
     pub diags: Vec<Diagnostic>,
     seen: HashSet<(FileId, String, usize)>,
     regexes: std::collections::HashMap<&'static str, Regex>,
+    /// Referenced nodes still to check, with the shape expected there.
+    pending: Vec<(FileId, String, &'static Shape)>,
+    /// How many trial checkers this one is nested in.
     depth: usize,
+    /// Nested `check` calls on the stack, counted across trial checkers.
+    level: usize,
 }
 
+/// Trial checkers nest at most this deep (each level may try every alternative again).
 const MAX_TRIAL_DEPTH: usize = 64;
+
+/// Alternatives are only tried while fewer `check` calls than this are on the stack; deeper,
+/// the first alternative that fits the value's type is checked directly. A trial walks one
+/// file's nesting (bounded by the loader) before the next trial can start, so this bounds the
+/// recursion of nested trials.
+const MAX_TRIAL_LEVEL: usize = 512;
 
 fn type_name(v: &Value) -> &'static str {
     match v {
@@ -413,7 +430,37 @@ impl<'a> Checker<'a> {
             diags: Vec::new(),
             seen: HashSet::new(),
             regexes: Default::default(),
+            pending: Vec::new(),
             depth: 0,
+            level: 0,
+        }
+    }
+
+    /// A checker for trying a shape on the side (its diagnostics are kept or dropped by the
+    /// caller); it starts with nothing seen, one trial level deeper than `self`.
+    pub fn trial(&self) -> Checker<'a> {
+        let mut t = Checker::new(self.ws, self.version);
+        t.depth = self.depth + 1;
+        t.level = self.level;
+        t
+    }
+
+    /// Checks the node at `at` against `shape`, then every node reached through references
+    /// from it, iteratively.
+    pub fn run(&mut self, at: Loc<'_>, shape: &'static Shape) {
+        self.check(at, shape);
+        while let Some((file, ptr, shape)) = self.pending.pop() {
+            let Some(value) = self.ws.get(file, &ptr) else {
+                continue;
+            };
+            self.check(
+                Loc {
+                    file,
+                    ptr: &ptr,
+                    value,
+                },
+                shape,
+            );
         }
     }
 
@@ -443,8 +490,15 @@ impl<'a> Checker<'a> {
         self.regexes.get(pattern)
     }
 
-    /// Checks the node at `at` against `shape`.
+    /// Checks the node at `at` against `shape`; nodes behind references are queued for
+    /// [`Checker::run`].
     pub fn check(&mut self, at: Loc<'_>, shape: &'static Shape) {
+        self.level += 1;
+        self.check_node(at, shape);
+        self.level -= 1;
+    }
+
+    fn check_node(&mut self, at: Loc<'_>, shape: &'static Shape) {
         match shape {
             Shape::Any => {}
             Shape::Custom(f) => f(self, at),
@@ -698,8 +752,9 @@ impl<'a> Checker<'a> {
         );
     }
 
-    /// Follows the Reference Object at `at` and checks its target against `inner` (once per
-    /// target and shape). Unresolved references are left to the workspace's diagnostics.
+    /// Follows the Reference Object at `at`: its target is queued to be checked against `inner`
+    /// (once per target and shape) by [`Checker::run`]. Unresolved references are left to the
+    /// workspace's diagnostics.
     pub fn check_ref(&mut self, at: Loc<'_>, inner: &'static Shape) {
         let ref_ptr = pointer::join(at.ptr, "$ref");
         let Some(r) = at.value.get("$ref") else {
@@ -728,20 +783,11 @@ impl<'a> Checker<'a> {
             return;
         }
         // Unresolved references are reported once by the workspace.
-        let Some(target) = self.ws.ref_target(at.file, at.ptr).cloned() else {
+        let Some(target) = self.ws.ref_target(at.file, at.ptr) else {
             return;
         };
-        let Some(value) = self.ws.get(target.file, &target.pointer) else {
-            return;
-        };
-        self.check(
-            Loc {
-                file: target.file,
-                ptr: &target.pointer,
-                value,
-            },
-            inner,
-        );
+        self.pending
+            .push((target.file, target.pointer.clone(), inner));
     }
 
     fn check_any_of(
@@ -760,14 +806,13 @@ impl<'a> Checker<'a> {
             1 => self.check(at, fitting[0]),
             _ => {
                 // Several alternatives accept this JSON type: the value must satisfy one.
-                if self.depth > MAX_TRIAL_DEPTH {
+                if self.depth > MAX_TRIAL_DEPTH || self.level > MAX_TRIAL_LEVEL {
                     return self.check(at, fitting[0]);
                 }
                 let mut best: Option<Vec<Diagnostic>> = None;
                 for alt in &fitting {
-                    let mut trial = Checker::new(self.ws, self.version);
-                    trial.depth = self.depth + 1;
-                    trial.check(at, alt);
+                    let mut trial = self.trial();
+                    trial.run(at, alt);
                     let errors = trial.diags.iter().filter(|d| d.is_error()).count();
                     if errors == 0 {
                         self.diags.extend(trial.diags);
@@ -972,7 +1017,7 @@ pub fn validate(ws: &Workspace, version: Version) -> Vec<Diagnostic> {
     } else {
         &v3::DOCUMENT
     };
-    c.check(
+    c.run(
         Loc {
             file: root.file,
             ptr: "",
