@@ -24,6 +24,7 @@ pub(crate) fn render_template(
     template: &str,
     api: &Api,
     settings: &Settings,
+    features: &[&str],
 ) -> Result<String, Error> {
     let mut tera = tera::Tera::default();
     tera.add_raw_template(name, template)
@@ -80,6 +81,11 @@ pub(crate) fn render_template(
         Runtime::Vendored => String::new(),
     };
     ctx.insert("runtime_dependency", &dep);
+    ctx.insert("runtime_features", &features);
+    ctx.insert(
+        "runtime_features_toml",
+        &serde_json::to_string(features).unwrap_or_else(|_| "[]".into()),
+    );
     let mut out = tera.render(name, &ctx).map_err(|e| Error::Template {
         name: name.to_owned(),
         message: format!("{e:?}"),
@@ -90,7 +96,7 @@ pub(crate) fn render_template(
     Ok(out)
 }
 
-pub(crate) fn lib_rs(api: &Api, settings: &Settings) -> Result<String, Error> {
+pub(crate) fn lib_rs(api: &Api, settings: &Settings, transports: bool) -> Result<String, Error> {
     let mut doc = vec![format!("{} {}", api.info.title, api.info.version)];
     if let Some(d) = api
         .info
@@ -123,6 +129,16 @@ pub(crate) fn lib_rs(api: &Api, settings: &Settings) -> Result<String, Error> {
             pub use asyncforge_runtime::{Codec, CodecError, Message};
         }
     };
+    let transport_mods = transports.then(|| {
+        quote! {
+            #[rustfmt::skip]
+            pub mod channels;
+            #[rustfmt::skip]
+            pub mod client;
+            #[rustfmt::skip]
+            pub mod server;
+        }
+    });
     render(
         "src/lib.rs",
         quote! {
@@ -130,6 +146,7 @@ pub(crate) fn lib_rs(api: &Api, settings: &Settings) -> Result<String, Error> {
             #deny
             #![forbid(unsafe_code)]
 
+            #transport_mods
             pub mod messages;
             pub mod types;
             #runtime

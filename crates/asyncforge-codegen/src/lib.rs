@@ -13,6 +13,8 @@ mod avro;
 mod krate;
 pub mod messages;
 pub mod names;
+mod schema_json;
+pub mod transport;
 pub mod types;
 
 use std::path::PathBuf;
@@ -68,6 +70,8 @@ pub struct Settings {
     pub deny_warnings: bool,
     /// The spec's path as shown in the generated header.
     pub spec_name: String,
+    /// Generate servers and clients for WebSocket and SSE channels.
+    pub transports: bool,
 }
 
 impl Settings {
@@ -81,6 +85,7 @@ impl Settings {
             readme_template: DEFAULT_README_TEMPLATE.to_owned(),
             deny_warnings: false,
             spec_name: "asyncapi.yaml".to_owned(),
+            transports: true,
         }
     }
 
@@ -111,6 +116,12 @@ impl Settings {
     /// Adds `#![deny(warnings)]` to the generated crate.
     pub fn with_deny_warnings(mut self, yes: bool) -> Self {
         self.deny_warnings = yes;
+        self
+    }
+
+    /// Generates (or not) servers and clients for WebSocket and SSE channels.
+    pub fn with_transports(mut self, yes: bool) -> Self {
+        self.transports = yes;
         self
     }
 
@@ -186,11 +197,16 @@ fn space_items(code: &str) -> String {
     let mut out = String::with_capacity(code.len() + code.len() / 16);
     let mut prev_end = false;
     let mut depth_zero_prev = false;
+    let mut prev_use = false;
     for line in code.lines() {
         let top_level = !line.starts_with(' ') && !line.is_empty();
         let starts_item = top_level && !line.starts_with('}') && !line.starts_with(')');
-        if starts_item && prev_end && depth_zero_prev {
+        let is_use = line.starts_with("use ") || line.starts_with("#[allow(unused_imports)]");
+        if starts_item && prev_end && depth_zero_prev && !(prev_use && is_use) {
             out.push('\n');
+        }
+        if top_level {
+            prev_use = line.starts_with("use ") || (prev_use && line.starts_with('#'));
         }
         prev_end = top_level && (line.ends_with('}') || line.ends_with(';'));
         depth_zero_prev = top_level;
@@ -285,13 +301,59 @@ fn module_tokens(types: TokenStream, messages: TokenStream) -> TokenStream {
 /// The types and message types of an API as one module body (`pub mod types { … } pub mod
 /// messages { … }`), for `include!` from a build script. Uses `asyncforge_runtime`.
 pub fn generate_module(api: &Api) -> Result<(String, Vec<Warning>), Error> {
-    let (types, messages, warnings) = build(api, "asyncforge_runtime::codegen::serde");
-    Ok((render("module", module_tokens(types, messages))?, warnings))
+    let b = build(api, "asyncforge_runtime::codegen::serde", true);
+    let mut tokens = module_tokens(b.types, b.messages);
+    if let Some(t) = b.transports {
+        tokens.extend(transport_modules(t));
+    }
+    Ok((render("module", tokens)?, b.warnings))
 }
 
-fn build(api: &Api, serde_crate: &str) -> (TokenStream, TokenStream, Vec<Warning>) {
+fn transport_modules(t: transport::Emitted) -> TokenStream {
+    let (channels, server, client) = (t.channels, t.server, t.client);
+    quote! {
+        /// Channel parameters, message sets and the schemas incoming messages are checked against.
+        pub mod channels {
+            #channels
+        }
+        pub mod server {
+            #server
+        }
+        pub mod client {
+            #client
+        }
+    }
+}
+
+/// The runtime features a generated crate needs for its transports.
+pub fn runtime_features(model: &transport::model::Model) -> Vec<&'static str> {
+    let mut f = Vec::new();
+    if model.has(transport::model::Kind::Ws) {
+        f.extend(["ws", "ws-client"]);
+    }
+    if model.has(transport::model::Kind::Sse) {
+        f.extend(["sse", "sse-client"]);
+    }
+    f
+}
+
+struct Built {
+    types: TokenStream,
+    messages: TokenStream,
+    transports: Option<transport::Emitted>,
+    model: transport::model::Model,
+    warnings: Vec<Warning>,
+}
+
+fn build(api: &Api, serde_crate: &str, transports: bool) -> Built {
     let mut space = types::TypeSpace::new(api);
     let msgs = messages::collect(api, &mut space);
+    let model = if transports {
+        transport::model::build(api)
+    } else {
+        transport::model::Model::default()
+    };
+    let parts = transport::collect(&model, &mut space);
     // Named schemas nobody's message uses still get their types.
     for (i, s) in api.schemas.iter().enumerate() {
         if let Some(n) = &s.name {
@@ -301,7 +363,17 @@ fn build(api: &Api, serde_crate: &str) -> (TokenStream, TokenStream, Vec<Warning
     space.box_recursion();
     let t = types::emit(&space, serde_crate);
     let m = messages::emit(api, &space, &msgs);
-    (t, m, space.warnings.clone())
+    let emitted =
+        (!model.endpoints.is_empty()).then(|| transport::emit(api, &model, &space, &msgs, &parts));
+    let mut warnings = space.warnings.clone();
+    warnings.extend(model.warnings.iter().cloned());
+    Built {
+        types: t,
+        messages: m,
+        transports: emitted,
+        model,
+        warnings,
+    }
 }
 
 /// Generates a whole crate.
@@ -320,7 +392,19 @@ pub fn generate(api: &Api, settings: &Settings) -> Result<Generated, Error> {
     } else {
         "asyncforge_runtime::codegen::serde"
     };
-    let (types, messages, warnings) = build(api, serde_crate);
+    let b = build(api, serde_crate, settings.transports && !vendored);
+    let (types, messages, mut warnings) = (b.types, b.messages, b.warnings);
+    if vendored && !transport::model::build(api).endpoints.is_empty() {
+        warnings.push(Warning {
+            message: "servers and clients need the asyncforge-runtime crate: none are generated with `--runtime vendored`".into(),
+            source: asyncforge_spec::ir::Source {
+                file: 0,
+                pointer: "/servers".into(),
+                span: Default::default(),
+            },
+        });
+    }
+    let features = runtime_features(&b.model);
     let runtime_path = if vendored {
         quote!(crate::runtime)
     } else {
@@ -356,7 +440,7 @@ pub fn generate(api: &Api, settings: &Settings) -> Result<Generated, Error> {
         },
         File {
             path: "src/lib.rs".into(),
-            contents: krate::lib_rs(api, settings)?,
+            contents: krate::lib_rs(api, settings, b.transports.is_some())?,
         },
         File {
             path: "Cargo.toml".into(),
@@ -365,6 +449,7 @@ pub fn generate(api: &Api, settings: &Settings) -> Result<Generated, Error> {
                 &settings.cargo_template,
                 api,
                 settings,
+                &features,
             )?,
         },
         File {
@@ -374,9 +459,31 @@ pub fn generate(api: &Api, settings: &Settings) -> Result<Generated, Error> {
                 &settings.readme_template,
                 api,
                 settings,
+                &features,
             )?,
         },
     ];
+    if let Some(t) = b.transports {
+        let channels = t.channels;
+        files.push(File {
+            path: "src/channels.rs".into(),
+            contents: render(
+                "src/channels.rs",
+                quote! {
+                    //! Channel parameters, message sets and the schemas incoming messages are checked against.
+                    #channels
+                },
+            )?,
+        });
+        files.push(File {
+            path: "src/server.rs".into(),
+            contents: render("src/server.rs", t.server)?,
+        });
+        files.push(File {
+            path: "src/client.rs".into(),
+            contents: render("src/client.rs", t.client)?,
+        });
+    }
     if vendored {
         files.extend(krate::vendored_runtime());
     }

@@ -109,6 +109,11 @@ pub fn emit(api: &Api, space: &TypeSpace<'_>, messages: &[MessageTypes]) -> Toke
                 }
             })
         });
+        let pointer = m.correlation_id.as_ref().and_then(|c| {
+            let (in_headers, ptr) = location_pointer(&c.location)?;
+            (!in_headers)
+                .then(|| quote!(const CORRELATION_POINTER: Option<&'static str> = Some(#ptr);))
+        });
         quote! {
             #doc
             #[derive(Debug, Clone, PartialEq)]
@@ -130,6 +135,7 @@ pub fn emit(api: &Api, space: &TypeSpace<'_>, messages: &[MessageTypes]) -> Toke
                 type Payload = #payload;
                 const NAME: &'static str = #key;
                 const CONTENT_TYPE: Option<&'static str> = #content_type;
+                #pointer
 
                 fn payload(&self) -> &Self::Payload {
                     &self.payload

@@ -18,6 +18,8 @@
 pub mod backoff;
 pub mod codec;
 pub mod codegen;
+#[cfg(feature = "validate")]
+pub mod endpoint;
 pub mod etag;
 pub mod frame;
 #[cfg(feature = "http")]
@@ -28,14 +30,32 @@ pub mod message;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
 pub mod mqtt_topic;
+#[cfg(feature = "sse-client")]
+pub mod post;
+#[cfg(feature = "rpc")]
+pub mod rpc;
 pub mod sse;
+#[cfg(feature = "sse-client")]
+pub mod sse_client;
 #[cfg(feature = "sse")]
 pub mod sse_server;
 pub mod types;
+#[cfg(feature = "validate")]
+pub mod validate;
 #[cfg(feature = "ws")]
 pub mod ws;
 #[cfg(feature = "ws-client")]
 pub mod ws_client;
 
 pub use codec::{Codec, CodecError};
+
+/// The web framework generated servers mount on (`router(handler) -> axum::Router`).
+#[cfg(any(feature = "ws", feature = "sse"))]
+pub use axum;
 pub use message::Message;
+/// The async runtime the transports run on.
+#[cfg(feature = "rpc")]
+pub use tokio;
+/// Logging, for generated code.
+#[cfg(feature = "validate")]
+pub use tracing;

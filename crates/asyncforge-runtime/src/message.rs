@@ -14,6 +14,9 @@ pub trait Message: Sized {
     const NAME: &'static str;
     /// The content type (the document's default applied); `None` means JSON.
     const CONTENT_TYPE: Option<&'static str>;
+    /// Where the correlation id is in the payload (a JSON pointer), when the message has one
+    /// there (`correlationId.location: $message.payload#/…`).
+    const CORRELATION_POINTER: Option<&'static str> = None;
 
     /// The payload.
     fn payload(&self) -> &Self::Payload;

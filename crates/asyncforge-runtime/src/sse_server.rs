@@ -82,6 +82,11 @@ impl Topic {
         inner.subscribers.len()
     }
 
+    /// Ends every subscriber's stream (the events stay for clients that resume).
+    pub fn close_subscribers(&self) {
+        self.lock().subscribers.clear();
+    }
+
     /// Publishes an event (`name` is the message name); returns its id.
     pub fn publish(&self, name: &str, data: &str) -> u64 {
         let mut inner = self.lock();
@@ -152,5 +157,110 @@ fn event(id: u64, name: &str, data: &str) -> SseEvent {
         e
     } else {
         e.event(name)
+    }
+}
+
+/// The topics of an SSE endpoint, one per concrete channel address, created on first use.
+/// At most `max` topics exist: a server cannot be made to hold unbounded state by clients
+/// inventing addresses (topics without subscribers and events are dropped first).
+#[derive(Clone)]
+pub struct Topics {
+    config: SseConfig,
+    max: usize,
+    map: Arc<Mutex<std::collections::HashMap<String, Topic>>>,
+}
+
+impl Topics {
+    /// A registry of at most `max` topics.
+    pub fn new(config: SseConfig, max: usize) -> Self {
+        Topics {
+            config,
+            max,
+            map: Arc::new(Mutex::new(std::collections::HashMap::new())),
+        }
+    }
+
+    /// The topic of an address, created if needed; `None` when the registry is full.
+    pub fn topic(&self, address: &str) -> Option<Topic> {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = map.get(address) {
+            return Some(t.clone());
+        }
+        if map.len() >= self.max {
+            map.retain(|_, t| t.subscribers() > 0 || t.lock().buffer.last_id() > 0);
+            if map.len() >= self.max {
+                tracing::warn!(address, max = self.max, "SSE topic limit reached");
+                return None;
+            }
+        }
+        let t = Topic::new(self.config.clone());
+        map.insert(address.to_owned(), t.clone());
+        Some(t)
+    }
+
+    /// The topic of an address if it exists.
+    pub fn get(&self, address: &str) -> Option<Topic> {
+        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(address).cloned()
+    }
+
+    /// Ends every stream of every topic (graceful shutdown: clients reconnect and resume).
+    pub fn close_all(&self) {
+        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        for t in map.values() {
+            t.close_subscribers();
+        }
+    }
+
+    /// Number of topics.
+    pub fn len(&self) -> usize {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// No topic exists.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A POST to an SSE channel address (a *receive* operation), as its handler sees it.
+#[derive(Debug, Clone)]
+pub struct Post<P> {
+    /// Channel parameters from the path.
+    pub params: P,
+    /// Request headers.
+    pub headers: HeaderMap,
+}
+
+pub use crate::endpoint::error_response;
+
+/// `202 Accepted` with an empty body.
+pub fn accepted() -> Response {
+    axum::http::StatusCode::ACCEPTED.into_response()
+}
+
+/// `200 OK` with a reply message as the body (its content type; the request's correlation
+/// id filled in where the reply lacks one).
+pub fn reply_response<O: crate::endpoint::Outgoing + ?Sized>(
+    reply: &O,
+    correlation: Option<&serde_json::Value>,
+) -> Response {
+    match crate::endpoint::outgoing_bytes(reply, correlation) {
+        Ok(bytes) => (
+            axum::http::StatusCode::OK,
+            [(
+                axum::http::header::CONTENT_TYPE,
+                reply.content_type().unwrap_or("application/json"),
+            )],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "reply could not be encoded");
+            error_response(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "the reply could not be encoded",
+            )
+        }
     }
 }

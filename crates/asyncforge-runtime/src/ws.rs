@@ -120,6 +120,9 @@ pub enum SendError {
     /// The connection's queue was full: the message was dropped.
     #[error("the send queue of connection {0:?} is full; message dropped")]
     Dropped(ConnId),
+    /// The message could not be encoded.
+    #[error("the message could not be encoded: {0}")]
+    Encode(String),
 }
 
 impl Hub {
@@ -269,10 +272,31 @@ pub struct Ctx {
     pub hub: Hub,
 }
 
-/// A message the handler refuses; the peer gets `{"error": message}` and the connection stays.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Reject(pub String);
+/// A connection of a generated endpoint: the runtime context with the typed channel
+/// parameters and the typed query of the upgrade.
+#[derive(Clone)]
+pub struct Session<P, Q = ()> {
+    /// Connection, path, headers and hub.
+    pub ctx: Ctx,
+    /// Channel parameters from the path.
+    pub params: P,
+    /// The upgrade's query, typed from the WebSocket binding's `query` schema.
+    pub query: Q,
+}
+
+impl<P, Q> Session<P, Q> {
+    /// The connection id.
+    pub fn conn(&self) -> ConnId {
+        self.ctx.conn
+    }
+
+    /// Headers of the upgrade request.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.ctx.headers
+    }
+}
+
+pub use super::endpoint::Reject;
 
 /// What generated servers implement (through their generated dispatcher).
 pub trait Handler: Send + Sync + 'static {

@@ -31,6 +31,67 @@ pub enum State {
     },
     /// Gave up (the backoff's attempt limit) or was closed.
     Closed,
+    /// The server refused the upgrade with a 4xx status (not retried).
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The response body (the server's reason).
+        reason: String,
+    },
+}
+
+/// The sending half of a [`WsClient`] (see [`WsClient::split`]). Cheap to clone.
+#[derive(Clone)]
+pub struct WsSender {
+    out: mpsc::Sender<Frame>,
+    state: watch::Receiver<State>,
+}
+
+impl WsSender {
+    /// Queues a frame; it is sent as soon as the connection is up.
+    pub fn send(&self, frame: Frame) -> Result<(), ClientError> {
+        queue(&self.out, frame)
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state.borrow().clone()
+    }
+
+    /// Waits until the state satisfies `f`.
+    pub async fn wait_for(&self, f: impl Fn(&State) -> bool) -> State {
+        let mut state = self.state.clone();
+        match state.wait_for(|s| f(s)).await {
+            Ok(s) => s.clone(),
+            Err(_) => State::Closed,
+        }
+    }
+}
+
+/// The receiving half of a [`WsClient`]; dropping it stops the connection.
+pub struct WsReceiver {
+    incoming: mpsc::Receiver<Frame>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl WsReceiver {
+    /// The next received frame (`None` once the client is closed).
+    pub async fn recv(&mut self) -> Option<Frame> {
+        self.incoming.recv().await
+    }
+}
+
+impl Drop for WsReceiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn queue(out: &mpsc::Sender<Frame>, frame: Frame) -> Result<(), ClientError> {
+    out.try_send(frame).map_err(|e| match e {
+        mpsc::error::TrySendError::Full(_) => ClientError::QueueFull,
+        mpsc::error::TrySendError::Closed(_) => ClientError::Closed,
+    })
 }
 
 /// Why a frame was not queued.
@@ -53,6 +114,10 @@ pub struct ClientConfig {
     pub queue: usize,
     /// Time allowed for one connection attempt.
     pub connect_timeout: Duration,
+    /// Extra headers of the upgrade request (authentication, the binding's `headers`).
+    pub headers: Vec<(String, String)>,
+    /// Largest message accepted from the server (bytes).
+    pub max_message_size: usize,
 }
 
 impl Default for ClientConfig {
@@ -61,6 +126,8 @@ impl Default for ClientConfig {
             backoff: Backoff::default(),
             queue: 1024,
             connect_timeout: Duration::from_secs(10),
+            headers: Vec::new(),
+            max_message_size: 16 << 20,
         }
     }
 }
@@ -91,10 +158,22 @@ impl WsClient {
 
     /// Queues a frame; it is sent as soon as the connection is up.
     pub fn send(&self, frame: Frame) -> Result<(), ClientError> {
-        self.out.try_send(frame).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => ClientError::QueueFull,
-            mpsc::error::TrySendError::Closed(_) => ClientError::Closed,
-        })
+        queue(&self.out, frame)
+    }
+
+    /// Splits the client into a cloneable sender and the receiver (which owns the
+    /// connection: dropping it stops the client).
+    pub fn split(self) -> (WsSender, WsReceiver) {
+        (
+            WsSender {
+                out: self.out,
+                state: self.state,
+            },
+            WsReceiver {
+                incoming: self.incoming,
+                task: self.task,
+            },
+        )
     }
 
     /// The next received frame (`None` once the client is closed).
@@ -134,13 +213,43 @@ async fn run(
     loop {
         let attempt = delays.attempts();
         let _ = state.send(State::Connecting { attempt });
+        let request = match request(&url, &config.headers) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(%url, error = %e, "invalid WebSocket request; giving up");
+                break;
+            }
+        };
+        let ws_config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .max_message_size(Some(config.max_message_size))
+            .max_frame_size(Some(config.max_message_size));
         let connected = tokio::time::timeout(
             config.connect_timeout,
-            tokio_tungstenite::connect_async(url.as_str()),
+            tokio_tungstenite::connect_async_with_config(request, Some(ws_config), false),
         )
         .await;
         let socket = match connected {
             Ok(Ok((socket, _))) => socket,
+            Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response)))
+                if response.status().is_client_error()
+                    && response.status().as_u16() != 408
+                    && response.status().as_u16() != 429 =>
+            {
+                // The server refuses this request (bad parameters, query, headers, Origin):
+                // trying again would get the same answer.
+                let body = response
+                    .body()
+                    .as_deref()
+                    .map(String::from_utf8_lossy)
+                    .unwrap_or_default()
+                    .into_owned();
+                tracing::error!(%url, status = %response.status(), %body, "WebSocket upgrade refused; giving up");
+                let _ = state.send(State::Refused {
+                    status: response.status().as_u16(),
+                    reason: body,
+                });
+                return;
+            }
             Ok(Err(e)) => {
                 tracing::debug!(%url, error = %e, "WebSocket connect failed");
                 match delays.next() {
@@ -211,9 +320,80 @@ async fn run(
     let _ = state.send(State::Closed);
 }
 
+fn request(
+    url: &str,
+    headers: &[(String, String)],
+) -> Result<
+    tokio_tungstenite::tungstenite::handshake::client::Request,
+    tokio_tungstenite::tungstenite::Error,
+> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+    let mut request = url.into_client_request()?;
+    for (name, value) in headers {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|e| tokio_tungstenite::tungstenite::Error::HttpFormat(e.into()))?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|e| tokio_tungstenite::tungstenite::Error::HttpFormat(e.into()))?;
+        request.headers_mut().append(name, value);
+    }
+    Ok(request)
+}
+
 fn to_message(f: &Frame) -> Message {
     match f {
         Frame::Text(t) => Message::text(t.clone()),
         Frame::Binary(b) => Message::binary(b.clone()),
     }
+}
+
+/// Answers a request the server sent (a *send* operation with a reply): the reply gets the
+/// request's correlation id where it has none.
+pub struct Responder<T> {
+    tx: WsSender,
+    correlation: Option<serde_json::Value>,
+    _reply: std::marker::PhantomData<fn(T)>,
+}
+
+impl<T> std::fmt::Debug for Responder<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Responder")
+            .field("correlation", &self.correlation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: crate::endpoint::Outgoing> Responder<T> {
+    /// A responder that answers on `tx`.
+    pub fn new(tx: WsSender, correlation: Option<serde_json::Value>) -> Self {
+        Responder {
+            tx,
+            correlation,
+            _reply: std::marker::PhantomData,
+        }
+    }
+
+    /// The request's correlation id.
+    pub fn correlation(&self) -> Option<&serde_json::Value> {
+        self.correlation.as_ref()
+    }
+
+    /// Sends the reply.
+    pub fn reply(self, message: impl Into<T>) -> Result<(), ReplyError> {
+        let message: T = message.into();
+        let frame = crate::endpoint::outgoing_frame(&message, self.correlation.as_ref())
+            .map_err(|e| ReplyError::Encode(e.to_string()))?;
+        self.tx.send(frame).map_err(ReplyError::Send)
+    }
+}
+
+/// Why a reply or a message was not sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplyError {
+    /// The message could not be encoded.
+    #[error("the message could not be encoded: {0}")]
+    Encode(String),
+    /// The client could not queue it.
+    #[error(transparent)]
+    Send(ClientError),
 }

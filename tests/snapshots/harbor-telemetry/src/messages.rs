@@ -84,6 +84,7 @@ impl Message for ReadingRequest {
     type Payload = super::types::ReadingRequestPayload;
     const NAME: &'static str = "readingRequest";
     const CONTENT_TYPE: Option<&'static str> = Some("application/json");
+    const CORRELATION_POINTER: Option<&'static str> = Some("/requestId");
     fn payload(&self) -> &Self::Payload {
         &self.payload
     }
@@ -119,6 +120,7 @@ impl Message for Reading {
     type Payload = super::types::ReadingPayload;
     const NAME: &'static str = "reading";
     const CONTENT_TYPE: Option<&'static str> = Some("application/json");
+    const CORRELATION_POINTER: Option<&'static str> = Some("/requestId");
     fn payload(&self) -> &Self::Payload {
         &self.payload
     }

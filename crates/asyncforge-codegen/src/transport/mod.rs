@@ -1,0 +1,1521 @@
+//! Servers and clients for WebSocket and Server-Sent-Events channels.
+//!
+//! Three modules beside `types` and `messages`:
+//! - `channels`: typed channel parameters, the schema checks of incoming messages, and one
+//!   enum per operation that carries several messages;
+//! - `server`: a `Handler` trait with one method per *receive* operation, a `Sender` with
+//!   typed methods per *send* operation, and `Server::router(handler) -> axum::Router`;
+//! - `client`: one client per endpoint, with typed send methods, request/reply with a
+//!   timeout, and a typed stream of what the server sends.
+//!
+//! The conventions (paths, frames, SSE) are in `docs/protocols.md`.
+
+pub mod model;
+
+use std::collections::BTreeMap;
+
+use asyncforge_spec::ir::{Api, JsonType, MessageId, SchemaBody, SchemaId};
+use heck::ToShoutySnakeCase;
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use crate::messages::MessageTypes;
+use crate::names::type_name;
+use crate::types::{Ty, TypeSpace};
+use model::{Endpoint, Kind, Model, Op};
+
+/// Typed parts of the endpoints that need types from the type space (binding query and
+/// headers schemas).
+pub struct Parts {
+    query: BTreeMap<usize, Ty>,
+}
+
+/// Assigns types to the endpoints' query schemas (before the type space is emitted).
+pub fn collect(model: &Model, space: &mut TypeSpace<'_>) -> Parts {
+    let mut query = BTreeMap::new();
+    for (i, e) in model.endpoints.iter().enumerate() {
+        if let Some(q) = e.query {
+            query.insert(i, space.ty(q, &format!("{}Query", e.name)));
+        }
+    }
+    Parts { query }
+}
+
+/// The generated modules.
+pub struct Emitted {
+    /// `channels` module body.
+    pub channels: TokenStream,
+    /// `server` module body.
+    pub server: TokenStream,
+    /// `client` module body.
+    pub client: TokenStream,
+}
+
+struct Ctx<'a> {
+    api: &'a Api,
+    space: &'a TypeSpace<'a>,
+    messages: &'a [MessageTypes],
+    parts: &'a Parts,
+}
+
+fn lit(s: &str) -> proc_macro2::Literal {
+    proc_macro2::Literal::string(s)
+}
+
+impl Ctx<'_> {
+    fn msg_name(&self, id: MessageId) -> &str {
+        &self.messages[id.0 as usize].name
+    }
+
+    fn msg_ty(&self, id: MessageId) -> TokenStream {
+        let n = format_ident!("{}", self.msg_name(id));
+        quote!(super::messages::#n)
+    }
+
+    fn check_ident(&self, id: MessageId) -> proc_macro2::Ident {
+        format_ident!("{}", self.msg_name(id).to_shouty_snake_case())
+    }
+
+    fn check(&self, id: MessageId) -> TokenStream {
+        let c = self.check_ident(id);
+        quote!(super::channels::checks::#c)
+    }
+
+    /// The type of an operation's message set: the message itself, or the generated enum.
+    fn set_ty(&self, ids: &[MessageId], enum_name: &str) -> TokenStream {
+        if ids.len() == 1 {
+            self.msg_ty(ids[0])
+        } else {
+            let n = format_ident!("{}", enum_name);
+            quote!(super::channels::#n)
+        }
+    }
+
+    fn query_ty(&self, index: usize) -> TokenStream {
+        match self.parts.query.get(&index) {
+            Some(t) => self.space.tokens(t, &quote!(super::types::)),
+            None => quote!(()),
+        }
+    }
+
+    fn op_doc(&self, op: &Op, fallback: String) -> TokenStream {
+        let o = self.api.operation(op.id);
+        let mut parts: Vec<String> = [&o.title, &o.summary, &o.description]
+            .into_iter()
+            .flatten()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        parts.dedup();
+        if parts.is_empty() {
+            parts.push(fallback);
+        }
+        parts.push(format!("Operation `{}`.", o.key));
+        crate::doc_attrs(Some(&parts.join("\n\n")))
+    }
+}
+
+/// `m` or `m.into()`: a message goes into an operation's enum when it has several.
+fn conv(messages: usize) -> TokenStream {
+    if messages > 1 {
+        quote!(m.into())
+    } else {
+        quote!(m)
+    }
+}
+
+fn reply_enum_name(op: &Op) -> String {
+    format!("{}Reply", op.type_base)
+}
+
+fn message_enum_name(op: &Op) -> String {
+    op.type_base.clone()
+}
+
+/// Emits the three modules for an API's WebSocket and SSE endpoints.
+pub fn emit(
+    api: &Api,
+    model: &Model,
+    space: &TypeSpace<'_>,
+    messages: &[MessageTypes],
+    parts: &Parts,
+) -> Emitted {
+    let cx = Ctx {
+        api,
+        space,
+        messages,
+        parts,
+    };
+    Emitted {
+        channels: channels(&cx, model),
+        server: server(&cx, model),
+        client: client(&cx, model),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// channels
+
+fn schema_scalar(api: &Api, id: SchemaId) -> Option<&'static str> {
+    let SchemaBody::Object(o) = &api.schema(id).body else {
+        return None;
+    };
+    match o.types.first()? {
+        JsonType::Integer => Some("Integer"),
+        JsonType::Number => Some("Number"),
+        JsonType::Boolean => Some("Boolean"),
+        _ => None,
+    }
+}
+
+fn checks_for(cx: &Ctx<'_>, model: &Model) -> TokenStream {
+    let mut used: Vec<MessageId> = Vec::new();
+    for e in &model.endpoints {
+        for op in e.receive.iter().chain(&e.send) {
+            for m in op.messages.iter().chain(op.reply.iter().flatten()) {
+                if !used.contains(m) {
+                    used.push(*m);
+                }
+            }
+        }
+    }
+    used.sort_by_key(|m| m.0);
+    let mut items = Vec::new();
+    for m in used {
+        let ident = cx.check_ident(m);
+        let msg = cx.api.message(m);
+        let schema = msg
+            .payload
+            .and_then(|p| crate::schema_json::validation_schema(cx.api, p))
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "true".to_owned());
+        let doc = format!(" The payload schema of message `{}`.", msg.key);
+        let schema = lit(&schema);
+        items.push(quote! {
+            #[doc = #doc]
+            pub static #ident: SchemaCheck = SchemaCheck::new(#schema);
+        });
+    }
+    for e in &model.endpoints {
+        let base = e.name.to_shouty_snake_case();
+        for p in &e.params {
+            if let Some(schema) = crate::schema_json::parameter_schema(cx.api, p.schema, &p.allowed)
+            {
+                let ident = format_ident!(
+                    "{}_{}",
+                    base,
+                    p.field.trim_start_matches("r#").to_shouty_snake_case()
+                );
+                let doc = format!(" The schema of parameter `{}` of `{}`.", p.name, e.address);
+                let schema = lit(&schema.to_string());
+                items.push(quote! {
+                    #[doc = #doc]
+                    pub static #ident: SchemaCheck = SchemaCheck::new(#schema);
+                });
+            }
+        }
+        for (what, schema_id) in [("QUERY", e.query), ("HEADERS", e.headers)] {
+            let Some(schema) =
+                schema_id.and_then(|s| crate::schema_json::validation_schema(cx.api, s))
+            else {
+                continue;
+            };
+            let ident = format_ident!("{}_{}", base, what);
+            let doc = format!(
+                " The WebSocket binding's {} schema of `{}`.",
+                what.to_lowercase(),
+                e.address
+            );
+            let schema = lit(&schema.to_string());
+            items.push(quote! {
+                #[doc = #doc]
+                pub static #ident: SchemaCheck = SchemaCheck::new(#schema);
+            });
+        }
+    }
+    quote! {
+        /// The schemas incoming messages, parameters and upgrade requests are checked against.
+        pub mod checks {
+            use asyncforge_runtime::validate::SchemaCheck;
+            #(#items)*
+        }
+    }
+}
+
+fn param_check(e: &Endpoint, field: &str, has: bool) -> TokenStream {
+    if !has {
+        return quote!(None);
+    }
+    let ident = format_ident!(
+        "{}_{}",
+        e.name.to_shouty_snake_case(),
+        field.trim_start_matches("r#").to_shouty_snake_case()
+    );
+    quote!(Some(&checks::#ident))
+}
+
+fn channels(cx: &Ctx<'_>, model: &Model) -> TokenStream {
+    let checks = checks_for(cx, model);
+    let mut items = vec![checks];
+    for e in &model.endpoints {
+        let name = format_ident!("{}Params", e.name);
+        let doc = format!(" Parameters of the channel address `{}`.", e.address);
+        let address = lit(&e.address);
+        let fields = e.params.iter().map(|p| {
+            let f = crate::ident(&p.field);
+            let doc = crate::doc_attrs(Some(
+                p.doc
+                    .as_deref()
+                    .unwrap_or(&format!("The `{}` parameter.", p.name)),
+            ));
+            quote!(#doc pub #f: String,)
+        });
+        let pairs = e.params.iter().map(|p| {
+            let f = crate::ident(&p.field);
+            let n = lit(&p.name);
+            quote!((#n, self.#f.as_str()))
+        });
+        let reads = e.params.iter().map(|p| {
+            let f = crate::ident(&p.field);
+            let n = lit(&p.name);
+            let has = crate::schema_json::parameter_schema(cx.api, p.schema, &p.allowed).is_some();
+            let check = param_check(e, &p.field, has);
+            quote! {
+                #f: {
+                    let value = get(#n).ok_or_else(|| missing_parameter(#n))?;
+                    parameter(#n, &value, #check)?
+                },
+            }
+        });
+        let get_used = if e.params.is_empty() {
+            quote!(let _ = get;)
+        } else {
+            quote!()
+        };
+        items.push(quote! {
+            #[doc = #doc]
+            #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+            pub struct #name {
+                #(#fields)*
+            }
+
+            impl #name {
+                /// The address template.
+                pub const ADDRESS: &'static str = #address;
+
+                /// The concrete address (`rooms/42` for `rooms/{roomId}`).
+                pub fn address(&self) -> String {
+                    fill_address(Self::ADDRESS, &[#(#pairs),*])
+                }
+
+                /// Reads and checks the parameters (`get` looks one up by name).
+                pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+                    #get_used
+                    Ok(#name { #(#reads)* })
+                }
+            }
+        });
+        // One enum per operation with several messages (and per reply with several).
+        for op in e.receive.iter().chain(&e.send) {
+            if op.messages.len() > 1 {
+                items.push(message_enum(cx, &message_enum_name(op), &op.messages, op));
+            }
+            if let Some(r) = &op.reply
+                && r.len() > 1
+            {
+                items.push(message_enum(cx, &reply_enum_name(op), r, op));
+            }
+        }
+    }
+    quote! {
+        #[allow(unused_imports)]
+        use asyncforge_runtime::codegen::*;
+        #[allow(unused_imports)]
+        use asyncforge_runtime::endpoint::{fill_address, missing_parameter, parameter, Outgoing};
+        #(#items)*
+    }
+}
+
+fn message_enum(cx: &Ctx<'_>, name: &str, ids: &[MessageId], op: &Op) -> TokenStream {
+    let ident = format_ident!("{}", name);
+    let doc = format!(
+        " The messages of operation `{}`{}.",
+        cx.api.operation(op.id).key,
+        if name.ends_with("Reply") {
+            "'s reply"
+        } else {
+            ""
+        }
+    );
+    let variants: Vec<proc_macro2::Ident> = ids
+        .iter()
+        .map(|m| format_ident!("{}", cx.msg_name(*m)))
+        .collect();
+    let tys: Vec<TokenStream> = ids.iter().map(|m| cx.msg_ty(*m)).collect();
+    let docs: Vec<String> = ids
+        .iter()
+        .map(|m| format!(" Message `{}`.", cx.api.message(*m).key))
+        .collect();
+    quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum #ident {
+            #( #[doc = #docs] #variants(#tys), )*
+        }
+
+        #(
+            impl From<#tys> for #ident {
+                fn from(m: #tys) -> Self {
+                    #ident::#variants(m)
+                }
+            }
+        )*
+
+        impl Outgoing for #ident {
+            fn name(&self) -> &'static str {
+                match self { #( #ident::#variants(m) => m.name(), )* }
+            }
+            fn content_type(&self) -> Option<&'static str> {
+                match self { #( #ident::#variants(m) => m.content_type(), )* }
+            }
+            fn correlation_pointer(&self) -> Option<&'static str> {
+                match self { #( #ident::#variants(m) => m.correlation_pointer(), )* }
+            }
+            fn to_bytes(&self) -> Result<Vec<u8>, CodecError> {
+                match self { #( #ident::#variants(m) => m.to_bytes(), )* }
+            }
+        }
+    }
+}
+
+/// Code that reads an endpoint's parameters from axum's path map.
+fn read_params(e: &Endpoint) -> TokenStream {
+    let name = format_ident!("{}Params", e.name);
+    if e.params.is_empty() {
+        quote!(let params = super::channels::#name::default();)
+    } else {
+        quote! {
+            let params = match super::channels::#name::read(|n| path.get(n).cloned()) {
+                Ok(p) => p,
+                Err(why) => return error_response(StatusCode::NOT_FOUND, &why),
+            };
+        }
+    }
+}
+
+fn path_extractor(e: &Endpoint) -> TokenStream {
+    if e.params.is_empty() {
+        quote!()
+    } else {
+        quote!(Path(path): Path<HashMap<String, String>>,)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// server
+
+fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
+    let has_ws = model.has(Kind::Ws);
+    let has_sse = model.has(Kind::Sse);
+    let mut trait_items = Vec::new();
+    let mut sender_items = Vec::new();
+    let mut pending_fields = Vec::new();
+    let mut pending_inits = Vec::new();
+    let mut routes = Vec::new();
+    let mut fns = Vec::new();
+
+    for (index, e) in model.endpoints.iter().enumerate() {
+        let params_ty = format_ident!("{}Params", e.name);
+        let params_path = quote!(super::channels::#params_ty);
+        let route = lit(&e.route);
+        match e.kind {
+            Kind::Ws => {
+                let session = format_ident!("{}Session", e.name);
+                let query_ty = cx.query_ty(index);
+                let sdoc = format!(
+                    " A WebSocket connection on `{}`: its parameters and typed query.",
+                    e.address
+                );
+                fns.push(quote! {
+                    #[doc = #sdoc]
+                    pub type #session = Session<#params_path, #query_ty>;
+                });
+                let opened = format_ident!("{}_opened", e.name.to_lowercase_snake());
+                let closed = format_ident!("{}_closed", e.name.to_lowercase_snake());
+                let odoc = format!(
+                    " A connection on `{}` opened (it is subscribed to its concrete address).",
+                    e.address
+                );
+                let cdoc = format!(" A connection on `{}` closed.", e.address);
+                trait_items.push(quote! {
+                    #[doc = #odoc]
+                    fn #opened(&self, session: &#session) {
+                        let _ = session;
+                    }
+                    #[doc = #cdoc]
+                    fn #closed(&self, session: &#session) {
+                        let _ = session;
+                    }
+                });
+                ws_endpoint(
+                    cx,
+                    e,
+                    index,
+                    &mut trait_items,
+                    &mut sender_items,
+                    &mut pending_fields,
+                    &mut pending_inits,
+                    &mut fns,
+                );
+                let upgrade = format_ident!("{}_upgrade", e.name.to_lowercase_snake());
+                routes.push(quote!(.route(#route, get(#upgrade::<H>))));
+            }
+            Kind::Sse => {
+                let stream = format_ident!("{}_stream", e.name.to_lowercase_snake());
+                let post = format_ident!("{}_post", e.name.to_lowercase_snake());
+                let mut methods = Vec::new();
+                if !e.send.is_empty() {
+                    methods.push(quote!(get(#stream)));
+                }
+                if !e.receive.is_empty() {
+                    if methods.is_empty() {
+                        methods.push(quote!(post(#post::<H>)));
+                    } else {
+                        methods.push(quote!(.post(#post::<H>)));
+                    }
+                }
+                if !methods.is_empty() {
+                    routes.push(quote!(.route(#route, #(#methods)*)));
+                }
+                sse_endpoint(cx, e, &mut trait_items, &mut sender_items, &mut fns);
+            }
+        }
+    }
+
+    let (config_fields, config_defaults, sender_fields, sender_inits) = {
+        let mut cf = Vec::new();
+        let mut cd = Vec::new();
+        let mut sf = Vec::new();
+        let mut si = Vec::new();
+        if has_ws {
+            cf.push(quote! {
+                /// WebSocket limits: message size, Origin allow-list, connections, send queue,
+                /// slow-consumer policy, keepalive.
+                pub ws: WsConfig,
+            });
+            cd.push(quote!(ws: WsConfig::default(),));
+            sf.push(quote!(hub: Hub,));
+            si.push(quote!(hub: Hub::new(config.ws.clone()),));
+        }
+        if has_sse {
+            cf.push(quote! {
+                /// SSE replay window, retry hint, heartbeat and subscriber queue.
+                pub sse: SseConfig,
+                /// Most SSE topics (concrete addresses) held at once.
+                pub max_topics: usize,
+            });
+            cd.push(quote!(sse: SseConfig::default(), max_topics: 10_000,));
+            sf.push(quote!(topics: Topics,));
+            si.push(quote!(topics: Topics::new(config.sse.clone(), config.max_topics),));
+        }
+        (cf, cd, sf, si)
+    };
+
+    let imports_ws = has_ws.then(|| {
+        quote! {
+            #[allow(unused_imports)]
+            use asyncforge_runtime::ws::{self, ConnId, Ctx, Hub, SendError, Session, WsConfig};
+            use asyncforge_runtime::axum::extract::ws::WebSocketUpgrade;
+            use asyncforge_runtime::axum::extract::RawQuery;
+            #[allow(unused_imports)]
+            use asyncforge_runtime::endpoint::{frame_bytes, headers_object, query_object, outgoing_frame, typed_part, Incoming, Scalar};
+        }
+    });
+    let imports_sse = has_sse.then(|| {
+        quote! {
+            #[allow(unused_imports)]
+            use asyncforge_runtime::sse_server::{accepted, reply_response, Post, SseConfig, Topics};
+            #[allow(unused_imports)]
+            use asyncforge_runtime::axum::body::Bytes;
+        }
+    });
+    let mut shutdown = Vec::new();
+    if has_ws {
+        shutdown.push(quote!(self.sender.hub.close_all(1001, "server shutting down");));
+    }
+    if has_sse {
+        shutdown.push(quote!(self.sender.topics.close_all();));
+    }
+    let pending_struct = quote! {
+        /// Requests the server sent and waits replies for.
+        #[derive(Clone, Default)]
+        struct Pendings {
+            #(#pending_fields)*
+        }
+    };
+    quote! {
+        //! The server side: implement [`Handler`], build a [`Server`], mount [`Server::router`].
+        #![allow(clippy::too_many_arguments)]
+        #[allow(unused_imports)]
+        use std::collections::HashMap;
+        use std::sync::Arc;
+        use std::time::Duration;
+
+        #[allow(unused_imports)]
+        use asyncforge_runtime::axum::extract::{Path, State};
+        #[allow(unused_imports)]
+        use asyncforge_runtime::axum::http::{HeaderMap, StatusCode};
+        use asyncforge_runtime::axum::response::Response;
+        #[allow(unused_imports)]
+        use asyncforge_runtime::axum::routing::{get, post};
+        use asyncforge_runtime::axum::Router;
+        #[allow(unused_imports)]
+        use asyncforge_runtime::codegen::Message;
+        #[allow(unused_imports)]
+        use asyncforge_runtime::endpoint::{error_response, Outgoing, Reject};
+        #[allow(unused_imports)]
+        use asyncforge_runtime::rpc::{Pending, RequestError};
+        #imports_ws
+        #imports_sse
+
+        /// What the application does with the messages it receives: one method per *receive*
+        /// operation. A method returning `Err(Reject)` answers the peer with
+        /// `{"error": …}` and keeps the connection.
+        pub trait Handler: Send + Sync + 'static {
+            #(#trait_items)*
+        }
+
+        /// Server settings.
+        #[derive(Debug, Clone)]
+        pub struct Config {
+            #(#config_fields)*
+            /// How long a request the server sends waits for its reply.
+            pub request_timeout: Duration,
+        }
+
+        impl Default for Config {
+            fn default() -> Self {
+                Config {
+                    #(#config_defaults)*
+                    request_timeout: Duration::from_secs(10),
+                }
+            }
+        }
+
+        #pending_struct
+
+        /// Typed handles for every *send* operation: to one connection, to the subscribers of
+        /// a concrete address, or to everyone. Cheap to clone.
+        #[derive(Clone)]
+        #[allow(dead_code)]
+        pub struct Sender {
+            #(#sender_fields)*
+            pending: Pendings,
+            request_timeout: Duration,
+        }
+
+        impl Sender {
+            #(#sender_items)*
+        }
+
+        /// The server: owns the connection hub and topics; hands out [`Sender`]s and the router.
+        pub struct Server {
+            sender: Sender,
+        }
+
+        impl Server {
+            /// A server with these settings.
+            pub fn new(config: Config) -> Self {
+                Server {
+                    sender: Sender {
+                        #(#sender_inits)*
+                        pending: Pendings { #(#pending_inits)* },
+                        request_timeout: config.request_timeout,
+                    },
+                }
+            }
+
+            /// A handle to send messages with.
+            pub fn sender(&self) -> Sender {
+                self.sender.clone()
+            }
+
+            /// Ends every connection and stream (WebSocket close 1001 "going away"); call it
+            /// when the HTTP server shuts down (axum's `with_graceful_shutdown`). Clients
+            /// reconnect: WebSocket clients with backoff, SSE clients with `Last-Event-ID`.
+            pub fn shutdown(&self) {
+                #(#shutdown)*
+            }
+
+            /// The axum router of every endpoint, calling `handler` for incoming messages.
+            pub fn router<H: Handler>(&self, handler: H) -> Router {
+                let state = Arc::new(Shared { handler: Arc::new(handler), sender: self.sender.clone() });
+                Router::new()
+                    #(#routes)*
+                    .with_state(state)
+            }
+        }
+
+        #[allow(dead_code)]
+        struct Shared<H> {
+            handler: Arc<H>,
+            sender: Sender,
+        }
+
+        #(#fns)*
+
+    }
+}
+
+trait SnakeExt {
+    fn to_lowercase_snake(&self) -> String;
+}
+
+impl SnakeExt for String {
+    fn to_lowercase_snake(&self) -> String {
+        heck::ToSnakeCase::to_snake_case(self.as_str())
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn ws_endpoint(
+    cx: &Ctx<'_>,
+    e: &Endpoint,
+    index: usize,
+    trait_items: &mut Vec<TokenStream>,
+    sender_items: &mut Vec<TokenStream>,
+    pending_fields: &mut Vec<TokenStream>,
+    pending_inits: &mut Vec<TokenStream>,
+    fns: &mut Vec<TokenStream>,
+) {
+    let session = format_ident!("{}Session", e.name);
+    let params_ty = format_ident!("{}Params", e.name);
+    let params_path = quote!(super::channels::#params_ty);
+    let snake = e.name.to_lowercase_snake();
+    let group = lit(&format!("#{}", e.route));
+    let mut tries = Vec::new();
+
+    for op in &e.receive {
+        let method = crate::ident(&op.method);
+        let msg_ty = cx.set_ty(&op.messages, &message_enum_name(op));
+        let doc = cx.op_doc(op, format!("A client sent a message on `{}`.", e.address));
+        match &op.reply {
+            None => {
+                trait_items.push(quote! {
+                    #doc
+                    fn #method(&self, session: &#session, message: #msg_ty) -> impl std::future::Future<Output = Result<(), Reject>> + Send;
+                });
+                for m in &op.messages {
+                    let m_conv = conv(op.messages.len());
+                    let ty = cx.msg_ty(*m);
+                    let check = cx.check(*m);
+                    tries.push(quote! {
+                        if let Some(m) = incoming.try_message::<#ty>(&#check) {
+                            return self.shared.handler.#method(session, #m_conv).await;
+                        }
+                    });
+                }
+            }
+            Some(reply) => {
+                let reply_ty = cx.set_ty(reply, &reply_enum_name(op));
+                trait_items.push(quote! {
+                    #doc
+                    ///
+                    /// The reply goes back on the same connection, with the request's correlation
+                    /// id filled in when the reply does not set it.
+                    fn #method(&self, session: &#session, message: #msg_ty) -> impl std::future::Future<Output = Result<#reply_ty, Reject>> + Send;
+                });
+                for m in &op.messages {
+                    let m_conv = conv(op.messages.len());
+                    let ty = cx.msg_ty(*m);
+                    let check = cx.check(*m);
+                    tries.push(quote! {
+                        if let Some(m) = incoming.try_message::<#ty>(&#check) {
+                            let id = incoming.correlation(<#ty as Message>::CORRELATION_POINTER);
+                            let reply = self.shared.handler.#method(session, #m_conv).await?;
+                            let frame = outgoing_frame(&reply, id.as_ref()).map_err(|e| Reject(e.to_string()))?;
+                            return ctx.hub.send(ctx.conn, frame).map_err(|e| Reject(e.to_string()));
+                        }
+                    });
+                }
+            }
+        }
+    }
+
+    for op in &e.send {
+        let method = crate::ident(&op.method);
+        let msg_ty = cx.set_ty(&op.messages, &message_enum_name(op));
+        let doc = cx.op_doc(op, format!("Sends a message on `{}`.", e.address));
+        match &op.reply {
+            None => {
+                let to = format_ident!("{}_to", op.method.trim_start_matches("r#"));
+                let all = format_ident!("{}_broadcast", op.method.trim_start_matches("r#"));
+                sender_items.push(quote! {
+                    #doc
+                    ///
+                    /// Goes to every connection on the concrete address of `params`; returns how
+                    /// many it was queued for.
+                    pub fn #method(&self, params: &#params_path, message: impl Into<#msg_ty>) -> Result<usize, SendError> {
+                        let message: #msg_ty = message.into();
+                        let frame = outgoing_frame(&message, None).map_err(|e| SendError::Encode(e.to_string()))?;
+                        Ok(self.hub.publish(&params.address(), frame))
+                    }
+
+                    #doc
+                    ///
+                    /// Goes to one connection.
+                    pub fn #to(&self, conn: ConnId, message: impl Into<#msg_ty>) -> Result<(), SendError> {
+                        let message: #msg_ty = message.into();
+                        let frame = outgoing_frame(&message, None).map_err(|e| SendError::Encode(e.to_string()))?;
+                        self.hub.send(conn, frame)
+                    }
+
+                    #doc
+                    ///
+                    /// Goes to every connection on this channel, whatever its parameters.
+                    pub fn #all(&self, message: impl Into<#msg_ty>) -> Result<usize, SendError> {
+                        let message: #msg_ty = message.into();
+                        let frame = outgoing_frame(&message, None).map_err(|e| SendError::Encode(e.to_string()))?;
+                        Ok(self.hub.publish(#group, frame))
+                    }
+                });
+            }
+            Some(reply) => {
+                let reply_ty = cx.set_ty(reply, &reply_enum_name(op));
+                let field = format_ident!("{}", op.method.trim_start_matches("r#"));
+                pending_fields.push(quote!(#field: Pending<#reply_ty>,));
+                pending_inits.push(quote!(#field: Pending::default(),));
+                sender_items.push(quote! {
+                    #doc
+                    ///
+                    /// Sends the request to one connection and waits for its reply (matched by
+                    /// correlation id, or in order when the request has none).
+                    pub async fn #method(&self, conn: ConnId, message: impl Into<#msg_ty>) -> Result<#reply_ty, RequestError> {
+                        let message: #msg_ty = message.into();
+                        let id = asyncforge_runtime::endpoint::outgoing_correlation(&message);
+                        let waiter = self.pending.#field.register(conn.0, id.as_ref())?;
+                        let frame = outgoing_frame(&message, None).map_err(|e| RequestError::Send(e.to_string()))?;
+                        self.hub.send(conn, frame).map_err(|e| RequestError::Send(e.to_string()))?;
+                        waiter.wait(self.request_timeout).await
+                    }
+                });
+                for m in reply {
+                    let m_conv = conv(reply.len());
+                    let ty = cx.msg_ty(*m);
+                    let check = cx.check(*m);
+                    tries.push(quote! {
+                        if let Some(m) = incoming.try_message::<#ty>(&#check) {
+                            let id = incoming.correlation(<#ty as Message>::CORRELATION_POINTER);
+                            return match self.shared.sender.pending.#field.complete(ctx.conn.0, id.as_ref(), #m_conv) {
+                                Ok(()) => Ok(()),
+                                Err(_) => Err(Reject("a reply to no pending request".to_owned())),
+                            };
+                        }
+                    });
+                }
+            }
+        }
+    }
+
+    let close_pending: Vec<TokenStream> = model_pending_fields(e)
+        .into_iter()
+        .map(|f| {
+            let f = format_ident!("{}", f);
+            quote!(self.shared.sender.pending.#f.close_scope(ctx.conn.0);)
+        })
+        .collect();
+    let incoming_mut = (!tries.is_empty()).then(|| quote!(mut));
+    let conn_ty = format_ident!("{}Connection", e.name);
+    let opened = format_ident!("{}_opened", snake);
+    let closed = format_ident!("{}_closed", snake);
+    let upgrade = format_ident!("{}_upgrade", snake);
+    let query_ty = cx.query_ty(index);
+    let query_clone = if cx.parts.query.contains_key(&index) {
+        quote!(self.query.clone())
+    } else {
+        quote!(())
+    };
+    let base = e.name.to_shouty_snake_case();
+    let query = match (e.query, cx.parts.query.get(&index)) {
+        (Some(q), Some(_)) => {
+            let kinds: Vec<TokenStream> = match &cx.api.schema(q).body {
+                SchemaBody::Object(o) => o
+                    .properties
+                    .iter()
+                    .filter_map(|(name, sid)| {
+                        let k = format_ident!("{}", schema_scalar(cx.api, *sid)?);
+                        let n = lit(name);
+                        Some(quote!((#n, Scalar::#k)))
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let has_check = crate::schema_json::validation_schema(cx.api, q).is_some();
+            let check = if has_check {
+                let c = format_ident!("{}_QUERY", base);
+                quote!(&super::channels::checks::#c)
+            } else {
+                quote!(&asyncforge_runtime::validate::SchemaCheck::new("true"))
+            };
+            quote! {
+                let query: #query_ty = match typed_part("query", query_object(raw_query.as_deref(), &[#(#kinds),*]), #check) {
+                    Ok(q) => q,
+                    Err(why) => return error_response(StatusCode::BAD_REQUEST, &why),
+                };
+            }
+        }
+        _ => quote!(let query = (); let _ = raw_query;),
+    };
+    let headers_check = e
+        .headers
+        .filter(|h| crate::schema_json::validation_schema(cx.api, *h).is_some())
+        .map(|h| {
+            let names: Vec<proc_macro2::Literal> = match &cx.api.schema(h).body {
+                SchemaBody::Object(o) => o.properties.iter().map(|(n, _)| lit(n)).collect(),
+                _ => Vec::new(),
+            };
+            let c = format_ident!("{}_HEADERS", base);
+            quote! {
+                let found = headers_object(&[#(#names),*], |n| headers.get(n).and_then(|v| v.to_str().ok()));
+                if let Err(why) = typed_part::<asyncforge_runtime::codegen::Value>("headers", found, &super::channels::checks::#c) {
+                    return error_response(StatusCode::BAD_REQUEST, &why);
+                }
+            }
+        });
+    let read = read_params(e);
+    let path_arg = path_extractor(e);
+    let doc_conn = format!(" The per-connection handler of `{}`.", e.address);
+    fns.push(quote! {
+        #[doc = #doc_conn]
+        #[allow(dead_code)]
+        struct #conn_ty<H> {
+            shared: Arc<Shared<H>>,
+            params: #params_path,
+            query: #query_ty,
+            session: std::sync::OnceLock<#session>,
+        }
+
+        impl<H: Handler> ws::Handler for #conn_ty<H> {
+            fn on_open(&self, ctx: &Ctx) {
+                ctx.hub.subscribe(ctx.conn, self.params.address());
+                ctx.hub.subscribe(ctx.conn, #group);
+                let session = self.session.get_or_init(|| Session { ctx: ctx.clone(), params: self.params.clone(), query: #query_clone });
+                self.shared.handler.#opened(session);
+            }
+
+            async fn on_frame(&self, ctx: Ctx, frame: asyncforge_runtime::frame::Frame) -> Result<(), Reject> {
+                let session = self.session.get_or_init(|| Session { ctx: ctx.clone(), params: self.params.clone(), query: #query_clone });
+                let #incoming_mut incoming = Incoming::new(frame_bytes(&frame));
+                #(#tries)*
+                let _ = session;
+                Err(Reject(incoming.rejection()))
+            }
+
+            fn on_close(&self, ctx: &Ctx) {
+                let _ = ctx;
+                #(#close_pending)*
+                if let Some(session) = self.session.get() {
+                    self.shared.handler.#closed(session);
+                }
+            }
+        }
+
+        async fn #upgrade<H: Handler>(
+            State(shared): State<Arc<Shared<H>>>,
+            #path_arg
+            RawQuery(raw_query): RawQuery,
+            headers: HeaderMap,
+            uri: asyncforge_runtime::axum::http::Uri,
+            upgrade: WebSocketUpgrade,
+        ) -> Response {
+            #read
+            #query
+            #headers_check
+            let hub = shared.sender.hub.clone();
+            let connection = #conn_ty { shared, params, query, session: std::sync::OnceLock::new() };
+            let path = uri.path().to_owned();
+            let raw = uri.query().map(str::to_owned);
+            ws::accept(hub, Arc::new(connection), upgrade, headers, path, raw)
+        }
+    });
+}
+
+fn model_pending_fields(e: &Endpoint) -> Vec<String> {
+    e.send
+        .iter()
+        .filter(|o| o.reply.is_some())
+        .map(|o| o.method.trim_start_matches("r#").to_owned())
+        .collect()
+}
+
+fn sse_endpoint(
+    cx: &Ctx<'_>,
+    e: &Endpoint,
+    trait_items: &mut Vec<TokenStream>,
+    sender_items: &mut Vec<TokenStream>,
+    fns: &mut Vec<TokenStream>,
+) {
+    let params_ty = format_ident!("{}Params", e.name);
+    let params_path = quote!(super::channels::#params_ty);
+    let snake = e.name.to_lowercase_snake();
+    let read = read_params(e);
+    let path_arg = path_extractor(e);
+    if !e.send.is_empty() {
+        let stream = format_ident!("{}_stream", snake);
+        let doc = format!(
+            " `GET` on `{}`: the event stream of one address.",
+            e.address
+        );
+        fns.push(quote! {
+            #[doc = #doc]
+            async fn #stream<H: Handler>(
+                State(shared): State<Arc<Shared<H>>>,
+                #path_arg
+                headers: HeaderMap,
+            ) -> Response {
+                #read
+                match shared.sender.topics.topic(&params.address()) {
+                    Some(topic) => topic.response(&headers),
+                    None => error_response(StatusCode::SERVICE_UNAVAILABLE, "too many event streams"),
+                }
+            }
+        });
+    }
+    for op in &e.send {
+        let method = crate::ident(&op.method);
+        let msg_ty = cx.set_ty(&op.messages, &message_enum_name(op));
+        let doc = cx.op_doc(op, format!("Streams an event on `{}`.", e.address));
+        sender_items.push(quote! {
+            #doc
+            ///
+            /// Publishes one event (named after the message) to the stream of the concrete
+            /// address of `params`; returns its event id.
+            pub fn #method(&self, params: &#params_path, message: impl Into<#msg_ty>) -> Result<u64, asyncforge_runtime::CodecError> {
+                let message: #msg_ty = message.into();
+                let bytes = message.to_bytes()?;
+                let data = String::from_utf8_lossy(&bytes);
+                match self.topics.topic(&params.address()) {
+                    Some(topic) => Ok(topic.publish(message.name(), &data)),
+                    None => Ok(0),
+                }
+            }
+        });
+    }
+    if e.receive.is_empty() {
+        return;
+    }
+    let mut tries = Vec::new();
+    for op in &e.receive {
+        let method = crate::ident(&op.method);
+        let msg_ty = cx.set_ty(&op.messages, &message_enum_name(op));
+        let doc = cx.op_doc(op, format!("A client posted a message to `{}`.", e.address));
+        let (ret, respond) = match &op.reply {
+            Some(reply) => {
+                let reply_ty = cx.set_ty(reply, &reply_enum_name(op));
+                (
+                    reply_ty,
+                    quote!(Ok(reply) => reply_response(&reply, id.as_ref()),),
+                )
+            }
+            None => (quote!(()), quote!(Ok(()) => accepted(),)),
+        };
+        trait_items.push(quote! {
+            #doc
+            fn #method(&self, request: &Post<#params_path>, message: #msg_ty) -> impl std::future::Future<Output = Result<#ret, Reject>> + Send;
+        });
+        for m in &op.messages {
+            let m_conv = conv(op.messages.len());
+            let ty = cx.msg_ty(*m);
+            let check = cx.check(*m);
+            tries.push(quote! {
+                if let Some(m) = incoming.try_message::<#ty>(&#check) {
+                    let id = incoming.correlation(<#ty as Message>::CORRELATION_POINTER);
+                    let _ = &id;
+                    let request = Post { params, headers };
+                    return match shared.handler.#method(&request, #m_conv).await {
+                        #respond
+                        Err(Reject(why)) => error_response(StatusCode::UNPROCESSABLE_ENTITY, &why),
+                    };
+                }
+            });
+        }
+    }
+    let post_fn = format_ident!("{}_post", snake);
+    let doc = format!(
+        " `POST` on `{}`: a message for a *receive* operation.",
+        e.address
+    );
+    fns.push(quote! {
+        #[doc = #doc]
+        async fn #post_fn<H: Handler>(
+            State(shared): State<Arc<Shared<H>>>,
+            #path_arg
+            headers: HeaderMap,
+            body: Bytes,
+        ) -> Response {
+            #read
+            let mut incoming = asyncforge_runtime::endpoint::Incoming::new(&body);
+            #(#tries)*
+            let _ = (params, headers);
+            error_response(StatusCode::BAD_REQUEST, &incoming.rejection())
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// client
+
+fn client(cx: &Ctx<'_>, model: &Model) -> TokenStream {
+    let mut items = Vec::new();
+    for (index, e) in model.endpoints.iter().enumerate() {
+        match e.kind {
+            Kind::Ws => items.push(ws_client(cx, e, index)),
+            Kind::Sse => items.push(sse_client(cx, e)),
+        }
+    }
+    let has_ws = model.has(Kind::Ws);
+    let has_sse = model.has(Kind::Sse);
+    let ws_imports = has_ws.then(|| {
+        quote! {
+            #[allow(unused_imports)]
+            use asyncforge_runtime::ws_client::{ClientConfig, Responder, ReplyError, State, WsClient, WsSender};
+            #[allow(unused_imports)]
+            use asyncforge_runtime::endpoint::{frame_bytes, outgoing_correlation, outgoing_frame, query_string};
+            #[allow(unused_imports)]
+            use asyncforge_runtime::rpc::{Pending, RequestError};
+            use asyncforge_runtime::tokio::sync::mpsc;
+        }
+    });
+    let sse_imports = has_sse.then(|| {
+        quote! {
+            #[allow(unused_imports)]
+            use asyncforge_runtime::sse_client::{HttpClient, SseClient, SseClientConfig, SseItem};
+            #[allow(unused_imports)]
+            use asyncforge_runtime::post::{http_client, post, PostError};
+        }
+    });
+    let options = has_ws.then(|| {
+        quote! {
+            /// How a WebSocket client connects and waits.
+            #[derive(Debug, Clone)]
+            pub struct ClientOptions {
+                /// Reconnect backoff, queues, connect timeout, extra headers.
+                pub ws: ClientConfig,
+                /// How long a request waits for its reply.
+                pub request_timeout: Duration,
+                /// Received messages buffered until the client's `next` reads them.
+                pub events: usize,
+            }
+
+            impl Default for ClientOptions {
+                fn default() -> Self {
+                    ClientOptions { ws: ClientConfig::default(), request_timeout: Duration::from_secs(10), events: 1024 }
+                }
+            }
+        }
+    });
+    quote! {
+        //! The client side: one client per endpoint. WebSocket clients reconnect by themselves
+        //! (exponential backoff with jitter); SSE clients resume with `Last-Event-ID`.
+        #![allow(clippy::too_many_arguments)]
+        #[allow(unused_imports)]
+        use std::sync::Arc;
+        use std::time::Duration;
+
+        #[allow(unused_imports)]
+        use asyncforge_runtime::codegen::*;
+        #[allow(unused_imports)]
+        use asyncforge_runtime::endpoint::{join_path, Incoming, Outgoing};
+        #ws_imports
+        #sse_imports
+
+        #options
+
+        #(#items)*
+    }
+}
+
+fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
+    let client = format_ident!("{}Client", e.name);
+    let event = format_ident!("{}Event", e.name);
+    let pending_ty = format_ident!("{}Pending", e.name);
+    let params_ty = format_ident!("{}Params", e.name);
+    let params_path = quote!(super::channels::#params_ty);
+    let query_ty = cx.query_ty(index);
+    let has_query = cx.parts.query.contains_key(&index);
+    let mut variants = Vec::new();
+    let mut methods = Vec::new();
+    let mut tries = Vec::new();
+    let mut pending_fields = Vec::new();
+    let mut pending_inits = Vec::new();
+
+    for op in &e.receive {
+        let method = crate::ident(&op.method);
+        let msg_ty = cx.set_ty(&op.messages, &message_enum_name(op));
+        let doc = cx.op_doc(op, format!("Sends a message on `{}`.", e.address));
+        match &op.reply {
+            None => methods.push(quote! {
+                #doc
+                pub fn #method(&self, message: impl Into<#msg_ty>) -> Result<(), ReplyError> {
+                    let message: #msg_ty = message.into();
+                    let frame = outgoing_frame(&message, None).map_err(|e| ReplyError::Encode(e.to_string()))?;
+                    self.tx.send(frame).map_err(ReplyError::Send)
+                }
+            }),
+            Some(reply) => {
+                let reply_ty = cx.set_ty(reply, &reply_enum_name(op));
+                let field = format_ident!("{}", op.method.trim_start_matches("r#"));
+                pending_fields.push(quote!(#field: Pending<#reply_ty>,));
+                pending_inits.push(quote!(#field: Pending::default(),));
+                methods.push(quote! {
+                    #doc
+                    ///
+                    /// Sends the request and waits for the reply (matched by correlation id, or
+                    /// in order when the request has none), at most `request_timeout`.
+                    pub async fn #method(&self, message: impl Into<#msg_ty>) -> Result<#reply_ty, RequestError> {
+                        let message: #msg_ty = message.into();
+                        let id = outgoing_correlation(&message);
+                        let waiter = self.pending.#field.register(0, id.as_ref())?;
+                        let frame = outgoing_frame(&message, None).map_err(|e| RequestError::Send(e.to_string()))?;
+                        self.tx.send(frame).map_err(|e| RequestError::Send(e.to_string()))?;
+                        waiter.wait(self.request_timeout).await
+                    }
+                });
+                for m in reply {
+                    let m_conv = conv(reply.len());
+                    let ty = cx.msg_ty(*m);
+                    let check = cx.check(*m);
+                    tries.push(quote! {
+                        if let Some(m) = incoming.try_message::<#ty>(&#check) {
+                            let id = incoming.correlation(<#ty as Message>::CORRELATION_POINTER);
+                            if pending.#field.complete(0, id.as_ref(), #m_conv).is_err() {
+                                asyncforge_runtime::endpoint::unmatched("a reply to no pending request");
+                            }
+                            continue;
+                        }
+                    });
+                }
+            }
+        }
+    }
+    for op in &e.send {
+        let variant = format_ident!("{}", type_name(&op.method));
+        let msg_ty = cx.set_ty(&op.messages, &message_enum_name(op));
+        let doc = cx.op_doc(op, format!("The server sent a message on `{}`.", e.address));
+        match &op.reply {
+            None => {
+                variants.push(quote!(#doc #variant(#msg_ty),));
+                for m in &op.messages {
+                    let m_conv = conv(op.messages.len());
+                    let ty = cx.msg_ty(*m);
+                    let check = cx.check(*m);
+                    tries.push(quote! {
+                        if let Some(m) = incoming.try_message::<#ty>(&#check) {
+                            if events.send(#event::#variant(#m_conv)).await.is_err() { return; }
+                            continue;
+                        }
+                    });
+                }
+            }
+            Some(reply) => {
+                let reply_ty = cx.set_ty(reply, &reply_enum_name(op));
+                variants.push(quote! {
+                    #doc
+                    ///
+                    /// The server waits for the reply: answer with the responder.
+                    #variant(#msg_ty, Responder<#reply_ty>),
+                });
+                for m in &op.messages {
+                    let m_conv = conv(op.messages.len());
+                    let ty = cx.msg_ty(*m);
+                    let check = cx.check(*m);
+                    tries.push(quote! {
+                        if let Some(m) = incoming.try_message::<#ty>(&#check) {
+                            let id = incoming.correlation(<#ty as Message>::CORRELATION_POINTER);
+                            let responder = Responder::new(tx.clone(), id);
+                            if events.send(#event::#variant(#m_conv, responder)).await.is_err() { return; }
+                            continue;
+                        }
+                    });
+                }
+            }
+        }
+    }
+    let event_doc = format!(" What the server sends on `{}`.", e.address);
+    let client_doc = format!(
+        " A WebSocket client of `{}`: reconnects by itself; frames sent while disconnected wait in a bounded queue.",
+        e.address
+    );
+    let address_path = lit(&e.pathname);
+    let (query_arg, query_use) = if has_query {
+        (
+            quote!(query: &#query_ty,),
+            quote! {
+                let q = query_string(&serde_json::to_value(query).unwrap_or_default());
+                if !q.is_empty() {
+                    url.push('?');
+                    url.push_str(&q);
+                }
+            },
+        )
+    } else {
+        (quote!(), quote!(let _: Option<#query_ty> = None;))
+    };
+    quote! {
+        #[doc = #event_doc]
+        #[derive(Debug)]
+        pub enum #event {
+            #(#variants)*
+            /// The server refused a message this client sent (`{"error": …}`).
+            Refused(String),
+        }
+
+        #[derive(Default)]
+        struct #pending_ty {
+            #(#pending_fields)*
+        }
+
+        #[doc = #client_doc]
+        #[allow(dead_code)]
+        pub struct #client {
+            tx: WsSender,
+            events: mpsc::Receiver<#event>,
+            pending: Arc<#pending_ty>,
+            request_timeout: Duration,
+            task: asyncforge_runtime::tokio::task::JoinHandle<()>,
+        }
+
+        impl #client {
+            /// Connects to the endpoint under `server_url` (scheme, host and port, such as
+            /// `ws://127.0.0.1:8080`; the server's pathname and the channel address are added).
+            pub fn connect(server_url: &str, params: &#params_path, #query_arg options: ClientOptions) -> Self {
+                let mut url = server_url.trim_end_matches('/').to_owned();
+                url.push_str(&join_path(#address_path, &params.address()));
+                #query_use
+                let (tx, mut rx) = WsClient::connect(url, options.ws.clone()).split();
+                let (events, events_rx) = mpsc::channel(options.events.max(1));
+                let pending = Arc::new(#pending_ty { #(#pending_inits)* });
+                let shared = pending.clone();
+                let sender = tx.clone();
+                let task = asyncforge_runtime::tokio::spawn(async move {
+                    let pending = shared;
+                    let tx = sender;
+                    let _ = (&pending, &tx);
+                    while let Some(frame) = rx.recv().await {
+                        let mut incoming = Incoming::new(frame_bytes(&frame));
+                        if let Some(why) = incoming.error_report() {
+                            if events.send(#event::Refused(why)).await.is_err() { return; }
+                            continue;
+                        }
+                        #(#tries)*
+                        asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
+                    }
+                });
+                #client { tx, events: events_rx, pending, request_timeout: options.request_timeout, task }
+            }
+
+            #(#methods)*
+
+            /// The next message from the server (`None` once the client is closed).
+            pub async fn next(&mut self) -> Option<#event> {
+                self.events.recv().await
+            }
+
+            /// The connection's state.
+            pub fn state(&self) -> State {
+                self.tx.state()
+            }
+
+            /// Waits until the client is connected (or closed, or refused).
+            pub async fn wait_connected(&self) -> State {
+                self.tx.wait_for(|s| !matches!(s, State::Connecting { .. })).await
+            }
+
+            /// Waits until the state satisfies `f`.
+            pub async fn wait_for(&self, f: impl Fn(&State) -> bool) -> State {
+                self.tx.wait_for(f).await
+            }
+        }
+
+        impl Drop for #client {
+            fn drop(&mut self) {
+                self.task.abort();
+            }
+        }
+
+    }
+}
+
+fn sse_client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
+    let client = format_ident!("{}Client", e.name);
+    let event = format_ident!("{}Event", e.name);
+    let params_ty = format_ident!("{}Params", e.name);
+    let params_path = quote!(super::channels::#params_ty);
+    let pathname = lit(&e.pathname);
+    let mut variants = Vec::new();
+    let mut arms = Vec::new();
+    for op in &e.send {
+        let variant = format_ident!("{}", type_name(&op.method));
+        let msg_ty = cx.set_ty(&op.messages, &message_enum_name(op));
+        let doc = cx.op_doc(
+            op,
+            format!("The server streamed an event on `{}`.", e.address),
+        );
+        variants.push(quote!(#doc #variant(#msg_ty),));
+        for m in &op.messages {
+            let m_conv = conv(op.messages.len());
+            let ty = cx.msg_ty(*m);
+            let check = cx.check(*m);
+            arms.push(quote! {
+                if event.name == <#ty as Message>::NAME {
+                    let mut incoming = Incoming::new(event.data.as_bytes());
+                    if let Some(m) = incoming.try_message::<#ty>(&#check) {
+                        return Some(#event::#variant(#m_conv));
+                    }
+                    asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
+                    continue;
+                }
+            });
+        }
+    }
+    let mut posts = Vec::new();
+    for op in &e.receive {
+        let method = crate::ident(&op.method);
+        let msg_ty = cx.set_ty(&op.messages, &message_enum_name(op));
+        let doc = cx.op_doc(op, format!("Posts a message to `{}`.", e.address));
+        let (ret, decode) = match &op.reply {
+            Some(reply) => {
+                let reply_ty = cx.set_ty(reply, &reply_enum_name(op));
+                let tries = reply.iter().map(|m| {
+                    let m_conv = conv(reply.len());
+                    let ty = cx.msg_ty(*m);
+                    let check = cx.check(*m);
+                    quote! {
+                        if let Some(m) = incoming.try_message::<#ty>(&#check) {
+                            return Ok(#m_conv);
+                        }
+                    }
+                });
+                (
+                    reply_ty,
+                    quote! {
+                        let mut incoming = Incoming::new(&body);
+                        #(#tries)*
+                        Err(PostError::Reply(incoming.rejection()))
+                    },
+                )
+            }
+            None => (quote!(()), quote!(let _ = body; Ok(()))),
+        };
+        posts.push(quote! {
+            #doc
+            ///
+            /// `POST`s the message to the channel address; a refusal comes back as
+            /// [`PostError::Refused`] with the server's status and reason.
+            pub async fn #method(&self, params: &#params_path, message: impl Into<#msg_ty>) -> Result<#ret, PostError> {
+                let message: #msg_ty = message.into();
+                let bytes = message.to_bytes().map_err(|e| PostError::Encode(e.to_string()))?;
+                let url = self.url(params);
+                let body = post(&self.http, &url, message.content_type().unwrap_or("application/json"), bytes, self.timeout).await?;
+                #decode
+            }
+        });
+    }
+    let stream = (!e.send.is_empty()).then(|| {
+        let event_doc = format!(" What the server streams on `{}`.", e.address);
+        let stream_ty = format_ident!("{}Stream", e.name);
+        let sdoc = format!(
+            " The event stream of one address of `{}`: resumes with `Last-Event-ID` after a reconnect, without duplicates.",
+            e.address
+        );
+        quote! {
+            #[doc = #event_doc]
+            #[derive(Debug, Clone, PartialEq)]
+            pub enum #event {
+                #(#variants)*
+                /// The client missed events the server no longer holds (it was away longer than
+                /// the replay window): resynchronize.
+                Gap {
+                    /// The last event id the client had.
+                    last_event_id: String,
+                    /// The oldest id the server still held, if any.
+                    oldest: Option<u64>,
+                },
+            }
+
+            #[doc = #sdoc]
+            pub struct #stream_ty {
+                inner: SseClient,
+            }
+
+            impl #stream_ty {
+                /// The next event (`None` once the stream is closed for good).
+                pub async fn next(&mut self) -> Option<#event> {
+                    loop {
+                        let event = match self.inner.next().await? {
+                            SseItem::Event(event) => event,
+                            SseItem::Gap { last_event_id, oldest } => return Some(#event::Gap { last_event_id, oldest }),
+                        };
+                        #(#arms)*
+                        asyncforge_runtime::endpoint::unmatched(&event.name);
+                    }
+                }
+
+                /// The connection's state.
+                pub fn state(&self) -> asyncforge_runtime::sse_client::State {
+                    self.inner.state()
+                }
+
+                /// Waits until the state satisfies `f`.
+                pub async fn wait_for(&mut self, f: impl Fn(&asyncforge_runtime::sse_client::State) -> bool) -> asyncforge_runtime::sse_client::State {
+                    self.inner.wait_for(f).await
+                }
+            }
+
+            impl #client {
+                /// Opens the event stream of the concrete address of `params`.
+                pub fn subscribe(&self, params: &#params_path, config: SseClientConfig) -> #stream_ty {
+                    let inner = match &self.http {
+                        Ok(http) => SseClient::with_http(http.clone(), self.url(params), config),
+                        Err(_) => SseClient::connect(self.url(params), config),
+                    };
+                    #stream_ty { inner }
+                }
+            }
+        }
+    });
+    let doc = format!(" An HTTP client of the SSE endpoint `{}`.", e.address);
+    quote! {
+        #stream
+
+        #[doc = #doc]
+        #[derive(Clone)]
+        pub struct #client {
+            http: Result<HttpClient, PostError>,
+            server_url: String,
+            timeout: Duration,
+        }
+
+        impl #client {
+            /// A client of the endpoint under `server_url` (scheme, host and port, such as
+            /// `http://127.0.0.1:8080`; the server's pathname and the channel address are added).
+            pub fn new(server_url: &str) -> Self {
+                #client { http: http_client(), server_url: server_url.trim_end_matches('/').to_owned(), timeout: Duration::from_secs(30) }
+            }
+
+            /// Sets how long a POST may take (default 30 s).
+            pub fn with_timeout(mut self, timeout: Duration) -> Self {
+                self.timeout = timeout;
+                self
+            }
+
+            fn url(&self, params: &#params_path) -> String {
+                let mut url = self.server_url.clone();
+                url.push_str(&join_path(#pathname, &params.address()));
+                url
+            }
+
+            #(#posts)*
+        }
+    }
+}

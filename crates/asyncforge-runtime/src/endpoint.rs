@@ -1,0 +1,567 @@
+//! What generated servers and clients share to turn frames and requests into typed messages
+//! (feature `validate`): decoding a frame into the first message whose schema it satisfies,
+//! encoding a message into the frame its content type calls for, and checking the query and
+//! headers of a request against the binding's schemas.
+
+use serde_json::{Map, Value};
+
+use super::codec::{Codec, CodecError};
+use super::frame::Frame;
+use super::message::Message;
+use super::validate::{Invalid, SchemaCheck};
+
+/// A message the application refuses: the peer gets `{"error": message}` (a WebSocket
+/// connection stays open; an HTTP request gets 422).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Reject(pub String);
+
+/// A JSON error response: `{"error": message}`.
+#[cfg(any(feature = "ws", feature = "sse"))]
+pub fn error_response(status: axum::http::StatusCode, message: &str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let body = serde_json::json!({ "error": message }).to_string();
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+/// Whether a content type is carried in text frames (JSON and other text types).
+pub fn is_text(content_type: Option<&str>) -> bool {
+    let Some(ct) = content_type else {
+        return true;
+    };
+    let base = ct
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    base == "application/json"
+        || base.ends_with("+json")
+        || base.starts_with("text/")
+        || base == "application/xml"
+        || base.ends_with("+xml")
+}
+
+/// Whether a content type is JSON (validated against the schema before decoding).
+pub fn is_json(content_type: Option<&str>) -> bool {
+    Codec::for_content_type(content_type).is_ok_and(|c| c == Codec::Json)
+}
+
+/// Something an endpoint sends: one message type, or a generated enum of the messages of an
+/// operation.
+pub trait Outgoing {
+    /// The message's name (the SSE event name).
+    fn name(&self) -> &'static str;
+    /// Its content type (`None`: JSON).
+    fn content_type(&self) -> Option<&'static str>;
+    /// Where its correlation id is in the payload.
+    fn correlation_pointer(&self) -> Option<&'static str>;
+    /// Its encoded payload.
+    fn to_bytes(&self) -> Result<Vec<u8>, CodecError>;
+}
+
+impl<M: Message> Outgoing for M {
+    fn name(&self) -> &'static str {
+        M::NAME
+    }
+    fn content_type(&self) -> Option<&'static str> {
+        M::CONTENT_TYPE
+    }
+    fn correlation_pointer(&self) -> Option<&'static str> {
+        M::CORRELATION_POINTER
+    }
+    fn to_bytes(&self) -> Result<Vec<u8>, CodecError> {
+        self.encode()
+    }
+}
+
+/// The bytes of an outgoing message; a reply gets the request's correlation id filled in
+/// where its own is missing.
+pub fn outgoing_bytes<O: Outgoing + ?Sized>(
+    message: &O,
+    correlation: Option<&Value>,
+) -> Result<Vec<u8>, CodecError> {
+    let bytes = message.to_bytes()?;
+    let (Some(pointer), Some(id)) = (message.correlation_pointer(), correlation) else {
+        return Ok(bytes);
+    };
+    if !is_json(message.content_type()) {
+        return Ok(bytes);
+    }
+    let Ok(mut value) = serde_json::from_slice::<Value>(&bytes) else {
+        return Ok(bytes);
+    };
+    if value.pointer(pointer).is_some_and(|v| !v.is_null()) {
+        return Ok(bytes);
+    }
+    fill_correlation(&mut value, pointer, id);
+    Ok(value.to_string().into_bytes())
+}
+
+/// The correlation id of an outgoing message (the value at its correlation pointer).
+pub fn outgoing_correlation<O: Outgoing + ?Sized>(message: &O) -> Option<Value> {
+    let pointer = message.correlation_pointer()?;
+    if !is_json(message.content_type()) {
+        return None;
+    }
+    let value: Value = serde_json::from_slice(&message.to_bytes().ok()?).ok()?;
+    value.pointer(pointer).filter(|v| !v.is_null()).cloned()
+}
+
+/// Encodes an outgoing message into one frame: text for text content types, binary
+/// otherwise; `correlation` is filled in as [`outgoing_bytes`] does.
+pub fn outgoing_frame<O: Outgoing + ?Sized>(
+    message: &O,
+    correlation: Option<&Value>,
+) -> Result<Frame, CodecError> {
+    let bytes = outgoing_bytes(message, correlation)?;
+    if is_text(message.content_type()) {
+        match String::from_utf8(bytes) {
+            Ok(s) => Ok(Frame::Text(s)),
+            Err(e) => Ok(Frame::Binary(e.into_bytes())),
+        }
+    } else {
+        Ok(Frame::Binary(bytes))
+    }
+}
+
+/// Encodes a message into one frame: text for text content types, binary otherwise.
+pub fn encode_frame<M: Message>(message: &M) -> Result<Frame, CodecError> {
+    let bytes = message.encode()?;
+    if is_text(M::CONTENT_TYPE) {
+        match String::from_utf8(bytes) {
+            Ok(s) => Ok(Frame::Text(s)),
+            Err(e) => Ok(Frame::Binary(e.into_bytes())),
+        }
+    } else {
+        Ok(Frame::Binary(bytes))
+    }
+}
+
+/// Puts `id` at `pointer` in `payload` when it is absent or `null` there, so a handler need
+/// not copy the request's correlation id into its reply. Only fills a member of an existing
+/// object.
+pub fn fill_correlation(payload: &mut Value, pointer: &str, id: &Value) {
+    if payload.pointer(pointer).is_some_and(|v| !v.is_null()) {
+        return;
+    }
+    let Some((parent, last)) = pointer.rsplit_once('/') else {
+        return;
+    };
+    let key = last.replace("~1", "/").replace("~0", "~");
+    if let Some(Value::Object(m)) = payload.pointer_mut(parent) {
+        m.insert(key, id.clone());
+    }
+}
+
+/// The JSON value of a message's payload.
+pub fn to_value<M: Message>(message: &M) -> Result<Value, CodecError> {
+    serde_json::to_value(message.payload()).map_err(|source| CodecError::Encode {
+        content_type: M::CONTENT_TYPE.unwrap_or("application/json").to_owned(),
+        source,
+    })
+}
+
+/// Encodes a JSON value as a text frame.
+pub fn value_frame(value: &Value) -> Frame {
+    Frame::Text(value.to_string())
+}
+
+/// The bytes of a frame.
+pub fn frame_bytes(frame: &Frame) -> &[u8] {
+    match frame {
+        Frame::Text(t) => t.as_bytes(),
+        Frame::Binary(b) => b,
+    }
+}
+
+/// Tries the messages an endpoint accepts, in order, and remembers why each one did not fit.
+///
+/// A JSON frame is parsed once; each candidate's schema is checked against it and the first
+/// that fits is decoded. Candidates with a non-JSON content type are decoded from the bytes.
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    bytes: &'a [u8],
+    value: Option<Result<Value, String>>,
+    misses: Vec<(&'static str, String)>,
+}
+
+impl<'a> Incoming<'a> {
+    /// Starts decoding a frame or a request body.
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Incoming {
+            bytes,
+            value: None,
+            misses: Vec::new(),
+        }
+    }
+
+    /// The frame parsed as JSON (parsed once).
+    pub fn value(&mut self) -> Result<&Value, String> {
+        let bytes = self.bytes;
+        let v = self.value.get_or_insert_with(|| {
+            serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON: {e}"))
+        });
+        v.as_ref().map_err(Clone::clone)
+    }
+
+    /// Decodes the frame as `M` if it satisfies `check` (JSON) or decodes (other content
+    /// types); otherwise records why not and returns `None`.
+    pub fn try_message<M: Message>(&mut self, check: &SchemaCheck) -> Option<M> {
+        if !is_json(M::CONTENT_TYPE) {
+            return match M::decode(self.bytes) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    self.misses.push((M::NAME, e.to_string()));
+                    None
+                }
+            };
+        }
+        let value = match self.value() {
+            Ok(v) => v,
+            Err(e) => {
+                self.misses.push((M::NAME, e));
+                return None;
+            }
+        };
+        if let Err(e) = check.check(value) {
+            self.misses.push((M::NAME, e.to_string()));
+            return None;
+        }
+        match serde_json::from_value::<M::Payload>(value.clone()) {
+            Ok(p) => Some(M::from_payload(p)),
+            Err(e) => {
+                self.misses.push((M::NAME, e.to_string()));
+                None
+            }
+        }
+    }
+
+    /// The value at a correlation id pointer (`None` when absent, `null`, or not JSON).
+    pub fn correlation(&mut self, pointer: Option<&str>) -> Option<Value> {
+        let pointer = pointer?;
+        let v = self.value().ok()?;
+        v.pointer(pointer).filter(|v| !v.is_null()).cloned()
+    }
+
+    /// The peer's error report (`{"error": "…"}`), if the frame is one.
+    pub fn error_report(&mut self) -> Option<String> {
+        match self.value().ok()? {
+            Value::Object(m) if m.len() == 1 => m.get("error")?.as_str().map(str::to_owned),
+            _ => None,
+        }
+    }
+
+    /// Why no candidate fit, for the peer and the log.
+    pub fn rejection(self) -> String {
+        if let Some(Err(e)) = &self.value
+            && self.misses.iter().all(|(_, m)| m == e)
+        {
+            return e.clone();
+        }
+        match self.misses.as_slice() {
+            [] => "no message of this channel is accepted here".to_owned(),
+            [(name, why)] => format!("invalid `{name}` message: {why}"),
+            many => {
+                let parts: Vec<String> = many
+                    .iter()
+                    .map(|(name, why)| format!("`{name}`: {why}"))
+                    .collect();
+                format!("the message matches none of: {}", parts.join(" | "))
+            }
+        }
+    }
+}
+
+/// How a query parameter's text is turned into JSON before the binding's schema checks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scalar {
+    /// Kept as a string.
+    String,
+    /// Parsed as an integer (kept as a string if it is not one, for the schema to reject).
+    Integer,
+    /// Parsed as a number.
+    Number,
+    /// `true` or `false`.
+    Boolean,
+}
+
+fn scalar(text: &str, kind: Scalar) -> Value {
+    let parsed = match kind {
+        Scalar::String => None,
+        Scalar::Integer => text.parse::<i64>().ok().map(Value::from),
+        Scalar::Number => text
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number),
+        Scalar::Boolean => match text {
+            "true" => Some(Value::Bool(true)),
+            "false" => Some(Value::Bool(false)),
+            _ => None,
+        },
+    };
+    parsed.unwrap_or_else(|| Value::String(text.to_owned()))
+}
+
+/// A query string as a JSON object: `kinds` says which parameters are not strings; a
+/// parameter given twice becomes an array.
+pub fn query_object(raw: Option<&str>, kinds: &[(&str, Scalar)]) -> Value {
+    let mut out = Map::new();
+    for pair in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let k = percent_decode(k);
+        let v = percent_decode(v);
+        let kind = kinds
+            .iter()
+            .find(|(n, _)| *n == k)
+            .map_or(Scalar::String, |(_, t)| *t);
+        let v = scalar(&v, kind);
+        match out.get_mut(&k) {
+            Some(Value::Array(a)) => a.push(v),
+            Some(prev) => {
+                let first = prev.take();
+                *prev = Value::Array(vec![first, v]);
+            }
+            None => {
+                out.insert(k, v);
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The headers a binding's schema names, as a JSON object keyed by the schema's spelling
+/// (header names compare case-insensitively); headers the schema does not name are left out.
+pub fn headers_object<'h>(names: &[&str], get: impl Fn(&str) -> Option<&'h str>) -> Value {
+    let mut out = Map::new();
+    for name in names {
+        if let Some(v) = get(name) {
+            out.insert((*name).to_owned(), Value::String(v.to_owned()));
+        }
+    }
+    Value::Object(out)
+}
+
+/// Checks a request part (query, headers) against its schema and deserializes it.
+pub fn typed_part<T: serde::de::DeserializeOwned>(
+    what: &str,
+    value: Value,
+    check: &SchemaCheck,
+) -> Result<T, String> {
+    check
+        .check(&value)
+        .map_err(|e: Invalid| format!("{what}: {e}"))?;
+    serde_json::from_value(value).map_err(|e| format!("{what}: {e}"))
+}
+
+/// Logs a message or event that matched nothing the endpoint expects (it is dropped).
+pub fn unmatched(why: &str) {
+    tracing::debug!(%why, "message dropped");
+}
+
+/// The error for a parameter missing from a path.
+pub fn missing_parameter(name: &str) -> String {
+    format!("parameter `{name}` is missing")
+}
+
+/// Checks a channel parameter's value.
+pub fn parameter(name: &str, value: &str, check: Option<&SchemaCheck>) -> Result<String, String> {
+    if let Some(check) = check {
+        check
+            .check(&Value::String(value.to_owned()))
+            .map_err(|e| format!("parameter `{name}` = `{value}`: {e}"))?;
+    }
+    Ok(value.to_owned())
+}
+
+/// Fills an address template (`rooms/{roomId}`) with parameter values. Values are
+/// percent-encoded where they would change the address's shape (`/`, `?`, `#`, `%`, space).
+pub fn fill_address(template: &str, params: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
+        let name = &rest[start + 1..start + len];
+        match params.iter().find(|(n, _)| *n == name) {
+            Some((_, v)) => {
+                for c in v.chars() {
+                    match c {
+                        '/' | '?' | '#' | '%' | ' ' | '+' | '&' => {
+                            let mut buf = [0u8; 4];
+                            for b in c.encode_utf8(&mut buf).bytes() {
+                                out.push_str(&format!("%{b:02X}"));
+                            }
+                        }
+                        c => out.push(c),
+                    }
+                }
+            }
+            None => out.push_str(&rest[start..start + len + 1]),
+        }
+        rest = &rest[start + len + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Joins a server's pathname and a channel address into a request path (`/ws` + `rooms/1`
+/// → `/ws/rooms/1`).
+pub fn join_path(pathname: &str, address: &str) -> String {
+    let base = pathname.trim_end_matches('/');
+    let addr = address.trim_start_matches('/');
+    if addr.is_empty() {
+        if base.is_empty() {
+            "/".to_owned()
+        } else {
+            base.to_owned()
+        }
+    } else if base.is_empty() {
+        format!("/{addr}")
+    } else if base.starts_with('/') {
+        format!("{base}/{addr}")
+    } else {
+        format!("/{base}/{addr}")
+    }
+}
+
+/// A query string for a JSON object (a typed query serialized with serde): scalars as text,
+/// arrays as repeated parameters, `null` left out.
+pub fn query_string(value: &Value) -> String {
+    let Value::Object(m) = value else {
+        return String::new();
+    };
+    let mut parts = Vec::new();
+    let mut push = |k: &str, v: &Value| {
+        let text = match v {
+            Value::Null => return,
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        parts.push(format!(
+            "{}={}",
+            encode_component(k),
+            encode_component(&text)
+        ));
+    };
+    for (k, v) in m {
+        match v {
+            Value::Array(items) => items.iter().for_each(|i| push(k, i)),
+            other => push(k, other),
+        }
+    }
+    parts.join("&")
+}
+
+fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn queries_become_typed_json() {
+        let q = query_object(
+            Some("nick=ann%20b&history=5&flag=true&x=1&x=2&bad=%zz"),
+            &[("history", Scalar::Integer), ("flag", Scalar::Boolean)],
+        );
+        assert_eq!(
+            q,
+            json!({"nick": "ann b", "history": 5, "flag": true, "x": ["1", "2"], "bad": "%zz"})
+        );
+        assert_eq!(
+            query_object(Some("history=ten"), &[("history", Scalar::Integer)]),
+            json!({"history": "ten"})
+        );
+        assert_eq!(query_object(None, &[]), json!({}));
+        assert_eq!(query_object(Some("a%"), &[]), json!({"a%": ""}));
+    }
+
+    #[test]
+    fn addresses_are_filled_and_joined() {
+        assert_eq!(
+            fill_address("rooms/{id}/x", &[("id", "a/b c")]),
+            "rooms/a%2Fb%20c/x"
+        );
+        assert_eq!(fill_address("a/{missing}", &[]), "a/{missing}");
+        assert_eq!(join_path("/ws", "rooms/1"), "/ws/rooms/1");
+        assert_eq!(join_path("/ws/", "/"), "/ws");
+        assert_eq!(join_path("", "/"), "/");
+        assert_eq!(join_path("", "lobby"), "/lobby");
+        assert_eq!(join_path("ws", "x"), "/ws/x");
+        assert_eq!(
+            query_string(&json!({"nick": "a b&c", "n": 3, "none": null, "tags": ["x", "y"]})),
+            "nick=a%20b%26c&n=3&tags=x&tags=y"
+        );
+    }
+
+    #[test]
+    fn correlation_ids_are_filled_in() {
+        let mut v = json!({"event": "pong"});
+        fill_correlation(&mut v, "/reqid", &json!(42));
+        assert_eq!(v, json!({"event": "pong", "reqid": 42}));
+        fill_correlation(&mut v, "/reqid", &json!(43));
+        assert_eq!(v["reqid"], 42);
+        let mut nested = json!({"meta": {"id": null}});
+        fill_correlation(&mut nested, "/meta/id", &json!("a"));
+        assert_eq!(nested, json!({"meta": {"id": "a"}}));
+        let mut missing_parent = json!({});
+        fill_correlation(&mut missing_parent, "/meta/id", &json!("a"));
+        assert_eq!(missing_parent, json!({}));
+    }
+
+    #[test]
+    fn content_types_choose_frames() {
+        assert!(is_text(None));
+        assert!(is_text(Some("application/cloudevents+json; charset=utf-8")));
+        assert!(is_text(Some("text/plain")));
+        assert!(!is_text(Some("application/octet-stream")));
+        assert!(is_json(None));
+        assert!(!is_json(Some("text/plain")));
+    }
+}

@@ -1,0 +1,225 @@
+//! Request/reply correlation shared by every transport (feature `rt`).
+//!
+//! A request registers in [`Pending`] under its correlation id (the JSON text of the value at
+//! the message's `correlationId` location) within a scope (a connection, a client). The
+//! matching reply completes it. Requests without a correlation id are answered in order: the
+//! first reply without one (or with an id nobody waits for) goes to the oldest of them.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+/// Why a request got no reply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// No reply within the timeout.
+    #[error("no reply within {0:?}")]
+    Timeout(Duration),
+    /// The connection closed before the reply came.
+    #[error("the connection closed before the reply came")]
+    Closed,
+    /// The request could not be sent.
+    #[error("the request could not be sent: {0}")]
+    Send(String),
+    /// The peer answered with an error (`{"error": …}`).
+    #[error("the peer refused the request: {0}")]
+    Refused(String),
+    /// Too many requests are waiting for replies.
+    #[error("too many requests are waiting for replies ({0})")]
+    TooMany(usize),
+}
+
+/// The key of a correlation id value: its JSON text (`"abc"` and `42` differ, as they should).
+pub fn correlation_key(value: &Value) -> String {
+    value.to_string()
+}
+
+struct Inner<T> {
+    by_id: HashMap<(u64, String), oneshot::Sender<T>>,
+    fifo: HashMap<u64, VecDeque<oneshot::Sender<T>>>,
+    count: usize,
+}
+
+/// Requests waiting for replies. Cheap to clone.
+pub struct Pending<T> {
+    inner: Arc<Mutex<Inner<T>>>,
+    limit: usize,
+}
+
+impl<T> Clone for Pending<T> {
+    fn clone(&self) -> Self {
+        Pending {
+            inner: self.inner.clone(),
+            limit: self.limit,
+        }
+    }
+}
+
+impl<T> Default for Pending<T> {
+    fn default() -> Self {
+        Pending::new(10_000)
+    }
+}
+
+/// A registered request: await [`Waiter::wait`] for its reply.
+pub struct Waiter<T> {
+    rx: oneshot::Receiver<T>,
+}
+
+impl<T> Waiter<T> {
+    /// Waits for the reply.
+    pub async fn wait(self, timeout: Duration) -> Result<T, RequestError> {
+        match tokio::time::timeout(timeout, self.rx).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(_)) => Err(RequestError::Closed),
+            Err(_) => Err(RequestError::Timeout(timeout)),
+        }
+    }
+}
+
+impl<T> Pending<T> {
+    /// At most `limit` requests wait at once.
+    pub fn new(limit: usize) -> Self {
+        Pending {
+            inner: Arc::new(Mutex::new(Inner {
+                by_id: HashMap::new(),
+                fifo: HashMap::new(),
+                count: 0,
+            })),
+            limit,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Requests waiting now.
+    pub fn len(&self) -> usize {
+        self.lock().count
+    }
+
+    /// No request waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Registers a request of `scope` with its correlation id (if any).
+    pub fn register(&self, scope: u64, id: Option<&Value>) -> Result<Waiter<T>, RequestError> {
+        let mut inner = self.lock();
+        // Forget requests whose waiters gave up (timed out or dropped).
+        if inner.count >= self.limit {
+            inner.by_id.retain(|_, tx| !tx.is_closed());
+            for q in inner.fifo.values_mut() {
+                q.retain(|tx| !tx.is_closed());
+            }
+            inner.fifo.retain(|_, q| !q.is_empty());
+            inner.count = inner.by_id.len() + inner.fifo.values().map(VecDeque::len).sum::<usize>();
+            if inner.count >= self.limit {
+                return Err(RequestError::TooMany(self.limit));
+            }
+        }
+        let (tx, rx) = oneshot::channel();
+        match id {
+            Some(id) => {
+                if let Some(old) = inner.by_id.insert((scope, correlation_key(id)), tx) {
+                    drop(old);
+                } else {
+                    inner.count += 1;
+                }
+            }
+            None => {
+                inner.fifo.entry(scope).or_default().push_back(tx);
+                inner.count += 1;
+            }
+        }
+        Ok(Waiter { rx })
+    }
+
+    /// Completes the request a reply answers; gives the reply back when nobody waits for it.
+    pub fn complete(&self, scope: u64, id: Option<&Value>, reply: T) -> Result<(), T> {
+        let mut inner = self.lock();
+        if let Some(id) = id
+            && let Some(tx) = inner.by_id.remove(&(scope, correlation_key(id)))
+        {
+            inner.count -= 1;
+            return tx.send(reply);
+        }
+        let mut reply = reply;
+        loop {
+            let Some(q) = inner.fifo.get_mut(&scope) else {
+                return Err(reply);
+            };
+            let Some(tx) = q.pop_front() else {
+                inner.fifo.remove(&scope);
+                return Err(reply);
+            };
+            inner.count -= 1;
+            match tx.send(reply) {
+                Ok(()) => return Ok(()),
+                // That waiter gave up: try the next one.
+                Err(r) => reply = r,
+            }
+        }
+    }
+
+    /// Fails every request of a scope (its connection closed).
+    pub fn close_scope(&self, scope: u64) {
+        let mut inner = self.lock();
+        let before = inner.by_id.len();
+        inner.by_id.retain(|(s, _), _| *s != scope);
+        let removed = before - inner.by_id.len();
+        let fifo = inner.fifo.remove(&scope).map_or(0, |q| q.len());
+        inner.count -= removed + fifo;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn replies_find_their_requests() {
+        let p: Pending<&str> = Pending::new(10);
+        let a = p.register(1, Some(&json!("a"))).unwrap();
+        let b = p.register(1, Some(&json!(7))).unwrap();
+        let c = p.register(1, None).unwrap();
+        assert_eq!(p.len(), 3);
+        assert!(p.complete(1, Some(&json!(7)), "seven").is_ok());
+        assert_eq!(
+            p.complete(2, Some(&json!("a")), "other scope"),
+            Err("other scope")
+        );
+        assert!(p.complete(1, Some(&json!("a")), "a").is_ok());
+        assert!(p.complete(1, None, "fifo").is_ok());
+        let t = Duration::from_secs(1);
+        assert_eq!(a.wait(t).await.unwrap(), "a");
+        assert_eq!(b.wait(t).await.unwrap(), "seven");
+        assert_eq!(c.wait(t).await.unwrap(), "fifo");
+        assert!(p.is_empty());
+    }
+
+    #[tokio::test]
+    async fn timeouts_limits_and_closed_scopes() {
+        let p: Pending<u8> = Pending::new(2);
+        let a = p.register(1, None).unwrap();
+        let _b = p.register(2, Some(&json!(1))).unwrap();
+        assert_eq!(p.register(3, None).err(), Some(RequestError::TooMany(2)));
+        assert_eq!(
+            a.wait(Duration::from_millis(10)).await,
+            Err(RequestError::Timeout(Duration::from_millis(10)))
+        );
+        // The timed-out waiter's slot is reclaimed.
+        let c = p.register(3, None).unwrap();
+        p.close_scope(3);
+        assert_eq!(
+            c.wait(Duration::from_secs(1)).await,
+            Err(RequestError::Closed)
+        );
+        assert_eq!(p.len(), 1);
+    }
+}

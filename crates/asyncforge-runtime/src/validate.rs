@@ -1,0 +1,164 @@
+//! Payload validation (feature `validate`): the constraints serde alone does not check —
+//! bounds, lengths, patterns, enums, `const`, formats, `additionalProperties: false` — against
+//! the message's JSON Schema, compiled once on first use.
+//!
+//! Generated code declares one `static` [`SchemaCheck`] per message, with the message's
+//! payload schema bundled into one self-contained draft-07 document.
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+/// The most violations reported for one value (the rest are counted).
+pub const MAX_REPORTED: usize = 5;
+
+/// One way a value breaks its schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// JSON pointer into the value (empty: the value itself).
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Why a value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct Invalid {
+    /// The first violations (at most [`MAX_REPORTED`]).
+    pub violations: Vec<Violation>,
+    /// How many violations there were in all.
+    pub total: usize,
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, v) in self.violations.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            let path = if v.path.is_empty() { "/" } else { &v.path };
+            write!(f, "{path}: {}", v.message)?;
+        }
+        if self.total > self.violations.len() {
+            write!(f, " (and {} more)", self.total - self.violations.len())?;
+        }
+        Ok(())
+    }
+}
+
+/// A JSON Schema, compiled on first use.
+pub struct SchemaCheck {
+    source: &'static str,
+    compiled: OnceLock<Option<jsonschema::Validator>>,
+}
+
+impl fmt::Debug for SchemaCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SchemaCheck")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SchemaCheck {
+    /// A check for a draft-07 schema written as JSON.
+    pub const fn new(source: &'static str) -> Self {
+        SchemaCheck {
+            source,
+            compiled: OnceLock::new(),
+        }
+    }
+
+    /// The schema's JSON text.
+    pub fn source(&self) -> &'static str {
+        self.source
+    }
+
+    /// Compiles the schema now (a server does it at start-up so the first message is not
+    /// slower). `Err` says why the schema cannot be used.
+    pub fn compile(&self) -> Result<(), String> {
+        let mut error = None;
+        self.compiled.get_or_init(|| match compile(self.source) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::error!(error = %e, "a message schema does not compile; its messages are not validated");
+                error = Some(e);
+                None
+            }
+        });
+        match (error, self.compiled.get()) {
+            (Some(e), _) => Err(e),
+            (None, Some(None)) => Err("the schema does not compile".to_owned()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks a value. A schema that does not compile (logged once) accepts everything.
+    pub fn check(&self, value: &Value) -> Result<(), Invalid> {
+        let _ = self.compile();
+        let Some(Some(validator)) = self.compiled.get() else {
+            return Ok(());
+        };
+        if validator.is_valid(value) {
+            return Ok(());
+        }
+        let mut violations = Vec::new();
+        let mut total = 0;
+        for e in validator.iter_errors(value) {
+            total += 1;
+            if violations.len() < MAX_REPORTED {
+                violations.push(Violation {
+                    path: e.instance_path().to_string(),
+                    message: e.to_string(),
+                });
+            }
+        }
+        Err(Invalid { violations, total })
+    }
+}
+
+fn compile(source: &str) -> Result<jsonschema::Validator, String> {
+    let schema: Value = serde_json::from_str(source).map_err(|e| e.to_string())?;
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft7)
+        .should_validate_formats(true)
+        .build(&schema)
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    static CHECK: SchemaCheck = SchemaCheck::new(
+        r#"{"type":"object","required":["n"],"properties":{"n":{"type":"integer","minimum":1},"s":{"type":"string","maxLength":3,"pattern":"^[a-z]+$"},"at":{"type":"string","format":"date-time"}},"additionalProperties":false}"#,
+    );
+
+    #[test]
+    fn accepts_valid_and_reports_every_violation() {
+        assert!(CHECK.check(&json!({"n": 2, "s": "ab"})).is_ok());
+        let e = CHECK
+            .check(&json!({"n": 0, "s": "ABCD", "at": "yesterday", "x": 1}))
+            .unwrap_err();
+        assert_eq!(e.total, 5, "{e}");
+        assert_eq!(e.violations.len(), MAX_REPORTED);
+        let text = e.to_string();
+        assert!(
+            text.contains("/n: 0 is less than the minimum of 1"),
+            "{text}"
+        );
+        assert!(text.contains("/at"), "{text}");
+        let missing = CHECK.check(&json!({})).unwrap_err();
+        assert_eq!(missing.violations[0].path, "");
+        assert!(missing.to_string().starts_with("/: "), "{missing}");
+    }
+
+    #[test]
+    fn a_broken_schema_is_reported_and_accepts() {
+        static BROKEN: SchemaCheck = SchemaCheck::new(r#"{"type": 12}"#);
+        assert!(BROKEN.compile().is_err());
+        assert!(BROKEN.check(&json!(1)).is_ok());
+    }
+}
