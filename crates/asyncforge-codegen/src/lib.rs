@@ -72,6 +72,9 @@ pub struct Settings {
     pub spec_name: String,
     /// Generate servers and clients for WebSocket and SSE channels.
     pub transports: bool,
+    /// The protocol (`ws`, `wss`, `sse`, …) of the channels of a document that declares no
+    /// servers at all, such as the official Kraken example; ignored when it declares some.
+    pub default_protocol: Option<String>,
 }
 
 impl Settings {
@@ -86,6 +89,7 @@ impl Settings {
             deny_warnings: false,
             spec_name: "asyncapi.yaml".to_owned(),
             transports: true,
+            default_protocol: None,
         }
     }
 
@@ -122,6 +126,12 @@ impl Settings {
     /// Generates (or not) servers and clients for WebSocket and SSE channels.
     pub fn with_transports(mut self, yes: bool) -> Self {
         self.transports = yes;
+        self
+    }
+
+    /// Serves the channels of a document without `servers` with this protocol.
+    pub fn with_default_protocol(mut self, protocol: impl Into<String>) -> Self {
+        self.default_protocol = Some(protocol.into());
         self
     }
 
@@ -301,7 +311,7 @@ fn module_tokens(types: TokenStream, messages: TokenStream) -> TokenStream {
 /// The types and message types of an API as one module body (`pub mod types { … } pub mod
 /// messages { … }`), for `include!` from a build script. Uses `asyncforge_runtime`.
 pub fn generate_module(api: &Api) -> Result<(String, Vec<Warning>), Error> {
-    let b = build(api, "asyncforge_runtime::codegen::serde", true);
+    let b = build(api, "asyncforge_runtime::codegen::serde", true, None);
     let mut tokens = module_tokens(b.types, b.messages);
     if let Some(t) = b.transports {
         tokens.extend(transport_modules(t));
@@ -345,11 +355,11 @@ struct Built {
     warnings: Vec<Warning>,
 }
 
-fn build(api: &Api, serde_crate: &str, transports: bool) -> Built {
+fn build(api: &Api, serde_crate: &str, transports: bool, default_protocol: Option<&str>) -> Built {
     let mut space = types::TypeSpace::new(api);
     let msgs = messages::collect(api, &mut space);
     let model = if transports {
-        transport::model::build(api)
+        transport::model::build(api, default_protocol)
     } else {
         transport::model::Model::default()
     };
@@ -392,9 +402,19 @@ pub fn generate(api: &Api, settings: &Settings) -> Result<Generated, Error> {
     } else {
         "asyncforge_runtime::codegen::serde"
     };
-    let b = build(api, serde_crate, settings.transports && !vendored);
+    let default_protocol = settings.default_protocol.as_deref();
+    let b = build(
+        api,
+        serde_crate,
+        settings.transports && !vendored,
+        default_protocol,
+    );
     let (types, messages, mut warnings) = (b.types, b.messages, b.warnings);
-    if vendored && !transport::model::build(api).endpoints.is_empty() {
+    if vendored
+        && !transport::model::build(api, default_protocol)
+            .endpoints
+            .is_empty()
+    {
         warnings.push(Warning {
             message: "servers and clients need the asyncforge-runtime crate: none are generated with `--runtime vendored`".into(),
             source: asyncforge_spec::ir::Source {

@@ -1,6 +1,6 @@
 //! One Rust type per message: payload, typed headers, name, content type, correlation id.
 
-use asyncforge_spec::ir::{Api, MessageId};
+use asyncforge_spec::ir::{Api, MessageId, OperationId, SchemaBody, SchemaId};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
@@ -52,6 +52,61 @@ fn location_pointer(location: &str) -> Option<(bool, String)> {
         _ => return None,
     };
     Some((headers, ptr.to_owned()))
+}
+
+/// Whether a payload schema names `property` at its top level, directly or in one of the
+/// schemas it combines (`allOf`, `oneOf`, `anyOf`, followed a few levels deep).
+fn declares_property(api: &Api, schema: SchemaId, property: &str, depth: u8) -> bool {
+    let SchemaBody::Object(o) = &api.schema(schema).body else {
+        return false;
+    };
+    if o.properties.iter().any(|(n, _)| n == property) {
+        return true;
+    }
+    depth > 0
+        && o.all_of
+            .iter()
+            .chain(&o.one_of)
+            .chain(&o.any_of)
+            .any(|s| declares_property(api, *s, property, depth - 1))
+}
+
+/// Where a reply message without a `correlationId` of its own carries the id anyway: the
+/// payload pointer of the requests it answers, when they all agree on one and its payload
+/// schema has that property. The official Kraken example declares `reqid` as the
+/// correlation id of `subscribe` but not of its reply `subscriptionStatus`, whose schema has
+/// `reqid` all the same.
+pub(crate) fn inherited_pointer(api: &Api, message: MessageId) -> Option<String> {
+    let m = api.message(message);
+    if m.correlation_id.is_some() {
+        return None;
+    }
+    let mut found: Option<String> = None;
+    for i in 0..api.operations.len() {
+        let id = OperationId(i as u32);
+        let Some(reply) = crate::transport::model::reply_messages(api, id) else {
+            continue;
+        };
+        if !reply.contains(&message) {
+            continue;
+        }
+        for request in crate::transport::model::op_messages(api, id) {
+            let Some(c) = &api.message(request).correlation_id else {
+                continue;
+            };
+            let Some((false, ptr)) = location_pointer(&c.location) else {
+                continue;
+            };
+            match &found {
+                Some(f) if *f != ptr => return None,
+                _ => found = Some(ptr),
+            }
+        }
+    }
+    let ptr = found?;
+    let property = ptr.strip_prefix('/').filter(|p| !p.contains('/'))?;
+    let property = property.replace("~1", "/").replace("~0", "~");
+    declares_property(api, m.payload?, &property, 4).then_some(ptr)
 }
 
 /// Emits the message types (in a module beside `types`).
@@ -109,11 +164,23 @@ pub fn emit(api: &Api, space: &TypeSpace<'_>, messages: &[MessageTypes]) -> Toke
                 }
             })
         });
-        let pointer = m.correlation_id.as_ref().and_then(|c| {
-            let (in_headers, ptr) = location_pointer(&c.location)?;
-            (!in_headers)
-                .then(|| quote!(const CORRELATION_POINTER: Option<&'static str> = Some(#ptr);))
-        });
+        let pointer = m
+            .correlation_id
+            .as_ref()
+            .and_then(|c| {
+                let (in_headers, ptr) = location_pointer(&c.location)?;
+                (!in_headers).then(|| quote!(const CORRELATION_POINTER: Option<&'static str> = Some(#ptr);))
+            })
+            .or_else(|| {
+                let ptr = inherited_pointer(api, mt.id)?;
+                let doc = format!(
+                    " Where the requests this message answers carry their correlation id: the message declares none, but its payload has `{ptr}`."
+                );
+                Some(quote! {
+                    #[doc = #doc]
+                    const CORRELATION_POINTER: Option<&'static str> = Some(#ptr);
+                })
+            });
         quote! {
             #doc
             #[derive(Debug, Clone, PartialEq)]
@@ -148,4 +215,69 @@ pub fn emit(api: &Api, space: &TypeSpace<'_>, messages: &[MessageTypes]) -> Toke
         }
     });
     quote!(#(#items)*)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(yaml: &str) -> Api {
+        let checked = asyncforge_spec::load_bytes(
+            std::path::Path::new("api.yaml"),
+            yaml.as_bytes(),
+            &asyncforge_spec::LoadOptions::default(),
+        );
+        assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+        checked.lower().expect("lowers")
+    }
+
+    fn message(api: &Api, key: &str) -> MessageId {
+        MessageId(
+            api.messages
+                .iter()
+                .position(|m| m.key == key)
+                .expect("message") as u32,
+        )
+    }
+
+    #[test]
+    fn a_reply_without_correlation_id_takes_the_requests_when_its_payload_has_it() {
+        // As in the official Kraken example: `subscriptionStatus` has `reqid` (inside
+        // `oneOf`/`allOf`) but no correlationId; `pong` has its own; `bare` lacks the property.
+        let doc = "asyncapi: 3.0.0
+info: {title: T, version: '1'}
+channels:
+  c:
+    address: /
+    messages:
+      subscribe:
+        payload: {type: object, properties: {reqid: {type: integer}}}
+        correlationId: {location: '$message.payload#/reqid'}
+      status:
+        payload:
+          oneOf:
+            - allOf: [{properties: {error: {type: string}}}, {$ref: '#/components/schemas/common'}]
+            - $ref: '#/components/schemas/common'
+      bare: {payload: {type: object, properties: {other: {type: string}}}}
+operations:
+  subscribe:
+    action: receive
+    channel: {$ref: '#/channels/c'}
+    messages: [{$ref: '#/channels/c/messages/subscribe'}]
+    reply:
+      channel: {$ref: '#/channels/c'}
+      messages: [{$ref: '#/channels/c/messages/status'}, {$ref: '#/channels/c/messages/bare'}]
+components:
+  schemas:
+    common: {type: object, properties: {reqid: {type: integer}}}
+";
+        let api = api(doc);
+        assert_eq!(
+            inherited_pointer(&api, message(&api, "status")).as_deref(),
+            Some("/reqid")
+        );
+        assert_eq!(inherited_pointer(&api, message(&api, "bare")), None);
+        // A request keeps its own.
+        assert_eq!(inherited_pointer(&api, message(&api, "subscribe")), None);
+    }
 }

@@ -163,6 +163,14 @@ fn doc_of(o: &SchemaObject) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("\n\n"))
 }
 
+/// Names of the prelude: a type called `Default` (the official Gemini example has a `default`
+/// schema) would shadow the trait wherever `types::*` is imported; such a type is called
+/// `DefaultSchema` instead.
+const PRELUDE: &[&str] = &[
+    "Default", "Some", "None", "Ok", "Err", "Clone", "Copy", "Debug", "Send", "Sync", "Sized",
+    "Drop", "Iterator", "From", "Into",
+];
+
 impl<'a> TypeSpace<'a> {
     /// An empty type space for an API.
     pub fn new(api: &'a Api) -> Self {
@@ -172,6 +180,7 @@ impl<'a> TypeSpace<'a> {
             "Value", "Map", "BTreeMap", "Option", "Vec", "String", "Box", "Result", "DateTime",
             "Date", "Uuid",
         ]);
+        names.reserve(PRELUDE);
         TypeSpace {
             api,
             entries: Vec::new(),
@@ -190,7 +199,11 @@ impl<'a> TypeSpace<'a> {
     }
 
     fn new_entry(&mut self, base: &str, doc: Option<String>) -> usize {
-        let name = self.names.unique(&type_name(base));
+        let mut base = type_name(base);
+        if PRELUDE.contains(&base.as_str()) {
+            base.push_str("Schema");
+        }
+        let name = self.names.unique(&base);
         self.entries.push(Entry {
             name,
             doc,
@@ -944,4 +957,21 @@ pub fn emit(space: &TypeSpace<'_>, serde_crate: &str) -> TokenStream {
         }
     });
     quote!(#(#items)*)
+}
+
+#[cfg(test)]
+mod prelude_tests {
+    #[test]
+    fn a_schema_named_like_a_prelude_item_does_not_shadow_it() {
+        let checked = asyncforge_spec::load_bytes(
+            std::path::Path::new("api.yaml"),
+            b"asyncapi: 3.0.0\ninfo: {title: T, version: '1'}\ncomponents:\n  schemas:\n    default: {type: object, properties: {a: {type: string}}}\n    some: {type: object, properties: {b: {type: string}}}\n",
+            &asyncforge_spec::LoadOptions::default(),
+        );
+        let api = checked.lower().expect("lowers");
+        let (text, _) = crate::generate_module(&api).expect("generates");
+        assert!(text.contains("pub struct DefaultSchema"), "{text}");
+        assert!(text.contains("pub struct SomeSchema"), "{text}");
+        assert!(!text.contains("pub struct Default "), "{text}");
+    }
 }

@@ -64,6 +64,24 @@ impl<T> Default for Pending<T> {
     }
 }
 
+/// How a reply would find a waiting request in one [`Pending`] (see [`Pending::route`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// A request with the reply's correlation id waits.
+    ById,
+    /// No request has its id, but one without an id waits for the next reply.
+    InOrder,
+}
+
+/// Which of several operations whose replies share a message takes a reply: the first whose
+/// request has the reply's correlation id, else the first with a request waiting in order.
+pub fn choose(routes: &[Option<Route>]) -> Option<usize> {
+    routes
+        .iter()
+        .position(|r| *r == Some(Route::ById))
+        .or_else(|| routes.iter().position(|r| *r == Some(Route::InOrder)))
+}
+
 /// A registered request: await [`Waiter::wait`] for its reply.
 pub struct Waiter<T> {
     rx: oneshot::Receiver<T>,
@@ -139,6 +157,25 @@ impl<T> Pending<T> {
         Ok(Waiter { rx })
     }
 
+    /// How [`Pending::complete`] would place a reply with this id, if any request of `scope`
+    /// waits for it (requests whose waiters gave up do not count).
+    pub fn route(&self, scope: u64, id: Option<&Value>) -> Option<Route> {
+        let inner = self.lock();
+        if let Some(id) = id
+            && inner
+                .by_id
+                .get(&(scope, correlation_key(id)))
+                .is_some_and(|tx| !tx.is_closed())
+        {
+            return Some(Route::ById);
+        }
+        inner
+            .fifo
+            .get(&scope)
+            .is_some_and(|q| q.iter().any(|tx| !tx.is_closed()))
+            .then_some(Route::InOrder)
+    }
+
     /// Completes the request a reply answers; gives the reply back when nobody waits for it.
     pub fn complete(&self, scope: u64, id: Option<&Value>, reply: T) -> Result<(), T> {
         let mut inner = self.lock();
@@ -201,6 +238,39 @@ mod tests {
         assert_eq!(b.wait(t).await.unwrap(), "seven");
         assert_eq!(c.wait(t).await.unwrap(), "fifo");
         assert!(p.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_reply_shared_by_two_operations_goes_where_it_is_awaited() {
+        let subscribe: Pending<&str> = Pending::new(10);
+        let unsubscribe: Pending<&str> = Pending::new(10);
+        let s = subscribe.register(1, Some(&json!(1))).unwrap();
+        let u = unsubscribe.register(1, Some(&json!(2))).unwrap();
+        let fifo = unsubscribe.register(1, None).unwrap();
+        let routes = |id: serde_json::Value| {
+            [
+                subscribe.route(1, Some(&id)),
+                unsubscribe.route(1, Some(&id)),
+            ]
+        };
+        assert_eq!(routes(json!(2)), [None, Some(Route::ById)]);
+        assert_eq!(choose(&routes(json!(2))), Some(1));
+        assert_eq!(choose(&routes(json!(1))), Some(0));
+        // An id nobody waits for goes to the request waiting in order.
+        assert_eq!(routes(json!(9)), [None, Some(Route::InOrder)]);
+        assert_eq!(choose(&routes(json!(9))), Some(1));
+        assert!(unsubscribe.complete(1, Some(&json!(2)), "two").is_ok());
+        assert!(unsubscribe.complete(1, Some(&json!(9)), "nine").is_ok());
+        assert!(subscribe.complete(1, Some(&json!(1)), "one").is_ok());
+        let t = Duration::from_secs(1);
+        assert_eq!(s.wait(t).await.unwrap(), "one");
+        assert_eq!(u.wait(t).await.unwrap(), "two");
+        assert_eq!(fifo.wait(t).await.unwrap(), "nine");
+        assert_eq!(choose(&routes(json!(1))), None);
+        // Another scope's requests are not this scope's.
+        let _other = subscribe.register(2, None).unwrap();
+        assert_eq!(subscribe.route(1, None), None);
+        assert_eq!(subscribe.route(2, None), Some(Route::InOrder));
     }
 
     #[tokio::test]

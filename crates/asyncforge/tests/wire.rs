@@ -27,6 +27,9 @@ use snapshot_pulse_rooms::types::*;
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
+#[path = "wire/official.rs"]
+mod official;
+
 const WAIT: Duration = Duration::from_secs(10);
 
 struct App {

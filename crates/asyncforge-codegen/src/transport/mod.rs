@@ -388,6 +388,50 @@ fn message_enum(cx: &Ctx<'_>, name: &str, ids: &[MessageId], op: &Op) -> TokenSt
     }
 }
 
+/// A reply message and the operations (pending field, size of its reply set) it may answer.
+type ReplyRoute = (MessageId, Vec<(proc_macro2::Ident, usize)>);
+
+fn add_reply_route(routes: &mut Vec<ReplyRoute>, reply: &[MessageId], field: &proc_macro2::Ident) {
+    for m in reply {
+        match routes.iter_mut().find(|(id, _)| id == m) {
+            Some((_, takers)) => takers.push((field.clone(), reply.len())),
+            None => routes.push((*m, vec![(field.clone(), reply.len())])),
+        }
+    }
+}
+
+/// Hands a decoded reply `m` (correlation id `id`) to the request waiting for it. When one
+/// message answers several operations (Kraken's `subscriptionStatus` answers `subscribe` and
+/// `unsubscribe`), the operation whose request has the id takes it, else the one with a
+/// request waiting in order.
+fn reply_dispatch(
+    takers: &[(proc_macro2::Ident, usize)],
+    pending: &TokenStream,
+    scope: &TokenStream,
+    done: impl Fn(TokenStream) -> TokenStream,
+    nobody: &TokenStream,
+) -> TokenStream {
+    if let [(field, n)] = takers {
+        let m_conv = conv(*n);
+        return done(quote!(#pending.#field.complete(#scope, id.as_ref(), #m_conv)));
+    }
+    let routes = takers
+        .iter()
+        .map(|(field, _)| quote!(#pending.#field.route(#scope, id.as_ref())));
+    let arms = takers.iter().enumerate().map(|(i, (field, n))| {
+        let m_conv = conv(*n);
+        let complete = done(quote!(#pending.#field.complete(#scope, id.as_ref(), #m_conv)));
+        let i = proc_macro2::Literal::usize_unsuffixed(i);
+        quote!(Some(#i) => #complete,)
+    });
+    quote! {
+        match asyncforge_runtime::rpc::choose(&[#(#routes),*]) {
+            #(#arms)*
+            _ => #nobody,
+        }
+    }
+}
+
 /// Code that reads an endpoint's parameters from axum's path map.
 fn read_params(e: &Endpoint) -> TokenStream {
     let name = format_ident!("{}Params", e.name);
@@ -694,6 +738,7 @@ fn ws_endpoint(
     let snake = e.name.to_lowercase_snake();
     let group = lit(&format!("#{}", e.route));
     let mut tries = Vec::new();
+    let mut replies: Vec<ReplyRoute> = Vec::new();
 
     for op in &e.receive {
         let method = crate::ident(&op.method);
@@ -799,22 +844,26 @@ fn ws_endpoint(
                         waiter.wait(self.request_timeout).await
                     }
                 });
-                for m in reply {
-                    let m_conv = conv(reply.len());
-                    let ty = cx.msg_ty(*m);
-                    let check = cx.check(*m);
-                    tries.push(quote! {
-                        if let Some(m) = incoming.try_message::<#ty>(&#check) {
-                            let id = incoming.correlation(<#ty as Message>::CORRELATION_POINTER);
-                            return match self.shared.sender.pending.#field.complete(ctx.conn.0, id.as_ref(), #m_conv) {
-                                Ok(()) => Ok(()),
-                                Err(_) => Err(Reject("a reply to no pending request".to_owned())),
-                            };
-                        }
-                    });
-                }
+                add_reply_route(&mut replies, reply, &field);
             }
         }
+    }
+    for (m, takers) in &replies {
+        let ty = cx.msg_ty(*m);
+        let check = cx.check(*m);
+        let dispatch = reply_dispatch(
+            takers,
+            &quote!(self.shared.sender.pending),
+            &quote!(ctx.conn.0),
+            |complete| quote!(#complete.map_err(|_| Reject("a reply to no pending request".to_owned()))),
+            &quote!(Err(Reject("a reply to no pending request".to_owned()))),
+        );
+        tries.push(quote! {
+            if let Some(m) = incoming.try_message::<#ty>(&#check) {
+                let id = incoming.correlation(<#ty as Message>::CORRELATION_POINTER);
+                return #dispatch;
+            }
+        });
     }
 
     let close_pending: Vec<TokenStream> = model_pending_fields(e)
@@ -1148,6 +1197,7 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
     let mut tries = Vec::new();
     let mut pending_fields = Vec::new();
     let mut pending_inits = Vec::new();
+    let mut replies: Vec<ReplyRoute> = Vec::new();
 
     for op in &e.receive {
         let method = crate::ident(&op.method);
@@ -1181,22 +1231,35 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
                         waiter.wait(self.request_timeout).await
                     }
                 });
-                for m in reply {
-                    let m_conv = conv(reply.len());
-                    let ty = cx.msg_ty(*m);
-                    let check = cx.check(*m);
-                    tries.push(quote! {
-                        if let Some(m) = incoming.try_message::<#ty>(&#check) {
-                            let id = incoming.correlation(<#ty as Message>::CORRELATION_POINTER);
-                            if pending.#field.complete(0, id.as_ref(), #m_conv).is_err() {
-                                asyncforge_runtime::endpoint::unmatched("a reply to no pending request");
-                            }
-                            continue;
-                        }
-                    });
-                }
+                add_reply_route(&mut replies, reply, &field);
             }
         }
+    }
+    for (m, takers) in &replies {
+        let ty = cx.msg_ty(*m);
+        let check = cx.check(*m);
+        let dispatch = reply_dispatch(
+            takers,
+            &quote!(pending),
+            &quote!(0),
+            |complete| {
+                quote! {
+                    if #complete.is_err() {
+                        asyncforge_runtime::endpoint::unmatched("a reply to no pending request");
+                    }
+                }
+            },
+            &quote!(asyncforge_runtime::endpoint::unmatched(
+                "a reply to no pending request"
+            )),
+        );
+        tries.push(quote! {
+            if let Some(m) = incoming.try_message::<#ty>(&#check) {
+                let id = incoming.correlation(<#ty as Message>::CORRELATION_POINTER);
+                #dispatch
+                continue;
+            }
+        });
     }
     for op in &e.send {
         let variant = format_ident!("{}", type_name(&op.method));

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use asyncforge_spec::ir::{Action, Api, ChannelId, MessageId, OperationId, SchemaId, Server};
+use asyncforge_spec::ir::{
+    Action, Api, ChannelId, MessageId, OperationId, SchemaId, Server, synthesized_operation_key,
+};
 
 use crate::names::{NameSet, field_name, type_name};
 use crate::types::Warning;
@@ -19,9 +21,14 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// The transport of a server protocol.
+    /// The transport of a server.
     pub fn of(server: &Server) -> Option<Kind> {
-        match server.protocol.to_ascii_lowercase().as_str() {
+        Kind::of_protocol(&server.protocol)
+    }
+
+    /// The transport of a protocol name.
+    pub fn of_protocol(protocol: &str) -> Option<Kind> {
+        match protocol.to_ascii_lowercase().as_str() {
             "ws" | "wss" => Some(Kind::Ws),
             "sse" | "http+sse" | "https+sse" => Some(Kind::Sse),
             _ => None,
@@ -102,7 +109,8 @@ impl Model {
     }
 }
 
-fn op_messages(api: &Api, id: OperationId) -> Vec<MessageId> {
+/// The messages of an operation: its own list, else its channel's.
+pub(crate) fn op_messages(api: &Api, id: OperationId) -> Vec<MessageId> {
     let op = api.operation(id);
     if op.messages.is_empty() {
         api.channel(op.channel).messages.clone()
@@ -111,7 +119,8 @@ fn op_messages(api: &Api, id: OperationId) -> Vec<MessageId> {
     }
 }
 
-fn reply_messages(api: &Api, id: OperationId) -> Option<Vec<MessageId>> {
+/// The messages of an operation's reply: its own list, else its channel's.
+pub(crate) fn reply_messages(api: &Api, id: OperationId) -> Option<Vec<MessageId>> {
     let reply = api.operation(id).reply.as_ref()?;
     if !reply.messages.is_empty() {
         return Some(reply.messages.clone());
@@ -166,12 +175,65 @@ fn address_params(address: &str) -> Vec<String> {
     out
 }
 
-/// Groups the API's WebSocket and SSE channels into endpoints.
-pub fn build(api: &Api) -> Model {
+/// The base name of an endpoint's generated items. A path with one channel is named after
+/// it; a path several channels share (the official Kraken example puts all of its channels
+/// on `/`) after the path's last literal segment, or the API's title when it has none.
+fn endpoint_name(api: &Api, e: &Endpoint) -> String {
+    if let [only] = e.channels.as_slice() {
+        return type_name(&api.channel(*only).key);
+    }
+    let literal = e
+        .address
+        .rsplit('/')
+        .find(|seg| !seg.is_empty() && !seg.contains('{'));
+    match literal {
+        Some(seg) => type_name(seg),
+        None => type_name(&api.info.title),
+    }
+}
+
+/// The name of an operation's generated method and types. A 2.x operation without an
+/// `operationId` has a key made of its channel's name (there, the address) and the 2.x verb
+/// (`v1MarketdataSymbolSubscribe`), whose verb reads backwards from the application's side:
+/// when it carries one named message, it is named after its action and that message
+/// (`sendMarketData`), as a 3.x document would name it.
+fn operation_name(api: &Api, id: OperationId, messages: &[MessageId]) -> String {
+    let op = api.operation(id);
+    let verb = match op.action {
+        Action::Send => "subscribe",
+        Action::Receive => "publish",
+    };
+    let channel = &api.channel(op.channel).key;
+    if op.key != synthesized_operation_key(channel, verb) {
+        return op.key.clone();
+    }
+    let [message] = messages else {
+        return op.key.clone();
+    };
+    let message = &api.message(*message).key;
+    // Inline messages are named after the operation already.
+    if message.starts_with(&op.key) {
+        return op.key.clone();
+    }
+    let action = match op.action {
+        Action::Send => "send",
+        Action::Receive => "receive",
+    };
+    format!("{action}_{message}")
+}
+
+/// Groups the API's WebSocket and SSE channels into endpoints. `default_protocol` serves the
+/// channels of a document that declares no servers at all.
+pub fn build(api: &Api, default_protocol: Option<&str>) -> Model {
     let mut model = Model::default();
     let mut names = NameSet::default();
     names.reserve(crate::names::RESERVED);
     names.reserve(&["Server", "Sender", "Handler", "Config"]);
+    let assumed = if api.servers.is_empty() {
+        default_protocol.and_then(Kind::of_protocol)
+    } else {
+        None
+    };
     let mut routes: BTreeSet<String> = BTreeSet::new();
     for (ci, channel) in api.channels.iter().enumerate() {
         let cid = ChannelId(ci as u32);
@@ -180,14 +242,17 @@ pub fn build(api: &Api) -> Model {
         } else {
             channel.servers.iter().map(|s| api.server(*s)).collect()
         };
-        let Some((kind, server)) = servers.iter().find_map(|s| Kind::of(s).map(|k| (k, *s))) else {
+        let found = servers
+            .iter()
+            .find_map(|s| Kind::of(s).map(|k| (k, s.pathname.clone().unwrap_or_default())))
+            .or_else(|| assumed.map(|k| (k, String::new())));
+        let Some((kind, pathname)) = found else {
             continue;
         };
         let Some(address) = channel.address.clone() else {
             // A channel without an address is only a reply target decided at run time.
             continue;
         };
-        let pathname = server.pathname.clone().unwrap_or_default();
         let path = asyncforge_join(&pathname, &address);
         let existing = model
             .endpoints
@@ -219,7 +284,6 @@ pub fn build(api: &Api) -> Model {
                     });
                     continue;
                 }
-                let name = names.unique(&type_name(&channel.key));
                 let params = address_params(&address)
                     .into_iter()
                     .map(|p| {
@@ -243,7 +307,7 @@ pub fn build(api: &Api) -> Model {
                     .collect();
                 model.endpoints.push(Endpoint {
                     kind,
-                    name,
+                    name: String::new(),
                     address: address.clone(),
                     pathname,
                     route,
@@ -283,6 +347,9 @@ pub fn build(api: &Api) -> Model {
             }
         }
     }
+    for e in &mut model.endpoints {
+        e.name = names.unique(&endpoint_name(api, e));
+    }
     // Operations, in document order, on the endpoint of their channel.
     let mut methods = NameSet::default();
     methods.reserve(&[
@@ -317,10 +384,11 @@ pub fn build(api: &Api) -> Model {
         if messages.is_empty() {
             continue;
         }
+        let name = operation_name(api, id, &messages);
         let entry = Op {
             id,
-            method: methods.unique_field(&field_name(&op.key)),
-            type_base: type_names.unique(&type_name(&op.key)),
+            method: methods.unique_field(&field_name(&name)),
+            type_base: type_names.unique(&type_name(&name)),
             messages,
             reply: reply_messages(api, id),
         };
@@ -347,5 +415,92 @@ fn asyncforge_join(pathname: &str, address: &str) -> String {
         format!("{base}/{addr}")
     } else {
         format!("/{base}/{addr}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(yaml: &str) -> Api {
+        let checked = asyncforge_spec::load_bytes(
+            std::path::Path::new("api.yaml"),
+            yaml.as_bytes(),
+            &asyncforge_spec::LoadOptions::default(),
+        );
+        assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+        checked.lower().expect("lowers")
+    }
+
+    /// Shaped like the official Kraken example: no servers, every channel on `/`.
+    const SHARED_ROOT: &str = "asyncapi: 3.0.0
+info: {title: Kraken Websockets API, version: '1'}
+channels:
+  ping: {address: /, messages: {ping: {payload: {type: object}}}}
+  heartbeat: {address: /, messages: {heartbeat: {payload: {type: object}}}}
+operations:
+  receivePing: {action: receive, channel: {$ref: '#/channels/ping'}}
+  heartbeat: {action: send, channel: {$ref: '#/channels/heartbeat'}}
+";
+
+    #[test]
+    fn a_document_without_servers_gets_endpoints_only_with_a_default_protocol() {
+        let api = api(SHARED_ROOT);
+        assert!(build(&api, None).endpoints.is_empty());
+        let model = build(&api, Some("wss"));
+        assert_eq!(model.endpoints.len(), 1);
+        let e = &model.endpoints[0];
+        assert_eq!((e.kind, e.route.as_str()), (Kind::Ws, "/"));
+        assert_eq!(e.channels.len(), 2);
+        assert_eq!(e.receive[0].method, "receive_ping");
+        assert_eq!(e.send[0].method, "heartbeat");
+        // A protocol with no generated transport is no protocol.
+        assert!(build(&api, Some("amqp")).endpoints.is_empty());
+    }
+
+    #[test]
+    fn a_path_shared_by_channels_is_named_after_it_or_the_api() {
+        // `/`: nothing literal in the path, so the API's title.
+        assert_eq!(
+            build(&api(SHARED_ROOT), Some("ws")).endpoints[0].name,
+            "KrakenWebsocketsApi"
+        );
+        let market = SHARED_ROOT.replace("address: /,", "address: /v1/market,");
+        assert_eq!(build(&api(&market), Some("ws")).endpoints[0].name, "Market");
+        // One channel on a path keeps the channel's name.
+        let one = "asyncapi: 3.0.0
+info: {title: T, version: '1'}
+servers: {s: {host: h, protocol: ws}}
+channels:
+  marketDataV1: {address: '/v1/marketdata/{symbol}', messages: {m: {payload: {type: object}}}}
+";
+        assert_eq!(build(&api(one), None).endpoints[0].name, "MarketDataV1");
+    }
+
+    #[test]
+    fn a_2x_operation_without_operation_id_is_named_after_its_action_and_message() {
+        let doc = "asyncapi: 2.6.0
+info: {title: T, version: '1'}
+servers: {s: {url: 'wss://h', protocol: wss}}
+channels:
+  /v1/marketdata/{symbol}:
+    parameters: {symbol: {schema: {type: string}}}
+    subscribe: {message: {$ref: '#/components/messages/marketData'}}
+    publish: {operationId: placeOrder, message: {payload: {type: object}}}
+  /v1/orders:
+    publish: {message: {payload: {type: object}}}
+components:
+  messages:
+    marketData: {payload: {type: object}}
+";
+        let model = build(&api(doc), None);
+        let market = &model.endpoints[0];
+        // 2.x `subscribe`: the application sends; the client receives.
+        assert_eq!(market.send[0].method, "send_market_data");
+        assert_eq!(market.send[0].type_base, "SendMarketData");
+        // An operationId is kept as it is.
+        assert_eq!(market.receive[0].method, "place_order");
+        // An inline message is named after the operation: the operation keeps its key.
+        assert_eq!(model.endpoints[1].receive[0].method, "v1_orders_publish");
     }
 }

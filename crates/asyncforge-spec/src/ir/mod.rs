@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use bindings::*;
-pub use lower::lower;
+pub use lower::{lower, synthesized_operation_key};
 pub use schema::{Items, JsonType, Schema, SchemaBody, SchemaFormat, SchemaObject};
 pub use view::{canonical, summary};
 

@@ -301,16 +301,13 @@ impl<H: Handler> ws::Handler for CraneCommandsConnection<H> {
         {
             let id = incoming
                 .correlation(<super::messages::Reading as Message>::CORRELATION_POINTER);
-            return match self
+            return self
                 .shared
                 .sender
                 .pending
                 .request_reading
                 .complete(ctx.conn.0, id.as_ref(), m)
-            {
-                Ok(()) => Ok(()),
-                Err(_) => Err(Reject("a reply to no pending request".to_owned())),
-            };
+                .map_err(|_| Reject("a reply to no pending request".to_owned()));
         }
         let _ = session;
         Err(Reject(incoming.rejection()))

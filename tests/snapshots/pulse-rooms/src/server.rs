@@ -415,16 +415,13 @@ impl<H: Handler> ws::Handler for LobbyConnection<H> {
         {
             let id = incoming
                 .correlation(<super::messages::IAm as Message>::CORRELATION_POINTER);
-            return match self
+            return self
                 .shared
                 .sender
                 .pending
                 .ask_identity
                 .complete(ctx.conn.0, id.as_ref(), m)
-            {
-                Ok(()) => Ok(()),
-                Err(_) => Err(Reject("a reply to no pending request".to_owned())),
-            };
+                .map_err(|_| Reject("a reply to no pending request".to_owned()));
         }
         let _ = session;
         Err(Reject(incoming.rejection()))
