@@ -392,6 +392,7 @@ async fn run<H: Handler>(
         let _ = sink.close().await;
     });
     let mut writer_done = false;
+    let mut oversized = false;
     loop {
         let msg = tokio::select! {
             msg = stream.next() => msg,
@@ -418,6 +419,7 @@ async fn run<H: Handler>(
                     || text.contains("size")
                 {
                     hub.close(id, close::TOO_BIG, "message too large");
+                    oversized = true;
                 }
                 tracing::debug!(conn = id.0, error = %text, "WebSocket read ended");
                 break;
@@ -440,7 +442,18 @@ async fn run<H: Handler>(
     }
     hub.unregister(id);
     handler.on_close(&ctx);
+    if oversized {
+        // The rest of the oversized message is still unread: closing the socket now makes the
+        // kernel answer with a TCP reset, which can reach the peer before it has read the
+        // 1009 close frame (browsers then report 1006). Keep the socket a moment longer.
+        tokio::time::sleep(CLOSE_LINGER).await;
+    }
+    drop(stream);
 }
+
+/// How long the socket of a peer closed for an oversized message stays open after the close
+/// frame, so that the peer reads the frame before the connection is torn down.
+const CLOSE_LINGER: Duration = Duration::from_millis(500);
 
 #[cfg(test)]
 mod tests {

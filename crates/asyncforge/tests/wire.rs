@@ -1,6 +1,10 @@
 //! The code generated from `specs/pulse-rooms.yaml` over real loopback sockets: generated
 //! clients against the generated server, for every operation, plus invalid payloads, upgrade
-//! checks, limits, and restarts.
+//! checks, limits, and restarts. `interop` runs the same server against peers no one here
+//! wrote (headless Chromium, Python `websockets`).
+
+#[path = "wire/interop.rs"]
+mod interop;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
