@@ -143,6 +143,24 @@ async fn serve(
 }
 
 async fn start(config: Config) -> (Running, Arc<App>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    start_on(config, listener).await
+}
+
+/// A listener on a port below Linux's ephemeral range (32768–60999), for a test that closes
+/// its port and binds it again: no other test's `127.0.0.1:0` listener or outgoing connection
+/// can take the port in between (a client would then reach the wrong server).
+async fn fixed_port_listener() -> TcpListener {
+    let start = 20_000 + (std::process::id() % 5_000) as u16;
+    for port in (start..32_000).chain(20_000..start) {
+        if let Ok(l) = TcpListener::bind(("127.0.0.1", port)).await {
+            return l;
+        }
+    }
+    panic!("no free port between 20000 and 32000");
+}
+
+async fn start_on(config: Config, listener: TcpListener) -> (Running, Arc<App>) {
     let server = Server::new(config);
     let app = Arc::new(App {
         out: server.sender(),
@@ -150,7 +168,6 @@ async fn start(config: Config) -> (Running, Arc<App>) {
         lobby: Mutex::new(Vec::new()),
         quotes: AtomicU64::new(0),
     });
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let task = serve(&server, app.clone(), listener).await;
     (Running { addr, server, task }, app)
@@ -563,11 +580,13 @@ async fn sse_streams_events_and_takes_posts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_come_back_after_a_server_restart() {
-    let (s, app) = start(Config::default()).await;
+    let (s, app) = start_on(Config::default(), fixed_port_listener().await).await;
     let ws_url = format!("ws://{}", s.addr);
     let http_url = format!("http://{}", s.addr);
     let mut ann = RoomClient::connect(&ws_url, &room("r"), &nick("ann"), fast_options());
-    ann.wait_connected().await;
+    tokio::time::timeout(WAIT, ann.wait_connected())
+        .await
+        .expect("the room client connects");
     let eth = PricesParams {
         symbol: "ethusd".into(),
     };
@@ -580,9 +599,12 @@ async fn clients_come_back_after_a_server_restart() {
         ..SseClientConfig::default()
     };
     let mut prices = PricesClient::new(&http_url).subscribe(&eth, config);
-    prices
-        .wait_for(|st| matches!(st, asyncforge_runtime::sse_client::State::Connected { .. }))
-        .await;
+    tokio::time::timeout(
+        WAIT,
+        prices.wait_for(|st| matches!(st, asyncforge_runtime::sse_client::State::Connected { .. })),
+    )
+    .await
+    .expect("the price stream connects");
     let sender = s.server.sender();
     let tick = |n: u32| {
         Tick::new(TickPayload {
@@ -630,9 +652,15 @@ async fn clients_come_back_after_a_server_restart() {
     }
     assert_eq!(seen, (1..=8).collect::<Vec<_>>(), "no gap, no duplicate");
     // The WebSocket client reconnected by itself.
-    let st = ann
-        .wait_for(|st| matches!(st, State::Connected { generation } if *generation >= 2))
-        .await;
+    let st = tokio::time::timeout(
+        WAIT,
+        ann.wait_for(|st| {
+            matches!(st, State::Connected { generation } if *generation >= 2)
+                || matches!(st, State::Refused { .. })
+        }),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("the room client did not reconnect: {:?}", ann.state()));
     assert!(matches!(st, State::Connected { .. }), "{st:?}");
     ann.post_message(post("back")).unwrap();
     assert_eq!(next_post(&mut ann).await.text, "back");
