@@ -39,6 +39,8 @@ pub mod sse;
 pub mod sse_client;
 #[cfg(feature = "sse")]
 pub mod sse_server;
+#[cfg(any(feature = "sse-client", feature = "http"))]
+mod tls;
 pub mod types;
 #[cfg(feature = "validate")]
 pub mod validate;

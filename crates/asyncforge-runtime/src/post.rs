@@ -30,14 +30,8 @@ pub enum PostError {
 /// An HTTP client for generated clients: rustls with the `ring` provider and the webpki
 /// roots, independent of any process-wide crypto provider.
 pub fn http_client() -> Result<HttpClient, PostError> {
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| PostError::Http(format!("TLS set-up: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let tls =
+        crate::tls::client_config().map_err(|e| PostError::Http(format!("TLS set-up: {e}")))?;
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .connect_timeout(Duration::from_secs(10))

@@ -22,7 +22,6 @@
 //! [`SseClient::post`] sends a message the other way (`POST` to a channel address, for the
 //! receive operations of an SSE channel) on the same HTTP client and headers.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -262,19 +261,10 @@ impl Drop for SseClient {
     }
 }
 
-/// An HTTP client with rustls (ring) and the webpki roots, independent of any process-wide
-/// crypto provider.
+/// An HTTP client with the runtime's TLS configuration ([`crate::tls`]).
 fn build_http(connect_timeout: Duration) -> Result<reqwest::Client, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
     reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
+        .tls_backend_preconfigured(crate::tls::client_config()?)
         .connect_timeout(connect_timeout)
         .build()
         .map_err(|e| e.to_string())

@@ -746,3 +746,76 @@ async fn limits_oversized_messages_origins_and_slow_consumers() {
     assert_eq!(code, 1008);
     s.task.abort();
 }
+
+/// Browsers give a host about six HTTP/1.1 connections, and each open event stream holds one.
+/// Over HTTP/2 (here h2c with prior knowledge; with TLS, ALPN `h2`) the generated server
+/// multiplexes many streams and POSTs on one connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_streams_share_one_http2_connection() {
+    let (s, _app) = start(Config::default()).await;
+    let http = asyncforge_runtime::http::client_builder()
+        .unwrap()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let base = format!("http://{}", s.addr);
+    let symbols = ["btcusd", "ethusd", "solusd"];
+    let mut streams = Vec::new();
+    for i in 0..12 {
+        let symbol = symbols[i % 3];
+        let response = http
+            .get(format!("{base}/sse/prices/{symbol}"))
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.version(), reqwest::Version::HTTP_2);
+        assert_eq!(response.status(), 200);
+        streams.push((symbol, response.bytes_stream()));
+    }
+    let sender = s.server.sender();
+    for symbol in symbols {
+        let params = PricesParams {
+            symbol: symbol.into(),
+        };
+        let tick = Tick::new(TickPayload {
+            symbol: symbol.into(),
+            price: 1.5,
+            at: DateTime::now(),
+            extra: Default::default(),
+        });
+        assert_eq!(sender.stream_prices(&params, tick).unwrap(), 1);
+    }
+    for (symbol, stream) in &mut streams {
+        let mut text = String::new();
+        while !text.contains("\n\n") || !text.contains("event: tick") {
+            let chunk = tokio::time::timeout(WAIT, stream.next())
+                .await
+                .expect("an event within the wait")
+                .expect("the stream is open")
+                .unwrap();
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        let data = text
+            .lines()
+            .find_map(|l| l.strip_prefix("data: "))
+            .expect("a data line");
+        assert!(data.contains(&format!("\"symbol\":\"{symbol}\"")), "{text}");
+        assert!(text.contains("id: 1\n"), "{text}");
+    }
+    // A POST goes over the same connection while the streams stay open.
+    let response = http
+        .post(format!("{base}/sse/quotes/btcusd"))
+        .header("content-type", "application/json")
+        .body(r#"{"side":"bid","price":10.5,"size":2}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.text().await.unwrap(),
+        r#"{"accepted":true,"id":1}"#
+    );
+    s.task.abort();
+}

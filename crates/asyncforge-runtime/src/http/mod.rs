@@ -34,18 +34,9 @@ pub mod sender;
 pub mod signature;
 pub mod ssrf;
 
-use std::sync::Arc;
-
-/// TLS for outgoing requests: rustls with the ring provider and the webpki roots (the same
-/// provider the rest of the workspace uses; no system certificate store needed).
+/// TLS for outgoing requests ([`crate::tls`]).
 pub(crate) fn tls_config() -> Result<rustls::ClientConfig, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+    crate::tls::client_config()
 }
 
 /// A `reqwest` client builder with this module's TLS configuration.
