@@ -1322,7 +1322,7 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
             },
         )
     } else {
-        (quote!(), quote!(let _: Option<#query_ty> = None;))
+        (quote!(), quote!())
     };
     quote! {
         #[doc = #event_doc]

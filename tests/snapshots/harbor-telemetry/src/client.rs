@@ -85,7 +85,6 @@ impl CraneCommandsClient {
     ) -> Self {
         let mut url = server_url.trim_end_matches('/').to_owned();
         url.push_str(&join_path("/ws", &params.address()));
-        let _: Option<()> = None;
         let (tx, mut rx) = WsClient::connect(url, options.ws.clone()).split();
         let (events, events_rx) = mpsc::channel(options.events.max(1));
         let pending = Arc::new(CraneCommandsPending {});
@@ -197,7 +196,6 @@ impl ReadingsClient {
     ) -> Self {
         let mut url = server_url.trim_end_matches('/').to_owned();
         url.push_str(&join_path("/ws", &params.address()));
-        let _: Option<()> = None;
         let (tx, mut rx) = WsClient::connect(url, options.ws.clone()).split();
         let (events, events_rx) = mpsc::channel(options.events.max(1));
         let pending = Arc::new(ReadingsPending {});
@@ -284,7 +282,6 @@ impl DashboardClient {
     ) -> Self {
         let mut url = server_url.trim_end_matches('/').to_owned();
         url.push_str(&join_path("/ws", &params.address()));
-        let _: Option<()> = None;
         let (tx, mut rx) = WsClient::connect(url, options.ws.clone()).split();
         let (events, events_rx) = mpsc::channel(options.events.max(1));
         let pending = Arc::new(DashboardPending {});

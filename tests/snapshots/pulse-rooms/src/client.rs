@@ -213,7 +213,6 @@ impl LobbyClient {
     ) -> Self {
         let mut url = server_url.trim_end_matches('/').to_owned();
         url.push_str(&join_path("/ws", &params.address()));
-        let _: Option<()> = None;
         let (tx, mut rx) = WsClient::connect(url, options.ws.clone()).split();
         let (events, events_rx) = mpsc::channel(options.events.max(1));
         let pending = Arc::new(LobbyPending {
