@@ -311,7 +311,22 @@ fn module_tokens(types: TokenStream, messages: TokenStream) -> TokenStream {
 /// The types and message types of an API as one module body (`pub mod types { … } pub mod
 /// messages { … }`), for `include!` from a build script. Uses `asyncforge_runtime`.
 pub fn generate_module(api: &Api) -> Result<(String, Vec<Warning>), Error> {
-    let b = build(api, "asyncforge_runtime::codegen::serde", true, None);
+    generate_module_with_protocol(api, None)
+}
+
+/// Like [`generate_module`]; channels of a document without servers (or whose servers have
+/// no transport asyncforge serves) are served with `default_protocol` (`ws`, `sse`, …) —
+/// the same as [`Settings::with_default_protocol`] for a whole crate.
+pub fn generate_module_with_protocol(
+    api: &Api,
+    default_protocol: Option<&str>,
+) -> Result<(String, Vec<Warning>), Error> {
+    let b = build(
+        api,
+        "asyncforge_runtime::codegen::serde",
+        true,
+        default_protocol,
+    );
     let mut tokens = module_tokens(b.types, b.messages);
     if let Some(t) = b.transports {
         tokens.extend(transport_modules(t));

@@ -178,6 +178,7 @@ pub mod build {
         out_dir: Option<PathBuf>,
         file_name: String,
         emit_cargo_lines: bool,
+        default_protocol: Option<String>,
     }
 
     impl Builder {
@@ -188,7 +189,16 @@ pub mod build {
                 out_dir: None,
                 file_name: "asyncforge.rs".into(),
                 emit_cargo_lines: true,
+                default_protocol: None,
             }
+        }
+
+        /// Serves the channels of a document without servers with this protocol (`ws`,
+        /// `wss`, `sse`, `http+sse`, `https+sse`); by default such channels get types and
+        /// messages only.
+        pub fn default_protocol(mut self, protocol: impl Into<String>) -> Self {
+            self.default_protocol = Some(protocol.into());
+            self
         }
 
         /// Writes to this directory instead of `$OUT_DIR`.
@@ -255,7 +265,10 @@ pub mod build {
                 count: 1,
                 diagnostics: Vec::new(),
             })?;
-            let (text, warnings) = asyncforge_codegen::generate_module(&api)?;
+            let (text, warnings) = asyncforge_codegen::generate_module_with_protocol(
+                &api,
+                self.default_protocol.as_deref(),
+            )?;
             std::fs::create_dir_all(&out_dir).map_err(io(&out_dir))?;
             let path = out_dir.join(&self.file_name);
             let same = std::fs::read_to_string(&path).is_ok_and(|old| old == text);

@@ -71,6 +71,10 @@ struct RustArgs {
     /// Generate even when the document has errors (what they break becomes `serde_json::Value`).
     #[arg(long)]
     allow_invalid: bool,
+    /// Serve the channels of a document without servers with this protocol (`ws`, `wss`,
+    /// `sse`, `http+sse`, `https+sse`).
+    #[arg(long, value_name = "PROTOCOL", value_parser = ["ws", "wss", "sse", "http+sse", "https+sse"])]
+    default_protocol: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -270,6 +274,9 @@ fn generate_rust(args: RustArgs) -> ExitCode {
         );
     if let Some(name) = args.crate_name {
         settings.crate_name = name;
+    }
+    if let Some(protocol) = args.default_protocol {
+        settings = settings.with_default_protocol(protocol);
     }
     if let Some(dir) = &args.templates {
         settings = match apply_templates(settings, dir) {

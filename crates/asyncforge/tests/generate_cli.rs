@@ -86,3 +86,46 @@ fn vendored_runtime_crate_builds_alone() {
         .expect("cargo test");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// `--default-protocol` gives a document without servers a server and a client; without it
+/// the crate has types and messages only.
+#[test]
+fn default_protocol_flag_serves_a_document_without_servers() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let spec = dir.path().join("bare.yaml");
+    std::fs::write(
+        &spec,
+        "asyncapi: 3.0.0\ninfo: {title: Bare, version: '1.0', description: d}\nchannels:\n  feed:\n    address: feed\n    messages:\n      tick:\n        payload: {type: object}\noperations:\n  onTick:\n    action: send\n    channel: {$ref: '#/channels/feed'}\n",
+    )
+    .expect("write");
+    let run = |out: &Path, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_asyncforge"))
+            .args(["generate", "rust", "--spec"])
+            .arg(&spec)
+            .arg("--out")
+            .arg(out)
+            .args(extra)
+            .output()
+            .expect("run asyncforge")
+    };
+    let bare = dir.path().join("bare");
+    assert!(run(&bare, &[]).status.success());
+    assert!(!bare.join("src/server.rs").exists());
+    let served = dir.path().join("served");
+    let o = run(&served, &["--default-protocol", "sse"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let server = std::fs::read_to_string(served.join("src/server.rs")).expect("server.rs");
+    assert!(
+        server.contains("on_tick") || server.contains("Tick"),
+        "{server}"
+    );
+    let o = run(
+        &dir.path().join("x"),
+        &["--default-protocol", "carrier-pigeon"],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "an unknown protocol is a usage error"
+    );
+}
