@@ -257,8 +257,7 @@ impl MockKafka {
     pub fn create_topic(&self, name: &str, partitions: i32) -> bool {
         let (tx, rx) = mpsc::channel();
         if let Some(c) = &self.commands
-            && c
-                .send(MockCommand::CreateTopic(name.to_owned(), partitions, tx))
+            && c.send(MockCommand::CreateTopic(name.to_owned(), partitions, tx))
                 .is_ok()
         {
             return rx.recv_timeout(Duration::from_secs(10)).unwrap_or(false);

@@ -270,9 +270,25 @@ fn build_one(api: &Api, broker: Broker, warnings: &mut Vec<Warning>) -> Option<B
                 }
             })
             .collect();
+        // A 2.x channel is keyed by its address: it is named after its first operation
+        // (`receiveLightMeasurement`), not after the address's words.
+        let cid = ChannelId(ci as u32);
+        let base = if channel.address.as_deref() == Some(channel.key.as_str()) {
+            api.operations
+                .iter()
+                .enumerate()
+                .find(|(_, o)| o.channel == cid)
+                .map(|(oi, _)| {
+                    let id = OperationId(oi as u32);
+                    operation_name(api, id, &op_messages(api, id))
+                })
+                .unwrap_or_else(|| channel.key.clone())
+        } else {
+            channel.key.clone()
+        };
         channels.push(BrokerChannel {
-            id: ChannelId(ci as u32),
-            name: names.unique(&type_name(&channel.key)),
+            id: cid,
+            name: names.unique(&type_name(&base)),
             address,
             params,
         });

@@ -48,41 +48,41 @@ pub fn mtls_connections_config(
 /// Channel `smartylighting.streetlights.1.0.event.{streetlightId}.lighting.measured`: `smartylighting.streetlights.1.0.event.{streetlightId}.lighting.measured`.
 ///
 /// The topic on which measured values may be produced and consumed.
-pub const SMARTYLIGHTING_STREETLIGHTS10_EVENT_STREETLIGHT_ID_LIGHTING_MEASURED: &str = "smartylighting.streetlights.1.0.event.{streetlightId}.lighting.measured";
+pub const RECEIVE_LIGHT_MEASUREMENT: &str = "smartylighting.streetlights.1.0.event.{streetlightId}.lighting.measured";
 
 /// The parameters of `smartylighting.streetlights.1.0.event.{streetlightId}.lighting.measured`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SmartylightingStreetlights10EventStreetlightIdLightingMeasuredParams {
+pub struct ReceiveLightMeasurementParams {
     /// The ID of the streetlight.
     pub streetlight_id: String,
 }
 
 /// Channel `smartylighting.streetlights.1.0.action.{streetlightId}.turn.on`: `smartylighting.streetlights.1.0.action.{streetlightId}.turn.on`.
-pub const SMARTYLIGHTING_STREETLIGHTS10_ACTION_STREETLIGHT_ID_TURN_ON: &str = "smartylighting.streetlights.1.0.action.{streetlightId}.turn.on";
+pub const TURN_ON: &str = "smartylighting.streetlights.1.0.action.{streetlightId}.turn.on";
 
 /// The parameters of `smartylighting.streetlights.1.0.action.{streetlightId}.turn.on`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SmartylightingStreetlights10ActionStreetlightIdTurnOnParams {
+pub struct TurnOnParams {
     /// The ID of the streetlight.
     pub streetlight_id: String,
 }
 
 /// Channel `smartylighting.streetlights.1.0.action.{streetlightId}.turn.off`: `smartylighting.streetlights.1.0.action.{streetlightId}.turn.off`.
-pub const SMARTYLIGHTING_STREETLIGHTS10_ACTION_STREETLIGHT_ID_TURN_OFF: &str = "smartylighting.streetlights.1.0.action.{streetlightId}.turn.off";
+pub const TURN_OFF: &str = "smartylighting.streetlights.1.0.action.{streetlightId}.turn.off";
 
 /// The parameters of `smartylighting.streetlights.1.0.action.{streetlightId}.turn.off`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SmartylightingStreetlights10ActionStreetlightIdTurnOffParams {
+pub struct TurnOffParams {
     /// The ID of the streetlight.
     pub streetlight_id: String,
 }
 
 /// Channel `smartylighting.streetlights.1.0.action.{streetlightId}.dim`: `smartylighting.streetlights.1.0.action.{streetlightId}.dim`.
-pub const SMARTYLIGHTING_STREETLIGHTS10_ACTION_STREETLIGHT_ID_DIM: &str = "smartylighting.streetlights.1.0.action.{streetlightId}.dim";
+pub const DIM_LIGHT: &str = "smartylighting.streetlights.1.0.action.{streetlightId}.dim";
 
 /// The parameters of `smartylighting.streetlights.1.0.action.{streetlightId}.dim`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SmartylightingStreetlights10ActionStreetlightIdDimParams {
+pub struct DimLightParams {
     /// The ID of the streetlight.
     pub streetlight_id: String,
 }
@@ -126,13 +126,11 @@ impl Producer {
     /// Resolves when the broker has the record.
     pub async fn turn_on(
         &self,
-        params: &SmartylightingStreetlights10ActionStreetlightIdTurnOnParams,
+        params: &TurnOnParams,
         key: Option<&str>,
         message: &super::messages::TurnOnOff,
     ) -> Result<kafka::Delivered, kafka::KafkaError> {
-        let topic = KafkaTopic::parse(
-                SMARTYLIGHTING_STREETLIGHTS10_ACTION_STREETLIGHT_ID_TURN_ON,
-            )?
+        let topic = KafkaTopic::parse(TURN_ON)?
             .topic(&[("streetlightId", params.streetlight_id.as_str())])?;
         self.inner
             .send_with_headers(&topic, key, message, message.headers.as_ref())
@@ -144,13 +142,11 @@ impl Producer {
     /// Resolves when the broker has the record.
     pub async fn turn_off(
         &self,
-        params: &SmartylightingStreetlights10ActionStreetlightIdTurnOffParams,
+        params: &TurnOffParams,
         key: Option<&str>,
         message: &super::messages::TurnOnOff,
     ) -> Result<kafka::Delivered, kafka::KafkaError> {
-        let topic = KafkaTopic::parse(
-                SMARTYLIGHTING_STREETLIGHTS10_ACTION_STREETLIGHT_ID_TURN_OFF,
-            )?
+        let topic = KafkaTopic::parse(TURN_OFF)?
             .topic(&[("streetlightId", params.streetlight_id.as_str())])?;
         self.inner
             .send_with_headers(&topic, key, message, message.headers.as_ref())
@@ -162,13 +158,11 @@ impl Producer {
     /// Resolves when the broker has the record.
     pub async fn dim_light(
         &self,
-        params: &SmartylightingStreetlights10ActionStreetlightIdDimParams,
+        params: &DimLightParams,
         key: Option<&str>,
         message: &super::messages::DimLight,
     ) -> Result<kafka::Delivered, kafka::KafkaError> {
-        let topic = KafkaTopic::parse(
-                SMARTYLIGHTING_STREETLIGHTS10_ACTION_STREETLIGHT_ID_DIM,
-            )?
+        let topic = KafkaTopic::parse(DIM_LIGHT)?
             .topic(&[("streetlightId", params.streetlight_id.as_str())])?;
         self.inner
             .send_with_headers(&topic, key, message, message.headers.as_ref())
@@ -189,12 +183,7 @@ pub fn subscriptions() -> Result<Vec<String>, kafka::KafkaError> {
 }
 
 fn topic_templates() -> Result<Vec<KafkaTopic>, kafka::KafkaError> {
-    Ok(
-        vec![
-            KafkaTopic::parse(SMARTYLIGHTING_STREETLIGHTS10_EVENT_STREETLIGHT_ID_LIGHTING_MEASURED)
-            ?,
-        ],
-    )
+    Ok(vec![KafkaTopic::parse(RECEIVE_LIGHT_MEASUREMENT) ?,])
 }
 
 /// Consumer options from the bindings ([`GROUP_ID`], [`CLIENT_ID`], the
@@ -230,7 +219,7 @@ pub trait Handler: Send + Sync + 'static {
     fn receive_light_measurement(
         &self,
         received: Received<
-            SmartylightingStreetlights10EventStreetlightIdLightingMeasuredParams,
+            ReceiveLightMeasurementParams,
             Vec<u8>,
             super::messages::LightMeasured,
         >,
@@ -293,7 +282,7 @@ impl<H: Handler> kafka::Handler for Dispatch<H> {
         };
         match route {
             0usize => {
-                let params = SmartylightingStreetlights10EventStreetlightIdLightingMeasuredParams {
+                let params = ReceiveLightMeasurementParams {
                     streetlight_id: found
                         .parse("streetlightId")
                         .map_err(kafka::HandlerError::invalid)?,

@@ -40,41 +40,41 @@ pub fn production_config(client_id: &str) -> Result<mqtt::MqttConfig, mqtt::Mqtt
 /// Channel `smartylighting/streetlights/1/0/event/{streetlightId}/lighting/measured`: `smartylighting/streetlights/1/0/event/{streetlightId}/lighting/measured`.
 ///
 /// The topic on which measured values may be produced and consumed.
-pub const SMARTYLIGHTING_STREETLIGHTS10_EVENT_STREETLIGHT_ID_LIGHTING_MEASURED: &str = "smartylighting/streetlights/1/0/event/{streetlightId}/lighting/measured";
+pub const RECEIVE_LIGHT_MEASUREMENT: &str = "smartylighting/streetlights/1/0/event/{streetlightId}/lighting/measured";
 
 /// The parameters of `smartylighting/streetlights/1/0/event/{streetlightId}/lighting/measured`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SmartylightingStreetlights10EventStreetlightIdLightingMeasuredParams {
+pub struct ReceiveLightMeasurementParams {
     /// The ID of the streetlight.
     pub streetlight_id: String,
 }
 
 /// Channel `smartylighting/streetlights/1/0/action/{streetlightId}/turn/on`: `smartylighting/streetlights/1/0/action/{streetlightId}/turn/on`.
-pub const SMARTYLIGHTING_STREETLIGHTS10_ACTION_STREETLIGHT_ID_TURN_ON: &str = "smartylighting/streetlights/1/0/action/{streetlightId}/turn/on";
+pub const TURN_ON: &str = "smartylighting/streetlights/1/0/action/{streetlightId}/turn/on";
 
 /// The parameters of `smartylighting/streetlights/1/0/action/{streetlightId}/turn/on`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SmartylightingStreetlights10ActionStreetlightIdTurnOnParams {
+pub struct TurnOnParams {
     /// The ID of the streetlight.
     pub streetlight_id: String,
 }
 
 /// Channel `smartylighting/streetlights/1/0/action/{streetlightId}/turn/off`: `smartylighting/streetlights/1/0/action/{streetlightId}/turn/off`.
-pub const SMARTYLIGHTING_STREETLIGHTS10_ACTION_STREETLIGHT_ID_TURN_OFF: &str = "smartylighting/streetlights/1/0/action/{streetlightId}/turn/off";
+pub const TURN_OFF: &str = "smartylighting/streetlights/1/0/action/{streetlightId}/turn/off";
 
 /// The parameters of `smartylighting/streetlights/1/0/action/{streetlightId}/turn/off`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SmartylightingStreetlights10ActionStreetlightIdTurnOffParams {
+pub struct TurnOffParams {
     /// The ID of the streetlight.
     pub streetlight_id: String,
 }
 
 /// Channel `smartylighting/streetlights/1/0/action/{streetlightId}/dim`: `smartylighting/streetlights/1/0/action/{streetlightId}/dim`.
-pub const SMARTYLIGHTING_STREETLIGHTS10_ACTION_STREETLIGHT_ID_DIM: &str = "smartylighting/streetlights/1/0/action/{streetlightId}/dim";
+pub const DIM_LIGHT: &str = "smartylighting/streetlights/1/0/action/{streetlightId}/dim";
 
 /// The parameters of `smartylighting/streetlights/1/0/action/{streetlightId}/dim`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SmartylightingStreetlights10ActionStreetlightIdDimParams {
+pub struct DimLightParams {
     /// The ID of the streetlight.
     pub streetlight_id: String,
 }
@@ -104,12 +104,10 @@ impl Publisher {
     /// Sends `turnOn`.
     pub async fn turn_on(
         &self,
-        params: &SmartylightingStreetlights10ActionStreetlightIdTurnOnParams,
+        params: &TurnOnParams,
         message: &super::messages::TurnOnOff,
     ) -> Result<(), mqtt::MqttError> {
-        let topic = mqtt::TopicTemplate::parse(
-                SMARTYLIGHTING_STREETLIGHTS10_ACTION_STREETLIGHT_ID_TURN_ON,
-            )?
+        let topic = mqtt::TopicTemplate::parse(TURN_ON)?
             .topic(&[("streetlightId", params.streetlight_id.as_str())])?;
         self.client
             .publish(
@@ -122,12 +120,10 @@ impl Publisher {
     /// Sends `turnOff`.
     pub async fn turn_off(
         &self,
-        params: &SmartylightingStreetlights10ActionStreetlightIdTurnOffParams,
+        params: &TurnOffParams,
         message: &super::messages::TurnOnOff,
     ) -> Result<(), mqtt::MqttError> {
-        let topic = mqtt::TopicTemplate::parse(
-                SMARTYLIGHTING_STREETLIGHTS10_ACTION_STREETLIGHT_ID_TURN_OFF,
-            )?
+        let topic = mqtt::TopicTemplate::parse(TURN_OFF)?
             .topic(&[("streetlightId", params.streetlight_id.as_str())])?;
         self.client
             .publish(
@@ -140,12 +136,10 @@ impl Publisher {
     /// Sends `dimLight`.
     pub async fn dim_light(
         &self,
-        params: &SmartylightingStreetlights10ActionStreetlightIdDimParams,
+        params: &DimLightParams,
         message: &super::messages::DimLight,
     ) -> Result<(), mqtt::MqttError> {
-        let topic = mqtt::TopicTemplate::parse(
-                SMARTYLIGHTING_STREETLIGHTS10_ACTION_STREETLIGHT_ID_DIM,
-            )?
+        let topic = mqtt::TopicTemplate::parse(DIM_LIGHT)?
             .topic(&[("streetlightId", params.streetlight_id.as_str())])?;
         self.client
             .publish(
@@ -179,10 +173,7 @@ pub trait Handler: Send + Sync + 'static {
     /// Inform about environmental lighting conditions of a particular streetlight.
     fn receive_light_measurement(
         &self,
-        received: Received<
-            SmartylightingStreetlights10EventStreetlightIdLightingMeasuredParams,
-            super::messages::LightMeasured,
-        >,
+        received: Received<ReceiveLightMeasurementParams, super::messages::LightMeasured>,
     ) -> impl Future<Output = Result<(), mqtt::HandlerError>> + Send;
 }
 
@@ -190,8 +181,7 @@ pub trait Handler: Send + Sync + 'static {
 pub fn subscriptions() -> Result<Vec<mqtt::Subscription>, mqtt::MqttError> {
     Ok(
         vec![
-            mqtt::Subscription::new(SMARTYLIGHTING_STREETLIGHTS10_EVENT_STREETLIGHT_ID_LIGHTING_MEASURED,
-            mqtt::Qos::AtLeastOnce) ?,
+            mqtt::Subscription::new(RECEIVE_LIGHT_MEASUREMENT, mqtt::Qos::AtLeastOnce) ?,
         ],
     )
 }
@@ -216,7 +206,7 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
     ) -> Result<(), mqtt::HandlerError> {
         match delivery.route {
             0usize => {
-                let params = SmartylightingStreetlights10EventStreetlightIdLightingMeasuredParams {
+                let params = ReceiveLightMeasurementParams {
                     streetlight_id: delivery
                         .params
                         .parse("streetlightId")
