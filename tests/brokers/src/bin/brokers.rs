@@ -172,7 +172,7 @@ async fn mqtt_consume(args: &[String]) -> Result<(), String> {
     let mut config = fleet_mqtt::broker_config(client_id).map_err(|e| e.to_string())?;
     config.host = host.to_owned();
     config.port = port;
-    config.keep_alive = Duration::from_secs(2);
+    config.keep_alive = Duration::from_secs(5);
     let client = fleet_mqtt::subscribe(
         config,
         Lamps {
