@@ -337,7 +337,7 @@ impl fleet::mqtt::Handler for Lamps {
 fn status(seq: u64) -> fleet::messages::Status {
     fleet::messages::Status::new(fleet::types::StatusPayload {
         seq,
-        on: seq % 2 == 0,
+        on: seq.is_multiple_of(2),
         level: Some(50),
         extra: BTreeMap::new(),
     })
@@ -402,8 +402,12 @@ async fn mqtt5_lamp_fleet_request_reply_and_retained_status() {
                 .expect("report");
         }
         assert!(
-            wait_until(LONG, || take(&lamps.statuses).iter().filter(|s| s.0 == lamp).count() >= 3)
-                .await,
+            wait_until(LONG, || take(&lamps.statuses)
+                .iter()
+                .filter(|s| s.0 == lamp)
+                .count()
+                >= 3)
+            .await,
             "{broker}: statuses"
         );
         // (Other lamps' retained statuses, from earlier runs on a shared broker, come too.)
