@@ -3,6 +3,7 @@
 //! Runs in release mode (a debug xtask re-runs itself with `--release`). Medians of several
 //! runs; nothing here is an assertion, only measurements to record.
 
+mod brokers;
 mod reference;
 mod validate;
 
@@ -22,6 +23,10 @@ cargo xtask bench [validate|generate|tools|all] [options]
   generate   lower + generate Rust on the largest documents; `cargo check` of a generated crate
   tools      lower, bundle and convert on the largest documents
   all        all of the above (default)
+  mqtt       generated MQTT publisher/subscriber vs raw rumqttc (embedded rumqttd, Mosquitto
+             on 127.0.0.1:1883 when present); options --messages N (20000), --runs N (3)
+  kafka      generated Kafka producer/consumer vs raw rdkafka (librdkafka mock cluster);
+             options --messages N (50000), --runs N (3)
 
 options (validate):
   --no-reference      skip the @asyncapi/parser comparison (no Node needed)
@@ -30,6 +35,9 @@ options (validate):
 ";
 
 pub fn run(args: &[String]) -> ExitCode {
+    if let Some(kind @ ("mqtt" | "kafka")) = args.first().map(String::as_str) {
+        return brokers::run(kind, &args[1..]);
+    }
     if args.iter().any(|a| a == "--help" || a == "-h") {
         print!("{BENCH_HELP}");
         return ExitCode::SUCCESS;

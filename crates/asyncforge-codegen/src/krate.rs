@@ -96,7 +96,12 @@ pub(crate) fn render_template(
     Ok(out)
 }
 
-pub(crate) fn lib_rs(api: &Api, settings: &Settings, transports: bool) -> Result<String, Error> {
+pub(crate) fn lib_rs(
+    api: &Api,
+    settings: &Settings,
+    transports: bool,
+    (mqtt, kafka): (bool, bool),
+) -> Result<String, Error> {
     let mut doc = vec![format!("{} {}", api.info.title, api.info.version)];
     if let Some(d) = api
         .info
@@ -139,6 +144,18 @@ pub(crate) fn lib_rs(api: &Api, settings: &Settings, transports: bool) -> Result
             pub mod server;
         }
     });
+    let mqtt = mqtt.then(|| {
+        quote! {
+            #[rustfmt::skip]
+            pub mod mqtt;
+        }
+    });
+    let kafka = kafka.then(|| {
+        quote! {
+            #[rustfmt::skip]
+            pub mod kafka;
+        }
+    });
     render(
         "src/lib.rs",
         quote! {
@@ -147,7 +164,9 @@ pub(crate) fn lib_rs(api: &Api, settings: &Settings, transports: bool) -> Result
             #![forbid(unsafe_code)]
 
             #transport_mods
+            #kafka
             pub mod messages;
+            #mqtt
             pub mod types;
             #runtime
         },

@@ -331,6 +331,7 @@ pub fn generate_module_with_protocol(
     if let Some(t) = b.transports {
         tokens.extend(transport_modules(t));
     }
+    tokens.extend(broker_modules(&b.brokers));
     Ok((render("module", tokens)?, b.warnings))
 }
 
@@ -350,6 +351,21 @@ fn transport_modules(t: transport::Emitted) -> TokenStream {
     }
 }
 
+/// `pub mod mqtt { … }` and `pub mod kafka { … }` for a module body.
+fn broker_modules(b: &BrokerModules) -> TokenStream {
+    let mqtt = b.mqtt.as_ref().map(|m| quote!(pub mod mqtt { #m }));
+    let kafka = b.kafka.as_ref().map(|k| quote!(pub mod kafka { #k }));
+    quote!(#mqtt #kafka)
+}
+
+/// The generated broker modules (`src/mqtt.rs`, `src/kafka.rs`).
+#[derive(Default)]
+struct BrokerModules {
+    mqtt: Option<TokenStream>,
+    kafka: Option<TokenStream>,
+    features: Vec<&'static str>,
+}
+
 /// The runtime features a generated crate needs for its transports.
 pub fn runtime_features(model: &transport::model::Model) -> Vec<&'static str> {
     let mut f = Vec::new();
@@ -367,6 +383,7 @@ struct Built {
     messages: TokenStream,
     transports: Option<transport::Emitted>,
     model: transport::model::Model,
+    brokers: BrokerModules,
     warnings: Vec<Warning>,
 }
 
@@ -379,6 +396,12 @@ fn build(api: &Api, serde_crate: &str, transports: bool, default_protocol: Optio
         transport::model::Model::default()
     };
     let parts = transport::collect(&model, &mut space);
+    let brokers = if transports {
+        transport::brokers::build(api)
+    } else {
+        transport::brokers::Brokers::default()
+    };
+    let broker_types = transport::brokers::collect(api, &brokers, &msgs, &mut space);
     // Named schemas nobody's message uses still get their types.
     for (i, s) in api.schemas.iter().enumerate() {
         if let Some(n) = &s.name {
@@ -392,11 +415,30 @@ fn build(api: &Api, serde_crate: &str, transports: bool, default_protocol: Optio
         (!model.endpoints.is_empty()).then(|| transport::emit(api, &model, &space, &msgs, &parts));
     let mut warnings = space.warnings.clone();
     warnings.extend(model.warnings.iter().cloned());
+    warnings.extend(brokers.warnings.iter().cloned());
+    let bcx = transport::brokers::Cx {
+        api,
+        space: &space,
+        messages: &msgs,
+        types: &broker_types,
+    };
+    let broker_modules = BrokerModules {
+        mqtt: brokers
+            .mqtt
+            .as_ref()
+            .map(|m| transport::mqtt::emit(&bcx, m)),
+        kafka: brokers
+            .kafka
+            .as_ref()
+            .map(|k| transport::kafka::emit(&bcx, k, &mut warnings)),
+        features: brokers.features(),
+    };
     Built {
         types: t,
         messages: m,
         transports: emitted,
         model,
+        brokers: broker_modules,
         warnings,
     }
 }
@@ -439,7 +481,8 @@ pub fn generate(api: &Api, settings: &Settings) -> Result<Generated, Error> {
             },
         });
     }
-    let features = runtime_features(&b.model);
+    let mut features = runtime_features(&b.model);
+    features.extend(b.brokers.features.iter().copied());
     let runtime_path = if vendored {
         quote!(crate::runtime)
     } else {
@@ -475,7 +518,12 @@ pub fn generate(api: &Api, settings: &Settings) -> Result<Generated, Error> {
         },
         File {
             path: "src/lib.rs".into(),
-            contents: krate::lib_rs(api, settings, b.transports.is_some())?,
+            contents: krate::lib_rs(
+                api,
+                settings,
+                b.transports.is_some(),
+                (b.brokers.mqtt.is_some(), b.brokers.kafka.is_some()),
+            )?,
         },
         File {
             path: "Cargo.toml".into(),
@@ -518,6 +566,17 @@ pub fn generate(api: &Api, settings: &Settings) -> Result<Generated, Error> {
             path: "src/client.rs".into(),
             contents: render("src/client.rs", t.client)?,
         });
+    }
+    for (path, module) in [
+        ("src/mqtt.rs", b.brokers.mqtt),
+        ("src/kafka.rs", b.brokers.kafka),
+    ] {
+        if let Some(tokens) = module {
+            files.push(File {
+                path: path.into(),
+                contents: render(path, tokens)?,
+            });
+        }
     }
     if vendored {
         files.extend(krate::vendored_runtime());

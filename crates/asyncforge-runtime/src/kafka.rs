@@ -78,6 +78,9 @@ pub enum KafkaError {
     /// A bad configuration.
     #[error("kafka configuration: {0}")]
     Config(String),
+    /// A channel address or parameter value that makes no topic name.
+    #[error(transparent)]
+    Topic(#[from] super::kafka_topic::KafkaTopicError),
     /// The payload or key could not be encoded.
     #[error(transparent)]
     Codec(#[from] CodecError),
@@ -371,6 +374,26 @@ impl Producer {
             .await
     }
 
+    /// Like [`Producer::send`], with the message's typed headers (see [`super::headers`]) as
+    /// record headers: what generated producers call.
+    pub async fn send_with_headers<M: Message, K: Serialize + ?Sized, H: Serialize>(
+        &self,
+        topic: &str,
+        key: Option<&K>,
+        message: &M,
+        headers: Option<&H>,
+    ) -> Result<Delivered, KafkaError> {
+        let pairs = match headers {
+            Some(h) => super::headers::to_pairs(h)?,
+            None => Vec::new(),
+        };
+        let refs: Vec<(&str, &[u8])> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_bytes()))
+            .collect();
+        self.send(topic, key, message, &refs).await
+    }
+
     /// Sends bytes as they are.
     pub async fn send_raw(
         &self,
@@ -561,6 +584,23 @@ impl Record {
             return Err(HandlerError::Invalid("no payload".into()));
         };
         Ok(M::decode(payload)?)
+    }
+
+    /// The record's headers as the message's typed headers (see [`super::headers`]);
+    /// `content-type` and the dead-letter headers are not part of them. Headers that do not
+    /// fit the type are [`HandlerError::Invalid`].
+    pub fn typed_headers<H: DeserializeOwned>(&self) -> Result<H, HandlerError> {
+        super::headers::from_pairs(
+            self.headers.iter().map(|(k, v)| (k.as_str(), v.as_slice())),
+            &[
+                CONTENT_TYPE_HEADER,
+                DLT_ERROR_HEADER,
+                DLT_TOPIC_HEADER,
+                DLT_PARTITION_HEADER,
+                DLT_OFFSET_HEADER,
+            ],
+        )
+        .map_err(|e| HandlerError::Invalid(format!("headers: {e}")))
     }
 
     /// Decodes the key as `K` (see [`decode_key`]).

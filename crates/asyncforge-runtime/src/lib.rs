@@ -22,10 +22,12 @@ pub mod codegen;
 pub mod endpoint;
 pub mod etag;
 pub mod frame;
+pub mod headers;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+pub mod kafka_topic;
 pub mod message;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;

@@ -814,7 +814,8 @@ impl MqttClient {
                     (None, false) => Some(86_400),
                     (None, true) => None,
                 };
-                o.set_keep_alive(config.keep_alive.max(Duration::from_secs(1)))
+                // rumqttc's MQTT 5 client refuses (panics on) keep alives under 5 s.
+                o.set_keep_alive(config.keep_alive.max(Duration::from_secs(5)))
                     .set_clean_start(config.clean_session)
                     .set_manual_acks(true)
                     .set_max_packet_size(Some(packet))

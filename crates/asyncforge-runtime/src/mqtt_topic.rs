@@ -319,6 +319,11 @@ pub struct Params {
 }
 
 impl Params {
+    /// Parameters from `(name, value)` pairs (what another transport's topic matcher found).
+    pub fn from_pairs(values: Vec<(String, String)>) -> Params {
+        Params { values }
+    }
+
     /// The raw value of a parameter.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.values

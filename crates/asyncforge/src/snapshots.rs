@@ -64,6 +64,33 @@ pub const OFFICIAL: &[Official] = &[
         default_protocol: Some("wss"),
         allow: &[KRAKEN_EXAMPLES],
     },
+    // The streetlights examples (MQTT and Kafka) build with the runtime's `mqtt`/`kafka`
+    // features, so only the `tests/brokers` crate depends on them (it runs them against
+    // brokers); the workspace build stays free of rdkafka.
+    Official {
+        name: "official-streetlights-mqtt-3-0",
+        path: "examples/3.0.0/streetlights-mqtt-asyncapi.yml",
+        default_protocol: None,
+        allow: &[],
+    },
+    Official {
+        name: "official-streetlights-mqtt-2-6",
+        path: "examples/2.6.0/streetlights-mqtt.yml",
+        default_protocol: None,
+        allow: &[],
+    },
+    Official {
+        name: "official-streetlights-kafka-3-0",
+        path: "examples/3.0.0/streetlights-kafka-asyncapi.yml",
+        default_protocol: None,
+        allow: &[],
+    },
+    Official {
+        name: "official-streetlights-kafka-2-6",
+        path: "examples/2.6.0/streetlights-kafka.yml",
+        default_protocol: None,
+        allow: &[],
+    },
 ];
 
 /// The corpus of official and real-world documents, when it is beside the repository.

@@ -10,7 +10,10 @@
 //!
 //! The conventions (paths, frames, SSE) are in `docs/protocols.md`.
 
+pub mod brokers;
+pub mod kafka;
 pub mod model;
+pub mod mqtt;
 
 use std::collections::BTreeMap;
 

@@ -159,7 +159,7 @@ fn route(path: &str) -> Result<String, String> {
     Ok(path.to_owned())
 }
 
-fn address_params(address: &str) -> Vec<String> {
+pub(crate) fn address_params(address: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = address;
     while let Some(start) = rest.find('{') {
@@ -197,7 +197,7 @@ fn endpoint_name(api: &Api, e: &Endpoint) -> String {
 /// (`v1MarketdataSymbolSubscribe`), whose verb reads backwards from the application's side:
 /// when it carries one named message, it is named after its action and that message
 /// (`sendMarketData`), as a 3.x document would name it.
-fn operation_name(api: &Api, id: OperationId, messages: &[MessageId]) -> String {
+pub(crate) fn operation_name(api: &Api, id: OperationId, messages: &[MessageId]) -> String {
     let op = api.operation(id);
     let verb = match op.action {
         Action::Send => "subscribe",

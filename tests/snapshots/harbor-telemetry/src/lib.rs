@@ -19,6 +19,9 @@ pub mod server;
 
 pub mod messages;
 
+#[rustfmt::skip]
+pub mod mqtt;
+
 pub mod types;
 
 pub use asyncforge_runtime::{Codec, CodecError, Message};

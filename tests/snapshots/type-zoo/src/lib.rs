@@ -10,6 +10,9 @@
 #![forbid(unsafe_code)]
 pub mod messages;
 
+#[rustfmt::skip]
+pub mod mqtt;
+
 pub mod types;
 
 pub use asyncforge_runtime::{Codec, CodecError, Message};

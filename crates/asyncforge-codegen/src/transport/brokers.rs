@@ -1,0 +1,686 @@
+//! Channels on message brokers (MQTT, Kafka): which channels and operations a broker carries,
+//! and what the generated `mqtt` and `kafka` modules share — address constants, typed
+//! parameter structs, one enum per operation that carries several messages, the handler's
+//! `Received` wrapper — emitted by `mqtt.rs` and `kafka.rs` beside this file.
+//!
+//! The generated code is thin: topics, acknowledgements, retries and reconnects are the
+//! runtime's (`asyncforge_runtime::{mqtt, mqtt_topic, kafka, kafka_topic}`).
+
+use asyncforge_spec::ir::{
+    Action, Api, ChannelId, JsonType, MessageId, OperationId, SchemaBody, SchemaId, ServerId,
+};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::model::{Param, address_params, op_messages, operation_name, reply_messages};
+use crate::messages::MessageTypes;
+use crate::names::{NameSet, field_name, type_name};
+use crate::types::{Ty, TypeSpace, Warning};
+
+/// A message broker protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Broker {
+    /// MQTT (`mqtt`, `mqtts`, `secure-mqtt`).
+    Mqtt,
+    /// Kafka (`kafka`, `kafka-secure`).
+    Kafka,
+}
+
+impl Broker {
+    /// The broker of a protocol name.
+    pub fn of_protocol(protocol: &str) -> Option<Broker> {
+        match protocol.to_ascii_lowercase().as_str() {
+            "mqtt" | "mqtts" | "secure-mqtt" => Some(Broker::Mqtt),
+            "kafka" | "kafka-secure" => Some(Broker::Kafka),
+            _ => None,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Broker::Mqtt => "MQTT",
+            Broker::Kafka => "Kafka",
+        }
+    }
+}
+
+/// A channel a broker carries.
+#[derive(Debug, Clone)]
+pub struct BrokerChannel {
+    /// The channel.
+    pub id: ChannelId,
+    /// Base name of its items (`LightingMeasured` → `LightingMeasuredParams`).
+    pub name: String,
+    /// The address (Kafka: the binding's `topic` when it has one), with `{parameters}`.
+    pub address: String,
+    /// Its parameters, in address order.
+    pub params: Vec<Param>,
+}
+
+/// An operation on a broker channel.
+#[derive(Debug, Clone)]
+pub struct BrokerOp {
+    /// The operation.
+    pub id: OperationId,
+    /// Rust method name.
+    pub method: String,
+    /// Rust type name base.
+    pub type_base: String,
+    /// Index of its channel in [`BrokerModel::channels`].
+    pub channel: usize,
+    /// Its messages.
+    pub messages: Vec<MessageId>,
+    /// The one message of its reply (request/reply), when it has one.
+    pub reply: Option<MessageId>,
+}
+
+/// What one broker carries.
+#[derive(Debug, Clone)]
+pub struct BrokerModel {
+    /// The protocol.
+    pub broker: Broker,
+    /// Its servers.
+    pub servers: Vec<ServerId>,
+    /// Its channels.
+    pub channels: Vec<BrokerChannel>,
+    /// Operations the application sends.
+    pub send: Vec<BrokerOp>,
+    /// Operations the application receives.
+    pub receive: Vec<BrokerOp>,
+}
+
+impl BrokerModel {
+    /// The channel of an operation.
+    pub fn channel(&self, op: &BrokerOp) -> &BrokerChannel {
+        &self.channels[op.channel]
+    }
+}
+
+/// The brokers of an API.
+#[derive(Debug, Default)]
+pub struct Brokers {
+    /// MQTT, when a server speaks it.
+    pub mqtt: Option<BrokerModel>,
+    /// Kafka, when a server speaks it.
+    pub kafka: Option<BrokerModel>,
+    /// What could not be generated, and why.
+    pub warnings: Vec<Warning>,
+}
+
+impl Brokers {
+    /// Whether there is anything to generate.
+    pub fn is_empty(&self) -> bool {
+        self.mqtt.is_none() && self.kafka.is_none()
+    }
+
+    /// The runtime features the generated modules need.
+    pub fn features(&self) -> Vec<&'static str> {
+        let mut f = Vec::new();
+        if self.mqtt.is_some() {
+            f.push("mqtt");
+        }
+        if self.kafka.is_some() {
+            f.push("kafka");
+        }
+        f
+    }
+}
+
+/// Why an address cannot be an MQTT topic template (one parameter per level, no wildcards).
+fn mqtt_address_problem(address: &str) -> Option<&'static str> {
+    if address.is_empty() {
+        return Some("the address is empty");
+    }
+    if address.contains(['+', '#']) {
+        return Some("the address contains an MQTT wildcard (`+`, `#`)");
+    }
+    for level in address.split('/') {
+        if level.matches('{').count() > 1
+            || level.matches('{').count() != level.matches('}').count()
+        {
+            return Some("a topic level holds more than one parameter (or an unbalanced brace)");
+        }
+    }
+    None
+}
+
+/// Why an address cannot be a Kafka topic template (`[A-Za-z0-9._-]`, a parameter followed
+/// by `.` or the end).
+fn kafka_address_problem(address: &str) -> Option<&'static str> {
+    let mut rest = address;
+    let mut after_param = false;
+    if address.is_empty() {
+        return Some("the address is empty");
+    }
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('{') {
+            let Some(end) = r.find('}') else {
+                return Some("a `{` without `}`");
+            };
+            if after_param {
+                return Some("two parameters touch each other");
+            }
+            if end == 0 {
+                return Some("an empty parameter");
+            }
+            rest = &r[end + 1..];
+            after_param = true;
+            continue;
+        }
+        let end = rest.find('{').unwrap_or(rest.len());
+        let text = &rest[..end];
+        if !text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            return Some("a Kafka topic has only the characters [A-Za-z0-9._-]");
+        }
+        if after_param && !text.starts_with('.') {
+            return Some("the text after a parameter must start with `.`");
+        }
+        after_param = false;
+        rest = &rest[end..];
+    }
+    None
+}
+
+/// Reads the API's MQTT and Kafka channels and operations.
+pub fn build(api: &Api) -> Brokers {
+    let mut out = Brokers::default();
+    for broker in [Broker::Mqtt, Broker::Kafka] {
+        let model = build_one(api, broker, &mut out.warnings);
+        match broker {
+            Broker::Mqtt => out.mqtt = model,
+            Broker::Kafka => out.kafka = model,
+        }
+    }
+    out
+}
+
+fn build_one(api: &Api, broker: Broker, warnings: &mut Vec<Warning>) -> Option<BrokerModel> {
+    let servers: Vec<ServerId> = api
+        .servers
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| Broker::of_protocol(&s.protocol) == Some(broker))
+        .map(|(i, _)| ServerId(i as u32))
+        .collect();
+    if servers.is_empty() {
+        return None;
+    }
+    let mut names = NameSet::default();
+    names.reserve(crate::names::RESERVED);
+    names.reserve(&[
+        "Publisher",
+        "Producer",
+        "Consumer",
+        "Handler",
+        "Received",
+        "Dispatch",
+    ]);
+    let mut channels = Vec::new();
+    for (ci, channel) in api.channels.iter().enumerate() {
+        let on_broker = if channel.servers.is_empty() {
+            true
+        } else {
+            channel.servers.iter().any(|s| servers.contains(s))
+        };
+        if !on_broker {
+            continue;
+        }
+        // A channel without an address is a reply target decided at run time.
+        let Some(address) = channel.address.clone() else {
+            continue;
+        };
+        let address = match broker {
+            Broker::Kafka => channel
+                .bindings
+                .kafka
+                .as_ref()
+                .and_then(|k| k.topic.clone())
+                .unwrap_or(address),
+            Broker::Mqtt => address,
+        };
+        let problem = match broker {
+            Broker::Mqtt => mqtt_address_problem(&address),
+            Broker::Kafka => kafka_address_problem(&address),
+        };
+        if let Some(why) = problem {
+            warnings.push(Warning {
+                message: format!(
+                    "channel `{}` has no generated {} code: {why}",
+                    channel.key,
+                    broker.label()
+                ),
+                source: channel.source.clone(),
+            });
+            continue;
+        }
+        let mut fields = NameSet::default();
+        let params = address_params(&address)
+            .into_iter()
+            .map(|p| {
+                let decl = channel.parameters.iter().find(|d| d.name == p);
+                Param {
+                    field: fields.unique_field(&field_name(&p)),
+                    doc: decl.and_then(|d| d.description.clone()),
+                    schema: decl.and_then(|d| d.schema),
+                    allowed: decl.map(|d| d.allowed.clone()).unwrap_or_default(),
+                    name: p,
+                }
+            })
+            .collect();
+        // A 2.x channel is keyed by its address: it is named after its first operation
+        // (`receiveLightMeasurement`), not after the address's words.
+        let cid = ChannelId(ci as u32);
+        let base = if channel.address.as_deref() == Some(channel.key.as_str()) {
+            api.operations
+                .iter()
+                .enumerate()
+                .find(|(_, o)| o.channel == cid)
+                .map(|(oi, _)| {
+                    let id = OperationId(oi as u32);
+                    operation_name(api, id, &op_messages(api, id))
+                })
+                .unwrap_or_else(|| channel.key.clone())
+        } else {
+            channel.key.clone()
+        };
+        channels.push(BrokerChannel {
+            id: cid,
+            name: names.unique(&type_name(&base)),
+            address,
+            params,
+        });
+    }
+    let mut methods = NameSet::default();
+    methods.reserve(&[
+        "new", "start", "client", "inner", "run", "stats", "close", "flush",
+    ]);
+    let mut type_names = NameSet::default();
+    for c in &channels {
+        type_names.reserve(&[&format!("{}Params", c.name)]);
+    }
+    type_names.reserve(&[
+        "Publisher",
+        "Producer",
+        "Consumer",
+        "Handler",
+        "Received",
+        "Dispatch",
+    ]);
+    let (mut send, mut receive) = (Vec::new(), Vec::new());
+    for (oi, op) in api.operations.iter().enumerate() {
+        let id = OperationId(oi as u32);
+        let Some(channel) = channels.iter().position(|c| c.id == op.channel) else {
+            continue;
+        };
+        let messages = op_messages(api, id);
+        if messages.is_empty() {
+            continue;
+        }
+        let reply = match reply_messages(api, id) {
+            Some(r) if broker == Broker::Kafka => {
+                warnings.push(Warning {
+                    message: format!(
+                        "operation `{}`: request/reply over Kafka is not generated; its reply ({} message(s)) is sent and received as an operation of its own",
+                        op.key,
+                        r.len()
+                    ),
+                    source: op.source.clone(),
+                });
+                None
+            }
+            Some(r) if r.len() == 1 => Some(r[0]),
+            Some(_) => {
+                warnings.push(Warning {
+                    message: format!(
+                        "operation `{}`: an MQTT reply with several messages is not generated as request/reply",
+                        op.key
+                    ),
+                    source: op.source.clone(),
+                });
+                None
+            }
+            None => None,
+        };
+        if op.action == Action::Receive
+            && broker == Broker::Mqtt
+            && receive.iter().any(|r: &BrokerOp| r.channel == channel)
+        {
+            warnings.push(Warning {
+                message: format!(
+                    "operation `{}`: another receive operation subscribes to the same MQTT topic; its messages go to the first one",
+                    op.key
+                ),
+                source: op.source.clone(),
+            });
+            continue;
+        }
+        let name = operation_name(api, id, &messages);
+        let entry = BrokerOp {
+            id,
+            method: methods.unique_field(&field_name(&name)),
+            type_base: type_names.unique(&type_name(&name)),
+            channel,
+            messages,
+            reply,
+        };
+        match op.action {
+            Action::Send => send.push(entry),
+            Action::Receive => receive.push(entry),
+        }
+    }
+    Some(BrokerModel {
+        broker,
+        servers,
+        channels,
+        send,
+        receive,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Types the generated code needs from the type space.
+
+/// Types assigned before the type space is emitted: Kafka message keys.
+#[derive(Debug, Default)]
+pub struct BrokerTypes {
+    keys: Vec<(MessageId, Ty)>,
+}
+
+/// Assigns the Kafka message binding's `key` schemas their types.
+pub fn collect(
+    api: &Api,
+    brokers: &Brokers,
+    messages: &[MessageTypes],
+    space: &mut TypeSpace<'_>,
+) -> BrokerTypes {
+    let mut keys = Vec::new();
+    if let Some(k) = &brokers.kafka {
+        for op in k.send.iter().chain(&k.receive) {
+            for m in &op.messages {
+                if keys.iter().any(|(id, _)| id == m) {
+                    continue;
+                }
+                if let Some(schema) = api.message(*m).bindings.kafka.as_ref().and_then(|b| b.key) {
+                    let name = &messages[m.0 as usize].name;
+                    keys.push((*m, space.ty(schema, &format!("{name}Key"))));
+                }
+            }
+        }
+    }
+    BrokerTypes { keys }
+}
+
+/// What the emitters read.
+pub(crate) struct Cx<'a> {
+    pub api: &'a Api,
+    pub space: &'a TypeSpace<'a>,
+    pub messages: &'a [MessageTypes],
+    pub types: &'a BrokerTypes,
+}
+
+pub(crate) fn lit(s: &str) -> proc_macro2::Literal {
+    proc_macro2::Literal::string(s)
+}
+
+impl Cx<'_> {
+    pub fn msg_ty(&self, id: MessageId) -> TokenStream {
+        let n = format_ident!("{}", self.messages[id.0 as usize].name);
+        quote!(super::messages::#n)
+    }
+
+    pub fn msg_variant(&self, id: MessageId) -> proc_macro2::Ident {
+        format_ident!("{}", self.messages[id.0 as usize].name)
+    }
+
+    pub fn has_headers(&self, id: MessageId) -> bool {
+        self.messages[id.0 as usize].headers.is_some()
+    }
+
+    /// The Kafka key type of a message, when its binding has a `key` schema.
+    pub fn key_ty(&self, id: MessageId) -> Option<TokenStream> {
+        self.types
+            .keys
+            .iter()
+            .find(|(m, _)| *m == id)
+            .map(|(_, t)| self.space.tokens(t, &quote!(super::types::)))
+    }
+
+    /// Rustdoc for an operation: title, summary, description, or a sentence naming it.
+    pub fn op_doc(&self, op: &BrokerOp, fallback: &str) -> TokenStream {
+        let o = self.api.operation(op.id);
+        let mut parts: Vec<String> = [&o.title, &o.summary, &o.description]
+            .into_iter()
+            .flatten()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if parts.is_empty() {
+            parts.push(fallback.replace("{}", &o.key));
+        }
+        crate::doc_attrs(Some(&parts.join("\n\n")))
+    }
+
+    /// The message type an operation carries: the message's own type, or its enum.
+    pub fn op_message_ty(&self, op: &BrokerOp) -> TokenStream {
+        match op.messages.as_slice() {
+            [one] => self.msg_ty(*one),
+            _ => {
+                let e = format_ident!("{}Message", op.type_base);
+                quote!(#e)
+            }
+        }
+    }
+
+    /// The parameter type of an operation's channel (`()` without parameters).
+    pub fn params_ty(&self, c: &BrokerChannel) -> TokenStream {
+        if c.params.is_empty() {
+            quote!(())
+        } else {
+            let p = format_ident!("{}Params", c.name);
+            quote!(#p)
+        }
+    }
+}
+
+/// The Rust type of a parameter: from its 2.x schema's type, else `String`.
+fn param_ty(api: &Api, schema: Option<SchemaId>) -> TokenStream {
+    let scalar = schema.and_then(|id| match &api.schema(id).body {
+        SchemaBody::Object(o) => o.types.first().copied(),
+        _ => None,
+    });
+    match scalar {
+        Some(JsonType::Integer) => quote!(i64),
+        Some(JsonType::Number) => quote!(f64),
+        Some(JsonType::Boolean) => quote!(bool),
+        _ => quote!(String),
+    }
+}
+
+fn is_string_param(api: &Api, p: &Param) -> bool {
+    param_ty(api, p.schema).to_string() == "String"
+}
+
+/// Address constants, parameter structs and message enums of a broker module.
+pub(crate) fn common(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
+    let mut out = TokenStream::new();
+    for c in &model.channels {
+        let ch = cx.api.channel(c.id);
+        let konst = format_ident!(
+            "{}",
+            heck::ToShoutySnakeCase::to_shouty_snake_case(c.name.as_str())
+        );
+        let mut doc = vec![format!("Channel `{}`: `{}`.", ch.key, c.address)];
+        doc.extend(
+            [&ch.title, &ch.summary, &ch.description]
+                .into_iter()
+                .flatten()
+                .map(|s| s.trim().to_owned()),
+        );
+        let doc = crate::doc_attrs(Some(&doc.join("\n\n")));
+        let addr = lit(&c.address);
+        out.extend(quote! {
+            #doc
+            pub const #konst: &str = #addr;
+        });
+        if c.params.is_empty() {
+            continue;
+        }
+        let name = format_ident!("{}Params", c.name);
+        let derive = if c
+            .params
+            .iter()
+            .any(|p| param_ty(cx.api, p.schema).to_string() == "f64")
+        {
+            quote!(#[derive(Debug, Clone, PartialEq)])
+        } else {
+            quote!(#[derive(Debug, Clone, PartialEq, Eq, Hash)])
+        };
+        let fields = c.params.iter().map(|p| {
+            let f = crate::ident(&p.field);
+            let t = param_ty(cx.api, p.schema);
+            let mut d = p.doc.clone().unwrap_or_else(|| format!("`{}`.", p.name));
+            if !p.allowed.is_empty() {
+                d.push_str(&format!("\n\nOne of: `{}`.", p.allowed.join("`, `")));
+            }
+            let d = crate::doc_attrs(Some(&d));
+            quote!(#d pub #f: #t,)
+        });
+        let doc = format!(" The parameters of `{}`.", c.address);
+        out.extend(quote! {
+            #[doc = #doc]
+            #derive
+            pub struct #name {
+                #(#fields)*
+            }
+        });
+    }
+    for op in model.send.iter().chain(&model.receive) {
+        if op.messages.len() < 2 {
+            continue;
+        }
+        let e = format_ident!("{}Message", op.type_base);
+        let variants = op.messages.iter().map(|m| {
+            let v = cx.msg_variant(*m);
+            let t = cx.msg_ty(*m);
+            let d = format!(" `{}`.", cx.api.message(*m).key);
+            quote!(#[doc = #d] #v(#t),)
+        });
+        let doc = format!(" The messages of `{}`.", cx.api.operation(op.id).key);
+        out.extend(quote! {
+            #[doc = #doc]
+            #[derive(Debug, Clone, PartialEq)]
+            #[allow(clippy::large_enum_variant)]
+            pub enum #e {
+                #(#variants)*
+            }
+        });
+    }
+    out
+}
+
+/// `(name, value)` pairs of a params value for a topic template: `let`s for non-string
+/// values, then the slice expression. `params` is the expression of the struct.
+pub(crate) fn topic_values(
+    cx: &Cx<'_>,
+    c: &BrokerChannel,
+    params: &TokenStream,
+) -> (TokenStream, TokenStream) {
+    let mut lets = TokenStream::new();
+    let mut pairs = Vec::new();
+    for (i, p) in c.params.iter().enumerate() {
+        let f = crate::ident(&p.field);
+        let n = lit(&p.name);
+        if is_string_param(cx.api, p) {
+            pairs.push(quote!((#n, #params.#f.as_str())));
+        } else {
+            let v = format_ident!("value{}", i);
+            lets.extend(quote!(let #v = #params.#f.to_string();));
+            pairs.push(quote!((#n, #v.as_str())));
+        }
+    }
+    (lets, quote!(&[#(#pairs),*]))
+}
+
+/// A params struct from matched topic parameters (`found: Params`), each parsed to its type;
+/// one that does not parse makes the message invalid.
+pub(crate) fn params_from(
+    c: &BrokerChannel,
+    found: &TokenStream,
+    error: &TokenStream,
+) -> TokenStream {
+    if c.params.is_empty() {
+        return quote!(());
+    }
+    let name = format_ident!("{}Params", c.name);
+    let fields = c.params.iter().map(|p| {
+        let f = crate::ident(&p.field);
+        let n = lit(&p.name);
+        quote!(#f: #found.parse(#n).map_err(#error::invalid)?,)
+    });
+    quote!(#name { #(#fields)* })
+}
+
+/// A string value the spec fixes through a schema (`const`, one `enum` value, `default`, the
+/// first example): Kafka `groupId`/`clientId`.
+pub(crate) fn fixed_string(api: &Api, schema: Option<SchemaId>) -> Option<String> {
+    let SchemaBody::Object(o) = &api.schema(schema?).body else {
+        return None;
+    };
+    let v = o
+        .const_value
+        .as_ref()
+        .or_else(|| o.enum_values.as_ref().and_then(|e| e.first()))
+        .or(o.default.as_ref())
+        .or_else(|| o.examples.first())?;
+    v.as_str().map(str::to_owned)
+}
+
+/// The URL host of a server with its variables at their defaults.
+pub(crate) fn server_host(api: &Api, id: ServerId) -> String {
+    let s = api.server(id);
+    let mut host = s.host.clone();
+    for v in &s.variables {
+        if let Some(d) = v.default.as_ref().or_else(|| v.allowed.first()) {
+            host = host.replace(&format!("{{{}}}", v.name), d);
+        }
+    }
+    host
+}
+
+/// Rustdoc for a server: its key, description and security.
+pub(crate) fn server_doc(api: &Api, id: ServerId, what: &str) -> TokenStream {
+    let s = api.server(id);
+    let mut parts = vec![format!(
+        "{what} server `{}` (`{}`, protocol `{}`).",
+        s.key,
+        server_host(api, id),
+        s.protocol
+    )];
+    parts.extend(
+        [&s.title, &s.summary, &s.description]
+            .into_iter()
+            .flatten()
+            .map(|d| d.trim().to_owned()),
+    );
+    if !s.variables.is_empty() {
+        let vars: Vec<String> = s
+            .variables
+            .iter()
+            .map(|v| format!("`{}` = `{}`", v.name, v.default.clone().unwrap_or_default()))
+            .collect();
+        parts.push(format!("Variables at their defaults: {}.", vars.join(", ")));
+    }
+    for r in &s.security {
+        let sch = api.security_scheme(r.scheme);
+        let mut line = format!("Security: `{}` (`{}`)", sch.key, sch.kind);
+        if let Some(d) = &sch.description {
+            line.push_str(": ");
+            line.push_str(d.trim());
+        }
+        parts.push(line);
+    }
+    crate::doc_attrs(Some(&parts.join("\n\n")))
+}
