@@ -5,6 +5,7 @@
 
 mod reference;
 mod validate;
+mod webhook;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -15,13 +16,15 @@ use serde_json::Value;
 use crate::{corpus, root};
 
 const BENCH_HELP: &str = "\
-cargo xtask bench [validate|generate|tools|all] [options]
+cargo xtask bench [validate|generate|tools|all|webhook] [options]
 
   validate   load + full validation: corpus, largest document, synthetic 1k–10k channels,
              alias bomb, end to end with the release CLI, and @asyncapi/parser side by side
   generate   lower + generate Rust on the largest documents; `cargo check` of a generated crate
   tools      lower, bundle and convert on the largest documents
   all        all of the above (default)
+  webhook    webhook sign+verify against raw hmac+sha2, deliveries to a local receiver
+             (not part of `all`; needs no corpus)
 
 options (validate):
   --no-reference      skip the @asyncapi/parser comparison (no Node needed)
@@ -51,7 +54,7 @@ pub fn run(args: &[String]) -> ExitCode {
         }
     }
     let what = what.unwrap_or_else(|| "all".into());
-    if !["validate", "generate", "tools", "all"].contains(&what.as_str()) {
+    if !["validate", "generate", "tools", "all", "webhook"].contains(&what.as_str()) {
         return usage(&format!("unknown benchmark `{what}`"));
     }
     if cfg!(debug_assertions) {
@@ -70,6 +73,9 @@ pub fn run(args: &[String]) -> ExitCode {
                 ExitCode::from(2)
             }
         };
+    }
+    if what == "webhook" {
+        return webhook::run();
     }
     let Some(corpus) = corpus() else {
         eprintln!("../shared/corpus is absent: the benchmarks need it");
