@@ -804,3 +804,107 @@ pub(super) fn client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::model::{Kind, build};
+    use asyncforge_spec::ir::Api;
+
+    fn api(yaml: &str) -> Api {
+        let checked = asyncforge_spec::load_bytes(
+            std::path::Path::new("api.yaml"),
+            yaml.as_bytes(),
+            &asyncforge_spec::LoadOptions::default(),
+        );
+        assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+        checked.lower().expect("lowers")
+    }
+
+    const DOC: &str = "asyncapi: 3.0.0
+info: {title: T, version: '1'}
+servers: {s: {host: h, protocol: https, pathname: /api}}
+channels:
+  hooks: {address: hooks/in, messages: {a: {payload: {type: object}}}}
+  out: {address: hooks/out, messages: {b: {payload: {type: object}}}}
+  plain: {address: plain, messages: {c: {payload: {type: object}}}}
+  two: {address: two, messages: {d: {payload: {type: object}}, e: {payload: {type: object}}}}
+  thing:
+    address: things/{id}
+    messages: {t: {payload: {type: object}}}
+    x-asyncforge-resource: {requirePrecondition: true, maxWaitSeconds: zero}
+  param: {address: 'p/{x}', messages: {f: {payload: {type: object}}}}
+operations:
+  takeHook:
+    action: receive
+    channel: {$ref: '#/channels/hooks'}
+    bindings: {http: {method: POST}}
+  sendHook:
+    action: send
+    channel: {$ref: '#/channels/out'}
+    x-asyncforge-webhook: {signature: stripe, subscriptions: /subs, colour: red}
+  notAHook: {action: receive, channel: {$ref: '#/channels/plain'}}
+  twoMessages:
+    action: receive
+    channel: {$ref: '#/channels/two'}
+    x-asyncforge-webhook: true
+  readThing: {action: send, channel: {$ref: '#/channels/thing'}}
+  withParam:
+    action: receive
+    channel: {$ref: '#/channels/param'}
+    x-asyncforge-webhook: true
+";
+
+    #[test]
+    fn http_endpoints_keep_what_can_be_served_and_say_why_not() {
+        let api = api(DOC);
+        let model = build(&api, None);
+        let by_name = |n: &str| {
+            model
+                .endpoints
+                .iter()
+                .find(|e| e.name == n)
+                .unwrap_or_else(|| panic!("no endpoint {n}"))
+        };
+        assert!(model.endpoints.iter().all(|e| e.kind == Kind::Http));
+        assert_eq!(by_name("Hooks").route, "/api/hooks/in");
+        assert_eq!(by_name("Hooks").receive[0].method, "take_hook");
+        assert_eq!(by_name("Out").send[0].method, "send_hook");
+        assert!(by_name("Plain").receive.is_empty());
+        assert!(by_name("Two").receive.is_empty());
+        assert!(by_name("Param").receive.is_empty());
+        assert!(super::resource_of(&api, by_name("Thing")).is_some_and(|r| r.require_precondition));
+        let warnings: Vec<&str> = model.warnings.iter().map(|w| w.message.as_str()).collect();
+        let has = |needle: &str| warnings.iter().any(|w| w.contains(needle));
+        assert!(
+            has("operation `notAHook` on an http server has no generated code"),
+            "{warnings:?}"
+        );
+        assert!(has(
+            "`twoMessages` has no generated webhook endpoint: it carries 2 messages"
+        ));
+        assert!(has(
+            "`withParam` has no generated webhook endpoint: a webhook endpoint's address cannot have parameters"
+        ));
+        assert!(has("unknown field `colour`"));
+        assert!(has("`maxWaitSeconds` must be a positive integer"));
+        assert_eq!(warnings.len(), 5, "{warnings:?}");
+        let hook = super::webhook_of(&api, by_name("Out").send[0].id).expect("webhook");
+        assert_eq!(hook.subscriptions.as_deref(), Some("/subs"));
+    }
+
+    #[test]
+    fn a_resource_with_several_messages_is_dropped() {
+        let doc = "asyncapi: 3.0.0
+info: {title: T, version: '1'}
+servers: {s: {host: h, protocol: http}}
+channels:
+  thing:
+    address: things/{id}
+    messages: {a: {payload: {type: object}}, b: {payload: {type: object}}}
+    x-asyncforge-resource: true
+";
+        let model = build(&api(doc), None);
+        assert!(model.endpoints.is_empty());
+        assert!(model.warnings[0].message.contains("exactly one message"));
+    }
+}
