@@ -6,6 +6,7 @@
 mod brokers;
 mod reference;
 mod validate;
+mod webhook;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -16,7 +17,7 @@ use serde_json::Value;
 use crate::{corpus, root};
 
 const BENCH_HELP: &str = "\
-cargo xtask bench [validate|generate|tools|all] [options]
+cargo xtask bench [validate|generate|tools|all|webhook] [options]
 
   validate   load + full validation: corpus, largest document, synthetic 1k–10k channels,
              alias bomb, end to end with the release CLI, and @asyncapi/parser side by side
@@ -27,6 +28,8 @@ cargo xtask bench [validate|generate|tools|all] [options]
              on 127.0.0.1:1883 when present); options --messages N (20000), --runs N (3)
   kafka      generated Kafka producer/consumer vs raw rdkafka (librdkafka mock cluster);
              options --messages N (50000), --runs N (3)
+  webhook    webhook sign+verify against raw hmac+sha2, deliveries to a local receiver
+             (not part of `all`; needs no corpus)
 
 options (validate):
   --no-reference      skip the @asyncapi/parser comparison (no Node needed)
@@ -59,7 +62,7 @@ pub fn run(args: &[String]) -> ExitCode {
         }
     }
     let what = what.unwrap_or_else(|| "all".into());
-    if !["validate", "generate", "tools", "all"].contains(&what.as_str()) {
+    if !["validate", "generate", "tools", "all", "webhook"].contains(&what.as_str()) {
         return usage(&format!("unknown benchmark `{what}`"));
     }
     if cfg!(debug_assertions) {
@@ -78,6 +81,9 @@ pub fn run(args: &[String]) -> ExitCode {
                 ExitCode::from(2)
             }
         };
+    }
+    if what == "webhook" {
+        return webhook::run();
     }
     let Some(corpus) = corpus() else {
         eprintln!("../shared/corpus is absent: the benchmarks need it");

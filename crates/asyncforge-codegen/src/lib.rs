@@ -375,6 +375,9 @@ pub fn runtime_features(model: &transport::model::Model) -> Vec<&'static str> {
     if model.has(transport::model::Kind::Sse) {
         f.extend(["sse", "sse-client"]);
     }
+    if model.has(transport::model::Kind::Http) {
+        f.push("http");
+    }
     f
 }
 

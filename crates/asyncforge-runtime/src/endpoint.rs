@@ -17,7 +17,7 @@ use super::validate::{Invalid, SchemaCheck};
 pub struct Reject(pub String);
 
 /// A JSON error response: `{"error": message}`.
-#[cfg(any(feature = "ws", feature = "sse"))]
+#[cfg(any(feature = "ws", feature = "sse", feature = "http"))]
 pub fn error_response(status: axum::http::StatusCode, message: &str) -> axum::response::Response {
     use axum::response::IntoResponse;
     let body = serde_json::json!({ "error": message }).to_string();

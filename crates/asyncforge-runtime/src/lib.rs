@@ -54,7 +54,7 @@ pub mod ws_client;
 pub use codec::{Codec, CodecError};
 
 /// The web framework generated servers mount on (`router(handler) -> axum::Router`).
-#[cfg(any(feature = "ws", feature = "sse"))]
+#[cfg(any(feature = "ws", feature = "sse", feature = "http"))]
 pub use axum;
 pub use message::Message;
 /// The async runtime the transports run on.

@@ -34,6 +34,9 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 #[path = "wire/official.rs"]
 mod official;
 
+#[path = "wire/webhooks.rs"]
+mod webhooks;
+
 const WAIT: Duration = Duration::from_secs(10);
 
 struct App {

@@ -12,6 +12,7 @@
 
 pub mod brokers;
 pub mod kafka;
+mod http;
 pub mod model;
 pub mod mqtt;
 
@@ -536,8 +537,27 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
                 }
                 sse_endpoint(cx, e, &mut trait_items, &mut sender_items, &mut fns);
             }
+            Kind::Http => {}
         }
     }
+    let has_http = model.has(Kind::Http);
+    let http_parts = http::server_parts(cx, model);
+    trait_items.extend(http_parts.trait_items);
+    sender_items.extend(http_parts.sender_items);
+    routes.extend(http_parts.routes);
+    fns.extend(http_parts.fns);
+    let imports_http = http_parts.imports;
+    // Only WebSocket and SSE handlers name `Response`.
+    let response_use = if has_ws || has_sse {
+        quote!(
+            use asyncforge_runtime::axum::response::Response;
+        )
+    } else {
+        quote!(
+            #[allow(unused_imports)]
+            use asyncforge_runtime::axum::response::Response;
+        )
+    };
 
     let (config_fields, config_defaults, sender_fields, sender_inits) = {
         let mut cf = Vec::new();
@@ -565,7 +585,26 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
             sf.push(quote!(topics: Topics,));
             si.push(quote!(topics: Topics::new(config.sse.clone(), config.max_topics),));
         }
+        cf.extend(http_parts.config_fields);
+        cd.extend(http_parts.config_defaults);
+        sf.extend(http_parts.sender_fields);
+        si.extend(http_parts.sender_inits);
         (cf, cd, sf, si)
+    };
+    // Trait objects (outbox, stores, hooks) have no `Debug`.
+    let (config_derive, config_debug) = if has_http {
+        (
+            quote!(#[derive(Clone)]),
+            quote! {
+                impl std::fmt::Debug for Config {
+                    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.debug_struct("Config").finish_non_exhaustive()
+                    }
+                }
+            },
+        )
+    } else {
+        (quote!(#[derive(Debug, Clone)]), quote!())
     };
 
     let imports_ws = has_ws.then(|| {
@@ -612,7 +651,7 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
         use asyncforge_runtime::axum::extract::{Path, State};
         #[allow(unused_imports)]
         use asyncforge_runtime::axum::http::{HeaderMap, StatusCode};
-        use asyncforge_runtime::axum::response::Response;
+        #response_use
         #[allow(unused_imports)]
         use asyncforge_runtime::axum::routing::{get, post};
         use asyncforge_runtime::axum::Router;
@@ -624,6 +663,7 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
         use asyncforge_runtime::rpc::{Pending, RequestError};
         #imports_ws
         #imports_sse
+        #imports_http
 
         /// What the application does with the messages it receives: one method per *receive*
         /// operation. A method returning `Err(Reject)` answers the peer with
@@ -633,7 +673,7 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
         }
 
         /// Server settings.
-        #[derive(Debug, Clone)]
+        #config_derive
         pub struct Config {
             #(#config_fields)*
             /// How long a request the server sends waits for its reply.
@@ -648,6 +688,8 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
                 }
             }
         }
+
+        #config_debug
 
         #pending_struct
 
@@ -1123,6 +1165,7 @@ fn client(cx: &Ctx<'_>, model: &Model) -> TokenStream {
         match e.kind {
             Kind::Ws => items.push(ws_client(cx, e, index)),
             Kind::Sse => items.push(sse_client(cx, e)),
+            Kind::Http => items.push(http::client(cx, e)),
         }
     }
     let has_ws = model.has(Kind::Ws);
@@ -1146,6 +1189,7 @@ fn client(cx: &Ctx<'_>, model: &Model) -> TokenStream {
             use asyncforge_runtime::post::{http_client, post, PostError};
         }
     });
+    let http_imports = http::client_imports(model);
     let options = has_ws.then(|| {
         quote! {
             /// How a WebSocket client connects and waits.
@@ -1180,6 +1224,7 @@ fn client(cx: &Ctx<'_>, model: &Model) -> TokenStream {
         use asyncforge_runtime::endpoint::{join_path, Incoming, Outgoing};
         #ws_imports
         #sse_imports
+        #http_imports
 
         #options
 

@@ -18,6 +18,8 @@ pub enum Kind {
     Ws,
     /// Server-Sent Events (`sse`, `http+sse`, `https+sse`), with POST for receive operations.
     Sse,
+    /// Plain HTTP (`http`, `https`): webhooks, callbacks and resources (`transport/http.rs`).
+    Http,
 }
 
 impl Kind {
@@ -31,6 +33,7 @@ impl Kind {
         match protocol.to_ascii_lowercase().as_str() {
             "ws" | "wss" => Some(Kind::Ws),
             "sse" | "http+sse" | "https+sse" => Some(Kind::Sse),
+            "http" | "https" => Some(Kind::Http),
             _ => None,
         }
     }
@@ -397,6 +400,7 @@ pub fn build(api: &Api, default_protocol: Option<&str>) -> Model {
             Action::Send => e.send.push(entry),
         }
     }
+    super::http::refine(api, &mut model);
     model
 }
 

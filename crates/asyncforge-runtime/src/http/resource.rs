@@ -378,11 +378,28 @@ where
         pre: &Preconditions,
         lock_token: Option<&str>,
     ) -> Result<(Versioned<M>, bool), PutError> {
+        self.write(key, value, Some((pre, lock_token)))
+    }
+
+    /// Writes `value` at `key` unconditionally: the application's own write, past any
+    /// precondition requirement and lock. Clients see a new tag; long polls return.
+    pub fn set(&self, key: &str, value: M) -> Result<Versioned<M>, PutError> {
+        self.write(key, value, None).map(|(v, _)| v)
+    }
+
+    fn write(
+        &self,
+        key: &str,
+        value: M,
+        checks: Option<(&Preconditions, Option<&str>)>,
+    ) -> Result<(Versioned<M>, bool), PutError> {
         let body = Bytes::from(value.encode().map_err(PutError::Encode)?);
         let mut slots = self.slots();
         let current = slots.get(key).and_then(|s| s.current.as_ref());
-        self.checks(key, pre, lock_token, current)
-            .map_err(PutError::Write)?;
+        if let Some((pre, lock_token)) = checks {
+            self.checks(key, pre, lock_token, current)
+                .map_err(PutError::Write)?;
+        }
         let created = current.is_none();
         if !slots.contains_key(key) && slots.len() >= self.inner.config.max_resources {
             slots.retain(|_, s| s.current.is_some() || s.changes.receiver_count() > 0);

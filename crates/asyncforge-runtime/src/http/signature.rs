@@ -226,26 +226,36 @@ impl Signer {
         let ts = timestamp.to_string();
         let mut out = Vec::new();
         let mut push = |name: &'static str, value: String| {
-            if let Ok(v) = HeaderValue::from_str(&value) {
+            // From the `String` itself: no copy.
+            if let Ok(v) = HeaderValue::try_from(value) {
                 out.push((HeaderName::from_static(name), v));
             }
         };
         match self.scheme {
             Scheme::StandardWebhooks => {
-                let sigs: Vec<String> = self
-                    .keys
-                    .iter()
-                    .map(|k| {
-                        let tag = self
-                            .mac(k, &[id.as_bytes(), b".", ts.as_bytes(), b".", body])
-                            .finalize()
-                            .into_bytes();
-                        format!("v1,{}", B64.encode(tag))
-                    })
-                    .collect();
-                push(headers::WEBHOOK_ID, id.to_owned());
-                push(headers::WEBHOOK_TIMESTAMP, ts.clone());
-                push(headers::WEBHOOK_SIGNATURE, sigs.join(" "));
+                // One string, no intermediate allocations: `v1,<b64> v1,<b64> …`.
+                // Exactly `v1,` + 44 base64 characters per key, spaces between: a `String`
+                // whose capacity is its length becomes a header value without a copy.
+                let mut sigs = String::with_capacity(self.keys.len() * 48 - 1);
+                for k in &self.keys {
+                    let tag = self
+                        .mac(k, &[id.as_bytes(), b".", ts.as_bytes(), b".", body])
+                        .finalize()
+                        .into_bytes();
+                    if !sigs.is_empty() {
+                        sigs.push(' ');
+                    }
+                    sigs.push_str("v1,");
+                    B64.encode_string(tag, &mut sigs);
+                }
+                out.reserve_exact(3);
+                if let Ok(v) = HeaderValue::from_str(id) {
+                    out.push((WEBHOOK_ID, v));
+                }
+                out.push((WEBHOOK_TIMESTAMP, HeaderValue::from(timestamp)));
+                if let Ok(v) = HeaderValue::try_from(sigs) {
+                    out.push((WEBHOOK_SIGNATURE, v));
+                }
             }
             Scheme::GitHub => {
                 let tag = self.mac(&self.keys[0], &[body]).finalize().into_bytes();
@@ -279,22 +289,28 @@ impl Signer {
     ) -> Result<Verified, VerifyError> {
         match self.scheme {
             Scheme::StandardWebhooks => {
-                let id = header(headers, headers::WEBHOOK_ID)?;
-                let ts_text = header(headers, headers::WEBHOOK_TIMESTAMP)?;
-                let sigs = header(headers, headers::WEBHOOK_SIGNATURE)?;
+                let id = named(headers, &WEBHOOK_ID, headers::WEBHOOK_ID)?;
+                let ts_text = named(headers, &WEBHOOK_TIMESTAMP, headers::WEBHOOK_TIMESTAMP)?;
+                let sigs = named(headers, &WEBHOOK_SIGNATURE, headers::WEBHOOK_SIGNATURE)?;
                 let ts = parse_ts(ts_text, headers::WEBHOOK_TIMESTAMP)?;
                 self.check_time(ts, now)?;
-                let candidates: Vec<Vec<u8>> = sigs
-                    .split(' ')
-                    .filter_map(|s| s.strip_prefix("v1,"))
-                    .take(MAX_CANDIDATES)
-                    .filter_map(|s| B64.decode(s).ok())
-                    .collect();
-                if candidates.is_empty() {
+                // Candidates decoded on the stack (a SHA-256 tag is 32 bytes; longer ones
+                // cannot match and are skipped).
+                let mut buf = [Tag([0u8; 48]); MAX_CANDIDATES];
+                let mut n = 0;
+                for sig in sigs.split(' ').filter_map(|s| s.strip_prefix("v1,")) {
+                    if n == MAX_CANDIDATES {
+                        break;
+                    }
+                    if sig.len() <= 64 && B64.decode_slice(sig, &mut buf[n].0) == Ok(32) {
+                        n += 1;
+                    }
+                }
+                if n == 0 {
                     return Err(VerifyError::Malformed(headers::WEBHOOK_SIGNATURE));
                 }
                 let parts: [&[u8]; 5] = [id.as_bytes(), b".", ts_text.as_bytes(), b".", body];
-                self.match_any(&parts, &candidates)?;
+                self.match_any(&parts, &buf[..n])?;
                 Ok(Verified {
                     id: Some(id.to_owned()),
                     timestamp: Some(ts),
@@ -375,12 +391,16 @@ impl Signer {
 
     /// Constant-time comparison of every candidate with the MAC of every key; all pairs are
     /// computed (no early exit on a key), so timing reveals neither which key nor which byte.
-    fn match_any(&self, parts: &[&[u8]], candidates: &[Vec<u8>]) -> Result<(), VerifyError> {
+    fn match_any<C: AsRef<[u8]>>(
+        &self,
+        parts: &[&[u8]],
+        candidates: &[C],
+    ) -> Result<(), VerifyError> {
         let mut ok = false;
         for key in &self.keys {
             let mac = self.mac(key, parts);
             for c in candidates {
-                ok |= mac.clone().verify_slice(c).is_ok();
+                ok |= mac.clone().verify_slice(c.as_ref()).is_ok();
             }
         }
         if ok {
@@ -388,6 +408,34 @@ impl Signer {
         } else {
             Err(VerifyError::NoMatch)
         }
+    }
+}
+
+/// The Standard Webhooks header names, built once.
+const WEBHOOK_ID: HeaderName = HeaderName::from_static(headers::WEBHOOK_ID);
+const WEBHOOK_TIMESTAMP: HeaderName = HeaderName::from_static(headers::WEBHOOK_TIMESTAMP);
+const WEBHOOK_SIGNATURE: HeaderName = HeaderName::from_static(headers::WEBHOOK_SIGNATURE);
+
+/// A header's text by its prepared name.
+fn named<'a>(
+    headers: &'a HeaderMap,
+    name: &HeaderName,
+    text: &'static str,
+) -> Result<&'a str, VerifyError> {
+    headers
+        .get(name)
+        .ok_or(VerifyError::MissingHeader(text))?
+        .to_str()
+        .map_err(|_| VerifyError::Malformed(text))
+}
+
+/// A decoded SHA-256 tag on the stack (room for what base64 may need while decoding).
+#[derive(Clone, Copy)]
+struct Tag([u8; 48]);
+
+impl AsRef<[u8]> for Tag {
+    fn as_ref(&self) -> &[u8] {
+        &self.0[..32]
     }
 }
 

@@ -626,9 +626,23 @@ impl<'a> Lowerer<'a> {
             tags: self.tags(node),
             external_docs: self.external_docs(node),
             bindings: ChannelBindings::default(),
+            webhook: self.webhook_ext(node),
+            resource: self.resource_ext(node),
             source,
         });
         id
+    }
+
+    /// `x-asyncforge-webhook` of an operation or channel.
+    fn webhook_ext(&self, node: &At<'a>) -> Option<WebhookExtension> {
+        let v = self.inline(&node.child("x-asyncforge-webhook")?, 0);
+        WebhookExtension::parse(&v)
+    }
+
+    /// `x-asyncforge-resource` of a channel.
+    fn resource_ext(&self, node: &At<'a>) -> Option<ResourceExtension> {
+        let v = self.inline(&node.child("x-asyncforge-resource")?, 0);
+        ResourceExtension::parse(&v)
     }
 
     // ---- 2.x -------------------------------------------------------------------------------
@@ -689,6 +703,7 @@ impl<'a> Lowerer<'a> {
                     tags: self.tags(&op),
                     external_docs: self.external_docs(&op),
                     bindings,
+                    webhook: self.webhook_ext(&op),
                     source,
                 });
             }
@@ -809,6 +824,7 @@ impl<'a> Lowerer<'a> {
             tags: self.tags(&o),
             external_docs: self.external_docs(&o),
             bindings,
+            webhook: self.webhook_ext(&o),
             source,
         });
     }

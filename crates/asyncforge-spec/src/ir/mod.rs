@@ -6,6 +6,7 @@
 //! contain themselves) are plain graphs. Every node keeps the [`Source`] it came from.
 
 mod bindings;
+mod extensions;
 pub(crate) mod lower;
 mod schema;
 mod view;
@@ -14,6 +15,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use bindings::*;
+pub use extensions::{ResourceExtension, SignatureScheme, WebhookExtension};
 pub use lower::{lower, synthesized_operation_key};
 pub use schema::{Items, JsonType, Schema, SchemaBody, SchemaFormat, SchemaObject};
 pub use view::{canonical, summary};
@@ -274,6 +276,10 @@ pub struct Channel {
     pub external_docs: Option<ExternalDocs>,
     /// Protocol bindings.
     pub bindings: ChannelBindings,
+    /// `x-asyncforge-webhook`: defaults for the webhook operations of the channel.
+    pub webhook: Option<WebhookExtension>,
+    /// `x-asyncforge-resource`: the channel is a resource (ETags, locks, long polling).
+    pub resource: Option<ResourceExtension>,
     /// Where it was written.
     pub source: Source,
 }
@@ -336,6 +342,8 @@ pub struct Operation {
     pub external_docs: Option<ExternalDocs>,
     /// Protocol bindings (traits applied).
     pub bindings: OperationBindings,
+    /// `x-asyncforge-webhook` (traits applied): the operation is a webhook.
+    pub webhook: Option<WebhookExtension>,
     /// Where it was written.
     pub source: Source,
 }

@@ -1,0 +1,910 @@
+//! Servers and clients for channels on plain HTTP servers (`http`, `https`): webhooks
+//! (sent and received), callback subscriptions, and resources with conditional requests, lock
+//! tokens and long polling. Everything protocol-related is the runtime's `http` module; this
+//! file only writes the typed glue (`docs/protocols.md`, "Generated HTTP code").
+//!
+//! What an HTTP endpoint becomes:
+//! - a channel with `x-asyncforge-resource` → a resource store served at the route
+//!   (`GET`/`HEAD`/`PUT`/`DELETE`, `POST`/`DELETE <route>/lock`), typed accessors on the
+//!   `Sender`, and a typed resource client;
+//! - otherwise its webhook operations (`x-asyncforge-webhook` on the operation or channel, or
+//!   an `http` operation binding with `method: POST`): *receive* → a verifying, deduplicating
+//!   endpoint calling one `Handler` method; *send* → typed delivery methods on the `Sender`
+//!   (to one subscriber, queued, or to every callback subscription that wants the message).
+
+use asyncforge_spec::ir::{
+    Action, Api, OperationId, ResourceExtension, SignatureScheme, WebhookExtension,
+};
+use heck::ToSnakeCase;
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote};
+
+use super::model::{Endpoint, Kind, Model, Op};
+use super::{Ctx, lit, message_enum_name};
+use crate::types::Warning;
+
+/// The resource extension of an endpoint, if one of its channels has it.
+pub(super) fn resource_of<'a>(api: &'a Api, e: &Endpoint) -> Option<&'a ResourceExtension> {
+    e.channels
+        .iter()
+        .find_map(|c| api.channel(*c).resource.as_ref())
+}
+
+/// The webhook settings of an operation (its own over its channel's), when it is a webhook.
+pub(super) fn webhook_of(api: &Api, id: OperationId) -> Option<WebhookExtension> {
+    let op = api.operation(id);
+    let channel = api.channel(op.channel);
+    match (&op.webhook, &channel.webhook) {
+        (Some(o), c) => Some(o.over(c.as_ref())),
+        (None, Some(c)) => Some(c.clone()),
+        (None, None) => op
+            .bindings
+            .http
+            .as_ref()
+            .and_then(|b| b.method.as_deref())
+            .filter(|m| m.eq_ignore_ascii_case("POST"))
+            .map(|_| WebhookExtension::default()),
+    }
+}
+
+/// Drops from HTTP endpoints what cannot be generated, with located warnings.
+pub(super) fn refine(api: &Api, model: &mut Model) {
+    let mut warnings = Vec::new();
+    let mut drop = Vec::new();
+    for (i, e) in model.endpoints.iter_mut().enumerate() {
+        if e.kind != Kind::Http {
+            continue;
+        }
+        for c in &e.channels {
+            let ch = api.channel(*c);
+            let problems = ch
+                .webhook
+                .iter()
+                .flat_map(|w| &w.problems)
+                .map(|p| ("x-asyncforge-webhook", p))
+                .chain(
+                    ch.resource
+                        .iter()
+                        .flat_map(|r| &r.problems)
+                        .map(|p| ("x-asyncforge-resource", p)),
+                );
+            for (ext, p) in problems {
+                warnings.push(Warning {
+                    message: format!("channel `{}`: `{ext}`: {p}; the default is used", ch.key),
+                    source: ch.source.clone(),
+                });
+            }
+        }
+        if resource_of(api, e).is_some() {
+            let mut messages = Vec::new();
+            for c in &e.channels {
+                for m in &api.channel(*c).messages {
+                    if !messages.contains(m) {
+                        messages.push(*m);
+                    }
+                }
+            }
+            let ch = api.channel(e.channels[0]);
+            if messages.len() != 1 {
+                warnings.push(Warning {
+                    message: format!(
+                        "channel `{}` has no generated resource: a resource channel carries exactly one message (its representation), it has {}",
+                        ch.key,
+                        messages.len()
+                    ),
+                    source: ch.source.clone(),
+                });
+                drop.push(i);
+            }
+            continue;
+        }
+        let ops: Vec<Op> = e.receive.drain(..).chain(e.send.drain(..)).collect();
+        for mut op in ops {
+            let o = api.operation(op.id);
+            let Some(hook) = webhook_of(api, op.id) else {
+                warnings.push(Warning {
+                    message: format!(
+                        "operation `{}` on an http server has no generated code: mark it a webhook (`x-asyncforge-webhook`, or an http binding with `method: POST`) or its channel a resource (`x-asyncforge-resource`)",
+                        o.key
+                    ),
+                    source: o.source.clone(),
+                });
+                continue;
+            };
+            for p in o.webhook.iter().flat_map(|w| &w.problems) {
+                warnings.push(Warning {
+                    message: format!(
+                        "operation `{}`: `x-asyncforge-webhook`: {p}; the default is used",
+                        o.key
+                    ),
+                    source: o.source.clone(),
+                });
+            }
+            if op.reply.take().is_some() {
+                warnings.push(Warning {
+                    message: format!(
+                        "operation `{}`: a webhook is acknowledged with a status, not a reply; the reply is not generated",
+                        o.key
+                    ),
+                    source: o.source.clone(),
+                });
+            }
+            match o.action {
+                Action::Receive => {
+                    if !e.params.is_empty() {
+                        warnings.push(Warning {
+                            message: format!(
+                                "operation `{}` has no generated webhook endpoint: a webhook endpoint's address cannot have parameters",
+                                o.key
+                            ),
+                            source: o.source.clone(),
+                        });
+                        continue;
+                    }
+                    if op.messages.len() != 1 {
+                        warnings.push(Warning {
+                            message: format!(
+                                "operation `{}` has no generated webhook endpoint: it carries {} messages; a received webhook operation carries one (give each message its own channel)",
+                                o.key,
+                                op.messages.len()
+                            ),
+                            source: o.source.clone(),
+                        });
+                        continue;
+                    }
+                    if !e.receive.is_empty() {
+                        warnings.push(Warning {
+                            message: format!(
+                                "operation `{}` has no generated webhook endpoint: its path is taken by another received webhook",
+                                o.key
+                            ),
+                            source: o.source.clone(),
+                        });
+                        continue;
+                    }
+                    let _ = hook;
+                    e.receive.push(op);
+                }
+                Action::Send => e.send.push(op),
+            }
+        }
+    }
+    for i in drop.into_iter().rev() {
+        model.endpoints.remove(i);
+    }
+    model.warnings.extend(warnings);
+}
+
+fn scheme(s: Option<SignatureScheme>) -> TokenStream {
+    match s.unwrap_or_default() {
+        SignatureScheme::StandardWebhooks => quote!(Scheme::StandardWebhooks),
+        SignatureScheme::Github => quote!(Scheme::GitHub),
+        SignatureScheme::Stripe => quote!(Scheme::Stripe),
+    }
+}
+
+fn snake(s: &str) -> String {
+    s.to_snake_case()
+}
+
+fn plain(method: &str) -> &str {
+    method.trim_start_matches("r#")
+}
+
+/// `call(m)` for the one message, or a `match` over the operation's enum.
+fn per_message(cx: &Ctx<'_>, op: &Op, call: impl Fn(TokenStream) -> TokenStream) -> TokenStream {
+    if op.messages.len() == 1 {
+        let c = call(quote!(&message));
+        return quote!(#c);
+    }
+    let en = format_ident!("{}", message_enum_name(op));
+    let arms = op.messages.iter().map(|m| {
+        let v = format_ident!("{}", cx.msg_name(*m));
+        let c = call(quote!(&m));
+        quote!(super::channels::#en::#v(m) => #c,)
+    });
+    quote!(match message { #(#arms)* })
+}
+
+fn secs(n: u64) -> Literal {
+    Literal::u64_unsuffixed(n)
+}
+
+/// The parts of `server.rs` for HTTP endpoints, spliced into the WebSocket/SSE server.
+#[derive(Default)]
+pub(super) struct ServerParts {
+    pub imports: TokenStream,
+    pub trait_items: Vec<TokenStream>,
+    pub config_fields: Vec<TokenStream>,
+    pub config_defaults: Vec<TokenStream>,
+    pub sender_fields: Vec<TokenStream>,
+    pub sender_inits: Vec<TokenStream>,
+    pub sender_items: Vec<TokenStream>,
+    pub routes: Vec<TokenStream>,
+    pub fns: Vec<TokenStream>,
+}
+
+pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
+    let mut p = ServerParts::default();
+    let endpoints: Vec<&Endpoint> = model
+        .endpoints
+        .iter()
+        .filter(|e| e.kind == Kind::Http)
+        .collect();
+    if endpoints.is_empty() {
+        return p;
+    }
+    let api = cx.api;
+    let senders: Vec<(&Endpoint, &Op)> = endpoints
+        .iter()
+        .filter(|e| resource_of(api, e).is_none())
+        .flat_map(|e| e.send.iter().map(move |o| (*e, o)))
+        .collect();
+    let receivers: Vec<(&Endpoint, &Op)> = endpoints
+        .iter()
+        .filter(|e| resource_of(api, e).is_none())
+        .flat_map(|e| e.receive.iter().map(move |o| (*e, o)))
+        .collect();
+    p.imports = quote! {
+        #[allow(unused_imports)]
+        use asyncforge_runtime::http::callbacks::{SubscriptionConfig, Subscriptions};
+        #[allow(unused_imports)]
+        use asyncforge_runtime::http::idempotency::{IdempotencyStore, MemoryStore};
+        #[allow(unused_imports)]
+        use asyncforge_runtime::http::outbox::{MemoryOutbox, Outbox, OutboxError};
+        #[allow(unused_imports)]
+        pub use asyncforge_runtime::http::receiver::{HandlerError, Receiver, ReceiverConfig, Webhook, WebhookHandler};
+        #[allow(unused_imports)]
+        pub use asyncforge_runtime::http::resource::{PutError, Preconditions, ResourceConfig, ResourceStore, Versioned};
+        #[allow(unused_imports)]
+        pub use asyncforge_runtime::http::sender::{DeadLetter, Delivered, DeliveryError, SenderConfig, Subscriber};
+        #[allow(unused_imports)]
+        use asyncforge_runtime::http::sender::Sender as WebhookSender;
+        #[allow(unused_imports)]
+        pub use asyncforge_runtime::http::signature::Scheme;
+        #[allow(unused_imports)]
+        use asyncforge_runtime::endpoint::join_path;
+
+        /// What `Config::dead_letter` calls with a delivery given up on.
+        pub type DeadLetterHook = Arc<dyn Fn(&DeadLetter) + Send + Sync>;
+    };
+
+    // The webhook sender, its outbox and dead-letter hook, and the callback subscriptions.
+    if !senders.is_empty() {
+        let hook = senders
+            .iter()
+            .filter_map(|(_, o)| webhook_of(api, o.id))
+            .fold(WebhookExtension::default(), |acc, w| WebhookExtension {
+                max_retries: acc.max_retries.or(w.max_retries),
+                timeout_seconds: acc.timeout_seconds.or(w.timeout_seconds),
+                ..acc
+            });
+        let retries = hook.max_retries.map(|n| {
+            let n = Literal::u32_unsuffixed(n);
+            quote!(backoff: asyncforge_runtime::backoff::Backoff { max_attempts: Some(#n), ..SenderConfig::default().backoff },)
+        });
+        let timeout = hook.timeout_seconds.map(|n| {
+            let n = secs(n);
+            quote!(timeout: Duration::from_secs(#n),)
+        });
+        p.config_fields.push(quote! {
+            /// Webhook deliveries: retries and backoff, timeouts, which destinations the SSRF
+            /// guard lets through (public addresses only by default), concurrency.
+            pub webhooks: SenderConfig,
+            /// Where deliveries wait until they succeed or are dead-lettered. In memory by
+            /// default; use a `FileOutbox` so a restarted process finishes them
+            /// (`Sender::resume_webhooks`).
+            pub outbox: Arc<dyn Outbox>,
+            /// Called with every delivery given up on (after the last retry, or at once for a
+            /// refused destination or a `4xx`).
+            pub dead_letter: Option<DeadLetterHook>,
+        });
+        p.config_defaults.push(quote! {
+            webhooks: SenderConfig {
+                #retries
+                #timeout
+                ..SenderConfig::default()
+            },
+            outbox: Arc::new(MemoryOutbox::default()),
+            dead_letter: None,
+        });
+        p.sender_fields.push(quote!(webhooks: WebhookSender,));
+        p.sender_inits.push(quote! {
+            webhooks: {
+                let sender = WebhookSender::new(config.webhooks.clone(), config.outbox.clone())
+                    .expect("the webhook sender's HTTP client (rustls with ring) builds");
+                match config.dead_letter.clone() {
+                    Some(hook) => sender.with_dead_letter(move |d| hook(d)),
+                    None => sender,
+                }
+            },
+        });
+        p.sender_items.push(quote! {
+            /// The webhook sender (untyped deliveries, pending deliveries).
+            pub fn webhooks(&self) -> &WebhookSender {
+                &self.webhooks
+            }
+
+            /// Finishes the deliveries a previous process left in the outbox (call once at
+            /// start-up, with a durable outbox); returns their results.
+            pub async fn resume_webhooks(&self) -> Result<Vec<Result<Delivered, DeliveryError>>, OutboxError> {
+                self.webhooks.resume().await
+            }
+        });
+    }
+    let mut subscription_paths: Vec<(String, String)> = Vec::new();
+    for (e, o) in &senders {
+        if let Some(path) = webhook_of(api, o.id).and_then(|w| w.subscriptions) {
+            let full = join(&e.pathname, &path);
+            if !subscription_paths.iter().any(|(f, _)| *f == full) {
+                subscription_paths.push((full, path));
+            }
+        }
+    }
+    if !subscription_paths.is_empty() {
+        let mut events: Vec<String> = Vec::new();
+        for (_, o) in &senders {
+            if webhook_of(api, o.id).is_some_and(|w| w.subscriptions.is_some()) {
+                for m in &o.messages {
+                    let name = cx.api.message(*m).key.clone();
+                    if !events.contains(&name) {
+                        events.push(name);
+                    }
+                }
+            }
+        }
+        let events = events.iter().map(|e| lit(e));
+        p.config_fields.push(quote! {
+            /// Callback subscriptions: the events that may be registered, destinations
+            /// allowed, limits.
+            pub subscriptions: SubscriptionConfig,
+        });
+        p.config_defaults.push(quote! {
+            subscriptions: SubscriptionConfig {
+                events: vec![#(#events.to_owned()),*],
+                ..SubscriptionConfig::default()
+            },
+        });
+        p.sender_fields.push(quote!(subscriptions: Subscriptions,));
+        p.sender_inits
+            .push(quote!(subscriptions: Subscriptions::new(config.subscriptions.clone()),));
+        p.sender_items.push(quote! {
+            /// The callback subscriptions registered so far.
+            pub fn subscriptions(&self) -> &Subscriptions {
+                &self.subscriptions
+            }
+        });
+        for (full, _) in &subscription_paths {
+            let full = lit(full);
+            p.routes.push(quote! {
+                .merge(self.sender.subscriptions.router::<Arc<Shared<H>>>(#full))
+            });
+        }
+    }
+    for (e, op) in &senders {
+        let hook = webhook_of(api, op.id).unwrap_or_default();
+        let method = crate::ident(&op.method);
+        let base = plain(&op.method);
+        let enqueue = format_ident!("{}_enqueue", base);
+        let publish = format_ident!("{}_publish", base);
+        let subscriber = format_ident!("{}_subscriber", base);
+        let msg_ty = cx.set_ty(&op.messages, &message_enum_name(op));
+        let doc = cx.op_doc(op, format!("Delivers a webhook (channel `{}`).", e.address));
+        let scheme = scheme(hook.signature);
+        let deliver = per_message(
+            cx,
+            op,
+            |m| quote!(self.webhooks.deliver(subscriber, #m).await),
+        );
+        let queue = per_message(
+            cx,
+            op,
+            |m| quote!(self.webhooks.enqueue(subscriber, #m).await),
+        );
+        p.sender_items.push(quote! {
+            #doc
+            ///
+            /// Delivers to one subscriber: stored in the outbox, signed, retried with backoff
+            /// until the subscriber acknowledges it (or it is dead-lettered).
+            pub async fn #method(&self, subscriber: &Subscriber, message: impl Into<#msg_ty>) -> Result<Delivered, DeliveryError> {
+                let message: #msg_ty = message.into();
+                #deliver
+            }
+
+            #doc
+            ///
+            /// Stores the delivery in the outbox and returns its webhook id at once; it proceeds
+            /// in the background.
+            pub async fn #enqueue(&self, subscriber: &Subscriber, message: impl Into<#msg_ty>) -> Result<String, DeliveryError> {
+                let message: #msg_ty = message.into();
+                #queue
+            }
+
+            /// A subscriber of this webhook with the signature scheme the specification gives it.
+            pub fn #subscriber(id: impl Into<String>, url: impl Into<String>, secret: impl Into<String>) -> Subscriber {
+                Subscriber { id: id.into(), url: url.into(), secrets: vec![secret.into()], scheme: #scheme }
+            }
+        });
+        if hook.subscriptions.is_some() {
+            let publish_call = per_message(
+                cx,
+                op,
+                |m| quote!(self.webhooks.publish(&self.subscriptions, #m).await),
+            );
+            p.sender_items.push(quote! {
+                #doc
+                ///
+                /// Queues a delivery to every callback subscription that wants this message;
+                /// returns the webhook ids.
+                pub async fn #publish(&self, message: impl Into<#msg_ty>) -> Result<Vec<String>, DeliveryError> {
+                    let message: #msg_ty = message.into();
+                    #publish_call
+                }
+            });
+        }
+    }
+
+    // Received webhooks.
+    if !receivers.is_empty() {
+        p.config_fields.push(quote! {
+            /// Where received webhook ids are remembered (deduplication). In memory by
+            /// default; a `RedisStore` shares them between instances.
+            pub idempotency: Arc<dyn IdempotencyStore>,
+        });
+        p.config_defaults
+            .push(quote!(idempotency: Arc::new(MemoryStore::default()),));
+        p.sender_fields
+            .push(quote!(idempotency: Arc<dyn IdempotencyStore>,));
+        p.sender_inits
+            .push(quote!(idempotency: config.idempotency.clone(),));
+    }
+    for (e, op) in &receivers {
+        let hook = webhook_of(api, op.id).unwrap_or_default();
+        let method = crate::ident(&op.method);
+        let base = plain(&op.method);
+        let field = format_ident!("{}_receiver", base);
+        let msg = op.messages[0];
+        let msg_ty = cx.msg_ty(msg);
+        let check = cx.check(msg);
+        let scheme = scheme(hook.signature);
+        let tolerance = secs(hook.tolerance_seconds.unwrap_or(300));
+        let doc = cx.op_doc(op, format!("A webhook arrived on `{}`.", e.address));
+        p.trait_items.push(quote! {
+            #doc
+            ///
+            /// Called once per webhook id, after the signature, the timestamp and the payload
+            /// were checked. `Err(HandlerError::Retry)` answers 500 (the sender retries),
+            /// `Err(HandlerError::Reject)` 422 (it does not).
+            fn #method(&self, hook: Webhook<#msg_ty>) -> impl std::future::Future<Output = Result<(), HandlerError>> + Send;
+        });
+        let cdoc = format!(
+            " The webhook endpoint of operation `{}`: secrets (empty: the endpoint answers 503), scheme, timestamp tolerance, body limit.",
+            api.operation(op.id).key
+        );
+        p.config_fields.push(quote! {
+            #[doc = #cdoc]
+            pub #field: ReceiverConfig,
+        });
+        p.config_defaults.push(quote! {
+            #field: ReceiverConfig {
+                scheme: #scheme,
+                secrets: Vec::new(),
+                tolerance: Duration::from_secs(#tolerance),
+                ..ReceiverConfig::new(String::new())
+            },
+        });
+        p.sender_fields.push(quote!(#field: ReceiverConfig,));
+        p.sender_inits.push(quote!(#field: config.#field.clone(),));
+        let hook_ty = format_ident!("{}Hook", op.type_base);
+        let route_fn = format_ident!("{}_route", base);
+        let route = lit(&e.route);
+        let key = lit(&api.operation(op.id).key);
+        p.fns.push(quote! {
+            struct #hook_ty<H>(Arc<H>);
+
+            impl<H: Handler> WebhookHandler<#msg_ty> for #hook_ty<H> {
+                fn handle(&self, hook: Webhook<#msg_ty>) -> impl std::future::Future<Output = Result<(), HandlerError>> + Send {
+                    let handler = self.0.clone();
+                    async move { handler.#method(hook).await }
+                }
+            }
+
+            fn #route_fn<H: Handler>(handler: &Arc<H>, sender: &Sender) -> asyncforge_runtime::axum::routing::MethodRouter<Arc<Shared<H>>> {
+                match Receiver::new(sender.#field.clone(), #hook_ty(handler.clone())) {
+                    Ok(receiver) => receiver
+                        .with_store(sender.idempotency.clone())
+                        .with_validator(|m: &#msg_ty| {
+                            let value = asyncforge_runtime::endpoint::to_value(m).map_err(|e| e.to_string())?;
+                            #check.check(&value).map_err(|e| e.to_string())
+                        })
+                        .endpoint(),
+                    Err(e) => {
+                        let why = format!("the webhook endpoint of `{}` is not configured: {e}", #key);
+                        asyncforge_runtime::tracing::error!("{why}");
+                        post(move || {
+                            let why = why.clone();
+                            async move { error_response(StatusCode::SERVICE_UNAVAILABLE, &why) }
+                        })
+                    }
+                }
+            }
+        });
+        p.routes
+            .push(quote!(.route(#route, #route_fn(&state.handler, &self.sender))));
+    }
+
+    // Resources.
+    for e in &endpoints {
+        let Some(res) = resource_of(api, e) else {
+            continue;
+        };
+        let Some(msg) = e
+            .channels
+            .iter()
+            .find_map(|c| api.channel(*c).messages.first().copied())
+        else {
+            continue;
+        };
+        let msg_ty = cx.msg_ty(msg);
+        let name = snake(&e.name);
+        let field = format_ident!("{}_resource", name);
+        let store = format_ident!("{}_store", name);
+        let get = format_ident!("{}_get", name);
+        let set = format_ident!("{}_set", name);
+        let key_fn = format_ident!("{}_key", name);
+        let params_ty = format_ident!("{}Params", e.name);
+        let params_path = quote!(super::channels::#params_ty);
+        let pathname = lit(&e.pathname);
+        let route = lit(&e.route);
+        let require = res.require_precondition;
+        let wait = secs(res.max_wait_seconds.unwrap_or(60));
+        let ttl = secs(res.lock_ttl_seconds.unwrap_or(30));
+        let max_ttl = secs(res.max_lock_ttl_seconds.unwrap_or(600));
+        let cdoc = format!(
+            " The resource `{}`: preconditions required or not, long-polling and lock limits.",
+            e.address
+        );
+        p.config_fields.push(quote! {
+            #[doc = #cdoc]
+            pub #field: ResourceConfig,
+        });
+        p.config_defaults.push(quote! {
+            #field: ResourceConfig {
+                require_precondition: #require,
+                max_wait: Duration::from_secs(#wait),
+                locks: asyncforge_runtime::http::lock::LockConfig {
+                    default_ttl: Duration::from_secs(#ttl),
+                    max_ttl: Duration::from_secs(#max_ttl),
+                    ..asyncforge_runtime::http::lock::LockConfig::default()
+                },
+                ..ResourceConfig::default()
+            },
+        });
+        p.sender_fields
+            .push(quote!(#store: ResourceStore<#msg_ty>,));
+        p.sender_inits
+            .push(quote!(#store: ResourceStore::new(config.#field.clone()),));
+        let sdoc = format!(
+            " The store of the resource `{}` (conditional reads and writes, locks, waiting for changes).",
+            e.address
+        );
+        let kdoc = format!(
+            " The store key of a concrete address of `{}`: its request path.",
+            e.address
+        );
+        p.sender_items.push(quote! {
+            #[doc = #sdoc]
+            pub fn #store(&self) -> &ResourceStore<#msg_ty> {
+                &self.#store
+            }
+
+            #[doc = #kdoc]
+            pub fn #key_fn(params: &#params_path) -> String {
+                join_path(#pathname, &params.address())
+            }
+
+            /// The current version of the resource at the concrete address of `params`.
+            pub fn #get(&self, params: &#params_path) -> Option<Versioned<#msg_ty>> {
+                self.#store.get(&Self::#key_fn(params))
+            }
+
+            /// Sets the resource at the concrete address of `params` (the application's own
+            /// write: no precondition, no lock); clients see a new `ETag`, and long polls
+            /// waiting on it return.
+            pub fn #set(&self, params: &#params_path, value: impl Into<#msg_ty>) -> Result<Versioned<#msg_ty>, PutError> {
+                self.#store.set(&Self::#key_fn(params), value.into())
+            }
+        });
+        p.routes.push(quote! {
+            .merge(self.sender.#store.router::<Arc<Shared<H>>>(#route))
+        });
+    }
+    p
+}
+
+fn join(pathname: &str, path: &str) -> String {
+    let base = pathname.trim_end_matches('/');
+    let path = path.trim_start_matches('/');
+    if base.is_empty() {
+        format!("/{path}")
+    } else if base.starts_with('/') {
+        format!("{base}/{path}")
+    } else {
+        format!("/{base}/{path}")
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// client
+
+/// The imports of `client.rs` for HTTP endpoints.
+pub(super) fn client_imports(model: &Model) -> TokenStream {
+    if !model.has(Kind::Http) {
+        return TokenStream::new();
+    }
+    quote! {
+        #[allow(unused_imports)]
+        pub use asyncforge_runtime::http::client::{ClientError, Fetched, LockGrant, PollConfig, PollMode, Poller, ResourceClient, WriteOptions};
+        #[allow(unused_imports)]
+        pub use asyncforge_runtime::etag::EntityTag;
+        #[allow(unused_imports)]
+        use asyncforge_runtime::http::outbox::MemoryOutbox;
+        #[allow(unused_imports)]
+        use asyncforge_runtime::http::sender::{Delivered, DeliveryError, Sender as WebhookSender, SenderConfig, SenderError, Subscriber};
+        #[allow(unused_imports)]
+        use asyncforge_runtime::http::signature::Scheme;
+    }
+}
+
+/// The client of one HTTP endpoint: a resource client, or a webhook poster for its received
+/// webhooks (none for an endpoint that only sends webhooks).
+pub(super) fn client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
+    let api = cx.api;
+    let client = format_ident!("{}Client", e.name);
+    let params_ty = format_ident!("{}Params", e.name);
+    let params_path = quote!(super::channels::#params_ty);
+    let pathname = lit(&e.pathname);
+    if resource_of(api, e).is_some() {
+        let Some(msg) = e
+            .channels
+            .iter()
+            .find_map(|c| api.channel(*c).messages.first().copied())
+        else {
+            return TokenStream::new();
+        };
+        let m = cx.msg_ty(msg);
+        let doc = format!(
+            " A client of the resource `{}`: conditional reads and writes (a `412` is `ClientError::Conflict`), read-modify-write, lock tokens, polling and long polling.",
+            e.address
+        );
+        return quote! {
+            #[doc = #doc]
+            #[derive(Debug, Clone)]
+            pub struct #client {
+                inner: ResourceClient<#m>,
+                server_url: String,
+            }
+
+            impl #client {
+                /// A client of the resource under `server_url` (scheme, host and port, such as
+                /// `http://127.0.0.1:8080`; the server's pathname and the address are added).
+                pub fn new(server_url: &str) -> Result<Self, ClientError> {
+                    Ok(#client { inner: ResourceClient::new()?, server_url: server_url.trim_end_matches('/').to_owned() })
+                }
+
+                /// The URL of the concrete address of `params`.
+                pub fn url(&self, params: &#params_path) -> String {
+                    let mut url = self.server_url.clone();
+                    url.push_str(&join_path(#pathname, &params.address()));
+                    url
+                }
+
+                /// Reads the resource (`200` with its `ETag`).
+                pub async fn get(&self, params: &#params_path) -> Result<Fetched<#m>, ClientError> {
+                    self.inner.get(&self.url(params)).await
+                }
+
+                /// Reads the resource unless it still has the tag `known` (`Ok(None)`: `304`);
+                /// with `wait`, the server holds the request until it changes (`Prefer: wait`).
+                pub async fn get_if_changed(&self, params: &#params_path, known: Option<&EntityTag>, wait: Option<Duration>) -> Result<Option<Fetched<#m>>, ClientError> {
+                    self.inner.get_if_changed(&self.url(params), known, wait).await
+                }
+
+                /// Writes the resource with the preconditions and lock token of `options`;
+                /// returns the new tag. A failed `If-Match` is `ClientError::Conflict`.
+                pub async fn put(&self, params: &#params_path, value: &#m, options: &WriteOptions) -> Result<Option<EntityTag>, ClientError> {
+                    self.inner.put(&self.url(params), value, options).await
+                }
+
+                /// Writes the resource only if it still has the tag `etag` (`If-Match`).
+                pub async fn put_if_match(&self, params: &#params_path, value: &#m, etag: &EntityTag) -> Result<Option<EntityTag>, ClientError> {
+                    self.inner.put(&self.url(params), value, &WriteOptions::if_match(etag.clone())).await
+                }
+
+                /// Deletes the resource.
+                pub async fn delete(&self, params: &#params_path, options: &WriteOptions) -> Result<(), ClientError> {
+                    self.inner.delete(&self.url(params), options).await
+                }
+
+                /// Read-modify-write with `If-Match`, retried on conflicts (at most
+                /// `max_attempts` times); returns the new tag.
+                pub async fn update(&self, params: &#params_path, max_attempts: u32, f: impl FnMut(#m) -> #m) -> Result<Option<EntityTag>, ClientError> {
+                    self.inner.update(&self.url(params), max_attempts, f).await
+                }
+
+                /// Acquires the resource's lock (`ClientError::Locked` with the holder and
+                /// until when, on a `409`).
+                pub async fn lock(&self, params: &#params_path, holder: &str, ttl: Option<Duration>) -> Result<LockGrant, ClientError> {
+                    self.inner.lock(&self.url(params), holder, ttl).await
+                }
+
+                /// Releases the lock.
+                pub async fn unlock(&self, params: &#params_path, token: &str) -> Result<(), ClientError> {
+                    self.inner.unlock(&self.url(params), token).await
+                }
+
+                /// A poller yielding the current version, then every change: long polling by
+                /// default (`PollConfig::default()`: 25 s waits), or `PollConfig::interval`.
+                pub fn poll(&self, params: &#params_path, config: PollConfig) -> Poller<#m> {
+                    self.inner.poll(self.url(params), config)
+                }
+            }
+        };
+    }
+    if e.receive.is_empty() {
+        return TokenStream::new();
+    }
+    let mut methods = Vec::new();
+    let mut scheme_tokens = quote!(Scheme::StandardWebhooks);
+    for op in &e.receive {
+        let hook = webhook_of(api, op.id).unwrap_or_default();
+        scheme_tokens = scheme(hook.signature);
+        let method = crate::ident(&op.method);
+        let m = cx.msg_ty(op.messages[0]);
+        let doc = cx.op_doc(op, format!("Posts a webhook to `{}`.", e.address));
+        methods.push(quote! {
+            #doc
+            ///
+            /// Signed, retried with backoff until acknowledged (or dead-lettered).
+            pub async fn #method(&self, message: impl Into<#m>) -> Result<Delivered, DeliveryError> {
+                let message: #m = message.into();
+                self.sender.deliver(&self.subscriber, &message).await
+            }
+        });
+    }
+    let doc = format!(
+        " Posts signed webhooks to the endpoint `{}` (the sender side, as a webhook provider would).",
+        e.address
+    );
+    quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone)]
+        pub struct #client {
+            sender: WebhookSender,
+            subscriber: Subscriber,
+        }
+
+        impl #client {
+            /// A client of the endpoint under `server_url` signing with `secret`; `config`
+            /// sets retries and which addresses may be reached (`AddressPolicy`: public only by
+            /// default).
+            pub fn new(server_url: &str, secret: impl Into<String>, config: SenderConfig) -> Result<Self, SenderError> {
+                let mut url = server_url.trim_end_matches('/').to_owned();
+                url.push_str(&join_path(#pathname, &#params_path::default().address()));
+                let sender = WebhookSender::new(config, Arc::new(MemoryOutbox::default()))?;
+                Ok(#client { sender, subscriber: Subscriber { id: "server".to_owned(), url, secrets: vec![secret.into()], scheme: #scheme_tokens } })
+            }
+
+            /// Where webhooks go, and how they are signed.
+            pub fn subscriber(&self) -> &Subscriber {
+                &self.subscriber
+            }
+
+            #(#methods)*
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::model::{Kind, build};
+    use asyncforge_spec::ir::Api;
+
+    fn api(yaml: &str) -> Api {
+        let checked = asyncforge_spec::load_bytes(
+            std::path::Path::new("api.yaml"),
+            yaml.as_bytes(),
+            &asyncforge_spec::LoadOptions::default(),
+        );
+        assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+        checked.lower().expect("lowers")
+    }
+
+    const DOC: &str = "asyncapi: 3.0.0
+info: {title: T, version: '1'}
+servers: {s: {host: h, protocol: https, pathname: /api}}
+channels:
+  hooks: {address: hooks/in, messages: {a: {payload: {type: object}}}}
+  out: {address: hooks/out, messages: {b: {payload: {type: object}}}}
+  plain: {address: plain, messages: {c: {payload: {type: object}}}}
+  two: {address: two, messages: {d: {payload: {type: object}}, e: {payload: {type: object}}}}
+  thing:
+    address: things/{id}
+    messages: {t: {payload: {type: object}}}
+    x-asyncforge-resource: {requirePrecondition: true, maxWaitSeconds: zero}
+  param: {address: 'p/{x}', messages: {f: {payload: {type: object}}}}
+operations:
+  takeHook:
+    action: receive
+    channel: {$ref: '#/channels/hooks'}
+    bindings: {http: {method: POST}}
+  sendHook:
+    action: send
+    channel: {$ref: '#/channels/out'}
+    x-asyncforge-webhook: {signature: stripe, subscriptions: /subs, colour: red}
+  notAHook: {action: receive, channel: {$ref: '#/channels/plain'}}
+  twoMessages:
+    action: receive
+    channel: {$ref: '#/channels/two'}
+    x-asyncforge-webhook: true
+  readThing: {action: send, channel: {$ref: '#/channels/thing'}}
+  withParam:
+    action: receive
+    channel: {$ref: '#/channels/param'}
+    x-asyncforge-webhook: true
+";
+
+    #[test]
+    fn http_endpoints_keep_what_can_be_served_and_say_why_not() {
+        let api = api(DOC);
+        let model = build(&api, None);
+        let by_name = |n: &str| {
+            model
+                .endpoints
+                .iter()
+                .find(|e| e.name == n)
+                .unwrap_or_else(|| panic!("no endpoint {n}"))
+        };
+        assert!(model.endpoints.iter().all(|e| e.kind == Kind::Http));
+        assert_eq!(by_name("Hooks").route, "/api/hooks/in");
+        assert_eq!(by_name("Hooks").receive[0].method, "take_hook");
+        assert_eq!(by_name("Out").send[0].method, "send_hook");
+        assert!(by_name("Plain").receive.is_empty());
+        assert!(by_name("Two").receive.is_empty());
+        assert!(by_name("Param").receive.is_empty());
+        assert!(super::resource_of(&api, by_name("Thing")).is_some_and(|r| r.require_precondition));
+        let warnings: Vec<&str> = model.warnings.iter().map(|w| w.message.as_str()).collect();
+        let has = |needle: &str| warnings.iter().any(|w| w.contains(needle));
+        assert!(
+            has("operation `notAHook` on an http server has no generated code"),
+            "{warnings:?}"
+        );
+        assert!(has(
+            "`twoMessages` has no generated webhook endpoint: it carries 2 messages"
+        ));
+        assert!(has(
+            "`withParam` has no generated webhook endpoint: a webhook endpoint's address cannot have parameters"
+        ));
+        assert!(has("unknown field `colour`"));
+        assert!(has("`maxWaitSeconds` must be a positive integer"));
+        assert_eq!(warnings.len(), 5, "{warnings:?}");
+        let hook = super::webhook_of(&api, by_name("Out").send[0].id).expect("webhook");
+        assert_eq!(hook.subscriptions.as_deref(), Some("/subs"));
+    }
+
+    #[test]
+    fn a_resource_with_several_messages_is_dropped() {
+        let doc = "asyncapi: 3.0.0
+info: {title: T, version: '1'}
+servers: {s: {host: h, protocol: http}}
+channels:
+  thing:
+    address: things/{id}
+    messages: {a: {payload: {type: object}}, b: {payload: {type: object}}}
+    x-asyncforge-resource: true
+";
+        let model = build(&api(doc), None);
+        assert!(model.endpoints.is_empty());
+        assert!(model.warnings[0].message.contains("exactly one message"));
+    }
+}

@@ -1,0 +1,1221 @@
+//! The code generated from `specs/ledger-hooks.yaml` over loopback sockets: received webhooks
+//! (verified, deduplicated, validated) posted by the generated webhook client, sent webhooks
+//! from the generated `Sender` (callback subscriptions, a receiver outage, a sender process
+//! killed mid-retry and resumed from its outbox), SSRF refusals, replayed and tampered
+//! requests, resources with If-Match (100 concurrent writers), lock tokens, long polling, the
+//! same statuses driven by `curl`, and interop with the Standard Webhooks reference library.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use asyncforge_runtime::backoff::Backoff;
+use asyncforge_runtime::codegen::DateTime;
+use asyncforge_runtime::http::outbox::{FileOutbox, Outbox};
+use asyncforge_runtime::http::receiver::{Receiver as RawReceiver, ReceiverConfig as RawConfig};
+use asyncforge_runtime::http::sender::AttemptError;
+use asyncforge_runtime::http::signature::{Scheme, Signer, generate_secret, unix_now};
+use asyncforge_runtime::http::ssrf::{AddressPolicy, Refused};
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use snapshot_ledger_hooks::channels::{AccountParams, CounterParams};
+use snapshot_ledger_hooks::client::{
+    AccountClient, ClientError, CodeHostClient, CounterClient, PaymentsClient, PollConfig,
+    WriteOptions,
+};
+use snapshot_ledger_hooks::messages::{
+    Account, Counter, EntryPosted, PaymentSettled, ReleasePublished,
+};
+use snapshot_ledger_hooks::server::{
+    Config, DeliveryError, Handler, HandlerError, SenderConfig, Server, Webhook,
+};
+use snapshot_ledger_hooks::types::*;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// What the application saw: payments and releases by id, in arrival order.
+#[derive(Default)]
+struct Seen {
+    payments: Mutex<Vec<String>>,
+    releases: Mutex<Vec<String>>,
+    /// Payment ids whose first handling fails with `HandlerError::Retry`.
+    fail_once: Mutex<Vec<String>>,
+}
+
+impl Seen {
+    fn payments(&self) -> Vec<String> {
+        self.payments.lock().expect("lock").clone()
+    }
+    fn payment_counts(&self) -> HashMap<String, usize> {
+        let mut m = HashMap::new();
+        for p in self.payments() {
+            *m.entry(p).or_default() += 1;
+        }
+        m
+    }
+}
+
+struct App(Arc<Seen>);
+
+impl Handler for App {
+    async fn payment_settled(&self, hook: Webhook<PaymentSettled>) -> Result<(), HandlerError> {
+        let id = hook.message.payload.payment_id.clone();
+        {
+            let mut fail = self.0.fail_once.lock().expect("lock");
+            if let Some(i) = fail.iter().position(|f| *f == id) {
+                fail.remove(i);
+                return Err(HandlerError::Retry("database busy".into()));
+            }
+        }
+        if hook.message.payload.account_id == "frozen" {
+            return Err(HandlerError::Reject("account frozen".into()));
+        }
+        self.0.payments.lock().expect("lock").push(id);
+        Ok(())
+    }
+
+    async fn release_published(&self, hook: Webhook<ReleasePublished>) -> Result<(), HandlerError> {
+        self.0
+            .releases
+            .lock()
+            .expect("lock")
+            .push(hook.message.payload.tag.clone());
+        Ok(())
+    }
+}
+
+/// Quick retries, loopback allowed: the settings of every test sender.
+fn fast(max_retries: u32) -> SenderConfig {
+    SenderConfig {
+        backoff: Backoff {
+            base: Duration::from_millis(40),
+            max: Duration::from_millis(300),
+            factor: 2.0,
+            max_attempts: Some(max_retries),
+            jitter: true,
+        },
+        timeout: Duration::from_secs(5),
+        connect_timeout: Duration::from_secs(1),
+        addresses: AddressPolicy::allow_loopback(),
+        ..SenderConfig::default()
+    }
+}
+
+struct Secrets {
+    payments: String,
+    github: String,
+}
+
+fn config(secrets: &Secrets) -> Config {
+    let mut c = Config::default();
+    c.payment_settled_receiver.secrets = vec![secrets.payments.clone()];
+    c.release_published_receiver.secrets = vec![secrets.github.clone()];
+    c.webhooks = fast(20);
+    c.subscriptions.addresses = AddressPolicy::allow_loopback();
+    c
+}
+
+fn secrets() -> Secrets {
+    Secrets {
+        payments: generate_secret(),
+        github: "a github secret".into(),
+    }
+}
+
+async fn serve_on(listener: tokio::net::TcpListener, app: axum::Router) {
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+}
+
+async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    serve_on(listener, app).await;
+    format!("http://{addr}")
+}
+
+/// A generated server on a loopback port: its base URL, sender and what it saw.
+async fn start(config: Config) -> (String, snapshot_ledger_hooks::server::Sender, Arc<Seen>) {
+    let server = Server::new(config);
+    let seen = Arc::new(Seen::default());
+    let base = serve(server.router(App(seen.clone()))).await;
+    (base, server.sender(), seen)
+}
+
+async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn payment(id: &str, account: &str, cents: u64) -> PaymentSettled {
+    PaymentSettled::new(PaymentSettledPayload {
+        payment_id: id.into(),
+        account_id: account.into(),
+        amount_cents: cents,
+        currency: Currency::Eur,
+        extra: Default::default(),
+    })
+}
+
+fn entry(n: u32) -> EntryPosted {
+    EntryPosted::new(Entry {
+        entry_id: format!("e{n}"),
+        account_id: "acc-1".into(),
+        amount_cents: i64::from(n) * 100,
+        currency: Currency::Usd,
+        posted_at: DateTime::now(),
+        extra: Default::default(),
+    })
+}
+
+async fn json(r: reqwest::Response) -> serde_json::Value {
+    serde_json::from_slice(&r.bytes().await.expect("body")).expect("json")
+}
+
+fn http() -> reqwest::Client {
+    asyncforge_runtime::http::client_builder()
+        .expect("tls")
+        .build()
+        .expect("client")
+}
+
+/// Signed headers for `body` (Standard Webhooks).
+fn signed(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> reqwest::header::HeaderMap {
+    let mut h = reqwest::header::HeaderMap::new();
+    for (k, v) in Signer::new(Scheme::StandardWebhooks, &[secret])
+        .expect("signer")
+        .sign(id, timestamp, body)
+    {
+        h.insert(k, v);
+    }
+    h.insert(
+        reqwest::header::CONTENT_TYPE,
+        "application/json".parse().expect("header"),
+    );
+    h
+}
+
+// ---------------------------------------------------------------------------------------
+// Received webhooks
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_client_posts_webhooks_the_generated_server_verifies() {
+    let s = secrets();
+    let (base, _, seen) = start(config(&s)).await;
+    let client = PaymentsClient::new(&base, &s.payments, fast(5)).expect("client");
+    assert_eq!(client.subscriber().scheme, Scheme::StandardWebhooks);
+    let d = client
+        .payment_settled(payment("p1", "acc-1", 500))
+        .await
+        .expect("delivered");
+    assert_eq!((d.status, d.attempts), (204, 1));
+    assert_eq!(seen.payments(), vec!["p1"]);
+
+    // A handler asking for a retry: 500, the client retries with the same id, handled once.
+    seen.fail_once.lock().expect("lock").push("p2".into());
+    let d = client
+        .payment_settled(payment("p2", "acc-1", 700))
+        .await
+        .expect("delivered");
+    assert_eq!(d.attempts, 2);
+    assert_eq!(seen.payments(), vec!["p1", "p2"]);
+
+    // Payload against the schema (`amountCents` minimum 1): 422, not retried.
+    let err = client
+        .payment_settled(payment("p3", "acc-1", 0))
+        .await
+        .expect_err("invalid");
+    match err {
+        DeliveryError::DeadLettered(dl) => {
+            assert_eq!(dl.error, AttemptError::Status(422));
+            assert_eq!(dl.delivery.attempts, 1);
+        }
+        other => panic!("unexpected {other}"),
+    }
+    // A handler rejecting: 422.
+    let err = client
+        .payment_settled(payment("p4", "frozen", 10))
+        .await
+        .expect_err("rejected");
+    assert!(
+        matches!(err, DeliveryError::DeadLettered(dl) if dl.error == AttemptError::Status(422))
+    );
+
+    // The code-host endpoint verifies GitHub-style signatures.
+    let gh = CodeHostClient::new(&base, &s.github, fast(5)).expect("client");
+    assert_eq!(gh.subscriber().scheme, Scheme::GitHub);
+    gh.release_published(ReleasePublished::new(ReleasePublishedPayload {
+        tag: "v1.2.0".into(),
+        repository: "ledger".into(),
+        extra: Default::default(),
+    }))
+    .await
+    .expect("delivered");
+    assert_eq!(*seen.releases.lock().expect("lock"), vec!["v1.2.0"]);
+    // A Standard Webhooks client with the wrong secret is refused (401, not retried).
+    let wrong = PaymentsClient::new(&base, generate_secret(), fast(5)).expect("client");
+    let err = wrong
+        .payment_settled(payment("p5", "acc-1", 10))
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(err, DeliveryError::DeadLettered(dl) if dl.error == AttemptError::Status(401))
+    );
+    assert_eq!(seen.payments(), vec!["p1", "p2"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_tampered_and_stale_webhooks_are_rejected() {
+    let s = secrets();
+    let (base, _, seen) = start(config(&s)).await;
+    let url = format!("{base}/v1/webhooks/payments");
+    let http = http();
+    let body = br#"{"paymentId":"r1","accountId":"acc-1","amountCents":100,"currency":"EUR"}"#;
+    let now = unix_now();
+    let headers = signed(&s.payments, "msg_r1", now, body);
+    let post = |headers: reqwest::header::HeaderMap, body: Vec<u8>| {
+        let http = http.clone();
+        let url = url.clone();
+        async move {
+            http.post(url)
+                .headers(headers)
+                .body(body)
+                .send()
+                .await
+                .expect("post")
+        }
+    };
+    let first = post(headers.clone(), body.to_vec()).await;
+    assert_eq!(first.status(), 204);
+    // The same request again (a replay within the tolerance): acknowledged, not handled.
+    let replay = post(headers.clone(), body.to_vec()).await;
+    assert_eq!(replay.status(), 204);
+    assert_eq!(
+        replay
+            .headers()
+            .get("idempotent-replayed")
+            .and_then(|v| v.to_str().ok()),
+        Some("true")
+    );
+    assert_eq!(seen.payments(), vec!["r1"]);
+    // Tampered body, same signature: 401.
+    let tampered = post(headers.clone(), body.to_vec().repr_replace(b"100", b"900")).await;
+    assert_eq!(tampered.status(), 401);
+    // Tampered id (a replay under a fresh id to dodge deduplication): 401.
+    let mut other_id = headers.clone();
+    other_id.insert("webhook-id", "msg_r2".parse().expect("header"));
+    assert_eq!(post(other_id, body.to_vec()).await.status(), 401);
+    // A correctly signed but stale request (outside the 300 s tolerance): 401.
+    let stale = signed(&s.payments, "msg_r3", now - 600, body);
+    assert_eq!(post(stale, body.to_vec()).await.status(), 401);
+    // From the future, too.
+    let early = signed(&s.payments, "msg_r4", now + 600, body);
+    assert_eq!(post(early, body.to_vec()).await.status(), 401);
+    // Unsigned: 401. Not JSON but signed: 400.
+    assert_eq!(
+        http.post(&url)
+            .body(body.to_vec())
+            .send()
+            .await
+            .expect("post")
+            .status(),
+        401
+    );
+    let junk = b"not json";
+    assert_eq!(
+        post(signed(&s.payments, "msg_r5", now, junk), junk.to_vec())
+            .await
+            .status(),
+        400
+    );
+    assert_eq!(seen.payments(), vec!["r1"]);
+
+    // A receiver without secrets answers 503 instead of accepting anything.
+    let mut unconfigured = config(&s);
+    unconfigured.payment_settled_receiver.secrets.clear();
+    let (base2, _, seen2) = start(unconfigured).await;
+    let r = http
+        .post(format!("{base2}/v1/webhooks/payments"))
+        .headers(signed(&s.payments, "msg_r6", now, body))
+        .body(body.to_vec())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 503);
+    assert!(seen2.payments().is_empty());
+}
+
+trait ReprReplace {
+    fn repr_replace(self, from: &[u8], to: &[u8]) -> Vec<u8>;
+}
+
+impl ReprReplace for Vec<u8> {
+    fn repr_replace(self, from: &[u8], to: &[u8]) -> Vec<u8> {
+        let at = self
+            .windows(from.len())
+            .position(|w| w == from)
+            .expect("present");
+        let mut out = self[..at].to_vec();
+        out.extend_from_slice(to);
+        out.extend_from_slice(&self[at + from.len()..]);
+        out
+    }
+}
+
+/// The receiver is down for a while, then back; meanwhile the first acknowledgement of every
+/// other webhook is lost after it was handled (the sender sees a 500 and sends it again).
+/// Every webhook is delivered, each handled once, and the duplicates reached the receiver.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receiver_down_then_back_every_webhook_handled_once() {
+    const N: usize = 20;
+    let s = secrets();
+    let probe = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = probe.local_addr().expect("addr");
+    drop(probe);
+    let base = format!("http://{addr}");
+    let client = Arc::new(PaymentsClient::new(&base, &s.payments, fast(60)).expect("client"));
+    let tasks: Vec<_> = (0..N)
+        .map(|i| {
+            let c = client.clone();
+            tokio::spawn(async move {
+                c.payment_settled(payment(&format!("o{i}"), "acc-1", 10))
+                    .await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let server = Server::new(config(&s));
+    let seen = Arc::new(Seen::default());
+    let hits: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let replays = Arc::new(AtomicUsize::new(0));
+    let (h, r) = (hits.clone(), replays.clone());
+    let app = server
+        .router(App(seen.clone()))
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                let (h, r) = (h.clone(), r.clone());
+                async move {
+                    let id = req
+                        .headers()
+                        .get("webhook-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    let resp = next.run(req).await;
+                    if resp.headers().contains_key("idempotent-replayed") {
+                        r.fetch_add(1, Ordering::SeqCst);
+                    }
+                    let n = {
+                        let mut m = h.lock().expect("lock");
+                        let n = m.entry(id.clone()).or_default();
+                        *n += 1;
+                        *n
+                    };
+                    let lose_ack = n == 1 && id.bytes().last().is_some_and(|b| b % 2 == 0);
+                    if lose_ack && resp.status().is_success() {
+                        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                    }
+                    resp
+                }
+            },
+        ));
+    let listener = tokio::net::TcpListener::bind(addr).await.expect("rebind");
+    serve_on(listener, app).await;
+    for t in tasks {
+        let d = t.await.expect("task").expect("delivered");
+        assert!(d.attempts >= 2, "the first attempt met a closed port");
+    }
+    let counts = seen.payment_counts();
+    assert_eq!(counts.len(), N, "every webhook delivered: {counts:?}");
+    assert!(
+        counts.values().all(|n| *n == 1),
+        "each handled once: {counts:?}"
+    );
+    assert!(
+        replays.load(Ordering::SeqCst) > 0,
+        "duplicates reached the receiver and were removed"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Sent webhooks
+
+type Got = Arc<Mutex<Vec<(String, String)>>>;
+
+/// A subscriber endpoint (the runtime receiver over the generated `EntryPosted` type) that
+/// records (webhook id, entry id), answering 503 while `healthy` is false.
+async fn subscriber(secret: &str, healthy: Arc<AtomicBool>) -> (String, Got, Arc<AtomicUsize>) {
+    let got: Got = Arc::default();
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let g = got.clone();
+    let rx = RawReceiver::new(RawConfig::new(secret), move |hook: Webhook<EntryPosted>| {
+        let g = g.clone();
+        async move {
+            g.lock()
+                .expect("lock")
+                .push((hook.id.unwrap_or_default(), hook.message.payload.entry_id));
+            Ok(())
+        }
+    })
+    .expect("receiver");
+    let a = attempts.clone();
+    let app = axum::Router::new().route(
+        "/hooks/entry-posted",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let (rx, healthy, a) = (rx.clone(), healthy.clone(), a.clone());
+            async move {
+                a.fetch_add(1, Ordering::SeqCst);
+                if !healthy.load(Ordering::SeqCst) {
+                    return StatusCode::SERVICE_UNAVAILABLE.into_response();
+                }
+                rx.receive(&headers, &body).await
+            }
+        }),
+    );
+    let base = serve(app).await;
+    (format!("{base}/hooks/entry-posted"), got, attempts)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_register_and_feed_the_generated_sender() {
+    let s = secrets();
+    let (base, sender, _) = start(config(&s)).await;
+    let (url, got, _) = subscriber(&generate_secret(), Arc::new(AtomicBool::new(true))).await;
+    let http = http();
+    let subs = format!("{base}/v1/subscriptions");
+    // Registration without a secret: the server makes one and shows it once.
+    let r = http
+        .post(&subs)
+        .header("content-type", "application/json")
+        .body(serde_json::json!({"url": url, "events": ["entryPosted"]}).to_string())
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(r.status(), 201);
+    let created = json(r).await;
+    let secret = created["secret"].as_str().expect("secret").to_owned();
+    let id = created["id"].as_str().expect("id").to_owned();
+    // The subscriber learns its secret now; restart it with that secret.
+    let (url2, got2, _) = subscriber(&secret, Arc::new(AtomicBool::new(true))).await;
+    let r = http
+        .post(&subs)
+        .header("content-type", "application/json")
+        .body(
+            serde_json::json!({"url": url2, "events": ["entryPosted"], "secret": secret})
+                .to_string(),
+        )
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(r.status(), 201);
+    let second = json(r).await;
+    // Unknown events and refused destinations are 422.
+    for bad in [
+        serde_json::json!({"url": url2, "events": ["noSuchEvent"]}),
+        serde_json::json!({"url": "http://169.254.169.254/latest", "events": ["entryPosted"]}),
+        serde_json::json!({"url": "http://10.1.2.3/hook", "events": ["entryPosted"]}),
+    ] {
+        let r = http
+            .post(&subs)
+            .body(bad.to_string())
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status(), 422, "{bad}");
+    }
+    let list = json(http.get(&subs).send().await.expect("list")).await;
+    assert_eq!(list.as_array().map(Vec::len), Some(2));
+    assert!(
+        list.to_string().find(&secret).is_none(),
+        "secrets are never listed"
+    );
+    // The first registration's endpoint does not know the generated secret: remove it.
+    let r = http
+        .delete(format!("{subs}/{id}"))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), 204);
+
+    let ids = sender
+        .entry_posted_publish(entry(1))
+        .await
+        .expect("publish");
+    assert_eq!(ids.len(), 1);
+    // `statementReady` has no subscription here: nothing queued.
+    let none = sender
+        .statement_ready_publish(snapshot_ledger_hooks::messages::StatementReady::new(
+            StatementReadyPayload {
+                account_id: "acc-1".into(),
+                period: "2024-05".into(),
+                url: "https://example.invalid/s.pdf".into(),
+            },
+        ))
+        .await
+        .expect("publish");
+    assert!(none.is_empty());
+    eventually("the callback", || !got2.lock().expect("lock").is_empty()).await;
+    assert_eq!(
+        got2.lock().expect("lock")[0],
+        (ids[0].clone(), "e1".to_owned())
+    );
+    assert!(got.lock().expect("lock").is_empty());
+    assert_eq!(second["events"][0], "entryPosted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssrf_targets_are_refused_by_the_generated_sender() {
+    let s = secrets();
+    let mut c = config(&s);
+    // The default policy: public addresses only.
+    c.webhooks = SenderConfig {
+        addresses: AddressPolicy::public_only(),
+        ..fast(3)
+    };
+    let dead = Arc::new(Mutex::new(Vec::new()));
+    let d = dead.clone();
+    c.dead_letter = Some(Arc::new(
+        move |l: &snapshot_ledger_hooks::server::DeadLetter| {
+            d.lock()
+                .expect("lock")
+                .push(l.delivery.subscriber.url.clone())
+        },
+    ));
+    let (_, sender, _) = start(c).await;
+    let healthy = Arc::new(AtomicBool::new(true));
+    let (url, got, attempts) = subscriber(&s.payments, healthy).await;
+    let targets = [
+        url.clone(),
+        "http://169.254.169.254/latest/meta-data".to_owned(),
+        "http://10.0.0.1/hook".to_owned(),
+        "http://[::ffff:127.0.0.1]:9/hook".to_owned(),
+        "http://[fd00:ec2::254]/".to_owned(),
+    ];
+    for t in &targets {
+        let sub =
+            snapshot_ledger_hooks::server::Sender::entry_posted_subscriber("x", t, &s.payments);
+        let err = sender.entry_posted(&sub, entry(9)).await.expect_err(t);
+        match err {
+            DeliveryError::DeadLettered(dl) => {
+                assert!(
+                    matches!(dl.error, AttemptError::Refused(Refused::Address { .. })),
+                    "{t}: {:?}",
+                    dl.error
+                );
+                assert_eq!(dl.delivery.attempts, 1, "not retried");
+            }
+            other => panic!("{t}: {other}"),
+        }
+    }
+    assert_eq!(
+        attempts.load(Ordering::SeqCst),
+        0,
+        "no request reached loopback"
+    );
+    assert!(got.lock().expect("lock").is_empty());
+    assert_eq!(dead.lock().expect("lock").len(), targets.len());
+}
+
+const CHILD_ENV: &str = "ASYNCFORGE_WEBHOOK_SENDER_CHILD";
+
+/// The sender *process* `sender_process_killed_mid_retry_resumes_from_outbox` starts and kills:
+/// this test binary run with `--ignored --exact webhooks::child_sender_process` and
+/// `ASYNCFORGE_WEBHOOK_SENDER_CHILD=<outbox>|<url>|<secret>|<n>`. It enqueues n webhooks with
+/// the generated sender and waits to be killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "helper process for sender_process_killed_mid_retry_resumes_from_outbox"]
+async fn child_sender_process() {
+    let Ok(spec) = std::env::var(CHILD_ENV) else {
+        println!("helper only: run by sender_process_killed_mid_retry_resumes_from_outbox");
+        return;
+    };
+    let parts: Vec<&str> = spec.split('|').collect();
+    let [outbox, url, secret, n] = parts[..] else {
+        panic!("bad {CHILD_ENV}: {spec}");
+    };
+    let mut c = config(&secrets());
+    c.webhooks = fast(10_000);
+    c.outbox = Arc::new(FileOutbox::open(outbox).expect("outbox"));
+    let server = Server::new(c);
+    let sender = server.sender();
+    let sub = snapshot_ledger_hooks::server::Sender::entry_posted_subscriber("s1", url, secret);
+    for i in 0..n.parse::<u32>().expect("n") {
+        sender
+            .entry_posted_enqueue(&sub, entry(i))
+            .await
+            .expect("enqueue");
+    }
+    println!("enqueued");
+    std::future::pending::<()>().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sender_process_killed_mid_retry_resumes_from_outbox() {
+    const N: usize = 5;
+    let secret = generate_secret();
+    let healthy = Arc::new(AtomicBool::new(false));
+    let (url, got, attempts) = subscriber(&secret, healthy.clone()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("outbox.log");
+    let spec = format!("{}|{url}|{secret}|{N}", path.display());
+    let exe = std::env::current_exe().expect("test binary");
+    let mut child = Command::new(exe)
+        .args([
+            "--ignored",
+            "--exact",
+            "webhooks::child_sender_process",
+            "--nocapture",
+        ])
+        .env(CHILD_ENV, &spec)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the sender process");
+    // Every webhook attempted at least twice (503s): the sender is mid-retry.
+    let a = attempts.clone();
+    eventually("retries", || a.load(Ordering::SeqCst) >= 2 * N).await;
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let at_kill = attempts.load(Ordering::SeqCst);
+    assert!(got.lock().expect("lock").is_empty());
+
+    let outbox = Arc::new(FileOutbox::open(&path).expect("reopen"));
+    let pending = outbox.pending().expect("pending");
+    assert_eq!(pending.len(), N, "the outbox kept every delivery");
+    healthy.store(true, Ordering::SeqCst);
+    // A new process: a generated server on the same outbox file.
+    let mut c = config(&secrets());
+    c.webhooks = fast(10_000);
+    c.outbox = outbox.clone();
+    let server = Server::new(c);
+    let results = server.sender().resume_webhooks().await.expect("resume");
+    assert_eq!(results.len(), N);
+    for r in results {
+        r.expect("delivered");
+    }
+    let got = got.lock().expect("lock").clone();
+    let mut entries: Vec<&str> = got.iter().map(|(_, e)| e.as_str()).collect();
+    entries.sort_unstable();
+    assert_eq!(
+        entries,
+        ["e0", "e1", "e2", "e3", "e4"],
+        "all delivered, once"
+    );
+    let ids: std::collections::BTreeSet<&str> = pending.iter().map(|d| d.id.as_str()).collect();
+    assert!(
+        got.iter().all(|(id, _)| ids.contains(id.as_str())),
+        "the webhook ids of the first process"
+    );
+    assert!(outbox.pending().expect("pending").is_empty());
+    println!("sender killed after {at_kill} attempts; the restarted process delivered all {N}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Resources
+
+fn account(id: &str, balance: i64) -> Account {
+    Account::new(AccountPayload {
+        account_id: id.into(),
+        owner: "ada".into(),
+        balance_cents: balance,
+        status: AccountPayloadStatus::Open,
+        extra: Default::default(),
+    })
+}
+
+fn acc(id: &str) -> AccountParams {
+    AccountParams {
+        account_id: id.into(),
+    }
+}
+
+fn ctr(id: &str) -> CounterParams {
+    CounterParams {
+        counter_id: id.into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn if_match_loses_no_update_among_100_concurrent_writers() {
+    const WRITERS: usize = 100;
+    let (base, sender, _) = start(config(&secrets())).await;
+    let accounts = AccountClient::new(&base).expect("client");
+    let counters = CounterClient::new(&base).expect("client");
+    sender.account_set(&acc("a"), account("a", 0)).expect("set");
+    sender
+        .counter_set(
+            &ctr("c"),
+            Counter::new(CounterPayload {
+                value: 0,
+                extra: Default::default(),
+            }),
+        )
+        .expect("set");
+
+    // Every writer reads, waits until all have read, then writes what it read plus one.
+    // With If-Match, a writer whose read is stale gets a conflict, reads again and retries.
+    let barrier = Arc::new(tokio::sync::Barrier::new(WRITERS));
+    let conflicts = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..WRITERS)
+        .map(|_| {
+            let (c, b, n) = (accounts.clone(), barrier.clone(), conflicts.clone());
+            tokio::spawn(async move {
+                let mut read = c.get(&acc("a")).await.expect("get");
+                b.wait().await;
+                for _ in 0..10_000 {
+                    let mut next = read.value.clone();
+                    next.payload.balance_cents += 1;
+                    let tag = read.etag.clone().expect("etag");
+                    match c.put_if_match(&acc("a"), &next, &tag).await {
+                        Ok(_) => return,
+                        Err(ClientError::Conflict { .. }) => {
+                            n.fetch_add(1, Ordering::SeqCst);
+                            read = c.get(&acc("a")).await.expect("get");
+                        }
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                panic!("no progress");
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("writer");
+    }
+    let final_balance = accounts
+        .get(&acc("a"))
+        .await
+        .expect("get")
+        .value
+        .payload
+        .balance_cents;
+    assert_eq!(final_balance, WRITERS as i64, "no update lost");
+    assert!(
+        conflicts.load(Ordering::SeqCst) >= WRITERS - 1,
+        "every stale write was refused"
+    );
+
+    // The same without preconditions (the counter allows it): the updates are lost.
+    let barrier = Arc::new(tokio::sync::Barrier::new(WRITERS));
+    let tasks: Vec<_> = (0..WRITERS)
+        .map(|_| {
+            let (c, b) = (counters.clone(), barrier.clone());
+            tokio::spawn(async move {
+                let read = c.get(&ctr("c")).await.expect("get");
+                b.wait().await;
+                let mut next = read.value.clone();
+                next.payload.value += 1;
+                c.put(&ctr("c"), &next, &WriteOptions::default())
+                    .await
+                    .expect("unconditional write");
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("writer");
+    }
+    let value = counters
+        .get(&ctr("c"))
+        .await
+        .expect("get")
+        .value
+        .payload
+        .value;
+    println!(
+        "100 read-modify-write cycles: with If-Match {final_balance} (after {} conflicts), without preconditions {value}",
+        conflicts.load(Ordering::SeqCst)
+    );
+    assert_eq!(
+        value,
+        1,
+        "every writer read 0: {} updates lost",
+        WRITERS as u64 - value
+    );
+
+    // The generated `update` loop does the same with fewer lines.
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let c = accounts.clone();
+            tokio::spawn(async move {
+                c.update(&acc("a"), 1000, |mut a| {
+                    a.payload.balance_cents += 10;
+                    a
+                })
+                .await
+                .expect("update")
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("task");
+    }
+    assert_eq!(
+        sender
+            .account_get(&acc("a"))
+            .expect("stored")
+            .value
+            .payload
+            .balance_cents,
+        WRITERS as i64 + 200
+    );
+    // Writes without a precondition are refused on accounts (428).
+    let err = accounts
+        .put(&acc("a"), &account("a", 0), &WriteOptions::default())
+        .await
+        .expect_err("428");
+    assert!(matches!(err, ClientError::PreconditionRequired), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locks_conflict_expire_and_release() {
+    let (base, sender, _) = start(config(&secrets())).await;
+    let c = AccountClient::new(&base).expect("client");
+    sender.account_set(&acc("l"), account("l", 5)).expect("set");
+    let alice = c
+        .lock(&acc("l"), "alice", Some(Duration::from_secs(2)))
+        .await
+        .expect("alice locks");
+    assert_eq!(alice.holder, "alice");
+    // Bob cannot lock (409 with the holder) nor write (423).
+    match c.lock(&acc("l"), "bob", None).await {
+        Err(ClientError::Locked { holder, until }) => {
+            assert_eq!(holder, "alice");
+            assert_eq!(until, alice.until);
+        }
+        other => panic!("{other:?}"),
+    }
+    let read = c.get(&acc("l")).await.expect("get");
+    let tag = read.etag.clone().expect("etag");
+    let err = c
+        .put_if_match(&acc("l"), &account("l", 6), &tag)
+        .await
+        .expect_err("locked");
+    assert!(
+        matches!(err, ClientError::Locked { ref holder, .. } if holder == "alice"),
+        "{err}"
+    );
+    // Alice writes with her token (and If-Match, which this resource requires).
+    let options = WriteOptions {
+        if_match: Some(tag),
+        lock_token: Some(alice.token.clone()),
+        ..WriteOptions::default()
+    };
+    c.put(&acc("l"), &account("l", 7), &options)
+        .await
+        .expect("holder writes");
+    // The lock expires by itself: Bob gets it after at most its TTL.
+    let started = Instant::now();
+    let bob = loop {
+        match c
+            .lock(&acc("l"), "bob", Some(Duration::from_secs(30)))
+            .await
+        {
+            Ok(g) => break g,
+            Err(ClientError::Locked { .. }) => {
+                assert!(started.elapsed() < WAIT, "the lock never expired");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(bob.holder, "bob");
+    // Alice's expired token no longer writes.
+    let tag = c.get(&acc("l")).await.expect("get").etag.expect("etag");
+    let stale = WriteOptions {
+        if_match: Some(tag),
+        lock_token: Some(alice.token.clone()),
+        ..WriteOptions::default()
+    };
+    assert!(matches!(
+        c.put(&acc("l"), &account("l", 8), &stale).await,
+        Err(ClientError::Locked { .. })
+    ));
+    // Released: Carol locks at once.
+    c.unlock(&acc("l"), &bob.token).await.expect("release");
+    let carol = c.lock(&acc("l"), "carol", None).await.expect("carol locks");
+    assert_eq!(carol.holder, "carol");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_polling_returns_on_change_and_304_on_timeout() {
+    let (base, sender, _) = start(config(&secrets())).await;
+    let c = AccountClient::new(&base).expect("client");
+    sender.account_set(&acc("p"), account("p", 1)).expect("set");
+    let first = c.get(&acc("p")).await.expect("get");
+    let tag = first.etag.clone().expect("etag");
+    // Unchanged for the whole wait: 304 (`None`) after about a second.
+    let started = Instant::now();
+    let unchanged = c
+        .get_if_changed(&acc("p"), Some(&tag), Some(Duration::from_secs(1)))
+        .await
+        .expect("poll");
+    assert!(unchanged.is_none());
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "the server held the request"
+    );
+
+    // The generated poller: the current version, then each change as it happens.
+    let mut poller = c.poll(&acc("p"), PollConfig::long(Duration::from_secs(20)));
+    let v = poller.next().await.expect("current");
+    assert_eq!(v.value.payload.balance_cents, 1);
+    let s = sender.clone();
+    let writer = tokio::spawn(async move {
+        for b in 2..=4 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            s.account_set(&acc("p"), account("p", b)).expect("set");
+        }
+    });
+    let mut seen = Vec::new();
+    while seen.last() != Some(&4) {
+        let v = tokio::time::timeout(WAIT, poller.next())
+            .await
+            .expect("a change within the wait")
+            .expect("poll");
+        seen.push(v.value.payload.balance_cents);
+    }
+    writer.await.expect("writer");
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "in order: {seen:?}");
+    // Plain interval polling sees the change too.
+    let mut plain = c.poll(&acc("p"), PollConfig::interval(Duration::from_millis(50)));
+    assert_eq!(
+        plain
+            .next()
+            .await
+            .expect("current")
+            .value
+            .payload
+            .balance_cents,
+        4
+    );
+    sender.account_set(&acc("p"), account("p", 5)).expect("set");
+    let v = tokio::time::timeout(WAIT, plain.next())
+        .await
+        .expect("in time")
+        .expect("poll");
+    assert_eq!(v.value.payload.balance_cents, 5);
+}
+
+/// `curl` against the generated server: 428, 201, 304, 412, 409 (and 423).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_sees_304_412_428_and_409() {
+    if Command::new("curl").arg("--version").output().is_err() {
+        eprintln!("NOTICE: skipping the curl test: curl is not installed");
+        return;
+    }
+    let (base, _, _) = start(config(&secrets())).await;
+    let url = format!("{base}/v1/accounts/curl-1");
+    let body = r#"{"accountId":"curl-1","owner":"ada","balanceCents":0,"status":"open"}"#;
+    // Runs curl off the runtime's workers; returns (status, headers).
+    let curl = |args: Vec<String>| {
+        tokio::task::spawn_blocking(move || {
+            let out = Command::new("curl")
+                .args(["-s", "-o", "/dev/null", "-D", "-", "-w", "%{http_code}"])
+                .args(&args)
+                .stdin(Stdio::null())
+                .output()
+                .expect("curl");
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let status: u16 = text
+                .trim()
+                .rsplit('\n')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .parse()
+                .unwrap_or(0);
+            (status, text)
+        })
+    };
+    let h = |s: &str| vec!["-H".to_owned(), s.to_owned()];
+    let put = |extra: Vec<String>| {
+        let mut a = vec![
+            "-X".to_owned(),
+            "PUT".to_owned(),
+            "--data".to_owned(),
+            body.to_owned(),
+        ];
+        a.extend(h("content-type: application/json"));
+        a.extend(extra);
+        a.push(url.clone());
+        a
+    };
+    let (status, _) = curl(put(vec![])).await.expect("curl");
+    assert_eq!(status, 428, "a write without a precondition");
+    let (status, headers) = curl(put(h("if-none-match: *"))).await.expect("curl");
+    assert_eq!(status, 201, "created with If-None-Match: *");
+    let etag = headers
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("etag: ")
+                .or_else(|| l.strip_prefix("ETag: "))
+        })
+        .expect("etag")
+        .trim()
+        .to_owned();
+    let (status, _) = curl(vec![url.clone()]).await.expect("curl");
+    assert_eq!(status, 200);
+    let (status, _) = curl([h(&format!("if-none-match: {etag}")), vec![url.clone()]].concat())
+        .await
+        .expect("curl");
+    assert_eq!(status, 304);
+    let (status, _) = curl(put(h("if-match: \"stale\""))).await.expect("curl");
+    assert_eq!(status, 412);
+    let (status, _) = curl(put(h("if-none-match: *"))).await.expect("curl");
+    assert_eq!(status, 412, "exists already");
+    let lock = |holder: &str| {
+        let mut a = vec![
+            "-X".to_owned(),
+            "POST".to_owned(),
+            "--data".to_owned(),
+            format!(r#"{{"holder":"{holder}"}}"#),
+        ];
+        a.extend(h("content-type: application/json"));
+        a.push(format!("{url}/lock"));
+        a
+    };
+    let (status, _) = curl(lock("alice")).await.expect("curl");
+    assert_eq!(status, 201);
+    let (status, _) = curl(lock("bob")).await.expect("curl");
+    assert_eq!(status, 409, "locked by alice");
+    let (status, _) = curl(put(h(&format!("if-match: {etag}"))))
+        .await
+        .expect("curl");
+    assert_eq!(status, 423, "a write without the lock token");
+}
+
+// ---------------------------------------------------------------------------------------
+// Interop with the Standard Webhooks reference implementation (Python)
+
+const SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/interop/webhooks/standard_webhooks.py"
+);
+
+fn python(command: &str, input: serde_json::Value) -> Option<(i32, String)> {
+    let mut child = Command::new("python3")
+        .arg(SCRIPT)
+        .arg(command)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .ok()?;
+    child
+        .stdin
+        .take()?
+        .write_all(input.to_string().as_bytes())
+        .ok()?;
+    let out = child.wait_with_output().ok()?;
+    let code = out.status.code().unwrap_or(-1);
+    if code == 3 {
+        return None;
+    }
+    Some((code, String::from_utf8_lossy(&out.stdout).trim().to_owned()))
+}
+
+fn reference_available() -> bool {
+    let ok = python(
+        "sign",
+        serde_json::json!({"secret": generate_secret(), "id": "x", "timestamp": 1, "body": ""}),
+    )
+    .is_some_and(|(code, _)| code == 0);
+    if !ok {
+        eprintln!(
+            "NOTICE: skipping Standard Webhooks interop: python3 or the `standardwebhooks` \
+             package is missing (python3 -m pip install standardwebhooks)"
+        );
+    }
+    ok
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standard_webhooks_reference_verifies_the_generated_sender_and_signs_for_the_receiver() {
+    if !reference_available() {
+        return;
+    }
+    let s = secrets();
+    let (base, sender, seen) = start(config(&s)).await;
+
+    // Our generated sender → the reference verifies what went over the wire.
+    let captured: Arc<Mutex<Vec<(HeaderMap, Bytes)>>> = Arc::default();
+    let c = captured.clone();
+    let capture = serve(axum::Router::new().route(
+        "/capture",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let c = c.clone();
+            async move {
+                c.lock().expect("lock").push((headers, body));
+                StatusCode::NO_CONTENT
+            }
+        }),
+    ))
+    .await;
+    let secret = generate_secret();
+    let sub = snapshot_ledger_hooks::server::Sender::entry_posted_subscriber(
+        "py",
+        format!("{capture}/capture"),
+        &secret,
+    );
+    sender
+        .entry_posted(&sub, entry(42))
+        .await
+        .expect("delivered");
+    let (headers, body) = captured.lock().expect("lock")[0].clone();
+    let header_map: HashMap<String, String> = headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let body = String::from_utf8(body.to_vec()).expect("utf-8");
+    let (code, out) = python(
+        "verify",
+        serde_json::json!({"secret": secret, "headers": header_map, "body": body}),
+    )
+    .expect("python");
+    assert_eq!(
+        code, 0,
+        "the reference rejected the generated sender's signature: {out}"
+    );
+    let (code, _) = python(
+        "verify",
+        serde_json::json!({"secret": secret, "headers": header_map, "body": body.replace("e42", "e43")}),
+    )
+    .expect("python");
+    assert_eq!(code, 1, "and it rejects a changed body");
+
+    // The reference signs and posts → the generated receiver verifies, deduplicates.
+    let url = format!("{base}/v1/webhooks/payments");
+    let payload = r#"{"paymentId":"py-1","accountId":"acc-1","amountCents":250,"currency":"GBP"}"#;
+    let post = |secret: String, id: &str| {
+        let input = serde_json::json!({"secret": secret, "id": id, "body": payload, "url": url});
+        tokio::task::spawn_blocking(move || python("post", input))
+    };
+    let status = |r: Option<(i32, String)>| r.expect("python").1;
+    assert_eq!(
+        status(post(s.payments.clone(), "msg_py1").await.expect("task")),
+        "204"
+    );
+    assert_eq!(
+        status(post(s.payments.clone(), "msg_py1").await.expect("task")),
+        "204"
+    );
+    assert_eq!(seen.payments(), vec!["py-1"], "handled once");
+    assert_eq!(
+        status(post(generate_secret(), "msg_py2").await.expect("task")),
+        "401"
+    );
+    assert_eq!(seen.payments(), vec!["py-1"]);
+}
