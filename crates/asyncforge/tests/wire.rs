@@ -637,7 +637,19 @@ async fn clients_come_back_after_a_server_restart() {
     for n in 4..=6 {
         sender.stream_prices(&eth, tick(n)).unwrap();
     }
-    let listener = TcpListener::bind(s.addr).await.unwrap();
+    // The old server's connections are still closing (on other tasks): until the last of
+    // them is gone the port may be refused, as it would be to a restarted process.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let listener = loop {
+        match TcpListener::bind(s.addr).await {
+            Ok(l) => break l,
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                eprintln!("rebinding {}: {e}; retrying", s.addr);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("cannot rebind {}: {e}", s.addr),
+        }
+    };
     let task = serve(&s.server, app.clone(), listener).await;
     for n in 7..=8 {
         // Published while the client may still be reconnecting: the replay covers it.

@@ -11,8 +11,8 @@
 //! The conventions (paths, frames, SSE) are in `docs/protocols.md`.
 
 pub mod brokers;
-pub mod kafka;
 mod http;
+pub mod kafka;
 pub mod model;
 pub mod mqtt;
 
