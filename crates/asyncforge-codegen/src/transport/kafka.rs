@@ -113,6 +113,7 @@ fn producer(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
         let doc = cx.op_doc(op, "Sends `{}`.");
         let k = konst(&c.name);
         let (lets, values) = topic_values(cx, c, &quote!(params));
+        let tmpl = format_ident!("{}_TEMPLATE", k);
         let params_arg = (!c.params.is_empty()).then(|| {
             let p = cx.params_ty(c);
             quote!(params: &#p,)
@@ -150,12 +151,30 @@ fn producer(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
             /// Resolves when the broker has the record.
             pub async fn #method(&self, #params_arg key: Option<&#key>, message: &#msg_ty) -> Result<kafka::Delivered, kafka::KafkaError> {
                 #lets
-                let topic = KafkaTopic::parse(#k)?.topic(#values)?;
+                let template = #tmpl.as_ref().map_err(|e| kafka::KafkaError::Topic(e.clone()))?;
+                let topic = template.topic(#values)?;
                 #body
             }
         }
     });
+    // Each send channel's topic template, parsed once.
+    let mut done = BTreeSet::new();
+    let statics: Vec<TokenStream> = model
+        .send
+        .iter()
+        .filter(|op| done.insert(op.channel))
+        .map(|op| {
+            let k = konst(&model.channel(op).name);
+            let tmpl = format_ident!("{}_TEMPLATE", k);
+            quote! {
+                static #tmpl: std::sync::LazyLock<Result<KafkaTopic, asyncforge_runtime::kafka_topic::KafkaTopicError>> =
+                    std::sync::LazyLock::new(|| KafkaTopic::parse(#k));
+            }
+        })
+        .collect();
     quote! {
+        #(#statics)*
+
         /// Sends the application's *send* operations (idempotent producer, `acks=all`; a
         /// `content-type` header and the message's typed headers go with every record).
         #[derive(Clone)]

@@ -181,13 +181,15 @@ fn publisher(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
         let doc = cx.op_doc(op, "Sends `{}`.");
         let konst = format_ident!("{}", heck::ToShoutySnakeCase::to_shouty_snake_case(c.name.as_str()));
         let (lets, values) = topic_values(cx, c, &quote!(params));
+        let tmpl = format_ident!("{}_TEMPLATE", konst);
         let params_arg = (!c.params.is_empty()).then(|| {
             let p = cx.params_ty(c);
             quote!(params: &#p,)
         });
         let topic = quote! {
             #lets
-            let topic = mqtt::TopicTemplate::parse(#konst)?.topic(#values)?;
+            let template = #tmpl.as_ref().map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
+            let topic = template.topic(#values)?;
         };
         let msg_ty = cx.op_message_ty(op);
         if let (Some(reply), [one]) = (op.reply, op.messages.as_slice()) {
@@ -227,7 +229,28 @@ fn publisher(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
             }
         }
     });
+    // Each send channel's template, parsed once.
+    let mut done = std::collections::BTreeSet::new();
+    let statics: Vec<TokenStream> = model
+        .send
+        .iter()
+        .filter(|op| done.insert(op.channel))
+        .map(|op| {
+            let c = model.channel(op);
+            let konst = format_ident!(
+                "{}",
+                heck::ToShoutySnakeCase::to_shouty_snake_case(c.name.as_str())
+            );
+            let tmpl = format_ident!("{}_TEMPLATE", konst);
+            quote! {
+                static #tmpl: std::sync::LazyLock<Result<mqtt::TopicTemplate, mqtt::TopicError>> =
+                    std::sync::LazyLock::new(|| mqtt::TopicTemplate::parse(#konst));
+            }
+        })
+        .collect();
     quote! {
+        #(#statics)*
+
         /// Publishes the application's *send* operations (the topic from the channel address
         /// and the parameters; QoS, retain and MQTT 5 properties from the bindings).
         #[derive(Clone)]

@@ -78,6 +78,10 @@ pub struct ReadingsParams {
     pub request_id: String,
 }
 
+static CRANE_COMMANDS_TEMPLATE: std::sync::LazyLock<
+    Result<mqtt::TopicTemplate, mqtt::TopicError>,
+> = std::sync::LazyLock::new(|| mqtt::TopicTemplate::parse(CRANE_COMMANDS));
+
 /// Publishes the application's *send* operations (the topic from the channel address
 /// and the parameters; QoS, retain and MQTT 5 properties from the bindings).
 #[derive(Clone)]
@@ -106,7 +110,10 @@ impl Publisher {
         params: &CraneCommandsParams,
         message: &super::messages::StopCrane,
     ) -> Result<(), mqtt::MqttError> {
-        let topic = mqtt::TopicTemplate::parse(CRANE_COMMANDS)?
+        let template = CRANE_COMMANDS_TEMPLATE
+            .as_ref()
+            .map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
+        let topic = template
             .topic(
                 &[
                     ("berth", params.berth.as_str()),
@@ -131,7 +138,10 @@ impl Publisher {
         message: &super::messages::ReadingRequest,
         timeout: Duration,
     ) -> Result<super::messages::Reading, mqtt::MqttError> {
-        let topic = mqtt::TopicTemplate::parse(CRANE_COMMANDS)?
+        let template = CRANE_COMMANDS_TEMPLATE
+            .as_ref()
+            .map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
+        let topic = template
             .topic(
                 &[
                     ("berth", params.berth.as_str()),

@@ -48,6 +48,10 @@ pub async fn ensure_topics(
     kafka::ensure_topics(config, &topics(), timeout).await
 }
 
+static ENERGY_READINGS_TEMPLATE: std::sync::LazyLock<
+    Result<KafkaTopic, asyncforge_runtime::kafka_topic::KafkaTopicError>,
+> = std::sync::LazyLock::new(|| KafkaTopic::parse(ENERGY_READINGS));
+
 /// Sends the application's *send* operations (idempotent producer, `acks=all`; a
 /// `content-type` header and the message's typed headers go with every record).
 #[derive(Clone)]
@@ -75,7 +79,10 @@ impl Producer {
         key: Option<&u64>,
         message: &super::messages::EnergyReading,
     ) -> Result<kafka::Delivered, kafka::KafkaError> {
-        let topic = KafkaTopic::parse(ENERGY_READINGS)?.topic(&[])?;
+        let template = ENERGY_READINGS_TEMPLATE
+            .as_ref()
+            .map_err(|e| kafka::KafkaError::Topic(e.clone()))?;
+        let topic = template.topic(&[])?;
         self.inner
             .send_with_headers(&topic, key, message, message.headers.as_ref())
             .await

@@ -61,6 +61,14 @@ pub struct LampStatusParams {
     pub lamp_id: String,
 }
 
+static LAMP_COMMANDS_TEMPLATE: std::sync::LazyLock<
+    Result<mqtt::TopicTemplate, mqtt::TopicError>,
+> = std::sync::LazyLock::new(|| mqtt::TopicTemplate::parse(LAMP_COMMANDS));
+
+static LAMP_STATUS_TEMPLATE: std::sync::LazyLock<
+    Result<mqtt::TopicTemplate, mqtt::TopicError>,
+> = std::sync::LazyLock::new(|| mqtt::TopicTemplate::parse(LAMP_STATUS));
+
 /// Publishes the application's *send* operations (the topic from the channel address
 /// and the parameters; QoS, retain and MQTT 5 properties from the bindings).
 #[derive(Clone)]
@@ -93,8 +101,10 @@ impl Publisher {
         message: &super::messages::Command,
         timeout: Duration,
     ) -> Result<super::messages::Ack, mqtt::MqttError> {
-        let topic = mqtt::TopicTemplate::parse(LAMP_COMMANDS)?
-            .topic(&[("lampId", params.lamp_id.as_str())])?;
+        let template = LAMP_COMMANDS_TEMPLATE
+            .as_ref()
+            .map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
+        let topic = template.topic(&[("lampId", params.lamp_id.as_str())])?;
         self.client
             .request(
                 &topic,
@@ -115,8 +125,10 @@ impl Publisher {
         params: &LampStatusParams,
         message: &super::messages::Status,
     ) -> Result<(), mqtt::MqttError> {
-        let topic = mqtt::TopicTemplate::parse(LAMP_STATUS)?
-            .topic(&[("lampId", params.lamp_id.as_str())])?;
+        let template = LAMP_STATUS_TEMPLATE
+            .as_ref()
+            .map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
+        let topic = template.topic(&[("lampId", params.lamp_id.as_str())])?;
         self.client
             .publish(
                 &topic,

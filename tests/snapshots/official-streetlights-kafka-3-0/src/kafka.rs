@@ -102,6 +102,18 @@ pub async fn ensure_topics(
     kafka::ensure_topics(config, &topics(), timeout).await
 }
 
+static LIGHT_TURN_ON_TEMPLATE: std::sync::LazyLock<
+    Result<KafkaTopic, asyncforge_runtime::kafka_topic::KafkaTopicError>,
+> = std::sync::LazyLock::new(|| KafkaTopic::parse(LIGHT_TURN_ON));
+
+static LIGHT_TURN_OFF_TEMPLATE: std::sync::LazyLock<
+    Result<KafkaTopic, asyncforge_runtime::kafka_topic::KafkaTopicError>,
+> = std::sync::LazyLock::new(|| KafkaTopic::parse(LIGHT_TURN_OFF));
+
+static LIGHTS_DIM_TEMPLATE: std::sync::LazyLock<
+    Result<KafkaTopic, asyncforge_runtime::kafka_topic::KafkaTopicError>,
+> = std::sync::LazyLock::new(|| KafkaTopic::parse(LIGHTS_DIM));
+
 /// Sends the application's *send* operations (idempotent producer, `acks=all`; a
 /// `content-type` header and the message's typed headers go with every record).
 #[derive(Clone)]
@@ -130,7 +142,10 @@ impl Producer {
         key: Option<&str>,
         message: &super::messages::TurnOnOff,
     ) -> Result<kafka::Delivered, kafka::KafkaError> {
-        let topic = KafkaTopic::parse(LIGHT_TURN_ON)?
+        let template = LIGHT_TURN_ON_TEMPLATE
+            .as_ref()
+            .map_err(|e| kafka::KafkaError::Topic(e.clone()))?;
+        let topic = template
             .topic(&[("streetlightId", params.streetlight_id.as_str())])?;
         self.inner
             .send_with_headers(&topic, key, message, message.headers.as_ref())
@@ -146,7 +161,10 @@ impl Producer {
         key: Option<&str>,
         message: &super::messages::TurnOnOff,
     ) -> Result<kafka::Delivered, kafka::KafkaError> {
-        let topic = KafkaTopic::parse(LIGHT_TURN_OFF)?
+        let template = LIGHT_TURN_OFF_TEMPLATE
+            .as_ref()
+            .map_err(|e| kafka::KafkaError::Topic(e.clone()))?;
+        let topic = template
             .topic(&[("streetlightId", params.streetlight_id.as_str())])?;
         self.inner
             .send_with_headers(&topic, key, message, message.headers.as_ref())
@@ -162,7 +180,10 @@ impl Producer {
         key: Option<&str>,
         message: &super::messages::DimLight,
     ) -> Result<kafka::Delivered, kafka::KafkaError> {
-        let topic = KafkaTopic::parse(LIGHTS_DIM)?
+        let template = LIGHTS_DIM_TEMPLATE
+            .as_ref()
+            .map_err(|e| kafka::KafkaError::Topic(e.clone()))?;
+        let topic = template
             .topic(&[("streetlightId", params.streetlight_id.as_str())])?;
         self.inner
             .send_with_headers(&topic, key, message, message.headers.as_ref())

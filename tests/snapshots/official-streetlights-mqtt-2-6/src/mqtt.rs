@@ -79,6 +79,18 @@ pub struct DimLightParams {
     pub streetlight_id: String,
 }
 
+static TURN_ON_TEMPLATE: std::sync::LazyLock<
+    Result<mqtt::TopicTemplate, mqtt::TopicError>,
+> = std::sync::LazyLock::new(|| mqtt::TopicTemplate::parse(TURN_ON));
+
+static TURN_OFF_TEMPLATE: std::sync::LazyLock<
+    Result<mqtt::TopicTemplate, mqtt::TopicError>,
+> = std::sync::LazyLock::new(|| mqtt::TopicTemplate::parse(TURN_OFF));
+
+static DIM_LIGHT_TEMPLATE: std::sync::LazyLock<
+    Result<mqtt::TopicTemplate, mqtt::TopicError>,
+> = std::sync::LazyLock::new(|| mqtt::TopicTemplate::parse(DIM_LIGHT));
+
 /// Publishes the application's *send* operations (the topic from the channel address
 /// and the parameters; QoS, retain and MQTT 5 properties from the bindings).
 #[derive(Clone)]
@@ -107,7 +119,10 @@ impl Publisher {
         params: &TurnOnParams,
         message: &super::messages::TurnOnOff,
     ) -> Result<(), mqtt::MqttError> {
-        let topic = mqtt::TopicTemplate::parse(TURN_ON)?
+        let template = TURN_ON_TEMPLATE
+            .as_ref()
+            .map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
+        let topic = template
             .topic(&[("streetlightId", params.streetlight_id.as_str())])?;
         self.client
             .publish(
@@ -123,7 +138,10 @@ impl Publisher {
         params: &TurnOffParams,
         message: &super::messages::TurnOnOff,
     ) -> Result<(), mqtt::MqttError> {
-        let topic = mqtt::TopicTemplate::parse(TURN_OFF)?
+        let template = TURN_OFF_TEMPLATE
+            .as_ref()
+            .map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
+        let topic = template
             .topic(&[("streetlightId", params.streetlight_id.as_str())])?;
         self.client
             .publish(
@@ -139,7 +157,10 @@ impl Publisher {
         params: &DimLightParams,
         message: &super::messages::DimLight,
     ) -> Result<(), mqtt::MqttError> {
-        let topic = mqtt::TopicTemplate::parse(DIM_LIGHT)?
+        let template = DIM_LIGHT_TEMPLATE
+            .as_ref()
+            .map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
+        let topic = template
             .topic(&[("streetlightId", params.streetlight_id.as_str())])?;
         self.client
             .publish(

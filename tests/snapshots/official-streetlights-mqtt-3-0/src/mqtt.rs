@@ -79,6 +79,18 @@ pub struct LightsDimParams {
     pub streetlight_id: String,
 }
 
+static LIGHT_TURN_ON_TEMPLATE: std::sync::LazyLock<
+    Result<mqtt::TopicTemplate, mqtt::TopicError>,
+> = std::sync::LazyLock::new(|| mqtt::TopicTemplate::parse(LIGHT_TURN_ON));
+
+static LIGHT_TURN_OFF_TEMPLATE: std::sync::LazyLock<
+    Result<mqtt::TopicTemplate, mqtt::TopicError>,
+> = std::sync::LazyLock::new(|| mqtt::TopicTemplate::parse(LIGHT_TURN_OFF));
+
+static LIGHTS_DIM_TEMPLATE: std::sync::LazyLock<
+    Result<mqtt::TopicTemplate, mqtt::TopicError>,
+> = std::sync::LazyLock::new(|| mqtt::TopicTemplate::parse(LIGHTS_DIM));
+
 /// Publishes the application's *send* operations (the topic from the channel address
 /// and the parameters; QoS, retain and MQTT 5 properties from the bindings).
 #[derive(Clone)]
@@ -107,7 +119,10 @@ impl Publisher {
         params: &LightTurnOnParams,
         message: &super::messages::TurnOnOff,
     ) -> Result<(), mqtt::MqttError> {
-        let topic = mqtt::TopicTemplate::parse(LIGHT_TURN_ON)?
+        let template = LIGHT_TURN_ON_TEMPLATE
+            .as_ref()
+            .map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
+        let topic = template
             .topic(&[("streetlightId", params.streetlight_id.as_str())])?;
         self.client
             .publish(
@@ -123,7 +138,10 @@ impl Publisher {
         params: &LightTurnOffParams,
         message: &super::messages::TurnOnOff,
     ) -> Result<(), mqtt::MqttError> {
-        let topic = mqtt::TopicTemplate::parse(LIGHT_TURN_OFF)?
+        let template = LIGHT_TURN_OFF_TEMPLATE
+            .as_ref()
+            .map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
+        let topic = template
             .topic(&[("streetlightId", params.streetlight_id.as_str())])?;
         self.client
             .publish(
@@ -139,7 +157,10 @@ impl Publisher {
         params: &LightsDimParams,
         message: &super::messages::DimLight,
     ) -> Result<(), mqtt::MqttError> {
-        let topic = mqtt::TopicTemplate::parse(LIGHTS_DIM)?
+        let template = LIGHTS_DIM_TEMPLATE
+            .as_ref()
+            .map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
+        let topic = template
             .topic(&[("streetlightId", params.streetlight_id.as_str())])?;
         self.client
             .publish(

@@ -51,6 +51,10 @@ pub enum ReceiveRecordMessage {
     AvroReading(super::messages::AvroReading),
 }
 
+static SHAPES_TEMPLATE: std::sync::LazyLock<
+    Result<mqtt::TopicTemplate, mqtt::TopicError>,
+> = std::sync::LazyLock::new(|| mqtt::TopicTemplate::parse(SHAPES));
+
 /// Publishes the application's *send* operations (the topic from the channel address
 /// and the parameters; QoS, retain and MQTT 5 properties from the bindings).
 #[derive(Clone)]
@@ -78,7 +82,10 @@ impl Publisher {
         &self,
         message: &super::messages::Shape,
     ) -> Result<(), mqtt::MqttError> {
-        let topic = mqtt::TopicTemplate::parse(SHAPES)?.topic(&[])?;
+        let template = SHAPES_TEMPLATE
+            .as_ref()
+            .map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
+        let topic = template.topic(&[])?;
         self.client
             .publish(
                 &topic,
