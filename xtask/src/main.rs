@@ -31,7 +31,7 @@ cargo xtask <task>
 
 tasks:
   codegen [--check]            regenerate tests/snapshots from specs/ (--check: fail when stale)
-  bench [validate|generate|tools|all] [--no-reference] [--full-reference] [--runs N]
+  bench [validate|generate|tools|all|ws|sse] [--no-reference] [--full-reference] [--runs N]
                                benchmarks in release mode; `validate` compares with @asyncapi/parser
                                (installed with npm into .cache/npm; --no-reference skips it and
                                needs no Node); `cargo xtask bench --help` for details
