@@ -36,9 +36,18 @@ use super::{Impl, ServerChild, percentiles, runtime, serve_with};
 
 /// Runs the scenario: starts the server process, connects `conns` clients, warms up, measures
 /// for `seconds`, prints the JSON line.
-pub fn run(imp: Impl, conns: usize, seconds: Duration, warmup: Duration) -> Result<(), String> {
+/// `server` picks the server's implementation when it differs from the client's (to see which
+/// side costs what).
+pub fn run(
+    imp: Impl,
+    server: Option<Impl>,
+    conns: usize,
+    seconds: Duration,
+    warmup: Duration,
+) -> Result<(), String> {
     let conns = conns.max(1);
-    let server = ServerChild::start("ws-server", imp)?;
+    let server_impl = server.unwrap_or(imp);
+    let server = ServerChild::start("ws-server", server_impl)?;
     let addr: SocketAddr = ([127, 0, 0, 1], server.port).into();
     let rt = runtime()?;
     let client_cpu = || super::cpu_time("/proc/self/stat");
@@ -66,6 +75,7 @@ pub fn run(imp: Impl, conns: usize, seconds: Duration, warmup: Duration) -> Resu
     let out = serde_json::json!({
         "scenario": "ws-echo",
         "impl": imp.name(),
+        "server_impl": server_impl.name(),
         "conns": conns,
         "round_trips": count,
         "seconds": elapsed.as_secs_f64(),

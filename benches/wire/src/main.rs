@@ -51,6 +51,7 @@ const HELP: &str = "\
 wire-bench <scenario> [options]   (prints one JSON line)
 
   ws-echo     --impl generated|baseline --conns N [--seconds S] [--warmup S]
+              [--server-impl generated|baseline]   (default: the same as --impl)
   sse-fanout  --impl generated|baseline --subscribers N [--events K] [--interval-ms I]
   ws-server   --impl generated|baseline   (internal: the child process of ws-echo)
   sse-server  --impl generated|baseline   (internal: the child process of sse-fanout)
@@ -112,6 +113,7 @@ fn main() -> ExitCode {
         match args.scenario.as_str() {
             "ws-echo" => echo::run(
                 args.imp()?,
+                args.get("server-impl").map(Impl::parse).transpose()?,
                 args.num("conns", 16)?,
                 Duration::from_secs_f64(args.num("seconds", 2.0)?),
                 Duration::from_secs_f64(args.num("warmup", 0.5)?),

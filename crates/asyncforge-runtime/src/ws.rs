@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::future::FusedFuture;
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::mpsc;
 
 /// Close codes used by the hub (RFC 6455 §7.4.1).
@@ -63,6 +64,10 @@ pub struct WsConfig {
     pub ping_interval: Duration,
     /// How long without any frame from the peer before it is considered dead.
     pub idle_timeout: Duration,
+    /// Bytes read from the socket at a time. tungstenite zero-fills this much before every
+    /// read attempt, so its 128 KiB default costs more than the read itself for small messages;
+    /// larger messages are read in several steps.
+    pub read_buffer: usize,
 }
 
 impl Default for WsConfig {
@@ -75,9 +80,13 @@ impl Default for WsConfig {
             slow_consumer: SlowConsumer::Disconnect,
             ping_interval: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),
+            read_buffer: READ_BUFFER,
         }
     }
 }
+
+/// Default of [`WsConfig::read_buffer`] (and of the client's): 16 KiB.
+pub const READ_BUFFER: usize = 16 * 1024;
 
 /// A connection's id, unique within a hub.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -333,9 +342,24 @@ pub fn accept<H: Handler>(
     upgrade
         .max_message_size(cfg.max_message_size)
         .max_frame_size(cfg.max_message_size)
+        .read_buffer_size(cfg.read_buffer.max(1024))
         .on_upgrade(move |socket| run(hub, handler, socket, path, query, headers))
 }
 
+/// Why a connection's loop ended.
+enum End {
+    /// The peer closed, the read failed, or the message was too large: flush what is queued
+    /// and send a close frame.
+    Read,
+    /// A close frame went out (requested, slow consumer, dead peer) or a write failed.
+    Written,
+}
+
+/// One task per connection reads frames, runs the handler on them one at a time, and writes
+/// what is queued for the connection, all in one `select!`: a reply written by the handler goes
+/// out without waking another task (which, on a multi-threaded runtime, tends to run on the
+/// other worker and costs more than the write itself). Writes keep flowing while a handler
+/// runs; reading waits for it, so frames of a connection are handled in order.
 async fn run<H: Handler>(
     hub: Hub,
     handler: Arc<H>,
@@ -356,90 +380,113 @@ async fn run<H: Handler>(
     };
     handler.on_open(&ctx);
     let (mut sink, mut stream) = socket.split();
-    let last_seen = Arc::new(Mutex::new(Instant::now()));
-    let seen = last_seen.clone();
-    let mut writer = tokio::spawn(async move {
-        let mut ping = tokio::time::interval(cfg.ping_interval);
-        ping.tick().await;
-        loop {
-            tokio::select! {
-                out = rx.recv() => match out {
-                    Some(Out::Frame(Frame::Text(t))) => {
-                        if sink.send(WsMessage::Text(t.into())).await.is_err() { break; }
-                    }
-                    Some(Out::Frame(Frame::Binary(b))) => {
-                        if sink.send(WsMessage::Binary(b.into())).await.is_err() { break; }
-                    }
-                    Some(Out::Close(code, reason)) => {
-                        let _ = sink.send(WsMessage::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
-                        break;
-                    }
-                    None => {
-                        let _ = sink.send(WsMessage::Close(Some(CloseFrame { code: close::POLICY, reason: "slow consumer".into() }))).await;
-                        break;
-                    }
-                },
-                _ = ping.tick() => {
-                    let idle = seen.lock().map(|t| t.elapsed()).unwrap_or_default();
-                    if idle > cfg.idle_timeout {
-                        let _ = sink.send(WsMessage::Close(Some(CloseFrame { code: close::GOING_AWAY, reason: "no answer to pings".into() }))).await;
-                        break;
-                    }
-                    if sink.send(WsMessage::Ping(Vec::new().into())).await.is_err() { break; }
-                }
-            }
-        }
-        let _ = sink.close().await;
-    });
-    let mut writer_done = false;
+    let mut ping = tokio::time::interval(cfg.ping_interval);
+    ping.tick().await;
+    let mut last_seen = Instant::now();
     let mut oversized = false;
-    loop {
-        let msg = tokio::select! {
-            msg = stream.next() => msg,
-            // The writer ends the connection (dead peer, slow consumer, close requested):
-            // stop reading too.
-            _ = &mut writer => {
-                writer_done = true;
-                break;
-            }
-        };
-        let Some(msg) = msg else { break };
-        if let Ok(mut t) = last_seen.lock() {
-            *t = Instant::now();
-        }
-        let frame = match msg {
-            Ok(WsMessage::Text(t)) => Frame::Text(t.as_str().to_owned()),
-            Ok(WsMessage::Binary(b)) => Frame::Binary(b.to_vec()),
-            Ok(WsMessage::Ping(_)) | Ok(WsMessage::Pong(_)) => continue,
-            Ok(WsMessage::Close(_)) => break,
-            Err(e) => {
-                let text = e.to_string();
-                if text.contains("too long")
-                    || text.contains("Space limit")
-                    || text.contains("size")
-                {
-                    hub.close(id, close::TOO_BIG, "message too large");
-                    oversized = true;
+    // The handler's future for the frame being handled (terminated when none is).
+    let mut handling = std::pin::pin!(futures_util::future::Fuse::terminated());
+    let end = loop {
+        // Branches are polled in random order, so a steady stream of outgoing frames cannot
+        // starve reading (and with it the pongs that keep the connection alive), nor the reverse.
+        tokio::select! {
+            result = &mut handling, if !handling.is_terminated() => {
+                if let Err(Reject(message)) = result {
+                    tracing::info!(conn = id.0, %message, "message rejected");
+                    let body = format!("{{\"error\":{}}}", serde_json::Value::String(message));
+                    let _ = hub.send(id, Frame::Text(body));
                 }
-                tracing::debug!(conn = id.0, error = %text, "WebSocket read ended");
-                break;
             }
-        };
-        if let Err(Reject(message)) = handler.on_frame(ctx.clone(), frame).await {
-            tracing::info!(conn = id.0, %message, "message rejected");
-            let body = format!("{{\"error\":{}}}", serde_json::Value::String(message));
-            let _ = hub.send(id, Frame::Text(body));
+            out = rx.recv() => match out {
+                Some(Out::Frame(frame)) => {
+                    let message = match frame {
+                        Frame::Text(t) => WsMessage::Text(t.into()),
+                        Frame::Binary(b) => WsMessage::Binary(b.into()),
+                    };
+                    if sink.send(message).await.is_err() {
+                        break End::Written;
+                    }
+                }
+                Some(Out::Close(code, reason)) => {
+                    let _ = sink.send(WsMessage::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+                    break End::Written;
+                }
+                None => {
+                    // Unregistered: the hub dropped the connection as a slow consumer.
+                    let _ = sink.send(WsMessage::Close(Some(CloseFrame { code: close::POLICY, reason: "slow consumer".into() }))).await;
+                    break End::Written;
+                }
+            },
+            msg = stream.next(), if handling.is_terminated() => {
+                let Some(msg) = msg else { break End::Read };
+                last_seen = Instant::now();
+                let frame = match msg {
+                    Ok(WsMessage::Text(t)) => Frame::Text(t.as_str().to_owned()),
+                    Ok(WsMessage::Binary(b)) => Frame::Binary(b.to_vec()),
+                    Ok(WsMessage::Ping(_)) | Ok(WsMessage::Pong(_)) => continue,
+                    Ok(WsMessage::Close(_)) => break End::Read,
+                    Err(e) => {
+                        let text = e.to_string();
+                        if text.contains("too long")
+                            || text.contains("Space limit")
+                            || text.contains("size")
+                        {
+                            hub.close(id, close::TOO_BIG, "message too large");
+                            oversized = true;
+                        }
+                        tracing::debug!(conn = id.0, error = %text, "WebSocket read ended");
+                        break End::Read;
+                    }
+                };
+                handling.set(handler.on_frame(ctx.clone(), frame).fuse());
+            }
+            _ = ping.tick() => {
+                if last_seen.elapsed() > cfg.idle_timeout {
+                    let _ = sink.send(WsMessage::Close(Some(CloseFrame { code: close::GOING_AWAY, reason: "no answer to pings".into() }))).await;
+                    break End::Written;
+                }
+                if sink.send(WsMessage::Ping(Vec::new().into())).await.is_err() {
+                    break End::Written;
+                }
+            }
         }
+    };
+    // A frame being handled is handled to the end (its reply may no longer go out).
+    if !handling.is_terminated() {
+        let _ = (&mut handling).await;
     }
-    if !writer_done {
-        // Let the writer flush a pending close frame.
+    if matches!(end, End::Read) {
+        // Flush what is queued, then the close frame (the 1009 of an oversized message was
+        // queued first); give up after a second.
+        hub.close(id, close::NORMAL, "");
         let _ = tokio::time::timeout(Duration::from_secs(1), async {
-            hub.close(id, close::NORMAL, "");
-            let _ = (&mut writer).await;
+            while let Some(out) = rx.recv().await {
+                match out {
+                    Out::Frame(Frame::Text(t)) => {
+                        if sink.send(WsMessage::Text(t.into())).await.is_err() {
+                            return;
+                        }
+                    }
+                    Out::Frame(Frame::Binary(b)) => {
+                        if sink.send(WsMessage::Binary(b.into())).await.is_err() {
+                            return;
+                        }
+                    }
+                    Out::Close(code, reason) => {
+                        let _ = sink
+                            .send(WsMessage::Close(Some(CloseFrame {
+                                code,
+                                reason: reason.into(),
+                            })))
+                            .await;
+                        return;
+                    }
+                }
+            }
         })
         .await;
-        writer.abort();
     }
+    let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
     hub.unregister(id);
     handler.on_close(&ctx);
     if oversized {
