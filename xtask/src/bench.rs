@@ -39,8 +39,8 @@ options (ws, sse):
   --conns 1,16,64     ws: concurrent connections, one measurement each (default 1,16,64)
   --seconds S         ws: length of one measurement (default 2)
   --subscribers N     sse: subscribers (default 10000)
-  --events K          sse: ticks published (default 30)
-  --interval-ms I     sse: time between ticks (default 100)
+  --events K          sse: ticks published (default 20)
+  --interval-ms I     sse: time between ticks (default 500)
 ";
 
 pub fn run(args: &[String]) -> ExitCode {

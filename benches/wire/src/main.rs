@@ -122,8 +122,8 @@ fn main() -> ExitCode {
             "sse-fanout" => fanout::run(
                 args.imp()?,
                 args.num("subscribers", 10_000)?,
-                args.num("events", 30)?,
-                Duration::from_millis(args.num("interval-ms", 100)?),
+                args.num("events", 20)?,
+                Duration::from_millis(args.num("interval-ms", 500)?),
             ),
             "sse-server" => fanout::serve(args.imp()?),
             "help" | "--help" | "-h" => {

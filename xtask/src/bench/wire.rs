@@ -33,8 +33,8 @@ fn parse(what: &str, args: &[String]) -> Result<Options, String> {
         conns: vec![1, 16, 64],
         seconds: 2.0,
         subscribers: 10_000,
-        events: 30,
-        interval_ms: 100,
+        events: 20,
+        interval_ms: 500,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -85,12 +85,19 @@ pub fn run(what: &str, args: &[String]) -> ExitCode {
         }
     };
     let started = Instant::now();
+    let load = loadavg();
     let result = if what == "ws" {
         ws(&exe, &options)
     } else {
         sse(&exe, &options)
     };
-    eprintln!("({what}: {:.0} s)", started.elapsed().as_secs_f64());
+    // Other processes on the machine move these numbers: say how busy it was.
+    println!(
+        "  ({:.0} s; load average {load} before, {} after, {} cores)",
+        started.elapsed().as_secs_f64(),
+        loadavg(),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -98,6 +105,14 @@ pub fn run(what: &str, args: &[String]) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The 1-minute load average (`/proc/loadavg`).
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|t| t.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
 }
 
 /// Builds `wire-bench` in release mode and returns its path.
