@@ -155,7 +155,13 @@ pub fn outgoing_correlation<O: Outgoing + ?Sized>(message: &O) -> Option<Value> 
 /// The member name of a JSON pointer of one segment (`/requestId` → `requestId`).
 fn top_level_key(pointer: &str) -> Option<String> {
     let key = pointer.strip_prefix('/')?;
-    (!key.contains('/')).then(|| key.replace("~1", "/").replace("~0", "~"))
+    if key.contains('/') {
+        None
+    } else if key.contains('~') {
+        Some(key.replace("~1", "/").replace("~0", "~"))
+    } else {
+        Some(key.to_owned())
+    }
 }
 
 /// The member `key` of the JSON object in `bytes`, read without building the rest:

@@ -188,24 +188,40 @@ impl Hub {
         let Some(conn) = conns.get(&id) else {
             return Err(SendError::Gone(id));
         };
+        // From the connection's own handler: queued beside the channel (see `OwnQueue`).
+        let out = match OwnQueue::push(
+            Arc::as_ptr(&self.inner) as usize,
+            id,
+            out,
+            self.inner.config.send_queue.max(1),
+        ) {
+            None => return Ok(()),
+            Some(Ok(out)) => out,
+            Some(Err(_)) => return self.full(&mut conns, id),
+        };
         match conn.tx.try_send(out) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Closed(_)) => {
                 conns.remove(&id);
                 Err(SendError::Gone(id))
             }
-            Err(mpsc::error::TrySendError::Full(_)) => match self.inner.config.slow_consumer {
-                SlowConsumer::DropMessage => {
-                    self.inner.dropped.fetch_add(1, Ordering::Relaxed);
-                    Err(SendError::Dropped(id))
-                }
-                SlowConsumer::Disconnect => {
-                    // Dropping the sender ends the writer, which closes the socket.
-                    conns.remove(&id);
-                    tracing::warn!(conn = id.0, "slow consumer disconnected");
-                    Err(SendError::SlowConsumer(id))
-                }
-            },
+            Err(mpsc::error::TrySendError::Full(_)) => self.full(&mut conns, id),
+        }
+    }
+
+    /// Applies the slow-consumer policy to a connection whose queue is full.
+    fn full(&self, conns: &mut HashMap<ConnId, Conn>, id: ConnId) -> Result<(), SendError> {
+        match self.inner.config.slow_consumer {
+            SlowConsumer::DropMessage => {
+                self.inner.dropped.fetch_add(1, Ordering::Relaxed);
+                Err(SendError::Dropped(id))
+            }
+            SlowConsumer::Disconnect => {
+                // Dropping the sender ends the writer, which closes the socket.
+                conns.remove(&id);
+                tracing::warn!(conn = id.0, "slow consumer disconnected");
+                Err(SendError::SlowConsumer(id))
+            }
         }
     }
 
@@ -346,6 +362,81 @@ pub fn accept<H: Handler>(
         .on_upgrade(move |socket| run(hub, handler, socket, path, query, headers))
 }
 
+thread_local! {
+    /// The connection whose handler this thread is polling, and what it queued for itself.
+    static OWN: std::cell::RefCell<Option<OwnQueue>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Frames a handler sends to its own connection (a reply, mostly) while its connection's task
+/// polls it. They skip the connection's channel: a channel send would wake the task that is
+/// running anyway, and tokio then reschedules it as a yielded task and wakes another worker,
+/// which costs more than writing the reply. The task writes them as soon as the handler's poll
+/// returns.
+struct OwnQueue {
+    /// The hub (its address) and the connection.
+    hub: usize,
+    conn: ConnId,
+    queued: Vec<Out>,
+}
+
+impl OwnQueue {
+    /// Queues `out` when `conn` of `hub` is the connection being handled on this thread
+    /// (`None`: queued; `Some(Err)`: the queue is full); otherwise gives it back.
+    fn push(hub: usize, conn: ConnId, out: Out, limit: usize) -> Option<Result<Out, ()>> {
+        OWN.with(|own| {
+            let mut own = own.borrow_mut();
+            match own.as_mut() {
+                Some(q) if q.hub == hub && q.conn == conn => {
+                    if q.queued.len() >= limit {
+                        Some(Err(()))
+                    } else {
+                        q.queued.push(out);
+                        None
+                    }
+                }
+                _ => Some(Ok(out)),
+            }
+        })
+    }
+
+    /// Polls a connection's handler future with its own queue in place; returns what it
+    /// queued, and its output once it is done.
+    fn poll<F: Future>(
+        hub: usize,
+        conn: ConnId,
+        handling: std::pin::Pin<&mut F>,
+        cx: &mut std::task::Context<'_>,
+    ) -> (std::task::Poll<F::Output>, Vec<Out>) {
+        /// Clears the thread's queue even if the handler panics.
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                OWN.with(|own| own.borrow_mut().take());
+            }
+        }
+        OWN.with(|own| {
+            *own.borrow_mut() = Some(OwnQueue {
+                hub,
+                conn,
+                queued: Vec::new(),
+            })
+        });
+        let reset = Reset;
+        let poll = handling.poll(cx);
+        let queued = OWN.with(|own| own.borrow_mut().take().map(|q| q.queued));
+        drop(reset);
+        (poll, queued.unwrap_or_default())
+    }
+}
+
+/// What polling a connection's handler gave.
+enum Step<T> {
+    /// Still running, with frames it queued for its connection.
+    Queued(Vec<Out>),
+    /// Done, with its result and the frames it queued.
+    Done(T, Vec<Out>),
+}
+
 /// Why a connection's loop ended.
 enum End {
     /// The peer closed, the read failed, or the message was too large: flush what is queued
@@ -386,12 +477,39 @@ async fn run<H: Handler>(
     let mut oversized = false;
     // The handler's future for the frame being handled (terminated when none is).
     let mut handling = std::pin::pin!(futures_util::future::Fuse::terminated());
-    let end = loop {
+    let hub_key = Arc::as_ptr(&hub.inner) as usize;
+    let end = 'conn: loop {
+        let idle = handling.is_terminated();
         // Branches are polled in random order, so a steady stream of outgoing frames cannot
         // starve reading (and with it the pongs that keep the connection alive), nor the reverse.
         tokio::select! {
-            result = &mut handling, if !handling.is_terminated() => {
-                if let Err(Reject(message)) = result {
+            step = std::future::poll_fn(|cx| match OwnQueue::poll(hub_key, id, handling.as_mut(), cx) {
+                (std::task::Poll::Ready(result), queued) => std::task::Poll::Ready(Step::Done(result, queued)),
+                (std::task::Poll::Pending, queued) if !queued.is_empty() => std::task::Poll::Ready(Step::Queued(queued)),
+                (std::task::Poll::Pending, _) => std::task::Poll::Pending,
+            }), if !idle => {
+                let (result, queued) = match step {
+                    Step::Done(result, queued) => (Some(result), queued),
+                    Step::Queued(queued) => (None, queued),
+                };
+                for out in queued {
+                    match out {
+                        Out::Frame(frame) => {
+                            let message = match frame {
+                                Frame::Text(t) => WsMessage::Text(t.into()),
+                                Frame::Binary(b) => WsMessage::Binary(b.into()),
+                            };
+                            if sink.send(message).await.is_err() {
+                                break 'conn End::Written;
+                            }
+                        }
+                        Out::Close(code, reason) => {
+                            let _ = sink.send(WsMessage::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+                            break 'conn End::Written;
+                        }
+                    }
+                }
+                if let Some(Err(Reject(message))) = result {
                     tracing::info!(conn = id.0, %message, "message rejected");
                     let body = format!("{{\"error\":{}}}", serde_json::Value::String(message));
                     let _ = hub.send(id, Frame::Text(body));
@@ -417,7 +535,7 @@ async fn run<H: Handler>(
                     break End::Written;
                 }
             },
-            msg = stream.next(), if handling.is_terminated() => {
+            msg = stream.next(), if idle => {
                 let Some(msg) = msg else { break End::Read };
                 last_seen = Instant::now();
                 let frame = match msg {
@@ -539,6 +657,48 @@ mod tests {
         );
         assert_eq!(hub.connections(), 1);
         assert_eq!(hub.dropped(), 1);
+    }
+
+    #[test]
+    fn frames_a_handler_sends_to_its_own_connection_skip_the_channel() {
+        let hub = Hub::new(WsConfig {
+            send_queue: 2,
+            ..WsConfig::default()
+        });
+        let (tx, mut rx) = mpsc::channel(8);
+        let own = hub.register(tx);
+        let (tx, mut rx_other) = mpsc::channel(8);
+        let other = hub.register(tx);
+        let h = hub.clone();
+        let mut handler = std::pin::pin!(async move {
+            h.send(own, Frame::Text("a".into())).unwrap();
+            h.send(other, Frame::Text("to the other".into())).unwrap();
+            h.send(own, Frame::Text("b".into())).unwrap();
+            h.send(own, Frame::Text("one too many".into()))
+        });
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let key = Arc::as_ptr(&hub.inner) as usize;
+        let (poll, queued) = OwnQueue::poll(key, own, handler.as_mut(), &mut cx);
+        assert_eq!(
+            poll,
+            std::task::Poll::Ready(Err(SendError::SlowConsumer(own)))
+        );
+        let texts: Vec<String> = queued
+            .into_iter()
+            .map(|o| match o {
+                Out::Frame(Frame::Text(t)) => t,
+                _ => String::new(),
+            })
+            .collect();
+        assert_eq!(texts, ["a", "b"]);
+        assert!(rx.try_recv().is_err(), "nothing went through the channel");
+        assert!(
+            matches!(rx_other.try_recv(), Ok(Out::Frame(Frame::Text(t))) if t == "to the other")
+        );
+        // Outside the handler's poll, sends take the channel again.
+        assert_eq!(hub.send(other, Frame::Text("later".into())), Ok(()));
+        assert!(matches!(rx_other.try_recv(), Ok(Out::Frame(Frame::Text(t))) if t == "later"));
+        assert_eq!(hub.connections(), 1, "the slow consumer was disconnected");
     }
 
     #[test]
