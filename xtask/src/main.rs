@@ -1,8 +1,9 @@
 //! `cargo xtask`: this repository's own tasks.
 //!
 //! - `codegen [--check]` regenerates `tests/snapshots/` from `specs/` (or checks it is fresh);
-//! - `bench [validate|generate|tools|all] [--no-reference] [--full-reference] [--runs N]`
-//!   measures the validator, the code generator and the document tools (in release mode), and
+//! - `bench [validate|generate|tools|all|ws|sse] [--no-reference] [--full-reference] [--runs N]`
+//!   measures the validator, the code generator, the document tools and the generated
+//!   WebSocket/SSE code on the wire (`ws`, `sse`: see `bench/wire.rs`) in release mode, and
 //!   compares the validator with `@asyncapi/parser` installed by npm into `.cache/npm` (never
 //!   needed by the product);
 //! - `fuzz [--seconds N] [--keep-going]` runs the cargo-fuzz target over the loader, validator,

@@ -355,11 +355,15 @@ pub fn accept<H: Handler>(
     if hub.connections() >= cfg.max_connections {
         return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
     }
+    // Registered before the 101 goes out: once a client sees itself connected, whatever the hub
+    // sends or closes reaches it (`close_all` right after a connect used to miss a connection
+    // whose upgrade task had not run yet).
+    let registered = Registered::new(hub);
     upgrade
         .max_message_size(cfg.max_message_size)
         .max_frame_size(cfg.max_message_size)
         .read_buffer_size(cfg.read_buffer.max(1024))
-        .on_upgrade(move |socket| run(hub, handler, socket, path, query, headers))
+        .on_upgrade(move |socket| run(registered, handler, socket, path, query, headers))
 }
 
 thread_local! {
@@ -451,17 +455,46 @@ enum End {
 /// out without waking another task (which, on a multi-threaded runtime, tends to run on the
 /// other worker and costs more than the write itself). Writes keep flowing while a handler
 /// runs; reading waits for it, so frames of a connection are handled in order.
-async fn run<H: Handler>(
+/// A connection registered in its hub at the upgrade; unregistered when dropped (also when the
+/// upgrade fails and the connection never runs).
+struct Registered {
     hub: Hub,
+    id: ConnId,
+    rx: Option<mpsc::Receiver<Out>>,
+}
+
+impl Registered {
+    fn new(hub: Hub) -> Self {
+        let (tx, rx) = mpsc::channel::<Out>(hub.config().send_queue.max(1));
+        let id = hub.register(tx);
+        Registered {
+            hub,
+            id,
+            rx: Some(rx),
+        }
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.hub.unregister(self.id);
+    }
+}
+
+async fn run<H: Handler>(
+    mut registered: Registered,
     handler: Arc<H>,
     socket: WebSocket,
     path: String,
     query: Option<String>,
     headers: HeaderMap,
 ) {
+    let hub = registered.hub.clone();
+    let id = registered.id;
     let cfg = hub.config().clone();
-    let (tx, mut rx) = mpsc::channel::<Out>(cfg.send_queue.max(1));
-    let id = hub.register(tx);
+    let Some(mut rx) = registered.rx.take() else {
+        return;
+    };
     let ctx = Ctx {
         conn: id,
         path,
@@ -605,7 +638,7 @@ async fn run<H: Handler>(
         .await;
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
-    hub.unregister(id);
+    drop(registered);
     handler.on_close(&ctx);
     if oversized {
         // The rest of the oversized message is still unread: closing the socket now makes the

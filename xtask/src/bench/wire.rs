@@ -160,7 +160,7 @@ fn scenario(exe: &PathBuf, args: &[String]) -> Result<Value, String> {
 
 /// The two implementations in ABBA order: round 0 generated first, round 1 baseline first, …
 fn order(round: usize) -> [&'static str; 2] {
-    if round % 2 == 0 {
+    if round.is_multiple_of(2) {
         ["generated", "baseline"]
     } else {
         ["baseline", "generated"]
