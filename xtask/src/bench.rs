@@ -7,6 +7,7 @@ mod brokers;
 mod reference;
 mod validate;
 mod webhook;
+mod wire;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -17,24 +18,37 @@ use serde_json::Value;
 use crate::{corpus, root};
 
 const BENCH_HELP: &str = "\
-cargo xtask bench [validate|generate|tools|all|webhook] [options]
+cargo xtask bench [validate|generate|tools|all|ws|sse|webhook|mqtt|kafka] [options]
 
   validate   load + full validation: corpus, largest document, synthetic 1k–10k channels,
              alias bomb, end to end with the release CLI, and @asyncapi/parser side by side
   generate   lower + generate Rust on the largest documents; `cargo check` of a generated crate
   tools      lower, bundle and convert on the largest documents
-  all        all of the above (default)
+  all        validate, generate and tools (default)
   mqtt       generated MQTT publisher/subscriber vs raw rumqttc (embedded rumqttd, Mosquitto
              on 127.0.0.1:1883 when present); options --messages N (20000), --runs N (3)
   kafka      generated Kafka producer/consumer vs raw rdkafka (librdkafka mock cluster);
              options --messages N (50000), --runs N (3)
   webhook    webhook sign+verify against raw hmac+sha2, deliveries to a local receiver
              (not part of `all`; needs no corpus)
+  ws         WebSocket echo (lobby ping → pong) of the code generated from specs/pulse-rooms.yaml
+             vs a hand-written axum + tokio-tungstenite baseline: round trips/s, p50/p99 (~1 min)
+  sse        SSE fan-out of price ticks to 10,000 subscribers, generated vs a hand-written axum
+             baseline: delivery latency p50/p99, server memory per connection (~1 min)
+             (ws and sse are not part of `all`: they need the machine to themselves)
 
 options (validate):
   --no-reference      skip the @asyncapi/parser comparison (no Node needed)
   --full-reference    time the reference end to end on every document (default: a sample)
   --runs N            in-process runs per document, median reported (default 11)
+
+options (ws, sse):
+  --rounds N          rounds per implementation, median reported (default 5 for ws, 3 for sse)
+  --conns 1,16,64     ws: concurrent connections, one measurement each (default 1,16,64)
+  --seconds S         ws: length of one measurement (default 2)
+  --subscribers N     sse: subscribers (default 10000)
+  --events K          sse: ticks published (default 20)
+  --interval-ms I     sse: time between ticks (default 500)
 ";
 
 pub fn run(args: &[String]) -> ExitCode {
@@ -47,8 +61,10 @@ pub fn run(args: &[String]) -> ExitCode {
     }
     let mut what = None;
     let mut options = validate::Options::default();
+    // `ws` and `sse` take their own options (wire.rs) and need no corpus.
+    let wire = matches!(args.first().map(String::as_str), Some("ws" | "sse"));
     let mut it = args.iter();
-    while let Some(a) = it.next() {
+    while let Some(a) = it.next().filter(|_| !wire) {
         match a.as_str() {
             "--no-reference" => options.reference = false,
             "--full-reference" => options.full_reference = true,
@@ -84,6 +100,9 @@ pub fn run(args: &[String]) -> ExitCode {
     }
     if what == "webhook" {
         return webhook::run();
+    }
+    if wire {
+        return wire::run(&args[0], &args[1..]);
     }
     let Some(corpus) = corpus() else {
         eprintln!("../shared/corpus is absent: the benchmarks need it");

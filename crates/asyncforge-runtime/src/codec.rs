@@ -44,15 +44,14 @@ impl Codec {
         let Some(ct) = content_type else {
             return Ok(Codec::Json);
         };
-        let essence = ct
-            .split(';')
-            .next()
-            .unwrap_or(ct)
-            .trim()
-            .to_ascii_lowercase();
-        if essence == "application/json" || essence.ends_with("+json") || essence == "text/json" {
+        // Compared without allocating: this runs for every message encoded or decoded.
+        let essence = ct.split(';').next().unwrap_or(ct).trim();
+        if essence.eq_ignore_ascii_case("application/json")
+            || ends_with_ignore_case(essence, "+json")
+            || essence.eq_ignore_ascii_case("text/json")
+        {
             Ok(Codec::Json)
-        } else if essence.starts_with("text/") {
+        } else if starts_with_ignore_case(essence, "text/") {
             Ok(Codec::Text)
         } else {
             Err(CodecError::Unsupported(ct.to_owned()))
@@ -97,6 +96,17 @@ impl Codec {
     }
 }
 
+/// `s` ends with `suffix`, ASCII case ignored.
+pub(crate) fn ends_with_ignore_case(s: &str, suffix: &str) -> bool {
+    s.len() >= suffix.len()
+        && s.as_bytes()[s.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+}
+
+/// `s` starts with `prefix`, ASCII case ignored.
+pub(crate) fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
+    s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +123,15 @@ mod tests {
             Some(Codec::Text)
         );
         assert!(Codec::for_content_type(Some("application/avro")).is_err());
+        assert_eq!(
+            Codec::for_content_type(Some(" Application/JSON ")).ok(),
+            Some(Codec::Json)
+        );
+        assert_eq!(
+            Codec::for_content_type(Some("TEXT/plain; charset=utf-8")).ok(),
+            Some(Codec::Text)
+        );
+        assert!(Codec::for_content_type(Some("json")).is_err());
     }
 
     #[test]

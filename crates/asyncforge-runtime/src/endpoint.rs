@@ -34,17 +34,13 @@ pub fn is_text(content_type: Option<&str>) -> bool {
     let Some(ct) = content_type else {
         return true;
     };
-    let base = ct
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    base == "application/json"
-        || base.ends_with("+json")
-        || base.starts_with("text/")
-        || base == "application/xml"
-        || base.ends_with("+xml")
+    use super::codec::{ends_with_ignore_case, starts_with_ignore_case};
+    let base = ct.split(';').next().unwrap_or_default().trim();
+    base.eq_ignore_ascii_case("application/json")
+        || ends_with_ignore_case(base, "+json")
+        || starts_with_ignore_case(base, "text/")
+        || base.eq_ignore_ascii_case("application/xml")
+        || ends_with_ignore_case(base, "+xml")
 }
 
 /// Whether a content type is JSON (validated against the schema before decoding).
@@ -63,6 +59,12 @@ pub trait Outgoing {
     fn correlation_pointer(&self) -> Option<&'static str>;
     /// Its encoded payload.
     fn to_bytes(&self) -> Result<Vec<u8>, CodecError>;
+    /// Its payload as a JSON value when it is a JSON message and can say so without encoding
+    /// and parsing it back (`None`: use [`Outgoing::to_bytes`]). Message types do; generated
+    /// enums of several messages keep the default.
+    fn to_json_value(&self) -> Option<Value> {
+        None
+    }
 }
 
 impl<M: Message> Outgoing for M {
@@ -78,6 +80,12 @@ impl<M: Message> Outgoing for M {
     fn to_bytes(&self) -> Result<Vec<u8>, CodecError> {
         self.encode()
     }
+    fn to_json_value(&self) -> Option<Value> {
+        if !is_json(M::CONTENT_TYPE) {
+            return None;
+        }
+        serde_json::to_value(self.payload()).ok()
+    }
 }
 
 /// The bytes of an outgoing message; a reply gets the request's correlation id filled in
@@ -86,21 +94,43 @@ pub fn outgoing_bytes<O: Outgoing + ?Sized>(
     message: &O,
     correlation: Option<&Value>,
 ) -> Result<Vec<u8>, CodecError> {
-    let bytes = message.to_bytes()?;
     let (Some(pointer), Some(id)) = (message.correlation_pointer(), correlation) else {
-        return Ok(bytes);
+        return message.to_bytes();
     };
     if !is_json(message.content_type()) {
-        return Ok(bytes);
+        return message.to_bytes();
     }
-    let Ok(mut value) = serde_json::from_slice::<Value>(&bytes) else {
-        return Ok(bytes);
+    let parsed = |bytes: Vec<u8>| serde_json::from_slice::<Value>(&bytes).map_err(|_| bytes);
+    let mut value = if let Some(key) = top_level_key(pointer) {
+        // The usual case, a member of the payload object: the encoded bytes say whether it is
+        // set without building a `Value` of the whole payload.
+        let bytes = message.to_bytes()?;
+        match top_level_member(&bytes, &key) {
+            Some(Some(_)) | None => return Ok(bytes),
+            Some(None) => match parsed(bytes) {
+                Ok(v) => v,
+                Err(bytes) => return Ok(bytes),
+            },
+        }
+    } else if let Some(v) = message.to_json_value() {
+        v
+    } else {
+        match parsed(message.to_bytes()?) {
+            Ok(v) => v,
+            Err(bytes) => return Ok(bytes),
+        }
     };
     if value.pointer(pointer).is_some_and(|v| !v.is_null()) {
-        return Ok(bytes);
+        return message.to_bytes();
     }
     fill_correlation(&mut value, pointer, id);
-    Ok(value.to_string().into_bytes())
+    serde_json::to_vec(&value).map_err(|source| CodecError::Encode {
+        content_type: message
+            .content_type()
+            .unwrap_or("application/json")
+            .to_owned(),
+        source,
+    })
 }
 
 /// The correlation id of an outgoing message (the value at its correlation pointer).
@@ -109,8 +139,81 @@ pub fn outgoing_correlation<O: Outgoing + ?Sized>(message: &O) -> Option<Value> 
     if !is_json(message.content_type()) {
         return None;
     }
-    let value: Value = serde_json::from_slice(&message.to_bytes().ok()?).ok()?;
-    value.pointer(pointer).filter(|v| !v.is_null()).cloned()
+    if let Some(key) = top_level_key(pointer) {
+        return top_level_member(&message.to_bytes().ok()?, &key).flatten();
+    }
+    let mut value = match message.to_json_value() {
+        Some(v) => v,
+        None => serde_json::from_slice(&message.to_bytes().ok()?).ok()?,
+    };
+    value
+        .pointer_mut(pointer)
+        .filter(|v| !v.is_null())
+        .map(Value::take)
+}
+
+/// The member name of a JSON pointer of one segment (`/requestId` → `requestId`).
+fn top_level_key(pointer: &str) -> Option<String> {
+    let key = pointer.strip_prefix('/')?;
+    if key.contains('/') {
+        None
+    } else if key.contains('~') {
+        Some(key.replace("~1", "/").replace("~0", "~"))
+    } else {
+        Some(key.to_owned())
+    }
+}
+
+/// The member `key` of the JSON object in `bytes`, read without building the rest:
+/// `Some(Some(value))` when set, `Some(None)` when absent or `null`, `None` when `bytes` is
+/// not a JSON object. A key given twice counts once, the last time (as when parsing into a
+/// `Value`).
+fn top_level_member(bytes: &[u8], key: &str) -> Option<Option<Value>> {
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+    use std::fmt;
+
+    struct Member<'k>(&'k str);
+    struct KeyIs<'k>(&'k str);
+
+    impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
+        type Value = bool;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for KeyIs<'_> {
+        type Value = bool;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a member name")
+        }
+        fn visit_str<E>(self, v: &str) -> Result<bool, E> {
+            Ok(v == self.0)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Member<'_> {
+        type Value = Option<Value>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Value>, A::Error> {
+            let mut found = None;
+            while let Some(matches) = map.next_key_seed(KeyIs(self.0))? {
+                if matches {
+                    found = Some(map.next_value::<Value>()?).filter(|v| !v.is_null());
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+    }
+
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let member = de.deserialize_map(Member(key)).ok()?;
+    de.end().ok()?;
+    Some(member)
 }
 
 /// Encodes an outgoing message into one frame: text for text content types, binary
@@ -233,7 +336,8 @@ impl<'a> Incoming<'a> {
             self.misses.push((M::NAME, e.to_string()));
             return None;
         }
-        match serde_json::from_value::<M::Payload>(value.clone()) {
+        // Deserialized from the parsed value in place (no copy of it).
+        match <M::Payload as serde::Deserialize>::deserialize(value) {
             Ok(p) => Some(M::from_payload(p)),
             Err(e) => {
                 self.misses.push((M::NAME, e.to_string()));
@@ -538,6 +642,100 @@ mod tests {
             query_string(&json!({"nick": "a b&c", "n": 3, "none": null, "tags": ["x", "y"]})),
             "nick=a%20b%26c&n=3&tags=x&tags=y"
         );
+    }
+
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Reply {
+        #[serde(rename = "requestId", skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+        meta: serde_json::Map<String, Value>,
+    }
+
+    impl Message for Reply {
+        type Payload = Reply;
+        const NAME: &'static str = "reply";
+        const CONTENT_TYPE: Option<&'static str> = Some("application/json");
+        const CORRELATION_POINTER: Option<&'static str> = Some("/requestId");
+        fn payload(&self) -> &Reply {
+            self
+        }
+        fn from_payload(payload: Reply) -> Self {
+            payload
+        }
+    }
+
+    struct Nested(Reply);
+
+    impl Outgoing for Nested {
+        fn name(&self) -> &'static str {
+            "nested"
+        }
+        fn content_type(&self) -> Option<&'static str> {
+            None
+        }
+        fn correlation_pointer(&self) -> Option<&'static str> {
+            Some("/meta/id")
+        }
+        fn to_bytes(&self) -> Result<Vec<u8>, CodecError> {
+            self.0.encode()
+        }
+    }
+
+    #[test]
+    fn replies_get_the_request_correlation_id_where_they_lack_one() {
+        let reply = |id: Option<&str>| Reply {
+            request_id: id.map(str::to_owned),
+            meta: serde_json::Map::new(),
+        };
+        let id = json!("r-1");
+        let bytes = |b: Vec<u8>| serde_json::from_slice::<Value>(&b).unwrap();
+        assert_eq!(
+            bytes(outgoing_bytes(&reply(None), Some(&id)).unwrap()),
+            json!({"requestId": "r-1", "meta": {}})
+        );
+        assert_eq!(
+            bytes(outgoing_bytes(&reply(Some("own")), Some(&id)).unwrap()),
+            json!({"requestId": "own", "meta": {}})
+        );
+        assert_eq!(
+            bytes(outgoing_bytes(&reply(None), None).unwrap()),
+            json!({"meta": {}})
+        );
+        assert_eq!(
+            outgoing_correlation(&reply(Some("own"))),
+            Some(json!("own"))
+        );
+        assert_eq!(outgoing_correlation(&reply(None)), None);
+        // A nested pointer, through an `Outgoing` that is not a message type.
+        let mut with_meta = reply(None);
+        with_meta.meta.insert("id".into(), Value::Null);
+        assert_eq!(
+            bytes(outgoing_bytes(&Nested(with_meta), Some(&id)).unwrap()),
+            json!({"meta": {"id": "r-1"}})
+        );
+        let mut set = reply(None);
+        set.meta.insert("id".into(), json!(7));
+        assert_eq!(outgoing_correlation(&Nested(set)), Some(json!(7)));
+    }
+
+    #[test]
+    fn top_level_members_are_read_without_a_value() {
+        let bytes = br#"{"a": {"requestId": 1}, "requestId": "x", "b": [1, {"c": null}]}"#;
+        assert_eq!(top_level_member(bytes, "requestId"), Some(Some(json!("x"))));
+        assert_eq!(top_level_member(bytes, "missing"), Some(None));
+        assert_eq!(
+            top_level_member(br#"{"requestId": null}"#, "requestId"),
+            Some(None)
+        );
+        assert_eq!(
+            top_level_member(br#"{"r\u0065q": 1, "req": 2}"#, "req"),
+            Some(Some(json!(2)))
+        );
+        assert_eq!(top_level_member(b"[1]", "a"), None);
+        assert_eq!(top_level_member(br#"{"a": 1} x"#, "a"), None);
+        assert_eq!(top_level_key("/requestId"), Some("requestId".into()));
+        assert_eq!(top_level_key("/a~1b"), Some("a/b".into()));
+        assert_eq!(top_level_key("/meta/id"), None);
     }
 
     #[test]

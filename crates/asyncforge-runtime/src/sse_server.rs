@@ -44,7 +44,8 @@ impl Default for SseConfig {
     }
 }
 
-type Item = (u64, String, String);
+/// A published event as subscribers receive it: id, name, data, shared by all of them.
+type Item = Arc<(u64, String, String)>;
 
 struct Inner {
     buffer: ReplayBuffer<(String, String)>,
@@ -91,9 +92,11 @@ impl Topic {
     pub fn publish(&self, name: &str, data: &str) -> u64 {
         let mut inner = self.lock();
         let id = inner.buffer.push((name.to_owned(), data.to_owned()));
+        // One allocation per event, not per subscriber.
+        let item: Item = Arc::new((id, name.to_owned(), data.to_owned()));
         inner
             .subscribers
-            .retain(|s| s.try_send((id, name.to_owned(), data.to_owned())).is_ok());
+            .retain(|s| s.try_send(item.clone()).is_ok());
         id
     }
 
@@ -136,8 +139,9 @@ impl Topic {
         let last = headers.get("last-event-id").and_then(|v| v.to_str().ok());
         let (first, rx) = self.subscribe(last);
         let live = stream::unfold(rx, |mut rx| async move {
-            let (id, name, data) = rx.recv().await?;
-            Some((event(id, &name, &data), rx))
+            let item = rx.recv().await?;
+            let (id, name, data) = &*item;
+            Some((event(*id, name, data), rx))
         });
         let events: std::pin::Pin<Box<dyn Stream<Item = Result<SseEvent, Infallible>> + Send>> =
             Box::pin(stream::iter(first).chain(live).map(Ok));

@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::future::FusedFuture;
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::mpsc;
 
 /// Close codes used by the hub (RFC 6455 §7.4.1).
@@ -63,6 +64,10 @@ pub struct WsConfig {
     pub ping_interval: Duration,
     /// How long without any frame from the peer before it is considered dead.
     pub idle_timeout: Duration,
+    /// Bytes read from the socket at a time. tungstenite zero-fills this much before every
+    /// read attempt, so its 128 KiB default costs more than the read itself for small messages;
+    /// larger messages are read in several steps.
+    pub read_buffer: usize,
 }
 
 impl Default for WsConfig {
@@ -75,9 +80,13 @@ impl Default for WsConfig {
             slow_consumer: SlowConsumer::Disconnect,
             ping_interval: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),
+            read_buffer: READ_BUFFER,
         }
     }
 }
+
+/// Default of [`WsConfig::read_buffer`] (and of the client's): 16 KiB.
+pub const READ_BUFFER: usize = 16 * 1024;
 
 /// A connection's id, unique within a hub.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -179,24 +188,40 @@ impl Hub {
         let Some(conn) = conns.get(&id) else {
             return Err(SendError::Gone(id));
         };
+        // From the connection's own handler: queued beside the channel (see `OwnQueue`).
+        let out = match OwnQueue::push(
+            Arc::as_ptr(&self.inner) as usize,
+            id,
+            out,
+            self.inner.config.send_queue.max(1),
+        ) {
+            None => return Ok(()),
+            Some(Ok(out)) => out,
+            Some(Err(_)) => return self.full(&mut conns, id),
+        };
         match conn.tx.try_send(out) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Closed(_)) => {
                 conns.remove(&id);
                 Err(SendError::Gone(id))
             }
-            Err(mpsc::error::TrySendError::Full(_)) => match self.inner.config.slow_consumer {
-                SlowConsumer::DropMessage => {
-                    self.inner.dropped.fetch_add(1, Ordering::Relaxed);
-                    Err(SendError::Dropped(id))
-                }
-                SlowConsumer::Disconnect => {
-                    // Dropping the sender ends the writer, which closes the socket.
-                    conns.remove(&id);
-                    tracing::warn!(conn = id.0, "slow consumer disconnected");
-                    Err(SendError::SlowConsumer(id))
-                }
-            },
+            Err(mpsc::error::TrySendError::Full(_)) => self.full(&mut conns, id),
+        }
+    }
+
+    /// Applies the slow-consumer policy to a connection whose queue is full.
+    fn full(&self, conns: &mut HashMap<ConnId, Conn>, id: ConnId) -> Result<(), SendError> {
+        match self.inner.config.slow_consumer {
+            SlowConsumer::DropMessage => {
+                self.inner.dropped.fetch_add(1, Ordering::Relaxed);
+                Err(SendError::Dropped(id))
+            }
+            SlowConsumer::Disconnect => {
+                // Dropping the sender ends the writer, which closes the socket.
+                conns.remove(&id);
+                tracing::warn!(conn = id.0, "slow consumer disconnected");
+                Err(SendError::SlowConsumer(id))
+            }
         }
     }
 
@@ -330,23 +355,146 @@ pub fn accept<H: Handler>(
     if hub.connections() >= cfg.max_connections {
         return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
     }
+    // Registered before the 101 goes out: once a client sees itself connected, whatever the hub
+    // sends or closes reaches it (`close_all` right after a connect used to miss a connection
+    // whose upgrade task had not run yet).
+    let registered = Registered::new(hub);
     upgrade
         .max_message_size(cfg.max_message_size)
         .max_frame_size(cfg.max_message_size)
-        .on_upgrade(move |socket| run(hub, handler, socket, path, query, headers))
+        .read_buffer_size(cfg.read_buffer.max(1024))
+        .on_upgrade(move |socket| run(registered, handler, socket, path, query, headers))
+}
+
+thread_local! {
+    /// The connection whose handler this thread is polling, and what it queued for itself.
+    static OWN: std::cell::RefCell<Option<OwnQueue>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Frames a handler sends to its own connection (a reply, mostly) while its connection's task
+/// polls it. They skip the connection's channel: a channel send would wake the task that is
+/// running anyway, and tokio then reschedules it as a yielded task and wakes another worker,
+/// which costs more than writing the reply. The task writes them as soon as the handler's poll
+/// returns.
+struct OwnQueue {
+    /// The hub (its address) and the connection.
+    hub: usize,
+    conn: ConnId,
+    queued: Vec<Out>,
+}
+
+impl OwnQueue {
+    /// Queues `out` when `conn` of `hub` is the connection being handled on this thread
+    /// (`None`: queued; `Some(Err)`: the queue is full); otherwise gives it back.
+    fn push(hub: usize, conn: ConnId, out: Out, limit: usize) -> Option<Result<Out, ()>> {
+        OWN.with(|own| {
+            let mut own = own.borrow_mut();
+            match own.as_mut() {
+                Some(q) if q.hub == hub && q.conn == conn => {
+                    if q.queued.len() >= limit {
+                        Some(Err(()))
+                    } else {
+                        q.queued.push(out);
+                        None
+                    }
+                }
+                _ => Some(Ok(out)),
+            }
+        })
+    }
+
+    /// Polls a connection's handler future with its own queue in place; returns what it
+    /// queued, and its output once it is done.
+    fn poll<F: Future>(
+        hub: usize,
+        conn: ConnId,
+        handling: std::pin::Pin<&mut F>,
+        cx: &mut std::task::Context<'_>,
+    ) -> (std::task::Poll<F::Output>, Vec<Out>) {
+        /// Clears the thread's queue even if the handler panics.
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                OWN.with(|own| own.borrow_mut().take());
+            }
+        }
+        OWN.with(|own| {
+            *own.borrow_mut() = Some(OwnQueue {
+                hub,
+                conn,
+                queued: Vec::new(),
+            })
+        });
+        let reset = Reset;
+        let poll = handling.poll(cx);
+        let queued = OWN.with(|own| own.borrow_mut().take().map(|q| q.queued));
+        drop(reset);
+        (poll, queued.unwrap_or_default())
+    }
+}
+
+/// What polling a connection's handler gave.
+enum Step<T> {
+    /// Still running, with frames it queued for its connection.
+    Queued(Vec<Out>),
+    /// Done, with its result and the frames it queued.
+    Done(T, Vec<Out>),
+}
+
+/// Why a connection's loop ended.
+enum End {
+    /// The peer closed, the read failed, or the message was too large: flush what is queued
+    /// and send a close frame.
+    Read,
+    /// A close frame went out (requested, slow consumer, dead peer) or a write failed.
+    Written,
+}
+
+/// One task per connection reads frames, runs the handler on them one at a time, and writes
+/// what is queued for the connection, all in one `select!`: a reply written by the handler goes
+/// out without waking another task (which, on a multi-threaded runtime, tends to run on the
+/// other worker and costs more than the write itself). Writes keep flowing while a handler
+/// runs; reading waits for it, so frames of a connection are handled in order.
+/// A connection registered in its hub at the upgrade; unregistered when dropped (also when the
+/// upgrade fails and the connection never runs).
+struct Registered {
+    hub: Hub,
+    id: ConnId,
+    rx: Option<mpsc::Receiver<Out>>,
+}
+
+impl Registered {
+    fn new(hub: Hub) -> Self {
+        let (tx, rx) = mpsc::channel::<Out>(hub.config().send_queue.max(1));
+        let id = hub.register(tx);
+        Registered {
+            hub,
+            id,
+            rx: Some(rx),
+        }
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.hub.unregister(self.id);
+    }
 }
 
 async fn run<H: Handler>(
-    hub: Hub,
+    mut registered: Registered,
     handler: Arc<H>,
     socket: WebSocket,
     path: String,
     query: Option<String>,
     headers: HeaderMap,
 ) {
+    let hub = registered.hub.clone();
+    let id = registered.id;
     let cfg = hub.config().clone();
-    let (tx, mut rx) = mpsc::channel::<Out>(cfg.send_queue.max(1));
-    let id = hub.register(tx);
+    let Some(mut rx) = registered.rx.take() else {
+        return;
+    };
     let ctx = Ctx {
         conn: id,
         path,
@@ -356,91 +504,141 @@ async fn run<H: Handler>(
     };
     handler.on_open(&ctx);
     let (mut sink, mut stream) = socket.split();
-    let last_seen = Arc::new(Mutex::new(Instant::now()));
-    let seen = last_seen.clone();
-    let mut writer = tokio::spawn(async move {
-        let mut ping = tokio::time::interval(cfg.ping_interval);
-        ping.tick().await;
-        loop {
-            tokio::select! {
-                out = rx.recv() => match out {
-                    Some(Out::Frame(Frame::Text(t))) => {
-                        if sink.send(WsMessage::Text(t.into())).await.is_err() { break; }
-                    }
-                    Some(Out::Frame(Frame::Binary(b))) => {
-                        if sink.send(WsMessage::Binary(b.into())).await.is_err() { break; }
-                    }
-                    Some(Out::Close(code, reason)) => {
-                        let _ = sink.send(WsMessage::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
-                        break;
-                    }
-                    None => {
-                        let _ = sink.send(WsMessage::Close(Some(CloseFrame { code: close::POLICY, reason: "slow consumer".into() }))).await;
-                        break;
-                    }
-                },
-                _ = ping.tick() => {
-                    let idle = seen.lock().map(|t| t.elapsed()).unwrap_or_default();
-                    if idle > cfg.idle_timeout {
-                        let _ = sink.send(WsMessage::Close(Some(CloseFrame { code: close::GOING_AWAY, reason: "no answer to pings".into() }))).await;
-                        break;
-                    }
-                    if sink.send(WsMessage::Ping(Vec::new().into())).await.is_err() { break; }
-                }
-            }
-        }
-        let _ = sink.close().await;
-    });
-    let mut writer_done = false;
+    let mut ping = tokio::time::interval(cfg.ping_interval);
+    ping.tick().await;
+    let mut last_seen = Instant::now();
     let mut oversized = false;
-    loop {
-        let msg = tokio::select! {
-            msg = stream.next() => msg,
-            // The writer ends the connection (dead peer, slow consumer, close requested):
-            // stop reading too.
-            _ = &mut writer => {
-                writer_done = true;
-                break;
-            }
-        };
-        let Some(msg) = msg else { break };
-        if let Ok(mut t) = last_seen.lock() {
-            *t = Instant::now();
-        }
-        let frame = match msg {
-            Ok(WsMessage::Text(t)) => Frame::Text(t.as_str().to_owned()),
-            Ok(WsMessage::Binary(b)) => Frame::Binary(b.to_vec()),
-            Ok(WsMessage::Ping(_)) | Ok(WsMessage::Pong(_)) => continue,
-            Ok(WsMessage::Close(_)) => break,
-            Err(e) => {
-                let text = e.to_string();
-                if text.contains("too long")
-                    || text.contains("Space limit")
-                    || text.contains("size")
-                {
-                    hub.close(id, close::TOO_BIG, "message too large");
-                    oversized = true;
+    // The handler's future for the frame being handled (terminated when none is).
+    let mut handling = std::pin::pin!(futures_util::future::Fuse::terminated());
+    let hub_key = Arc::as_ptr(&hub.inner) as usize;
+    let end = 'conn: loop {
+        let idle = handling.is_terminated();
+        // Branches are polled in random order, so a steady stream of outgoing frames cannot
+        // starve reading (and with it the pongs that keep the connection alive), nor the reverse.
+        tokio::select! {
+            step = std::future::poll_fn(|cx| match OwnQueue::poll(hub_key, id, handling.as_mut(), cx) {
+                (std::task::Poll::Ready(result), queued) => std::task::Poll::Ready(Step::Done(result, queued)),
+                (std::task::Poll::Pending, queued) if !queued.is_empty() => std::task::Poll::Ready(Step::Queued(queued)),
+                (std::task::Poll::Pending, _) => std::task::Poll::Pending,
+            }), if !idle => {
+                let (result, queued) = match step {
+                    Step::Done(result, queued) => (Some(result), queued),
+                    Step::Queued(queued) => (None, queued),
+                };
+                for out in queued {
+                    match out {
+                        Out::Frame(frame) => {
+                            let message = match frame {
+                                Frame::Text(t) => WsMessage::Text(t.into()),
+                                Frame::Binary(b) => WsMessage::Binary(b.into()),
+                            };
+                            if sink.send(message).await.is_err() {
+                                break 'conn End::Written;
+                            }
+                        }
+                        Out::Close(code, reason) => {
+                            let _ = sink.send(WsMessage::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+                            break 'conn End::Written;
+                        }
+                    }
                 }
-                tracing::debug!(conn = id.0, error = %text, "WebSocket read ended");
-                break;
+                if let Some(Err(Reject(message))) = result {
+                    tracing::info!(conn = id.0, %message, "message rejected");
+                    let body = format!("{{\"error\":{}}}", serde_json::Value::String(message));
+                    let _ = hub.send(id, Frame::Text(body));
+                }
             }
-        };
-        if let Err(Reject(message)) = handler.on_frame(ctx.clone(), frame).await {
-            tracing::info!(conn = id.0, %message, "message rejected");
-            let body = format!("{{\"error\":{}}}", serde_json::Value::String(message));
-            let _ = hub.send(id, Frame::Text(body));
+            out = rx.recv() => match out {
+                Some(Out::Frame(frame)) => {
+                    let message = match frame {
+                        Frame::Text(t) => WsMessage::Text(t.into()),
+                        Frame::Binary(b) => WsMessage::Binary(b.into()),
+                    };
+                    if sink.send(message).await.is_err() {
+                        break End::Written;
+                    }
+                }
+                Some(Out::Close(code, reason)) => {
+                    let _ = sink.send(WsMessage::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+                    break End::Written;
+                }
+                None => {
+                    // Unregistered: the hub dropped the connection as a slow consumer.
+                    let _ = sink.send(WsMessage::Close(Some(CloseFrame { code: close::POLICY, reason: "slow consumer".into() }))).await;
+                    break End::Written;
+                }
+            },
+            msg = stream.next(), if idle => {
+                let Some(msg) = msg else { break End::Read };
+                last_seen = Instant::now();
+                let frame = match msg {
+                    Ok(WsMessage::Text(t)) => Frame::Text(t.as_str().to_owned()),
+                    Ok(WsMessage::Binary(b)) => Frame::Binary(b.to_vec()),
+                    Ok(WsMessage::Ping(_)) | Ok(WsMessage::Pong(_)) => continue,
+                    Ok(WsMessage::Close(_)) => break End::Read,
+                    Err(e) => {
+                        let text = e.to_string();
+                        if text.contains("too long")
+                            || text.contains("Space limit")
+                            || text.contains("size")
+                        {
+                            hub.close(id, close::TOO_BIG, "message too large");
+                            oversized = true;
+                        }
+                        tracing::debug!(conn = id.0, error = %text, "WebSocket read ended");
+                        break End::Read;
+                    }
+                };
+                handling.set(handler.on_frame(ctx.clone(), frame).fuse());
+            }
+            _ = ping.tick() => {
+                if last_seen.elapsed() > cfg.idle_timeout {
+                    let _ = sink.send(WsMessage::Close(Some(CloseFrame { code: close::GOING_AWAY, reason: "no answer to pings".into() }))).await;
+                    break End::Written;
+                }
+                if sink.send(WsMessage::Ping(Vec::new().into())).await.is_err() {
+                    break End::Written;
+                }
+            }
         }
+    };
+    // A frame being handled is handled to the end (its reply may no longer go out).
+    if !handling.is_terminated() {
+        let _ = (&mut handling).await;
     }
-    if !writer_done {
-        // Let the writer flush a pending close frame.
+    if matches!(end, End::Read) {
+        // Flush what is queued, then the close frame (the 1009 of an oversized message was
+        // queued first); give up after a second.
+        hub.close(id, close::NORMAL, "");
         let _ = tokio::time::timeout(Duration::from_secs(1), async {
-            hub.close(id, close::NORMAL, "");
-            let _ = (&mut writer).await;
+            while let Some(out) = rx.recv().await {
+                match out {
+                    Out::Frame(Frame::Text(t)) => {
+                        if sink.send(WsMessage::Text(t.into())).await.is_err() {
+                            return;
+                        }
+                    }
+                    Out::Frame(Frame::Binary(b)) => {
+                        if sink.send(WsMessage::Binary(b.into())).await.is_err() {
+                            return;
+                        }
+                    }
+                    Out::Close(code, reason) => {
+                        let _ = sink
+                            .send(WsMessage::Close(Some(CloseFrame {
+                                code,
+                                reason: reason.into(),
+                            })))
+                            .await;
+                        return;
+                    }
+                }
+            }
         })
         .await;
-        writer.abort();
     }
-    hub.unregister(id);
+    let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+    drop(registered);
     handler.on_close(&ctx);
     if oversized {
         // The rest of the oversized message is still unread: closing the socket now makes the
@@ -492,6 +690,48 @@ mod tests {
         );
         assert_eq!(hub.connections(), 1);
         assert_eq!(hub.dropped(), 1);
+    }
+
+    #[test]
+    fn frames_a_handler_sends_to_its_own_connection_skip_the_channel() {
+        let hub = Hub::new(WsConfig {
+            send_queue: 2,
+            ..WsConfig::default()
+        });
+        let (tx, mut rx) = mpsc::channel(8);
+        let own = hub.register(tx);
+        let (tx, mut rx_other) = mpsc::channel(8);
+        let other = hub.register(tx);
+        let h = hub.clone();
+        let mut handler = std::pin::pin!(async move {
+            h.send(own, Frame::Text("a".into())).unwrap();
+            h.send(other, Frame::Text("to the other".into())).unwrap();
+            h.send(own, Frame::Text("b".into())).unwrap();
+            h.send(own, Frame::Text("one too many".into()))
+        });
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let key = Arc::as_ptr(&hub.inner) as usize;
+        let (poll, queued) = OwnQueue::poll(key, own, handler.as_mut(), &mut cx);
+        assert_eq!(
+            poll,
+            std::task::Poll::Ready(Err(SendError::SlowConsumer(own)))
+        );
+        let texts: Vec<String> = queued
+            .into_iter()
+            .map(|o| match o {
+                Out::Frame(Frame::Text(t)) => t,
+                _ => String::new(),
+            })
+            .collect();
+        assert_eq!(texts, ["a", "b"]);
+        assert!(rx.try_recv().is_err(), "nothing went through the channel");
+        assert!(
+            matches!(rx_other.try_recv(), Ok(Out::Frame(Frame::Text(t))) if t == "to the other")
+        );
+        // Outside the handler's poll, sends take the channel again.
+        assert_eq!(hub.send(other, Frame::Text("later".into())), Ok(()));
+        assert!(matches!(rx_other.try_recv(), Ok(Out::Frame(Frame::Text(t))) if t == "later"));
+        assert_eq!(hub.connections(), 1, "the slow consumer was disconnected");
     }
 
     #[test]

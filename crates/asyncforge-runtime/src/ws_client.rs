@@ -118,6 +118,9 @@ pub struct ClientConfig {
     pub headers: Vec<(String, String)>,
     /// Largest message accepted from the server (bytes).
     pub max_message_size: usize,
+    /// Bytes read from the socket at a time (see the server's `WsConfig::read_buffer`:
+    /// tungstenite zero-fills this much before every read attempt).
+    pub read_buffer: usize,
 }
 
 impl Default for ClientConfig {
@@ -128,6 +131,7 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(10),
             headers: Vec::new(),
             max_message_size: 16 << 20,
+            read_buffer: 16 * 1024,
         }
     }
 }
@@ -209,7 +213,9 @@ async fn run(
 ) {
     let mut delays = config.backoff.delays();
     let mut generation = 0u64;
-    let mut pending: Option<Frame> = None;
+    // A message whose send failed, sent first on the next connection (a `Message` clones
+    // without copying its payload).
+    let mut pending: Option<Message> = None;
     loop {
         let attempt = delays.attempts();
         let _ = state.send(State::Connecting { attempt });
@@ -222,7 +228,8 @@ async fn run(
         };
         let ws_config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
             .max_message_size(Some(config.max_message_size))
-            .max_frame_size(Some(config.max_message_size));
+            .max_frame_size(Some(config.max_message_size))
+            .read_buffer_size(config.read_buffer.max(1024));
         let connected = tokio::time::timeout(
             config.connect_timeout,
             tokio_tungstenite::connect_async_with_config(request, Some(ws_config), false),
@@ -273,10 +280,10 @@ async fn run(
         let _ = state.send(State::Connected { generation });
         let (mut sink, mut stream) = socket.split();
         // A frame whose send failed on the previous connection goes first.
-        if let Some(f) = pending.take()
-            && sink.send(to_message(&f)).await.is_err()
+        if let Some(m) = pending.take()
+            && sink.send(m.clone()).await.is_err()
         {
-            pending = Some(f);
+            pending = Some(m);
             continue;
         }
         loop {
@@ -287,8 +294,9 @@ async fn run(
                         let _ = state.send(State::Closed);
                         return;
                     };
-                    if sink.send(to_message(&frame)).await.is_err() {
-                        pending = Some(frame);
+                    let message = to_message(frame);
+                    if sink.send(message.clone()).await.is_err() {
+                        pending = Some(message);
                         break;
                     }
                 }
@@ -340,10 +348,10 @@ fn request(
     Ok(request)
 }
 
-fn to_message(f: &Frame) -> Message {
+fn to_message(f: Frame) -> Message {
     match f {
-        Frame::Text(t) => Message::text(t.clone()),
-        Frame::Binary(b) => Message::binary(b.clone()),
+        Frame::Text(t) => Message::text(t),
+        Frame::Binary(b) => Message::binary(b),
     }
 }
 
