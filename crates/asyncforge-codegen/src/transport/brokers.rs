@@ -450,17 +450,8 @@ impl Cx<'_> {
 
     /// Rustdoc for an operation: title, summary, description, or a sentence naming it.
     pub fn op_doc(&self, op: &BrokerOp, fallback: &str) -> TokenStream {
-        let o = self.api.operation(op.id);
-        let mut parts: Vec<String> = [&o.title, &o.summary, &o.description]
-            .into_iter()
-            .flatten()
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect();
-        if parts.is_empty() {
-            parts.push(fallback.replace("{}", &o.key));
-        }
-        crate::doc_attrs(Some(&parts.join("\n\n")))
+        let key = &self.api.operation(op.id).key;
+        super::operation_doc(self.api, op.id, fallback.replace("{}", key))
     }
 
     /// The message type an operation carries: the message's own type, or its enum.

@@ -103,20 +103,30 @@ impl Ctx<'_> {
     }
 
     fn op_doc(&self, op: &Op, fallback: String) -> TokenStream {
-        let o = self.api.operation(op.id);
-        let mut parts: Vec<String> = [&o.title, &o.summary, &o.description]
-            .into_iter()
-            .flatten()
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect();
-        parts.dedup();
-        if parts.is_empty() {
-            parts.push(fallback);
-        }
-        parts.push(format!("Operation `{}`.", o.key));
-        crate::doc_attrs(Some(&parts.join("\n\n")))
+        operation_doc(self.api, op.id, fallback)
     }
+}
+
+/// Rustdoc for an operation of any transport: its title, summary and description (or
+/// `fallback` when it has none), then the operation's key.
+pub(crate) fn operation_doc(
+    api: &Api,
+    id: asyncforge_spec::ir::OperationId,
+    fallback: String,
+) -> TokenStream {
+    let o = api.operation(id);
+    let mut parts: Vec<String> = [&o.title, &o.summary, &o.description]
+        .into_iter()
+        .flatten()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    parts.dedup();
+    if parts.is_empty() {
+        parts.push(fallback);
+    }
+    parts.push(format!("Operation `{}`.", o.key));
+    crate::doc_attrs(Some(&parts.join("\n\n")))
 }
 
 /// `m` or `m.into()`: a message goes into an operation's enum when it has several.

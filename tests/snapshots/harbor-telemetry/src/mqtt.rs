@@ -105,6 +105,8 @@ impl Publisher {
         &self.client
     }
     /// Stop a crane immediately.
+    ///
+    /// Operation `stopCrane`.
     pub async fn stop_crane(
         &self,
         params: &CraneCommandsParams,
@@ -129,6 +131,8 @@ impl Publisher {
             .await
     }
     /// Ask a crane for a fresh reading; it answers on the readings channel.
+    ///
+    /// Operation `requestReading`.
     ///
     /// MQTT 5 request/reply: publishes with this client's reply topic and fresh
     /// correlation data, and waits up to `timeout` for the answer.
@@ -179,6 +183,8 @@ pub struct Received<P, M> {
 /// acknowledges and drops it.
 pub trait Handler: Send + Sync + 'static {
     /// Collect crane status reports.
+    ///
+    /// Operation `receiveCraneStatus`.
     fn receive_crane_status(
         &self,
         received: Received<CraneStatusParams, super::messages::CraneStatus>,

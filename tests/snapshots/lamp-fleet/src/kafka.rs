@@ -72,6 +72,8 @@ impl Producer {
     }
     /// A lamp controller publishes a metered interval.
     ///
+    /// Operation `publishReading`.
+    ///
     /// The record key is typed by the message binding's `key` schema.
     /// Resolves when the broker has the record.
     pub async fn publish_reading(
@@ -135,6 +137,8 @@ pub struct Received<P, K, M> {
 /// invalid record ([`kafka::HandlerError::Invalid`]) is dead-lettered or skipped.
 pub trait Handler: Send + Sync + 'static {
     /// The ledger books a metered interval (at least once; bookings are idempotent by `seq`).
+    ///
+    /// Operation `recordReading`.
     fn record_reading(
         &self,
         received: Received<(), u64, super::messages::EnergyReading>,

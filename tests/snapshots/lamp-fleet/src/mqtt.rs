@@ -93,6 +93,8 @@ impl Publisher {
     }
     /// Command a lamp and wait for its acknowledgement.
     ///
+    /// Operation `sendCommand`.
+    ///
     /// MQTT 5 request/reply: publishes with this client's reply topic and fresh
     /// correlation data, and waits up to `timeout` for the answer.
     pub async fn send_command(
@@ -120,6 +122,8 @@ impl Publisher {
             .await
     }
     /// A lamp reports its state; the broker keeps the last one.
+    ///
+    /// Operation `reportStatus`.
     pub async fn report_status(
         &self,
         params: &LampStatusParams,
@@ -160,12 +164,16 @@ pub struct Received<P, M> {
 pub trait Handler: Send + Sync + 'static {
     /// A lamp carries out a command and acknowledges it.
     ///
+    /// Operation `handleCommand`.
+    ///
     /// The reply goes to the request's response topic with its correlation data.
     fn handle_command(
         &self,
         received: Received<LampCommandsParams, super::messages::Command>,
     ) -> impl Future<Output = Result<super::messages::Ack, mqtt::HandlerError>> + Send;
     /// The control room follows every lamp's state.
+    ///
+    /// Operation `watchStatus`.
     fn watch_status(
         &self,
         received: Received<LampStatusParams, super::messages::Status>,

@@ -134,6 +134,8 @@ impl Producer {
     }
     /// Sends `turnOn`.
     ///
+    /// Operation `turnOn`.
+    ///
     /// The record key, when there is one, is sent as the string's bytes.
     /// Resolves when the broker has the record.
     pub async fn turn_on(
@@ -153,6 +155,8 @@ impl Producer {
     }
     /// Sends `turnOff`.
     ///
+    /// Operation `turnOff`.
+    ///
     /// The record key, when there is one, is sent as the string's bytes.
     /// Resolves when the broker has the record.
     pub async fn turn_off(
@@ -171,6 +175,8 @@ impl Producer {
             .await
     }
     /// Sends `dimLight`.
+    ///
+    /// Operation `dimLight`.
     ///
     /// The record key, when there is one, is sent as the string's bytes.
     /// Resolves when the broker has the record.
@@ -237,6 +243,8 @@ pub struct Received<P, K, M> {
 /// invalid record ([`kafka::HandlerError::Invalid`]) is dead-lettered or skipped.
 pub trait Handler: Send + Sync + 'static {
     /// Inform about environmental lighting conditions of a particular streetlight.
+    ///
+    /// Operation `receiveLightMeasurement`.
     fn receive_light_measurement(
         &self,
         received: Received<

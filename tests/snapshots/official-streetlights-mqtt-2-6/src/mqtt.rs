@@ -114,6 +114,8 @@ impl Publisher {
         &self.client
     }
     /// Sends `turnOn`.
+    ///
+    /// Operation `turnOn`.
     pub async fn turn_on(
         &self,
         params: &TurnOnParams,
@@ -133,6 +135,8 @@ impl Publisher {
             .await
     }
     /// Sends `turnOff`.
+    ///
+    /// Operation `turnOff`.
     pub async fn turn_off(
         &self,
         params: &TurnOffParams,
@@ -152,6 +156,8 @@ impl Publisher {
             .await
     }
     /// Sends `dimLight`.
+    ///
+    /// Operation `dimLight`.
     pub async fn dim_light(
         &self,
         params: &DimLightParams,
@@ -192,6 +198,8 @@ pub struct Received<P, M> {
 /// acknowledges and drops it.
 pub trait Handler: Send + Sync + 'static {
     /// Inform about environmental lighting conditions of a particular streetlight.
+    ///
+    /// Operation `receiveLightMeasurement`.
     fn receive_light_measurement(
         &self,
         received: Received<ReceiveLightMeasurementParams, super::messages::LightMeasured>,

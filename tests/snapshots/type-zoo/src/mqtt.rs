@@ -78,6 +78,8 @@ impl Publisher {
         &self.client
     }
     /// Publish a shape.
+    ///
+    /// Operation `publishShape`.
     pub async fn publish_shape(
         &self,
         message: &super::messages::Shape,
@@ -116,6 +118,8 @@ pub struct Received<P, M> {
 /// acknowledges and drops it.
 pub trait Handler: Send + Sync + 'static {
     /// Receive records, trees and Avro readings.
+    ///
+    /// Operation `receiveRecord`.
     fn receive_record(
         &self,
         received: Received<(), ReceiveRecordMessage>,
