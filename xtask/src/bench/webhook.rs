@@ -68,7 +68,8 @@ pub fn run() -> ExitCode {
             signer.sign("msg_bench", ts, &body).into_iter().collect();
         let sign_ours = rate(|| !signer.sign("msg_bench", ts, &body).is_empty());
         let verify_ours = rate(|| signer.verify(&headers, &body, ts).is_ok());
-        let raw_sign = || {
+        // HMAC of `id.timestamp.body`, as the raw side of both loops computes it.
+        let raw_mac = || {
             let ts_text = ts.to_string();
             let mut mac = raw_key.clone();
             for p in [
@@ -80,8 +81,9 @@ pub fn run() -> ExitCode {
             ] {
                 mac.update(p);
             }
-            format!("v1,{}", B64.encode(mac.finalize().into_bytes()))
+            mac
         };
+        let raw_sign = || format!("v1,{}", B64.encode(raw_mac().finalize().into_bytes()));
         let header = raw_sign();
         let sign_raw = rate(|| !raw_sign().is_empty());
         let verify_raw = rate(|| {
@@ -89,18 +91,7 @@ pub fn run() -> ExitCode {
             let Some(sig) = header.strip_prefix("v1,").and_then(|s| B64.decode(s).ok()) else {
                 return false;
             };
-            let ts_text = ts.to_string();
-            let mut mac = raw_key.clone();
-            for p in [
-                b"msg_bench".as_slice(),
-                b".",
-                ts_text.as_bytes(),
-                b".",
-                &body,
-            ] {
-                mac.update(p);
-            }
-            mac.verify_slice(&sig).is_ok()
+            raw_mac().verify_slice(&sig).is_ok()
         });
         // One sign plus one verify, per second.
         let ours = 1.0 / (1.0 / sign_ours + 1.0 / verify_ours);

@@ -435,6 +435,28 @@ impl Cx<'_> {
         format_ident!("{}", self.messages[id.0 as usize].name)
     }
 
+    /// Decoding an operation that carries several messages: each message type is tried on
+    /// `source` (an expression with a `decode::<T>()` method) in order, and a payload that is
+    /// none of them makes the handler return `<module>::HandlerError::invalid`.
+    pub fn decode_any(
+        &self,
+        op: &BrokerOp,
+        source: TokenStream,
+        module: TokenStream,
+    ) -> TokenStream {
+        let e = format_ident!("{}Message", op.type_base);
+        let tries = op.messages.iter().map(|m| {
+            let v = self.msg_variant(*m);
+            let t = self.msg_ty(*m);
+            quote!(if let Ok(m) = #source.decode::<#t>() { #e::#v(m) } else)
+        });
+        let none = lit(&format!(
+            "the payload is none of the messages of `{}`",
+            self.api.operation(op.id).key
+        ));
+        quote!(#(#tries)* { return Err(#module::HandlerError::invalid(#none)); })
+    }
+
     pub fn has_headers(&self, id: MessageId) -> bool {
         self.messages[id.0 as usize].headers.is_some()
     }

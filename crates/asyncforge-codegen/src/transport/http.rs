@@ -807,18 +807,8 @@ pub(super) fn client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
 
 #[cfg(test)]
 mod tests {
+    use super::super::model::tests::api;
     use super::super::model::{Kind, build};
-    use asyncforge_spec::ir::Api;
-
-    fn api(yaml: &str) -> Api {
-        let checked = asyncforge_spec::load_bytes(
-            std::path::Path::new("api.yaml"),
-            yaml.as_bytes(),
-            &asyncforge_spec::LoadOptions::default(),
-        );
-        assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
-        checked.lower().expect("lowers")
-    }
 
     const DOC: &str = "asyncapi: 3.0.0
 info: {title: T, version: '1'}

@@ -287,19 +287,7 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
                     quote!(record.decode::<#t>()?)
                 }
             }
-            many => {
-                let e = format_ident!("{}Message", op.type_base);
-                let tries = many.iter().map(|m| {
-                    let v = cx.msg_variant(*m);
-                    let t = cx.msg_ty(*m);
-                    quote!(if let Ok(m) = record.decode::<#t>() { #e::#v(m) } else)
-                });
-                let none = lit(&format!(
-                    "the payload is none of the messages of `{}`",
-                    cx.api.operation(op.id).key
-                ));
-                quote!(#(#tries)* { return Err(kafka::HandlerError::invalid(#none)); })
-            }
+            _ => cx.decode_any(op, quote!(record), quote!(kafka)),
         };
         let (params_let, params) = if c.params.is_empty() {
             (TokenStream::new(), quote!(params: ()))

@@ -423,10 +423,11 @@ fn asyncforge_join(pathname: &str, address: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn api(yaml: &str) -> Api {
+    /// A valid document, lowered (tests of every transport's generator use it).
+    pub(crate) fn api(yaml: &str) -> Api {
         let checked = asyncforge_spec::load_bytes(
             std::path::Path::new("api.yaml"),
             yaml.as_bytes(),

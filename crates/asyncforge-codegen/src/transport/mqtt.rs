@@ -9,7 +9,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::brokers::{
-    BrokerModel, BrokerOp, Cx, common, lit, params_from, server_doc, server_host, topic_values,
+    BrokerModel, BrokerOp, Cx, common, params_from, server_doc, server_host, topic_values,
 };
 
 fn qos(level: Option<u8>) -> TokenStream {
@@ -339,19 +339,7 @@ fn subscriber(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
                 let t = cx.msg_ty(*one);
                 quote!(delivery.decode::<#t>()?)
             }
-            many => {
-                let e = format_ident!("{}Message", op.type_base);
-                let tries = many.iter().map(|m| {
-                    let v = cx.msg_variant(*m);
-                    let t = cx.msg_ty(*m);
-                    quote!(if let Ok(m) = delivery.decode::<#t>() { #e::#v(m) } else)
-                });
-                let none = lit(&format!(
-                    "the payload is none of the messages of `{}`",
-                    cx.api.operation(op.id).key
-                ));
-                quote!(#(#tries)* { return Err(mqtt::HandlerError::invalid(#none)); })
-            }
+            _ => cx.decode_any(op, quote!(delivery), quote!(mqtt)),
         };
         let call = match op.reply {
             Some(_) => quote! {
