@@ -5,7 +5,12 @@
 //! sent while disconnected wait in a bounded queue and go out after the reconnect; received
 //! frames come out of [`WsClient::recv`] in order. [`WsClient::state`] tells whether the
 //! connection is up and how many times it reconnected.
+//!
+//! Generated clients use [`WsClient::connect_with`] instead: their [`Dispatch`] decodes each
+//! received frame inside the connection task (no copy of the frame, no hand-over to another
+//! task), completes waiting requests and queues typed events for the application.
 
+use std::future::Future;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -136,6 +141,24 @@ impl Default for ClientConfig {
     }
 }
 
+/// What a client does with each frame it receives, run inside the connection task (see
+/// [`WsClient::connect_with`]). While `dispatch` waits (for room in the application's event
+/// queue, say), the connection reads nothing more: backpressure reaches the server.
+pub trait Dispatch: Send + 'static {
+    /// Handles one received frame (a text frame's UTF-8 bytes, or a binary frame's bytes).
+    /// Returns `false` to stop the client (its application side is gone).
+    fn dispatch(&mut self, data: &[u8]) -> impl Future<Output = bool> + Send;
+}
+
+/// The dispatch of [`WsClient::connect`]: received frames go to a bounded queue.
+struct Queue(mpsc::Sender<Frame>);
+
+impl Queue {
+    async fn push(&mut self, frame: Frame) -> bool {
+        self.0.send(frame).await.is_ok()
+    }
+}
+
 /// A self-reconnecting WebSocket client.
 pub struct WsClient {
     out: mpsc::Sender<Frame>,
@@ -151,13 +174,44 @@ impl WsClient {
         let (out_tx, out_rx) = mpsc::channel(config.queue.max(1));
         let (in_tx, in_rx) = mpsc::channel(config.queue.max(1));
         let (state_tx, state_rx) = watch::channel(State::Connecting { attempt: 0 });
-        let task = tokio::spawn(run(url, config, out_rx, in_tx, state_tx));
+        let task = tokio::spawn(run(
+            url,
+            config,
+            out_rx,
+            Inbound::<NoDispatch>::Queue(Queue(in_tx)),
+            state_tx,
+        ));
         WsClient {
             out: out_tx,
             incoming: in_rx,
             state: state_rx,
             task,
         }
+    }
+
+    /// Starts connecting to `url` in the background, handing every received frame to the
+    /// dispatch that `make` builds (it gets the sender, to answer requests with). Returns the
+    /// sender and the connection task (abort it to stop the client).
+    pub fn connect_with<D: Dispatch>(
+        url: impl Into<String>,
+        config: ClientConfig,
+        make: impl FnOnce(WsSender) -> D,
+    ) -> (WsSender, tokio::task::JoinHandle<()>) {
+        let (out_tx, out_rx) = mpsc::channel(config.queue.max(1));
+        let (state_tx, state_rx) = watch::channel(State::Connecting { attempt: 0 });
+        let sender = WsSender {
+            out: out_tx,
+            state: state_rx,
+        };
+        let dispatch = make(sender.clone());
+        let task = tokio::spawn(run(
+            url.into(),
+            config,
+            out_rx,
+            Inbound::Dispatch(dispatch),
+            state_tx,
+        ));
+        (sender, task)
     }
 
     /// Queues a frame; it is sent as soon as the connection is up.
@@ -204,11 +258,42 @@ impl WsClient {
     }
 }
 
-async fn run(
+/// Where received frames go: a queue of owned frames, or a dispatch that borrows them.
+enum Inbound<D> {
+    Queue(Queue),
+    Dispatch(D),
+}
+
+/// The dispatch type of a plain [`WsClient::connect`], which queues frames instead.
+struct NoDispatch;
+
+impl Dispatch for NoDispatch {
+    async fn dispatch(&mut self, _: &[u8]) -> bool {
+        false
+    }
+}
+
+impl<D: Dispatch> Inbound<D> {
+    async fn text(&mut self, t: &str) -> bool {
+        match self {
+            Inbound::Queue(q) => q.push(Frame::Text(t.to_owned())).await,
+            Inbound::Dispatch(d) => d.dispatch(t.as_bytes()).await,
+        }
+    }
+
+    async fn binary(&mut self, b: &[u8]) -> bool {
+        match self {
+            Inbound::Queue(q) => q.push(Frame::Binary(b.to_vec())).await,
+            Inbound::Dispatch(d) => d.dispatch(b).await,
+        }
+    }
+}
+
+async fn run<D: Dispatch>(
     url: String,
     config: ClientConfig,
     mut out: mpsc::Receiver<Frame>,
-    incoming: mpsc::Sender<Frame>,
+    mut incoming: Inbound<D>,
     state: watch::Sender<State>,
 ) {
     let mut delays = config.backoff.delays();
@@ -302,13 +387,13 @@ async fn run(
                 }
                 msg = stream.next() => match msg {
                     Some(Ok(Message::Text(t))) => {
-                        if incoming.send(Frame::Text(t.as_str().to_owned())).await.is_err() {
+                        if !incoming.text(t.as_str()).await {
                             let _ = state.send(State::Closed);
                             return;
                         }
                     }
                     Some(Ok(Message::Binary(b))) => {
-                        if incoming.send(Frame::Binary(b.to_vec())).await.is_err() {
+                        if !incoming.binary(&b).await {
                             let _ = state.send(State::Closed);
                             return;
                         }

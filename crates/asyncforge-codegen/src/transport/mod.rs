@@ -1183,9 +1183,9 @@ fn client(cx: &Ctx<'_>, model: &Model) -> TokenStream {
     let ws_imports = has_ws.then(|| {
         quote! {
             #[allow(unused_imports)]
-            use asyncforge_runtime::ws_client::{ClientConfig, Responder, ReplyError, State, WsClient, WsSender};
+            use asyncforge_runtime::ws_client::{ClientConfig, Dispatch, Responder, ReplyError, State, WsClient, WsSender};
             #[allow(unused_imports)]
-            use asyncforge_runtime::endpoint::{frame_bytes, outgoing_correlation, outgoing_frame, query_string};
+            use asyncforge_runtime::endpoint::{outgoing_correlation, outgoing_frame, query_string};
             #[allow(unused_imports)]
             use asyncforge_runtime::rpc::{Pending, RequestError};
             use asyncforge_runtime::tokio::sync::mpsc;
@@ -1246,6 +1246,7 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
     let client = format_ident!("{}Client", e.name);
     let event = format_ident!("{}Event", e.name);
     let pending_ty = format_ident!("{}Pending", e.name);
+    let dispatch_ty = format_ident!("{}Dispatch", e.name);
     let params_ty = format_ident!("{}Params", e.name);
     let params_path = quote!(super::channels::#params_ty);
     let query_ty = cx.query_ty(index);
@@ -1315,7 +1316,7 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
             if let Some(m) = incoming.try_message::<#ty>(&#check) {
                 let id = incoming.correlation(<#ty as Message>::CORRELATION_POINTER);
                 #dispatch
-                continue;
+                return true;
             }
         });
     }
@@ -1332,8 +1333,7 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
                     let check = cx.check(*m);
                     tries.push(quote! {
                         if let Some(m) = incoming.try_message::<#ty>(&#check) {
-                            if events.send(#event::#variant(#m_conv)).await.is_err() { return; }
-                            continue;
+                            return events.send(#event::#variant(#m_conv)).await.is_ok();
                         }
                     });
                 }
@@ -1354,8 +1354,7 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
                         if let Some(m) = incoming.try_message::<#ty>(&#check) {
                             let id = incoming.correlation(<#ty as Message>::CORRELATION_POINTER);
                             let responder = Responder::new(tx.clone(), id);
-                            if events.send(#event::#variant(#m_conv, responder)).await.is_err() { return; }
-                            continue;
+                            return events.send(#event::#variant(#m_conv, responder)).await.is_ok();
                         }
                     });
                 }
@@ -1396,6 +1395,28 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
             #(#pending_fields)*
         }
 
+        /// Decodes the frames of one connection inside its task: replies complete waiting
+        /// requests, everything else becomes an event.
+        struct #dispatch_ty {
+            events: mpsc::Sender<#event>,
+            pending: Arc<#pending_ty>,
+            tx: WsSender,
+        }
+
+        impl Dispatch for #dispatch_ty {
+            async fn dispatch(&mut self, data: &[u8]) -> bool {
+                let #dispatch_ty { events, pending, tx } = self;
+                let _ = (&pending, &tx);
+                let mut incoming = Incoming::new(data);
+                if let Some(why) = incoming.error_report() {
+                    return events.send(#event::Refused(why)).await.is_ok();
+                }
+                #(#tries)*
+                asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
+                true
+            }
+        }
+
         #[doc = #client_doc]
         #[allow(dead_code)]
         pub struct #client {
@@ -1413,24 +1434,13 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
                 let mut url = server_url.trim_end_matches('/').to_owned();
                 url.push_str(&join_path(#address_path, &params.address()));
                 #query_use
-                let (tx, mut rx) = WsClient::connect(url, options.ws.clone()).split();
                 let (events, events_rx) = mpsc::channel(options.events.max(1));
                 let pending = Arc::new(#pending_ty { #(#pending_inits)* });
                 let shared = pending.clone();
-                let sender = tx.clone();
-                let task = asyncforge_runtime::tokio::spawn(async move {
-                    let pending = shared;
-                    let tx = sender;
-                    let _ = (&pending, &tx);
-                    while let Some(frame) = rx.recv().await {
-                        let mut incoming = Incoming::new(frame_bytes(&frame));
-                        if let Some(why) = incoming.error_report() {
-                            if events.send(#event::Refused(why)).await.is_err() { return; }
-                            continue;
-                        }
-                        #(#tries)*
-                        asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
-                    }
+                let (tx, task) = WsClient::connect_with(url, options.ws.clone(), move |tx| #dispatch_ty {
+                    events,
+                    pending: shared,
+                    tx,
                 });
                 #client { tx, events: events_rx, pending, request_timeout: options.request_timeout, task }
             }

@@ -12,14 +12,11 @@ use asyncforge_runtime::codegen::*;
 use asyncforge_runtime::endpoint::{join_path, Incoming, Outgoing};
 #[allow(unused_imports)]
 use asyncforge_runtime::ws_client::{
-    ClientConfig, Responder, ReplyError, State, WsClient, WsSender,
+    ClientConfig, Dispatch, Responder, ReplyError, State, WsClient, WsSender,
 };
 
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{
-    frame_bytes, outgoing_correlation, outgoing_frame, query_string,
-};
-
+use asyncforge_runtime::endpoint::{outgoing_correlation, outgoing_frame, query_string};
 #[allow(unused_imports)]
 use asyncforge_runtime::rpc::{Pending, RequestError};
 use asyncforge_runtime::tokio::sync::mpsc;
@@ -65,6 +62,49 @@ pub enum CraneCommandsEvent {
 #[derive(Default)]
 struct CraneCommandsPending {}
 
+/// Decodes the frames of one connection inside its task: replies complete waiting
+/// requests, everything else becomes an event.
+struct CraneCommandsDispatch {
+    events: mpsc::Sender<CraneCommandsEvent>,
+    pending: Arc<CraneCommandsPending>,
+    tx: WsSender,
+}
+
+impl Dispatch for CraneCommandsDispatch {
+    async fn dispatch(&mut self, data: &[u8]) -> bool {
+        let CraneCommandsDispatch { events, pending, tx } = self;
+        let _ = (&pending, &tx);
+        let mut incoming = Incoming::new(data);
+        if let Some(why) = incoming.error_report() {
+            return events.send(CraneCommandsEvent::Refused(why)).await.is_ok();
+        }
+        if let Some(m) = incoming
+            .try_message::<
+                super::messages::StopCrane,
+            >(&super::channels::checks::STOP_CRANE)
+        {
+            return events.send(CraneCommandsEvent::StopCrane(m)).await.is_ok();
+        }
+        if let Some(m) = incoming
+            .try_message::<
+                super::messages::ReadingRequest,
+            >(&super::channels::checks::READING_REQUEST)
+        {
+            let id = incoming
+                .correlation(
+                    <super::messages::ReadingRequest as Message>::CORRELATION_POINTER,
+                );
+            let responder = Responder::new(tx.clone(), id);
+            return events
+                .send(CraneCommandsEvent::RequestReading(m, responder))
+                .await
+                .is_ok();
+        }
+        asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
+        true
+    }
+}
+
 /// A WebSocket client of `harbor/{berth}/cranes/{craneId}/commands`: reconnects by itself; frames sent while disconnected wait in a bounded queue.
 #[allow(dead_code)]
 pub struct CraneCommandsClient {
@@ -85,55 +125,18 @@ impl CraneCommandsClient {
     ) -> Self {
         let mut url = server_url.trim_end_matches('/').to_owned();
         url.push_str(&join_path("/ws", &params.address()));
-        let (tx, mut rx) = WsClient::connect(url, options.ws.clone()).split();
         let (events, events_rx) = mpsc::channel(options.events.max(1));
         let pending = Arc::new(CraneCommandsPending {});
         let shared = pending.clone();
-        let sender = tx.clone();
-        let task = asyncforge_runtime::tokio::spawn(async move {
-            let pending = shared;
-            let tx = sender;
-            let _ = (&pending, &tx);
-            while let Some(frame) = rx.recv().await {
-                let mut incoming = Incoming::new(frame_bytes(&frame));
-                if let Some(why) = incoming.error_report() {
-                    if events.send(CraneCommandsEvent::Refused(why)).await.is_err() {
-                        return;
-                    }
-                    continue;
-                }
-                if let Some(m) = incoming
-                    .try_message::<
-                        super::messages::StopCrane,
-                    >(&super::channels::checks::STOP_CRANE)
-                {
-                    if events.send(CraneCommandsEvent::StopCrane(m)).await.is_err() {
-                        return;
-                    }
-                    continue;
-                }
-                if let Some(m) = incoming
-                    .try_message::<
-                        super::messages::ReadingRequest,
-                    >(&super::channels::checks::READING_REQUEST)
-                {
-                    let id = incoming
-                        .correlation(
-                            <super::messages::ReadingRequest as Message>::CORRELATION_POINTER,
-                        );
-                    let responder = Responder::new(tx.clone(), id);
-                    if events
-                        .send(CraneCommandsEvent::RequestReading(m, responder))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                    continue;
-                }
-                asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
-            }
-        });
+        let (tx, task) = WsClient::connect_with(
+            url,
+            options.ws.clone(),
+            move |tx| CraneCommandsDispatch {
+                events,
+                pending: shared,
+                tx,
+            },
+        );
         CraneCommandsClient {
             tx,
             events: events_rx,
@@ -176,6 +179,27 @@ pub enum ReadingsEvent {
 #[derive(Default)]
 struct ReadingsPending {}
 
+/// Decodes the frames of one connection inside its task: replies complete waiting
+/// requests, everything else becomes an event.
+struct ReadingsDispatch {
+    events: mpsc::Sender<ReadingsEvent>,
+    pending: Arc<ReadingsPending>,
+    tx: WsSender,
+}
+
+impl Dispatch for ReadingsDispatch {
+    async fn dispatch(&mut self, data: &[u8]) -> bool {
+        let ReadingsDispatch { events, pending, tx } = self;
+        let _ = (&pending, &tx);
+        let mut incoming = Incoming::new(data);
+        if let Some(why) = incoming.error_report() {
+            return events.send(ReadingsEvent::Refused(why)).await.is_ok();
+        }
+        asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
+        true
+    }
+}
+
 /// A WebSocket client of `harbor/readings/{requestId}`: reconnects by itself; frames sent while disconnected wait in a bounded queue.
 #[allow(dead_code)]
 pub struct ReadingsClient {
@@ -196,26 +220,18 @@ impl ReadingsClient {
     ) -> Self {
         let mut url = server_url.trim_end_matches('/').to_owned();
         url.push_str(&join_path("/ws", &params.address()));
-        let (tx, mut rx) = WsClient::connect(url, options.ws.clone()).split();
         let (events, events_rx) = mpsc::channel(options.events.max(1));
         let pending = Arc::new(ReadingsPending {});
         let shared = pending.clone();
-        let sender = tx.clone();
-        let task = asyncforge_runtime::tokio::spawn(async move {
-            let pending = shared;
-            let tx = sender;
-            let _ = (&pending, &tx);
-            while let Some(frame) = rx.recv().await {
-                let mut incoming = Incoming::new(frame_bytes(&frame));
-                if let Some(why) = incoming.error_report() {
-                    if events.send(ReadingsEvent::Refused(why)).await.is_err() {
-                        return;
-                    }
-                    continue;
-                }
-                asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
-            }
-        });
+        let (tx, task) = WsClient::connect_with(
+            url,
+            options.ws.clone(),
+            move |tx| ReadingsDispatch {
+                events,
+                pending: shared,
+                tx,
+            },
+        );
         ReadingsClient {
             tx,
             events: events_rx,
@@ -262,6 +278,34 @@ pub enum DashboardEvent {
 #[derive(Default)]
 struct DashboardPending {}
 
+/// Decodes the frames of one connection inside its task: replies complete waiting
+/// requests, everything else becomes an event.
+struct DashboardDispatch {
+    events: mpsc::Sender<DashboardEvent>,
+    pending: Arc<DashboardPending>,
+    tx: WsSender,
+}
+
+impl Dispatch for DashboardDispatch {
+    async fn dispatch(&mut self, data: &[u8]) -> bool {
+        let DashboardDispatch { events, pending, tx } = self;
+        let _ = (&pending, &tx);
+        let mut incoming = Incoming::new(data);
+        if let Some(why) = incoming.error_report() {
+            return events.send(DashboardEvent::Refused(why)).await.is_ok();
+        }
+        if let Some(m) = incoming
+            .try_message::<
+                super::messages::CraneStatus,
+            >(&super::channels::checks::CRANE_STATUS)
+        {
+            return events.send(DashboardEvent::PublishDashboard(m)).await.is_ok();
+        }
+        asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
+        true
+    }
+}
+
 /// A WebSocket client of `/dashboard`: reconnects by itself; frames sent while disconnected wait in a bounded queue.
 #[allow(dead_code)]
 pub struct DashboardClient {
@@ -282,36 +326,18 @@ impl DashboardClient {
     ) -> Self {
         let mut url = server_url.trim_end_matches('/').to_owned();
         url.push_str(&join_path("/ws", &params.address()));
-        let (tx, mut rx) = WsClient::connect(url, options.ws.clone()).split();
         let (events, events_rx) = mpsc::channel(options.events.max(1));
         let pending = Arc::new(DashboardPending {});
         let shared = pending.clone();
-        let sender = tx.clone();
-        let task = asyncforge_runtime::tokio::spawn(async move {
-            let pending = shared;
-            let tx = sender;
-            let _ = (&pending, &tx);
-            while let Some(frame) = rx.recv().await {
-                let mut incoming = Incoming::new(frame_bytes(&frame));
-                if let Some(why) = incoming.error_report() {
-                    if events.send(DashboardEvent::Refused(why)).await.is_err() {
-                        return;
-                    }
-                    continue;
-                }
-                if let Some(m) = incoming
-                    .try_message::<
-                        super::messages::CraneStatus,
-                    >(&super::channels::checks::CRANE_STATUS)
-                {
-                    if events.send(DashboardEvent::PublishDashboard(m)).await.is_err() {
-                        return;
-                    }
-                    continue;
-                }
-                asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
-            }
-        });
+        let (tx, task) = WsClient::connect_with(
+            url,
+            options.ws.clone(),
+            move |tx| DashboardDispatch {
+                events,
+                pending: shared,
+                tx,
+            },
+        );
         DashboardClient {
             tx,
             events: events_rx,

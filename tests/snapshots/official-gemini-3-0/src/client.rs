@@ -12,14 +12,11 @@ use asyncforge_runtime::codegen::*;
 use asyncforge_runtime::endpoint::{join_path, Incoming, Outgoing};
 #[allow(unused_imports)]
 use asyncforge_runtime::ws_client::{
-    ClientConfig, Responder, ReplyError, State, WsClient, WsSender,
+    ClientConfig, Dispatch, Responder, ReplyError, State, WsClient, WsSender,
 };
 
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{
-    frame_bytes, outgoing_correlation, outgoing_frame, query_string,
-};
-
+use asyncforge_runtime::endpoint::{outgoing_correlation, outgoing_frame, query_string};
 #[allow(unused_imports)]
 use asyncforge_runtime::rpc::{Pending, RequestError};
 use asyncforge_runtime::tokio::sync::mpsc;
@@ -59,6 +56,34 @@ pub enum MarketDataV1Event {
 #[derive(Default)]
 struct MarketDataV1Pending {}
 
+/// Decodes the frames of one connection inside its task: replies complete waiting
+/// requests, everything else becomes an event.
+struct MarketDataV1Dispatch {
+    events: mpsc::Sender<MarketDataV1Event>,
+    pending: Arc<MarketDataV1Pending>,
+    tx: WsSender,
+}
+
+impl Dispatch for MarketDataV1Dispatch {
+    async fn dispatch(&mut self, data: &[u8]) -> bool {
+        let MarketDataV1Dispatch { events, pending, tx } = self;
+        let _ = (&pending, &tx);
+        let mut incoming = Incoming::new(data);
+        if let Some(why) = incoming.error_report() {
+            return events.send(MarketDataV1Event::Refused(why)).await.is_ok();
+        }
+        if let Some(m) = incoming
+            .try_message::<
+                super::messages::MarketData,
+            >(&super::channels::checks::MARKET_DATA)
+        {
+            return events.send(MarketDataV1Event::SendMarketData(m)).await.is_ok();
+        }
+        asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
+        true
+    }
+}
+
 /// A WebSocket client of `/v1/marketdata/{symbol}`: reconnects by itself; frames sent while disconnected wait in a bounded queue.
 #[allow(dead_code)]
 pub struct MarketDataV1Client {
@@ -85,36 +110,18 @@ impl MarketDataV1Client {
             url.push('?');
             url.push_str(&q);
         }
-        let (tx, mut rx) = WsClient::connect(url, options.ws.clone()).split();
         let (events, events_rx) = mpsc::channel(options.events.max(1));
         let pending = Arc::new(MarketDataV1Pending {});
         let shared = pending.clone();
-        let sender = tx.clone();
-        let task = asyncforge_runtime::tokio::spawn(async move {
-            let pending = shared;
-            let tx = sender;
-            let _ = (&pending, &tx);
-            while let Some(frame) = rx.recv().await {
-                let mut incoming = Incoming::new(frame_bytes(&frame));
-                if let Some(why) = incoming.error_report() {
-                    if events.send(MarketDataV1Event::Refused(why)).await.is_err() {
-                        return;
-                    }
-                    continue;
-                }
-                if let Some(m) = incoming
-                    .try_message::<
-                        super::messages::MarketData,
-                    >(&super::channels::checks::MARKET_DATA)
-                {
-                    if events.send(MarketDataV1Event::SendMarketData(m)).await.is_err() {
-                        return;
-                    }
-                    continue;
-                }
-                asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
-            }
-        });
+        let (tx, task) = WsClient::connect_with(
+            url,
+            options.ws.clone(),
+            move |tx| MarketDataV1Dispatch {
+                events,
+                pending: shared,
+                tx,
+            },
+        );
         MarketDataV1Client {
             tx,
             events: events_rx,

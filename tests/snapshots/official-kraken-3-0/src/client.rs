@@ -12,14 +12,11 @@ use asyncforge_runtime::codegen::*;
 use asyncforge_runtime::endpoint::{join_path, Incoming, Outgoing};
 #[allow(unused_imports)]
 use asyncforge_runtime::ws_client::{
-    ClientConfig, Responder, ReplyError, State, WsClient, WsSender,
+    ClientConfig, Dispatch, Responder, ReplyError, State, WsClient, WsSender,
 };
 
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{
-    frame_bytes, outgoing_correlation, outgoing_frame, query_string,
-};
-
+use asyncforge_runtime::endpoint::{outgoing_correlation, outgoing_frame, query_string};
 #[allow(unused_imports)]
 use asyncforge_runtime::rpc::{Pending, RequestError};
 use asyncforge_runtime::tokio::sync::mpsc;
@@ -67,6 +64,102 @@ struct KrakenWebsocketsApiPending {
     unsubscribe: Pending<super::messages::SubscriptionStatus>,
 }
 
+/// Decodes the frames of one connection inside its task: replies complete waiting
+/// requests, everything else becomes an event.
+struct KrakenWebsocketsApiDispatch {
+    events: mpsc::Sender<KrakenWebsocketsApiEvent>,
+    pending: Arc<KrakenWebsocketsApiPending>,
+    tx: WsSender,
+}
+
+impl Dispatch for KrakenWebsocketsApiDispatch {
+    async fn dispatch(&mut self, data: &[u8]) -> bool {
+        let KrakenWebsocketsApiDispatch { events, pending, tx } = self;
+        let _ = (&pending, &tx);
+        let mut incoming = Incoming::new(data);
+        if let Some(why) = incoming.error_report() {
+            return events.send(KrakenWebsocketsApiEvent::Refused(why)).await.is_ok();
+        }
+        if let Some(m) = incoming
+            .try_message::<super::messages::Pong>(&super::channels::checks::PONG)
+        {
+            let id = incoming
+                .correlation(<super::messages::Pong as Message>::CORRELATION_POINTER);
+            if pending.receive_ping.complete(0, id.as_ref(), m).is_err() {
+                asyncforge_runtime::endpoint::unmatched("a reply to no pending request");
+            }
+            return true;
+        }
+        if let Some(m) = incoming
+            .try_message::<
+                super::messages::SubscriptionStatus,
+            >(&super::channels::checks::SUBSCRIPTION_STATUS)
+        {
+            let id = incoming
+                .correlation(
+                    <super::messages::SubscriptionStatus as Message>::CORRELATION_POINTER,
+                );
+            match asyncforge_runtime::rpc::choose(
+                &[
+                    pending.subscribe.route(0, id.as_ref()),
+                    pending.unsubscribe.route(0, id.as_ref()),
+                ],
+            ) {
+                Some(0) => {
+                    if pending.subscribe.complete(0, id.as_ref(), m.into()).is_err() {
+                        asyncforge_runtime::endpoint::unmatched(
+                            "a reply to no pending request",
+                        );
+                    }
+                }
+                Some(1) => {
+                    if pending.unsubscribe.complete(0, id.as_ref(), m).is_err() {
+                        asyncforge_runtime::endpoint::unmatched(
+                            "a reply to no pending request",
+                        );
+                    }
+                }
+                _ => {
+                    asyncforge_runtime::endpoint::unmatched(
+                        "a reply to no pending request",
+                    )
+                }
+            }
+            return true;
+        }
+        if let Some(m) = incoming
+            .try_message::<
+                super::messages::DummyCurrencyInfo,
+            >(&super::channels::checks::DUMMY_CURRENCY_INFO)
+        {
+            let id = incoming
+                .correlation(
+                    <super::messages::DummyCurrencyInfo as Message>::CORRELATION_POINTER,
+                );
+            if pending.subscribe.complete(0, id.as_ref(), m.into()).is_err() {
+                asyncforge_runtime::endpoint::unmatched("a reply to no pending request");
+            }
+            return true;
+        }
+        if let Some(m) = incoming
+            .try_message::<
+                super::messages::Heartbeat,
+            >(&super::channels::checks::HEARTBEAT)
+        {
+            return events.send(KrakenWebsocketsApiEvent::Heartbeat(m)).await.is_ok();
+        }
+        if let Some(m) = incoming
+            .try_message::<
+                super::messages::SystemStatus,
+            >(&super::channels::checks::SYSTEM_STATUS)
+        {
+            return events.send(KrakenWebsocketsApiEvent::SystemStatus(m)).await.is_ok();
+        }
+        asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
+        true
+    }
+}
+
 /// A WebSocket client of `/`: reconnects by itself; frames sent while disconnected wait in a bounded queue.
 #[allow(dead_code)]
 pub struct KrakenWebsocketsApiClient {
@@ -87,7 +180,6 @@ impl KrakenWebsocketsApiClient {
     ) -> Self {
         let mut url = server_url.trim_end_matches('/').to_owned();
         url.push_str(&join_path("", &params.address()));
-        let (tx, mut rx) = WsClient::connect(url, options.ws.clone()).split();
         let (events, events_rx) = mpsc::channel(options.events.max(1));
         let pending = Arc::new(KrakenWebsocketsApiPending {
             receive_ping: Pending::default(),
@@ -95,119 +187,15 @@ impl KrakenWebsocketsApiClient {
             unsubscribe: Pending::default(),
         });
         let shared = pending.clone();
-        let sender = tx.clone();
-        let task = asyncforge_runtime::tokio::spawn(async move {
-            let pending = shared;
-            let tx = sender;
-            let _ = (&pending, &tx);
-            while let Some(frame) = rx.recv().await {
-                let mut incoming = Incoming::new(frame_bytes(&frame));
-                if let Some(why) = incoming.error_report() {
-                    if events.send(KrakenWebsocketsApiEvent::Refused(why)).await.is_err()
-                    {
-                        return;
-                    }
-                    continue;
-                }
-                if let Some(m) = incoming
-                    .try_message::<super::messages::Pong>(&super::channels::checks::PONG)
-                {
-                    let id = incoming
-                        .correlation(
-                            <super::messages::Pong as Message>::CORRELATION_POINTER,
-                        );
-                    if pending.receive_ping.complete(0, id.as_ref(), m).is_err() {
-                        asyncforge_runtime::endpoint::unmatched(
-                            "a reply to no pending request",
-                        );
-                    }
-                    continue;
-                }
-                if let Some(m) = incoming
-                    .try_message::<
-                        super::messages::SubscriptionStatus,
-                    >(&super::channels::checks::SUBSCRIPTION_STATUS)
-                {
-                    let id = incoming
-                        .correlation(
-                            <super::messages::SubscriptionStatus as Message>::CORRELATION_POINTER,
-                        );
-                    match asyncforge_runtime::rpc::choose(
-                        &[
-                            pending.subscribe.route(0, id.as_ref()),
-                            pending.unsubscribe.route(0, id.as_ref()),
-                        ],
-                    ) {
-                        Some(0) => {
-                            if pending
-                                .subscribe
-                                .complete(0, id.as_ref(), m.into())
-                                .is_err()
-                            {
-                                asyncforge_runtime::endpoint::unmatched(
-                                    "a reply to no pending request",
-                                );
-                            }
-                        }
-                        Some(1) => {
-                            if pending.unsubscribe.complete(0, id.as_ref(), m).is_err() {
-                                asyncforge_runtime::endpoint::unmatched(
-                                    "a reply to no pending request",
-                                );
-                            }
-                        }
-                        _ => {
-                            asyncforge_runtime::endpoint::unmatched(
-                                "a reply to no pending request",
-                            )
-                        }
-                    }
-                    continue;
-                }
-                if let Some(m) = incoming
-                    .try_message::<
-                        super::messages::DummyCurrencyInfo,
-                    >(&super::channels::checks::DUMMY_CURRENCY_INFO)
-                {
-                    let id = incoming
-                        .correlation(
-                            <super::messages::DummyCurrencyInfo as Message>::CORRELATION_POINTER,
-                        );
-                    if pending.subscribe.complete(0, id.as_ref(), m.into()).is_err() {
-                        asyncforge_runtime::endpoint::unmatched(
-                            "a reply to no pending request",
-                        );
-                    }
-                    continue;
-                }
-                if let Some(m) = incoming
-                    .try_message::<
-                        super::messages::Heartbeat,
-                    >(&super::channels::checks::HEARTBEAT)
-                {
-                    if events.send(KrakenWebsocketsApiEvent::Heartbeat(m)).await.is_err()
-                    {
-                        return;
-                    }
-                    continue;
-                }
-                if let Some(m) = incoming
-                    .try_message::<
-                        super::messages::SystemStatus,
-                    >(&super::channels::checks::SYSTEM_STATUS)
-                {
-                    if events
-                        .send(KrakenWebsocketsApiEvent::SystemStatus(m))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                    continue;
-                }
-                asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
-            }
-        });
+        let (tx, task) = WsClient::connect_with(
+            url,
+            options.ws.clone(),
+            move |tx| KrakenWebsocketsApiDispatch {
+                events,
+                pending: shared,
+                tx,
+            },
+        );
         KrakenWebsocketsApiClient {
             tx,
             events: events_rx,

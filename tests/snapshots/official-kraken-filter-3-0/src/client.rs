@@ -12,14 +12,11 @@ use asyncforge_runtime::codegen::*;
 use asyncforge_runtime::endpoint::{join_path, Incoming, Outgoing};
 #[allow(unused_imports)]
 use asyncforge_runtime::ws_client::{
-    ClientConfig, Responder, ReplyError, State, WsClient, WsSender,
+    ClientConfig, Dispatch, Responder, ReplyError, State, WsClient, WsSender,
 };
 
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{
-    frame_bytes, outgoing_correlation, outgoing_frame, query_string,
-};
-
+use asyncforge_runtime::endpoint::{outgoing_correlation, outgoing_frame, query_string};
 #[allow(unused_imports)]
 use asyncforge_runtime::rpc::{Pending, RequestError};
 use asyncforge_runtime::tokio::sync::mpsc;
@@ -67,6 +64,114 @@ struct CurrencyExchangePending {
     receive_unsubscribe_request: Pending<super::messages::SubscriptionStatus>,
 }
 
+/// Decodes the frames of one connection inside its task: replies complete waiting
+/// requests, everything else becomes an event.
+struct CurrencyExchangeDispatch {
+    events: mpsc::Sender<CurrencyExchangeEvent>,
+    pending: Arc<CurrencyExchangePending>,
+    tx: WsSender,
+}
+
+impl Dispatch for CurrencyExchangeDispatch {
+    async fn dispatch(&mut self, data: &[u8]) -> bool {
+        let CurrencyExchangeDispatch { events, pending, tx } = self;
+        let _ = (&pending, &tx);
+        let mut incoming = Incoming::new(data);
+        if let Some(why) = incoming.error_report() {
+            return events.send(CurrencyExchangeEvent::Refused(why)).await.is_ok();
+        }
+        if let Some(m) = incoming
+            .try_message::<super::messages::Pong>(&super::channels::checks::PONG)
+        {
+            let id = incoming
+                .correlation(<super::messages::Pong as Message>::CORRELATION_POINTER);
+            if pending.receive_ping.complete(0, id.as_ref(), m).is_err() {
+                asyncforge_runtime::endpoint::unmatched("a reply to no pending request");
+            }
+            return true;
+        }
+        if let Some(m) = incoming
+            .try_message::<
+                super::messages::SubscriptionStatus,
+            >(&super::channels::checks::SUBSCRIPTION_STATUS)
+        {
+            let id = incoming
+                .correlation(
+                    <super::messages::SubscriptionStatus as Message>::CORRELATION_POINTER,
+                );
+            match asyncforge_runtime::rpc::choose(
+                &[
+                    pending.receive_subscribe_request.route(0, id.as_ref()),
+                    pending.receive_unsubscribe_request.route(0, id.as_ref()),
+                ],
+            ) {
+                Some(0) => {
+                    if pending
+                        .receive_subscribe_request
+                        .complete(0, id.as_ref(), m.into())
+                        .is_err()
+                    {
+                        asyncforge_runtime::endpoint::unmatched(
+                            "a reply to no pending request",
+                        );
+                    }
+                }
+                Some(1) => {
+                    if pending
+                        .receive_unsubscribe_request
+                        .complete(0, id.as_ref(), m)
+                        .is_err()
+                    {
+                        asyncforge_runtime::endpoint::unmatched(
+                            "a reply to no pending request",
+                        );
+                    }
+                }
+                _ => {
+                    asyncforge_runtime::endpoint::unmatched(
+                        "a reply to no pending request",
+                    )
+                }
+            }
+            return true;
+        }
+        if let Some(m) = incoming
+            .try_message::<
+                super::messages::DummyCurrencyInfo,
+            >(&super::channels::checks::DUMMY_CURRENCY_INFO)
+        {
+            let id = incoming
+                .correlation(
+                    <super::messages::DummyCurrencyInfo as Message>::CORRELATION_POINTER,
+                );
+            if pending
+                .receive_subscribe_request
+                .complete(0, id.as_ref(), m.into())
+                .is_err()
+            {
+                asyncforge_runtime::endpoint::unmatched("a reply to no pending request");
+            }
+            return true;
+        }
+        if let Some(m) = incoming
+            .try_message::<
+                super::messages::Heartbeat,
+            >(&super::channels::checks::HEARTBEAT)
+        {
+            return events.send(CurrencyExchangeEvent::SendHeartbeat(m)).await.is_ok();
+        }
+        if let Some(m) = incoming
+            .try_message::<
+                super::messages::SystemStatus,
+            >(&super::channels::checks::SYSTEM_STATUS)
+        {
+            return events.send(CurrencyExchangeEvent::SystemStatus(m)).await.is_ok();
+        }
+        asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
+        true
+    }
+}
+
 /// A WebSocket client of `/`: reconnects by itself; frames sent while disconnected wait in a bounded queue.
 #[allow(dead_code)]
 pub struct CurrencyExchangeClient {
@@ -87,7 +192,6 @@ impl CurrencyExchangeClient {
     ) -> Self {
         let mut url = server_url.trim_end_matches('/').to_owned();
         url.push_str(&join_path("", &params.address()));
-        let (tx, mut rx) = WsClient::connect(url, options.ws.clone()).split();
         let (events, events_rx) = mpsc::channel(options.events.max(1));
         let pending = Arc::new(CurrencyExchangePending {
             receive_ping: Pending::default(),
@@ -95,126 +199,15 @@ impl CurrencyExchangeClient {
             receive_unsubscribe_request: Pending::default(),
         });
         let shared = pending.clone();
-        let sender = tx.clone();
-        let task = asyncforge_runtime::tokio::spawn(async move {
-            let pending = shared;
-            let tx = sender;
-            let _ = (&pending, &tx);
-            while let Some(frame) = rx.recv().await {
-                let mut incoming = Incoming::new(frame_bytes(&frame));
-                if let Some(why) = incoming.error_report() {
-                    if events.send(CurrencyExchangeEvent::Refused(why)).await.is_err() {
-                        return;
-                    }
-                    continue;
-                }
-                if let Some(m) = incoming
-                    .try_message::<super::messages::Pong>(&super::channels::checks::PONG)
-                {
-                    let id = incoming
-                        .correlation(
-                            <super::messages::Pong as Message>::CORRELATION_POINTER,
-                        );
-                    if pending.receive_ping.complete(0, id.as_ref(), m).is_err() {
-                        asyncforge_runtime::endpoint::unmatched(
-                            "a reply to no pending request",
-                        );
-                    }
-                    continue;
-                }
-                if let Some(m) = incoming
-                    .try_message::<
-                        super::messages::SubscriptionStatus,
-                    >(&super::channels::checks::SUBSCRIPTION_STATUS)
-                {
-                    let id = incoming
-                        .correlation(
-                            <super::messages::SubscriptionStatus as Message>::CORRELATION_POINTER,
-                        );
-                    match asyncforge_runtime::rpc::choose(
-                        &[
-                            pending.receive_subscribe_request.route(0, id.as_ref()),
-                            pending.receive_unsubscribe_request.route(0, id.as_ref()),
-                        ],
-                    ) {
-                        Some(0) => {
-                            if pending
-                                .receive_subscribe_request
-                                .complete(0, id.as_ref(), m.into())
-                                .is_err()
-                            {
-                                asyncforge_runtime::endpoint::unmatched(
-                                    "a reply to no pending request",
-                                );
-                            }
-                        }
-                        Some(1) => {
-                            if pending
-                                .receive_unsubscribe_request
-                                .complete(0, id.as_ref(), m)
-                                .is_err()
-                            {
-                                asyncforge_runtime::endpoint::unmatched(
-                                    "a reply to no pending request",
-                                );
-                            }
-                        }
-                        _ => {
-                            asyncforge_runtime::endpoint::unmatched(
-                                "a reply to no pending request",
-                            )
-                        }
-                    }
-                    continue;
-                }
-                if let Some(m) = incoming
-                    .try_message::<
-                        super::messages::DummyCurrencyInfo,
-                    >(&super::channels::checks::DUMMY_CURRENCY_INFO)
-                {
-                    let id = incoming
-                        .correlation(
-                            <super::messages::DummyCurrencyInfo as Message>::CORRELATION_POINTER,
-                        );
-                    if pending
-                        .receive_subscribe_request
-                        .complete(0, id.as_ref(), m.into())
-                        .is_err()
-                    {
-                        asyncforge_runtime::endpoint::unmatched(
-                            "a reply to no pending request",
-                        );
-                    }
-                    continue;
-                }
-                if let Some(m) = incoming
-                    .try_message::<
-                        super::messages::Heartbeat,
-                    >(&super::channels::checks::HEARTBEAT)
-                {
-                    if events
-                        .send(CurrencyExchangeEvent::SendHeartbeat(m))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                    continue;
-                }
-                if let Some(m) = incoming
-                    .try_message::<
-                        super::messages::SystemStatus,
-                    >(&super::channels::checks::SYSTEM_STATUS)
-                {
-                    if events.send(CurrencyExchangeEvent::SystemStatus(m)).await.is_err()
-                    {
-                        return;
-                    }
-                    continue;
-                }
-                asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
-            }
-        });
+        let (tx, task) = WsClient::connect_with(
+            url,
+            options.ws.clone(),
+            move |tx| CurrencyExchangeDispatch {
+                events,
+                pending: shared,
+                tx,
+            },
+        );
         CurrencyExchangeClient {
             tx,
             events: events_rx,

@@ -12,14 +12,11 @@ use asyncforge_runtime::codegen::*;
 use asyncforge_runtime::endpoint::{join_path, Incoming, Outgoing};
 #[allow(unused_imports)]
 use asyncforge_runtime::ws_client::{
-    ClientConfig, Responder, ReplyError, State, WsClient, WsSender,
+    ClientConfig, Dispatch, Responder, ReplyError, State, WsClient, WsSender,
 };
 
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{
-    frame_bytes, outgoing_correlation, outgoing_frame, query_string,
-};
-
+use asyncforge_runtime::endpoint::{outgoing_correlation, outgoing_frame, query_string};
 #[allow(unused_imports)]
 use asyncforge_runtime::rpc::{Pending, RequestError};
 use asyncforge_runtime::tokio::sync::mpsc;
@@ -63,6 +60,37 @@ pub enum RoomEvent {
 #[derive(Default)]
 struct RoomPending {}
 
+/// Decodes the frames of one connection inside its task: replies complete waiting
+/// requests, everything else becomes an event.
+struct RoomDispatch {
+    events: mpsc::Sender<RoomEvent>,
+    pending: Arc<RoomPending>,
+    tx: WsSender,
+}
+
+impl Dispatch for RoomDispatch {
+    async fn dispatch(&mut self, data: &[u8]) -> bool {
+        let RoomDispatch { events, pending, tx } = self;
+        let _ = (&pending, &tx);
+        let mut incoming = Incoming::new(data);
+        if let Some(why) = incoming.error_report() {
+            return events.send(RoomEvent::Refused(why)).await.is_ok();
+        }
+        if let Some(m) = incoming
+            .try_message::<super::messages::Relayed>(&super::channels::checks::RELAYED)
+        {
+            return events.send(RoomEvent::RelayMessage(m.into())).await.is_ok();
+        }
+        if let Some(m) = incoming
+            .try_message::<super::messages::Presence>(&super::channels::checks::PRESENCE)
+        {
+            return events.send(RoomEvent::RelayMessage(m.into())).await.is_ok();
+        }
+        asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
+        true
+    }
+}
+
 /// A WebSocket client of `rooms/{roomId}`: reconnects by itself; frames sent while disconnected wait in a bounded queue.
 #[allow(dead_code)]
 pub struct RoomClient {
@@ -89,46 +117,18 @@ impl RoomClient {
             url.push('?');
             url.push_str(&q);
         }
-        let (tx, mut rx) = WsClient::connect(url, options.ws.clone()).split();
         let (events, events_rx) = mpsc::channel(options.events.max(1));
         let pending = Arc::new(RoomPending {});
         let shared = pending.clone();
-        let sender = tx.clone();
-        let task = asyncforge_runtime::tokio::spawn(async move {
-            let pending = shared;
-            let tx = sender;
-            let _ = (&pending, &tx);
-            while let Some(frame) = rx.recv().await {
-                let mut incoming = Incoming::new(frame_bytes(&frame));
-                if let Some(why) = incoming.error_report() {
-                    if events.send(RoomEvent::Refused(why)).await.is_err() {
-                        return;
-                    }
-                    continue;
-                }
-                if let Some(m) = incoming
-                    .try_message::<
-                        super::messages::Relayed,
-                    >(&super::channels::checks::RELAYED)
-                {
-                    if events.send(RoomEvent::RelayMessage(m.into())).await.is_err() {
-                        return;
-                    }
-                    continue;
-                }
-                if let Some(m) = incoming
-                    .try_message::<
-                        super::messages::Presence,
-                    >(&super::channels::checks::PRESENCE)
-                {
-                    if events.send(RoomEvent::RelayMessage(m.into())).await.is_err() {
-                        return;
-                    }
-                    continue;
-                }
-                asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
-            }
-        });
+        let (tx, task) = WsClient::connect_with(
+            url,
+            options.ws.clone(),
+            move |tx| RoomDispatch {
+                events,
+                pending: shared,
+                tx,
+            },
+        );
         RoomClient {
             tx,
             events: events_rx,
@@ -193,6 +193,49 @@ struct LobbyPending {
     ping: Pending<super::messages::Pong>,
 }
 
+/// Decodes the frames of one connection inside its task: replies complete waiting
+/// requests, everything else becomes an event.
+struct LobbyDispatch {
+    events: mpsc::Sender<LobbyEvent>,
+    pending: Arc<LobbyPending>,
+    tx: WsSender,
+}
+
+impl Dispatch for LobbyDispatch {
+    async fn dispatch(&mut self, data: &[u8]) -> bool {
+        let LobbyDispatch { events, pending, tx } = self;
+        let _ = (&pending, &tx);
+        let mut incoming = Incoming::new(data);
+        if let Some(why) = incoming.error_report() {
+            return events.send(LobbyEvent::Refused(why)).await.is_ok();
+        }
+        if let Some(m) = incoming
+            .try_message::<super::messages::Pong>(&super::channels::checks::PONG)
+        {
+            let id = incoming
+                .correlation(<super::messages::Pong as Message>::CORRELATION_POINTER);
+            if pending.ping.complete(0, id.as_ref(), m).is_err() {
+                asyncforge_runtime::endpoint::unmatched("a reply to no pending request");
+            }
+            return true;
+        }
+        if let Some(m) = incoming
+            .try_message::<
+                super::messages::WhoAreYou,
+            >(&super::channels::checks::WHO_ARE_YOU)
+        {
+            let id = incoming
+                .correlation(
+                    <super::messages::WhoAreYou as Message>::CORRELATION_POINTER,
+                );
+            let responder = Responder::new(tx.clone(), id);
+            return events.send(LobbyEvent::AskIdentity(m, responder)).await.is_ok();
+        }
+        asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
+        true
+    }
+}
+
 /// A WebSocket client of `lobby`: reconnects by itself; frames sent while disconnected wait in a bounded queue.
 #[allow(dead_code)]
 pub struct LobbyClient {
@@ -213,58 +256,20 @@ impl LobbyClient {
     ) -> Self {
         let mut url = server_url.trim_end_matches('/').to_owned();
         url.push_str(&join_path("/ws", &params.address()));
-        let (tx, mut rx) = WsClient::connect(url, options.ws.clone()).split();
         let (events, events_rx) = mpsc::channel(options.events.max(1));
         let pending = Arc::new(LobbyPending {
             ping: Pending::default(),
         });
         let shared = pending.clone();
-        let sender = tx.clone();
-        let task = asyncforge_runtime::tokio::spawn(async move {
-            let pending = shared;
-            let tx = sender;
-            let _ = (&pending, &tx);
-            while let Some(frame) = rx.recv().await {
-                let mut incoming = Incoming::new(frame_bytes(&frame));
-                if let Some(why) = incoming.error_report() {
-                    if events.send(LobbyEvent::Refused(why)).await.is_err() {
-                        return;
-                    }
-                    continue;
-                }
-                if let Some(m) = incoming
-                    .try_message::<super::messages::Pong>(&super::channels::checks::PONG)
-                {
-                    let id = incoming
-                        .correlation(
-                            <super::messages::Pong as Message>::CORRELATION_POINTER,
-                        );
-                    if pending.ping.complete(0, id.as_ref(), m).is_err() {
-                        asyncforge_runtime::endpoint::unmatched(
-                            "a reply to no pending request",
-                        );
-                    }
-                    continue;
-                }
-                if let Some(m) = incoming
-                    .try_message::<
-                        super::messages::WhoAreYou,
-                    >(&super::channels::checks::WHO_ARE_YOU)
-                {
-                    let id = incoming
-                        .correlation(
-                            <super::messages::WhoAreYou as Message>::CORRELATION_POINTER,
-                        );
-                    let responder = Responder::new(tx.clone(), id);
-                    if events.send(LobbyEvent::AskIdentity(m, responder)).await.is_err()
-                    {
-                        return;
-                    }
-                    continue;
-                }
-                asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
-            }
-        });
+        let (tx, task) = WsClient::connect_with(
+            url,
+            options.ws.clone(),
+            move |tx| LobbyDispatch {
+                events,
+                pending: shared,
+                tx,
+            },
+        );
         LobbyClient {
             tx,
             events: events_rx,
