@@ -10,7 +10,7 @@
 //! emits one signature per secret where the scheme allows several (Standard Webhooks, Stripe),
 //! so receivers that know either the old or the new secret accept the message during a
 //! rotation; verifying accepts a signature made with any of them. Signatures are compared in
-//! constant time (`Mac::verify_slice`). Timestamps outside the tolerance window (default five
+//! constant time (`subtle`). Timestamps outside the tolerance window (default five
 //! minutes, either direction) are refused, which bounds replays; GitHub's scheme carries no
 //! timestamp, so there only the receiver's idempotency store stops a replay.
 
@@ -23,6 +23,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+use subtle::ConstantTimeEq as _;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -223,8 +224,10 @@ impl Signer {
     /// The id headers are included (`webhook-id` and `webhook-timestamp`; `X-GitHub-Delivery`
     /// and `Idempotency-Key`; `Idempotency-Key`).
     pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> Vec<(HeaderName, HeaderValue)> {
-        let ts = timestamp.to_string();
-        let mut out = Vec::new();
+        // The timestamp's header value is also its signed text (one formatting, no `String`).
+        let ts_value = HeaderValue::from(timestamp);
+        let ts = ts_value.as_bytes();
+        let mut out = Vec::with_capacity(3);
         let mut push = |name: &'static str, value: String| {
             // From the `String` itself: no copy.
             if let Ok(v) = HeaderValue::try_from(value) {
@@ -239,7 +242,7 @@ impl Signer {
                 let mut sigs = String::with_capacity(self.keys.len() * 48 - 1);
                 for k in &self.keys {
                     let tag = self
-                        .mac(k, &[id.as_bytes(), b".", ts.as_bytes(), b".", body])
+                        .mac(k, &[id.as_bytes(), b".", ts, b".", body])
                         .finalize()
                         .into_bytes();
                     if !sigs.is_empty() {
@@ -248,11 +251,10 @@ impl Signer {
                     sigs.push_str("v1,");
                     B64.encode_string(tag, &mut sigs);
                 }
-                out.reserve_exact(3);
                 if let Ok(v) = HeaderValue::from_str(id) {
                     out.push((WEBHOOK_ID, v));
                 }
-                out.push((WEBHOOK_TIMESTAMP, HeaderValue::from(timestamp)));
+                out.push((WEBHOOK_TIMESTAMP, ts_value));
                 if let Ok(v) = HeaderValue::try_from(sigs) {
                     out.push((WEBHOOK_SIGNATURE, v));
                 }
@@ -264,12 +266,9 @@ impl Signer {
                 push(headers::IDEMPOTENCY_KEY, id.to_owned());
             }
             Scheme::Stripe => {
-                let mut value = format!("t={ts}");
+                let mut value = format!("t={timestamp}");
                 for k in &self.keys {
-                    let tag = self
-                        .mac(k, &[ts.as_bytes(), b".", body])
-                        .finalize()
-                        .into_bytes();
+                    let tag = self.mac(k, &[ts, b".", body]).finalize().into_bytes();
                     value.push_str(",v1=");
                     value.push_str(&hex(&tag));
                 }
@@ -294,15 +293,15 @@ impl Signer {
                 let sigs = named(headers, &WEBHOOK_SIGNATURE, headers::WEBHOOK_SIGNATURE)?;
                 let ts = parse_ts(ts_text, headers::WEBHOOK_TIMESTAMP)?;
                 self.check_time(ts, now)?;
-                // Candidates decoded on the stack (a SHA-256 tag is 32 bytes; longer ones
-                // cannot match and are skipped).
-                let mut buf = [Tag([0u8; 48]); MAX_CANDIDATES];
+                // Candidates decoded on the stack: a SHA-256 tag is 32 bytes, 44 characters of
+                // padded base64; other lengths cannot match and are skipped.
+                let mut buf = [Tag([0u8; 33]); MAX_CANDIDATES];
                 let mut n = 0;
                 for sig in sigs.split(' ').filter_map(|s| s.strip_prefix("v1,")) {
                     if n == MAX_CANDIDATES {
                         break;
                     }
-                    if sig.len() <= 64 && B64.decode_slice(sig, &mut buf[n].0) == Ok(32) {
+                    if sig.len() == 44 && B64.decode_slice(sig, &mut buf[n].0) == Ok(32) {
                         n += 1;
                     }
                 }
@@ -390,7 +389,7 @@ impl Signer {
     }
 
     /// Constant-time comparison of every candidate with the MAC of every key; all pairs are
-    /// computed (no early exit on a key), so timing reveals neither which key nor which byte.
+    /// compared (no early exit on a key), so timing reveals neither which key nor which byte.
     fn match_any<C: AsRef<[u8]>>(
         &self,
         parts: &[&[u8]],
@@ -398,9 +397,9 @@ impl Signer {
     ) -> Result<(), VerifyError> {
         let mut ok = false;
         for key in &self.keys {
-            let mac = self.mac(key, parts);
+            let tag = self.mac(key, parts).finalize().into_bytes();
             for c in candidates {
-                ok |= mac.clone().verify_slice(c.as_ref()).is_ok();
+                ok |= same_tag(&tag, c.as_ref());
             }
         }
         if ok {
@@ -416,6 +415,17 @@ const WEBHOOK_ID: HeaderName = HeaderName::from_static(headers::WEBHOOK_ID);
 const WEBHOOK_TIMESTAMP: HeaderName = HeaderName::from_static(headers::WEBHOOK_TIMESTAMP);
 const WEBHOOK_SIGNATURE: HeaderName = HeaderName::from_static(headers::WEBHOOK_SIGNATURE);
 
+/// Compares a computed tag with a candidate in constant time: every byte is looked at, and
+/// only the folded difference meets a branch (through `subtle`'s optimization barrier).
+/// Lengths are not secret.
+fn same_tag(tag: &[u8], candidate: &[u8]) -> bool {
+    if tag.len() != candidate.len() {
+        return false;
+    }
+    let diff = tag.iter().zip(candidate).fold(0u8, |d, (a, b)| d | (a ^ b));
+    bool::from(diff.ct_eq(&0))
+}
+
 /// A header's text by its prepared name.
 fn named<'a>(
     headers: &'a HeaderMap,
@@ -429,9 +439,10 @@ fn named<'a>(
         .map_err(|_| VerifyError::Malformed(text))
 }
 
-/// A decoded SHA-256 tag on the stack (room for what base64 may need while decoding).
+/// A decoded SHA-256 tag on the stack (with the byte more that base64 asks for while decoding
+/// 44 characters).
 #[derive(Clone, Copy)]
-struct Tag([u8; 48]);
+struct Tag([u8; 33]);
 
 impl AsRef<[u8]> for Tag {
     fn as_ref(&self) -> &[u8] {
