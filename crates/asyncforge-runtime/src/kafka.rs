@@ -319,6 +319,26 @@ pub fn encode_key<K: Serialize + ?Sized>(key: &K) -> Result<Vec<u8>, CodecError>
     Codec::Text.encode(&key)
 }
 
+/// Record headers: the message's content type first (`content-type`), then `extra` without
+/// any `content-type` of its own (librdkafka copies each header in, so nothing is kept).
+fn record_headers<'a, M: Message>(
+    count: usize,
+    extra: impl Iterator<Item = (&'a str, &'a [u8])>,
+) -> OwnedHeaders {
+    let content_type = M::CONTENT_TYPE.unwrap_or("application/json");
+    let mut h = OwnedHeaders::new_with_capacity(count + 1).insert(Header {
+        key: CONTENT_TYPE_HEADER,
+        value: Some(content_type.as_bytes()),
+    });
+    for (key, value) in extra.filter(|(k, _)| !k.eq_ignore_ascii_case(CONTENT_TYPE_HEADER)) {
+        h = h.insert(Header {
+            key,
+            value: Some(value),
+        });
+    }
+    h
+}
+
 /// Decodes a key written by [`encode_key`] (or by any producer writing strings or JSON).
 pub fn decode_key<K: DeserializeOwned>(bytes: &[u8]) -> Result<K, CodecError> {
     match Codec::Text.decode(bytes) {
@@ -363,15 +383,8 @@ impl Producer {
     ) -> Result<Delivered, KafkaError> {
         let payload = message.encode()?;
         let key = key.map(encode_key).transpose()?;
-        let content_type = M::CONTENT_TYPE.unwrap_or("application/json");
-        let mut all: Vec<(&str, &[u8])> = vec![(CONTENT_TYPE_HEADER, content_type.as_bytes())];
-        all.extend(
-            headers
-                .iter()
-                .filter(|(k, _)| !k.eq_ignore_ascii_case(CONTENT_TYPE_HEADER)),
-        );
-        self.send_raw(topic, key.as_deref(), Some(&payload), &all)
-            .await
+        let h = record_headers::<M>(headers.len(), headers.iter().copied());
+        self.deliver(topic, key.as_deref(), Some(&payload), h).await
     }
 
     /// Like [`Producer::send`], with the message's typed headers (see [`super::headers`]) as
@@ -383,15 +396,17 @@ impl Producer {
         message: &M,
         headers: Option<&H>,
     ) -> Result<Delivered, KafkaError> {
+        let payload = message.encode()?;
+        let key = key.map(encode_key).transpose()?;
         let pairs = match headers {
             Some(h) => super::headers::to_pairs(h)?,
             None => Vec::new(),
         };
-        let refs: Vec<(&str, &[u8])> = pairs
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_bytes()))
-            .collect();
-        self.send(topic, key, message, &refs).await
+        let h = record_headers::<M>(
+            pairs.len(),
+            pairs.iter().map(|(k, v)| (k.as_str(), v.as_bytes())),
+        );
+        self.deliver(topic, key.as_deref(), Some(&payload), h).await
     }
 
     /// Sends bytes as they are.
@@ -409,7 +424,17 @@ impl Producer {
                 value: Some(*v),
             });
         }
-        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).headers(h);
+        self.deliver(topic, key, payload, h).await
+    }
+
+    async fn deliver(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        payload: Option<&[u8]>,
+        headers: OwnedHeaders,
+    ) -> Result<Delivered, KafkaError> {
+        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).headers(headers);
         if let Some(k) = key {
             record = record.key(k);
         }

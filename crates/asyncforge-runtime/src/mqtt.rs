@@ -944,10 +944,17 @@ impl MqttClient {
         opts: &PublishOptions,
     ) -> Result<(), MqttError> {
         let payload = message.encode()?;
-        let mut properties = opts.properties.clone();
-        if properties.content_type.is_none() {
-            properties.content_type = M::CONTENT_TYPE.map(str::to_owned);
-        }
+        // MQTT 3.1.1 has no properties: nothing to copy.
+        let properties = match self.inner.config.version {
+            Version::V311 => Properties::default(),
+            Version::V5 => {
+                let mut properties = opts.properties.clone();
+                if properties.content_type.is_none() {
+                    properties.content_type = M::CONTENT_TYPE.map(str::to_owned);
+                }
+                properties
+            }
+        };
         self.send(topic, payload, opts, properties).await
     }
 

@@ -206,6 +206,8 @@ async fn mqtt_produce_generated(port: u16, n: u64, lamps: &[String]) -> Result<D
     config.host = "127.0.0.1".into();
     config.port = port;
     config.inflight = 100;
+    // The raw clients' request channel holds 10,000 requests too.
+    config.request_queue = 10_000;
     let publisher = sl::mqtt::Publisher::start(config).map_err(|e| e.to_string())?;
     publisher
         .client()
@@ -298,6 +300,8 @@ async fn mqtt_consume_generated(port: u16, n: u64, lamps: &[String]) -> Result<D
     config.port = port;
     config.version = Version::V311;
     config.inflight = 100;
+    // The raw clients' request channel holds 10,000 requests too.
+    config.request_queue = 10_000;
     let client = sl::mqtt::subscribe(config, Count(count.clone())).map_err(|e| e.to_string())?;
     client
         .wait_connected(Duration::from_secs(30))
