@@ -50,8 +50,10 @@
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -410,8 +412,8 @@ pub struct Delivery {
     pub topic: String,
     /// Parameters taken from the topic.
     pub params: Params,
-    /// The payload.
-    pub payload: Vec<u8>,
+    /// The payload (shared with the received packet, not copied).
+    pub payload: Bytes,
     /// QoS it was delivered with.
     pub qos: Qos,
     /// Whether it is a retained message.
@@ -674,6 +676,9 @@ struct Shared {
     forced: AtomicBool,
     /// Handler failures since the last success (spaces out forced reconnects).
     consecutive_failures: AtomicU64,
+    /// Jobs sent to the dispatcher and not finished yet. Only the event loop adds to it, so
+    /// when it reads 0 the dispatcher is idle until the event loop hands it something.
+    queued: AtomicUsize,
 }
 
 impl Shared {
@@ -742,12 +747,28 @@ pub struct MqttClient {
     inner: Arc<Inner>,
 }
 
-/// Work for the dispatcher, in arrival order: a message to handle, or (`delivery: None`) an
-/// acknowledgement to send in its turn — acknowledgements go out in the order the messages
-/// came, as MQTT asks (and as brokers such as rumqttd require).
+/// A handler's future, boxed so that a handler started in the event loop can finish in the
+/// dispatcher.
+type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>>;
+
+/// Work for the dispatcher, in arrival order, each with the acknowledgement to send when it is
+/// done — acknowledgements go out in the order the messages came, as MQTT asks (and as brokers
+/// such as rumqttd require).
 struct Job {
-    delivery: Option<Delivery>,
+    work: Work,
     ack: Option<AckToken>,
+}
+
+enum Work {
+    /// A message for the handler.
+    Deliver(Delivery),
+    /// A handler the event loop started that did not finish at its first poll.
+    Running {
+        future: HandlerFuture,
+        topic: String,
+    },
+    /// Nothing to handle: only the acknowledgement, in its turn.
+    AckOnly,
 }
 
 impl MqttClient {
@@ -850,6 +871,7 @@ impl MqttClient {
             alive: AtomicBool::new(true),
             forced: AtomicBool::new(false),
             consecutive_failures: AtomicU64::new(0),
+            queued: AtomicUsize::new(0),
         });
         let (jobs_tx, jobs_rx) = mpsc::channel::<Job>(config.queue.max(1));
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -864,6 +886,7 @@ impl MqttClient {
             }),
             stop_dispatch: stop_tx,
         });
+        let handler = Arc::new(handler);
         let event_loop = tokio::spawn(run_event_loop(EventLoopTask {
             link,
             filters,
@@ -874,11 +897,13 @@ impl MqttClient {
                 subscriptions,
                 reply_topic: config.reply_topic.clone(),
                 jobs: jobs_tx,
+                inner: Arc::downgrade(&inner),
+                handler: handler.clone(),
             },
         }));
         let dispatcher = tokio::spawn(run_dispatcher(
             Arc::downgrade(&inner),
-            Arc::new(handler),
+            handler,
             jobs_rx,
             stop_rx,
         ));
@@ -1104,7 +1129,7 @@ enum Link {
 /// A received publish, either version.
 struct Incoming {
     topic: Option<String>,
-    payload: Vec<u8>,
+    payload: Bytes,
     qos: Qos,
     retain: bool,
     dup: bool,
@@ -1138,7 +1163,7 @@ impl Link {
                     }),
                     Ok(Event::Incoming(Packet::Publish(p))) => Ok(Ev::Publish(Incoming {
                         topic: Some(p.topic),
-                        payload: p.payload.to_vec(),
+                        payload: p.payload,
                         qos: Qos::from_v4(p.qos),
                         retain: p.retain,
                         dup: p.dup,
@@ -1169,7 +1194,7 @@ impl Link {
                     }),
                     Ok(Event::Incoming(Packet::Publish(p))) => Ok(Ev::Publish(Incoming {
                         topic: String::from_utf8(p.topic.to_vec()).ok(),
-                        payload: p.payload.to_vec(),
+                        payload: p.payload,
                         qos: Qos::from_v5(p.qos),
                         retain: p.retain,
                         dup: p.dup,
@@ -1265,23 +1290,36 @@ impl Link {
     }
 }
 
-struct EventLoopTask {
+struct EventLoopTask<H> {
     link: Link,
     filters: Vec<(String, Qos)>,
     backoff: Backoff,
     shared: Arc<Shared>,
-    router: Router,
+    router: Router<H>,
 }
 
 /// What routing a received message needs (shared with `dispatch`, so it must be `Sync`).
-struct Router {
+struct Router<H> {
     shared: Arc<Shared>,
     subscriptions: Vec<Subscription>,
     reply_topic: Option<String>,
     jobs: mpsc::Sender<Job>,
+    /// For handlers started in the event loop (see [`dispatch`]).
+    inner: Weak<Inner>,
+    handler: Arc<H>,
 }
 
-async fn run_event_loop(mut t: EventLoopTask) {
+impl<H> Router<H> {
+    /// Hands a job to the dispatcher.
+    async fn enqueue(&self, job: Job) -> Result<(), ()> {
+        self.shared.queued.fetch_add(1, Ordering::AcqRel);
+        self.jobs.send(job).await.map_err(|_| {
+            self.shared.queued.fetch_sub(1, Ordering::AcqRel);
+        })
+    }
+}
+
+async fn run_event_loop<H: Handler>(mut t: EventLoopTask<H>) {
     let mut delays = t.backoff.delays();
     let mut generation = 0u64;
     let mut connected = false;
@@ -1351,7 +1389,7 @@ async fn run_event_loop(mut t: EventLoopTask) {
     t.shared.state.send_replace(State::Closed);
 }
 
-async fn dispatch(t: &Router, generation: u64, p: Incoming) {
+async fn dispatch<H: Handler>(t: &Router<H>, generation: u64, p: Incoming) {
     let token = (p.qos != Qos::AtMostOnce).then_some(AckToken {
         generation,
         qos: p.qos,
@@ -1361,9 +1399,8 @@ async fn dispatch(t: &Router, generation: u64, p: Incoming) {
         tracing::debug!(reason = why, "message acknowledged without handling");
         if token.is_some() {
             let _ = t
-                .jobs
-                .send(Job {
-                    delivery: None,
+                .enqueue(Job {
+                    work: Work::AckOnly,
                     ack: token,
                 })
                 .await;
@@ -1410,29 +1447,155 @@ async fn dispatch(t: &Router, generation: u64, p: Incoming) {
         ack_now("unmatched topic").await;
         return;
     };
-    let job = Job {
-        delivery: Some(Delivery {
-            route,
-            topic,
-            params,
-            payload: p.payload,
-            qos: p.qos,
-            retain: p.retain,
-            dup: p.dup,
-            properties: p.properties,
-        }),
-        ack: token,
+    let delivery = Delivery {
+        route,
+        topic,
+        params,
+        payload: p.payload,
+        qos: p.qos,
+        retain: p.retain,
+        dup: p.dup,
+        properties: p.properties,
     };
+    // With nothing queued for the dispatcher, start the handler here: most handlers finish at
+    // their first poll, and then the message is handled and acknowledged without a hand-over
+    // to another task. A handler that waits (on I/O, on a publish, on a reply that this very
+    // loop must receive) is handed to the dispatcher as it is and finished there.
+    let Some(work) = inline(t, generation, delivery, token).await else {
+        return;
+    };
+    let job = Job { work, ack: token };
     if token.is_none() {
+        t.shared.queued.fetch_add(1, Ordering::AcqRel);
         if t.jobs.try_send(job).is_err() {
+            t.shared.queued.fetch_sub(1, Ordering::AcqRel);
             bump(&t.shared.counters.dropped);
         }
         return;
     }
     // QoS 1/2: the broker's in-flight window bounds these, so waiting for room is short.
-    if t.jobs.send(job).await.is_err() {
+    if t.enqueue(job).await.is_err() {
         tracing::debug!("handler gone; message left unacknowledged");
     }
+}
+
+/// Runs a handler in the event loop when that keeps the order of acknowledgements: only when
+/// the dispatcher has nothing in hand, and never after [`MqttClient::close`]. Returns what is
+/// left for the dispatcher, `None` when the message was handled (or deliberately left alone).
+async fn inline<H: Handler>(
+    t: &Router<H>,
+    generation: u64,
+    delivery: Delivery,
+    token: Option<AckToken>,
+) -> Option<Work> {
+    let shared = &t.shared;
+    if shared.queued.load(Ordering::Acquire) != 0 || shared.shutdown.load(Ordering::Acquire) {
+        return Some(Work::Deliver(delivery));
+    }
+    let Some(inner) = t.inner.upgrade() else {
+        return Some(Work::Deliver(delivery));
+    };
+    if token.is_some() && abandoned(&inner, generation) {
+        return None;
+    }
+    let topic = delivery.topic.clone();
+    let client = MqttClient {
+        inner: inner.clone(),
+    };
+    let handler = t.handler.clone();
+    let mut future: HandlerFuture = Box::pin(async move { handler.handle(client, delivery).await });
+    let first = std::future::poll_fn(|cx| {
+        Poll::Ready(std::panic::catch_unwind(AssertUnwindSafe(|| {
+            future.as_mut().poll(cx)
+        })))
+    })
+    .await;
+    let outcome = match first {
+        Ok(Poll::Pending) => return Some(Work::Running { future, topic }),
+        Ok(Poll::Ready(result)) => Ok(result),
+        Err(panic) => Err(panic),
+    };
+    let ack = settle(&inner, &topic, outcome, token)?;
+    let acked = {
+        let gate = shared.gate();
+        if *gate != ack.generation || !shared.alive.load(Ordering::Acquire) {
+            bump(&shared.counters.stale_acks);
+            true
+        } else {
+            inner.handle.try_ack(ack)
+        }
+    };
+    if acked {
+        None
+    } else {
+        // The request queue is full: the dispatcher waits for room while this loop drains it.
+        Some(Work::AckOnly)
+    }
+}
+
+/// Whether a message from connection `generation` must be left alone: that connection is gone
+/// and the broker keeps the session, so it will come again and must not be handled twice.
+fn abandoned(inner: &Inner, generation: u64) -> bool {
+    if !inner.config.clean_session && *inner.shared.gate() != generation {
+        bump(&inner.shared.counters.abandoned);
+        return true;
+    }
+    false
+}
+
+/// Books a handler's outcome; returns the acknowledgement to send, if any. A failure on a
+/// QoS 1/2 message drops the connection, so that the broker sends it (and every later one)
+/// again.
+fn settle(
+    inner: &Inner,
+    topic: &str,
+    outcome: Result<Result<(), HandlerError>, Box<dyn std::any::Any + Send>>,
+    token: Option<AckToken>,
+) -> Option<AckToken> {
+    let shared = &inner.shared;
+    let failure = match outcome {
+        Ok(Ok(())) => {
+            bump(&shared.counters.handled);
+            shared.consecutive_failures.store(0, Ordering::Relaxed);
+            None
+        }
+        Ok(Err(HandlerError::Invalid(why))) => {
+            bump(&shared.counters.invalid);
+            tracing::warn!(%topic, %why, "invalid message acknowledged and dropped");
+            None
+        }
+        Ok(Err(HandlerError::Failed(why))) => Some(why),
+        Err(_) => Some("handler panicked".to_owned()),
+    };
+    let Some(why) = failure else {
+        return token;
+    };
+    bump(&shared.counters.failed);
+    let Some(token) = token else {
+        tracing::error!(%topic, %why, "handler failed on a QoS 0 message; it is lost");
+        return None;
+    };
+    shared.consecutive_failures.fetch_add(1, Ordering::Relaxed);
+    tracing::error!(
+        %topic, %why,
+        "handler failed; message not acknowledged, reconnecting for redelivery"
+    );
+    // Later messages may not be acknowledged before this one, so this connection acknowledges
+    // nothing more; dropping it makes the broker resend everything unacknowledged (kept
+    // session).
+    let current = {
+        let mut gate = shared.gate();
+        let current = *gate == token.generation;
+        if current {
+            *gate = 0;
+        }
+        current
+    };
+    if current {
+        shared.forced.store(true, Ordering::Release);
+        inner.handle.try_disconnect();
+    }
+    None
 }
 
 async fn run_dispatcher<H: Handler>(
@@ -1448,73 +1611,29 @@ async fn run_dispatcher<H: Handler>(
             job = jobs.recv() => match job { Some(j) => j, None => break },
         };
         let Some(inner) = inner.upgrade() else { break };
-        let shared = &inner.shared;
-        let Some(delivery) = job.delivery else {
-            if let Some(token) = job.ack {
-                shared.ack(&inner.handle, token).await;
-            }
-            continue;
-        };
-        if let Some(token) = job.ack {
-            // The connection it came on is gone and the broker keeps the session: it will
-            // come again, so do not handle it twice.
-            if !inner.config.clean_session && *shared.gate() != token.generation {
-                bump(&shared.counters.abandoned);
-                continue;
-            }
-        }
-        let client = MqttClient {
-            inner: inner.clone(),
-        };
-        let topic = delivery.topic.clone();
-        let outcome = AssertUnwindSafe(handler.handle(client, delivery))
-            .catch_unwind()
-            .await;
-        let failure = match outcome {
-            Ok(Ok(())) => {
-                bump(&shared.counters.handled);
-                shared.consecutive_failures.store(0, Ordering::Relaxed);
-                None
-            }
-            Ok(Err(HandlerError::Invalid(why))) => {
-                bump(&shared.counters.invalid);
-                tracing::warn!(%topic, %why, "invalid message acknowledged and dropped");
-                None
-            }
-            Ok(Err(HandlerError::Failed(why))) => Some(why),
-            Err(_) => Some("handler panicked".to_owned()),
-        };
-        match (failure, job.ack) {
-            (None, Some(token)) => shared.ack(&inner.handle, token).await,
-            (None, None) => {}
-            (Some(why), None) => {
-                bump(&shared.counters.failed);
-                tracing::error!(%topic, %why, "handler failed on a QoS 0 message; it is lost");
-            }
-            (Some(why), Some(token)) => {
-                bump(&shared.counters.failed);
-                shared.consecutive_failures.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(
-                    %topic, %why,
-                    "handler failed; message not acknowledged, reconnecting for redelivery"
-                );
-                // Later messages may not be acknowledged before this one, so this connection
-                // acknowledges nothing more; dropping it makes the broker resend everything
-                // unacknowledged (kept session).
-                let current = {
-                    let mut gate = shared.gate();
-                    let current = *gate == token.generation;
-                    if current {
-                        *gate = 0;
-                    }
-                    current
+        let ack = match job.work {
+            Work::AckOnly => job.ack,
+            Work::Deliver(_) if job.ack.is_some_and(|t| abandoned(&inner, t.generation)) => None,
+            Work::Deliver(delivery) => {
+                let topic = delivery.topic.clone();
+                let client = MqttClient {
+                    inner: inner.clone(),
                 };
-                if current {
-                    shared.forced.store(true, Ordering::Release);
-                    inner.handle.try_disconnect();
-                }
+                let outcome = AssertUnwindSafe(handler.handle(client, delivery))
+                    .catch_unwind()
+                    .await;
+                settle(&inner, &topic, outcome, job.ack)
             }
+            Work::Running { future, topic } => {
+                let outcome = AssertUnwindSafe(future).catch_unwind().await;
+                settle(&inner, &topic, outcome, job.ack)
+            }
+        };
+        if let Some(token) = ack {
+            inner.shared.ack(&inner.handle, token).await;
         }
+        // Only now: the event loop may handle the next message itself once this reads 0.
+        inner.shared.queued.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

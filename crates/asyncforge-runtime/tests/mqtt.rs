@@ -463,7 +463,7 @@ struct WillCounter(Arc<Mutex<Seen>>);
 
 impl Handler for WillCounter {
     async fn handle(&self, _c: MqttClient, d: Delivery) -> Result<(), HandlerError> {
-        if d.route == 1 && d.payload == b"gone" {
+        if d.route == 1 && d.payload[..] == b"gone"[..] {
             self.0.lock().expect("lock").failures.insert(0, 1);
         }
         Ok(())
@@ -674,6 +674,79 @@ async fn interop_cli(addr: Addr) {
     publisher.close().await;
 }
 
+/// A handler that sometimes waits (every third message sleeps, so it finishes in the
+/// dispatcher rather than in the event loop) and panics on one message the first time.
+#[derive(Clone, Default)]
+struct Moody {
+    seen: Arc<Mutex<Vec<u32>>>,
+    panicked: Arc<AtomicU64>,
+}
+
+impl Handler for Moody {
+    async fn handle(&self, _client: MqttClient, d: Delivery) -> Result<(), HandlerError> {
+        let seq: u32 = d.param("seq")?;
+        if seq.is_multiple_of(3) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if seq == 7 && self.panicked.fetch_add(1, Ordering::Relaxed) == 0 {
+            panic!("handler bug on message 7");
+        }
+        self.seen.lock().expect("lock").push(seq);
+        Ok(())
+    }
+}
+
+/// Handlers that finish at once, handlers that wait, and a handler that panics: every message
+/// is handled once, in order, and the one whose handler panicked comes again (kept session).
+async fn waiting_and_panicking_handlers(addr: Addr) {
+    let prefix = unique("moody");
+    let moody = Moody::default();
+    let mut cfg = config(&addr, &unique("moody"));
+    cfg.clean_session = false;
+    let sub = MqttClient::start(
+        cfg.clone(),
+        vec![lights_sub(&prefix, Qos::AtLeastOnce)],
+        moody.clone(),
+    )
+    .expect("start");
+    sub.wait_connected(WAIT).await.expect("connect");
+    let publisher = MqttClient::publisher(config(&addr, &unique("pub"))).expect("publisher");
+    let opts = PublishOptions::new(Qos::AtLeastOnce);
+    const N: u32 = 60;
+    for seq in 1..=N {
+        publisher
+            .publish(&lights_topic(&prefix, "m", seq), &measured(seq), &opts)
+            .await
+            .expect("publish");
+    }
+    eventually("every message handled", WAIT, || {
+        moody.seen.lock().expect("lock").len() >= N as usize
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let seen = moody.seen.lock().expect("lock").clone();
+    assert_eq!(seen, (1..=N).collect::<Vec<_>>(), "{}", addr.label);
+    let stats = sub.stats();
+    assert_eq!(
+        (stats.handled, stats.failed),
+        (u64::from(N), 1),
+        "{}",
+        addr.label
+    );
+    assert_eq!(
+        moody.panicked.load(Ordering::Relaxed),
+        2,
+        "7 came again after the panic"
+    );
+    sub.close().await;
+    let mut clean = cfg;
+    clean.clean_session = true;
+    let c = MqttClient::publisher(clean).expect("clean up");
+    let _ = c.wait_connected(WAIT).await;
+    c.close().await;
+    publisher.close().await;
+}
+
 macro_rules! on_every_broker {
     ($name:ident, $body:ident, $version:expr) => {
         mod $name {
@@ -704,6 +777,11 @@ on_every_broker!(
 );
 on_every_broker!(redelivery_v5, failed_messages_are_redelivered, Version::V5);
 on_every_broker!(request_reply_v5, request_reply, Version::V5);
+on_every_broker!(
+    waiting_and_panicking_v311,
+    waiting_and_panicking_handlers,
+    Version::V311
+);
 on_every_broker!(interop_cli_v311, interop_cli, Version::V311);
 on_every_broker!(interop_cli_v5, interop_cli, Version::V5);
 
