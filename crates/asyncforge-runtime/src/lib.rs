@@ -41,7 +41,7 @@ pub mod sse;
 pub mod sse_client;
 #[cfg(feature = "sse")]
 pub mod sse_server;
-#[cfg(any(feature = "sse-client", feature = "http"))]
+#[cfg(any(feature = "sse-client", feature = "http", feature = "mqtt"))]
 mod tls;
 pub mod types;
 #[cfg(feature = "validate")]

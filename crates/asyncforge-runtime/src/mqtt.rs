@@ -45,7 +45,10 @@
 //! Limits: incoming packets are bounded by [`MqttConfig::max_packet_size`] (with MQTT 5 the
 //! broker is told and drops larger messages; with 3.1.1 a larger packet breaks the connection),
 //! the handler queue by [`MqttConfig::queue`], pending requests by [`MAX_PENDING_REQUESTS`].
-//! TLS (`mqtts`) is not in this build.
+//!
+//! TLS: `mqtts` URLs (or [`MqttConfig::tls`]) connect over rustls (ring provider), checking
+//! the broker's certificate against the public webpki roots and any private CA given in
+//! [`MqttTls`], with an optional client certificate.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -213,6 +216,63 @@ pub struct MqttConfig {
     /// MQTT 5: the topic replies to this client's requests come to (subscribed on connect);
     /// `None` disables [`MqttClient::request`].
     pub reply_topic: Option<String>,
+    /// TLS (`mqtts`): `None` connects over plain TCP.
+    pub tls: Option<MqttTls>,
+}
+
+/// TLS for a broker connection: the server's certificate is checked against the public
+/// (webpki) roots and any certificate authorities given here, for the configured host name
+/// or IP address.
+#[derive(Clone, Default)]
+pub struct MqttTls {
+    /// Certificate authorities (PEM) to trust, such as a private CA that signed the broker's
+    /// certificate.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Trust only `ca_pem`, not the public roots.
+    pub only_ca: bool,
+    /// Client certificate chain and private key (PEM), for brokers that ask for one (the
+    /// `X509` security scheme).
+    pub client_auth: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for MqttTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the private key.
+        f.debug_struct("MqttTls")
+            .field("ca_pem", &self.ca_pem.as_ref().map(|p| p.len()))
+            .field("only_ca", &self.only_ca)
+            .field("client_auth", &self.client_auth.is_some())
+            .finish()
+    }
+}
+
+impl MqttTls {
+    /// Trusts a private certificate authority (PEM) besides the public roots.
+    pub fn with_ca(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_pem = Some(pem.into());
+        self
+    }
+
+    /// Presents a client certificate chain and its private key (both PEM).
+    pub fn with_client_cert(mut self, chain: impl Into<Vec<u8>>, key: impl Into<Vec<u8>>) -> Self {
+        self.client_auth = Some((chain.into(), key.into()));
+        self
+    }
+
+    fn transport(&self) -> Result<rumqttc::Transport, MqttError> {
+        let config = super::tls::config_with(&super::tls::Trust {
+            ca_pem: self.ca_pem.as_deref(),
+            public_roots: !self.only_ca,
+            client_auth: self
+                .client_auth
+                .as_ref()
+                .map(|(c, k)| (c.as_slice(), k.as_slice())),
+        })
+        .map_err(|e| MqttError::Config(format!("TLS: {e}")))?;
+        Ok(rumqttc::Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Rustls(Arc::new(config)),
+        ))
+    }
 }
 
 impl MqttConfig {
@@ -239,26 +299,25 @@ impl MqttConfig {
             },
             connect_timeout: Duration::from_secs(10),
             reply_topic: None,
+            tls: None,
         }
     }
 
     /// A configuration from a server URL: `mqtt://host:port` or `tcp://host:port` (port 1883
-    /// by default). `mqtts`/`ssl` URLs are refused: TLS is not in this build.
+    /// by default), or over TLS `mqtts://host:port` (also `ssl`, `tls`, `secure-mqtt`; port
+    /// 8883 by default) trusting the public roots — set [`MqttConfig::tls`] for a private CA
+    /// or a client certificate.
     pub fn from_url(url: &str, client_id: impl Into<String>) -> Result<MqttConfig, MqttError> {
         let (scheme, rest) = url.split_once("://").unwrap_or(("mqtt", url));
-        match scheme.to_ascii_lowercase().as_str() {
-            "mqtt" | "tcp" => {}
-            "mqtts" | "ssl" | "tls" | "secure-mqtt" => {
-                return Err(MqttError::Config(format!(
-                    "`{url}`: TLS connections are not supported by this build"
-                )));
-            }
+        let tls = match scheme.to_ascii_lowercase().as_str() {
+            "mqtt" | "tcp" => None,
+            "mqtts" | "ssl" | "tls" | "secure-mqtt" => Some(MqttTls::default()),
             other => {
                 return Err(MqttError::Config(format!(
                     "`{url}`: unknown scheme `{other}`"
                 )));
             }
-        }
+        };
         let authority = rest.split('/').next().unwrap_or(rest);
         let (host, port) = match authority.rsplit_once(':') {
             Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
@@ -267,13 +326,15 @@ impl MqttConfig {
                     .map_err(|_| MqttError::Config(format!("`{url}`: bad port `{p}`")))?;
                 (h, port)
             }
-            _ => (authority, 1883),
+            _ => (authority, if tls.is_some() { 8883 } else { 1883 }),
         };
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() {
             return Err(MqttError::Config(format!("`{url}`: no host")));
         }
-        Ok(MqttConfig::new(host, port, client_id))
+        let mut config = MqttConfig::new(host, port, client_id);
+        config.tls = tls;
+        Ok(config)
     }
 
     /// Applies a server binding: every field it sets overrides the configuration.
@@ -801,6 +862,7 @@ impl MqttClient {
             filters.push((rt.clone(), Qos::AtLeastOnce));
         }
         let cap = config.request_queue.max(1);
+        let transport = config.tls.as_ref().map(MqttTls::transport).transpose()?;
         let (handle, link) = match config.version {
             Version::V311 => {
                 let mut o = rumqttc::MqttOptions::new(&config.client_id, &config.host, config.port);
@@ -820,6 +882,9 @@ impl MqttClient {
                 }
                 if let Some((u, p)) = &config.credentials {
                     o.set_credentials(u, p);
+                }
+                if let Some(t) = transport {
+                    o.set_transport(t);
                 }
                 let (c, mut el) = rumqttc::AsyncClient::new(o, cap);
                 let mut net = el.network_options();
@@ -856,6 +921,9 @@ impl MqttClient {
                 }
                 if let Some((u, p)) = &config.credentials {
                     o.set_credentials(u, p);
+                }
+                if let Some(t) = transport {
+                    o.set_transport(t);
                 }
                 let (c, el) = v5::AsyncClient::new(o, cap);
                 (Handle::V5(c), Link::V5(Box::new(el), Vec::new()))
@@ -1649,7 +1717,13 @@ mod tests {
         assert_eq!((c.host.as_str(), c.port), ("10.0.0.1", 1883));
         let c = MqttConfig::from_url("[::1]:1999", "x").expect("url");
         assert_eq!((c.host.as_str(), c.port), ("::1", 1999));
-        assert!(MqttConfig::from_url("mqtts://h:8883", "x").is_err());
+        let c = MqttConfig::from_url("mqtts://h", "x").expect("url");
+        assert_eq!((c.port, c.tls.is_some()), (8883, true));
+        assert!(c.tls.as_ref().is_some_and(|t| t.transport().is_ok()));
+        let bad = MqttTls::default().with_ca("not a certificate");
+        assert!(bad.transport().is_err());
+        let key = MqttTls::default().with_client_cert("", "-----BEGIN PRIVATE KEY-----");
+        assert!(!format!("{key:?}").contains("PRIVATE"));
         assert!(MqttConfig::from_url("ws://h", "x").is_err());
         assert!(MqttConfig::from_url("mqtt://h:99999", "x").is_err());
 

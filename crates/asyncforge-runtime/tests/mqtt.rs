@@ -14,8 +14,8 @@ use asyncforge_runtime::Message;
 use asyncforge_runtime::backoff::Backoff;
 use asyncforge_runtime::codegen::{Deserialize, Serialize};
 use asyncforge_runtime::mqtt::{
-    Delivery, Handler, HandlerError, LastWill, MqttClient, MqttConfig, PublishOptions, Qos, State,
-    Subscription, TopicTemplate, Version,
+    Delivery, Handler, HandlerError, LastWill, MqttClient, MqttConfig, MqttTls, PublishOptions,
+    Qos, State, Subscription, TopicTemplate, Version,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -207,6 +207,66 @@ impl PrivateMosquitto {
             dir,
             child: None,
         })
+    }
+
+    /// Makes the listener TLS-only with a certificate for 127.0.0.1 signed by a CA of its own
+    /// (made with the `openssl` command), asking clients for a certificate from the same CA.
+    /// Returns the CA certificate and a client certificate and key, all PEM; `None` without
+    /// `openssl`.
+    fn tls(&mut self) -> Option<(Vec<u8>, Vec<u8>, Vec<u8>)> {
+        if !have("openssl") {
+            println!("SKIP: the openssl command is not installed");
+            return None;
+        }
+        let dir = self.dir.path();
+        // Words of `args[0]` (no spaces inside them), then the other arguments as they are.
+        let run = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args[0].split_whitespace())
+                .args(&args[1..])
+                .current_dir(dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .output()
+                .expect("openssl");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+        let ca = format!("req -x509 -days 2 {ec} -keyout ca.key -out ca.pem");
+        run(&[&ca, "-subj", "/CN=asyncforge test CA"]);
+        for (name, ext) in [
+            (
+                "server",
+                "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
+            ),
+            ("client", "extendedKeyUsage=clientAuth\n"),
+        ] {
+            std::fs::write(dir.join(format!("{name}.ext")), ext).expect("ext");
+            let req = format!("req {ec} -keyout {name}.key -out {name}.csr");
+            run(&[&req, "-subj", &format!("/CN=asyncforge test {name}")]);
+            run(&[&format!(
+                "x509 -req -days 2 -in {name}.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+                 -extfile {name}.ext -out {name}.pem"
+            )]);
+        }
+        // Mosquitto drops to its own user, which must read the key.
+        for f in ["ca.pem", "server.pem", "server.key"] {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.join(f), std::fs::Permissions::from_mode(0o644))
+                .expect("chmod");
+        }
+        let conf = std::fs::read_to_string(dir.join("m.conf")).expect("conf");
+        let tls = format!(
+            "cafile {0}/ca.pem\ncertfile {0}/server.pem\nkeyfile {0}/server.key\nrequire_certificate true\n",
+            dir.display()
+        );
+        std::fs::write(dir.join("m.conf"), conf + &tls).expect("conf");
+        let read = |f: &str| std::fs::read(dir.join(f)).expect("read");
+        Some((read("ca.pem"), read("client.pem"), read("client.key")))
     }
 
     fn start(&mut self) {
@@ -784,6 +844,93 @@ on_every_broker!(
 );
 on_every_broker!(interop_cli_v311, interop_cli, Version::V311);
 on_every_broker!(interop_cli_v5, interop_cli, Version::V5);
+
+// ---------------------------------------------------------------------------------------------
+// TLS.
+
+/// `mqtts` to a Mosquitto whose certificate a private CA signed and which asks for a client
+/// certificate: a client trusting that CA and presenting its certificate gets messages
+/// through; one trusting only the public roots, or presenting no certificate, never connects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_a_private_ca_and_client_certificates() {
+    let Some(mut broker) = PrivateMosquitto::new() else {
+        return;
+    };
+    let Some((ca, cert, key)) = broker.tls() else {
+        return;
+    };
+    broker.start();
+    let url = format!("mqtts://127.0.0.1:{}", broker.port);
+    let tls_config = |id: &str, tls: MqttTls| {
+        let mut c = MqttConfig::from_url(&url, id).expect("url");
+        c.tls = Some(tls);
+        c.connect_timeout = Duration::from_secs(2);
+        c.backoff = Backoff {
+            base: Duration::from_millis(20),
+            max: Duration::from_millis(300),
+            ..Backoff::default()
+        };
+        c
+    };
+    let trusted = || {
+        MqttTls::default()
+            .with_ca(ca.clone())
+            .with_client_cert(cert.clone(), key.clone())
+    };
+    let prefix = unique("tls");
+    let lights = Lights::default();
+    let sub = MqttClient::start(
+        tls_config(&unique("sub"), trusted()),
+        vec![lights_sub(&prefix, Qos::AtLeastOnce)],
+        lights.clone(),
+    )
+    .expect("start");
+    sub.wait_connected(WAIT)
+        .await
+        .expect("TLS subscriber connects");
+    let publisher =
+        MqttClient::publisher(tls_config(&unique("pub"), trusted())).expect("publisher");
+    for seq in 1..=3 {
+        publisher
+            .publish(
+                &lights_topic(&prefix, "t", seq),
+                &measured(seq),
+                &PublishOptions::new(Qos::AtLeastOnce),
+            )
+            .await
+            .expect("publish");
+    }
+    eventually("3 messages over TLS", WAIT, || lights.ok_count() == 3).await;
+    assert_eq!(lights.seqs(), vec![1, 2, 3]);
+
+    // The broker's certificate does not chain to a public root.
+    let untrusting = MqttClient::publisher(tls_config(
+        &unique("public-roots"),
+        MqttTls::default().with_client_cert(cert.clone(), key.clone()),
+    ))
+    .expect("start");
+    // No client certificate: the broker refuses the handshake.
+    let anonymous = MqttClient::publisher(tls_config(
+        &unique("no-cert"),
+        MqttTls::default().with_ca(ca.clone()),
+    ))
+    .expect("start");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for (what, c) in [
+        ("public roots only", &untrusting),
+        ("no client certificate", &anonymous),
+    ] {
+        assert_eq!(c.stats().connections, 0, "{what}: {:?}", c.state());
+        assert!(
+            matches!(c.state(), State::Connecting { attempt } if attempt > 0),
+            "{what}: {:?}",
+            c.state()
+        );
+        c.close().await;
+    }
+    sub.close().await;
+    publisher.close().await;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Outages.

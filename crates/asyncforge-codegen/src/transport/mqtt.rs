@@ -114,7 +114,7 @@ fn servers(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
         });
         let url_doc = format!(" The URL of server `{}`.", s.key);
         let cfg_doc = format!(
-            " A configuration for server `{}` with its bindings applied (`clientId` from the binding wins over `client_id`). `mqtts` needs TLS, which the runtime does not have yet: then this returns an error.",
+            " A configuration for server `{}` with its bindings applied (`clientId` from the binding wins over `client_id`). An `mqtts` server is reached over TLS trusting the public roots: set `tls` on the configuration for a private CA or a client certificate.",
             s.key
         );
         out.extend(quote! {

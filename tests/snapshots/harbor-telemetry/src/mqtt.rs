@@ -17,7 +17,7 @@ use asyncforge_runtime::mqtt;
 /// Security: `brokerUser` (`userPassword`): Broker user name and password.
 pub const PRODUCTION_URL: &str = "mqtt://mqtt.harbor.example.com:8883";
 
-/// A configuration for server `production` with its bindings applied (`clientId` from the binding wins over `client_id`). `mqtts` needs TLS, which the runtime does not have yet: then this returns an error.
+/// A configuration for server `production` with its bindings applied (`clientId` from the binding wins over `client_id`). An `mqtts` server is reached over TLS trusting the public roots: set `tls` on the configuration for a private CA or a client certificate.
 pub fn production_config(client_id: &str) -> Result<mqtt::MqttConfig, mqtt::MqttError> {
     let mut config = mqtt::MqttConfig::from_url(PRODUCTION_URL, client_id)?;
     config

@@ -13,7 +13,7 @@ use asyncforge_runtime::mqtt;
 /// The lamps' MQTT 5 broker.
 pub const BROKER_URL: &str = "mqtt://localhost:1883";
 
-/// A configuration for server `broker` with its bindings applied (`clientId` from the binding wins over `client_id`). `mqtts` needs TLS, which the runtime does not have yet: then this returns an error.
+/// A configuration for server `broker` with its bindings applied (`clientId` from the binding wins over `client_id`). An `mqtts` server is reached over TLS trusting the public roots: set `tls` on the configuration for a private CA or a client certificate.
 pub fn broker_config(client_id: &str) -> Result<mqtt::MqttConfig, mqtt::MqttError> {
     let mut config = mqtt::MqttConfig::from_url(BROKER_URL, client_id)?;
     config.version = mqtt::Version::V5;

@@ -20,7 +20,7 @@ use asyncforge_runtime::mqtt;
 /// Security: `openIdConnectWellKnown` (`openIdConnect`)
 pub const PRODUCTION_URL: &str = "mqtt://test.mosquitto.org:1883";
 
-/// A configuration for server `production` with its bindings applied (`clientId` from the binding wins over `client_id`). `mqtts` needs TLS, which the runtime does not have yet: then this returns an error.
+/// A configuration for server `production` with its bindings applied (`clientId` from the binding wins over `client_id`). An `mqtts` server is reached over TLS trusting the public roots: set `tls` on the configuration for a private CA or a client certificate.
 pub fn production_config(client_id: &str) -> Result<mqtt::MqttConfig, mqtt::MqttError> {
     let mut config = mqtt::MqttConfig::from_url(PRODUCTION_URL, client_id)?;
     config

@@ -12,7 +12,7 @@ use asyncforge_runtime::mqtt;
 /// A local broker.
 pub const LOCAL_URL: &str = "mqtt://localhost:1883";
 
-/// A configuration for server `local` with its bindings applied (`clientId` from the binding wins over `client_id`). `mqtts` needs TLS, which the runtime does not have yet: then this returns an error.
+/// A configuration for server `local` with its bindings applied (`clientId` from the binding wins over `client_id`). An `mqtts` server is reached over TLS trusting the public roots: set `tls` on the configuration for a private CA or a client certificate.
 pub fn local_config(client_id: &str) -> Result<mqtt::MqttConfig, mqtt::MqttError> {
     let mut config = mqtt::MqttConfig::from_url(LOCAL_URL, client_id)?;
     config
