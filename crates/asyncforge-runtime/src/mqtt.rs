@@ -505,6 +505,20 @@ impl Delivery {
         Ok(M::decode(&self.payload)?)
     }
 
+    /// The MQTT 5 user properties as the message's typed headers (see [`super::headers`]).
+    /// Properties that do not fit the type are [`HandlerError::Invalid`]; with MQTT 3.1.1
+    /// there are none, which fits a headers type whose fields are all optional.
+    pub fn typed_headers<H: serde::de::DeserializeOwned>(&self) -> Result<H, HandlerError> {
+        super::headers::from_pairs(
+            self.properties
+                .user_properties
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_bytes())),
+            &[],
+        )
+        .map_err(|e| HandlerError::Invalid(format!("headers: {e}")))
+    }
+
     /// A topic parameter parsed as `T`; one that does not parse is [`HandlerError::Invalid`].
     pub fn param<T: std::str::FromStr>(&self, name: &str) -> Result<T, HandlerError> {
         Ok(self.params.parse(name)?)
@@ -1048,6 +1062,30 @@ impl MqttClient {
                 properties
             }
         };
+        self.send(topic, payload, opts, properties).await
+    }
+
+    /// Like [`MqttClient::publish`], with the message's typed headers (see [`super::headers`])
+    /// as MQTT 5 user properties, after those of `opts`: what generated publishers call.
+    /// MQTT 3.1.1 has no place for them, so there they are left out.
+    pub async fn publish_with_headers<M: Message, H: serde::Serialize>(
+        &self,
+        topic: &str,
+        message: &M,
+        opts: &PublishOptions,
+        headers: Option<&H>,
+    ) -> Result<(), MqttError> {
+        let (Version::V5, Some(headers)) = (self.inner.config.version, headers) else {
+            return self.publish(topic, message, opts).await;
+        };
+        let payload = message.encode()?;
+        let mut properties = opts.properties.clone();
+        if properties.content_type.is_none() {
+            properties.content_type = M::CONTENT_TYPE.map(str::to_owned);
+        }
+        properties
+            .user_properties
+            .extend(super::headers::to_pairs(headers)?);
         self.send(topic, payload, opts, properties).await
     }
 

@@ -807,6 +807,74 @@ async fn waiting_and_panicking_handlers(addr: Addr) {
     publisher.close().await;
 }
 
+/// Typed headers as a generated message carries them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "asyncforge_runtime::codegen::serde")]
+struct TraceHeaders {
+    #[serde(rename = "traceId")]
+    trace_id: String,
+    attempt: Option<u32>,
+}
+
+/// Hands every delivery's typed headers (or the error reading them) to the test.
+struct HeaderSink(Arc<Mutex<Vec<Result<TraceHeaders, HandlerError>>>>);
+
+impl Handler for HeaderSink {
+    async fn handle(&self, _c: MqttClient, d: Delivery) -> Result<(), HandlerError> {
+        let _: LightMeasured = d.decode()?;
+        self.0.lock().expect("lock").push(d.typed_headers());
+        Ok(())
+    }
+}
+
+/// MQTT 5: typed headers travel as user properties and come back typed; properties that do
+/// not fit the headers type are an invalid-headers error, not a crash.
+async fn headers_as_user_properties(addr: Addr) {
+    let prefix = unique("hdr");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sub = MqttClient::start(
+        config(&addr, &unique("sub")),
+        vec![lights_sub(&prefix, Qos::AtLeastOnce)],
+        HeaderSink(seen.clone()),
+    )
+    .expect("start");
+    sub.wait_connected(WAIT).await.expect("connect");
+    let publisher = MqttClient::publisher(config(&addr, &unique("pub"))).expect("publisher");
+    let opts = PublishOptions::new(Qos::AtLeastOnce);
+    let headers = TraceHeaders {
+        trace_id: "0af7651916cd43dd".into(),
+        attempt: Some(3),
+    };
+    publisher
+        .publish_with_headers(
+            &lights_topic(&prefix, "h", 1),
+            &measured(1),
+            &opts,
+            Some(&headers),
+        )
+        .await
+        .expect("publish");
+    let mut wrong = opts.clone();
+    wrong.properties.user_properties = vec![("attempt".into(), "many".into())];
+    publisher
+        .publish(&lights_topic(&prefix, "h", 2), &measured(2), &wrong)
+        .await
+        .expect("publish");
+    eventually("both messages", WAIT, || {
+        seen.lock().expect("lock").len() == 2
+    })
+    .await;
+    let seen = seen.lock().expect("lock").clone();
+    assert_eq!(seen[0], Ok(headers), "{}", addr.label);
+    assert!(
+        matches!(&seen[1], Err(HandlerError::Invalid(why)) if why.contains("headers")),
+        "{:?}",
+        seen[1]
+    );
+    sub.close().await;
+    publisher.close().await;
+}
+
 macro_rules! on_every_broker {
     ($name:ident, $body:ident, $version:expr) => {
         mod $name {
@@ -837,6 +905,7 @@ on_every_broker!(
 );
 on_every_broker!(redelivery_v5, failed_messages_are_redelivered, Version::V5);
 on_every_broker!(request_reply_v5, request_reply, Version::V5);
+on_every_broker!(headers_v5, headers_as_user_properties, Version::V5);
 on_every_broker!(
     waiting_and_panicking_v311,
     waiting_and_panicking_handlers,

@@ -206,17 +206,23 @@ fn publisher(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
                 }
             };
         }
-        let body = match op.messages.as_slice() {
-            [one] => {
-                let opts = options(cx, op, *one);
-                quote!(self.client.publish(&topic, message, &#opts).await)
+        // A message with a headers schema sends its headers as MQTT 5 user properties.
+        let publish = |m: MessageId, var: TokenStream| {
+            let opts = options(cx, op, m);
+            if cx.has_headers(m) {
+                quote!(self.client.publish_with_headers(&topic, #var, &#opts, #var.headers.as_ref()).await)
+            } else {
+                quote!(self.client.publish(&topic, #var, &#opts).await)
             }
+        };
+        let body = match op.messages.as_slice() {
+            [one] => publish(*one, quote!(message)),
             many => {
                 let e = format_ident!("{}Message", op.type_base);
                 let arms = many.iter().map(|m| {
                     let v = cx.msg_variant(*m);
-                    let opts = options(cx, op, *m);
-                    quote!(#e::#v(m) => self.client.publish(&topic, m, &#opts).await,)
+                    let call = publish(*m, quote!(m));
+                    quote!(#e::#v(m) => #call,)
                 });
                 quote!(match message { #(#arms)* })
             }
@@ -335,6 +341,16 @@ fn subscriber(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
             (quote!(let params = #params;), quote!(params))
         };
         let decode = match op.messages.as_slice() {
+            [one] if cx.has_headers(*one) => {
+                let t = cx.msg_ty(*one);
+                quote! {{
+                    let mut message = delivery.decode::<#t>()?;
+                    // MQTT 5 user properties; ones that do not fit the headers schema are
+                    // left out.
+                    message.headers = delivery.typed_headers().ok();
+                    message
+                }}
+            }
             [one] => {
                 let t = cx.msg_ty(*one);
                 quote!(delivery.decode::<#t>()?)

@@ -127,10 +127,11 @@ impl Publisher {
         let topic = template
             .topic(&[("streetlightId", params.streetlight_id.as_str())])?;
         self.client
-            .publish(
+            .publish_with_headers(
                 &topic,
                 message,
                 &mqtt::PublishOptions::new(mqtt::Qos::AtLeastOnce).retain(false),
+                message.headers.as_ref(),
             )
             .await
     }
@@ -148,10 +149,11 @@ impl Publisher {
         let topic = template
             .topic(&[("streetlightId", params.streetlight_id.as_str())])?;
         self.client
-            .publish(
+            .publish_with_headers(
                 &topic,
                 message,
                 &mqtt::PublishOptions::new(mqtt::Qos::AtLeastOnce).retain(false),
+                message.headers.as_ref(),
             )
             .await
     }
@@ -169,10 +171,11 @@ impl Publisher {
         let topic = template
             .topic(&[("streetlightId", params.streetlight_id.as_str())])?;
         self.client
-            .publish(
+            .publish_with_headers(
                 &topic,
                 message,
                 &mqtt::PublishOptions::new(mqtt::Qos::AtLeastOnce).retain(false),
+                message.headers.as_ref(),
             )
             .await
     }
@@ -241,7 +244,12 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
                         .parse("streetlightId")
                         .map_err(mqtt::HandlerError::invalid)?,
                 };
-                let message = delivery.decode::<super::messages::LightMeasured>()?;
+                let message = {
+                    let mut message = delivery
+                        .decode::<super::messages::LightMeasured>()?;
+                    message.headers = delivery.typed_headers().ok();
+                    message
+                };
                 self.0
                     .receive_light_measurement(Received {
                         params,
