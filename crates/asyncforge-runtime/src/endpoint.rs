@@ -105,7 +105,7 @@ pub fn outgoing_bytes<O: Outgoing + ?Sized>(
         // The usual case, a member of the payload object: the encoded bytes say whether it is
         // set without building a `Value` of the whole payload.
         let bytes = message.to_bytes()?;
-        match top_level_member(&bytes, &key) {
+        match top_level_member::<serde::de::IgnoredAny>(&bytes, &key) {
             Some(Some(_)) | None => return Ok(bytes),
             Some(None) => match parsed(bytes) {
                 Ok(v) => v,
@@ -152,6 +152,40 @@ pub fn outgoing_correlation<O: Outgoing + ?Sized>(message: &O) -> Option<Value> 
         .map(Value::take)
 }
 
+/// Encodes an outgoing request into one frame (as [`outgoing_frame`] does without a
+/// correlation to fill in) and reads its correlation id (as [`outgoing_correlation`] does)
+/// from the same bytes: the message is encoded once.
+pub fn request_frame<O: Outgoing + ?Sized>(
+    message: &O,
+) -> Result<(Frame, Option<Value>), CodecError> {
+    let bytes = message.to_bytes()?;
+    let id = match message.correlation_pointer() {
+        Some(pointer) if is_json(message.content_type()) => match top_level_key(pointer) {
+            Some(key) => top_level_member(&bytes, &key).flatten(),
+            None => serde_json::from_slice::<Value>(&bytes)
+                .ok()
+                .and_then(|mut v| {
+                    v.pointer_mut(pointer)
+                        .filter(|v| !v.is_null())
+                        .map(Value::take)
+                }),
+        },
+        _ => None,
+    };
+    Ok((bytes_frame(bytes, message.content_type()), id))
+}
+
+/// One frame for encoded bytes: text for text content types (that are UTF-8), else binary.
+fn bytes_frame(bytes: Vec<u8>, content_type: Option<&str>) -> Frame {
+    if !is_text(content_type) {
+        return Frame::Binary(bytes);
+    }
+    match String::from_utf8(bytes) {
+        Ok(s) => Frame::Text(s),
+        Err(e) => Frame::Binary(e.into_bytes()),
+    }
+}
+
 /// The member name of a JSON pointer of one segment (`/requestId` → `requestId`).
 fn top_level_key(pointer: &str) -> Option<String> {
     let key = pointer.strip_prefix('/')?;
@@ -166,13 +200,13 @@ fn top_level_key(pointer: &str) -> Option<String> {
 
 /// The member `key` of the JSON object in `bytes`, read without building the rest:
 /// `Some(Some(value))` when set, `Some(None)` when absent or `null`, `None` when `bytes` is
-/// not a JSON object. A key given twice counts once, the last time (as when parsing into a
-/// `Value`).
-fn top_level_member(bytes: &[u8], key: &str) -> Option<Option<Value>> {
+/// not a JSON object (or the member not a `T`; `IgnoredAny` only asks whether it is set). A
+/// key given twice counts once, the last time (as when parsing into a `Value`).
+fn top_level_member<T: serde::de::DeserializeOwned>(bytes: &[u8], key: &str) -> Option<Option<T>> {
     use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
     use std::fmt;
 
-    struct Member<'k>(&'k str);
+    struct Member<'k, T>(&'k str, std::marker::PhantomData<T>);
     struct KeyIs<'k>(&'k str);
 
     impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
@@ -192,16 +226,17 @@ fn top_level_member(bytes: &[u8], key: &str) -> Option<Option<Value>> {
         }
     }
 
-    impl<'de> Visitor<'de> for Member<'_> {
-        type Value = Option<Value>;
+    impl<'de, T: serde::de::DeserializeOwned> Visitor<'de> for Member<'_, T> {
+        type Value = Option<T>;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a JSON object")
         }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Value>, A::Error> {
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<T>, A::Error> {
             let mut found = None;
             while let Some(matches) = map.next_key_seed(KeyIs(self.0))? {
                 if matches {
-                    found = Some(map.next_value::<Value>()?).filter(|v| !v.is_null());
+                    // `null` is `None`, as an absent member.
+                    found = map.next_value::<Option<T>>()?;
                 } else {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -211,7 +246,9 @@ fn top_level_member(bytes: &[u8], key: &str) -> Option<Option<Value>> {
     }
 
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let member = de.deserialize_map(Member(key)).ok()?;
+    let member = de
+        .deserialize_map(Member(key, std::marker::PhantomData))
+        .ok()?;
     de.end().ok()?;
     Some(member)
 }
@@ -223,27 +260,12 @@ pub fn outgoing_frame<O: Outgoing + ?Sized>(
     correlation: Option<&Value>,
 ) -> Result<Frame, CodecError> {
     let bytes = outgoing_bytes(message, correlation)?;
-    if is_text(message.content_type()) {
-        match String::from_utf8(bytes) {
-            Ok(s) => Ok(Frame::Text(s)),
-            Err(e) => Ok(Frame::Binary(e.into_bytes())),
-        }
-    } else {
-        Ok(Frame::Binary(bytes))
-    }
+    Ok(bytes_frame(bytes, message.content_type()))
 }
 
 /// Encodes a message into one frame: text for text content types, binary otherwise.
 pub fn encode_frame<M: Message>(message: &M) -> Result<Frame, CodecError> {
-    let bytes = message.encode()?;
-    if is_text(M::CONTENT_TYPE) {
-        match String::from_utf8(bytes) {
-            Ok(s) => Ok(Frame::Text(s)),
-            Err(e) => Ok(Frame::Binary(e.into_bytes())),
-        }
-    } else {
-        Ok(Frame::Binary(bytes))
-    }
+    Ok(bytes_frame(message.encode()?, M::CONTENT_TYPE))
 }
 
 /// Puts `id` at `pointer` in `payload` when it is absent or `null` there, so a handler need
@@ -644,7 +666,7 @@ mod tests {
         );
     }
 
-    #[derive(serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, serde::Serialize, serde::Deserialize)]
     struct Reply {
         #[serde(rename = "requestId", skip_serializing_if = "Option::is_none")]
         request_id: Option<String>,
@@ -715,24 +737,45 @@ mod tests {
         );
         let mut set = reply(None);
         set.meta.insert("id".into(), json!(7));
-        assert_eq!(outgoing_correlation(&Nested(set)), Some(json!(7)));
+        assert_eq!(outgoing_correlation(&Nested(set.clone())), Some(json!(7)));
+        // A request: one encoding gives the frame and the id.
+        let (frame, id) = request_frame(&reply(Some("own"))).unwrap();
+        assert_eq!(id, Some(json!("own")));
+        assert!(
+            matches!(&frame, Frame::Text(t) if bytes(t.clone().into_bytes()) == json!({"requestId": "own", "meta": {}}))
+        );
+        assert_eq!(request_frame(&reply(None)).unwrap().1, None);
+        assert_eq!(request_frame(&Nested(set)).unwrap().1, Some(json!(7)));
     }
 
     #[test]
     fn top_level_members_are_read_without_a_value() {
         let bytes = br#"{"a": {"requestId": 1}, "requestId": "x", "b": [1, {"c": null}]}"#;
-        assert_eq!(top_level_member(bytes, "requestId"), Some(Some(json!("x"))));
-        assert_eq!(top_level_member(bytes, "missing"), Some(None));
         assert_eq!(
-            top_level_member(br#"{"requestId": null}"#, "requestId"),
+            top_level_member::<Value>(bytes, "requestId"),
+            Some(Some(json!("x")))
+        );
+        assert_eq!(top_level_member::<Value>(bytes, "missing"), Some(None));
+        assert_eq!(
+            top_level_member::<Value>(br#"{"requestId": null}"#, "requestId"),
             Some(None)
         );
         assert_eq!(
-            top_level_member(br#"{"r\u0065q": 1, "req": 2}"#, "req"),
+            top_level_member::<Value>(br#"{"r\u0065q": 1, "req": 2}"#, "req"),
             Some(Some(json!(2)))
         );
-        assert_eq!(top_level_member(b"[1]", "a"), None);
-        assert_eq!(top_level_member(br#"{"a": 1} x"#, "a"), None);
+        assert_eq!(top_level_member::<Value>(b"[1]", "a"), None);
+        // Only whether it is set.
+        use serde::de::IgnoredAny;
+        assert!(matches!(
+            top_level_member::<IgnoredAny>(bytes, "requestId"),
+            Some(Some(_))
+        ));
+        assert!(matches!(
+            top_level_member::<IgnoredAny>(br#"{"requestId": null}"#, "requestId"),
+            Some(None)
+        ));
+        assert_eq!(top_level_member::<Value>(br#"{"a": 1} x"#, "a"), None);
         assert_eq!(top_level_key("/requestId"), Some("requestId".into()));
         assert_eq!(top_level_key("/a~1b"), Some("a/b".into()));
         assert_eq!(top_level_key("/meta/id"), None);

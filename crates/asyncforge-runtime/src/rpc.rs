@@ -1,7 +1,7 @@
 //! Request/reply correlation shared by every transport (feature `rt`).
 //!
-//! A request registers in [`Pending`] under its correlation id (the JSON text of the value at
-//! the message's `correlationId` location) within a scope (a connection, a client). The
+//! A request registers in [`Pending`] under its correlation id (the value at the message's
+//! `correlationId` location, see [`CorrelationKey`]) within a scope (a connection, a client). The
 //! matching reply completes it. Requests without a correlation id are answered in order: the
 //! first reply without one (or with an id nobody waits for) goes to the oldest of them.
 
@@ -32,13 +32,27 @@ pub enum RequestError {
     TooMany(usize),
 }
 
-/// The key of a correlation id value: its JSON text (`"abc"` and `42` differ, as they should).
-pub fn correlation_key(value: &Value) -> String {
-    value.to_string()
+/// The key of a correlation id value: a string as it is (the usual case, no JSON escaping to
+/// do), anything else as its JSON text, the two kinds told apart (`"42"` and `42` differ, as
+/// they should).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CorrelationKey {
+    /// A string id.
+    Text(String),
+    /// Any other id, as JSON text.
+    Json(String),
+}
+
+/// The [`CorrelationKey`] of a correlation id value.
+pub fn correlation_key(value: &Value) -> CorrelationKey {
+    match value {
+        Value::String(s) => CorrelationKey::Text(s.clone()),
+        other => CorrelationKey::Json(other.to_string()),
+    }
 }
 
 struct Inner<T> {
-    by_id: HashMap<(u64, String), oneshot::Sender<T>>,
+    by_id: HashMap<(u64, CorrelationKey), oneshot::Sender<T>>,
     fifo: HashMap<u64, VecDeque<oneshot::Sender<T>>>,
     count: usize,
 }
@@ -226,7 +240,14 @@ mod tests {
         let b = p.register(1, Some(&json!(7))).unwrap();
         let c = p.register(1, None).unwrap();
         assert_eq!(p.len(), 3);
+        // The string "7" is not the number 7: it goes to the request waiting in order.
+        let d = p.register(1, Some(&json!("7"))).unwrap();
         assert!(p.complete(1, Some(&json!(7)), "seven").is_ok());
+        assert!(p.complete(1, Some(&json!("7")), "string seven").is_ok());
+        assert_eq!(
+            d.wait(Duration::from_secs(1)).await.unwrap(),
+            "string seven"
+        );
         assert_eq!(
             p.complete(2, Some(&json!("a")), "other scope"),
             Err("other scope")

@@ -892,9 +892,8 @@ fn ws_endpoint(
                     /// correlation id, or in order when the request has none).
                     pub async fn #method(&self, conn: ConnId, message: impl Into<#msg_ty>) -> Result<#reply_ty, RequestError> {
                         let message: #msg_ty = message.into();
-                        let id = asyncforge_runtime::endpoint::outgoing_correlation(&message);
+                        let (frame, id) = asyncforge_runtime::endpoint::request_frame(&message).map_err(|e| RequestError::Send(e.to_string()))?;
                         let waiter = self.pending.#field.register(conn.0, id.as_ref())?;
-                        let frame = outgoing_frame(&message, None).map_err(|e| RequestError::Send(e.to_string()))?;
                         self.hub.send(conn, frame).map_err(|e| RequestError::Send(e.to_string()))?;
                         waiter.wait(self.request_timeout).await
                     }
@@ -1185,7 +1184,7 @@ fn client(cx: &Ctx<'_>, model: &Model) -> TokenStream {
             #[allow(unused_imports)]
             use asyncforge_runtime::ws_client::{ClientConfig, Dispatch, Responder, ReplyError, State, WsClient, WsSender};
             #[allow(unused_imports)]
-            use asyncforge_runtime::endpoint::{outgoing_correlation, outgoing_frame, query_string};
+            use asyncforge_runtime::endpoint::{outgoing_frame, query_string, request_frame};
             #[allow(unused_imports)]
             use asyncforge_runtime::rpc::{Pending, RequestError};
             use asyncforge_runtime::tokio::sync::mpsc;
@@ -1283,9 +1282,8 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
                     /// in order when the request has none), at most `request_timeout`.
                     pub async fn #method(&self, message: impl Into<#msg_ty>) -> Result<#reply_ty, RequestError> {
                         let message: #msg_ty = message.into();
-                        let id = outgoing_correlation(&message);
+                        let (frame, id) = request_frame(&message).map_err(|e| RequestError::Send(e.to_string()))?;
                         let waiter = self.pending.#field.register(0, id.as_ref())?;
-                        let frame = outgoing_frame(&message, None).map_err(|e| RequestError::Send(e.to_string()))?;
                         self.tx.send(frame).map_err(|e| RequestError::Send(e.to_string()))?;
                         waiter.wait(self.request_timeout).await
                     }

@@ -153,10 +153,9 @@ impl Sender {
         message: impl Into<super::messages::ReadingRequest>,
     ) -> Result<super::messages::Reading, RequestError> {
         let message: super::messages::ReadingRequest = message.into();
-        let id = asyncforge_runtime::endpoint::outgoing_correlation(&message);
-        let waiter = self.pending.request_reading.register(conn.0, id.as_ref())?;
-        let frame = outgoing_frame(&message, None)
+        let (frame, id) = asyncforge_runtime::endpoint::request_frame(&message)
             .map_err(|e| RequestError::Send(e.to_string()))?;
+        let waiter = self.pending.request_reading.register(conn.0, id.as_ref())?;
         self.hub.send(conn, frame).map_err(|e| RequestError::Send(e.to_string()))?;
         waiter.wait(self.request_timeout).await
     }

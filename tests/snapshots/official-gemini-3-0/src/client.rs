@@ -16,7 +16,7 @@ use asyncforge_runtime::ws_client::{
 };
 
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{outgoing_correlation, outgoing_frame, query_string};
+use asyncforge_runtime::endpoint::{outgoing_frame, query_string, request_frame};
 #[allow(unused_imports)]
 use asyncforge_runtime::rpc::{Pending, RequestError};
 use asyncforge_runtime::tokio::sync::mpsc;

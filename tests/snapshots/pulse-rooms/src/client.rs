@@ -16,7 +16,7 @@ use asyncforge_runtime::ws_client::{
 };
 
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{outgoing_correlation, outgoing_frame, query_string};
+use asyncforge_runtime::endpoint::{outgoing_frame, query_string, request_frame};
 #[allow(unused_imports)]
 use asyncforge_runtime::rpc::{Pending, RequestError};
 use asyncforge_runtime::tokio::sync::mpsc;
@@ -289,10 +289,9 @@ impl LobbyClient {
         message: impl Into<super::messages::Ping>,
     ) -> Result<super::messages::Pong, RequestError> {
         let message: super::messages::Ping = message.into();
-        let id = outgoing_correlation(&message);
-        let waiter = self.pending.ping.register(0, id.as_ref())?;
-        let frame = outgoing_frame(&message, None)
+        let (frame, id) = request_frame(&message)
             .map_err(|e| RequestError::Send(e.to_string()))?;
+        let waiter = self.pending.ping.register(0, id.as_ref())?;
         self.tx.send(frame).map_err(|e| RequestError::Send(e.to_string()))?;
         waiter.wait(self.request_timeout).await
     }

@@ -188,10 +188,9 @@ impl Sender {
         message: impl Into<super::messages::WhoAreYou>,
     ) -> Result<super::messages::IAm, RequestError> {
         let message: super::messages::WhoAreYou = message.into();
-        let id = asyncforge_runtime::endpoint::outgoing_correlation(&message);
-        let waiter = self.pending.ask_identity.register(conn.0, id.as_ref())?;
-        let frame = outgoing_frame(&message, None)
+        let (frame, id) = asyncforge_runtime::endpoint::request_frame(&message)
             .map_err(|e| RequestError::Send(e.to_string()))?;
+        let waiter = self.pending.ask_identity.register(conn.0, id.as_ref())?;
         self.hub.send(conn, frame).map_err(|e| RequestError::Send(e.to_string()))?;
         waiter.wait(self.request_timeout).await
     }
