@@ -391,6 +391,25 @@ impl Lights {
     }
 }
 
+/// Publishes `LightMeasured` for `seqs` on lamp `id`'s topic, QoS 1.
+async fn publish_lights(
+    publisher: &MqttClient,
+    prefix: &str,
+    id: &str,
+    seqs: impl IntoIterator<Item = u32>,
+) {
+    for seq in seqs {
+        publisher
+            .publish(
+                &lights_topic(prefix, id, seq),
+                &measured(seq),
+                &PublishOptions::new(Qos::AtLeastOnce),
+            )
+            .await
+            .expect("publish");
+    }
+}
+
 async fn eventually(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !f() {
@@ -547,12 +566,7 @@ async fn failed_messages_are_redelivered(addr: Addr) {
     sub.wait_connected(WAIT).await.expect("connect");
     let publisher = MqttClient::publisher(config(&addr, &unique("pub"))).expect("publisher");
     let opts = PublishOptions::new(Qos::AtLeastOnce);
-    for seq in 1..=3 {
-        publisher
-            .publish(&lights_topic(&prefix, "a", seq), &measured(seq), &opts)
-            .await
-            .expect("publish");
-    }
+    publish_lights(&publisher, &prefix, "a", 1..=3).await;
     publisher
         .publish_bytes(&lights_topic(&prefix, "a", 4), b"[]".to_vec(), &opts)
         .await
@@ -771,14 +785,8 @@ async fn waiting_and_panicking_handlers(addr: Addr) {
     .expect("start");
     sub.wait_connected(WAIT).await.expect("connect");
     let publisher = MqttClient::publisher(config(&addr, &unique("pub"))).expect("publisher");
-    let opts = PublishOptions::new(Qos::AtLeastOnce);
     const N: u32 = 60;
-    for seq in 1..=N {
-        publisher
-            .publish(&lights_topic(&prefix, "m", seq), &measured(seq), &opts)
-            .await
-            .expect("publish");
-    }
+    publish_lights(&publisher, &prefix, "m", 1..=N).await;
     eventually("every message handled", WAIT, || {
         moody.seen.lock().expect("lock").len() >= N as usize
     })
@@ -959,16 +967,7 @@ async fn tls_with_a_private_ca_and_client_certificates() {
         .expect("TLS subscriber connects");
     let publisher =
         MqttClient::publisher(tls_config(&unique("pub"), trusted())).expect("publisher");
-    for seq in 1..=3 {
-        publisher
-            .publish(
-                &lights_topic(&prefix, "t", seq),
-                &measured(seq),
-                &PublishOptions::new(Qos::AtLeastOnce),
-            )
-            .await
-            .expect("publish");
-    }
+    publish_lights(&publisher, &prefix, "t", 1..=3).await;
     eventually("3 messages over TLS", WAIT, || lights.ok_count() == 3).await;
     assert_eq!(lights.seqs(), vec![1, 2, 3]);
 
@@ -1035,16 +1034,7 @@ async fn broker_unavailable_at_start_embedded() {
         .await
         .expect("connects once the broker is up");
     publisher.wait_connected(WAIT).await.expect("publisher too");
-    for seq in 1..=3 {
-        publisher
-            .publish(
-                &lights_topic(&prefix, "a", seq),
-                &measured(seq),
-                &PublishOptions::new(Qos::AtLeastOnce),
-            )
-            .await
-            .expect("publish");
-    }
+    publish_lights(&publisher, &prefix, "a", 1..=3).await;
     eventually("3 messages", WAIT, || lights.ok_count() == 3).await;
     sub.close().await;
     publisher.close().await;
