@@ -65,8 +65,9 @@ pub struct WsConfig {
     /// How long without any frame from the peer before it is considered dead.
     pub idle_timeout: Duration,
     /// Bytes read from the socket at a time. tungstenite zero-fills this much before every
-    /// read attempt, so its 128 KiB default costs more than the read itself for small messages;
-    /// larger messages are read in several steps.
+    /// read attempt (also the attempts that find nothing to read), so its 128 KiB default
+    /// costs more than the read itself for small messages; larger messages are read in several
+    /// steps, one system call each: raise it when most messages are tens of KiB or more.
     pub read_buffer: usize,
 }
 
@@ -85,8 +86,8 @@ impl Default for WsConfig {
     }
 }
 
-/// Default of [`WsConfig::read_buffer`] (and of the client's): 16 KiB.
-pub const READ_BUFFER: usize = 16 * 1024;
+/// Default of [`WsConfig::read_buffer`] (and of the client's): 8 KiB.
+pub const READ_BUFFER: usize = 8 * 1024;
 
 /// A connection's id, unique within a hub.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

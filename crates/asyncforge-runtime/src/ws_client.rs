@@ -136,7 +136,7 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(10),
             headers: Vec::new(),
             max_message_size: 16 << 20,
-            read_buffer: 16 * 1024,
+            read_buffer: 8 * 1024,
         }
     }
 }
