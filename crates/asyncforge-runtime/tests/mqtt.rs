@@ -410,6 +410,15 @@ async fn publish_lights(
     }
 }
 
+/// Leaves no session behind on a shared broker: connects once more with the same client id
+/// and a clean session.
+async fn forget_session(mut cfg: MqttConfig) {
+    cfg.clean_session = true;
+    let c = MqttClient::publisher(cfg).expect("clean up");
+    let _ = c.wait_connected(WAIT).await;
+    c.close().await;
+}
+
 async fn eventually(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !f() {
@@ -594,12 +603,7 @@ async fn failed_messages_are_redelivered(addr: Addr) {
     assert_eq!(lights.seqs(), vec![1, 2, 3, 5], "{}", addr.label);
     assert_eq!(again.stats().invalid, 0);
     again.close().await;
-    // Leave no session behind on a shared broker.
-    let mut clean = cfg;
-    clean.clean_session = true;
-    let c = MqttClient::publisher(clean).expect("clean up");
-    let _ = c.wait_connected(WAIT).await;
-    c.close().await;
+    forget_session(cfg).await;
     publisher.close().await;
 }
 
@@ -807,11 +811,7 @@ async fn waiting_and_panicking_handlers(addr: Addr) {
         "7 came again after the panic"
     );
     sub.close().await;
-    let mut clean = cfg;
-    clean.clean_session = true;
-    let c = MqttClient::publisher(clean).expect("clean up");
-    let _ = c.wait_connected(WAIT).await;
-    c.close().await;
+    forget_session(cfg).await;
     publisher.close().await;
 }
 
