@@ -29,7 +29,11 @@
 //!   and 2 both mean at least once; make handlers idempotent.
 //! - **QoS 0** messages are dropped (and counted) when the handler queue is full.
 //! - **Order**: one handler call at a time per client, in arrival order (MQTT orders messages
-//!   per topic and QoS); acknowledgements go out in the same order.
+//!   per topic and QoS); acknowledgements go out in the same order. When nothing else is in
+//!   hand the event-loop task polls the handler first (most handlers finish there, saving a
+//!   hand-over to the dispatcher task): synchronous work before a handler's first `.await`
+//!   holds up the connection (keep-alives, publishes) while it runs, so long computations
+//!   belong in `tokio::task::spawn_blocking`.
 //!
 //! Reconnects use [`Backoff`]; after a reconnect to a fresh session the subscriptions are
 //! made again, and publishes that were queued or in flight are sent again (rumqttc alone drops

@@ -774,8 +774,11 @@ impl Handler for Moody {
     }
 }
 
-/// Handlers that finish at once, handlers that wait, and a handler that panics: every message
-/// is handled once, in order, and the one whose handler panicked comes again (kept session).
+/// Handlers that finish at once, handlers that wait, and a handler that panics: everything
+/// before the panic is handled once and in order, the message whose handler panicked comes
+/// again (kept session), and every message is handled. What the broker resends after the
+/// forced reconnect may come in another order and twice (Mosquitto has sent messages queued
+/// for the session before the unacknowledged ones): at least once, not exactly once.
 async fn waiting_and_panicking_handlers(addr: Addr) {
     let prefix = unique("moody");
     let moody = Moody::default();
@@ -791,24 +794,33 @@ async fn waiting_and_panicking_handlers(addr: Addr) {
     let publisher = MqttClient::publisher(config(&addr, &unique("pub"))).expect("publisher");
     const N: u32 = 60;
     publish_lights(&publisher, &prefix, "m", 1..=N).await;
-    eventually("every message handled", WAIT, || {
-        moody.seen.lock().expect("lock").len() >= N as usize
-    })
-    .await;
+    let distinct = || {
+        let seen = moody.seen.lock().expect("lock");
+        seen.iter().collect::<std::collections::BTreeSet<_>>().len()
+    };
+    eventually("every message handled", WAIT, || distinct() == N as usize).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let seen = moody.seen.lock().expect("lock").clone();
-    assert_eq!(seen, (1..=N).collect::<Vec<_>>(), "{}", addr.label);
-    let stats = sub.stats();
+    assert_eq!(seen[..6], [1, 2, 3, 4, 5, 6], "{}: {seen:?}", addr.label);
     assert_eq!(
-        (stats.handled, stats.failed),
-        (u64::from(N), 1),
-        "{}",
+        seen.iter().filter(|s| **s == 7).count(),
+        1,
+        "{}: 7 handled once, after its redelivery: {seen:?}",
         addr.label
     );
+    let stats = sub.stats();
+    assert_eq!(stats.failed, 1, "{}", addr.label);
+    assert_eq!(stats.handled, seen.len() as u64, "{}", addr.label);
     assert_eq!(
         moody.panicked.load(Ordering::Relaxed),
         2,
         "7 came again after the panic"
+    );
+    println!(
+        "{}: {} handled for {N} messages ({} again after the reconnect)",
+        addr.label,
+        seen.len(),
+        seen.len() - N as usize
     );
     sub.close().await;
     forget_session(cfg).await;
