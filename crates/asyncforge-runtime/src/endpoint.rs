@@ -135,21 +135,8 @@ pub fn outgoing_bytes<O: Outgoing + ?Sized>(
 
 /// The correlation id of an outgoing message (the value at its correlation pointer).
 pub fn outgoing_correlation<O: Outgoing + ?Sized>(message: &O) -> Option<Value> {
-    let pointer = message.correlation_pointer()?;
-    if !is_json(message.content_type()) {
-        return None;
-    }
-    if let Some(key) = top_level_key(pointer) {
-        return top_level_member(&message.to_bytes().ok()?, &key).flatten();
-    }
-    let mut value = match message.to_json_value() {
-        Some(v) => v,
-        None => serde_json::from_slice(&message.to_bytes().ok()?).ok()?,
-    };
-    value
-        .pointer_mut(pointer)
-        .filter(|v| !v.is_null())
-        .map(Value::take)
+    message.correlation_pointer()?;
+    correlation_in(message, &message.to_bytes().ok()?)
 }
 
 /// Encodes an outgoing request into one frame (as [`outgoing_frame`] does without a
@@ -159,20 +146,25 @@ pub fn request_frame<O: Outgoing + ?Sized>(
     message: &O,
 ) -> Result<(Frame, Option<Value>), CodecError> {
     let bytes = message.to_bytes()?;
-    let id = match message.correlation_pointer() {
-        Some(pointer) if is_json(message.content_type()) => match top_level_key(pointer) {
-            Some(key) => top_level_member(&bytes, &key).flatten(),
-            None => serde_json::from_slice::<Value>(&bytes)
-                .ok()
-                .and_then(|mut v| {
-                    v.pointer_mut(pointer)
-                        .filter(|v| !v.is_null())
-                        .map(Value::take)
-                }),
-        },
-        _ => None,
-    };
+    let id = correlation_in(message, &bytes);
     Ok((bytes_frame(bytes, message.content_type()), id))
+}
+
+/// The value at `message`'s correlation pointer in its encoded `bytes` (JSON only; a member
+/// of the top-level object is read without building a `Value` of the rest).
+fn correlation_in<O: Outgoing + ?Sized>(message: &O, bytes: &[u8]) -> Option<Value> {
+    let pointer = message.correlation_pointer()?;
+    if !is_json(message.content_type()) {
+        return None;
+    }
+    if let Some(key) = top_level_key(pointer) {
+        return top_level_member(bytes, &key).flatten();
+    }
+    let mut value: Value = serde_json::from_slice(bytes).ok()?;
+    value
+        .pointer_mut(pointer)
+        .filter(|v| !v.is_null())
+        .map(Value::take)
 }
 
 /// One frame for encoded bytes: text for text content types (that are UTF-8), else binary.

@@ -381,10 +381,8 @@ impl Producer {
         message: &M,
         headers: &[(&str, &[u8])],
     ) -> Result<Delivered, KafkaError> {
-        let payload = message.encode()?;
-        let key = key.map(encode_key).transpose()?;
-        let h = record_headers::<M>(headers.len(), headers.iter().copied());
-        self.deliver(topic, key.as_deref(), Some(&payload), h).await
+        self.send_record(topic, key, message, headers.len(), headers.iter().copied())
+            .await
     }
 
     /// Like [`Producer::send`], with the message's typed headers (see [`super::headers`]) as
@@ -396,16 +394,27 @@ impl Producer {
         message: &M,
         headers: Option<&H>,
     ) -> Result<Delivered, KafkaError> {
-        let payload = message.encode()?;
-        let key = key.map(encode_key).transpose()?;
         let pairs = match headers {
             Some(h) => super::headers::to_pairs(h)?,
             None => Vec::new(),
         };
-        let h = record_headers::<M>(
-            pairs.len(),
-            pairs.iter().map(|(k, v)| (k.as_str(), v.as_bytes())),
-        );
+        let extra = pairs.iter().map(|(k, v)| (k.as_str(), v.as_bytes()));
+        self.send_record(topic, key, message, pairs.len(), extra)
+            .await
+    }
+
+    /// Encodes the message and its key and sends them with `extra` headers (`count` of them).
+    async fn send_record<'a, M: Message, K: Serialize + ?Sized>(
+        &self,
+        topic: &str,
+        key: Option<&K>,
+        message: &M,
+        count: usize,
+        extra: impl Iterator<Item = (&'a str, &'a [u8])>,
+    ) -> Result<Delivered, KafkaError> {
+        let payload = message.encode()?;
+        let key = key.map(encode_key).transpose()?;
+        let h = record_headers::<M>(count, extra);
         self.deliver(topic, key.as_deref(), Some(&payload), h).await
     }
 

@@ -771,25 +771,25 @@ impl Shared {
 
     /// Acknowledges on the connection the message came from, or not at all.
     async fn ack(&self, handle: &Handle, token: AckToken) {
-        loop {
-            {
-                let gate = self.gate();
-                if *gate != token.generation || !self.alive.load(Ordering::Acquire) {
-                    bump(&self.counters.stale_acks);
-                    tracing::debug!(
-                        pkid = token.pkid,
-                        "not acknowledging: the connection the message came on is gone"
-                    );
-                    return;
-                }
-                if handle.try_ack(token) {
-                    return;
-                }
-            }
+        while !self.try_ack(handle, token) {
             // The request queue is full: let the event loop drain it (never wait while holding
             // the gate, which the event loop takes when the connection drops).
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
+    }
+
+    /// One attempt of [`Shared::ack`]: `false` only when the request queue is full.
+    fn try_ack(&self, handle: &Handle, token: AckToken) -> bool {
+        let gate = self.gate();
+        if *gate != token.generation || !self.alive.load(Ordering::Acquire) {
+            bump(&self.counters.stale_acks);
+            tracing::debug!(
+                pkid = token.pkid,
+                "not acknowledging: the connection the message came on is gone"
+            );
+            return true;
+        }
+        handle.try_ack(token)
     }
 }
 
@@ -848,6 +848,16 @@ enum Work {
     },
     /// Nothing to handle: only the acknowledgement, in its turn.
     AckOnly,
+}
+
+/// The MQTT 5 properties of a publish of `M`: those of `opts`, with `M`'s content type unless
+/// `opts` names one.
+fn v5_properties<M: Message>(opts: &PublishOptions) -> Properties {
+    let mut properties = opts.properties.clone();
+    if properties.content_type.is_none() {
+        properties.content_type = M::CONTENT_TYPE.map(str::to_owned);
+    }
+    properties
 }
 
 impl MqttClient {
@@ -1055,16 +1065,10 @@ impl MqttClient {
         opts: &PublishOptions,
     ) -> Result<(), MqttError> {
         let payload = message.encode()?;
-        // MQTT 3.1.1 has no properties: nothing to copy.
         let properties = match self.inner.config.version {
+            // MQTT 3.1.1 has no properties: nothing to copy.
             Version::V311 => Properties::default(),
-            Version::V5 => {
-                let mut properties = opts.properties.clone();
-                if properties.content_type.is_none() {
-                    properties.content_type = M::CONTENT_TYPE.map(str::to_owned);
-                }
-                properties
-            }
+            Version::V5 => v5_properties::<M>(opts),
         };
         self.send(topic, payload, opts, properties).await
     }
@@ -1083,10 +1087,7 @@ impl MqttClient {
             return self.publish(topic, message, opts).await;
         };
         let payload = message.encode()?;
-        let mut properties = opts.properties.clone();
-        if properties.content_type.is_none() {
-            properties.content_type = M::CONTENT_TYPE.map(str::to_owned);
-        }
+        let mut properties = v5_properties::<M>(opts);
         properties
             .user_properties
             .extend(super::headers::to_pairs(headers)?);
@@ -1420,12 +1421,22 @@ struct Router<H> {
 }
 
 impl<H> Router<H> {
-    /// Hands a job to the dispatcher.
+    /// Hands a job to the dispatcher, waiting for room.
     async fn enqueue(&self, job: Job) -> Result<(), ()> {
         self.shared.queued.fetch_add(1, Ordering::AcqRel);
         self.jobs.send(job).await.map_err(|_| {
             self.shared.queued.fetch_sub(1, Ordering::AcqRel);
         })
+    }
+
+    /// Hands a job to the dispatcher if there is room now.
+    fn try_enqueue(&self, job: Job) -> bool {
+        self.shared.queued.fetch_add(1, Ordering::AcqRel);
+        let sent = self.jobs.try_send(job).is_ok();
+        if !sent {
+            self.shared.queued.fetch_sub(1, Ordering::AcqRel);
+        }
+        sent
     }
 }
 
@@ -1576,9 +1587,7 @@ async fn dispatch<H: Handler>(t: &Router<H>, generation: u64, p: Incoming) {
     };
     let job = Job { work, ack: token };
     if token.is_none() {
-        t.shared.queued.fetch_add(1, Ordering::AcqRel);
-        if t.jobs.try_send(job).is_err() {
-            t.shared.queued.fetch_sub(1, Ordering::AcqRel);
+        if !t.try_enqueue(job) {
             bump(&t.shared.counters.dropped);
         }
         return;
@@ -1626,21 +1635,8 @@ async fn inline<H: Handler>(
         Err(panic) => Err(panic),
     };
     let ack = settle(&inner, &topic, outcome, token)?;
-    let acked = {
-        let gate = shared.gate();
-        if *gate != ack.generation || !shared.alive.load(Ordering::Acquire) {
-            bump(&shared.counters.stale_acks);
-            true
-        } else {
-            inner.handle.try_ack(ack)
-        }
-    };
-    if acked {
-        None
-    } else {
-        // The request queue is full: the dispatcher waits for room while this loop drains it.
-        Some(Work::AckOnly)
-    }
+    // A full request queue: the dispatcher waits for room while this loop drains it.
+    (!shared.try_ack(&inner.handle, ack)).then_some(Work::AckOnly)
 }
 
 /// Whether a message from connection `generation` must be left alone: that connection is gone
