@@ -832,11 +832,16 @@ pub fn emit(space: &TypeSpace<'_>, serde_crate: &str) -> TokenStream {
                         let j = &f.json;
                         quote!(#[serde(rename = #j)])
                     });
+                    // Decoders as strict as the schema where serde's are not (see the
+                    // runtime's `types::strict`): a present optional property is not `null`,
+                    // a UUID is hyphenated.
+                    let uuid = f.ty == Ty::Prim(Prim::Uuid);
                     if f.optional && !matches!(f.ty, Ty::Option(_)) {
+                        let with = if uuid { "strict::present_uuid" } else { "strict::present" };
                         quote! {
                             #doc
                             #rename
-                            #[serde(default, skip_serializing_if = "Option::is_none")]
+                            #[serde(default, deserialize_with = #with, skip_serializing_if = "Option::is_none")]
                             pub #fname: Option<#ty>,
                         }
                     } else if f.optional {
@@ -844,6 +849,13 @@ pub fn emit(space: &TypeSpace<'_>, serde_crate: &str) -> TokenStream {
                             #doc
                             #rename
                             #[serde(default, skip_serializing_if = "Option::is_none")]
+                            pub #fname: #ty,
+                        }
+                    } else if uuid {
+                        quote! {
+                            #doc
+                            #rename
+                            #[serde(deserialize_with = "strict::uuid")]
                             pub #fname: #ty,
                         }
                     } else {
@@ -888,19 +900,44 @@ pub fn emit(space: &TypeSpace<'_>, serde_crate: &str) -> TokenStream {
                     let vi = format_ident!("{}", v);
                     quote!(#name::#vi => #json,)
                 });
+                let picks = variants.iter().map(|(v, json)| {
+                    let vi = format_ident!("{}", v);
+                    quote!(#json => Some(#name::#vi),)
+                });
+                let values = variants.iter().map(|(_, json)| json);
                 quote! {
                     #doc
-                    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+                    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
                     #serde_attr
                     pub enum #name {
                         #(#vs)*
                     }
 
+                    /// Read from a JSON string only.
+                    impl<'de> Deserialize<'de> for #name {
+                        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                            strict::string_enum(d, Self::VALUES, Self::from_value)
+                        }
+                    }
+
                     impl #name {
+                        /// Every value, as written in the specification.
+                        #[rustfmt::skip]
+                        pub const VALUES: &'static [&'static str] = &[#(#values),*];
+
                         /// The value as written in the specification.
                         pub fn as_str(&self) -> &'static str {
                             match self {
                                 #(#arms)*
+                            }
+                        }
+
+                        /// The variant written `value` in the specification.
+                        #[rustfmt::skip]
+                        pub fn from_value(value: &str) -> Option<Self> {
+                            match value {
+                                #(#picks)*
+                                _ => None,
                             }
                         }
                     }

@@ -44,7 +44,11 @@ impl Codec {
         let Some(ct) = content_type else {
             return Ok(Codec::Json);
         };
-        // Compared without allocating: this runs for every message encoded or decoded.
+        // Compared without allocating: this runs for every message encoded or decoded (and
+        // the usual content type is settled before anything is split).
+        if ct == "application/json" {
+            return Ok(Codec::Json);
+        }
         let essence = ct.split(';').next().unwrap_or(ct).trim();
         if essence.eq_ignore_ascii_case("application/json")
             || ends_with_ignore_case(essence, "+json")

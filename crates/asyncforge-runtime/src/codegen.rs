@@ -6,4 +6,4 @@ pub use std::collections::BTreeMap;
 
 pub use super::codec::{Codec, CodecError};
 pub use super::message::Message;
-pub use super::types::{Date, DateTime, Uuid};
+pub use super::types::{Date, DateTime, Uuid, strict};

@@ -179,14 +179,14 @@ fn bytes_frame(bytes: Vec<u8>, content_type: Option<&str>) -> Frame {
 }
 
 /// The member name of a JSON pointer of one segment (`/requestId` → `requestId`).
-fn top_level_key(pointer: &str) -> Option<String> {
+fn top_level_key(pointer: &str) -> Option<std::borrow::Cow<'_, str>> {
     let key = pointer.strip_prefix('/')?;
     if key.contains('/') {
         None
     } else if key.contains('~') {
-        Some(key.replace("~1", "/").replace("~0", "~"))
+        Some(key.replace("~1", "/").replace("~0", "~").into())
     } else {
-        Some(key.to_owned())
+        Some(key.into())
     }
 }
 
@@ -194,7 +194,20 @@ fn top_level_key(pointer: &str) -> Option<String> {
 /// `Some(Some(value))` when set, `Some(None)` when absent or `null`, `None` when `bytes` is
 /// not a JSON object (or the member not a `T`; `IgnoredAny` only asks whether it is set). A
 /// key given twice counts once, the last time (as when parsing into a `Value`).
+///
+/// Callers hold valid JSON (an encoder's output, or a frame that decoded): the member is
+/// found by a scan of the bytes that checks their structure but not every literal, and the
+/// full parse below runs only where the scan cannot tell (a member name with an escape).
 fn top_level_member<T: serde::de::DeserializeOwned>(bytes: &[u8], key: &str) -> Option<Option<T>> {
+    match scan::member(bytes, key.as_bytes()) {
+        Ok(None) => Some(None),
+        Ok(Some(raw)) => serde_json::from_slice::<Option<T>>(raw).ok(),
+        Err(scan::Unsure) => parsed_member(bytes, key),
+    }
+}
+
+/// [`top_level_member`] by a full parse.
+fn parsed_member<T: serde::de::DeserializeOwned>(bytes: &[u8], key: &str) -> Option<Option<T>> {
     use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
     use std::fmt;
 
@@ -243,6 +256,117 @@ fn top_level_member<T: serde::de::DeserializeOwned>(bytes: &[u8], key: &str) -> 
         .ok()?;
     de.end().ok()?;
     Some(member)
+}
+
+/// A scan for one member of a JSON object, for [`top_level_member`].
+mod scan {
+    /// The scan cannot tell (not an object, a member name with an escape, bytes that end
+    /// early or do not have JSON's structure).
+    #[derive(Debug, PartialEq, Eq)]
+    pub struct Unsure;
+
+    fn ws(b: &[u8], mut i: usize) -> usize {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(i) {
+            i += 1;
+        }
+        i
+    }
+
+    /// Past the string that starts at `i` (its opening quote).
+    fn string(b: &[u8], i: usize) -> Result<usize, Unsure> {
+        let mut j = i + 1;
+        loop {
+            let k = memchr::memchr2(b'"', b'\\', b.get(j..).ok_or(Unsure)?).ok_or(Unsure)?;
+            if b[j + k] == b'"' {
+                return Ok(j + k + 1);
+            }
+            j += k + 2;
+        }
+    }
+
+    /// Past the value that starts at `i`.
+    fn value(b: &[u8], i: usize) -> Result<usize, Unsure> {
+        match b.get(i).ok_or(Unsure)? {
+            b'"' => string(b, i),
+            b'{' | b'[' => {
+                let mut depth = 0usize;
+                let mut j = i;
+                loop {
+                    match b.get(j).ok_or(Unsure)? {
+                        b'"' => {
+                            j = string(b, j)?;
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                return Ok(j + 1);
+                            }
+                        }
+                        _ => {}
+                    }
+                    j += 1;
+                }
+            }
+            b',' | b'}' | b']' | b':' => Err(Unsure),
+            _ => {
+                let n = b[i..]
+                    .iter()
+                    .position(|c| matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                    .ok_or(Unsure)?;
+                Ok(i + n)
+            }
+        }
+    }
+
+    /// The raw text of member `key` of the object in `b` (the last one when repeated), or
+    /// `None` when it has none.
+    pub fn member<'a>(b: &'a [u8], key: &[u8]) -> Result<Option<&'a [u8]>, Unsure> {
+        let mut i = ws(b, 0);
+        if b.get(i) != Some(&b'{') {
+            return Err(Unsure);
+        }
+        i = ws(b, i + 1);
+        let mut found = None;
+        if b.get(i) == Some(&b'}') {
+            return end(b, i, found);
+        }
+        loop {
+            if b.get(i) != Some(&b'"') {
+                return Err(Unsure);
+            }
+            let after = string(b, i)?;
+            let name = &b[i + 1..after - 1];
+            if name.contains(&b'\\') {
+                return Err(Unsure);
+            }
+            i = ws(b, after);
+            if b.get(i) != Some(&b':') {
+                return Err(Unsure);
+            }
+            let start = ws(b, i + 1);
+            let stop = value(b, start)?;
+            if name == key {
+                found = Some(&b[start..stop]).filter(|raw| *raw != b"null");
+            }
+            i = ws(b, stop);
+            match b.get(i) {
+                Some(b',') => i = ws(b, i + 1),
+                Some(b'}') => return end(b, i, found),
+                _ => return Err(Unsure),
+            }
+        }
+    }
+
+    /// Only white space may follow the object's closing brace at `i`.
+    fn end<'a>(b: &'a [u8], i: usize, found: Option<&'a [u8]>) -> Result<Option<&'a [u8]>, Unsure> {
+        if ws(b, i + 1) == b.len() {
+            Ok(found)
+        } else {
+            Err(Unsure)
+        }
+    }
 }
 
 /// Encodes an outgoing message into one frame: text for text content types, binary
@@ -339,6 +463,13 @@ impl<'a> Incoming<'a> {
                 }
             };
         }
+        if check.enforced_by_type()
+            && let Ok(p) = serde_json::from_slice::<M::Payload>(self.bytes)
+        {
+            // Whatever the type decodes, the schema accepts: no `Value`, no schema pass. A
+            // frame the type refuses goes on below, for the schema's account of why.
+            return Some(M::from_payload(p));
+        }
         let value = match self.value() {
             Ok(v) => v,
             Err(e) => {
@@ -363,12 +494,22 @@ impl<'a> Incoming<'a> {
     /// The value at a correlation id pointer (`None` when absent, `null`, or not JSON).
     pub fn correlation(&mut self, pointer: Option<&str>) -> Option<Value> {
         let pointer = pointer?;
+        if self.value.is_none()
+            && let Some(key) = top_level_key(pointer)
+        {
+            // Not parsed yet (the message was decoded straight from its bytes): read the one
+            // member.
+            return top_level_member::<Value>(self.bytes, &key).flatten();
+        }
         let v = self.value().ok()?;
         v.pointer(pointer).filter(|v| !v.is_null()).cloned()
     }
 
     /// The peer's error report (`{"error": "…"}`), if the frame is one.
     pub fn error_report(&mut self) -> Option<String> {
+        if self.value.is_none() && !may_be_error_report(self.bytes) {
+            return None;
+        }
         match self.value().ok()? {
             Value::Object(m) if m.len() == 1 => m.get("error")?.as_str().map(str::to_owned),
             _ => None,
@@ -394,6 +535,21 @@ impl<'a> Incoming<'a> {
             }
         }
     }
+}
+
+/// Whether `bytes` can be an object whose first member is `error` (an error report has that
+/// member only): a frame that starts otherwise is not parsed to find out. A first name with
+/// an escape in it is parsed.
+fn may_be_error_report(bytes: &[u8]) -> bool {
+    let Some(rest) = bytes.trim_ascii_start().strip_prefix(b"{") else {
+        return false;
+    };
+    let Some(name) = rest.trim_ascii_start().strip_prefix(b"\"") else {
+        return false;
+    };
+    let end = name.iter().position(|&b| b == b'"').unwrap_or(name.len());
+    let name = &name[..end];
+    name == b"error" || name.contains(&b'\\')
 }
 
 /// How a query parameter's text is turned into JSON before the binding's schema checks it.
@@ -741,6 +897,70 @@ mod tests {
     }
 
     #[test]
+    fn only_frames_that_may_be_error_reports_are_parsed_for_one() {
+        for (frame, maybe) in [
+            (&br#"{"error":"no"}"#[..], true),
+            (br#" { "error" : "no"}"#, true),
+            (br#"{"e\u0072ror":"no"}"#, true),
+            (br#"{"\u0065rror":"no"}"#, true),
+            (br#"{"event":"pong"}"#, false),
+            (br#"{"errors":"no"}"#, false),
+            (br#"["error"]"#, false),
+            (b"{}", false),
+            (b"", false),
+        ] {
+            assert_eq!(
+                may_be_error_report(frame),
+                maybe,
+                "{}",
+                String::from_utf8_lossy(frame)
+            );
+        }
+        assert_eq!(
+            Incoming::new(br#"{"e\u0072ror":"no"}"#).error_report(),
+            Some("no".into())
+        );
+        assert_eq!(Incoming::new(br#"{"event":"pong"}"#).error_report(), None);
+    }
+
+    #[test]
+    fn the_member_scan_agrees_with_a_full_parse_and_never_panics() {
+        let texts = [
+            r#"{"requestId":"a","x":1}"#,
+            r#" { "x" : [1, {"requestId": 2}, "]}\""], "requestId" : { "a": [ ] } } "#,
+            r#"{"requestId":null}"#,
+            r#"{"requestId":1,"requestId":2}"#,
+            r#"{"requestId":2,"requestId":null}"#,
+            r#"{"a":"\\","requestId":-1.5e3}"#,
+            r#"{"a":"\"requestId\":1"}"#,
+            r#"{"requestId":true}"#,
+            r#"{"nested":{"requestId":1}}"#,
+            r#"{}"#,
+            r#"{"r\u0065questId":3}"#,
+            r#"[{"requestId":1}]"#,
+            r#""requestId""#,
+            r#"{"requestId":"\u00e9\n"}"#,
+        ];
+        for text in texts {
+            let b = text.as_bytes();
+            assert_eq!(
+                top_level_member::<Value>(b, "requestId"),
+                parsed_member::<Value>(b, "requestId"),
+                "{text}"
+            );
+            // Every prefix and every byte changed: an answer or `Unsure`, never a panic.
+            for n in 0..b.len() {
+                let _ = scan::member(&b[..n], b"requestId");
+                let mut changed = b.to_vec();
+                for c in [b'"', b'\\', b'{', b'}', b'[', b']', b',', b':', b' ', 0xff] {
+                    changed[n] = c;
+                    let _ = scan::member(&changed, b"requestId");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn top_level_members_are_read_without_a_value() {
         let bytes = br#"{"a": {"requestId": 1}, "requestId": "x", "b": [1, {"c": null}]}"#;
         assert_eq!(
@@ -768,8 +988,8 @@ mod tests {
             Some(None)
         ));
         assert_eq!(top_level_member::<Value>(br#"{"a": 1} x"#, "a"), None);
-        assert_eq!(top_level_key("/requestId"), Some("requestId".into()));
-        assert_eq!(top_level_key("/a~1b"), Some("a/b".into()));
+        assert_eq!(top_level_key("/requestId").as_deref(), Some("requestId"));
+        assert_eq!(top_level_key("/a~1b").as_deref(), Some("a/b"));
         assert_eq!(top_level_key("/meta/id"), None);
     }
 

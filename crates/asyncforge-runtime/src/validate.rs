@@ -50,6 +50,7 @@ impl fmt::Display for Invalid {
 /// A JSON Schema, compiled on first use.
 pub struct SchemaCheck {
     source: &'static str,
+    by_type: bool,
     compiled: OnceLock<Option<jsonschema::Validator>>,
 }
 
@@ -66,8 +67,27 @@ impl SchemaCheck {
     pub const fn new(source: &'static str) -> Self {
         SchemaCheck {
             source,
+            by_type: false,
             compiled: OnceLock::new(),
         }
+    }
+
+    /// A check for a schema that the generated payload type enforces by itself: whatever
+    /// the type decodes, the schema accepts (the generator decided so, see
+    /// `asyncforge_codegen::schema_json::enforced_by_type`). A message is then decoded
+    /// straight from its bytes; only one the type refuses goes through the schema, for the
+    /// report of what is wrong with it.
+    pub const fn by_type(source: &'static str) -> Self {
+        SchemaCheck {
+            source,
+            by_type: true,
+            compiled: OnceLock::new(),
+        }
+    }
+
+    /// Whether the generated type enforces the schema by itself ([`SchemaCheck::by_type`]).
+    pub fn enforced_by_type(&self) -> bool {
+        self.by_type
     }
 
     /// The schema's JSON text.

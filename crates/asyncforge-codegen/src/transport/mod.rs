@@ -198,16 +198,31 @@ fn checks_for(cx: &Ctx<'_>, model: &Model) -> TokenStream {
     for m in used {
         let ident = cx.check_ident(m);
         let msg = cx.api.message(m);
-        let schema = msg
+        let bundle = msg
             .payload
-            .and_then(|p| crate::schema_json::validation_schema(cx.api, p))
+            .and_then(|p| crate::schema_json::validation_schema(cx.api, p));
+        let by_type = crate::schema_json::enforced_by_type(bundle.as_ref());
+        let schema = bundle
             .map(|v| v.to_string())
             .unwrap_or_else(|| "true".to_owned());
-        let doc = format!(" The payload schema of message `{}`.", msg.key);
         let schema = lit(&schema);
+        let (doc, new) = if by_type {
+            (
+                format!(
+                    " The payload schema of message `{}` (its type enforces it: messages are decoded straight from their bytes).",
+                    msg.key
+                ),
+                quote!(by_type),
+            )
+        } else {
+            (
+                format!(" The payload schema of message `{}`.", msg.key),
+                quote!(new),
+            )
+        };
         items.push(quote! {
             #[doc = #doc]
-            pub static #ident: SchemaCheck = SchemaCheck::new(#schema);
+            pub static #ident: SchemaCheck = SchemaCheck::#new(#schema);
         });
     }
     for e in &model.endpoints {

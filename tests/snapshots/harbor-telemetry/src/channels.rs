@@ -21,8 +21,8 @@ pub mod checks {
     pub static READING_REQUEST: SchemaCheck = SchemaCheck::new(
         "{\"type\":\"object\",\"properties\":{\"requestId\":{\"type\":\"string\",\"format\":\"uuid\"},\"sensors\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"enum\":[\"load\",\"wind\",\"hoist-height\"]},\"minItems\":1}},\"required\":[\"requestId\",\"sensors\"]}",
     );
-    /// The payload schema of message `reading`.
-    pub static READING: SchemaCheck = SchemaCheck::new(
+    /// The payload schema of message `reading` (its type enforces it: messages are decoded straight from their bytes).
+    pub static READING: SchemaCheck = SchemaCheck::by_type(
         "{\"type\":\"object\",\"properties\":{\"requestId\":{\"type\":\"string\",\"format\":\"uuid\"},\"values\":{\"type\":\"object\",\"additionalProperties\":{\"type\":\"number\"}}},\"required\":[\"requestId\",\"values\"]}",
     );
     /// The schema of parameter `berth` of `harbor/{berth}/cranes/{craneId}/commands`.

@@ -12,7 +12,11 @@ pub struct CraneStatus {
     pub state: CraneStatusState,
     /// Default: `0`.
     #[serde(rename = "loadKg")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub load_kg: Option<u32>,
     #[serde(rename = "reportedAt")]
     pub reported_at: DateTime,
@@ -21,7 +25,7 @@ pub struct CraneStatus {
     pub extra: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum CraneStatusState {
     /// `idle`
@@ -38,7 +42,22 @@ pub enum CraneStatusState {
     Stopped,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for CraneStatusState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl CraneStatusState {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &[
+        "idle",
+        "working",
+        "maintenance",
+        "stopped",
+    ];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -46,6 +65,17 @@ impl CraneStatusState {
             CraneStatusState::Working => "working",
             CraneStatusState::Maintenance => "maintenance",
             CraneStatusState::Stopped => "stopped",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "idle" => Some(CraneStatusState::Idle),
+            "working" => Some(CraneStatusState::Working),
+            "maintenance" => Some(CraneStatusState::Maintenance),
+            "stopped" => Some(CraneStatusState::Stopped),
+            _ => None,
         }
     }
 }
@@ -69,6 +99,7 @@ pub struct StopCranePayload {
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub struct ReadingRequestPayload {
     #[serde(rename = "requestId")]
+    #[serde(deserialize_with = "strict::uuid")]
     pub request_id: Uuid,
     pub sensors: Vec<ReadingRequestPayloadSensorsItem>,
     /// Properties the schema does not name.
@@ -76,7 +107,7 @@ pub struct ReadingRequestPayload {
     pub extra: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum ReadingRequestPayloadSensorsItem {
     /// `load`
@@ -90,13 +121,33 @@ pub enum ReadingRequestPayloadSensorsItem {
     HoistHeight,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for ReadingRequestPayloadSensorsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl ReadingRequestPayloadSensorsItem {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["load", "wind", "hoist-height"];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
             ReadingRequestPayloadSensorsItem::Load => "load",
             ReadingRequestPayloadSensorsItem::Wind => "wind",
             ReadingRequestPayloadSensorsItem::HoistHeight => "hoist-height",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "load" => Some(ReadingRequestPayloadSensorsItem::Load),
+            "wind" => Some(ReadingRequestPayloadSensorsItem::Wind),
+            "hoist-height" => Some(ReadingRequestPayloadSensorsItem::HoistHeight),
+            _ => None,
         }
     }
 }
@@ -111,6 +162,7 @@ impl std::fmt::Display for ReadingRequestPayloadSensorsItem {
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub struct ReadingPayload {
     #[serde(rename = "requestId")]
+    #[serde(deserialize_with = "strict::uuid")]
     pub request_id: Uuid,
     pub values: BTreeMap<String, f64>,
     /// Properties the schema does not name.

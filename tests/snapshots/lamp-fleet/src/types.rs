@@ -9,14 +9,18 @@ use asyncforge_runtime::codegen::*;
 pub struct CommandPayload {
     pub action: CommandPayloadAction,
     /// Brightness for `dim`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub level: Option<u32>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum CommandPayloadAction {
     /// `on`
@@ -30,13 +34,33 @@ pub enum CommandPayloadAction {
     Dim,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for CommandPayloadAction {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl CommandPayloadAction {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["on", "off", "dim"];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
             CommandPayloadAction::On => "on",
             CommandPayloadAction::Off => "off",
             CommandPayloadAction::Dim => "dim",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "on" => Some(CommandPayloadAction::On),
+            "off" => Some(CommandPayloadAction::Off),
+            "dim" => Some(CommandPayloadAction::Dim),
+            _ => None,
         }
     }
 }
@@ -53,7 +77,11 @@ pub struct AckPayload {
     #[serde(rename = "lampId")]
     pub lamp_id: String,
     pub applied: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub level: Option<u32>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -66,7 +94,11 @@ pub struct StatusPayload {
     /// Increases with every report of a lamp.
     pub seq: u64,
     pub on: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub level: Option<u32>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -91,7 +123,11 @@ pub struct EnergyReadingPayload {
 pub struct EnergyReadingHeaders {
     /// Trace of the controller that metered it.
     #[serde(rename = "trace-id")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub trace_id: Option<String>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]

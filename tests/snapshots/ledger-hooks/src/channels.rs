@@ -9,8 +9,8 @@ use asyncforge_runtime::endpoint::{fill_address, missing_parameter, parameter, O
 /// The schemas incoming messages, parameters and upgrade requests are checked against.
 pub mod checks {
     use asyncforge_runtime::validate::SchemaCheck;
-    /// The payload schema of message `entryPosted`.
-    pub static ENTRY_POSTED: SchemaCheck = SchemaCheck::new(
+    /// The payload schema of message `entryPosted` (its type enforces it: messages are decoded straight from their bytes).
+    pub static ENTRY_POSTED: SchemaCheck = SchemaCheck::by_type(
         "{\"type\":\"object\",\"properties\":{\"entryId\":{\"type\":\"string\"},\"accountId\":{\"type\":\"string\"},\"amountCents\":{\"type\":\"integer\",\"format\":\"int64\"},\"currency\":{\"$ref\":\"#/definitions/s4\"},\"postedAt\":{\"type\":\"string\",\"format\":\"date-time\"}},\"required\":[\"entryId\",\"accountId\",\"amountCents\",\"currency\",\"postedAt\"],\"definitions\":{\"s4\":{\"type\":\"string\",\"enum\":[\"EUR\",\"USD\",\"GBP\"]}}}",
     );
     /// The payload schema of message `statementReady`.
@@ -25,8 +25,8 @@ pub mod checks {
     pub static RELEASE_PUBLISHED: SchemaCheck = SchemaCheck::new(
         "{\"type\":\"object\",\"properties\":{\"tag\":{\"type\":\"string\",\"pattern\":\"^v[0-9]\"},\"repository\":{\"type\":\"string\"}},\"required\":[\"tag\",\"repository\"]}",
     );
-    /// The payload schema of message `account`.
-    pub static ACCOUNT: SchemaCheck = SchemaCheck::new(
+    /// The payload schema of message `account` (its type enforces it: messages are decoded straight from their bytes).
+    pub static ACCOUNT: SchemaCheck = SchemaCheck::by_type(
         "{\"type\":\"object\",\"properties\":{\"accountId\":{\"type\":\"string\"},\"owner\":{\"type\":\"string\"},\"balanceCents\":{\"type\":\"integer\",\"format\":\"int64\"},\"status\":{\"type\":\"string\",\"enum\":[\"open\",\"frozen\",\"closed\"]}},\"required\":[\"accountId\",\"owner\",\"balanceCents\",\"status\"]}",
     );
     /// The payload schema of message `counter`.

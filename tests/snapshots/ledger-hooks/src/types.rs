@@ -21,7 +21,7 @@ pub struct Entry {
     pub extra: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum Currency {
     /// `EUR`
@@ -35,13 +35,33 @@ pub enum Currency {
     Gbp,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl Currency {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["EUR", "USD", "GBP"];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
             Currency::Eur => "EUR",
             Currency::Usd => "USD",
             Currency::Gbp => "GBP",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "EUR" => Some(Currency::Eur),
+            "USD" => Some(Currency::Usd),
+            "GBP" => Some(Currency::Gbp),
+            _ => None,
         }
     }
 }
@@ -102,7 +122,7 @@ pub struct AccountPayload {
     pub extra: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum AccountPayloadStatus {
     /// `open`
@@ -116,13 +136,33 @@ pub enum AccountPayloadStatus {
     Closed,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for AccountPayloadStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl AccountPayloadStatus {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["open", "frozen", "closed"];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
             AccountPayloadStatus::Open => "open",
             AccountPayloadStatus::Frozen => "frozen",
             AccountPayloadStatus::Closed => "closed",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "open" => Some(AccountPayloadStatus::Open),
+            "frozen" => Some(AccountPayloadStatus::Frozen),
+            "closed" => Some(AccountPayloadStatus::Closed),
+            _ => None,
         }
     }
 }

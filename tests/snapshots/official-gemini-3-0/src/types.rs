@@ -23,7 +23,7 @@ pub struct Heartbeat {
     pub extra: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum HeartbeatType {
     /// `heartbeat`
@@ -31,11 +31,29 @@ pub enum HeartbeatType {
     Heartbeat,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for HeartbeatType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl HeartbeatType {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["heartbeat"];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
             HeartbeatType::Heartbeat => "heartbeat",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "heartbeat" => Some(HeartbeatType::Heartbeat),
+            _ => None,
         }
     }
 }
@@ -66,7 +84,7 @@ pub struct Update {
     pub extra: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum UpdateType {
     /// `update`
@@ -74,11 +92,29 @@ pub enum UpdateType {
     Update,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for UpdateType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl UpdateType {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["update"];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
             UpdateType::Update => "update",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "update" => Some(UpdateType::Update),
+            _ => None,
         }
     }
 }
@@ -93,25 +129,49 @@ impl std::fmt::Display for UpdateType {
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 #[serde(deny_unknown_fields)]
 pub struct EventsItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub r#type: Option<EventsItemType>,
     /// The price of this order book entry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub price: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub side: Option<EventsItemSide>,
     /// Indicates why the change has occurred. initial is for the initial response message, which will show the entire existing state of the order book.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reason: Option<EventsItemReason>,
     /// The quantity remaining at that price level after this change occurred. May be zero if all orders at this price level have been filled or canceled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub remaining: Option<f64>,
     /// The quantity changed. May be negative, if an order is filled or canceled. For initial messages, delta will equal remaining.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub delta: Option<f64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum EventsItemType {
     /// `trade`
@@ -125,13 +185,37 @@ pub enum EventsItemType {
     AuctionBlockTrade,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for EventsItemType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl EventsItemType {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &[
+        "trade",
+        "change",
+        "auction, block_trade",
+    ];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
             EventsItemType::Trade => "trade",
             EventsItemType::Change => "change",
             EventsItemType::AuctionBlockTrade => "auction, block_trade",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "trade" => Some(EventsItemType::Trade),
+            "change" => Some(EventsItemType::Change),
+            "auction, block_trade" => Some(EventsItemType::AuctionBlockTrade),
+            _ => None,
         }
     }
 }
@@ -142,7 +226,7 @@ impl std::fmt::Display for EventsItemType {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum EventsItemSide {
     /// `bid`
@@ -153,12 +237,31 @@ pub enum EventsItemSide {
     Side,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for EventsItemSide {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl EventsItemSide {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["bid", "side"];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
             EventsItemSide::Bid => "bid",
             EventsItemSide::Side => "side",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "bid" => Some(EventsItemSide::Bid),
+            "side" => Some(EventsItemSide::Side),
+            _ => None,
         }
     }
 }
@@ -170,7 +273,7 @@ impl std::fmt::Display for EventsItemSide {
 }
 
 /// Indicates why the change has occurred. initial is for the initial response message, which will show the entire existing state of the order book.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum EventsItemReason {
     /// `place`
@@ -187,7 +290,17 @@ pub enum EventsItemReason {
     Initial,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for EventsItemReason {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl EventsItemReason {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["place", "trade", "cancel", "initial"];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -195,6 +308,17 @@ impl EventsItemReason {
             EventsItemReason::Trade => "trade",
             EventsItemReason::Cancel => "cancel",
             EventsItemReason::Initial => "initial",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "place" => Some(EventsItemReason::Place),
+            "trade" => Some(EventsItemReason::Trade),
+            "cancel" => Some(EventsItemReason::Cancel),
+            "initial" => Some(EventsItemReason::Initial),
+            _ => None,
         }
     }
 }
@@ -217,32 +341,56 @@ pub struct MarketDataV1Query {
     /// Optionally add this parameter and set to true to receive a heartbeat every 5 seconds
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub heartbeat: Option<bool>,
     /// If absent or false, receive full order book depth; if present and true, receive top of book only. Only applies to bids and offers.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub top_of_book: Option<bool>,
     /// Include bids in change events
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bids: Option<bool>,
     /// Include asks in change events
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub offers: Option<bool>,
     /// Include trade events
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub trades: Option<bool>,
     /// Include auction events
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub auctions: Option<bool>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -9,28 +9,28 @@ use asyncforge_runtime::endpoint::{fill_address, missing_parameter, parameter, O
 /// The schemas incoming messages, parameters and upgrade requests are checked against.
 pub mod checks {
     use asyncforge_runtime::validate::SchemaCheck;
-    /// The payload schema of message `ping`.
-    pub static PING: SchemaCheck = SchemaCheck::new(
+    /// The payload schema of message `ping` (its type enforces it: messages are decoded straight from their bytes).
+    pub static PING: SchemaCheck = SchemaCheck::by_type(
         "{\"type\":\"object\",\"properties\":{\"event\":{\"type\":\"string\",\"const\":\"ping\"},\"reqid\":{\"$ref\":\"#/definitions/s2\"}},\"required\":[\"event\"],\"definitions\":{\"s2\":{\"type\":\"integer\"}}}",
     );
-    /// The payload schema of message `pong`.
-    pub static PONG: SchemaCheck = SchemaCheck::new(
+    /// The payload schema of message `pong` (its type enforces it: messages are decoded straight from their bytes).
+    pub static PONG: SchemaCheck = SchemaCheck::by_type(
         "{\"type\":\"object\",\"properties\":{\"event\":{\"type\":\"string\",\"const\":\"pong\"},\"reqid\":{\"$ref\":\"#/definitions/s2\"}},\"definitions\":{\"s2\":{\"type\":\"integer\"}}}",
     );
-    /// The payload schema of message `heartbeat`.
-    pub static HEARTBEAT: SchemaCheck = SchemaCheck::new(
+    /// The payload schema of message `heartbeat` (its type enforces it: messages are decoded straight from their bytes).
+    pub static HEARTBEAT: SchemaCheck = SchemaCheck::by_type(
         "{\"type\":\"object\",\"properties\":{\"event\":{\"type\":\"string\",\"const\":\"heartbeat\"}}}",
     );
-    /// The payload schema of message `systemStatus`.
-    pub static SYSTEM_STATUS: SchemaCheck = SchemaCheck::new(
+    /// The payload schema of message `systemStatus` (its type enforces it: messages are decoded straight from their bytes).
+    pub static SYSTEM_STATUS: SchemaCheck = SchemaCheck::by_type(
         "{\"type\":\"object\",\"properties\":{\"event\":{\"type\":\"string\",\"const\":\"systemStatus\"},\"connectionID\":{\"type\":\"integer\"},\"status\":{\"$ref\":\"#/definitions/s10\"},\"version\":{\"type\":\"string\"}},\"definitions\":{\"s10\":{\"type\":\"string\",\"enum\":[\"online\",\"maintenance\",\"cancel_only\",\"limit_only\",\"post_only\"]}}}",
     );
     /// The payload schema of message `subscriptionStatus`.
     pub static SUBSCRIPTION_STATUS: SchemaCheck = SchemaCheck::new(
         "{\"type\":\"object\",\"oneOf\":[{\"$ref\":\"#/definitions/s13\"},{\"$ref\":\"#/definitions/s26\"}],\"definitions\":{\"s10\":{\"type\":\"string\",\"enum\":[\"online\",\"maintenance\",\"cancel_only\",\"limit_only\",\"post_only\"]},\"s13\":{\"allOf\":[{\"properties\":{\"errorMessage\":{\"type\":\"string\"}},\"required\":[\"errorMessage\"]},{\"$ref\":\"#/definitions/s16\"}]},\"s16\":{\"type\":\"object\",\"properties\":{\"event\":{\"type\":\"string\",\"const\":\"subscriptionStatus\"},\"reqid\":{\"$ref\":\"#/definitions/s2\"},\"pair\":{\"$ref\":\"#/definitions/s18\"},\"status\":{\"$ref\":\"#/definitions/s10\"},\"subscription\":{\"type\":\"object\",\"properties\":{\"depth\":{\"$ref\":\"#/definitions/s21\"},\"interval\":{\"$ref\":\"#/definitions/s22\"},\"maxratecount\":{\"$ref\":\"#/definitions/s23\"},\"name\":{\"$ref\":\"#/definitions/s24\"},\"token\":{\"$ref\":\"#/definitions/s25\"}},\"required\":[\"name\"]}},\"required\":[\"event\"]},\"s18\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"pattern\":\"[A-Z\\\\s]+\\\\/[A-Z\\\\s]+\"}},\"s2\":{\"type\":\"integer\"},\"s21\":{\"type\":\"integer\",\"enum\":[10,25,100,500,1000]},\"s22\":{\"type\":\"integer\",\"enum\":[1,5,15,30,60,240,1440,10080,21600]},\"s23\":{\"type\":\"integer\"},\"s24\":{\"type\":\"string\",\"enum\":[\"book\",\"ohlc\",\"openOrders\",\"ownTrades\",\"spread\",\"ticker\",\"trade\"]},\"s25\":{\"type\":\"string\"},\"s26\":{\"allOf\":[{\"properties\":{\"channelID\":{\"type\":\"integer\"},\"channelName\":{\"type\":\"string\"}},\"required\":[\"channelID\",\"channelName\"]},{\"$ref\":\"#/definitions/s16\"}]}}}",
     );
-    /// The payload schema of message `dummyCurrencyInfo`.
-    pub static DUMMY_CURRENCY_INFO: SchemaCheck = SchemaCheck::new(
+    /// The payload schema of message `dummyCurrencyInfo` (its type enforces it: messages are decoded straight from their bytes).
+    pub static DUMMY_CURRENCY_INFO: SchemaCheck = SchemaCheck::by_type(
         "{\"type\":\"object\",\"properties\":{\"event\":{\"type\":\"string\",\"const\":\"currencyInfo\"},\"reqid\":{\"$ref\":\"#/definitions/s2\"},\"data\":{\"type\":\"object\"}},\"required\":[\"event\"],\"definitions\":{\"s2\":{\"type\":\"integer\"}}}",
     );
     /// The payload schema of message `subscribe`.

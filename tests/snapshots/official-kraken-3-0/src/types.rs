@@ -9,14 +9,18 @@ use asyncforge_runtime::codegen::*;
 pub struct Ping {
     pub event: PingEvent,
     /// client originated ID reflected in response message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reqid: Option<i64>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum PingEvent {
     /// `ping`
@@ -24,11 +28,29 @@ pub enum PingEvent {
     Ping,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for PingEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl PingEvent {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["ping"];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
             PingEvent::Ping => "ping",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "ping" => Some(PingEvent::Ping),
+            _ => None,
         }
     }
 }
@@ -42,17 +64,25 @@ impl std::fmt::Display for PingEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub struct Pong {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub event: Option<PongEvent>,
     /// client originated ID reflected in response message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reqid: Option<i64>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum PongEvent {
     /// `pong`
@@ -60,11 +90,29 @@ pub enum PongEvent {
     Pong,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for PongEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl PongEvent {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["pong"];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
             PongEvent::Pong => "pong",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "pong" => Some(PongEvent::Pong),
+            _ => None,
         }
     }
 }
@@ -78,14 +126,18 @@ impl std::fmt::Display for PongEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub struct Heartbeat {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub event: Option<HeartbeatEvent>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum HeartbeatEvent {
     /// `heartbeat`
@@ -93,11 +145,29 @@ pub enum HeartbeatEvent {
     Heartbeat,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for HeartbeatEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl HeartbeatEvent {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["heartbeat"];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
             HeartbeatEvent::Heartbeat => "heartbeat",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "heartbeat" => Some(HeartbeatEvent::Heartbeat),
+            _ => None,
         }
     }
 }
@@ -111,22 +181,38 @@ impl std::fmt::Display for HeartbeatEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub struct SystemStatus {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub event: Option<SystemStatusEvent>,
     /// The ID of the connection
     #[serde(rename = "connectionID")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub connection_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub status: Option<Status>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub version: Option<String>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum SystemStatusEvent {
     /// `systemStatus`
@@ -134,11 +220,29 @@ pub enum SystemStatusEvent {
     SystemStatus,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for SystemStatusEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl SystemStatusEvent {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["systemStatus"];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
             SystemStatusEvent::SystemStatus => "systemStatus",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "systemStatus" => Some(SystemStatusEvent::SystemStatus),
+            _ => None,
         }
     }
 }
@@ -149,7 +253,7 @@ impl std::fmt::Display for SystemStatusEvent {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum Status {
     /// `online`
@@ -169,7 +273,23 @@ pub enum Status {
     PostOnly,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for Status {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl Status {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &[
+        "online",
+        "maintenance",
+        "cancel_only",
+        "limit_only",
+        "post_only",
+    ];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -178,6 +298,18 @@ impl Status {
             Status::CancelOnly => "cancel_only",
             Status::LimitOnly => "limit_only",
             Status::PostOnly => "post_only",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "online" => Some(Status::Online),
+            "maintenance" => Some(Status::Maintenance),
+            "cancel_only" => Some(Status::CancelOnly),
+            "limit_only" => Some(Status::LimitOnly),
+            "post_only" => Some(Status::PostOnly),
+            _ => None,
         }
     }
 }
@@ -203,21 +335,37 @@ pub struct SubscriptionStatusError {
     pub error_message: String,
     pub event: SubscriptionStatusErrorEvent,
     /// client originated ID reflected in response message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reqid: Option<i64>,
     /// Array of currency pairs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub pair: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub status: Option<Status>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub subscription: Option<SubscriptionStatusErrorSubscription>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum SubscriptionStatusErrorEvent {
     /// `subscriptionStatus`
@@ -225,11 +373,31 @@ pub enum SubscriptionStatusErrorEvent {
     SubscriptionStatus,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for SubscriptionStatusErrorEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl SubscriptionStatusErrorEvent {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["subscriptionStatus"];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
             SubscriptionStatusErrorEvent::SubscriptionStatus => "subscriptionStatus",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "subscriptionStatus" => {
+                Some(SubscriptionStatusErrorEvent::SubscriptionStatus)
+            }
+            _ => None,
         }
     }
 }
@@ -246,20 +414,36 @@ pub struct SubscriptionStatusErrorSubscription {
     /// Depth associated with book subscription in number of levels each side.
     ///
     /// Default: `10`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub depth: Option<i64>,
     /// Time interval associated with ohlc subscription in minutes.
     ///
     /// Default: `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub interval: Option<i64>,
     /// Max rate-limit budget. Compare to the ratecounter field in the openOrders updates to check whether you are approaching the rate limit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub maxratecount: Option<i64>,
     /// The name of the channel you subscribe too.
     pub name: Name,
     /// base64-encoded authentication token for private-data endpoints.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub token: Option<String>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -267,7 +451,7 @@ pub struct SubscriptionStatusErrorSubscription {
 }
 
 /// The name of the channel you subscribe too.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum Name {
     /// `book`
@@ -293,7 +477,25 @@ pub enum Name {
     Trade,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for Name {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl Name {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &[
+        "book",
+        "ohlc",
+        "openOrders",
+        "ownTrades",
+        "spread",
+        "ticker",
+        "trade",
+    ];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -304,6 +506,20 @@ impl Name {
             Name::Spread => "spread",
             Name::Ticker => "ticker",
             Name::Trade => "trade",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "book" => Some(Name::Book),
+            "ohlc" => Some(Name::Ohlc),
+            "openOrders" => Some(Name::OpenOrders),
+            "ownTrades" => Some(Name::OwnTrades),
+            "spread" => Some(Name::Spread),
+            "ticker" => Some(Name::Ticker),
+            "trade" => Some(Name::Trade),
+            _ => None,
         }
     }
 }
@@ -325,14 +541,30 @@ pub struct SubscriptionStatusSuccess {
     pub channel_name: String,
     pub event: SubscriptionStatusErrorEvent,
     /// client originated ID reflected in response message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reqid: Option<i64>,
     /// Array of currency pairs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub pair: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub status: Option<Status>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub subscription: Option<SubscriptionStatusErrorSubscription>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -344,16 +576,24 @@ pub struct SubscriptionStatusSuccess {
 pub struct DummyCurrencyInfoPayload {
     pub event: DummyCurrencyInfoPayloadEvent,
     /// client originated ID reflected in response message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reqid: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub data: Option<Map<String, Value>>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum DummyCurrencyInfoPayloadEvent {
     /// `currencyInfo`
@@ -361,11 +601,29 @@ pub enum DummyCurrencyInfoPayloadEvent {
     CurrencyInfo,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for DummyCurrencyInfoPayloadEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl DummyCurrencyInfoPayloadEvent {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["currencyInfo"];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
             DummyCurrencyInfoPayloadEvent::CurrencyInfo => "currencyInfo",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "currencyInfo" => Some(DummyCurrencyInfoPayloadEvent::CurrencyInfo),
+            _ => None,
         }
     }
 }
@@ -381,19 +639,31 @@ impl std::fmt::Display for DummyCurrencyInfoPayloadEvent {
 pub struct Subscribe {
     pub event: SubscribeEvent,
     /// client originated ID reflected in response message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reqid: Option<i64>,
     /// Array of currency pairs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub pair: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub subscription: Option<SubscribeSubscription>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum SubscribeEvent {
     /// `subscribe`
@@ -401,11 +671,29 @@ pub enum SubscribeEvent {
     Subscribe,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for SubscribeEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl SubscribeEvent {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["subscribe"];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
             SubscribeEvent::Subscribe => "subscribe",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "subscribe" => Some(SubscribeEvent::Subscribe),
+            _ => None,
         }
     }
 }
@@ -422,27 +710,47 @@ pub struct SubscribeSubscription {
     /// Depth associated with book subscription in number of levels each side.
     ///
     /// Default: `10`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub depth: Option<i64>,
     /// Time interval associated with ohlc subscription in minutes.
     ///
     /// Default: `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub interval: Option<i64>,
     /// The name of the channel you subscribe too.
     pub name: Name,
     /// Whether to send rate-limit counter in updates (supported only for openOrders subscriptions)
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ratecounter: Option<bool>,
     /// Whether to send historical feed data snapshot upon subscription (supported only for ownTrades subscriptions)
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub snapshot: Option<bool>,
     /// base64-encoded authentication token for private-data endpoints.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub token: Option<String>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -454,19 +762,31 @@ pub struct SubscribeSubscription {
 pub struct Unsubscribe {
     pub event: UnsubscribeEvent,
     /// client originated ID reflected in response message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reqid: Option<i64>,
     /// Array of currency pairs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub pair: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub subscription: Option<UnsubscribeSubscription>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum UnsubscribeEvent {
     /// `unsubscribe`
@@ -474,11 +794,29 @@ pub enum UnsubscribeEvent {
     Unsubscribe,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for UnsubscribeEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl UnsubscribeEvent {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["unsubscribe"];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
             UnsubscribeEvent::Unsubscribe => "unsubscribe",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "unsubscribe" => Some(UnsubscribeEvent::Unsubscribe),
+            _ => None,
         }
     }
 }
@@ -495,17 +833,29 @@ pub struct UnsubscribeSubscription {
     /// Depth associated with book subscription in number of levels each side.
     ///
     /// Default: `10`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub depth: Option<i64>,
     /// Time interval associated with ohlc subscription in minutes.
     ///
     /// Default: `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub interval: Option<i64>,
     /// The name of the channel you subscribe too.
     pub name: Name,
     /// base64-encoded authentication token for private-data endpoints.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub token: Option<String>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -517,14 +867,30 @@ pub struct UnsubscribeSubscription {
 pub struct SubscriptionStatusCommon {
     pub event: SubscriptionStatusErrorEvent,
     /// client originated ID reflected in response message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reqid: Option<i64>,
     /// Array of currency pairs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub pair: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub status: Option<Status>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub subscription: Option<SubscriptionStatusErrorSubscription>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -9,20 +9,20 @@ use asyncforge_runtime::endpoint::{fill_address, missing_parameter, parameter, O
 /// The schemas incoming messages, parameters and upgrade requests are checked against.
 pub mod checks {
     use asyncforge_runtime::validate::SchemaCheck;
-    /// The payload schema of message `ping`.
-    pub static PING: SchemaCheck = SchemaCheck::new(
+    /// The payload schema of message `ping` (its type enforces it: messages are decoded straight from their bytes).
+    pub static PING: SchemaCheck = SchemaCheck::by_type(
         "{\"type\":\"object\",\"properties\":{\"event\":{\"type\":\"string\",\"const\":\"ping\"},\"reqid\":{\"$ref\":\"#/definitions/s2\"}},\"required\":[\"event\"],\"definitions\":{\"s2\":{\"type\":\"integer\"}}}",
     );
-    /// The payload schema of message `pong`.
-    pub static PONG: SchemaCheck = SchemaCheck::new(
+    /// The payload schema of message `pong` (its type enforces it: messages are decoded straight from their bytes).
+    pub static PONG: SchemaCheck = SchemaCheck::by_type(
         "{\"type\":\"object\",\"properties\":{\"event\":{\"type\":\"string\",\"const\":\"pong\"},\"reqid\":{\"$ref\":\"#/definitions/s2\"}},\"definitions\":{\"s2\":{\"type\":\"integer\"}}}",
     );
-    /// The payload schema of message `heartbeat`.
-    pub static HEARTBEAT: SchemaCheck = SchemaCheck::new(
+    /// The payload schema of message `heartbeat` (its type enforces it: messages are decoded straight from their bytes).
+    pub static HEARTBEAT: SchemaCheck = SchemaCheck::by_type(
         "{\"type\":\"object\",\"properties\":{\"event\":{\"type\":\"string\",\"const\":\"heartbeat\"}}}",
     );
-    /// The payload schema of message `systemStatus`.
-    pub static SYSTEM_STATUS: SchemaCheck = SchemaCheck::new(
+    /// The payload schema of message `systemStatus` (its type enforces it: messages are decoded straight from their bytes).
+    pub static SYSTEM_STATUS: SchemaCheck = SchemaCheck::by_type(
         "{\"type\":\"object\",\"properties\":{\"event\":{\"type\":\"string\",\"const\":\"systemStatus\"},\"connectionID\":{\"type\":\"integer\"},\"status\":{\"$ref\":\"#/definitions/s10\"},\"version\":{\"type\":\"string\"}},\"definitions\":{\"s10\":{\"type\":\"string\",\"enum\":[\"online\",\"maintenance\",\"cancel_only\",\"limit_only\",\"post_only\"]}}}",
     );
     /// The payload schema of message `subscriptionStatus`.
@@ -37,8 +37,8 @@ pub mod checks {
     pub static UNSUBSCRIBE: SchemaCheck = SchemaCheck::new(
         "{\"type\":\"object\",\"properties\":{\"event\":{\"type\":\"string\",\"const\":\"unsubscribe\"},\"reqid\":{\"$ref\":\"#/definitions/s2\"},\"pair\":{\"$ref\":\"#/definitions/s18\"},\"subscription\":{\"type\":\"object\",\"properties\":{\"depth\":{\"$ref\":\"#/definitions/s21\"},\"interval\":{\"$ref\":\"#/definitions/s22\"},\"name\":{\"$ref\":\"#/definitions/s24\"},\"token\":{\"$ref\":\"#/definitions/s25\"}},\"required\":[\"name\"]}},\"required\":[\"event\"],\"definitions\":{\"s18\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"pattern\":\"[A-Z\\\\s]+\\\\/[A-Z\\\\s]+\"}},\"s2\":{\"type\":\"integer\"},\"s21\":{\"type\":\"integer\",\"enum\":[10,25,100,500,1000]},\"s22\":{\"type\":\"integer\",\"enum\":[1,5,15,30,60,240,1440,10080,21600]},\"s24\":{\"type\":\"string\",\"enum\":[\"book\",\"ohlc\",\"openOrders\",\"ownTrades\",\"spread\",\"ticker\",\"trade\"]},\"s25\":{\"type\":\"string\"}}}",
     );
-    /// The payload schema of message `dummyCurrencyInfo`.
-    pub static DUMMY_CURRENCY_INFO: SchemaCheck = SchemaCheck::new(
+    /// The payload schema of message `dummyCurrencyInfo` (its type enforces it: messages are decoded straight from their bytes).
+    pub static DUMMY_CURRENCY_INFO: SchemaCheck = SchemaCheck::by_type(
         "{\"type\":\"object\",\"properties\":{\"event\":{\"type\":\"string\",\"const\":\"currencyInfo\"},\"reqid\":{\"$ref\":\"#/definitions/s2\"},\"data\":{\"type\":\"object\"}},\"required\":[\"event\"],\"definitions\":{\"s2\":{\"type\":\"integer\"}}}",
     );
 }

@@ -8,11 +8,19 @@ use asyncforge_runtime::codegen::*;
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub struct LightMeasuredPayload {
     /// Light intensity measured in lumens.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub lumens: Option<u64>,
     /// Date and time when the message was sent.
     #[serde(rename = "sentAt")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sent_at: Option<DateTime>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -23,7 +31,11 @@ pub struct LightMeasuredPayload {
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub struct LightMeasuredHeaders {
     #[serde(rename = "my-app-header")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub my_app_header: Option<u32>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -34,11 +46,19 @@ pub struct LightMeasuredHeaders {
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub struct TurnOnOffPayload {
     /// Whether to turn on or off the light.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub command: Option<TurnOnOffPayloadCommand>,
     /// Date and time when the message was sent.
     #[serde(rename = "sentAt")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sent_at: Option<DateTime>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -46,7 +66,7 @@ pub struct TurnOnOffPayload {
 }
 
 /// Whether to turn on or off the light.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum TurnOnOffPayloadCommand {
     /// `on`
@@ -57,12 +77,31 @@ pub enum TurnOnOffPayloadCommand {
     Off,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for TurnOnOffPayloadCommand {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl TurnOnOffPayloadCommand {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["on", "off"];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
             TurnOnOffPayloadCommand::On => "on",
             TurnOnOffPayloadCommand::Off => "off",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "on" => Some(TurnOnOffPayloadCommand::On),
+            "off" => Some(TurnOnOffPayloadCommand::Off),
+            _ => None,
         }
     }
 }
@@ -77,7 +116,11 @@ impl std::fmt::Display for TurnOnOffPayloadCommand {
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub struct TurnOnOffHeaders {
     #[serde(rename = "my-app-header")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub my_app_header: Option<u32>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -88,11 +131,19 @@ pub struct TurnOnOffHeaders {
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub struct DimLightPayload {
     /// Percentage to which the light should be dimmed to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub percentage: Option<u32>,
     /// Date and time when the message was sent.
     #[serde(rename = "sentAt")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sent_at: Option<DateTime>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -103,7 +154,11 @@ pub struct DimLightPayload {
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub struct DimLightHeaders {
     #[serde(rename = "my-app-header")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub my_app_header: Option<u32>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -17,20 +17,20 @@ pub mod checks {
     pub static RELAYED: SchemaCheck = SchemaCheck::new(
         "{\"type\":\"object\",\"properties\":{\"seq\":{\"type\":\"integer\",\"minimum\":1},\"from\":{\"type\":\"string\"},\"text\":{\"type\":\"string\"},\"at\":{\"type\":\"string\",\"format\":\"date-time\"}},\"required\":[\"seq\",\"from\",\"text\",\"at\"]}",
     );
-    /// The payload schema of message `presence`.
-    pub static PRESENCE: SchemaCheck = SchemaCheck::new(
+    /// The payload schema of message `presence` (its type enforces it: messages are decoded straight from their bytes).
+    pub static PRESENCE: SchemaCheck = SchemaCheck::by_type(
         "{\"type\":\"object\",\"properties\":{\"nick\":{\"type\":\"string\"},\"state\":{\"type\":\"string\",\"enum\":[\"joined\",\"left\"]}},\"required\":[\"nick\",\"state\"]}",
     );
-    /// The payload schema of message `ping`.
-    pub static PING: SchemaCheck = SchemaCheck::new(
+    /// The payload schema of message `ping` (its type enforces it: messages are decoded straight from their bytes).
+    pub static PING: SchemaCheck = SchemaCheck::by_type(
         "{\"type\":\"object\",\"properties\":{\"event\":{\"const\":\"ping\"},\"requestId\":{\"type\":\"string\",\"format\":\"uuid\"}},\"required\":[\"event\"]}",
     );
-    /// The payload schema of message `pong`.
-    pub static PONG: SchemaCheck = SchemaCheck::new(
+    /// The payload schema of message `pong` (its type enforces it: messages are decoded straight from their bytes).
+    pub static PONG: SchemaCheck = SchemaCheck::by_type(
         "{\"type\":\"object\",\"properties\":{\"event\":{\"const\":\"pong\"},\"requestId\":{\"type\":\"string\",\"format\":\"uuid\"},\"serverTime\":{\"type\":\"string\",\"format\":\"date-time\"}},\"required\":[\"event\",\"serverTime\"]}",
     );
-    /// The payload schema of message `whoAreYou`.
-    pub static WHO_ARE_YOU: SchemaCheck = SchemaCheck::new(
+    /// The payload schema of message `whoAreYou` (its type enforces it: messages are decoded straight from their bytes).
+    pub static WHO_ARE_YOU: SchemaCheck = SchemaCheck::by_type(
         "{\"type\":\"object\",\"properties\":{\"event\":{\"const\":\"whoAreYou\"},\"requestId\":{\"type\":\"string\",\"format\":\"uuid\"}},\"required\":[\"event\",\"requestId\"]}",
     );
     /// The payload schema of message `iAm`.
@@ -45,8 +45,8 @@ pub mod checks {
     pub static QUOTE: SchemaCheck = SchemaCheck::new(
         "{\"type\":\"object\",\"properties\":{\"side\":{\"type\":\"string\",\"enum\":[\"bid\",\"ask\"]},\"price\":{\"type\":\"number\",\"exclusiveMinimum\":0},\"size\":{\"type\":\"number\",\"minimum\":0.0001,\"maximum\":1000000}},\"required\":[\"side\",\"price\",\"size\"],\"additionalProperties\":false}",
     );
-    /// The payload schema of message `quoteAck`.
-    pub static QUOTE_ACK: SchemaCheck = SchemaCheck::new(
+    /// The payload schema of message `quoteAck` (its type enforces it: messages are decoded straight from their bytes).
+    pub static QUOTE_ACK: SchemaCheck = SchemaCheck::by_type(
         "{\"type\":\"object\",\"properties\":{\"accepted\":{\"type\":\"boolean\"},\"id\":{\"type\":\"integer\"}},\"required\":[\"accepted\",\"id\"]}",
     );
     /// The WebSocket binding's query schema of `rooms/{roomId}`.

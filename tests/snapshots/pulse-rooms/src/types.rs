@@ -12,7 +12,11 @@ pub struct PostPayload {
     pub text: String,
     /// Sequence number of the message this one answers.
     #[serde(rename = "replyTo")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reply_to: Option<u64>,
 }
 
@@ -38,7 +42,7 @@ pub struct PresencePayload {
     pub extra: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum PresencePayloadState {
     /// `joined`
@@ -49,12 +53,31 @@ pub enum PresencePayloadState {
     Left,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for PresencePayloadState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl PresencePayloadState {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["joined", "left"];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
             PresencePayloadState::Joined => "joined",
             PresencePayloadState::Left => "left",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "joined" => Some(PresencePayloadState::Joined),
+            "left" => Some(PresencePayloadState::Left),
+            _ => None,
         }
     }
 }
@@ -70,14 +93,18 @@ impl std::fmt::Display for PresencePayloadState {
 pub struct PingPayload {
     pub event: PingPayloadEvent,
     #[serde(rename = "requestId")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present_uuid",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_id: Option<Uuid>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum PingPayloadEvent {
     /// `ping`
@@ -85,11 +112,29 @@ pub enum PingPayloadEvent {
     Ping,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for PingPayloadEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl PingPayloadEvent {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["ping"];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
             PingPayloadEvent::Ping => "ping",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "ping" => Some(PingPayloadEvent::Ping),
+            _ => None,
         }
     }
 }
@@ -105,7 +150,11 @@ impl std::fmt::Display for PingPayloadEvent {
 pub struct PongPayload {
     pub event: PongPayloadEvent,
     #[serde(rename = "requestId")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present_uuid",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_id: Option<Uuid>,
     #[serde(rename = "serverTime")]
     pub server_time: DateTime,
@@ -114,7 +163,7 @@ pub struct PongPayload {
     pub extra: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum PongPayloadEvent {
     /// `pong`
@@ -122,11 +171,29 @@ pub enum PongPayloadEvent {
     Pong,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for PongPayloadEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl PongPayloadEvent {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["pong"];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
             PongPayloadEvent::Pong => "pong",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "pong" => Some(PongPayloadEvent::Pong),
+            _ => None,
         }
     }
 }
@@ -142,13 +209,14 @@ impl std::fmt::Display for PongPayloadEvent {
 pub struct WhoAreYouPayload {
     pub event: WhoAreYouPayloadEvent,
     #[serde(rename = "requestId")]
+    #[serde(deserialize_with = "strict::uuid")]
     pub request_id: Uuid,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum WhoAreYouPayloadEvent {
     /// `whoAreYou`
@@ -156,11 +224,29 @@ pub enum WhoAreYouPayloadEvent {
     WhoAreYou,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for WhoAreYouPayloadEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl WhoAreYouPayloadEvent {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["whoAreYou"];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
             WhoAreYouPayloadEvent::WhoAreYou => "whoAreYou",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "whoAreYou" => Some(WhoAreYouPayloadEvent::WhoAreYou),
+            _ => None,
         }
     }
 }
@@ -176,6 +262,7 @@ impl std::fmt::Display for WhoAreYouPayloadEvent {
 pub struct IAmPayload {
     pub event: IAmPayloadEvent,
     #[serde(rename = "requestId")]
+    #[serde(deserialize_with = "strict::uuid")]
     pub request_id: Uuid,
     pub agent: String,
     /// Properties the schema does not name.
@@ -183,7 +270,7 @@ pub struct IAmPayload {
     pub extra: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum IAmPayloadEvent {
     /// `iAm`
@@ -191,11 +278,29 @@ pub enum IAmPayloadEvent {
     IAm,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for IAmPayloadEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl IAmPayloadEvent {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["iAm"];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
             IAmPayloadEvent::IAm => "iAm",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "iAm" => Some(IAmPayloadEvent::IAm),
+            _ => None,
         }
     }
 }
@@ -226,7 +331,7 @@ pub struct QuotePayload {
     pub size: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum QuotePayloadSide {
     /// `bid`
@@ -237,12 +342,31 @@ pub enum QuotePayloadSide {
     Ask,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for QuotePayloadSide {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl QuotePayloadSide {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["bid", "ask"];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
             QuotePayloadSide::Bid => "bid",
             QuotePayloadSide::Ask => "ask",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "bid" => Some(QuotePayloadSide::Bid),
+            "ask" => Some(QuotePayloadSide::Ask),
+            _ => None,
         }
     }
 }
@@ -267,7 +391,11 @@ pub struct QuoteAckPayload {
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub struct RoomQuery {
     pub nick: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub history: Option<u32>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -28,7 +28,11 @@ pub struct ShapeCircle {
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub struct ShapeSquare {
     pub side: i32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub label: Option<String>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -38,44 +42,97 @@ pub struct ShapeSquare {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub struct Record {
+    #[serde(deserialize_with = "strict::uuid")]
     pub id: Uuid,
     /// A property named like a Rust keyword.
     pub r#type: String,
     #[serde(rename = "self")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub self_: Option<String>,
     #[serde(rename = "2fa")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub _2fa: Option<bool>,
     #[serde(rename = "createdAt")]
     pub created_at: DateTime,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub day: Option<Date>,
     pub count: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub big: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ratio: Option<f32>,
     /// Default: `"active"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub status: Option<RecordStatus>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub version: Option<RecordVersion>,
     pub nickname: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub point: Option<(f64, f64)>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub counters: Option<BTreeMap<String, i64>>,
     #[serde(rename = "idOrName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub id_or_name: Option<RecordIdOrName>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub both: Option<RecordBoth>,
     /// Format: `uri`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub homepage: Option<String>,
     /// Format: `email`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub contact: Option<String>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -83,7 +140,7 @@ pub struct Record {
 }
 
 /// Default: `"active"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum RecordStatus {
     /// `active`
@@ -97,13 +154,33 @@ pub enum RecordStatus {
     Done,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for RecordStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl RecordStatus {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["active", "in-progress", "done"];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
             RecordStatus::Active => "active",
             RecordStatus::InProgress => "in-progress",
             RecordStatus::Done => "done",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "active" => Some(RecordStatus::Active),
+            "in-progress" => Some(RecordStatus::InProgress),
+            "done" => Some(RecordStatus::Done),
+            _ => None,
         }
     }
 }
@@ -114,7 +191,7 @@ impl std::fmt::Display for RecordStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum RecordVersion {
     /// `v1`
@@ -122,11 +199,29 @@ pub enum RecordVersion {
     V1,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for RecordVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl RecordVersion {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["v1"];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
             RecordVersion::V1 => "v1",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "v1" => Some(RecordVersion::V1),
+            _ => None,
         }
     }
 }
@@ -149,7 +244,11 @@ pub enum RecordIdOrName {
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub struct RecordBoth {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub size: Option<i64>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -160,9 +259,17 @@ pub struct RecordBoth {
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub struct Tree {
     pub value: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub children: Option<Vec<Tree>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub parent: Option<Box<Tree>>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -183,7 +290,7 @@ pub struct AvroReading {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum Unit {
     /// `CELSIUS`
@@ -194,12 +301,31 @@ pub enum Unit {
     Kelvin,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for Unit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl Unit {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["CELSIUS", "KELVIN"];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
             Unit::Celsius => "CELSIUS",
             Unit::Kelvin => "KELVIN",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "CELSIUS" => Some(Unit::Celsius),
+            "KELVIN" => Some(Unit::Kelvin),
+            _ => None,
         }
     }
 }
@@ -220,7 +346,7 @@ pub struct Circle {
     pub extra: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum CircleKind {
     /// `circle`
@@ -228,11 +354,29 @@ pub enum CircleKind {
     Circle,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for CircleKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl CircleKind {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["circle"];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
             CircleKind::Circle => "circle",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "circle" => Some(CircleKind::Circle),
+            _ => None,
         }
     }
 }
@@ -248,14 +392,18 @@ impl std::fmt::Display for CircleKind {
 pub struct Square {
     pub kind: SquareKind,
     pub side: i32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub label: Option<String>,
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub enum SquareKind {
     /// `square`
@@ -263,11 +411,29 @@ pub enum SquareKind {
     Square,
 }
 
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for SquareKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
 impl SquareKind {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["square"];
     /// The value as written in the specification.
     pub fn as_str(&self) -> &'static str {
         match self {
             SquareKind::Square => "square",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "square" => Some(SquareKind::Square),
+            _ => None,
         }
     }
 }
@@ -282,6 +448,10 @@ impl std::fmt::Display for SquareKind {
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
 #[serde(deny_unknown_fields)]
 pub struct Strict {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub only: Option<String>,
 }
