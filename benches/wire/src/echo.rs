@@ -57,10 +57,12 @@ pub fn run(
     let (clients, _) = rt.block_on(round(clients, warmup))?;
 
     let (server_cpu0, client_cpu0) = (server.cpu(), client_cpu());
+    let steal0 = super::steal_ticks();
     let started = Instant::now();
     let (clients, mut samples) = rt.block_on(round(clients, seconds))?;
     let elapsed = started.elapsed();
     let (server_cpu1, client_cpu1) = (server.cpu(), client_cpu());
+    let steal = super::steal_percent(steal0, super::steal_ticks());
     let server_rss = server.rss_kib();
     drop(clients);
     drop(rt);
@@ -86,6 +88,7 @@ pub fn run(
         "server_cpu_us_per_rt": per_msg(server_cpu0, server_cpu1),
         "client_cpu_us_per_rt": per_msg(client_cpu0, client_cpu1),
         "server_rss_kib": server_rss,
+        "steal_pct": steal,
     });
     println!("{out}");
     Ok(())

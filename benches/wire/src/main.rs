@@ -302,6 +302,26 @@ pub fn rss_kib(status: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The machine's CPU time so far as (stolen, all) clock ticks, from the `cpu` line of
+/// `/proc/stat`: on a virtual machine, "steal" is time the host gave our vCPUs to others.
+pub fn steal_ticks() -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = text.lines().find(|l| l.starts_with("cpu "))?;
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest times are inside user/nice).
+    Some((*fields.get(7)?, fields.iter().take(8).sum()))
+}
+
+/// The share of CPU time stolen between two [`steal_ticks`] readings, in percent.
+pub fn steal_percent(a: Option<(u64, u64)>, b: Option<(u64, u64)>) -> Option<f64> {
+    let ((s0, t0), (s1, t1)) = (a?, b?);
+    (t1 > t0).then(|| 100.0 * s1.saturating_sub(s0) as f64 / (t1 - t0) as f64)
+}
+
 /// User + system CPU time from a `/proc/<pid>/stat` file.
 pub fn cpu_time(stat: &str) -> Option<Duration> {
     let text = std::fs::read_to_string(stat).ok()?;
