@@ -240,6 +240,11 @@ fn ws(exe: &PathBuf, o: &Options) -> Result<(), String> {
             .collect();
         let ratio = median_of(ratios.clone());
         let of_medians = median(&runs[0], "per_sec") / median(&runs[1], "per_sec");
+        let steal: Vec<f64> = runs
+            .iter()
+            .flatten()
+            .filter_map(|r| r["steal_pct"].as_f64())
+            .collect();
         worst = worst.min(ratio);
         println!(
             "  {:>5}  generated/baseline throughput: {:.1} % (per round: {}; ratio of the medians {:.1} %; CPU stolen by the host {:.0}–{:.0} %)",
@@ -251,14 +256,8 @@ fn ws(exe: &PathBuf, o: &Options) -> Result<(), String> {
                 .collect::<Vec<_>>()
                 .join(", "),
             of_medians * 100.0,
-            runs.iter()
-                .flatten()
-                .filter_map(|r| r["steal_pct"].as_f64())
-                .fold(f64::INFINITY, f64::min),
-            runs.iter()
-                .flatten()
-                .filter_map(|r| r["steal_pct"].as_f64())
-                .fold(f64::NEG_INFINITY, f64::max),
+            steal.iter().copied().fold(f64::INFINITY, f64::min),
+            steal.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         );
     }
     println!(
