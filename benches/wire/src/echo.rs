@@ -7,7 +7,7 @@
 //!
 //! | | generated (`tests/snapshots/pulse-rooms`) | baseline (hand-written below) |
 //! |---|---|---|
-//! | client send | `LobbyClient::ping`: correlation id read from the message, request registered, payload encoded, frame queued to the connection task | `PingOut` encoded with serde_json, sent on the socket |
+//! | client send | `LobbyClient::ping`: correlation id read from the message, request registered, payload encoded, frame written to the socket by the caller (queued to the connection task only when the socket is busy or full) | `PingOut` encoded with serde_json, sent on the socket |
 //! | server | frame parsed as JSON, checked against the `ping` schema, decoded; `Handler::ping` builds the `Pong` (copying `requestId`, `serverTime` now); encoded (the correlation id filled in if absent), queued to the connection's writer | `PingIn` decoded with serde (`event` must be `"ping"`, `requestId` a UUID); `PongOut` built the same way and encoded, sent on the socket |
 //! | client receive | frame parsed as JSON, checked against the `pong` schema, decoded, matched to its request by `requestId` | `PongIn` decoded with serde (`event` `"pong"`, `requestId` a UUID, `serverTime` RFC 3339), `requestId` compared |
 //!

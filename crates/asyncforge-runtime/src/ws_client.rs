@@ -9,12 +9,28 @@
 //! Generated clients use [`WsClient::connect_with`] instead: their [`Dispatch`] decodes each
 //! received frame inside the connection task (no copy of the frame, no hand-over to another
 //! task), completes waiting requests and queues typed events for the application.
+//!
+//! ## Who writes a frame
+//!
+//! [`WsSender::send`] writes the frame to the socket itself, on the caller's task, when it can
+//! do so at once: the connection is up, nothing sent earlier is still queued, no other task is
+//! using the socket at that instant, and the socket takes the bytes without waiting. Otherwise
+//! the frame goes to the bounded queue and the connection task writes it. A request thus
+//! reaches the wire without waking another task (on a multi-threaded runtime that task tends
+//! to run on the other worker, which costs more than the write), and frames of one sender
+//! still go out in the order they were sent: a frame is written directly only when every
+//! frame queued before it has been handed to the socket. When the socket could take only part
+//! of a directly written frame, the connection task finishes it.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{mpsc, watch};
+use futures_util::{Sink, Stream};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::backoff::Backoff;
@@ -45,17 +61,171 @@ pub enum State {
     },
 }
 
+/// The socket of a connected client.
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// What the senders and the connection task share.
+struct Shared {
+    /// The connected socket (`None` while connecting). A plain mutex, held only while the
+    /// socket is polled, never across an `.await`: senders only try it, the connection task
+    /// waits for it (at most one write).
+    socket: Mutex<Option<Socket>>,
+    /// Frames given to the queue and not yet handed to the socket (the queue, the frame the
+    /// connection task is writing, the frame a failed write keeps for the next connection).
+    /// A sender writes directly only while this is zero.
+    queued: AtomicUsize,
+    /// Tells the connection task that a directly written frame waits to be flushed (the
+    /// socket took part of it).
+    flush: Notify,
+}
+
+impl Shared {
+    fn new() -> Arc<Shared> {
+        Arc::new(Shared {
+            socket: Mutex::new(None),
+            queued: AtomicUsize::new(0),
+            flush: Notify::new(),
+        })
+    }
+
+    fn socket(&self) -> MutexGuard<'_, Option<Socket>> {
+        self.socket.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Writes `message` to the socket now if that needs no waiting; gives it back otherwise
+    /// (not connected, frames still queued, the socket busy or full, a write error).
+    fn try_write(&self, message: Message) -> Result<(), Message> {
+        let Ok(mut socket) = self.socket.try_lock() else {
+            return Err(message);
+        };
+        let Some(ws) = socket.as_mut() else {
+            return Err(message);
+        };
+        // Checked while holding the socket: the connection task hands queued frames over
+        // under the same lock, so zero means every earlier frame is ahead of this one.
+        if self.queued.load(Ordering::Acquire) != 0 {
+            return Err(message);
+        }
+        // Nobody is woken by this context: a flush that cannot finish now is handed to the
+        // connection task, which polls with its own.
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut ws = Pin::new(ws);
+        if !matches!(ws.as_mut().poll_ready(&mut cx), Poll::Ready(Ok(()))) {
+            return Err(message);
+        }
+        if ws.as_mut().start_send(message.clone()).is_err() {
+            return Err(message);
+        }
+        match ws.as_mut().poll_flush(&mut cx) {
+            Poll::Ready(Ok(())) => Ok(()),
+            Poll::Pending => {
+                self.flush.notify_one();
+                Ok(())
+            }
+            // The connection broke with the frame in tungstenite's buffer: it is sent again
+            // on the next connection, like a frame whose queued write failed.
+            Poll::Ready(Err(_)) => Err(message),
+        }
+    }
+
+    /// Sends `message`: directly when possible, else through the queue.
+    fn send(&self, out: &mpsc::Sender<Message>, message: Message) -> Result<(), ClientError> {
+        match self.try_write(message) {
+            Ok(()) => Ok(()),
+            Err(message) => self.enqueue(out, message),
+        }
+    }
+
+    fn enqueue(&self, out: &mpsc::Sender<Message>, message: Message) -> Result<(), ClientError> {
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        out.try_send(message).map_err(|e| {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            match e {
+                mpsc::error::TrySendError::Full(_) => ClientError::QueueFull,
+                mpsc::error::TrySendError::Closed(_) => ClientError::Closed,
+            }
+        })
+    }
+
+    /// Writes a frame taken from the queue (or kept from a failed write) and flushes it. The
+    /// frame stops counting as queued once the socket has it.
+    async fn write_queued(&self, message: Message) -> Result<(), ()> {
+        let mut message = Some(message);
+        let mut handed = false;
+        let written = std::future::poll_fn(|cx| {
+            let mut socket = self.socket();
+            let Some(ws) = socket.as_mut() else {
+                return Poll::Ready(Err(()));
+            };
+            let mut ws = Pin::new(ws);
+            if let Some(m) = message.take() {
+                match ws.as_mut().poll_ready(cx) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(_)) => return Poll::Ready(Err(())),
+                    Poll::Pending => {
+                        message = Some(m);
+                        return Poll::Pending;
+                    }
+                }
+                if ws.as_mut().start_send(m).is_err() {
+                    return Poll::Ready(Err(()));
+                }
+                self.queued.fetch_sub(1, Ordering::AcqRel);
+                handed = true;
+            }
+            ws.as_mut().poll_flush(cx).map(|r| r.map_err(drop))
+        })
+        .await;
+        if written.is_err() && handed {
+            // The caller keeps the frame for the next connection: it counts as queued again.
+            self.queued.fetch_add(1, Ordering::AcqRel);
+        }
+        written
+    }
+
+    /// Flushes what direct writes left in tungstenite's buffer.
+    async fn flush(&self) -> Result<(), ()> {
+        std::future::poll_fn(|cx| match self.socket().as_mut() {
+            Some(ws) => Pin::new(ws).poll_flush(cx).map(|r| r.map_err(drop)),
+            None => Poll::Ready(Err(())),
+        })
+        .await
+    }
+
+    /// The next message from the socket.
+    async fn read(&self) -> Option<Result<Message, tokio_tungstenite::tungstenite::Error>> {
+        std::future::poll_fn(|cx| match self.socket().as_mut() {
+            Some(ws) => Pin::new(ws).poll_next(cx),
+            None => Poll::Ready(None),
+        })
+        .await
+    }
+
+    /// Sends a close frame and takes the socket away from the senders.
+    async fn close(&self) {
+        let _ = std::future::poll_fn(|cx| match self.socket().as_mut() {
+            Some(ws) => Pin::new(ws).poll_close(cx),
+            None => Poll::Ready(Ok(())),
+        })
+        .await;
+        self.socket().take();
+    }
+}
+
 /// The sending half of a [`WsClient`] (see [`WsClient::split`]). Cheap to clone.
 #[derive(Clone)]
 pub struct WsSender {
-    out: mpsc::Sender<Frame>,
+    out: mpsc::Sender<Message>,
+    shared: Arc<Shared>,
     state: watch::Receiver<State>,
 }
 
 impl WsSender {
-    /// Queues a frame; it is sent as soon as the connection is up.
+    /// Sends a frame: written at once when the connection is up and idle, otherwise queued
+    /// and sent as soon as the connection can take it (after a reconnect, if need be).
     pub fn send(&self, frame: Frame) -> Result<(), ClientError> {
-        queue(&self.out, frame)
+        self.shared.send(&self.out, to_message(frame))
     }
 
     /// The current state.
@@ -90,13 +260,6 @@ impl Drop for WsReceiver {
     fn drop(&mut self) {
         self.task.abort();
     }
-}
-
-fn queue(out: &mpsc::Sender<Frame>, frame: Frame) -> Result<(), ClientError> {
-    out.try_send(frame).map_err(|e| match e {
-        mpsc::error::TrySendError::Full(_) => ClientError::QueueFull,
-        mpsc::error::TrySendError::Closed(_) => ClientError::Closed,
-    })
 }
 
 /// Why a frame was not queued.
@@ -161,7 +324,8 @@ impl Queue {
 
 /// A self-reconnecting WebSocket client.
 pub struct WsClient {
-    out: mpsc::Sender<Frame>,
+    out: mpsc::Sender<Message>,
+    shared: Arc<Shared>,
     incoming: mpsc::Receiver<Frame>,
     state: watch::Receiver<State>,
     task: tokio::task::JoinHandle<()>,
@@ -174,15 +338,18 @@ impl WsClient {
         let (out_tx, out_rx) = mpsc::channel(config.queue.max(1));
         let (in_tx, in_rx) = mpsc::channel(config.queue.max(1));
         let (state_tx, state_rx) = watch::channel(State::Connecting { attempt: 0 });
+        let shared = Shared::new();
         let task = tokio::spawn(run(
             url,
             config,
+            shared.clone(),
             out_rx,
             Inbound::<NoDispatch>::Queue(Queue(in_tx)),
             state_tx,
         ));
         WsClient {
             out: out_tx,
+            shared,
             incoming: in_rx,
             state: state_rx,
             task,
@@ -199,14 +366,17 @@ impl WsClient {
     ) -> (WsSender, tokio::task::JoinHandle<()>) {
         let (out_tx, out_rx) = mpsc::channel(config.queue.max(1));
         let (state_tx, state_rx) = watch::channel(State::Connecting { attempt: 0 });
+        let shared = Shared::new();
         let sender = WsSender {
             out: out_tx,
+            shared: shared.clone(),
             state: state_rx,
         };
         let dispatch = make(sender.clone());
         let task = tokio::spawn(run(
             url.into(),
             config,
+            shared,
             out_rx,
             Inbound::Dispatch(dispatch),
             state_tx,
@@ -214,9 +384,9 @@ impl WsClient {
         (sender, task)
     }
 
-    /// Queues a frame; it is sent as soon as the connection is up.
+    /// Sends a frame (see [`WsSender::send`]).
     pub fn send(&self, frame: Frame) -> Result<(), ClientError> {
-        queue(&self.out, frame)
+        self.shared.send(&self.out, to_message(frame))
     }
 
     /// Splits the client into a cloneable sender and the receiver (which owns the
@@ -225,6 +395,7 @@ impl WsClient {
         (
             WsSender {
                 out: self.out,
+                shared: self.shared,
                 state: self.state,
             },
             WsReceiver {
@@ -292,14 +463,15 @@ impl<D: Dispatch> Inbound<D> {
 async fn run<D: Dispatch>(
     url: String,
     config: ClientConfig,
-    mut out: mpsc::Receiver<Frame>,
+    shared: Arc<Shared>,
+    mut out: mpsc::Receiver<Message>,
     mut incoming: Inbound<D>,
     state: watch::Sender<State>,
 ) {
     let mut delays = config.backoff.delays();
     let mut generation = 0u64;
-    // A message whose send failed, sent first on the next connection (a `Message` clones
-    // without copying its payload).
+    // A message whose write failed, sent first on the next connection (a `Message` clones
+    // without copying its payload). It still counts as queued, so no direct write overtakes it.
     let mut pending: Option<Message> = None;
     loop {
         let attempt = delays.attempts();
@@ -362,47 +534,61 @@ async fn run<D: Dispatch>(
         };
         delays.reset();
         generation += 1;
+        *shared.socket() = Some(socket);
         let _ = state.send(State::Connected { generation });
-        let (mut sink, mut stream) = socket.split();
-        // A frame whose send failed on the previous connection goes first.
-        if let Some(m) = pending.take()
-            && sink.send(m.clone()).await.is_err()
-        {
-            pending = Some(m);
-            continue;
-        }
-        loop {
-            tokio::select! {
-                frame = out.recv() => {
-                    let Some(frame) = frame else {
-                        let _ = sink.close().await;
-                        let _ = state.send(State::Closed);
-                        return;
-                    };
-                    let message = to_message(frame);
-                    if sink.send(message.clone()).await.is_err() {
-                        pending = Some(message);
-                        break;
-                    }
+        // A frame whose write failed on the previous connection goes first.
+        let retry_failed = match pending.take() {
+            Some(m) => match shared.write_queued(m.clone()).await {
+                Ok(()) => false,
+                Err(()) => {
+                    pending = Some(m);
+                    true
                 }
-                msg = stream.next() => match msg {
-                    Some(Ok(Message::Text(t))) => {
-                        if !incoming.text(t.as_str()).await {
+            },
+            None => false,
+        };
+        if !retry_failed {
+            loop {
+                tokio::select! {
+                    message = out.recv() => {
+                        let Some(message) = message else {
+                            shared.close().await;
                             let _ = state.send(State::Closed);
                             return;
+                        };
+                        if shared.write_queued(message.clone()).await.is_err() {
+                            pending = Some(message);
+                            break;
                         }
                     }
-                    Some(Ok(Message::Binary(b))) => {
-                        if !incoming.binary(&b).await {
-                            let _ = state.send(State::Closed);
-                            return;
+                    () = shared.flush.notified() => {
+                        if shared.flush().await.is_err() {
+                            break;
                         }
                     }
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                    Some(Ok(_)) => {}
-                },
+                    msg = shared.read() => match msg {
+                        Some(Ok(Message::Text(t))) => {
+                            if !incoming.text(t.as_str()).await {
+                                shared.socket().take();
+                                let _ = state.send(State::Closed);
+                                return;
+                            }
+                        }
+                        Some(Ok(Message::Binary(b))) => {
+                            if !incoming.binary(&b).await {
+                                shared.socket().take();
+                                let _ = state.send(State::Closed);
+                                return;
+                            }
+                        }
+                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                        Some(Ok(_)) => {}
+                    },
+                }
             }
         }
+        // Senders queue from now on, until the next connection.
+        shared.socket().take();
         tracing::info!(%url, "WebSocket connection lost; reconnecting");
         if let Some(d) = delays.next() {
             tokio::time::sleep(d).await;
@@ -410,6 +596,7 @@ async fn run<D: Dispatch>(
             break;
         }
     }
+    shared.socket().take();
     let _ = state.send(State::Closed);
 }
 
@@ -489,4 +676,100 @@ pub enum ReplyError {
     /// The client could not queue it.
     #[error(transparent)]
     Send(ClientError),
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+
+    use super::*;
+
+    /// A connected socket pair over loopback: the client side in a fresh `Shared`, the
+    /// server side for reading.
+    async fn connected() -> (
+        Arc<Shared>,
+        mpsc::Sender<Message>,
+        mpsc::Receiver<Message>,
+        Socket,
+    ) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let accept = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.expect("accept");
+            tokio_tungstenite::accept_async(tokio_tungstenite::MaybeTlsStream::Plain(tcp))
+                .await
+                .expect("upgrade")
+        });
+        let (client, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/"))
+            .await
+            .expect("connect");
+        let peer = accept.await.expect("accept task");
+        let shared = Shared::new();
+        *shared.socket() = Some(client);
+        let (tx, rx) = mpsc::channel(8);
+        (shared, tx, rx, peer)
+    }
+
+    async fn next_text(peer: &mut Socket) -> String {
+        match tokio::time::timeout(Duration::from_secs(5), peer.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => t.as_str().to_owned(),
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_is_written_directly_and_a_queue_keeps_later_frames_behind() {
+        let (shared, tx, mut rx, mut peer) = connected().await;
+
+        // Idle and connected: the frame goes straight to the socket, the queue stays empty.
+        shared.send(&tx, Message::text("direct")).expect("sent");
+        assert_eq!(next_text(&mut peer).await, "direct");
+        assert!(rx.try_recv().is_err(), "nothing was queued");
+
+        // A frame waits in the queue: later frames queue behind it, in order.
+        shared.enqueue(&tx, Message::text("first")).expect("queued");
+        shared.send(&tx, Message::text("second")).expect("queued");
+        assert_eq!(shared.queued.load(Ordering::Acquire), 2);
+        for expected in ["first", "second"] {
+            let m = rx.try_recv().expect("queued frame");
+            shared.write_queued(m).await.expect("written");
+            assert_eq!(next_text(&mut peer).await, expected);
+        }
+        assert_eq!(shared.queued.load(Ordering::Acquire), 0);
+
+        // Drained: direct again.
+        shared.send(&tx, Message::text("third")).expect("sent");
+        assert_eq!(next_text(&mut peer).await, "third");
+        assert!(rx.try_recv().is_err(), "nothing was queued");
+
+        // The socket in use by another task (the lock taken): the frame queues.
+        let held = shared.socket();
+        shared.send(&tx, Message::text("busy")).expect("queued");
+        drop(held);
+        assert_eq!(rx.try_recv().expect("queued").to_text().ok(), Some("busy"));
+
+        // Not connected: queued.
+        shared.socket().take();
+        let (tx2, mut rx2) = mpsc::channel(8);
+        shared.queued.store(0, Ordering::Release);
+        shared.send(&tx2, Message::text("offline")).expect("queued");
+        assert_eq!(
+            rx2.try_recv().expect("queued").to_text().ok(),
+            Some("offline")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_queued_write_keeps_counting_its_frame() {
+        let (shared, tx, mut rx, _peer) = connected().await;
+        shared.enqueue(&tx, Message::text("kept")).expect("queued");
+        let m = rx.try_recv().expect("queued");
+        // The connection is gone before the frame is written: it stays counted, so no direct
+        // write overtakes it before the next connection sends it.
+        shared.socket().take();
+        assert!(shared.write_queued(m).await.is_err());
+        assert_eq!(shared.queued.load(Ordering::Acquire), 1);
+    }
 }

@@ -261,3 +261,77 @@ async fn client_reconnects_after_a_server_restart() {
     );
     client.close();
 }
+
+/// Frames from one sender arrive in order and none is lost or doubled while sends switch
+/// between writing directly and queueing: the peer reads nothing for a while, so the socket
+/// fills, direct writes stop half-way (the connection task finishes them), later frames queue
+/// until the queue is full, and everything drains once the peer reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_frames_keep_their_order_through_a_full_socket() {
+    use asyncforge_runtime::ws_client::{ClientConfig, ClientError, State, WsClient};
+
+    const FRAMES: usize = 600;
+    const SIZE: usize = 32 * 1024;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let peer = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.expect("accept");
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.expect("upgrade");
+        // Let the client fill the socket and its queue first.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut seen = Vec::with_capacity(FRAMES);
+        while seen.len() < FRAMES {
+            match ws.next().await {
+                Some(Ok(Message::Binary(b))) => {
+                    assert_eq!(b.len(), SIZE, "frame {} whole", seen.len());
+                    let seq = u32::from_le_bytes(b[..4].try_into().expect("4 bytes"));
+                    assert!(b[4..].iter().all(|&x| x == seq as u8), "frame {seq} intact");
+                    seen.push(seq as usize);
+                }
+                Some(Ok(_)) => {}
+                other => panic!("peer read ended after {} frames: {other:?}", seen.len()),
+            }
+        }
+        seen
+    });
+
+    let config = ClientConfig {
+        queue: 64,
+        ..ClientConfig::default()
+    };
+    let mut client = WsClient::connect(format!("ws://{addr}/"), config);
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        client.wait_for(|s| matches!(s, State::Connected { .. })),
+    )
+    .await
+    .expect("connected");
+    let mut full = 0u32;
+    for seq in 0..FRAMES as u32 {
+        let mut frame = vec![seq as u8; SIZE];
+        frame[..4].copy_from_slice(&seq.to_le_bytes());
+        loop {
+            match client.send(Frame::Binary(frame.clone())) {
+                Ok(()) => break,
+                Err(ClientError::QueueFull) => {
+                    full += 1;
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                Err(e) => panic!("send {seq}: {e}"),
+            }
+        }
+    }
+    let seen = tokio::time::timeout(Duration::from_secs(20), peer)
+        .await
+        .expect("peer read everything")
+        .expect("peer task");
+    let expected: Vec<usize> = (0..FRAMES).collect();
+    assert_eq!(seen, expected, "in order, none lost or doubled");
+    assert!(
+        full > 0,
+        "the queue filled up while the peer was not reading"
+    );
+    client.close();
+}
