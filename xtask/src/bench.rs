@@ -45,6 +45,7 @@ options (validate):
 options (ws, sse):
   --rounds N          rounds per implementation, median reported (default 5 for ws, 3 for sse)
   --conns 1,16,64     ws: concurrent connections, one measurement each (default 1,16,64)
+  --no-one-cpu        ws: skip the extra one-connection case with both processes on one CPU
   --seconds S         ws: length of one measurement (default 2)
   --subscribers N     sse: subscribers (default 10000)
   --events K          sse: ticks published (default 20)

@@ -21,6 +21,8 @@ const TARGET: f64 = 0.95;
 struct Options {
     rounds: usize,
     conns: Vec<usize>,
+    /// ws: also one connection with both processes on one CPU (`taskset -c 0`).
+    one_cpu: bool,
     seconds: f64,
     subscribers: usize,
     events: usize,
@@ -31,6 +33,7 @@ fn parse(what: &str, args: &[String]) -> Result<Options, String> {
     let mut o = Options {
         rounds: if what == "ws" { 9 } else { 3 },
         conns: vec![1, 16, 64],
+        one_cpu: true,
         seconds: 2.0,
         subscribers: 10_000,
         events: 20,
@@ -58,6 +61,7 @@ fn parse(what: &str, args: &[String]) -> Result<Options, String> {
                     .map(|c| number(c.to_owned()).map(|n| n as usize))
                     .collect::<Result<_, _>>()?
             }
+            "--no-one-cpu" => o.one_cpu = false,
             "--subscribers" => o.subscribers = number(value()?)? as usize,
             "--events" => o.events = number(value()?)? as usize,
             "--interval-ms" => o.interval_ms = number(value()?)? as u64,
@@ -139,9 +143,18 @@ fn build() -> Result<PathBuf, String> {
     }
 }
 
-/// Runs one scenario and returns its JSON line.
-fn scenario(exe: &PathBuf, args: &[String]) -> Result<Value, String> {
-    let output = Command::new(exe)
+/// Runs one scenario and returns its JSON line; `cpu` pins it (and its server child) to
+/// one CPU.
+fn scenario(exe: &PathBuf, args: &[String], cpu: Option<usize>) -> Result<Value, String> {
+    let mut command = match cpu {
+        Some(cpu) => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", &cpu.to_string()]).arg(exe);
+            c
+        }
+        None => Command::new(exe),
+    };
+    let output = command
         .args(args)
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
@@ -197,7 +210,19 @@ fn ws(exe: &PathBuf, o: &Options) -> Result<(), String> {
         "conns", "impl", "round trips/s", "p50 µs", "p99 µs", "server CPU", "client CPU"
     );
     let mut worst = f64::INFINITY;
-    for &conns in &o.conns {
+    let mut cases: Vec<(usize, Option<usize>)> = o.conns.iter().map(|&c| (c, None)).collect();
+    if o.one_cpu {
+        if taskset_works() {
+            cases.push((1, Some(0)));
+        } else {
+            println!("  (no `taskset` here: the one-CPU case is skipped)");
+        }
+    }
+    for (conns, cpu) in cases {
+        let label = match cpu {
+            Some(_) => format!("{conns}*"),
+            None => conns.to_string(),
+        };
         let mut runs: [Vec<Value>; 2] = [Vec::new(), Vec::new()];
         for round in 0..o.rounds {
             for imp in order(round) {
@@ -212,14 +237,14 @@ fn ws(exe: &PathBuf, o: &Options) -> Result<(), String> {
                 ]
                 .map(str::to_owned)
                 .to_vec();
-                let r = scenario(exe, &args)?;
+                let r = scenario(exe, &args, cpu)?;
                 runs[usize::from(imp == "baseline")].push(r);
             }
         }
         for (imp, r) in ["generated", "baseline"].iter().zip(&runs) {
             println!(
                 "  {:>5}  {:<9}  {:>13.0}  {:>8.1}  {:>8.1}  {:>7.1} µs  {:>7.1} µs",
-                conns,
+                label,
                 imp,
                 median(r, "per_sec"),
                 median(r, "p50_us"),
@@ -267,7 +292,25 @@ fn ws(exe: &PathBuf, o: &Options) -> Result<(), String> {
         if worst >= TARGET { "met" } else { "NOT met" }
     );
     println!("  (CPU: user + system time of each process per round trip)");
+    if o.one_cpu {
+        println!(
+            "  (1*: one connection with server and client pinned to the same CPU: no wake-ups of \
+             an idle vCPU, so a round trip is the two processes' CPU time and the ratio compares \
+             the code's cost; each process's CPU column is then about half the round trip, as \
+             the kernel charges whoever runs at the tick)"
+        );
+    }
     Ok(())
+}
+
+/// Whether `taskset` runs here (util-linux).
+fn taskset_works() -> bool {
+    Command::new("taskset")
+        .args(["-c", "0", "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 fn sse(exe: &PathBuf, o: &Options) -> Result<(), String> {
@@ -306,7 +349,7 @@ fn sse(exe: &PathBuf, o: &Options) -> Result<(), String> {
             ]
             .map(str::to_owned)
             .to_vec();
-            let r = scenario(exe, &args)?;
+            let r = scenario(exe, &args, None)?;
             if let Some(errors) = r["errors"].as_array().filter(|e| !e.is_empty()) {
                 eprintln!("  {imp}: subscriber errors: {errors:?}");
             }
