@@ -728,6 +728,15 @@ mod tests {
         assert_eq!(next_text(&mut peer).await, "direct");
         assert!(rx.try_recv().is_err(), "nothing was queued");
 
+        // From a thread outside the runtime, too.
+        let (s2, tx2) = (shared.clone(), tx.clone());
+        std::thread::spawn(move || s2.send(&tx2, Message::text("from a thread")))
+            .join()
+            .expect("thread")
+            .expect("sent");
+        assert_eq!(next_text(&mut peer).await, "from a thread");
+        assert!(rx.try_recv().is_err(), "nothing was queued");
+
         // A frame waits in the queue: later frames queue behind it, in order.
         shared.enqueue(&tx, Message::text("first")).expect("queued");
         shared.send(&tx, Message::text("second")).expect("queued");
