@@ -32,7 +32,7 @@ cargo xtask bench [validate|generate|tools|all|ws|sse|webhook|mqtt|kafka] [optio
   webhook    webhook sign+verify against raw hmac+sha2, deliveries to a local receiver
              (not part of `all`; needs no corpus)
   ws         WebSocket echo (lobby ping → pong) of the code generated from specs/pulse-rooms.yaml
-             vs a hand-written axum + tokio-tungstenite baseline: round trips/s, p50/p99 (~1 min)
+             vs a hand-written axum + tokio-tungstenite baseline: round trips/s, p50/p99 (~3 min)
   sse        SSE fan-out of price ticks to 10,000 subscribers, generated vs a hand-written axum
              baseline: delivery latency p50/p99, server memory per connection (~1 min)
              (ws and sse are not part of `all`: they need the machine to themselves)
