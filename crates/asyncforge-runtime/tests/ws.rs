@@ -309,6 +309,7 @@ async fn client_frames_keep_their_order_through_a_full_socket() {
     .await
     .expect("connected");
     let mut full = 0u32;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
     for seq in 0..FRAMES as u32 {
         let mut frame = vec![seq as u8; SIZE];
         frame[..4].copy_from_slice(&seq.to_le_bytes());
@@ -316,6 +317,10 @@ async fn client_frames_keep_their_order_through_a_full_socket() {
             match client.send(Frame::Binary(frame.clone())) {
                 Ok(()) => break,
                 Err(ClientError::QueueFull) => {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "frame {seq} still not queued after 20 s"
+                    );
                     full += 1;
                     tokio::time::sleep(Duration::from_millis(2)).await;
                 }
@@ -334,4 +339,102 @@ async fn client_frames_keep_their_order_through_a_full_socket() {
         "the queue filled up while the peer was not reading"
     );
     client.close();
+}
+
+/// Several senders on several threads at once, while the connection task reads replies: each
+/// sender's frames arrive in its own order, none lost or doubled (direct writes, lock
+/// contention and queueing interleave freely).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_senders_each_keep_their_order() {
+    use asyncforge_runtime::ws_client::{ClientConfig, ClientError, State, WsClient};
+
+    const SENDERS: usize = 4;
+    const EACH: usize = 3_000;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    // The peer echoes every frame back (so the client reads while it writes) and records
+    // the order it got them in.
+    let peer = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.expect("accept");
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.expect("upgrade");
+        let mut next = [0usize; SENDERS];
+        for _ in 0..SENDERS * EACH {
+            let text = match ws.next().await {
+                Some(Ok(Message::Text(t))) => t,
+                other => panic!("peer read ended: {other:?}"),
+            };
+            let (sender, seq) = text.split_once(':').expect("sender:seq");
+            let (sender, seq): (usize, usize) = (sender.parse().unwrap(), seq.parse().unwrap());
+            assert_eq!(seq, next[sender], "sender {sender} in order");
+            next[sender] += 1;
+            ws.send(Message::Text(text)).await.expect("echo");
+        }
+        next
+    });
+
+    let config = ClientConfig {
+        queue: 256,
+        ..ClientConfig::default()
+    };
+    let client = WsClient::connect(format!("ws://{addr}/"), config);
+    let (tx, mut rx) = client.split();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        tx.wait_for(|s| matches!(s, State::Connected { .. })),
+    )
+    .await
+    .expect("connected");
+    let echoes = tokio::spawn(async move {
+        let mut n = 0;
+        while n < SENDERS * EACH {
+            match rx.recv().await {
+                Some(Frame::Text(_)) => n += 1,
+                other => panic!("echo: {other:?}"),
+            }
+        }
+        n
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let senders: Vec<_> = (0..SENDERS)
+        .map(|sender| {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                for seq in 0..EACH {
+                    loop {
+                        match tx.send(Frame::Text(format!("{sender}:{seq}"))) {
+                            Ok(()) => break,
+                            Err(ClientError::QueueFull) => {
+                                assert!(
+                                    std::time::Instant::now() < deadline,
+                                    "sender {sender}: frame {seq} still not queued after 20 s"
+                                );
+                                tokio::time::sleep(Duration::from_millis(1)).await;
+                            }
+                            Err(e) => panic!("send: {e}"),
+                        }
+                    }
+                    if seq % 64 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            })
+        })
+        .collect();
+    for s in senders {
+        s.await.expect("sender");
+    }
+    let counts = tokio::time::timeout(Duration::from_secs(20), peer)
+        .await
+        .expect("peer got everything")
+        .expect("peer task");
+    assert_eq!(counts, [EACH; SENDERS]);
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(20), echoes)
+            .await
+            .expect("echoes")
+            .expect("echo task"),
+        SENDERS * EACH
+    );
 }
