@@ -262,23 +262,56 @@ async fn client_reconnects_after_a_server_restart() {
     client.close();
 }
 
+/// A plain tokio-tungstenite peer on a fresh loopback port: its address, and the accept of
+/// the one connection it takes.
+async fn raw_peer() -> (
+    std::net::SocketAddr,
+    impl std::future::Future<Output = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let accept = async move {
+        let (tcp, _) = listener.accept().await.expect("accept");
+        tokio_tungstenite::accept_async(tcp).await.expect("upgrade")
+    };
+    (addr, accept)
+}
+
+/// A `WsClient` of `addr` with a send queue of `queue` frames, once it is connected.
+async fn connected_client(
+    addr: std::net::SocketAddr,
+    queue: usize,
+) -> asyncforge_runtime::ws_client::WsClient {
+    use asyncforge_runtime::ws_client::{ClientConfig, State, WsClient};
+    let config = ClientConfig {
+        queue,
+        ..ClientConfig::default()
+    };
+    let mut client = WsClient::connect(format!("ws://{addr}/"), config);
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        client.wait_for(|s| matches!(s, State::Connected { .. })),
+    )
+    .await
+    .expect("connected");
+    client
+}
+
 /// Frames from one sender arrive in order and none is lost or doubled while sends switch
 /// between writing directly and queueing: the peer reads nothing for a while, so the socket
 /// fills, direct writes stop half-way (the connection task finishes them), later frames queue
 /// until the queue is full, and everything drains once the peer reads.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_frames_keep_their_order_through_a_full_socket() {
-    use asyncforge_runtime::ws_client::{ClientConfig, ClientError, State, WsClient};
+    use asyncforge_runtime::ws_client::ClientError;
 
     const FRAMES: usize = 600;
     const SIZE: usize = 32 * 1024;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
+    let (addr, accept) = raw_peer().await;
     let peer = tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.expect("accept");
-        let mut ws = tokio_tungstenite::accept_async(tcp).await.expect("upgrade");
+        let mut ws = accept.await;
         // Let the client fill the socket and its queue first.
         tokio::time::sleep(Duration::from_millis(500)).await;
         let mut seen = Vec::with_capacity(FRAMES);
@@ -297,17 +330,7 @@ async fn client_frames_keep_their_order_through_a_full_socket() {
         seen
     });
 
-    let config = ClientConfig {
-        queue: 64,
-        ..ClientConfig::default()
-    };
-    let mut client = WsClient::connect(format!("ws://{addr}/"), config);
-    tokio::time::timeout(
-        Duration::from_secs(5),
-        client.wait_for(|s| matches!(s, State::Connected { .. })),
-    )
-    .await
-    .expect("connected");
+    let client = connected_client(addr, 64).await;
     let mut full = 0u32;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     for seq in 0..FRAMES as u32 {
@@ -346,19 +369,15 @@ async fn client_frames_keep_their_order_through_a_full_socket() {
 /// contention and queueing interleave freely).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_senders_each_keep_their_order() {
-    use asyncforge_runtime::ws_client::{ClientConfig, ClientError, State, WsClient};
+    use asyncforge_runtime::ws_client::ClientError;
 
     const SENDERS: usize = 4;
     const EACH: usize = 3_000;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
+    let (addr, accept) = raw_peer().await;
     // The peer echoes every frame back (so the client reads while it writes) and records
     // the order it got them in.
     let peer = tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.expect("accept");
-        let mut ws = tokio_tungstenite::accept_async(tcp).await.expect("upgrade");
+        let mut ws = accept.await;
         let mut next = [0usize; SENDERS];
         for _ in 0..SENDERS * EACH {
             let text = match ws.next().await {
@@ -374,18 +393,7 @@ async fn concurrent_senders_each_keep_their_order() {
         next
     });
 
-    let config = ClientConfig {
-        queue: 256,
-        ..ClientConfig::default()
-    };
-    let client = WsClient::connect(format!("ws://{addr}/"), config);
-    let (tx, mut rx) = client.split();
-    tokio::time::timeout(
-        Duration::from_secs(5),
-        tx.wait_for(|s| matches!(s, State::Connected { .. })),
-    )
-    .await
-    .expect("connected");
+    let (tx, mut rx) = connected_client(addr, 256).await.split();
     let echoes = tokio::spawn(async move {
         let mut n = 0;
         while n < SENDERS * EACH {
