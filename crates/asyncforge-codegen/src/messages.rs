@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use crate::names::{NameSet, type_name};
-use crate::types::{Ty, TypeSpace};
+use crate::types::{Kind, Prim, Ty, TypeSpace};
 
 /// A message and the types of its parts.
 pub struct MessageTypes {
@@ -109,6 +109,78 @@ pub(crate) fn inherited_pointer(api: &Api, message: MessageId) -> Option<String>
     declares_property(api, m.payload?, &property, 4).then_some(ptr)
 }
 
+/// Whether a message's content type is JSON (`None`: the AsyncAPI default, JSON), as the
+/// runtime's codec decides.
+fn is_json(content_type: Option<&str>) -> bool {
+    let Some(ct) = content_type else {
+        return true;
+    };
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or(ct)
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || essence == "text/json" || essence.ends_with("+json")
+}
+
+/// The body of `Message::correlation` for a message whose correlation id is at `pointer` in
+/// its payload, when that names a member of the payload struct whose Rust type gives the key
+/// its JSON encoding would (the runtime's `CorrelationField`: strings, UUIDs, integers,
+/// booleans, and string enums through their `as_str`), optional or nullable. Other members
+/// (nested, numbers with a fraction, objects, unions, undeclared) keep the runtime's default,
+/// which reads the id from the encoded payload.
+fn typed_correlation(space: &TypeSpace<'_>, payload: &Ty, pointer: &str) -> Option<TokenStream> {
+    let property = pointer.strip_prefix('/').filter(|p| !p.contains('/'))?;
+    let property = property.replace("~1", "/").replace("~0", "~");
+    let mut ty = payload;
+    let fields = loop {
+        match ty {
+            Ty::Named(i) => match &space.entries[*i].kind {
+                Kind::Struct { fields, .. } => break fields,
+                Kind::Alias(t) => ty = t,
+                _ => return None,
+            },
+            _ => return None,
+        }
+    };
+    let field = fields.iter().find(|f| f.json == property)?;
+    let name = crate::ident(&field.rust);
+    // Options around the value: the field's own (optional) and nullable types'.
+    let mut options = usize::from(field.optional && !matches!(field.ty, Ty::Option(_)));
+    let mut ty = &field.ty;
+    for _ in 0..8 {
+        match ty {
+            Ty::Option(t) => {
+                options += 1;
+                ty = t;
+            }
+            Ty::Prim(
+                Prim::String
+                | Prim::Uuid
+                | Prim::Bool
+                | Prim::I32
+                | Prim::I64
+                | Prim::U32
+                | Prim::U64,
+            ) => return Some(quote!(Correlation::of(&self.payload.#name))),
+            Ty::Named(i) => match &space.entries[*i].kind {
+                Kind::Alias(t) => ty = t,
+                Kind::StringEnum(_) => {
+                    return match options {
+                        0 => Some(quote!(Correlation::of(self.payload.#name.as_str()))),
+                        1 => Some(quote!(Correlation::of(&self.payload.#name.map(|v| v.as_str())))),
+                        _ => None,
+                    };
+                }
+                _ => return None,
+            },
+            _ => return None,
+        }
+    }
+    None
+}
+
 /// Emits the message types (in a module beside `types`).
 pub fn emit(api: &Api, space: &TypeSpace<'_>, messages: &[MessageTypes]) -> TokenStream {
     let types = quote!(super::types::);
@@ -164,22 +236,40 @@ pub fn emit(api: &Api, space: &TypeSpace<'_>, messages: &[MessageTypes]) -> Toke
                 }
             })
         });
-        let pointer = m
-            .correlation_id
-            .as_ref()
-            .and_then(|c| {
-                let (in_headers, ptr) = location_pointer(&c.location)?;
-                (!in_headers).then(|| quote!(const CORRELATION_POINTER: Option<&'static str> = Some(#ptr);))
-            })
-            .or_else(|| {
-                let ptr = inherited_pointer(api, mt.id)?;
-                let doc = format!(
-                    " Where the requests this message answers carry their correlation id: the message declares none, but its payload has `{ptr}`."
-                );
-                Some(quote! {
-                    #[doc = #doc]
-                    const CORRELATION_POINTER: Option<&'static str> = Some(#ptr);
-                })
+        let own = m.correlation_id.as_ref().and_then(|c| {
+            let (in_headers, ptr) = location_pointer(&c.location)?;
+            (!in_headers).then_some(ptr)
+        });
+        let (pointer, typed) = match own {
+            Some(ptr) => (
+                Some(quote!(const CORRELATION_POINTER: Option<&'static str> = Some(#ptr);)),
+                Some(ptr),
+            ),
+            None => match inherited_pointer(api, mt.id) {
+                Some(ptr) => {
+                    let doc = format!(
+                        " Where the requests this message answers carry their correlation id: the message declares none, but its payload has `{ptr}`."
+                    );
+                    (
+                        Some(quote! {
+                            #[doc = #doc]
+                            const CORRELATION_POINTER: Option<&'static str> = Some(#ptr);
+                        }),
+                        Some(ptr),
+                    )
+                }
+                None => (None, None),
+            },
+        };
+        let typed = typed
+            .filter(|_| is_json(m.content_type.as_deref()))
+            .and_then(|ptr| typed_correlation(space, &mt.payload, &ptr))
+            .map(|body| {
+                quote! {
+                    fn correlation(&self) -> Correlation {
+                        #body
+                    }
+                }
             });
         quote! {
             #doc
@@ -203,6 +293,8 @@ pub fn emit(api: &Api, space: &TypeSpace<'_>, messages: &[MessageTypes]) -> Toke
                 const NAME: &'static str = #key;
                 const CONTENT_TYPE: Option<&'static str> = #content_type;
                 #pointer
+
+                #typed
 
                 fn payload(&self) -> &Self::Payload {
                     &self.payload
@@ -279,5 +371,81 @@ components:
         assert_eq!(inherited_pointer(&api, message(&api, "bare")), None);
         // A request keeps its own.
         assert_eq!(inherited_pointer(&api, message(&api, "subscribe")), None);
+    }
+
+    /// Which messages read their correlation id from a field, and how.
+    #[test]
+    fn typed_correlation_ids_are_read_where_the_field_keys_like_its_json() {
+        let doc = "asyncapi: 3.0.0
+info: {title: T, version: '1'}
+channels:
+  c:
+    address: /
+    messages:
+      uuid:
+        payload: {type: object, properties: {id: {type: string, format: uuid}}}
+        correlationId: {location: '$message.payload#/id'}
+      required_int:
+        payload: {type: object, required: [id], properties: {id: {type: integer, format: int64}}}
+        correlationId: {location: '$message.payload#/id'}
+      nullable_text:
+        payload: {type: object, properties: {id: {type: [string, 'null']}}}
+        correlationId: {location: '$message.payload#/id'}
+      kind:
+        payload: {type: object, required: [id], properties: {id: {type: string, enum: [a, b]}}}
+        correlationId: {location: '$message.payload#/id'}
+      optional_kind:
+        payload: {type: object, properties: {id: {type: string, enum: [a, b]}}}
+        correlationId: {location: '$message.payload#/id'}
+      float:
+        payload: {type: object, properties: {id: {type: number}}}
+        correlationId: {location: '$message.payload#/id'}
+      nested:
+        payload: {type: object, properties: {meta: {type: object, properties: {id: {type: string}}}}}
+        correlationId: {location: '$message.payload#/meta/id'}
+      undeclared:
+        payload: {type: object, properties: {other: {type: string}}}
+        correlationId: {location: '$message.payload#/id'}
+      text:
+        contentType: text/plain
+        payload: {type: object, properties: {id: {type: string}}}
+        correlationId: {location: '$message.payload#/id'}
+operations:
+  o:
+    action: receive
+    channel: {$ref: '#/channels/c'}
+";
+        let api = api(doc);
+        let mut space = TypeSpace::new(&api);
+        let messages = collect(&api, &mut space);
+        let code = emit(&api, &space, &messages).to_string();
+        let body = |key: &str| {
+            let id = message(&api, key);
+            let name = &messages.iter().find(|m| m.id == id).expect("message type").name;
+            let start = code
+                .find(&format!("impl Message for {name} "))
+                .unwrap_or_else(|| panic!("no impl for {name}"));
+            let rest = &code[start..];
+            let end = rest.find("fn payload").expect("payload method");
+            let part = &rest[..end];
+            part.find("fn correlation").map(|i| part[i..].replace(' ', ""))
+        };
+        let reads = |name: &str, expr: &str| {
+            let body = body(name).unwrap_or_else(|| panic!("{name}: not typed"));
+            assert!(body.contains(expr), "{name}: {body}");
+        };
+        reads("uuid", "Correlation::of(&self.payload.id)");
+        reads("required_int", "Correlation::of(&self.payload.id)");
+        reads("nullable_text", "Correlation::of(&self.payload.id)");
+        reads("kind", "Correlation::of(self.payload.id.as_str())");
+        reads(
+            "optional_kind",
+            "Correlation::of(&self.payload.id.map(|v|v.as_str()))",
+        );
+        // Read from the encoded payload instead: a float's JSON text is not its Rust text, a
+        // nested member, a member the schema does not declare, and a payload that is not JSON.
+        for name in ["float", "nested", "undeclared", "text"] {
+            assert_eq!(body(name), None, "{name}");
+        }
     }
 }

@@ -5,5 +5,5 @@ pub use serde_json::{self, Map, Value};
 pub use std::collections::BTreeMap;
 
 pub use super::codec::{Codec, CodecError};
-pub use super::message::Message;
+pub use super::message::{Correlation, CorrelationKey, Message};
 pub use super::types::{Date, DateTime, Uuid, strict};

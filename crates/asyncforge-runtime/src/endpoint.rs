@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::codec::{Codec, CodecError};
 use super::frame::Frame;
-use super::message::Message;
+use super::message::{Correlation, CorrelationKey, Message};
 use super::validate::{Invalid, SchemaCheck};
 
 /// A message the application refuses: the peer gets `{"error": message}` (a WebSocket
@@ -59,6 +59,10 @@ pub trait Outgoing {
     fn correlation_pointer(&self) -> Option<&'static str>;
     /// Its encoded payload.
     fn to_bytes(&self) -> Result<Vec<u8>, CodecError>;
+    /// Its correlation id as its type holds it (see [`Message::correlation`]).
+    fn typed_correlation(&self) -> Correlation {
+        Correlation::Unknown
+    }
     /// Its payload as a JSON value when it is a JSON message and can say so without encoding
     /// and parsing it back (`None`: use [`Outgoing::to_bytes`]). Message types do; generated
     /// enums of several messages keep the default.
@@ -80,6 +84,9 @@ impl<M: Message> Outgoing for M {
     fn to_bytes(&self) -> Result<Vec<u8>, CodecError> {
         self.encode()
     }
+    fn typed_correlation(&self) -> Correlation {
+        self.correlation()
+    }
     fn to_json_value(&self) -> Option<Value> {
         if !is_json(M::CONTENT_TYPE) {
             return None;
@@ -97,7 +104,8 @@ pub fn outgoing_bytes<O: Outgoing + ?Sized>(
     let (Some(pointer), Some(id)) = (message.correlation_pointer(), correlation) else {
         return message.to_bytes();
     };
-    if !is_json(message.content_type()) {
+    if !is_json(message.content_type()) || matches!(message.typed_correlation(), Correlation::Id(_))
+    {
         return message.to_bytes();
     }
     let parsed = |bytes: Vec<u8>| serde_json::from_slice::<Value>(&bytes).map_err(|_| bytes);
@@ -140,13 +148,20 @@ pub fn outgoing_correlation<O: Outgoing + ?Sized>(message: &O) -> Option<Value> 
 }
 
 /// Encodes an outgoing request into one frame (as [`outgoing_frame`] does without a
-/// correlation to fill in) and reads its correlation id (as [`outgoing_correlation`] does)
-/// from the same bytes: the message is encoded once.
+/// correlation to fill in) with the key of its correlation id: from the message's type where
+/// it holds the id in a member of its own, else read from the encoded bytes (the message is
+/// encoded once either way).
 pub fn request_frame<O: Outgoing + ?Sized>(
     message: &O,
-) -> Result<(Frame, Option<Value>), CodecError> {
+) -> Result<(Frame, Option<CorrelationKey>), CodecError> {
     let bytes = message.to_bytes()?;
-    let id = correlation_in(message, &bytes);
+    let id = match message.typed_correlation() {
+        Correlation::Id(key) => Some(key),
+        Correlation::Unset => None,
+        Correlation::Unknown => {
+            correlation_in(message, &bytes).map(|v| CorrelationKey::of_value(&v))
+        }
+    };
     Ok((bytes_frame(bytes, message.content_type()), id))
 }
 
@@ -505,6 +520,33 @@ impl<'a> Incoming<'a> {
         v.pointer(pointer).filter(|v| !v.is_null()).cloned()
     }
 
+    /// The key of the correlation id of `message`, decoded from this frame: from the message's
+    /// type where it holds the id in a member of its own (a UUID member compares as a UUID,
+    /// whatever the case of its hex digits), else read from the frame.
+    pub fn correlation_key<M: Message>(&mut self, message: &M) -> Option<CorrelationKey> {
+        match message.correlation() {
+            Correlation::Id(key) => Some(key),
+            Correlation::Unset => None,
+            Correlation::Unknown => self
+                .correlation(M::CORRELATION_POINTER)
+                .map(|v| CorrelationKey::of_value(&v)),
+        }
+    }
+
+    /// The id to fill into `reply`, a reply to this frame (a request whose correlation id is
+    /// at `request_pointer`): `None` when the reply's type shows it carries an id of its own
+    /// (the frame is then not read), else the request's id exactly as the peer wrote it.
+    pub fn id_for_reply<O: Outgoing + ?Sized>(
+        &mut self,
+        reply: &O,
+        request_pointer: Option<&str>,
+    ) -> Option<Value> {
+        if matches!(reply.typed_correlation(), Correlation::Id(_)) {
+            return None;
+        }
+        self.correlation(request_pointer)
+    }
+
     /// The peer's error report (`{"error": "…"}`), if the frame is one.
     pub fn error_report(&mut self) -> Option<String> {
         if self.value.is_none() && !may_be_error_report(self.bytes) {
@@ -834,6 +876,25 @@ mod tests {
         }
     }
 
+    /// [`Reply`] as generated code would type it: the id read from its member.
+    struct Typed(Reply);
+
+    impl Message for Typed {
+        type Payload = Reply;
+        const NAME: &'static str = "typed";
+        const CONTENT_TYPE: Option<&'static str> = None;
+        const CORRELATION_POINTER: Option<&'static str> = Some("/requestId");
+        fn correlation(&self) -> Correlation {
+            Correlation::of(&self.0.request_id)
+        }
+        fn payload(&self) -> &Reply {
+            &self.0
+        }
+        fn from_payload(payload: Reply) -> Self {
+            Typed(payload)
+        }
+    }
+
     struct Nested(Reply);
 
     impl Outgoing for Nested {
@@ -888,12 +949,84 @@ mod tests {
         assert_eq!(outgoing_correlation(&Nested(set.clone())), Some(json!(7)));
         // A request: one encoding gives the frame and the id.
         let (frame, id) = request_frame(&reply(Some("own"))).unwrap();
-        assert_eq!(id, Some(json!("own")));
+        assert_eq!(id, Some(CorrelationKey::Text("own".into())));
         assert!(
             matches!(&frame, Frame::Text(t) if bytes(t.clone().into_bytes()) == json!({"requestId": "own", "meta": {}}))
         );
         assert_eq!(request_frame(&reply(None)).unwrap().1, None);
-        assert_eq!(request_frame(&Nested(set)).unwrap().1, Some(json!(7)));
+        assert_eq!(
+            request_frame(&Nested(set)).unwrap().1,
+            Some(CorrelationKey::Json("7".into()))
+        );
+    }
+
+    #[test]
+    fn typed_correlation_ids_are_read_from_the_type_not_the_bytes() {
+        let reply = |id: Option<&str>| {
+            Typed(Reply {
+                request_id: id.map(str::to_owned),
+                meta: serde_json::Map::new(),
+            })
+        };
+        let bytes = |b: Vec<u8>| serde_json::from_slice::<Value>(&b).unwrap();
+        // A request: the key comes from the member; an unset member is no id.
+        let (frame, id) = request_frame(&reply(Some("a\"b"))).unwrap();
+        assert_eq!(id, Some(CorrelationKey::Text("a\"b".into())));
+        assert_eq!(frame_bytes(&frame), br#"{"requestId":"a\"b","meta":{}}"#);
+        assert_eq!(request_frame(&reply(None)).unwrap().1, None);
+        // A reply that sets its own id is sent as it is; one without gets the request's.
+        let id = json!("r-1");
+        assert_eq!(
+            bytes(outgoing_bytes(&reply(Some("own")), Some(&id)).unwrap()),
+            json!({"requestId": "own", "meta": {}})
+        );
+        assert_eq!(
+            bytes(outgoing_bytes(&reply(None), Some(&id)).unwrap()),
+            json!({"requestId": "r-1", "meta": {}})
+        );
+
+        // Receiving: the decoded message gives the key.
+        let any = SchemaCheck::new("{}");
+        let frame = br#"{"requestId":"x-1","meta":{}}"#;
+        let mut incoming = Incoming::new(frame);
+        let m = incoming.try_message::<Typed>(&any).expect("decodes");
+        assert_eq!(
+            incoming.correlation_key(&m),
+            Some(CorrelationKey::Text("x-1".into()))
+        );
+        // The same frame decoded by a type that does not hold the id gives the same key.
+        let mut incoming = Incoming::new(frame);
+        let m = incoming.try_message::<Reply>(&any).expect("decodes");
+        assert_eq!(
+            incoming.correlation_key(&m),
+            Some(CorrelationKey::Text("x-1".into()))
+        );
+        let mut incoming = Incoming::new(br#"{"meta":{}}"#);
+        let m = incoming.try_message::<Typed>(&any).expect("decodes");
+        assert_eq!(incoming.correlation_key(&m), None);
+
+        // The id a reply gets: none when the reply's type shows its own, else the request's
+        // exactly as the peer wrote it.
+        let request = br#"{"requestId":"6F9619FF-8B86-D011-B42D-00CF4FC964FF","meta":{}}"#;
+        let mut incoming = Incoming::new(request);
+        assert_eq!(
+            incoming.id_for_reply(&reply(Some("own")), Some("/requestId")),
+            None
+        );
+        assert_eq!(
+            incoming.id_for_reply(&reply(None), Some("/requestId")),
+            Some(json!("6F9619FF-8B86-D011-B42D-00CF4FC964FF"))
+        );
+        let own = Reply {
+            request_id: Some("own".into()),
+            meta: serde_json::Map::new(),
+        };
+        // A reply type that does not hold its id: the request's is offered, and the encoder
+        // keeps the reply's own.
+        assert_eq!(
+            incoming.id_for_reply(&own, Some("/requestId")),
+            Some(json!("6F9619FF-8B86-D011-B42D-00CF4FC964FF"))
+        );
     }
 
     #[test]

@@ -9,7 +9,6 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use serde_json::Value;
 use tokio::sync::oneshot;
 
 /// Why a request got no reply.
@@ -32,27 +31,14 @@ pub enum RequestError {
     TooMany(usize),
 }
 
-/// The key of a correlation id value: a string as it is (the usual case, no JSON escaping to
-/// do), anything else as its JSON text, the two kinds told apart (`"42"` and `42` differ, as
-/// they should).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum CorrelationKey {
-    /// A string id.
-    Text(String),
-    /// Any other id, as JSON text.
-    Json(String),
-}
+pub use crate::message::CorrelationKey;
 
-/// The [`CorrelationKey`] of a correlation id value.
-pub fn correlation_key(value: &Value) -> CorrelationKey {
-    match value {
-        Value::String(s) => CorrelationKey::Text(s.clone()),
-        other => CorrelationKey::Json(other.to_string()),
-    }
-}
+/// Requests keyed by scope and correlation id. The keys are ids this side chose for its own
+/// requests (a peer's reply only looks one up), hashed with foldhash rather than SipHash.
+type ById<T> = HashMap<(u64, CorrelationKey), oneshot::Sender<T>, foldhash::fast::RandomState>;
 
 struct Inner<T> {
-    by_id: HashMap<(u64, CorrelationKey), oneshot::Sender<T>>,
+    by_id: ById<T>,
     fifo: HashMap<u64, VecDeque<oneshot::Sender<T>>>,
     count: usize,
 }
@@ -117,7 +103,7 @@ impl<T> Pending<T> {
     pub fn new(limit: usize) -> Self {
         Pending {
             inner: Arc::new(Mutex::new(Inner {
-                by_id: HashMap::new(),
+                by_id: ById::default(),
                 fifo: HashMap::new(),
                 count: 0,
             })),
@@ -140,7 +126,11 @@ impl<T> Pending<T> {
     }
 
     /// Registers a request of `scope` with its correlation id (if any).
-    pub fn register(&self, scope: u64, id: Option<&Value>) -> Result<Waiter<T>, RequestError> {
+    pub fn register(
+        &self,
+        scope: u64,
+        id: Option<CorrelationKey>,
+    ) -> Result<Waiter<T>, RequestError> {
         let mut inner = self.lock();
         // Forget requests whose waiters gave up (timed out or dropped).
         if inner.count >= self.limit {
@@ -157,7 +147,7 @@ impl<T> Pending<T> {
         let (tx, rx) = oneshot::channel();
         match id {
             Some(id) => {
-                if let Some(old) = inner.by_id.insert((scope, correlation_key(id)), tx) {
+                if let Some(old) = inner.by_id.insert((scope, id), tx) {
                     drop(old);
                 } else {
                     inner.count += 1;
@@ -173,12 +163,12 @@ impl<T> Pending<T> {
 
     /// How [`Pending::complete`] would place a reply with this id, if any request of `scope`
     /// waits for it (requests whose waiters gave up do not count).
-    pub fn route(&self, scope: u64, id: Option<&Value>) -> Option<Route> {
+    pub fn route(&self, scope: u64, id: Option<&CorrelationKey>) -> Option<Route> {
         let inner = self.lock();
         if let Some(id) = id
             && inner
                 .by_id
-                .get(&(scope, correlation_key(id)))
+                .get(&(scope, id.clone()))
                 .is_some_and(|tx| !tx.is_closed())
         {
             return Some(Route::ById);
@@ -191,10 +181,10 @@ impl<T> Pending<T> {
     }
 
     /// Completes the request a reply answers; gives the reply back when nobody waits for it.
-    pub fn complete(&self, scope: u64, id: Option<&Value>, reply: T) -> Result<(), T> {
+    pub fn complete(&self, scope: u64, id: Option<CorrelationKey>, reply: T) -> Result<(), T> {
         let mut inner = self.lock();
         if let Some(id) = id
-            && let Some(tx) = inner.by_id.remove(&(scope, correlation_key(id)))
+            && let Some(tx) = inner.by_id.remove(&(scope, id))
         {
             inner.count -= 1;
             return tx.send(reply);
@@ -233,26 +223,30 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn key(id: serde_json::Value) -> Option<CorrelationKey> {
+        Some(CorrelationKey::of_value(&id))
+    }
+
     #[tokio::test]
     async fn replies_find_their_requests() {
         let p: Pending<&str> = Pending::new(10);
-        let a = p.register(1, Some(&json!("a"))).unwrap();
-        let b = p.register(1, Some(&json!(7))).unwrap();
+        let a = p.register(1, key(json!("a"))).unwrap();
+        let b = p.register(1, key(json!(7))).unwrap();
         let c = p.register(1, None).unwrap();
         assert_eq!(p.len(), 3);
         // The string "7" is not the number 7: it goes to the request waiting in order.
-        let d = p.register(1, Some(&json!("7"))).unwrap();
-        assert!(p.complete(1, Some(&json!(7)), "seven").is_ok());
-        assert!(p.complete(1, Some(&json!("7")), "string seven").is_ok());
+        let d = p.register(1, key(json!("7"))).unwrap();
+        assert!(p.complete(1, key(json!(7)), "seven").is_ok());
+        assert!(p.complete(1, key(json!("7")), "string seven").is_ok());
         assert_eq!(
             d.wait(Duration::from_secs(1)).await.unwrap(),
             "string seven"
         );
         assert_eq!(
-            p.complete(2, Some(&json!("a")), "other scope"),
+            p.complete(2, key(json!("a")), "other scope"),
             Err("other scope")
         );
-        assert!(p.complete(1, Some(&json!("a")), "a").is_ok());
+        assert!(p.complete(1, key(json!("a")), "a").is_ok());
         assert!(p.complete(1, None, "fifo").is_ok());
         let t = Duration::from_secs(1);
         assert_eq!(a.wait(t).await.unwrap(), "a");
@@ -265,13 +259,14 @@ mod tests {
     async fn a_reply_shared_by_two_operations_goes_where_it_is_awaited() {
         let subscribe: Pending<&str> = Pending::new(10);
         let unsubscribe: Pending<&str> = Pending::new(10);
-        let s = subscribe.register(1, Some(&json!(1))).unwrap();
-        let u = unsubscribe.register(1, Some(&json!(2))).unwrap();
+        let s = subscribe.register(1, key(json!(1))).unwrap();
+        let u = unsubscribe.register(1, key(json!(2))).unwrap();
         let fifo = unsubscribe.register(1, None).unwrap();
         let routes = |id: serde_json::Value| {
+            let id = key(id);
             [
-                subscribe.route(1, Some(&id)),
-                unsubscribe.route(1, Some(&id)),
+                subscribe.route(1, id.as_ref()),
+                unsubscribe.route(1, id.as_ref()),
             ]
         };
         assert_eq!(routes(json!(2)), [None, Some(Route::ById)]);
@@ -280,9 +275,9 @@ mod tests {
         // An id nobody waits for goes to the request waiting in order.
         assert_eq!(routes(json!(9)), [None, Some(Route::InOrder)]);
         assert_eq!(choose(&routes(json!(9))), Some(1));
-        assert!(unsubscribe.complete(1, Some(&json!(2)), "two").is_ok());
-        assert!(unsubscribe.complete(1, Some(&json!(9)), "nine").is_ok());
-        assert!(subscribe.complete(1, Some(&json!(1)), "one").is_ok());
+        assert!(unsubscribe.complete(1, key(json!(2)), "two").is_ok());
+        assert!(unsubscribe.complete(1, key(json!(9)), "nine").is_ok());
+        assert!(subscribe.complete(1, key(json!(1)), "one").is_ok());
         let t = Duration::from_secs(1);
         assert_eq!(s.wait(t).await.unwrap(), "one");
         assert_eq!(u.wait(t).await.unwrap(), "two");
@@ -298,7 +293,7 @@ mod tests {
     async fn timeouts_limits_and_closed_scopes() {
         let p: Pending<u8> = Pending::new(2);
         let a = p.register(1, None).unwrap();
-        let _b = p.register(2, Some(&json!(1))).unwrap();
+        let _b = p.register(2, key(json!(1))).unwrap();
         assert_eq!(p.register(3, None).err(), Some(RequestError::TooMany(2)));
         assert_eq!(
             a.wait(Duration::from_millis(10)).await,

@@ -502,6 +502,76 @@ async fn request_reply_works_in_both_directions() {
     s.task.abort();
 }
 
+/// Correlation ids typed as UUIDs: the generated code keys requests and replies by the
+/// decoded UUID (so the case of a peer's hex digits does not matter), and a reply that leaves
+/// its id out gets the request's id exactly as the peer wrote it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_correlation_ids_match_whatever_their_case() {
+    const UPPER: &str = "6F9619FF-8B86-D011-B42D-00CF4FC964FF";
+    // A raw peer's ping with an uppercase id: the generated server's pong carries it back
+    // unchanged (the handler leaves the id out; the server fills in the request's).
+    let (s, _app) = start(Config::default()).await;
+    let (mut raw, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws/lobby", s.addr))
+        .await
+        .unwrap();
+    raw.send(WsMessage::text(format!(
+        r#"{{"event":"ping","requestId":"{UPPER}"}}"#
+    )))
+    .await
+    .unwrap();
+    let pong = loop {
+        let msg = tokio::time::timeout(WAIT, raw.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if let WsMessage::Text(t) = msg {
+            break serde_json::from_str::<serde_json::Value>(t.as_str()).unwrap();
+        }
+    };
+    assert_eq!(pong["event"], "pong", "{pong}");
+    assert_eq!(pong["requestId"], UPPER, "{pong}");
+    s.task.abort();
+
+    // A raw server that answers the generated client's pings with the id in uppercase: the
+    // client matches each reply to its request by the UUID.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let peer = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        while let Some(Ok(msg)) = ws.next().await {
+            let WsMessage::Text(t) = msg else { continue };
+            let ping: serde_json::Value = serde_json::from_str(t.as_str()).unwrap();
+            let id = ping["requestId"].as_str().unwrap().to_uppercase();
+            let pong = serde_json::json!({
+                "event": "pong",
+                "requestId": id,
+                "serverTime": "2026-12-03T12:00:00Z",
+            });
+            if ws.send(WsMessage::text(pong.to_string())).await.is_err() {
+                break;
+            }
+        }
+    });
+    let lobby = LobbyClient::connect(&format!("ws://{addr}"), &LobbyParams {}, fast_options());
+    lobby.wait_connected().await;
+    let ids: Vec<Uuid> = (0xabc0..0xabc8).map(Uuid::from_u128).collect();
+    let replies = futures_util::future::join_all(ids.iter().map(|id| {
+        lobby.ping(Ping::new(PingPayload {
+            event: PingPayloadEvent::Ping,
+            request_id: Some(*id),
+            extra: Default::default(),
+        }))
+    }))
+    .await;
+    for (id, reply) in ids.iter().zip(replies) {
+        assert_eq!(reply.unwrap().payload.request_id, Some(*id));
+    }
+    drop(lobby);
+    peer.abort();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sse_streams_events_and_takes_posts() {
     let (s, _app) = start(Config::default()).await;

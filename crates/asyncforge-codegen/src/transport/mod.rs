@@ -413,6 +413,9 @@ fn message_enum(cx: &Ctx<'_>, name: &str, ids: &[MessageId], op: &Op) -> TokenSt
             fn to_bytes(&self) -> Result<Vec<u8>, CodecError> {
                 match self { #( #ident::#variants(m) => m.to_bytes(), )* }
             }
+            fn typed_correlation(&self) -> asyncforge_runtime::message::Correlation {
+                match self { #( #ident::#variants(m) => Message::correlation(m), )* }
+            }
         }
     }
 }
@@ -442,14 +445,14 @@ fn reply_dispatch(
 ) -> TokenStream {
     if let [(field, n)] = takers {
         let m_conv = conv(*n);
-        return done(quote!(#pending.#field.complete(#scope, id.as_ref(), #m_conv)));
+        return done(quote!(#pending.#field.complete(#scope, id, #m_conv)));
     }
     let routes = takers
         .iter()
         .map(|(field, _)| quote!(#pending.#field.route(#scope, id.as_ref())));
     let arms = takers.iter().enumerate().map(|(i, (field, n))| {
         let m_conv = conv(*n);
-        let complete = done(quote!(#pending.#field.complete(#scope, id.as_ref(), #m_conv)));
+        let complete = done(quote!(#pending.#field.complete(#scope, id, #m_conv)));
         let i = proc_macro2::Literal::usize_unsuffixed(i);
         quote!(Some(#i) => #complete,)
     });
@@ -846,8 +849,8 @@ fn ws_endpoint(
                     let check = cx.check(*m);
                     tries.push(quote! {
                         if let Some(m) = incoming.try_message::<#ty>(&#check) {
-                            let id = incoming.correlation(<#ty as Message>::CORRELATION_POINTER);
                             let reply = self.shared.handler.#method(session, #m_conv).await?;
+                            let id = incoming.id_for_reply(&reply, <#ty as Message>::CORRELATION_POINTER);
                             let frame = outgoing_frame(&reply, id.as_ref()).map_err(|e| Reject(e.to_string()))?;
                             return ctx.hub.send(ctx.conn, frame).map_err(|e| Reject(e.to_string()));
                         }
@@ -908,7 +911,7 @@ fn ws_endpoint(
                     pub async fn #method(&self, conn: ConnId, message: impl Into<#msg_ty>) -> Result<#reply_ty, RequestError> {
                         let message: #msg_ty = message.into();
                         let (frame, id) = asyncforge_runtime::endpoint::request_frame(&message).map_err(|e| RequestError::Send(e.to_string()))?;
-                        let waiter = self.pending.#field.register(conn.0, id.as_ref())?;
+                        let waiter = self.pending.#field.register(conn.0, id)?;
                         self.hub.send(conn, frame).map_err(|e| RequestError::Send(e.to_string()))?;
                         waiter.wait(self.request_timeout).await
                     }
@@ -929,7 +932,7 @@ fn ws_endpoint(
         );
         tries.push(quote! {
             if let Some(m) = incoming.try_message::<#ty>(&#check) {
-                let id = incoming.correlation(<#ty as Message>::CORRELATION_POINTER);
+                let id = incoming.correlation_key(&m);
                 return #dispatch;
             }
         });
@@ -1127,15 +1130,9 @@ fn sse_endpoint(
         let method = crate::ident(&op.method);
         let msg_ty = cx.set_ty(&op.messages, &message_enum_name(op));
         let doc = cx.op_doc(op, format!("A client posted a message to `{}`.", e.address));
-        let (ret, respond) = match &op.reply {
-            Some(reply) => {
-                let reply_ty = cx.set_ty(reply, &reply_enum_name(op));
-                (
-                    reply_ty,
-                    quote!(Ok(reply) => reply_response(&reply, id.as_ref()),),
-                )
-            }
-            None => (quote!(()), quote!(Ok(()) => accepted(),)),
+        let ret = match &op.reply {
+            Some(reply) => cx.set_ty(reply, &reply_enum_name(op)),
+            None => quote!(()),
         };
         trait_items.push(quote! {
             #doc
@@ -1145,10 +1142,18 @@ fn sse_endpoint(
             let m_conv = conv(op.messages.len());
             let ty = cx.msg_ty(*m);
             let check = cx.check(*m);
+            let respond = if op.reply.is_some() {
+                quote! {
+                    Ok(reply) => {
+                        let id = incoming.id_for_reply(&reply, <#ty as Message>::CORRELATION_POINTER);
+                        reply_response(&reply, id.as_ref())
+                    }
+                }
+            } else {
+                quote!(Ok(()) => accepted(),)
+            };
             tries.push(quote! {
                 if let Some(m) = incoming.try_message::<#ty>(&#check) {
-                    let id = incoming.correlation(<#ty as Message>::CORRELATION_POINTER);
-                    let _ = &id;
                     let request = Post { params, headers };
                     return match shared.handler.#method(&request, #m_conv).await {
                         #respond
@@ -1298,7 +1303,7 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
                     pub async fn #method(&self, message: impl Into<#msg_ty>) -> Result<#reply_ty, RequestError> {
                         let message: #msg_ty = message.into();
                         let (frame, id) = request_frame(&message).map_err(|e| RequestError::Send(e.to_string()))?;
-                        let waiter = self.pending.#field.register(0, id.as_ref())?;
+                        let waiter = self.pending.#field.register(0, id)?;
                         self.tx.send(frame).map_err(|e| RequestError::Send(e.to_string()))?;
                         waiter.wait(self.request_timeout).await
                     }
@@ -1327,7 +1332,7 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
         );
         tries.push(quote! {
             if let Some(m) = incoming.try_message::<#ty>(&#check) {
-                let id = incoming.correlation(<#ty as Message>::CORRELATION_POINTER);
+                let id = incoming.correlation_key(&m);
                 #dispatch
                 return true;
             }

@@ -85,6 +85,9 @@ impl Message for ReadingRequest {
     const NAME: &'static str = "readingRequest";
     const CONTENT_TYPE: Option<&'static str> = Some("application/json");
     const CORRELATION_POINTER: Option<&'static str> = Some("/requestId");
+    fn correlation(&self) -> Correlation {
+        Correlation::of(&self.payload.request_id)
+    }
     fn payload(&self) -> &Self::Payload {
         &self.payload
     }
@@ -121,6 +124,9 @@ impl Message for Reading {
     const NAME: &'static str = "reading";
     const CONTENT_TYPE: Option<&'static str> = Some("application/json");
     const CORRELATION_POINTER: Option<&'static str> = Some("/requestId");
+    fn correlation(&self) -> Correlation {
+        Correlation::of(&self.payload.request_id)
+    }
     fn payload(&self) -> &Self::Payload {
         &self.payload
     }

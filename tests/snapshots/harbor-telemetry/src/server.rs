@@ -155,7 +155,7 @@ impl Sender {
         let message: super::messages::ReadingRequest = message.into();
         let (frame, id) = asyncforge_runtime::endpoint::request_frame(&message)
             .map_err(|e| RequestError::Send(e.to_string()))?;
-        let waiter = self.pending.request_reading.register(conn.0, id.as_ref())?;
+        let waiter = self.pending.request_reading.register(conn.0, id)?;
         self.hub.send(conn, frame).map_err(|e| RequestError::Send(e.to_string()))?;
         waiter.wait(self.request_timeout).await
     }
@@ -298,14 +298,13 @@ impl<H: Handler> ws::Handler for CraneCommandsConnection<H> {
         if let Some(m) = incoming
             .try_message::<super::messages::Reading>(&super::channels::checks::READING)
         {
-            let id = incoming
-                .correlation(<super::messages::Reading as Message>::CORRELATION_POINTER);
+            let id = incoming.correlation_key(&m);
             return self
                 .shared
                 .sender
                 .pending
                 .request_reading
-                .complete(ctx.conn.0, id.as_ref(), m)
+                .complete(ctx.conn.0, id, m)
                 .map_err(|_| Reject("a reply to no pending request".to_owned()));
         }
         let _ = session;

@@ -107,4 +107,10 @@ impl Outgoing for SubscribeReply {
             SubscribeReply::DummyCurrencyInfo(m) => m.to_bytes(),
         }
     }
+    fn typed_correlation(&self) -> asyncforge_runtime::message::Correlation {
+        match self {
+            SubscribeReply::SubscriptionStatus(m) => Message::correlation(m),
+            SubscribeReply::DummyCurrencyInfo(m) => Message::correlation(m),
+        }
+    }
 }

@@ -83,9 +83,8 @@ impl Dispatch for KrakenWebsocketsApiDispatch {
         if let Some(m) = incoming
             .try_message::<super::messages::Pong>(&super::channels::checks::PONG)
         {
-            let id = incoming
-                .correlation(<super::messages::Pong as Message>::CORRELATION_POINTER);
-            if pending.receive_ping.complete(0, id.as_ref(), m).is_err() {
+            let id = incoming.correlation_key(&m);
+            if pending.receive_ping.complete(0, id, m).is_err() {
                 asyncforge_runtime::endpoint::unmatched("a reply to no pending request");
             }
             return true;
@@ -95,10 +94,7 @@ impl Dispatch for KrakenWebsocketsApiDispatch {
                 super::messages::SubscriptionStatus,
             >(&super::channels::checks::SUBSCRIPTION_STATUS)
         {
-            let id = incoming
-                .correlation(
-                    <super::messages::SubscriptionStatus as Message>::CORRELATION_POINTER,
-                );
+            let id = incoming.correlation_key(&m);
             match asyncforge_runtime::rpc::choose(
                 &[
                     pending.subscribe.route(0, id.as_ref()),
@@ -106,14 +102,14 @@ impl Dispatch for KrakenWebsocketsApiDispatch {
                 ],
             ) {
                 Some(0) => {
-                    if pending.subscribe.complete(0, id.as_ref(), m.into()).is_err() {
+                    if pending.subscribe.complete(0, id, m.into()).is_err() {
                         asyncforge_runtime::endpoint::unmatched(
                             "a reply to no pending request",
                         );
                     }
                 }
                 Some(1) => {
-                    if pending.unsubscribe.complete(0, id.as_ref(), m).is_err() {
+                    if pending.unsubscribe.complete(0, id, m).is_err() {
                         asyncforge_runtime::endpoint::unmatched(
                             "a reply to no pending request",
                         );
@@ -132,11 +128,8 @@ impl Dispatch for KrakenWebsocketsApiDispatch {
                 super::messages::DummyCurrencyInfo,
             >(&super::channels::checks::DUMMY_CURRENCY_INFO)
         {
-            let id = incoming
-                .correlation(
-                    <super::messages::DummyCurrencyInfo as Message>::CORRELATION_POINTER,
-                );
-            if pending.subscribe.complete(0, id.as_ref(), m.into()).is_err() {
+            let id = incoming.correlation_key(&m);
+            if pending.subscribe.complete(0, id, m.into()).is_err() {
                 asyncforge_runtime::endpoint::unmatched("a reply to no pending request");
             }
             return true;
@@ -217,7 +210,7 @@ impl KrakenWebsocketsApiClient {
         let message: super::messages::Ping = message.into();
         let (frame, id) = request_frame(&message)
             .map_err(|e| RequestError::Send(e.to_string()))?;
-        let waiter = self.pending.receive_ping.register(0, id.as_ref())?;
+        let waiter = self.pending.receive_ping.register(0, id)?;
         self.tx.send(frame).map_err(|e| RequestError::Send(e.to_string()))?;
         waiter.wait(self.request_timeout).await
     }
@@ -234,7 +227,7 @@ impl KrakenWebsocketsApiClient {
         let message: super::messages::Subscribe = message.into();
         let (frame, id) = request_frame(&message)
             .map_err(|e| RequestError::Send(e.to_string()))?;
-        let waiter = self.pending.subscribe.register(0, id.as_ref())?;
+        let waiter = self.pending.subscribe.register(0, id)?;
         self.tx.send(frame).map_err(|e| RequestError::Send(e.to_string()))?;
         waiter.wait(self.request_timeout).await
     }
@@ -251,7 +244,7 @@ impl KrakenWebsocketsApiClient {
         let message: super::messages::Unsubscribe = message.into();
         let (frame, id) = request_frame(&message)
             .map_err(|e| RequestError::Send(e.to_string()))?;
-        let waiter = self.pending.unsubscribe.register(0, id.as_ref())?;
+        let waiter = self.pending.unsubscribe.register(0, id)?;
         self.tx.send(frame).map_err(|e| RequestError::Send(e.to_string()))?;
         waiter.wait(self.request_timeout).await
     }

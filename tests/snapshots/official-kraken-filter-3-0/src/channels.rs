@@ -109,4 +109,12 @@ impl Outgoing for ReceiveSubscribeRequestReply {
             ReceiveSubscribeRequestReply::DummyCurrencyInfo(m) => m.to_bytes(),
         }
     }
+    fn typed_correlation(&self) -> asyncforge_runtime::message::Correlation {
+        match self {
+            ReceiveSubscribeRequestReply::SubscriptionStatus(m) => {
+                Message::correlation(m)
+            }
+            ReceiveSubscribeRequestReply::DummyCurrencyInfo(m) => Message::correlation(m),
+        }
+    }
 }

@@ -83,9 +83,8 @@ impl Dispatch for CurrencyExchangeDispatch {
         if let Some(m) = incoming
             .try_message::<super::messages::Pong>(&super::channels::checks::PONG)
         {
-            let id = incoming
-                .correlation(<super::messages::Pong as Message>::CORRELATION_POINTER);
-            if pending.receive_ping.complete(0, id.as_ref(), m).is_err() {
+            let id = incoming.correlation_key(&m);
+            if pending.receive_ping.complete(0, id, m).is_err() {
                 asyncforge_runtime::endpoint::unmatched("a reply to no pending request");
             }
             return true;
@@ -95,10 +94,7 @@ impl Dispatch for CurrencyExchangeDispatch {
                 super::messages::SubscriptionStatus,
             >(&super::channels::checks::SUBSCRIPTION_STATUS)
         {
-            let id = incoming
-                .correlation(
-                    <super::messages::SubscriptionStatus as Message>::CORRELATION_POINTER,
-                );
+            let id = incoming.correlation_key(&m);
             match asyncforge_runtime::rpc::choose(
                 &[
                     pending.receive_subscribe_request.route(0, id.as_ref()),
@@ -108,7 +104,7 @@ impl Dispatch for CurrencyExchangeDispatch {
                 Some(0) => {
                     if pending
                         .receive_subscribe_request
-                        .complete(0, id.as_ref(), m.into())
+                        .complete(0, id, m.into())
                         .is_err()
                     {
                         asyncforge_runtime::endpoint::unmatched(
@@ -117,11 +113,7 @@ impl Dispatch for CurrencyExchangeDispatch {
                     }
                 }
                 Some(1) => {
-                    if pending
-                        .receive_unsubscribe_request
-                        .complete(0, id.as_ref(), m)
-                        .is_err()
-                    {
+                    if pending.receive_unsubscribe_request.complete(0, id, m).is_err() {
                         asyncforge_runtime::endpoint::unmatched(
                             "a reply to no pending request",
                         );
@@ -140,15 +132,8 @@ impl Dispatch for CurrencyExchangeDispatch {
                 super::messages::DummyCurrencyInfo,
             >(&super::channels::checks::DUMMY_CURRENCY_INFO)
         {
-            let id = incoming
-                .correlation(
-                    <super::messages::DummyCurrencyInfo as Message>::CORRELATION_POINTER,
-                );
-            if pending
-                .receive_subscribe_request
-                .complete(0, id.as_ref(), m.into())
-                .is_err()
-            {
+            let id = incoming.correlation_key(&m);
+            if pending.receive_subscribe_request.complete(0, id, m.into()).is_err() {
                 asyncforge_runtime::endpoint::unmatched("a reply to no pending request");
             }
             return true;
@@ -229,7 +214,7 @@ impl CurrencyExchangeClient {
         let message: super::messages::Ping = message.into();
         let (frame, id) = request_frame(&message)
             .map_err(|e| RequestError::Send(e.to_string()))?;
-        let waiter = self.pending.receive_ping.register(0, id.as_ref())?;
+        let waiter = self.pending.receive_ping.register(0, id)?;
         self.tx.send(frame).map_err(|e| RequestError::Send(e.to_string()))?;
         waiter.wait(self.request_timeout).await
     }
@@ -246,7 +231,7 @@ impl CurrencyExchangeClient {
         let message: super::messages::Subscribe = message.into();
         let (frame, id) = request_frame(&message)
             .map_err(|e| RequestError::Send(e.to_string()))?;
-        let waiter = self.pending.receive_subscribe_request.register(0, id.as_ref())?;
+        let waiter = self.pending.receive_subscribe_request.register(0, id)?;
         self.tx.send(frame).map_err(|e| RequestError::Send(e.to_string()))?;
         waiter.wait(self.request_timeout).await
     }
@@ -263,7 +248,7 @@ impl CurrencyExchangeClient {
         let message: super::messages::Unsubscribe = message.into();
         let (frame, id) = request_frame(&message)
             .map_err(|e| RequestError::Send(e.to_string()))?;
-        let waiter = self.pending.receive_unsubscribe_request.register(0, id.as_ref())?;
+        let waiter = self.pending.receive_unsubscribe_request.register(0, id)?;
         self.tx.send(frame).map_err(|e| RequestError::Send(e.to_string()))?;
         waiter.wait(self.request_timeout).await
     }

@@ -33,6 +33,9 @@ impl Message for Ping {
     const NAME: &'static str = "ping";
     const CONTENT_TYPE: Option<&'static str> = None;
     const CORRELATION_POINTER: Option<&'static str> = Some("/reqid");
+    fn correlation(&self) -> Correlation {
+        Correlation::of(&self.payload.reqid)
+    }
     fn payload(&self) -> &Self::Payload {
         &self.payload
     }
@@ -71,6 +74,9 @@ impl Message for Pong {
     const NAME: &'static str = "pong";
     const CONTENT_TYPE: Option<&'static str> = None;
     const CORRELATION_POINTER: Option<&'static str> = Some("/reqid");
+    fn correlation(&self) -> Correlation {
+        Correlation::of(&self.payload.reqid)
+    }
     fn payload(&self) -> &Self::Payload {
         &self.payload
     }
@@ -187,6 +193,9 @@ impl Message for Subscribe {
     const NAME: &'static str = "subscribe";
     const CONTENT_TYPE: Option<&'static str> = None;
     const CORRELATION_POINTER: Option<&'static str> = Some("/reqid");
+    fn correlation(&self) -> Correlation {
+        Correlation::of(&self.payload.reqid)
+    }
     fn payload(&self) -> &Self::Payload {
         &self.payload
     }
@@ -223,6 +232,9 @@ impl Message for Unsubscribe {
     const NAME: &'static str = "unsubscribe";
     const CONTENT_TYPE: Option<&'static str> = None;
     const CORRELATION_POINTER: Option<&'static str> = Some("/reqid");
+    fn correlation(&self) -> Correlation {
+        Correlation::of(&self.payload.reqid)
+    }
     fn payload(&self) -> &Self::Payload {
         &self.payload
     }
@@ -261,6 +273,9 @@ impl Message for DummyCurrencyInfo {
     const NAME: &'static str = "dummyCurrencyInfo";
     const CONTENT_TYPE: Option<&'static str> = None;
     const CORRELATION_POINTER: Option<&'static str> = Some("/reqid");
+    fn correlation(&self) -> Correlation {
+        Correlation::of(&self.payload.reqid)
+    }
     fn payload(&self) -> &Self::Payload {
         &self.payload
     }

@@ -290,9 +290,12 @@ impl<H: Handler> ws::Handler for CurrencyExchangeConnection<H> {
         if let Some(m) = incoming
             .try_message::<super::messages::Ping>(&super::channels::checks::PING)
         {
-            let id = incoming
-                .correlation(<super::messages::Ping as Message>::CORRELATION_POINTER);
             let reply = self.shared.handler.receive_ping(session, m).await?;
+            let id = incoming
+                .id_for_reply(
+                    &reply,
+                    <super::messages::Ping as Message>::CORRELATION_POINTER,
+                );
             let frame = outgoing_frame(&reply, id.as_ref())
                 .map_err(|e| Reject(e.to_string()))?;
             return ctx.hub.send(ctx.conn, frame).map_err(|e| Reject(e.to_string()));
@@ -302,11 +305,12 @@ impl<H: Handler> ws::Handler for CurrencyExchangeConnection<H> {
                 super::messages::Subscribe,
             >(&super::channels::checks::SUBSCRIBE)
         {
+            let reply = self.shared.handler.receive_subscribe_request(session, m).await?;
             let id = incoming
-                .correlation(
+                .id_for_reply(
+                    &reply,
                     <super::messages::Subscribe as Message>::CORRELATION_POINTER,
                 );
-            let reply = self.shared.handler.receive_subscribe_request(session, m).await?;
             let frame = outgoing_frame(&reply, id.as_ref())
                 .map_err(|e| Reject(e.to_string()))?;
             return ctx.hub.send(ctx.conn, frame).map_err(|e| Reject(e.to_string()));
@@ -316,15 +320,16 @@ impl<H: Handler> ws::Handler for CurrencyExchangeConnection<H> {
                 super::messages::Unsubscribe,
             >(&super::channels::checks::UNSUBSCRIBE)
         {
-            let id = incoming
-                .correlation(
-                    <super::messages::Unsubscribe as Message>::CORRELATION_POINTER,
-                );
             let reply = self
                 .shared
                 .handler
                 .receive_unsubscribe_request(session, m)
                 .await?;
+            let id = incoming
+                .id_for_reply(
+                    &reply,
+                    <super::messages::Unsubscribe as Message>::CORRELATION_POINTER,
+                );
             let frame = outgoing_frame(&reply, id.as_ref())
                 .map_err(|e| Reject(e.to_string()))?;
             return ctx.hub.send(ctx.conn, frame).map_err(|e| Reject(e.to_string()));

@@ -138,6 +138,12 @@ impl Outgoing for RelayMessage {
             RelayMessage::Presence(m) => m.to_bytes(),
         }
     }
+    fn typed_correlation(&self) -> asyncforge_runtime::message::Correlation {
+        match self {
+            RelayMessage::Relayed(m) => Message::correlation(m),
+            RelayMessage::Presence(m) => Message::correlation(m),
+        }
+    }
 }
 
 /// Parameters of the channel address `lobby`.

@@ -212,9 +212,8 @@ impl Dispatch for LobbyDispatch {
         if let Some(m) = incoming
             .try_message::<super::messages::Pong>(&super::channels::checks::PONG)
         {
-            let id = incoming
-                .correlation(<super::messages::Pong as Message>::CORRELATION_POINTER);
-            if pending.ping.complete(0, id.as_ref(), m).is_err() {
+            let id = incoming.correlation_key(&m);
+            if pending.ping.complete(0, id, m).is_err() {
                 asyncforge_runtime::endpoint::unmatched("a reply to no pending request");
             }
             return true;
@@ -291,7 +290,7 @@ impl LobbyClient {
         let message: super::messages::Ping = message.into();
         let (frame, id) = request_frame(&message)
             .map_err(|e| RequestError::Send(e.to_string()))?;
-        let waiter = self.pending.ping.register(0, id.as_ref())?;
+        let waiter = self.pending.ping.register(0, id)?;
         self.tx.send(frame).map_err(|e| RequestError::Send(e.to_string()))?;
         waiter.wait(self.request_timeout).await
     }

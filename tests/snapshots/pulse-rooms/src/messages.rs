@@ -111,6 +111,9 @@ impl Message for Ping {
     const NAME: &'static str = "ping";
     const CONTENT_TYPE: Option<&'static str> = Some("application/json");
     const CORRELATION_POINTER: Option<&'static str> = Some("/requestId");
+    fn correlation(&self) -> Correlation {
+        Correlation::of(&self.payload.request_id)
+    }
     fn payload(&self) -> &Self::Payload {
         &self.payload
     }
@@ -147,6 +150,9 @@ impl Message for Pong {
     const NAME: &'static str = "pong";
     const CONTENT_TYPE: Option<&'static str> = Some("application/json");
     const CORRELATION_POINTER: Option<&'static str> = Some("/requestId");
+    fn correlation(&self) -> Correlation {
+        Correlation::of(&self.payload.request_id)
+    }
     fn payload(&self) -> &Self::Payload {
         &self.payload
     }
@@ -183,6 +189,9 @@ impl Message for WhoAreYou {
     const NAME: &'static str = "whoAreYou";
     const CONTENT_TYPE: Option<&'static str> = Some("application/json");
     const CORRELATION_POINTER: Option<&'static str> = Some("/requestId");
+    fn correlation(&self) -> Correlation {
+        Correlation::of(&self.payload.request_id)
+    }
     fn payload(&self) -> &Self::Payload {
         &self.payload
     }
@@ -219,6 +228,9 @@ impl Message for IAm {
     const NAME: &'static str = "iAm";
     const CONTENT_TYPE: Option<&'static str> = Some("application/json");
     const CORRELATION_POINTER: Option<&'static str> = Some("/requestId");
+    fn correlation(&self) -> Correlation {
+        Correlation::of(&self.payload.request_id)
+    }
     fn payload(&self) -> &Self::Payload {
         &self.payload
     }

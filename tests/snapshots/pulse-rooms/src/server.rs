@@ -190,7 +190,7 @@ impl Sender {
         let message: super::messages::WhoAreYou = message.into();
         let (frame, id) = asyncforge_runtime::endpoint::request_frame(&message)
             .map_err(|e| RequestError::Send(e.to_string()))?;
-        let waiter = self.pending.ask_identity.register(conn.0, id.as_ref())?;
+        let waiter = self.pending.ask_identity.register(conn.0, id)?;
         self.hub.send(conn, frame).map_err(|e| RequestError::Send(e.to_string()))?;
         waiter.wait(self.request_timeout).await
     }
@@ -402,9 +402,12 @@ impl<H: Handler> ws::Handler for LobbyConnection<H> {
         if let Some(m) = incoming
             .try_message::<super::messages::Ping>(&super::channels::checks::PING)
         {
-            let id = incoming
-                .correlation(<super::messages::Ping as Message>::CORRELATION_POINTER);
             let reply = self.shared.handler.ping(session, m).await?;
+            let id = incoming
+                .id_for_reply(
+                    &reply,
+                    <super::messages::Ping as Message>::CORRELATION_POINTER,
+                );
             let frame = outgoing_frame(&reply, id.as_ref())
                 .map_err(|e| Reject(e.to_string()))?;
             return ctx.hub.send(ctx.conn, frame).map_err(|e| Reject(e.to_string()));
@@ -412,14 +415,13 @@ impl<H: Handler> ws::Handler for LobbyConnection<H> {
         if let Some(m) = incoming
             .try_message::<super::messages::IAm>(&super::channels::checks::I_AM)
         {
-            let id = incoming
-                .correlation(<super::messages::IAm as Message>::CORRELATION_POINTER);
+            let id = incoming.correlation_key(&m);
             return self
                 .shared
                 .sender
                 .pending
                 .ask_identity
-                .complete(ctx.conn.0, id.as_ref(), m)
+                .complete(ctx.conn.0, id, m)
                 .map_err(|_| Reject("a reply to no pending request".to_owned()));
         }
         let _ = session;
@@ -487,12 +489,16 @@ async fn quotes_post<H: Handler>(
     if let Some(m) = incoming
         .try_message::<super::messages::Quote>(&super::channels::checks::QUOTE)
     {
-        let id = incoming
-            .correlation(<super::messages::Quote as Message>::CORRELATION_POINTER);
-        let _ = &id;
         let request = Post { params, headers };
         return match shared.handler.submit_quote(&request, m).await {
-            Ok(reply) => reply_response(&reply, id.as_ref()),
+            Ok(reply) => {
+                let id = incoming
+                    .id_for_reply(
+                        &reply,
+                        <super::messages::Quote as Message>::CORRELATION_POINTER,
+                    );
+                reply_response(&reply, id.as_ref())
+            }
             Err(Reject(why)) => error_response(StatusCode::UNPROCESSABLE_ENTITY, &why),
         };
     }
