@@ -421,14 +421,19 @@ operations:
         let code = emit(&api, &space, &messages).to_string();
         let body = |key: &str| {
             let id = message(&api, key);
-            let name = &messages.iter().find(|m| m.id == id).expect("message type").name;
+            let name = &messages
+                .iter()
+                .find(|m| m.id == id)
+                .expect("message type")
+                .name;
             let start = code
                 .find(&format!("impl Message for {name} "))
                 .unwrap_or_else(|| panic!("no impl for {name}"));
             let rest = &code[start..];
             let end = rest.find("fn payload").expect("payload method");
             let part = &rest[..end];
-            part.find("fn correlation").map(|i| part[i..].replace(' ', ""))
+            part.find("fn correlation")
+                .map(|i| part[i..].replace(' ', ""))
         };
         let reads = |name: &str, expr: &str| {
             let body = body(name).unwrap_or_else(|| panic!("{name}: not typed"));

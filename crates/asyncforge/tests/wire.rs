@@ -298,7 +298,8 @@ async fn rooms_relay_posts_to_their_members_only() {
 type Raw =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn read_error(ws: &mut Raw) -> String {
+/// The next text frame, parsed.
+async fn next_json(ws: &mut Raw) -> serde_json::Value {
     loop {
         let msg = tokio::time::timeout(WAIT, ws.next())
             .await
@@ -306,10 +307,15 @@ async fn read_error(ws: &mut Raw) -> String {
             .unwrap()
             .unwrap();
         if let WsMessage::Text(t) = msg {
-            let v: serde_json::Value = serde_json::from_str(t.as_str()).unwrap();
-            if let Some(e) = v.get("error") {
-                return e.as_str().unwrap().to_owned();
-            }
+            return serde_json::from_str(t.as_str()).unwrap();
+        }
+    }
+}
+
+async fn read_error(ws: &mut Raw) -> String {
+    loop {
+        if let Some(e) = next_json(ws).await.get("error") {
+            return e.as_str().unwrap().to_owned();
         }
     }
 }
@@ -519,16 +525,7 @@ async fn uuid_correlation_ids_match_whatever_their_case() {
     )))
     .await
     .unwrap();
-    let pong = loop {
-        let msg = tokio::time::timeout(WAIT, raw.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        if let WsMessage::Text(t) = msg {
-            break serde_json::from_str::<serde_json::Value>(t.as_str()).unwrap();
-        }
-    };
+    let pong = next_json(&mut raw).await;
     assert_eq!(pong["event"], "pong", "{pong}");
     assert_eq!(pong["requestId"], UPPER, "{pong}");
     s.task.abort();
