@@ -19,8 +19,10 @@
 //! reaches the wire without waking another task (on a multi-threaded runtime that task tends
 //! to run on the other worker, which costs more than the write), and frames of one sender
 //! still go out in the order they were sent: a frame is written directly only when every
-//! frame queued before it has been handed to the socket. When the socket could take only part
-//! of a directly written frame, the connection task finishes it.
+//! frame queued before it has been flushed to the socket. When the socket could take only part
+//! of a directly written frame, the connection task finishes it, and senders queue until it
+//! has: while the connection task waits for room in the socket, nobody else polls it (the
+//! socket has one write waker; a sender's poll would take the connection task's wake-up).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -71,9 +73,13 @@ struct Shared {
     /// socket is polled, never across an `.await`: senders only try it, the connection task
     /// waits for it (at most one write).
     socket: Mutex<Option<Socket>>,
-    /// Frames given to the queue and not yet handed to the socket (the queue, the frame the
-    /// connection task is writing, the frame a failed write keeps for the next connection).
-    /// A sender writes directly only while this is zero.
+    /// Writes the connection task owes: frames given to the queue and not yet flushed to the
+    /// socket (the queue, the frame the connection task is writing, the frame a failed write
+    /// keeps for the next connection), plus a direct write the socket took only in part. A
+    /// sender touches the socket only while this is zero: it keeps frames in order, and it
+    /// keeps senders from polling the socket while the connection task waits for room in it
+    /// (tungstenite keeps one write waker per socket, so a sender's poll would take the
+    /// connection task's wake-up away and stall it).
     queued: AtomicUsize,
     /// Tells the connection task that a directly written frame waits to be flushed (the
     /// socket took part of it).
@@ -120,6 +126,8 @@ impl Shared {
         match ws.as_mut().poll_flush(&mut cx) {
             Poll::Ready(Ok(())) => Ok(()),
             Poll::Pending => {
+                // Owed until the connection task has flushed it (see `flushed`).
+                self.queued.fetch_add(1, Ordering::AcqRel);
                 self.flush.notify_one();
                 Ok(())
             }
@@ -149,10 +157,10 @@ impl Shared {
     }
 
     /// Writes a frame taken from the queue (or kept from a failed write) and flushes it. The
-    /// frame stops counting as queued once the socket has it.
+    /// frame stops counting as queued once it is flushed; after a failure it still counts
+    /// (the caller keeps it for the next connection).
     async fn write_queued(&self, message: Message) -> Result<(), ()> {
         let mut message = Some(message);
-        let mut handed = false;
         let written = std::future::poll_fn(|cx| {
             let mut socket = self.socket();
             let Some(ws) = socket.as_mut() else {
@@ -171,17 +179,20 @@ impl Shared {
                 if ws.as_mut().start_send(m).is_err() {
                     return Poll::Ready(Err(()));
                 }
-                self.queued.fetch_sub(1, Ordering::AcqRel);
-                handed = true;
             }
             ws.as_mut().poll_flush(cx).map(|r| r.map_err(drop))
         })
         .await;
-        if written.is_err() && handed {
-            // The caller keeps the frame for the next connection: it counts as queued again.
-            self.queued.fetch_add(1, Ordering::AcqRel);
+        if written.is_ok() {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
         }
         written
+    }
+
+    /// A direct write's owed flush is done (whether it succeeded or the connection broke:
+    /// either way the connection task no longer waits on the socket for it).
+    fn flushed(&self) {
+        self.queued.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// Flushes what direct writes left in tungstenite's buffer.
@@ -562,7 +573,9 @@ async fn run<D: Dispatch>(
                         }
                     }
                     () = shared.flush.notified() => {
-                        if shared.flush().await.is_err() {
+                        let flushed = shared.flush().await;
+                        shared.flushed();
+                        if flushed.is_err() {
                             break;
                         }
                     }
@@ -768,6 +781,85 @@ mod tests {
             rx2.try_recv().expect("queued").to_text().ok(),
             Some("offline")
         );
+    }
+
+    /// The connection task waiting for a full socket to take a queued frame, or to finish a
+    /// direct write, is woken through the waker it gave the socket; tungstenite keeps one
+    /// write waker per socket, so a sender that polled the socket then (with its no-op waker)
+    /// would take that wake-up away and the connection would stall. Senders stay off the
+    /// socket until the write in progress is flushed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn senders_keep_off_the_socket_while_a_write_waits_for_room() {
+        const BIG: usize = 12 << 20;
+        let (shared, tx, mut rx, mut peer) = connected().await;
+        let read_all = |mut peer: Socket, frames: usize| async move {
+            let mut sizes = Vec::new();
+            while sizes.len() < frames {
+                match peer.next().await {
+                    Some(Ok(Message::Binary(b))) => sizes.push(b.len()),
+                    Some(Ok(_)) => {}
+                    other => panic!("peer read ended: {other:?}"),
+                }
+            }
+            (peer, sizes)
+        };
+
+        // A queued frame larger than the socket's buffers: the connection task's write waits.
+        shared
+            .enqueue(&tx, Message::binary(vec![1u8; BIG]))
+            .expect("queued");
+        let m = rx.try_recv().expect("queued frame");
+        let writer = {
+            let shared = shared.clone();
+            tokio::spawn(async move { shared.write_queued(m).await })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!writer.is_finished(), "the socket took 12 MiB at once");
+        // A sender meanwhile: queued behind the frame in progress, the socket left alone.
+        shared
+            .send(&tx, Message::binary(vec![2u8; 10]))
+            .expect("queued");
+        assert!(rx.try_recv().is_ok(), "the frame went to the queue");
+        let reader = tokio::spawn(read_all(peer, 1));
+        tokio::time::timeout(Duration::from_secs(20), writer)
+            .await
+            .expect("the write finished once the peer read")
+            .expect("writer task")
+            .expect("written");
+        (peer, _) = reader.await.expect("reader");
+
+        // The same for a direct write the socket took only in part, finished by the
+        // connection task.
+        assert_eq!(shared.queued.load(Ordering::Acquire), 1, "the small frame");
+        shared.queued.store(0, Ordering::Release);
+        shared
+            .send(&tx, Message::binary(vec![3u8; BIG]))
+            .expect("written directly, in part");
+        assert!(rx.try_recv().is_err(), "nothing was queued");
+        let flusher = {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                shared.flush.notified().await;
+                let flushed = shared.flush().await;
+                shared.flushed();
+                flushed
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!flusher.is_finished(), "the socket took 12 MiB at once");
+        shared
+            .send(&tx, Message::binary(vec![4u8; 10]))
+            .expect("queued");
+        assert!(rx.try_recv().is_ok(), "the frame went to the queue");
+        let reader = tokio::spawn(read_all(peer, 1));
+        tokio::time::timeout(Duration::from_secs(20), flusher)
+            .await
+            .expect("the flush finished once the peer read")
+            .expect("flusher task")
+            .expect("flushed");
+        let (_, sizes) = reader.await.expect("reader");
+        assert_eq!(sizes, [BIG]);
+        assert_eq!(shared.queued.load(Ordering::Acquire), 1, "the small frame");
     }
 
     #[tokio::test]
