@@ -155,13 +155,9 @@ pub fn request_frame<O: Outgoing + ?Sized>(
     message: &O,
 ) -> Result<(Frame, Option<CorrelationKey>), CodecError> {
     let bytes = message.to_bytes()?;
-    let id = match message.typed_correlation() {
-        Correlation::Id(key) => Some(key),
-        Correlation::Unset => None,
-        Correlation::Unknown => {
-            correlation_in(message, &bytes).map(|v| CorrelationKey::of_value(&v))
-        }
-    };
+    let id = message
+        .typed_correlation()
+        .key_or_read(|| correlation_in(message, &bytes));
     Ok((bytes_frame(bytes, message.content_type()), id))
 }
 
@@ -524,13 +520,9 @@ impl<'a> Incoming<'a> {
     /// type where it holds the id in a member of its own (a UUID member compares as a UUID,
     /// whatever the case of its hex digits), else read from the frame.
     pub fn correlation_key<M: Message>(&mut self, message: &M) -> Option<CorrelationKey> {
-        match message.correlation() {
-            Correlation::Id(key) => Some(key),
-            Correlation::Unset => None,
-            Correlation::Unknown => self
-                .correlation(M::CORRELATION_POINTER)
-                .map(|v| CorrelationKey::of_value(&v)),
-        }
+        message
+            .correlation()
+            .key_or_read(|| self.correlation(M::CORRELATION_POINTER))
     }
 
     /// The id to fill into `reply`, a reply to this frame (a request whose correlation id is

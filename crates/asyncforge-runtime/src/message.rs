@@ -86,6 +86,19 @@ pub enum Correlation {
 }
 
 impl Correlation {
+    /// The key of the id: the type's, or, when the type does not hold it, that of the value
+    /// `read` finds in the encoded payload.
+    pub fn key_or_read(
+        self,
+        read: impl FnOnce() -> Option<serde_json::Value>,
+    ) -> Option<CorrelationKey> {
+        match self {
+            Correlation::Id(key) => Some(key),
+            Correlation::Unset => None,
+            Correlation::Unknown => read().map(|v| CorrelationKey::of_value(&v)),
+        }
+    }
+
     /// The correlation of a payload member holding the id.
     pub fn of<F: CorrelationField + ?Sized>(field: &F) -> Self {
         match field.correlation_key() {

@@ -126,7 +126,7 @@ impl Shared {
         match ws.as_mut().poll_flush(&mut cx) {
             Poll::Ready(Ok(())) => Ok(()),
             Poll::Pending => {
-                // Owed until the connection task has flushed it (see `flushed`).
+                // Owed until the connection task has flushed it (see `flush`).
                 self.queued.fetch_add(1, Ordering::AcqRel);
                 self.flush.notify_one();
                 Ok(())
@@ -189,19 +189,17 @@ impl Shared {
         written
     }
 
-    /// A direct write's owed flush is done (whether it succeeded or the connection broke:
-    /// either way the connection task no longer waits on the socket for it).
-    fn flushed(&self) {
-        self.queued.fetch_sub(1, Ordering::AcqRel);
-    }
-
-    /// Flushes what direct writes left in tungstenite's buffer.
+    /// Flushes what a direct write left in tungstenite's buffer; the write is no longer owed
+    /// afterwards, whether the flush succeeded or the connection broke (either way the
+    /// connection task no longer waits on the socket for it).
     async fn flush(&self) -> Result<(), ()> {
-        std::future::poll_fn(|cx| match self.socket().as_mut() {
+        let flushed = std::future::poll_fn(|cx| match self.socket().as_mut() {
             Some(ws) => Pin::new(ws).poll_flush(cx).map(|r| r.map_err(drop)),
             None => Poll::Ready(Err(())),
         })
-        .await
+        .await;
+        self.queued.fetch_sub(1, Ordering::AcqRel);
+        flushed
     }
 
     /// The next message from the socket.
@@ -573,9 +571,7 @@ async fn run<D: Dispatch>(
                         }
                     }
                     () = shared.flush.notified() => {
-                        let flushed = shared.flush().await;
-                        shared.flushed();
-                        if flushed.is_err() {
+                        if shared.flush().await.is_err() {
                             break;
                         }
                     }
@@ -783,6 +779,42 @@ mod tests {
         );
     }
 
+    /// While `write` (the connection task's side of a write larger than the socket's
+    /// buffers) waits for room, a sender's frame goes to the queue and the socket is left
+    /// alone; once the peer reads, `write` finishes. Gives back the peer and the sizes of the
+    /// frames it read.
+    async fn a_sender_queues_while(
+        write: tokio::task::JoinHandle<Result<(), ()>>,
+        (shared, tx, rx): (
+            &Shared,
+            &mpsc::Sender<Message>,
+            &mut mpsc::Receiver<Message>,
+        ),
+        mut peer: Socket,
+    ) -> (Socket, Vec<usize>) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!write.is_finished(), "the socket took 12 MiB at once");
+        shared
+            .send(tx, Message::binary(vec![2u8; 10]))
+            .expect("queued");
+        assert!(rx.try_recv().is_ok(), "the frame went to the queue");
+        let reader = tokio::spawn(async move {
+            loop {
+                match peer.next().await {
+                    Some(Ok(Message::Binary(b))) => return (peer, vec![b.len()]),
+                    Some(Ok(_)) => {}
+                    other => panic!("peer read ended: {other:?}"),
+                }
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(20), write)
+            .await
+            .expect("the write finished once the peer read")
+            .expect("write task")
+            .expect("written");
+        reader.await.expect("reader")
+    }
+
     /// The connection task waiting for a full socket to take a queued frame, or to finish a
     /// direct write, is woken through the waker it gave the socket; tungstenite keeps one
     /// write waker per socket, so a sender that polled the socket then (with its no-op waker)
@@ -791,18 +823,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn senders_keep_off_the_socket_while_a_write_waits_for_room() {
         const BIG: usize = 12 << 20;
-        let (shared, tx, mut rx, mut peer) = connected().await;
-        let read_all = |mut peer: Socket, frames: usize| async move {
-            let mut sizes = Vec::new();
-            while sizes.len() < frames {
-                match peer.next().await {
-                    Some(Ok(Message::Binary(b))) => sizes.push(b.len()),
-                    Some(Ok(_)) => {}
-                    other => panic!("peer read ended: {other:?}"),
-                }
-            }
-            (peer, sizes)
-        };
+        let (shared, tx, mut rx, peer) = connected().await;
 
         // A queued frame larger than the socket's buffers: the connection task's write waits.
         shared
@@ -813,20 +834,7 @@ mod tests {
             let shared = shared.clone();
             tokio::spawn(async move { shared.write_queued(m).await })
         };
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        assert!(!writer.is_finished(), "the socket took 12 MiB at once");
-        // A sender meanwhile: queued behind the frame in progress, the socket left alone.
-        shared
-            .send(&tx, Message::binary(vec![2u8; 10]))
-            .expect("queued");
-        assert!(rx.try_recv().is_ok(), "the frame went to the queue");
-        let reader = tokio::spawn(read_all(peer, 1));
-        tokio::time::timeout(Duration::from_secs(20), writer)
-            .await
-            .expect("the write finished once the peer read")
-            .expect("writer task")
-            .expect("written");
-        (peer, _) = reader.await.expect("reader");
+        let (peer, _) = a_sender_queues_while(writer, (&shared, &tx, &mut rx), peer).await;
 
         // The same for a direct write the socket took only in part, finished by the
         // connection task.
@@ -840,24 +848,10 @@ mod tests {
             let shared = shared.clone();
             tokio::spawn(async move {
                 shared.flush.notified().await;
-                let flushed = shared.flush().await;
-                shared.flushed();
-                flushed
+                shared.flush().await
             })
         };
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        assert!(!flusher.is_finished(), "the socket took 12 MiB at once");
-        shared
-            .send(&tx, Message::binary(vec![4u8; 10]))
-            .expect("queued");
-        assert!(rx.try_recv().is_ok(), "the frame went to the queue");
-        let reader = tokio::spawn(read_all(peer, 1));
-        tokio::time::timeout(Duration::from_secs(20), flusher)
-            .await
-            .expect("the flush finished once the peer read")
-            .expect("flusher task")
-            .expect("flushed");
-        let (_, sizes) = reader.await.expect("reader");
+        let (_, sizes) = a_sender_queues_while(flusher, (&shared, &tx, &mut rx), peer).await;
         assert_eq!(sizes, [BIG]);
         assert_eq!(shared.queued.load(Ordering::Acquire), 1, "the small frame");
     }
