@@ -88,6 +88,12 @@ pub struct Waiter<T> {
 }
 
 impl<T> Waiter<T> {
+    /// The receiving end the reply arrives on (for transports that wait their own way).
+    #[cfg_attr(not(feature = "ws-client"), allow(dead_code))]
+    pub(crate) fn into_receiver(self) -> oneshot::Receiver<T> {
+        self.rx
+    }
+
     /// Waits for the reply.
     pub async fn wait(self, timeout: Duration) -> Result<T, RequestError> {
         match tokio::time::timeout(timeout, self.rx).await {

@@ -7,8 +7,15 @@
 //! connection is up and how many times it reconnected.
 //!
 //! Generated clients use [`WsClient::connect_with`] instead: their [`Dispatch`] decodes each
-//! received frame inside the connection task (no copy of the frame, no hand-over to another
-//! task), completes waiting requests and queues typed events for the application.
+//! received frame where it was read (no copy of the frame), completes waiting requests and
+//! gives typed events for the application's queue.
+//!
+//! ## Who reads a frame
+//!
+//! The connection task, except while a request waits for its reply and no other request of
+//! the connection does: then [`WsSender::wait_reply`] reads on the waiting task itself, so the
+//! reply wakes the task that wants it and no other. Frames are handled in the order they
+//! arrived whoever reads them (see the `reader` module).
 //!
 //! ## Who writes a frame
 //!
@@ -24,19 +31,23 @@
 //! has: while the connection task waits for room in the socket, nobody else polls it (the
 //! socket has one write waker; a sender's poll would take the connection task's wake-up).
 
-use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::{Sink, Stream};
+use futures_util::Sink;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::backoff::Backoff;
 use super::frame::Frame;
+use crate::rpc::{RequestError, Waiter};
+
+mod reader;
+
+use reader::{Dispatcher, Frames, Handle, Reader, ReplyRead, Step, Turn};
 
 /// The state of a client's connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +95,11 @@ struct Shared {
     /// Tells the connection task that a directly written frame waits to be flushed (the
     /// socket took part of it).
     flush: Notify,
+    /// Requests waiting in [`WsSender::wait_reply`]; a waiting task reads the socket itself
+    /// only while it is the only one.
+    waiting: AtomicUsize,
+    /// Numbers the waits (which one holds the socket).
+    tokens: AtomicU64,
 }
 
 impl Shared {
@@ -92,6 +108,8 @@ impl Shared {
             socket: Mutex::new(None),
             queued: AtomicUsize::new(0),
             flush: Notify::new(),
+            waiting: AtomicUsize::new(0),
+            tokens: AtomicU64::new(0),
         })
     }
 
@@ -202,15 +220,6 @@ impl Shared {
         flushed
     }
 
-    /// The next message from the socket.
-    async fn read(&self) -> Option<Result<Message, tokio_tungstenite::tungstenite::Error>> {
-        std::future::poll_fn(|cx| match self.socket().as_mut() {
-            Some(ws) => Pin::new(ws).poll_next(cx),
-            None => Poll::Ready(None),
-        })
-        .await
-    }
-
     /// Sends a close frame and takes the socket away from the senders.
     async fn close(&self) {
         let _ = std::future::poll_fn(|cx| match self.socket().as_mut() {
@@ -228,6 +237,9 @@ pub struct WsSender {
     out: mpsc::Sender<Message>,
     shared: Arc<Shared>,
     state: watch::Receiver<State>,
+    /// The client's reading side, for [`WsSender::wait_reply`] (`None`: the connection task
+    /// reads everything).
+    reader: Option<Arc<dyn Turn>>,
 }
 
 impl WsSender {
@@ -235,6 +247,27 @@ impl WsSender {
     /// and sent as soon as the connection can take it (after a reconnect, if need be).
     pub fn send(&self, frame: Frame) -> Result<(), ClientError> {
         self.shared.send(&self.out, to_message(frame))
+    }
+
+    /// Waits for the reply of a request registered as `waiter` and sent on this client, at
+    /// most `timeout`. While it is the only request of the connection waiting, this task
+    /// reads the socket itself (of a client made by [`WsClient::connect_with`]) and takes
+    /// the reply there; otherwise the connection task hands the reply over.
+    pub async fn wait_reply<T>(
+        &self,
+        waiter: Waiter<T>,
+        timeout: Duration,
+    ) -> Result<T, RequestError> {
+        let rx = waiter.into_receiver();
+        let wait = async {
+            match &self.reader {
+                Some(reader) => ReplyRead::new(&self.shared, reader.as_ref(), rx).await,
+                None => rx.await.map_err(|_| RequestError::Closed),
+            }
+        };
+        tokio::time::timeout(timeout, wait)
+            .await
+            .unwrap_or(Err(RequestError::Timeout(timeout)))
     }
 
     /// The current state.
@@ -313,22 +346,18 @@ impl Default for ClientConfig {
     }
 }
 
-/// What a client does with each frame it receives, run inside the connection task (see
-/// [`WsClient::connect_with`]). While `dispatch` waits (for room in the application's event
-/// queue, say), the connection reads nothing more: backpressure reaches the server.
+/// What a client does with each frame it receives (see [`WsClient::connect_with`]): run by
+/// whichever task read the frame (the connection task, or a task waiting for its reply in
+/// [`WsSender::wait_reply`]), one frame at a time, in the order they arrived.
 pub trait Dispatch: Send + 'static {
-    /// Handles one received frame (a text frame's UTF-8 bytes, or a binary frame's bytes).
-    /// Returns `false` to stop the client (its application side is gone).
-    fn dispatch(&mut self, data: &[u8]) -> impl Future<Output = bool> + Send;
-}
-
-/// The dispatch of [`WsClient::connect`]: received frames go to a bounded queue.
-struct Queue(mpsc::Sender<Frame>);
-
-impl Queue {
-    async fn push(&mut self, frame: Frame) -> bool {
-        self.0.send(frame).await.is_ok()
-    }
+    /// What the application receives.
+    type Event: Send + 'static;
+    /// Handles one received frame (a text frame's UTF-8 bytes, or a binary frame's bytes)
+    /// without waiting: completes the request a reply answers and returns `None`, or returns
+    /// the event for the application's queue. While that queue is full the connection reads
+    /// nothing more: backpressure reaches the server. When the queue is closed (the
+    /// application side is gone) the client stops.
+    fn dispatch(&mut self, data: &[u8]) -> Option<Self::Event>;
 }
 
 /// A self-reconnecting WebSocket client.
@@ -353,7 +382,7 @@ impl WsClient {
             config,
             shared.clone(),
             out_rx,
-            Inbound::<NoDispatch>::Queue(Queue(in_tx)),
+            Reader::new(Frames, in_tx),
             state_tx,
         ));
         WsClient {
@@ -366,30 +395,30 @@ impl WsClient {
     }
 
     /// Starts connecting to `url` in the background, handing every received frame to the
-    /// dispatch that `make` builds (it gets the sender, to answer requests with). Returns the
-    /// sender and the connection task (abort it to stop the client).
+    /// dispatch that `make` builds (it gets a sender, to answer requests with) and the events
+    /// it returns to `events`. Returns the sender (its [`WsSender::wait_reply`] may read the
+    /// socket) and the connection task (abort it to stop the client). `events` closes when
+    /// the client stops.
     pub fn connect_with<D: Dispatch>(
         url: impl Into<String>,
         config: ClientConfig,
+        events: mpsc::Sender<D::Event>,
         make: impl FnOnce(WsSender) -> D,
     ) -> (WsSender, tokio::task::JoinHandle<()>) {
         let (out_tx, out_rx) = mpsc::channel(config.queue.max(1));
         let (state_tx, state_rx) = watch::channel(State::Connecting { attempt: 0 });
         let shared = Shared::new();
-        let sender = WsSender {
+        let mut sender = WsSender {
             out: out_tx,
             shared: shared.clone(),
             state: state_rx,
+            reader: None,
         };
-        let dispatch = make(sender.clone());
-        let task = tokio::spawn(run(
-            url.into(),
-            config,
-            shared,
-            out_rx,
-            Inbound::Dispatch(dispatch),
-            state_tx,
-        ));
+        // The dispatch's own sender reads nothing (it only answers), and holding the reader
+        // from inside it would keep the reader alive forever.
+        let reader = Reader::new(Dispatcher(make(sender.clone())), events);
+        sender.reader = Some(reader.clone());
+        let task = tokio::spawn(run(url.into(), config, shared, out_rx, reader, state_tx));
         (sender, task)
     }
 
@@ -406,6 +435,7 @@ impl WsClient {
                 out: self.out,
                 shared: self.shared,
                 state: self.state,
+                reader: None,
             },
             WsReceiver {
                 incoming: self.incoming,
@@ -438,45 +468,29 @@ impl WsClient {
     }
 }
 
-/// Where received frames go: a queue of owned frames, or a dispatch that borrows them.
-enum Inbound<D> {
-    Queue(Queue),
-    Dispatch(D),
-}
+/// Clears the reader when the connection task ends, however it ends (the application's
+/// queue closes; a caller holding the socket lets go).
+struct Finish<H: Handle>(Arc<Reader<H>>);
 
-/// The dispatch type of a plain [`WsClient::connect`], which queues frames instead.
-struct NoDispatch;
-
-impl Dispatch for NoDispatch {
-    async fn dispatch(&mut self, _: &[u8]) -> bool {
-        false
+impl<H: Handle> Drop for Finish<H> {
+    fn drop(&mut self) {
+        self.0.reset(true);
     }
 }
 
-impl<D: Dispatch> Inbound<D> {
-    async fn text(&mut self, t: &str) -> bool {
-        match self {
-            Inbound::Queue(q) => q.push(Frame::Text(t.to_owned())).await,
-            Inbound::Dispatch(d) => d.dispatch(t.as_bytes()).await,
-        }
-    }
-
-    async fn binary(&mut self, b: &[u8]) -> bool {
-        match self {
-            Inbound::Queue(q) => q.push(Frame::Binary(b.to_vec())).await,
-            Inbound::Dispatch(d) => d.dispatch(b).await,
-        }
-    }
-}
-
-async fn run<D: Dispatch>(
+async fn run<H: Handle>(
     url: String,
     config: ClientConfig,
     shared: Arc<Shared>,
     mut out: mpsc::Receiver<Message>,
-    mut incoming: Inbound<D>,
+    reader: Arc<Reader<H>>,
     state: watch::Sender<State>,
 ) {
+    let _finish = Finish(reader.clone());
+    // Armed while a caller holds the socket (see `reader::WATCH`).
+    let watch = tokio::time::sleep(reader::WATCH);
+    tokio::pin!(watch);
+    let mut watching = false;
     let mut delays = config.backoff.delays();
     let mut generation = 0u64;
     // A message whose write failed, sent first on the next connection (a `Message` clones
@@ -575,29 +589,39 @@ async fn run<D: Dispatch>(
                             break;
                         }
                     }
-                    msg = shared.read() => match msg {
-                        Some(Ok(Message::Text(t))) => {
-                            if !incoming.text(t.as_str()).await {
-                                shared.socket().take();
-                                let _ = state.send(State::Closed);
-                                return;
-                            }
+                    () = &mut watch, if watching => {
+                        watching = reader.check();
+                        if watching {
+                            watch.as_mut().reset(tokio::time::Instant::now() + reader::WATCH);
                         }
-                        Some(Ok(Message::Binary(b))) => {
-                            if !incoming.binary(&b).await {
-                                shared.socket().take();
-                                let _ = state.send(State::Closed);
-                                return;
+                    }
+                    step = std::future::poll_fn(|cx| reader.poll_task(&shared, cx)) => {
+                        let delivered = match step {
+                            Step::Handled => true,
+                            Step::Watch => {
+                                if !watching {
+                                    watching = true;
+                                    watch.as_mut().reset(tokio::time::Instant::now() + reader::WATCH);
+                                }
+                                true
                             }
+                            Step::Blocked(event) => reader.deliver(event).await,
+                            Step::Stop => false,
+                            Step::Lost | Step::NoSocket => break,
+                        };
+                        if !delivered {
+                            // The application side is gone.
+                            shared.socket().take();
+                            let _ = state.send(State::Closed);
+                            return;
                         }
-                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                        Some(Ok(_)) => {}
-                    },
+                    }
                 }
             }
         }
-        // Senders queue from now on, until the next connection.
+        // Senders queue from now on, until the next connection; a caller reading lets go.
         shared.socket().take();
+        reader.reset(false);
         tracing::info!(%url, "WebSocket connection lost; reconnecting");
         if let Some(d) = delays.next() {
             tokio::time::sleep(d).await;

@@ -1305,7 +1305,7 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
                         let (frame, id) = request_frame(&message).map_err(|e| RequestError::Send(e.to_string()))?;
                         let waiter = self.pending.#field.register(0, id)?;
                         self.tx.send(frame).map_err(|e| RequestError::Send(e.to_string()))?;
-                        waiter.wait(self.request_timeout).await
+                        self.tx.wait_reply(waiter, self.request_timeout).await
                     }
                 });
                 add_reply_route(&mut replies, reply, &field);
@@ -1334,7 +1334,7 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
             if let Some(m) = incoming.try_message::<#ty>(&#check) {
                 let id = incoming.correlation_key(&m);
                 #dispatch
-                return true;
+                return None;
             }
         });
     }
@@ -1351,7 +1351,7 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
                     let check = cx.check(*m);
                     tries.push(quote! {
                         if let Some(m) = incoming.try_message::<#ty>(&#check) {
-                            return events.send(#event::#variant(#m_conv)).await.is_ok();
+                            return Some(#event::#variant(#m_conv));
                         }
                     });
                 }
@@ -1372,7 +1372,7 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
                         if let Some(m) = incoming.try_message::<#ty>(&#check) {
                             let id = incoming.correlation(<#ty as Message>::CORRELATION_POINTER);
                             let responder = Responder::new(tx.clone(), id);
-                            return events.send(#event::#variant(#m_conv, responder)).await.is_ok();
+                            return Some(#event::#variant(#m_conv, responder));
                         }
                     });
                 }
@@ -1413,25 +1413,26 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
             #(#pending_fields)*
         }
 
-        /// Decodes the frames of one connection inside its task: replies complete waiting
-        /// requests, everything else becomes an event.
+        /// Decodes the frames of one connection: replies complete waiting requests,
+        /// everything else becomes an event.
         struct #dispatch_ty {
-            events: mpsc::Sender<#event>,
             pending: Arc<#pending_ty>,
             tx: WsSender,
         }
 
         impl Dispatch for #dispatch_ty {
-            async fn dispatch(&mut self, data: &[u8]) -> bool {
-                let #dispatch_ty { events, pending, tx } = self;
+            type Event = #event;
+
+            fn dispatch(&mut self, data: &[u8]) -> Option<#event> {
+                let #dispatch_ty { pending, tx } = self;
                 let _ = (&pending, &tx);
                 let mut incoming = Incoming::new(data);
                 if let Some(why) = incoming.error_report() {
-                    return events.send(#event::Refused(why)).await.is_ok();
+                    return Some(#event::Refused(why));
                 }
                 #(#tries)*
                 asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
-                true
+                None
             }
         }
 
@@ -1455,8 +1456,7 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
                 let (events, events_rx) = mpsc::channel(options.events.max(1));
                 let pending = Arc::new(#pending_ty { #(#pending_inits)* });
                 let shared = pending.clone();
-                let (tx, task) = WsClient::connect_with(url, options.ws.clone(), move |tx| #dispatch_ty {
-                    events,
+                let (tx, task) = WsClient::connect_with(url, options.ws.clone(), events, move |tx| #dispatch_ty {
                     pending: shared,
                     tx,
                 });

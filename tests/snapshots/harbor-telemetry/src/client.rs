@@ -62,28 +62,28 @@ pub enum CraneCommandsEvent {
 #[derive(Default)]
 struct CraneCommandsPending {}
 
-/// Decodes the frames of one connection inside its task: replies complete waiting
-/// requests, everything else becomes an event.
+/// Decodes the frames of one connection: replies complete waiting requests,
+/// everything else becomes an event.
 struct CraneCommandsDispatch {
-    events: mpsc::Sender<CraneCommandsEvent>,
     pending: Arc<CraneCommandsPending>,
     tx: WsSender,
 }
 
 impl Dispatch for CraneCommandsDispatch {
-    async fn dispatch(&mut self, data: &[u8]) -> bool {
-        let CraneCommandsDispatch { events, pending, tx } = self;
+    type Event = CraneCommandsEvent;
+    fn dispatch(&mut self, data: &[u8]) -> Option<CraneCommandsEvent> {
+        let CraneCommandsDispatch { pending, tx } = self;
         let _ = (&pending, &tx);
         let mut incoming = Incoming::new(data);
         if let Some(why) = incoming.error_report() {
-            return events.send(CraneCommandsEvent::Refused(why)).await.is_ok();
+            return Some(CraneCommandsEvent::Refused(why));
         }
         if let Some(m) = incoming
             .try_message::<
                 super::messages::StopCrane,
             >(&super::channels::checks::STOP_CRANE)
         {
-            return events.send(CraneCommandsEvent::StopCrane(m)).await.is_ok();
+            return Some(CraneCommandsEvent::StopCrane(m));
         }
         if let Some(m) = incoming
             .try_message::<
@@ -95,13 +95,10 @@ impl Dispatch for CraneCommandsDispatch {
                     <super::messages::ReadingRequest as Message>::CORRELATION_POINTER,
                 );
             let responder = Responder::new(tx.clone(), id);
-            return events
-                .send(CraneCommandsEvent::RequestReading(m, responder))
-                .await
-                .is_ok();
+            return Some(CraneCommandsEvent::RequestReading(m, responder));
         }
         asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
-        true
+        None
     }
 }
 
@@ -131,8 +128,8 @@ impl CraneCommandsClient {
         let (tx, task) = WsClient::connect_with(
             url,
             options.ws.clone(),
+            events,
             move |tx| CraneCommandsDispatch {
-                events,
                 pending: shared,
                 tx,
             },
@@ -179,24 +176,24 @@ pub enum ReadingsEvent {
 #[derive(Default)]
 struct ReadingsPending {}
 
-/// Decodes the frames of one connection inside its task: replies complete waiting
-/// requests, everything else becomes an event.
+/// Decodes the frames of one connection: replies complete waiting requests,
+/// everything else becomes an event.
 struct ReadingsDispatch {
-    events: mpsc::Sender<ReadingsEvent>,
     pending: Arc<ReadingsPending>,
     tx: WsSender,
 }
 
 impl Dispatch for ReadingsDispatch {
-    async fn dispatch(&mut self, data: &[u8]) -> bool {
-        let ReadingsDispatch { events, pending, tx } = self;
+    type Event = ReadingsEvent;
+    fn dispatch(&mut self, data: &[u8]) -> Option<ReadingsEvent> {
+        let ReadingsDispatch { pending, tx } = self;
         let _ = (&pending, &tx);
         let mut incoming = Incoming::new(data);
         if let Some(why) = incoming.error_report() {
-            return events.send(ReadingsEvent::Refused(why)).await.is_ok();
+            return Some(ReadingsEvent::Refused(why));
         }
         asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
-        true
+        None
     }
 }
 
@@ -226,8 +223,8 @@ impl ReadingsClient {
         let (tx, task) = WsClient::connect_with(
             url,
             options.ws.clone(),
+            events,
             move |tx| ReadingsDispatch {
-                events,
                 pending: shared,
                 tx,
             },
@@ -278,31 +275,31 @@ pub enum DashboardEvent {
 #[derive(Default)]
 struct DashboardPending {}
 
-/// Decodes the frames of one connection inside its task: replies complete waiting
-/// requests, everything else becomes an event.
+/// Decodes the frames of one connection: replies complete waiting requests,
+/// everything else becomes an event.
 struct DashboardDispatch {
-    events: mpsc::Sender<DashboardEvent>,
     pending: Arc<DashboardPending>,
     tx: WsSender,
 }
 
 impl Dispatch for DashboardDispatch {
-    async fn dispatch(&mut self, data: &[u8]) -> bool {
-        let DashboardDispatch { events, pending, tx } = self;
+    type Event = DashboardEvent;
+    fn dispatch(&mut self, data: &[u8]) -> Option<DashboardEvent> {
+        let DashboardDispatch { pending, tx } = self;
         let _ = (&pending, &tx);
         let mut incoming = Incoming::new(data);
         if let Some(why) = incoming.error_report() {
-            return events.send(DashboardEvent::Refused(why)).await.is_ok();
+            return Some(DashboardEvent::Refused(why));
         }
         if let Some(m) = incoming
             .try_message::<
                 super::messages::CraneStatus,
             >(&super::channels::checks::CRANE_STATUS)
         {
-            return events.send(DashboardEvent::PublishDashboard(m)).await.is_ok();
+            return Some(DashboardEvent::PublishDashboard(m));
         }
         asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
-        true
+        None
     }
 }
 
@@ -332,8 +329,8 @@ impl DashboardClient {
         let (tx, task) = WsClient::connect_with(
             url,
             options.ws.clone(),
+            events,
             move |tx| DashboardDispatch {
-                events,
                 pending: shared,
                 tx,
             },

@@ -56,31 +56,31 @@ pub enum V1MarketdataSymbolEvent {
 #[derive(Default)]
 struct V1MarketdataSymbolPending {}
 
-/// Decodes the frames of one connection inside its task: replies complete waiting
-/// requests, everything else becomes an event.
+/// Decodes the frames of one connection: replies complete waiting requests,
+/// everything else becomes an event.
 struct V1MarketdataSymbolDispatch {
-    events: mpsc::Sender<V1MarketdataSymbolEvent>,
     pending: Arc<V1MarketdataSymbolPending>,
     tx: WsSender,
 }
 
 impl Dispatch for V1MarketdataSymbolDispatch {
-    async fn dispatch(&mut self, data: &[u8]) -> bool {
-        let V1MarketdataSymbolDispatch { events, pending, tx } = self;
+    type Event = V1MarketdataSymbolEvent;
+    fn dispatch(&mut self, data: &[u8]) -> Option<V1MarketdataSymbolEvent> {
+        let V1MarketdataSymbolDispatch { pending, tx } = self;
         let _ = (&pending, &tx);
         let mut incoming = Incoming::new(data);
         if let Some(why) = incoming.error_report() {
-            return events.send(V1MarketdataSymbolEvent::Refused(why)).await.is_ok();
+            return Some(V1MarketdataSymbolEvent::Refused(why));
         }
         if let Some(m) = incoming
             .try_message::<
                 super::messages::MarketData,
             >(&super::channels::checks::MARKET_DATA)
         {
-            return events.send(V1MarketdataSymbolEvent::SendMarketData(m)).await.is_ok();
+            return Some(V1MarketdataSymbolEvent::SendMarketData(m));
         }
         asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
-        true
+        None
     }
 }
 
@@ -116,8 +116,8 @@ impl V1MarketdataSymbolClient {
         let (tx, task) = WsClient::connect_with(
             url,
             options.ws.clone(),
+            events,
             move |tx| V1MarketdataSymbolDispatch {
-                events,
                 pending: shared,
                 tx,
             },

@@ -56,31 +56,31 @@ pub enum MarketDataV1Event {
 #[derive(Default)]
 struct MarketDataV1Pending {}
 
-/// Decodes the frames of one connection inside its task: replies complete waiting
-/// requests, everything else becomes an event.
+/// Decodes the frames of one connection: replies complete waiting requests,
+/// everything else becomes an event.
 struct MarketDataV1Dispatch {
-    events: mpsc::Sender<MarketDataV1Event>,
     pending: Arc<MarketDataV1Pending>,
     tx: WsSender,
 }
 
 impl Dispatch for MarketDataV1Dispatch {
-    async fn dispatch(&mut self, data: &[u8]) -> bool {
-        let MarketDataV1Dispatch { events, pending, tx } = self;
+    type Event = MarketDataV1Event;
+    fn dispatch(&mut self, data: &[u8]) -> Option<MarketDataV1Event> {
+        let MarketDataV1Dispatch { pending, tx } = self;
         let _ = (&pending, &tx);
         let mut incoming = Incoming::new(data);
         if let Some(why) = incoming.error_report() {
-            return events.send(MarketDataV1Event::Refused(why)).await.is_ok();
+            return Some(MarketDataV1Event::Refused(why));
         }
         if let Some(m) = incoming
             .try_message::<
                 super::messages::MarketData,
             >(&super::channels::checks::MARKET_DATA)
         {
-            return events.send(MarketDataV1Event::SendMarketData(m)).await.is_ok();
+            return Some(MarketDataV1Event::SendMarketData(m));
         }
         asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
-        true
+        None
     }
 }
 
@@ -116,8 +116,8 @@ impl MarketDataV1Client {
         let (tx, task) = WsClient::connect_with(
             url,
             options.ws.clone(),
+            events,
             move |tx| MarketDataV1Dispatch {
-                events,
                 pending: shared,
                 tx,
             },

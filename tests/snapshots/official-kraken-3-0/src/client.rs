@@ -64,21 +64,21 @@ struct KrakenWebsocketsApiPending {
     unsubscribe: Pending<super::messages::SubscriptionStatus>,
 }
 
-/// Decodes the frames of one connection inside its task: replies complete waiting
-/// requests, everything else becomes an event.
+/// Decodes the frames of one connection: replies complete waiting requests,
+/// everything else becomes an event.
 struct KrakenWebsocketsApiDispatch {
-    events: mpsc::Sender<KrakenWebsocketsApiEvent>,
     pending: Arc<KrakenWebsocketsApiPending>,
     tx: WsSender,
 }
 
 impl Dispatch for KrakenWebsocketsApiDispatch {
-    async fn dispatch(&mut self, data: &[u8]) -> bool {
-        let KrakenWebsocketsApiDispatch { events, pending, tx } = self;
+    type Event = KrakenWebsocketsApiEvent;
+    fn dispatch(&mut self, data: &[u8]) -> Option<KrakenWebsocketsApiEvent> {
+        let KrakenWebsocketsApiDispatch { pending, tx } = self;
         let _ = (&pending, &tx);
         let mut incoming = Incoming::new(data);
         if let Some(why) = incoming.error_report() {
-            return events.send(KrakenWebsocketsApiEvent::Refused(why)).await.is_ok();
+            return Some(KrakenWebsocketsApiEvent::Refused(why));
         }
         if let Some(m) = incoming
             .try_message::<super::messages::Pong>(&super::channels::checks::PONG)
@@ -87,7 +87,7 @@ impl Dispatch for KrakenWebsocketsApiDispatch {
             if pending.receive_ping.complete(0, id, m).is_err() {
                 asyncforge_runtime::endpoint::unmatched("a reply to no pending request");
             }
-            return true;
+            return None;
         }
         if let Some(m) = incoming
             .try_message::<
@@ -121,7 +121,7 @@ impl Dispatch for KrakenWebsocketsApiDispatch {
                     )
                 }
             }
-            return true;
+            return None;
         }
         if let Some(m) = incoming
             .try_message::<
@@ -132,24 +132,24 @@ impl Dispatch for KrakenWebsocketsApiDispatch {
             if pending.subscribe.complete(0, id, m.into()).is_err() {
                 asyncforge_runtime::endpoint::unmatched("a reply to no pending request");
             }
-            return true;
+            return None;
         }
         if let Some(m) = incoming
             .try_message::<
                 super::messages::Heartbeat,
             >(&super::channels::checks::HEARTBEAT)
         {
-            return events.send(KrakenWebsocketsApiEvent::Heartbeat(m)).await.is_ok();
+            return Some(KrakenWebsocketsApiEvent::Heartbeat(m));
         }
         if let Some(m) = incoming
             .try_message::<
                 super::messages::SystemStatus,
             >(&super::channels::checks::SYSTEM_STATUS)
         {
-            return events.send(KrakenWebsocketsApiEvent::SystemStatus(m)).await.is_ok();
+            return Some(KrakenWebsocketsApiEvent::SystemStatus(m));
         }
         asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
-        true
+        None
     }
 }
 
@@ -183,8 +183,8 @@ impl KrakenWebsocketsApiClient {
         let (tx, task) = WsClient::connect_with(
             url,
             options.ws.clone(),
+            events,
             move |tx| KrakenWebsocketsApiDispatch {
-                events,
                 pending: shared,
                 tx,
             },
@@ -212,7 +212,7 @@ impl KrakenWebsocketsApiClient {
             .map_err(|e| RequestError::Send(e.to_string()))?;
         let waiter = self.pending.receive_ping.register(0, id)?;
         self.tx.send(frame).map_err(|e| RequestError::Send(e.to_string()))?;
-        waiter.wait(self.request_timeout).await
+        self.tx.wait_reply(waiter, self.request_timeout).await
     }
     /// Sends a message on `/`.
     ///
@@ -229,7 +229,7 @@ impl KrakenWebsocketsApiClient {
             .map_err(|e| RequestError::Send(e.to_string()))?;
         let waiter = self.pending.subscribe.register(0, id)?;
         self.tx.send(frame).map_err(|e| RequestError::Send(e.to_string()))?;
-        waiter.wait(self.request_timeout).await
+        self.tx.wait_reply(waiter, self.request_timeout).await
     }
     /// Sends a message on `/`.
     ///
@@ -246,7 +246,7 @@ impl KrakenWebsocketsApiClient {
             .map_err(|e| RequestError::Send(e.to_string()))?;
         let waiter = self.pending.unsubscribe.register(0, id)?;
         self.tx.send(frame).map_err(|e| RequestError::Send(e.to_string()))?;
-        waiter.wait(self.request_timeout).await
+        self.tx.wait_reply(waiter, self.request_timeout).await
     }
     /// The next message from the server (`None` once the client is closed).
     pub async fn next(&mut self) -> Option<KrakenWebsocketsApiEvent> {

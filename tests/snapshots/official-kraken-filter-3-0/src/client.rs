@@ -64,21 +64,21 @@ struct CurrencyExchangePending {
     receive_unsubscribe_request: Pending<super::messages::SubscriptionStatus>,
 }
 
-/// Decodes the frames of one connection inside its task: replies complete waiting
-/// requests, everything else becomes an event.
+/// Decodes the frames of one connection: replies complete waiting requests,
+/// everything else becomes an event.
 struct CurrencyExchangeDispatch {
-    events: mpsc::Sender<CurrencyExchangeEvent>,
     pending: Arc<CurrencyExchangePending>,
     tx: WsSender,
 }
 
 impl Dispatch for CurrencyExchangeDispatch {
-    async fn dispatch(&mut self, data: &[u8]) -> bool {
-        let CurrencyExchangeDispatch { events, pending, tx } = self;
+    type Event = CurrencyExchangeEvent;
+    fn dispatch(&mut self, data: &[u8]) -> Option<CurrencyExchangeEvent> {
+        let CurrencyExchangeDispatch { pending, tx } = self;
         let _ = (&pending, &tx);
         let mut incoming = Incoming::new(data);
         if let Some(why) = incoming.error_report() {
-            return events.send(CurrencyExchangeEvent::Refused(why)).await.is_ok();
+            return Some(CurrencyExchangeEvent::Refused(why));
         }
         if let Some(m) = incoming
             .try_message::<super::messages::Pong>(&super::channels::checks::PONG)
@@ -87,7 +87,7 @@ impl Dispatch for CurrencyExchangeDispatch {
             if pending.receive_ping.complete(0, id, m).is_err() {
                 asyncforge_runtime::endpoint::unmatched("a reply to no pending request");
             }
-            return true;
+            return None;
         }
         if let Some(m) = incoming
             .try_message::<
@@ -125,7 +125,7 @@ impl Dispatch for CurrencyExchangeDispatch {
                     )
                 }
             }
-            return true;
+            return None;
         }
         if let Some(m) = incoming
             .try_message::<
@@ -136,24 +136,24 @@ impl Dispatch for CurrencyExchangeDispatch {
             if pending.receive_subscribe_request.complete(0, id, m.into()).is_err() {
                 asyncforge_runtime::endpoint::unmatched("a reply to no pending request");
             }
-            return true;
+            return None;
         }
         if let Some(m) = incoming
             .try_message::<
                 super::messages::Heartbeat,
             >(&super::channels::checks::HEARTBEAT)
         {
-            return events.send(CurrencyExchangeEvent::SendHeartbeat(m)).await.is_ok();
+            return Some(CurrencyExchangeEvent::SendHeartbeat(m));
         }
         if let Some(m) = incoming
             .try_message::<
                 super::messages::SystemStatus,
             >(&super::channels::checks::SYSTEM_STATUS)
         {
-            return events.send(CurrencyExchangeEvent::SystemStatus(m)).await.is_ok();
+            return Some(CurrencyExchangeEvent::SystemStatus(m));
         }
         asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
-        true
+        None
     }
 }
 
@@ -187,8 +187,8 @@ impl CurrencyExchangeClient {
         let (tx, task) = WsClient::connect_with(
             url,
             options.ws.clone(),
+            events,
             move |tx| CurrencyExchangeDispatch {
-                events,
                 pending: shared,
                 tx,
             },
@@ -216,7 +216,7 @@ impl CurrencyExchangeClient {
             .map_err(|e| RequestError::Send(e.to_string()))?;
         let waiter = self.pending.receive_ping.register(0, id)?;
         self.tx.send(frame).map_err(|e| RequestError::Send(e.to_string()))?;
-        waiter.wait(self.request_timeout).await
+        self.tx.wait_reply(waiter, self.request_timeout).await
     }
     /// Sends a message on `/`.
     ///
@@ -233,7 +233,7 @@ impl CurrencyExchangeClient {
             .map_err(|e| RequestError::Send(e.to_string()))?;
         let waiter = self.pending.receive_subscribe_request.register(0, id)?;
         self.tx.send(frame).map_err(|e| RequestError::Send(e.to_string()))?;
-        waiter.wait(self.request_timeout).await
+        self.tx.wait_reply(waiter, self.request_timeout).await
     }
     /// Sends a message on `/`.
     ///
@@ -250,7 +250,7 @@ impl CurrencyExchangeClient {
             .map_err(|e| RequestError::Send(e.to_string()))?;
         let waiter = self.pending.receive_unsubscribe_request.register(0, id)?;
         self.tx.send(frame).map_err(|e| RequestError::Send(e.to_string()))?;
-        waiter.wait(self.request_timeout).await
+        self.tx.wait_reply(waiter, self.request_timeout).await
     }
     /// The next message from the server (`None` once the client is closed).
     pub async fn next(&mut self) -> Option<CurrencyExchangeEvent> {

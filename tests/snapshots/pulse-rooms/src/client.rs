@@ -60,34 +60,34 @@ pub enum RoomEvent {
 #[derive(Default)]
 struct RoomPending {}
 
-/// Decodes the frames of one connection inside its task: replies complete waiting
-/// requests, everything else becomes an event.
+/// Decodes the frames of one connection: replies complete waiting requests,
+/// everything else becomes an event.
 struct RoomDispatch {
-    events: mpsc::Sender<RoomEvent>,
     pending: Arc<RoomPending>,
     tx: WsSender,
 }
 
 impl Dispatch for RoomDispatch {
-    async fn dispatch(&mut self, data: &[u8]) -> bool {
-        let RoomDispatch { events, pending, tx } = self;
+    type Event = RoomEvent;
+    fn dispatch(&mut self, data: &[u8]) -> Option<RoomEvent> {
+        let RoomDispatch { pending, tx } = self;
         let _ = (&pending, &tx);
         let mut incoming = Incoming::new(data);
         if let Some(why) = incoming.error_report() {
-            return events.send(RoomEvent::Refused(why)).await.is_ok();
+            return Some(RoomEvent::Refused(why));
         }
         if let Some(m) = incoming
             .try_message::<super::messages::Relayed>(&super::channels::checks::RELAYED)
         {
-            return events.send(RoomEvent::RelayMessage(m.into())).await.is_ok();
+            return Some(RoomEvent::RelayMessage(m.into()));
         }
         if let Some(m) = incoming
             .try_message::<super::messages::Presence>(&super::channels::checks::PRESENCE)
         {
-            return events.send(RoomEvent::RelayMessage(m.into())).await.is_ok();
+            return Some(RoomEvent::RelayMessage(m.into()));
         }
         asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
-        true
+        None
     }
 }
 
@@ -123,8 +123,8 @@ impl RoomClient {
         let (tx, task) = WsClient::connect_with(
             url,
             options.ws.clone(),
+            events,
             move |tx| RoomDispatch {
-                events,
                 pending: shared,
                 tx,
             },
@@ -193,21 +193,21 @@ struct LobbyPending {
     ping: Pending<super::messages::Pong>,
 }
 
-/// Decodes the frames of one connection inside its task: replies complete waiting
-/// requests, everything else becomes an event.
+/// Decodes the frames of one connection: replies complete waiting requests,
+/// everything else becomes an event.
 struct LobbyDispatch {
-    events: mpsc::Sender<LobbyEvent>,
     pending: Arc<LobbyPending>,
     tx: WsSender,
 }
 
 impl Dispatch for LobbyDispatch {
-    async fn dispatch(&mut self, data: &[u8]) -> bool {
-        let LobbyDispatch { events, pending, tx } = self;
+    type Event = LobbyEvent;
+    fn dispatch(&mut self, data: &[u8]) -> Option<LobbyEvent> {
+        let LobbyDispatch { pending, tx } = self;
         let _ = (&pending, &tx);
         let mut incoming = Incoming::new(data);
         if let Some(why) = incoming.error_report() {
-            return events.send(LobbyEvent::Refused(why)).await.is_ok();
+            return Some(LobbyEvent::Refused(why));
         }
         if let Some(m) = incoming
             .try_message::<super::messages::Pong>(&super::channels::checks::PONG)
@@ -216,7 +216,7 @@ impl Dispatch for LobbyDispatch {
             if pending.ping.complete(0, id, m).is_err() {
                 asyncforge_runtime::endpoint::unmatched("a reply to no pending request");
             }
-            return true;
+            return None;
         }
         if let Some(m) = incoming
             .try_message::<
@@ -228,10 +228,10 @@ impl Dispatch for LobbyDispatch {
                     <super::messages::WhoAreYou as Message>::CORRELATION_POINTER,
                 );
             let responder = Responder::new(tx.clone(), id);
-            return events.send(LobbyEvent::AskIdentity(m, responder)).await.is_ok();
+            return Some(LobbyEvent::AskIdentity(m, responder));
         }
         asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
-        true
+        None
     }
 }
 
@@ -263,8 +263,8 @@ impl LobbyClient {
         let (tx, task) = WsClient::connect_with(
             url,
             options.ws.clone(),
+            events,
             move |tx| LobbyDispatch {
-                events,
                 pending: shared,
                 tx,
             },
@@ -292,7 +292,7 @@ impl LobbyClient {
             .map_err(|e| RequestError::Send(e.to_string()))?;
         let waiter = self.pending.ping.register(0, id)?;
         self.tx.send(frame).map_err(|e| RequestError::Send(e.to_string()))?;
-        waiter.wait(self.request_timeout).await
+        self.tx.wait_reply(waiter, self.request_timeout).await
     }
     /// The next message from the server (`None` once the client is closed).
     pub async fn next(&mut self) -> Option<LobbyEvent> {
