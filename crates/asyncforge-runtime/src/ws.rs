@@ -330,7 +330,7 @@ pub trait Handler: Send + Sync + 'static {
     fn on_open(&self, _ctx: &Ctx) {}
 
     /// A frame arrived.
-    fn on_frame(&self, ctx: Ctx, frame: Frame) -> impl Future<Output = Result<(), Reject>> + Send;
+    fn on_frame(&self, ctx: &Ctx, frame: Frame) -> impl Future<Output = Result<(), Reject>> + Send;
 
     /// A connection closed.
     fn on_close(&self, _ctx: &Ctx) {}
@@ -590,7 +590,7 @@ async fn run<H: Handler>(
                         break End::Read;
                     }
                 };
-                handling.set(handler.on_frame(ctx.clone(), frame).fuse());
+                handling.set(handler.on_frame(&ctx, frame).fuse());
             }
             _ = ping.tick() => {
                 if last_seen.elapsed() > cfg.idle_timeout {

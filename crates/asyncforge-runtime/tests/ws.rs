@@ -21,7 +21,7 @@ impl Handler for Echo {
         ctx.hub.subscribe(ctx.conn, ctx.path.clone());
     }
 
-    async fn on_frame(&self, ctx: Ctx, frame: Frame) -> Result<(), Reject> {
+    async fn on_frame(&self, ctx: &Ctx, frame: Frame) -> Result<(), Reject> {
         match frame {
             Frame::Text(t) if t == "bad" => Err(Reject("`bad` is not a valid message".into())),
             other => {

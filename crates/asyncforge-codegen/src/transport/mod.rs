@@ -1024,7 +1024,7 @@ fn ws_endpoint(
                 self.shared.handler.#opened(session);
             }
 
-            async fn on_frame(&self, ctx: Ctx, frame: asyncforge_runtime::frame::Frame) -> Result<(), Reject> {
+            async fn on_frame(&self, ctx: &Ctx, frame: asyncforge_runtime::frame::Frame) -> Result<(), Reject> {
                 let session = self.session.get_or_init(|| Session { ctx: ctx.clone(), params: self.params.clone(), query: #query_clone });
                 let #incoming_mut incoming = Incoming::new(frame_bytes(&frame));
                 #(#tries)*

@@ -7,9 +7,10 @@
 //! task, which then wakes the caller). Both read through the same [`Reader`], under one lock,
 //! so frames are handled one at a time and in the order they arrived, whoever reads them.
 //!
-//! A caller keeps the socket until its reply is there and then gives it back by reading on
-//! with the connection task's waker, so the next frame wakes the connection task and nothing
-//! else has to. Whatever a caller reads but cannot finish without waiting (an event for a full
+//! Both poll the socket with one waker of the reader's own (a [`Switch`]) that wakes whoever
+//! reads at the time, so the socket changes hands without being polled again: a caller keeps
+//! it until its reply is there and gives it back by pointing the switch at the connection
+//! task, which the next frame then wakes. Whatever a caller reads but cannot finish without waiting (an event for a full
 //! application queue, the end of the connection) is handed back to the connection task, which
 //! deals with it before it reads again. A caller that stops being polled while it holds the
 //! socket (a future kept but not awaited) loses it at the connection task's next check, at most
@@ -109,6 +110,61 @@ enum Watch {
     On,
 }
 
+/// The waker the socket is polled with: it wakes whoever reads it now, the connection task or
+/// the caller holding it.
+struct Switch {
+    state: Mutex<Route>,
+}
+
+struct Route {
+    /// Who reads now.
+    target: Option<Waker>,
+    /// The socket signalled since it was last polled.
+    fired: bool,
+}
+
+impl std::task::Wake for Switch {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let mut route = self.lock();
+        route.fired = true;
+        if let Some(target) = &route.target {
+            target.wake_by_ref();
+        }
+    }
+}
+
+impl Switch {
+    fn lock(&self) -> MutexGuard<'_, Route> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Before `waker`'s task polls the socket: the socket's signals go to it.
+    fn route(&self, waker: &Waker) {
+        let mut route = self.lock();
+        route.fired = false;
+        if !route.target.as_ref().is_some_and(|t| t.will_wake(waker)) {
+            route.target = Some(waker.clone());
+        }
+    }
+
+    /// Hands the socket to `waker` without polling it: woken at once if the socket signalled
+    /// since it was last polled (the signal went to the previous reader), else by the next
+    /// signal.
+    fn hand_to(&self, waker: Option<&Waker>) {
+        let mut route = self.lock();
+        route.target = waker.cloned();
+        if route.fired
+            && let Some(target) = &route.target
+        {
+            target.wake_by_ref();
+        }
+    }
+}
+
 struct State<H: Handle> {
     /// The handling and the application's queue; `None` while the connection task waits for
     /// room in the queue (nobody reads then) and once it has stopped.
@@ -119,6 +175,9 @@ struct State<H: Handle> {
     /// The connection task's waker, from its last poll.
     task: Option<Waker>,
     watch: Watch,
+    /// Where the socket's signals go, and the waker it is polled with (the switch's).
+    switch: Arc<Switch>,
+    socket_waker: Waker,
 }
 
 /// The reading side of one client, shared by its connection task and its waiting callers.
@@ -127,15 +186,17 @@ pub(super) struct Reader<H: Handle> {
 }
 
 impl<H: Handle> State<H> {
-    /// Reads the next data frame from the socket and handles it.
-    fn read(&mut self, shared: &Shared, cx: &mut Context<'_>) -> Poll<Step<H::Event>> {
+    /// Reads the next data frame from the socket and handles it, for the task of `waker`.
+    fn read(&mut self, shared: &Shared, waker: &Waker) -> Poll<Step<H::Event>> {
         let Some((handler, events)) = self.handler.as_mut() else {
             return Poll::Ready(Step::NoSocket);
         };
+        self.switch.route(waker);
+        let mut cx = Context::from_waker(&self.socket_waker);
         loop {
             // Lock order: the reader's state, then the socket (senders take only the socket).
             let item = match shared.socket().as_mut() {
-                Some(ws) => ready!(Pin::new(ws).poll_next(cx)),
+                Some(ws) => ready!(Pin::new(ws).poll_next(&mut cx)),
                 None => return Poll::Ready(Step::NoSocket),
             };
             let message = match item {
@@ -157,9 +218,15 @@ impl<H: Handle> State<H> {
         }
     }
 
+    /// Gives the socket back to the connection task.
+    fn to_task(&mut self) {
+        self.role = Role::Task;
+        self.switch.hand_to(self.task.as_ref());
+    }
+
     /// Leaves `step` (read by a caller) to the connection task and wakes it.
     fn hand_back(&mut self, step: Step<H::Event>) {
-        self.role = Role::Task;
+        self.to_task();
         if !matches!(step, Step::NoSocket) {
             self.handback = Some(step);
             if let Some(task) = &self.task {
@@ -171,6 +238,12 @@ impl<H: Handle> State<H> {
 
 impl<H: Handle> Reader<H> {
     pub(super) fn new(handler: H, events: mpsc::Sender<H::Event>) -> Arc<Self> {
+        let switch = Arc::new(Switch {
+            state: Mutex::new(Route {
+                target: None,
+                fired: false,
+            }),
+        });
         Arc::new(Reader {
             state: Mutex::new(State {
                 handler: Some((handler, events)),
@@ -178,6 +251,8 @@ impl<H: Handle> Reader<H> {
                 handback: None,
                 task: None,
                 watch: Watch::Off,
+                socket_waker: Waker::from(switch.clone()),
+                switch,
             }),
         })
     }
@@ -204,7 +279,7 @@ impl<H: Handle> Reader<H> {
             }
             return Poll::Pending;
         }
-        st.read(shared, cx)
+        st.read(shared, cx.waker())
     }
 
     /// Waits for room in the application's queue for `event` (the connection task; nobody
@@ -233,6 +308,7 @@ impl<H: Handle> Reader<H> {
                 if let Role::Caller { waker, .. } = std::mem::replace(&mut st.role, Role::Task) {
                     waker.wake();
                 }
+                st.to_task();
                 st.watch = Watch::Off;
                 false
             }
@@ -248,6 +324,7 @@ impl<H: Handle> Reader<H> {
         if let Role::Caller { waker, .. } = std::mem::replace(&mut st.role, Role::Task) {
             waker.wake();
         }
+        st.to_task();
         st.watch = Watch::Off;
         if matches!(st.handback, Some(Step::Lost)) {
             st.handback = None;
@@ -267,9 +344,8 @@ pub(super) trait Turn: Send + Sync {
     /// `Ready(false)`: the caller does not read (it waits for the connection task);
     /// `Pending`: it holds the socket and the next frame wakes it.
     fn poll_turn(&self, shared: &Shared, token: u64, cx: &mut Context<'_>) -> Poll<bool>;
-    /// Gives the socket back to the connection task, if `token` holds it: reads on with the
-    /// connection task's waker until nothing is left, so the next frame wakes the task.
-    fn release(&self, shared: &Shared, token: u64);
+    /// Gives the socket back to the connection task, if `token` holds it.
+    fn release(&self, token: u64);
 }
 
 impl<H: Handle> Turn for Reader<H> {
@@ -308,7 +384,7 @@ impl<H: Handle> Turn for Reader<H> {
                 }
             }
         }
-        match ready!(st.read(shared, cx)) {
+        match ready!(st.read(shared, cx.waker())) {
             Step::Handled => Poll::Ready(true),
             step => {
                 st.hand_back(step);
@@ -317,27 +393,10 @@ impl<H: Handle> Turn for Reader<H> {
         }
     }
 
-    fn release(&self, shared: &Shared, token: u64) {
+    fn release(&self, token: u64) {
         let mut guard = self.lock();
-        let st = &mut *guard;
-        if !matches!(st.role, Role::Caller { token: t, .. } if t == token) {
-            return;
-        }
-        st.role = Role::Task;
-        let Some(task) = st.task.clone() else {
-            // The connection task has not polled yet: it reads when it does.
-            return;
-        };
-        let mut cx = Context::from_waker(&task);
-        loop {
-            match st.read(shared, &mut cx) {
-                Poll::Pending => return,
-                Poll::Ready(Step::Handled) => {}
-                Poll::Ready(step) => {
-                    st.hand_back(step);
-                    return;
-                }
-            }
+        if matches!(guard.role, Role::Caller { token: t, .. } if t == token) {
+            guard.to_task();
         }
     }
 }
@@ -368,7 +427,7 @@ impl<'a, T> ReplyRead<'a, T> {
     /// Gives the socket back if this future may hold it.
     fn let_go(&mut self) {
         if std::mem::take(&mut self.holds) {
-            self.reader.release(self.shared, self.token);
+            self.reader.release(self.token);
         }
     }
 }
@@ -562,6 +621,13 @@ mod tests {
         }
     }
 
+    /// Gives a request that was just sent the moment it needs to take the socket (it does so
+    /// right after sending; a peer answering faster than that would meet the connection task,
+    /// which is correct too, but not what these tests look at).
+    async fn settle() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     async fn send_all(peer: &mut Peer, frames: &[&str]) {
         for f in frames {
             peer.send(Message::text(*f)).await.expect("peer send");
@@ -583,6 +649,7 @@ mod tests {
         let (mut client, mut peer) = client(&listener, &url, 16).await;
         let answer = tokio::spawn(async move {
             assert_eq!(next_text(&mut peer).await, "req:1");
+            settle().await;
             send_all(&mut peer, &["a", "b", "reply:1", "c"]).await;
             peer
         });
@@ -607,6 +674,7 @@ mod tests {
         // And the next request reads its own reply again.
         let answer = tokio::spawn(async move {
             assert_eq!(next_text(&mut peer).await, "req:2");
+            settle().await;
             send_all(&mut peer, &["reply:2"]).await;
             peer
         });
@@ -629,6 +697,7 @@ mod tests {
         let (mut client, mut peer) = client(&listener, &url, 1).await;
         let answer = tokio::spawn(async move {
             assert_eq!(next_text(&mut peer).await, "req:1");
+            settle().await;
             send_all(&mut peer, &["a", "b", "c", "reply:1", "d"]).await;
             peer
         });

@@ -284,7 +284,7 @@ impl<H: Handler> ws::Handler for CraneCommandsConnection<H> {
     }
     async fn on_frame(
         &self,
-        ctx: Ctx,
+        ctx: &Ctx,
         frame: asyncforge_runtime::frame::Frame,
     ) -> Result<(), Reject> {
         let session = self
@@ -374,7 +374,7 @@ impl<H: Handler> ws::Handler for ReadingsConnection<H> {
     }
     async fn on_frame(
         &self,
-        ctx: Ctx,
+        ctx: &Ctx,
         frame: asyncforge_runtime::frame::Frame,
     ) -> Result<(), Reject> {
         let session = self
@@ -449,7 +449,7 @@ impl<H: Handler> ws::Handler for DashboardConnection<H> {
     }
     async fn on_frame(
         &self,
-        ctx: Ctx,
+        ctx: &Ctx,
         frame: asyncforge_runtime::frame::Frame,
     ) -> Result<(), Reject> {
         let session = self

@@ -199,7 +199,7 @@ impl<H: Handler> ws::Handler for MarketDataV1Connection<H> {
     }
     async fn on_frame(
         &self,
-        ctx: Ctx,
+        ctx: &Ctx,
         frame: asyncforge_runtime::frame::Frame,
     ) -> Result<(), Reject> {
         let session = self

@@ -293,7 +293,7 @@ impl<H: Handler> ws::Handler for RoomConnection<H> {
     }
     async fn on_frame(
         &self,
-        ctx: Ctx,
+        ctx: &Ctx,
         frame: asyncforge_runtime::frame::Frame,
     ) -> Result<(), Reject> {
         let session = self
@@ -388,7 +388,7 @@ impl<H: Handler> ws::Handler for LobbyConnection<H> {
     }
     async fn on_frame(
         &self,
-        ctx: Ctx,
+        ctx: &Ctx,
         frame: asyncforge_runtime::frame::Frame,
     ) -> Result<(), Reject> {
         let session = self
