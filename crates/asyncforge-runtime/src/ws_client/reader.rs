@@ -219,14 +219,14 @@ impl<H: Handle> State<H> {
     }
 
     /// Gives the socket back to the connection task.
-    fn to_task(&mut self) {
+    fn give_to_task(&mut self) {
         self.role = Role::Task;
         self.switch.hand_to(self.task.as_ref());
     }
 
     /// Leaves `step` (read by a caller) to the connection task and wakes it.
     fn hand_back(&mut self, step: Step<H::Event>) {
-        self.to_task();
+        self.give_to_task();
         if !matches!(step, Step::NoSocket) {
             self.handback = Some(step);
             if let Some(task) = &self.task {
@@ -308,7 +308,7 @@ impl<H: Handle> Reader<H> {
                 if let Role::Caller { waker, .. } = std::mem::replace(&mut st.role, Role::Task) {
                     waker.wake();
                 }
-                st.to_task();
+                st.give_to_task();
                 st.watch = Watch::Off;
                 false
             }
@@ -324,7 +324,7 @@ impl<H: Handle> Reader<H> {
         if let Role::Caller { waker, .. } = std::mem::replace(&mut st.role, Role::Task) {
             waker.wake();
         }
-        st.to_task();
+        st.give_to_task();
         st.watch = Watch::Off;
         if matches!(st.handback, Some(Step::Lost)) {
             st.handback = None;
@@ -396,7 +396,7 @@ impl<H: Handle> Turn for Reader<H> {
     fn release(&self, token: u64) {
         let mut guard = self.lock();
         if matches!(guard.role, Role::Caller { token: t, .. } if t == token) {
-            guard.to_task();
+            guard.give_to_task();
         }
     }
 }
