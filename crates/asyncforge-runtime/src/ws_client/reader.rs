@@ -634,6 +634,20 @@ mod tests {
         }
     }
 
+    /// The peer, on a task of its own: waits for `request`, then sends `frames`.
+    fn answering(
+        mut peer: Peer,
+        request: &'static str,
+        frames: &'static [&'static str],
+    ) -> tokio::task::JoinHandle<Peer> {
+        tokio::spawn(async move {
+            assert_eq!(next_text(&mut peer).await, request);
+            settle().await;
+            send_all(&mut peer, frames).await;
+            peer
+        })
+    }
+
     /// Runs `test` on a task of its own (a test's body has no task id).
     async fn on_a_task(test: impl Future<Output = ()> + Send + 'static) {
         tokio::spawn(test).await.expect("the test's task");
@@ -646,13 +660,8 @@ mod tests {
 
     async fn a_lone_request() {
         let (listener, url) = listen().await;
-        let (mut client, mut peer) = client(&listener, &url, 16).await;
-        let answer = tokio::spawn(async move {
-            assert_eq!(next_text(&mut peer).await, "req:1");
-            settle().await;
-            send_all(&mut peer, &["a", "b", "reply:1", "c"]).await;
-            peer
-        });
+        let (mut client, peer) = client(&listener, &url, 16).await;
+        let answer = answering(peer, "req:1", &["a", "b", "reply:1", "c"]);
         let reply = client.request("1", Duration::from_secs(5)).await;
         assert_eq!(reply, Ok("reply:1".to_owned()));
         assert_eq!(
@@ -672,12 +681,7 @@ mod tests {
         assert_eq!(client.decoded_on("d"), client.connection_task());
 
         // And the next request reads its own reply again.
-        let answer = tokio::spawn(async move {
-            assert_eq!(next_text(&mut peer).await, "req:2");
-            settle().await;
-            send_all(&mut peer, &["reply:2"]).await;
-            peer
-        });
+        let answer = answering(peer, "req:2", &["reply:2"]);
         assert_eq!(
             client.request("2", Duration::from_secs(5)).await,
             Ok("reply:2".to_owned())
@@ -694,13 +698,8 @@ mod tests {
     async fn events_handed_back() {
         let (listener, url) = listen().await;
         // Room for one event: the caller queues the first, hands the second back.
-        let (mut client, mut peer) = client(&listener, &url, 1).await;
-        let answer = tokio::spawn(async move {
-            assert_eq!(next_text(&mut peer).await, "req:1");
-            settle().await;
-            send_all(&mut peer, &["a", "b", "c", "reply:1", "d"]).await;
-            peer
-        });
+        let (mut client, peer) = client(&listener, &url, 1).await;
+        let answer = answering(peer, "req:1", &["a", "b", "c", "reply:1", "d"]);
         let mut events = std::mem::replace(&mut client.events, mpsc::channel(1).1);
         let reader = tokio::spawn(async move {
             // The application reads late: the queue is full meanwhile.
