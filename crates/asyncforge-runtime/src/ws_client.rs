@@ -592,7 +592,7 @@ async fn run<H: Handle>(
                     () = &mut watch, if watching => {
                         watching = reader.check();
                         if watching {
-                            watch.as_mut().reset(tokio::time::Instant::now() + reader::WATCH);
+                            watch.as_mut().reset(next_check());
                         }
                     }
                     step = std::future::poll_fn(|cx| reader.poll_task(&shared, cx)) => {
@@ -601,7 +601,7 @@ async fn run<H: Handle>(
                             Step::Watch => {
                                 if !watching {
                                     watching = true;
-                                    watch.as_mut().reset(tokio::time::Instant::now() + reader::WATCH);
+                                    watch.as_mut().reset(next_check());
                                 }
                                 true
                             }
@@ -631,6 +631,11 @@ async fn run<H: Handle>(
     }
     shared.socket().take();
     let _ = state.send(State::Closed);
+}
+
+/// When the connection task next checks on a caller holding the socket.
+fn next_check() -> tokio::time::Instant {
+    tokio::time::Instant::now() + reader::WATCH
 }
 
 fn request(

@@ -10,11 +10,11 @@
 //! Both poll the socket with one waker of the reader's own (a [`Switch`]) that wakes whoever
 //! reads at the time, so the socket changes hands without being polled again: a caller keeps
 //! it until its reply is there and gives it back by pointing the switch at the connection
-//! task, which the next frame then wakes. Whatever a caller reads but cannot finish without waiting (an event for a full
-//! application queue, the end of the connection) is handed back to the connection task, which
-//! deals with it before it reads again. A caller that stops being polled while it holds the
-//! socket (a future kept but not awaited) loses it at the connection task's next check, at most
-//! two [`WATCH`] periods later.
+//! task, which the next frame then wakes. Whatever a caller reads but cannot finish without
+//! waiting (an event for a full application queue, the end of the connection) is handed back
+//! to the connection task, which deals with it before it reads again. A caller that stops
+//! being polled while it holds the socket (a future kept but not awaited) loses it at the
+//! connection task's next check, at most two [`WATCH`] periods later.
 
 use std::future::Future;
 use std::pin::Pin;
