@@ -317,7 +317,7 @@ pub mod strict {
         d.deserialize_str(Hyphenated)
     }
 
-    /// [`uuid`] for an optional property that must not be `null` when present.
+    /// [`uuid()`] for an optional property that must not be `null` when present.
     pub fn present_uuid<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Uuid>, D::Error> {
         uuid(d).map(Some)
     }
