@@ -104,12 +104,19 @@ pub fn outgoing_bytes<O: Outgoing + ?Sized>(
     let (Some(pointer), Some(id)) = (message.correlation_pointer(), correlation) else {
         return message.to_bytes();
     };
-    if !is_json(message.content_type()) || matches!(message.typed_correlation(), Correlation::Id(_))
-    {
+    if !is_json(message.content_type()) {
+        return message.to_bytes();
+    }
+    let typed = message.typed_correlation();
+    if matches!(typed, Correlation::Id(_)) {
         return message.to_bytes();
     }
     let parsed = |bytes: Vec<u8>| serde_json::from_slice::<Value>(&bytes).map_err(|_| bytes);
-    let mut value = if let Some(key) = top_level_key(pointer) {
+    let unset = matches!(typed, Correlation::Unset);
+    let mut value = if let Some(v) = unset.then(|| message.to_json_value()).flatten() {
+        // The type says the id is missing: fill it in without encoding the payload first.
+        v
+    } else if let Some(key) = top_level_key(pointer) {
         // The usual case, a member of the payload object: the encoded bytes say whether it is
         // set without building a `Value` of the whole payload.
         let bytes = message.to_bytes()?;
