@@ -258,14 +258,11 @@ impl WsSender {
         waiter: Waiter<T>,
         timeout: Duration,
     ) -> Result<T, RequestError> {
-        let rx = waiter.into_receiver();
-        let wait = async {
-            match &self.reader {
-                Some(reader) => ReplyRead::new(&self.shared, reader.as_ref(), rx).await,
-                None => rx.await.map_err(|_| RequestError::Closed),
-            }
+        let Some(reader) = &self.reader else {
+            return waiter.wait(timeout).await;
         };
-        tokio::time::timeout(timeout, wait)
+        let read = ReplyRead::new(&self.shared, reader.as_ref(), waiter.into_receiver());
+        tokio::time::timeout(timeout, read)
             .await
             .unwrap_or(Err(RequestError::Timeout(timeout)))
     }

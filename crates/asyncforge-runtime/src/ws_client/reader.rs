@@ -93,12 +93,9 @@ pub(super) enum Step<E> {
 enum Role {
     /// The connection task.
     Task,
-    /// The task behind `token`'s `wait_reply`; `polled` since the connection task last checked.
-    Caller {
-        token: u64,
-        polled: bool,
-        waker: Waker,
-    },
+    /// The task behind `token`'s `wait_reply` (the switch's target while it reads); `polled`
+    /// since the connection task last checked.
+    Caller { token: u64, polled: bool },
 }
 
 /// Whether the connection task checks on a caller holding the socket.
@@ -148,6 +145,13 @@ impl Switch {
         route.fired = false;
         if !route.target.as_ref().is_some_and(|t| t.will_wake(waker)) {
             route.target = Some(waker.clone());
+        }
+    }
+
+    /// Wakes whoever reads now.
+    fn wake_target(&self) {
+        if let Some(target) = &self.lock().target {
+            target.wake_by_ref();
         }
     }
 
@@ -222,6 +226,15 @@ impl<H: Handle> State<H> {
     fn give_to_task(&mut self) {
         self.role = Role::Task;
         self.switch.hand_to(self.task.as_ref());
+    }
+
+    /// Takes the socket from a caller holding it (woken, to wait for its reply from the
+    /// connection task) and gives it to the connection task.
+    fn let_caller_go(&mut self) {
+        if let Role::Caller { .. } = self.role {
+            self.switch.wake_target();
+        }
+        self.give_to_task();
     }
 
     /// Leaves `step` (read by a caller) to the connection task and wakes it.
@@ -305,10 +318,7 @@ impl<H: Handle> Reader<H> {
                 true
             }
             _ => {
-                if let Role::Caller { waker, .. } = std::mem::replace(&mut st.role, Role::Task) {
-                    waker.wake();
-                }
-                st.give_to_task();
+                st.let_caller_go();
                 st.watch = Watch::Off;
                 false
             }
@@ -321,10 +331,7 @@ impl<H: Handle> Reader<H> {
     pub(super) fn reset(&self, stop: bool) {
         let mut guard = self.lock();
         let st = &mut *guard;
-        if let Role::Caller { waker, .. } = std::mem::replace(&mut st.role, Role::Task) {
-            waker.wake();
-        }
-        st.give_to_task();
+        st.let_caller_go();
         st.watch = Watch::Off;
         if matches!(st.handback, Some(Step::Lost)) {
             st.handback = None;
@@ -353,16 +360,7 @@ impl<H: Handle> Turn for Reader<H> {
         let mut guard = self.lock();
         let st = &mut *guard;
         match &mut st.role {
-            Role::Caller {
-                token: t,
-                polled,
-                waker,
-            } if *t == token => {
-                *polled = true;
-                if !waker.will_wake(cx.waker()) {
-                    *waker = cx.waker().clone();
-                }
-            }
+            Role::Caller { token: t, polled } if *t == token => *polled = true,
             Role::Caller { .. } => return Poll::Ready(false),
             Role::Task => {
                 if st.handler.is_none()
@@ -374,7 +372,6 @@ impl<H: Handle> Turn for Reader<H> {
                 st.role = Role::Caller {
                     token,
                     polled: true,
-                    waker: cx.waker().clone(),
                 };
                 if st.watch == Watch::Off {
                     st.watch = Watch::Wanted;
