@@ -8,10 +8,13 @@
 //!   compares the validator with `@asyncapi/parser` installed by npm into `.cache/npm` (never
 //!   needed by the product);
 //! - `fuzz [--seconds N] [--keep-going]` runs the cargo-fuzz target over the loader, validator,
-//!   lowering and type generation.
+//!   lowering and type generation;
+//! - `peers [--check]` installs and starts every external peer the tests talk to (see
+//!   `peers.rs`).
 
 mod bench;
 mod fuzz;
+mod peers;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +47,9 @@ tasks:
                                findings in fuzz/artifacts/validate/, a stack overflow's input as
                                crash-last-input-<hash>; --keep-going restarts the fuzzer after a
                                finding until the time is up; `cargo xtask fuzz --help` for details
+  peers [--check]              install and start every peer the tests talk to (Debian packages,
+                               PyPI libraries, the Tansu Kafka broker, Mosquitto and Redis);
+                               --check lists what is missing
   help                         this text
 ";
 
@@ -54,6 +60,7 @@ fn main() -> ExitCode {
         Some("codegen") => codegen(rest),
         Some("bench") => bench::run(rest),
         Some("fuzz") => fuzz::run(rest),
+        Some("peers") => peers::run(rest),
         Some("help") | Some("--help") | Some("-h") | None => {
             print!("{HELP}");
             ExitCode::SUCCESS

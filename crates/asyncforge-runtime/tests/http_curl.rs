@@ -55,8 +55,7 @@ fn s(v: &[&str]) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn curl_sees_304_412_428_409() {
     if Command::new("curl").arg("--version").output().is_err() {
-        eprintln!("NOTICE: skipping the curl test: curl is not installed");
-        return;
+        return asyncforge_testkit::skip("curl", "apt-get install curl");
     }
     let store = ResourceStore::<Counter>::new(ResourceConfig {
         require_precondition: true,

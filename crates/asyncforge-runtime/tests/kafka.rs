@@ -434,8 +434,7 @@ async fn ensure_topics_fails_within_its_timeout_on_the_mock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kcat_interop() {
     if Command::new("kcat").arg("-V").output().is_err() {
-        println!("SKIP: kcat is not installed (Debian package `kcat`)");
-        return;
+        return asyncforge_testkit::skip("kcat", "apt-get install kcat");
     }
     let mock = Mock::start(&[("from-kcat", 1), ("to-kcat", 1)]);
     let cfg = mock.config();
@@ -454,11 +453,13 @@ async fn kcat_interop() {
     }
     let out = kcat.wait_with_output().expect("kcat");
     if !out.status.success() {
-        println!(
-            "SKIP: kcat cannot produce to the mock cluster: {}",
-            String::from_utf8_lossy(&out.stderr)
+        return asyncforge_testkit::skip(
+            &format!(
+                "a kcat that can produce to the mock cluster ({})",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+            "apt-get install kcat",
         );
-        return;
     }
     let lights = Lights::default();
     let consumer = spawn(&cfg, options("g-kcat", "from-kcat"), lights.clone());

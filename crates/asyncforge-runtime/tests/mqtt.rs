@@ -153,8 +153,10 @@ fn system_mosquitto(version: Version) -> Option<Addr> {
             version,
         })
     } else {
-        println!("SKIP: no MQTT broker on 127.0.0.1:1883 (.ci/run starts Mosquitto)");
-        None
+        asyncforge_testkit::skip_none(
+            "an MQTT broker on 127.0.0.1:1883",
+            "apt-get install mosquitto, or cargo xtask peers",
+        )
     }
 }
 
@@ -184,8 +186,7 @@ struct PrivateMosquitto {
 impl PrivateMosquitto {
     fn new() -> Option<PrivateMosquitto> {
         let Some(binary) = mosquitto_binary() else {
-            println!("SKIP: mosquitto is not installed (Debian package `mosquitto`)");
-            return None;
+            return asyncforge_testkit::skip_none("mosquitto", "apt-get install mosquitto");
         };
         let dir = tempfile::tempdir().expect("tempdir");
         // Started as root, Mosquitto drops to its own user, which must be able to write its
@@ -215,8 +216,7 @@ impl PrivateMosquitto {
     /// `openssl`.
     fn tls(&mut self) -> Option<(Vec<u8>, Vec<u8>, Vec<u8>)> {
         if !have("openssl") {
-            println!("SKIP: the openssl command is not installed");
-            return None;
+            return asyncforge_testkit::skip_none("the openssl command", "apt-get install openssl");
         }
         let dir = self.dir.path();
         // Words of `args[0]` (no spaces inside them), then the other arguments as they are.
@@ -676,8 +676,10 @@ impl Handler for Doubler {
 /// Interop with the Mosquitto command-line clients as independent peers.
 async fn interop_cli(addr: Addr) {
     if !have("mosquitto_pub") || !have("mosquitto_sub") {
-        println!("SKIP: mosquitto_pub/mosquitto_sub not installed (Debian `mosquitto-clients`)");
-        return;
+        return asyncforge_testkit::skip(
+            "mosquitto_pub and mosquitto_sub",
+            "apt-get install mosquitto-clients",
+        );
     }
     let prefix = unique("cli");
     let v = match addr.version {

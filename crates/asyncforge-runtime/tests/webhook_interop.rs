@@ -54,9 +54,9 @@ fn available() -> bool {
     }))
     .is_some_and(|(code, _)| code == 0);
     if !ok {
-        eprintln!(
-            "NOTICE: skipping Standard Webhooks interop: python3 or the `standardwebhooks` \
-             package is missing (python3 -m pip install standardwebhooks)"
+        asyncforge_testkit::skip(
+            "python3 with the `standardwebhooks` package",
+            "python3 -m pip install standardwebhooks",
         );
     }
     ok

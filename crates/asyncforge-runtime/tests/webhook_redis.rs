@@ -25,15 +25,17 @@ async fn connect(prefix: &str) -> Option<RedisStore> {
     .await
     .is_ok_and(|r| r.is_ok());
     if !reachable {
-        eprintln!("NOTICE: skipping Redis idempotency tests: nothing listens on 127.0.0.1:6379");
-        return None;
+        return asyncforge_testkit::skip_none(
+            "a Redis server on 127.0.0.1:6379",
+            "apt-get install redis-server, or cargo xtask peers",
+        );
     }
     match tokio::time::timeout(Duration::from_secs(3), RedisStore::connect(URL, prefix)).await {
         Ok(Ok(s)) => Some(s),
-        other => {
-            eprintln!("NOTICE: skipping Redis idempotency tests: cannot connect ({other:?})");
-            None
-        }
+        other => asyncforge_testkit::skip_none(
+            &format!("a Redis server answering on 127.0.0.1:6379 ({other:?})"),
+            "cargo xtask peers",
+        ),
     }
 }
 

@@ -42,6 +42,14 @@ impl Checked {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
 
+    /// The errors that make code generated from the document wrong: every error but those of
+    /// the documentation-only rules (examples, defaults, tags; see [`rules::shapes_code`]).
+    pub fn generation_errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.is_error() && rules::shapes_code(d.code))
+    }
+
     /// The document, when it is valid.
     pub fn document(&self) -> Option<Document<'_>> {
         if self.has_errors() {

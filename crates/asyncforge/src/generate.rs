@@ -56,13 +56,8 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> GenerateError + '_ {
 /// Loads and checks a document, refusing invalid ones.
 pub fn load_checked(spec: &Path) -> Result<Checked, GenerateError> {
     let checked = asyncforge_spec::load(spec);
-    if checked.has_errors() || checked.version.is_none() {
-        let diagnostics: Vec<Diagnostic> = checked
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .cloned()
-            .collect();
+    if checked.generation_errors().next().is_some() || checked.version.is_none() {
+        let diagnostics: Vec<Diagnostic> = checked.generation_errors().cloned().collect();
         return Err(GenerateError::Invalid {
             path: spec.display().to_string(),
             count: diagnostics.len().max(1),
@@ -243,9 +238,9 @@ pub mod build {
                     println!("cargo:rerun-if-changed={}", p.display());
                 }
             }
-            if checked.has_errors() {
+            if checked.generation_errors().next().is_some() {
                 if self.emit_cargo_lines {
-                    for d in checked.diagnostics.iter().filter(|d| d.is_error()) {
+                    for d in checked.generation_errors() {
                         let place = d
                             .location
                             .as_ref()

@@ -245,7 +245,13 @@ fn generate_rust(args: RustArgs) -> ExitCode {
         load_checked(&args.spec)
     };
     let title = match loaded {
-        Ok(c) => c.lower().map(|a| a.info.title).unwrap_or_default(),
+        Ok(c) => {
+            // Errors that do not shape the code (examples, defaults, tags) are shown, not fatal.
+            for d in c.diagnostics.iter().filter(|d| d.is_error()) {
+                eprintln!("{}", report::human(&c.workspace, d, false));
+            }
+            c.lower().map(|a| a.info.title).unwrap_or_default()
+        }
         Err(GenerateError::Invalid { diagnostics, .. }) => {
             let checked = asyncforge::spec::load(&args.spec);
             for d in &diagnostics {

@@ -196,3 +196,55 @@ fn json_output_snapshot() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     insta::assert_json_snapshot!("json", v);
 }
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).expect("utf-8 output")
+}
+
+#[test]
+fn examples_never_make_a_3x_document_invalid() {
+    let o = run(&["validate", "tests/fixtures/examples-nullable-3.0.yaml"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("valid (AsyncAPI 3.0.0): 0 errors"), "{out}");
+    assert!(out.contains("warning[asyncapi3-schema-examples]"), "{out}");
+    assert!(out.contains("warning[asyncapi3-message-examples]"), "{out}");
+    // Both the schema's own example and the message example hold `null` under `nullable`.
+    assert_eq!(
+        out.matches(r#"write it into the type: `type: [string, "null"]`"#)
+            .count(),
+        2,
+        "{out}"
+    );
+}
+
+#[test]
+fn examples_never_stop_generate() {
+    for (spec, validate_status) in [
+        ("tests/fixtures/examples-nullable-3.0.yaml", 0),
+        ("tests/fixtures/examples-2.6.yaml", 1),
+    ] {
+        assert_eq!(
+            run(&["validate", spec]).status.code(),
+            Some(validate_status),
+            "{spec}"
+        );
+        let dir = tempfile::tempdir().expect("tmp");
+        let out = dir.path().join("crate");
+        let o = run(&[
+            "generate",
+            "rust",
+            "--spec",
+            spec,
+            "--out",
+            out.to_str().expect("utf-8 path"),
+        ]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(0), "{spec}: {err}");
+        assert!(out.join("src/types.rs").is_file(), "{spec}: {err}");
+        if validate_status == 1 {
+            // The 2.x example error is still shown.
+            assert!(err.contains("error[asyncapi2-message-examples]"), "{err}");
+        }
+    }
+}

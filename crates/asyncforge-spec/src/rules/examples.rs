@@ -106,7 +106,7 @@ pub(crate) fn report_instance(
     cx: &mut Ctx<'_>,
     code: &'static str,
     severity: Severity,
-    validator: &Validator,
+    (validator, schema): (&Validator, &At<'_>),
     instance: &At<'_>,
     what: &str,
 ) {
@@ -116,6 +116,12 @@ pub(crate) fn report_instance(
         .take(20)
         .collect();
     for (path, msg) in errors {
+        let null = instance.v.pointer(&path).is_some_and(Value::is_null);
+        let help = (null && says_nullable(cx, schema, &path)).then(|| {
+            "`nullable` is an OpenAPI keyword that AsyncAPI schemas do not know; to allow `null`, \
+             write it into the type: `type: [string, \"null\"]`"
+                .to_owned()
+        });
         let ptr = format!("{}{}", instance.ptr, path);
         let v = cx.ws.get(instance.file, &ptr).unwrap_or(instance.v);
         let at = At {
@@ -134,8 +140,62 @@ pub(crate) fn report_instance(
             &at,
             format!("{what} is not valid against its schema{place}: {msg}"),
             false,
-        );
+        )
+        .help = help;
     }
+}
+
+/// Whether the schema that `path` (a JSON pointer into an instance) reaches from `schema` says
+/// `nullable: true` (followed through `properties`, `items`, `additionalProperties` and the
+/// branches of `allOf`/`anyOf`/`oneOf`).
+fn says_nullable(cx: &Ctx<'_>, schema: &At<'_>, path: &str) -> bool {
+    let mut nodes = vec![schema.clone()];
+    let segments = path
+        .split('/')
+        .skip(1)
+        .map(|s| s.replace("~1", "/").replace("~0", "~"));
+    for segment in segments {
+        let mut next = Vec::new();
+        for node in with_branches(cx, nodes) {
+            if let Some(p) = node.child("properties").and_then(|p| p.child(&segment)) {
+                next.push(p);
+            } else if let Some(i) = node.child("items").filter(|i| i.v.is_object()) {
+                next.push(i);
+            } else if let Some(a) = node
+                .child("additionalProperties")
+                .filter(|a| a.v.is_object())
+            {
+                next.push(a);
+            }
+        }
+        nodes = next;
+    }
+    with_branches(cx, nodes)
+        .iter()
+        .any(|n| n.v.get("nullable") == Some(&Value::Bool(true)))
+}
+
+/// The schemas, dereferenced, with the branches of their `allOf`/`anyOf`/`oneOf` (bounded, so
+/// a recursive schema cannot make this grow without end).
+fn with_branches<'a>(cx: &Ctx<'a>, nodes: Vec<At<'a>>) -> Vec<At<'a>> {
+    const MOST: usize = 64;
+    let mut out: Vec<At<'a>> = Vec::new();
+    let mut stack = nodes;
+    while let Some(node) = stack.pop() {
+        if out.len() >= MOST {
+            break;
+        }
+        let Some(node) = cx.deref(&node) else {
+            continue;
+        };
+        for key in ["allOf", "anyOf", "oneOf"] {
+            if let Some(list) = node.child(key).filter(|l| l.v.is_array()) {
+                stack.extend(list.items());
+            }
+        }
+        out.push(node);
+    }
+    out
 }
 
 /// Whether a message's payload is written in JSON Schema / AsyncAPI Schema (the only formats
@@ -182,14 +242,15 @@ pub(crate) fn message_examples(
         return;
     };
     let format = message.str("schemaFormat");
-    let mut validators: Vec<(&str, Option<Validator>)> = Vec::new();
+    let severity = rule_severity(code);
+    let mut validators: Vec<(&str, Option<(Validator, At<'_>)>)> = Vec::new();
     for key in ["payload", "headers"] {
         let schema = message
             .child(key)
             .and_then(|f| schema_node(cx, &f, if key == "payload" { format } else { None }));
         let v = match schema {
             Some(s) => match sc.compile(&s) {
-                Ok(v) => Some(v),
+                Ok(v) => Some((v, s)),
                 Err(why) => {
                     cx.emit(
                         "asyncapi-schema-uncompilable",
@@ -206,19 +267,24 @@ pub(crate) fn message_examples(
     for ex in examples.items() {
         let Some(ex) = cx.deref(&ex) else { continue };
         for (key, validator) in &validators {
-            let (Some(val), Some(instance)) = (validator, ex.child(key)) else {
+            let (Some((val, schema)), Some(instance)) = (validator, ex.child(key)) else {
                 continue;
             };
             report_instance(
                 cx,
                 code,
-                Severity::Error,
-                val,
+                severity,
+                (val, schema),
                 &instance,
                 &format!("example {key}"),
             );
         }
     }
+}
+
+/// The registry's severity of a rule (`Error` for a code it does not know).
+fn rule_severity(code: &str) -> Severity {
+    super::info(code).map_or(Severity::Error, |r| r.severity)
 }
 
 /// Walks schema trees, checking every `default` and `examples` against the schema that holds it.
@@ -276,10 +342,13 @@ impl SchemaWalker {
                 continue;
             };
             let top = self.tops.contains(&(node.file, node.ptr.clone()));
-            let severity = if top {
-                Severity::Error
-            } else {
-                Severity::Warning
+            // Nested schemas are at most warnings.
+            let severity = |code| {
+                if top {
+                    rule_severity(code)
+                } else {
+                    Severity::Warning
+                }
             };
             let what_default = if top {
                 "`default`"
@@ -300,15 +369,22 @@ impl SchemaWalker {
                 match sc.compile(&node) {
                     Ok(validator) => {
                         if let Some(d) = node.child("default") {
-                            report_instance(cx, codes.0, severity, &validator, &d, what_default);
+                            report_instance(
+                                cx,
+                                codes.0,
+                                severity(codes.0),
+                                (&validator, &node),
+                                &d,
+                                what_default,
+                            );
                         }
                         if let Some(ex) = &examples {
                             for e in ex.items() {
                                 report_instance(
                                     cx,
                                     codes.1,
-                                    severity,
-                                    &validator,
+                                    severity(codes.1),
+                                    (&validator, &node),
                                     &e,
                                     what_example,
                                 );

@@ -313,7 +313,7 @@ pub const RULES: &[RuleInfo] = &[
     ),
     rule(
         "asyncapi3-message-examples",
-        Error,
+        Warning,
         "3.x",
         "Message examples match the message's payload and headers schemas.",
     ),
@@ -325,7 +325,7 @@ pub const RULES: &[RuleInfo] = &[
     ),
     rule(
         "asyncapi3-schema-examples",
-        Error,
+        Warning,
         "3.x",
         "A schema's `examples` are valid against the schema.",
     ),
@@ -425,6 +425,26 @@ pub const RULES: &[RuleInfo] = &[
 /// Looks up a rule.
 pub fn info(code: &str) -> Option<&'static RuleInfo> {
     RULES.iter().find(|r| r.code == code)
+}
+
+/// Rules whose errors say nothing about the code generated from the document: examples,
+/// defaults and tag lists are documentation. Their errors are reported, but they do not stop
+/// generation.
+const DOCUMENTATION_ONLY: &[&str] = &[
+    "asyncapi2-message-examples",
+    "asyncapi2-schema-default",
+    "asyncapi2-schema-examples",
+    "asyncapi2-tags-uniqueness",
+    "asyncapi3-message-examples",
+    "asyncapi3-schema-default",
+    "asyncapi3-schema-examples",
+    "asyncapi3-tags-uniqueness",
+];
+
+/// Whether an error of rule `code` makes code generated from the document wrong (every rule
+/// but those about examples, defaults and tags).
+pub fn shapes_code(code: &str) -> bool {
+    !DOCUMENTATION_ONLY.contains(&code)
 }
 
 /// A node reached while walking a document.

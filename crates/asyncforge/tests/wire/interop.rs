@@ -253,8 +253,7 @@ fn n(v: &Value, pointer: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headless_chromium_talks_to_the_generated_server() {
     let Some(chromium) = on_path("chromium").or_else(|| on_path("chromium-browser")) else {
-        eprintln!("skipping: chromium is not installed (apt-get install chromium)");
-        return;
+        return asyncforge_testkit::skip("chromium", "apt-get install chromium");
     };
     let started = Instant::now();
     let bound = bind(
@@ -519,10 +518,10 @@ async fn python_websockets_talks_to_the_generated_server() {
         .status()
         .is_ok_and(|s| s.success());
     if !usable {
-        eprintln!(
-            "skipping: python3 with websockets >= 13 is not available (python3 -m pip install websockets)"
+        return asyncforge_testkit::skip(
+            "python3 with websockets >= 13",
+            "python3 -m pip install websockets",
         );
-        return;
     }
     let started = Instant::now();
     let allowed = "https://rooms.example";

@@ -1013,8 +1013,7 @@ async fn long_polling_returns_on_change_and_304_on_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn curl_sees_304_412_428_and_409() {
     if Command::new("curl").arg("--version").output().is_err() {
-        eprintln!("NOTICE: skipping the curl test: curl is not installed");
-        return;
+        return asyncforge_testkit::skip("curl", "apt-get install curl");
     }
     let (base, _, _) = start(config(&secrets())).await;
     let url = format!("{base}/v1/accounts/curl-1");
@@ -1134,9 +1133,9 @@ fn reference_available() -> bool {
     )
     .is_some_and(|(code, _)| code == 0);
     if !ok {
-        eprintln!(
-            "NOTICE: skipping Standard Webhooks interop: python3 or the `standardwebhooks` \
-             package is missing (python3 -m pip install standardwebhooks)"
+        asyncforge_testkit::skip(
+            "python3 with the `standardwebhooks` package",
+            "python3 -m pip install standardwebhooks",
         );
     }
     ok
