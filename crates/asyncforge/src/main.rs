@@ -50,7 +50,7 @@ enum GenerateCommand {
 
 #[derive(clap::Args)]
 struct RustArgs {
-    /// The AsyncAPI document.
+    /// The AsyncAPI document (`-`: standard input, `$ref`s relative to the current directory).
     #[arg(long)]
     spec: PathBuf,
     /// Directory of the generated crate (created if needed).
@@ -71,6 +71,9 @@ struct RustArgs {
     /// Generate even when the document has errors (what they break becomes `serde_json::Value`).
     #[arg(long)]
     allow_invalid: bool,
+    /// Overwrite files in `--out` that asyncforge did not generate.
+    #[arg(long)]
+    force: bool,
     /// Serve the channels of a document without servers with this protocol (`ws`, `wss`,
     /// `sse`, `http+sse`, `https+sse`).
     #[arg(long, value_name = "PROTOCOL", value_parser = ["ws", "wss", "sse", "http+sse", "https+sse"])]
@@ -225,59 +228,58 @@ fn main() -> ExitCode {
 
 fn generate_rust(args: RustArgs) -> ExitCode {
     use asyncforge::generate::{
-        GenerateError, apply_templates, default_settings, generate_crate_with, load_checked,
+        GenerateError, apply_templates, default_settings, generate_checked, load_document,
     };
     let runtime: asyncforge::codegen::Runtime = match args.runtime.parse() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("--runtime {e}");
+            eprintln!("error: --runtime {e}");
             return ExitCode::from(2);
         }
     };
-    let loaded = if args.allow_invalid {
-        let c = asyncforge::spec::load(&args.spec);
-        if c.version.is_some() {
-            Ok(c)
-        } else {
-            load_checked(&args.spec)
-        }
-    } else {
-        load_checked(&args.spec)
-    };
-    let title = match loaded {
-        Ok(c) => {
-            // Errors that do not shape the code (examples, defaults, tags) are shown, not fatal.
-            for d in c.diagnostics.iter().filter(|d| d.is_error()) {
-                eprintln!("{}", report::human(&c.workspace, d, false));
-            }
-            c.lower().map(|a| a.info.title).unwrap_or_default()
-        }
-        Err(GenerateError::Invalid { diagnostics, .. }) => {
-            let checked = asyncforge::spec::load(&args.spec);
-            for d in &diagnostics {
-                eprintln!("{}", report::human(&checked.workspace, d, false));
-            }
-            let io = checked.workspace.root().is_none();
-            eprintln!(
-                "{}: not generated: the document has errors",
-                args.spec.display()
-            );
-            return ExitCode::from(if io { 2 } else { 1 });
-        }
+    let checked = match load_document(&args.spec) {
+        Ok(c) => c,
         Err(e) => {
-            eprintln!("{e}");
+            eprintln!("error: cannot read {e}");
             return ExitCode::from(2);
         }
+    };
+    if checked.workspace.root().is_none() {
+        // The document itself could not be read: say so, not "the document has errors".
+        let why = checked
+            .diagnostics
+            .iter()
+            .find(|d| d.is_error())
+            .map_or_else(|| "unreadable".to_owned(), |d| d.message.clone());
+        eprintln!("error: {why}");
+        return ExitCode::from(2);
+    }
+    let blocking = checked.version.is_none()
+        || (!args.allow_invalid && checked.generation_errors().next().is_some());
+    // Errors are shown either way; those of examples, defaults and tags do not stop generation.
+    for d in checked.diagnostics.iter().filter(|d| d.is_error()) {
+        eprintln!("{}", report::human(&checked.workspace, d, false));
+    }
+    if blocking {
+        eprintln!(
+            "{}: not generated: the document has errors",
+            args.spec.display()
+        );
+        return ExitCode::from(1);
+    }
+    let title = checked.lower().map(|a| a.info.title).unwrap_or_default();
+    let spec_name = if args.spec == std::path::Path::new("-") {
+        asyncforge::generate::STDIN.to_owned()
+    } else {
+        args.spec
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default()
     };
     let mut settings = default_settings(&title)
-        .with_runtime(runtime)
+        .with_runtime(runtime_from(runtime, &args.out))
         .with_deny_warnings(args.deny_warnings)
-        .with_spec_name(
-            args.spec
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        );
+        .with_spec_name(spec_name);
     if let Some(name) = args.crate_name {
         settings.crate_name = name;
     }
@@ -285,15 +287,22 @@ fn generate_rust(args: RustArgs) -> ExitCode {
         settings = settings.with_default_protocol(protocol);
     }
     if let Some(dir) = &args.templates {
+        if !dir.is_dir() {
+            eprintln!(
+                "error: --templates {}: not a directory (it holds Cargo.toml.tera and/or README.md.tera)",
+                dir.display()
+            );
+            return ExitCode::from(2);
+        }
         settings = match apply_templates(settings, dir) {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("{e}");
+                eprintln!("error: {e}");
                 return ExitCode::from(2);
             }
         };
     }
-    match generate_crate_with(&args.spec, &args.out, &settings, args.allow_invalid) {
+    match generate_checked(&checked, &args.out, &settings, args.force) {
         Ok(out) => {
             for w in &out.warnings {
                 eprintln!("{w}");
@@ -306,13 +315,72 @@ fn generate_rust(args: RustArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("{e}");
+            eprintln!("error: {e}");
             ExitCode::from(match e {
-                GenerateError::Io { .. } => 2,
+                GenerateError::Io { .. } | GenerateError::NotOurs { .. } => 2,
                 _ => 1,
             })
         }
     }
+}
+
+/// A `path=` runtime as the generated crate must spell it: a relative path given on the
+/// command line is relative to the current directory, but Cargo resolves it from the crate's
+/// own directory, so it is rewritten relative to `out` (or made absolute when no relative path
+/// leads there).
+fn runtime_from(
+    runtime: asyncforge::codegen::Runtime,
+    out: &std::path::Path,
+) -> asyncforge::codegen::Runtime {
+    use asyncforge::codegen::Runtime;
+    let Runtime::Path(p) = &runtime else {
+        return runtime;
+    };
+    let given = std::path::Path::new(p);
+    if given.is_absolute() {
+        return runtime;
+    }
+    let Ok(cwd) = std::env::current_dir() else {
+        return runtime;
+    };
+    let target = normalize(&cwd.join(given));
+    let base = normalize(&cwd.join(out));
+    let rel = relative(&target, &base).unwrap_or(target);
+    Runtime::Path(rel.to_string_lossy().replace('\\', "/"))
+}
+
+/// `path` with `.` and `..` components folded (lexically).
+fn normalize(path: &std::path::Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The path leading from directory `base` to `target` (both absolute and normalized).
+fn relative(target: &std::path::Path, base: &std::path::Path) -> Option<std::path::PathBuf> {
+    let t: Vec<_> = target.components().collect();
+    let b: Vec<_> = base.components().collect();
+    if t.first() != b.first() {
+        return None;
+    }
+    let common = t.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut rel = std::path::PathBuf::new();
+    for _ in common..b.len() {
+        rel.push("..");
+    }
+    for c in &t[common..] {
+        rel.push(c);
+    }
+    Some(rel)
 }
 
 fn convert(args: ConvertArgs) -> ExitCode {
