@@ -16,6 +16,7 @@ pub mod names;
 mod schema_json;
 pub mod transport;
 pub mod types;
+mod vendor;
 
 use std::path::PathBuf;
 
@@ -166,6 +167,9 @@ pub enum Error {
         "`{0}` is not a valid crate name (letters, digits, `-` and `_`, starting with a letter)"
     )]
     CrateName(String),
+    /// The embedded runtime could not be copied (a bug in asyncforge: please report it).
+    #[error("the generated runtime: {0}")]
+    Vendor(String),
 }
 
 /// A generated file, relative to the crate root.
@@ -486,6 +490,14 @@ pub fn generate(api: &Api, settings: &Settings) -> Result<Generated, Error> {
     }
     let mut features = runtime_features(&b.model);
     features.extend(b.brokers.features.iter().copied());
+    let vendored_runtime = if vendored {
+        Some(vendor::vendor(&features)?)
+    } else {
+        None
+    };
+    let vendored_deps = vendored_runtime
+        .as_ref()
+        .map_or(&[][..], |v| v.dependencies.as_slice());
     let runtime_path = if vendored {
         quote!(crate::runtime)
     } else {
@@ -535,7 +547,7 @@ pub fn generate(api: &Api, settings: &Settings) -> Result<Generated, Error> {
                 &settings.cargo_template,
                 api,
                 settings,
-                &features,
+                (&features, vendored_deps),
             )?,
         },
         File {
@@ -545,7 +557,7 @@ pub fn generate(api: &Api, settings: &Settings) -> Result<Generated, Error> {
                 &settings.readme_template,
                 api,
                 settings,
-                &features,
+                (&features, vendored_deps),
             )?,
         },
     ];
@@ -581,8 +593,8 @@ pub fn generate(api: &Api, settings: &Settings) -> Result<Generated, Error> {
             });
         }
     }
-    if vendored {
-        files.extend(krate::vendored_runtime());
+    if let Some(runtime) = vendored_runtime {
+        files.extend(runtime.files);
     }
     Ok(Generated { files, warnings })
 }
