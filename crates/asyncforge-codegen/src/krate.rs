@@ -127,12 +127,10 @@ pub(crate) fn lib_rs(
     let runtime = if vendored {
         quote! {
             pub mod runtime;
-            pub use runtime::message::Message;
-            pub use runtime::codec::{Codec, CodecError};
         }
     } else {
         quote! {
-            pub use asyncforge_runtime::{Codec, CodecError, Message};
+            pub use asyncforge_runtime as runtime;
         }
     };
     let transport_mods = transports.then(|| {
@@ -170,6 +168,7 @@ pub(crate) fn lib_rs(
             #mqtt
             pub mod types;
             #runtime
+            pub use runtime::{Codec, CodecError, Message};
         },
     )
 }

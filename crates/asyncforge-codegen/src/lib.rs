@@ -280,7 +280,7 @@ pub fn generate_module_indexed(api: &Api) -> Result<(String, Vec<Warning>, Modul
             .map(|(id, t)| (id, space.tokens(&t, &prefix).to_string()))
             .collect(),
     };
-    let t = types::emit(&space, "asyncforge_runtime::codegen::serde");
+    let t = types::emit(&space, SERDE);
     let m = messages::emit(api, &space, &msgs);
     let tokens = module_tokens(t, m);
     Ok((render("module", tokens)?, space.warnings.clone(), index))
@@ -289,12 +289,12 @@ pub fn generate_module_indexed(api: &Api) -> Result<(String, Vec<Warning>, Modul
 fn module_tokens(types: TokenStream, messages: TokenStream) -> TokenStream {
     let tuse = (!types.is_empty()).then(|| {
         quote!(
-            use asyncforge_runtime::codegen::*;
+            use crate::runtime::codegen::*;
         )
     });
     let muse = (!messages.is_empty()).then(|| {
         quote!(
-            use asyncforge_runtime::codegen::*;
+            use crate::runtime::codegen::*;
         )
     });
     quote! {
@@ -325,13 +325,12 @@ pub fn generate_module_with_protocol(
     api: &Api,
     default_protocol: Option<&str>,
 ) -> Result<(String, Vec<Warning>), Error> {
-    let b = build(
-        api,
-        "asyncforge_runtime::codegen::serde",
-        true,
-        default_protocol,
-    );
-    let mut tokens = module_tokens(b.types, b.messages);
+    let b = build(api, SERDE, true, default_protocol);
+    let mut tokens = quote! {
+        /// The asyncforge runtime, through which the generated code reaches its transports.
+        pub use asyncforge_runtime as runtime;
+    };
+    tokens.extend(module_tokens(b.types, b.messages));
     if let Some(t) = b.transports {
         tokens.extend(transport_modules(t));
     }
@@ -450,6 +449,10 @@ fn build(api: &Api, serde_crate: &str, transports: bool, default_protocol: Optio
     }
 }
 
+/// The path generated types name serde by: generated code reaches every dependency through
+/// `crate::runtime` (the runtime crate re-exported at the crate root, or its vendored copy).
+const SERDE: &str = "crate::runtime::codegen::serde";
+
 /// Generates a whole crate.
 pub fn generate(api: &Api, settings: &Settings) -> Result<Generated, Error> {
     let name = &settings.crate_name;
@@ -461,33 +464,9 @@ pub fn generate(api: &Api, settings: &Settings) -> Result<Generated, Error> {
         return Err(Error::CrateName(name.clone()));
     }
     let vendored = settings.runtime == Runtime::Vendored;
-    let serde_crate = if vendored {
-        "crate::runtime::codegen::serde"
-    } else {
-        "asyncforge_runtime::codegen::serde"
-    };
     let default_protocol = settings.default_protocol.as_deref();
-    let b = build(
-        api,
-        serde_crate,
-        settings.transports && !vendored,
-        default_protocol,
-    );
-    let (types, messages, mut warnings) = (b.types, b.messages, b.warnings);
-    if vendored
-        && !transport::model::build(api, default_protocol)
-            .endpoints
-            .is_empty()
-    {
-        warnings.push(Warning {
-            message: "servers and clients need the asyncforge-runtime crate: none are generated with `--runtime vendored`".into(),
-            source: asyncforge_spec::ir::Source {
-                file: 0,
-                pointer: "/servers".into(),
-                span: Default::default(),
-            },
-        });
-    }
+    let b = build(api, SERDE, settings.transports, default_protocol);
+    let (types, messages, warnings) = (b.types, b.messages, b.warnings);
     let mut features = runtime_features(&b.model);
     features.extend(b.brokers.features.iter().copied());
     let vendored_runtime = if vendored {
@@ -498,13 +477,16 @@ pub fn generate(api: &Api, settings: &Settings) -> Result<Generated, Error> {
     let vendored_deps = vendored_runtime
         .as_ref()
         .map_or(&[][..], |v| v.dependencies.as_slice());
-    let runtime_path = if vendored {
-        quote!(crate::runtime)
-    } else {
-        quote!(asyncforge_runtime)
-    };
-    let tuse = (!types.is_empty()).then(|| quote!(use #runtime_path::codegen::*;));
-    let muse = (!messages.is_empty()).then(|| quote!(use #runtime_path::codegen::*;));
+    let tuse = (!types.is_empty()).then(|| {
+        quote!(
+            use crate::runtime::codegen::*;
+        )
+    });
+    let muse = (!messages.is_empty()).then(|| {
+        quote!(
+            use crate::runtime::codegen::*;
+        )
+    });
     let types_rs = render(
         "src/types.rs",
         quote! {

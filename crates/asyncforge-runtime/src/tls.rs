@@ -9,6 +9,11 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// The ring provider: independent of any process-wide crypto provider.
+///
+/// rustls 0.23.48 deprecates `ring::default_provider` because ring has no post-quantum key
+/// exchange; ring is kept on purpose (aws-lc-rs needs a C/cmake build), so the deprecation is
+/// allowed here, and only here.
+#[allow(deprecated)]
 fn builder() -> Result<rustls::ConfigBuilder<rustls::ClientConfig, rustls::WantsVerifier>, String> {
     rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()

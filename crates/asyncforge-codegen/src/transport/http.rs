@@ -247,23 +247,23 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
         .collect();
     p.imports = quote! {
         #[allow(unused_imports)]
-        use asyncforge_runtime::http::callbacks::{SubscriptionConfig, Subscriptions};
+        use crate::runtime::http::callbacks::{SubscriptionConfig, Subscriptions};
         #[allow(unused_imports)]
-        use asyncforge_runtime::http::idempotency::{IdempotencyStore, MemoryStore};
+        use crate::runtime::http::idempotency::{IdempotencyStore, MemoryStore};
         #[allow(unused_imports)]
-        use asyncforge_runtime::http::outbox::{MemoryOutbox, Outbox, OutboxError};
+        use crate::runtime::http::outbox::{MemoryOutbox, Outbox, OutboxError};
         #[allow(unused_imports)]
-        pub use asyncforge_runtime::http::receiver::{HandlerError, Receiver, ReceiverConfig, Webhook, WebhookHandler};
+        pub use crate::runtime::http::receiver::{HandlerError, Receiver, ReceiverConfig, Webhook, WebhookHandler};
         #[allow(unused_imports)]
-        pub use asyncforge_runtime::http::resource::{PutError, Preconditions, ResourceConfig, ResourceStore, Versioned};
+        pub use crate::runtime::http::resource::{PutError, Preconditions, ResourceConfig, ResourceStore, Versioned};
         #[allow(unused_imports)]
-        pub use asyncforge_runtime::http::sender::{DeadLetter, Delivered, DeliveryError, SenderConfig, Subscriber};
+        pub use crate::runtime::http::sender::{DeadLetter, Delivered, DeliveryError, SenderConfig, Subscriber};
         #[allow(unused_imports)]
-        use asyncforge_runtime::http::sender::Sender as WebhookSender;
+        use crate::runtime::http::sender::Sender as WebhookSender;
         #[allow(unused_imports)]
-        pub use asyncforge_runtime::http::signature::Scheme;
+        pub use crate::runtime::http::signature::Scheme;
         #[allow(unused_imports)]
-        use asyncforge_runtime::endpoint::join_path;
+        use crate::runtime::endpoint::join_path;
 
         /// What `Config::dead_letter` calls with a delivery given up on.
         pub type DeadLetterHook = Arc<dyn Fn(&DeadLetter) + Send + Sync>;
@@ -281,7 +281,7 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
             });
         let retries = hook.max_retries.map(|n| {
             let n = Literal::u32_unsuffixed(n);
-            quote!(backoff: asyncforge_runtime::backoff::Backoff { max_attempts: Some(#n), ..SenderConfig::default().backoff },)
+            quote!(backoff: crate::runtime::backoff::Backoff { max_attempts: Some(#n), ..SenderConfig::default().backoff },)
         });
         let timeout = hook.timeout_seconds.map(|n| {
             let n = secs(n);
@@ -509,18 +509,18 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
                 }
             }
 
-            fn #route_fn<H: Handler>(handler: &Arc<H>, sender: &Sender) -> asyncforge_runtime::axum::routing::MethodRouter<Arc<Shared<H>>> {
+            fn #route_fn<H: Handler>(handler: &Arc<H>, sender: &Sender) -> crate::runtime::axum::routing::MethodRouter<Arc<Shared<H>>> {
                 match Receiver::new(sender.#field.clone(), #hook_ty(handler.clone())) {
                     Ok(receiver) => receiver
                         .with_store(sender.idempotency.clone())
                         .with_validator(|m: &#msg_ty| {
-                            let value = asyncforge_runtime::endpoint::to_value(m).map_err(|e| e.to_string())?;
+                            let value = crate::runtime::endpoint::to_value(m).map_err(|e| e.to_string())?;
                             #check.check(&value).map_err(|e| e.to_string())
                         })
                         .endpoint(),
                     Err(e) => {
                         let why = format!("the webhook endpoint of `{}` is not configured: {e}", #key);
-                        asyncforge_runtime::tracing::error!("{why}");
+                        crate::runtime::tracing::error!("{why}");
                         post(move || {
                             let why = why.clone();
                             async move { error_response(StatusCode::SERVICE_UNAVAILABLE, &why) }
@@ -572,10 +572,10 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
             #field: ResourceConfig {
                 require_precondition: #require,
                 max_wait: Duration::from_secs(#wait),
-                locks: asyncforge_runtime::http::lock::LockConfig {
+                locks: crate::runtime::http::lock::LockConfig {
                     default_ttl: Duration::from_secs(#ttl),
                     max_ttl: Duration::from_secs(#max_ttl),
-                    ..asyncforge_runtime::http::lock::LockConfig::default()
+                    ..crate::runtime::http::lock::LockConfig::default()
                 },
                 ..ResourceConfig::default()
             },
@@ -644,15 +644,15 @@ pub(super) fn client_imports(model: &Model) -> TokenStream {
     }
     quote! {
         #[allow(unused_imports)]
-        pub use asyncforge_runtime::http::client::{ClientError, Fetched, LockGrant, PollConfig, PollMode, Poller, ResourceClient, WriteOptions};
+        pub use crate::runtime::http::client::{ClientError, Fetched, LockGrant, PollConfig, PollMode, Poller, ResourceClient, WriteOptions};
         #[allow(unused_imports)]
-        pub use asyncforge_runtime::etag::EntityTag;
+        pub use crate::runtime::etag::EntityTag;
         #[allow(unused_imports)]
-        use asyncforge_runtime::http::outbox::MemoryOutbox;
+        use crate::runtime::http::outbox::MemoryOutbox;
         #[allow(unused_imports)]
-        use asyncforge_runtime::http::sender::{Delivered, DeliveryError, Sender as WebhookSender, SenderConfig, SenderError, Subscriber};
+        use crate::runtime::http::sender::{Delivered, DeliveryError, Sender as WebhookSender, SenderConfig, SenderError, Subscriber};
         #[allow(unused_imports)]
-        use asyncforge_runtime::http::signature::Scheme;
+        use crate::runtime::http::signature::Scheme;
     }
 }
 

@@ -70,7 +70,7 @@ fn topics(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
         let config = match &b.topic_configuration {
             Some(v) => {
                 let text = lit(&v.to_string());
-                quote!(kafka::TopicSpec::config_from_json(&asyncforge_runtime::codegen::serde_json::from_str(#text).unwrap_or_default()))
+                quote!(kafka::TopicSpec::config_from_json(&crate::runtime::codegen::serde_json::from_str(#text).unwrap_or_default()))
             }
             None => quote!(Default::default()),
         };
@@ -167,7 +167,7 @@ fn producer(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
             let k = konst(&model.channel(op).name);
             let tmpl = format_ident!("{}_TEMPLATE", k);
             quote! {
-                static #tmpl: std::sync::LazyLock<Result<KafkaTopic, asyncforge_runtime::kafka_topic::KafkaTopicError>> =
+                static #tmpl: std::sync::LazyLock<Result<KafkaTopic, crate::runtime::kafka_topic::KafkaTopicError>> =
                     std::sync::LazyLock::new(|| KafkaTopic::parse(#k));
             }
         })
@@ -415,7 +415,7 @@ pub(crate) fn emit(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>
     });
     let topic = (!model.send.is_empty() || !model.receive.is_empty()).then(|| {
         quote!(
-            use asyncforge_runtime::kafka_topic::KafkaTopic;
+            use crate::runtime::kafka_topic::KafkaTopic;
         )
     });
     quote! {
@@ -425,7 +425,7 @@ pub(crate) fn emit(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>
         //! (`asyncforge_runtime::kafka`, see docs/protocols.md).
         #future
         use std::time::Duration;
-        use asyncforge_runtime::kafka;
+        use crate::runtime::kafka;
         #topic
 
         #servers

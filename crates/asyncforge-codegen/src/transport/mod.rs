@@ -265,7 +265,7 @@ fn checks_for(cx: &Ctx<'_>, model: &Model) -> TokenStream {
     quote! {
         /// The schemas incoming messages, parameters and upgrade requests are checked against.
         pub mod checks {
-            use asyncforge_runtime::validate::SchemaCheck;
+            use crate::runtime::validate::SchemaCheck;
             #(#items)*
         }
     }
@@ -358,9 +358,9 @@ fn channels(cx: &Ctx<'_>, model: &Model) -> TokenStream {
     }
     quote! {
         #[allow(unused_imports)]
-        use asyncforge_runtime::codegen::*;
+        use crate::runtime::codegen::*;
         #[allow(unused_imports)]
-        use asyncforge_runtime::endpoint::{fill_address, missing_parameter, parameter, Outgoing};
+        use crate::runtime::endpoint::{fill_address, missing_parameter, parameter, Outgoing};
         #(#items)*
     }
 }
@@ -413,7 +413,7 @@ fn message_enum(cx: &Ctx<'_>, name: &str, ids: &[MessageId], op: &Op) -> TokenSt
             fn to_bytes(&self) -> Result<Vec<u8>, CodecError> {
                 match self { #( #ident::#variants(m) => m.to_bytes(), )* }
             }
-            fn typed_correlation(&self) -> asyncforge_runtime::message::Correlation {
+            fn typed_correlation(&self) -> crate::runtime::message::Correlation {
                 match self { #( #ident::#variants(m) => Message::correlation(m), )* }
             }
         }
@@ -457,7 +457,7 @@ fn reply_dispatch(
         quote!(Some(#i) => #complete,)
     });
     quote! {
-        match asyncforge_runtime::rpc::choose(&[#(#routes),*]) {
+        match crate::runtime::rpc::choose(&[#(#routes),*]) {
             #(#arms)*
             _ => #nobody,
         }
@@ -578,12 +578,12 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
     // Only WebSocket and SSE handlers name `Response`.
     let response_use = if has_ws || has_sse {
         quote!(
-            use asyncforge_runtime::axum::response::Response;
+            use crate::runtime::axum::response::Response;
         )
     } else {
         quote!(
             #[allow(unused_imports)]
-            use asyncforge_runtime::axum::response::Response;
+            use crate::runtime::axum::response::Response;
         )
     };
 
@@ -638,19 +638,19 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
     let imports_ws = has_ws.then(|| {
         quote! {
             #[allow(unused_imports)]
-            use asyncforge_runtime::ws::{self, ConnId, Ctx, Hub, SendError, Session, WsConfig};
-            use asyncforge_runtime::axum::extract::ws::WebSocketUpgrade;
-            use asyncforge_runtime::axum::extract::RawQuery;
+            use crate::runtime::ws::{self, ConnId, Ctx, Hub, SendError, Session, WsConfig};
+            use crate::runtime::axum::extract::ws::WebSocketUpgrade;
+            use crate::runtime::axum::extract::RawQuery;
             #[allow(unused_imports)]
-            use asyncforge_runtime::endpoint::{frame_bytes, headers_object, query_object, outgoing_frame, typed_part, Incoming, Scalar};
+            use crate::runtime::endpoint::{frame_bytes, headers_object, query_object, outgoing_frame, typed_part, Incoming, Scalar};
         }
     });
     let imports_sse = has_sse.then(|| {
         quote! {
             #[allow(unused_imports)]
-            use asyncforge_runtime::sse_server::{accepted, reply_response, Post, SseConfig, Topics};
+            use crate::runtime::sse_server::{accepted, reply_response, Post, SseConfig, Topics};
             #[allow(unused_imports)]
-            use asyncforge_runtime::axum::body::Bytes;
+            use crate::runtime::axum::body::Bytes;
         }
     });
     let mut shutdown = Vec::new();
@@ -676,19 +676,19 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
         use std::time::Duration;
 
         #[allow(unused_imports)]
-        use asyncforge_runtime::axum::extract::{Path, State};
+        use crate::runtime::axum::extract::{Path, State};
         #[allow(unused_imports)]
-        use asyncforge_runtime::axum::http::{HeaderMap, StatusCode};
+        use crate::runtime::axum::http::{HeaderMap, StatusCode};
         #response_use
         #[allow(unused_imports)]
-        use asyncforge_runtime::axum::routing::{get, post};
-        use asyncforge_runtime::axum::Router;
+        use crate::runtime::axum::routing::{get, post};
+        use crate::runtime::axum::Router;
         #[allow(unused_imports)]
-        use asyncforge_runtime::codegen::Message;
+        use crate::runtime::codegen::Message;
         #[allow(unused_imports)]
-        use asyncforge_runtime::endpoint::{error_response, Outgoing, Reject};
+        use crate::runtime::endpoint::{error_response, Outgoing, Reject};
         #[allow(unused_imports)]
-        use asyncforge_runtime::rpc::{Pending, RequestError};
+        use crate::runtime::rpc::{Pending, RequestError};
         #imports_ws
         #imports_sse
         #imports_http
@@ -910,7 +910,7 @@ fn ws_endpoint(
                     /// correlation id, or in order when the request has none).
                     pub async fn #method(&self, conn: ConnId, message: impl Into<#msg_ty>) -> Result<#reply_ty, RequestError> {
                         let message: #msg_ty = message.into();
-                        let (frame, id) = asyncforge_runtime::endpoint::request_frame(&message).map_err(|e| RequestError::Send(e.to_string()))?;
+                        let (frame, id) = crate::runtime::endpoint::request_frame(&message).map_err(|e| RequestError::Send(e.to_string()))?;
                         let waiter = self.pending.#field.register(conn.0, id)?;
                         self.hub.send(conn, frame).map_err(|e| RequestError::Send(e.to_string()))?;
                         waiter.wait(self.request_timeout).await
@@ -976,7 +976,7 @@ fn ws_endpoint(
                 let c = format_ident!("{}_QUERY", base);
                 quote!(&super::channels::checks::#c)
             } else {
-                quote!(&asyncforge_runtime::validate::SchemaCheck::new("true"))
+                quote!(&crate::runtime::validate::SchemaCheck::new("true"))
             };
             quote! {
                 let query: #query_ty = match typed_part("query", query_object(raw_query.as_deref(), &[#(#kinds),*]), #check) {
@@ -998,7 +998,7 @@ fn ws_endpoint(
             let c = format_ident!("{}_HEADERS", base);
             quote! {
                 let found = headers_object(&[#(#names),*], |n| headers.get(n).and_then(|v| v.to_str().ok()));
-                if let Err(why) = typed_part::<asyncforge_runtime::codegen::Value>("headers", found, &super::channels::checks::#c) {
+                if let Err(why) = typed_part::<crate::runtime::codegen::Value>("headers", found, &super::channels::checks::#c) {
                     return error_response(StatusCode::BAD_REQUEST, &why);
                 }
             }
@@ -1024,7 +1024,7 @@ fn ws_endpoint(
                 self.shared.handler.#opened(session);
             }
 
-            async fn on_frame(&self, ctx: &Ctx, frame: asyncforge_runtime::frame::Frame) -> Result<(), Reject> {
+            async fn on_frame(&self, ctx: &Ctx, frame: crate::runtime::frame::Frame) -> Result<(), Reject> {
                 let session = self.session.get_or_init(|| Session { ctx: ctx.clone(), params: self.params.clone(), query: #query_clone });
                 let #incoming_mut incoming = Incoming::new(frame_bytes(&frame));
                 #(#tries)*
@@ -1046,7 +1046,7 @@ fn ws_endpoint(
             #path_arg
             RawQuery(raw_query): RawQuery,
             headers: HeaderMap,
-            uri: asyncforge_runtime::axum::http::Uri,
+            uri: crate::runtime::axum::http::Uri,
             upgrade: WebSocketUpgrade,
         ) -> Response {
             #read
@@ -1111,7 +1111,7 @@ fn sse_endpoint(
             ///
             /// Publishes one event (named after the message) to the stream of the concrete
             /// address of `params`; returns its event id.
-            pub fn #method(&self, params: &#params_path, message: impl Into<#msg_ty>) -> Result<u64, asyncforge_runtime::CodecError> {
+            pub fn #method(&self, params: &#params_path, message: impl Into<#msg_ty>) -> Result<u64, crate::runtime::CodecError> {
                 let message: #msg_ty = message.into();
                 let bytes = message.to_bytes()?;
                 let data = String::from_utf8_lossy(&bytes);
@@ -1177,7 +1177,7 @@ fn sse_endpoint(
             body: Bytes,
         ) -> Response {
             #read
-            let mut incoming = asyncforge_runtime::endpoint::Incoming::new(&body);
+            let mut incoming = crate::runtime::endpoint::Incoming::new(&body);
             #(#tries)*
             let _ = (params, headers);
             error_response(StatusCode::BAD_REQUEST, &incoming.rejection())
@@ -1202,20 +1202,20 @@ fn client(cx: &Ctx<'_>, model: &Model) -> TokenStream {
     let ws_imports = has_ws.then(|| {
         quote! {
             #[allow(unused_imports)]
-            use asyncforge_runtime::ws_client::{ClientConfig, Dispatch, Responder, ReplyError, State, WsClient, WsSender};
+            use crate::runtime::ws_client::{ClientConfig, Dispatch, Responder, ReplyError, State, WsClient, WsSender};
             #[allow(unused_imports)]
-            use asyncforge_runtime::endpoint::{outgoing_frame, query_string, request_frame};
+            use crate::runtime::endpoint::{outgoing_frame, query_string, request_frame};
             #[allow(unused_imports)]
-            use asyncforge_runtime::rpc::{Pending, RequestError};
-            use asyncforge_runtime::tokio::sync::mpsc;
+            use crate::runtime::rpc::{Pending, RequestError};
+            use crate::runtime::tokio::sync::mpsc;
         }
     });
     let sse_imports = has_sse.then(|| {
         quote! {
             #[allow(unused_imports)]
-            use asyncforge_runtime::sse_client::{HttpClient, SseClient, SseClientConfig, SseItem};
+            use crate::runtime::sse_client::{HttpClient, SseClient, SseClientConfig, SseItem};
             #[allow(unused_imports)]
-            use asyncforge_runtime::post::{http_client, post, PostError};
+            use crate::runtime::post::{http_client, post, PostError};
         }
     });
     let http_imports = http::client_imports(model);
@@ -1248,9 +1248,9 @@ fn client(cx: &Ctx<'_>, model: &Model) -> TokenStream {
         use std::time::Duration;
 
         #[allow(unused_imports)]
-        use asyncforge_runtime::codegen::*;
+        use crate::runtime::codegen::*;
         #[allow(unused_imports)]
-        use asyncforge_runtime::endpoint::{join_path, Incoming, Outgoing};
+        use crate::runtime::endpoint::{join_path, Incoming, Outgoing};
         #ws_imports
         #sse_imports
         #http_imports
@@ -1322,11 +1322,11 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
             |complete| {
                 quote! {
                     if #complete.is_err() {
-                        asyncforge_runtime::endpoint::unmatched("a reply to no pending request");
+                        crate::runtime::endpoint::unmatched("a reply to no pending request");
                     }
                 }
             },
-            &quote!(asyncforge_runtime::endpoint::unmatched(
+            &quote!(crate::runtime::endpoint::unmatched(
                 "a reply to no pending request"
             )),
         );
@@ -1431,7 +1431,7 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
                     return Some(#event::Refused(why));
                 }
                 #(#tries)*
-                asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
+                crate::runtime::endpoint::unmatched(&incoming.rejection());
                 None
             }
         }
@@ -1443,7 +1443,7 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
             events: mpsc::Receiver<#event>,
             pending: Arc<#pending_ty>,
             request_timeout: Duration,
-            task: asyncforge_runtime::tokio::task::JoinHandle<()>,
+            task: crate::runtime::tokio::task::JoinHandle<()>,
         }
 
         impl #client {
@@ -1521,7 +1521,7 @@ fn sse_client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
                     if let Some(m) = incoming.try_message::<#ty>(&#check) {
                         return Some(#event::#variant(#m_conv));
                     }
-                    asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
+                    crate::runtime::endpoint::unmatched(&incoming.rejection());
                     continue;
                 }
             });
@@ -1606,17 +1606,17 @@ fn sse_client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
                             SseItem::Gap { last_event_id, oldest } => return Some(#event::Gap { last_event_id, oldest }),
                         };
                         #(#arms)*
-                        asyncforge_runtime::endpoint::unmatched(&event.name);
+                        crate::runtime::endpoint::unmatched(&event.name);
                     }
                 }
 
                 /// The connection's state.
-                pub fn state(&self) -> asyncforge_runtime::sse_client::State {
+                pub fn state(&self) -> crate::runtime::sse_client::State {
                     self.inner.state()
                 }
 
                 /// Waits until the state satisfies `f`.
-                pub async fn wait_for(&mut self, f: impl Fn(&asyncforge_runtime::sse_client::State) -> bool) -> asyncforge_runtime::sse_client::State {
+                pub async fn wait_for(&mut self, f: impl Fn(&crate::runtime::sse_client::State) -> bool) -> crate::runtime::sse_client::State {
                     self.inner.wait_for(f).await
                 }
             }

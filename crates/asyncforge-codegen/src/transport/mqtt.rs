@@ -449,7 +449,7 @@ pub(crate) fn emit(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
         //! topic rules are the runtime's (`asyncforge_runtime::mqtt`, see docs/protocols.md).
         #future
         #duration
-        use asyncforge_runtime::mqtt;
+        use crate::runtime::mqtt;
 
         #servers
         #common

@@ -2,13 +2,13 @@
 
 //! Channel parameters, message sets and the schemas incoming messages are checked against.
 #[allow(unused_imports)]
-use asyncforge_runtime::codegen::*;
+use crate::runtime::codegen::*;
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{fill_address, missing_parameter, parameter, Outgoing};
+use crate::runtime::endpoint::{fill_address, missing_parameter, parameter, Outgoing};
 
 /// The schemas incoming messages, parameters and upgrade requests are checked against.
 pub mod checks {
-    use asyncforge_runtime::validate::SchemaCheck;
+    use crate::runtime::validate::SchemaCheck;
     /// The payload schema of message `craneStatus`.
     pub static CRANE_STATUS: SchemaCheck = SchemaCheck::new(
         "{\"type\":\"object\",\"properties\":{\"craneId\":{\"type\":\"string\",\"pattern\":\"^C-[0-9]{2}$\"},\"state\":{\"type\":\"string\",\"enum\":[\"idle\",\"working\",\"maintenance\",\"stopped\"]},\"loadKg\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":65000},\"reportedAt\":{\"type\":\"string\",\"format\":\"date-time\"}},\"required\":[\"craneId\",\"state\",\"reportedAt\"]}",

@@ -7,19 +7,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 #[allow(unused_imports)]
-use asyncforge_runtime::codegen::*;
+use crate::runtime::codegen::*;
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{join_path, Incoming, Outgoing};
+use crate::runtime::endpoint::{join_path, Incoming, Outgoing};
 #[allow(unused_imports)]
-use asyncforge_runtime::ws_client::{
+use crate::runtime::ws_client::{
     ClientConfig, Dispatch, Responder, ReplyError, State, WsClient, WsSender,
 };
 
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{outgoing_frame, query_string, request_frame};
+use crate::runtime::endpoint::{outgoing_frame, query_string, request_frame};
 #[allow(unused_imports)]
-use asyncforge_runtime::rpc::{Pending, RequestError};
-use asyncforge_runtime::tokio::sync::mpsc;
+use crate::runtime::rpc::{Pending, RequestError};
+use crate::runtime::tokio::sync::mpsc;
 
 /// How a WebSocket client connects and waits.
 #[derive(Debug, Clone)]
@@ -97,7 +97,7 @@ impl Dispatch for CraneCommandsDispatch {
             let responder = Responder::new(tx.clone(), id);
             return Some(CraneCommandsEvent::RequestReading(m, responder));
         }
-        asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
+        crate::runtime::endpoint::unmatched(&incoming.rejection());
         None
     }
 }
@@ -109,7 +109,7 @@ pub struct CraneCommandsClient {
     events: mpsc::Receiver<CraneCommandsEvent>,
     pending: Arc<CraneCommandsPending>,
     request_timeout: Duration,
-    task: asyncforge_runtime::tokio::task::JoinHandle<()>,
+    task: crate::runtime::tokio::task::JoinHandle<()>,
 }
 
 impl CraneCommandsClient {
@@ -192,7 +192,7 @@ impl Dispatch for ReadingsDispatch {
         if let Some(why) = incoming.error_report() {
             return Some(ReadingsEvent::Refused(why));
         }
-        asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
+        crate::runtime::endpoint::unmatched(&incoming.rejection());
         None
     }
 }
@@ -204,7 +204,7 @@ pub struct ReadingsClient {
     events: mpsc::Receiver<ReadingsEvent>,
     pending: Arc<ReadingsPending>,
     request_timeout: Duration,
-    task: asyncforge_runtime::tokio::task::JoinHandle<()>,
+    task: crate::runtime::tokio::task::JoinHandle<()>,
 }
 
 impl ReadingsClient {
@@ -298,7 +298,7 @@ impl Dispatch for DashboardDispatch {
         {
             return Some(DashboardEvent::PublishDashboard(m));
         }
-        asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
+        crate::runtime::endpoint::unmatched(&incoming.rejection());
         None
     }
 }
@@ -310,7 +310,7 @@ pub struct DashboardClient {
     events: mpsc::Receiver<DashboardEvent>,
     pending: Arc<DashboardPending>,
     request_timeout: Duration,
-    task: asyncforge_runtime::tokio::task::JoinHandle<()>,
+    task: crate::runtime::tokio::task::JoinHandle<()>,
 }
 
 impl DashboardClient {

@@ -2,10 +2,10 @@
 
 //! Types of the schemas of the API.
 #![allow(clippy::large_enum_variant, clippy::enum_variant_names)]
-use asyncforge_runtime::codegen::*;
+use crate::runtime::codegen::*;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct CraneStatus {
     #[serde(rename = "craneId")]
     pub crane_id: String,
@@ -26,7 +26,7 @@ pub struct CraneStatus {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum CraneStatusState {
     /// `idle`
     #[serde(rename = "idle")]
@@ -87,7 +87,7 @@ impl std::fmt::Display for CraneStatusState {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct StopCranePayload {
     pub reason: String,
     /// Properties the schema does not name.
@@ -96,7 +96,7 @@ pub struct StopCranePayload {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct ReadingRequestPayload {
     #[serde(rename = "requestId")]
     #[serde(deserialize_with = "strict::uuid")]
@@ -108,7 +108,7 @@ pub struct ReadingRequestPayload {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum ReadingRequestPayloadSensorsItem {
     /// `load`
     #[serde(rename = "load")]
@@ -159,7 +159,7 @@ impl std::fmt::Display for ReadingRequestPayloadSensorsItem {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct ReadingPayload {
     #[serde(rename = "requestId")]
     #[serde(deserialize_with = "strict::uuid")]

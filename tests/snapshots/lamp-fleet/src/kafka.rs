@@ -6,8 +6,8 @@
 //! (`asyncforge_runtime::kafka`, see docs/protocols.md).
 use std::future::Future;
 use std::time::Duration;
-use asyncforge_runtime::kafka;
-use asyncforge_runtime::kafka_topic::KafkaTopic;
+use crate::runtime::kafka;
+use crate::runtime::kafka_topic::KafkaTopic;
 
 /// The bootstrap servers of server `ledger`.
 /// Kafka server `ledger` (`localhost:9092`, protocol `kafka`).
@@ -34,8 +34,8 @@ pub const ENERGY_READINGS: &str = "fleet.energy.readings";
 pub fn topics() -> Vec<kafka::TopicSpec> {
     vec![
         kafka::TopicSpec { name : ENERGY_READINGS.to_owned(), partitions : Some(3u64),
-        replicas : Some(1u64), config : kafka::TopicSpec::config_from_json(&
-        asyncforge_runtime::codegen::serde_json::from_str("{\"cleanup.policy\":[\"delete\"],\"retention.ms\":604800000}")
+        replicas : Some(1u64), config : kafka::TopicSpec::config_from_json(& crate
+        ::runtime::codegen::serde_json::from_str("{\"cleanup.policy\":[\"delete\"],\"retention.ms\":604800000}")
         .unwrap_or_default()) },
     ]
 }
@@ -49,7 +49,7 @@ pub async fn ensure_topics(
 }
 
 static ENERGY_READINGS_TEMPLATE: std::sync::LazyLock<
-    Result<KafkaTopic, asyncforge_runtime::kafka_topic::KafkaTopicError>,
+    Result<KafkaTopic, crate::runtime::kafka_topic::KafkaTopicError>,
 > = std::sync::LazyLock::new(|| KafkaTopic::parse(ENERGY_READINGS));
 
 /// Sends the application's *send* operations (idempotent producer, `acks=all`; a

@@ -5,7 +5,7 @@
 //! topic rules are the runtime's (`asyncforge_runtime::mqtt`, see docs/protocols.md).
 use std::future::Future;
 use std::time::Duration;
-use asyncforge_runtime::mqtt;
+use crate::runtime::mqtt;
 
 /// The URL of server `broker`.
 /// MQTT server `broker` (`localhost:1883`, protocol `mqtt`).

@@ -2,10 +2,10 @@
 
 //! Types of the schemas of the API.
 #![allow(clippy::large_enum_variant, clippy::enum_variant_names)]
-use asyncforge_runtime::codegen::*;
+use crate::runtime::codegen::*;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct CommandPayload {
     pub action: CommandPayloadAction,
     /// Brightness for `dim`.
@@ -21,7 +21,7 @@ pub struct CommandPayload {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum CommandPayloadAction {
     /// `on`
     #[serde(rename = "on")]
@@ -72,7 +72,7 @@ impl std::fmt::Display for CommandPayloadAction {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct AckPayload {
     #[serde(rename = "lampId")]
     pub lamp_id: String,
@@ -89,7 +89,7 @@ pub struct AckPayload {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct StatusPayload {
     /// Increases with every report of a lamp.
     pub seq: u64,
@@ -106,7 +106,7 @@ pub struct StatusPayload {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct EnergyReadingPayload {
     pub seq: u64,
     #[serde(rename = "lampId")]
@@ -119,7 +119,7 @@ pub struct EnergyReadingPayload {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct EnergyReadingHeaders {
     /// Trace of the controller that metered it.
     #[serde(rename = "trace-id")]

@@ -2,13 +2,13 @@
 
 //! Channel parameters, message sets and the schemas incoming messages are checked against.
 #[allow(unused_imports)]
-use asyncforge_runtime::codegen::*;
+use crate::runtime::codegen::*;
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{fill_address, missing_parameter, parameter, Outgoing};
+use crate::runtime::endpoint::{fill_address, missing_parameter, parameter, Outgoing};
 
 /// The schemas incoming messages, parameters and upgrade requests are checked against.
 pub mod checks {
-    use asyncforge_runtime::validate::SchemaCheck;
+    use crate::runtime::validate::SchemaCheck;
     /// The payload schema of message `entryPosted` (its type enforces it: messages are decoded straight from their bytes).
     pub static ENTRY_POSTED: SchemaCheck = SchemaCheck::by_type(
         "{\"type\":\"object\",\"properties\":{\"entryId\":{\"type\":\"string\"},\"accountId\":{\"type\":\"string\"},\"amountCents\":{\"type\":\"integer\",\"format\":\"int64\"},\"currency\":{\"$ref\":\"#/definitions/s4\"},\"postedAt\":{\"type\":\"string\",\"format\":\"date-time\"}},\"required\":[\"entryId\",\"accountId\",\"amountCents\",\"currency\",\"postedAt\"],\"definitions\":{\"s4\":{\"type\":\"string\",\"enum\":[\"EUR\",\"USD\",\"GBP\"]}}}",

@@ -7,28 +7,28 @@
 use std::sync::Arc;
 use std::time::Duration;
 #[allow(unused_imports)]
-use asyncforge_runtime::codegen::*;
+use crate::runtime::codegen::*;
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{join_path, Incoming, Outgoing};
+use crate::runtime::endpoint::{join_path, Incoming, Outgoing};
 #[allow(unused_imports)]
-pub use asyncforge_runtime::http::client::{
+pub use crate::runtime::http::client::{
     ClientError, Fetched, LockGrant, PollConfig, PollMode, Poller, ResourceClient,
     WriteOptions,
 };
 
 #[allow(unused_imports)]
-pub use asyncforge_runtime::etag::EntityTag;
+pub use crate::runtime::etag::EntityTag;
 
 #[allow(unused_imports)]
-use asyncforge_runtime::http::outbox::MemoryOutbox;
+use crate::runtime::http::outbox::MemoryOutbox;
 #[allow(unused_imports)]
-use asyncforge_runtime::http::sender::{
+use crate::runtime::http::sender::{
     Delivered, DeliveryError, Sender as WebhookSender, SenderConfig, SenderError,
     Subscriber,
 };
 
 #[allow(unused_imports)]
-use asyncforge_runtime::http::signature::Scheme;
+use crate::runtime::http::signature::Scheme;
 
 /// Posts signed webhooks to the endpoint `webhooks/payments` (the sender side, as a webhook provider would).
 #[derive(Debug, Clone)]

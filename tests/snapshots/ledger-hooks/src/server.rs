@@ -7,48 +7,48 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 #[allow(unused_imports)]
-use asyncforge_runtime::axum::extract::{Path, State};
+use crate::runtime::axum::extract::{Path, State};
 #[allow(unused_imports)]
-use asyncforge_runtime::axum::http::{HeaderMap, StatusCode};
+use crate::runtime::axum::http::{HeaderMap, StatusCode};
 #[allow(unused_imports)]
-use asyncforge_runtime::axum::response::Response;
+use crate::runtime::axum::response::Response;
 #[allow(unused_imports)]
-use asyncforge_runtime::axum::routing::{get, post};
-use asyncforge_runtime::axum::Router;
+use crate::runtime::axum::routing::{get, post};
+use crate::runtime::axum::Router;
 #[allow(unused_imports)]
-use asyncforge_runtime::codegen::Message;
+use crate::runtime::codegen::Message;
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{error_response, Outgoing, Reject};
+use crate::runtime::endpoint::{error_response, Outgoing, Reject};
 #[allow(unused_imports)]
-use asyncforge_runtime::rpc::{Pending, RequestError};
+use crate::runtime::rpc::{Pending, RequestError};
 #[allow(unused_imports)]
-use asyncforge_runtime::http::callbacks::{SubscriptionConfig, Subscriptions};
+use crate::runtime::http::callbacks::{SubscriptionConfig, Subscriptions};
 #[allow(unused_imports)]
-use asyncforge_runtime::http::idempotency::{IdempotencyStore, MemoryStore};
+use crate::runtime::http::idempotency::{IdempotencyStore, MemoryStore};
 #[allow(unused_imports)]
-use asyncforge_runtime::http::outbox::{MemoryOutbox, Outbox, OutboxError};
+use crate::runtime::http::outbox::{MemoryOutbox, Outbox, OutboxError};
 #[allow(unused_imports)]
-pub use asyncforge_runtime::http::receiver::{
+pub use crate::runtime::http::receiver::{
     HandlerError, Receiver, ReceiverConfig, Webhook, WebhookHandler,
 };
 
 #[allow(unused_imports)]
-pub use asyncforge_runtime::http::resource::{
+pub use crate::runtime::http::resource::{
     PutError, Preconditions, ResourceConfig, ResourceStore, Versioned,
 };
 
 #[allow(unused_imports)]
-pub use asyncforge_runtime::http::sender::{
+pub use crate::runtime::http::sender::{
     DeadLetter, Delivered, DeliveryError, SenderConfig, Subscriber,
 };
 
 #[allow(unused_imports)]
-use asyncforge_runtime::http::sender::Sender as WebhookSender;
+use crate::runtime::http::sender::Sender as WebhookSender;
 #[allow(unused_imports)]
-pub use asyncforge_runtime::http::signature::Scheme;
+pub use crate::runtime::http::signature::Scheme;
 
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::join_path;
+use crate::runtime::endpoint::join_path;
 
 /// What `Config::dead_letter` calls with a delivery given up on.
 pub type DeadLetterHook = Arc<dyn Fn(&DeadLetter) + Send + Sync>;
@@ -116,7 +116,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             webhooks: SenderConfig {
-                backoff: asyncforge_runtime::backoff::Backoff {
+                backoff: crate::runtime::backoff::Backoff {
                     max_attempts: Some(8),
                     ..SenderConfig::default().backoff
                 },
@@ -145,20 +145,20 @@ impl Default for Config {
             account_resource: ResourceConfig {
                 require_precondition: true,
                 max_wait: Duration::from_secs(30),
-                locks: asyncforge_runtime::http::lock::LockConfig {
+                locks: crate::runtime::http::lock::LockConfig {
                     default_ttl: Duration::from_secs(30),
                     max_ttl: Duration::from_secs(300),
-                    ..asyncforge_runtime::http::lock::LockConfig::default()
+                    ..crate::runtime::http::lock::LockConfig::default()
                 },
                 ..ResourceConfig::default()
             },
             counter_resource: ResourceConfig {
                 require_precondition: false,
                 max_wait: Duration::from_secs(60),
-                locks: asyncforge_runtime::http::lock::LockConfig {
+                locks: crate::runtime::http::lock::LockConfig {
                     default_ttl: Duration::from_secs(30),
                     max_ttl: Duration::from_secs(600),
-                    ..asyncforge_runtime::http::lock::LockConfig::default()
+                    ..crate::runtime::http::lock::LockConfig::default()
                 },
                 ..ResourceConfig::default()
             },
@@ -467,7 +467,7 @@ for PaymentSettledHook<H> {
 fn payment_settled_route<H: Handler>(
     handler: &Arc<H>,
     sender: &Sender,
-) -> asyncforge_runtime::axum::routing::MethodRouter<Arc<Shared<H>>> {
+) -> crate::runtime::axum::routing::MethodRouter<Arc<Shared<H>>> {
     match Receiver::new(
         sender.payment_settled_receiver.clone(),
         PaymentSettledHook(handler.clone()),
@@ -476,7 +476,7 @@ fn payment_settled_route<H: Handler>(
             receiver
                 .with_store(sender.idempotency.clone())
                 .with_validator(|m: &super::messages::PaymentSettled| {
-                    let value = asyncforge_runtime::endpoint::to_value(m)
+                    let value = crate::runtime::endpoint::to_value(m)
                         .map_err(|e| e.to_string())?;
                     super::channels::checks::PAYMENT_SETTLED
                         .check(&value)
@@ -488,7 +488,7 @@ fn payment_settled_route<H: Handler>(
             let why = format!(
                 "the webhook endpoint of `{}` is not configured: {e}", "paymentSettled"
             );
-            asyncforge_runtime::tracing::error!("{why}");
+            crate::runtime::tracing::error!("{why}");
             post(move || {
                 let why = why.clone();
                 async move { error_response(StatusCode::SERVICE_UNAVAILABLE, &why) }
@@ -513,7 +513,7 @@ for ReleasePublishedHook<H> {
 fn release_published_route<H: Handler>(
     handler: &Arc<H>,
     sender: &Sender,
-) -> asyncforge_runtime::axum::routing::MethodRouter<Arc<Shared<H>>> {
+) -> crate::runtime::axum::routing::MethodRouter<Arc<Shared<H>>> {
     match Receiver::new(
         sender.release_published_receiver.clone(),
         ReleasePublishedHook(handler.clone()),
@@ -522,7 +522,7 @@ fn release_published_route<H: Handler>(
             receiver
                 .with_store(sender.idempotency.clone())
                 .with_validator(|m: &super::messages::ReleasePublished| {
-                    let value = asyncforge_runtime::endpoint::to_value(m)
+                    let value = crate::runtime::endpoint::to_value(m)
                         .map_err(|e| e.to_string())?;
                     super::channels::checks::RELEASE_PUBLISHED
                         .check(&value)
@@ -534,7 +534,7 @@ fn release_published_route<H: Handler>(
             let why = format!(
                 "the webhook endpoint of `{}` is not configured: {e}", "releasePublished"
             );
-            asyncforge_runtime::tracing::error!("{why}");
+            crate::runtime::tracing::error!("{why}");
             post(move || {
                 let why = why.clone();
                 async move { error_response(StatusCode::SERVICE_UNAVAILABLE, &why) }

@@ -2,10 +2,10 @@
 
 //! Types of the schemas of the API.
 #![allow(clippy::large_enum_variant, clippy::enum_variant_names)]
-use asyncforge_runtime::codegen::*;
+use crate::runtime::codegen::*;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct Entry {
     #[serde(rename = "entryId")]
     pub entry_id: String,
@@ -22,7 +22,7 @@ pub struct Entry {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum Currency {
     /// `EUR`
     #[serde(rename = "EUR")]
@@ -73,7 +73,7 @@ impl std::fmt::Display for Currency {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 #[serde(deny_unknown_fields)]
 pub struct StatementReadyPayload {
     #[serde(rename = "accountId")]
@@ -84,7 +84,7 @@ pub struct StatementReadyPayload {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct PaymentSettledPayload {
     #[serde(rename = "paymentId")]
     pub payment_id: String,
@@ -99,7 +99,7 @@ pub struct PaymentSettledPayload {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct ReleasePublishedPayload {
     pub tag: String,
     pub repository: String,
@@ -109,7 +109,7 @@ pub struct ReleasePublishedPayload {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct AccountPayload {
     #[serde(rename = "accountId")]
     pub account_id: String,
@@ -123,7 +123,7 @@ pub struct AccountPayload {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum AccountPayloadStatus {
     /// `open`
     #[serde(rename = "open")]
@@ -174,7 +174,7 @@ impl std::fmt::Display for AccountPayloadStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct CounterPayload {
     pub value: u64,
     /// Properties the schema does not name.

@@ -2,13 +2,13 @@
 
 //! Channel parameters, message sets and the schemas incoming messages are checked against.
 #[allow(unused_imports)]
-use asyncforge_runtime::codegen::*;
+use crate::runtime::codegen::*;
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{fill_address, missing_parameter, parameter, Outgoing};
+use crate::runtime::endpoint::{fill_address, missing_parameter, parameter, Outgoing};
 
 /// The schemas incoming messages, parameters and upgrade requests are checked against.
 pub mod checks {
-    use asyncforge_runtime::validate::SchemaCheck;
+    use crate::runtime::validate::SchemaCheck;
     /// The payload schema of message `marketData`.
     pub static MARKET_DATA: SchemaCheck = SchemaCheck::new(
         "{\"type\":\"object\",\"oneOf\":[{\"$ref\":\"#/definitions/s9\"},{\"$ref\":\"#/definitions/s14\"}],\"definitions\":{\"s12\":{\"type\":\"object\",\"properties\":{\"socket_sequence\":{\"type\":\"integer\"}},\"required\":[\"type\",\"socket_sequence\"]},\"s14\":{\"allOf\":[{\"properties\":{\"type\":{\"type\":\"string\",\"const\":\"update\"},\"eventId\":{\"type\":\"integer\"},\"events\":{\"$ref\":\"#/definitions/s18\"},\"timestamp\":{\"type\":\"number\"},\"timestampms\":{\"type\":\"number\"}},\"required\":[\"type\",\"eventId\",\"events\",\"timestamp\",\"timestampms\"]},{\"$ref\":\"#/definitions/s12\"}]},\"s18\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"type\":{\"type\":\"string\",\"enum\":[\"trade\",\"change\",\"auction, block_trade\"]},\"price\":{\"type\":\"number\",\"multipleOf\":0.01},\"side\":{\"type\":\"string\",\"enum\":[\"bid\",\"side\"]},\"reason\":{\"type\":\"string\",\"enum\":[\"place\",\"trade\",\"cancel\",\"initial\"]},\"remaining\":{\"type\":\"number\"},\"delta\":{\"type\":\"number\"}},\"additionalProperties\":false}},\"s9\":{\"allOf\":[{\"properties\":{\"type\":{\"type\":\"string\",\"const\":\"heartbeat\"}},\"required\":[\"type\"]},{\"$ref\":\"#/definitions/s12\"}]}}}",

@@ -7,19 +7,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 #[allow(unused_imports)]
-use asyncforge_runtime::codegen::*;
+use crate::runtime::codegen::*;
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{join_path, Incoming, Outgoing};
+use crate::runtime::endpoint::{join_path, Incoming, Outgoing};
 #[allow(unused_imports)]
-use asyncforge_runtime::ws_client::{
+use crate::runtime::ws_client::{
     ClientConfig, Dispatch, Responder, ReplyError, State, WsClient, WsSender,
 };
 
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{outgoing_frame, query_string, request_frame};
+use crate::runtime::endpoint::{outgoing_frame, query_string, request_frame};
 #[allow(unused_imports)]
-use asyncforge_runtime::rpc::{Pending, RequestError};
-use asyncforge_runtime::tokio::sync::mpsc;
+use crate::runtime::rpc::{Pending, RequestError};
+use crate::runtime::tokio::sync::mpsc;
 
 /// How a WebSocket client connects and waits.
 #[derive(Debug, Clone)]
@@ -79,7 +79,7 @@ impl Dispatch for V1MarketdataSymbolDispatch {
         {
             return Some(V1MarketdataSymbolEvent::SendMarketData(m));
         }
-        asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
+        crate::runtime::endpoint::unmatched(&incoming.rejection());
         None
     }
 }
@@ -91,7 +91,7 @@ pub struct V1MarketdataSymbolClient {
     events: mpsc::Receiver<V1MarketdataSymbolEvent>,
     pending: Arc<V1MarketdataSymbolPending>,
     request_timeout: Duration,
-    task: asyncforge_runtime::tokio::task::JoinHandle<()>,
+    task: crate::runtime::tokio::task::JoinHandle<()>,
 }
 
 impl V1MarketdataSymbolClient {

@@ -7,25 +7,25 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 #[allow(unused_imports)]
-use asyncforge_runtime::axum::extract::{Path, State};
+use crate::runtime::axum::extract::{Path, State};
 #[allow(unused_imports)]
-use asyncforge_runtime::axum::http::{HeaderMap, StatusCode};
-use asyncforge_runtime::axum::response::Response;
+use crate::runtime::axum::http::{HeaderMap, StatusCode};
+use crate::runtime::axum::response::Response;
 #[allow(unused_imports)]
-use asyncforge_runtime::axum::routing::{get, post};
-use asyncforge_runtime::axum::Router;
+use crate::runtime::axum::routing::{get, post};
+use crate::runtime::axum::Router;
 #[allow(unused_imports)]
-use asyncforge_runtime::codegen::Message;
+use crate::runtime::codegen::Message;
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{error_response, Outgoing, Reject};
+use crate::runtime::endpoint::{error_response, Outgoing, Reject};
 #[allow(unused_imports)]
-use asyncforge_runtime::rpc::{Pending, RequestError};
+use crate::runtime::rpc::{Pending, RequestError};
 #[allow(unused_imports)]
-use asyncforge_runtime::ws::{self, ConnId, Ctx, Hub, SendError, Session, WsConfig};
-use asyncforge_runtime::axum::extract::ws::WebSocketUpgrade;
-use asyncforge_runtime::axum::extract::RawQuery;
+use crate::runtime::ws::{self, ConnId, Ctx, Hub, SendError, Session, WsConfig};
+use crate::runtime::axum::extract::ws::WebSocketUpgrade;
+use crate::runtime::axum::extract::RawQuery;
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{
+use crate::runtime::endpoint::{
     frame_bytes, headers_object, query_object, outgoing_frame, typed_part, Incoming,
     Scalar,
 };
@@ -200,7 +200,7 @@ impl<H: Handler> ws::Handler for V1MarketdataSymbolConnection<H> {
     async fn on_frame(
         &self,
         ctx: &Ctx,
-        frame: asyncforge_runtime::frame::Frame,
+        frame: crate::runtime::frame::Frame,
     ) -> Result<(), Reject> {
         let session = self
             .session
@@ -226,7 +226,7 @@ async fn v1_marketdata_symbol_upgrade<H: Handler>(
     Path(path): Path<HashMap<String, String>>,
     RawQuery(raw_query): RawQuery,
     headers: HeaderMap,
-    uri: asyncforge_runtime::axum::http::Uri,
+    uri: crate::runtime::axum::http::Uri,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let params = match super::channels::V1MarketdataSymbolParams::read(|n| {

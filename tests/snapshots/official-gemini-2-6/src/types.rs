@@ -2,10 +2,10 @@
 
 //! Types of the schemas of the API.
 #![allow(clippy::large_enum_variant, clippy::enum_variant_names)]
-use asyncforge_runtime::codegen::*;
+use crate::runtime::codegen::*;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 #[serde(untagged)]
 pub enum Market {
     Heartbeat(Heartbeat),
@@ -13,7 +13,7 @@ pub enum Market {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct Heartbeat {
     pub r#type: HeartbeatType,
     /// zero-indexed monotonic increasing sequence number attached to each message sent - if there is a gap in this sequence, you have missed a message. If you choose to enable heartbeats, then heartbeat and update messages will share a single increasing sequence. See [Sequence Numbers](https://docs.sandbox.gemini.com/websocket-api/#sequence-numbers) for more information.
@@ -24,7 +24,7 @@ pub struct Heartbeat {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum HeartbeatType {
     /// `heartbeat`
     #[serde(rename = "heartbeat")]
@@ -65,7 +65,7 @@ impl std::fmt::Display for HeartbeatType {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct Update {
     pub r#type: UpdateType,
     /// A monotonically increasing sequence number indicating when this change occurred. These numbers are persistent and consistent between market data connections.
@@ -85,7 +85,7 @@ pub struct Update {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum UpdateType {
     /// `update`
     #[serde(rename = "update")]
@@ -126,7 +126,7 @@ impl std::fmt::Display for UpdateType {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 #[serde(deny_unknown_fields)]
 pub struct EventsItem {
     #[serde(
@@ -172,7 +172,7 @@ pub struct EventsItem {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum EventsItemType {
     /// `trade`
     #[serde(rename = "trade")]
@@ -227,7 +227,7 @@ impl std::fmt::Display for EventsItemType {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum EventsItemSide {
     /// `bid`
     #[serde(rename = "bid")]
@@ -274,7 +274,7 @@ impl std::fmt::Display for EventsItemSide {
 
 /// Indicates why the change has occurred. initial is for the initial response message, which will show the entire existing state of the order book.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum EventsItemReason {
     /// `place`
     #[serde(rename = "place")]
@@ -336,7 +336,7 @@ impl std::fmt::Display for EventsItemReason {
 ///
 /// NOTE: top_of_book has no meaning and initial book events are empty when only trades is specified
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct V1MarketdataSymbolQuery {
     /// Optionally add this parameter and set to true to receive a heartbeat every 5 seconds
     ///
@@ -399,7 +399,7 @@ pub struct V1MarketdataSymbolQuery {
 
 /// This object is always part of the payload. In case of type=heartbeat, these are the only fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct DefaultSchema {
     /// zero-indexed monotonic increasing sequence number attached to each message sent - if there is a gap in this sequence, you have missed a message. If you choose to enable heartbeats, then heartbeat and update messages will share a single increasing sequence. See [Sequence Numbers](https://docs.sandbox.gemini.com/websocket-api/#sequence-numbers) for more information.
     pub socket_sequence: i64,

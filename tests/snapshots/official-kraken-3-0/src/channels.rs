@@ -2,13 +2,13 @@
 
 //! Channel parameters, message sets and the schemas incoming messages are checked against.
 #[allow(unused_imports)]
-use asyncforge_runtime::codegen::*;
+use crate::runtime::codegen::*;
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{fill_address, missing_parameter, parameter, Outgoing};
+use crate::runtime::endpoint::{fill_address, missing_parameter, parameter, Outgoing};
 
 /// The schemas incoming messages, parameters and upgrade requests are checked against.
 pub mod checks {
-    use asyncforge_runtime::validate::SchemaCheck;
+    use crate::runtime::validate::SchemaCheck;
     /// The payload schema of message `ping` (its type enforces it: messages are decoded straight from their bytes).
     pub static PING: SchemaCheck = SchemaCheck::by_type(
         "{\"type\":\"object\",\"properties\":{\"event\":{\"type\":\"string\",\"const\":\"ping\"},\"reqid\":{\"$ref\":\"#/definitions/s2\"}},\"required\":[\"event\"],\"definitions\":{\"s2\":{\"type\":\"integer\"}}}",
@@ -107,7 +107,7 @@ impl Outgoing for SubscribeReply {
             SubscribeReply::DummyCurrencyInfo(m) => m.to_bytes(),
         }
     }
-    fn typed_correlation(&self) -> asyncforge_runtime::message::Correlation {
+    fn typed_correlation(&self) -> crate::runtime::message::Correlation {
         match self {
             SubscribeReply::SubscriptionStatus(m) => Message::correlation(m),
             SubscribeReply::DummyCurrencyInfo(m) => Message::correlation(m),

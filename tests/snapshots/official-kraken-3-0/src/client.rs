@@ -7,19 +7,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 #[allow(unused_imports)]
-use asyncforge_runtime::codegen::*;
+use crate::runtime::codegen::*;
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{join_path, Incoming, Outgoing};
+use crate::runtime::endpoint::{join_path, Incoming, Outgoing};
 #[allow(unused_imports)]
-use asyncforge_runtime::ws_client::{
+use crate::runtime::ws_client::{
     ClientConfig, Dispatch, Responder, ReplyError, State, WsClient, WsSender,
 };
 
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{outgoing_frame, query_string, request_frame};
+use crate::runtime::endpoint::{outgoing_frame, query_string, request_frame};
 #[allow(unused_imports)]
-use asyncforge_runtime::rpc::{Pending, RequestError};
-use asyncforge_runtime::tokio::sync::mpsc;
+use crate::runtime::rpc::{Pending, RequestError};
+use crate::runtime::tokio::sync::mpsc;
 
 /// How a WebSocket client connects and waits.
 #[derive(Debug, Clone)]
@@ -85,7 +85,7 @@ impl Dispatch for KrakenWebsocketsApiDispatch {
         {
             let id = incoming.correlation_key(&m);
             if pending.receive_ping.complete(0, id, m).is_err() {
-                asyncforge_runtime::endpoint::unmatched("a reply to no pending request");
+                crate::runtime::endpoint::unmatched("a reply to no pending request");
             }
             return None;
         }
@@ -95,7 +95,7 @@ impl Dispatch for KrakenWebsocketsApiDispatch {
             >(&super::channels::checks::SUBSCRIPTION_STATUS)
         {
             let id = incoming.correlation_key(&m);
-            match asyncforge_runtime::rpc::choose(
+            match crate::runtime::rpc::choose(
                 &[
                     pending.subscribe.route(0, id.as_ref()),
                     pending.unsubscribe.route(0, id.as_ref()),
@@ -103,23 +103,19 @@ impl Dispatch for KrakenWebsocketsApiDispatch {
             ) {
                 Some(0) => {
                     if pending.subscribe.complete(0, id, m.into()).is_err() {
-                        asyncforge_runtime::endpoint::unmatched(
+                        crate::runtime::endpoint::unmatched(
                             "a reply to no pending request",
                         );
                     }
                 }
                 Some(1) => {
                     if pending.unsubscribe.complete(0, id, m).is_err() {
-                        asyncforge_runtime::endpoint::unmatched(
+                        crate::runtime::endpoint::unmatched(
                             "a reply to no pending request",
                         );
                     }
                 }
-                _ => {
-                    asyncforge_runtime::endpoint::unmatched(
-                        "a reply to no pending request",
-                    )
-                }
+                _ => crate::runtime::endpoint::unmatched("a reply to no pending request"),
             }
             return None;
         }
@@ -130,7 +126,7 @@ impl Dispatch for KrakenWebsocketsApiDispatch {
         {
             let id = incoming.correlation_key(&m);
             if pending.subscribe.complete(0, id, m.into()).is_err() {
-                asyncforge_runtime::endpoint::unmatched("a reply to no pending request");
+                crate::runtime::endpoint::unmatched("a reply to no pending request");
             }
             return None;
         }
@@ -148,7 +144,7 @@ impl Dispatch for KrakenWebsocketsApiDispatch {
         {
             return Some(KrakenWebsocketsApiEvent::SystemStatus(m));
         }
-        asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
+        crate::runtime::endpoint::unmatched(&incoming.rejection());
         None
     }
 }
@@ -160,7 +156,7 @@ pub struct KrakenWebsocketsApiClient {
     events: mpsc::Receiver<KrakenWebsocketsApiEvent>,
     pending: Arc<KrakenWebsocketsApiPending>,
     request_timeout: Duration,
-    task: asyncforge_runtime::tokio::task::JoinHandle<()>,
+    task: crate::runtime::tokio::task::JoinHandle<()>,
 }
 
 impl KrakenWebsocketsApiClient {

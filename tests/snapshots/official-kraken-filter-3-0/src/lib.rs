@@ -31,4 +31,6 @@ pub mod messages;
 
 pub mod types;
 
-pub use asyncforge_runtime::{Codec, CodecError, Message};
+pub use asyncforge_runtime as runtime;
+
+pub use runtime::{Codec, CodecError, Message};

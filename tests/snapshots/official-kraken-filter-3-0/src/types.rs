@@ -2,10 +2,10 @@
 
 //! Types of the schemas of the API.
 #![allow(clippy::large_enum_variant, clippy::enum_variant_names)]
-use asyncforge_runtime::codegen::*;
+use crate::runtime::codegen::*;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct Ping {
     pub event: PingEvent,
     /// client originated ID reflected in response message.
@@ -21,7 +21,7 @@ pub struct Ping {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum PingEvent {
     /// `ping`
     #[serde(rename = "ping")]
@@ -62,7 +62,7 @@ impl std::fmt::Display for PingEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct Pong {
     #[serde(
         default,
@@ -83,7 +83,7 @@ pub struct Pong {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum PongEvent {
     /// `pong`
     #[serde(rename = "pong")]
@@ -124,7 +124,7 @@ impl std::fmt::Display for PongEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct Heartbeat {
     #[serde(
         default,
@@ -138,7 +138,7 @@ pub struct Heartbeat {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum HeartbeatEvent {
     /// `heartbeat`
     #[serde(rename = "heartbeat")]
@@ -179,7 +179,7 @@ impl std::fmt::Display for HeartbeatEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct SystemStatus {
     #[serde(
         default,
@@ -213,7 +213,7 @@ pub struct SystemStatus {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum SystemStatusEvent {
     /// `systemStatus`
     #[serde(rename = "systemStatus")]
@@ -254,7 +254,7 @@ impl std::fmt::Display for SystemStatusEvent {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum Status {
     /// `online`
     #[serde(rename = "online")]
@@ -321,7 +321,7 @@ impl std::fmt::Display for Status {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 #[serde(untagged)]
 pub enum SubscriptionStatus {
     SubscriptionStatusError(SubscriptionStatusError),
@@ -329,7 +329,7 @@ pub enum SubscriptionStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct SubscriptionStatusError {
     #[serde(rename = "errorMessage")]
     pub error_message: String,
@@ -366,7 +366,7 @@ pub struct SubscriptionStatusError {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum SubscriptionStatusErrorEvent {
     /// `subscriptionStatus`
     #[serde(rename = "subscriptionStatus")]
@@ -409,7 +409,7 @@ impl std::fmt::Display for SubscriptionStatusErrorEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct SubscriptionStatusErrorSubscription {
     /// Depth associated with book subscription in number of levels each side.
     ///
@@ -452,7 +452,7 @@ pub struct SubscriptionStatusErrorSubscription {
 
 /// The name of the channel you subscribe too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum Name {
     /// `book`
     #[serde(rename = "book")]
@@ -531,7 +531,7 @@ impl std::fmt::Display for Name {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct SubscriptionStatusSuccess {
     /// ChannelID on successful subscription, applicable to public messages only.
     #[serde(rename = "channelID")]
@@ -572,7 +572,7 @@ pub struct SubscriptionStatusSuccess {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct Subscribe {
     pub event: SubscribeEvent,
     /// client originated ID reflected in response message.
@@ -601,7 +601,7 @@ pub struct Subscribe {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum SubscribeEvent {
     /// `subscribe`
     #[serde(rename = "subscribe")]
@@ -642,7 +642,7 @@ impl std::fmt::Display for SubscribeEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct SubscribeSubscription {
     /// Depth associated with book subscription in number of levels each side.
     ///
@@ -695,7 +695,7 @@ pub struct SubscribeSubscription {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct Unsubscribe {
     pub event: UnsubscribeEvent,
     /// client originated ID reflected in response message.
@@ -724,7 +724,7 @@ pub struct Unsubscribe {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum UnsubscribeEvent {
     /// `unsubscribe`
     #[serde(rename = "unsubscribe")]
@@ -765,7 +765,7 @@ impl std::fmt::Display for UnsubscribeEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct UnsubscribeSubscription {
     /// Depth associated with book subscription in number of levels each side.
     ///
@@ -800,7 +800,7 @@ pub struct UnsubscribeSubscription {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct DummyCurrencyInfoPayload {
     pub event: DummyCurrencyInfoPayloadEvent,
     /// client originated ID reflected in response message.
@@ -822,7 +822,7 @@ pub struct DummyCurrencyInfoPayload {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum DummyCurrencyInfoPayloadEvent {
     /// `currencyInfo`
     #[serde(rename = "currencyInfo")]
@@ -863,7 +863,7 @@ impl std::fmt::Display for DummyCurrencyInfoPayloadEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct SubscriptionStatusCommon {
     pub event: SubscriptionStatusErrorEvent,
     /// client originated ID reflected in response message.

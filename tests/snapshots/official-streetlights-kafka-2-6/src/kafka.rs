@@ -6,8 +6,8 @@
 //! (`asyncforge_runtime::kafka`, see docs/protocols.md).
 use std::future::Future;
 use std::time::Duration;
-use asyncforge_runtime::kafka;
-use asyncforge_runtime::kafka_topic::KafkaTopic;
+use crate::runtime::kafka;
+use crate::runtime::kafka_topic::KafkaTopic;
 
 /// The bootstrap servers of server `scram-connections`.
 /// Kafka server `scram-connections` (`test.mykafkacluster.org:18092`, protocol `kafka-secure`).
@@ -103,15 +103,15 @@ pub async fn ensure_topics(
 }
 
 static TURN_ON_TEMPLATE: std::sync::LazyLock<
-    Result<KafkaTopic, asyncforge_runtime::kafka_topic::KafkaTopicError>,
+    Result<KafkaTopic, crate::runtime::kafka_topic::KafkaTopicError>,
 > = std::sync::LazyLock::new(|| KafkaTopic::parse(TURN_ON));
 
 static TURN_OFF_TEMPLATE: std::sync::LazyLock<
-    Result<KafkaTopic, asyncforge_runtime::kafka_topic::KafkaTopicError>,
+    Result<KafkaTopic, crate::runtime::kafka_topic::KafkaTopicError>,
 > = std::sync::LazyLock::new(|| KafkaTopic::parse(TURN_OFF));
 
 static DIM_LIGHT_TEMPLATE: std::sync::LazyLock<
-    Result<KafkaTopic, asyncforge_runtime::kafka_topic::KafkaTopicError>,
+    Result<KafkaTopic, crate::runtime::kafka_topic::KafkaTopicError>,
 > = std::sync::LazyLock::new(|| KafkaTopic::parse(DIM_LIGHT));
 
 /// Sends the application's *send* operations (idempotent producer, `acks=all`; a

@@ -4,7 +4,7 @@
 //! `subscribe` for the *receive* operations. Delivery guarantees, reconnects and
 //! topic rules are the runtime's (`asyncforge_runtime::mqtt`, see docs/protocols.md).
 use std::future::Future;
-use asyncforge_runtime::mqtt;
+use crate::runtime::mqtt;
 
 /// The URL of server `production`.
 /// MQTT server `production` (`test.mosquitto.org:1883`, protocol `mqtt`).

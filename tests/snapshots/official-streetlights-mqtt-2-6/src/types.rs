@@ -2,10 +2,10 @@
 
 //! Types of the schemas of the API.
 #![allow(clippy::large_enum_variant, clippy::enum_variant_names)]
-use asyncforge_runtime::codegen::*;
+use crate::runtime::codegen::*;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct LightMeasuredPayload {
     /// Light intensity measured in lumens.
     #[serde(
@@ -28,7 +28,7 @@ pub struct LightMeasuredPayload {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct LightMeasuredHeaders {
     #[serde(rename = "my-app-header")]
     #[serde(
@@ -43,7 +43,7 @@ pub struct LightMeasuredHeaders {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct TurnOnOffPayload {
     /// Whether to turn on or off the light.
     #[serde(
@@ -67,7 +67,7 @@ pub struct TurnOnOffPayload {
 
 /// Whether to turn on or off the light.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum TurnOnOffPayloadCommand {
     /// `on`
     #[serde(rename = "on")]
@@ -113,7 +113,7 @@ impl std::fmt::Display for TurnOnOffPayloadCommand {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct TurnOnOffHeaders {
     #[serde(rename = "my-app-header")]
     #[serde(
@@ -128,7 +128,7 @@ pub struct TurnOnOffHeaders {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct DimLightPayload {
     /// Percentage to which the light should be dimmed to.
     #[serde(
@@ -151,7 +151,7 @@ pub struct DimLightPayload {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct DimLightHeaders {
     #[serde(rename = "my-app-header")]
     #[serde(

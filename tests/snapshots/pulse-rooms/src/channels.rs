@@ -2,13 +2,13 @@
 
 //! Channel parameters, message sets and the schemas incoming messages are checked against.
 #[allow(unused_imports)]
-use asyncforge_runtime::codegen::*;
+use crate::runtime::codegen::*;
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{fill_address, missing_parameter, parameter, Outgoing};
+use crate::runtime::endpoint::{fill_address, missing_parameter, parameter, Outgoing};
 
 /// The schemas incoming messages, parameters and upgrade requests are checked against.
 pub mod checks {
-    use asyncforge_runtime::validate::SchemaCheck;
+    use crate::runtime::validate::SchemaCheck;
     /// The payload schema of message `post`.
     pub static POST: SchemaCheck = SchemaCheck::new(
         "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":2000},\"replyTo\":{\"type\":\"integer\",\"minimum\":1}},\"required\":[\"text\"],\"additionalProperties\":false}",
@@ -138,7 +138,7 @@ impl Outgoing for RelayMessage {
             RelayMessage::Presence(m) => m.to_bytes(),
         }
     }
-    fn typed_correlation(&self) -> asyncforge_runtime::message::Correlation {
+    fn typed_correlation(&self) -> crate::runtime::message::Correlation {
         match self {
             RelayMessage::Relayed(m) => Message::correlation(m),
             RelayMessage::Presence(m) => Message::correlation(m),

@@ -7,23 +7,23 @@
 use std::sync::Arc;
 use std::time::Duration;
 #[allow(unused_imports)]
-use asyncforge_runtime::codegen::*;
+use crate::runtime::codegen::*;
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{join_path, Incoming, Outgoing};
+use crate::runtime::endpoint::{join_path, Incoming, Outgoing};
 #[allow(unused_imports)]
-use asyncforge_runtime::ws_client::{
+use crate::runtime::ws_client::{
     ClientConfig, Dispatch, Responder, ReplyError, State, WsClient, WsSender,
 };
 
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{outgoing_frame, query_string, request_frame};
+use crate::runtime::endpoint::{outgoing_frame, query_string, request_frame};
 #[allow(unused_imports)]
-use asyncforge_runtime::rpc::{Pending, RequestError};
-use asyncforge_runtime::tokio::sync::mpsc;
+use crate::runtime::rpc::{Pending, RequestError};
+use crate::runtime::tokio::sync::mpsc;
 #[allow(unused_imports)]
-use asyncforge_runtime::sse_client::{HttpClient, SseClient, SseClientConfig, SseItem};
+use crate::runtime::sse_client::{HttpClient, SseClient, SseClientConfig, SseItem};
 #[allow(unused_imports)]
-use asyncforge_runtime::post::{http_client, post, PostError};
+use crate::runtime::post::{http_client, post, PostError};
 
 /// How a WebSocket client connects and waits.
 #[derive(Debug, Clone)]
@@ -86,7 +86,7 @@ impl Dispatch for RoomDispatch {
         {
             return Some(RoomEvent::RelayMessage(m.into()));
         }
-        asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
+        crate::runtime::endpoint::unmatched(&incoming.rejection());
         None
     }
 }
@@ -98,7 +98,7 @@ pub struct RoomClient {
     events: mpsc::Receiver<RoomEvent>,
     pending: Arc<RoomPending>,
     request_timeout: Duration,
-    task: asyncforge_runtime::tokio::task::JoinHandle<()>,
+    task: crate::runtime::tokio::task::JoinHandle<()>,
 }
 
 impl RoomClient {
@@ -214,7 +214,7 @@ impl Dispatch for LobbyDispatch {
         {
             let id = incoming.correlation_key(&m);
             if pending.ping.complete(0, id, m).is_err() {
-                asyncforge_runtime::endpoint::unmatched("a reply to no pending request");
+                crate::runtime::endpoint::unmatched("a reply to no pending request");
             }
             return None;
         }
@@ -230,7 +230,7 @@ impl Dispatch for LobbyDispatch {
             let responder = Responder::new(tx.clone(), id);
             return Some(LobbyEvent::AskIdentity(m, responder));
         }
-        asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
+        crate::runtime::endpoint::unmatched(&incoming.rejection());
         None
     }
 }
@@ -242,7 +242,7 @@ pub struct LobbyClient {
     events: mpsc::Receiver<LobbyEvent>,
     pending: Arc<LobbyPending>,
     request_timeout: Duration,
-    task: asyncforge_runtime::tokio::task::JoinHandle<()>,
+    task: crate::runtime::tokio::task::JoinHandle<()>,
 }
 
 impl LobbyClient {
@@ -360,21 +360,21 @@ impl PricesStream {
                 {
                     return Some(PricesEvent::StreamPrices(m));
                 }
-                asyncforge_runtime::endpoint::unmatched(&incoming.rejection());
+                crate::runtime::endpoint::unmatched(&incoming.rejection());
                 continue;
             }
-            asyncforge_runtime::endpoint::unmatched(&event.name);
+            crate::runtime::endpoint::unmatched(&event.name);
         }
     }
     /// The connection's state.
-    pub fn state(&self) -> asyncforge_runtime::sse_client::State {
+    pub fn state(&self) -> crate::runtime::sse_client::State {
         self.inner.state()
     }
     /// Waits until the state satisfies `f`.
     pub async fn wait_for(
         &mut self,
-        f: impl Fn(&asyncforge_runtime::sse_client::State) -> bool,
-    ) -> asyncforge_runtime::sse_client::State {
+        f: impl Fn(&crate::runtime::sse_client::State) -> bool,
+    ) -> crate::runtime::sse_client::State {
         self.inner.wait_for(f).await
     }
 }

@@ -7,33 +7,33 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 #[allow(unused_imports)]
-use asyncforge_runtime::axum::extract::{Path, State};
+use crate::runtime::axum::extract::{Path, State};
 #[allow(unused_imports)]
-use asyncforge_runtime::axum::http::{HeaderMap, StatusCode};
-use asyncforge_runtime::axum::response::Response;
+use crate::runtime::axum::http::{HeaderMap, StatusCode};
+use crate::runtime::axum::response::Response;
 #[allow(unused_imports)]
-use asyncforge_runtime::axum::routing::{get, post};
-use asyncforge_runtime::axum::Router;
+use crate::runtime::axum::routing::{get, post};
+use crate::runtime::axum::Router;
 #[allow(unused_imports)]
-use asyncforge_runtime::codegen::Message;
+use crate::runtime::codegen::Message;
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{error_response, Outgoing, Reject};
+use crate::runtime::endpoint::{error_response, Outgoing, Reject};
 #[allow(unused_imports)]
-use asyncforge_runtime::rpc::{Pending, RequestError};
+use crate::runtime::rpc::{Pending, RequestError};
 #[allow(unused_imports)]
-use asyncforge_runtime::ws::{self, ConnId, Ctx, Hub, SendError, Session, WsConfig};
-use asyncforge_runtime::axum::extract::ws::WebSocketUpgrade;
-use asyncforge_runtime::axum::extract::RawQuery;
+use crate::runtime::ws::{self, ConnId, Ctx, Hub, SendError, Session, WsConfig};
+use crate::runtime::axum::extract::ws::WebSocketUpgrade;
+use crate::runtime::axum::extract::RawQuery;
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{
+use crate::runtime::endpoint::{
     frame_bytes, headers_object, query_object, outgoing_frame, typed_part, Incoming,
     Scalar,
 };
 
 #[allow(unused_imports)]
-use asyncforge_runtime::sse_server::{accepted, reply_response, Post, SseConfig, Topics};
+use crate::runtime::sse_server::{accepted, reply_response, Post, SseConfig, Topics};
 #[allow(unused_imports)]
-use asyncforge_runtime::axum::body::Bytes;
+use crate::runtime::axum::body::Bytes;
 
 /// What the application does with the messages it receives: one method per *receive*
 /// operation. A method returning `Err(Reject)` answers the peer with
@@ -188,7 +188,7 @@ impl Sender {
         message: impl Into<super::messages::WhoAreYou>,
     ) -> Result<super::messages::IAm, RequestError> {
         let message: super::messages::WhoAreYou = message.into();
-        let (frame, id) = asyncforge_runtime::endpoint::request_frame(&message)
+        let (frame, id) = crate::runtime::endpoint::request_frame(&message)
             .map_err(|e| RequestError::Send(e.to_string()))?;
         let waiter = self.pending.ask_identity.register(conn.0, id)?;
         self.hub.send(conn, frame).map_err(|e| RequestError::Send(e.to_string()))?;
@@ -204,7 +204,7 @@ impl Sender {
         &self,
         params: &super::channels::PricesParams,
         message: impl Into<super::messages::Tick>,
-    ) -> Result<u64, asyncforge_runtime::CodecError> {
+    ) -> Result<u64, crate::runtime::CodecError> {
         let message: super::messages::Tick = message.into();
         let bytes = message.to_bytes()?;
         let data = String::from_utf8_lossy(&bytes);
@@ -294,7 +294,7 @@ impl<H: Handler> ws::Handler for RoomConnection<H> {
     async fn on_frame(
         &self,
         ctx: &Ctx,
-        frame: asyncforge_runtime::frame::Frame,
+        frame: crate::runtime::frame::Frame,
     ) -> Result<(), Reject> {
         let session = self
             .session
@@ -325,7 +325,7 @@ async fn room_upgrade<H: Handler>(
     Path(path): Path<HashMap<String, String>>,
     RawQuery(raw_query): RawQuery,
     headers: HeaderMap,
-    uri: asyncforge_runtime::axum::http::Uri,
+    uri: crate::runtime::axum::http::Uri,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let params = match super::channels::RoomParams::read(|n| path.get(n).cloned()) {
@@ -345,7 +345,7 @@ async fn room_upgrade<H: Handler>(
         |n| headers.get(n).and_then(|v| v.to_str().ok()),
     );
     if let Err(why) = typed_part::<
-        asyncforge_runtime::codegen::Value,
+        crate::runtime::codegen::Value,
     >("headers", found, &super::channels::checks::ROOM_HEADERS) {
         return error_response(StatusCode::BAD_REQUEST, &why);
     }
@@ -389,7 +389,7 @@ impl<H: Handler> ws::Handler for LobbyConnection<H> {
     async fn on_frame(
         &self,
         ctx: &Ctx,
-        frame: asyncforge_runtime::frame::Frame,
+        frame: crate::runtime::frame::Frame,
     ) -> Result<(), Reject> {
         let session = self
             .session
@@ -440,7 +440,7 @@ async fn lobby_upgrade<H: Handler>(
     State(shared): State<Arc<Shared<H>>>,
     RawQuery(raw_query): RawQuery,
     headers: HeaderMap,
-    uri: asyncforge_runtime::axum::http::Uri,
+    uri: crate::runtime::axum::http::Uri,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let params = super::channels::LobbyParams::default();
@@ -485,7 +485,7 @@ async fn quotes_post<H: Handler>(
         Ok(p) => p,
         Err(why) => return error_response(StatusCode::NOT_FOUND, &why),
     };
-    let mut incoming = asyncforge_runtime::endpoint::Incoming::new(&body);
+    let mut incoming = crate::runtime::endpoint::Incoming::new(&body);
     if let Some(m) = incoming
         .try_message::<super::messages::Quote>(&super::channels::checks::QUOTE)
     {

@@ -2,10 +2,10 @@
 
 //! Types of the schemas of the API.
 #![allow(clippy::large_enum_variant, clippy::enum_variant_names)]
-use asyncforge_runtime::codegen::*;
+use crate::runtime::codegen::*;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 #[serde(deny_unknown_fields)]
 pub struct PostPayload {
     /// The message text.
@@ -21,7 +21,7 @@ pub struct PostPayload {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct RelayedPayload {
     pub seq: u64,
     pub from: String,
@@ -33,7 +33,7 @@ pub struct RelayedPayload {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct PresencePayload {
     pub nick: String,
     pub state: PresencePayloadState,
@@ -43,7 +43,7 @@ pub struct PresencePayload {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum PresencePayloadState {
     /// `joined`
     #[serde(rename = "joined")]
@@ -89,7 +89,7 @@ impl std::fmt::Display for PresencePayloadState {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct PingPayload {
     pub event: PingPayloadEvent,
     #[serde(rename = "requestId")]
@@ -105,7 +105,7 @@ pub struct PingPayload {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum PingPayloadEvent {
     /// `ping`
     #[serde(rename = "ping")]
@@ -146,7 +146,7 @@ impl std::fmt::Display for PingPayloadEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct PongPayload {
     pub event: PongPayloadEvent,
     #[serde(rename = "requestId")]
@@ -164,7 +164,7 @@ pub struct PongPayload {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum PongPayloadEvent {
     /// `pong`
     #[serde(rename = "pong")]
@@ -205,7 +205,7 @@ impl std::fmt::Display for PongPayloadEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct WhoAreYouPayload {
     pub event: WhoAreYouPayloadEvent,
     #[serde(rename = "requestId")]
@@ -217,7 +217,7 @@ pub struct WhoAreYouPayload {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum WhoAreYouPayloadEvent {
     /// `whoAreYou`
     #[serde(rename = "whoAreYou")]
@@ -258,7 +258,7 @@ impl std::fmt::Display for WhoAreYouPayloadEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct IAmPayload {
     pub event: IAmPayloadEvent,
     #[serde(rename = "requestId")]
@@ -271,7 +271,7 @@ pub struct IAmPayload {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum IAmPayloadEvent {
     /// `iAm`
     #[serde(rename = "iAm")]
@@ -312,7 +312,7 @@ impl std::fmt::Display for IAmPayloadEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct TickPayload {
     pub symbol: String,
     pub price: f64,
@@ -323,7 +323,7 @@ pub struct TickPayload {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 #[serde(deny_unknown_fields)]
 pub struct QuotePayload {
     pub side: QuotePayloadSide,
@@ -332,7 +332,7 @@ pub struct QuotePayload {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum QuotePayloadSide {
     /// `bid`
     #[serde(rename = "bid")]
@@ -378,7 +378,7 @@ impl std::fmt::Display for QuotePayloadSide {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct QuoteAckPayload {
     pub accepted: bool,
     pub id: i64,
@@ -388,7 +388,7 @@ pub struct QuoteAckPayload {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct RoomQuery {
     pub nick: String,
     #[serde(

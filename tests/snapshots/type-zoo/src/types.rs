@@ -2,11 +2,11 @@
 
 //! Types of the schemas of the API.
 #![allow(clippy::large_enum_variant, clippy::enum_variant_names)]
-use asyncforge_runtime::codegen::*;
+use crate::runtime::codegen::*;
 
 /// A shape, tagged by `kind`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 #[serde(tag = "kind")]
 pub enum Shape {
     #[serde(rename = "circle")]
@@ -16,7 +16,7 @@ pub enum Shape {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct ShapeCircle {
     pub radius: f64,
     /// Properties the schema does not name.
@@ -25,7 +25,7 @@ pub struct ShapeCircle {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct ShapeSquare {
     pub side: i32,
     #[serde(
@@ -40,7 +40,7 @@ pub struct ShapeSquare {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct Record {
     #[serde(deserialize_with = "strict::uuid")]
     pub id: Uuid,
@@ -141,7 +141,7 @@ pub struct Record {
 
 /// Default: `"active"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum RecordStatus {
     /// `active`
     #[serde(rename = "active")]
@@ -192,7 +192,7 @@ impl std::fmt::Display for RecordStatus {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum RecordVersion {
     /// `v1`
     #[serde(rename = "v1")]
@@ -233,7 +233,7 @@ impl std::fmt::Display for RecordVersion {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 #[serde(untagged)]
 pub enum RecordIdOrName {
     String(String),
@@ -241,7 +241,7 @@ pub enum RecordIdOrName {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct RecordBoth {
     pub name: String,
     #[serde(
@@ -256,7 +256,7 @@ pub struct RecordBoth {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct Tree {
     pub value: i64,
     #[serde(
@@ -278,7 +278,7 @@ pub struct Tree {
 
 /// A reading as an Avro record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct AvroReading {
     pub sensor: String,
     pub value: f64,
@@ -291,7 +291,7 @@ pub struct AvroReading {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum Unit {
     /// `CELSIUS`
     #[serde(rename = "CELSIUS")]
@@ -337,7 +337,7 @@ impl std::fmt::Display for Unit {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct Circle {
     pub kind: CircleKind,
     pub radius: f64,
@@ -347,7 +347,7 @@ pub struct Circle {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum CircleKind {
     /// `circle`
     #[serde(rename = "circle")]
@@ -388,7 +388,7 @@ impl std::fmt::Display for CircleKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct Square {
     pub kind: SquareKind,
     pub side: i32,
@@ -404,7 +404,7 @@ pub struct Square {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub enum SquareKind {
     /// `square`
     #[serde(rename = "square")]
@@ -445,7 +445,7 @@ impl std::fmt::Display for SquareKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "asyncforge_runtime::codegen::serde")]
+#[serde(crate = "crate::runtime::codegen::serde")]
 #[serde(deny_unknown_fields)]
 pub struct Strict {
     #[serde(
