@@ -34,6 +34,26 @@ pub mod sender;
 pub mod signature;
 pub mod ssrf;
 
+/// Why a generated server with HTTP endpoints could not be built: a configuration mistake,
+/// reported by `Server::new` before anything is served.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A webhook endpoint's secrets are missing or malformed.
+    #[error("`Config::{field}` (the webhook endpoint `{route}`): {source}")]
+    Receiver {
+        /// The configuration field.
+        field: &'static str,
+        /// The endpoint's route.
+        route: &'static str,
+        /// What is wrong with the secrets.
+        #[source]
+        source: signature::SecretError,
+    },
+    /// The webhook sender's HTTP client could not be built.
+    #[error(transparent)]
+    Sender(#[from] sender::SenderError),
+}
+
 /// TLS for outgoing requests ([`crate::tls`]).
 pub(crate) fn tls_config() -> Result<rustls::ClientConfig, String> {
     crate::tls::client_config()

@@ -17,7 +17,6 @@
 //! the retry is processed.
 
 use std::future::Future;
-use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +29,7 @@ use axum::routing::MethodRouter;
 use super::idempotency::{Claim, IdempotencyStore, MemoryStore};
 use super::signature::{DEFAULT_TOLERANCE, Scheme, SecretError, Signer, headers, unix_now};
 use crate::message::Message;
+use crate::validate::SchemaCheck;
 
 /// How a receiver checks requests.
 #[derive(Clone)]
@@ -120,25 +120,239 @@ where
 
 type Validator<M> = Arc<dyn Fn(&M) -> Result<(), String> + Send + Sync>;
 
-struct Inner<M, H> {
+/// A [`ReceiverConfig`] whose secrets were read: a receiver built from it cannot fail. Made by
+/// [`ReceiverConfig::check`], which a server calls when it is built, so a missing or malformed
+/// secret is reported at start-up rather than on every request.
+#[derive(Clone)]
+pub struct CheckedConfig {
+    config: ReceiverConfig,
+    signer: Signer,
+}
+
+impl std::fmt::Debug for CheckedConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckedConfig")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CheckedConfig {
+    /// The configuration.
+    pub fn config(&self) -> &ReceiverConfig {
+        &self.config
+    }
+}
+
+impl ReceiverConfig {
+    /// Reads the secrets for the scheme (Standard Webhooks: `whsec_<base64>` of 24 to 64
+    /// bytes; GitHub and Stripe: any non-empty text). `Err` is a configuration mistake.
+    pub fn check(&self) -> Result<CheckedConfig, SecretError> {
+        let signer = Signer::new(self.scheme, &self.secrets)?.with_tolerance(self.tolerance);
+        Ok(CheckedConfig {
+            config: self.clone(),
+            signer,
+        })
+    }
+}
+
+/// Why a verified request was not handled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The body does not decode as the message (`400`).
+    #[error("{0}")]
+    Undecodable(String),
+    /// The message breaks its schema, its headers are missing or wrong, or it cannot be told
+    /// which message it is (`422`).
+    #[error("{0}")]
+    Invalid(String),
+    /// The handler did not handle it (`500` to retry, `422` refused).
+    #[error(transparent)]
+    Handler(HandlerError),
+}
+
+/// A request whose signature and timestamp were verified and whose id was claimed: what a
+/// [`Dispatch`] decodes and hands to the application.
+#[derive(Debug, Clone, Copy)]
+pub struct Verified<'a> {
+    /// The message id, when the request carried one.
+    pub id: Option<&'a str>,
+    /// The signed timestamp (Unix seconds), when the scheme has one.
+    pub timestamp: Option<i64>,
+    /// The `webhook-event` header (the message name a sender put there), when present.
+    pub event: Option<&'a str>,
+    /// The request's headers.
+    pub headers: &'a HeaderMap,
+    /// The body.
+    pub body: &'a [u8],
+}
+
+impl Verified<'_> {
+    /// The webhook carrying `message`.
+    pub fn webhook<M>(&self, message: M) -> Webhook<M> {
+        Webhook {
+            id: self.id.map(str::to_owned),
+            timestamp: self.timestamp,
+            message,
+            headers: self.headers.clone(),
+        }
+    }
+}
+
+/// What a [`Receiver`] hands verified requests to: it decodes the message (or, on an
+/// endpoint taking several, first tells which one it is, [`select`]), checks it and calls the
+/// application. Generated servers implement it per endpoint; [`Receiver::new`] wraps one
+/// [`WebhookHandler`] of one message type.
+pub trait Dispatch: Send + Sync + 'static {
+    /// The endpoint's name in logs; it also keeps its ids apart from other endpoints' in a
+    /// shared idempotency store.
+    fn name(&self) -> &str;
+
+    /// Decodes, checks and handles one verified request.
+    fn dispatch<'a>(
+        &'a self,
+        request: Verified<'a>,
+    ) -> impl Future<Output = Result<(), Refusal>> + Send + 'a;
+}
+
+/// One message type handled by one [`WebhookHandler`], with an optional validator: the
+/// [`Dispatch`] of [`Receiver::new`].
+pub struct Single<M, H> {
+    handler: H,
+    validator: Option<Validator<M>>,
+}
+
+impl<M, H> Dispatch for Single<M, H>
+where
+    M: Message + Send + 'static,
+    H: WebhookHandler<M>,
+{
+    fn name(&self) -> &str {
+        M::NAME
+    }
+
+    fn dispatch<'a>(
+        &'a self,
+        request: Verified<'a>,
+    ) -> impl Future<Output = Result<(), Refusal>> + Send + 'a {
+        async move {
+            let message =
+                M::decode(request.body).map_err(|e| Refusal::Undecodable(e.to_string()))?;
+            if let Some(validate) = &self.validator {
+                validate(&message).map_err(Refusal::Invalid)?;
+            }
+            self.handler
+                .handle(request.webhook(message))
+                .await
+                .map_err(Refusal::Handler)
+        }
+    }
+}
+
+/// Decodes `body` as `M` (`400` when it does not decode) and checks it against its schema
+/// (`422` with the path of each violation).
+pub fn decode_checked<M: Message>(body: &[u8], check: &SchemaCheck) -> Result<M, Refusal> {
+    let message = M::decode(body).map_err(|e| Refusal::Undecodable(e.to_string()))?;
+    let value = crate::endpoint::to_value(&message).map_err(|e| Refusal::Invalid(e.to_string()))?;
+    check
+        .check(&value)
+        .map_err(|e| Refusal::Invalid(format!("invalid `{}` message: {e}", M::NAME)))?;
+    Ok(message)
+}
+
+/// Which of an endpoint's messages (`candidates`: name and payload schema, in the order of the
+/// specification) a request carries: the one its `webhook-event` header names; without the
+/// header, or when it names none of them, the one message whose schema the payload fits.
+/// A payload that fits none is `422` with each candidate's reasons; one that fits several is
+/// `422` naming them (the sender should say which with `webhook-event`); a body that is not
+/// JSON is `400`.
+pub fn select(
+    event: Option<&str>,
+    body: &[u8],
+    candidates: &[(&str, &SchemaCheck)],
+) -> Result<usize, Refusal> {
+    if let Some(i) = event.and_then(|e| candidates.iter().position(|(n, _)| *n == e)) {
+        return Ok(i);
+    }
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| Refusal::Undecodable(format!("not valid JSON: {e}")))?;
+    let mut fits = Vec::new();
+    let mut misses = Vec::new();
+    for (i, (name, check)) in candidates.iter().enumerate() {
+        match check.check(&value) {
+            Ok(()) => fits.push(i),
+            Err(e) => misses.push(format!("`{name}`: {e}")),
+        }
+    }
+    let named = match event {
+        Some(e) => format!("`webhook-event: {e}` names no message of this endpoint, and "),
+        None => String::new(),
+    };
+    match fits.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(Refusal::Invalid(format!(
+            "{named}the payload matches none of its messages: {}",
+            misses.join(" | ")
+        ))),
+        several => {
+            let names: Vec<String> = several
+                .iter()
+                .map(|i| format!("`{}`", candidates[*i].0))
+                .collect();
+            Err(Refusal::Invalid(format!(
+                "{named}the payload matches several messages ({}): send `webhook-event` with the message name",
+                names.join(", ")
+            )))
+        }
+    }
+}
+
+/// A message's typed headers from a request: the headers its schema declares (`names`, looked
+/// up without regard to case), read as [`crate::headers::from_pairs`] reads pairs, then checked
+/// against the headers schema (`check`). Headers that do not fit (a required one missing, a
+/// value against its schema) are `422` with the header's name.
+pub fn typed_headers<T: serde::de::DeserializeOwned + serde::Serialize>(
+    headers: &HeaderMap,
+    names: &[&str],
+    check: &SchemaCheck,
+) -> Result<T, Refusal> {
+    let pairs = names
+        .iter()
+        .filter_map(|n| headers.get(*n).map(|v| (*n, v.as_bytes())));
+    let typed: T = crate::headers::from_pairs(pairs, &[])
+        .map_err(|e| Refusal::Invalid(format!("headers: {}", source_text(&e))))?;
+    let value =
+        serde_json::to_value(&typed).map_err(|e| Refusal::Invalid(format!("headers: {e}")))?;
+    check
+        .check(&value)
+        .map_err(|e| Refusal::Invalid(format!("headers: {e}")))?;
+    Ok(typed)
+}
+
+fn source_text(e: &crate::codec::CodecError) -> String {
+    match std::error::Error::source(e) {
+        Some(s) => s.to_string(),
+        None => e.to_string(),
+    }
+}
+
+struct Inner<D> {
     config: ReceiverConfig,
     signer: Signer,
     store: Arc<dyn IdempotencyStore>,
-    validator: Option<Validator<M>>,
-    handler: H,
+    dispatch: D,
 }
 
-/// A webhook endpoint for messages `M`. Cheap to clone.
-pub struct Receiver<M, H> {
-    inner: Arc<Inner<M, H>>,
-    _m: PhantomData<fn() -> M>,
+/// A webhook endpoint handing verified requests to `D` (for one message type and its
+/// handler: [`Receiver::new`]). Cheap to clone.
+pub struct Receiver<D> {
+    inner: Arc<Inner<D>>,
 }
 
-impl<M, H> Clone for Receiver<M, H> {
+impl<D> Clone for Receiver<D> {
     fn clone(&self) -> Self {
         Receiver {
             inner: self.inner.clone(),
-            _m: PhantomData,
         }
     }
 }
@@ -163,37 +377,20 @@ fn retry_later(message: impl std::fmt::Display) -> Response {
     r
 }
 
-impl<M, H> Receiver<M, H>
+impl<M, H> Receiver<Single<M, H>>
 where
     M: Message + Send + 'static,
     H: WebhookHandler<M>,
 {
-    /// A receiver with the in-memory idempotency store.
+    /// A receiver of messages `M` for `handler`, with the in-memory idempotency store.
     pub fn new(config: ReceiverConfig, handler: H) -> Result<Self, SecretError> {
-        let signer = Signer::new(config.scheme, &config.secrets)?.with_tolerance(config.tolerance);
-        Ok(Receiver {
-            inner: Arc::new(Inner {
-                config,
-                signer,
-                store: Arc::new(MemoryStore::default()),
-                validator: None,
+        Ok(Receiver::with_dispatch(
+            config.check()?,
+            Single {
                 handler,
-            }),
-            _m: PhantomData,
-        })
-    }
-
-    fn inner_mut(&mut self) -> Option<&mut Inner<M, H>> {
-        Arc::get_mut(&mut self.inner)
-    }
-
-    /// Uses another idempotency store (call before cloning).
-    pub fn with_store(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
-        match self.inner_mut() {
-            Some(inner) => inner.store = store,
-            None => tracing::warn!("with_store called on a shared receiver; ignored"),
-        }
-        self
+                validator: None,
+            },
+        ))
     }
 
     /// Adds a validation step after decoding (for example the message's JSON Schema); a
@@ -203,8 +400,36 @@ where
         validator: impl Fn(&M) -> Result<(), String> + Send + Sync + 'static,
     ) -> Self {
         match self.inner_mut() {
-            Some(inner) => inner.validator = Some(Arc::new(validator)),
+            Some(inner) => inner.dispatch.validator = Some(Arc::new(validator)),
             None => tracing::warn!("with_validator called on a shared receiver; ignored"),
+        }
+        self
+    }
+}
+
+impl<D: Dispatch> Receiver<D> {
+    /// A receiver handing verified requests to `dispatch`, with the in-memory idempotency
+    /// store.
+    pub fn with_dispatch(config: CheckedConfig, dispatch: D) -> Self {
+        Receiver {
+            inner: Arc::new(Inner {
+                config: config.config,
+                signer: config.signer,
+                store: Arc::new(MemoryStore::default()),
+                dispatch,
+            }),
+        }
+    }
+
+    fn inner_mut(&mut self) -> Option<&mut Inner<D>> {
+        Arc::get_mut(&mut self.inner)
+    }
+
+    /// Uses another idempotency store (call before cloning).
+    pub fn with_store(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
+        match self.inner_mut() {
+            Some(inner) => inner.store = store,
+            None => tracing::warn!("with_store called on a shared receiver; ignored"),
         }
         self
     }
@@ -241,13 +466,14 @@ where
     /// Handles one request given its headers and body.
     pub async fn receive(&self, headers: &HeaderMap, body: &[u8]) -> Response {
         let inner = &self.inner;
+        let name = inner.dispatch.name();
         if body.len() > inner.config.max_body {
             return error(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
         }
         let verified = match inner.signer.verify(headers, body, unix_now()) {
             Ok(v) => v,
             Err(e) => {
-                tracing::warn!(message = M::NAME, error = %e, "webhook refused");
+                tracing::warn!(endpoint = name, error = %e, "webhook refused");
                 return error(StatusCode::UNAUTHORIZED, e);
             }
         };
@@ -257,13 +483,13 @@ where
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         });
-        let key = id.as_ref().map(|id| format!("{}:{id}", M::NAME));
+        let key = id.as_ref().map(|id| format!("{name}:{id}"));
         let token = match &key {
             None => None,
             Some(k) => match inner.store.claim(k, inner.config.lease).await {
                 Ok(Claim::Claimed(t)) => Some(t),
                 Ok(Claim::Done) => {
-                    tracing::info!(message = M::NAME, id = ?id, "duplicate webhook acknowledged");
+                    tracing::info!(endpoint = name, id = ?id, "duplicate webhook acknowledged");
                     let mut r = StatusCode::NO_CONTENT.into_response();
                     r.headers_mut()
                         .insert("idempotent-replayed", HeaderValue::from_static("true"));
@@ -279,26 +505,16 @@ where
             },
         };
         let claim = (key.as_deref(), token.as_deref());
-        let message = match M::decode(body) {
-            Ok(m) => m,
-            Err(e) => {
-                self.release(claim, "decode").await;
-                return error(StatusCode::BAD_REQUEST, e);
-            }
-        };
-        if let Some(validate) = &inner.validator
-            && let Err(e) = validate(&message)
-        {
-            self.release(claim, "validation").await;
-            return error(StatusCode::UNPROCESSABLE_ENTITY, e);
-        }
-        let hook = Webhook {
-            id: id.clone(),
+        let request = Verified {
+            id: id.as_deref(),
             timestamp: verified.timestamp,
-            message,
-            headers: headers.clone(),
+            event: headers
+                .get(headers::WEBHOOK_EVENT)
+                .and_then(|v| v.to_str().ok()),
+            headers,
+            body,
         };
-        match inner.handler.handle(hook).await {
+        match inner.dispatch.dispatch(request).await {
             Ok(()) => {
                 if let (Some(k), Some(t)) = claim
                     && let Err(e) = inner.store.complete(k, t, inner.config.remember).await
@@ -308,12 +524,18 @@ where
                 }
                 StatusCode::NO_CONTENT.into_response()
             }
-            Err(e) => {
-                self.release(claim, "handler").await;
-                tracing::warn!(message = M::NAME, id = ?id, error = %e, "webhook handler failed");
-                match e {
-                    HandlerError::Retry(m) => error(StatusCode::INTERNAL_SERVER_ERROR, m),
-                    HandlerError::Reject(m) => error(StatusCode::UNPROCESSABLE_ENTITY, m),
+            Err(refusal) => {
+                self.release(claim, "refused").await;
+                match refusal {
+                    Refusal::Undecodable(m) => error(StatusCode::BAD_REQUEST, m),
+                    Refusal::Invalid(m) => error(StatusCode::UNPROCESSABLE_ENTITY, m),
+                    Refusal::Handler(e) => {
+                        tracing::warn!(endpoint = name, id = ?id, error = %e, "webhook handler failed");
+                        match e {
+                            HandlerError::Retry(m) => error(StatusCode::INTERNAL_SERVER_ERROR, m),
+                            HandlerError::Reject(m) => error(StatusCode::UNPROCESSABLE_ENTITY, m),
+                        }
+                    }
                 }
             }
         }

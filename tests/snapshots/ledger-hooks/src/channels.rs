@@ -25,6 +25,18 @@ pub mod checks {
     pub static RELEASE_PUBLISHED: SchemaCheck = SchemaCheck::new(
         "{\"type\":\"object\",\"properties\":{\"tag\":{\"type\":\"string\",\"pattern\":\"^v[0-9]\"},\"repository\":{\"type\":\"string\"}},\"required\":[\"tag\",\"repository\"]}",
     );
+    /// The payload schema of message `chargeSucceeded`.
+    pub static CHARGE_SUCCEEDED: SchemaCheck = SchemaCheck::new(
+        "{\"type\":\"object\",\"properties\":{\"chargeId\":{\"type\":\"string\"},\"amountCents\":{\"type\":\"integer\",\"minimum\":1}},\"required\":[\"chargeId\",\"amountCents\"]}",
+    );
+    /// The payload schema of message `chargeRefunded`.
+    pub static CHARGE_REFUNDED: SchemaCheck = SchemaCheck::new(
+        "{\"type\":\"object\",\"properties\":{\"chargeId\":{\"type\":\"string\"},\"refundId\":{\"type\":\"string\"},\"amountCents\":{\"type\":\"integer\",\"minimum\":1}},\"required\":[\"chargeId\",\"refundId\"]}",
+    );
+    /// The payload schema of message `invoice`.
+    pub static INVOICE: SchemaCheck = SchemaCheck::new(
+        "{\"type\":\"object\",\"properties\":{\"invoiceId\":{\"type\":\"string\"},\"amountCents\":{\"type\":\"integer\",\"format\":\"int64\",\"minimum\":0},\"currency\":{\"type\":\"string\",\"pattern\":\"^[A-Z]{3}$\"}},\"required\":[\"invoiceId\",\"amountCents\",\"currency\"]}",
+    );
     /// The payload schema of message `account` (its type enforces it: messages are decoded straight from their bytes).
     pub static ACCOUNT: SchemaCheck = SchemaCheck::by_type(
         "{\"type\":\"object\",\"properties\":{\"accountId\":{\"type\":\"string\"},\"owner\":{\"type\":\"string\"},\"balanceCents\":{\"type\":\"integer\",\"format\":\"int64\"},\"status\":{\"type\":\"string\",\"enum\":[\"open\",\"frozen\",\"closed\"]}},\"required\":[\"accountId\",\"owner\",\"balanceCents\",\"status\"]}",
@@ -32,6 +44,14 @@ pub mod checks {
     /// The payload schema of message `counter`.
     pub static COUNTER: SchemaCheck = SchemaCheck::new(
         "{\"type\":\"object\",\"properties\":{\"value\":{\"type\":\"integer\",\"format\":\"int64\",\"minimum\":0}},\"required\":[\"value\"]}",
+    );
+    /// The headers schema of message `chargeSucceeded`.
+    pub static CHARGE_SUCCEEDED_HEADERS: SchemaCheck = SchemaCheck::new(
+        "{\"type\":\"object\",\"properties\":{\"Idempotency-Key\":{\"type\":\"string\",\"minLength\":8},\"X-Provider-Attempt\":{\"type\":\"integer\",\"minimum\":1}},\"required\":[\"Idempotency-Key\"]}",
+    );
+    /// The headers schema of message `chargeRefunded`.
+    pub static CHARGE_REFUNDED_HEADERS: SchemaCheck = SchemaCheck::new(
+        "{\"type\":\"object\",\"properties\":{\"Idempotency-Key\":{\"type\":\"string\",\"minLength\":8},\"X-Provider-Attempt\":{\"type\":\"integer\",\"minimum\":1}},\"required\":[\"Idempotency-Key\"]}",
     );
 }
 
@@ -104,6 +124,68 @@ impl CodeHostParams {
     pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let _ = get;
         Ok(CodeHostParams {})
+    }
+}
+
+/// Parameters of the channel address `webhooks/provider`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct ProviderParams {}
+
+impl ProviderParams {
+    /// The address template.
+    pub const ADDRESS: &'static str = "webhooks/provider";
+    /// The concrete address (`rooms/42` for `rooms/{roomId}`).
+    pub fn address(&self) -> String {
+        fill_address(Self::ADDRESS, &[])
+    }
+    /// Reads and checks the parameters (`get` looks one up by name).
+    pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let _ = get;
+        Ok(ProviderParams {})
+    }
+}
+
+/// Parameters of the channel address `hooks/refund-issued`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct RefundNoticeParams {}
+
+impl RefundNoticeParams {
+    /// The address template.
+    pub const ADDRESS: &'static str = "hooks/refund-issued";
+    /// The concrete address (`rooms/42` for `rooms/{roomId}`).
+    pub fn address(&self) -> String {
+        fill_address(Self::ADDRESS, &[])
+    }
+    /// Reads and checks the parameters (`get` looks one up by name).
+    pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let _ = get;
+        Ok(RefundNoticeParams {})
+    }
+}
+
+/// Parameters of the channel address `invoices/{invoiceId}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct InvoiceParams {
+    /// Invoice identifier (any text; it is percent-encoded in paths).
+    pub invoice_id: String,
+}
+
+impl InvoiceParams {
+    /// The address template.
+    pub const ADDRESS: &'static str = "invoices/{invoiceId}";
+    /// The concrete address (`rooms/42` for `rooms/{roomId}`).
+    pub fn address(&self) -> String {
+        fill_address(Self::ADDRESS, &[("invoiceId", self.invoice_id.as_str())])
+    }
+    /// Reads and checks the parameters (`get` looks one up by name).
+    pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        Ok(InvoiceParams {
+            invoice_id: {
+                let value = get("invoiceId")
+                    .ok_or_else(|| missing_parameter("invoiceId"))?;
+                parameter("invoiceId", &value, None)?
+            },
+        })
     }
 }
 

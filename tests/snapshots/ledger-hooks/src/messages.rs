@@ -107,6 +107,94 @@ impl Message for ReleasePublished {
     }
 }
 
+/// The `chargeSucceeded` message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChargeSucceeded {
+    /// Payload of the message.
+    pub payload: super::types::ChargeSucceededPayload,
+    /// Headers of the message.
+    pub headers: Option<super::types::ProviderHeaders>,
+}
+
+impl ChargeSucceeded {
+    /// Creates the message from its payload.
+    pub fn new(payload: super::types::ChargeSucceededPayload) -> Self {
+        ChargeSucceeded {
+            payload,
+            headers: None,
+        }
+    }
+}
+
+impl Message for ChargeSucceeded {
+    type Payload = super::types::ChargeSucceededPayload;
+    const NAME: &'static str = "chargeSucceeded";
+    const CONTENT_TYPE: Option<&'static str> = Some("application/json");
+    fn payload(&self) -> &Self::Payload {
+        &self.payload
+    }
+    fn from_payload(payload: Self::Payload) -> Self {
+        ChargeSucceeded::new(payload)
+    }
+}
+
+/// The `chargeRefunded` message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChargeRefunded {
+    /// Payload of the message.
+    pub payload: super::types::ChargeRefundedPayload,
+    /// Headers of the message.
+    pub headers: Option<super::types::ProviderHeaders>,
+}
+
+impl ChargeRefunded {
+    /// Creates the message from its payload.
+    pub fn new(payload: super::types::ChargeRefundedPayload) -> Self {
+        ChargeRefunded {
+            payload,
+            headers: None,
+        }
+    }
+}
+
+impl Message for ChargeRefunded {
+    type Payload = super::types::ChargeRefundedPayload;
+    const NAME: &'static str = "chargeRefunded";
+    const CONTENT_TYPE: Option<&'static str> = Some("application/json");
+    fn payload(&self) -> &Self::Payload {
+        &self.payload
+    }
+    fn from_payload(payload: Self::Payload) -> Self {
+        ChargeRefunded::new(payload)
+    }
+}
+
+/// The `invoice` message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invoice {
+    /// Payload of the message.
+    pub payload: super::types::InvoicePayload,
+}
+
+impl Invoice {
+    /// Creates the message from its payload.
+    pub fn new(payload: super::types::InvoicePayload) -> Self {
+        Invoice { payload }
+    }
+}
+
+impl Message for Invoice {
+    type Payload = super::types::InvoicePayload;
+    const NAME: &'static str = "invoice";
+    const CONTENT_TYPE: Option<&'static str> = Some("application/json");
+    fn payload(&self) -> &Self::Payload {
+        &self.payload
+    }
+    fn from_payload(payload: Self::Payload) -> Self {
+        Invoice::new(payload)
+    }
+}
+
 /// The `account` message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Account {

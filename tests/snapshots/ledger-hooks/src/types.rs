@@ -110,6 +110,67 @@ pub struct ReleasePublishedPayload {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "asyncforge_runtime::codegen::serde")]
+pub struct ChargeSucceededPayload {
+    #[serde(rename = "chargeId")]
+    pub charge_id: String,
+    #[serde(rename = "amountCents")]
+    pub amount_cents: u64,
+    /// Properties the schema does not name.
+    #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "asyncforge_runtime::codegen::serde")]
+pub struct ProviderHeaders {
+    #[serde(rename = "Idempotency-Key")]
+    pub idempotency_key: String,
+    #[serde(rename = "X-Provider-Attempt")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub x_provider_attempt: Option<u64>,
+    /// Properties the schema does not name.
+    #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "asyncforge_runtime::codegen::serde")]
+pub struct ChargeRefundedPayload {
+    #[serde(rename = "chargeId")]
+    pub charge_id: String,
+    #[serde(rename = "refundId")]
+    pub refund_id: String,
+    #[serde(rename = "amountCents")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub amount_cents: Option<u64>,
+    /// Properties the schema does not name.
+    #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "asyncforge_runtime::codegen::serde")]
+pub struct InvoicePayload {
+    #[serde(rename = "invoiceId")]
+    pub invoice_id: String,
+    #[serde(rename = "amountCents")]
+    pub amount_cents: u64,
+    pub currency: String,
+    /// Properties the schema does not name.
+    #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "asyncforge_runtime::codegen::serde")]
 pub struct AccountPayload {
     #[serde(rename = "accountId")]
     pub account_id: String,
