@@ -207,20 +207,21 @@ fn plain(method: &str) -> &str {
     method.trim_start_matches("r#")
 }
 
-/// `call(m, id)` for the one message, or a `match` over the operation's enum.
+/// `call(m, id)` for the one message, or a `match` over the operation's enum (`m` names the
+/// message: `message`, or the bound variant).
 fn per_message(
     cx: &Ctx<'_>,
     op: &Op,
     call: impl Fn(TokenStream, MessageId) -> TokenStream,
 ) -> TokenStream {
     if op.messages.len() == 1 {
-        let c = call(quote!(&message), op.messages[0]);
+        let c = call(quote!(message), op.messages[0]);
         return quote!(#c);
     }
     let en = format_ident!("{}", message_enum_name(op));
     let arms = op.messages.iter().map(|m| {
         let v = format_ident!("{}", cx.msg_name(*m));
-        let c = call(quote!(&m), *m);
+        let c = call(quote!(m), *m);
         quote!(super::channels::#en::#v(m) => #c,)
     });
     quote!(match message { #(#arms)* })
@@ -242,10 +243,10 @@ fn send_call(
 ) -> TokenStream {
     if has_headers(cx, id) {
         let f = format_ident!("{}_with_headers", method);
-        quote!(#target.#f(#to, #m, (#m).headers.as_ref()).await)
+        quote!(#target.#f(#to, &#m, #m.headers.as_ref()).await)
     } else {
         let f = format_ident!("{}", method);
-        quote!(#target.#f(#to, #m).await)
+        quote!(#target.#f(#to, &#m).await)
     }
 }
 
@@ -781,8 +782,8 @@ fn receiver_parts(cx: &Ctx<'_>, e: &Endpoint, p: &mut ServerParts) {
                 #name
             }
 
-            fn dispatch<'a>(&'a self, request: Verified<'a>) -> impl std::future::Future<Output = Result<(), Refusal>> + Send + 'a {
-                async move { #body }
+            async fn dispatch<'a>(&'a self, request: Verified<'a>) -> Result<(), Refusal> {
+                #body
             }
         }
 

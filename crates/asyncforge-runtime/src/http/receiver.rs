@@ -231,21 +231,15 @@ where
         M::NAME
     }
 
-    fn dispatch<'a>(
-        &'a self,
-        request: Verified<'a>,
-    ) -> impl Future<Output = Result<(), Refusal>> + Send + 'a {
-        async move {
-            let message =
-                M::decode(request.body).map_err(|e| Refusal::Undecodable(e.to_string()))?;
-            if let Some(validate) = &self.validator {
-                validate(&message).map_err(Refusal::Invalid)?;
-            }
-            self.handler
-                .handle(request.webhook(message))
-                .await
-                .map_err(Refusal::Handler)
+    async fn dispatch<'a>(&'a self, request: Verified<'a>) -> Result<(), Refusal> {
+        let message = M::decode(request.body).map_err(|e| Refusal::Undecodable(e.to_string()))?;
+        if let Some(validate) = &self.validator {
+            validate(&message).map_err(Refusal::Invalid)?;
         }
+        self.handler
+            .handle(request.webhook(message))
+            .await
+            .map_err(Refusal::Handler)
     }
 }
 

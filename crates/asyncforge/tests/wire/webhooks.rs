@@ -38,13 +38,17 @@ use snapshot_ledger_hooks::types::*;
 
 const WAIT: Duration = Duration::from_secs(20);
 
+/// A card provider event as the handler saw it: operation, charge id, `Idempotency-Key`,
+/// `X-Provider-Attempt`.
+type ProviderEvent = (String, String, String, Option<u64>);
+
 /// What the application saw: payments and releases by id, in arrival order.
 #[derive(Default)]
 struct Seen {
     payments: Mutex<Vec<String>>,
     releases: Mutex<Vec<String>>,
-    /// Card provider events: (operation, charge id, `Idempotency-Key`, `X-Provider-Attempt`).
-    provider: Mutex<Vec<(String, String, String, Option<u64>)>>,
+    /// Card provider events.
+    provider: Mutex<Vec<ProviderEvent>>,
     /// Payment ids whose first handling fails with `HandlerError::Retry`.
     fail_once: Mutex<Vec<String>>,
 }
@@ -1257,7 +1261,7 @@ fn refund(charge: &str, key: &str, attempt: Option<u64>) -> ChargeRefunded {
     m
 }
 
-fn provider_events(seen: &Seen) -> Vec<(String, String, String, Option<u64>)> {
+fn provider_events(seen: &Seen) -> Vec<ProviderEvent> {
     seen.provider.lock().expect("lock").clone()
 }
 

@@ -176,11 +176,7 @@ impl ProviderClient {
     ) -> Result<Delivered, DeliveryError> {
         let message: super::messages::ChargeSucceeded = message.into();
         self.sender
-            .deliver_with_headers(
-                &self.subscriber,
-                &message,
-                (&message).headers.as_ref(),
-            )
+            .deliver_with_headers(&self.subscriber, &message, message.headers.as_ref())
             .await
     }
     /// The card provider says a charge was refunded.
@@ -194,11 +190,7 @@ impl ProviderClient {
     ) -> Result<Delivered, DeliveryError> {
         let message: super::messages::ChargeRefunded = message.into();
         self.sender
-            .deliver_with_headers(
-                &self.subscriber,
-                &message,
-                (&message).headers.as_ref(),
-            )
+            .deliver_with_headers(&self.subscriber, &message, message.headers.as_ref())
             .await
     }
 }

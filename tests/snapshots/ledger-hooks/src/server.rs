@@ -379,7 +379,7 @@ impl Sender {
     ) -> Result<Delivered, DeliveryError> {
         let message: super::messages::ChargeRefunded = message.into();
         self.webhooks
-            .deliver_with_headers(subscriber, &message, (&message).headers.as_ref())
+            .deliver_with_headers(subscriber, &message, message.headers.as_ref())
             .await
     }
     /// Tell a subscriber that a refund was issued.
@@ -395,7 +395,7 @@ impl Sender {
     ) -> Result<String, DeliveryError> {
         let message: super::messages::ChargeRefunded = message.into();
         self.webhooks
-            .enqueue_with_headers(subscriber, &message, (&message).headers.as_ref())
+            .enqueue_with_headers(subscriber, &message, message.headers.as_ref())
             .await
     }
     /// A subscriber of this webhook with the signature scheme the specification gives it.
@@ -622,21 +622,16 @@ impl<H: Handler> Dispatch for PaymentsWebhooks<H> {
     fn name(&self) -> &str {
         "paymentSettled"
     }
-    fn dispatch<'a>(
-        &'a self,
-        request: Verified<'a>,
-    ) -> impl std::future::Future<Output = Result<(), Refusal>> + Send + 'a {
-        async move {
-            {
-                let message: super::messages::PaymentSettled = decode_checked(
-                    request.body,
-                    &super::channels::checks::PAYMENT_SETTLED,
-                )?;
-                self.0
-                    .payment_settled(request.webhook(message))
-                    .await
-                    .map_err(Refusal::Handler)
-            }
+    async fn dispatch<'a>(&'a self, request: Verified<'a>) -> Result<(), Refusal> {
+        {
+            let message: super::messages::PaymentSettled = decode_checked(
+                request.body,
+                &super::channels::checks::PAYMENT_SETTLED,
+            )?;
+            self.0
+                .payment_settled(request.webhook(message))
+                .await
+                .map_err(Refusal::Handler)
         }
     }
 }
@@ -660,21 +655,16 @@ impl<H: Handler> Dispatch for CodeHostWebhooks<H> {
     fn name(&self) -> &str {
         "releasePublished"
     }
-    fn dispatch<'a>(
-        &'a self,
-        request: Verified<'a>,
-    ) -> impl std::future::Future<Output = Result<(), Refusal>> + Send + 'a {
-        async move {
-            {
-                let message: super::messages::ReleasePublished = decode_checked(
-                    request.body,
-                    &super::channels::checks::RELEASE_PUBLISHED,
-                )?;
-                self.0
-                    .release_published(request.webhook(message))
-                    .await
-                    .map_err(Refusal::Handler)
-            }
+    async fn dispatch<'a>(&'a self, request: Verified<'a>) -> Result<(), Refusal> {
+        {
+            let message: super::messages::ReleasePublished = decode_checked(
+                request.body,
+                &super::channels::checks::RELEASE_PUBLISHED,
+            )?;
+            self.0
+                .release_published(request.webhook(message))
+                .await
+                .map_err(Refusal::Handler)
         }
     }
 }
@@ -698,60 +688,55 @@ impl<H: Handler> Dispatch for ProviderWebhooks<H> {
     fn name(&self) -> &str {
         "/v1/webhooks/provider"
     }
-    fn dispatch<'a>(
-        &'a self,
-        request: Verified<'a>,
-    ) -> impl std::future::Future<Output = Result<(), Refusal>> + Send + 'a {
-        async move {
-            match select(
-                request.event,
-                request.body,
-                &[
-                    ("chargeSucceeded", &super::channels::checks::CHARGE_SUCCEEDED),
-                    ("chargeRefunded", &super::channels::checks::CHARGE_REFUNDED),
-                ],
-            )? {
-                0 => {
-                    let mut message: super::messages::ChargeSucceeded = decode_checked(
-                        request.body,
-                        &super::channels::checks::CHARGE_SUCCEEDED,
-                    )?;
-                    message.headers = Some(
-                        typed_headers(
-                            request.headers,
-                            &["Idempotency-Key", "X-Provider-Attempt"],
-                            &super::channels::checks::CHARGE_SUCCEEDED_HEADERS,
-                        )?,
-                    );
-                    self.0
-                        .charge_succeeded(request.webhook(message))
-                        .await
-                        .map_err(Refusal::Handler)
-                }
-                1 => {
-                    let mut message: super::messages::ChargeRefunded = decode_checked(
-                        request.body,
-                        &super::channels::checks::CHARGE_REFUNDED,
-                    )?;
-                    message.headers = Some(
-                        typed_headers(
-                            request.headers,
-                            &["Idempotency-Key", "X-Provider-Attempt"],
-                            &super::channels::checks::CHARGE_REFUNDED_HEADERS,
-                        )?,
-                    );
-                    self.0
-                        .charge_refunded(request.webhook(message))
-                        .await
-                        .map_err(Refusal::Handler)
-                }
-                other => {
-                    Err(
-                        Refusal::Invalid(
-                            format!("no message number {other} on this endpoint"),
-                        ),
-                    )
-                }
+    async fn dispatch<'a>(&'a self, request: Verified<'a>) -> Result<(), Refusal> {
+        match select(
+            request.event,
+            request.body,
+            &[
+                ("chargeSucceeded", &super::channels::checks::CHARGE_SUCCEEDED),
+                ("chargeRefunded", &super::channels::checks::CHARGE_REFUNDED),
+            ],
+        )? {
+            0 => {
+                let mut message: super::messages::ChargeSucceeded = decode_checked(
+                    request.body,
+                    &super::channels::checks::CHARGE_SUCCEEDED,
+                )?;
+                message.headers = Some(
+                    typed_headers(
+                        request.headers,
+                        &["Idempotency-Key", "X-Provider-Attempt"],
+                        &super::channels::checks::CHARGE_SUCCEEDED_HEADERS,
+                    )?,
+                );
+                self.0
+                    .charge_succeeded(request.webhook(message))
+                    .await
+                    .map_err(Refusal::Handler)
+            }
+            1 => {
+                let mut message: super::messages::ChargeRefunded = decode_checked(
+                    request.body,
+                    &super::channels::checks::CHARGE_REFUNDED,
+                )?;
+                message.headers = Some(
+                    typed_headers(
+                        request.headers,
+                        &["Idempotency-Key", "X-Provider-Attempt"],
+                        &super::channels::checks::CHARGE_REFUNDED_HEADERS,
+                    )?,
+                );
+                self.0
+                    .charge_refunded(request.webhook(message))
+                    .await
+                    .map_err(Refusal::Handler)
+            }
+            other => {
+                Err(
+                    Refusal::Invalid(
+                        format!("no message number {other} on this endpoint"),
+                    ),
+                )
             }
         }
     }
