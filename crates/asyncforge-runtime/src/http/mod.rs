@@ -12,12 +12,14 @@
 //!
 //! Receiving webhooks:
 //! - [`receiver`] — an axum endpoint that verifies, deduplicates ([`idempotency`]; Redis with
-//!   feature `redis`), decodes and validates, then calls the typed handler.
+//!   feature `redis`), decodes and validates (payload and typed headers), then calls the typed
+//!   handler; one endpoint can take several messages (by `webhook-event`, else by schema).
 //!
 //! Resources:
 //! - [`resource`] — a versioned store served with `ETag`/`If-Match` (412), `If-None-Match`
-//!   (304), `If-Unmodified-Since`, `428`, lock tokens ([`lock`]; 409/423) and long polling
-//!   (`Prefer: wait`).
+//!   (304), `If-Unmodified-Since`, `428`, lock tokens ([`lock`]; 409/423), long polling
+//!   (`Prefer: wait`) and schema-checked writes (422), keyed by one encoding of the path
+//!   ([`crate::endpoint::encode_path`]).
 //! - [`client`] — the client: conditional writes surfacing 412 as a conflict, read-modify-write,
 //!   locks, and a poller.
 

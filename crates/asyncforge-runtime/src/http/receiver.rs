@@ -8,13 +8,19 @@
 //! | same id being handled right now | `503`, `Retry-After: 1` (retried by every sender) |
 //! | body larger than `max_body` | `413` |
 //! | signature missing, wrong, or timestamp outside the tolerance | `401` |
-//! | payload does not decode | `400` |
-//! | payload fails validation, or the handler rejects it | `422` (the sender does not retry) |
+//! | payload does not decode (or is not JSON where the message must be told by it) | `400` |
+//! | payload or headers fail validation, the message cannot be told, or the handler rejects it | `422` (the sender does not retry) |
 //! | handler failed | `500` (the sender retries) |
 //! | idempotency store unavailable | `503`, `Retry-After: 1` |
 //!
 //! Errors carry a JSON body `{"error": "..."}`. A failed handler releases the id's claim, so
 //! the retry is processed.
+//!
+//! What a verified request goes to is a [`Dispatch`]: [`Receiver::new`] wraps one message type
+//! and its [`WebhookHandler`]; generated servers implement it per endpoint, with [`select`]
+//! (which of several messages: the `webhook-event` header, else the one schema the payload
+//! fits), [`decode_checked`] and [`typed_headers`]. Secrets are read once
+//! ([`ReceiverConfig::check`]), so a receiver that exists can verify.
 
 use std::future::Future;
 use std::sync::Arc;

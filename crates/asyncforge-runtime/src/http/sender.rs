@@ -9,6 +9,10 @@
 //! is marked done. The webhook id stays the same across attempts (receivers deduplicate by
 //! it); the timestamp and signature are those of each attempt, so a retry an hour later still
 //! passes the receiver's tolerance window.
+//!
+//! A message's typed headers (`…_with_headers`) go out as HTTP headers with every attempt and
+//! are kept in the outbox with the delivery; headers the sender writes itself (content type,
+//! signature headers, `webhook-event`) cannot be set by a message.
 
 use std::collections::HashSet;
 use std::fmt;
