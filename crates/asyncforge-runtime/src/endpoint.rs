@@ -606,7 +606,10 @@ pub enum Scalar {
     Boolean,
 }
 
-fn scalar(text: &str, kind: Scalar) -> Value {
+/// A request part's text (query parameter, header) as the JSON value its schema expects:
+/// numbers and booleans parsed when they parse, anything else kept as a string (for the
+/// schema to report).
+pub fn scalar(text: &str, kind: Scalar) -> Value {
     let parsed = match kind {
         Scalar::String => None,
         Scalar::Integer => text.parse::<i64>().ok().map(Value::from),

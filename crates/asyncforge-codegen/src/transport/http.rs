@@ -250,9 +250,10 @@ fn send_call(
     }
 }
 
-/// The property names of a message's headers schema (what a receiver reads from a request).
-fn header_names(api: &Api, id: MessageId) -> Vec<String> {
-    let mut names = Vec::new();
+/// The properties of a message's headers schema with the JSON kind of each (what a receiver
+/// reads from a request: `("X-Attempt", Scalar::Integer)`).
+fn header_names(api: &Api, id: MessageId) -> Vec<(String, TokenStream)> {
+    let mut names: Vec<(String, TokenStream)> = Vec::new();
     let mut todo: Vec<SchemaId> = api.message(id).headers.into_iter().collect();
     let mut seen = Vec::new();
     while let Some(s) = todo.pop() {
@@ -261,9 +262,14 @@ fn header_names(api: &Api, id: MessageId) -> Vec<String> {
         }
         seen.push(s);
         if let SchemaBody::Object(o) = &api.schema(s).body {
-            for (name, _) in &o.properties {
-                if !names.contains(name) {
-                    names.push(name.clone());
+            for (name, schema) in &o.properties {
+                if !names.iter().any(|(n, _)| n == name) {
+                    let kind =
+                        format_ident!("{}", super::schema_scalar(api, *schema).unwrap_or("String"));
+                    names.push((
+                        name.clone(),
+                        quote!(asyncforge_runtime::endpoint::Scalar::#kind),
+                    ));
                 }
             }
             todo.extend(o.all_of.iter().copied());
@@ -726,7 +732,10 @@ fn receiver_parts(cx: &Ctx<'_>, e: &Endpoint, p: &mut ServerParts) {
         let check = cx.check(m);
         let method = crate::ident(&op.method);
         let headers = has_headers(cx, m).then(|| {
-            let names = header_names(api, m).into_iter().map(|n| lit(&n));
+            let names = header_names(api, m).into_iter().map(|(n, kind)| {
+                let n = lit(&n);
+                quote!((#n, #kind))
+            });
             let hc = super::headers_check_ident(cx, m);
             quote! {
                 message.headers = Some(typed_headers(request.headers, &[#(#names),*], &super::channels::checks::#hc)?);

@@ -288,8 +288,13 @@ fn checks_for(cx: &Ctx<'_>, model: &Model) -> TokenStream {
             });
         }
     }
+    let doc = if model.has(Kind::Ws) || !model.has(Kind::Http) {
+        " The schemas incoming messages, parameters and upgrade requests are checked against."
+    } else {
+        " The schemas incoming messages, their headers and parameters are checked against."
+    };
     quote! {
-        /// The schemas incoming messages, parameters and upgrade requests are checked against.
+        #[doc = #doc]
         pub mod checks {
             use asyncforge_runtime::validate::SchemaCheck;
             #(#items)*

@@ -34,6 +34,7 @@ use axum::routing::MethodRouter;
 
 use super::idempotency::{Claim, IdempotencyStore, MemoryStore};
 use super::signature::{DEFAULT_TOLERANCE, Scheme, SecretError, Signer, headers, unix_now};
+use crate::endpoint::{Scalar, scalar, typed_part};
 use crate::message::Message;
 use crate::validate::SchemaCheck;
 
@@ -307,33 +308,23 @@ pub fn select(
     }
 }
 
-/// A message's typed headers from a request: the headers its schema declares (`names`, looked
-/// up without regard to case), read as [`crate::headers::from_pairs`] reads pairs, then checked
-/// against the headers schema (`check`). Headers that do not fit (a required one missing, a
-/// value against its schema) are `422` with the header's name.
-pub fn typed_headers<T: serde::de::DeserializeOwned + serde::Serialize>(
+/// A message's typed headers from a request: the headers its schema declares (`names`, with
+/// the JSON kind of each, looked up without regard to case) as an object, checked against the
+/// headers schema (`check`), then deserialized. Headers that do not fit (a required one
+/// missing, a value against its schema) are `422` with the header's name.
+pub fn typed_headers<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
-    names: &[&str],
+    names: &[(&str, Scalar)],
     check: &SchemaCheck,
 ) -> Result<T, Refusal> {
-    let pairs = names
-        .iter()
-        .filter_map(|n| headers.get(*n).map(|v| (*n, v.as_bytes())));
-    let typed: T = crate::headers::from_pairs(pairs, &[])
-        .map_err(|e| Refusal::Invalid(format!("headers: {}", source_text(&e))))?;
-    let value =
-        serde_json::to_value(&typed).map_err(|e| Refusal::Invalid(format!("headers: {e}")))?;
-    check
-        .check(&value)
-        .map_err(|e| Refusal::Invalid(format!("headers: {e}")))?;
-    Ok(typed)
-}
-
-fn source_text(e: &crate::codec::CodecError) -> String {
-    match std::error::Error::source(e) {
-        Some(s) => s.to_string(),
-        None => e.to_string(),
+    let mut object = serde_json::Map::new();
+    for (name, kind) in names {
+        if let Some(v) = headers.get(*name) {
+            let text = String::from_utf8_lossy(v.as_bytes());
+            object.insert((*name).to_owned(), scalar(&text, *kind));
+        }
     }
+    typed_part("headers", serde_json::Value::Object(object), check).map_err(Refusal::Invalid)
 }
 
 struct Inner<D> {

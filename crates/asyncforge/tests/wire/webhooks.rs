@@ -1435,7 +1435,33 @@ async fn message_headers_travel_with_webhooks_and_survive_a_restart_in_the_outbo
             Some(3)
         ))
     );
-    assert_eq!(provider_events(&seen).len(), 4);
+    // A key that looks like a number beside a typed number: each header read as its schema
+    // says.
+    let numeric = post(
+        &[("Idempotency-Key", "12345678"), ("X-Provider-Attempt", "4")],
+        "msg_h4",
+    )
+    .await
+    .expect("post");
+    assert_eq!(numeric.status(), 204);
+    let last = provider_events(&seen).last().cloned().expect("handled");
+    assert_eq!((last.2.as_str(), last.3), ("12345678", Some(4)));
+    let bad_attempt = post(
+        &[
+            ("Idempotency-Key", "refund-key-0005"),
+            ("X-Provider-Attempt", "zero"),
+        ],
+        "msg_h5",
+    )
+    .await
+    .expect("post");
+    assert_eq!(bad_attempt.status(), 422);
+    let why = json(bad_attempt).await["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(why.contains("/X-Provider-Attempt"), "{why}");
+    assert_eq!(provider_events(&seen).len(), 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1738,6 +1764,7 @@ fn http_only_generated_crates_say_nothing_of_websockets() {
                 "WebSocket",
                 "websocket",
                 "connection",
+                "upgrade",
                 "1001",
                 "close code",
                 "Err(Reject)",

@@ -6,7 +6,7 @@ use asyncforge_runtime::codegen::*;
 #[allow(unused_imports)]
 use asyncforge_runtime::endpoint::{fill_address, missing_parameter, parameter, Outgoing};
 
-/// The schemas incoming messages, parameters and upgrade requests are checked against.
+/// The schemas incoming messages, their headers and parameters are checked against.
 pub mod checks {
     use asyncforge_runtime::validate::SchemaCheck;
     /// The payload schema of message `entryPosted` (its type enforces it: messages are decoded straight from their bytes).

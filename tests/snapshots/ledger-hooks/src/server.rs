@@ -705,7 +705,16 @@ impl<H: Handler> Dispatch for ProviderWebhooks<H> {
                 message.headers = Some(
                     typed_headers(
                         request.headers,
-                        &["Idempotency-Key", "X-Provider-Attempt"],
+                        &[
+                            (
+                                "Idempotency-Key",
+                                asyncforge_runtime::endpoint::Scalar::String,
+                            ),
+                            (
+                                "X-Provider-Attempt",
+                                asyncforge_runtime::endpoint::Scalar::Integer,
+                            ),
+                        ],
                         &super::channels::checks::CHARGE_SUCCEEDED_HEADERS,
                     )?,
                 );
@@ -722,7 +731,16 @@ impl<H: Handler> Dispatch for ProviderWebhooks<H> {
                 message.headers = Some(
                     typed_headers(
                         request.headers,
-                        &["Idempotency-Key", "X-Provider-Attempt"],
+                        &[
+                            (
+                                "Idempotency-Key",
+                                asyncforge_runtime::endpoint::Scalar::String,
+                            ),
+                            (
+                                "X-Provider-Attempt",
+                                asyncforge_runtime::endpoint::Scalar::Integer,
+                            ),
+                        ],
                         &super::channels::checks::CHARGE_REFUNDED_HEADERS,
                     )?,
                 );
