@@ -325,7 +325,7 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
         #[allow(unused_imports)]
         pub use asyncforge_runtime::http::receiver::{HandlerError, Receiver, ReceiverConfig, Webhook, WebhookHandler};
         #[allow(unused_imports)]
-        use asyncforge_runtime::http::receiver::{decode_checked, select, typed_headers, CheckedConfig, Dispatch, Refusal, Verified};
+        use asyncforge_runtime::http::receiver::{decode_checked, select, typed_headers, CheckedConfig, Dispatch, Refusal, VerifiedRequest};
         pub use asyncforge_runtime::http::ConfigError;
         #[allow(unused_imports)]
         pub use asyncforge_runtime::http::resource::{PutError, Preconditions, ResourceConfig, ResourceStore, Versioned};
@@ -791,7 +791,7 @@ fn receiver_parts(cx: &Ctx<'_>, e: &Endpoint, p: &mut ServerParts) {
                 #name
             }
 
-            async fn dispatch<'a>(&'a self, request: Verified<'a>) -> Result<(), Refusal> {
+            async fn dispatch<'a>(&'a self, request: VerifiedRequest<'a>) -> Result<(), Refusal> {
                 #body
             }
         }

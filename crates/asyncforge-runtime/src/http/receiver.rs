@@ -181,7 +181,7 @@ pub enum Refusal {
 /// A request whose signature and timestamp were verified and whose id was claimed: what a
 /// [`Dispatch`] decodes and hands to the application.
 #[derive(Debug, Clone, Copy)]
-pub struct Verified<'a> {
+pub struct VerifiedRequest<'a> {
     /// The message id, when the request carried one.
     pub id: Option<&'a str>,
     /// The signed timestamp (Unix seconds), when the scheme has one.
@@ -194,7 +194,7 @@ pub struct Verified<'a> {
     pub body: &'a [u8],
 }
 
-impl Verified<'_> {
+impl VerifiedRequest<'_> {
     /// The webhook carrying `message`.
     pub fn webhook<M>(&self, message: M) -> Webhook<M> {
         Webhook {
@@ -218,7 +218,7 @@ pub trait Dispatch: Send + Sync + 'static {
     /// Decodes, checks and handles one verified request.
     fn dispatch<'a>(
         &'a self,
-        request: Verified<'a>,
+        request: VerifiedRequest<'a>,
     ) -> impl Future<Output = Result<(), Refusal>> + Send + 'a;
 }
 
@@ -238,7 +238,7 @@ where
         M::NAME
     }
 
-    async fn dispatch<'a>(&'a self, request: Verified<'a>) -> Result<(), Refusal> {
+    async fn dispatch<'a>(&'a self, request: VerifiedRequest<'a>) -> Result<(), Refusal> {
         let message = M::decode(request.body).map_err(|e| Refusal::Undecodable(e.to_string()))?;
         if let Some(validate) = &self.validator {
             validate(&message).map_err(Refusal::Invalid)?;
@@ -496,7 +496,7 @@ impl<D: Dispatch> Receiver<D> {
             },
         };
         let claim = (key.as_deref(), token.as_deref());
-        let request = Verified {
+        let request = VerifiedRequest {
             id: id.as_deref(),
             timestamp: verified.timestamp,
             event: headers
@@ -530,5 +530,98 @@ impl<D: Dispatch> Receiver<D> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static A: SchemaCheck =
+        SchemaCheck::new(r#"{"type":"object","required":["chargeId","amountCents"]}"#);
+    static B: SchemaCheck =
+        SchemaCheck::new(r#"{"type":"object","required":["chargeId","refundId"]}"#);
+
+    fn invalid(r: Result<usize, Refusal>) -> String {
+        match r {
+            Err(Refusal::Invalid(why)) => why,
+            other => panic!("expected 422, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn select_by_event_then_by_the_one_schema_that_fits() {
+        let both = [("a", &A), ("b", &B)];
+        let body = br#"{"chargeId":"c","refundId":"r","amountCents":1}"#;
+        assert_eq!(select(Some("b"), body, &both), Ok(1));
+        assert_eq!(
+            select(None, br#"{"chargeId":"c","amountCents":1}"#, &both),
+            Ok(0)
+        );
+        assert_eq!(
+            select(Some("other"), br#"{"chargeId":"c","refundId":"r"}"#, &both),
+            Ok(1)
+        );
+        let why = invalid(select(None, body, &both));
+        assert!(why.contains("several messages (`a`, `b`)"), "{why}");
+        let why = invalid(select(Some("x"), body, &both));
+        assert!(
+            why.starts_with("`webhook-event: x` names no message"),
+            "{why}"
+        );
+        let why = invalid(select(None, br#"{"chargeId":"c"}"#, &both));
+        assert!(why.contains("`a`: ") && why.contains("`b`: "), "{why}");
+        assert!(matches!(
+            select(None, b"\xff not json", &both),
+            Err(Refusal::Undecodable(_))
+        ));
+        // A header naming a message decides without parsing the body.
+        assert_eq!(select(Some("a"), b"not json", &both), Ok(0));
+    }
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct H {
+        #[serde(rename = "Idempotency-Key")]
+        key: String,
+        #[serde(rename = "X-Attempt", default)]
+        attempt: Option<u32>,
+    }
+
+    static HEADERS: SchemaCheck = SchemaCheck::new(
+        r#"{"type":"object","required":["Idempotency-Key"],"properties":{"Idempotency-Key":{"type":"string","minLength":4},"X-Attempt":{"type":"integer","minimum":1}}}"#,
+    );
+
+    #[test]
+    fn typed_headers_follow_their_schema() {
+        let names = [
+            ("Idempotency-Key", Scalar::String),
+            ("X-Attempt", Scalar::Integer),
+        ];
+        let mut h = HeaderMap::new();
+        h.insert("idempotency-key", HeaderValue::from_static("1234"));
+        h.insert("x-attempt", HeaderValue::from_static("2"));
+        h.insert("x-other", HeaderValue::from_static("ignored"));
+        let typed: H = typed_headers(&h, &names, &HEADERS).expect("typed");
+        assert_eq!(
+            typed,
+            H {
+                key: "1234".into(),
+                attempt: Some(2)
+            }
+        );
+        h.insert("x-attempt", HeaderValue::from_static("0"));
+        let err = typed_headers::<H>(&h, &names, &HEADERS).expect_err("minimum");
+        assert!(err.to_string().contains("/X-Attempt"), "{err}");
+        h.remove("idempotency-key");
+        h.remove("x-attempt");
+        let err = typed_headers::<H>(&h, &names, &HEADERS).expect_err("required");
+        assert!(err.to_string().contains("Idempotency-Key"), "{err}");
+        // A value that is not UTF-8 is read lossily and judged by the schema, never a panic.
+        h.insert(
+            "idempotency-key",
+            HeaderValue::from_bytes(b"ab\xffcd").expect("opaque bytes"),
+        );
+        let typed: H = typed_headers(&h, &names, &HEADERS).expect("lossy");
+        assert_eq!(typed.key, "ab\u{fffd}cd");
     }
 }

@@ -671,6 +671,31 @@ mod tests {
     }
 
     #[test]
+    fn message_headers_are_checked_when_the_delivery_is_made() {
+        let ok = header_pairs(&serde_json::json!({"Idempotency-Key": "k-1", "X-Attempt": 2}))
+            .expect("pairs");
+        assert_eq!(
+            ok,
+            vec![
+                ("Idempotency-Key".to_owned(), "k-1".to_owned()),
+                ("X-Attempt".to_owned(), "2".to_owned())
+            ]
+        );
+        for bad in [
+            serde_json::json!({"Webhook-Signature": "v1,forged"}),
+            serde_json::json!({"content-type": "text/plain"}),
+            serde_json::json!({"bad name": "x"}),
+            serde_json::json!({"X-Line": "a\nb"}),
+            serde_json::json!(["not", "an", "object"]),
+        ] {
+            assert!(
+                matches!(header_pairs(&bad), Err(DeliveryError::Header(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn statuses() {
         let retry = |s: u16| {
             matches!(

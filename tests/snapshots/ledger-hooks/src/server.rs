@@ -34,7 +34,8 @@ pub use asyncforge_runtime::http::receiver::{
 
 #[allow(unused_imports)]
 use asyncforge_runtime::http::receiver::{
-    decode_checked, select, typed_headers, CheckedConfig, Dispatch, Refusal, Verified,
+    decode_checked, select, typed_headers, CheckedConfig, Dispatch, Refusal,
+    VerifiedRequest,
 };
 
 pub use asyncforge_runtime::http::ConfigError;
@@ -622,7 +623,10 @@ impl<H: Handler> Dispatch for PaymentsWebhooks<H> {
     fn name(&self) -> &str {
         "paymentSettled"
     }
-    async fn dispatch<'a>(&'a self, request: Verified<'a>) -> Result<(), Refusal> {
+    async fn dispatch<'a>(
+        &'a self,
+        request: VerifiedRequest<'a>,
+    ) -> Result<(), Refusal> {
         {
             let message: super::messages::PaymentSettled = decode_checked(
                 request.body,
@@ -655,7 +659,10 @@ impl<H: Handler> Dispatch for CodeHostWebhooks<H> {
     fn name(&self) -> &str {
         "releasePublished"
     }
-    async fn dispatch<'a>(&'a self, request: Verified<'a>) -> Result<(), Refusal> {
+    async fn dispatch<'a>(
+        &'a self,
+        request: VerifiedRequest<'a>,
+    ) -> Result<(), Refusal> {
         {
             let message: super::messages::ReleasePublished = decode_checked(
                 request.body,
@@ -688,7 +695,10 @@ impl<H: Handler> Dispatch for ProviderWebhooks<H> {
     fn name(&self) -> &str {
         "/v1/webhooks/provider"
     }
-    async fn dispatch<'a>(&'a self, request: Verified<'a>) -> Result<(), Refusal> {
+    async fn dispatch<'a>(
+        &'a self,
+        request: VerifiedRequest<'a>,
+    ) -> Result<(), Refusal> {
         match select(
             request.event,
             request.body,
