@@ -22,14 +22,14 @@ use asyncforge_runtime::http::ssrf::{AddressPolicy, Refused};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use snapshot_ledger_hooks::channels::{AccountParams, CounterParams, InvoiceParams};
+use snapshot_ledger_hooks::channels::{AccountParams, CounterParams, DisputeEvent, InvoiceParams};
 use snapshot_ledger_hooks::client::{
-    AccountClient, ClientError, CodeHostClient, CounterClient, InvoiceClient, PaymentsClient,
-    PollConfig, ProviderClient, WriteOptions,
+    AccountClient, ClientError, CodeHostClient, CounterClient, DisputesClient, InvoiceClient,
+    PaymentsClient, PollConfig, ProviderClient, WriteOptions,
 };
 use snapshot_ledger_hooks::messages::{
-    Account, ChargeRefunded, ChargeSucceeded, Counter, EntryPosted, Invoice, PaymentSettled,
-    ReleasePublished,
+    Account, ChargeRefunded, ChargeSucceeded, Counter, DisputeClosed, DisputeOpened, EntryPosted,
+    Invoice, PaymentSettled, ReleasePublished,
 };
 use snapshot_ledger_hooks::server::{
     Config, DeliveryError, Handler, HandlerError, SenderConfig, Server, Webhook,
@@ -49,6 +49,8 @@ struct Seen {
     releases: Mutex<Vec<String>>,
     /// Card provider events.
     provider: Mutex<Vec<ProviderEvent>>,
+    /// Dispute events (`opened d1`, `closed d1`).
+    disputes: Mutex<Vec<String>>,
     /// Payment ids whose first handling fails with `HandlerError::Retry`.
     fail_once: Mutex<Vec<String>>,
 }
@@ -105,6 +107,15 @@ impl Handler for App {
         Ok(())
     }
 
+    async fn dispute_event(&self, hook: Webhook<DisputeEvent>) -> Result<(), HandlerError> {
+        let seen = match hook.message {
+            DisputeEvent::DisputeOpened(m) => format!("opened {}", m.payload.dispute_id),
+            DisputeEvent::DisputeClosed(m) => format!("closed {}", m.payload.dispute_id),
+        };
+        self.0.disputes.lock().expect("lock").push(seen);
+        Ok(())
+    }
+
     async fn charge_refunded(&self, hook: Webhook<ChargeRefunded>) -> Result<(), HandlerError> {
         let h = hook.message.headers.clone().expect("typed headers");
         self.0.provider.lock().expect("lock").push((
@@ -145,6 +156,7 @@ fn config(secrets: &Secrets) -> Config {
     c.payment_settled_receiver.secrets = vec![secrets.payments.clone()];
     c.release_published_receiver.secrets = vec![secrets.github.clone()];
     c.provider_receiver.secrets = vec![secrets.provider.clone()];
+    c.dispute_event_receiver.secrets = vec![secrets.provider.clone()];
     c.webhooks = fast(20);
     c.subscriptions.addresses = AddressPolicy::allow_loopback();
     c
@@ -1566,6 +1578,38 @@ async fn one_url_receives_several_event_types() {
         Some(&b"true"[..])
     );
     assert_eq!(ops(&seen).len(), 5);
+
+    // One operation carrying two messages: one handler method taking the operation's enum.
+    let disputes = DisputesClient::new(&base, &s.provider, fast(3)).expect("client");
+    disputes
+        .dispute_event(DisputeOpened::new(DisputeOpenedPayload {
+            dispute_id: "d1".into(),
+            reason: "fraud".into(),
+            extra: Default::default(),
+        }))
+        .await
+        .expect("delivered");
+    disputes
+        .dispute_event(DisputeClosed::new(DisputeClosedPayload {
+            dispute_id: "d1".into(),
+            outcome: DisputeClosedPayloadOutcome::Won,
+            extra: Default::default(),
+        }))
+        .await
+        .expect("delivered");
+    let body = r#"{"disputeId":"d2","outcome":"lost"}"#;
+    let r = http
+        .post(format!("{base}/v1/webhooks/disputes"))
+        .headers(signed(&s.provider, "msg_d3", unix_now(), body.as_bytes()))
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        *seen.disputes.lock().expect("lock"),
+        ["opened d1", "closed d1", "closed d2"]
+    );
 }
 
 fn invoice(id: &str, currency: &str) -> Invoice {

@@ -33,6 +33,14 @@ pub mod checks {
     pub static CHARGE_REFUNDED: SchemaCheck = SchemaCheck::new(
         "{\"type\":\"object\",\"properties\":{\"chargeId\":{\"type\":\"string\"},\"refundId\":{\"type\":\"string\"},\"amountCents\":{\"type\":\"integer\",\"minimum\":1}},\"required\":[\"chargeId\",\"refundId\"]}",
     );
+    /// The payload schema of message `disputeOpened` (its type enforces it: messages are decoded straight from their bytes).
+    pub static DISPUTE_OPENED: SchemaCheck = SchemaCheck::by_type(
+        "{\"type\":\"object\",\"properties\":{\"disputeId\":{\"type\":\"string\"},\"reason\":{\"type\":\"string\"}},\"required\":[\"disputeId\",\"reason\"]}",
+    );
+    /// The payload schema of message `disputeClosed` (its type enforces it: messages are decoded straight from their bytes).
+    pub static DISPUTE_CLOSED: SchemaCheck = SchemaCheck::by_type(
+        "{\"type\":\"object\",\"properties\":{\"disputeId\":{\"type\":\"string\"},\"outcome\":{\"type\":\"string\",\"enum\":[\"won\",\"lost\"]}},\"required\":[\"disputeId\",\"outcome\"]}",
+    );
     /// The payload schema of message `invoice`.
     pub static INVOICE: SchemaCheck = SchemaCheck::new(
         "{\"type\":\"object\",\"properties\":{\"invoiceId\":{\"type\":\"string\"},\"amountCents\":{\"type\":\"integer\",\"format\":\"int64\",\"minimum\":0},\"currency\":{\"type\":\"string\",\"pattern\":\"^[A-Z]{3}$\"}},\"required\":[\"invoiceId\",\"amountCents\",\"currency\"]}",
@@ -142,6 +150,78 @@ impl ProviderParams {
     pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let _ = get;
         Ok(ProviderParams {})
+    }
+}
+
+/// Parameters of the channel address `webhooks/disputes`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct DisputesParams {}
+
+impl DisputesParams {
+    /// The address template.
+    pub const ADDRESS: &'static str = "webhooks/disputes";
+    /// The concrete address (`rooms/42` for `rooms/{roomId}`).
+    pub fn address(&self) -> String {
+        fill_address(Self::ADDRESS, &[])
+    }
+    /// Reads and checks the parameters (`get` looks one up by name).
+    pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let _ = get;
+        Ok(DisputesParams {})
+    }
+}
+
+/// The messages of operation `disputeEvent`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DisputeEvent {
+    /// Message `disputeOpened`.
+    DisputeOpened(super::messages::DisputeOpened),
+    /// Message `disputeClosed`.
+    DisputeClosed(super::messages::DisputeClosed),
+}
+
+impl From<super::messages::DisputeOpened> for DisputeEvent {
+    fn from(m: super::messages::DisputeOpened) -> Self {
+        DisputeEvent::DisputeOpened(m)
+    }
+}
+
+impl From<super::messages::DisputeClosed> for DisputeEvent {
+    fn from(m: super::messages::DisputeClosed) -> Self {
+        DisputeEvent::DisputeClosed(m)
+    }
+}
+
+impl Outgoing for DisputeEvent {
+    fn name(&self) -> &'static str {
+        match self {
+            DisputeEvent::DisputeOpened(m) => m.name(),
+            DisputeEvent::DisputeClosed(m) => m.name(),
+        }
+    }
+    fn content_type(&self) -> Option<&'static str> {
+        match self {
+            DisputeEvent::DisputeOpened(m) => m.content_type(),
+            DisputeEvent::DisputeClosed(m) => m.content_type(),
+        }
+    }
+    fn correlation_pointer(&self) -> Option<&'static str> {
+        match self {
+            DisputeEvent::DisputeOpened(m) => m.correlation_pointer(),
+            DisputeEvent::DisputeClosed(m) => m.correlation_pointer(),
+        }
+    }
+    fn to_bytes(&self) -> Result<Vec<u8>, CodecError> {
+        match self {
+            DisputeEvent::DisputeOpened(m) => m.to_bytes(),
+            DisputeEvent::DisputeClosed(m) => m.to_bytes(),
+        }
+    }
+    fn typed_correlation(&self) -> asyncforge_runtime::message::Correlation {
+        match self {
+            DisputeEvent::DisputeOpened(m) => Message::correlation(m),
+            DisputeEvent::DisputeClosed(m) => Message::correlation(m),
+        }
     }
 }
 

@@ -195,6 +195,62 @@ impl ProviderClient {
     }
 }
 
+/// Posts signed webhooks to the endpoint `webhooks/disputes` (the sender side, as a webhook provider would).
+#[derive(Debug, Clone)]
+pub struct DisputesClient {
+    sender: WebhookSender,
+    subscriber: Subscriber,
+}
+
+impl DisputesClient {
+    /// A client of the endpoint under `server_url` signing with `secret`; `config`
+    /// sets retries and which addresses may be reached (`AddressPolicy`: public only by
+    /// default).
+    pub fn new(
+        server_url: &str,
+        secret: impl Into<String>,
+        config: SenderConfig,
+    ) -> Result<Self, SenderError> {
+        let mut url = server_url.trim_end_matches('/').to_owned();
+        url.push_str(
+            &join_path("/v1", &super::channels::DisputesParams::default().address()),
+        );
+        let sender = WebhookSender::new(config, Arc::new(MemoryOutbox::default()))?;
+        Ok(DisputesClient {
+            sender,
+            subscriber: Subscriber {
+                id: "server".to_owned(),
+                url,
+                secrets: vec![secret.into()],
+                scheme: Scheme::StandardWebhooks,
+            },
+        })
+    }
+    /// Where webhooks go, and how they are signed.
+    pub fn subscriber(&self) -> &Subscriber {
+        &self.subscriber
+    }
+    /// The card provider says a dispute was opened or closed.
+    ///
+    /// Operation `disputeEvent`.
+    ///
+    /// Signed, retried with backoff until acknowledged (or dead-lettered).
+    pub async fn dispute_event(
+        &self,
+        message: impl Into<super::channels::DisputeEvent>,
+    ) -> Result<Delivered, DeliveryError> {
+        let message: super::channels::DisputeEvent = message.into();
+        match message {
+            super::channels::DisputeEvent::DisputeOpened(m) => {
+                self.sender.deliver(&self.subscriber, &m).await
+            }
+            super::channels::DisputeEvent::DisputeClosed(m) => {
+                self.sender.deliver(&self.subscriber, &m).await
+            }
+        }
+    }
+}
+
 /// A client of the resource `invoices/{invoiceId}`: conditional reads and writes (a `412` is `ClientError::Conflict`), read-modify-write, lock tokens, polling and long polling.
 #[derive(Debug, Clone)]
 pub struct InvoiceClient {

@@ -169,6 +169,58 @@ impl Message for ChargeRefunded {
     }
 }
 
+/// The `disputeOpened` message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DisputeOpened {
+    /// Payload of the message.
+    pub payload: super::types::DisputeOpenedPayload,
+}
+
+impl DisputeOpened {
+    /// Creates the message from its payload.
+    pub fn new(payload: super::types::DisputeOpenedPayload) -> Self {
+        DisputeOpened { payload }
+    }
+}
+
+impl Message for DisputeOpened {
+    type Payload = super::types::DisputeOpenedPayload;
+    const NAME: &'static str = "disputeOpened";
+    const CONTENT_TYPE: Option<&'static str> = Some("application/json");
+    fn payload(&self) -> &Self::Payload {
+        &self.payload
+    }
+    fn from_payload(payload: Self::Payload) -> Self {
+        DisputeOpened::new(payload)
+    }
+}
+
+/// The `disputeClosed` message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DisputeClosed {
+    /// Payload of the message.
+    pub payload: super::types::DisputeClosedPayload,
+}
+
+impl DisputeClosed {
+    /// Creates the message from its payload.
+    pub fn new(payload: super::types::DisputeClosedPayload) -> Self {
+        DisputeClosed { payload }
+    }
+}
+
+impl Message for DisputeClosed {
+    type Payload = super::types::DisputeClosedPayload;
+    const NAME: &'static str = "disputeClosed";
+    const CONTENT_TYPE: Option<&'static str> = Some("application/json");
+    fn payload(&self) -> &Self::Payload {
+        &self.payload
+    }
+    fn from_payload(payload: Self::Payload) -> Self {
+        DisputeClosed::new(payload)
+    }
+}
+
 /// The `invoice` message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Invoice {

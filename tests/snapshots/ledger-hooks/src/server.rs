@@ -111,6 +111,18 @@ pub trait Handler: Send + Sync + 'static {
         &self,
         hook: Webhook<super::messages::ChargeRefunded>,
     ) -> impl std::future::Future<Output = Result<(), HandlerError>> + Send;
+    /// The card provider says a dispute was opened or closed.
+    ///
+    /// Operation `disputeEvent`.
+    ///
+    /// Called once per webhook id, after the signature, the timestamp, the payload and its
+    /// headers were checked. The endpoint takes several messages: the `webhook-event` header says which,
+    /// or else the one message whose schema the payload fits. `Err(HandlerError::Retry)` answers 500 (the sender
+    /// retries), `Err(HandlerError::Reject)` 422 (it does not).
+    fn dispute_event(
+        &self,
+        hook: Webhook<super::channels::DisputeEvent>,
+    ) -> impl std::future::Future<Output = Result<(), HandlerError>> + Send;
 }
 
 /// Server settings.
@@ -138,6 +150,8 @@ pub struct Config {
     pub release_published_receiver: ReceiverConfig,
     /// The webhook endpoint `/v1/webhooks/provider` (operations `chargeSucceeded`, `chargeRefunded`): secrets (required: `Server::new` fails without a valid one), scheme, timestamp tolerance, body limit.
     pub provider_receiver: ReceiverConfig,
+    /// The webhook endpoint `/v1/webhooks/disputes` (operation `disputeEvent`): secrets (required: `Server::new` fails without a valid one), scheme, timestamp tolerance, body limit.
+    pub dispute_event_receiver: ReceiverConfig,
     /// The resource `invoices/{invoiceId}`: preconditions required or not, long-polling and lock limits.
     pub invoice_resource: ResourceConfig,
     /// The resource `accounts/{accountId}`: preconditions required or not, long-polling and lock limits.
@@ -177,6 +191,12 @@ impl Default for Config {
                 ..ReceiverConfig::new(String::new())
             },
             provider_receiver: ReceiverConfig {
+                scheme: Scheme::StandardWebhooks,
+                secrets: Vec::new(),
+                tolerance: Duration::from_secs(300),
+                ..ReceiverConfig::new(String::new())
+            },
+            dispute_event_receiver: ReceiverConfig {
                 scheme: Scheme::StandardWebhooks,
                 secrets: Vec::new(),
                 tolerance: Duration::from_secs(300),
@@ -237,6 +257,7 @@ pub struct Sender {
     payment_settled_receiver: CheckedConfig,
     release_published_receiver: CheckedConfig,
     provider_receiver: CheckedConfig,
+    dispute_event_receiver: CheckedConfig,
     invoice_store: ResourceStore<super::messages::Invoice>,
     account_store: ResourceStore<super::messages::Account>,
     counter_store: ResourceStore<super::messages::Counter>,
@@ -543,6 +564,14 @@ impl Server {
                 route: "/v1/webhooks/provider",
                 source,
             })?;
+        let dispute_event_receiver = config
+            .dispute_event_receiver
+            .check()
+            .map_err(|source| ConfigError::Receiver {
+                field: "dispute_event_receiver",
+                route: "/v1/webhooks/disputes",
+                source,
+            })?;
         Ok(Server {
             sender: Sender {
                 webhooks,
@@ -551,6 +580,7 @@ impl Server {
                 payment_settled_receiver,
                 release_published_receiver,
                 provider_receiver,
+                dispute_event_receiver,
                 invoice_store: ResourceStore::new(config.invoice_resource.clone())
                     .with_schema(&super::channels::checks::INVOICE),
                 account_store: ResourceStore::new(config.account_resource.clone())
@@ -588,6 +618,10 @@ impl Server {
                 release_published_route(&state.handler, &self.sender),
             )
             .route("/v1/webhooks/provider", provider_route(&state.handler, &self.sender))
+            .route(
+                "/v1/webhooks/disputes",
+                dispute_event_route(&state.handler, &self.sender),
+            )
             .merge(
                 self
                     .sender
@@ -777,6 +811,72 @@ fn provider_route<H: Handler>(
     Receiver::with_dispatch(
             sender.provider_receiver.clone(),
             ProviderWebhooks(handler.clone()),
+        )
+        .with_store(sender.idempotency.clone())
+        .endpoint()
+}
+
+/// Decodes and checks what arrives at `/v1/webhooks/disputes` and calls the handler.
+struct DisputesWebhooks<H>(Arc<H>);
+
+impl<H: Handler> Dispatch for DisputesWebhooks<H> {
+    fn name(&self) -> &str {
+        "/v1/webhooks/disputes"
+    }
+    async fn dispatch<'a>(
+        &'a self,
+        request: VerifiedRequest<'a>,
+    ) -> Result<(), Refusal> {
+        match select(
+            request.event,
+            request.body,
+            &[
+                ("disputeOpened", &super::channels::checks::DISPUTE_OPENED),
+                ("disputeClosed", &super::channels::checks::DISPUTE_CLOSED),
+            ],
+        )? {
+            0 => {
+                let message: super::messages::DisputeOpened = decode_checked(
+                    request.body,
+                    &super::channels::checks::DISPUTE_OPENED,
+                )?;
+                self.0
+                    .dispute_event(
+                        request.webhook(super::channels::DisputeEvent::from(message)),
+                    )
+                    .await
+                    .map_err(Refusal::Handler)
+            }
+            1 => {
+                let message: super::messages::DisputeClosed = decode_checked(
+                    request.body,
+                    &super::channels::checks::DISPUTE_CLOSED,
+                )?;
+                self.0
+                    .dispute_event(
+                        request.webhook(super::channels::DisputeEvent::from(message)),
+                    )
+                    .await
+                    .map_err(Refusal::Handler)
+            }
+            other => {
+                Err(
+                    Refusal::Invalid(
+                        format!("no message number {other} on this endpoint"),
+                    ),
+                )
+            }
+        }
+    }
+}
+
+fn dispute_event_route<H: Handler>(
+    handler: &Arc<H>,
+    sender: &Sender,
+) -> asyncforge_runtime::axum::routing::MethodRouter<Arc<Shared<H>>> {
+    Receiver::with_dispatch(
+            sender.dispute_event_receiver.clone(),
+            DisputesWebhooks(handler.clone()),
         )
         .with_store(sender.idempotency.clone())
         .endpoint()
