@@ -606,7 +606,10 @@ pub enum Scalar {
     Boolean,
 }
 
-fn scalar(text: &str, kind: Scalar) -> Value {
+/// A request part's text (query parameter, header) as the JSON value its schema expects:
+/// numbers and booleans parsed when they parse, anything else kept as a string (for the
+/// schema to report).
+pub fn scalar(text: &str, kind: Scalar) -> Value {
     let parsed = match kind {
         Scalar::String => None,
         Scalar::Integer => text.parse::<i64>().ok().map(Value::from),
@@ -724,25 +727,43 @@ pub fn parameter(name: &str, value: &str, check: Option<&SchemaCheck>) -> Result
 /// Fills an address template (`rooms/{roomId}`) with parameter values. Values are
 /// percent-encoded where they would change the address's shape (`/`, `?`, `#`, `%`, space).
 pub fn fill_address(template: &str, params: &[(&str, &str)]) -> String {
+    fill(template, params, |c| {
+        matches!(c, '/' | '?' | '#' | '%' | ' ' | '+' | '&')
+    })
+}
+
+/// Fills a path template (`/v1/accounts/{accountId}`) with parameter values, each
+/// percent-encoded (UTF-8, upper-case hex) except for the characters RFC 3986 leaves
+/// unreserved (`A-Z a-z 0-9 - . _ ~`). This is the one form of a concrete path: an HTTP
+/// resource store keys by it (from the parameters of the request, decoded, then encoded this
+/// way) and clients request it, so `zahlung-ü1`, `a/b`, `50%` or `"<x>"` name the same
+/// resource through the typed API and over HTTP.
+pub fn encode_path(template: &str, params: &[(&str, &str)]) -> String {
+    fill(template, params, |c| {
+        !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~'))
+    })
+}
+
+fn fill(template: &str, params: &[(&str, &str)], escape: impl Fn(char) -> bool) -> String {
     let mut out = String::with_capacity(template.len() + 16);
     let mut rest = template;
     while let Some(start) = rest.find('{') {
         out.push_str(&rest[..start]);
         let Some(len) = rest[start..].find('}') else {
-            break;
+            out.push_str(&rest[start..]);
+            return out;
         };
         let name = &rest[start + 1..start + len];
         match params.iter().find(|(n, _)| *n == name) {
             Some((_, v)) => {
                 for c in v.chars() {
-                    match c {
-                        '/' | '?' | '#' | '%' | ' ' | '+' | '&' => {
-                            let mut buf = [0u8; 4];
-                            for b in c.encode_utf8(&mut buf).bytes() {
-                                out.push_str(&format!("%{b:02X}"));
-                            }
+                    if escape(c) {
+                        let mut buf = [0u8; 4];
+                        for b in c.encode_utf8(&mut buf).bytes() {
+                            out.push_str(&format!("%{b:02X}"));
                         }
-                        c => out.push(c),
+                    } else {
+                        out.push(c);
                     }
                 }
             }
@@ -844,6 +865,14 @@ mod tests {
             "rooms/a%2Fb%20c/x"
         );
         assert_eq!(fill_address("a/{missing}", &[]), "a/{missing}");
+        assert_eq!(fill_address("a/{open", &[("open", "x")]), "a/{open");
+        assert_eq!(
+            encode_path(
+                "/v1/t/{id}/lock",
+                &[("id", "zahlung-ü1 \"<a>\" 50%/x~._-Z9")]
+            ),
+            "/v1/t/zahlung-%C3%BC1%20%22%3Ca%3E%22%2050%25%2Fx~._-Z9/lock"
+        );
         assert_eq!(join_path("/ws", "rooms/1"), "/ws/rooms/1");
         assert_eq!(join_path("/ws/", "/"), "/ws");
         assert_eq!(join_path("", "/"), "/");

@@ -13,7 +13,7 @@ use asyncforge_runtime::backoff::Backoff;
 use asyncforge_runtime::http::callbacks::{SubscriptionConfig, Subscriptions};
 use asyncforge_runtime::http::outbox::{FileOutbox, MemoryOutbox, Outbox};
 use asyncforge_runtime::http::receiver::{
-    HandlerError, Receiver, ReceiverConfig, Webhook, WebhookHandler,
+    HandlerError, Receiver, ReceiverConfig, Single, Webhook, WebhookHandler,
 };
 use asyncforge_runtime::http::sender::{
     AttemptError, DeliveryError, Sender, SenderConfig, Subscriber,
@@ -74,7 +74,7 @@ impl WebhookHandler<OrderPlaced> for Record {
     }
 }
 
-fn receiver(secret: &str, seen: Seen) -> Receiver<OrderPlaced, Record> {
+fn receiver(secret: &str, seen: Seen) -> Receiver<Single<OrderPlaced, Record>> {
     Receiver::new(ReceiverConfig::new(secret), Record(seen)).expect("receiver")
 }
 

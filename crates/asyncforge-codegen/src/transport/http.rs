@@ -13,7 +13,8 @@
 //!   (to one subscriber, queued, or to every callback subscription that wants the message).
 
 use asyncforge_spec::ir::{
-    Action, Api, OperationId, ResourceExtension, SignatureScheme, WebhookExtension,
+    Action, Api, MessageId, OperationId, ResourceExtension, SchemaBody, SchemaId, SignatureScheme,
+    WebhookExtension,
 };
 use heck::ToSnakeCase;
 use proc_macro2::{Literal, TokenStream};
@@ -141,28 +142,43 @@ pub(super) fn refine(api: &Api, model: &mut Model) {
                         });
                         continue;
                     }
-                    if op.messages.len() != 1 {
+                    // Several operations (or messages) share the endpoint: it dispatches by
+                    // `webhook-event`, else by the payload; a message two of them claim
+                    // could not be dispatched.
+                    if let Some((other, m)) = e.receive.iter().find_map(|other| {
+                        op.messages
+                            .iter()
+                            .find(|m| other.messages.contains(m))
+                            .map(|m| (other, m))
+                    }) {
                         warnings.push(Warning {
                             message: format!(
-                                "operation `{}` has no generated webhook endpoint: it carries {} messages; a received webhook operation carries one (give each message its own channel)",
+                                "operation `{}` has no generated webhook endpoint: its message `{}` is already received on this path by operation `{}`",
                                 o.key,
-                                op.messages.len()
+                                api.message(*m).key,
+                                api.operation(other.id).key
                             ),
                             source: o.source.clone(),
                         });
                         continue;
                     }
-                    if !e.receive.is_empty() {
-                        warnings.push(Warning {
-                            message: format!(
-                                "operation `{}` has no generated webhook endpoint: its path is taken by another received webhook",
-                                o.key
-                            ),
-                            source: o.source.clone(),
-                        });
-                        continue;
+                    if let Some(first) = e.receive.first() {
+                        let theirs = webhook_of(api, first.id).unwrap_or_default();
+                        if theirs.signature.unwrap_or_default()
+                            != hook.signature.unwrap_or_default()
+                            || theirs.tolerance_seconds != hook.tolerance_seconds
+                        {
+                            warnings.push(Warning {
+                                message: format!(
+                                    "operation `{}` shares its webhook endpoint with operation `{}` but not its signature settings; the endpoint verifies as `{}` says",
+                                    o.key,
+                                    api.operation(first.id).key,
+                                    api.operation(first.id).key
+                                ),
+                                source: o.source.clone(),
+                            });
+                        }
                     }
-                    let _ = hook;
                     e.receive.push(op);
                 }
                 Action::Send => e.send.push(op),
@@ -191,19 +207,75 @@ fn plain(method: &str) -> &str {
     method.trim_start_matches("r#")
 }
 
-/// `call(m)` for the one message, or a `match` over the operation's enum.
-fn per_message(cx: &Ctx<'_>, op: &Op, call: impl Fn(TokenStream) -> TokenStream) -> TokenStream {
+/// `call(m, id)` for the one message, or a `match` over the operation's enum (`m` names the
+/// message: `message`, or the bound variant).
+fn per_message(
+    cx: &Ctx<'_>,
+    op: &Op,
+    call: impl Fn(TokenStream, MessageId) -> TokenStream,
+) -> TokenStream {
     if op.messages.len() == 1 {
-        let c = call(quote!(&message));
+        let c = call(quote!(message), op.messages[0]);
         return quote!(#c);
     }
     let en = format_ident!("{}", message_enum_name(op));
     let arms = op.messages.iter().map(|m| {
         let v = format_ident!("{}", cx.msg_name(*m));
-        let c = call(quote!(&m));
+        let c = call(quote!(m), *m);
         quote!(super::channels::#en::#v(m) => #c,)
     });
     quote!(match message { #(#arms)* })
+}
+
+/// Whether a message has typed headers (a `headers` schema).
+fn has_headers(cx: &Ctx<'_>, id: MessageId) -> bool {
+    cx.messages[id.0 as usize].headers.is_some()
+}
+
+/// A call of the sender's `method` (`deliver`, `enqueue`, `publish`) for the message `m`,
+/// with its typed headers when it has them (`method_with_headers`).
+fn send_call(
+    cx: &Ctx<'_>,
+    (target, method): (TokenStream, &str),
+    to: TokenStream,
+    m: TokenStream,
+    id: MessageId,
+) -> TokenStream {
+    if has_headers(cx, id) {
+        let f = format_ident!("{}_with_headers", method);
+        quote!(#target.#f(#to, &#m, #m.headers.as_ref()).await)
+    } else {
+        let f = format_ident!("{}", method);
+        quote!(#target.#f(#to, &#m).await)
+    }
+}
+
+/// The properties of a message's headers schema with the JSON kind of each (what a receiver
+/// reads from a request: `("X-Attempt", Scalar::Integer)`).
+fn header_names(api: &Api, id: MessageId) -> Vec<(String, TokenStream)> {
+    let mut names: Vec<(String, TokenStream)> = Vec::new();
+    let mut todo: Vec<SchemaId> = api.message(id).headers.into_iter().collect();
+    let mut seen = Vec::new();
+    while let Some(s) = todo.pop() {
+        if seen.contains(&s) {
+            continue;
+        }
+        seen.push(s);
+        if let SchemaBody::Object(o) = &api.schema(s).body {
+            for (name, schema) in &o.properties {
+                if !names.iter().any(|(n, _)| n == name) {
+                    let kind =
+                        format_ident!("{}", super::schema_scalar(api, *schema).unwrap_or("String"));
+                    names.push((
+                        name.clone(),
+                        quote!(crate::runtime::endpoint::Scalar::#kind),
+                    ));
+                }
+            }
+            todo.extend(o.all_of.iter().copied());
+        }
+    }
+    names
 }
 
 fn secs(n: u64) -> Literal {
@@ -222,6 +294,9 @@ pub(super) struct ServerParts {
     pub sender_items: Vec<TokenStream>,
     pub routes: Vec<TokenStream>,
     pub fns: Vec<TokenStream>,
+    /// Statements at the start of `Server::new` (checks of the configuration; `?` returns a
+    /// `ConfigError`).
+    pub new_prelude: Vec<TokenStream>,
 }
 
 pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
@@ -240,11 +315,6 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
         .filter(|e| resource_of(api, e).is_none())
         .flat_map(|e| e.send.iter().map(move |o| (*e, o)))
         .collect();
-    let receivers: Vec<(&Endpoint, &Op)> = endpoints
-        .iter()
-        .filter(|e| resource_of(api, e).is_none())
-        .flat_map(|e| e.receive.iter().map(move |o| (*e, o)))
-        .collect();
     p.imports = quote! {
         #[allow(unused_imports)]
         use crate::runtime::http::callbacks::{SubscriptionConfig, Subscriptions};
@@ -255,6 +325,9 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
         #[allow(unused_imports)]
         pub use crate::runtime::http::receiver::{HandlerError, Receiver, ReceiverConfig, Webhook, WebhookHandler};
         #[allow(unused_imports)]
+        use crate::runtime::http::receiver::{decode_checked, select, typed_headers, CheckedConfig, Dispatch, Refusal, VerifiedRequest};
+        pub use crate::runtime::http::ConfigError;
+        #[allow(unused_imports)]
         pub use crate::runtime::http::resource::{PutError, Preconditions, ResourceConfig, ResourceStore, Versioned};
         #[allow(unused_imports)]
         pub use crate::runtime::http::sender::{DeadLetter, Delivered, DeliveryError, SenderConfig, Subscriber};
@@ -263,7 +336,7 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
         #[allow(unused_imports)]
         pub use crate::runtime::http::signature::Scheme;
         #[allow(unused_imports)]
-        use crate::runtime::endpoint::join_path;
+        use crate::runtime::endpoint::{encode_path, join_path};
 
         /// What `Config::dead_letter` calls with a delivery given up on.
         pub type DeadLetterHook = Arc<dyn Fn(&DeadLetter) + Send + Sync>;
@@ -309,16 +382,14 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
             dead_letter: None,
         });
         p.sender_fields.push(quote!(webhooks: WebhookSender,));
-        p.sender_inits.push(quote! {
-            webhooks: {
-                let sender = WebhookSender::new(config.webhooks.clone(), config.outbox.clone())
-                    .expect("the webhook sender's HTTP client (rustls with ring) builds");
-                match config.dead_letter.clone() {
-                    Some(hook) => sender.with_dead_letter(move |d| hook(d)),
-                    None => sender,
-                }
-            },
+        p.new_prelude.push(quote! {
+            let webhooks = WebhookSender::new(config.webhooks.clone(), config.outbox.clone())?;
+            let webhooks = match config.dead_letter.clone() {
+                Some(hook) => webhooks.with_dead_letter(move |d| hook(d)),
+                None => webhooks,
+            };
         });
+        p.sender_inits.push(quote!(webhooks,));
         p.sender_items.push(quote! {
             /// The webhook sender (untyped deliveries, pending deliveries).
             pub fn webhooks(&self) -> &WebhookSender {
@@ -391,16 +462,24 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
         let msg_ty = cx.set_ty(&op.messages, &message_enum_name(op));
         let doc = cx.op_doc(op, format!("Delivers a webhook (channel `{}`).", e.address));
         let scheme = scheme(hook.signature);
-        let deliver = per_message(
-            cx,
-            op,
-            |m| quote!(self.webhooks.deliver(subscriber, #m).await),
-        );
-        let queue = per_message(
-            cx,
-            op,
-            |m| quote!(self.webhooks.enqueue(subscriber, #m).await),
-        );
+        let deliver = per_message(cx, op, |m, id| {
+            send_call(
+                cx,
+                (quote!(self.webhooks), "deliver"),
+                quote!(subscriber),
+                m,
+                id,
+            )
+        });
+        let queue = per_message(cx, op, |m, id| {
+            send_call(
+                cx,
+                (quote!(self.webhooks), "enqueue"),
+                quote!(subscriber),
+                m,
+                id,
+            )
+        });
         p.sender_items.push(quote! {
             #doc
             ///
@@ -426,11 +505,15 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
             }
         });
         if hook.subscriptions.is_some() {
-            let publish_call = per_message(
-                cx,
-                op,
-                |m| quote!(self.webhooks.publish(&self.subscriptions, #m).await),
-            );
+            let publish_call = per_message(cx, op, |m, id| {
+                send_call(
+                    cx,
+                    (quote!(self.webhooks), "publish"),
+                    quote!(&self.subscriptions),
+                    m,
+                    id,
+                )
+            });
             p.sender_items.push(quote! {
                 #doc
                 ///
@@ -444,8 +527,14 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
         }
     }
 
-    // Received webhooks.
-    if !receivers.is_empty() {
+    // Received webhooks: one endpoint per path, dispatching to one handler method per
+    // operation.
+    let receiving: Vec<&Endpoint> = endpoints
+        .iter()
+        .copied()
+        .filter(|e| resource_of(api, e).is_none() && !e.receive.is_empty())
+        .collect();
+    if !receiving.is_empty() {
         p.config_fields.push(quote! {
             /// Where received webhook ids are remembered (deduplication). In memory by
             /// default; a `RedisStore` shares them between instances.
@@ -458,79 +547,8 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
         p.sender_inits
             .push(quote!(idempotency: config.idempotency.clone(),));
     }
-    for (e, op) in &receivers {
-        let hook = webhook_of(api, op.id).unwrap_or_default();
-        let method = crate::ident(&op.method);
-        let base = plain(&op.method);
-        let field = format_ident!("{}_receiver", base);
-        let msg = op.messages[0];
-        let msg_ty = cx.msg_ty(msg);
-        let check = cx.check(msg);
-        let scheme = scheme(hook.signature);
-        let tolerance = secs(hook.tolerance_seconds.unwrap_or(300));
-        let doc = cx.op_doc(op, format!("A webhook arrived on `{}`.", e.address));
-        p.trait_items.push(quote! {
-            #doc
-            ///
-            /// Called once per webhook id, after the signature, the timestamp and the payload
-            /// were checked. `Err(HandlerError::Retry)` answers 500 (the sender retries),
-            /// `Err(HandlerError::Reject)` 422 (it does not).
-            fn #method(&self, hook: Webhook<#msg_ty>) -> impl std::future::Future<Output = Result<(), HandlerError>> + Send;
-        });
-        let cdoc = format!(
-            " The webhook endpoint of operation `{}`: secrets (empty: the endpoint answers 503), scheme, timestamp tolerance, body limit.",
-            api.operation(op.id).key
-        );
-        p.config_fields.push(quote! {
-            #[doc = #cdoc]
-            pub #field: ReceiverConfig,
-        });
-        p.config_defaults.push(quote! {
-            #field: ReceiverConfig {
-                scheme: #scheme,
-                secrets: Vec::new(),
-                tolerance: Duration::from_secs(#tolerance),
-                ..ReceiverConfig::new(String::new())
-            },
-        });
-        p.sender_fields.push(quote!(#field: ReceiverConfig,));
-        p.sender_inits.push(quote!(#field: config.#field.clone(),));
-        let hook_ty = format_ident!("{}Hook", op.type_base);
-        let route_fn = format_ident!("{}_route", base);
-        let route = lit(&e.route);
-        let key = lit(&api.operation(op.id).key);
-        p.fns.push(quote! {
-            struct #hook_ty<H>(Arc<H>);
-
-            impl<H: Handler> WebhookHandler<#msg_ty> for #hook_ty<H> {
-                fn handle(&self, hook: Webhook<#msg_ty>) -> impl std::future::Future<Output = Result<(), HandlerError>> + Send {
-                    let handler = self.0.clone();
-                    async move { handler.#method(hook).await }
-                }
-            }
-
-            fn #route_fn<H: Handler>(handler: &Arc<H>, sender: &Sender) -> crate::runtime::axum::routing::MethodRouter<Arc<Shared<H>>> {
-                match Receiver::new(sender.#field.clone(), #hook_ty(handler.clone())) {
-                    Ok(receiver) => receiver
-                        .with_store(sender.idempotency.clone())
-                        .with_validator(|m: &#msg_ty| {
-                            let value = crate::runtime::endpoint::to_value(m).map_err(|e| e.to_string())?;
-                            #check.check(&value).map_err(|e| e.to_string())
-                        })
-                        .endpoint(),
-                    Err(e) => {
-                        let why = format!("the webhook endpoint of `{}` is not configured: {e}", #key);
-                        crate::runtime::tracing::error!("{why}");
-                        post(move || {
-                            let why = why.clone();
-                            async move { error_response(StatusCode::SERVICE_UNAVAILABLE, &why) }
-                        })
-                    }
-                }
-            }
-        });
-        p.routes
-            .push(quote!(.route(#route, #route_fn(&state.handler, &self.sender))));
+    for e in receiving {
+        receiver_parts(cx, e, &mut p);
     }
 
     // Resources.
@@ -554,7 +572,6 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
         let key_fn = format_ident!("{}_key", name);
         let params_ty = format_ident!("{}Params", e.name);
         let params_path = quote!(super::channels::#params_ty);
-        let pathname = lit(&e.pathname);
         let route = lit(&e.route);
         let require = res.require_precondition;
         let wait = secs(res.max_wait_seconds.unwrap_or(60));
@@ -582,16 +599,19 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
         });
         p.sender_fields
             .push(quote!(#store: ResourceStore<#msg_ty>,));
-        p.sender_inits
-            .push(quote!(#store: ResourceStore::new(config.#field.clone()),));
+        let check = cx.check(msg);
+        p.sender_inits.push(quote! {
+            #store: ResourceStore::new(config.#field.clone()).with_schema(&#check),
+        });
         let sdoc = format!(
             " The store of the resource `{}` (conditional reads and writes, locks, waiting for changes).",
             e.address
         );
         let kdoc = format!(
-            " The store key of a concrete address of `{}`: its request path.",
+            " The store key of a concrete address of `{}`: its request path, every parameter\n percent-encoded as `encode_path` does (what HTTP requests for it are keyed by).",
             e.address
         );
+        let pairs = path_pairs(e);
         p.sender_items.push(quote! {
             #[doc = #sdoc]
             pub fn #store(&self) -> &ResourceStore<#msg_ty> {
@@ -600,7 +620,7 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
 
             #[doc = #kdoc]
             pub fn #key_fn(params: &#params_path) -> String {
-                join_path(#pathname, &params.address())
+                encode_path(#route, &[#pairs])
             }
 
             /// The current version of the resource at the concrete address of `params`.
@@ -620,6 +640,180 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
         });
     }
     p
+}
+
+/// The handler methods, configuration, dispatch and route of one webhook endpoint.
+fn receiver_parts(cx: &Ctx<'_>, e: &Endpoint, p: &mut ServerParts) {
+    let api = cx.api;
+    let first = &e.receive[0];
+    let hook = webhook_of(api, first.id).unwrap_or_default();
+    let scheme = scheme(hook.signature);
+    let tolerance = secs(hook.tolerance_seconds.unwrap_or(300));
+    let route = lit(&e.route);
+    // Named after its operation when it has one, after the channel otherwise.
+    let base = if e.receive.len() == 1 {
+        plain(&first.method).to_owned()
+    } else {
+        snake(&e.name)
+    };
+    let field = format_ident!("{}_receiver", base);
+    let field_name = lit(&field.to_string());
+    let dispatch_ty = format_ident!("{}Webhooks", e.name);
+    let route_fn = format_ident!("{}_route", base);
+    let ops: Vec<String> = e
+        .receive
+        .iter()
+        .map(|o| format!("`{}`", api.operation(o.id).key))
+        .collect();
+    let candidates: Vec<(MessageId, &Op)> = e
+        .receive
+        .iter()
+        .flat_map(|o| o.messages.iter().map(move |m| (*m, o)))
+        .collect();
+    // Ids are kept apart per endpoint: by the message's name when the endpoint takes one (as
+    // a `Receiver` of that message does), by the route otherwise.
+    let name = match candidates.as_slice() {
+        [(m, _)] => api.message(*m).key.clone(),
+        _ => e.route.clone(),
+    };
+    let name = lit(&name);
+
+    for op in &e.receive {
+        let method = crate::ident(&op.method);
+        let msg_ty = cx.set_ty(&op.messages, &message_enum_name(op));
+        let doc = cx.op_doc(op, format!("A webhook arrived on `{}`.", e.address));
+        let which = if candidates.len() > 1 {
+            " The endpoint takes several messages: the `webhook-event` header says which,\n or else the one message whose schema the payload fits."
+        } else {
+            ""
+        };
+        let call_doc = format!(
+            " Called once per webhook id, after the signature, the timestamp, the payload and its\n headers were checked.{which} `Err(HandlerError::Retry)` answers 500 (the sender\n retries), `Err(HandlerError::Reject)` 422 (it does not)."
+        );
+        let call_doc = super::doc_lines(&call_doc, false);
+        p.trait_items.push(quote! {
+            #doc
+            ///
+            #call_doc
+            fn #method(&self, hook: Webhook<#msg_ty>) -> impl std::future::Future<Output = Result<(), HandlerError>> + Send;
+        });
+    }
+    let cdoc = format!(
+        " The webhook endpoint `{}` (operation{} {}): secrets (required: `Server::new` fails without a valid one), scheme, timestamp tolerance, body limit.",
+        e.route,
+        if ops.len() > 1 { "s" } else { "" },
+        ops.join(", ")
+    );
+    p.config_fields.push(quote! {
+        #[doc = #cdoc]
+        pub #field: ReceiverConfig,
+    });
+    p.config_defaults.push(quote! {
+        #field: ReceiverConfig {
+            scheme: #scheme,
+            secrets: Vec::new(),
+            tolerance: Duration::from_secs(#tolerance),
+            ..ReceiverConfig::new(String::new())
+        },
+    });
+    p.sender_fields.push(quote!(#field: CheckedConfig,));
+    p.sender_inits.push(quote!(#field,));
+    p.new_prelude.push(quote! {
+        let #field = config.#field.check().map_err(|source| ConfigError::Receiver {
+            field: #field_name,
+            route: #route,
+            source,
+        })?;
+    });
+
+    // Decoding one candidate and calling its operation's method.
+    let handle = |m: MessageId, op: &Op| -> TokenStream {
+        let ty = cx.msg_ty(m);
+        let check = cx.check(m);
+        let method = crate::ident(&op.method);
+        let headers = has_headers(cx, m).then(|| {
+            let names = header_names(api, m).into_iter().map(|(n, kind)| {
+                let n = lit(&n);
+                quote!((#n, #kind))
+            });
+            let hc = super::headers_check_ident(cx, m);
+            quote! {
+                message.headers = Some(typed_headers(request.headers, &[#(#names),*], &super::channels::checks::#hc)?);
+            }
+        });
+        let mutable = if headers.is_some() {
+            quote!(mut)
+        } else {
+            quote!()
+        };
+        let wrapped = if op.messages.len() > 1 {
+            let en = format_ident!("{}", message_enum_name(op));
+            quote!(super::channels::#en::from(message))
+        } else {
+            quote!(message)
+        };
+        quote! {{
+            let #mutable message: #ty = decode_checked(request.body, &#check)?;
+            #headers
+            self.0.#method(request.webhook(#wrapped)).await.map_err(Refusal::Handler)
+        }}
+    };
+    let body = if let [(m, op)] = candidates.as_slice() {
+        handle(*m, op)
+    } else {
+        let names = candidates.iter().map(|(m, _)| {
+            let n = lit(&api.message(*m).key);
+            let c = cx.check(*m);
+            quote!((#n, &#c))
+        });
+        let arms = candidates.iter().enumerate().map(|(i, (m, op))| {
+            let i = Literal::usize_unsuffixed(i);
+            let h = handle(*m, op);
+            quote!(#i => #h,)
+        });
+        quote! {
+            match select(request.event, request.body, &[#(#names),*])? {
+                #(#arms)*
+                other => Err(Refusal::Invalid(format!("no message number {other} on this endpoint"))),
+            }
+        }
+    };
+    let ddoc = format!(
+        " Decodes and checks what arrives at `{}` and calls the handler.",
+        e.route
+    );
+    p.fns.push(quote! {
+        #[doc = #ddoc]
+        struct #dispatch_ty<H>(Arc<H>);
+
+        impl<H: Handler> Dispatch for #dispatch_ty<H> {
+            fn name(&self) -> &str {
+                #name
+            }
+
+            async fn dispatch<'a>(&'a self, request: VerifiedRequest<'a>) -> Result<(), Refusal> {
+                #body
+            }
+        }
+
+        fn #route_fn<H: Handler>(handler: &Arc<H>, sender: &Sender) -> crate::runtime::axum::routing::MethodRouter<Arc<Shared<H>>> {
+            Receiver::with_dispatch(sender.#field.clone(), #dispatch_ty(handler.clone()))
+                .with_store(sender.idempotency.clone())
+                .endpoint()
+        }
+    });
+    p.routes
+        .push(quote!(.route(#route, #route_fn(&state.handler, &self.sender))));
+}
+
+/// `("name", params.field.as_str()),` for every parameter of an endpoint.
+fn path_pairs(e: &Endpoint) -> TokenStream {
+    let pairs = e.params.iter().map(|p| {
+        let f = crate::ident(&p.field);
+        let n = lit(&p.name);
+        quote!((#n, params.#f.as_str()),)
+    });
+    quote!(#(#pairs)*)
 }
 
 fn join(pathname: &str, path: &str) -> String {
@@ -653,6 +847,8 @@ pub(super) fn client_imports(model: &Model) -> TokenStream {
         use crate::runtime::http::sender::{Delivered, DeliveryError, Sender as WebhookSender, SenderConfig, SenderError, Subscriber};
         #[allow(unused_imports)]
         use crate::runtime::http::signature::Scheme;
+        #[allow(unused_imports)]
+        use crate::runtime::endpoint::encode_path;
     }
 }
 
@@ -673,6 +869,8 @@ pub(super) fn client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
             return TokenStream::new();
         };
         let m = cx.msg_ty(msg);
+        let route = lit(&e.route);
+        let pairs = path_pairs(e);
         let doc = format!(
             " A client of the resource `{}`: conditional reads and writes (a `412` is `ClientError::Conflict`), read-modify-write, lock tokens, polling and long polling.",
             e.address
@@ -692,10 +890,11 @@ pub(super) fn client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
                     Ok(#client { inner: ResourceClient::new()?, server_url: server_url.trim_end_matches('/').to_owned() })
                 }
 
-                /// The URL of the concrete address of `params`.
+                /// The URL of the concrete address of `params` (every parameter
+                /// percent-encoded: the path the server keys the resource by).
                 pub fn url(&self, params: &#params_path) -> String {
                     let mut url = self.server_url.clone();
-                    url.push_str(&join_path(#pathname, &params.address()));
+                    url.push_str(&encode_path(#route, &[#pairs]));
                     url
                 }
 
@@ -756,19 +955,29 @@ pub(super) fn client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
     }
     let mut methods = Vec::new();
     let mut scheme_tokens = quote!(Scheme::StandardWebhooks);
+    if let Some(first) = e.receive.first() {
+        scheme_tokens = scheme(webhook_of(api, first.id).unwrap_or_default().signature);
+    }
     for op in &e.receive {
-        let hook = webhook_of(api, op.id).unwrap_or_default();
-        scheme_tokens = scheme(hook.signature);
         let method = crate::ident(&op.method);
-        let m = cx.msg_ty(op.messages[0]);
+        let m = cx.set_ty(&op.messages, &message_enum_name(op));
         let doc = cx.op_doc(op, format!("Posts a webhook to `{}`.", e.address));
+        let deliver = per_message(cx, op, |msg, id| {
+            send_call(
+                cx,
+                (quote!(self.sender), "deliver"),
+                quote!(&self.subscriber),
+                msg,
+                id,
+            )
+        });
         methods.push(quote! {
             #doc
             ///
             /// Signed, retried with backoff until acknowledged (or dead-lettered).
             pub async fn #method(&self, message: impl Into<#m>) -> Result<Delivered, DeliveryError> {
                 let message: #m = message.into();
-                self.sender.deliver(&self.subscriber, &message).await
+                #deliver
             }
         });
     }
@@ -823,6 +1032,7 @@ channels:
     messages: {t: {payload: {type: object}}}
     x-asyncforge-resource: {requirePrecondition: true, maxWaitSeconds: zero}
   param: {address: 'p/{x}', messages: {f: {payload: {type: object}}}}
+  shared: {address: shared, messages: {g: {payload: {type: object}}, h: {payload: {type: object}}}}
 operations:
   takeHook:
     action: receive
@@ -842,6 +1052,21 @@ operations:
     action: receive
     channel: {$ref: '#/channels/param'}
     x-asyncforge-webhook: true
+  sharedG:
+    action: receive
+    channel: {$ref: '#/channels/shared'}
+    messages: [{$ref: '#/channels/shared/messages/g'}]
+    x-asyncforge-webhook: true
+  sharedH:
+    action: receive
+    channel: {$ref: '#/channels/shared'}
+    messages: [{$ref: '#/channels/shared/messages/h'}]
+    x-asyncforge-webhook: {signature: github}
+  sharedAgain:
+    action: receive
+    channel: {$ref: '#/channels/shared'}
+    messages: [{$ref: '#/channels/shared/messages/g'}]
+    x-asyncforge-webhook: true
 ";
 
     #[test]
@@ -860,7 +1085,15 @@ operations:
         assert_eq!(by_name("Hooks").receive[0].method, "take_hook");
         assert_eq!(by_name("Out").send[0].method, "send_hook");
         assert!(by_name("Plain").receive.is_empty());
-        assert!(by_name("Two").receive.is_empty());
+        // One operation with two messages, and two operations on one path, are served by one
+        // endpoint; a message two operations claim is not.
+        assert_eq!(by_name("Two").receive[0].messages.len(), 2);
+        let shared: Vec<&str> = by_name("Shared")
+            .receive
+            .iter()
+            .map(|o| o.method.as_str())
+            .collect();
+        assert_eq!(shared, ["shared_g", "shared_h"]);
         assert!(by_name("Param").receive.is_empty());
         assert!(super::resource_of(&api, by_name("Thing")).is_some_and(|r| r.require_precondition));
         let warnings: Vec<&str> = model.warnings.iter().map(|w| w.message.as_str()).collect();
@@ -870,14 +1103,17 @@ operations:
             "{warnings:?}"
         );
         assert!(has(
-            "`twoMessages` has no generated webhook endpoint: it carries 2 messages"
+            "operation `sharedAgain` has no generated webhook endpoint: its message `g` is already received on this path by operation `sharedG`"
+        ));
+        assert!(has(
+            "operation `sharedH` shares its webhook endpoint with operation `sharedG` but not its signature settings"
         ));
         assert!(has(
             "`withParam` has no generated webhook endpoint: a webhook endpoint's address cannot have parameters"
         ));
         assert!(has("unknown field `colour`"));
         assert!(has("`maxWaitSeconds` must be a positive integer"));
-        assert_eq!(warnings.len(), 5, "{warnings:?}");
+        assert_eq!(warnings.len(), 6, "{warnings:?}");
         let hook = super::webhook_of(&api, by_name("Out").send[0].id).expect("webhook");
         assert_eq!(hook.subscriptions.as_deref(), Some("/subs"));
     }

@@ -225,6 +225,32 @@ fn checks_for(cx: &Ctx<'_>, model: &Model) -> TokenStream {
             pub static #ident: SchemaCheck = SchemaCheck::#new(#schema);
         });
     }
+    // The headers schemas of messages received over HTTP (a webhook's headers are checked).
+    let mut headers_checked: Vec<MessageId> = Vec::new();
+    for e in model.endpoints.iter().filter(|e| e.kind == Kind::Http) {
+        for op in &e.receive {
+            for m in &op.messages {
+                if cx.api.message(*m).headers.is_some() && !headers_checked.contains(m) {
+                    headers_checked.push(*m);
+                }
+            }
+        }
+    }
+    headers_checked.sort_by_key(|m| m.0);
+    for m in headers_checked {
+        let msg = cx.api.message(m);
+        let schema = msg
+            .headers
+            .and_then(|h| crate::schema_json::validation_schema(cx.api, h))
+            .unwrap_or(serde_json::Value::Bool(true));
+        let ident = headers_check_ident(cx, m);
+        let doc = format!(" The headers schema of message `{}`.", msg.key);
+        let schema = lit(&schema.to_string());
+        items.push(quote! {
+            #[doc = #doc]
+            pub static #ident: SchemaCheck = SchemaCheck::new(#schema);
+        });
+    }
     for e in &model.endpoints {
         let base = e.name.to_shouty_snake_case();
         for p in &e.params {
@@ -262,13 +288,23 @@ fn checks_for(cx: &Ctx<'_>, model: &Model) -> TokenStream {
             });
         }
     }
+    let doc = if model.has(Kind::Ws) || !model.has(Kind::Http) {
+        " The schemas incoming messages, parameters and upgrade requests are checked against."
+    } else {
+        " The schemas incoming messages, their headers and parameters are checked against."
+    };
     quote! {
-        /// The schemas incoming messages, parameters and upgrade requests are checked against.
+        #[doc = #doc]
         pub mod checks {
             use crate::runtime::validate::SchemaCheck;
             #(#items)*
         }
     }
+}
+
+/// The name of the static check of a message's headers schema.
+fn headers_check_ident(cx: &Ctx<'_>, m: MessageId) -> proc_macro2::Ident {
+    format_ident!("{}_HEADERS", cx.check_ident(m))
 }
 
 fn param_check(e: &Endpoint, field: &str, has: bool) -> TokenStream {
@@ -575,6 +611,9 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
     routes.extend(http_parts.routes);
     fns.extend(http_parts.fns);
     let imports_http = http_parts.imports;
+    let prelude = http_parts.new_prelude;
+    // Only WebSocket connections have requests from the server waiting for replies.
+    let rpc = has_ws || !has_http;
     // Only WebSocket and SSE handlers name `Response`.
     let response_use = if has_ws || has_sse {
         quote!(
@@ -660,6 +699,78 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
     if has_sse {
         shutdown.push(quote!(self.sender.topics.close_all();));
     }
+    let (timeout_field, timeout_default, timeout_sender_field, timeout_init) = if rpc {
+        (
+            quote! {
+                /// How long a request the server sends waits for its reply.
+                pub request_timeout: Duration,
+            },
+            quote!(request_timeout: Duration::from_secs(10),),
+            quote!(request_timeout: Duration,),
+            quote!(request_timeout: config.request_timeout,),
+        )
+    } else {
+        Default::default()
+    };
+    let streams = has_ws || has_sse || !has_http;
+    let handler_doc = doc_lines(
+        if streams {
+            " What the application does with the messages it receives: one method per *receive*\n operation. A method returning `Err(Reject)` answers the peer with\n `{\"error\": …}` and keeps the connection."
+        } else {
+            " What the application does with the webhooks it receives: one method per *receive*\n operation, called after the request was verified, deduplicated and checked; its\n result is the HTTP answer (`204`, or an error status the sender acts on)."
+        },
+        false,
+    );
+    let sender_doc = doc_lines(
+        if streams {
+            " Typed handles for every *send* operation: to one connection, to the subscribers of\n a concrete address, or to everyone. Cheap to clone."
+        } else {
+            " Typed handles for every *send* operation (webhooks to subscribers) and the\n application's side of its resources. Cheap to clone."
+        },
+        false,
+    );
+    let server_doc = doc_lines(
+        if streams {
+            " The server: owns the connection hub and topics; hands out [`Sender`]s and the router."
+        } else {
+            " The server: owns the webhook sender, the receivers' settings and the resource\n stores; hands out [`Sender`]s and the router."
+        },
+        false,
+    );
+    let shutdown_doc = doc_lines(
+        if streams {
+            " Ends every connection and stream (WebSocket close 1001 \"going away\"); call it\n when the HTTP server shuts down (axum's `with_graceful_shutdown`). Clients\n reconnect: WebSocket clients with backoff, SSE clients with `Last-Event-ID`."
+        } else {
+            " Nothing to end: HTTP endpoints keep no streams open (axum's\n `with_graceful_shutdown` lets requests in flight finish). Deliveries still pending\n stay in the outbox for `Sender::resume_webhooks`."
+        },
+        false,
+    );
+    let inits = quote! {
+        Server {
+            sender: Sender {
+                #(#sender_inits)*
+                pending: Pendings { #(#pending_inits)* },
+                #timeout_init
+            },
+        }
+    };
+    let new_fn = if prelude.is_empty() {
+        quote! {
+            /// A server with these settings.
+            pub fn new(config: Config) -> Self {
+                #inits
+            }
+        }
+    } else {
+        quote! {
+            /// A server with these settings, or why they cannot work (a webhook endpoint
+            /// without a valid secret, say): checked now, not on the first request.
+            pub fn new(config: Config) -> Result<Self, ConfigError> {
+                #(#prelude)*
+                Ok(#inits)
+            }
+        }
+    };
     let pending_struct = quote! {
         /// Requests the server sent and waits replies for.
         #[derive(Clone, Default)]
@@ -693,9 +804,7 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
         #imports_sse
         #imports_http
 
-        /// What the application does with the messages it receives: one method per *receive*
-        /// operation. A method returning `Err(Reject)` answers the peer with
-        /// `{"error": …}` and keeps the connection.
+        #handler_doc
         pub trait Handler: Send + Sync + 'static {
             #(#trait_items)*
         }
@@ -704,15 +813,14 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
         #config_derive
         pub struct Config {
             #(#config_fields)*
-            /// How long a request the server sends waits for its reply.
-            pub request_timeout: Duration,
+            #timeout_field
         }
 
         impl Default for Config {
             fn default() -> Self {
                 Config {
                     #(#config_defaults)*
-                    request_timeout: Duration::from_secs(10),
+                    #timeout_default
                 }
             }
         }
@@ -721,45 +829,33 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
 
         #pending_struct
 
-        /// Typed handles for every *send* operation: to one connection, to the subscribers of
-        /// a concrete address, or to everyone. Cheap to clone.
+        #sender_doc
         #[derive(Clone)]
         #[allow(dead_code)]
         pub struct Sender {
             #(#sender_fields)*
             pending: Pendings,
-            request_timeout: Duration,
+            #timeout_sender_field
         }
 
         impl Sender {
             #(#sender_items)*
         }
 
-        /// The server: owns the connection hub and topics; hands out [`Sender`]s and the router.
+        #server_doc
         pub struct Server {
             sender: Sender,
         }
 
         impl Server {
-            /// A server with these settings.
-            pub fn new(config: Config) -> Self {
-                Server {
-                    sender: Sender {
-                        #(#sender_inits)*
-                        pending: Pendings { #(#pending_inits)* },
-                        request_timeout: config.request_timeout,
-                    },
-                }
-            }
+            #new_fn
 
             /// A handle to send messages with.
             pub fn sender(&self) -> Sender {
                 self.sender.clone()
             }
 
-            /// Ends every connection and stream (WebSocket close 1001 "going away"); call it
-            /// when the HTTP server shuts down (axum's `with_graceful_shutdown`). Clients
-            /// reconnect: WebSocket clients with backoff, SSE clients with `Last-Event-ID`.
+            #shutdown_doc
             pub fn shutdown(&self) {
                 #(#shutdown)*
             }
@@ -782,6 +878,19 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
         #(#fns)*
 
     }
+}
+
+/// `#[doc]` attributes (`#![doc]` when `inner`), one per line of `text`, spacing kept.
+fn doc_lines(text: &str, inner: bool) -> TokenStream {
+    let lines = text.lines().map(|l| {
+        let l = l.trim_end();
+        if inner {
+            quote!(#![doc = #l])
+        } else {
+            quote!(#[doc = #l])
+        }
+    });
+    quote!(#(#lines)*)
 }
 
 trait SnakeExt {
@@ -1239,9 +1348,16 @@ fn client(cx: &Ctx<'_>, model: &Model) -> TokenStream {
             }
         }
     });
+    let client_doc = doc_lines(
+        if model.has(Kind::Http) && !has_ws && !has_sse {
+            " The client side: one client per endpoint. Resource clients make conditional requests\n (a `412` is a conflict), lock and poll; webhook clients sign and retry."
+        } else {
+            " The client side: one client per endpoint. WebSocket clients reconnect by themselves\n (exponential backoff with jitter); SSE clients resume with `Last-Event-ID`."
+        },
+        true,
+    );
     quote! {
-        //! The client side: one client per endpoint. WebSocket clients reconnect by themselves
-        //! (exponential backoff with jitter); SSE clients resume with `Last-Event-ID`.
+        #client_doc
         #![allow(clippy::too_many_arguments)]
         #[allow(unused_imports)]
         use std::sync::Arc;

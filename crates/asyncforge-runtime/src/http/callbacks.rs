@@ -329,9 +329,20 @@ impl Sender {
         subscriptions: &Subscriptions,
         message: &M,
     ) -> Result<Vec<String>, DeliveryError> {
+        self.publish_with_headers(subscriptions, message, None::<&()>)
+            .await
+    }
+
+    /// [`Sender::publish`] with the message's typed headers.
+    pub async fn publish_with_headers<M: Message, H: serde::Serialize + ?Sized>(
+        &self,
+        subscriptions: &Subscriptions,
+        message: &M,
+        headers: Option<&H>,
+    ) -> Result<Vec<String>, DeliveryError> {
         let mut ids = Vec::new();
         for sub in subscriptions.subscribers_for(M::NAME) {
-            ids.push(self.enqueue(&sub, message).await?);
+            ids.push(self.enqueue_with_headers(&sub, message, headers).await?);
         }
         Ok(ids)
     }

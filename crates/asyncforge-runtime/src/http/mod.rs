@@ -12,12 +12,14 @@
 //!
 //! Receiving webhooks:
 //! - [`receiver`] — an axum endpoint that verifies, deduplicates ([`idempotency`]; Redis with
-//!   feature `redis`), decodes and validates, then calls the typed handler.
+//!   feature `redis`), decodes and validates (payload and typed headers), then calls the typed
+//!   handler; one endpoint can take several messages (by `webhook-event`, else by schema).
 //!
 //! Resources:
 //! - [`resource`] — a versioned store served with `ETag`/`If-Match` (412), `If-None-Match`
-//!   (304), `If-Unmodified-Since`, `428`, lock tokens ([`lock`]; 409/423) and long polling
-//!   (`Prefer: wait`).
+//!   (304), `If-Unmodified-Since`, `428`, lock tokens ([`lock`]; 409/423), long polling
+//!   (`Prefer: wait`) and schema-checked writes (422), keyed by one encoding of the path
+//!   ([`crate::endpoint::encode_path`]).
 //! - [`client`] — the client: conditional writes surfacing 412 as a conflict, read-modify-write,
 //!   locks, and a poller.
 
@@ -33,6 +35,26 @@ pub mod resource;
 pub mod sender;
 pub mod signature;
 pub mod ssrf;
+
+/// Why a generated server with HTTP endpoints could not be built: a configuration mistake,
+/// reported by `Server::new` before anything is served.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A webhook endpoint's secrets are missing or malformed.
+    #[error("`Config::{field}` (the webhook endpoint `{route}`): {source}")]
+    Receiver {
+        /// The configuration field.
+        field: &'static str,
+        /// The endpoint's route.
+        route: &'static str,
+        /// What is wrong with the secrets.
+        #[source]
+        source: signature::SecretError,
+    },
+    /// The webhook sender's HTTP client could not be built.
+    #[error(transparent)]
+    Sender(#[from] sender::SenderError),
+}
 
 /// TLS for outgoing requests ([`crate::tls`]).
 pub(crate) fn tls_config() -> Result<rustls::ClientConfig, String> {

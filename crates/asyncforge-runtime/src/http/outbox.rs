@@ -34,6 +34,10 @@ pub struct Delivery {
     pub event: String,
     /// The payload's content type.
     pub content_type: String,
+    /// The message's own headers (its `headers` schema), sent with every attempt. Records
+    /// written before deliveries had headers read as none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<(String, String)>,
     /// The encoded payload.
     #[serde(with = "b64")]
     pub body: Vec<u8>,
@@ -498,6 +502,7 @@ mod tests {
             },
             event: "Ping".into(),
             content_type: "application/json".into(),
+            headers: Vec::new(),
             body: b"{\"n\":1}".to_vec(),
             created_ms: 1,
             attempts: 0,
@@ -531,6 +536,45 @@ mod tests {
         drop(o);
         let o = FileOutbox::open(&path).expect("reopen");
         assert_eq!(o.pending().expect("pending").len(), 1);
+    }
+
+    #[test]
+    fn message_headers_survive_a_reopen_and_old_records_without_them_load() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("outbox.log");
+        // A record as outboxes wrote it before deliveries had headers.
+        std::fs::write(
+            &path,
+            concat!(
+                r#"{"op":"put","delivery":{"id":"old","subscriber":{"id":"s","url":"http://127.0.0.1:1/hook","#,
+                r#""secrets":["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],"scheme":"standard-webhooks"},"#,
+                r#""event":"Ping","contentType":"application/json","body":"eyJuIjoxfQ==","createdMs":1,"attempts":0}}"#,
+                "\n"
+            ),
+        )
+        .expect("write");
+        {
+            let o = FileOutbox::open(&path).expect("open");
+            let mut with = delivery("new");
+            with.headers = vec![
+                ("Idempotency-Key".into(), "order-7 \"ü\"".into()),
+                ("X-Trace".into(), "1".into()),
+            ];
+            o.put(&with).expect("put");
+        }
+        let o = FileOutbox::open(&path).expect("reopen");
+        let p = o.pending().expect("pending");
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].id, "old");
+        assert!(p[0].headers.is_empty());
+        assert_eq!(p[0].body, b"{\"n\":1}");
+        assert_eq!(
+            p[1].headers,
+            vec![
+                ("Idempotency-Key".to_owned(), "order-7 \"ü\"".to_owned()),
+                ("X-Trace".to_owned(), "1".to_owned())
+            ]
+        );
     }
 
     #[test]

@@ -8,16 +8,21 @@
 //! | same id being handled right now | `503`, `Retry-After: 1` (retried by every sender) |
 //! | body larger than `max_body` | `413` |
 //! | signature missing, wrong, or timestamp outside the tolerance | `401` |
-//! | payload does not decode | `400` |
-//! | payload fails validation, or the handler rejects it | `422` (the sender does not retry) |
+//! | payload does not decode (or is not JSON where the message must be told by it) | `400` |
+//! | payload or headers fail validation, the message cannot be told, or the handler rejects it | `422` (the sender does not retry) |
 //! | handler failed | `500` (the sender retries) |
 //! | idempotency store unavailable | `503`, `Retry-After: 1` |
 //!
 //! Errors carry a JSON body `{"error": "..."}`. A failed handler releases the id's claim, so
 //! the retry is processed.
+//!
+//! What a verified request goes to is a [`Dispatch`]: [`Receiver::new`] wraps one message type
+//! and its [`WebhookHandler`]; generated servers implement it per endpoint, with [`select`]
+//! (which of several messages: the `webhook-event` header, else the one schema the payload
+//! fits), [`decode_checked`] and [`typed_headers`]. Secrets are read once
+//! ([`ReceiverConfig::check`]), so a receiver that exists can verify.
 
 use std::future::Future;
-use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,7 +34,9 @@ use axum::routing::MethodRouter;
 
 use super::idempotency::{Claim, IdempotencyStore, MemoryStore};
 use super::signature::{DEFAULT_TOLERANCE, Scheme, SecretError, Signer, headers, unix_now};
+use crate::endpoint::{Scalar, scalar, typed_part};
 use crate::message::Message;
+use crate::validate::SchemaCheck;
 
 /// How a receiver checks requests.
 #[derive(Clone)]
@@ -120,25 +127,223 @@ where
 
 type Validator<M> = Arc<dyn Fn(&M) -> Result<(), String> + Send + Sync>;
 
-struct Inner<M, H> {
+/// A [`ReceiverConfig`] whose secrets were read: a receiver built from it cannot fail. Made by
+/// [`ReceiverConfig::check`], which a server calls when it is built, so a missing or malformed
+/// secret is reported at start-up rather than on every request.
+#[derive(Clone)]
+pub struct CheckedConfig {
+    config: ReceiverConfig,
+    signer: Signer,
+}
+
+impl std::fmt::Debug for CheckedConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckedConfig")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CheckedConfig {
+    /// The configuration.
+    pub fn config(&self) -> &ReceiverConfig {
+        &self.config
+    }
+}
+
+impl ReceiverConfig {
+    /// Reads the secrets for the scheme (Standard Webhooks: `whsec_<base64>` of 24 to 64
+    /// bytes; GitHub and Stripe: any non-empty text). `Err` is a configuration mistake.
+    pub fn check(&self) -> Result<CheckedConfig, SecretError> {
+        let signer = Signer::new(self.scheme, &self.secrets)?.with_tolerance(self.tolerance);
+        Ok(CheckedConfig {
+            config: self.clone(),
+            signer,
+        })
+    }
+}
+
+/// Why a verified request was not handled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The body does not decode as the message (`400`).
+    #[error("{0}")]
+    Undecodable(String),
+    /// The message breaks its schema, its headers are missing or wrong, or it cannot be told
+    /// which message it is (`422`).
+    #[error("{0}")]
+    Invalid(String),
+    /// The handler did not handle it (`500` to retry, `422` refused).
+    #[error(transparent)]
+    Handler(HandlerError),
+}
+
+/// A request whose signature and timestamp were verified and whose id was claimed: what a
+/// [`Dispatch`] decodes and hands to the application.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifiedRequest<'a> {
+    /// The message id, when the request carried one.
+    pub id: Option<&'a str>,
+    /// The signed timestamp (Unix seconds), when the scheme has one.
+    pub timestamp: Option<i64>,
+    /// The `webhook-event` header (the message name a sender put there), when present.
+    pub event: Option<&'a str>,
+    /// The request's headers.
+    pub headers: &'a HeaderMap,
+    /// The body.
+    pub body: &'a [u8],
+}
+
+impl VerifiedRequest<'_> {
+    /// The webhook carrying `message`.
+    pub fn webhook<M>(&self, message: M) -> Webhook<M> {
+        Webhook {
+            id: self.id.map(str::to_owned),
+            timestamp: self.timestamp,
+            message,
+            headers: self.headers.clone(),
+        }
+    }
+}
+
+/// What a [`Receiver`] hands verified requests to: it decodes the message (or, on an
+/// endpoint taking several, first tells which one it is, [`select`]), checks it and calls the
+/// application. Generated servers implement it per endpoint; [`Receiver::new`] wraps one
+/// [`WebhookHandler`] of one message type.
+pub trait Dispatch: Send + Sync + 'static {
+    /// The endpoint's name in logs; it also keeps its ids apart from other endpoints' in a
+    /// shared idempotency store.
+    fn name(&self) -> &str;
+
+    /// Decodes, checks and handles one verified request.
+    fn dispatch<'a>(
+        &'a self,
+        request: VerifiedRequest<'a>,
+    ) -> impl Future<Output = Result<(), Refusal>> + Send + 'a;
+}
+
+/// One message type handled by one [`WebhookHandler`], with an optional validator: the
+/// [`Dispatch`] of [`Receiver::new`].
+pub struct Single<M, H> {
+    handler: H,
+    validator: Option<Validator<M>>,
+}
+
+impl<M, H> Dispatch for Single<M, H>
+where
+    M: Message + Send + 'static,
+    H: WebhookHandler<M>,
+{
+    fn name(&self) -> &str {
+        M::NAME
+    }
+
+    async fn dispatch<'a>(&'a self, request: VerifiedRequest<'a>) -> Result<(), Refusal> {
+        let message = M::decode(request.body).map_err(|e| Refusal::Undecodable(e.to_string()))?;
+        if let Some(validate) = &self.validator {
+            validate(&message).map_err(Refusal::Invalid)?;
+        }
+        self.handler
+            .handle(request.webhook(message))
+            .await
+            .map_err(Refusal::Handler)
+    }
+}
+
+/// Decodes `body` as `M` (`400` when it does not decode) and checks it against its schema
+/// (`422` with the path of each violation).
+pub fn decode_checked<M: Message>(body: &[u8], check: &SchemaCheck) -> Result<M, Refusal> {
+    let message = M::decode(body).map_err(|e| Refusal::Undecodable(e.to_string()))?;
+    let value = crate::endpoint::to_value(&message).map_err(|e| Refusal::Invalid(e.to_string()))?;
+    check
+        .check(&value)
+        .map_err(|e| Refusal::Invalid(format!("invalid `{}` message: {e}", M::NAME)))?;
+    Ok(message)
+}
+
+/// Which of an endpoint's messages (`candidates`: name and payload schema, in the order of the
+/// specification) a request carries: the one its `webhook-event` header names; without the
+/// header, or when it names none of them, the one message whose schema the payload fits.
+/// A payload that fits none is `422` with each candidate's reasons; one that fits several is
+/// `422` naming them (the sender should say which with `webhook-event`); a body that is not
+/// JSON is `400`.
+pub fn select(
+    event: Option<&str>,
+    body: &[u8],
+    candidates: &[(&str, &SchemaCheck)],
+) -> Result<usize, Refusal> {
+    if let Some(i) = event.and_then(|e| candidates.iter().position(|(n, _)| *n == e)) {
+        return Ok(i);
+    }
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| Refusal::Undecodable(format!("not valid JSON: {e}")))?;
+    let mut fits = Vec::new();
+    let mut misses = Vec::new();
+    for (i, (name, check)) in candidates.iter().enumerate() {
+        match check.check(&value) {
+            Ok(()) => fits.push(i),
+            Err(e) => misses.push(format!("`{name}`: {e}")),
+        }
+    }
+    let named = match event {
+        Some(e) => format!("`webhook-event: {e}` names no message of this endpoint, and "),
+        None => String::new(),
+    };
+    match fits.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(Refusal::Invalid(format!(
+            "{named}the payload matches none of its messages: {}",
+            misses.join(" | ")
+        ))),
+        several => {
+            let names: Vec<String> = several
+                .iter()
+                .map(|i| format!("`{}`", candidates[*i].0))
+                .collect();
+            Err(Refusal::Invalid(format!(
+                "{named}the payload matches several messages ({}): send `webhook-event` with the message name",
+                names.join(", ")
+            )))
+        }
+    }
+}
+
+/// A message's typed headers from a request: the headers its schema declares (`names`, with
+/// the JSON kind of each, looked up without regard to case) as an object, checked against the
+/// headers schema (`check`), then deserialized. Headers that do not fit (a required one
+/// missing, a value against its schema) are `422` with the header's name.
+pub fn typed_headers<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    names: &[(&str, Scalar)],
+    check: &SchemaCheck,
+) -> Result<T, Refusal> {
+    let mut object = serde_json::Map::new();
+    for (name, kind) in names {
+        if let Some(v) = headers.get(*name) {
+            let text = String::from_utf8_lossy(v.as_bytes());
+            object.insert((*name).to_owned(), scalar(&text, *kind));
+        }
+    }
+    typed_part("headers", serde_json::Value::Object(object), check).map_err(Refusal::Invalid)
+}
+
+struct Inner<D> {
     config: ReceiverConfig,
     signer: Signer,
     store: Arc<dyn IdempotencyStore>,
-    validator: Option<Validator<M>>,
-    handler: H,
+    dispatch: D,
 }
 
-/// A webhook endpoint for messages `M`. Cheap to clone.
-pub struct Receiver<M, H> {
-    inner: Arc<Inner<M, H>>,
-    _m: PhantomData<fn() -> M>,
+/// A webhook endpoint handing verified requests to `D` (for one message type and its
+/// handler: [`Receiver::new`]). Cheap to clone.
+pub struct Receiver<D> {
+    inner: Arc<Inner<D>>,
 }
 
-impl<M, H> Clone for Receiver<M, H> {
+impl<D> Clone for Receiver<D> {
     fn clone(&self) -> Self {
         Receiver {
             inner: self.inner.clone(),
-            _m: PhantomData,
         }
     }
 }
@@ -163,37 +368,20 @@ fn retry_later(message: impl std::fmt::Display) -> Response {
     r
 }
 
-impl<M, H> Receiver<M, H>
+impl<M, H> Receiver<Single<M, H>>
 where
     M: Message + Send + 'static,
     H: WebhookHandler<M>,
 {
-    /// A receiver with the in-memory idempotency store.
+    /// A receiver of messages `M` for `handler`, with the in-memory idempotency store.
     pub fn new(config: ReceiverConfig, handler: H) -> Result<Self, SecretError> {
-        let signer = Signer::new(config.scheme, &config.secrets)?.with_tolerance(config.tolerance);
-        Ok(Receiver {
-            inner: Arc::new(Inner {
-                config,
-                signer,
-                store: Arc::new(MemoryStore::default()),
-                validator: None,
+        Ok(Receiver::with_dispatch(
+            config.check()?,
+            Single {
                 handler,
-            }),
-            _m: PhantomData,
-        })
-    }
-
-    fn inner_mut(&mut self) -> Option<&mut Inner<M, H>> {
-        Arc::get_mut(&mut self.inner)
-    }
-
-    /// Uses another idempotency store (call before cloning).
-    pub fn with_store(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
-        match self.inner_mut() {
-            Some(inner) => inner.store = store,
-            None => tracing::warn!("with_store called on a shared receiver; ignored"),
-        }
-        self
+                validator: None,
+            },
+        ))
     }
 
     /// Adds a validation step after decoding (for example the message's JSON Schema); a
@@ -203,8 +391,36 @@ where
         validator: impl Fn(&M) -> Result<(), String> + Send + Sync + 'static,
     ) -> Self {
         match self.inner_mut() {
-            Some(inner) => inner.validator = Some(Arc::new(validator)),
+            Some(inner) => inner.dispatch.validator = Some(Arc::new(validator)),
             None => tracing::warn!("with_validator called on a shared receiver; ignored"),
+        }
+        self
+    }
+}
+
+impl<D: Dispatch> Receiver<D> {
+    /// A receiver handing verified requests to `dispatch`, with the in-memory idempotency
+    /// store.
+    pub fn with_dispatch(config: CheckedConfig, dispatch: D) -> Self {
+        Receiver {
+            inner: Arc::new(Inner {
+                config: config.config,
+                signer: config.signer,
+                store: Arc::new(MemoryStore::default()),
+                dispatch,
+            }),
+        }
+    }
+
+    fn inner_mut(&mut self) -> Option<&mut Inner<D>> {
+        Arc::get_mut(&mut self.inner)
+    }
+
+    /// Uses another idempotency store (call before cloning).
+    pub fn with_store(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
+        match self.inner_mut() {
+            Some(inner) => inner.store = store,
+            None => tracing::warn!("with_store called on a shared receiver; ignored"),
         }
         self
     }
@@ -241,13 +457,14 @@ where
     /// Handles one request given its headers and body.
     pub async fn receive(&self, headers: &HeaderMap, body: &[u8]) -> Response {
         let inner = &self.inner;
+        let name = inner.dispatch.name();
         if body.len() > inner.config.max_body {
             return error(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
         }
         let verified = match inner.signer.verify(headers, body, unix_now()) {
             Ok(v) => v,
             Err(e) => {
-                tracing::warn!(message = M::NAME, error = %e, "webhook refused");
+                tracing::warn!(endpoint = name, error = %e, "webhook refused");
                 return error(StatusCode::UNAUTHORIZED, e);
             }
         };
@@ -257,13 +474,13 @@ where
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         });
-        let key = id.as_ref().map(|id| format!("{}:{id}", M::NAME));
+        let key = id.as_ref().map(|id| format!("{name}:{id}"));
         let token = match &key {
             None => None,
             Some(k) => match inner.store.claim(k, inner.config.lease).await {
                 Ok(Claim::Claimed(t)) => Some(t),
                 Ok(Claim::Done) => {
-                    tracing::info!(message = M::NAME, id = ?id, "duplicate webhook acknowledged");
+                    tracing::info!(endpoint = name, id = ?id, "duplicate webhook acknowledged");
                     let mut r = StatusCode::NO_CONTENT.into_response();
                     r.headers_mut()
                         .insert("idempotent-replayed", HeaderValue::from_static("true"));
@@ -279,26 +496,16 @@ where
             },
         };
         let claim = (key.as_deref(), token.as_deref());
-        let message = match M::decode(body) {
-            Ok(m) => m,
-            Err(e) => {
-                self.release(claim, "decode").await;
-                return error(StatusCode::BAD_REQUEST, e);
-            }
-        };
-        if let Some(validate) = &inner.validator
-            && let Err(e) = validate(&message)
-        {
-            self.release(claim, "validation").await;
-            return error(StatusCode::UNPROCESSABLE_ENTITY, e);
-        }
-        let hook = Webhook {
-            id: id.clone(),
+        let request = VerifiedRequest {
+            id: id.as_deref(),
             timestamp: verified.timestamp,
-            message,
-            headers: headers.clone(),
+            event: headers
+                .get(headers::WEBHOOK_EVENT)
+                .and_then(|v| v.to_str().ok()),
+            headers,
+            body,
         };
-        match inner.handler.handle(hook).await {
+        match inner.dispatch.dispatch(request).await {
             Ok(()) => {
                 if let (Some(k), Some(t)) = claim
                     && let Err(e) = inner.store.complete(k, t, inner.config.remember).await
@@ -308,14 +515,113 @@ where
                 }
                 StatusCode::NO_CONTENT.into_response()
             }
-            Err(e) => {
-                self.release(claim, "handler").await;
-                tracing::warn!(message = M::NAME, id = ?id, error = %e, "webhook handler failed");
-                match e {
-                    HandlerError::Retry(m) => error(StatusCode::INTERNAL_SERVER_ERROR, m),
-                    HandlerError::Reject(m) => error(StatusCode::UNPROCESSABLE_ENTITY, m),
+            Err(refusal) => {
+                self.release(claim, "refused").await;
+                match refusal {
+                    Refusal::Undecodable(m) => error(StatusCode::BAD_REQUEST, m),
+                    Refusal::Invalid(m) => error(StatusCode::UNPROCESSABLE_ENTITY, m),
+                    Refusal::Handler(e) => {
+                        tracing::warn!(endpoint = name, id = ?id, error = %e, "webhook handler failed");
+                        match e {
+                            HandlerError::Retry(m) => error(StatusCode::INTERNAL_SERVER_ERROR, m),
+                            HandlerError::Reject(m) => error(StatusCode::UNPROCESSABLE_ENTITY, m),
+                        }
+                    }
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static A: SchemaCheck =
+        SchemaCheck::new(r#"{"type":"object","required":["chargeId","amountCents"]}"#);
+    static B: SchemaCheck =
+        SchemaCheck::new(r#"{"type":"object","required":["chargeId","refundId"]}"#);
+
+    fn invalid(r: Result<usize, Refusal>) -> String {
+        match r {
+            Err(Refusal::Invalid(why)) => why,
+            other => panic!("expected 422, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn select_by_event_then_by_the_one_schema_that_fits() {
+        let both = [("a", &A), ("b", &B)];
+        let body = br#"{"chargeId":"c","refundId":"r","amountCents":1}"#;
+        assert_eq!(select(Some("b"), body, &both), Ok(1));
+        assert_eq!(
+            select(None, br#"{"chargeId":"c","amountCents":1}"#, &both),
+            Ok(0)
+        );
+        assert_eq!(
+            select(Some("other"), br#"{"chargeId":"c","refundId":"r"}"#, &both),
+            Ok(1)
+        );
+        let why = invalid(select(None, body, &both));
+        assert!(why.contains("several messages (`a`, `b`)"), "{why}");
+        let why = invalid(select(Some("x"), body, &both));
+        assert!(
+            why.starts_with("`webhook-event: x` names no message"),
+            "{why}"
+        );
+        let why = invalid(select(None, br#"{"chargeId":"c"}"#, &both));
+        assert!(why.contains("`a`: ") && why.contains("`b`: "), "{why}");
+        assert!(matches!(
+            select(None, b"\xff not json", &both),
+            Err(Refusal::Undecodable(_))
+        ));
+        // A header naming a message decides without parsing the body.
+        assert_eq!(select(Some("a"), b"not json", &both), Ok(0));
+    }
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct H {
+        #[serde(rename = "Idempotency-Key")]
+        key: String,
+        #[serde(rename = "X-Attempt", default)]
+        attempt: Option<u32>,
+    }
+
+    static HEADERS: SchemaCheck = SchemaCheck::new(
+        r#"{"type":"object","required":["Idempotency-Key"],"properties":{"Idempotency-Key":{"type":"string","minLength":4},"X-Attempt":{"type":"integer","minimum":1}}}"#,
+    );
+
+    #[test]
+    fn typed_headers_follow_their_schema() {
+        let names = [
+            ("Idempotency-Key", Scalar::String),
+            ("X-Attempt", Scalar::Integer),
+        ];
+        let mut h = HeaderMap::new();
+        h.insert("idempotency-key", HeaderValue::from_static("1234"));
+        h.insert("x-attempt", HeaderValue::from_static("2"));
+        h.insert("x-other", HeaderValue::from_static("ignored"));
+        let typed: H = typed_headers(&h, &names, &HEADERS).expect("typed");
+        assert_eq!(
+            typed,
+            H {
+                key: "1234".into(),
+                attempt: Some(2)
+            }
+        );
+        h.insert("x-attempt", HeaderValue::from_static("0"));
+        let err = typed_headers::<H>(&h, &names, &HEADERS).expect_err("minimum");
+        assert!(err.to_string().contains("/X-Attempt"), "{err}");
+        h.remove("idempotency-key");
+        h.remove("x-attempt");
+        let err = typed_headers::<H>(&h, &names, &HEADERS).expect_err("required");
+        assert!(err.to_string().contains("Idempotency-Key"), "{err}");
+        // A value that is not UTF-8 is read lossily and judged by the schema, never a panic.
+        h.insert(
+            "idempotency-key",
+            HeaderValue::from_bytes(b"ab\xffcd").expect("opaque bytes"),
+        );
+        let typed: H = typed_headers(&h, &names, &HEADERS).expect("lossy");
+        assert_eq!(typed.key, "ab\u{fffd}cd");
     }
 }

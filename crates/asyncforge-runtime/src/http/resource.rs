@@ -18,8 +18,19 @@
 //!   (`201` with the token, or `409` with holder and until-when), `DELETE <path>/lock`
 //!   releases.
 //!
+//! - A `PUT` body is checked against the store's schema ([`ResourceStore::with_schema`], the
+//!   representation's JSON Schema in generated servers) before it is decoded: a violation is
+//!   `422` with the path of each, a body that is not JSON `400`; an optional validator runs on
+//!   the decoded value (`422`). Nothing refused is stored.
+//!
 //! Preconditions are evaluated and the write performed under one lock, so concurrent writers
 //! with `If-Match` never lose an update.
+//!
+//! Keys: [`ResourceStore::router`] keys a request by its route filled with the request's
+//! path parameters (decoded, then encoded as [`crate::endpoint::encode_path`] does), so every
+//! spelling of a path (`%C3%BC` or `%c3%bc`, `~` or `%7E`) names one resource, and an
+//! application that keys its own reads and writes with `encode_path` (as generated servers
+//! do) sees what HTTP clients see.
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -29,7 +40,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::Request;
+use axum::extract::{FromRequestParts, RawPathParams, Request};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -37,8 +48,10 @@ use tokio::sync::{Semaphore, watch};
 
 use super::lock::{self, Held, LockConfig, LockError, LockManager};
 use crate::codec::CodecError;
+use crate::endpoint::{Incoming, is_json};
 use crate::etag::{self, Condition, EntityTag, Outcome};
 use crate::message::Message;
+use crate::validate::SchemaCheck;
 
 /// Limits and policy of a resource store.
 #[derive(Debug, Clone)]
@@ -215,8 +228,12 @@ struct Slot<M> {
     changes: watch::Sender<u64>,
 }
 
+type Validator<M> = Arc<dyn Fn(&M) -> Result<(), String> + Send + Sync>;
+
 struct Inner<M> {
     config: ResourceConfig,
+    schema: Option<&'static SchemaCheck>,
+    validator: Option<Validator<M>>,
     /// Distinguishes this store's tags from those of an earlier process.
     epoch: String,
     version: AtomicU64,
@@ -313,6 +330,8 @@ where
                 waiters: Semaphore::new(config.max_waiters),
                 locks: LockManager::new(config.locks.clone()),
                 config,
+                schema: None,
+                validator: None,
                 epoch: format!(
                     "{:x}",
                     epoch ^ u64::from(std::process::id()).rotate_left(40)
@@ -322,6 +341,31 @@ where
             }),
             _m: PhantomData,
         }
+    }
+
+    /// Checks every JSON representation a client `PUT`s against `schema` before it is decoded:
+    /// a body that breaks it is answered `422` with the path of each violation (`400` when it
+    /// is not JSON at all), and nothing is stored. Call before cloning the store.
+    pub fn with_schema(mut self, schema: &'static SchemaCheck) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.schema = Some(schema),
+            None => tracing::warn!("with_schema called on a shared resource store; ignored"),
+        }
+        self
+    }
+
+    /// Adds a check of every representation a client `PUT`s, after decoding (for example its
+    /// JSON Schema); a failure is answered `422` with the reason and nothing is stored. Call
+    /// before cloning the store.
+    pub fn with_validator(
+        mut self,
+        validator: impl Fn(&M) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.validator = Some(Arc::new(validator)),
+            None => tracing::warn!("with_validator called on a shared resource store; ignored"),
+        }
+        self
     }
 
     /// The configuration.
@@ -336,6 +380,19 @@ where
 
     fn slots(&self) -> MutexGuard<'_, HashMap<String, Slot<M>>> {
         self.inner.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many resources the store holds.
+    pub fn len(&self) -> usize {
+        self.slots()
+            .values()
+            .filter(|s| s.current.is_some())
+            .count()
+    }
+
+    /// Whether the store holds no resource.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// The current version of `key`.
@@ -557,10 +614,32 @@ where
             Ok(p) => p,
             Err(e) => return json_error(StatusCode::BAD_REQUEST, e),
         };
-        let value = match M::decode(body) {
-            Ok(v) => v,
-            Err(e) => return json_error(StatusCode::BAD_REQUEST, e),
+        let value = match self.inner.schema {
+            Some(check) => {
+                let mut incoming = Incoming::new(body);
+                match incoming.try_message::<M>(check) {
+                    Some(v) => v,
+                    None => {
+                        // Not JSON, or (another content type) not decodable: 400.
+                        let status = if !is_json(M::CONTENT_TYPE) || incoming.value().is_err() {
+                            StatusCode::BAD_REQUEST
+                        } else {
+                            StatusCode::UNPROCESSABLE_ENTITY
+                        };
+                        return json_error(status, incoming.rejection());
+                    }
+                }
+            }
+            None => match M::decode(body) {
+                Ok(v) => v,
+                Err(e) => return json_error(StatusCode::BAD_REQUEST, e),
+            },
         };
+        if let Some(validate) = &self.inner.validator
+            && let Err(e) = validate(&value)
+        {
+            return json_error(StatusCode::UNPROCESSABLE_ENTITY, e);
+        }
         match self.put(key, value, &pre, lock_token(headers)) {
             Ok((v, created)) => {
                 let status = if created {
@@ -646,37 +725,42 @@ where
     }
 
     /// Routes for `path` (an axum path such as `/things/{id}`): `GET`/`HEAD`/`PUT`/`DELETE`
-    /// on the path, `POST`/`DELETE` on `<path>/lock`. The key is the request's path.
+    /// on the path, `POST`/`DELETE` on `<path>/lock`. The key is `path` filled with the
+    /// request's parameters by [`crate::endpoint::encode_path`].
     pub fn router<S: Clone + Send + Sync + 'static>(&self, path: &str) -> Router<S> {
+        let template: Arc<str> = Arc::from(path);
         let me = self.clone();
         let lock_path = format!("{}/lock", path.trim_end_matches('/'));
         let lk = self.clone();
+        let lock_template = template.clone();
         Router::new()
             .route(
                 path,
                 axum::routing::any(move |req: Request| {
                     let me = me.clone();
-                    async move { me.dispatch(req, false).await }
+                    let template = template.clone();
+                    async move { me.dispatch(&template, req, false).await }
                 }),
             )
             .route(
                 &lock_path,
                 axum::routing::any(move |req: Request| {
                     let lk = lk.clone();
-                    async move { lk.dispatch(req, true).await }
+                    let template = lock_template.clone();
+                    async move { lk.dispatch(&template, req, true).await }
                 }),
             )
     }
 
-    async fn dispatch(&self, req: Request, lock: bool) -> Response {
-        let (parts, body) = req.into_parts();
-        let path = parts.uri.path();
-        let key = if lock {
-            path.strip_suffix("/lock").unwrap_or(path)
-        } else {
-            path
+    async fn dispatch(&self, template: &str, req: Request, lock: bool) -> Response {
+        let (mut parts, body) = req.into_parts();
+        let key = match RawPathParams::from_request_parts(&mut parts, &()).await {
+            Ok(params) => {
+                let params: Vec<(&str, &str)> = params.iter().collect();
+                crate::endpoint::encode_path(template, &params)
+            }
+            Err(e) => return json_error(StatusCode::BAD_REQUEST, e.body_text()),
         };
-        let key = key.to_owned();
         let read_body = |body: axum::body::Body| async move {
             axum::body::to_bytes(body, self.inner.config.max_body).await
         };

@@ -9,18 +9,22 @@
 //! is marked done. The webhook id stays the same across attempts (receivers deduplicate by
 //! it); the timestamp and signature are those of each attempt, so a retry an hour later still
 //! passes the receiver's tolerance window.
+//!
+//! A message's typed headers (`…_with_headers`) go out as HTTP headers with every attempt and
+//! are kept in the outbox with the delivery; headers the sender writes itself (content type,
+//! signature headers, `webhook-event`) cannot be set by a message.
 
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use super::outbox::{Delivery, Outbox, OutboxError};
-use super::signature::{Scheme, Signer, unix_now};
+use super::signature::{self, Scheme, Signer, unix_now};
 use super::ssrf::{self, AddressPolicy, GuardedResolver, Refused};
 use crate::backoff::Backoff;
 use crate::codec::CodecError;
@@ -163,6 +167,10 @@ pub enum DeliveryError {
     /// The delivery is already being worked on by this sender.
     #[error("delivery {0} is already in progress")]
     InProgress(String),
+    /// A message header cannot be sent (not an object, a name or value HTTP does not allow,
+    /// or a header the sender sets itself).
+    #[error("message header: {0}")]
+    Header(String),
 }
 
 /// Why a sender could not be built.
@@ -281,11 +289,27 @@ impl Sender {
             subscriber: subscriber.clone(),
             event: M::NAME.to_owned(),
             content_type: M::CONTENT_TYPE.unwrap_or("application/json").to_owned(),
+            headers: Vec::new(),
             body,
             created_ms: now_ms(),
             attempts: 0,
             not_before_ms: None,
         })
+    }
+
+    /// Builds the delivery of `message` with its typed `headers` (every property one HTTP
+    /// header, as [`crate::headers::to_pairs`] writes them; nothing is stored or sent).
+    pub fn prepare_with_headers<M: Message, H: Serialize + ?Sized>(
+        &self,
+        subscriber: &Subscriber,
+        message: &M,
+        headers: Option<&H>,
+    ) -> Result<Delivery, DeliveryError> {
+        let mut delivery = self.prepare(subscriber, message)?;
+        if let Some(h) = headers {
+            delivery.headers = header_pairs(h)?;
+        }
+        Ok(delivery)
     }
 
     /// Stores the delivery of `message` to `subscriber` in the outbox, then attempts it until
@@ -300,6 +324,19 @@ impl Sender {
         self.run(delivery).await
     }
 
+    /// [`Sender::deliver`] with the message's typed headers, sent with every attempt and kept
+    /// in the outbox with the delivery.
+    pub async fn deliver_with_headers<M: Message, H: Serialize + ?Sized>(
+        &self,
+        subscriber: &Subscriber,
+        message: &M,
+        headers: Option<&H>,
+    ) -> Result<Delivered, DeliveryError> {
+        let delivery = self.prepare_with_headers(subscriber, message, headers)?;
+        self.store(delivery.clone()).await?;
+        self.run(delivery).await
+    }
+
     /// Stores the delivery of `message` to `subscriber` and returns its webhook id at once;
     /// the delivery proceeds on a background task (and resumes after a restart).
     pub async fn enqueue<M: Message>(
@@ -308,6 +345,22 @@ impl Sender {
         message: &M,
     ) -> Result<String, DeliveryError> {
         let delivery = self.prepare(subscriber, message)?;
+        self.spawn(delivery).await
+    }
+
+    /// [`Sender::enqueue`] with the message's typed headers.
+    pub async fn enqueue_with_headers<M: Message, H: Serialize + ?Sized>(
+        &self,
+        subscriber: &Subscriber,
+        message: &M,
+        headers: Option<&H>,
+    ) -> Result<String, DeliveryError> {
+        let delivery = self.prepare_with_headers(subscriber, message, headers)?;
+        self.spawn(delivery).await
+    }
+
+    /// Stores `delivery` and runs it on a background task; returns its id.
+    pub(crate) async fn spawn(&self, delivery: Delivery) -> Result<String, DeliveryError> {
         let id = delivery.id.clone();
         self.store(delivery.clone()).await?;
         let me = self.clone();
@@ -456,13 +509,31 @@ impl Sender {
         for (name, value) in signer.sign(&d.id, unix_now(), &d.body) {
             headers.insert(name, value);
         }
+        // The message's own headers (checked when the delivery was made; a record edited
+        // since is checked again). An `Idempotency-Key` of the message's wins over the one
+        // GitHub and Stripe styles derive from the webhook id.
+        for (name, value) in &d.headers {
+            match (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                (Ok(n), Ok(v)) if !RESERVED.contains(&n.as_str()) => {
+                    headers.insert(n, v);
+                }
+                _ => {
+                    return Verdict::Fatal(AttemptError::Invalid(format!(
+                        "message header `{name}` cannot be sent"
+                    )));
+                }
+            }
+        }
         let request = self
             .inner
             .client
             .post(url)
             .headers(headers)
             .header(axum::http::header::CONTENT_TYPE, d.content_type.as_str())
-            .header("webhook-event", d.event.as_str())
+            .header(signature::headers::WEBHOOK_EVENT, d.event.as_str())
             .body(d.body.clone());
         match request.send().await {
             Ok(resp) => {
@@ -477,6 +548,46 @@ impl Sender {
             Err(e) => classify_error(&e),
         }
     }
+}
+
+/// Headers the sender writes itself: a message cannot set them.
+const RESERVED: &[&str] = &[
+    "content-type",
+    "content-length",
+    "host",
+    "connection",
+    "transfer-encoding",
+    "user-agent",
+    signature::headers::WEBHOOK_ID,
+    signature::headers::WEBHOOK_TIMESTAMP,
+    signature::headers::WEBHOOK_SIGNATURE,
+    signature::headers::WEBHOOK_EVENT,
+    signature::headers::HUB_SIGNATURE_256,
+    signature::headers::GITHUB_DELIVERY,
+    signature::headers::STRIPE_SIGNATURE,
+];
+
+/// A message's typed headers as HTTP header pairs, each checked to be sendable.
+fn header_pairs<H: Serialize + ?Sized>(
+    headers: &H,
+) -> Result<Vec<(String, String)>, DeliveryError> {
+    let pairs =
+        crate::headers::to_pairs(headers).map_err(|e| DeliveryError::Header(e.to_string()))?;
+    for (name, value) in &pairs {
+        let parsed = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| DeliveryError::Header(format!("`{name}` is not a valid header name")))?;
+        if RESERVED.contains(&parsed.as_str()) {
+            return Err(DeliveryError::Header(format!(
+                "`{name}` is set by the webhook sender"
+            )));
+        }
+        HeaderValue::from_str(value).map_err(|_| {
+            DeliveryError::Header(format!(
+                "the value of `{name}` has characters a header cannot carry"
+            ))
+        })?;
+    }
+    Ok(pairs)
 }
 
 fn classify_status(status: StatusCode, retry_after: Option<Duration>) -> Verdict {
@@ -557,6 +668,31 @@ mod tests {
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-1", now), None);
+    }
+
+    #[test]
+    fn message_headers_are_checked_when_the_delivery_is_made() {
+        let ok = header_pairs(&serde_json::json!({"Idempotency-Key": "k-1", "X-Attempt": 2}))
+            .expect("pairs");
+        assert_eq!(
+            ok,
+            vec![
+                ("Idempotency-Key".to_owned(), "k-1".to_owned()),
+                ("X-Attempt".to_owned(), "2".to_owned())
+            ]
+        );
+        for bad in [
+            serde_json::json!({"Webhook-Signature": "v1,forged"}),
+            serde_json::json!({"content-type": "text/plain"}),
+            serde_json::json!({"bad name": "x"}),
+            serde_json::json!({"X-Line": "a\nb"}),
+            serde_json::json!(["not", "an", "object"]),
+        ] {
+            assert!(
+                matches!(header_pairs(&bad), Err(DeliveryError::Header(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -47,6 +47,9 @@ pub mod headers {
     pub const GITHUB_DELIVERY: &str = "x-github-delivery";
     /// Stripe signature.
     pub const STRIPE_SIGNATURE: &str = "stripe-signature";
+    /// The event type: the name of the message a webhook carries (set by the sender; a
+    /// receiver taking several messages on one URL dispatches by it).
+    pub const WEBHOOK_EVENT: &str = "webhook-event";
     /// Idempotency key (IETF draft `Idempotency-Key` header), sent with GitHub and Stripe styles.
     pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 }

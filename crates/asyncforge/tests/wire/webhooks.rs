@@ -22,13 +22,14 @@ use asyncforge_runtime::http::ssrf::{AddressPolicy, Refused};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use snapshot_ledger_hooks::channels::{AccountParams, CounterParams};
+use snapshot_ledger_hooks::channels::{AccountParams, CounterParams, DisputeEvent, InvoiceParams};
 use snapshot_ledger_hooks::client::{
-    AccountClient, ClientError, CodeHostClient, CounterClient, PaymentsClient, PollConfig,
-    WriteOptions,
+    AccountClient, ClientError, CodeHostClient, CounterClient, DisputesClient, InvoiceClient,
+    PaymentsClient, PollConfig, ProviderClient, WriteOptions,
 };
 use snapshot_ledger_hooks::messages::{
-    Account, Counter, EntryPosted, PaymentSettled, ReleasePublished,
+    Account, ChargeRefunded, ChargeSucceeded, Counter, DisputeClosed, DisputeOpened, EntryPosted,
+    Invoice, PaymentSettled, ReleasePublished,
 };
 use snapshot_ledger_hooks::server::{
     Config, DeliveryError, Handler, HandlerError, SenderConfig, Server, Webhook,
@@ -37,11 +38,19 @@ use snapshot_ledger_hooks::types::*;
 
 const WAIT: Duration = Duration::from_secs(20);
 
+/// A card provider event as the handler saw it: operation, charge id, `Idempotency-Key`,
+/// `X-Provider-Attempt`.
+type ProviderEvent = (String, String, String, Option<u64>);
+
 /// What the application saw: payments and releases by id, in arrival order.
 #[derive(Default)]
 struct Seen {
     payments: Mutex<Vec<String>>,
     releases: Mutex<Vec<String>>,
+    /// Card provider events.
+    provider: Mutex<Vec<ProviderEvent>>,
+    /// Dispute events (`opened d1`, `closed d1`).
+    disputes: Mutex<Vec<String>>,
     /// Payment ids whose first handling fails with `HandlerError::Retry`.
     fail_once: Mutex<Vec<String>>,
 }
@@ -86,6 +95,37 @@ impl Handler for App {
             .push(hook.message.payload.tag.clone());
         Ok(())
     }
+
+    async fn charge_succeeded(&self, hook: Webhook<ChargeSucceeded>) -> Result<(), HandlerError> {
+        let h = hook.message.headers.clone().expect("typed headers");
+        self.0.provider.lock().expect("lock").push((
+            "chargeSucceeded".into(),
+            hook.message.payload.charge_id.clone(),
+            h.idempotency_key,
+            h.x_provider_attempt,
+        ));
+        Ok(())
+    }
+
+    async fn dispute_event(&self, hook: Webhook<DisputeEvent>) -> Result<(), HandlerError> {
+        let seen = match hook.message {
+            DisputeEvent::DisputeOpened(m) => format!("opened {}", m.payload.dispute_id),
+            DisputeEvent::DisputeClosed(m) => format!("closed {}", m.payload.dispute_id),
+        };
+        self.0.disputes.lock().expect("lock").push(seen);
+        Ok(())
+    }
+
+    async fn charge_refunded(&self, hook: Webhook<ChargeRefunded>) -> Result<(), HandlerError> {
+        let h = hook.message.headers.clone().expect("typed headers");
+        self.0.provider.lock().expect("lock").push((
+            "chargeRefunded".into(),
+            hook.message.payload.charge_id.clone(),
+            h.idempotency_key,
+            h.x_provider_attempt,
+        ));
+        Ok(())
+    }
 }
 
 /// Quick retries, loopback allowed: the settings of every test sender.
@@ -108,12 +148,15 @@ fn fast(max_retries: u32) -> SenderConfig {
 struct Secrets {
     payments: String,
     github: String,
+    provider: String,
 }
 
 fn config(secrets: &Secrets) -> Config {
     let mut c = Config::default();
     c.payment_settled_receiver.secrets = vec![secrets.payments.clone()];
     c.release_published_receiver.secrets = vec![secrets.github.clone()];
+    c.provider_receiver.secrets = vec![secrets.provider.clone()];
+    c.dispute_event_receiver.secrets = vec![secrets.provider.clone()];
     c.webhooks = fast(20);
     c.subscriptions.addresses = AddressPolicy::allow_loopback();
     c
@@ -123,6 +166,7 @@ fn secrets() -> Secrets {
     Secrets {
         payments: generate_secret(),
         github: "a github secret".into(),
+        provider: generate_secret(),
     }
 }
 
@@ -143,7 +187,7 @@ async fn serve(app: axum::Router) -> String {
 
 /// A generated server on a loopback port: its base URL, sender and what it saw.
 async fn start(config: Config) -> (String, snapshot_ledger_hooks::server::Sender, Arc<Seen>) {
-    let server = Server::new(config);
+    let server = Server::new(config).expect("a valid configuration");
     let seen = Arc::new(Seen::default());
     let base = serve(server.router(App(seen.clone()))).await;
     (base, server.sender(), seen)
@@ -339,20 +383,6 @@ async fn replayed_tampered_and_stale_webhooks_are_rejected() {
         400
     );
     assert_eq!(seen.payments(), vec!["r1"]);
-
-    // A receiver without secrets answers 503 instead of accepting anything.
-    let mut unconfigured = config(&s);
-    unconfigured.payment_settled_receiver.secrets.clear();
-    let (base2, _, seen2) = start(unconfigured).await;
-    let r = http
-        .post(format!("{base2}/v1/webhooks/payments"))
-        .headers(signed(&s.payments, "msg_r6", now, body))
-        .body(body.to_vec())
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(r.status(), 503);
-    assert!(seen2.payments().is_empty());
 }
 
 trait ReprReplace {
@@ -397,7 +427,7 @@ async fn receiver_down_then_back_every_webhook_handled_once() {
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let server = Server::new(config(&s));
+    let server = Server::new(config(&s)).expect("a valid configuration");
     let seen = Arc::new(Seen::default());
     let hits: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
     let replays = Arc::new(AtomicUsize::new(0));
@@ -649,7 +679,7 @@ async fn child_sender_process() {
     let mut c = config(&secrets());
     c.webhooks = fast(10_000);
     c.outbox = Arc::new(FileOutbox::open(outbox).expect("outbox"));
-    let server = Server::new(c);
+    let server = Server::new(c).expect("a valid configuration");
     let sender = server.sender();
     let sub = snapshot_ledger_hooks::server::Sender::entry_posted_subscriber("s1", url, secret);
     for i in 0..n.parse::<u32>().expect("n") {
@@ -700,7 +730,7 @@ async fn sender_process_killed_mid_retry_resumes_from_outbox() {
     let mut c = config(&secrets());
     c.webhooks = fast(10_000);
     c.outbox = outbox.clone();
-    let server = Server::new(c);
+    let server = Server::new(c).expect("a valid configuration");
     let results = server.sender().resume_webhooks().await.expect("resume");
     assert_eq!(results.len(), N);
     for r in results {
@@ -1217,4 +1247,579 @@ async fn standard_webhooks_reference_verifies_the_generated_sender_and_signs_for
         "401"
     );
     assert_eq!(seen.payments(), vec!["py-1"]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Message headers, several event types on one URL, checked resource writes, resource keys,
+// configuration checked at start
+
+fn provider_headers(key: &str, attempt: Option<u64>) -> ProviderHeaders {
+    ProviderHeaders {
+        idempotency_key: key.into(),
+        x_provider_attempt: attempt,
+        extra: Default::default(),
+    }
+}
+
+fn refund(charge: &str, key: &str, attempt: Option<u64>) -> ChargeRefunded {
+    let mut m = ChargeRefunded::new(ChargeRefundedPayload {
+        charge_id: charge.into(),
+        refund_id: format!("re-{charge}"),
+        amount_cents: Some(250),
+        extra: Default::default(),
+    });
+    m.headers = Some(provider_headers(key, attempt));
+    m
+}
+
+fn provider_events(seen: &Seen) -> Vec<ProviderEvent> {
+    seen.provider.lock().expect("lock").clone()
+}
+
+/// A free loopback port (bound, then released) for a receiver started later.
+fn free_port() -> std::net::SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_headers_travel_with_webhooks_and_survive_a_restart_in_the_outbox() {
+    let s = secrets();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("outbox.log");
+    let addr = free_port();
+    let hook_url = format!("http://{addr}/v1/webhooks/provider");
+
+    // A first process (its own runtime) queues a refund notice while the receiver is down,
+    // attempts it once, and stops: its runtime is shut down with the delivery pending.
+    let (p, url, secret) = (path.clone(), hook_url.clone(), s.provider.clone());
+    tokio::task::spawn_blocking(move || {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        rt.block_on(async {
+            let mut c = config(&secrets());
+            c.webhooks = fast(10_000);
+            c.outbox = Arc::new(FileOutbox::open(&p).expect("outbox"));
+            let server = Server::new(c).expect("a valid configuration");
+            let sender = server.sender();
+            let sub = snapshot_ledger_hooks::server::Sender::refund_issued_subscriber(
+                "provider-endpoint",
+                url,
+                secret,
+            );
+            sender
+                .refund_issued_enqueue(&sub, refund("ch-1", "refund-key-0001", Some(2)))
+                .await
+                .expect("enqueue");
+            let deadline = Instant::now() + WAIT;
+            while sender.webhooks().pending().await.expect("pending")[0].attempts == 0 {
+                assert!(Instant::now() < deadline, "no attempt made");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        rt.shutdown_background();
+    })
+    .await
+    .expect("first process");
+
+    // The record on disk carries the message's headers.
+    let outbox = Arc::new(FileOutbox::open(&path).expect("reopen"));
+    let pending = outbox.pending().expect("pending");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        pending[0].headers,
+        vec![
+            ("Idempotency-Key".to_owned(), "refund-key-0001".to_owned()),
+            ("X-Provider-Attempt".to_owned(), "2".to_owned())
+        ]
+    );
+
+    // The receiver comes up; a new process on the same outbox finishes the delivery, and the
+    // handler gets the headers typed.
+    let server = Server::new(config(&s)).expect("a valid configuration");
+    let seen = Arc::new(Seen::default());
+    let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
+    serve_on(listener, server.router(App(seen.clone()))).await;
+    let mut c = config(&secrets());
+    c.webhooks = fast(10_000);
+    c.outbox = outbox.clone();
+    let restarted = Server::new(c).expect("a valid configuration");
+    let results = restarted.sender().resume_webhooks().await.expect("resume");
+    assert_eq!(results.len(), 1);
+    results.into_iter().for_each(|r| {
+        r.expect("delivered");
+    });
+    assert_eq!(
+        provider_events(&seen),
+        vec![(
+            "chargeRefunded".to_owned(),
+            "ch-1".to_owned(),
+            "refund-key-0001".to_owned(),
+            Some(2)
+        )]
+    );
+    assert!(outbox.pending().expect("pending").is_empty());
+
+    // Straight from the generated sender and the generated client: headers go out and come
+    // back typed.
+    let sub = snapshot_ledger_hooks::server::Sender::refund_issued_subscriber(
+        "provider-endpoint",
+        hook_url.clone(),
+        s.provider.clone(),
+    );
+    let mut sending = config(&secrets());
+    sending.webhooks = fast(3);
+    let sender = Server::new(sending)
+        .expect("a valid configuration")
+        .sender();
+    sender
+        .refund_issued(&sub, refund("ch-2", "refund-key-0002", None))
+        .await
+        .expect("delivered");
+    let client =
+        ProviderClient::new(&format!("http://{addr}"), &s.provider, fast(3)).expect("client");
+    client
+        .charge_refunded(refund("ch-3", "refund-key-0003", Some(7)))
+        .await
+        .expect("delivered");
+    let events = provider_events(&seen);
+    assert_eq!(events[1].1, "ch-2");
+    assert_eq!(
+        (events[1].2.as_str(), events[1].3),
+        ("refund-key-0002", None)
+    );
+    assert_eq!(
+        (events[2].2.as_str(), events[2].3),
+        ("refund-key-0003", Some(7))
+    );
+
+    // Headers the schema refuses: 422 naming the header, and nothing is handled.
+    let http = http();
+    let body = br#"{"chargeId":"ch-4","refundId":"re-4"}"#;
+    let post = |extra: &[(&str, &str)], id: &str| {
+        let mut headers = signed(&s.provider, id, unix_now(), body);
+        for (k, v) in extra {
+            headers.insert(
+                reqwest::header::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                v.parse().expect("value"),
+            );
+        }
+        http.post(&hook_url)
+            .headers(headers)
+            .body(body.to_vec())
+            .send()
+    };
+    let missing = post(&[("webhook-event", "chargeRefunded")], "msg_h1")
+        .await
+        .expect("post");
+    assert_eq!(missing.status(), 422);
+    let why = json(missing).await["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(why.contains("Idempotency-Key"), "{why}");
+    let short = post(&[("idempotency-key", "short")], "msg_h2")
+        .await
+        .expect("post");
+    assert_eq!(short.status(), 422);
+    let why = json(short).await["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(why.contains("/Idempotency-Key"), "{why}");
+    // Header names are matched without regard to case.
+    let lower = post(
+        &[
+            ("idempotency-key", "refund-key-0004"),
+            ("x-provider-attempt", "3"),
+        ],
+        "msg_h3",
+    )
+    .await
+    .expect("post");
+    assert_eq!(lower.status(), 204);
+    assert_eq!(
+        provider_events(&seen).last().cloned(),
+        Some((
+            "chargeRefunded".to_owned(),
+            "ch-4".to_owned(),
+            "refund-key-0004".to_owned(),
+            Some(3)
+        ))
+    );
+    // A key that looks like a number beside a typed number: each header read as its schema
+    // says.
+    let numeric = post(
+        &[("Idempotency-Key", "12345678"), ("X-Provider-Attempt", "4")],
+        "msg_h4",
+    )
+    .await
+    .expect("post");
+    assert_eq!(numeric.status(), 204);
+    let last = provider_events(&seen).last().cloned().expect("handled");
+    assert_eq!((last.2.as_str(), last.3), ("12345678", Some(4)));
+    let bad_attempt = post(
+        &[
+            ("Idempotency-Key", "refund-key-0005"),
+            ("X-Provider-Attempt", "zero"),
+        ],
+        "msg_h5",
+    )
+    .await
+    .expect("post");
+    assert_eq!(bad_attempt.status(), 422);
+    let why = json(bad_attempt).await["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(why.contains("/X-Provider-Attempt"), "{why}");
+    assert_eq!(provider_events(&seen).len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_url_receives_several_event_types() {
+    let s = secrets();
+    let (base, _, seen) = start(config(&s)).await;
+    // The generated client names each event with `webhook-event`.
+    let client = ProviderClient::new(&base, &s.provider, fast(3)).expect("client");
+    let mut succeeded = ChargeSucceeded::new(ChargeSucceededPayload {
+        charge_id: "ch-1".into(),
+        amount_cents: 900,
+        extra: Default::default(),
+    });
+    succeeded.headers = Some(provider_headers("charge-key-0001", None));
+    client.charge_succeeded(succeeded).await.expect("delivered");
+    client
+        .charge_refunded(refund("ch-1", "refund-key-0001", None))
+        .await
+        .expect("delivered");
+    let ops = |seen: &Seen| -> Vec<(String, String)> {
+        provider_events(seen)
+            .into_iter()
+            .map(|(op, charge, ..)| (op, charge))
+            .collect()
+    };
+    assert_eq!(
+        ops(&seen),
+        vec![
+            ("chargeSucceeded".to_owned(), "ch-1".to_owned()),
+            ("chargeRefunded".to_owned(), "ch-1".to_owned())
+        ]
+    );
+
+    // Without `webhook-event` (or with a name the endpoint does not know) the payload says
+    // which; a payload that fits both, or neither, is a 422 saying so.
+    let http = http();
+    let url = format!("{base}/v1/webhooks/provider");
+    let post = |body: &'static str, id: &str, event: Option<&str>| {
+        let mut headers = signed(&s.provider, id, unix_now(), body.as_bytes());
+        headers.insert("idempotency-key", "provider-key-1".parse().expect("value"));
+        if let Some(e) = event {
+            headers.insert("webhook-event", e.parse().expect("value"));
+        }
+        http.post(&url).headers(headers).body(body).send()
+    };
+    let r = post(r#"{"chargeId":"ch-2","amountCents":5}"#, "msg_e1", None)
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 204);
+    let r = post(
+        r#"{"chargeId":"ch-3","refundId":"re-3"}"#,
+        "msg_e2",
+        Some("charge.refunded"),
+    )
+    .await
+    .expect("post");
+    assert_eq!(r.status(), 204);
+    let both = r#"{"chargeId":"ch-4","refundId":"re-4","amountCents":5}"#;
+    let r = post(both, "msg_e3", None).await.expect("post");
+    assert_eq!(r.status(), 422);
+    let why = json(r).await["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        why.contains("several messages")
+            && why.contains("`chargeSucceeded`")
+            && why.contains("`chargeRefunded`"),
+        "{why}"
+    );
+    let r = post(r#"{"chargeId":"ch-5"}"#, "msg_e4", None)
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 422);
+    let why = json(r).await["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(why.contains("matches none"), "{why}");
+    // The same ambiguous payload, named by the header: handled by that operation.
+    let r = post(both, "msg_e5", Some("chargeRefunded"))
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 204);
+    let r = post(r#"not json"#, "msg_e6", None).await.expect("post");
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        ops(&seen)[2..],
+        [
+            ("chargeSucceeded".to_owned(), "ch-2".to_owned()),
+            ("chargeRefunded".to_owned(), "ch-3".to_owned()),
+            ("chargeRefunded".to_owned(), "ch-4".to_owned())
+        ]
+    );
+    // Ids are deduplicated across the endpoint's event types.
+    let r = post(both, "msg_e5", Some("chargeSucceeded"))
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        r.headers().get("idempotent-replayed").map(|v| v.as_bytes()),
+        Some(&b"true"[..])
+    );
+    assert_eq!(ops(&seen).len(), 5);
+
+    // One operation carrying two messages: one handler method taking the operation's enum.
+    let disputes = DisputesClient::new(&base, &s.provider, fast(3)).expect("client");
+    disputes
+        .dispute_event(DisputeOpened::new(DisputeOpenedPayload {
+            dispute_id: "d1".into(),
+            reason: "fraud".into(),
+            extra: Default::default(),
+        }))
+        .await
+        .expect("delivered");
+    disputes
+        .dispute_event(DisputeClosed::new(DisputeClosedPayload {
+            dispute_id: "d1".into(),
+            outcome: DisputeClosedPayloadOutcome::Won,
+            extra: Default::default(),
+        }))
+        .await
+        .expect("delivered");
+    let body = r#"{"disputeId":"d2","outcome":"lost"}"#;
+    let r = http
+        .post(format!("{base}/v1/webhooks/disputes"))
+        .headers(signed(&s.provider, "msg_d3", unix_now(), body.as_bytes()))
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        *seen.disputes.lock().expect("lock"),
+        ["opened d1", "closed d1", "closed d2"]
+    );
+}
+
+fn invoice(id: &str, currency: &str) -> Invoice {
+    Invoice::new(InvoicePayload {
+        invoice_id: id.into(),
+        amount_cents: 1200,
+        currency: currency.into(),
+        extra: Default::default(),
+    })
+}
+
+fn inv(id: &str) -> InvoiceParams {
+    InvoiceParams {
+        invoice_id: id.into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_writes_that_break_the_schema_are_refused_with_422() {
+    let (base, sender, _) = start(config(&secrets())).await;
+    let invoices = InvoiceClient::new(&base).expect("client");
+    let err = invoices
+        .put(
+            &inv("i-1"),
+            &invoice("i-1", "eur"),
+            &WriteOptions::default(),
+        )
+        .await
+        .expect_err("refused");
+    match err {
+        ClientError::Status { status, body } => {
+            assert_eq!(status, 422);
+            assert!(body.contains("/currency"), "{body}");
+        }
+        other => panic!("unexpected {other}"),
+    }
+    assert!(sender.invoice_get(&inv("i-1")).is_none(), "nothing stored");
+    assert!(matches!(
+        invoices.get(&inv("i-1")).await,
+        Err(ClientError::NotFound)
+    ));
+    // A raw PUT: the same answer, with the path and the pattern.
+    let r = http()
+        .put(invoices.url(&inv("i-1")))
+        .header("content-type", "application/json")
+        .body(r#"{"invoiceId":"i-1","amountCents":-1,"currency":"EURO"}"#)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status(), 422);
+    let why = json(r).await["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        why.contains("/currency") && why.contains("/amountCents"),
+        "{why}"
+    );
+    // A valid write is stored.
+    invoices
+        .put(
+            &inv("i-1"),
+            &invoice("i-1", "EUR"),
+            &WriteOptions::default(),
+        )
+        .await
+        .expect("stored");
+    assert_eq!(
+        sender
+            .invoice_get(&inv("i-1"))
+            .expect("stored")
+            .value
+            .payload
+            .currency,
+        "EUR"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_keys_agree_between_typed_params_and_http_paths() {
+    let (base, sender, _) = start(config(&secrets())).await;
+    let invoices = InvoiceClient::new(&base).expect("client");
+    let ids = [
+        "zahlung-ü1",
+        "quote\"d",
+        "<angle>",
+        "with space",
+        "50%",
+        "%C3%BC",
+        "a/b",
+        "tilde~._-",
+        "mix ü/%<\"> x?#&+",
+    ];
+    for id in ids {
+        // Set by the application, read over HTTP.
+        sender
+            .invoice_set(&inv(id), invoice(id, "EUR"))
+            .expect("set");
+        let got = invoices
+            .get(&inv(id))
+            .await
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
+        assert_eq!(got.value.payload.invoice_id, id);
+        // Written over HTTP, read by the application.
+        invoices
+            .put_if_match(&inv(id), &invoice(id, "USD"), &got.etag.expect("an ETag"))
+            .await
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
+        let mine = sender.invoice_get(&inv(id)).expect("the client's write");
+        assert_eq!(mine.value.payload.currency, "USD", "{id}");
+        // The lock of the same resource.
+        let grant = invoices
+            .lock(&inv(id), "tester", None)
+            .await
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
+        invoices
+            .unlock(&inv(id), &grant.token)
+            .await
+            .expect("unlock");
+    }
+    assert_eq!(sender.invoice_store().len(), ids.len());
+    // Another spelling of the same path (lower-case hex, an encoded unreserved character)
+    // names the same resource.
+    let r = http()
+        .get(format!("{base}/v1/invoices/zahlung-%c3%bc%31"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), 200);
+    assert_eq!(json(r).await["invoiceId"], "zahlung-ü1");
+    assert_eq!(
+        snapshot_ledger_hooks::server::Sender::invoice_key(&inv("a/b")),
+        "/v1/invoices/a%2Fb"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_without_a_valid_secret_fails_when_the_server_is_built() {
+    use snapshot_ledger_hooks::server::ConfigError;
+    let s = secrets();
+    let mut missing = config(&s);
+    missing.payment_settled_receiver.secrets.clear();
+    match Server::new(missing) {
+        Err(ConfigError::Receiver { field, route, .. }) => {
+            assert_eq!(
+                (field, route),
+                ("payment_settled_receiver", "/v1/webhooks/payments")
+            );
+        }
+        Err(other) => panic!("unexpected {other}"),
+        Ok(_) => panic!("a receiver without a secret was accepted"),
+    }
+    let mut malformed = config(&s);
+    malformed.provider_receiver.secrets = vec!["whsec_not base64!".into()];
+    let err = Server::new(malformed)
+        .err()
+        .expect("a malformed secret is refused");
+    assert!(
+        err.to_string().contains("provider_receiver")
+            && err.to_string().contains("/v1/webhooks/provider"),
+        "{err}"
+    );
+    // Configured, the same endpoint handles the webhook (204, never 503).
+    let (base, _, seen) = start(config(&s)).await;
+    let d = PaymentsClient::new(&base, &s.payments, fast(0))
+        .expect("client")
+        .payment_settled(payment("ok-1", "acc-1", 10))
+        .await
+        .expect("delivered");
+    assert_eq!((d.status, d.attempts), (204, 1));
+    assert_eq!(seen.payments(), vec!["ok-1"]);
+}
+
+/// The generated crate of an HTTP-only spec speaks of HTTP: its documentation names no
+/// WebSocket connection, close code or `Reject` frame.
+#[test]
+fn http_only_generated_crates_say_nothing_of_websockets() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/snapshots/ledger-hooks");
+    let mut files = vec![dir.join("README.md")];
+    for f in std::fs::read_dir(dir.join("src")).expect("src") {
+        files.push(f.expect("entry").path());
+    }
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("read");
+        for (n, line) in text.lines().enumerate() {
+            let t = line.trim_start();
+            let is_doc = t.starts_with("///")
+                || t.starts_with("//!")
+                || t.starts_with("#[doc")
+                || f.extension().is_some_and(|e| e == "md");
+            if !is_doc {
+                continue;
+            }
+            for word in [
+                "WebSocket",
+                "websocket",
+                "connection",
+                "upgrade",
+                "1001",
+                "close code",
+                "Err(Reject)",
+                "{\"error\"",
+            ] {
+                assert!(
+                    !line.contains(word),
+                    "{}:{}: `{word}` in the docs of an HTTP-only crate: {line}",
+                    f.display(),
+                    n + 1
+                );
+            }
+        }
+    }
 }

@@ -6,7 +6,7 @@ use crate::runtime::codegen::*;
 #[allow(unused_imports)]
 use crate::runtime::endpoint::{fill_address, missing_parameter, parameter, Outgoing};
 
-/// The schemas incoming messages, parameters and upgrade requests are checked against.
+/// The schemas incoming messages, their headers and parameters are checked against.
 pub mod checks {
     use crate::runtime::validate::SchemaCheck;
     /// The payload schema of message `entryPosted` (its type enforces it: messages are decoded straight from their bytes).
@@ -25,6 +25,26 @@ pub mod checks {
     pub static RELEASE_PUBLISHED: SchemaCheck = SchemaCheck::new(
         "{\"type\":\"object\",\"properties\":{\"tag\":{\"type\":\"string\",\"pattern\":\"^v[0-9]\"},\"repository\":{\"type\":\"string\"}},\"required\":[\"tag\",\"repository\"]}",
     );
+    /// The payload schema of message `chargeSucceeded`.
+    pub static CHARGE_SUCCEEDED: SchemaCheck = SchemaCheck::new(
+        "{\"type\":\"object\",\"properties\":{\"chargeId\":{\"type\":\"string\"},\"amountCents\":{\"type\":\"integer\",\"minimum\":1}},\"required\":[\"chargeId\",\"amountCents\"]}",
+    );
+    /// The payload schema of message `chargeRefunded`.
+    pub static CHARGE_REFUNDED: SchemaCheck = SchemaCheck::new(
+        "{\"type\":\"object\",\"properties\":{\"chargeId\":{\"type\":\"string\"},\"refundId\":{\"type\":\"string\"},\"amountCents\":{\"type\":\"integer\",\"minimum\":1}},\"required\":[\"chargeId\",\"refundId\"]}",
+    );
+    /// The payload schema of message `disputeOpened` (its type enforces it: messages are decoded straight from their bytes).
+    pub static DISPUTE_OPENED: SchemaCheck = SchemaCheck::by_type(
+        "{\"type\":\"object\",\"properties\":{\"disputeId\":{\"type\":\"string\"},\"reason\":{\"type\":\"string\"}},\"required\":[\"disputeId\",\"reason\"]}",
+    );
+    /// The payload schema of message `disputeClosed` (its type enforces it: messages are decoded straight from their bytes).
+    pub static DISPUTE_CLOSED: SchemaCheck = SchemaCheck::by_type(
+        "{\"type\":\"object\",\"properties\":{\"disputeId\":{\"type\":\"string\"},\"outcome\":{\"type\":\"string\",\"enum\":[\"won\",\"lost\"]}},\"required\":[\"disputeId\",\"outcome\"]}",
+    );
+    /// The payload schema of message `invoice`.
+    pub static INVOICE: SchemaCheck = SchemaCheck::new(
+        "{\"type\":\"object\",\"properties\":{\"invoiceId\":{\"type\":\"string\"},\"amountCents\":{\"type\":\"integer\",\"format\":\"int64\",\"minimum\":0},\"currency\":{\"type\":\"string\",\"pattern\":\"^[A-Z]{3}$\"}},\"required\":[\"invoiceId\",\"amountCents\",\"currency\"]}",
+    );
     /// The payload schema of message `account` (its type enforces it: messages are decoded straight from their bytes).
     pub static ACCOUNT: SchemaCheck = SchemaCheck::by_type(
         "{\"type\":\"object\",\"properties\":{\"accountId\":{\"type\":\"string\"},\"owner\":{\"type\":\"string\"},\"balanceCents\":{\"type\":\"integer\",\"format\":\"int64\"},\"status\":{\"type\":\"string\",\"enum\":[\"open\",\"frozen\",\"closed\"]}},\"required\":[\"accountId\",\"owner\",\"balanceCents\",\"status\"]}",
@@ -32,6 +52,14 @@ pub mod checks {
     /// The payload schema of message `counter`.
     pub static COUNTER: SchemaCheck = SchemaCheck::new(
         "{\"type\":\"object\",\"properties\":{\"value\":{\"type\":\"integer\",\"format\":\"int64\",\"minimum\":0}},\"required\":[\"value\"]}",
+    );
+    /// The headers schema of message `chargeSucceeded`.
+    pub static CHARGE_SUCCEEDED_HEADERS: SchemaCheck = SchemaCheck::new(
+        "{\"type\":\"object\",\"properties\":{\"Idempotency-Key\":{\"type\":\"string\",\"minLength\":8},\"X-Provider-Attempt\":{\"type\":\"integer\",\"minimum\":1}},\"required\":[\"Idempotency-Key\"]}",
+    );
+    /// The headers schema of message `chargeRefunded`.
+    pub static CHARGE_REFUNDED_HEADERS: SchemaCheck = SchemaCheck::new(
+        "{\"type\":\"object\",\"properties\":{\"Idempotency-Key\":{\"type\":\"string\",\"minLength\":8},\"X-Provider-Attempt\":{\"type\":\"integer\",\"minimum\":1}},\"required\":[\"Idempotency-Key\"]}",
     );
 }
 
@@ -104,6 +132,140 @@ impl CodeHostParams {
     pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let _ = get;
         Ok(CodeHostParams {})
+    }
+}
+
+/// Parameters of the channel address `webhooks/provider`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct ProviderParams {}
+
+impl ProviderParams {
+    /// The address template.
+    pub const ADDRESS: &'static str = "webhooks/provider";
+    /// The concrete address (`rooms/42` for `rooms/{roomId}`).
+    pub fn address(&self) -> String {
+        fill_address(Self::ADDRESS, &[])
+    }
+    /// Reads and checks the parameters (`get` looks one up by name).
+    pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let _ = get;
+        Ok(ProviderParams {})
+    }
+}
+
+/// Parameters of the channel address `webhooks/disputes`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct DisputesParams {}
+
+impl DisputesParams {
+    /// The address template.
+    pub const ADDRESS: &'static str = "webhooks/disputes";
+    /// The concrete address (`rooms/42` for `rooms/{roomId}`).
+    pub fn address(&self) -> String {
+        fill_address(Self::ADDRESS, &[])
+    }
+    /// Reads and checks the parameters (`get` looks one up by name).
+    pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let _ = get;
+        Ok(DisputesParams {})
+    }
+}
+
+/// The messages of operation `disputeEvent`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DisputeEvent {
+    /// Message `disputeOpened`.
+    DisputeOpened(super::messages::DisputeOpened),
+    /// Message `disputeClosed`.
+    DisputeClosed(super::messages::DisputeClosed),
+}
+
+impl From<super::messages::DisputeOpened> for DisputeEvent {
+    fn from(m: super::messages::DisputeOpened) -> Self {
+        DisputeEvent::DisputeOpened(m)
+    }
+}
+
+impl From<super::messages::DisputeClosed> for DisputeEvent {
+    fn from(m: super::messages::DisputeClosed) -> Self {
+        DisputeEvent::DisputeClosed(m)
+    }
+}
+
+impl Outgoing for DisputeEvent {
+    fn name(&self) -> &'static str {
+        match self {
+            DisputeEvent::DisputeOpened(m) => m.name(),
+            DisputeEvent::DisputeClosed(m) => m.name(),
+        }
+    }
+    fn content_type(&self) -> Option<&'static str> {
+        match self {
+            DisputeEvent::DisputeOpened(m) => m.content_type(),
+            DisputeEvent::DisputeClosed(m) => m.content_type(),
+        }
+    }
+    fn correlation_pointer(&self) -> Option<&'static str> {
+        match self {
+            DisputeEvent::DisputeOpened(m) => m.correlation_pointer(),
+            DisputeEvent::DisputeClosed(m) => m.correlation_pointer(),
+        }
+    }
+    fn to_bytes(&self) -> Result<Vec<u8>, CodecError> {
+        match self {
+            DisputeEvent::DisputeOpened(m) => m.to_bytes(),
+            DisputeEvent::DisputeClosed(m) => m.to_bytes(),
+        }
+    }
+    fn typed_correlation(&self) -> crate::runtime::message::Correlation {
+        match self {
+            DisputeEvent::DisputeOpened(m) => Message::correlation(m),
+            DisputeEvent::DisputeClosed(m) => Message::correlation(m),
+        }
+    }
+}
+
+/// Parameters of the channel address `hooks/refund-issued`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct RefundNoticeParams {}
+
+impl RefundNoticeParams {
+    /// The address template.
+    pub const ADDRESS: &'static str = "hooks/refund-issued";
+    /// The concrete address (`rooms/42` for `rooms/{roomId}`).
+    pub fn address(&self) -> String {
+        fill_address(Self::ADDRESS, &[])
+    }
+    /// Reads and checks the parameters (`get` looks one up by name).
+    pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let _ = get;
+        Ok(RefundNoticeParams {})
+    }
+}
+
+/// Parameters of the channel address `invoices/{invoiceId}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct InvoiceParams {
+    /// Invoice identifier (any text; it is percent-encoded in paths).
+    pub invoice_id: String,
+}
+
+impl InvoiceParams {
+    /// The address template.
+    pub const ADDRESS: &'static str = "invoices/{invoiceId}";
+    /// The concrete address (`rooms/42` for `rooms/{roomId}`).
+    pub fn address(&self) -> String {
+        fill_address(Self::ADDRESS, &[("invoiceId", self.invoice_id.as_str())])
+    }
+    /// Reads and checks the parameters (`get` looks one up by name).
+    pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        Ok(InvoiceParams {
+            invoice_id: {
+                let value = get("invoiceId")
+                    .ok_or_else(|| missing_parameter("invoiceId"))?;
+                parameter("invoiceId", &value, None)?
+            },
+        })
     }
 }
 

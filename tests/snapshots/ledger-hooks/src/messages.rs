@@ -107,6 +107,146 @@ impl Message for ReleasePublished {
     }
 }
 
+/// The `chargeSucceeded` message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChargeSucceeded {
+    /// Payload of the message.
+    pub payload: super::types::ChargeSucceededPayload,
+    /// Headers of the message.
+    pub headers: Option<super::types::ProviderHeaders>,
+}
+
+impl ChargeSucceeded {
+    /// Creates the message from its payload.
+    pub fn new(payload: super::types::ChargeSucceededPayload) -> Self {
+        ChargeSucceeded {
+            payload,
+            headers: None,
+        }
+    }
+}
+
+impl Message for ChargeSucceeded {
+    type Payload = super::types::ChargeSucceededPayload;
+    const NAME: &'static str = "chargeSucceeded";
+    const CONTENT_TYPE: Option<&'static str> = Some("application/json");
+    fn payload(&self) -> &Self::Payload {
+        &self.payload
+    }
+    fn from_payload(payload: Self::Payload) -> Self {
+        ChargeSucceeded::new(payload)
+    }
+}
+
+/// The `chargeRefunded` message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChargeRefunded {
+    /// Payload of the message.
+    pub payload: super::types::ChargeRefundedPayload,
+    /// Headers of the message.
+    pub headers: Option<super::types::ProviderHeaders>,
+}
+
+impl ChargeRefunded {
+    /// Creates the message from its payload.
+    pub fn new(payload: super::types::ChargeRefundedPayload) -> Self {
+        ChargeRefunded {
+            payload,
+            headers: None,
+        }
+    }
+}
+
+impl Message for ChargeRefunded {
+    type Payload = super::types::ChargeRefundedPayload;
+    const NAME: &'static str = "chargeRefunded";
+    const CONTENT_TYPE: Option<&'static str> = Some("application/json");
+    fn payload(&self) -> &Self::Payload {
+        &self.payload
+    }
+    fn from_payload(payload: Self::Payload) -> Self {
+        ChargeRefunded::new(payload)
+    }
+}
+
+/// The `disputeOpened` message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DisputeOpened {
+    /// Payload of the message.
+    pub payload: super::types::DisputeOpenedPayload,
+}
+
+impl DisputeOpened {
+    /// Creates the message from its payload.
+    pub fn new(payload: super::types::DisputeOpenedPayload) -> Self {
+        DisputeOpened { payload }
+    }
+}
+
+impl Message for DisputeOpened {
+    type Payload = super::types::DisputeOpenedPayload;
+    const NAME: &'static str = "disputeOpened";
+    const CONTENT_TYPE: Option<&'static str> = Some("application/json");
+    fn payload(&self) -> &Self::Payload {
+        &self.payload
+    }
+    fn from_payload(payload: Self::Payload) -> Self {
+        DisputeOpened::new(payload)
+    }
+}
+
+/// The `disputeClosed` message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DisputeClosed {
+    /// Payload of the message.
+    pub payload: super::types::DisputeClosedPayload,
+}
+
+impl DisputeClosed {
+    /// Creates the message from its payload.
+    pub fn new(payload: super::types::DisputeClosedPayload) -> Self {
+        DisputeClosed { payload }
+    }
+}
+
+impl Message for DisputeClosed {
+    type Payload = super::types::DisputeClosedPayload;
+    const NAME: &'static str = "disputeClosed";
+    const CONTENT_TYPE: Option<&'static str> = Some("application/json");
+    fn payload(&self) -> &Self::Payload {
+        &self.payload
+    }
+    fn from_payload(payload: Self::Payload) -> Self {
+        DisputeClosed::new(payload)
+    }
+}
+
+/// The `invoice` message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invoice {
+    /// Payload of the message.
+    pub payload: super::types::InvoicePayload,
+}
+
+impl Invoice {
+    /// Creates the message from its payload.
+    pub fn new(payload: super::types::InvoicePayload) -> Self {
+        Invoice { payload }
+    }
+}
+
+impl Message for Invoice {
+    type Payload = super::types::InvoicePayload;
+    const NAME: &'static str = "invoice";
+    const CONTENT_TYPE: Option<&'static str> = Some("application/json");
+    fn payload(&self) -> &Self::Payload {
+        &self.payload
+    }
+    fn from_payload(payload: Self::Payload) -> Self {
+        Invoice::new(payload)
+    }
+}
+
 /// The `account` message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Account {

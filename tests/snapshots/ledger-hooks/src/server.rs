@@ -33,6 +33,14 @@ pub use crate::runtime::http::receiver::{
 };
 
 #[allow(unused_imports)]
+use crate::runtime::http::receiver::{
+    decode_checked, select, typed_headers, CheckedConfig, Dispatch, Refusal,
+    VerifiedRequest,
+};
+
+pub use crate::runtime::http::ConfigError;
+
+#[allow(unused_imports)]
 pub use crate::runtime::http::resource::{
     PutError, Preconditions, ResourceConfig, ResourceStore, Versioned,
 };
@@ -48,22 +56,22 @@ use crate::runtime::http::sender::Sender as WebhookSender;
 pub use crate::runtime::http::signature::Scheme;
 
 #[allow(unused_imports)]
-use crate::runtime::endpoint::join_path;
+use crate::runtime::endpoint::{encode_path, join_path};
 
 /// What `Config::dead_letter` calls with a delivery given up on.
 pub type DeadLetterHook = Arc<dyn Fn(&DeadLetter) + Send + Sync>;
 
-/// What the application does with the messages it receives: one method per *receive*
-/// operation. A method returning `Err(Reject)` answers the peer with
-/// `{"error": …}` and keeps the connection.
+/// What the application does with the webhooks it receives: one method per *receive*
+/// operation, called after the request was verified, deduplicated and checked; its
+/// result is the HTTP answer (`204`, or an error status the sender acts on).
 pub trait Handler: Send + Sync + 'static {
     /// A payment provider says a payment settled.
     ///
     /// Operation `paymentSettled`.
     ///
-    /// Called once per webhook id, after the signature, the timestamp and the payload
-    /// were checked. `Err(HandlerError::Retry)` answers 500 (the sender retries),
-    /// `Err(HandlerError::Reject)` 422 (it does not).
+    /// Called once per webhook id, after the signature, the timestamp, the payload and its
+    /// headers were checked. `Err(HandlerError::Retry)` answers 500 (the sender
+    /// retries), `Err(HandlerError::Reject)` 422 (it does not).
     fn payment_settled(
         &self,
         hook: Webhook<super::messages::PaymentSettled>,
@@ -72,12 +80,48 @@ pub trait Handler: Send + Sync + 'static {
     ///
     /// Operation `releasePublished`.
     ///
-    /// Called once per webhook id, after the signature, the timestamp and the payload
-    /// were checked. `Err(HandlerError::Retry)` answers 500 (the sender retries),
-    /// `Err(HandlerError::Reject)` 422 (it does not).
+    /// Called once per webhook id, after the signature, the timestamp, the payload and its
+    /// headers were checked. `Err(HandlerError::Retry)` answers 500 (the sender
+    /// retries), `Err(HandlerError::Reject)` 422 (it does not).
     fn release_published(
         &self,
         hook: Webhook<super::messages::ReleasePublished>,
+    ) -> impl std::future::Future<Output = Result<(), HandlerError>> + Send;
+    /// The card provider says a charge succeeded.
+    ///
+    /// Operation `chargeSucceeded`.
+    ///
+    /// Called once per webhook id, after the signature, the timestamp, the payload and its
+    /// headers were checked. The endpoint takes several messages: the `webhook-event` header says which,
+    /// or else the one message whose schema the payload fits. `Err(HandlerError::Retry)` answers 500 (the sender
+    /// retries), `Err(HandlerError::Reject)` 422 (it does not).
+    fn charge_succeeded(
+        &self,
+        hook: Webhook<super::messages::ChargeSucceeded>,
+    ) -> impl std::future::Future<Output = Result<(), HandlerError>> + Send;
+    /// The card provider says a charge was refunded.
+    ///
+    /// Operation `chargeRefunded`.
+    ///
+    /// Called once per webhook id, after the signature, the timestamp, the payload and its
+    /// headers were checked. The endpoint takes several messages: the `webhook-event` header says which,
+    /// or else the one message whose schema the payload fits. `Err(HandlerError::Retry)` answers 500 (the sender
+    /// retries), `Err(HandlerError::Reject)` 422 (it does not).
+    fn charge_refunded(
+        &self,
+        hook: Webhook<super::messages::ChargeRefunded>,
+    ) -> impl std::future::Future<Output = Result<(), HandlerError>> + Send;
+    /// The card provider says a dispute was opened or closed.
+    ///
+    /// Operation `disputeEvent`.
+    ///
+    /// Called once per webhook id, after the signature, the timestamp, the payload and its
+    /// headers were checked. The endpoint takes several messages: the `webhook-event` header says which,
+    /// or else the one message whose schema the payload fits. `Err(HandlerError::Retry)` answers 500 (the sender
+    /// retries), `Err(HandlerError::Reject)` 422 (it does not).
+    fn dispute_event(
+        &self,
+        hook: Webhook<super::channels::DisputeEvent>,
     ) -> impl std::future::Future<Output = Result<(), HandlerError>> + Send;
 }
 
@@ -100,16 +144,20 @@ pub struct Config {
     /// Where received webhook ids are remembered (deduplication). In memory by
     /// default; a `RedisStore` shares them between instances.
     pub idempotency: Arc<dyn IdempotencyStore>,
-    /// The webhook endpoint of operation `paymentSettled`: secrets (empty: the endpoint answers 503), scheme, timestamp tolerance, body limit.
+    /// The webhook endpoint `/v1/webhooks/payments` (operation `paymentSettled`): secrets (required: `Server::new` fails without a valid one), scheme, timestamp tolerance, body limit.
     pub payment_settled_receiver: ReceiverConfig,
-    /// The webhook endpoint of operation `releasePublished`: secrets (empty: the endpoint answers 503), scheme, timestamp tolerance, body limit.
+    /// The webhook endpoint `/v1/webhooks/code-host` (operation `releasePublished`): secrets (required: `Server::new` fails without a valid one), scheme, timestamp tolerance, body limit.
     pub release_published_receiver: ReceiverConfig,
+    /// The webhook endpoint `/v1/webhooks/provider` (operations `chargeSucceeded`, `chargeRefunded`): secrets (required: `Server::new` fails without a valid one), scheme, timestamp tolerance, body limit.
+    pub provider_receiver: ReceiverConfig,
+    /// The webhook endpoint `/v1/webhooks/disputes` (operation `disputeEvent`): secrets (required: `Server::new` fails without a valid one), scheme, timestamp tolerance, body limit.
+    pub dispute_event_receiver: ReceiverConfig,
+    /// The resource `invoices/{invoiceId}`: preconditions required or not, long-polling and lock limits.
+    pub invoice_resource: ResourceConfig,
     /// The resource `accounts/{accountId}`: preconditions required or not, long-polling and lock limits.
     pub account_resource: ResourceConfig,
     /// The resource `counters/{counterId}`: preconditions required or not, long-polling and lock limits.
     pub counter_resource: ResourceConfig,
-    /// How long a request the server sends waits for its reply.
-    pub request_timeout: Duration,
 }
 
 impl Default for Config {
@@ -142,6 +190,28 @@ impl Default for Config {
                 tolerance: Duration::from_secs(300),
                 ..ReceiverConfig::new(String::new())
             },
+            provider_receiver: ReceiverConfig {
+                scheme: Scheme::StandardWebhooks,
+                secrets: Vec::new(),
+                tolerance: Duration::from_secs(300),
+                ..ReceiverConfig::new(String::new())
+            },
+            dispute_event_receiver: ReceiverConfig {
+                scheme: Scheme::StandardWebhooks,
+                secrets: Vec::new(),
+                tolerance: Duration::from_secs(300),
+                ..ReceiverConfig::new(String::new())
+            },
+            invoice_resource: ResourceConfig {
+                require_precondition: false,
+                max_wait: Duration::from_secs(60),
+                locks: crate::runtime::http::lock::LockConfig {
+                    default_ttl: Duration::from_secs(30),
+                    max_ttl: Duration::from_secs(600),
+                    ..crate::runtime::http::lock::LockConfig::default()
+                },
+                ..ResourceConfig::default()
+            },
             account_resource: ResourceConfig {
                 require_precondition: true,
                 max_wait: Duration::from_secs(30),
@@ -162,7 +232,6 @@ impl Default for Config {
                 },
                 ..ResourceConfig::default()
             },
-            request_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -177,20 +246,22 @@ impl std::fmt::Debug for Config {
 #[derive(Clone, Default)]
 struct Pendings {}
 
-/// Typed handles for every *send* operation: to one connection, to the subscribers of
-/// a concrete address, or to everyone. Cheap to clone.
+/// Typed handles for every *send* operation (webhooks to subscribers) and the
+/// application's side of its resources. Cheap to clone.
 #[derive(Clone)]
 #[allow(dead_code)]
 pub struct Sender {
     webhooks: WebhookSender,
     subscriptions: Subscriptions,
     idempotency: Arc<dyn IdempotencyStore>,
-    payment_settled_receiver: ReceiverConfig,
-    release_published_receiver: ReceiverConfig,
+    payment_settled_receiver: CheckedConfig,
+    release_published_receiver: CheckedConfig,
+    provider_receiver: CheckedConfig,
+    dispute_event_receiver: CheckedConfig,
+    invoice_store: ResourceStore<super::messages::Invoice>,
     account_store: ResourceStore<super::messages::Account>,
     counter_store: ResourceStore<super::messages::Counter>,
     pending: Pendings,
-    request_timeout: Duration,
 }
 
 impl Sender {
@@ -317,13 +388,91 @@ impl Sender {
         let message: super::messages::StatementReady = message.into();
         self.webhooks.publish(&self.subscriptions, &message).await
     }
+    /// Tell a subscriber that a refund was issued.
+    ///
+    /// Operation `refundIssued`.
+    ///
+    /// Delivers to one subscriber: stored in the outbox, signed, retried with backoff
+    /// until the subscriber acknowledges it (or it is dead-lettered).
+    pub async fn refund_issued(
+        &self,
+        subscriber: &Subscriber,
+        message: impl Into<super::messages::ChargeRefunded>,
+    ) -> Result<Delivered, DeliveryError> {
+        let message: super::messages::ChargeRefunded = message.into();
+        self.webhooks
+            .deliver_with_headers(subscriber, &message, message.headers.as_ref())
+            .await
+    }
+    /// Tell a subscriber that a refund was issued.
+    ///
+    /// Operation `refundIssued`.
+    ///
+    /// Stores the delivery in the outbox and returns its webhook id at once; it proceeds
+    /// in the background.
+    pub async fn refund_issued_enqueue(
+        &self,
+        subscriber: &Subscriber,
+        message: impl Into<super::messages::ChargeRefunded>,
+    ) -> Result<String, DeliveryError> {
+        let message: super::messages::ChargeRefunded = message.into();
+        self.webhooks
+            .enqueue_with_headers(subscriber, &message, message.headers.as_ref())
+            .await
+    }
+    /// A subscriber of this webhook with the signature scheme the specification gives it.
+    pub fn refund_issued_subscriber(
+        id: impl Into<String>,
+        url: impl Into<String>,
+        secret: impl Into<String>,
+    ) -> Subscriber {
+        Subscriber {
+            id: id.into(),
+            url: url.into(),
+            secrets: vec![secret.into()],
+            scheme: Scheme::StandardWebhooks,
+        }
+    }
+    /// The store of the resource `invoices/{invoiceId}` (conditional reads and writes, locks, waiting for changes).
+    pub fn invoice_store(&self) -> &ResourceStore<super::messages::Invoice> {
+        &self.invoice_store
+    }
+    /** The store key of a concrete address of `invoices/{invoiceId}`: its request path, every parameter
+ percent-encoded as `encode_path` does (what HTTP requests for it are keyed by).*/
+    pub fn invoice_key(params: &super::channels::InvoiceParams) -> String {
+        encode_path(
+            "/v1/invoices/{invoiceId}",
+            &[("invoiceId", params.invoice_id.as_str())],
+        )
+    }
+    /// The current version of the resource at the concrete address of `params`.
+    pub fn invoice_get(
+        &self,
+        params: &super::channels::InvoiceParams,
+    ) -> Option<Versioned<super::messages::Invoice>> {
+        self.invoice_store.get(&Self::invoice_key(params))
+    }
+    /// Sets the resource at the concrete address of `params` (the application's own
+    /// write: no precondition, no lock); clients see a new `ETag`, and long polls
+    /// waiting on it return.
+    pub fn invoice_set(
+        &self,
+        params: &super::channels::InvoiceParams,
+        value: impl Into<super::messages::Invoice>,
+    ) -> Result<Versioned<super::messages::Invoice>, PutError> {
+        self.invoice_store.set(&Self::invoice_key(params), value.into())
+    }
     /// The store of the resource `accounts/{accountId}` (conditional reads and writes, locks, waiting for changes).
     pub fn account_store(&self) -> &ResourceStore<super::messages::Account> {
         &self.account_store
     }
-    /// The store key of a concrete address of `accounts/{accountId}`: its request path.
+    /** The store key of a concrete address of `accounts/{accountId}`: its request path, every parameter
+ percent-encoded as `encode_path` does (what HTTP requests for it are keyed by).*/
     pub fn account_key(params: &super::channels::AccountParams) -> String {
-        join_path("/v1", &params.address())
+        encode_path(
+            "/v1/accounts/{accountId}",
+            &[("accountId", params.account_id.as_str())],
+        )
     }
     /// The current version of the resource at the concrete address of `params`.
     pub fn account_get(
@@ -346,9 +495,13 @@ impl Sender {
     pub fn counter_store(&self) -> &ResourceStore<super::messages::Counter> {
         &self.counter_store
     }
-    /// The store key of a concrete address of `counters/{counterId}`: its request path.
+    /** The store key of a concrete address of `counters/{counterId}`: its request path, every parameter
+ percent-encoded as `encode_path` does (what HTTP requests for it are keyed by).*/
     pub fn counter_key(params: &super::channels::CounterParams) -> String {
-        join_path("/v1", &params.address())
+        encode_path(
+            "/v1/counters/{counterId}",
+            &[("counterId", params.counter_id.as_str())],
+        )
     }
     /// The current version of the resource at the concrete address of `params`.
     pub fn counter_get(
@@ -369,47 +522,82 @@ impl Sender {
     }
 }
 
-/// The server: owns the connection hub and topics; hands out [`Sender`]s and the router.
+/// The server: owns the webhook sender, the receivers' settings and the resource
+/// stores; hands out [`Sender`]s and the router.
 pub struct Server {
     sender: Sender,
 }
 
 impl Server {
-    /// A server with these settings.
-    pub fn new(config: Config) -> Self {
-        Server {
+    /// A server with these settings, or why they cannot work (a webhook endpoint
+    /// without a valid secret, say): checked now, not on the first request.
+    pub fn new(config: Config) -> Result<Self, ConfigError> {
+        let webhooks = WebhookSender::new(
+            config.webhooks.clone(),
+            config.outbox.clone(),
+        )?;
+        let webhooks = match config.dead_letter.clone() {
+            Some(hook) => webhooks.with_dead_letter(move |d| hook(d)),
+            None => webhooks,
+        };
+        let payment_settled_receiver = config
+            .payment_settled_receiver
+            .check()
+            .map_err(|source| ConfigError::Receiver {
+                field: "payment_settled_receiver",
+                route: "/v1/webhooks/payments",
+                source,
+            })?;
+        let release_published_receiver = config
+            .release_published_receiver
+            .check()
+            .map_err(|source| ConfigError::Receiver {
+                field: "release_published_receiver",
+                route: "/v1/webhooks/code-host",
+                source,
+            })?;
+        let provider_receiver = config
+            .provider_receiver
+            .check()
+            .map_err(|source| ConfigError::Receiver {
+                field: "provider_receiver",
+                route: "/v1/webhooks/provider",
+                source,
+            })?;
+        let dispute_event_receiver = config
+            .dispute_event_receiver
+            .check()
+            .map_err(|source| ConfigError::Receiver {
+                field: "dispute_event_receiver",
+                route: "/v1/webhooks/disputes",
+                source,
+            })?;
+        Ok(Server {
             sender: Sender {
-                webhooks: {
-                    let sender = WebhookSender::new(
-                            config.webhooks.clone(),
-                            config.outbox.clone(),
-                        )
-                        .expect(
-                            "the webhook sender's HTTP client (rustls with ring) builds",
-                        );
-                    match config.dead_letter.clone() {
-                        Some(hook) => sender.with_dead_letter(move |d| hook(d)),
-                        None => sender,
-                    }
-                },
+                webhooks,
                 subscriptions: Subscriptions::new(config.subscriptions.clone()),
                 idempotency: config.idempotency.clone(),
-                payment_settled_receiver: config.payment_settled_receiver.clone(),
-                release_published_receiver: config.release_published_receiver.clone(),
-                account_store: ResourceStore::new(config.account_resource.clone()),
-                counter_store: ResourceStore::new(config.counter_resource.clone()),
+                payment_settled_receiver,
+                release_published_receiver,
+                provider_receiver,
+                dispute_event_receiver,
+                invoice_store: ResourceStore::new(config.invoice_resource.clone())
+                    .with_schema(&super::channels::checks::INVOICE),
+                account_store: ResourceStore::new(config.account_resource.clone())
+                    .with_schema(&super::channels::checks::ACCOUNT),
+                counter_store: ResourceStore::new(config.counter_resource.clone())
+                    .with_schema(&super::channels::checks::COUNTER),
                 pending: Pendings {},
-                request_timeout: config.request_timeout,
             },
-        }
+        })
     }
     /// A handle to send messages with.
     pub fn sender(&self) -> Sender {
         self.sender.clone()
     }
-    /// Ends every connection and stream (WebSocket close 1001 "going away"); call it
-    /// when the HTTP server shuts down (axum's `with_graceful_shutdown`). Clients
-    /// reconnect: WebSocket clients with backoff, SSE clients with `Last-Event-ID`.
+    /// Nothing to end: HTTP endpoints keep no streams open (axum's
+    /// `with_graceful_shutdown` lets requests in flight finish). Deliveries still pending
+    /// stay in the outbox for `Sender::resume_webhooks`.
     pub fn shutdown(&self) {}
     /// The axum router of every endpoint, calling `handler` for incoming messages.
     pub fn router<H: Handler>(&self, handler: H) -> Router {
@@ -428,6 +616,17 @@ impl Server {
             .route(
                 "/v1/webhooks/code-host",
                 release_published_route(&state.handler, &self.sender),
+            )
+            .route("/v1/webhooks/provider", provider_route(&state.handler, &self.sender))
+            .route(
+                "/v1/webhooks/disputes",
+                dispute_event_route(&state.handler, &self.sender),
+            )
+            .merge(
+                self
+                    .sender
+                    .invoice_store
+                    .router::<Arc<Shared<H>>>("/v1/invoices/{invoiceId}"),
             )
             .merge(
                 self
@@ -451,16 +650,27 @@ struct Shared<H> {
     sender: Sender,
 }
 
-struct PaymentSettledHook<H>(Arc<H>);
+/// Decodes and checks what arrives at `/v1/webhooks/payments` and calls the handler.
+struct PaymentsWebhooks<H>(Arc<H>);
 
-impl<H: Handler> WebhookHandler<super::messages::PaymentSettled>
-for PaymentSettledHook<H> {
-    fn handle(
-        &self,
-        hook: Webhook<super::messages::PaymentSettled>,
-    ) -> impl std::future::Future<Output = Result<(), HandlerError>> + Send {
-        let handler = self.0.clone();
-        async move { handler.payment_settled(hook).await }
+impl<H: Handler> Dispatch for PaymentsWebhooks<H> {
+    fn name(&self) -> &str {
+        "paymentSettled"
+    }
+    async fn dispatch<'a>(
+        &'a self,
+        request: VerifiedRequest<'a>,
+    ) -> Result<(), Refusal> {
+        {
+            let message: super::messages::PaymentSettled = decode_checked(
+                request.body,
+                &super::channels::checks::PAYMENT_SETTLED,
+            )?;
+            self.0
+                .payment_settled(request.webhook(message))
+                .await
+                .map_err(Refusal::Handler)
+        }
     }
 }
 
@@ -468,45 +678,35 @@ fn payment_settled_route<H: Handler>(
     handler: &Arc<H>,
     sender: &Sender,
 ) -> crate::runtime::axum::routing::MethodRouter<Arc<Shared<H>>> {
-    match Receiver::new(
-        sender.payment_settled_receiver.clone(),
-        PaymentSettledHook(handler.clone()),
-    ) {
-        Ok(receiver) => {
-            receiver
-                .with_store(sender.idempotency.clone())
-                .with_validator(|m: &super::messages::PaymentSettled| {
-                    let value = crate::runtime::endpoint::to_value(m)
-                        .map_err(|e| e.to_string())?;
-                    super::channels::checks::PAYMENT_SETTLED
-                        .check(&value)
-                        .map_err(|e| e.to_string())
-                })
-                .endpoint()
-        }
-        Err(e) => {
-            let why = format!(
-                "the webhook endpoint of `{}` is not configured: {e}", "paymentSettled"
-            );
-            crate::runtime::tracing::error!("{why}");
-            post(move || {
-                let why = why.clone();
-                async move { error_response(StatusCode::SERVICE_UNAVAILABLE, &why) }
-            })
-        }
-    }
+    Receiver::with_dispatch(
+            sender.payment_settled_receiver.clone(),
+            PaymentsWebhooks(handler.clone()),
+        )
+        .with_store(sender.idempotency.clone())
+        .endpoint()
 }
 
-struct ReleasePublishedHook<H>(Arc<H>);
+/// Decodes and checks what arrives at `/v1/webhooks/code-host` and calls the handler.
+struct CodeHostWebhooks<H>(Arc<H>);
 
-impl<H: Handler> WebhookHandler<super::messages::ReleasePublished>
-for ReleasePublishedHook<H> {
-    fn handle(
-        &self,
-        hook: Webhook<super::messages::ReleasePublished>,
-    ) -> impl std::future::Future<Output = Result<(), HandlerError>> + Send {
-        let handler = self.0.clone();
-        async move { handler.release_published(hook).await }
+impl<H: Handler> Dispatch for CodeHostWebhooks<H> {
+    fn name(&self) -> &str {
+        "releasePublished"
+    }
+    async fn dispatch<'a>(
+        &'a self,
+        request: VerifiedRequest<'a>,
+    ) -> Result<(), Refusal> {
+        {
+            let message: super::messages::ReleasePublished = decode_checked(
+                request.body,
+                &super::channels::checks::RELEASE_PUBLISHED,
+            )?;
+            self.0
+                .release_published(request.webhook(message))
+                .await
+                .map_err(Refusal::Handler)
+        }
     }
 }
 
@@ -514,31 +714,170 @@ fn release_published_route<H: Handler>(
     handler: &Arc<H>,
     sender: &Sender,
 ) -> crate::runtime::axum::routing::MethodRouter<Arc<Shared<H>>> {
-    match Receiver::new(
-        sender.release_published_receiver.clone(),
-        ReleasePublishedHook(handler.clone()),
-    ) {
-        Ok(receiver) => {
-            receiver
-                .with_store(sender.idempotency.clone())
-                .with_validator(|m: &super::messages::ReleasePublished| {
-                    let value = crate::runtime::endpoint::to_value(m)
-                        .map_err(|e| e.to_string())?;
-                    super::channels::checks::RELEASE_PUBLISHED
-                        .check(&value)
-                        .map_err(|e| e.to_string())
-                })
-                .endpoint()
-        }
-        Err(e) => {
-            let why = format!(
-                "the webhook endpoint of `{}` is not configured: {e}", "releasePublished"
-            );
-            crate::runtime::tracing::error!("{why}");
-            post(move || {
-                let why = why.clone();
-                async move { error_response(StatusCode::SERVICE_UNAVAILABLE, &why) }
-            })
+    Receiver::with_dispatch(
+            sender.release_published_receiver.clone(),
+            CodeHostWebhooks(handler.clone()),
+        )
+        .with_store(sender.idempotency.clone())
+        .endpoint()
+}
+
+/// Decodes and checks what arrives at `/v1/webhooks/provider` and calls the handler.
+struct ProviderWebhooks<H>(Arc<H>);
+
+impl<H: Handler> Dispatch for ProviderWebhooks<H> {
+    fn name(&self) -> &str {
+        "/v1/webhooks/provider"
+    }
+    async fn dispatch<'a>(
+        &'a self,
+        request: VerifiedRequest<'a>,
+    ) -> Result<(), Refusal> {
+        match select(
+            request.event,
+            request.body,
+            &[
+                ("chargeSucceeded", &super::channels::checks::CHARGE_SUCCEEDED),
+                ("chargeRefunded", &super::channels::checks::CHARGE_REFUNDED),
+            ],
+        )? {
+            0 => {
+                let mut message: super::messages::ChargeSucceeded = decode_checked(
+                    request.body,
+                    &super::channels::checks::CHARGE_SUCCEEDED,
+                )?;
+                message.headers = Some(
+                    typed_headers(
+                        request.headers,
+                        &[
+                            (
+                                "Idempotency-Key",
+                                crate::runtime::endpoint::Scalar::String,
+                            ),
+                            (
+                                "X-Provider-Attempt",
+                                crate::runtime::endpoint::Scalar::Integer,
+                            ),
+                        ],
+                        &super::channels::checks::CHARGE_SUCCEEDED_HEADERS,
+                    )?,
+                );
+                self.0
+                    .charge_succeeded(request.webhook(message))
+                    .await
+                    .map_err(Refusal::Handler)
+            }
+            1 => {
+                let mut message: super::messages::ChargeRefunded = decode_checked(
+                    request.body,
+                    &super::channels::checks::CHARGE_REFUNDED,
+                )?;
+                message.headers = Some(
+                    typed_headers(
+                        request.headers,
+                        &[
+                            (
+                                "Idempotency-Key",
+                                crate::runtime::endpoint::Scalar::String,
+                            ),
+                            (
+                                "X-Provider-Attempt",
+                                crate::runtime::endpoint::Scalar::Integer,
+                            ),
+                        ],
+                        &super::channels::checks::CHARGE_REFUNDED_HEADERS,
+                    )?,
+                );
+                self.0
+                    .charge_refunded(request.webhook(message))
+                    .await
+                    .map_err(Refusal::Handler)
+            }
+            other => {
+                Err(
+                    Refusal::Invalid(
+                        format!("no message number {other} on this endpoint"),
+                    ),
+                )
+            }
         }
     }
+}
+
+fn provider_route<H: Handler>(
+    handler: &Arc<H>,
+    sender: &Sender,
+) -> crate::runtime::axum::routing::MethodRouter<Arc<Shared<H>>> {
+    Receiver::with_dispatch(
+            sender.provider_receiver.clone(),
+            ProviderWebhooks(handler.clone()),
+        )
+        .with_store(sender.idempotency.clone())
+        .endpoint()
+}
+
+/// Decodes and checks what arrives at `/v1/webhooks/disputes` and calls the handler.
+struct DisputesWebhooks<H>(Arc<H>);
+
+impl<H: Handler> Dispatch for DisputesWebhooks<H> {
+    fn name(&self) -> &str {
+        "/v1/webhooks/disputes"
+    }
+    async fn dispatch<'a>(
+        &'a self,
+        request: VerifiedRequest<'a>,
+    ) -> Result<(), Refusal> {
+        match select(
+            request.event,
+            request.body,
+            &[
+                ("disputeOpened", &super::channels::checks::DISPUTE_OPENED),
+                ("disputeClosed", &super::channels::checks::DISPUTE_CLOSED),
+            ],
+        )? {
+            0 => {
+                let message: super::messages::DisputeOpened = decode_checked(
+                    request.body,
+                    &super::channels::checks::DISPUTE_OPENED,
+                )?;
+                self.0
+                    .dispute_event(
+                        request.webhook(super::channels::DisputeEvent::from(message)),
+                    )
+                    .await
+                    .map_err(Refusal::Handler)
+            }
+            1 => {
+                let message: super::messages::DisputeClosed = decode_checked(
+                    request.body,
+                    &super::channels::checks::DISPUTE_CLOSED,
+                )?;
+                self.0
+                    .dispute_event(
+                        request.webhook(super::channels::DisputeEvent::from(message)),
+                    )
+                    .await
+                    .map_err(Refusal::Handler)
+            }
+            other => {
+                Err(
+                    Refusal::Invalid(
+                        format!("no message number {other} on this endpoint"),
+                    ),
+                )
+            }
+        }
+    }
+}
+
+fn dispute_event_route<H: Handler>(
+    handler: &Arc<H>,
+    sender: &Sender,
+) -> crate::runtime::axum::routing::MethodRouter<Arc<Shared<H>>> {
+    Receiver::with_dispatch(
+            sender.dispute_event_receiver.clone(),
+            DisputesWebhooks(handler.clone()),
+        )
+        .with_store(sender.idempotency.clone())
+        .endpoint()
 }

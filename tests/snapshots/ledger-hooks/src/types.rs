@@ -110,6 +110,135 @@ pub struct ReleasePublishedPayload {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
+pub struct ChargeSucceededPayload {
+    #[serde(rename = "chargeId")]
+    pub charge_id: String,
+    #[serde(rename = "amountCents")]
+    pub amount_cents: u64,
+    /// Properties the schema does not name.
+    #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "crate::runtime::codegen::serde")]
+pub struct ProviderHeaders {
+    #[serde(rename = "Idempotency-Key")]
+    pub idempotency_key: String,
+    #[serde(rename = "X-Provider-Attempt")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub x_provider_attempt: Option<u64>,
+    /// Properties the schema does not name.
+    #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "crate::runtime::codegen::serde")]
+pub struct ChargeRefundedPayload {
+    #[serde(rename = "chargeId")]
+    pub charge_id: String,
+    #[serde(rename = "refundId")]
+    pub refund_id: String,
+    #[serde(rename = "amountCents")]
+    #[serde(
+        default,
+        deserialize_with = "strict::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub amount_cents: Option<u64>,
+    /// Properties the schema does not name.
+    #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "crate::runtime::codegen::serde")]
+pub struct DisputeOpenedPayload {
+    #[serde(rename = "disputeId")]
+    pub dispute_id: String,
+    pub reason: String,
+    /// Properties the schema does not name.
+    #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "crate::runtime::codegen::serde")]
+pub struct DisputeClosedPayload {
+    #[serde(rename = "disputeId")]
+    pub dispute_id: String,
+    pub outcome: DisputeClosedPayloadOutcome,
+    /// Properties the schema does not name.
+    #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(crate = "crate::runtime::codegen::serde")]
+pub enum DisputeClosedPayloadOutcome {
+    /// `won`
+    #[serde(rename = "won")]
+    Won,
+    /// `lost`
+    #[serde(rename = "lost")]
+    Lost,
+}
+
+/// Read from a JSON string only.
+impl<'de> Deserialize<'de> for DisputeClosedPayloadOutcome {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        strict::string_enum(d, Self::VALUES, Self::from_value)
+    }
+}
+
+impl DisputeClosedPayloadOutcome {
+    /// Every value, as written in the specification.
+    #[rustfmt::skip]
+    pub const VALUES: &'static [&'static str] = &["won", "lost"];
+    /// The value as written in the specification.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DisputeClosedPayloadOutcome::Won => "won",
+            DisputeClosedPayloadOutcome::Lost => "lost",
+        }
+    }
+    /// The variant written `value` in the specification.
+    #[rustfmt::skip]
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "won" => Some(DisputeClosedPayloadOutcome::Won),
+            "lost" => Some(DisputeClosedPayloadOutcome::Lost),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for DisputeClosedPayloadOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "crate::runtime::codegen::serde")]
+pub struct InvoicePayload {
+    #[serde(rename = "invoiceId")]
+    pub invoice_id: String,
+    #[serde(rename = "amountCents")]
+    pub amount_cents: u64,
+    pub currency: String,
+    /// Properties the schema does not name.
+    #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "crate::runtime::codegen::serde")]
 pub struct AccountPayload {
     #[serde(rename = "accountId")]
     pub account_id: String,
