@@ -138,6 +138,22 @@ impl SchemaCheck {
     }
 }
 
+impl SchemaCheck {
+    /// Checks a channel parameter taken from a topic or path, as its typed value (a string,
+    /// or the number or boolean it parsed as): `Err` names the parameter, its value and what
+    /// is wrong.
+    pub fn check_parameter<T: serde::Serialize + fmt::Display>(
+        &self,
+        name: &str,
+        value: &T,
+    ) -> Result<(), String> {
+        let json = serde_json::to_value(value)
+            .map_err(|e| format!("parameter `{name}` = `{value}`: {e}"))?;
+        self.check(&json)
+            .map_err(|e| format!("parameter `{name}` = `{value}`: {e}"))
+    }
+}
+
 fn compile(source: &str) -> Result<jsonschema::Validator, String> {
     let schema: Value = serde_json::from_str(source).map_err(|e| e.to_string())?;
     jsonschema::options()

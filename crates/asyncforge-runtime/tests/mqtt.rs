@@ -669,6 +669,7 @@ impl Handler for Doubler {
         client
             .reply(&d, &answer, &PublishOptions::new(Qos::AtLeastOnce))
             .await
+            .map(drop)
             .map_err(HandlerError::failed)
     }
 }
@@ -895,6 +896,100 @@ async fn headers_as_user_properties(addr: Addr) {
     publisher.close().await;
 }
 
+/// Nothing is lost when a publisher closes: a client that connects, sends QoS 2 (and QoS 1)
+/// messages and closes at once waits for the handshakes in flight (PUBREC/PUBREL/PUBCOMP,
+/// PUBACK), so a subscriber gets every message and `close` reports none unacknowledged.
+/// A single publish can be awaited until the broker acknowledged it.
+async fn nothing_is_lost_when_a_publisher_closes(addr: Addr) {
+    const N: u32 = 60;
+    let prefix = unique("close");
+    let lights = Lights::default();
+    let sub_cfg = config(&addr, &unique("close-sub"));
+    let sub = MqttClient::start(
+        sub_cfg,
+        vec![lights_sub(&prefix, Qos::ExactlyOnce)],
+        lights.clone(),
+    )
+    .expect("subscriber");
+    sub.wait_connected(WAIT).await.expect("subscribed");
+
+    for (round, qos) in [(0u32, Qos::ExactlyOnce), (1, Qos::AtLeastOnce)] {
+        let publisher =
+            MqttClient::publisher(config(&addr, &unique("close-pub"))).expect("publisher");
+        // No wait for the connection: everything is queued, then the client closes.
+        for seq in round * N..(round + 1) * N {
+            publisher
+                .publish(
+                    &lights_topic(&prefix, "p", seq),
+                    &measured(seq),
+                    &PublishOptions::new(qos),
+                )
+                .await
+                .expect("publish");
+        }
+        let report = publisher.close().await;
+        assert_eq!(
+            report.unacknowledged, 0,
+            "{}: {qos:?} publishes left unacknowledged",
+            addr.label
+        );
+        let want = ((round + 1) * N) as usize;
+        let deadline = Instant::now() + WAIT;
+        // Then no more than `want` (no message twice: QoS 2).
+        while lights.ok_count() < want && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut seqs = lights.seqs();
+        seqs.sort_unstable();
+        seqs.dedup();
+        assert_eq!(
+            seqs,
+            (0..(round + 1) * N).collect::<Vec<_>>(),
+            "{}",
+            addr.label
+        );
+        assert!(
+            publisher
+                .publish(
+                    &lights_topic(&prefix, "p", 0),
+                    &measured(0),
+                    &PublishOptions::new(qos)
+                )
+                .await
+                .is_err(),
+            "a closed client refuses publishes"
+        );
+    }
+
+    // One publish awaited until the broker has it.
+    let publisher = MqttClient::publisher(config(&addr, &unique("ack-pub"))).expect("publisher");
+    for (seq, qos) in [
+        (1000, Qos::ExactlyOnce),
+        (1001, Qos::AtLeastOnce),
+        (1002, Qos::AtMostOnce),
+    ] {
+        let published = publisher
+            .publish(
+                &lights_topic(&prefix, "p", seq),
+                &measured(seq),
+                &PublishOptions::new(qos),
+            )
+            .await
+            .expect("publish");
+        tokio::time::timeout(WAIT, published.acknowledged())
+            .await
+            .expect("acknowledged in time")
+            .expect("acknowledged");
+    }
+    eventually("the awaited publishes", WAIT, || {
+        let seqs = lights.seqs();
+        [1000, 1001].iter().all(|s| seqs.contains(s))
+    })
+    .await;
+    assert_eq!(publisher.close().await.unacknowledged, 0);
+    sub.close().await;
+}
+
 macro_rules! on_every_broker {
     ($name:ident, $body:ident, $version:expr) => {
         mod $name {
@@ -933,6 +1028,16 @@ on_every_broker!(
 );
 on_every_broker!(interop_cli_v311, interop_cli, Version::V311);
 on_every_broker!(interop_cli_v5, interop_cli, Version::V5);
+on_every_broker!(
+    nothing_is_lost_when_a_publisher_closes_v311,
+    nothing_is_lost_when_a_publisher_closes,
+    Version::V311
+);
+on_every_broker!(
+    nothing_is_lost_when_a_publisher_closes_v5,
+    nothing_is_lost_when_a_publisher_closes,
+    Version::V5
+);
 
 // ---------------------------------------------------------------------------------------------
 // TLS.

@@ -11,8 +11,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::brokers::{
-    BrokerModel, BrokerOp, Cx, common, fixed_string, lit, params_from, server_doc, server_host,
-    topic_values,
+    BrokerModel, BrokerOp, Cx, common, fixed_string, lit, server_doc, server_host, topic_values,
 };
 use crate::types::Warning;
 
@@ -172,8 +171,22 @@ fn producer(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
             }
         })
         .collect();
+    // The client id: the first send operation's binding that fixes one.
+    let client = model
+        .send
+        .iter()
+        .filter_map(|op| cx.api.operation(op.id).bindings.kafka.as_ref())
+        .find_map(|b| fixed_string(cx.api, b.client_id));
+    let client = match client {
+        Some(c) => quote!(Some(#c)),
+        None => quote!(None),
+    };
     quote! {
         #(#statics)*
+
+        /// The producer's client id: `clientId` of the first send operation's binding that
+        /// fixes one.
+        pub const PRODUCER_CLIENT_ID: Option<&str> = #client;
 
         /// Sends the application's *send* operations (idempotent producer, `acks=all`; a
         /// `content-type` header and the message's typed headers go with every record).
@@ -183,9 +196,11 @@ fn producer(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
         }
 
         impl Producer {
-            /// A producer for `config`.
+            /// A producer for `config`, with [`PRODUCER_CLIENT_ID`] as its `client.id` unless
+            /// `config` sets one.
             pub fn new(config: &kafka::KafkaConfig) -> Result<Self, kafka::KafkaError> {
-                Ok(Producer { inner: kafka::Producer::new(config)? })
+                let config = config.clone().or_client_id(PRODUCER_CLIENT_ID);
+                Ok(Producer { inner: kafka::Producer::new(&config)? })
             }
 
             /// The runtime's producer (`flush`, raw sends).
@@ -261,7 +276,7 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
     let arms = model.receive.iter().enumerate().map(|(i, op)| {
         let c = model.channel(op);
         let method = crate::ident(&op.method);
-        let params = params_from(c, &quote!(found), &quote!(kafka::HandlerError));
+        let params = cx.params_from(c, &quote!(found), &quote!(kafka::HandlerError));
         let (k, typed) = key_ty(cx, op);
         let key = if typed {
             let k = if k.to_string() == "str" {
@@ -276,15 +291,16 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
         let decode = match op.messages.as_slice() {
             [one] => {
                 let t = cx.msg_ty(*one);
+                let check = cx.check(*one);
                 if cx.has_headers(*one) {
                     quote! {{
-                        let mut message = record.decode::<#t>()?;
+                        let mut message = record.decode_checked::<#t>(&#check)?;
                         // Headers that do not fit the headers schema are left out.
                         message.headers = record.typed_headers().ok();
                         message
                     }}
                 } else {
-                    quote!(record.decode::<#t>()?)
+                    quote!(record.decode_checked::<#t>(&#check)?)
                 }
             }
             _ => cx.decode_any(op, quote!(record), quote!(kafka)),
@@ -307,7 +323,8 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
         #[doc = #group_doc]
         pub const GROUP_ID: &str = #group;
 
-        /// The client id: `clientId` of the first receive operation's binding that fixes one.
+        /// The consumer's client id: `clientId` of the first receive operation's binding that
+        /// fixes one (`consumer_options` sets it; a `client.id` in the configuration wins).
         pub const CLIENT_ID: Option<&str> = #client;
 
         /// What the consumer subscribes to, in route order: each receive operation's topic, or
@@ -408,6 +425,7 @@ pub(crate) fn emit(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>
     let topics = topics(cx, model);
     let producer = producer(cx, model);
     let consumer = consumer(cx, model, warnings);
+    let checks = cx.checks(model);
     let future = (!model.receive.is_empty()).then(|| {
         quote!(
             use std::future::Future;
@@ -433,5 +451,6 @@ pub(crate) fn emit(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>
         #topics
         #producer
         #consumer
+        #checks
     }
 }
