@@ -1231,16 +1231,20 @@ async fn broker_restart_mid_stream() {
     let p = publisher.clone();
     let pfx = prefix.clone();
     let producer = tokio::spawn(async move {
+        let mut published = Vec::new();
         for seq in 1..=N {
-            p.publish(
-                &lights_topic(&pfx, "a", seq),
-                &measured(seq),
-                &PublishOptions::new(Qos::AtLeastOnce),
-            )
-            .await
-            .expect("publish");
+            published.push(
+                p.publish(
+                    &lights_topic(&pfx, "a", seq),
+                    &measured(seq),
+                    &PublishOptions::new(Qos::AtLeastOnce),
+                )
+                .await
+                .expect("publish"),
+            );
             tokio::time::sleep(Duration::from_millis(3)).await;
         }
+        published
     });
     eventually("a third of the stream", WAIT, || {
         durable.ok_count() >= N as usize / 3
@@ -1249,7 +1253,15 @@ async fn broker_restart_mid_stream() {
     broker.stop();
     tokio::time::sleep(Duration::from_millis(300)).await;
     broker.start();
-    producer.await.expect("producer");
+    let published = producer.await.expect("producer");
+    // Every publish is acknowledged in the end: those in flight when the broker went away
+    // were sent again on the new connection (a fresh session: with new packet ids).
+    for (seq, p) in (1..).zip(published) {
+        tokio::time::timeout(WAIT, p.acknowledged())
+            .await
+            .unwrap_or_else(|_| panic!("publish {seq} acknowledged in time"))
+            .unwrap_or_else(|e| panic!("publish {seq}: {e}"));
+    }
     let generation = durable_sub.wait_connected(WAIT).await.expect("reconnect");
     assert!(generation >= 2, "the durable subscriber reconnected");
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -821,12 +821,16 @@ async fn mqtt_broker_away_at_start_and_mid_stream() {
         "first half"
     );
     broker.stop();
-    // Published while the broker is away: queued by the client, sent after the reconnect.
+    // Published while the broker is away: queued by the client, sent after the reconnect;
+    // their acknowledgements are awaited across it.
+    let mut queued = Vec::new();
     for seq in 50..100 {
-        publisher
-            .report_status(&p, &status(seq))
-            .await
-            .expect("queued publish");
+        queued.push(
+            publisher
+                .report_status(&p, &status(seq))
+                .await
+                .expect("queued publish"),
+        );
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(broker.start(), "broker restarted");
@@ -841,7 +845,13 @@ async fn mqtt_broker_away_at_start_and_mid_stream() {
     );
     let seqs: Vec<u64> = take(&lamps.statuses).iter().map(|s| s.1).collect();
     report("MQTT broker away at start and mid-stream", &seqs, 100);
-    publisher.client().close().await;
+    for published in queued {
+        tokio::time::timeout(LONG, published.acknowledged())
+            .await
+            .expect("acknowledged in time")
+            .expect("acknowledged after the reconnect");
+    }
+    assert_eq!(publisher.client().close().await.unacknowledged, 0);
     sub.close().await;
 }
 
