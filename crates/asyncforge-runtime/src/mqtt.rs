@@ -2242,6 +2242,34 @@ mod tests {
     }
 
     #[test]
+    fn client_ids_are_never_shared_by_accident() {
+        let mut default = MqttConfig::new("ids.test", 1, "fleet");
+        default.client_id_is_default = true;
+        let first = IdClaim::claim(&default, false).expect("first");
+        let second = IdClaim::claim(&default, false).expect("second");
+        let publisher = IdClaim::claim(&default, true).expect("publisher");
+        assert_eq!(
+            (first.id(), second.id(), publisher.id()),
+            ("fleet", "fleet-2", "fleet-publisher")
+        );
+        let explicit = MqttConfig::new("ids.test", 1, "mine");
+        let mine = IdClaim::claim(&explicit, false).expect("explicit");
+        assert!(IdClaim::claim(&explicit, false).is_err(), "taken");
+        let other_broker = MqttConfig::new("ids.test", 2, "mine");
+        assert!(
+            IdClaim::claim(&other_broker, false).is_ok(),
+            "another broker"
+        );
+        drop(mine);
+        assert!(IdClaim::claim(&explicit, false).is_ok(), "released");
+        drop(first);
+        assert_eq!(
+            IdClaim::claim(&default, false).expect("again").id(),
+            "fleet"
+        );
+    }
+
+    #[test]
     fn properties_round_trip_through_rumqttc() {
         let p = Properties {
             content_type: Some("application/json".into()),

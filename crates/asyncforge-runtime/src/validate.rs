@@ -192,6 +192,17 @@ mod tests {
     }
 
     #[test]
+    fn parameters_are_checked_as_their_typed_values() {
+        static BERTH: SchemaCheck = SchemaCheck::new(r#"{"type":"string","pattern":"^B[0-9]$"}"#);
+        static LEVEL: SchemaCheck = SchemaCheck::new(r#"{"type":"integer","maximum":3}"#);
+        assert!(BERTH.check_parameter("berth", &"B1").is_ok());
+        let e = BERTH.check_parameter("berth", &"x/1").expect_err("pattern");
+        assert!(e.starts_with("parameter `berth` = `x/1`: "), "{e}");
+        assert!(LEVEL.check_parameter("level", &3i64).is_ok());
+        assert!(LEVEL.check_parameter("level", &4i64).is_err());
+    }
+
+    #[test]
     fn a_broken_schema_is_reported_and_accepts() {
         static BROKEN: SchemaCheck = SchemaCheck::new(r#"{"type": 12}"#);
         assert!(BROKEN.compile().is_err());
