@@ -1469,6 +1469,32 @@ impl MqttClient {
         opts: &PublishOptions,
         timeout: Duration,
     ) -> Result<Resp, MqttError> {
+        self.request_with(topic, request, opts, timeout, None).await
+    }
+
+    /// Like [`MqttClient::request`], with the reply checked against its message's whole schema
+    /// (a reply that breaks it is an error naming the violations): what generated requesters
+    /// call.
+    pub async fn request_checked<Req: Message, Resp: Message>(
+        &self,
+        topic: &str,
+        request: &Req,
+        opts: &PublishOptions,
+        timeout: Duration,
+        check: &SchemaCheck,
+    ) -> Result<Resp, MqttError> {
+        self.request_with(topic, request, opts, timeout, Some(check))
+            .await
+    }
+
+    async fn request_with<Req: Message, Resp: Message>(
+        &self,
+        topic: &str,
+        request: &Req,
+        opts: &PublishOptions,
+        timeout: Duration,
+        check: Option<&SchemaCheck>,
+    ) -> Result<Resp, MqttError> {
         if self.inner.config.version != Version::V5 {
             return Err(MqttError::NeedsV5("request/reply"));
         }
@@ -1503,7 +1529,11 @@ impl MqttClient {
         };
         self.inner.shared.replies().remove(&correlation);
         match answer {
-            Ok(Ok(delivery)) => delivery.decode::<Resp>().map_err(|e| match e {
+            Ok(Ok(delivery)) => match check {
+                Some(check) => delivery.decode_checked::<Resp>(check),
+                None => delivery.decode::<Resp>(),
+            }
+            .map_err(|e| match e {
                 HandlerError::Invalid(m) | HandlerError::Failed(m) => {
                     MqttError::Config(format!("invalid reply: {m}"))
                 }

@@ -1023,6 +1023,75 @@ async fn mqtt_clients_of_one_application_never_share_a_client_id() {
     sub.close().await;
 }
 
+/// An MQTT 5 reply is an incoming message too: the generated requester checks it against its
+/// schema, so a lamp answering with `level: 150` (`maximum: 100`) gives the caller an error
+/// naming `/level`, not a value outside the contract.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt5_replies_are_checked_against_their_schema() {
+    #[derive(Clone)]
+    struct Overbright;
+    impl fleet::mqtt::Handler for Overbright {
+        async fn handle_command(
+            &self,
+            r: fleet::mqtt::Received<fleet::mqtt::LampCommandsParams, fleet::messages::Command>,
+        ) -> Result<fleet::messages::Ack, HandlerError> {
+            Ok(fleet::messages::Ack::new(fleet::types::AckPayload {
+                lamp_id: r.params.lamp_id,
+                applied: true,
+                level: Some(150),
+                extra: BTreeMap::new(),
+            }))
+        }
+
+        async fn watch_status(
+            &self,
+            _: fleet::mqtt::Received<fleet::mqtt::LampStatusParams, fleet::messages::Status>,
+        ) -> Result<(), HandlerError> {
+            Ok(())
+        }
+    }
+    for (broker, port) in mqtt_brokers(Version::V5) {
+        let lamp = fleet::mqtt::subscribe(
+            mqtt_config(
+                fleet::mqtt::broker_config(Some(&unique("overbright"))),
+                port,
+                Version::V5,
+            ),
+            Overbright,
+        )
+        .expect("subscribe");
+        lamp.wait_connected(LONG).await.expect("lamp connected");
+        let controller = fleet::mqtt::Publisher::start(mqtt_config(
+            fleet::mqtt::broker_config(Some(&unique("ctrl"))),
+            port,
+            Version::V5,
+        ))
+        .expect("controller");
+        let params = fleet::mqtt::LampCommandsParams {
+            lamp_id: unique("lamp"),
+        };
+        let answer = controller
+            .send_command(
+                &params,
+                &fleet::messages::Command::new(fleet::types::CommandPayload {
+                    action: fleet::types::CommandPayloadAction::Dim,
+                    level: Some(30),
+                    extra: BTreeMap::new(),
+                }),
+                LONG,
+            )
+            .await;
+        match answer {
+            Err(e @ mqtt::MqttError::Config(_)) => {
+                assert!(e.to_string().contains("/level"), "{broker}: {e}");
+            }
+            other => panic!("{broker}: an invalid reply was accepted or timed out: {other:?}"),
+        }
+        controller.client().close().await;
+        lamp.close().await;
+    }
+}
+
 /// Incoming MQTT messages are checked against the whole schema, and topic parameters against
 /// theirs: an independent client (rumqttc) publishes crane statuses to the generated
 /// harbor-telemetry subscriber; one that breaks `maximum`, one that breaks `pattern`, one with

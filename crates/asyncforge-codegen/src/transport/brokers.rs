@@ -455,13 +455,21 @@ impl Cx<'_> {
     }
 
     /// The `checks` module of a broker module: the payload schema of every message its
-    /// receive operations take, and the schema of every parameter of their channels. Empty
-    /// without receive operations.
+    /// receive operations take and of every reply its send operations wait for, and the schema
+    /// of every parameter of the receive operations' channels. Empty when nothing comes in.
     pub fn checks(&self, model: &BrokerModel) -> TokenStream {
         let mut messages: Vec<MessageId> = model
             .receive
             .iter()
             .flat_map(|op| op.messages.iter().copied())
+            // Only MQTT generates request/reply.
+            .chain(
+                model
+                    .send
+                    .iter()
+                    .filter(|_| model.broker == Broker::Mqtt)
+                    .filter_map(|op| op.reply),
+            )
             .collect();
         messages.sort_by_key(|m| m.0);
         messages.dedup();

@@ -202,15 +202,17 @@ fn publisher(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
         let msg_ty = cx.op_message_ty(op);
         if let (Some(reply), [one]) = (op.reply, op.messages.as_slice()) {
             let reply_ty = cx.msg_ty(reply);
+            let check = cx.check(reply);
             let opts = options(cx, op, *one);
             return quote! {
                 #doc
                 ///
                 /// MQTT 5 request/reply: publishes with this client's reply topic and fresh
-                /// correlation data, and waits up to `timeout` for the answer.
+                /// correlation data, and waits up to `timeout` for the answer (checked against
+                /// its schema).
                 pub async fn #method(&self, #params_arg message: &#msg_ty, timeout: Duration) -> Result<#reply_ty, mqtt::MqttError> {
                     #topic
-                    self.client.request(&topic, message, &#opts, timeout).await
+                    self.client.request_checked(&topic, message, &#opts, timeout, &#check).await
                 }
             };
         }

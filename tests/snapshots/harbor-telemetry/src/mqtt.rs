@@ -146,7 +146,8 @@ impl Publisher {
     /// Operation `requestReading`.
     ///
     /// MQTT 5 request/reply: publishes with this client's reply topic and fresh
-    /// correlation data, and waits up to `timeout` for the answer.
+    /// correlation data, and waits up to `timeout` for the answer (checked against
+    /// its schema).
     pub async fn request_reading(
         &self,
         params: &CraneCommandsParams,
@@ -164,11 +165,12 @@ impl Publisher {
                 ],
             )?;
         self.client
-            .request(
+            .request_checked(
                 &topic,
                 message,
                 &mqtt::PublishOptions::new(mqtt::Qos::AtMostOnce).retain(false),
                 timeout,
+                &checks::READING,
             )
             .await
     }
@@ -274,6 +276,10 @@ pub mod checks {
     /// The payload schema of message `craneStatus`.
     pub static CRANE_STATUS: SchemaCheck = SchemaCheck::new(
         "{\"type\":\"object\",\"properties\":{\"craneId\":{\"type\":\"string\",\"pattern\":\"^C-[0-9]{2}$\"},\"state\":{\"type\":\"string\",\"enum\":[\"idle\",\"working\",\"maintenance\",\"stopped\"]},\"loadKg\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":65000},\"reportedAt\":{\"type\":\"string\",\"format\":\"date-time\"}},\"required\":[\"craneId\",\"state\",\"reportedAt\"]}",
+    );
+    /// The payload schema of message `reading` (its type enforces it: messages are decoded straight from their bytes).
+    pub static READING: SchemaCheck = SchemaCheck::by_type(
+        "{\"type\":\"object\",\"properties\":{\"requestId\":{\"type\":\"string\",\"format\":\"uuid\"},\"values\":{\"type\":\"object\",\"additionalProperties\":{\"type\":\"number\"}}},\"required\":[\"requestId\",\"values\"]}",
     );
     /// The schema of parameter `berth` of `harbor/{berth}/cranes/{craneId}/status`.
     pub static CRANE_STATUS_BERTH: SchemaCheck = SchemaCheck::new(

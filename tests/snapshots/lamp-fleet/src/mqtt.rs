@@ -104,7 +104,8 @@ impl Publisher {
     /// Operation `sendCommand`.
     ///
     /// MQTT 5 request/reply: publishes with this client's reply topic and fresh
-    /// correlation data, and waits up to `timeout` for the answer.
+    /// correlation data, and waits up to `timeout` for the answer (checked against
+    /// its schema).
     pub async fn send_command(
         &self,
         params: &LampCommandsParams,
@@ -116,7 +117,7 @@ impl Publisher {
             .map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
         let topic = template.topic(&[("lampId", params.lamp_id.as_str())])?;
         self.client
-            .request(
+            .request_checked(
                 &topic,
                 message,
                 &{
@@ -126,6 +127,7 @@ impl Publisher {
                     o
                 },
                 timeout,
+                &checks::ACK,
             )
             .await
     }
@@ -281,6 +283,10 @@ pub mod checks {
     /// The payload schema of message `command`.
     pub static COMMAND: SchemaCheck = SchemaCheck::new(
         "{\"type\":\"object\",\"properties\":{\"action\":{\"type\":\"string\",\"enum\":[\"on\",\"off\",\"dim\"]},\"level\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":100}},\"required\":[\"action\"]}",
+    );
+    /// The payload schema of message `ack`.
+    pub static ACK: SchemaCheck = SchemaCheck::new(
+        "{\"type\":\"object\",\"properties\":{\"lampId\":{\"type\":\"string\"},\"applied\":{\"type\":\"boolean\"},\"level\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":100}},\"required\":[\"lampId\",\"applied\"]}",
     );
     /// The payload schema of message `status`.
     pub static STATUS: SchemaCheck = SchemaCheck::new(
