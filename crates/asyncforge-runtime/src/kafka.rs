@@ -5,7 +5,8 @@
 //!   channel address) with a typed key, headers (`content-type` always) and waits for the
 //!   broker's delivery report. Idempotent, `acks=all`.
 //! - [`Consumer`] runs a [`Handler`] over the records of its topics in a consumer group
-//!   (`groupId`/`clientId` from the operation binding), **at least once**:
+//!   (`groupId`/`clientId` from the operation binding; a `client.id` of the [`KafkaConfig`]
+//!   wins), **at least once**:
 //!   - `enable.auto.commit=false` and `enable.auto.offset.store=false`: an offset is stored
 //!     only after the handler returned `Ok` (or the record went to the dead-letter topic), and
 //!     stored offsets are committed every [`ConsumerOptions::commit_interval`], before
@@ -19,7 +20,9 @@
 //!     [`Consumer::run`] returns [`KafkaError::HandlerFailed`]: the record's offset is not
 //!     committed, so the next run (this process or another member of the group) starts at
 //!     that record. Skipping it silently would lose it;
-//!   - an invalid record ([`HandlerError::Invalid`]: undecodable payload or key) is not
+//!   - an invalid record ([`HandlerError::Invalid`]: undecodable payload or key, a payload
+//!     that breaks its schema ([`Record::decode_checked`]) or a topic parameter that breaks
+//!     its own) is not
 //!     retried: it goes to the dead-letter topic if there is one, else it is logged and
 //!     skipped (committed) — retrying a poison record would stop the partition forever;
 //!   - a crash (kill -9) loses no record: everything handled but not yet committed is

@@ -20,8 +20,9 @@
 //!   one first; messages of the dropped connection still queued for the handler are not
 //!   handled (they come again). MQTT never resends on the same connection (MQTT 5 §4.4
 //!   forbids it). With a clean session the broker forgets the message: it is lost.
-//! - **Invalid message** ([`HandlerError::Invalid`]: undecodable payload, a parameter that
-//!   does not parse, a topic no subscription matches): logged, counted and *acknowledged*.
+//! - **Invalid message** ([`HandlerError::Invalid`]: undecodable payload, one that breaks its
+//!   schema ([`Delivery::decode_checked`]), a parameter that does not parse or breaks its
+//!   schema, a topic no subscription matches): logged, counted and *acknowledged*.
 //!   Redelivering it would fail the same way forever (a poison message), and it would hold an
 //!   in-flight slot.
 //! - **QoS 2** gives the broker exactly-once, but the handler runs before PUBREC: if the client
