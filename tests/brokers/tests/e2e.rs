@@ -1354,8 +1354,21 @@ async fn kafka_operation_binding_client_ids_reach_the_broker() {
         eprintln!("SKIP: the mock cluster did not start");
         return;
     };
-    let relay = ClientIdRelay::start(&mock.bootstrap).await.expect("relay");
-    let config = mock.config();
+    client_ids_reach_the_broker(mock.config()).await;
+    let Some(tansu) = Tansu::start() else {
+        eprintln!("SKIP: {TANSU_HINT}");
+        return;
+    };
+    fleet::kafka::ensure_topics(&tansu.config(), Duration::from_secs(20))
+        .await
+        .expect("topics");
+    client_ids_reach_the_broker(tansu.config()).await;
+}
+
+async fn client_ids_reach_the_broker(config: KafkaConfig) {
+    let relay = ClientIdRelay::start(&config.bootstrap_servers)
+        .await
+        .expect("relay");
     let via_relay = KafkaConfig {
         bootstrap_servers: relay.bootstrap.clone(),
         ..config.clone()
@@ -1402,7 +1415,29 @@ async fn kafka_incoming_records_are_checked_against_the_whole_schema() {
         eprintln!("SKIP: the mock cluster did not start");
         return;
     };
-    let config = mock.config();
+    records_are_checked(mock.config()).await;
+    let Some(tansu) = Tansu::start() else {
+        eprintln!("SKIP: {TANSU_HINT}");
+        return;
+    };
+    let spec = |name: &str| kafka::TopicSpec {
+        name: name.to_owned(),
+        partitions: Some(1),
+        replicas: Some(1),
+        config: BTreeMap::new(),
+    };
+    kafka::ensure_topics(
+        &tansu.config(),
+        &[spec(topic), spec("fleet.energy.invalid")],
+        Duration::from_secs(20),
+    )
+    .await
+    .expect("topics");
+    records_are_checked(tansu.config()).await;
+}
+
+async fn records_are_checked(config: KafkaConfig) {
+    let topic = fleet::kafka::ENERGY_READINGS;
     let producer = kafka::Producer::new(&config).expect("producer");
     let records = [
         r#"{"seq":1,"lampId":"lamp1","wattHours":1.5}"#,
