@@ -105,7 +105,41 @@ fn key_ty(cx: &Cx<'_>, op: &BrokerOp) -> (TokenStream, bool) {
     }
 }
 
-fn producer(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
+/// The client id the bindings of `ops` fix: the first one's; a different one of a later
+/// operation is reported (one client has one id).
+fn client_id(
+    cx: &Cx<'_>,
+    ops: &[BrokerOp],
+    client: &str,
+    warnings: &mut Vec<Warning>,
+) -> Option<String> {
+    let mut first: Option<(String, String)> = None;
+    for op in ops {
+        let o = cx.api.operation(op.id);
+        let Some(id) = o
+            .bindings
+            .kafka
+            .as_ref()
+            .and_then(|b| fixed_string(cx.api, b.client_id))
+        else {
+            continue;
+        };
+        match &first {
+            Some((f, by)) if *f != id => warnings.push(Warning {
+                message: format!(
+                    "operation `{}`: client id `{id}` differs from `{f}` of `{by}`; the generated {client} uses `{f}`",
+                    o.key
+                ),
+                source: o.source.clone(),
+            }),
+            Some(_) => {}
+            None => first = Some((id, o.key.clone())),
+        }
+    }
+    first.map(|(id, _)| id)
+}
+
+fn producer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> TokenStream {
     let methods = model.send.iter().map(|op| {
         let c = model.channel(op);
         let method = crate::ident(&op.method);
@@ -172,12 +206,7 @@ fn producer(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
         })
         .collect();
     // The client id: the first send operation's binding that fixes one.
-    let client = model
-        .send
-        .iter()
-        .filter_map(|op| cx.api.operation(op.id).bindings.kafka.as_ref())
-        .find_map(|b| fixed_string(cx.api, b.client_id));
-    let client = match client {
+    let client = match client_id(cx, &model.send, "producer", warnings) {
         Some(c) => quote!(Some(#c)),
         None => quote!(None),
     };
@@ -219,7 +248,6 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
     }
     // Group and client id: the first receive operation's binding that fixes one.
     let mut group: Option<(String, String)> = None;
-    let mut client: Option<String> = None;
     for op in &model.receive {
         let o = cx.api.operation(op.id);
         let Some(b) = &o.bindings.kafka else { continue };
@@ -236,10 +264,8 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
                 None => group = Some((g, o.key.clone())),
             }
         }
-        if client.is_none() {
-            client = fixed_string(cx.api, b.client_id);
-        }
     }
+    let client = client_id(cx, &model.receive, "consumer", warnings);
     let group_doc = match &group {
         Some((_, by)) => format!(" The consumer group: `groupId` of `{by}`'s binding."),
         None => " The consumer group: the bindings fix none, so the API's title.".to_owned(),
@@ -423,7 +449,7 @@ pub(crate) fn emit(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>
     let common = common(cx, model);
     let servers = servers(cx, model);
     let topics = topics(cx, model);
-    let producer = producer(cx, model);
+    let producer = producer(cx, model, warnings);
     let consumer = consumer(cx, model, warnings);
     let checks = cx.checks(model);
     let future = (!model.receive.is_empty()).then(|| {
@@ -452,5 +478,61 @@ pub(crate) fn emit(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>
         #producer
         #consumer
         #checks
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::transport::model::tests::api;
+
+    const TWO_PRODUCER_IDS: &str = "asyncapi: 3.0.0
+info: {title: T, version: '1'}
+servers: {k: {host: 'localhost:9092', protocol: kafka}}
+channels:
+  a: {address: a, messages: {m: {payload: {type: object}}}}
+  b: {address: b, messages: {n: {payload: {type: object}}}}
+operations:
+  sendA:
+    action: send
+    channel: {$ref: '#/channels/a'}
+    bindings: {kafka: {clientId: {type: string, enum: [first-id]}}}
+  sendB:
+    action: send
+    channel: {$ref: '#/channels/b'}
+    bindings: {kafka: {clientId: {type: string, const: second-id}}}
+  receiveA:
+    action: receive
+    channel: {$ref: '#/channels/a'}
+    bindings: {kafka: {clientId: {type: string, enum: [reader]}}}
+";
+
+    #[test]
+    fn operation_binding_client_ids_reach_producer_and_consumer() {
+        let generated =
+            crate::generate(&api(TWO_PRODUCER_IDS), &crate::Settings::new("t")).expect("generates");
+        let kafka = generated
+            .files
+            .iter()
+            .find(|f| f.path.ends_with("kafka.rs"))
+            .expect("src/kafka.rs");
+        assert!(
+            kafka
+                .contents
+                .contains(r#"pub const PRODUCER_CLIENT_ID: Option<&str> = Some("first-id");"#),
+            "{}",
+            kafka.contents
+        );
+        assert!(
+            kafka
+                .contents
+                .contains(r#"pub const CLIENT_ID: Option<&str> = Some("reader");"#)
+        );
+        assert!(
+            generated.warnings.iter().any(|w| w
+                .message
+                .contains("client id `second-id` differs from `first-id` of `sendA`")),
+            "{:?}",
+            generated.warnings
+        );
     }
 }
