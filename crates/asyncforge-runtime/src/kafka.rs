@@ -5,7 +5,8 @@
 //!   channel address) with a typed key, headers (`content-type` always) and waits for the
 //!   broker's delivery report. Idempotent, `acks=all`.
 //! - [`Consumer`] runs a [`Handler`] over the records of its topics in a consumer group
-//!   (`groupId`/`clientId` from the operation binding), **at least once**:
+//!   (`groupId`/`clientId` from the operation binding; a `client.id` of the [`KafkaConfig`]
+//!   wins), **at least once**:
 //!   - `enable.auto.commit=false` and `enable.auto.offset.store=false`: an offset is stored
 //!     only after the handler returned `Ok` (or the record went to the dead-letter topic), and
 //!     stored offsets are committed every [`ConsumerOptions::commit_interval`], before
@@ -19,7 +20,9 @@
 //!     [`Consumer::run`] returns [`KafkaError::HandlerFailed`]: the record's offset is not
 //!     committed, so the next run (this process or another member of the group) starts at
 //!     that record. Skipping it silently would lose it;
-//!   - an invalid record ([`HandlerError::Invalid`]: undecodable payload or key) is not
+//!   - an invalid record ([`HandlerError::Invalid`]: undecodable payload or key, a payload
+//!     that breaks its schema ([`Record::decode_checked`]) or a topic parameter that breaks
+//!     its own) is not
 //!     retried: it goes to the dead-letter topic if there is one, else it is logged and
 //!     skipped (committed) — retrying a poison record would stop the partition forever;
 //!   - a crash (kill -9) loses no record: everything handled but not yet committed is
@@ -57,6 +60,7 @@ use serde::de::DeserializeOwned;
 use super::backoff::Backoff;
 use super::codec::{Codec, CodecError};
 use super::message::Message;
+use super::validate::SchemaCheck;
 
 /// Header carrying the payload's content type.
 pub const CONTENT_TYPE_HEADER: &str = "content-type";
@@ -143,6 +147,17 @@ impl KafkaConfig {
     /// Adds a librdkafka property.
     pub fn set(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.properties.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets `client.id` to a binding's `clientId` unless the configuration already names one
+    /// (the application's choice wins).
+    pub fn or_client_id(mut self, client_id: Option<&str>) -> Self {
+        if let Some(id) = client_id {
+            self.properties
+                .entry("client.id".to_owned())
+                .or_insert_with(|| id.to_owned());
+        }
         self
     }
 
@@ -603,6 +618,27 @@ impl Record {
     /// Decodes the payload as `M`. A `content-type` header whose codec differs from `M`'s, a
     /// missing payload or bytes that do not decode are [`HandlerError::Invalid`].
     pub fn decode<M: Message>(&self) -> Result<M, HandlerError> {
+        let payload = self.payload_for::<M>()?;
+        Ok(M::decode(payload)?)
+    }
+
+    /// Decodes the payload as `M` and checks it against the message's whole schema (bounds,
+    /// lengths, patterns, enums, formats): what generated consumers call. A record that
+    /// breaks the schema is [`HandlerError::Invalid`] (dead-lettered, or skipped without a
+    /// dead-letter topic) with the path of each violation.
+    pub fn decode_checked<M: Message>(&self, check: &SchemaCheck) -> Result<M, HandlerError> {
+        let payload = self.payload_for::<M>()?;
+        if !super::endpoint::is_json(M::CONTENT_TYPE) {
+            return Ok(M::decode(payload)?);
+        }
+        let mut incoming = super::endpoint::Incoming::new(payload);
+        incoming
+            .try_message::<M>(check)
+            .ok_or_else(|| HandlerError::Invalid(incoming.rejection()))
+    }
+
+    /// The payload, when the record's `content-type` (if any) names `M`'s codec.
+    fn payload_for<M: Message>(&self) -> Result<&[u8], HandlerError> {
         if let Some(ct) = self.header(CONTENT_TYPE_HEADER) {
             let ct = String::from_utf8_lossy(ct);
             let expected = Codec::for_content_type(M::CONTENT_TYPE)?;
@@ -614,10 +650,10 @@ impl Record {
                 )));
             }
         }
-        let Some(payload) = &self.payload else {
-            return Err(HandlerError::Invalid("no payload".into()));
-        };
-        Ok(M::decode(payload)?)
+        match &self.payload {
+            Some(p) => Ok(p),
+            None => Err(HandlerError::Invalid("no payload".into())),
+        }
     }
 
     /// The record's headers as the message's typed headers (see [`super::headers`]);
@@ -688,7 +724,8 @@ pub trait Handler: Send + Sync + 'static {
 pub struct ConsumerOptions {
     /// Consumer group (`groupId` of the operation binding).
     pub group_id: String,
-    /// Client id (`clientId` of the operation binding).
+    /// Client id (`clientId` of the operation binding); a `client.id` property of the
+    /// [`KafkaConfig`] (the application's choice) wins over it.
     pub client_id: Option<String>,
     /// Topics, in route order.
     pub topics: Vec<String>,
@@ -819,7 +856,10 @@ impl Consumer {
         ]);
         cc.set("group.id", &options.group_id);
         cc.set("auto.offset.reset", &options.auto_offset_reset);
-        if let Some(id) = &options.client_id {
+        // The binding's client id, unless the application's configuration names one.
+        if let Some(id) = &options.client_id
+            && !config.properties.contains_key("client.id")
+        {
             cc.set("client.id", id);
         }
         // The at-least-once settings cannot be overridden by `properties`.

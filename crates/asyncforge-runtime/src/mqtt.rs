@@ -20,8 +20,9 @@
 //!   one first; messages of the dropped connection still queued for the handler are not
 //!   handled (they come again). MQTT never resends on the same connection (MQTT 5 §4.4
 //!   forbids it). With a clean session the broker forgets the message: it is lost.
-//! - **Invalid message** ([`HandlerError::Invalid`]: undecodable payload, a parameter that
-//!   does not parse, a topic no subscription matches): logged, counted and *acknowledged*.
+//! - **Invalid message** ([`HandlerError::Invalid`]: undecodable payload, one that breaks its
+//!   schema ([`Delivery::decode_checked`]), a parameter that does not parse or breaks its
+//!   schema, a topic no subscription matches): logged, counted and *acknowledged*.
 //!   Redelivering it would fail the same way forever (a poison message), and it would hold an
 //!   in-flight slot.
 //! - **QoS 2** gives the broker exactly-once, but the handler runs before PUBREC: if the client
@@ -34,6 +35,18 @@
 //!   hand-over to the dispatcher task): synchronous work before a handler's first `.await`
 //!   holds up the connection (keep-alives, publishes) while it runs, so long computations
 //!   belong in `tokio::task::spawn_blocking`.
+//!
+//! Publishing: [`MqttClient::publish`] returns a [`Published`] once the message is handed to
+//! the connection; [`Published::acknowledged`] waits for the broker's PUBACK (QoS 1) or PUBCOMP
+//! (QoS 2). [`MqttClient::close`] waits (up to [`MqttConfig::close_timeout`]) for every QoS 1/2
+//! publish in flight before it disconnects and reports those left unacknowledged
+//! ([`CloseReport`]), so a client that publishes and closes at once loses nothing.
+//!
+//! Client ids: an id the application gives is used as it is (a second live client of the
+//! process with the same id on the same broker is refused); a default id
+//! ([`MqttConfig::client_id_is_default`]: a binding's `clientId` or a made-up one) is never
+//! shared inside the process — `<id>-publisher` for a publisher-only client, `<id>-2`… for a
+//! second client.
 //!
 //! Reconnects use [`Backoff`]; after a reconnect to a fresh session the subscriptions are
 //! made again, and publishes that were queued or in flight are sent again (rumqttc alone drops
@@ -72,6 +85,7 @@ use super::backoff::Backoff;
 use super::codec::{Codec, CodecError};
 use super::message::Message;
 pub use super::mqtt_topic::{Params, TopicError, TopicTemplate, check_publish_topic};
+use super::validate::SchemaCheck;
 
 /// Most requests waiting for a reply at once ([`MqttClient::request`]).
 pub const MAX_PENDING_REQUESTS: usize = 4096;
@@ -190,8 +204,17 @@ pub struct MqttConfig {
     pub port: u16,
     /// Protocol version.
     pub version: Version,
-    /// Client id (brokers keep sessions by client id).
+    /// Client id (brokers keep sessions by client id, and drop a connection when another one
+    /// comes with its id). [`MqttClient::start`] refuses an id another client of this process
+    /// uses on the same broker.
     pub client_id: String,
+    /// `client_id` is a default (a server binding's `clientId`, or made up by
+    /// [`MqttConfig::default_client_id`]), not the application's choice: a binding's
+    /// `clientId` replaces it ([`MqttConfig::apply_binding`]), a publisher-only client
+    /// ([`MqttClient::publisher`]) uses `<id>-publisher` (so it never takes over a
+    /// subscriber's kept session), and a client whose id another client of this process uses
+    /// on the same broker gets `<id>-2`, `<id>-3`… instead.
+    pub client_id_is_default: bool,
     /// Start a fresh session on every connect (3.1.1 `cleanSession`, 5 `clean start`).
     /// `false` keeps subscriptions and unacknowledged messages across reconnects.
     pub clean_session: bool,
@@ -207,7 +230,10 @@ pub struct MqttConfig {
     /// Largest packet accepted from (and sent to) the broker, bytes.
     pub max_packet_size: usize,
     /// Most unacknowledged outgoing QoS 1/2 publishes; with MQTT 5 also the `Receive Maximum`
-    /// announced to the broker (the most unacknowledged incoming ones).
+    /// announced to the broker (the most unacknowledged incoming ones). 20 by default:
+    /// MQTT 3.1.1 gives a broker no way to say how many it takes, and Mosquitto acknowledges
+    /// and drops the QoS 1/2 publishes beyond its `max_inflight_messages` (20 by default).
+    /// An MQTT 5 broker's own `Receive Maximum` lowers it further.
     pub inflight: u16,
     /// Received messages waiting for the handler.
     pub queue: usize,
@@ -222,6 +248,9 @@ pub struct MqttConfig {
     pub reply_topic: Option<String>,
     /// TLS (`mqtts`): `None` connects over plain TCP.
     pub tls: Option<MqttTls>,
+    /// How long [`MqttClient::close`] waits for the broker to acknowledge the QoS 1/2
+    /// publishes still in flight (PUBACK / PUBCOMP) before it disconnects.
+    pub close_timeout: Duration,
 }
 
 /// TLS for a broker connection: the server's certificate is checked against the public
@@ -287,13 +316,14 @@ impl MqttConfig {
             port,
             version: Version::V311,
             client_id: client_id.into(),
+            client_id_is_default: false,
             clean_session: true,
             keep_alive: Duration::from_secs(30),
             last_will: None,
             credentials: None,
             session_expiry_interval: None,
             max_packet_size: 1 << 20,
-            inflight: 100,
+            inflight: 20,
             queue: 1024,
             request_queue: 1024,
             backoff: Backoff {
@@ -304,6 +334,7 @@ impl MqttConfig {
             connect_timeout: Duration::from_secs(10),
             reply_topic: None,
             tls: None,
+            close_timeout: Duration::from_secs(10),
         }
     }
 
@@ -341,9 +372,29 @@ impl MqttConfig {
         Ok(config)
     }
 
-    /// Applies a server binding: every field it sets overrides the configuration.
+    /// Makes the client id a default the application did not choose (see
+    /// [`MqttConfig::client_id_is_default`]): `prefix` and a random suffix, so that two
+    /// processes never share it by accident. A kept session (`cleanSession: false`) needs an
+    /// id that stays the same across restarts: give one explicitly.
+    pub fn default_client_id(&mut self, prefix: &str) -> &mut Self {
+        let prefix: String = prefix
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .take(14)
+            .collect();
+        let random = std::collections::hash_map::RandomState::new();
+        let n = std::hash::BuildHasher::hash_one(&random, std::process::id()) as u32;
+        self.client_id = format!("{prefix}-{n:08x}");
+        self.client_id_is_default = true;
+        self
+    }
+
+    /// Applies a server binding: every field it sets overrides the configuration, except the
+    /// `clientId`, which replaces only a default id (an id the application gave wins).
     pub fn apply_binding(&mut self, binding: &ServerBinding) -> &mut Self {
-        if let Some(id) = &binding.client_id {
+        if let Some(id) = &binding.client_id
+            && self.client_id_is_default
+        {
             self.client_id = id.clone();
         }
         if let Some(c) = binding.clean_session {
@@ -493,6 +544,25 @@ impl Delivery {
     /// Decodes the payload as `M`. A MQTT 5 content type whose codec differs from `M`'s, or a
     /// payload that does not decode, is [`HandlerError::Invalid`].
     pub fn decode<M: Message>(&self) -> Result<M, HandlerError> {
+        self.content_type_fits::<M>()?;
+        Ok(M::decode(&self.payload)?)
+    }
+
+    /// Decodes the payload as `M` and checks it against the message's whole schema (bounds,
+    /// lengths, patterns, enums, formats): what generated subscribers call. A payload that
+    /// breaks the schema is [`HandlerError::Invalid`] with the path of each violation.
+    pub fn decode_checked<M: Message>(&self, check: &SchemaCheck) -> Result<M, HandlerError> {
+        self.content_type_fits::<M>()?;
+        if !super::endpoint::is_json(M::CONTENT_TYPE) {
+            return Ok(M::decode(&self.payload)?);
+        }
+        let mut incoming = super::endpoint::Incoming::new(&self.payload);
+        incoming
+            .try_message::<M>(check)
+            .ok_or_else(|| HandlerError::Invalid(incoming.rejection()))
+    }
+
+    fn content_type_fits<M: Message>(&self) -> Result<(), HandlerError> {
         if let Some(ct) = &self.properties.content_type {
             let expected = Codec::for_content_type(M::CONTENT_TYPE)?;
             match Codec::for_content_type(Some(ct)) {
@@ -506,7 +576,7 @@ impl Delivery {
                 }
             }
         }
-        Ok(M::decode(&self.payload)?)
+        Ok(())
     }
 
     /// The MQTT 5 user properties as the message's typed headers (see [`super::headers`]).
@@ -614,6 +684,136 @@ pub enum MqttError {
     /// Too many requests wait for replies.
     #[error("too many requests waiting for replies")]
     TooManyRequests,
+    /// The broker refused a QoS 1/2 publish (an MQTT 5 reason code), or the client closed or
+    /// lost the broker's session before the broker acknowledged it.
+    #[error("publish not acknowledged: {0}")]
+    NotAcknowledged(String),
+}
+
+/// A publish handed to the connection. QoS 1 and 2 publishes can be awaited until the broker
+/// has them ([`Published::acknowledged`]); [`MqttClient::close`] also waits for them, up to
+/// [`MqttConfig::close_timeout`]. Dropping it does not cancel the publish.
+#[derive(Debug)]
+pub struct Published {
+    ack: Option<oneshot::Receiver<Result<(), String>>>,
+}
+
+impl Published {
+    /// Waits until the broker acknowledged the publish: PUBACK for QoS 1, PUBCOMP for QoS 2
+    /// (the broker then owns the message). A QoS 0 publish has no acknowledgement: it returns
+    /// at once. Across a reconnect the wait goes on while the publish is sent again; it ends
+    /// with [`MqttError::NotAcknowledged`] when the broker refuses the message (MQTT 5 reason
+    /// code) or forgot the session in the middle of a QoS 2 handshake, and with
+    /// [`MqttError::Closed`] when the client stops first. Bound it with a timeout of your own.
+    pub async fn acknowledged(self) -> Result<(), MqttError> {
+        let Some(ack) = self.ack else {
+            return Ok(());
+        };
+        match ack.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(why)) => Err(MqttError::NotAcknowledged(why)),
+            Err(_) => Err(MqttError::Closed),
+        }
+    }
+}
+
+/// What [`MqttClient::close`] could not finish.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CloseReport {
+    /// QoS 1/2 publishes the broker had not acknowledged when the close timeout ran out (or
+    /// the connection was gone): they may be lost.
+    pub unacknowledged: usize,
+}
+
+/// The completion of one QoS 1/2 publish: resolved by the event loop when the broker
+/// acknowledges it, counted in [`Shared::unacked`] until then.
+struct Ticket {
+    done: Option<oneshot::Sender<Result<(), String>>>,
+    unacked: Arc<watch::Sender<usize>>,
+}
+
+impl Ticket {
+    fn new(unacked: &Arc<watch::Sender<usize>>) -> (Ticket, Published) {
+        let (tx, rx) = oneshot::channel();
+        unacked.send_modify(|n| *n += 1);
+        (
+            Ticket {
+                done: Some(tx),
+                unacked: unacked.clone(),
+            },
+            Published { ack: Some(rx) },
+        )
+    }
+
+    fn finish(mut self, outcome: Result<(), String>) {
+        if let Some(tx) = self.done.take() {
+            let _ = tx.send(outcome);
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.unacked.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// Which acknowledgement answers which publish. rumqttc assigns packet ids as it sends, in
+/// request order: the tickets of QoS 1/2 publishes wait in that order (first those of the
+/// requests carried over a reconnect, then [`Shared::sent`], in channel order) until the event
+/// loop sees their packet go out with its id, then wait under that id for PUBACK / PUBCOMP.
+#[derive(Default)]
+struct Acks {
+    /// Tickets of the QoS 1/2 publishes carried over a reconnect, in resend order.
+    carried: VecDeque<Ticket>,
+    /// Tickets of sent publishes by packet id.
+    inflight: HashMap<u16, Ticket>,
+}
+
+impl Acks {
+    /// A QoS 1/2 publish went out with packet id `pkid`.
+    fn sent(&mut self, shared: &Shared, pkid: u16) {
+        let ticket = self
+            .carried
+            .pop_front()
+            .or_else(|| shared.sent().pop_front());
+        if let Some(t) = ticket
+            && let Some(old) = self.inflight.insert(pkid, t)
+        {
+            old.finish(Err(format!(
+                "packet id {pkid} reused before its acknowledgement"
+            )));
+        }
+    }
+
+    /// PUBACK / PUBCOMP (or a refusal) for `pkid`.
+    fn acknowledged(&mut self, pkid: u16, refused: Option<String>) {
+        if let Some(t) = self.inflight.remove(&pkid) {
+            t.finish(refused.map_or(Ok(()), Err));
+        }
+    }
+
+    /// The ticket of a publish request carried over a reconnect (see [`Link::on_disconnect`]):
+    /// requests still waiting from the last reconnect come first, then those sent on the lost
+    /// connection (by packet id), then those taken from the request channel.
+    fn carry(&mut self, shared: &Shared, pkid: u16, resent: &mut VecDeque<Ticket>) {
+        let ticket = match self.carried.pop_front() {
+            Some(t) => Some(t),
+            None if pkid != 0 => self.inflight.remove(&pkid),
+            None => shared.sent().pop_front(),
+        };
+        resent.extend(ticket);
+    }
+
+    /// After a CONNACK without a session: QoS 2 publishes the broker had taken (PUBREC) but not
+    /// completed are gone with the session.
+    fn session_lost(&mut self) {
+        for (pkid, t) in self.inflight.drain() {
+            t.finish(Err(format!(
+                "the broker lost the session during the QoS 2 handshake of packet {pkid}"
+            )));
+        }
+    }
 }
 
 /// The state of a client's connection.
@@ -741,6 +941,69 @@ impl Handle {
     }
 }
 
+/// The client ids the live clients of this process use, per broker: two clients of one
+/// process with one id would take the connection (and a kept session) from each other forever.
+static CLIENT_IDS: Mutex<Vec<(String, u16, String)>> = Mutex::new(Vec::new());
+
+/// A client id held by a live client of this process; released on close or drop.
+struct IdClaim {
+    key: (String, u16, String),
+}
+
+impl IdClaim {
+    /// Claims `config`'s client id, or for a default id the first free one derived from it
+    /// (`-publisher` for a publisher-only client, then `-2`, `-3`…). Returns the id.
+    fn claim(config: &MqttConfig, publisher_only: bool) -> Result<IdClaim, MqttError> {
+        let mut ids = CLIENT_IDS.lock().unwrap_or_else(|e| e.into_inner());
+        let taken = |id: &str| {
+            ids.iter()
+                .any(|(h, p, i)| *h == config.host && *p == config.port && i == id)
+        };
+        let id = if !config.client_id_is_default {
+            // An empty id asks the broker for one of its own: nothing to share.
+            if !config.client_id.is_empty() && taken(&config.client_id) {
+                return Err(MqttError::Config(format!(
+                    "client id `{}` is already used by another client of this process on {}:{} \
+                     (the broker would drop one connection for the other, again and again)",
+                    config.client_id, config.host, config.port
+                )));
+            }
+            config.client_id.clone()
+        } else {
+            let base = if publisher_only {
+                format!("{}-publisher", config.client_id)
+            } else {
+                config.client_id.clone()
+            };
+            let mut id = base.clone();
+            let mut n = 1u32;
+            while taken(&id) {
+                n += 1;
+                id = format!("{base}-{n}");
+            }
+            id
+        };
+        let key = (config.host.clone(), config.port, id);
+        if !key.2.is_empty() {
+            ids.push(key.clone());
+        }
+        Ok(IdClaim { key })
+    }
+
+    fn id(&self) -> &str {
+        &self.key.2
+    }
+}
+
+impl Drop for IdClaim {
+    fn drop(&mut self) {
+        let mut ids = CLIENT_IDS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = ids.iter().position(|k| *k == self.key) {
+            ids.swap_remove(i);
+        }
+    }
+}
+
 /// What the background tasks share with the client handles.
 struct Shared {
     /// Generation of the live connection, 0 while disconnected. Acknowledgements are sent
@@ -758,6 +1021,13 @@ struct Shared {
     /// Jobs sent to the dispatcher and not finished yet. Only the event loop adds to it, so
     /// when it reads 0 the dispatcher is idle until the event loop hands it something.
     queued: AtomicUsize,
+    /// Tickets of QoS 1/2 publishes in the request channel, in channel order (pushed under
+    /// [`Inner::publishing`] together with the request).
+    sent: Mutex<VecDeque<Ticket>>,
+    /// QoS 1/2 publishes not acknowledged yet.
+    unacked: Arc<watch::Sender<usize>>,
+    /// [`MqttClient::close`] sent DISCONNECT: the event loop stops at the next error.
+    disconnecting: AtomicBool,
 }
 
 impl Shared {
@@ -767,6 +1037,10 @@ impl Shared {
 
     fn replies(&self) -> MutexGuard<'_, HashMap<Vec<u8>, oneshot::Sender<Delivery>>> {
         self.replies.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn sent(&self) -> MutexGuard<'_, VecDeque<Ticket>> {
+        self.sent.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Acknowledges on the connection the message came from, or not at all.
@@ -805,6 +1079,11 @@ struct Inner {
     next_correlation: AtomicU64,
     tasks: Mutex<Tasks>,
     stop_dispatch: watch::Sender<bool>,
+    /// Held while a QoS 1/2 publish queues its ticket and its request, so that both queues
+    /// keep one order.
+    publishing: tokio::sync::Mutex<()>,
+    /// The client id, held until the client closes.
+    id: Mutex<Option<IdClaim>>,
 }
 
 impl Drop for Inner {
@@ -868,6 +1147,31 @@ impl MqttClient {
         subscriptions: Vec<Subscription>,
         handler: H,
     ) -> Result<MqttClient, MqttError> {
+        MqttClient::start_as(config, subscriptions, handler, false)
+    }
+
+    fn start_as<H: Handler>(
+        mut config: MqttConfig,
+        subscriptions: Vec<Subscription>,
+        handler: H,
+        publisher_only: bool,
+    ) -> Result<MqttClient, MqttError> {
+        let claim = IdClaim::claim(&config, publisher_only)?;
+        if claim.id() != config.client_id {
+            // A reply topic named after the client follows its id.
+            if let Some(rt) = &mut config.reply_topic
+                && let Some(stem) = rt.strip_suffix(config.client_id.as_str())
+                && stem.ends_with('/')
+            {
+                *rt = format!("{stem}{}", claim.id());
+            }
+            tracing::debug!(
+                default = %config.client_id,
+                id = claim.id(),
+                "default client id taken in this process; using a derived one"
+            );
+            config.client_id = claim.id().to_owned();
+        }
         if config.reply_topic.is_some() && config.version != Version::V5 {
             return Err(MqttError::NeedsV5("a reply topic (request/reply)"));
         }
@@ -968,6 +1272,9 @@ impl MqttClient {
             forced: AtomicBool::new(false),
             consecutive_failures: AtomicU64::new(0),
             queued: AtomicUsize::new(0),
+            sent: Mutex::new(VecDeque::new()),
+            unacked: Arc::new(watch::channel(0).0),
+            disconnecting: AtomicBool::new(false),
         });
         let (jobs_tx, jobs_rx) = mpsc::channel::<Job>(config.queue.max(1));
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -981,10 +1288,13 @@ impl MqttClient {
                 dispatcher: None,
             }),
             stop_dispatch: stop_tx,
+            publishing: tokio::sync::Mutex::new(()),
+            id: Mutex::new(Some(claim)),
         });
         let handler = Arc::new(handler);
         let event_loop = tokio::spawn(run_event_loop(EventLoopTask {
             link,
+            acks: Acks::default(),
             filters,
             backoff: config.backoff.clone(),
             shared: shared.clone(),
@@ -1010,9 +1320,11 @@ impl MqttClient {
         Ok(MqttClient { inner })
     }
 
-    /// Starts a client that only publishes (and, with a reply topic, sends requests).
+    /// Starts a client that only publishes (and, with a reply topic, sends requests). With a
+    /// default client id ([`MqttConfig::client_id_is_default`]) it connects as
+    /// `<id>-publisher`.
     pub fn publisher(config: MqttConfig) -> Result<MqttClient, MqttError> {
-        MqttClient::start(config, Vec::new(), NoHandler)
+        MqttClient::start_as(config, Vec::new(), NoHandler, true)
     }
 
     /// The configuration it was started with.
@@ -1057,13 +1369,15 @@ impl MqttClient {
     }
 
     /// Publishes a message: its payload encoded by its content type, which MQTT 5 also sends
-    /// as the `contentType` property unless `opts` sets one.
+    /// as the `contentType` property unless `opts` sets one. Returns once the publish is
+    /// handed to the connection; [`Published::acknowledged`] waits for the broker's
+    /// acknowledgement (QoS 1/2).
     pub async fn publish<M: Message>(
         &self,
         topic: &str,
         message: &M,
         opts: &PublishOptions,
-    ) -> Result<(), MqttError> {
+    ) -> Result<Published, MqttError> {
         let payload = message.encode()?;
         let properties = match self.inner.config.version {
             // MQTT 3.1.1 has no properties: nothing to copy.
@@ -1082,7 +1396,7 @@ impl MqttClient {
         message: &M,
         opts: &PublishOptions,
         headers: Option<&H>,
-    ) -> Result<(), MqttError> {
+    ) -> Result<Published, MqttError> {
         let (Version::V5, Some(headers)) = (self.inner.config.version, headers) else {
             return self.publish(topic, message, opts).await;
         };
@@ -1094,13 +1408,13 @@ impl MqttClient {
         self.send(topic, payload, opts, properties).await
     }
 
-    /// Publishes raw bytes.
+    /// Publishes raw bytes (see [`MqttClient::publish`]).
     pub async fn publish_bytes(
         &self,
         topic: &str,
         payload: Vec<u8>,
         opts: &PublishOptions,
-    ) -> Result<(), MqttError> {
+    ) -> Result<Published, MqttError> {
         self.send(topic, payload, opts, opts.properties.clone())
             .await
     }
@@ -1111,18 +1425,40 @@ impl MqttClient {
         payload: Vec<u8>,
         opts: &PublishOptions,
         properties: Properties,
-    ) -> Result<(), MqttError> {
+    ) -> Result<Published, MqttError> {
         check_publish_topic(topic)?;
-        if self.inner.shared.shutdown.load(Ordering::Acquire) {
+        let shared = &self.inner.shared;
+        if shared.shutdown.load(Ordering::Acquire) {
             return Err(MqttError::Closed);
         }
         if payload.len() + topic.len() + 16 > self.inner.config.max_packet_size {
             return Err(MqttError::TooLarge(payload.len()));
         }
-        self.inner
+        if opts.qos == Qos::AtMostOnce {
+            self.inner
+                .handle
+                .publish(topic, payload, opts, &properties)
+                .await?;
+            return Ok(Published { ack: None });
+        }
+        // The ticket and the request enter their queues in the same order.
+        let _order = self.inner.publishing.lock().await;
+        if shared.shutdown.load(Ordering::Acquire) {
+            return Err(MqttError::Closed);
+        }
+        let (ticket, published) = Ticket::new(&shared.unacked);
+        shared.sent().push_back(ticket);
+        if let Err(e) = self
+            .inner
             .handle
             .publish(topic, payload, opts, &properties)
             .await
+        {
+            // Still under the lock: the last ticket is this request's.
+            shared.sent().pop_back();
+            return Err(e);
+        }
+        Ok(published)
     }
 
     /// MQTT 5 request/reply: publishes `request` with this client's reply topic and a fresh
@@ -1133,6 +1469,32 @@ impl MqttClient {
         request: &Req,
         opts: &PublishOptions,
         timeout: Duration,
+    ) -> Result<Resp, MqttError> {
+        self.request_with(topic, request, opts, timeout, None).await
+    }
+
+    /// Like [`MqttClient::request`], with the reply checked against its message's whole schema
+    /// (a reply that breaks it is an error naming the violations): what generated requesters
+    /// call.
+    pub async fn request_checked<Req: Message, Resp: Message>(
+        &self,
+        topic: &str,
+        request: &Req,
+        opts: &PublishOptions,
+        timeout: Duration,
+        check: &SchemaCheck,
+    ) -> Result<Resp, MqttError> {
+        self.request_with(topic, request, opts, timeout, Some(check))
+            .await
+    }
+
+    async fn request_with<Req: Message, Resp: Message>(
+        &self,
+        topic: &str,
+        request: &Req,
+        opts: &PublishOptions,
+        timeout: Duration,
+        check: Option<&SchemaCheck>,
     ) -> Result<Resp, MqttError> {
         if self.inner.config.version != Version::V5 {
             return Err(MqttError::NeedsV5("request/reply"));
@@ -1160,7 +1522,7 @@ impl MqttClient {
         opts.properties.correlation_data = Some(correlation.clone());
         let sent = self.publish(topic, request, &opts).await;
         let answer = match sent {
-            Ok(()) => tokio::time::timeout_at(deadline, rx).await,
+            Ok(_) => tokio::time::timeout_at(deadline, rx).await,
             Err(e) => {
                 self.inner.shared.replies().remove(&correlation);
                 return Err(e);
@@ -1168,7 +1530,11 @@ impl MqttClient {
         };
         self.inner.shared.replies().remove(&correlation);
         match answer {
-            Ok(Ok(delivery)) => delivery.decode::<Resp>().map_err(|e| match e {
+            Ok(Ok(delivery)) => match check {
+                Some(check) => delivery.decode_checked::<Resp>(check),
+                None => delivery.decode::<Resp>(),
+            }
+            .map_err(|e| match e {
                 HandlerError::Invalid(m) | HandlerError::Failed(m) => {
                     MqttError::Config(format!("invalid reply: {m}"))
                 }
@@ -1184,7 +1550,7 @@ impl MqttClient {
         to: &Delivery,
         message: &M,
         opts: &PublishOptions,
-    ) -> Result<(), MqttError> {
+    ) -> Result<Published, MqttError> {
         if self.inner.config.version != Version::V5 {
             return Err(MqttError::NeedsV5("reply"));
         }
@@ -1196,12 +1562,25 @@ impl MqttClient {
         self.publish(&topic, message, &opts).await
     }
 
-    /// Closes the client: lets the handler finish the message in hand (acknowledging it),
-    /// disconnects cleanly (the broker then does not publish the last will), and stops.
-    /// Messages still queued for the handler are not acknowledged.
-    pub async fn close(&self) {
+    /// Closes the client: refuses new publishes, lets the handler finish the message in hand
+    /// (acknowledging it), waits up to [`MqttConfig::close_timeout`] for the broker to
+    /// acknowledge the QoS 1/2 publishes in flight (PUBACK / PUBCOMP: a QoS 2 message the
+    /// broker has only received is not delivered until its handshake completes), disconnects
+    /// cleanly (the broker then does not publish the last will), and stops. Messages still
+    /// queued for the handler are not acknowledged. Returns how many publishes were left
+    /// unacknowledged.
+    pub async fn close(&self) -> CloseReport {
+        let timeout = self.inner.config.close_timeout;
+        self.close_within(timeout).await
+    }
+
+    /// [`MqttClient::close`] with another bound on the wait for acknowledgements.
+    pub async fn close_within(&self, timeout: Duration) -> CloseReport {
         let shared = &self.inner.shared;
+        let deadline = tokio::time::Instant::now() + timeout;
         shared.shutdown.store(true, Ordering::Release);
+        // A publish between its ticket and its request finishes first.
+        drop(self.inner.publishing.lock().await);
         let _ = self.inner.stop_dispatch.send(true);
         let (dispatcher, event_loop) = match self.inner.tasks.lock() {
             Ok(mut t) => (t.dispatcher.take(), t.event_loop.take()),
@@ -1216,6 +1595,19 @@ impl MqttClient {
                 abort.abort();
             }
         }
+        let mut unacked = shared.unacked.subscribe();
+        let drained = tokio::time::timeout_at(deadline, unacked.wait_for(|n| *n == 0)).await;
+        let unacknowledged = match drained {
+            Ok(Ok(_)) => 0,
+            _ => *shared.unacked.borrow(),
+        };
+        if unacknowledged > 0 {
+            tracing::warn!(
+                unacknowledged,
+                "closing with QoS 1/2 publishes the broker has not acknowledged"
+            );
+        }
+        shared.disconnecting.store(true, Ordering::Release);
         self.inner.handle.try_disconnect();
         if let Some(e) = event_loop {
             let abort = e.abort_handle();
@@ -1228,6 +1620,12 @@ impl MqttClient {
         }
         shared.alive.store(false, Ordering::Release);
         shared.state.send_replace(State::Closed);
+        // Publishes never handed to the connection end with `Closed`.
+        shared.sent().clear();
+        if let Ok(mut id) = self.inner.id.lock() {
+            id.take();
+        }
+        CloseReport { unacknowledged }
     }
 }
 
@@ -1249,9 +1647,21 @@ struct Incoming {
 }
 
 enum Ev {
-    ConnAck { session_present: bool },
-    SubAck { refused: usize },
+    ConnAck {
+        session_present: bool,
+    },
+    SubAck {
+        refused: usize,
+    },
     Publish(Incoming),
+    /// A QoS 1/2 publish went out with this packet id.
+    Sent(u16),
+    /// The broker acknowledged (PUBACK / PUBCOMP) or refused (MQTT 5 reason code) the publish
+    /// with this packet id.
+    Acked {
+        pkid: u16,
+        refused: Option<String>,
+    },
     Disconnect,
     Other,
 }
@@ -1281,6 +1691,15 @@ impl Link {
                         pkid: p.pkid,
                         properties: Properties::default(),
                     })),
+                    Ok(Event::Outgoing(Outgoing::Publish(pkid))) if pkid != 0 => Ok(Ev::Sent(pkid)),
+                    Ok(Event::Incoming(Packet::PubAck(a))) => Ok(Ev::Acked {
+                        pkid: a.pkid,
+                        refused: None,
+                    }),
+                    Ok(Event::Incoming(Packet::PubComp(c))) => Ok(Ev::Acked {
+                        pkid: c.pkid,
+                        refused: None,
+                    }),
                     Ok(Event::Outgoing(Outgoing::Disconnect)) => Ok(Ev::Disconnect),
                     Ok(_) => Ok(Ev::Other),
                     Err(e) => Err(e.to_string()),
@@ -1312,6 +1731,35 @@ impl Link {
                         pkid: p.pkid,
                         properties: Properties::from_v5(p.properties),
                     })),
+                    Ok(Event::Outgoing(Outgoing::Publish(pkid))) if pkid != 0 => Ok(Ev::Sent(pkid)),
+                    Ok(Event::Incoming(Packet::PubAck(a))) => {
+                        use v5::mqttbytes::v5::PubAckReason as R;
+                        let ok = matches!(a.reason, R::Success | R::NoMatchingSubscribers);
+                        Ok(Ev::Acked {
+                            pkid: a.pkid,
+                            refused: (!ok).then(|| format!("PUBACK {:?}", a.reason)),
+                        })
+                    }
+                    Ok(Event::Incoming(Packet::PubRec(r))) => {
+                        use v5::mqttbytes::v5::PubRecReason as R;
+                        // A refusing PUBREC ends the handshake; a successful one continues it.
+                        if matches!(r.reason, R::Success | R::NoMatchingSubscribers) {
+                            Ok(Ev::Other)
+                        } else {
+                            Ok(Ev::Acked {
+                                pkid: r.pkid,
+                                refused: Some(format!("PUBREC {:?}", r.reason)),
+                            })
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::PubComp(c))) => {
+                        use v5::mqttbytes::v5::PubCompReason as R;
+                        Ok(Ev::Acked {
+                            pkid: c.pkid,
+                            refused: (!matches!(c.reason, R::Success))
+                                .then(|| format!("PUBCOMP {:?}", c.reason)),
+                        })
+                    }
                     Ok(Event::Outgoing(Outgoing::Disconnect)) => Ok(Ev::Disconnect),
                     Ok(_) => Ok(Ev::Other),
                     Err(e) => Err(e.to_string()),
@@ -1321,33 +1769,52 @@ impl Link {
     }
 
     /// After the connection dropped: drop acknowledgements queued for it (the gate is closed
-    /// now, so no more can come), and keep what must go out on the next connection.
-    fn on_disconnect(&mut self) {
+    /// now, so no more can come), and keep what must go out on the next connection, with the
+    /// tickets of its QoS 1/2 publishes in the same order. rumqttc's pending list holds, in
+    /// order, the requests still waiting from the last reconnect, the publishes sent and not
+    /// acknowledged (by packet id), the releases of QoS 2 publishes (whose tickets stay under
+    /// their packet id) and what was left in the request channel.
+    fn on_disconnect(&mut self, acks: &mut Acks, shared: &Shared) {
+        let mut resent = VecDeque::new();
         match self {
             Link::V4(el, carry) => {
                 el.clean();
                 for r in std::mem::take(&mut el.pending) {
                     use rumqttc::Request;
-                    if matches!(r, Request::Publish(_) | Request::PubRel(_)) {
-                        carry.push(r);
+                    match &r {
+                        Request::Publish(p) if p.qos != rumqttc::QoS::AtMostOnce => {
+                            acks.carry(shared, p.pkid, &mut resent);
+                        }
+                        Request::Publish(_) | Request::PubRel(_) => {}
+                        _ => continue,
                     }
+                    carry.push(r);
                 }
             }
             Link::V5(el, carry) => {
                 el.clean();
                 for r in std::mem::take(&mut el.pending) {
                     use v5::Request;
-                    if matches!(r, Request::Publish(_) | Request::PubRel(_)) {
-                        carry.push(r);
+                    match &r {
+                        Request::Publish(p) if p.qos != v5::mqttbytes::QoS::AtMostOnce => {
+                            acks.carry(shared, p.pkid, &mut resent);
+                        }
+                        Request::Publish(_) | Request::PubRel(_) => {}
+                        _ => continue,
                     }
+                    carry.push(r);
                 }
             }
         }
+        acks.carried = resent;
     }
 
     /// After a CONNACK: put the carried requests back (as new publishes if the broker has no
     /// session any more) and queue the subscriptions when the session is new.
-    fn on_connack(&mut self, session_present: bool, filters: &[(String, Qos)]) {
+    fn on_connack(&mut self, session_present: bool, filters: &[(String, Qos)], acks: &mut Acks) {
+        if !session_present {
+            acks.session_lost();
+        }
         match self {
             Link::V4(el, carry) => {
                 use rumqttc::Request;
@@ -1403,6 +1870,7 @@ impl Link {
 
 struct EventLoopTask<H> {
     link: Link,
+    acks: Acks,
     filters: Vec<(String, Qos)>,
     backoff: Backoff,
     shared: Arc<Shared>,
@@ -1447,7 +1915,12 @@ async fn run_event_loop<H: Handler>(mut t: EventLoopTask<H>) {
     let mut attempt = 0u32;
     loop {
         let ev = t.link.poll().await;
-        if t.shared.shutdown.load(Ordering::Acquire) && matches!(ev, Ok(Ev::Disconnect) | Err(_)) {
+        // Closing: the loop goes on (reconnecting if need be) until the close sent DISCONNECT,
+        // so that the publishes in flight can still be acknowledged.
+        if t.shared.shutdown.load(Ordering::Acquire)
+            && (matches!(ev, Ok(Ev::Disconnect))
+                || (ev.is_err() && t.shared.disconnecting.load(Ordering::Acquire)))
+        {
             break;
         }
         match ev {
@@ -1458,7 +1931,7 @@ async fn run_event_loop<H: Handler>(mut t: EventLoopTask<H>) {
                 delays.reset();
                 bump(&t.shared.counters.connections);
                 *t.shared.gate() = generation;
-                t.link.on_connack(session_present, &t.filters);
+                t.link.on_connack(session_present, &t.filters, &mut t.acks);
                 tracing::info!(generation, session_present, "MQTT connected");
                 if session_present || t.filters.is_empty() {
                     t.shared.state.send_replace(State::Connected { generation });
@@ -1474,12 +1947,14 @@ async fn run_event_loop<H: Handler>(mut t: EventLoopTask<H>) {
                 bump(&t.shared.counters.received);
                 dispatch(&t.router, generation, p).await;
             }
+            Ok(Ev::Sent(pkid)) => t.acks.sent(&t.shared, pkid),
+            Ok(Ev::Acked { pkid, refused }) => t.acks.acknowledged(pkid, refused),
             Ok(Ev::Disconnect) | Ok(Ev::Other) => {}
             Err(e) => {
                 if connected {
                     // Close the gate first, then drop the acknowledgements that slipped in.
                     *t.shared.gate() = 0;
-                    t.link.on_disconnect();
+                    t.link.on_disconnect(&mut t.acks, &t.shared);
                     connected = false;
                     tracing::warn!(error = %e, "MQTT connection lost");
                 } else {
@@ -1765,7 +2240,15 @@ mod tests {
         assert!(MqttConfig::from_url("ws://h", "x").is_err());
         assert!(MqttConfig::from_url("mqtt://h:99999", "x").is_err());
 
-        let mut c = MqttConfig::new("h", 1, "default");
+        let mut c = MqttConfig::new("h", 1, "mine");
+        c.apply_binding(&ServerBinding {
+            client_id: Some("guest".into()),
+            ..ServerBinding::default()
+        });
+        assert_eq!(c.client_id, "mine", "an id the application gave wins");
+        let mut c = MqttConfig::new("h", 1, "");
+        c.default_client_id("lamp fleet/ü");
+        assert!(c.client_id_is_default && c.client_id.starts_with("lampfleet-"));
         c.apply_binding(&ServerBinding {
             client_id: Some("guest".into()),
             clean_session: Some(false),
@@ -1787,6 +2270,34 @@ mod tests {
         assert_eq!(c.max_packet_size, 1024);
         assert_eq!(Qos::from_level(2).ok(), Some(Qos::ExactlyOnce));
         assert!(Qos::from_level(3).is_err());
+    }
+
+    #[test]
+    fn client_ids_are_never_shared_by_accident() {
+        let mut default = MqttConfig::new("ids.test", 1, "fleet");
+        default.client_id_is_default = true;
+        let first = IdClaim::claim(&default, false).expect("first");
+        let second = IdClaim::claim(&default, false).expect("second");
+        let publisher = IdClaim::claim(&default, true).expect("publisher");
+        assert_eq!(
+            (first.id(), second.id(), publisher.id()),
+            ("fleet", "fleet-2", "fleet-publisher")
+        );
+        let explicit = MqttConfig::new("ids.test", 1, "mine");
+        let mine = IdClaim::claim(&explicit, false).expect("explicit");
+        assert!(IdClaim::claim(&explicit, false).is_err(), "taken");
+        let other_broker = MqttConfig::new("ids.test", 2, "mine");
+        assert!(
+            IdClaim::claim(&other_broker, false).is_ok(),
+            "another broker"
+        );
+        drop(mine);
+        assert!(IdClaim::claim(&explicit, false).is_ok(), "released");
+        drop(first);
+        assert_eq!(
+            IdClaim::claim(&default, false).expect("again").id(),
+            "fleet"
+        );
     }
 
     #[test]

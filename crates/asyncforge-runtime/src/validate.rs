@@ -138,6 +138,22 @@ impl SchemaCheck {
     }
 }
 
+impl SchemaCheck {
+    /// Checks a channel parameter taken from a topic or path, as its typed value (a string,
+    /// or the number or boolean it parsed as): `Err` names the parameter, its value and what
+    /// is wrong.
+    pub fn check_parameter<T: serde::Serialize + fmt::Display>(
+        &self,
+        name: &str,
+        value: &T,
+    ) -> Result<(), String> {
+        let json = serde_json::to_value(value)
+            .map_err(|e| format!("parameter `{name}` = `{value}`: {e}"))?;
+        self.check(&json)
+            .map_err(|e| format!("parameter `{name}` = `{value}`: {e}"))
+    }
+}
+
 fn compile(source: &str) -> Result<jsonschema::Validator, String> {
     let schema: Value = serde_json::from_str(source).map_err(|e| e.to_string())?;
     jsonschema::options()
@@ -173,6 +189,17 @@ mod tests {
         let missing = CHECK.check(&json!({})).unwrap_err();
         assert_eq!(missing.violations[0].path, "");
         assert!(missing.to_string().starts_with("/: "), "{missing}");
+    }
+
+    #[test]
+    fn parameters_are_checked_as_their_typed_values() {
+        static BERTH: SchemaCheck = SchemaCheck::new(r#"{"type":"string","pattern":"^B[0-9]$"}"#);
+        static LEVEL: SchemaCheck = SchemaCheck::new(r#"{"type":"integer","maximum":3}"#);
+        assert!(BERTH.check_parameter("berth", &"B1").is_ok());
+        let e = BERTH.check_parameter("berth", &"x/1").expect_err("pattern");
+        assert!(e.starts_with("parameter `berth` = `x/1`: "), "{e}");
+        assert!(LEVEL.check_parameter("level", &3i64).is_ok());
+        assert!(LEVEL.check_parameter("level", &4i64).is_err());
     }
 
     #[test]

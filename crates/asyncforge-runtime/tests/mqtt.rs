@@ -669,6 +669,7 @@ impl Handler for Doubler {
         client
             .reply(&d, &answer, &PublishOptions::new(Qos::AtLeastOnce))
             .await
+            .map(drop)
             .map_err(HandlerError::failed)
     }
 }
@@ -897,6 +898,100 @@ async fn headers_as_user_properties(addr: Addr) {
     publisher.close().await;
 }
 
+/// Nothing is lost when a publisher closes: a client that connects, sends QoS 2 (and QoS 1)
+/// messages and closes at once waits for the handshakes in flight (PUBREC/PUBREL/PUBCOMP,
+/// PUBACK), so a subscriber gets every message and `close` reports none unacknowledged.
+/// A single publish can be awaited until the broker acknowledged it.
+async fn nothing_is_lost_when_a_publisher_closes(addr: Addr) {
+    const N: u32 = 60;
+    let prefix = unique("close");
+    let lights = Lights::default();
+    let sub_cfg = config(&addr, &unique("close-sub"));
+    let sub = MqttClient::start(
+        sub_cfg,
+        vec![lights_sub(&prefix, Qos::ExactlyOnce)],
+        lights.clone(),
+    )
+    .expect("subscriber");
+    sub.wait_connected(WAIT).await.expect("subscribed");
+
+    for (round, qos) in [(0u32, Qos::ExactlyOnce), (1, Qos::AtLeastOnce)] {
+        let publisher =
+            MqttClient::publisher(config(&addr, &unique("close-pub"))).expect("publisher");
+        // No wait for the connection: everything is queued, then the client closes.
+        for seq in round * N..(round + 1) * N {
+            publisher
+                .publish(
+                    &lights_topic(&prefix, "p", seq),
+                    &measured(seq),
+                    &PublishOptions::new(qos),
+                )
+                .await
+                .expect("publish");
+        }
+        let report = publisher.close().await;
+        assert_eq!(
+            report.unacknowledged, 0,
+            "{}: {qos:?} publishes left unacknowledged",
+            addr.label
+        );
+        let want = ((round + 1) * N) as usize;
+        let deadline = Instant::now() + WAIT;
+        // Then no more than `want` (no message twice: QoS 2).
+        while lights.ok_count() < want && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut seqs = lights.seqs();
+        seqs.sort_unstable();
+        seqs.dedup();
+        assert_eq!(
+            seqs,
+            (0..(round + 1) * N).collect::<Vec<_>>(),
+            "{}",
+            addr.label
+        );
+        assert!(
+            publisher
+                .publish(
+                    &lights_topic(&prefix, "p", 0),
+                    &measured(0),
+                    &PublishOptions::new(qos)
+                )
+                .await
+                .is_err(),
+            "a closed client refuses publishes"
+        );
+    }
+
+    // One publish awaited until the broker has it.
+    let publisher = MqttClient::publisher(config(&addr, &unique("ack-pub"))).expect("publisher");
+    for (seq, qos) in [
+        (1000, Qos::ExactlyOnce),
+        (1001, Qos::AtLeastOnce),
+        (1002, Qos::AtMostOnce),
+    ] {
+        let published = publisher
+            .publish(
+                &lights_topic(&prefix, "p", seq),
+                &measured(seq),
+                &PublishOptions::new(qos),
+            )
+            .await
+            .expect("publish");
+        tokio::time::timeout(WAIT, published.acknowledged())
+            .await
+            .expect("acknowledged in time")
+            .expect("acknowledged");
+    }
+    eventually("the awaited publishes", WAIT, || {
+        let seqs = lights.seqs();
+        [1000, 1001].iter().all(|s| seqs.contains(s))
+    })
+    .await;
+    assert_eq!(publisher.close().await.unacknowledged, 0);
+    sub.close().await;
+}
+
 macro_rules! on_every_broker {
     ($name:ident, $body:ident, $version:expr) => {
         mod $name {
@@ -935,6 +1030,16 @@ on_every_broker!(
 );
 on_every_broker!(interop_cli_v311, interop_cli, Version::V311);
 on_every_broker!(interop_cli_v5, interop_cli, Version::V5);
+on_every_broker!(
+    nothing_is_lost_when_a_publisher_closes_v311,
+    nothing_is_lost_when_a_publisher_closes,
+    Version::V311
+);
+on_every_broker!(
+    nothing_is_lost_when_a_publisher_closes_v5,
+    nothing_is_lost_when_a_publisher_closes,
+    Version::V5
+);
 
 // ---------------------------------------------------------------------------------------------
 // TLS.
@@ -1128,16 +1233,20 @@ async fn broker_restart_mid_stream() {
     let p = publisher.clone();
     let pfx = prefix.clone();
     let producer = tokio::spawn(async move {
+        let mut published = Vec::new();
         for seq in 1..=N {
-            p.publish(
-                &lights_topic(&pfx, "a", seq),
-                &measured(seq),
-                &PublishOptions::new(Qos::AtLeastOnce),
-            )
-            .await
-            .expect("publish");
+            published.push(
+                p.publish(
+                    &lights_topic(&pfx, "a", seq),
+                    &measured(seq),
+                    &PublishOptions::new(Qos::AtLeastOnce),
+                )
+                .await
+                .expect("publish"),
+            );
             tokio::time::sleep(Duration::from_millis(3)).await;
         }
+        published
     });
     eventually("a third of the stream", WAIT, || {
         durable.ok_count() >= N as usize / 3
@@ -1146,7 +1255,15 @@ async fn broker_restart_mid_stream() {
     broker.stop();
     tokio::time::sleep(Duration::from_millis(300)).await;
     broker.start();
-    producer.await.expect("producer");
+    let published = producer.await.expect("producer");
+    // Every publish is acknowledged in the end: those in flight when the broker went away
+    // were sent again on the new connection (a fresh session: with new packet ids).
+    for (seq, p) in (1..).zip(published) {
+        tokio::time::timeout(WAIT, p.acknowledged())
+            .await
+            .unwrap_or_else(|_| panic!("publish {seq} acknowledged in time"))
+            .unwrap_or_else(|e| panic!("publish {seq}: {e}"));
+    }
     let generation = durable_sub.wait_connected(WAIT).await.expect("reconnect");
     assert!(generation >= 2, "the durable subscriber reconnected");
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -2,7 +2,8 @@
 //! an embedded rumqttd (in this process, on free loopback ports), the machine's Mosquitto on
 //! 127.0.0.1:1883 when it answers, private Mosquitto processes to stop and restart, and
 //! librdkafka's mock cluster (a real Kafka-protocol broker on loopback, started on a thread
-//! of its own because it is `!Send`; other processes and `kcat` reach it too).
+//! of its own because it is `!Send`; other processes and `kcat` reach it too), Tansu 0.6
+//! processes, and a relay that reads Kafka clients' ids off the wire.
 #![deny(missing_docs)]
 
 use std::net::{TcpListener, TcpStream};
@@ -301,5 +302,163 @@ pub async fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool
             return false;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A TCP relay in front of a Kafka broker that records the `client_id` of the first request
+/// on each connection (the Kafka request header: size, api key, api version, correlation id,
+/// client id as a nullable string). Clients bootstrap through it and then talk to the brokers
+/// the metadata names, so it sees every client's first connection.
+pub struct ClientIdRelay {
+    /// `127.0.0.1:port` to give clients as bootstrap servers.
+    pub bootstrap: String,
+    ids: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ClientIdRelay {
+    /// Starts a relay to `upstream` (`host:port`). Call inside a tokio runtime.
+    pub async fn start(upstream: &str) -> Option<ClientIdRelay> {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.ok()?;
+        let bootstrap = listener.local_addr().ok()?.to_string();
+        let ids = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let upstream = upstream.to_owned();
+        let seen = ids.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let (upstream, seen) = (upstream.clone(), seen.clone());
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    let mut size = [0u8; 4];
+                    if client.read_exact(&mut size).await.is_err() {
+                        return;
+                    }
+                    let len = u32::from_be_bytes(size) as usize;
+                    if len > 1 << 20 {
+                        return;
+                    }
+                    let mut frame = vec![0u8; len];
+                    if client.read_exact(&mut frame).await.is_err() {
+                        return;
+                    }
+                    if let Some(id) = header_client_id(&frame)
+                        && let Ok(mut v) = seen.lock()
+                    {
+                        v.push(id);
+                    }
+                    use tokio::io::AsyncWriteExt;
+                    if server.write_all(&size).await.is_err()
+                        || server.write_all(&frame).await.is_err()
+                    {
+                        return;
+                    }
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                });
+            }
+        });
+        Some(ClientIdRelay {
+            bootstrap,
+            ids,
+            task,
+        })
+    }
+
+    /// The client ids seen so far.
+    pub fn client_ids(&self) -> Vec<String> {
+        self.ids.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for ClientIdRelay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The client id of a Kafka request frame (without its size prefix).
+fn header_client_id(frame: &[u8]) -> Option<String> {
+    let n = i16::from_be_bytes([*frame.get(8)?, *frame.get(9)?]);
+    let n = usize::try_from(n).ok()?;
+    let bytes = frame.get(10..10 + n)?;
+    String::from_utf8(bytes.to_vec()).ok()
+}
+
+/// Where Tansu 0.6 (a Kafka-protocol broker) is: `$TANSU`, then
+/// `$HOME/.cache/asyncforge-tools/bin/tansu` (where `.ci/run` builds it), then `tansu` on the
+/// `PATH`.
+pub fn tansu_binary() -> Option<std::path::PathBuf> {
+    let candidates = [
+        std::env::var_os("TANSU").map(std::path::PathBuf::from),
+        std::env::var_os("HOME")
+            .map(|h| std::path::Path::new(&h).join(".cache/asyncforge-tools/bin/tansu")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|p| p.is_file())
+        .or_else(|| {
+            std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|d| d.join("tansu"))
+                    .find(|p| p.is_file())
+            })
+        })
+}
+
+/// How to get Tansu, for skip messages.
+pub const TANSU_HINT: &str = "Tansu 0.6 is not installed ($TANSU, ~/.cache/asyncforge-tools/bin/tansu or PATH; `cargo install --root ~/.cache/asyncforge-tools tansu --version '^0.6' --features dynostore --locked`, as .ci/run does)";
+
+/// A Tansu broker of our own (in-memory storage) on a free loopback port; killed on drop.
+pub struct Tansu {
+    /// `127.0.0.1:port`.
+    pub bootstrap: String,
+    child: Child,
+}
+
+impl Tansu {
+    /// Starts one and waits until it listens; `None` when the binary is missing or it does not
+    /// come up.
+    pub fn start() -> Option<Tansu> {
+        let binary = tansu_binary()?;
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(binary)
+            .args([
+                "broker",
+                "--storage-engine",
+                "memory://tansu/",
+                "--listener-url",
+            ])
+            .arg(&url)
+            .arg("--advertised-listener-url")
+            .arg(&url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let tansu = Tansu {
+            bootstrap: format!("127.0.0.1:{port}"),
+            child,
+        };
+        wait_reachable(port, Duration::from_secs(20)).then_some(tansu)
+    }
+
+    /// A client configuration for it, with quick group timings (a restarted consumer gets its
+    /// partitions back within seconds).
+    pub fn config(&self) -> KafkaConfig {
+        KafkaConfig::new(&self.bootstrap)
+            .set("session.timeout.ms", "6000")
+            .set("heartbeat.interval.ms", "500")
+            .set("topic.metadata.refresh.interval.ms", "500")
+    }
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

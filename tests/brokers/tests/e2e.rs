@@ -1,8 +1,9 @@
 //! The GENERATED MQTT and Kafka code over the wire: the official streetlights examples
 //! (AsyncAPI 3.0.0 and 2.6.0) and `specs/lamp-fleet.yaml`, against an embedded rumqttd, the
 //! machine's Mosquitto on 127.0.0.1:1883 and private Mosquitto processes, librdkafka's mock
-//! cluster, with `mosquitto_pub`/`mosquitto_sub` and `kcat` as independent peers, and consumer
-//! processes killed with SIGKILL mid-stream. A test whose peer is missing prints why and passes.
+//! cluster and Tansu 0.6 (a Kafka-protocol broker), with `mosquitto_pub`/`mosquitto_sub`,
+//! `kcat` and the Python `confluent-kafka` client as independent peers, and consumer processes
+//! killed with SIGKILL mid-stream. A test whose peer is missing prints why and passes.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -11,13 +12,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use asyncforge_brokers_tests::{
-    MockKafka, PrivateMosquitto, embedded_rumqttd, have, system_mosquitto, unique, wait_until,
+    ClientIdRelay, MockKafka, PrivateMosquitto, TANSU_HINT, Tansu, embedded_rumqttd, have,
+    system_mosquitto, unique, wait_until,
 };
 use asyncforge_runtime::kafka::{self, KafkaConfig};
 use asyncforge_runtime::mqtt::{self, HandlerError, MqttConfig, Version};
 use rdkafka::Message as _;
 use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use rdkafka::message::Headers as _;
+use snapshot_harbor_telemetry as harbor;
 use snapshot_lamp_fleet as fleet;
 use snapshot_official_streetlights_kafka_2_6 as slk2;
 use snapshot_official_streetlights_kafka_3_0 as slk3;
@@ -150,7 +153,7 @@ macro_rules! streetlights_mqtt {
                 let handler = $name::default();
                 let sub = $krate::mqtt::subscribe(
                     mqtt_config(
-                        $krate::mqtt::production_config(&unique("sub")),
+                        $krate::mqtt::production_config(Some(&unique("sub"))),
                         port,
                         Version::V311,
                     ),
@@ -183,7 +186,7 @@ macro_rules! streetlights_mqtt {
                 assert_eq!(take(&handler.0), vec![(lamp.clone(), Some(420))]);
 
                 let publisher = $krate::mqtt::Publisher::start(mqtt_config(
-                    $krate::mqtt::production_config(&unique("pub")),
+                    $krate::mqtt::production_config(Some(&unique("pub"))),
                     port,
                     Version::V311,
                 ))
@@ -350,7 +353,7 @@ async fn mqtt5_lamp_fleet_request_reply_and_retained_status() {
         let lamps = Lamps::default();
         let sub = fleet::mqtt::subscribe(
             mqtt_config(
-                fleet::mqtt::broker_config(&unique("lamp")),
+                fleet::mqtt::broker_config(Some(&unique("lamp"))),
                 port,
                 Version::V5,
             ),
@@ -359,7 +362,7 @@ async fn mqtt5_lamp_fleet_request_reply_and_retained_status() {
         .expect("subscribe");
         sub.wait_connected(LONG).await.expect("lamp connected");
         let controller = fleet::mqtt::Publisher::start(mqtt_config(
-            fleet::mqtt::broker_config(&unique("ctrl")),
+            fleet::mqtt::broker_config(Some(&unique("ctrl"))),
             port,
             Version::V5,
         ))
@@ -421,7 +424,7 @@ async fn mqtt5_lamp_fleet_request_reply_and_retained_status() {
         let late = Lamps::default();
         let late_sub = fleet::mqtt::subscribe(
             mqtt_config(
-                fleet::mqtt::broker_config(&unique("late")),
+                fleet::mqtt::broker_config(Some(&unique("late"))),
                 port,
                 Version::V5,
             ),
@@ -481,7 +484,7 @@ async fn mqtt_interop_with_mosquitto_clients() {
     let handler = Lights3::default();
     let sub = slm3::mqtt::subscribe(
         mqtt_config(
-            slm3::mqtt::production_config(&unique("sub")),
+            slm3::mqtt::production_config(Some(&unique("sub"))),
             port,
             Version::V5,
         ),
@@ -528,7 +531,7 @@ async fn mqtt_interop_with_mosquitto_clients() {
         .spawn()
         .expect("mosquitto_sub");
     let publisher = slm3::mqtt::Publisher::start(mqtt_config(
-        slm3::mqtt::production_config(&unique("pub")),
+        slm3::mqtt::production_config(Some(&unique("pub"))),
         port,
         Version::V5,
     ))
@@ -580,7 +583,7 @@ async fn mqtt_interop_with_mosquitto_clients() {
     let lamps = Lamps::default();
     let lamp_sub = fleet::mqtt::subscribe(
         mqtt_config(
-            fleet::mqtt::broker_config(&unique("lamp")),
+            fleet::mqtt::broker_config(Some(&unique("lamp"))),
             port,
             Version::V5,
         ),
@@ -717,7 +720,7 @@ async fn mqtt_subscriber_killed_mid_stream_loses_nothing() {
     let watcher = RawMqtt::start(port, Some("fleet/controllers/offline")).await;
     let first = spawn();
     let publisher = fleet::mqtt::Publisher::start(mqtt_config(
-        fleet::mqtt::broker_config(&unique("pub")),
+        fleet::mqtt::broker_config(Some(&unique("pub"))),
         port,
         Version::V5,
     ))
@@ -776,14 +779,14 @@ async fn mqtt_broker_away_at_start_and_mid_stream() {
     let port = broker.port;
     let lamps = Lamps::default();
     let mut cfg = mqtt_config(
-        fleet::mqtt::broker_config(&unique("away-sub")),
+        fleet::mqtt::broker_config(Some(&unique("away-sub"))),
         port,
         Version::V5,
     );
     cfg.backoff.max = Duration::from_millis(500);
     let sub = fleet::mqtt::subscribe(cfg, lamps.clone()).expect("subscribe");
     let mut pcfg = mqtt_config(
-        fleet::mqtt::broker_config(&unique("away-pub")),
+        fleet::mqtt::broker_config(Some(&unique("away-pub"))),
         port,
         Version::V5,
     );
@@ -818,12 +821,16 @@ async fn mqtt_broker_away_at_start_and_mid_stream() {
         "first half"
     );
     broker.stop();
-    // Published while the broker is away: queued by the client, sent after the reconnect.
+    // Published while the broker is away: queued by the client, sent after the reconnect;
+    // their acknowledgements are awaited across it.
+    let mut queued = Vec::new();
     for seq in 50..100 {
-        publisher
-            .report_status(&p, &status(seq))
-            .await
-            .expect("queued publish");
+        queued.push(
+            publisher
+                .report_status(&p, &status(seq))
+                .await
+                .expect("queued publish"),
+        );
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(broker.start(), "broker restarted");
@@ -838,8 +845,337 @@ async fn mqtt_broker_away_at_start_and_mid_stream() {
     );
     let seqs: Vec<u64> = take(&lamps.statuses).iter().map(|s| s.1).collect();
     report("MQTT broker away at start and mid-stream", &seqs, 100);
-    publisher.client().close().await;
+    for published in queued {
+        tokio::time::timeout(LONG, published.acknowledged())
+            .await
+            .expect("acknowledged in time")
+            .expect("acknowledged after the reconnect");
+    }
+    assert_eq!(publisher.client().close().await.unacknowledged, 0);
     sub.close().await;
+}
+
+/// Nothing is lost when a publisher closes: the generated publisher sends QoS 1 statuses and
+/// its client closes at once; `close` waits for the broker's acknowledgements, so a subscriber
+/// gets every one. A single send can be awaited until the broker has it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_nothing_is_lost_when_a_generated_publisher_closes() {
+    for (label, port) in mqtt_brokers(Version::V5) {
+        let lamps = Lamps::default();
+        let sub = fleet::mqtt::subscribe(
+            mqtt_config(
+                fleet::mqtt::broker_config(Some(&unique("close-sub"))),
+                port,
+                Version::V5,
+            ),
+            lamps.clone(),
+        )
+        .expect("subscribe");
+        sub.wait_connected(LONG).await.expect("subscribed");
+        let lamp = unique("lamp");
+        let p = fleet::mqtt::LampStatusParams {
+            lamp_id: lamp.clone(),
+        };
+        let n = 100u64;
+        let publisher = fleet::mqtt::Publisher::start(mqtt_config(
+            fleet::mqtt::broker_config(Some(&unique("close-pub"))),
+            port,
+            Version::V5,
+        ))
+        .expect("publisher");
+        // The first send is awaited until the broker acknowledged it.
+        publisher
+            .report_status(&p, &status(0))
+            .await
+            .expect("publish")
+            .acknowledged()
+            .await
+            .expect("acknowledged");
+        for seq in 1..n {
+            publisher
+                .report_status(&p, &status(seq))
+                .await
+                .expect("publish");
+        }
+        let report = publisher.client().close().await;
+        assert_eq!(report.unacknowledged, 0, "{label}");
+        assert!(
+            wait_until(LONG, || {
+                let seqs: Vec<u64> = take(&lamps.statuses)
+                    .iter()
+                    .filter(|s| s.0 == lamp)
+                    .map(|s| s.1)
+                    .collect();
+                (0..n).all(|s| seqs.contains(&s))
+            })
+            .await,
+            "{label}: every status of the closed publisher arrived"
+        );
+        sub.close().await;
+    }
+}
+
+/// Client ids: the binding's `clientId` is the default and an explicit id wins; the clients of
+/// one application never share one by accident. Two subscribers and a publisher started from
+/// the defaults connect side by side (none is dropped for another), an explicit id used twice
+/// in one process is refused, and a publisher started while the subscriber is away does not
+/// take over the subscriber's kept session: the subscriber gets what was queued for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_clients_of_one_application_never_share_a_client_id() {
+    let Some(mut broker) = PrivateMosquitto::new() else {
+        eprintln!("SKIP: mosquitto is not installed (Debian package `mosquitto`)");
+        return;
+    };
+    assert!(broker.start(), "private Mosquitto started");
+    let port = broker.port;
+    let chosen = fleet::mqtt::broker_config(Some("chosen-id")).expect("config");
+    assert_eq!(chosen.client_id, "chosen-id", "an explicit id wins");
+    let defaults = mqtt_config(fleet::mqtt::broker_config(None), port, Version::V5);
+    assert_eq!(
+        defaults.client_id, "lamp-fleet-controller",
+        "the binding's id"
+    );
+
+    let lamps = Lamps::default();
+    let sub = fleet::mqtt::subscribe(defaults.clone(), lamps.clone()).expect("subscriber");
+    let others = Lamps::default();
+    let sub2 = fleet::mqtt::subscribe(defaults.clone(), others.clone()).expect("subscriber 2");
+    let publisher = fleet::mqtt::Publisher::start(defaults.clone()).expect("publisher");
+    for c in [&sub, &sub2, publisher.client()] {
+        c.wait_connected(LONG).await.expect("connected");
+    }
+    assert_eq!(sub.config().client_id, "lamp-fleet-controller");
+    assert_eq!(sub2.config().client_id, "lamp-fleet-controller-2");
+    assert_eq!(
+        publisher.client().config().client_id,
+        "lamp-fleet-controller-publisher"
+    );
+    let lamp = unique("lamp");
+    let p = fleet::mqtt::LampStatusParams {
+        lamp_id: lamp.clone(),
+    };
+    let seqs_of = |l: &Lamps| -> Vec<u64> {
+        take(&l.statuses)
+            .iter()
+            .filter(|s| s.0 == lamp)
+            .map(|s| s.1)
+            .collect()
+    };
+    for seq in 0..20 {
+        publisher
+            .report_status(&p, &status(seq))
+            .await
+            .expect("publish")
+            .acknowledged()
+            .await
+            .expect("acknowledged");
+    }
+    assert!(
+        wait_until(LONG, || {
+            (0..20).all(|s| seqs_of(&lamps).contains(&s) && seqs_of(&others).contains(&s))
+        })
+        .await,
+        "both subscribers got every status"
+    );
+    for c in [&sub, &sub2, publisher.client()] {
+        assert_eq!(
+            c.stats().connections,
+            1,
+            "{}: never dropped for another client with its id",
+            c.config().client_id
+        );
+    }
+    // An explicit id is the application's: used twice in one process it is refused.
+    let explicit = mqtt_config(
+        fleet::mqtt::broker_config(Some(&unique("twice"))),
+        port,
+        Version::V5,
+    );
+    let once = fleet::mqtt::subscribe(explicit.clone(), Lamps::default()).expect("first");
+    assert!(
+        fleet::mqtt::subscribe(explicit, Lamps::default()).is_err(),
+        "a second client with the same explicit id"
+    );
+    once.close().await;
+    publisher.client().close().await;
+    sub2.close().await;
+
+    // The subscriber goes away; its session (cleanSession: false) keeps what comes meanwhile.
+    sub.close().await;
+    let late = fleet::mqtt::Publisher::start(defaults.clone()).expect("publisher while away");
+    for seq in 100..110 {
+        late.report_status(&p, &status(seq))
+            .await
+            .expect("publish")
+            .acknowledged()
+            .await
+            .expect("acknowledged");
+    }
+    assert_eq!(late.client().close().await.unacknowledged, 0);
+    let back = Lamps::default();
+    let sub = fleet::mqtt::subscribe(defaults, back.clone()).expect("subscriber back");
+    assert_eq!(sub.config().client_id, "lamp-fleet-controller");
+    assert!(
+        wait_until(LONG, || (100..110).all(|s| seqs_of(&back).contains(&s))).await,
+        "the kept session delivered what was published while the subscriber was away: {:?}",
+        seqs_of(&back)
+    );
+    sub.close().await;
+}
+
+/// An MQTT 5 reply is an incoming message too: the generated requester checks it against its
+/// schema, so a lamp answering with `level: 150` (`maximum: 100`) gives the caller an error
+/// naming `/level`, not a value outside the contract.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt5_replies_are_checked_against_their_schema() {
+    #[derive(Clone)]
+    struct Overbright;
+    impl fleet::mqtt::Handler for Overbright {
+        async fn handle_command(
+            &self,
+            r: fleet::mqtt::Received<fleet::mqtt::LampCommandsParams, fleet::messages::Command>,
+        ) -> Result<fleet::messages::Ack, HandlerError> {
+            Ok(fleet::messages::Ack::new(fleet::types::AckPayload {
+                lamp_id: r.params.lamp_id,
+                applied: true,
+                level: Some(150),
+                extra: BTreeMap::new(),
+            }))
+        }
+
+        async fn watch_status(
+            &self,
+            _: fleet::mqtt::Received<fleet::mqtt::LampStatusParams, fleet::messages::Status>,
+        ) -> Result<(), HandlerError> {
+            Ok(())
+        }
+    }
+    for (broker, port) in mqtt_brokers(Version::V5) {
+        let lamp = fleet::mqtt::subscribe(
+            mqtt_config(
+                fleet::mqtt::broker_config(Some(&unique("overbright"))),
+                port,
+                Version::V5,
+            ),
+            Overbright,
+        )
+        .expect("subscribe");
+        lamp.wait_connected(LONG).await.expect("lamp connected");
+        let controller = fleet::mqtt::Publisher::start(mqtt_config(
+            fleet::mqtt::broker_config(Some(&unique("ctrl"))),
+            port,
+            Version::V5,
+        ))
+        .expect("controller");
+        let params = fleet::mqtt::LampCommandsParams {
+            lamp_id: unique("lamp"),
+        };
+        let answer = controller
+            .send_command(
+                &params,
+                &fleet::messages::Command::new(fleet::types::CommandPayload {
+                    action: fleet::types::CommandPayloadAction::Dim,
+                    level: Some(30),
+                    extra: BTreeMap::new(),
+                }),
+                LONG,
+            )
+            .await;
+        match answer {
+            Err(e @ mqtt::MqttError::Config(_)) => {
+                assert!(e.to_string().contains("/level"), "{broker}: {e}");
+            }
+            other => panic!("{broker}: an invalid reply was accepted or timed out: {other:?}"),
+        }
+        controller.client().close().await;
+        lamp.close().await;
+    }
+}
+
+/// Incoming MQTT messages are checked against the whole schema, and topic parameters against
+/// theirs: an independent client (rumqttc) publishes crane statuses to the generated
+/// harbor-telemetry subscriber; one that breaks `maximum`, one that breaks `pattern`, one with
+/// a value outside the `enum`, and one whose topic's `{berth}` is not among the parameter's
+/// values are invalid (counted and, as undecodable payloads are, acknowledged and dropped);
+/// only the valid one reaches the handler.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_incoming_messages_are_checked_against_the_whole_schema() {
+    #[derive(Clone, Default)]
+    struct Cranes(Shared<(String, String, Option<u32>)>);
+    impl harbor::mqtt::Handler for Cranes {
+        async fn receive_crane_status(
+            &self,
+            r: harbor::mqtt::Received<
+                harbor::mqtt::CraneStatusParams,
+                harbor::messages::CraneStatus,
+            >,
+        ) -> Result<(), HandlerError> {
+            if let Ok(mut v) = self.0.lock() {
+                v.push((
+                    r.params.berth,
+                    r.message.payload.crane_id,
+                    r.message.payload.load_kg,
+                ));
+            }
+            Ok(())
+        }
+    }
+    for (label, port) in mqtt_brokers(Version::V311) {
+        let cranes = Cranes::default();
+        let mut cfg = mqtt_config(
+            harbor::mqtt::production_config(Some(&unique("cranes"))),
+            port,
+            Version::V311,
+        );
+        cfg.tls = None;
+        cfg.credentials = None;
+        let sub = harbor::mqtt::subscribe(cfg, cranes.clone()).expect("subscribe");
+        sub.wait_connected(LONG).await.expect("subscribed");
+        let raw = RawMqtt::start(port, None).await;
+        let crane = format!("C-{:02}", std::process::id() % 100);
+        let status = |id: &str, state: &str, load: u64| {
+            serde_json::json!({
+                "craneId": id, "state": state, "loadKg": load,
+                "reportedAt": "2026-12-06T07:00:00Z"
+            })
+            .to_string()
+        };
+        let sends = [
+            ("2", status(&crane, "working", 64_000)),
+            ("2", status(&crane, "working", 70_000)),
+            ("2", status("crane-7", "idle", 10)),
+            ("2", status(&crane, "flying", 10)),
+            ("9", status(&crane, "idle", 10)),
+        ];
+        for (berth, payload) in &sends {
+            raw.client
+                .publish(
+                    format!("harbor/{berth}/cranes/{crane}/status"),
+                    rumqttc::QoS::AtLeastOnce,
+                    false,
+                    payload.clone().into_bytes(),
+                )
+                .await
+                .expect("raw publish");
+        }
+        assert!(
+            wait_until(LONG, || {
+                let s = sub.stats();
+                s.handled + s.invalid >= sends.len() as u64
+            })
+            .await,
+            "{label}: every status seen: {:?}",
+            sub.stats()
+        );
+        let stats = sub.stats();
+        assert_eq!((stats.handled, stats.invalid), (1, 4), "{label}: {stats:?}");
+        assert_eq!(
+            take(&cranes.0),
+            vec![("2".to_owned(), crane.clone(), Some(64_000))],
+            "{label}: only the valid status reached the handler"
+        );
+        sub.close().await;
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1005,6 +1341,152 @@ async fn kafka_lamp_fleet_keys_headers_group_and_dead_letters() {
     );
     assert_eq!(fleet::kafka::topics()[0].partitions, Some(3));
     println!("lamp-fleet Kafka: {} booked, {stats:?}", booked.len());
+}
+
+/// The Kafka operation bindings' `clientId`s reach the broker: the generated producer
+/// connects as its send operation's `clientId`, the consumer as its receive operation's, and a
+/// `client.id` in the application's configuration wins over both. Seen on the wire by a relay
+/// in front of the broker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_operation_binding_client_ids_reach_the_broker() {
+    let topic = fleet::kafka::ENERGY_READINGS;
+    let Some(mock) = MockKafka::start(&[(topic, 3)]) else {
+        eprintln!("SKIP: the mock cluster did not start");
+        return;
+    };
+    client_ids_reach_the_broker(mock.config()).await;
+    let Some(tansu) = Tansu::start() else {
+        eprintln!("SKIP: {TANSU_HINT}");
+        return;
+    };
+    fleet::kafka::ensure_topics(&tansu.config(), Duration::from_secs(20))
+        .await
+        .expect("topics");
+    client_ids_reach_the_broker(tansu.config()).await;
+}
+
+async fn client_ids_reach_the_broker(config: KafkaConfig) {
+    let relay = ClientIdRelay::start(&config.bootstrap_servers)
+        .await
+        .expect("relay");
+    let via_relay = KafkaConfig {
+        bootstrap_servers: relay.bootstrap.clone(),
+        ..config.clone()
+    };
+    assert_eq!(fleet::kafka::PRODUCER_CLIENT_ID, Some("lamp-controller"));
+    let producer = fleet::kafka::Producer::new(&via_relay).expect("producer");
+    producer
+        .publish_reading(Some(&1), &reading(1, None))
+        .await
+        .expect("delivered");
+    let chosen = fleet::kafka::Producer::new(&via_relay.clone().set("client.id", "chosen"))
+        .expect("producer with an explicit id");
+    chosen
+        .publish_reading(Some(&2), &reading(2, None))
+        .await
+        .expect("delivered");
+    let ledger = Ledger::default();
+    let mut options = fleet::kafka::consumer_options().expect("options");
+    options.group_id = unique("energy-ledger");
+    let (stop, task) = run_ledger(via_relay, options, ledger.clone());
+    assert!(
+        wait_until(LONG, || len(&ledger.booked) >= 2).await,
+        "consumed"
+    );
+    let _ = stop.send(());
+    task.await.expect("join").expect("consumer");
+    let ids = relay.client_ids();
+    for want in ["lamp-controller", "chosen", "ledger"] {
+        assert!(ids.iter().any(|i| i == want), "{want} not among {ids:?}");
+    }
+    assert!(
+        !ids.iter().any(|i| i == "rdkafka"),
+        "a client without its binding's id: {ids:?}"
+    );
+}
+
+/// Incoming Kafka records are checked against the whole schema: readings with a negative
+/// `wattHours` (`minimum: 0`) or `seq` go the poison way — straight to the dead-letter topic,
+/// with the violation's path in `asyncforge-error` — and the handler gets only the valid ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_incoming_records_are_checked_against_the_whole_schema() {
+    let topic = fleet::kafka::ENERGY_READINGS;
+    let Some(mock) = MockKafka::start(&[(topic, 1), ("fleet.energy.invalid", 1)]) else {
+        eprintln!("SKIP: the mock cluster did not start");
+        return;
+    };
+    records_are_checked(mock.config()).await;
+    let Some(tansu) = Tansu::start() else {
+        eprintln!("SKIP: {TANSU_HINT}");
+        return;
+    };
+    let spec = |name: &str| kafka::TopicSpec {
+        name: name.to_owned(),
+        partitions: Some(1),
+        replicas: Some(1),
+        config: BTreeMap::new(),
+    };
+    kafka::ensure_topics(
+        &tansu.config(),
+        &[spec(topic), spec("fleet.energy.invalid")],
+        Duration::from_secs(20),
+    )
+    .await
+    .expect("topics");
+    records_are_checked(tansu.config()).await;
+}
+
+async fn records_are_checked(config: KafkaConfig) {
+    let topic = fleet::kafka::ENERGY_READINGS;
+    let producer = kafka::Producer::new(&config).expect("producer");
+    let records = [
+        r#"{"seq":1,"lampId":"lamp1","wattHours":1.5}"#,
+        r#"{"seq":2,"lampId":"lamp2","wattHours":-5}"#,
+        r#"{"seq":-3,"lampId":"lamp3","wattHours":1}"#,
+        r#"{"seq":4,"lampId":"lamp4","wattHours":0}"#,
+    ];
+    for (i, r) in records.iter().enumerate() {
+        producer
+            .send_raw(
+                topic,
+                Some(i.to_string().as_bytes()),
+                Some(r.as_bytes()),
+                &[],
+            )
+            .await
+            .expect("delivered");
+    }
+    let ledger = Ledger::default();
+    let mut options = fleet::kafka::consumer_options().expect("options");
+    options.group_id = unique("energy-ledger");
+    options.dead_letter_topic = Some("fleet.energy.invalid".into());
+    let (stop, task) = run_ledger(config.clone(), options, ledger.clone());
+    let dlq = read_topic(&config, "fleet.energy.invalid", 2).await;
+    assert!(
+        wait_until(LONG, || len(&ledger.booked) >= 2).await,
+        "valid readings booked"
+    );
+    let _ = stop.send(());
+    let stats = task.await.expect("join").expect("consumer");
+    let mut seqs: Vec<u64> = take(&ledger.booked).iter().map(|b| b.0).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, vec![1, 4], "only valid readings reach the handler");
+    assert_eq!(stats.dead_lettered, 2, "{stats:?}");
+    let errors: Vec<String> = dlq
+        .iter()
+        .map(|(_, _, headers)| {
+            headers
+                .iter()
+                .find(|(k, _)| k == kafka::DLT_ERROR_HEADER)
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    assert!(
+        errors.iter().any(|e| e.contains("/wattHours")),
+        "{errors:?}"
+    );
+    assert!(errors.iter().any(|e| e.contains("/seq")), "{errors:?}");
 }
 
 macro_rules! streetlights_kafka {
@@ -1190,8 +1672,17 @@ async fn kafka_consumer_killed_mid_stream_loses_nothing() {
         println!("SKIP: the mock cluster did not start");
         return;
     };
-    let config = mock.config();
-    let producer = fleet::kafka::Producer::new(&config).expect("producer");
+    consumer_killed_mid_stream(mock.config(), mock.config(), "mock cluster").await;
+}
+
+/// 300 readings on the lamp-fleet topic (produced with `producer_config`), a consumer process
+/// killed with SIGKILL after 100 and restarted: every reading is handled at least once.
+async fn consumer_killed_mid_stream(
+    config: KafkaConfig,
+    producer_config: KafkaConfig,
+    label: &str,
+) {
+    let producer = fleet::kafka::Producer::new(&producer_config).expect("producer");
     let n = 300u64;
     let sends = (0..n).map(|seq| {
         let p = producer.clone();
@@ -1238,10 +1729,168 @@ async fn kafka_consumer_killed_mid_stream_loses_nothing() {
         seqs().len()
     );
     report(
-        &format!("Kafka consumer killed after {at_kill} handled"),
+        &format!("Kafka ({label}) consumer killed after {at_kill} handled"),
         &seqs(),
         n,
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kafka: Tansu 0.6, a Kafka-protocol broker, with the Python `confluent-kafka` client as the
+// independent peer.
+
+/// The Python peer: `produce BOOTSTRAP TOPIC N` writes N lamp-fleet readings (`seq` 1000…,
+/// key the `seq` as text, a `trace-id` header); `consume BOOTSTRAP TOPIC N` reads N records
+/// from the start and prints each as a JSON line (key, headers, payload).
+const PY_PEER: &str = r#"
+import json, sys, time
+from confluent_kafka import Consumer, Producer
+cmd, bootstrap, topic, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+if cmd == "produce":
+    p = Producer({"bootstrap.servers": bootstrap})
+    for i in range(n):
+        seq = 1000 + i
+        p.produce(topic, key=str(seq),
+                  value=json.dumps({"seq": seq, "lampId": "py%d" % i, "wattHours": 2.5}),
+                  headers=[("trace-id", b"py-%d" % i), ("content-type", b"application/json")])
+    left = p.flush(30)
+    sys.exit(1 if left else 0)
+c = Consumer({"bootstrap.servers": bootstrap, "group.id": "py-%d" % time.time_ns(),
+              "auto.offset.reset": "earliest"})
+c.subscribe([topic])
+got, end = 0, time.time() + 60
+while got < n and time.time() < end:
+    m = c.poll(1.0)
+    if m is None or m.error():
+        continue
+    got += 1
+    print(json.dumps({"key": (m.key() or b"").decode(),
+                      "headers": {k: (v or b"").decode() for k, v in (m.headers() or [])},
+                      "payload": json.loads(m.value())}), flush=True)
+c.close()
+sys.exit(0 if got == n else 1)
+"#;
+
+/// Runs the Python peer; `None` (with the reason printed) when Python or `confluent-kafka` is
+/// missing.
+fn python_peer(args: &[&str]) -> Option<std::process::Output> {
+    let have_client = Command::new("python3")
+        .args(["-c", "import confluent_kafka"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have_client {
+        eprintln!(
+            "SKIP: the Python peer needs python3 with `confluent-kafka` (`python3 -m pip install confluent-kafka`, as .ci/run does)"
+        );
+        return None;
+    }
+    Some(
+        Command::new("python3")
+            .arg("-c")
+            .arg(PY_PEER)
+            .args(args)
+            .output()
+            .expect("python3"),
+    )
+}
+
+/// The generated lamp-fleet producer and consumer against a real Kafka-protocol broker: the
+/// topics created from the channel binding through the admin API, typed keys and headers both
+/// ways, records of the Python `confluent-kafka` client handled by the generated consumer, and
+/// the generated producer's records read by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_tansu_generated_producer_and_consumer_with_confluent_kafka() {
+    let Some(tansu) = Tansu::start() else {
+        eprintln!("SKIP: {TANSU_HINT}");
+        return;
+    };
+    let config = tansu.config();
+    let topic = fleet::kafka::ENERGY_READINGS;
+    let created = fleet::kafka::ensure_topics(&config, Duration::from_secs(20))
+        .await
+        .expect("topics created through the admin API");
+    assert_eq!(created.len(), 1, "{created:?}");
+    let producer = fleet::kafka::Producer::new(&config).expect("producer");
+    let n = 20u64;
+    for seq in 0..n {
+        producer
+            .publish_reading(Some(&(seq + 100)), &reading(seq, Some(&format!("t{seq}"))))
+            .await
+            .expect("delivered");
+    }
+    let from_python = 5u64;
+    let python = python_peer(&["produce", &tansu.bootstrap, topic, &from_python.to_string()]);
+    if let Some(out) = &python {
+        assert!(
+            out.status.success(),
+            "python producer: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let want = n + if python.is_some() { from_python } else { 0 };
+    let ledger = Ledger::default();
+    let mut options = fleet::kafka::consumer_options().expect("options");
+    options.group_id = unique("energy-ledger");
+    let (stop, task) = run_ledger(config.clone(), options, ledger.clone());
+    assert!(
+        wait_until(LONG, || len(&ledger.booked) >= want as usize).await,
+        "booked {} of {want}",
+        len(&ledger.booked)
+    );
+    let _ = stop.send(());
+    task.await.expect("join").expect("consumer");
+    for (seq, key, trace, _) in take(&ledger.booked) {
+        if seq < n {
+            assert_eq!(key, Some(seq + 100), "typed key");
+            assert_eq!(trace, Some(format!("t{seq}")), "typed header");
+        } else {
+            assert_eq!(key, Some(seq), "the Python peer's key, typed");
+            assert_eq!(trace, Some(format!("py-{}", seq - 1000)), "its header");
+        }
+    }
+    // The Python client reads what the generated producer sent.
+    if let Some(out) = python_peer(&["consume", &tansu.bootstrap, topic, &want.to_string()]) {
+        assert!(
+            out.status.success(),
+            "python consumer: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let ours: Vec<&serde_json::Value> = lines
+            .iter()
+            .filter(|v| v["payload"]["seq"].as_u64() < Some(n))
+            .collect();
+        assert_eq!(ours.len(), n as usize, "{lines:?}");
+        for v in ours {
+            let seq = v["payload"]["seq"].as_u64().unwrap_or(u64::MAX);
+            assert_eq!(v["key"], (seq + 100).to_string());
+            assert_eq!(v["headers"]["trace-id"], format!("t{seq}"));
+            assert_eq!(v["headers"]["content-type"], "application/json");
+        }
+    }
+}
+
+/// A generated consumer process killed with SIGKILL mid-stream and restarted against Tansu
+/// resumes from its group's committed offset: every reading handled at least once. One record
+/// per batch (`batch.num.messages=1`): Tansu 0.6 returns nothing for a fetch that starts
+/// inside a batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_tansu_consumer_killed_mid_stream_loses_nothing() {
+    let Some(tansu) = Tansu::start() else {
+        eprintln!("SKIP: {TANSU_HINT}");
+        return;
+    };
+    let config = tansu.config();
+    fleet::kafka::ensure_topics(&config, Duration::from_secs(20))
+        .await
+        .expect("topics");
+    let producer_config = config.clone().set("batch.num.messages", "1");
+    consumer_killed_mid_stream(config, producer_config, "Tansu").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -438,6 +438,109 @@ impl Cx<'_> {
     /// Decoding an operation that carries several messages: each message type is tried on
     /// `source` (an expression with a `decode::<T>()` method) in order, and a payload that is
     /// none of them makes the handler return `<module>::HandlerError::invalid`.
+    /// The name of a message's payload check in the module's `checks`.
+    pub fn check_ident(&self, id: MessageId) -> proc_macro2::Ident {
+        format_ident!(
+            "{}",
+            heck::ToShoutySnakeCase::to_shouty_snake_case(
+                self.messages[id.0 as usize].name.as_str()
+            )
+        )
+    }
+
+    /// `checks::IDENT` of a message.
+    pub fn check(&self, id: MessageId) -> TokenStream {
+        let c = self.check_ident(id);
+        quote!(checks::#c)
+    }
+
+    /// The `checks` module of a broker module: the payload schema of every message its
+    /// receive operations take and of every reply its send operations wait for, and the schema
+    /// of every parameter of the receive operations' channels. Empty when nothing comes in.
+    pub fn checks(&self, model: &BrokerModel) -> TokenStream {
+        let mut messages: Vec<MessageId> = model
+            .receive
+            .iter()
+            .flat_map(|op| op.messages.iter().copied())
+            // Only MQTT generates request/reply.
+            .chain(
+                model
+                    .send
+                    .iter()
+                    .filter(|_| model.broker == Broker::Mqtt)
+                    .filter_map(|op| op.reply),
+            )
+            .collect();
+        messages.sort_by_key(|m| m.0);
+        messages.dedup();
+        let mut items: Vec<TokenStream> = messages
+            .into_iter()
+            .map(|m| super::message_check(self.api, self.check_ident(m), m))
+            .collect();
+        let mut channels: Vec<usize> = model.receive.iter().map(|op| op.channel).collect();
+        channels.sort_unstable();
+        channels.dedup();
+        for c in channels.into_iter().map(|i| &model.channels[i]) {
+            for p in &c.params {
+                let Some(schema) =
+                    crate::schema_json::parameter_schema(self.api, p.schema, &p.allowed)
+                else {
+                    continue;
+                };
+                let ident = param_check_ident(c, p);
+                let doc = format!(" The schema of parameter `{}` of `{}`.", p.name, c.address);
+                let schema = lit(&schema.to_string());
+                items.push(quote! {
+                    #[doc = #doc]
+                    pub static #ident: SchemaCheck = SchemaCheck::new(#schema);
+                });
+            }
+        }
+        if items.is_empty() {
+            return TokenStream::new();
+        }
+        quote! {
+            /// The schemas received messages and the parameters in their topics are checked
+            /// against (a message that breaks one is invalid).
+            pub mod checks {
+                use asyncforge_runtime::validate::SchemaCheck;
+                #(#items)*
+            }
+        }
+    }
+
+    /// The parameters struct of a received message's channel from `found` (the parameters
+    /// taken from its topic), each value parsed and checked against its schema.
+    pub fn params_from(
+        &self,
+        c: &BrokerChannel,
+        found: &TokenStream,
+        error: &TokenStream,
+    ) -> TokenStream {
+        if c.params.is_empty() {
+            return quote!(());
+        }
+        let name = format_ident!("{}Params", c.name);
+        let fields = c.params.iter().map(|p| {
+            let f = crate::ident(&p.field);
+            let n = lit(&p.name);
+            if crate::schema_json::parameter_schema(self.api, p.schema, &p.allowed).is_none() {
+                return quote!(#f: #found.parse(#n).map_err(#error::invalid)?,);
+            }
+            let check = param_check_ident(c, p);
+            quote! {
+                #f: {
+                    let value = #found.parse(#n).map_err(#error::invalid)?;
+                    checks::#check
+                        .check_parameter(#n, &value)
+                        .map_err(#error::invalid)?;
+                    value
+                },
+            }
+        });
+        quote!(#name { #(#fields)* })
+    }
+
     pub fn decode_any(
         &self,
         op: &BrokerOp,
@@ -448,7 +551,8 @@ impl Cx<'_> {
         let tries = op.messages.iter().map(|m| {
             let v = self.msg_variant(*m);
             let t = self.msg_ty(*m);
-            quote!(if let Ok(m) = #source.decode::<#t>() { #e::#v(m) } else)
+            let check = self.check(*m);
+            quote!(if let Ok(m) = #source.decode_checked::<#t>(&#check) { #e::#v(m) } else)
         });
         let none = lit(&format!(
             "the payload is none of the messages of `{}`",
@@ -619,21 +723,14 @@ pub(crate) fn topic_values(
 
 /// A params struct from matched topic parameters (`found: Params`), each parsed to its type;
 /// one that does not parse makes the message invalid.
-pub(crate) fn params_from(
-    c: &BrokerChannel,
-    found: &TokenStream,
-    error: &TokenStream,
-) -> TokenStream {
-    if c.params.is_empty() {
-        return quote!(());
-    }
-    let name = format_ident!("{}Params", c.name);
-    let fields = c.params.iter().map(|p| {
-        let f = crate::ident(&p.field);
-        let n = lit(&p.name);
-        quote!(#f: #found.parse(#n).map_err(#error::invalid)?,)
-    });
-    quote!(#name { #(#fields)* })
+/// The name of a parameter's check in the module's `checks`: `<CHANNEL>_<PARAMETER>`.
+fn param_check_ident(c: &BrokerChannel, p: &Param) -> proc_macro2::Ident {
+    use heck::ToShoutySnakeCase;
+    format_ident!(
+        "{}_{}",
+        c.name.to_shouty_snake_case(),
+        p.field.trim_start_matches("r#").to_shouty_snake_case()
+    )
 }
 
 /// A string value the spec fixes through a schema (`const`, one `enum` value, `default`, the

@@ -11,8 +11,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::brokers::{
-    BrokerModel, BrokerOp, Cx, common, fixed_string, lit, params_from, server_doc, server_host,
-    topic_values,
+    BrokerModel, BrokerOp, Cx, common, fixed_string, lit, server_doc, server_host, topic_values,
 };
 use crate::types::Warning;
 
@@ -106,7 +105,41 @@ fn key_ty(cx: &Cx<'_>, op: &BrokerOp) -> (TokenStream, bool) {
     }
 }
 
-fn producer(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
+/// The client id the bindings of `ops` fix: the first one's; a different one of a later
+/// operation is reported (one client has one id).
+fn client_id(
+    cx: &Cx<'_>,
+    ops: &[BrokerOp],
+    client: &str,
+    warnings: &mut Vec<Warning>,
+) -> Option<String> {
+    let mut first: Option<(String, String)> = None;
+    for op in ops {
+        let o = cx.api.operation(op.id);
+        let Some(id) = o
+            .bindings
+            .kafka
+            .as_ref()
+            .and_then(|b| fixed_string(cx.api, b.client_id))
+        else {
+            continue;
+        };
+        match &first {
+            Some((f, by)) if *f != id => warnings.push(Warning {
+                message: format!(
+                    "operation `{}`: client id `{id}` differs from `{f}` of `{by}`; the generated {client} uses `{f}`",
+                    o.key
+                ),
+                source: o.source.clone(),
+            }),
+            Some(_) => {}
+            None => first = Some((id, o.key.clone())),
+        }
+    }
+    first.map(|(id, _)| id)
+}
+
+fn producer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> TokenStream {
     let methods = model.send.iter().map(|op| {
         let c = model.channel(op);
         let method = crate::ident(&op.method);
@@ -172,8 +205,17 @@ fn producer(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
             }
         })
         .collect();
+    // The client id: the first send operation's binding that fixes one.
+    let client = match client_id(cx, &model.send, "producer", warnings) {
+        Some(c) => quote!(Some(#c)),
+        None => quote!(None),
+    };
     quote! {
         #(#statics)*
+
+        /// The producer's client id: `clientId` of the first send operation's binding that
+        /// fixes one.
+        pub const PRODUCER_CLIENT_ID: Option<&str> = #client;
 
         /// Sends the application's *send* operations (idempotent producer, `acks=all`; a
         /// `content-type` header and the message's typed headers go with every record).
@@ -183,9 +225,11 @@ fn producer(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
         }
 
         impl Producer {
-            /// A producer for `config`.
+            /// A producer for `config`, with [`PRODUCER_CLIENT_ID`] as its `client.id` unless
+            /// `config` sets one.
             pub fn new(config: &kafka::KafkaConfig) -> Result<Self, kafka::KafkaError> {
-                Ok(Producer { inner: kafka::Producer::new(config)? })
+                let config = config.clone().or_client_id(PRODUCER_CLIENT_ID);
+                Ok(Producer { inner: kafka::Producer::new(&config)? })
             }
 
             /// The runtime's producer (`flush`, raw sends).
@@ -204,7 +248,6 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
     }
     // Group and client id: the first receive operation's binding that fixes one.
     let mut group: Option<(String, String)> = None;
-    let mut client: Option<String> = None;
     for op in &model.receive {
         let o = cx.api.operation(op.id);
         let Some(b) = &o.bindings.kafka else { continue };
@@ -221,10 +264,8 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
                 None => group = Some((g, o.key.clone())),
             }
         }
-        if client.is_none() {
-            client = fixed_string(cx.api, b.client_id);
-        }
     }
+    let client = client_id(cx, &model.receive, "consumer", warnings);
     let group_doc = match &group {
         Some((_, by)) => format!(" The consumer group: `groupId` of `{by}`'s binding."),
         None => " The consumer group: the bindings fix none, so the API's title.".to_owned(),
@@ -261,7 +302,7 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
     let arms = model.receive.iter().enumerate().map(|(i, op)| {
         let c = model.channel(op);
         let method = crate::ident(&op.method);
-        let params = params_from(c, &quote!(found), &quote!(kafka::HandlerError));
+        let params = cx.params_from(c, &quote!(found), &quote!(kafka::HandlerError));
         let (k, typed) = key_ty(cx, op);
         let key = if typed {
             let k = if k.to_string() == "str" {
@@ -276,15 +317,16 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
         let decode = match op.messages.as_slice() {
             [one] => {
                 let t = cx.msg_ty(*one);
+                let check = cx.check(*one);
                 if cx.has_headers(*one) {
                     quote! {{
-                        let mut message = record.decode::<#t>()?;
+                        let mut message = record.decode_checked::<#t>(&#check)?;
                         // Headers that do not fit the headers schema are left out.
                         message.headers = record.typed_headers().ok();
                         message
                     }}
                 } else {
-                    quote!(record.decode::<#t>()?)
+                    quote!(record.decode_checked::<#t>(&#check)?)
                 }
             }
             _ => cx.decode_any(op, quote!(record), quote!(kafka)),
@@ -307,7 +349,8 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
         #[doc = #group_doc]
         pub const GROUP_ID: &str = #group;
 
-        /// The client id: `clientId` of the first receive operation's binding that fixes one.
+        /// The consumer's client id: `clientId` of the first receive operation's binding that
+        /// fixes one (`consumer_options` sets it; a `client.id` in the configuration wins).
         pub const CLIENT_ID: Option<&str> = #client;
 
         /// What the consumer subscribes to, in route order: each receive operation's topic, or
@@ -406,8 +449,9 @@ pub(crate) fn emit(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>
     let common = common(cx, model);
     let servers = servers(cx, model);
     let topics = topics(cx, model);
-    let producer = producer(cx, model);
+    let producer = producer(cx, model, warnings);
     let consumer = consumer(cx, model, warnings);
+    let checks = cx.checks(model);
     let future = (!model.receive.is_empty()).then(|| {
         quote!(
             use std::future::Future;
@@ -433,5 +477,62 @@ pub(crate) fn emit(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>
         #topics
         #producer
         #consumer
+        #checks
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::transport::model::tests::api;
+
+    const TWO_PRODUCER_IDS: &str = "asyncapi: 3.0.0
+info: {title: T, version: '1'}
+servers: {k: {host: 'localhost:9092', protocol: kafka}}
+channels:
+  a: {address: a, messages: {m: {payload: {type: object}}}}
+  b: {address: b, messages: {n: {payload: {type: object}}}}
+operations:
+  sendA:
+    action: send
+    channel: {$ref: '#/channels/a'}
+    bindings: {kafka: {clientId: {type: string, enum: [first-id]}}}
+  sendB:
+    action: send
+    channel: {$ref: '#/channels/b'}
+    bindings: {kafka: {clientId: {type: string, const: second-id}}}
+  receiveA:
+    action: receive
+    channel: {$ref: '#/channels/a'}
+    bindings: {kafka: {clientId: {type: string, enum: [reader]}}}
+";
+
+    #[test]
+    fn operation_binding_client_ids_reach_producer_and_consumer() {
+        let generated =
+            crate::generate(&api(TWO_PRODUCER_IDS), &crate::Settings::new("t")).expect("generates");
+        let kafka = generated
+            .files
+            .iter()
+            .find(|f| f.path.ends_with("kafka.rs"))
+            .expect("src/kafka.rs");
+        assert!(
+            kafka
+                .contents
+                .contains(r#"pub const PRODUCER_CLIENT_ID: Option<&str> = Some("first-id");"#),
+            "{}",
+            kafka.contents
+        );
+        assert!(
+            kafka
+                .contents
+                .contains(r#"pub const CLIENT_ID: Option<&str> = Some("reader");"#)
+        );
+        assert!(
+            generated.warnings.iter().any(|w| w
+                .message
+                .contains("client id `second-id` differs from `first-id` of `sendA`")),
+            "{:?}",
+            generated.warnings
+        );
     }
 }

@@ -182,6 +182,38 @@ fn schema_scalar(api: &Api, id: SchemaId) -> Option<&'static str> {
     }
 }
 
+/// `pub static IDENT: SchemaCheck` for a message's payload schema (`by_type` when its
+/// generated type enforces the schema by itself); the module it goes in imports `SchemaCheck`.
+pub(crate) fn message_check(api: &Api, ident: proc_macro2::Ident, m: MessageId) -> TokenStream {
+    let msg = api.message(m);
+    let bundle = msg
+        .payload
+        .and_then(|p| crate::schema_json::validation_schema(api, p));
+    let by_type = crate::schema_json::enforced_by_type(bundle.as_ref());
+    let schema = bundle
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "true".to_owned());
+    let schema = lit(&schema);
+    let (doc, new) = if by_type {
+        (
+            format!(
+                " The payload schema of message `{}` (its type enforces it: messages are decoded straight from their bytes).",
+                msg.key
+            ),
+            quote!(by_type),
+        )
+    } else {
+        (
+            format!(" The payload schema of message `{}`.", msg.key),
+            quote!(new),
+        )
+    };
+    quote! {
+        #[doc = #doc]
+        pub static #ident: SchemaCheck = SchemaCheck::#new(#schema);
+    }
+}
+
 fn checks_for(cx: &Ctx<'_>, model: &Model) -> TokenStream {
     let mut used: Vec<MessageId> = Vec::new();
     for e in &model.endpoints {
@@ -196,34 +228,7 @@ fn checks_for(cx: &Ctx<'_>, model: &Model) -> TokenStream {
     used.sort_by_key(|m| m.0);
     let mut items = Vec::new();
     for m in used {
-        let ident = cx.check_ident(m);
-        let msg = cx.api.message(m);
-        let bundle = msg
-            .payload
-            .and_then(|p| crate::schema_json::validation_schema(cx.api, p));
-        let by_type = crate::schema_json::enforced_by_type(bundle.as_ref());
-        let schema = bundle
-            .map(|v| v.to_string())
-            .unwrap_or_else(|| "true".to_owned());
-        let schema = lit(&schema);
-        let (doc, new) = if by_type {
-            (
-                format!(
-                    " The payload schema of message `{}` (its type enforces it: messages are decoded straight from their bytes).",
-                    msg.key
-                ),
-                quote!(by_type),
-            )
-        } else {
-            (
-                format!(" The payload schema of message `{}`.", msg.key),
-                quote!(new),
-            )
-        };
-        items.push(quote! {
-            #[doc = #doc]
-            pub static #ident: SchemaCheck = SchemaCheck::#new(#schema);
-        });
+        items.push(message_check(cx.api, cx.check_ident(m), m));
     }
     // The headers schemas of messages received over HTTP (a webhook's headers are checked).
     let mut headers_checked: Vec<MessageId> = Vec::new();

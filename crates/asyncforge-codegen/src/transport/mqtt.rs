@@ -8,9 +8,7 @@ use asyncforge_spec::ir::{IntervalOrSchema, MessageId, ResponseTopic};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::brokers::{
-    BrokerModel, BrokerOp, Cx, common, params_from, server_doc, server_host, topic_values,
-};
+use super::brokers::{BrokerModel, BrokerOp, Cx, common, server_doc, server_host, topic_values};
 
 fn qos(level: Option<u8>) -> TokenStream {
     match level {
@@ -113,18 +111,28 @@ fn servers(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
             }
         });
         let url_doc = format!(" The URL of server `{}`.", s.key);
+        let id_doc = match &b.client_id {
+            Some(id) => format!("the binding's `clientId` (`{id}`) when it is `None`"),
+            None => {
+                "a made-up one (`mqtt::MqttConfig::default_client_id`) when it is `None`".to_owned()
+            }
+        };
         let cfg_doc = format!(
-            " A configuration for server `{}` with its bindings applied (`clientId` from the binding wins over `client_id`). An `mqtts` server is reached over TLS trusting the public roots: set `tls` on the configuration for a private CA or a client certificate.",
+            " A configuration for server `{}` with its bindings applied. The client id is `client_id`, else {id_doc}; a default id is never shared by two clients of one process, and a publisher-only client connects as `<id>-publisher`. An `mqtts` server is reached over TLS trusting the public roots: set `tls` on the configuration for a private CA or a client certificate.",
             s.key
         );
+        let default_prefix = heck::ToKebabCase::to_kebab_case(cx.api.info.title.as_str());
         out.extend(quote! {
             #[doc = #url_doc]
             #doc
             pub const #url_const: &str = #url;
 
             #[doc = #cfg_doc]
-            pub fn #config_fn(client_id: &str) -> Result<mqtt::MqttConfig, mqtt::MqttError> {
-                let mut config = mqtt::MqttConfig::from_url(#url_const, client_id)?;
+            pub fn #config_fn(client_id: Option<&str>) -> Result<mqtt::MqttConfig, mqtt::MqttError> {
+                let mut config = mqtt::MqttConfig::from_url(#url_const, client_id.unwrap_or_default())?;
+                if client_id.is_none() {
+                    config.default_client_id(#default_prefix);
+                }
                 #version
                 config.apply_binding(&mqtt::ServerBinding {
                     client_id: #client_id,
@@ -194,15 +202,17 @@ fn publisher(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
         let msg_ty = cx.op_message_ty(op);
         if let (Some(reply), [one]) = (op.reply, op.messages.as_slice()) {
             let reply_ty = cx.msg_ty(reply);
+            let check = cx.check(reply);
             let opts = options(cx, op, *one);
             return quote! {
                 #doc
                 ///
                 /// MQTT 5 request/reply: publishes with this client's reply topic and fresh
-                /// correlation data, and waits up to `timeout` for the answer.
+                /// correlation data, and waits up to `timeout` for the answer (checked against
+                /// its schema).
                 pub async fn #method(&self, #params_arg message: &#msg_ty, timeout: Duration) -> Result<#reply_ty, mqtt::MqttError> {
                     #topic
-                    self.client.request(&topic, message, &#opts, timeout).await
+                    self.client.request_checked(&topic, message, &#opts, timeout, &#check).await
                 }
             };
         }
@@ -229,7 +239,10 @@ fn publisher(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
         };
         quote! {
             #doc
-            pub async fn #method(&self, #params_arg message: &#msg_ty) -> Result<(), mqtt::MqttError> {
+            ///
+            /// Returns once the publish is handed to the connection; await
+            /// [`mqtt::Published::acknowledged`] for the broker's PUBACK / PUBCOMP (QoS 1/2).
+            pub async fn #method(&self, #params_arg message: &#msg_ty) -> Result<mqtt::Published, mqtt::MqttError> {
                 #topic
                 #body
             }
@@ -275,7 +288,7 @@ fn publisher(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
                 Ok(Publisher { client: mqtt::MqttClient::publisher(config)? })
             }
 
-            /// The client (state, counters, `close`).
+            /// The client (state, counters, `close`, which waits for the publishes in flight).
             pub fn client(&self) -> &mqtt::MqttClient {
                 &self.client
             }
@@ -334,7 +347,7 @@ fn subscriber(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
     let arms = model.receive.iter().enumerate().map(|(i, op)| {
         let c = model.channel(op);
         let method = crate::ident(&op.method);
-        let params = params_from(c, &quote!(delivery.params), &quote!(mqtt::HandlerError));
+        let params = cx.params_from(c, &quote!(delivery.params), &quote!(mqtt::HandlerError));
         let (params_let, params) = if c.params.is_empty() {
             (TokenStream::new(), quote!(params: ()))
         } else {
@@ -343,8 +356,9 @@ fn subscriber(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
         let decode = match op.messages.as_slice() {
             [one] if cx.has_headers(*one) => {
                 let t = cx.msg_ty(*one);
+                let check = cx.check(*one);
                 quote! {{
-                    let mut message = delivery.decode::<#t>()?;
+                    let mut message = delivery.decode_checked::<#t>(&#check)?;
                     // MQTT 5 user properties; ones that do not fit the headers schema are
                     // left out.
                     message.headers = delivery.typed_headers().ok();
@@ -353,7 +367,8 @@ fn subscriber(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
             }
             [one] => {
                 let t = cx.msg_ty(*one);
-                quote!(delivery.decode::<#t>()?)
+                let check = cx.check(*one);
+                quote!(delivery.decode_checked::<#t>(&#check)?)
             }
             _ => cx.decode_any(op, quote!(delivery), quote!(mqtt)),
         };
@@ -364,6 +379,7 @@ fn subscriber(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
                 client
                     .reply(&to, &reply, &mqtt::PublishOptions::new(to.qos))
                     .await
+                    .map(drop)
                     .map_err(mqtt::HandlerError::failed)
             },
             None => quote! {
@@ -432,6 +448,7 @@ pub(crate) fn emit(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
     let servers = servers(cx, model);
     let publisher = publisher(cx, model);
     let subscriber = subscriber(cx, model);
+    let checks = cx.checks(model);
     let needs_duration = model.send.iter().any(|o| o.reply.is_some());
     let duration = needs_duration.then(|| {
         quote!(
@@ -455,5 +472,6 @@ pub(crate) fn emit(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
         #common
         #publisher
         #subscriber
+        #checks
     }
 }

@@ -169,7 +169,7 @@ async fn mqtt_consume(args: &[String]) -> Result<(), String> {
     let delay: u64 = arg(args, 4, "DELAY_MS")?
         .parse()
         .map_err(|e| format!("DELAY_MS: {e}"))?;
-    let mut config = fleet_mqtt::broker_config(client_id).map_err(|e| e.to_string())?;
+    let mut config = fleet_mqtt::broker_config(Some(client_id)).map_err(|e| e.to_string())?;
     config.host = host.to_owned();
     config.port = port;
     config.keep_alive = Duration::from_secs(5);

@@ -17,9 +17,17 @@ use crate::runtime::mqtt;
 /// Security: `brokerUser` (`userPassword`): Broker user name and password.
 pub const PRODUCTION_URL: &str = "mqtt://mqtt.harbor.example.com:8883";
 
-/// A configuration for server `production` with its bindings applied (`clientId` from the binding wins over `client_id`). An `mqtts` server is reached over TLS trusting the public roots: set `tls` on the configuration for a private CA or a client certificate.
-pub fn production_config(client_id: &str) -> Result<mqtt::MqttConfig, mqtt::MqttError> {
-    let mut config = mqtt::MqttConfig::from_url(PRODUCTION_URL, client_id)?;
+/// A configuration for server `production` with its bindings applied. The client id is `client_id`, else a made-up one (`mqtt::MqttConfig::default_client_id`) when it is `None`; a default id is never shared by two clients of one process, and a publisher-only client connects as `<id>-publisher`. An `mqtts` server is reached over TLS trusting the public roots: set `tls` on the configuration for a private CA or a client certificate.
+pub fn production_config(
+    client_id: Option<&str>,
+) -> Result<mqtt::MqttConfig, mqtt::MqttError> {
+    let mut config = mqtt::MqttConfig::from_url(
+        PRODUCTION_URL,
+        client_id.unwrap_or_default(),
+    )?;
+    if client_id.is_none() {
+        config.default_client_id("harbor-telemetry");
+    }
     config
         .apply_binding(
             &mqtt::ServerBinding {
@@ -100,18 +108,21 @@ impl Publisher {
             client: mqtt::MqttClient::publisher(config)?,
         })
     }
-    /// The client (state, counters, `close`).
+    /// The client (state, counters, `close`, which waits for the publishes in flight).
     pub fn client(&self) -> &mqtt::MqttClient {
         &self.client
     }
     /// Stop a crane immediately.
     ///
     /// Operation `stopCrane`.
+    ///
+    /// Returns once the publish is handed to the connection; await
+    /// [`mqtt::Published::acknowledged`] for the broker's PUBACK / PUBCOMP (QoS 1/2).
     pub async fn stop_crane(
         &self,
         params: &CraneCommandsParams,
         message: &super::messages::StopCrane,
-    ) -> Result<(), mqtt::MqttError> {
+    ) -> Result<mqtt::Published, mqtt::MqttError> {
         let template = CRANE_COMMANDS_TEMPLATE
             .as_ref()
             .map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
@@ -135,7 +146,8 @@ impl Publisher {
     /// Operation `requestReading`.
     ///
     /// MQTT 5 request/reply: publishes with this client's reply topic and fresh
-    /// correlation data, and waits up to `timeout` for the answer.
+    /// correlation data, and waits up to `timeout` for the answer (checked against
+    /// its schema).
     pub async fn request_reading(
         &self,
         params: &CraneCommandsParams,
@@ -153,11 +165,12 @@ impl Publisher {
                 ],
             )?;
         self.client
-            .request(
+            .request_checked(
                 &topic,
                 message,
                 &mqtt::PublishOptions::new(mqtt::Qos::AtMostOnce).retain(false),
                 timeout,
+                &checks::READING,
             )
             .await
     }
@@ -217,16 +230,25 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
         match delivery.route {
             0usize => {
                 let params = CraneStatusParams {
-                    berth: delivery
-                        .params
-                        .parse("berth")
-                        .map_err(mqtt::HandlerError::invalid)?,
+                    berth: {
+                        let value = delivery
+                            .params
+                            .parse("berth")
+                            .map_err(mqtt::HandlerError::invalid)?;
+                        checks::CRANE_STATUS_BERTH
+                            .check_parameter("berth", &value)
+                            .map_err(mqtt::HandlerError::invalid)?;
+                        value
+                    },
                     crane_id: delivery
                         .params
                         .parse("craneId")
                         .map_err(mqtt::HandlerError::invalid)?,
                 };
-                let message = delivery.decode::<super::messages::CraneStatus>()?;
+                let message = delivery
+                    .decode_checked::<
+                        super::messages::CraneStatus,
+                    >(&checks::CRANE_STATUS)?;
                 self.0
                     .receive_crane_status(Received {
                         params,
@@ -245,4 +267,22 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
             }
         }
     }
+}
+
+/// The schemas received messages and the parameters in their topics are checked
+/// against (a message that breaks one is invalid).
+pub mod checks {
+    use asyncforge_runtime::validate::SchemaCheck;
+    /// The payload schema of message `craneStatus`.
+    pub static CRANE_STATUS: SchemaCheck = SchemaCheck::new(
+        "{\"type\":\"object\",\"properties\":{\"craneId\":{\"type\":\"string\",\"pattern\":\"^C-[0-9]{2}$\"},\"state\":{\"type\":\"string\",\"enum\":[\"idle\",\"working\",\"maintenance\",\"stopped\"]},\"loadKg\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":65000},\"reportedAt\":{\"type\":\"string\",\"format\":\"date-time\"}},\"required\":[\"craneId\",\"state\",\"reportedAt\"]}",
+    );
+    /// The payload schema of message `reading` (its type enforces it: messages are decoded straight from their bytes).
+    pub static READING: SchemaCheck = SchemaCheck::by_type(
+        "{\"type\":\"object\",\"properties\":{\"requestId\":{\"type\":\"string\",\"format\":\"uuid\"},\"values\":{\"type\":\"object\",\"additionalProperties\":{\"type\":\"number\"}}},\"required\":[\"requestId\",\"values\"]}",
+    );
+    /// The schema of parameter `berth` of `harbor/{berth}/cranes/{craneId}/status`.
+    pub static CRANE_STATUS_BERTH: SchemaCheck = SchemaCheck::new(
+        "{\"type\":\"string\",\"enum\":[\"1\",\"2\",\"3\",\"4\"]}",
+    );
 }

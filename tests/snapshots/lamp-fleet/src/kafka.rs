@@ -52,6 +52,10 @@ static ENERGY_READINGS_TEMPLATE: std::sync::LazyLock<
     Result<KafkaTopic, crate::runtime::kafka_topic::KafkaTopicError>,
 > = std::sync::LazyLock::new(|| KafkaTopic::parse(ENERGY_READINGS));
 
+/// The producer's client id: `clientId` of the first send operation's binding that
+/// fixes one.
+pub const PRODUCER_CLIENT_ID: Option<&str> = Some("lamp-controller");
+
 /// Sends the application's *send* operations (idempotent producer, `acks=all`; a
 /// `content-type` header and the message's typed headers go with every record).
 #[derive(Clone)]
@@ -60,10 +64,12 @@ pub struct Producer {
 }
 
 impl Producer {
-    /// A producer for `config`.
+    /// A producer for `config`, with [`PRODUCER_CLIENT_ID`] as its `client.id` unless
+    /// `config` sets one.
     pub fn new(config: &kafka::KafkaConfig) -> Result<Self, kafka::KafkaError> {
+        let config = config.clone().or_client_id(PRODUCER_CLIENT_ID);
         Ok(Producer {
-            inner: kafka::Producer::new(config)?,
+            inner: kafka::Producer::new(&config)?,
         })
     }
     /// The runtime's producer (`flush`, raw sends).
@@ -94,7 +100,8 @@ impl Producer {
 /// The consumer group: `groupId` of `recordReading`'s binding.
 pub const GROUP_ID: &str = "energy-ledger";
 
-/// The client id: `clientId` of the first receive operation's binding that fixes one.
+/// The consumer's client id: `clientId` of the first receive operation's binding that
+/// fixes one (`consumer_options` sets it; a `client.id` in the configuration wins).
 pub const CLIENT_ID: Option<&str> = Some("ledger");
 
 /// What the consumer subscribes to, in route order: each receive operation's topic, or
@@ -203,7 +210,10 @@ impl<H: Handler> kafka::Handler for Dispatch<H> {
             0usize => {
                 let key = record.key::<u64>()?;
                 let message = {
-                    let mut message = record.decode::<super::messages::EnergyReading>()?;
+                    let mut message = record
+                        .decode_checked::<
+                            super::messages::EnergyReading,
+                        >(&checks::ENERGY_READING)?;
                     message.headers = record.typed_headers().ok();
                     message
                 };
@@ -219,4 +229,14 @@ impl<H: Handler> kafka::Handler for Dispatch<H> {
             _ => Err(kafka::HandlerError::invalid("no receive operation for this route")),
         }
     }
+}
+
+/// The schemas received messages and the parameters in their topics are checked
+/// against (a message that breaks one is invalid).
+pub mod checks {
+    use asyncforge_runtime::validate::SchemaCheck;
+    /// The payload schema of message `energyReading`.
+    pub static ENERGY_READING: SchemaCheck = SchemaCheck::new(
+        "{\"type\":\"object\",\"properties\":{\"seq\":{\"type\":\"integer\",\"format\":\"int64\",\"minimum\":0},\"lampId\":{\"type\":\"string\"},\"wattHours\":{\"type\":\"number\",\"minimum\":0}},\"required\":[\"seq\",\"lampId\",\"wattHours\"]}",
+    );
 }

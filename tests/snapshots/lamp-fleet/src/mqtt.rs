@@ -13,14 +13,22 @@ use crate::runtime::mqtt;
 /// The lamps' MQTT 5 broker.
 pub const BROKER_URL: &str = "mqtt://localhost:1883";
 
-/// A configuration for server `broker` with its bindings applied (`clientId` from the binding wins over `client_id`). An `mqtts` server is reached over TLS trusting the public roots: set `tls` on the configuration for a private CA or a client certificate.
-pub fn broker_config(client_id: &str) -> Result<mqtt::MqttConfig, mqtt::MqttError> {
-    let mut config = mqtt::MqttConfig::from_url(BROKER_URL, client_id)?;
+/// A configuration for server `broker` with its bindings applied. The client id is `client_id`, else the binding's `clientId` (`lamp-fleet-controller`) when it is `None`; a default id is never shared by two clients of one process, and a publisher-only client connects as `<id>-publisher`. An `mqtts` server is reached over TLS trusting the public roots: set `tls` on the configuration for a private CA or a client certificate.
+pub fn broker_config(
+    client_id: Option<&str>,
+) -> Result<mqtt::MqttConfig, mqtt::MqttError> {
+    let mut config = mqtt::MqttConfig::from_url(
+        BROKER_URL,
+        client_id.unwrap_or_default(),
+    )?;
+    if client_id.is_none() {
+        config.default_client_id("lamp-fleet");
+    }
     config.version = mqtt::Version::V5;
     config
         .apply_binding(
             &mqtt::ServerBinding {
-                client_id: None,
+                client_id: Some("lamp-fleet-controller".to_owned()),
                 clean_session: Some(false),
                 keep_alive: Some(30u64),
                 last_will: Some(mqtt::LastWill {
@@ -87,7 +95,7 @@ impl Publisher {
             client: mqtt::MqttClient::publisher(config)?,
         })
     }
-    /// The client (state, counters, `close`).
+    /// The client (state, counters, `close`, which waits for the publishes in flight).
     pub fn client(&self) -> &mqtt::MqttClient {
         &self.client
     }
@@ -96,7 +104,8 @@ impl Publisher {
     /// Operation `sendCommand`.
     ///
     /// MQTT 5 request/reply: publishes with this client's reply topic and fresh
-    /// correlation data, and waits up to `timeout` for the answer.
+    /// correlation data, and waits up to `timeout` for the answer (checked against
+    /// its schema).
     pub async fn send_command(
         &self,
         params: &LampCommandsParams,
@@ -108,7 +117,7 @@ impl Publisher {
             .map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
         let topic = template.topic(&[("lampId", params.lamp_id.as_str())])?;
         self.client
-            .request(
+            .request_checked(
                 &topic,
                 message,
                 &{
@@ -118,17 +127,21 @@ impl Publisher {
                     o
                 },
                 timeout,
+                &checks::ACK,
             )
             .await
     }
     /// A lamp reports its state; the broker keeps the last one.
     ///
     /// Operation `reportStatus`.
+    ///
+    /// Returns once the publish is handed to the connection; await
+    /// [`mqtt::Published::acknowledged`] for the broker's PUBACK / PUBCOMP (QoS 1/2).
     pub async fn report_status(
         &self,
         params: &LampStatusParams,
         message: &super::messages::Status,
-    ) -> Result<(), mqtt::MqttError> {
+    ) -> Result<mqtt::Published, mqtt::MqttError> {
         let template = LAMP_STATUS_TEMPLATE
             .as_ref()
             .map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
@@ -216,7 +229,8 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
                         .parse("lampId")
                         .map_err(mqtt::HandlerError::invalid)?,
                 };
-                let message = delivery.decode::<super::messages::Command>()?;
+                let message = delivery
+                    .decode_checked::<super::messages::Command>(&checks::COMMAND)?;
                 let to = delivery.clone();
                 let reply = self
                     .0
@@ -230,6 +244,7 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
                 client
                     .reply(&to, &reply, &mqtt::PublishOptions::new(to.qos))
                     .await
+                    .map(drop)
                     .map_err(mqtt::HandlerError::failed)
             }
             1usize => {
@@ -239,7 +254,8 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
                         .parse("lampId")
                         .map_err(mqtt::HandlerError::invalid)?,
                 };
-                let message = delivery.decode::<super::messages::Status>()?;
+                let message = delivery
+                    .decode_checked::<super::messages::Status>(&checks::STATUS)?;
                 self.0
                     .watch_status(Received {
                         params,
@@ -258,4 +274,22 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
             }
         }
     }
+}
+
+/// The schemas received messages and the parameters in their topics are checked
+/// against (a message that breaks one is invalid).
+pub mod checks {
+    use asyncforge_runtime::validate::SchemaCheck;
+    /// The payload schema of message `command`.
+    pub static COMMAND: SchemaCheck = SchemaCheck::new(
+        "{\"type\":\"object\",\"properties\":{\"action\":{\"type\":\"string\",\"enum\":[\"on\",\"off\",\"dim\"]},\"level\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":100}},\"required\":[\"action\"]}",
+    );
+    /// The payload schema of message `ack`.
+    pub static ACK: SchemaCheck = SchemaCheck::new(
+        "{\"type\":\"object\",\"properties\":{\"lampId\":{\"type\":\"string\"},\"applied\":{\"type\":\"boolean\"},\"level\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":100}},\"required\":[\"lampId\",\"applied\"]}",
+    );
+    /// The payload schema of message `status`.
+    pub static STATUS: SchemaCheck = SchemaCheck::new(
+        "{\"type\":\"object\",\"properties\":{\"seq\":{\"type\":\"integer\",\"format\":\"int64\",\"minimum\":0},\"on\":{\"type\":\"boolean\"},\"level\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":100}},\"required\":[\"seq\",\"on\"]}",
+    );
 }

@@ -114,6 +114,10 @@ static LIGHTS_DIM_TEMPLATE: std::sync::LazyLock<
     Result<KafkaTopic, crate::runtime::kafka_topic::KafkaTopicError>,
 > = std::sync::LazyLock::new(|| KafkaTopic::parse(LIGHTS_DIM));
 
+/// The producer's client id: `clientId` of the first send operation's binding that
+/// fixes one.
+pub const PRODUCER_CLIENT_ID: Option<&str> = Some("my-app-id");
+
 /// Sends the application's *send* operations (idempotent producer, `acks=all`; a
 /// `content-type` header and the message's typed headers go with every record).
 #[derive(Clone)]
@@ -122,10 +126,12 @@ pub struct Producer {
 }
 
 impl Producer {
-    /// A producer for `config`.
+    /// A producer for `config`, with [`PRODUCER_CLIENT_ID`] as its `client.id` unless
+    /// `config` sets one.
     pub fn new(config: &kafka::KafkaConfig) -> Result<Self, kafka::KafkaError> {
+        let config = config.clone().or_client_id(PRODUCER_CLIENT_ID);
         Ok(Producer {
-            inner: kafka::Producer::new(config)?,
+            inner: kafka::Producer::new(&config)?,
         })
     }
     /// The runtime's producer (`flush`, raw sends).
@@ -200,7 +206,8 @@ impl Producer {
 /// The consumer group: the bindings fix none, so the API's title.
 pub const GROUP_ID: &str = "streetlights-kafka-api";
 
-/// The client id: `clientId` of the first receive operation's binding that fixes one.
+/// The consumer's client id: `clientId` of the first receive operation's binding that
+/// fixes one (`consumer_options` sets it; a `client.id` in the configuration wins).
 pub const CLIENT_ID: Option<&str> = Some("my-app-id");
 
 /// What the consumer subscribes to, in route order: each receive operation's topic, or
@@ -318,7 +325,10 @@ impl<H: Handler> kafka::Handler for Dispatch<H> {
                 };
                 let key = record.key.clone();
                 let message = {
-                    let mut message = record.decode::<super::messages::LightMeasured>()?;
+                    let mut message = record
+                        .decode_checked::<
+                            super::messages::LightMeasured,
+                        >(&checks::LIGHT_MEASURED)?;
                     message.headers = record.typed_headers().ok();
                     message
                 };
@@ -334,4 +344,14 @@ impl<H: Handler> kafka::Handler for Dispatch<H> {
             _ => Err(kafka::HandlerError::invalid("no receive operation for this route")),
         }
     }
+}
+
+/// The schemas received messages and the parameters in their topics are checked
+/// against (a message that breaks one is invalid).
+pub mod checks {
+    use asyncforge_runtime::validate::SchemaCheck;
+    /// The payload schema of message `lightMeasured`.
+    pub static LIGHT_MEASURED: SchemaCheck = SchemaCheck::new(
+        "{\"type\":\"object\",\"properties\":{\"lumens\":{\"type\":\"integer\",\"minimum\":0},\"sentAt\":{\"$ref\":\"#/definitions/s2\"}},\"definitions\":{\"s2\":{\"type\":\"string\",\"format\":\"date-time\"}}}",
+    );
 }

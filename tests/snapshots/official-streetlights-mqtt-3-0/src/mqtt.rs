@@ -20,9 +20,17 @@ use crate::runtime::mqtt;
 /// Security: `openIdConnectWellKnown` (`openIdConnect`)
 pub const PRODUCTION_URL: &str = "mqtt://test.mosquitto.org:1883";
 
-/// A configuration for server `production` with its bindings applied (`clientId` from the binding wins over `client_id`). An `mqtts` server is reached over TLS trusting the public roots: set `tls` on the configuration for a private CA or a client certificate.
-pub fn production_config(client_id: &str) -> Result<mqtt::MqttConfig, mqtt::MqttError> {
-    let mut config = mqtt::MqttConfig::from_url(PRODUCTION_URL, client_id)?;
+/// A configuration for server `production` with its bindings applied. The client id is `client_id`, else a made-up one (`mqtt::MqttConfig::default_client_id`) when it is `None`; a default id is never shared by two clients of one process, and a publisher-only client connects as `<id>-publisher`. An `mqtts` server is reached over TLS trusting the public roots: set `tls` on the configuration for a private CA or a client certificate.
+pub fn production_config(
+    client_id: Option<&str>,
+) -> Result<mqtt::MqttConfig, mqtt::MqttError> {
+    let mut config = mqtt::MqttConfig::from_url(
+        PRODUCTION_URL,
+        client_id.unwrap_or_default(),
+    )?;
+    if client_id.is_none() {
+        config.default_client_id("streetlights-mqtt-api");
+    }
     config
         .apply_binding(
             &mqtt::ServerBinding {
@@ -109,18 +117,21 @@ impl Publisher {
             client: mqtt::MqttClient::publisher(config)?,
         })
     }
-    /// The client (state, counters, `close`).
+    /// The client (state, counters, `close`, which waits for the publishes in flight).
     pub fn client(&self) -> &mqtt::MqttClient {
         &self.client
     }
     /// Sends `turnOn`.
     ///
     /// Operation `turnOn`.
+    ///
+    /// Returns once the publish is handed to the connection; await
+    /// [`mqtt::Published::acknowledged`] for the broker's PUBACK / PUBCOMP (QoS 1/2).
     pub async fn turn_on(
         &self,
         params: &LightTurnOnParams,
         message: &super::messages::TurnOnOff,
-    ) -> Result<(), mqtt::MqttError> {
+    ) -> Result<mqtt::Published, mqtt::MqttError> {
         let template = LIGHT_TURN_ON_TEMPLATE
             .as_ref()
             .map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
@@ -138,11 +149,14 @@ impl Publisher {
     /// Sends `turnOff`.
     ///
     /// Operation `turnOff`.
+    ///
+    /// Returns once the publish is handed to the connection; await
+    /// [`mqtt::Published::acknowledged`] for the broker's PUBACK / PUBCOMP (QoS 1/2).
     pub async fn turn_off(
         &self,
         params: &LightTurnOffParams,
         message: &super::messages::TurnOnOff,
-    ) -> Result<(), mqtt::MqttError> {
+    ) -> Result<mqtt::Published, mqtt::MqttError> {
         let template = LIGHT_TURN_OFF_TEMPLATE
             .as_ref()
             .map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
@@ -160,11 +174,14 @@ impl Publisher {
     /// Sends `dimLight`.
     ///
     /// Operation `dimLight`.
+    ///
+    /// Returns once the publish is handed to the connection; await
+    /// [`mqtt::Published::acknowledged`] for the broker's PUBACK / PUBCOMP (QoS 1/2).
     pub async fn dim_light(
         &self,
         params: &LightsDimParams,
         message: &super::messages::DimLight,
-    ) -> Result<(), mqtt::MqttError> {
+    ) -> Result<mqtt::Published, mqtt::MqttError> {
         let template = LIGHTS_DIM_TEMPLATE
             .as_ref()
             .map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
@@ -242,7 +259,9 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
                 };
                 let message = {
                     let mut message = delivery
-                        .decode::<super::messages::LightMeasured>()?;
+                        .decode_checked::<
+                            super::messages::LightMeasured,
+                        >(&checks::LIGHT_MEASURED)?;
                     message.headers = delivery.typed_headers().ok();
                     message
                 };
@@ -264,4 +283,14 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
             }
         }
     }
+}
+
+/// The schemas received messages and the parameters in their topics are checked
+/// against (a message that breaks one is invalid).
+pub mod checks {
+    use asyncforge_runtime::validate::SchemaCheck;
+    /// The payload schema of message `lightMeasured`.
+    pub static LIGHT_MEASURED: SchemaCheck = SchemaCheck::new(
+        "{\"type\":\"object\",\"properties\":{\"lumens\":{\"type\":\"integer\",\"minimum\":0},\"sentAt\":{\"$ref\":\"#/definitions/s2\"}},\"definitions\":{\"s2\":{\"type\":\"string\",\"format\":\"date-time\"}}}",
+    );
 }

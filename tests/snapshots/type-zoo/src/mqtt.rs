@@ -12,9 +12,17 @@ use crate::runtime::mqtt;
 /// A local broker.
 pub const LOCAL_URL: &str = "mqtt://localhost:1883";
 
-/// A configuration for server `local` with its bindings applied (`clientId` from the binding wins over `client_id`). An `mqtts` server is reached over TLS trusting the public roots: set `tls` on the configuration for a private CA or a client certificate.
-pub fn local_config(client_id: &str) -> Result<mqtt::MqttConfig, mqtt::MqttError> {
-    let mut config = mqtt::MqttConfig::from_url(LOCAL_URL, client_id)?;
+/// A configuration for server `local` with its bindings applied. The client id is `client_id`, else a made-up one (`mqtt::MqttConfig::default_client_id`) when it is `None`; a default id is never shared by two clients of one process, and a publisher-only client connects as `<id>-publisher`. An `mqtts` server is reached over TLS trusting the public roots: set `tls` on the configuration for a private CA or a client certificate.
+pub fn local_config(
+    client_id: Option<&str>,
+) -> Result<mqtt::MqttConfig, mqtt::MqttError> {
+    let mut config = mqtt::MqttConfig::from_url(
+        LOCAL_URL,
+        client_id.unwrap_or_default(),
+    )?;
+    if client_id.is_none() {
+        config.default_client_id("type-zoo");
+    }
     config
         .apply_binding(
             &mqtt::ServerBinding {
@@ -73,17 +81,20 @@ impl Publisher {
             client: mqtt::MqttClient::publisher(config)?,
         })
     }
-    /// The client (state, counters, `close`).
+    /// The client (state, counters, `close`, which waits for the publishes in flight).
     pub fn client(&self) -> &mqtt::MqttClient {
         &self.client
     }
     /// Publish a shape.
     ///
     /// Operation `publishShape`.
+    ///
+    /// Returns once the publish is handed to the connection; await
+    /// [`mqtt::Published::acknowledged`] for the broker's PUBACK / PUBCOMP (QoS 1/2).
     pub async fn publish_shape(
         &self,
         message: &super::messages::Shape,
-    ) -> Result<(), mqtt::MqttError> {
+    ) -> Result<mqtt::Published, mqtt::MqttError> {
         let template = SHAPES_TEMPLATE
             .as_ref()
             .map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
@@ -151,12 +162,19 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
     ) -> Result<(), mqtt::HandlerError> {
         match delivery.route {
             0usize => {
-                let message = if let Ok(m) = delivery.decode::<super::messages::Record>()
+                let message = if let Ok(m) = delivery
+                    .decode_checked::<super::messages::Record>(&checks::RECORD)
                 {
                     ReceiveRecordMessage::Record(m)
-                } else if let Ok(m) = delivery.decode::<super::messages::Tree>() {
+                } else if let Ok(m) = delivery
+                    .decode_checked::<super::messages::Tree>(&checks::TREE)
+                {
                     ReceiveRecordMessage::Tree(m)
-                } else if let Ok(m) = delivery.decode::<super::messages::AvroReading>() {
+                } else if let Ok(m) = delivery
+                    .decode_checked::<
+                        super::messages::AvroReading,
+                    >(&checks::AVRO_READING)
+                {
                     ReceiveRecordMessage::AvroReading(m)
                 } else {
                     return Err(
@@ -183,4 +201,20 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
             }
         }
     }
+}
+
+/// The schemas received messages and the parameters in their topics are checked
+/// against (a message that breaks one is invalid).
+pub mod checks {
+    use asyncforge_runtime::validate::SchemaCheck;
+    /// The payload schema of message `record`.
+    pub static RECORD: SchemaCheck = SchemaCheck::new(
+        "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\",\"format\":\"uuid\"},\"type\":{\"type\":\"string\"},\"self\":{\"type\":\"string\"},\"2fa\":{\"type\":\"boolean\"},\"createdAt\":{\"type\":\"string\",\"format\":\"date-time\"},\"day\":{\"type\":\"string\",\"format\":\"date\"},\"count\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":1000},\"big\":{\"type\":\"integer\",\"format\":\"int64\"},\"ratio\":{\"type\":\"number\",\"format\":\"float\"},\"status\":{\"type\":\"string\",\"enum\":[\"active\",\"in-progress\",\"done\"]},\"version\":{\"const\":\"v1\"},\"nickname\":{\"type\":[\"string\",\"null\"]},\"point\":{\"type\":\"array\",\"items\":[{\"type\":\"number\"},{\"type\":\"number\"}],\"minItems\":2,\"maxItems\":2},\"counters\":{\"type\":\"object\",\"additionalProperties\":{\"type\":\"integer\"}},\"idOrName\":{\"oneOf\":[{\"type\":\"string\"},{\"type\":\"integer\"}]},\"both\":{\"allOf\":[{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}},\"required\":[\"name\"]},{\"type\":\"object\",\"properties\":{\"size\":{\"type\":\"integer\"}}}]},\"homepage\":{\"type\":\"string\",\"format\":\"uri\"},\"contact\":{\"type\":\"string\",\"format\":\"email\"}},\"required\":[\"id\",\"type\",\"createdAt\",\"count\",\"nickname\"]}",
+    );
+    /// The payload schema of message `tree`.
+    pub static TREE: SchemaCheck = SchemaCheck::new(
+        "{\"$ref\":\"#/definitions/s36\",\"definitions\":{\"s36\":{\"type\":\"object\",\"properties\":{\"value\":{\"type\":\"integer\"},\"children\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/definitions/s36\"}},\"parent\":{\"$ref\":\"#/definitions/s36\"}},\"required\":[\"value\"]}}}",
+    );
+    /// The payload schema of message `avroReading` (its type enforces it: messages are decoded straight from their bytes).
+    pub static AVRO_READING: SchemaCheck = SchemaCheck::by_type("true");
 }

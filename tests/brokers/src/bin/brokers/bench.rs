@@ -202,7 +202,8 @@ async fn mqtt_produce_generated(port: u16, n: u64, lamps: &[String]) -> Result<D
         false,
     )
     .await?;
-    let mut config = sl::mqtt::production_config(&unique("gen-pub")).map_err(|e| e.to_string())?;
+    let mut config =
+        sl::mqtt::production_config(Some(&unique("gen-pub"))).map_err(|e| e.to_string())?;
     config.host = "127.0.0.1".into();
     config.port = port;
     config.inflight = 100;
@@ -295,7 +296,8 @@ async fn publish_measurements(port: u16, n: u64, lamps: &[String]) -> Result<(),
 
 async fn mqtt_consume_generated(port: u16, n: u64, lamps: &[String]) -> Result<Duration, String> {
     let count = Arc::new(AtomicU64::new(0));
-    let mut config = sl::mqtt::production_config(&unique("gen-sub")).map_err(|e| e.to_string())?;
+    let mut config =
+        sl::mqtt::production_config(Some(&unique("gen-sub"))).map_err(|e| e.to_string())?;
     config.host = "127.0.0.1".into();
     config.port = port;
     config.version = Version::V311;
