@@ -59,8 +59,9 @@ struct RustArgs {
     /// Crate name (default: from the API title).
     #[arg(long)]
     crate_name: Option<String>,
-    /// Runtime dependency: `path=DIR`, `version=X.Y.Z` or `vendored`.
-    #[arg(long, default_value = concat!("version=", env!("CARGO_PKG_VERSION")))]
+    /// The runtime: `vendored` (copied into the crate, which then depends on crates.io crates
+    /// only), `path=DIR` (a checkout's `crates/asyncforge-runtime`) or `version=X.Y.Z`.
+    #[arg(long, default_value = "vendored")]
     runtime: String,
     /// Directory with `Cargo.toml.tera` and/or `README.md.tera` overriding the built-in templates.
     #[arg(long)]

@@ -27,6 +27,14 @@ use snapshot_official_streetlights_kafka_3_0 as slk3;
 use snapshot_official_streetlights_mqtt_2_6 as slm2;
 use snapshot_official_streetlights_mqtt_3_0 as slm3;
 
+/// A peer this test needs is missing: skip, or fail when `ASYNCFORGE_REQUIRE_PEERS` is set
+/// (CI); `cargo xtask peers` installs and starts every peer.
+macro_rules! peer_missing {
+    ($($why:tt)*) => {
+        asyncforge_testkit::skip(&format!($($why)*), "cargo xtask peers")
+    };
+}
+
 const LONG: Duration = Duration::from_secs(60);
 
 type Shared<T> = Arc<Mutex<Vec<T>>>;
@@ -112,11 +120,11 @@ fn mqtt_brokers(version: Version) -> Vec<(&'static str, u16)> {
             "rumqttd (embedded)",
             if version == Version::V5 { p5 } else { p4 },
         )),
-        None => println!("SKIP: the embedded rumqttd did not start"),
+        None => peer_missing!("the embedded rumqttd did not start"),
     }
     match system_mosquitto() {
         Some(p) => out.push(("mosquitto:1883", p)),
-        None => println!("SKIP: no MQTT broker on 127.0.0.1:1883 (.ci/run starts Mosquitto)"),
+        None => peer_missing!("no MQTT broker on 127.0.0.1:1883 (.ci/run starts Mosquitto)"),
     }
     out
 }
@@ -466,7 +474,7 @@ async fn mqtt5_lamp_fleet_request_reply_and_retained_status() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtt_interop_with_mosquitto_clients() {
     if !have("mosquitto_pub") || !have("mosquitto_sub") {
-        println!("SKIP: mosquitto_pub/mosquitto_sub not installed (Debian `mosquitto-clients`)");
+        peer_missing!("mosquitto_pub/mosquitto_sub not installed (Debian `mosquitto-clients`)");
         return;
     }
     let port = match system_mosquitto() {
@@ -474,7 +482,7 @@ async fn mqtt_interop_with_mosquitto_clients() {
         None => match embedded_rumqttd() {
             Some((_, p5)) => p5,
             None => {
-                println!("SKIP: no broker");
+                peer_missing!("no broker");
                 return;
             }
         },
@@ -693,7 +701,7 @@ fn report(what: &str, seqs: &[u64], n: u64) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtt_subscriber_killed_mid_stream_loses_nothing() {
     let Some(mut broker) = PrivateMosquitto::new() else {
-        println!("SKIP: mosquitto is not installed (Debian package `mosquitto`)");
+        peer_missing!("mosquitto is not installed (Debian package `mosquitto`)");
         return;
     };
     assert!(broker.start(), "private mosquitto started");
@@ -773,7 +781,7 @@ async fn mqtt_subscriber_killed_mid_stream_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtt_broker_away_at_start_and_mid_stream() {
     let Some(mut broker) = PrivateMosquitto::new() else {
-        println!("SKIP: mosquitto is not installed (Debian package `mosquitto`)");
+        peer_missing!("mosquitto is not installed (Debian package `mosquitto`)");
         return;
     };
     let port = broker.port;
@@ -923,7 +931,7 @@ async fn mqtt_nothing_is_lost_when_a_generated_publisher_closes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtt_clients_of_one_application_never_share_a_client_id() {
     let Some(mut broker) = PrivateMosquitto::new() else {
-        eprintln!("SKIP: mosquitto is not installed (Debian package `mosquitto`)");
+        peer_missing!("mosquitto is not installed (Debian package `mosquitto`)");
         return;
     };
     assert!(broker.start(), "private Mosquitto started");
@@ -1278,7 +1286,7 @@ fn run_ledger(
 async fn kafka_lamp_fleet_keys_headers_group_and_dead_letters() {
     let topic = fleet::kafka::ENERGY_READINGS;
     let Some(mock) = MockKafka::start(&[(topic, 3), ("fleet.energy.dlq", 1)]) else {
-        println!("SKIP: the mock cluster did not start");
+        peer_missing!("the mock cluster did not start");
         return;
     };
     let config = mock.config();
@@ -1351,12 +1359,12 @@ async fn kafka_lamp_fleet_keys_headers_group_and_dead_letters() {
 async fn kafka_operation_binding_client_ids_reach_the_broker() {
     let topic = fleet::kafka::ENERGY_READINGS;
     let Some(mock) = MockKafka::start(&[(topic, 3)]) else {
-        eprintln!("SKIP: the mock cluster did not start");
+        peer_missing!("the mock cluster did not start");
         return;
     };
     client_ids_reach_the_broker(mock.config()).await;
     let Some(tansu) = Tansu::start() else {
-        eprintln!("SKIP: {TANSU_HINT}");
+        peer_missing!("{TANSU_HINT}");
         return;
     };
     fleet::kafka::ensure_topics(&tansu.config(), Duration::from_secs(20))
@@ -1412,12 +1420,12 @@ async fn client_ids_reach_the_broker(config: KafkaConfig) {
 async fn kafka_incoming_records_are_checked_against_the_whole_schema() {
     let topic = fleet::kafka::ENERGY_READINGS;
     let Some(mock) = MockKafka::start(&[(topic, 1), ("fleet.energy.invalid", 1)]) else {
-        eprintln!("SKIP: the mock cluster did not start");
+        peer_missing!("the mock cluster did not start");
         return;
     };
     records_are_checked(mock.config()).await;
     let Some(tansu) = Tansu::start() else {
-        eprintln!("SKIP: {TANSU_HINT}");
+        peer_missing!("{TANSU_HINT}");
         return;
     };
     let spec = |name: &str| kafka::TopicSpec {
@@ -1522,19 +1530,23 @@ macro_rules! streetlights_kafka {
             /// (one sent by `kcat` when it is installed) with their parameters.
             async fn run() {
                 let (a, b) = (unique("lampA"), unique("lampB"));
-                let event = |l: &str| format!("smartylighting.streetlights.1.0.event.{l}.lighting.measured");
+                let event = |l: &str| {
+                    format!("smartylighting.streetlights.1.0.event.{l}.lighting.measured")
+                };
                 let on = |l: &str| format!("smartylighting.streetlights.1.0.action.{l}.turn.on");
                 let topics = [event(&a), event(&b), on(&a)];
                 let pairs: Vec<(&str, i32)> = topics.iter().map(|t| (t.as_str(), 1)).collect();
                 let Some(mock) = MockKafka::start(&pairs) else {
-                    println!("SKIP: the mock cluster did not start");
+                    peer_missing!("the mock cluster did not start");
                     return;
                 };
                 let config = mock.config();
                 let producer = $krate::kafka::Producer::new(&config).expect("producer");
                 producer
                     .turn_on(
-                        &$krate::kafka::$on { streetlight_id: a.clone() },
+                        &$krate::kafka::$on {
+                            streetlight_id: a.clone(),
+                        },
                         Some("k1"),
                         &$krate::messages::TurnOnOff::new($krate::types::TurnOnOffPayload {
                             command: Some($krate::types::TurnOnOffPayloadCommand::On),
@@ -1548,7 +1560,12 @@ macro_rules! streetlights_kafka {
                 assert_eq!(got[0].0.as_deref(), Some(b"k1".as_slice()));
                 let v: serde_json::Value = serde_json::from_slice(&got[0].1).expect("json");
                 assert_eq!(v["command"], "on");
-                assert!(got[0].2.iter().any(|(k, v)| k == "content-type" && v == b"application/json"));
+                assert!(
+                    got[0]
+                        .2
+                        .iter()
+                        .any(|(k, v)| k == "content-type" && v == b"application/json")
+                );
 
                 let handler = $name::default();
                 let mut options = $krate::kafka::consumer_options().expect("options");
@@ -1559,7 +1576,11 @@ macro_rules! streetlights_kafka {
                 let cfg = config.clone();
                 let task = tokio::spawn(async move {
                     let consumer = $krate::kafka::Consumer::new(&cfg, options)?;
-                    consumer.run(h, async { let _ = stop_rx.await; }).await
+                    consumer
+                        .run(h, async {
+                            let _ = stop_rx.await;
+                        })
+                        .await
                 });
                 // A raw rdkafka producer for lamp A, kcat for lamp B (or raw again).
                 let raw = kafka::Producer::new(&config).expect("raw producer");
@@ -1573,7 +1594,17 @@ macro_rules! streetlights_kafka {
                 .expect("raw send");
                 if have("kcat") {
                     let mut k = Command::new("kcat")
-                        .args(["-b", &config.bootstrap_servers, "-P", "-t", &event(&b), "-k", "kb", "-H", "my-app-header=34"])
+                        .args([
+                            "-b",
+                            &config.bootstrap_servers,
+                            "-P",
+                            "-t",
+                            &event(&b),
+                            "-k",
+                            "kb",
+                            "-H",
+                            "my-app-header=34",
+                        ])
                         .stdin(Stdio::piped())
                         .spawn()
                         .expect("kcat");
@@ -1584,12 +1615,23 @@ macro_rules! streetlights_kafka {
                     }
                     assert!(k.wait().expect("kcat").success());
                 } else {
-                    println!("SKIP (kcat part): kcat not installed (Debian `kcat`); a raw producer sends lamp B");
-                    raw.send_raw(&event(&b), Some(b"kb"), Some(br#"{"lumens": 920}"#), &[("my-app-header", b"34")])
-                        .await
-                        .expect("raw send");
+                    peer_missing!(
+                        "kcat not installed (Debian `kcat`); a raw producer sends lamp B"
+                    );
+                    raw.send_raw(
+                        &event(&b),
+                        Some(b"kb"),
+                        Some(br#"{"lumens": 920}"#),
+                        &[("my-app-header", b"34")],
+                    )
+                    .await
+                    .expect("raw send");
                 }
-                assert!(wait_until(LONG, || len(&handler.0) == 2).await, "measurements: {:?}", take(&handler.0));
+                assert!(
+                    wait_until(LONG, || len(&handler.0) == 2).await,
+                    "measurements: {:?}",
+                    take(&handler.0)
+                );
                 let _ = stop_tx.send(());
                 task.await.expect("join").expect("consumer");
                 let mut seen = take(&handler.0);
@@ -1618,12 +1660,12 @@ async fn kafka_streetlights_official_examples_run_end_to_end() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_kcat_reads_what_the_generated_producer_sends() {
     if !have("kcat") {
-        println!("SKIP: kcat not installed (Debian `kcat`)");
+        peer_missing!("kcat not installed (Debian `kcat`)");
         return;
     }
     let topic = fleet::kafka::ENERGY_READINGS;
     let Some(mock) = MockKafka::start(&[(topic, 1)]) else {
-        println!("SKIP: the mock cluster did not start");
+        peer_missing!("the mock cluster did not start");
         return;
     };
     let config = mock.config();
@@ -1669,7 +1711,7 @@ async fn kafka_kcat_reads_what_the_generated_producer_sends() {
 async fn kafka_consumer_killed_mid_stream_loses_nothing() {
     let topic = fleet::kafka::ENERGY_READINGS;
     let Some(mock) = MockKafka::start(&[(topic, 3)]) else {
-        println!("SKIP: the mock cluster did not start");
+        peer_missing!("the mock cluster did not start");
         return;
     };
     consumer_killed_mid_stream(mock.config(), mock.config(), "mock cluster").await;
@@ -1781,8 +1823,8 @@ fn python_peer(args: &[&str]) -> Option<std::process::Output> {
         .status()
         .is_ok_and(|s| s.success());
     if !have_client {
-        eprintln!(
-            "SKIP: the Python peer needs python3 with `confluent-kafka` (`python3 -m pip install confluent-kafka`, as .ci/run does)"
+        peer_missing!(
+            "the Python peer needs python3 with `confluent-kafka` (`python3 -m pip install confluent-kafka`, as .ci/run does)"
         );
         return None;
     }
@@ -1803,7 +1845,7 @@ fn python_peer(args: &[&str]) -> Option<std::process::Output> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_tansu_generated_producer_and_consumer_with_confluent_kafka() {
     let Some(tansu) = Tansu::start() else {
-        eprintln!("SKIP: {TANSU_HINT}");
+        peer_missing!("{TANSU_HINT}");
         return;
     };
     let config = tansu.config();
@@ -1882,7 +1924,7 @@ async fn kafka_tansu_generated_producer_and_consumer_with_confluent_kafka() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_tansu_consumer_killed_mid_stream_loses_nothing() {
     let Some(tansu) = Tansu::start() else {
-        eprintln!("SKIP: {TANSU_HINT}");
+        peer_missing!("{TANSU_HINT}");
         return;
     };
     let config = tansu.config();
@@ -1897,7 +1939,7 @@ async fn kafka_tansu_consumer_killed_mid_stream_loses_nothing() {
 async fn kafka_broker_away_at_start_and_mid_stream() {
     let topic = fleet::kafka::ENERGY_READINGS;
     let Some(mock) = MockKafka::start(&[(topic, 3)]) else {
-        println!("SKIP: the mock cluster did not start");
+        peer_missing!("the mock cluster did not start");
         return;
     };
     mock.down();

@@ -503,7 +503,7 @@ impl Cx<'_> {
             /// The schemas received messages and the parameters in their topics are checked
             /// against (a message that breaks one is invalid).
             pub mod checks {
-                use asyncforge_runtime::validate::SchemaCheck;
+                use crate::runtime::validate::SchemaCheck;
                 #(#items)*
             }
         }

@@ -272,7 +272,7 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
 /// The schemas received messages and the parameters in their topics are checked
 /// against (a message that breaks one is invalid).
 pub mod checks {
-    use asyncforge_runtime::validate::SchemaCheck;
+    use crate::runtime::validate::SchemaCheck;
     /// The payload schema of message `craneStatus`.
     pub static CRANE_STATUS: SchemaCheck = SchemaCheck::new(
         "{\"type\":\"object\",\"properties\":{\"craneId\":{\"type\":\"string\",\"pattern\":\"^C-[0-9]{2}$\"},\"state\":{\"type\":\"string\",\"enum\":[\"idle\",\"working\",\"maintenance\",\"stopped\"]},\"loadKg\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":65000},\"reportedAt\":{\"type\":\"string\",\"format\":\"date-time\"}},\"required\":[\"craneId\",\"state\",\"reportedAt\"]}",

@@ -234,7 +234,7 @@ impl<H: Handler> kafka::Handler for Dispatch<H> {
 /// The schemas received messages and the parameters in their topics are checked
 /// against (a message that breaks one is invalid).
 pub mod checks {
-    use asyncforge_runtime::validate::SchemaCheck;
+    use crate::runtime::validate::SchemaCheck;
     /// The payload schema of message `energyReading`.
     pub static ENERGY_READING: SchemaCheck = SchemaCheck::new(
         "{\"type\":\"object\",\"properties\":{\"seq\":{\"type\":\"integer\",\"format\":\"int64\",\"minimum\":0},\"lampId\":{\"type\":\"string\"},\"wattHours\":{\"type\":\"number\",\"minimum\":0}},\"required\":[\"seq\",\"lampId\",\"wattHours\"]}",

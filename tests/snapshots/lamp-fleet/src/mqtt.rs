@@ -279,7 +279,7 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
 /// The schemas received messages and the parameters in their topics are checked
 /// against (a message that breaks one is invalid).
 pub mod checks {
-    use asyncforge_runtime::validate::SchemaCheck;
+    use crate::runtime::validate::SchemaCheck;
     /// The payload schema of message `command`.
     pub static COMMAND: SchemaCheck = SchemaCheck::new(
         "{\"type\":\"object\",\"properties\":{\"action\":{\"type\":\"string\",\"enum\":[\"on\",\"off\",\"dim\"]},\"level\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":100}},\"required\":[\"action\"]}",

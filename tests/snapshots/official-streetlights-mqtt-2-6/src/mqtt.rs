@@ -298,7 +298,7 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
 /// The schemas received messages and the parameters in their topics are checked
 /// against (a message that breaks one is invalid).
 pub mod checks {
-    use asyncforge_runtime::validate::SchemaCheck;
+    use crate::runtime::validate::SchemaCheck;
     /// The payload schema of message `lightMeasured`.
     pub static LIGHT_MEASURED: SchemaCheck = SchemaCheck::new(
         "{\"type\":\"object\",\"properties\":{\"lumens\":{\"type\":\"integer\",\"minimum\":0},\"sentAt\":{\"$ref\":\"#/definitions/s3\"}},\"definitions\":{\"s3\":{\"type\":\"string\",\"format\":\"date-time\"}}}",

@@ -206,7 +206,7 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
 /// The schemas received messages and the parameters in their topics are checked
 /// against (a message that breaks one is invalid).
 pub mod checks {
-    use asyncforge_runtime::validate::SchemaCheck;
+    use crate::runtime::validate::SchemaCheck;
     /// The payload schema of message `record`.
     pub static RECORD: SchemaCheck = SchemaCheck::new(
         "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\",\"format\":\"uuid\"},\"type\":{\"type\":\"string\"},\"self\":{\"type\":\"string\"},\"2fa\":{\"type\":\"boolean\"},\"createdAt\":{\"type\":\"string\",\"format\":\"date-time\"},\"day\":{\"type\":\"string\",\"format\":\"date\"},\"count\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":1000},\"big\":{\"type\":\"integer\",\"format\":\"int64\"},\"ratio\":{\"type\":\"number\",\"format\":\"float\"},\"status\":{\"type\":\"string\",\"enum\":[\"active\",\"in-progress\",\"done\"]},\"version\":{\"const\":\"v1\"},\"nickname\":{\"type\":[\"string\",\"null\"]},\"point\":{\"type\":\"array\",\"items\":[{\"type\":\"number\"},{\"type\":\"number\"}],\"minItems\":2,\"maxItems\":2},\"counters\":{\"type\":\"object\",\"additionalProperties\":{\"type\":\"integer\"}},\"idOrName\":{\"oneOf\":[{\"type\":\"string\"},{\"type\":\"integer\"}]},\"both\":{\"allOf\":[{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}},\"required\":[\"name\"]},{\"type\":\"object\",\"properties\":{\"size\":{\"type\":\"integer\"}}}]},\"homepage\":{\"type\":\"string\",\"format\":\"uri\"},\"contact\":{\"type\":\"string\",\"format\":\"email\"}},\"required\":[\"id\",\"type\",\"createdAt\",\"count\",\"nickname\"]}",
