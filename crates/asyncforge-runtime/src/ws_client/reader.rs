@@ -27,7 +27,7 @@ use futures_util::Stream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{Frame, Shared};
+use super::{Frame, Overflow, Shared};
 use crate::rpc::RequestError;
 
 /// How often the connection task checks that a caller holding the socket is still polled.
@@ -77,7 +77,8 @@ impl Handle for Frames {
 pub(super) enum Step<E> {
     /// A frame was read and handled.
     Handled,
-    /// The application's queue had no room for this event: the connection task waits for it.
+    /// The application's queue had no room for this event ([`Overflow::Wait`]): the
+    /// connection task waits for it.
     Blocked(E),
     /// The application's queue is closed: the client stops.
     Stop,
@@ -173,6 +174,8 @@ struct State<H: Handle> {
     /// The handling and the application's queue; `None` while the connection task waits for
     /// room in the queue (nobody reads then) and once it has stopped.
     handler: Option<(H, mpsc::Sender<H::Event>)>,
+    /// What happens to an event the queue has no room for.
+    overflow: Overflow,
     role: Role,
     /// What a caller read and left to the connection task (never `Handled` or `NoSocket`).
     handback: Option<Step<H::Event>>,
@@ -215,6 +218,16 @@ impl<H: Handle> State<H> {
                 None => Step::Handled,
                 Some(event) => match events.try_send(event) {
                     Ok(()) => Step::Handled,
+                    Err(mpsc::error::TrySendError::Full(_)) if self.overflow == Overflow::Drop => {
+                        let dropped = shared.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                        if dropped.is_power_of_two() {
+                            tracing::warn!(
+                                dropped,
+                                "WebSocket client: the queue of received events is full; events are dropped (read them faster, enlarge the queue, or use `Overflow::Wait`)"
+                            );
+                        }
+                        Step::Handled
+                    }
                     Err(mpsc::error::TrySendError::Full(event)) => Step::Blocked(event),
                     Err(mpsc::error::TrySendError::Closed(_)) => Step::Stop,
                 },
@@ -250,7 +263,7 @@ impl<H: Handle> State<H> {
 }
 
 impl<H: Handle> Reader<H> {
-    pub(super) fn new(handler: H, events: mpsc::Sender<H::Event>) -> Arc<Self> {
+    pub(super) fn new(handler: H, events: mpsc::Sender<H::Event>, overflow: Overflow) -> Arc<Self> {
         let switch = Arc::new(Switch {
             state: Mutex::new(Route {
                 target: None,
@@ -260,6 +273,7 @@ impl<H: Handle> Reader<H> {
         Arc::new(Reader {
             state: Mutex::new(State {
                 handler: Some((handler, events)),
+                overflow,
                 role: Role::Task,
                 handback: None,
                 task: None,
@@ -403,14 +417,18 @@ impl<H: Handle> Turn for Reader<H> {
 pub(super) struct ReplyRead<'a, T> {
     shared: &'a Shared,
     reader: &'a dyn Turn,
-    rx: oneshot::Receiver<T>,
+    rx: oneshot::Receiver<Result<T, RequestError>>,
     token: u64,
     /// This future may hold the socket (it read, or waits to read).
     holds: bool,
 }
 
 impl<'a, T> ReplyRead<'a, T> {
-    pub(super) fn new(shared: &'a Shared, reader: &'a dyn Turn, rx: oneshot::Receiver<T>) -> Self {
+    pub(super) fn new(
+        shared: &'a Shared,
+        reader: &'a dyn Turn,
+        rx: oneshot::Receiver<Result<T, RequestError>>,
+    ) -> Self {
         shared.waiting.fetch_add(1, Ordering::AcqRel);
         ReplyRead {
             shared,
@@ -438,7 +456,7 @@ impl<T> Future for ReplyRead<'_, T> {
             // Without registering a waker: while this task reads, it completes its own
             // request, and a wake-up of itself would only poll it once more for nothing.
             let done = match this.rx.try_recv() {
-                Ok(reply) => Ok(reply),
+                Ok(answer) => answer,
                 Err(oneshot::error::TryRecvError::Closed) => Err(RequestError::Closed),
                 Err(oneshot::error::TryRecvError::Empty) => {
                     match this.reader.poll_turn(this.shared, this.token, cx) {
@@ -462,7 +480,7 @@ impl<T> Future for ReplyRead<'_, T> {
         }
         Pin::new(&mut this.rx)
             .poll(cx)
-            .map_err(|_| RequestError::Closed)
+            .map(|answer| answer.unwrap_or(Err(RequestError::Closed)))
     }
 }
 
@@ -589,6 +607,8 @@ mod tests {
                 max: Duration::from_millis(50),
                 ..Default::default()
             },
+            // These tests look at events a full queue holds back.
+            overflow: Overflow::Wait,
             ..Default::default()
         };
         let dispatch = Test {

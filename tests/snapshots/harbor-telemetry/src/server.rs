@@ -17,7 +17,7 @@ use asyncforge_runtime::axum::Router;
 #[allow(unused_imports)]
 use asyncforge_runtime::codegen::Message;
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{error_response, Outgoing, Reject};
+use asyncforge_runtime::endpoint::{error_response, Outgoing, Refusal, Reject};
 #[allow(unused_imports)]
 use asyncforge_runtime::rpc::{Pending, RequestError};
 #[allow(unused_imports)]
@@ -32,7 +32,8 @@ use asyncforge_runtime::endpoint::{
 
 /// What the application does with the messages it receives: one method per *receive*
 /// operation. A method returning `Err(Reject)` answers the peer with
-/// `{"error": …}` and keeps the connection.
+/// `{"error": …}` and keeps the connection; the refusal of a request carries the
+/// request's operation and correlation id, so the peer's request fails at once.
 pub trait Handler: Send + Sync + 'static {
     /// A connection on `harbor/{berth}/cranes/{craneId}/commands` opened (it is subscribed to its concrete address).
     fn crane_commands_opened(&self, session: &CraneCommandsSession) {
@@ -286,7 +287,7 @@ impl<H: Handler> ws::Handler for CraneCommandsConnection<H> {
         &self,
         ctx: &Ctx,
         frame: asyncforge_runtime::frame::Frame,
-    ) -> Result<(), Reject> {
+    ) -> Result<(), Refusal> {
         let session = self
             .session
             .get_or_init(|| Session {
@@ -305,10 +306,10 @@ impl<H: Handler> ws::Handler for CraneCommandsConnection<H> {
                 .pending
                 .request_reading
                 .complete(ctx.conn.0, id, m)
-                .map_err(|_| Reject("a reply to no pending request".to_owned()));
+                .map_err(|_| Refusal::new("a reply to no pending request"));
         }
         let _ = session;
-        Err(Reject(incoming.rejection()))
+        Err(Refusal::new(incoming.rejection()))
     }
     fn on_close(&self, ctx: &Ctx) {
         let _ = ctx;
@@ -376,7 +377,7 @@ impl<H: Handler> ws::Handler for ReadingsConnection<H> {
         &self,
         ctx: &Ctx,
         frame: asyncforge_runtime::frame::Frame,
-    ) -> Result<(), Reject> {
+    ) -> Result<(), Refusal> {
         let session = self
             .session
             .get_or_init(|| Session {
@@ -386,7 +387,7 @@ impl<H: Handler> ws::Handler for ReadingsConnection<H> {
             });
         let incoming = Incoming::new(frame_bytes(&frame));
         let _ = session;
-        Err(Reject(incoming.rejection()))
+        Err(Refusal::new(incoming.rejection()))
     }
     fn on_close(&self, ctx: &Ctx) {
         let _ = ctx;
@@ -451,7 +452,7 @@ impl<H: Handler> ws::Handler for DashboardConnection<H> {
         &self,
         ctx: &Ctx,
         frame: asyncforge_runtime::frame::Frame,
-    ) -> Result<(), Reject> {
+    ) -> Result<(), Refusal> {
         let session = self
             .session
             .get_or_init(|| Session {
@@ -461,7 +462,7 @@ impl<H: Handler> ws::Handler for DashboardConnection<H> {
             });
         let incoming = Incoming::new(frame_bytes(&frame));
         let _ = session;
-        Err(Reject(incoming.rejection()))
+        Err(Refusal::new(incoming.rejection()))
     }
     fn on_close(&self, ctx: &Ctx) {
         let _ = ctx;

@@ -18,7 +18,7 @@ use asyncforge_runtime::axum::Router;
 #[allow(unused_imports)]
 use asyncforge_runtime::codegen::Message;
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{error_response, Outgoing, Reject};
+use asyncforge_runtime::endpoint::{error_response, Outgoing, Refusal, Reject};
 #[allow(unused_imports)]
 use asyncforge_runtime::rpc::{Pending, RequestError};
 #[allow(unused_imports)]
@@ -55,7 +55,8 @@ pub type DeadLetterHook = Arc<dyn Fn(&DeadLetter) + Send + Sync>;
 
 /// What the application does with the messages it receives: one method per *receive*
 /// operation. A method returning `Err(Reject)` answers the peer with
-/// `{"error": …}` and keeps the connection.
+/// `{"error": …}` and keeps the connection; the refusal of a request carries the
+/// request's operation and correlation id, so the peer's request fails at once.
 pub trait Handler: Send + Sync + 'static {
     /// A payment provider says a payment settled.
     ///

@@ -17,7 +17,7 @@ use asyncforge_runtime::axum::Router;
 #[allow(unused_imports)]
 use asyncforge_runtime::codegen::Message;
 #[allow(unused_imports)]
-use asyncforge_runtime::endpoint::{error_response, Outgoing, Reject};
+use asyncforge_runtime::endpoint::{error_response, Outgoing, Refusal, Reject};
 #[allow(unused_imports)]
 use asyncforge_runtime::rpc::{Pending, RequestError};
 #[allow(unused_imports)]
@@ -32,7 +32,8 @@ use asyncforge_runtime::endpoint::{
 
 /// What the application does with the messages it receives: one method per *receive*
 /// operation. A method returning `Err(Reject)` answers the peer with
-/// `{"error": …}` and keeps the connection.
+/// `{"error": …}` and keeps the connection; the refusal of a request carries the
+/// request's operation and correlation id, so the peer's request fails at once.
 pub trait Handler: Send + Sync + 'static {
     /// A connection on `/v1/marketdata/{symbol}` opened (it is subscribed to its concrete address).
     fn v1_marketdata_symbol_opened(&self, session: &V1MarketdataSymbolSession) {
@@ -201,7 +202,7 @@ impl<H: Handler> ws::Handler for V1MarketdataSymbolConnection<H> {
         &self,
         ctx: &Ctx,
         frame: asyncforge_runtime::frame::Frame,
-    ) -> Result<(), Reject> {
+    ) -> Result<(), Refusal> {
         let session = self
             .session
             .get_or_init(|| Session {
@@ -211,7 +212,7 @@ impl<H: Handler> ws::Handler for V1MarketdataSymbolConnection<H> {
             });
         let incoming = Incoming::new(frame_bytes(&frame));
         let _ = session;
-        Err(Reject(incoming.rejection()))
+        Err(Refusal::new(incoming.rejection()))
     }
     fn on_close(&self, ctx: &Ctx) {
         let _ = ctx;
