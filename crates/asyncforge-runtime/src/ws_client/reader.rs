@@ -494,8 +494,8 @@ impl<T> Drop for ReplyRead<'_, T> {
 #[cfg(test)]
 mod tests {
     //! A client made with `connect_with` against a raw tokio-tungstenite peer on loopback.
-    //! Frames are text: `req:N` (client → peer), `reply:N` completes request `N`, any other
-    //! frame from the peer is an event.
+    //! Frames are text: `req:N` (client → peer), `reply:N` completes request `N`, `refuse:N`
+    //! refuses it, any other frame from the peer is an event.
 
     use std::sync::Arc;
 
@@ -525,6 +525,10 @@ mod tests {
                 .lock()
                 .expect("seen")
                 .push((text.clone(), tokio::task::try_id()));
+            if let Some(id) = text.strip_prefix("refuse:") {
+                let key = Some(CorrelationKey::Text(id.to_owned()));
+                return self.pending.refuse(0, key, text.clone()).err();
+            }
             match text.strip_prefix("reply:") {
                 Some(id) => {
                     let key = Some(CorrelationKey::Text(id.to_owned()));
@@ -705,6 +709,39 @@ mod tests {
         );
         assert_eq!(client.decoded_on("reply:2"), tokio::task::try_id());
         drop(answer.await.expect("peer"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lone_request_takes_its_refusal_where_it_waits() {
+        on_a_task(async {
+            let (listener, url) = listen().await;
+            let (client, peer) = client(&listener, &url, 16).await;
+            let answer = answering(peer, "req:1", &["refuse:1"]);
+            let refused = client.request("1", Duration::from_secs(5)).await;
+            assert_eq!(refused, Err(RequestError::Refused("refuse:1".to_owned())));
+            assert_eq!(
+                client.decoded_on("refuse:1"),
+                tokio::task::try_id(),
+                "the refusal was decoded on the task that waited for it"
+            );
+            // A request that waits without reading (`Waiter::wait`): the connection task reads
+            // the refusal and completes it.
+            let peer = answer.await.expect("peer");
+            let answer = answering(peer, "req:2", &["refuse:2"]);
+            let waiter = client
+                .pending
+                .register(0, Some(CorrelationKey::Text("2".to_owned())))
+                .expect("registered");
+            client
+                .tx
+                .send(Frame::Text("req:2".to_owned()))
+                .expect("sent");
+            let refused = waiter.wait(Duration::from_secs(5)).await;
+            assert_eq!(refused, Err(RequestError::Refused("refuse:2".to_owned())));
+            assert_eq!(client.decoded_on("refuse:2"), client.connection_task());
+            drop(answer.await.expect("peer"));
+        })
+        .await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
