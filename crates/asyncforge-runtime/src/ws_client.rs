@@ -7,8 +7,10 @@
 //! connection is up and how many times it reconnected.
 //!
 //! Generated clients use [`WsClient::connect_with`] instead: their [`Dispatch`] decodes each
-//! received frame where it was read (no copy of the frame), completes waiting requests and
-//! gives typed events for the application's queue.
+//! received frame where it was read (no copy of the frame), completes waiting requests (with
+//! their replies, or with the server's refusals) and gives typed events for the application's
+//! queue. When that queue is full, [`ClientConfig::overflow`] drops the event (counted) and
+//! reads on, or stops reading until the application takes one ([`State::Stalled`]).
 //!
 //! ## Who reads a frame
 //!
