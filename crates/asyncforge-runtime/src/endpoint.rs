@@ -16,6 +16,105 @@ use super::validate::{Invalid, SchemaCheck};
 #[error("{0}")]
 pub struct Reject(pub String);
 
+/// The member of a refusal frame that names the operation of the request it answers.
+pub const REFUSED_OPERATION: &str = "operation";
+
+/// A refusal as the peer receives it: a text frame `{"error": reason}`. One that answers a
+/// request also names the request's operation (`"operation": "ping"`) and carries the request's
+/// correlation id where the request's message keeps it (`"requestId": …` for
+/// `$message.payload#/requestId`), so the peer completes that request with the refusal rather
+/// than taking it for an event. What a handler's [`Reject`] becomes on a WebSocket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    reason: String,
+    answers: Option<Answer>,
+}
+
+/// The request a refusal answers.
+#[derive(Debug, Clone, PartialEq)]
+struct Answer {
+    operation: &'static str,
+    /// The request's correlation id and where its message keeps it.
+    id: Option<(&'static str, Value)>,
+}
+
+impl From<Reject> for Refusal {
+    fn from(Reject(reason): Reject) -> Self {
+        Refusal::new(reason)
+    }
+}
+
+impl Refusal {
+    /// A refusal that answers no request.
+    pub fn new(reason: impl Into<String>) -> Self {
+        Refusal {
+            reason: reason.into(),
+            answers: None,
+        }
+    }
+
+    /// Why the message was refused.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The operation of the request it answers, if any.
+    pub fn operation(&self) -> Option<&'static str> {
+        self.answers.as_ref().map(|a| a.operation)
+    }
+
+    /// The frame the peer gets: `{"error": …}`, then `"operation"` and the correlation id when
+    /// it answers a request (`error` first, so a peer tells a refusal by its first member).
+    /// An id whose place is `error` or `operation` itself is left out.
+    pub fn to_frame(&self) -> Frame {
+        let mut out = String::with_capacity(self.reason.len() + 64);
+        out.push_str("{\"error\":");
+        out.push_str(&Value::String(self.reason.clone()).to_string());
+        if let Some(answer) = &self.answers {
+            out.push_str(",\"operation\":");
+            out.push_str(&Value::String(answer.operation.to_owned()).to_string());
+            if let Some((pointer, id)) = &answer.id
+                && let Some((key, value)) = nested(pointer, id)
+                && key != "error"
+                && key != REFUSED_OPERATION
+            {
+                out.push(',');
+                out.push_str(&Value::String(key).to_string());
+                out.push(':');
+                out.push_str(&value.to_string());
+            }
+        }
+        out.push('}');
+        Frame::Text(out)
+    }
+}
+
+/// The first member name of a JSON pointer and the value that holds `id` at the rest of it
+/// (`/meta/id` → `meta`, `{"id": …}`); `None` for the empty pointer.
+fn nested(pointer: &str, id: &Value) -> Option<(String, Value)> {
+    let mut names = pointer
+        .strip_prefix('/')?
+        .split('/')
+        .map(|n| n.replace("~1", "/").replace("~0", "~"));
+    let first = names.next()?;
+    let rest: Vec<String> = names.collect();
+    let value = rest.into_iter().rev().fold(id.clone(), |inner, name| {
+        let mut m = Map::new();
+        m.insert(name, inner);
+        Value::Object(m)
+    });
+    Some((first, value))
+}
+
+/// A refusal the peer sent (see [`Refusal`]), as [`Incoming::refusal_report`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerRefusal {
+    /// The peer's reason.
+    pub reason: String,
+    /// The operation of the request it answers (`None`: it answers no request).
+    pub operation: Option<String>,
+}
+
 /// A JSON error response: `{"error": message}`.
 #[cfg(any(feature = "ws", feature = "sse", feature = "http"))]
 pub fn error_response(status: axum::http::StatusCode, message: &str) -> axum::response::Response {
@@ -546,14 +645,95 @@ impl<'a> Incoming<'a> {
         self.correlation(request_pointer)
     }
 
-    /// The peer's error report (`{"error": "…"}`), if the frame is one.
+    /// The peer's error report (`{"error": "…"}`, with or without the request it answers),
+    /// if the frame is one.
     pub fn error_report(&mut self) -> Option<String> {
+        self.refusal_report().map(|r| r.reason)
+    }
+
+    /// The peer's refusal, if the frame is one: an object whose string member `error` stands
+    /// alone, or comes with the string member `operation` (and the request's correlation id)
+    /// when it answers a request (see [`Refusal`]). A message that merely has an `error`
+    /// member among others is not a refusal.
+    pub fn refusal_report(&mut self) -> Option<PeerRefusal> {
         if self.value.is_none() && !may_be_error_report(self.bytes) {
             return None;
         }
-        match self.value().ok()? {
-            Value::Object(m) if m.len() == 1 => m.get("error")?.as_str().map(str::to_owned),
-            _ => None,
+        let Value::Object(m) = self.value().ok()? else {
+            return None;
+        };
+        let reason = m.get("error")?.as_str()?.to_owned();
+        if m.len() == 1 {
+            return Some(PeerRefusal {
+                reason,
+                operation: None,
+            });
+        }
+        let operation = m.get(REFUSED_OPERATION)?.as_str()?.to_owned();
+        Some(PeerRefusal {
+            reason,
+            operation: Some(operation),
+        })
+    }
+
+    /// The key of the correlation id a refusal from the peer carries: the first found at the
+    /// places `pointers` name (those of the refused operation's messages).
+    pub fn refused_id(&mut self, pointers: &[Option<&str>]) -> Option<CorrelationKey> {
+        pointers
+            .iter()
+            .find_map(|p| self.correlation(*p))
+            .map(|v| CorrelationKey::of_value(&v))
+    }
+
+    /// The refusal of a request this frame carries, which the handler of `operation`
+    /// rejected: it carries the request's correlation id from `pointer`.
+    pub fn refuse(
+        &mut self,
+        reject: Reject,
+        operation: &'static str,
+        pointer: Option<&'static str>,
+    ) -> Refusal {
+        let id = pointer.and_then(|p| Some((p, self.correlation(Some(p))?)));
+        Refusal {
+            reason: reject.0,
+            answers: Some(Answer { operation, id }),
+        }
+    }
+
+    /// Why no candidate fit ([`Incoming::rejection`]), as the refusal the peer gets.
+    /// `requests` are the request/reply operations the endpoint receives, each with the
+    /// correlation id locations of its messages: the refusal answers the first whose id the
+    /// frame carries. When the endpoint receives nothing but one such operation (`sole`), every
+    /// frame is one of its requests, so the refusal answers it even without an id.
+    pub fn refusal(
+        mut self,
+        requests: &[(&'static str, &[Option<&'static str>])],
+        sole: bool,
+    ) -> Refusal {
+        let mut answers = None;
+        'ops: for (operation, pointers) in requests {
+            for pointer in pointers.iter().flatten() {
+                if let Some(id) = self.correlation(Some(pointer)) {
+                    answers = Some(Answer {
+                        operation,
+                        id: Some((*pointer, id)),
+                    });
+                    break 'ops;
+                }
+            }
+        }
+        if answers.is_none()
+            && sole
+            && let [(operation, _)] = requests
+        {
+            answers = Some(Answer {
+                operation,
+                id: None,
+            });
+        }
+        Refusal {
+            reason: self.rejection(),
+            answers,
         }
     }
 

@@ -3,7 +3,9 @@
 //! A request registers in [`Pending`] under its correlation id (the value at the message's
 //! `correlationId` location, see [`CorrelationKey`]) within a scope (a connection, a client). The
 //! matching reply completes it. Requests without a correlation id are answered in order: the
-//! first reply without one (or with an id nobody waits for) goes to the oldest of them.
+//! first reply without one (or with an id nobody waits for) goes to the oldest of them. A
+//! refusal from the peer ([`Pending::refuse`]) is placed the same way and completes the request
+//! with [`RequestError::Refused`].
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -23,7 +25,8 @@ pub enum RequestError {
     /// The request could not be sent.
     #[error("the request could not be sent: {0}")]
     Send(String),
-    /// The peer answered with an error (`{"error": …}`).
+    /// The peer refused the request: its answer was an error (`{"error": …}` naming the
+    /// request's operation and carrying its correlation id), with the peer's reason.
     #[error("the peer refused the request: {0}")]
     Refused(String),
     /// Too many requests are waiting for replies.
@@ -35,11 +38,14 @@ pub use crate::message::CorrelationKey;
 
 /// Requests keyed by scope and correlation id. The keys are ids this side chose for its own
 /// requests (a peer's reply only looks one up), hashed with foldhash rather than SipHash.
-type ById<T> = HashMap<(u64, CorrelationKey), oneshot::Sender<T>, foldhash::fast::RandomState>;
+type ById<T> = HashMap<(u64, CorrelationKey), Answer<T>, foldhash::fast::RandomState>;
+
+/// Where a request's answer goes: its reply, or why it got none.
+type Answer<T> = oneshot::Sender<Result<T, RequestError>>;
 
 struct Inner<T> {
     by_id: ById<T>,
-    fifo: HashMap<u64, VecDeque<oneshot::Sender<T>>>,
+    fifo: HashMap<u64, VecDeque<Answer<T>>>,
     count: usize,
 }
 
@@ -84,20 +90,20 @@ pub fn choose(routes: &[Option<Route>]) -> Option<usize> {
 
 /// A registered request: await [`Waiter::wait`] for its reply.
 pub struct Waiter<T> {
-    rx: oneshot::Receiver<T>,
+    rx: oneshot::Receiver<Result<T, RequestError>>,
 }
 
 impl<T> Waiter<T> {
-    /// The receiving end the reply arrives on (for transports that wait their own way).
+    /// The receiving end the answer arrives on (for transports that wait their own way).
     #[cfg_attr(not(feature = "ws-client"), allow(dead_code))]
-    pub(crate) fn into_receiver(self) -> oneshot::Receiver<T> {
+    pub(crate) fn into_receiver(self) -> oneshot::Receiver<Result<T, RequestError>> {
         self.rx
     }
 
-    /// Waits for the reply.
+    /// Waits for the reply (or the peer's refusal).
     pub async fn wait(self, timeout: Duration) -> Result<T, RequestError> {
         match tokio::time::timeout(timeout, self.rx).await {
-            Ok(Ok(v)) => Ok(v),
+            Ok(Ok(v)) => v,
             Ok(Err(_)) => Err(RequestError::Closed),
             Err(_) => Err(RequestError::Timeout(timeout)),
         }
@@ -188,27 +194,55 @@ impl<T> Pending<T> {
 
     /// Completes the request a reply answers; gives the reply back when nobody waits for it.
     pub fn complete(&self, scope: u64, id: Option<CorrelationKey>, reply: T) -> Result<(), T> {
+        match self.answer(scope, id, Ok(reply)) {
+            Err(Ok(reply)) => Err(reply),
+            // `answer` gives back what it was given: only the arm above is an `Err`.
+            Ok(()) | Err(Err(_)) => Ok(()),
+        }
+    }
+
+    /// Completes the request a refusal answers (placed as [`Pending::complete`] places a
+    /// reply) with [`RequestError::Refused`]; gives the reason back when nobody waits for it.
+    pub fn refuse(
+        &self,
+        scope: u64,
+        id: Option<CorrelationKey>,
+        reason: String,
+    ) -> Result<(), String> {
+        match self.answer(scope, id, Err(RequestError::Refused(reason))) {
+            Err(Err(RequestError::Refused(reason))) => Err(reason),
+            // `answer` gives back what it was given: only the arm above is an `Err`.
+            _ => Ok(()),
+        }
+    }
+
+    fn answer(
+        &self,
+        scope: u64,
+        id: Option<CorrelationKey>,
+        answer: Result<T, RequestError>,
+    ) -> Result<(), Result<T, RequestError>> {
         let mut inner = self.lock();
         if let Some(id) = id
             && let Some(tx) = inner.by_id.remove(&(scope, id))
         {
             inner.count -= 1;
-            return tx.send(reply);
+            return tx.send(answer);
         }
-        let mut reply = reply;
+        let mut answer = answer;
         loop {
             let Some(q) = inner.fifo.get_mut(&scope) else {
-                return Err(reply);
+                return Err(answer);
             };
             let Some(tx) = q.pop_front() else {
                 inner.fifo.remove(&scope);
-                return Err(reply);
+                return Err(answer);
             };
             inner.count -= 1;
-            match tx.send(reply) {
+            match tx.send(answer) {
                 Ok(()) => return Ok(()),
                 // That waiter gave up: try the next one.
-                Err(r) => reply = r,
+                Err(a) => answer = a,
             }
         }
     }
@@ -293,6 +327,24 @@ mod tests {
         let _other = subscribe.register(2, None).unwrap();
         assert_eq!(subscribe.route(1, None), None);
         assert_eq!(subscribe.route(2, None), Some(Route::InOrder));
+    }
+
+    #[tokio::test]
+    async fn refusals_complete_the_request_they_answer() {
+        let p: Pending<&str> = Pending::new(10);
+        let a = p.register(1, key(json!("a"))).unwrap();
+        let fifo = p.register(1, None).unwrap();
+        assert!(p.refuse(1, key(json!("a")), "no".into()).is_ok());
+        // An id nobody waits for goes to the request waiting in order, as a reply would.
+        assert!(p.refuse(1, key(json!("gone")), "later".into()).is_ok());
+        assert_eq!(p.refuse(1, None, "nobody".into()), Err("nobody".to_owned()));
+        let t = Duration::from_secs(1);
+        assert_eq!(a.wait(t).await, Err(RequestError::Refused("no".into())));
+        assert_eq!(
+            fifo.wait(t).await,
+            Err(RequestError::Refused("later".into()))
+        );
+        assert!(p.is_empty());
     }
 
     #[tokio::test]

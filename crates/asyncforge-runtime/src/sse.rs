@@ -188,11 +188,14 @@ pub enum Replay<T> {
         /// First id still held.
         oldest: u64,
     },
-    /// The id was never issued by this buffer (another server instance, or garbage).
+    /// The id was never issued by this buffer: one issued after its newest (another server
+    /// instance that started later), or not a number.
     Unknown,
 }
 
-/// The last `capacity` events of a stream, with increasing ids starting at 1.
+/// The last `capacity` events of a stream, with increasing ids: from 1
+/// ([`ReplayBuffer::new`]) or from just above an epoch ([`ReplayBuffer::after`]), so that the
+/// ids of two buffers (two server processes one after the other) do not overlap.
 #[derive(Debug, Clone)]
 pub struct ReplayBuffer<T> {
     events: VecDeque<(u64, T)>,
@@ -203,17 +206,34 @@ pub struct ReplayBuffer<T> {
 impl<T: Clone> ReplayBuffer<T> {
     /// A buffer holding at most `capacity` events.
     pub fn new(capacity: usize) -> Self {
+        ReplayBuffer::after(capacity, 0)
+    }
+
+    /// A buffer holding at most `capacity` events whose first id is `epoch + 1`. Any id at or
+    /// below `epoch` is older than everything this buffer issued: a client resuming from one
+    /// is told about the gap ([`Replay::Gap`]).
+    pub fn after(capacity: usize, epoch: u64) -> Self {
         ReplayBuffer {
             events: VecDeque::with_capacity(capacity.min(4096)),
             capacity: capacity.max(1),
-            next_id: 1,
+            next_id: epoch.saturating_add(1),
         }
+    }
+
+    /// No event is held.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// The id of the oldest event held (the next id when none is).
+    pub fn oldest(&self) -> u64 {
+        self.events.front().map_or(self.next_id, |(id, _)| *id)
     }
 
     /// Adds an event; returns its id.
     pub fn push(&mut self, event: T) -> u64 {
         let id = self.next_id;
-        self.next_id += 1;
+        self.next_id = self.next_id.saturating_add(1);
         if self.events.len() == self.capacity {
             self.events.pop_front();
         }
@@ -221,7 +241,7 @@ impl<T: Clone> ReplayBuffer<T> {
         id
     }
 
-    /// The id of the newest event (0 before any).
+    /// The id of the newest event (the epoch before any).
     pub fn last_id(&self) -> u64 {
         self.next_id - 1
     }
@@ -231,8 +251,8 @@ impl<T: Clone> ReplayBuffer<T> {
         if last_seen >= self.next_id {
             return Replay::Unknown;
         }
-        let oldest = self.events.front().map_or(self.next_id, |(id, _)| *id);
-        if last_seen + 1 < oldest {
+        let oldest = self.oldest();
+        if last_seen.saturating_add(1) < oldest {
             return Replay::Gap { oldest };
         }
         Replay::Events(
@@ -333,5 +353,25 @@ mod tests {
         assert_eq!(b.since_header(" 4 "), Replay::Events(vec![(5, 4)]));
         let empty: ReplayBuffer<u8> = ReplayBuffer::new(2);
         assert_eq!(empty.since(0), Replay::Events(vec![]));
+    }
+
+    #[test]
+    fn ids_after_an_epoch_tell_older_ids_apart() {
+        let mut b = ReplayBuffer::after(3, 1_000);
+        assert_eq!(b.since(3), Replay::Gap { oldest: 1_001 });
+        assert_eq!(b.push('a'), 1_001);
+        assert_eq!(b.push('b'), 1_002);
+        // An id of an earlier buffer (an earlier process): a gap, not a silent skip.
+        assert_eq!(b.since(3), Replay::Gap { oldest: 1_001 });
+        assert_eq!(
+            b.since(1_000),
+            Replay::Events(vec![(1_001, 'a'), (1_002, 'b')])
+        );
+        // An id of a later one: unknown.
+        assert_eq!(b.since(5_000), Replay::Unknown);
+        let mut top = ReplayBuffer::after(1, u64::MAX - 1);
+        assert_eq!(top.push(1), u64::MAX);
+        assert_eq!(top.since(u64::MAX), Replay::Unknown);
+        assert_eq!(top.since(0), Replay::Gap { oldest: u64::MAX });
     }
 }

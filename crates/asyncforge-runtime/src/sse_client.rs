@@ -50,10 +50,10 @@ pub enum SseItem {
     Gap {
         /// The last event id the client had (empty when it had none).
         last_event_id: String,
-        /// The first id the server still held, from which events follow; `None` when the
-        /// server did not know the client's id (it restarted, or the id came from elsewhere —
-        /// the server's ids start over) or when the client skipped an event larger than
-        /// [`SseClientConfig::max_event`].
+        /// The first id the server still held, from which events follow (also after a
+        /// server restart: a new process's ids start above the old one's); `None` when the
+        /// server never issued the client's id (it came from elsewhere) or when the client
+        /// skipped an event larger than [`SseClientConfig::max_event`].
         oldest: Option<u64>,
     },
 }

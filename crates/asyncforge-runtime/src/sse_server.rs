@@ -3,6 +3,13 @@
 //! a request into an event stream that starts with a `retry:` hint, replays what the client
 //! missed since its `Last-Event-ID`, sends heartbeat comments, and tells a client that fell out
 //! of the replay window so with an `asyncforge-gap` event instead of silently skipping events.
+//!
+//! Event ids are numbers that increase per topic, starting above the topic's epoch: the time it
+//! was created, in microseconds since 1970. A topic of a later process (a restarted server)
+//! therefore issues ids above every id of an earlier one, and a client resuming with an id of
+//! the earlier process gets the gap event rather than a silent skip of the events it never saw.
+//! (Ids of two processes could only meet if the clock went back between them, or an earlier
+//! process published more than one event per microsecond on a topic over its whole life.)
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -62,7 +69,7 @@ pub struct Topic {
 impl Topic {
     /// A topic.
     pub fn new(config: SseConfig) -> Self {
-        let buffer = ReplayBuffer::new(config.replay);
+        let buffer = ReplayBuffer::after(config.replay, epoch());
         Topic {
             config,
             inner: Arc::new(Mutex::new(Inner {
@@ -101,32 +108,29 @@ impl Topic {
     }
 
     /// The events for a (re)connecting client: replayed ones, then live ones. Registering and
-    /// taking the replay happen under one lock, so nothing is missed or sent twice.
+    /// taking the replay happen under one lock, so nothing is missed or sent twice. A client
+    /// whose last id is older than the window (or than this topic: an id of an earlier
+    /// process) gets the gap event with the oldest id held, one whose id this topic never
+    /// issued gets it with `oldest: null`; either way the events held follow.
     fn subscribe(&self, last_event_id: Option<&str>) -> (Vec<SseEvent>, mpsc::Receiver<Item>) {
         let (tx, rx) = mpsc::channel(self.config.subscriber_queue.max(1));
         let mut inner = self.lock();
         let mut first = vec![SseEvent::default().retry(self.config.retry)];
         if let Some(last) = last_event_id {
-            match inner.buffer.since_header(last) {
+            let oldest = match inner.buffer.since_header(last) {
                 Replay::Events(events) => {
                     first.extend(events.into_iter().map(|(id, (n, d))| event(id, &n, &d)));
+                    None
                 }
-                Replay::Gap { oldest } => {
-                    let info = format!(
-                        "{{\"lastEventId\":{},\"oldest\":{oldest}}}",
-                        serde_json::Value::String(last.to_owned())
-                    );
-                    first.push(SseEvent::default().event(GAP_EVENT).data(info));
-                    if let Replay::Events(events) = inner.buffer.since(oldest - 1) {
-                        first.extend(events.into_iter().map(|(id, (n, d))| event(id, &n, &d)));
-                    }
-                }
-                Replay::Unknown => {
-                    let info = format!(
-                        "{{\"lastEventId\":{},\"oldest\":null}}",
-                        serde_json::Value::String(last.to_owned())
-                    );
-                    first.push(SseEvent::default().event(GAP_EVENT).data(info));
+                Replay::Gap { oldest } => Some(Some(oldest)),
+                Replay::Unknown => Some(None),
+            };
+            if let Some(oldest) = oldest {
+                let info = serde_json::json!({ "lastEventId": last, "oldest": oldest });
+                first.push(SseEvent::default().event(GAP_EVENT).data(info.to_string()));
+                let held = inner.buffer.oldest().saturating_sub(1);
+                if let Replay::Events(events) = inner.buffer.since(held) {
+                    first.extend(events.into_iter().map(|(id, (n, d))| event(id, &n, &d)));
                 }
             }
         }
@@ -153,6 +157,14 @@ impl Topic {
             )
             .into_response()
     }
+}
+
+/// A new topic's epoch: microseconds since 1970 (0 if the clock is before it), so that its ids
+/// are above those of topics created earlier, in this process or an earlier one.
+fn epoch() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX / 2))
 }
 
 fn event(id: u64, name: &str, data: &str) -> SseEvent {
@@ -191,7 +203,7 @@ impl Topics {
             return Some(t.clone());
         }
         if map.len() >= self.max {
-            map.retain(|_, t| t.subscribers() > 0 || t.lock().buffer.last_id() > 0);
+            map.retain(|_, t| t.subscribers() > 0 || !t.lock().buffer.is_empty());
             if map.len() >= self.max {
                 tracing::warn!(address, max = self.max, "SSE topic limit reached");
                 return None;

@@ -159,8 +159,22 @@ fn compile(source: &str) -> Result<jsonschema::Validator, String> {
     jsonschema::options()
         .with_draft(jsonschema::Draft::Draft7)
         .should_validate_formats(true)
+        // Draft-07 does not define `uuid` (2019-09 does) and the validator ignores it there;
+        // AsyncAPI documents use it, and the generated types decode it as a UUID.
+        .with_format("uuid", is_uuid)
         .build(&schema)
         .map_err(|e| e.to_string())
+}
+
+/// The `uuid` format: the hyphenated form, 8-4-4-4-12 hexadecimal digits (RFC 9562), as
+/// `types::strict::uuid` decodes it.
+fn is_uuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
 }
 
 #[cfg(test)]
@@ -200,6 +214,29 @@ mod tests {
         assert!(e.starts_with("parameter `berth` = `x/1`: "), "{e}");
         assert!(LEVEL.check_parameter("level", &3i64).is_ok());
         assert!(LEVEL.check_parameter("level", &4i64).is_err());
+    }
+
+    #[test]
+    fn uuids_are_checked_with_their_path() {
+        static IDS: SchemaCheck = SchemaCheck::new(
+            r#"{"type":"object","properties":{"id":{"type":"string","format":"uuid"},"list":{"type":"array","items":{"type":"string","format":"uuid"}}}}"#,
+        );
+        let good = "6F9619FF-8b86-d011-b42d-00cf4fc964ff";
+        assert!(IDS.check(&json!({"id": good, "list": [good]})).is_ok());
+        for bad in [
+            "not-a-uuid",
+            "6f9619ff8b86d011b42d00cf4fc964ff",
+            "{6f9619ff-8b86-d011-b42d-00cf4fc964ff}",
+            "6f9619ff-8b86-d011-b42d-00cf4fc964fg",
+            "6f9619ff-8b86-d011-b42d-00cf4fc964f",
+            "6f9619ff-8b86-d011-b42d-00cf4fc964ffé",
+        ] {
+            let e = IDS.check(&json!({"id": bad})).unwrap_err();
+            assert_eq!(e.violations[0].path, "/id", "{bad}: {e}");
+            assert!(e.to_string().contains("uuid"), "{bad}: {e}");
+        }
+        let e = IDS.check(&json!({"list": [good, "x"]})).unwrap_err();
+        assert_eq!(e.violations[0].path, "/list/1", "{e}");
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! - a bounded send queue with an explicit slow-consumer policy: disconnect (close 1008) or
 //!   drop the message, counted in [`Hub::dropped`];
 //! - ping/pong keepalive with dead-peer detection (close 1001 when no pong comes back);
-//! - a handler error answered with an error frame `{"error": "..."}`; the connection stays up.
+//! - a handler error answered with an error frame `{"error": "..."}` (with the operation and
+//!   correlation id of the request it answers, see [`Refusal`]); the connection stays up.
 //!
 //! Messages are sent to one connection ([`Hub::send`]), to every subscriber of a concrete
 //! channel address such as `rooms/42` ([`Hub::publish`]), or to all ([`Hub::broadcast`]).
@@ -322,15 +323,17 @@ impl<P, Q> Session<P, Q> {
     }
 }
 
-pub use super::endpoint::Reject;
+pub use super::endpoint::{Refusal, Reject};
 
 /// What generated servers implement (through their generated dispatcher).
 pub trait Handler: Send + Sync + 'static {
     /// A connection opened.
     fn on_open(&self, _ctx: &Ctx) {}
 
-    /// A frame arrived.
-    fn on_frame(&self, ctx: &Ctx, frame: Frame) -> impl Future<Output = Result<(), Reject>> + Send;
+    /// A frame arrived. A refusal is sent back as its error frame ([`Refusal::to_frame`]); a
+    /// [`Reject`] converts into one that answers no request.
+    fn on_frame(&self, ctx: &Ctx, frame: Frame)
+    -> impl Future<Output = Result<(), Refusal>> + Send;
 
     /// A connection closed.
     fn on_close(&self, _ctx: &Ctx) {}
@@ -543,10 +546,9 @@ async fn run<H: Handler>(
                         }
                     }
                 }
-                if let Some(Err(Reject(message))) = result {
-                    tracing::info!(conn = id.0, %message, "message rejected");
-                    let body = format!("{{\"error\":{}}}", serde_json::Value::String(message));
-                    let _ = hub.send(id, Frame::Text(body));
+                if let Some(Err::<(), Refusal>(refusal)) = result {
+                    tracing::info!(conn = id.0, message = %refusal.reason(), operation = ?refusal.operation(), "message rejected");
+                    let _ = hub.send(id, refusal.to_frame());
                 }
             }
             out = rx.recv() => match out {

@@ -7,8 +7,10 @@
 //! connection is up and how many times it reconnected.
 //!
 //! Generated clients use [`WsClient::connect_with`] instead: their [`Dispatch`] decodes each
-//! received frame where it was read (no copy of the frame), completes waiting requests and
-//! gives typed events for the application's queue.
+//! received frame where it was read (no copy of the frame), completes waiting requests (with
+//! their replies, or with the server's refusals) and gives typed events for the application's
+//! queue. When that queue is full, [`ClientConfig::overflow`] drops the event (counted) and
+//! reads on, or stops reading until the application takes one ([`State::Stalled`]).
 //!
 //! ## Who reads a frame
 //!
@@ -65,6 +67,13 @@ pub enum State {
     },
     /// Gave up (the backoff's attempt limit) or was closed.
     Closed,
+    /// Connected, but not reading: the application's queue of received events is full and
+    /// [`Overflow::Wait`] holds the next event until the application takes one (replies wait
+    /// behind it too). Back to `Connected` once the event is queued.
+    Stalled {
+        /// Successful connections so far.
+        generation: u64,
+    },
     /// The server refused the upgrade with a 4xx status (not retried).
     Refused {
         /// HTTP status.
@@ -100,6 +109,8 @@ struct Shared {
     waiting: AtomicUsize,
     /// Numbers the waits (which one holds the socket).
     tokens: AtomicU64,
+    /// Received events dropped because the application's queue was full ([`Overflow::Drop`]).
+    dropped: AtomicU64,
 }
 
 impl Shared {
@@ -110,6 +121,7 @@ impl Shared {
             flush: Notify::new(),
             waiting: AtomicUsize::new(0),
             tokens: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
         })
     }
 
@@ -272,6 +284,12 @@ impl WsSender {
         self.state.borrow().clone()
     }
 
+    /// Received events dropped so far because the application's queue was full (with
+    /// [`Overflow::Drop`]).
+    pub fn dropped_events(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
     /// Waits until the state satisfies `f`.
     pub async fn wait_for(&self, f: impl Fn(&State) -> bool) -> State {
         let mut state = self.state.clone();
@@ -312,6 +330,26 @@ pub enum ClientError {
     QueueFull,
 }
 
+/// What a client does with a received event when the application's queue of events is full
+/// (the application reads it too slowly, or not at all). Replies to requests and refusals of
+/// them complete their requests without going through that queue, whatever the policy.
+///
+/// [`ClientConfig::default`] waits: a [`WsClient::connect`] client is a stream of frames
+/// that its reader takes. Generated clients, whose requests get replies on the same
+/// connection, drop by default (their `ClientOptions::default`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Overflow {
+    /// Keep reading and drop the event: counted ([`WsSender::dropped_events`]) and logged
+    /// (a warning at the first drop and at every power of two). Replies keep coming, even to
+    /// an application that never reads its events.
+    Drop,
+    /// Stop reading until the application takes an event: backpressure reaches the server
+    /// (its send queue fills and its slow-consumer policy applies). Nothing is lost, but
+    /// nothing is read either, replies included; the state is [`State::Stalled`] meanwhile.
+    #[default]
+    Wait,
+}
+
 /// How a client connects.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -328,6 +366,8 @@ pub struct ClientConfig {
     /// Bytes read from the socket at a time (see the server's `WsConfig::read_buffer`:
     /// tungstenite zero-fills this much before every read attempt).
     pub read_buffer: usize,
+    /// What happens to a received event when the queue of received events is full.
+    pub overflow: Overflow,
 }
 
 impl Default for ClientConfig {
@@ -339,6 +379,7 @@ impl Default for ClientConfig {
             headers: Vec::new(),
             max_message_size: 16 << 20,
             read_buffer: 8 * 1024,
+            overflow: Overflow::default(),
         }
     }
 }
@@ -350,10 +391,11 @@ pub trait Dispatch: Send + 'static {
     /// What the application receives.
     type Event: Send + 'static;
     /// Handles one received frame (a text frame's UTF-8 bytes, or a binary frame's bytes)
-    /// without waiting: completes the request a reply answers and returns `None`, or returns
-    /// the event for the application's queue. While that queue is full the connection reads
-    /// nothing more: backpressure reaches the server. When the queue is closed (the
-    /// application side is gone) the client stops.
+    /// without waiting: completes the request a reply (or a refusal) answers and returns
+    /// `None`, or returns the event for the application's queue. When that queue is full,
+    /// [`ClientConfig::overflow`] decides: drop the event and read on, or stop reading until
+    /// there is room. When the queue is closed (the application side is gone) the client
+    /// stops.
     fn dispatch(&mut self, data: &[u8]) -> Option<Self::Event>;
 }
 
@@ -374,14 +416,8 @@ impl WsClient {
         let (in_tx, in_rx) = mpsc::channel(config.queue.max(1));
         let (state_tx, state_rx) = watch::channel(State::Connecting { attempt: 0 });
         let shared = Shared::new();
-        let task = tokio::spawn(run(
-            url,
-            config,
-            shared.clone(),
-            out_rx,
-            Reader::new(Frames, in_tx),
-            state_tx,
-        ));
+        let reader = Reader::new(Frames, in_tx, config.overflow);
+        let task = tokio::spawn(run(url, config, shared.clone(), out_rx, reader, state_tx));
         WsClient {
             out: out_tx,
             shared,
@@ -413,7 +449,7 @@ impl WsClient {
         };
         // The dispatch's own sender reads nothing (it only answers), and holding the reader
         // from inside it would keep the reader alive forever.
-        let reader = Reader::new(Dispatcher(make(sender.clone())), events);
+        let reader = Reader::new(Dispatcher(make(sender.clone())), events, config.overflow);
         sender.reader = Some(reader.clone());
         let task = tokio::spawn(run(url.into(), config, shared, out_rx, reader, state_tx));
         (sender, task)
@@ -457,6 +493,12 @@ impl WsClient {
             Ok(s) => s.clone(),
             Err(_) => State::Closed,
         }
+    }
+
+    /// Received frames dropped so far because nobody took them from a full queue (with
+    /// [`Overflow::Drop`]).
+    pub fn dropped_events(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
     }
 
     /// Stops the client.
@@ -602,7 +644,13 @@ async fn run<H: Handle>(
                                 }
                                 true
                             }
-                            Step::Blocked(event) => reader.deliver(event).await,
+                            Step::Blocked(event) => {
+                                // `Overflow::Wait`: nothing is read until the event is queued.
+                                let _ = state.send(State::Stalled { generation });
+                                let delivered = reader.deliver(event).await;
+                                let _ = state.send(State::Connected { generation });
+                                delivered
+                            }
                             Step::Stop => false,
                             Step::Lost | Step::NoSocket => break,
                         };

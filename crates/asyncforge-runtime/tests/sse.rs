@@ -141,8 +141,10 @@ async fn live_events_with_ids_names_retry_and_heartbeats() {
     let mut c = Client::connect(&addr, None).await;
     let _ = c.events(0).await;
     wait_for_subscribers(&topic, 1).await;
-    topic.publish("tick", "{\"n\":1}");
-    topic.publish("message", "two\nlines");
+    let first = topic.publish("tick", "{\"n\":1}");
+    let second = topic.publish("message", "two\nlines");
+    assert_eq!(second, first + 1);
+    let (first, second) = (first.to_string(), second.to_string());
     let got = c.events(2).await;
     assert_eq!(got.len(), 2, "{got:?}");
     assert_eq!(
@@ -151,7 +153,7 @@ async fn live_events_with_ids_names_retry_and_heartbeats() {
             got[0].data.as_str(),
             got[0].id.as_deref()
         ),
-        ("tick", "{\"n\":1}", Some("1"))
+        ("tick", "{\"n\":1}", Some(first.as_str()))
     );
     assert_eq!(
         (
@@ -159,7 +161,7 @@ async fn live_events_with_ids_names_retry_and_heartbeats() {
             got[1].data.as_str(),
             got[1].id.as_deref()
         ),
-        ("message", "two\nlines", Some("2"))
+        ("message", "two\nlines", Some(second.as_str()))
     );
     assert_eq!(c.parser.retry(), Some(1500));
     let _ = c.read_until(3, Duration::from_millis(400)).await;
@@ -173,31 +175,35 @@ async fn live_events_with_ids_names_retry_and_heartbeats() {
 async fn resuming_replays_missed_events_without_gap_or_duplicate() {
     let topic = Topic::new(config());
     let addr = serve(topic.clone()).await;
-    for i in 1..=4 {
-        topic.publish("tick", &i.to_string());
-    }
-    let mut c = Client::connect(&addr, Some("2")).await;
+    let mut ids: Vec<String> = (1..=4)
+        .map(|i| topic.publish("tick", &i.to_string()).to_string())
+        .collect();
+    let mut c = Client::connect(&addr, Some(&ids[1])).await;
     let got = c.events(2).await;
     let data: Vec<&str> = got.iter().map(|e| e.data.as_str()).collect();
     assert_eq!(data, vec!["3", "4"]);
     wait_for_subscribers(&topic, 1).await;
-    topic.publish("tick", "5");
+    ids.push(topic.publish("tick", "5").to_string());
     let got = c.events(3).await;
-    let ids: Vec<Option<&str>> = got.iter().map(|e| e.id.as_deref()).collect();
-    assert_eq!(ids, vec![Some("3"), Some("4"), Some("5")]);
+    let seen: Vec<Option<&str>> = got.iter().map(|e| e.id.as_deref()).collect();
+    let expected: Vec<Option<&str>> = ids[2..].iter().map(|i| Some(i.as_str())).collect();
+    assert_eq!(seen, expected);
 }
 
 #[tokio::test]
 async fn a_client_beyond_the_window_is_told_about_the_gap() {
     let topic = Topic::new(config());
     let addr = serve(topic.clone()).await;
-    for i in 1..=6 {
-        topic.publish("tick", &i.to_string());
-    }
-    let mut c = Client::connect(&addr, Some("1")).await;
+    let ids: Vec<u64> = (1..=6)
+        .map(|i| topic.publish("tick", &i.to_string()))
+        .collect();
+    let mut c = Client::connect(&addr, Some(&ids[0].to_string())).await;
     let got = c.events(4).await;
     assert_eq!(got[0].name, GAP_EVENT);
-    assert_eq!(got[0].data, "{\"lastEventId\":\"1\",\"oldest\":4}");
+    assert_eq!(
+        got[0].data,
+        format!("{{\"lastEventId\":\"{}\",\"oldest\":{}}}", ids[0], ids[3])
+    );
     let data: Vec<&str> = got[1..].iter().map(|e| e.data.as_str()).collect();
     assert_eq!(data, vec!["4", "5", "6"]);
 }

@@ -197,10 +197,12 @@ async fn events_arrive_in_order_with_headers_and_post_goes_the_other_way() {
     );
     wait_for_subscribers(&topic, 1).await;
     assert_eq!(c.state(), State::Connected { generation: 1 });
-    topic.publish("tick", "{\"n\":1}");
-    topic.publish("message", "two\nlines");
+    let mut published = vec![
+        topic.publish("tick", "{\"n\":1}").to_string(),
+        topic.publish("message", "two\nlines").to_string(),
+    ];
     for i in 3..=5 {
-        topic.publish("tick", &i.to_string());
+        published.push(topic.publish("tick", &i.to_string()).to_string());
     }
     let mut got = Vec::new();
     for _ in 0..5 {
@@ -208,12 +210,15 @@ async fn events_arrive_in_order_with_headers_and_post_goes_the_other_way() {
     }
     assert_eq!(
         got[0],
-        ("tick".into(), "{\"n\":1}".into(), "1".into()),
+        ("tick".into(), "{\"n\":1}".into(), published[0].clone()),
         "{got:?}"
     );
-    assert_eq!(got[1], ("message".into(), "two\nlines".into(), "2".into()));
+    assert_eq!(
+        got[1],
+        ("message".into(), "two\nlines".into(), published[1].clone())
+    );
     let ids: Vec<&str> = got.iter().map(|e| e.2.as_str()).collect();
-    assert_eq!(ids, ["1", "2", "3", "4", "5"]);
+    assert_eq!(ids, published);
 
     let request = seen.lock().expect("seen")[0].clone();
     assert_eq!(request["accept"], "text/event-stream");
@@ -244,9 +249,10 @@ async fn a_server_restart_is_resumed_without_gap_or_duplicate() {
     let addr = server.addr.clone();
     let mut c = SseClient::connect(server.url(), client_config());
     wait_for_subscribers(&topic, 1).await;
-    for i in 1..=3 {
-        topic.publish("tick", &i.to_string());
-    }
+    let ids: Vec<u64> = (1..=3)
+        .map(|i| topic.publish("tick", &i.to_string()))
+        .collect();
+    let third = ids.last().map(u64::to_string);
     let mut got = Vec::new();
     for _ in 0..3 {
         got.push(event(&mut c).await);
@@ -271,7 +277,7 @@ async fn a_server_restart_is_resumed_without_gap_or_duplicate() {
     nothing_more(&mut c, Duration::from_millis(300)).await;
     let seen = seen.lock().expect("seen").clone();
     assert_eq!(seen.len(), 2, "one request per server");
-    assert_eq!(seen[1]["last-event-id"], "3");
+    assert_eq!(seen[1]["last-event-id"], third.unwrap_or_default());
     server.stop().await;
 }
 
@@ -283,21 +289,21 @@ async fn a_client_beyond_the_replay_window_is_told_about_the_gap() {
         ..topic_config()
     });
     let server = Server::start(topic_app(topic.clone(), Seen::default()), "127.0.0.1:0").await;
-    for i in 1..=6 {
-        topic.publish("tick", &i.to_string());
-    }
+    let ids: Vec<u64> = (1..=6)
+        .map(|i| topic.publish("tick", &i.to_string()))
+        .collect();
     let mut c = SseClient::connect(
         server.url(),
         SseClientConfig {
-            last_event_id: Some("1".into()),
+            last_event_id: Some(ids[0].to_string()),
             ..client_config()
         },
     );
     assert_eq!(
         next(&mut c).await,
         Some(SseItem::Gap {
-            last_event_id: "1".into(),
-            oldest: Some(4)
+            last_event_id: ids[0].to_string(),
+            oldest: Some(ids[3])
         })
     );
     let mut got = Vec::new();
@@ -309,38 +315,40 @@ async fn a_client_beyond_the_replay_window_is_told_about_the_gap() {
 }
 
 #[tokio::test]
-async fn a_restarted_server_that_lost_its_buffer_is_a_gap_and_its_ids_start_over() {
+async fn a_restarted_server_that_lost_its_buffer_is_a_gap_and_its_ids_go_on_above() {
     let old = Topic::new(topic_config());
     let server = Server::start(topic_app(old.clone(), Seen::default()), "127.0.0.1:0").await;
     let addr = server.addr.clone();
     let mut c = SseClient::connect(server.url(), client_config());
     wait_for_subscribers(&old, 1).await;
-    old.publish("tick", "old 1");
-    old.publish("tick", "old 2");
-    assert_eq!(event(&mut c).await.2, "1");
-    assert_eq!(event(&mut c).await.2, "2");
+    let old_1 = old.publish("tick", "old 1").to_string();
+    let old_2 = old.publish("tick", "old 2").to_string();
+    assert_eq!(event(&mut c).await.2, old_1);
+    assert_eq!(event(&mut c).await.2, old_2);
     server.stop().await;
 
+    // A new topic (a new process): its ids start above the old one's, so the client's last id
+    // is older than anything it holds.
     let new = Topic::new(topic_config());
     let server = Server::start(topic_app(new.clone(), Seen::default()), &addr).await;
+    let gap = next(&mut c).await;
+    wait_for_subscribers(&new, 1).await;
+    let new_1 = new.publish("tick", "new 1");
+    let new_2 = new.publish("tick", "new 2");
     assert_eq!(
-        next(&mut c).await,
+        gap,
         Some(SseItem::Gap {
-            last_event_id: "2".into(),
-            oldest: None
+            last_event_id: old_2,
+            oldest: Some(new_1)
         })
     );
-    wait_for_subscribers(&new, 1).await;
-    new.publish("tick", "new 1");
-    new.publish("tick", "new 2");
-    // Ids 1 and 2 again: new events after the gap, not duplicates.
     assert_eq!(
         event(&mut c).await,
-        ("tick".into(), "new 1".into(), "1".into())
+        ("tick".into(), "new 1".into(), new_1.to_string())
     );
     assert_eq!(
         event(&mut c).await,
-        ("tick".into(), "new 2".into(), "2".into())
+        ("tick".into(), "new 2".into(), new_2.to_string())
     );
     server.stop().await;
 }
@@ -452,7 +460,7 @@ async fn heartbeats_keep_a_stream_open_and_silence_reconnects_it() {
         },
     );
     wait_for_subscribers(&silent, 1).await;
-    silent.publish("tick", "1");
+    let first = silent.publish("tick", "1").to_string();
     assert_eq!(event(&mut c).await.1, "1");
     let state = tokio::time::timeout(
         Duration::from_secs(3),
@@ -467,7 +475,7 @@ async fn heartbeats_keep_a_stream_open_and_silence_reconnects_it() {
     nothing_more(&mut c, Duration::from_millis(700)).await;
     let seen = seen.lock().expect("seen").clone();
     assert!(seen.len() >= 2);
-    assert_eq!(seen[1]["last-event-id"], "1");
+    assert_eq!(seen[1]["last-event-id"], first);
     server.stop().await;
 }
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use asyncforge_runtime::ws::{self, Ctx, Frame, Handler, Hub, Reject, WsConfig, close};
+use asyncforge_runtime::ws::{self, Ctx, Frame, Handler, Hub, Refusal, Reject, WsConfig, close};
 use axum::Router;
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{HeaderMap, Uri};
@@ -21,9 +21,11 @@ impl Handler for Echo {
         ctx.hub.subscribe(ctx.conn, ctx.path.clone());
     }
 
-    async fn on_frame(&self, ctx: &Ctx, frame: Frame) -> Result<(), Reject> {
+    async fn on_frame(&self, ctx: &Ctx, frame: Frame) -> Result<(), Refusal> {
         match frame {
-            Frame::Text(t) if t == "bad" => Err(Reject("`bad` is not a valid message".into())),
+            Frame::Text(t) if t == "bad" => {
+                Err(Reject("`bad` is not a valid message".into()).into())
+            }
             other => {
                 let _ = ctx.hub.send(ctx.conn, other);
                 Ok(())

@@ -37,6 +37,9 @@ mod official;
 #[path = "wire/webhooks.rs"]
 mod webhooks;
 
+#[path = "wire/edges.rs"]
+mod edges;
+
 const WAIT: Duration = Duration::from_secs(10);
 
 struct App {
@@ -78,7 +81,10 @@ impl Handler for App {
         self.lobby.lock().unwrap().push(session.conn());
     }
 
-    async fn ping(&self, _session: &LobbySession, _message: Ping) -> Result<Pong, Reject> {
+    async fn ping(&self, _session: &LobbySession, message: Ping) -> Result<Pong, Reject> {
+        if let Some(why) = message.payload.extra.get("refuse").and_then(|v| v.as_str()) {
+            return Err(Reject(format!("ping refused: {why}")));
+        }
         // No request id: the server copies the ping's into the reply.
         Ok(Pong::new(PongPayload {
             event: PongPayloadEvent::Pong,
@@ -856,6 +862,7 @@ async fn sse_streams_share_one_http2_connection() {
         streams.push((symbol, response.bytes_stream()));
     }
     let sender = s.server.sender();
+    let mut ids = Vec::new();
     for symbol in symbols {
         let params = PricesParams {
             symbol: symbol.into(),
@@ -866,9 +873,15 @@ async fn sse_streams_share_one_http2_connection() {
             at: DateTime::now(),
             extra: Default::default(),
         });
-        assert_eq!(sender.stream_prices(&params, tick).unwrap(), 1);
+        let id = sender.stream_prices(&params, tick).unwrap();
+        ids.push(id);
     }
     for (symbol, stream) in &mut streams {
+        let id = symbols
+            .iter()
+            .position(|s| s == symbol)
+            .map(|i| ids[i])
+            .expect("a symbol of the test");
         let mut text = String::new();
         while !text.contains("\n\n") || !text.contains("event: tick") {
             let chunk = tokio::time::timeout(WAIT, stream.next())
@@ -883,7 +896,7 @@ async fn sse_streams_share_one_http2_connection() {
             .find_map(|l| l.strip_prefix("data: "))
             .expect("a data line");
         assert!(data.contains(&format!("\"symbol\":\"{symbol}\"")), "{text}");
-        assert!(text.contains("id: 1\n"), "{text}");
+        assert!(text.contains(&format!("id: {id}\n")), "{text}");
     }
     // A POST goes over the same connection while the streams stay open.
     let response = http

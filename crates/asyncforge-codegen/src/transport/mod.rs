@@ -720,7 +720,7 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
     let streams = has_ws || has_sse || !has_http;
     let handler_doc = doc_lines(
         if streams {
-            " What the application does with the messages it receives: one method per *receive*\n operation. A method returning `Err(Reject)` answers the peer with\n `{\"error\": …}` and keeps the connection."
+            " What the application does with the messages it receives: one method per *receive*\n operation. A method returning `Err(Reject)` answers the peer with\n `{\"error\": …}` and keeps the connection; the refusal of a request carries the\n request's operation and correlation id, so the peer's request fails at once."
         } else {
             " What the application does with the webhooks it receives: one method per *receive*\n operation, called after the request was verified, deduplicated and checked; its\n result is the HTTP answer (`204`, or an error status the sender acts on)."
         },
@@ -802,7 +802,7 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
         #[allow(unused_imports)]
         use crate::runtime::codegen::Message;
         #[allow(unused_imports)]
-        use crate::runtime::endpoint::{error_response, Outgoing, Reject};
+        use crate::runtime::endpoint::{error_response, Outgoing, Refusal as FrameRefusal, Reject};
         #[allow(unused_imports)]
         use crate::runtime::rpc::{Pending, RequestError};
         #imports_ws
@@ -926,11 +926,15 @@ fn ws_endpoint(
     let group = lit(&format!("#{}", e.route));
     let mut tries = Vec::new();
     let mut replies: Vec<ReplyRoute> = Vec::new();
+    // The request/reply operations received here, with the correlation id places of their
+    // messages (for the refusal of a frame that fits none of the messages).
+    let mut requests = Vec::new();
 
     for op in &e.receive {
         let method = crate::ident(&op.method);
         let msg_ty = cx.set_ty(&op.messages, &message_enum_name(op));
         let doc = cx.op_doc(op, format!("A client sent a message on `{}`.", e.address));
+        let op_key = lit(&cx.api.operation(op.id).key);
         match &op.reply {
             None => {
                 trait_items.push(quote! {
@@ -943,7 +947,7 @@ fn ws_endpoint(
                     let check = cx.check(*m);
                     tries.push(quote! {
                         if let Some(m) = incoming.try_message::<#ty>(&#check) {
-                            return self.shared.handler.#method(session, #m_conv).await;
+                            return self.shared.handler.#method(session, #m_conv).await.map_err(FrameRefusal::from);
                         }
                     });
                 }
@@ -963,13 +967,25 @@ fn ws_endpoint(
                     let check = cx.check(*m);
                     tries.push(quote! {
                         if let Some(m) = incoming.try_message::<#ty>(&#check) {
-                            let reply = self.shared.handler.#method(session, #m_conv).await?;
-                            let id = incoming.id_for_reply(&reply, <#ty as Message>::CORRELATION_POINTER);
-                            let frame = outgoing_frame(&reply, id.as_ref()).map_err(|e| Reject(e.to_string()))?;
-                            return ctx.hub.send(ctx.conn, frame).map_err(|e| Reject(e.to_string()));
+                            let pointer = <#ty as Message>::CORRELATION_POINTER;
+                            let reply = match self.shared.handler.#method(session, #m_conv).await {
+                                Ok(reply) => reply,
+                                Err(reject) => return Err(incoming.refuse(reject, #op_key, pointer)),
+                            };
+                            let id = incoming.id_for_reply(&reply, pointer);
+                            let frame = match outgoing_frame(&reply, id.as_ref()) {
+                                Ok(frame) => frame,
+                                Err(e) => return Err(incoming.refuse(Reject(e.to_string()), #op_key, pointer)),
+                            };
+                            return ctx.hub.send(ctx.conn, frame).map_err(|e| FrameRefusal::new(e.to_string()));
                         }
                     });
                 }
+                let pointers = op.messages.iter().map(|m| {
+                    let ty = cx.msg_ty(*m);
+                    quote!(<#ty as Message>::CORRELATION_POINTER)
+                });
+                requests.push(quote!((#op_key, &[#(#pointers),*])));
             }
         }
     }
@@ -1041,8 +1057,8 @@ fn ws_endpoint(
             takers,
             &quote!(self.shared.sender.pending),
             &quote!(ctx.conn.0),
-            |complete| quote!(#complete.map_err(|_| Reject("a reply to no pending request".to_owned()))),
-            &quote!(Err(Reject("a reply to no pending request".to_owned()))),
+            |complete| quote!(#complete.map_err(|_| FrameRefusal::new("a reply to no pending request"))),
+            &quote!(Err(FrameRefusal::new("a reply to no pending request"))),
         );
         tries.push(quote! {
             if let Some(m) = incoming.try_message::<#ty>(&#check) {
@@ -1059,7 +1075,15 @@ fn ws_endpoint(
             quote!(self.shared.sender.pending.#f.close_scope(ctx.conn.0);)
         })
         .collect();
+    // Every frame is a request of the one operation received here (no other operation, no
+    // replies to the server's own requests): a frame that fits none of its messages answers it.
+    let sole = e.receive.len() == 1 && requests.len() == 1 && replies.is_empty();
     let incoming_mut = (!tries.is_empty()).then(|| quote!(mut));
+    let refuse = if requests.is_empty() {
+        quote!(Err(FrameRefusal::new(incoming.rejection())))
+    } else {
+        quote!(Err(incoming.refusal(&[#(#requests),*], #sole)))
+    };
     let conn_ty = format_ident!("{}Connection", e.name);
     let opened = format_ident!("{}_opened", snake);
     let closed = format_ident!("{}_closed", snake);
@@ -1138,12 +1162,12 @@ fn ws_endpoint(
                 self.shared.handler.#opened(session);
             }
 
-            async fn on_frame(&self, ctx: &Ctx, frame: crate::runtime::frame::Frame) -> Result<(), Reject> {
+            async fn on_frame(&self, ctx: &Ctx, frame: crate::runtime::frame::Frame) -> Result<(), FrameRefusal> {
                 let session = self.session.get_or_init(|| Session { ctx: ctx.clone(), params: self.params.clone(), query: #query_clone });
                 let #incoming_mut incoming = Incoming::new(frame_bytes(&frame));
                 #(#tries)*
                 let _ = session;
-                Err(Reject(incoming.rejection()))
+                #refuse
             }
 
             fn on_close(&self, ctx: &Ctx) {
@@ -1338,17 +1362,23 @@ fn client(cx: &Ctx<'_>, model: &Model) -> TokenStream {
             /// How a WebSocket client connects and waits.
             #[derive(Debug, Clone)]
             pub struct ClientOptions {
-                /// Reconnect backoff, queues, connect timeout, extra headers.
+                /// Reconnect backoff, queues, connect timeout, extra headers, what happens
+                /// to events the queue has no room for.
                 pub ws: ClientConfig,
                 /// How long a request waits for its reply.
                 pub request_timeout: Duration,
-                /// Received messages buffered until the client's `next` reads them.
+                /// Received messages buffered until the client's `next` reads them. When
+                /// they are full, `ws.overflow` decides: drop (the default here: counted by
+                /// `dropped_events`; replies keep coming) or wait, reading nothing (replies
+                /// included) until `next` takes one.
                 pub events: usize,
             }
 
             impl Default for ClientOptions {
                 fn default() -> Self {
-                    ClientOptions { ws: ClientConfig::default(), request_timeout: Duration::from_secs(10), events: 1024 }
+                    // Replies never wait behind events the application has not read.
+                    let ws = ClientConfig { overflow: crate::runtime::ws_client::Overflow::Drop, ..ClientConfig::default() };
+                    ClientOptions { ws, request_timeout: Duration::from_secs(10), events: 1024 }
                 }
             }
         }
@@ -1397,6 +1427,8 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
     let mut pending_fields = Vec::new();
     let mut pending_inits = Vec::new();
     let mut replies: Vec<ReplyRoute> = Vec::new();
+    // Refusals of this client's requests, by operation.
+    let mut refusals = Vec::new();
 
     for op in &e.receive {
         let method = crate::ident(&op.method);
@@ -1420,7 +1452,8 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
                     #doc
                     ///
                     /// Sends the request and waits for the reply (matched by correlation id, or
-                    /// in order when the request has none), at most `request_timeout`.
+                    /// in order when the request has none), at most `request_timeout`. A refusal
+                    /// from the server ends the wait with [`RequestError::Refused`] and its reason.
                     pub async fn #method(&self, message: impl Into<#msg_ty>) -> Result<#reply_ty, RequestError> {
                         let message: #msg_ty = message.into();
                         let (frame, id) = request_frame(&message).map_err(|e| RequestError::Send(e.to_string()))?;
@@ -1430,6 +1463,20 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
                     }
                 });
                 add_reply_route(&mut replies, reply, &field);
+                let op_key = lit(&cx.api.operation(op.id).key);
+                let pointers = op.messages.iter().map(|m| {
+                    let ty = cx.msg_ty(*m);
+                    quote!(<#ty as Message>::CORRELATION_POINTER)
+                });
+                refusals.push(quote! {
+                    if refusal.operation.as_deref() == Some(#op_key) {
+                        let id = incoming.refused_id(&[#(#pointers),*]);
+                        return match pending.#field.refuse(0, id, refusal.reason) {
+                            Ok(()) => None,
+                            Err(reason) => Some(#event::Refused(reason)),
+                        };
+                    }
+                });
             }
         }
     }
@@ -1525,7 +1572,9 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
         #[derive(Debug)]
         pub enum #event {
             #(#variants)*
-            /// The server refused a message this client sent (`{"error": …}`).
+            /// The server refused a message this client sent (`{"error": …}`) that was not a
+            /// request still waiting for its answer (a refused request fails instead, with
+            /// [`RequestError::Refused`]).
             Refused(String),
         }
 
@@ -1548,8 +1597,9 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
                 let #dispatch_ty { pending, tx } = self;
                 let _ = (&pending, &tx);
                 let mut incoming = Incoming::new(data);
-                if let Some(why) = incoming.error_report() {
-                    return Some(#event::Refused(why));
+                if let Some(refusal) = incoming.refusal_report() {
+                    #(#refusals)*
+                    return Some(#event::Refused(refusal.reason));
                 }
                 #(#tries)*
                 crate::runtime::endpoint::unmatched(&incoming.rejection());
@@ -1594,6 +1644,12 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
             /// The connection's state.
             pub fn state(&self) -> State {
                 self.tx.state()
+            }
+
+            /// Messages from the server dropped because the queue of events was full (see
+            /// `ClientOptions::events` and `ClientConfig::overflow`).
+            pub fn dropped_events(&self) -> u64 {
+                self.tx.dropped_events()
             }
 
             /// Waits until the client is connected (or closed, or refused).
@@ -1716,19 +1772,32 @@ fn sse_client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
             #[doc = #sdoc]
             pub struct #stream_ty {
                 inner: SseClient,
+                last_event_id: Option<String>,
             }
 
             impl #stream_ty {
-                /// The next event (`None` once the stream is closed for good).
+                /// The next event (`None` once the stream is closed for good); its id is then
+                /// [`Self::last_event_id`].
                 pub async fn next(&mut self) -> Option<#event> {
                     loop {
                         let event = match self.inner.next().await? {
                             SseItem::Event(event) => event,
                             SseItem::Gap { last_event_id, oldest } => return Some(#event::Gap { last_event_id, oldest }),
                         };
+                        if event.id.is_some() {
+                            self.last_event_id.clone_from(&event.id);
+                        }
                         #(#arms)*
                         crate::runtime::endpoint::unmatched(&event.name);
                     }
+                }
+
+                /// The server's id of the last event this stream took (the one [`Self::next`]
+                /// returned last, or an unreadable one it skipped since), or the id it was
+                /// started from (`SseClientConfig::last_event_id`). Persist it and start a later
+                /// stream from it, after a restart of the application, to get what was missed.
+                pub fn last_event_id(&self) -> Option<&str> {
+                    self.last_event_id.as_deref()
                 }
 
                 /// The connection's state.
@@ -1744,12 +1813,15 @@ fn sse_client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
 
             impl #client {
                 /// Opens the event stream of the concrete address of `params`.
+                /// It resumes from `config.last_event_id` when set (an id an earlier stream
+                /// gave, see `last_event_id`).
                 pub fn subscribe(&self, params: &#params_path, config: SseClientConfig) -> #stream_ty {
+                    let last_event_id = config.last_event_id.clone();
                     let inner = match &self.http {
                         Ok(http) => SseClient::with_http(http.clone(), self.url(params), config),
                         Err(_) => SseClient::connect(self.url(params), config),
                     };
-                    #stream_ty { inner }
+                    #stream_ty { inner, last_event_id }
                 }
             }
         }

@@ -27,7 +27,7 @@ use futures_util::Stream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{Frame, Shared};
+use super::{Frame, Overflow, Shared};
 use crate::rpc::RequestError;
 
 /// How often the connection task checks that a caller holding the socket is still polled.
@@ -77,7 +77,8 @@ impl Handle for Frames {
 pub(super) enum Step<E> {
     /// A frame was read and handled.
     Handled,
-    /// The application's queue had no room for this event: the connection task waits for it.
+    /// The application's queue had no room for this event ([`Overflow::Wait`]): the
+    /// connection task waits for it.
     Blocked(E),
     /// The application's queue is closed: the client stops.
     Stop,
@@ -173,6 +174,8 @@ struct State<H: Handle> {
     /// The handling and the application's queue; `None` while the connection task waits for
     /// room in the queue (nobody reads then) and once it has stopped.
     handler: Option<(H, mpsc::Sender<H::Event>)>,
+    /// What happens to an event the queue has no room for.
+    overflow: Overflow,
     role: Role,
     /// What a caller read and left to the connection task (never `Handled` or `NoSocket`).
     handback: Option<Step<H::Event>>,
@@ -215,6 +218,16 @@ impl<H: Handle> State<H> {
                 None => Step::Handled,
                 Some(event) => match events.try_send(event) {
                     Ok(()) => Step::Handled,
+                    Err(mpsc::error::TrySendError::Full(_)) if self.overflow == Overflow::Drop => {
+                        let dropped = shared.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                        if dropped.is_power_of_two() {
+                            tracing::warn!(
+                                dropped,
+                                "WebSocket client: the queue of received events is full; events are dropped (read them faster, enlarge the queue, or use `Overflow::Wait`)"
+                            );
+                        }
+                        Step::Handled
+                    }
                     Err(mpsc::error::TrySendError::Full(event)) => Step::Blocked(event),
                     Err(mpsc::error::TrySendError::Closed(_)) => Step::Stop,
                 },
@@ -250,7 +263,7 @@ impl<H: Handle> State<H> {
 }
 
 impl<H: Handle> Reader<H> {
-    pub(super) fn new(handler: H, events: mpsc::Sender<H::Event>) -> Arc<Self> {
+    pub(super) fn new(handler: H, events: mpsc::Sender<H::Event>, overflow: Overflow) -> Arc<Self> {
         let switch = Arc::new(Switch {
             state: Mutex::new(Route {
                 target: None,
@@ -260,6 +273,7 @@ impl<H: Handle> Reader<H> {
         Arc::new(Reader {
             state: Mutex::new(State {
                 handler: Some((handler, events)),
+                overflow,
                 role: Role::Task,
                 handback: None,
                 task: None,
@@ -403,14 +417,18 @@ impl<H: Handle> Turn for Reader<H> {
 pub(super) struct ReplyRead<'a, T> {
     shared: &'a Shared,
     reader: &'a dyn Turn,
-    rx: oneshot::Receiver<T>,
+    rx: oneshot::Receiver<Result<T, RequestError>>,
     token: u64,
     /// This future may hold the socket (it read, or waits to read).
     holds: bool,
 }
 
 impl<'a, T> ReplyRead<'a, T> {
-    pub(super) fn new(shared: &'a Shared, reader: &'a dyn Turn, rx: oneshot::Receiver<T>) -> Self {
+    pub(super) fn new(
+        shared: &'a Shared,
+        reader: &'a dyn Turn,
+        rx: oneshot::Receiver<Result<T, RequestError>>,
+    ) -> Self {
         shared.waiting.fetch_add(1, Ordering::AcqRel);
         ReplyRead {
             shared,
@@ -438,7 +456,7 @@ impl<T> Future for ReplyRead<'_, T> {
             // Without registering a waker: while this task reads, it completes its own
             // request, and a wake-up of itself would only poll it once more for nothing.
             let done = match this.rx.try_recv() {
-                Ok(reply) => Ok(reply),
+                Ok(answer) => answer,
                 Err(oneshot::error::TryRecvError::Closed) => Err(RequestError::Closed),
                 Err(oneshot::error::TryRecvError::Empty) => {
                     match this.reader.poll_turn(this.shared, this.token, cx) {
@@ -462,7 +480,7 @@ impl<T> Future for ReplyRead<'_, T> {
         }
         Pin::new(&mut this.rx)
             .poll(cx)
-            .map_err(|_| RequestError::Closed)
+            .map(|answer| answer.unwrap_or(Err(RequestError::Closed)))
     }
 }
 
@@ -476,8 +494,8 @@ impl<T> Drop for ReplyRead<'_, T> {
 #[cfg(test)]
 mod tests {
     //! A client made with `connect_with` against a raw tokio-tungstenite peer on loopback.
-    //! Frames are text: `req:N` (client → peer), `reply:N` completes request `N`, any other
-    //! frame from the peer is an event.
+    //! Frames are text: `req:N` (client → peer), `reply:N` completes request `N`, `refuse:N`
+    //! refuses it, any other frame from the peer is an event.
 
     use std::sync::Arc;
 
@@ -507,6 +525,10 @@ mod tests {
                 .lock()
                 .expect("seen")
                 .push((text.clone(), tokio::task::try_id()));
+            if let Some(id) = text.strip_prefix("refuse:") {
+                let key = Some(CorrelationKey::Text(id.to_owned()));
+                return self.pending.refuse(0, key, text.clone()).err();
+            }
             match text.strip_prefix("reply:") {
                 Some(id) => {
                     let key = Some(CorrelationKey::Text(id.to_owned()));
@@ -589,6 +611,8 @@ mod tests {
                 max: Duration::from_millis(50),
                 ..Default::default()
             },
+            // These tests look at events a full queue holds back.
+            overflow: Overflow::Wait,
             ..Default::default()
         };
         let dispatch = Test {
@@ -685,6 +709,39 @@ mod tests {
         );
         assert_eq!(client.decoded_on("reply:2"), tokio::task::try_id());
         drop(answer.await.expect("peer"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lone_request_takes_its_refusal_where_it_waits() {
+        on_a_task(async {
+            let (listener, url) = listen().await;
+            let (client, peer) = client(&listener, &url, 16).await;
+            let answer = answering(peer, "req:1", &["refuse:1"]);
+            let refused = client.request("1", Duration::from_secs(5)).await;
+            assert_eq!(refused, Err(RequestError::Refused("refuse:1".to_owned())));
+            assert_eq!(
+                client.decoded_on("refuse:1"),
+                tokio::task::try_id(),
+                "the refusal was decoded on the task that waited for it"
+            );
+            // A request that waits without reading (`Waiter::wait`): the connection task reads
+            // the refusal and completes it.
+            let peer = answer.await.expect("peer");
+            let answer = answering(peer, "req:2", &["refuse:2"]);
+            let waiter = client
+                .pending
+                .register(0, Some(CorrelationKey::Text("2".to_owned())))
+                .expect("registered");
+            client
+                .tx
+                .send(Frame::Text("req:2".to_owned()))
+                .expect("sent");
+            let refused = waiter.wait(Duration::from_secs(5)).await;
+            assert_eq!(refused, Err(RequestError::Refused("refuse:2".to_owned())));
+            assert_eq!(client.decoded_on("refuse:2"), client.connection_task());
+            drop(answer.await.expect("peer"));
+        })
+        .await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

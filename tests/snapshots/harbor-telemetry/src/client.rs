@@ -24,18 +24,26 @@ use crate::runtime::tokio::sync::mpsc;
 /// How a WebSocket client connects and waits.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
-    /// Reconnect backoff, queues, connect timeout, extra headers.
+    /// Reconnect backoff, queues, connect timeout, extra headers, what happens
+    /// to events the queue has no room for.
     pub ws: ClientConfig,
     /// How long a request waits for its reply.
     pub request_timeout: Duration,
-    /// Received messages buffered until the client's `next` reads them.
+    /// Received messages buffered until the client's `next` reads them. When
+    /// they are full, `ws.overflow` decides: drop (the default here: counted by
+    /// `dropped_events`; replies keep coming) or wait, reading nothing (replies
+    /// included) until `next` takes one.
     pub events: usize,
 }
 
 impl Default for ClientOptions {
     fn default() -> Self {
+        let ws = ClientConfig {
+            overflow: crate::runtime::ws_client::Overflow::Drop,
+            ..ClientConfig::default()
+        };
         ClientOptions {
-            ws: ClientConfig::default(),
+            ws,
             request_timeout: Duration::from_secs(10),
             events: 1024,
         }
@@ -55,7 +63,9 @@ pub enum CraneCommandsEvent {
     ///
     /// The server waits for the reply: answer with the responder.
     RequestReading(super::messages::ReadingRequest, Responder<super::messages::Reading>),
-    /// The server refused a message this client sent (`{"error": …}`).
+    /// The server refused a message this client sent (`{"error": …}`) that was not a
+    /// request still waiting for its answer (a refused request fails instead, with
+    /// [`RequestError::Refused`]).
     Refused(String),
 }
 
@@ -75,8 +85,8 @@ impl Dispatch for CraneCommandsDispatch {
         let CraneCommandsDispatch { pending, tx } = self;
         let _ = (&pending, &tx);
         let mut incoming = Incoming::new(data);
-        if let Some(why) = incoming.error_report() {
-            return Some(CraneCommandsEvent::Refused(why));
+        if let Some(refusal) = incoming.refusal_report() {
+            return Some(CraneCommandsEvent::Refused(refusal.reason));
         }
         if let Some(m) = incoming
             .try_message::<
@@ -150,6 +160,11 @@ impl CraneCommandsClient {
     pub fn state(&self) -> State {
         self.tx.state()
     }
+    /// Messages from the server dropped because the queue of events was full (see
+    /// `ClientOptions::events` and `ClientConfig::overflow`).
+    pub fn dropped_events(&self) -> u64 {
+        self.tx.dropped_events()
+    }
     /// Waits until the client is connected (or closed, or refused).
     pub async fn wait_connected(&self) -> State {
         self.tx.wait_for(|s| !matches!(s, State::Connecting { .. })).await
@@ -169,7 +184,9 @@ impl Drop for CraneCommandsClient {
 /// What the server sends on `harbor/readings/{requestId}`.
 #[derive(Debug)]
 pub enum ReadingsEvent {
-    /// The server refused a message this client sent (`{"error": …}`).
+    /// The server refused a message this client sent (`{"error": …}`) that was not a
+    /// request still waiting for its answer (a refused request fails instead, with
+    /// [`RequestError::Refused`]).
     Refused(String),
 }
 
@@ -189,8 +206,8 @@ impl Dispatch for ReadingsDispatch {
         let ReadingsDispatch { pending, tx } = self;
         let _ = (&pending, &tx);
         let mut incoming = Incoming::new(data);
-        if let Some(why) = incoming.error_report() {
-            return Some(ReadingsEvent::Refused(why));
+        if let Some(refusal) = incoming.refusal_report() {
+            return Some(ReadingsEvent::Refused(refusal.reason));
         }
         crate::runtime::endpoint::unmatched(&incoming.rejection());
         None
@@ -245,6 +262,11 @@ impl ReadingsClient {
     pub fn state(&self) -> State {
         self.tx.state()
     }
+    /// Messages from the server dropped because the queue of events was full (see
+    /// `ClientOptions::events` and `ClientConfig::overflow`).
+    pub fn dropped_events(&self) -> u64 {
+        self.tx.dropped_events()
+    }
     /// Waits until the client is connected (or closed, or refused).
     pub async fn wait_connected(&self) -> State {
         self.tx.wait_for(|s| !matches!(s, State::Connecting { .. })).await
@@ -268,7 +290,9 @@ pub enum DashboardEvent {
     ///
     /// Operation `publishDashboard`.
     PublishDashboard(super::messages::CraneStatus),
-    /// The server refused a message this client sent (`{"error": …}`).
+    /// The server refused a message this client sent (`{"error": …}`) that was not a
+    /// request still waiting for its answer (a refused request fails instead, with
+    /// [`RequestError::Refused`]).
     Refused(String),
 }
 
@@ -288,8 +312,8 @@ impl Dispatch for DashboardDispatch {
         let DashboardDispatch { pending, tx } = self;
         let _ = (&pending, &tx);
         let mut incoming = Incoming::new(data);
-        if let Some(why) = incoming.error_report() {
-            return Some(DashboardEvent::Refused(why));
+        if let Some(refusal) = incoming.refusal_report() {
+            return Some(DashboardEvent::Refused(refusal.reason));
         }
         if let Some(m) = incoming
             .try_message::<
@@ -350,6 +374,11 @@ impl DashboardClient {
     /// The connection's state.
     pub fn state(&self) -> State {
         self.tx.state()
+    }
+    /// Messages from the server dropped because the queue of events was full (see
+    /// `ClientOptions::events` and `ClientConfig::overflow`).
+    pub fn dropped_events(&self) -> u64 {
+        self.tx.dropped_events()
     }
     /// Waits until the client is connected (or closed, or refused).
     pub async fn wait_connected(&self) -> State {

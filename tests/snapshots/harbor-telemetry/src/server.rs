@@ -17,7 +17,10 @@ use crate::runtime::axum::Router;
 #[allow(unused_imports)]
 use crate::runtime::codegen::Message;
 #[allow(unused_imports)]
-use crate::runtime::endpoint::{error_response, Outgoing, Reject};
+use crate::runtime::endpoint::{
+    error_response, Outgoing, Refusal as FrameRefusal, Reject,
+};
+
 #[allow(unused_imports)]
 use crate::runtime::rpc::{Pending, RequestError};
 #[allow(unused_imports)]
@@ -32,7 +35,8 @@ use crate::runtime::endpoint::{
 
 /// What the application does with the messages it receives: one method per *receive*
 /// operation. A method returning `Err(Reject)` answers the peer with
-/// `{"error": …}` and keeps the connection.
+/// `{"error": …}` and keeps the connection; the refusal of a request carries the
+/// request's operation and correlation id, so the peer's request fails at once.
 pub trait Handler: Send + Sync + 'static {
     /// A connection on `harbor/{berth}/cranes/{craneId}/commands` opened (it is subscribed to its concrete address).
     fn crane_commands_opened(&self, session: &CraneCommandsSession) {
@@ -286,7 +290,7 @@ impl<H: Handler> ws::Handler for CraneCommandsConnection<H> {
         &self,
         ctx: &Ctx,
         frame: crate::runtime::frame::Frame,
-    ) -> Result<(), Reject> {
+    ) -> Result<(), FrameRefusal> {
         let session = self
             .session
             .get_or_init(|| Session {
@@ -305,10 +309,10 @@ impl<H: Handler> ws::Handler for CraneCommandsConnection<H> {
                 .pending
                 .request_reading
                 .complete(ctx.conn.0, id, m)
-                .map_err(|_| Reject("a reply to no pending request".to_owned()));
+                .map_err(|_| FrameRefusal::new("a reply to no pending request"));
         }
         let _ = session;
-        Err(Reject(incoming.rejection()))
+        Err(FrameRefusal::new(incoming.rejection()))
     }
     fn on_close(&self, ctx: &Ctx) {
         let _ = ctx;
@@ -376,7 +380,7 @@ impl<H: Handler> ws::Handler for ReadingsConnection<H> {
         &self,
         ctx: &Ctx,
         frame: crate::runtime::frame::Frame,
-    ) -> Result<(), Reject> {
+    ) -> Result<(), FrameRefusal> {
         let session = self
             .session
             .get_or_init(|| Session {
@@ -386,7 +390,7 @@ impl<H: Handler> ws::Handler for ReadingsConnection<H> {
             });
         let incoming = Incoming::new(frame_bytes(&frame));
         let _ = session;
-        Err(Reject(incoming.rejection()))
+        Err(FrameRefusal::new(incoming.rejection()))
     }
     fn on_close(&self, ctx: &Ctx) {
         let _ = ctx;
@@ -451,7 +455,7 @@ impl<H: Handler> ws::Handler for DashboardConnection<H> {
         &self,
         ctx: &Ctx,
         frame: crate::runtime::frame::Frame,
-    ) -> Result<(), Reject> {
+    ) -> Result<(), FrameRefusal> {
         let session = self
             .session
             .get_or_init(|| Session {
@@ -461,7 +465,7 @@ impl<H: Handler> ws::Handler for DashboardConnection<H> {
             });
         let incoming = Incoming::new(frame_bytes(&frame));
         let _ = session;
-        Err(Reject(incoming.rejection()))
+        Err(FrameRefusal::new(incoming.rejection()))
     }
     fn on_close(&self, ctx: &Ctx) {
         let _ = ctx;

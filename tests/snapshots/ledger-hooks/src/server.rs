@@ -18,7 +18,10 @@ use crate::runtime::axum::Router;
 #[allow(unused_imports)]
 use crate::runtime::codegen::Message;
 #[allow(unused_imports)]
-use crate::runtime::endpoint::{error_response, Outgoing, Reject};
+use crate::runtime::endpoint::{
+    error_response, Outgoing, Refusal as FrameRefusal, Reject,
+};
+
 #[allow(unused_imports)]
 use crate::runtime::rpc::{Pending, RequestError};
 #[allow(unused_imports)]

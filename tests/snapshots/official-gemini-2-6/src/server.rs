@@ -17,7 +17,10 @@ use crate::runtime::axum::Router;
 #[allow(unused_imports)]
 use crate::runtime::codegen::Message;
 #[allow(unused_imports)]
-use crate::runtime::endpoint::{error_response, Outgoing, Reject};
+use crate::runtime::endpoint::{
+    error_response, Outgoing, Refusal as FrameRefusal, Reject,
+};
+
 #[allow(unused_imports)]
 use crate::runtime::rpc::{Pending, RequestError};
 #[allow(unused_imports)]
@@ -32,7 +35,8 @@ use crate::runtime::endpoint::{
 
 /// What the application does with the messages it receives: one method per *receive*
 /// operation. A method returning `Err(Reject)` answers the peer with
-/// `{"error": …}` and keeps the connection.
+/// `{"error": …}` and keeps the connection; the refusal of a request carries the
+/// request's operation and correlation id, so the peer's request fails at once.
 pub trait Handler: Send + Sync + 'static {
     /// A connection on `/v1/marketdata/{symbol}` opened (it is subscribed to its concrete address).
     fn v1_marketdata_symbol_opened(&self, session: &V1MarketdataSymbolSession) {
@@ -201,7 +205,7 @@ impl<H: Handler> ws::Handler for V1MarketdataSymbolConnection<H> {
         &self,
         ctx: &Ctx,
         frame: crate::runtime::frame::Frame,
-    ) -> Result<(), Reject> {
+    ) -> Result<(), FrameRefusal> {
         let session = self
             .session
             .get_or_init(|| Session {
@@ -211,7 +215,7 @@ impl<H: Handler> ws::Handler for V1MarketdataSymbolConnection<H> {
             });
         let incoming = Incoming::new(frame_bytes(&frame));
         let _ = session;
-        Err(Reject(incoming.rejection()))
+        Err(FrameRefusal::new(incoming.rejection()))
     }
     fn on_close(&self, ctx: &Ctx) {
         let _ = ctx;

@@ -24,18 +24,26 @@ use crate::runtime::tokio::sync::mpsc;
 /// How a WebSocket client connects and waits.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
-    /// Reconnect backoff, queues, connect timeout, extra headers.
+    /// Reconnect backoff, queues, connect timeout, extra headers, what happens
+    /// to events the queue has no room for.
     pub ws: ClientConfig,
     /// How long a request waits for its reply.
     pub request_timeout: Duration,
-    /// Received messages buffered until the client's `next` reads them.
+    /// Received messages buffered until the client's `next` reads them. When
+    /// they are full, `ws.overflow` decides: drop (the default here: counted by
+    /// `dropped_events`; replies keep coming) or wait, reading nothing (replies
+    /// included) until `next` takes one.
     pub events: usize,
 }
 
 impl Default for ClientOptions {
     fn default() -> Self {
+        let ws = ClientConfig {
+            overflow: crate::runtime::ws_client::Overflow::Drop,
+            ..ClientConfig::default()
+        };
         ClientOptions {
-            ws: ClientConfig::default(),
+            ws,
             request_timeout: Duration::from_secs(10),
             events: 1024,
         }
@@ -49,7 +57,9 @@ pub enum MarketDataV1Event {
     ///
     /// Operation `sendMarketData`.
     SendMarketData(super::messages::MarketData),
-    /// The server refused a message this client sent (`{"error": …}`).
+    /// The server refused a message this client sent (`{"error": …}`) that was not a
+    /// request still waiting for its answer (a refused request fails instead, with
+    /// [`RequestError::Refused`]).
     Refused(String),
 }
 
@@ -69,8 +79,8 @@ impl Dispatch for MarketDataV1Dispatch {
         let MarketDataV1Dispatch { pending, tx } = self;
         let _ = (&pending, &tx);
         let mut incoming = Incoming::new(data);
-        if let Some(why) = incoming.error_report() {
-            return Some(MarketDataV1Event::Refused(why));
+        if let Some(refusal) = incoming.refusal_report() {
+            return Some(MarketDataV1Event::Refused(refusal.reason));
         }
         if let Some(m) = incoming
             .try_message::<
@@ -137,6 +147,11 @@ impl MarketDataV1Client {
     /// The connection's state.
     pub fn state(&self) -> State {
         self.tx.state()
+    }
+    /// Messages from the server dropped because the queue of events was full (see
+    /// `ClientOptions::events` and `ClientConfig::overflow`).
+    pub fn dropped_events(&self) -> u64 {
+        self.tx.dropped_events()
     }
     /// Waits until the client is connected (or closed, or refused).
     pub async fn wait_connected(&self) -> State {

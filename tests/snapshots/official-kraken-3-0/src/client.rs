@@ -24,18 +24,26 @@ use crate::runtime::tokio::sync::mpsc;
 /// How a WebSocket client connects and waits.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
-    /// Reconnect backoff, queues, connect timeout, extra headers.
+    /// Reconnect backoff, queues, connect timeout, extra headers, what happens
+    /// to events the queue has no room for.
     pub ws: ClientConfig,
     /// How long a request waits for its reply.
     pub request_timeout: Duration,
-    /// Received messages buffered until the client's `next` reads them.
+    /// Received messages buffered until the client's `next` reads them. When
+    /// they are full, `ws.overflow` decides: drop (the default here: counted by
+    /// `dropped_events`; replies keep coming) or wait, reading nothing (replies
+    /// included) until `next` takes one.
     pub events: usize,
 }
 
 impl Default for ClientOptions {
     fn default() -> Self {
+        let ws = ClientConfig {
+            overflow: crate::runtime::ws_client::Overflow::Drop,
+            ..ClientConfig::default()
+        };
         ClientOptions {
-            ws: ClientConfig::default(),
+            ws,
             request_timeout: Duration::from_secs(10),
             events: 1024,
         }
@@ -53,7 +61,9 @@ pub enum KrakenWebsocketsApiEvent {
     ///
     /// Operation `systemStatus`.
     SystemStatus(super::messages::SystemStatus),
-    /// The server refused a message this client sent (`{"error": …}`).
+    /// The server refused a message this client sent (`{"error": …}`) that was not a
+    /// request still waiting for its answer (a refused request fails instead, with
+    /// [`RequestError::Refused`]).
     Refused(String),
 }
 
@@ -77,8 +87,38 @@ impl Dispatch for KrakenWebsocketsApiDispatch {
         let KrakenWebsocketsApiDispatch { pending, tx } = self;
         let _ = (&pending, &tx);
         let mut incoming = Incoming::new(data);
-        if let Some(why) = incoming.error_report() {
-            return Some(KrakenWebsocketsApiEvent::Refused(why));
+        if let Some(refusal) = incoming.refusal_report() {
+            if refusal.operation.as_deref() == Some("receivePing") {
+                let id = incoming
+                    .refused_id(
+                        &[<super::messages::Ping as Message>::CORRELATION_POINTER],
+                    );
+                return match pending.receive_ping.refuse(0, id, refusal.reason) {
+                    Ok(()) => None,
+                    Err(reason) => Some(KrakenWebsocketsApiEvent::Refused(reason)),
+                };
+            }
+            if refusal.operation.as_deref() == Some("subscribe") {
+                let id = incoming
+                    .refused_id(
+                        &[<super::messages::Subscribe as Message>::CORRELATION_POINTER],
+                    );
+                return match pending.subscribe.refuse(0, id, refusal.reason) {
+                    Ok(()) => None,
+                    Err(reason) => Some(KrakenWebsocketsApiEvent::Refused(reason)),
+                };
+            }
+            if refusal.operation.as_deref() == Some("unsubscribe") {
+                let id = incoming
+                    .refused_id(
+                        &[<super::messages::Unsubscribe as Message>::CORRELATION_POINTER],
+                    );
+                return match pending.unsubscribe.refuse(0, id, refusal.reason) {
+                    Ok(()) => None,
+                    Err(reason) => Some(KrakenWebsocketsApiEvent::Refused(reason)),
+                };
+            }
+            return Some(KrakenWebsocketsApiEvent::Refused(refusal.reason));
         }
         if let Some(m) = incoming
             .try_message::<super::messages::Pong>(&super::channels::checks::PONG)
@@ -198,7 +238,8 @@ impl KrakenWebsocketsApiClient {
     /// Operation `receivePing`.
     ///
     /// Sends the request and waits for the reply (matched by correlation id, or
-    /// in order when the request has none), at most `request_timeout`.
+    /// in order when the request has none), at most `request_timeout`. A refusal
+    /// from the server ends the wait with [`RequestError::Refused`] and its reason.
     pub async fn receive_ping(
         &self,
         message: impl Into<super::messages::Ping>,
@@ -215,7 +256,8 @@ impl KrakenWebsocketsApiClient {
     /// Operation `subscribe`.
     ///
     /// Sends the request and waits for the reply (matched by correlation id, or
-    /// in order when the request has none), at most `request_timeout`.
+    /// in order when the request has none), at most `request_timeout`. A refusal
+    /// from the server ends the wait with [`RequestError::Refused`] and its reason.
     pub async fn subscribe(
         &self,
         message: impl Into<super::messages::Subscribe>,
@@ -232,7 +274,8 @@ impl KrakenWebsocketsApiClient {
     /// Operation `unsubscribe`.
     ///
     /// Sends the request and waits for the reply (matched by correlation id, or
-    /// in order when the request has none), at most `request_timeout`.
+    /// in order when the request has none), at most `request_timeout`. A refusal
+    /// from the server ends the wait with [`RequestError::Refused`] and its reason.
     pub async fn unsubscribe(
         &self,
         message: impl Into<super::messages::Unsubscribe>,
@@ -251,6 +294,11 @@ impl KrakenWebsocketsApiClient {
     /// The connection's state.
     pub fn state(&self) -> State {
         self.tx.state()
+    }
+    /// Messages from the server dropped because the queue of events was full (see
+    /// `ClientOptions::events` and `ClientConfig::overflow`).
+    pub fn dropped_events(&self) -> u64 {
+        self.tx.dropped_events()
     }
     /// Waits until the client is connected (or closed, or refused).
     pub async fn wait_connected(&self) -> State {

@@ -17,7 +17,10 @@ use crate::runtime::axum::Router;
 #[allow(unused_imports)]
 use crate::runtime::codegen::Message;
 #[allow(unused_imports)]
-use crate::runtime::endpoint::{error_response, Outgoing, Reject};
+use crate::runtime::endpoint::{
+    error_response, Outgoing, Refusal as FrameRefusal, Reject,
+};
+
 #[allow(unused_imports)]
 use crate::runtime::rpc::{Pending, RequestError};
 #[allow(unused_imports)]
@@ -32,7 +35,8 @@ use crate::runtime::endpoint::{
 
 /// What the application does with the messages it receives: one method per *receive*
 /// operation. A method returning `Err(Reject)` answers the peer with
-/// `{"error": …}` and keeps the connection.
+/// `{"error": …}` and keeps the connection; the refusal of a request carries the
+/// request's operation and correlation id, so the peer's request fails at once.
 pub trait Handler: Send + Sync + 'static {
     /// A connection on `/` opened (it is subscribed to its concrete address).
     fn kraken_websockets_api_opened(&self, session: &KrakenWebsocketsApiSession) {
@@ -283,7 +287,7 @@ impl<H: Handler> ws::Handler for KrakenWebsocketsApiConnection<H> {
         &self,
         ctx: &Ctx,
         frame: crate::runtime::frame::Frame,
-    ) -> Result<(), Reject> {
+    ) -> Result<(), FrameRefusal> {
         let session = self
             .session
             .get_or_init(|| Session {
@@ -295,48 +299,102 @@ impl<H: Handler> ws::Handler for KrakenWebsocketsApiConnection<H> {
         if let Some(m) = incoming
             .try_message::<super::messages::Ping>(&super::channels::checks::PING)
         {
-            let reply = self.shared.handler.receive_ping(session, m).await?;
-            let id = incoming
-                .id_for_reply(
-                    &reply,
-                    <super::messages::Ping as Message>::CORRELATION_POINTER,
-                );
-            let frame = outgoing_frame(&reply, id.as_ref())
-                .map_err(|e| Reject(e.to_string()))?;
-            return ctx.hub.send(ctx.conn, frame).map_err(|e| Reject(e.to_string()));
+            let pointer = <super::messages::Ping as Message>::CORRELATION_POINTER;
+            let reply = match self.shared.handler.receive_ping(session, m).await {
+                Ok(reply) => reply,
+                Err(reject) => {
+                    return Err(incoming.refuse(reject, "receivePing", pointer));
+                }
+            };
+            let id = incoming.id_for_reply(&reply, pointer);
+            let frame = match outgoing_frame(&reply, id.as_ref()) {
+                Ok(frame) => frame,
+                Err(e) => {
+                    return Err(
+                        incoming.refuse(Reject(e.to_string()), "receivePing", pointer),
+                    );
+                }
+            };
+            return ctx
+                .hub
+                .send(ctx.conn, frame)
+                .map_err(|e| FrameRefusal::new(e.to_string()));
         }
         if let Some(m) = incoming
             .try_message::<
                 super::messages::Subscribe,
             >(&super::channels::checks::SUBSCRIBE)
         {
-            let reply = self.shared.handler.subscribe(session, m).await?;
-            let id = incoming
-                .id_for_reply(
-                    &reply,
-                    <super::messages::Subscribe as Message>::CORRELATION_POINTER,
-                );
-            let frame = outgoing_frame(&reply, id.as_ref())
-                .map_err(|e| Reject(e.to_string()))?;
-            return ctx.hub.send(ctx.conn, frame).map_err(|e| Reject(e.to_string()));
+            let pointer = <super::messages::Subscribe as Message>::CORRELATION_POINTER;
+            let reply = match self.shared.handler.subscribe(session, m).await {
+                Ok(reply) => reply,
+                Err(reject) => return Err(incoming.refuse(reject, "subscribe", pointer)),
+            };
+            let id = incoming.id_for_reply(&reply, pointer);
+            let frame = match outgoing_frame(&reply, id.as_ref()) {
+                Ok(frame) => frame,
+                Err(e) => {
+                    return Err(
+                        incoming.refuse(Reject(e.to_string()), "subscribe", pointer),
+                    );
+                }
+            };
+            return ctx
+                .hub
+                .send(ctx.conn, frame)
+                .map_err(|e| FrameRefusal::new(e.to_string()));
         }
         if let Some(m) = incoming
             .try_message::<
                 super::messages::Unsubscribe,
             >(&super::channels::checks::UNSUBSCRIBE)
         {
-            let reply = self.shared.handler.unsubscribe(session, m).await?;
-            let id = incoming
-                .id_for_reply(
-                    &reply,
-                    <super::messages::Unsubscribe as Message>::CORRELATION_POINTER,
-                );
-            let frame = outgoing_frame(&reply, id.as_ref())
-                .map_err(|e| Reject(e.to_string()))?;
-            return ctx.hub.send(ctx.conn, frame).map_err(|e| Reject(e.to_string()));
+            let pointer = <super::messages::Unsubscribe as Message>::CORRELATION_POINTER;
+            let reply = match self.shared.handler.unsubscribe(session, m).await {
+                Ok(reply) => reply,
+                Err(reject) => {
+                    return Err(incoming.refuse(reject, "unsubscribe", pointer));
+                }
+            };
+            let id = incoming.id_for_reply(&reply, pointer);
+            let frame = match outgoing_frame(&reply, id.as_ref()) {
+                Ok(frame) => frame,
+                Err(e) => {
+                    return Err(
+                        incoming.refuse(Reject(e.to_string()), "unsubscribe", pointer),
+                    );
+                }
+            };
+            return ctx
+                .hub
+                .send(ctx.conn, frame)
+                .map_err(|e| FrameRefusal::new(e.to_string()));
         }
         let _ = session;
-        Err(Reject(incoming.rejection()))
+        Err(
+            incoming
+                .refusal(
+                    &[
+                        (
+                            "receivePing",
+                            &[<super::messages::Ping as Message>::CORRELATION_POINTER],
+                        ),
+                        (
+                            "subscribe",
+                            &[
+                                <super::messages::Subscribe as Message>::CORRELATION_POINTER,
+                            ],
+                        ),
+                        (
+                            "unsubscribe",
+                            &[
+                                <super::messages::Unsubscribe as Message>::CORRELATION_POINTER,
+                            ],
+                        ),
+                    ],
+                    false,
+                ),
+        )
     }
     fn on_close(&self, ctx: &Ctx) {
         let _ = ctx;

@@ -28,18 +28,26 @@ use crate::runtime::post::{http_client, post, PostError};
 /// How a WebSocket client connects and waits.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
-    /// Reconnect backoff, queues, connect timeout, extra headers.
+    /// Reconnect backoff, queues, connect timeout, extra headers, what happens
+    /// to events the queue has no room for.
     pub ws: ClientConfig,
     /// How long a request waits for its reply.
     pub request_timeout: Duration,
-    /// Received messages buffered until the client's `next` reads them.
+    /// Received messages buffered until the client's `next` reads them. When
+    /// they are full, `ws.overflow` decides: drop (the default here: counted by
+    /// `dropped_events`; replies keep coming) or wait, reading nothing (replies
+    /// included) until `next` takes one.
     pub events: usize,
 }
 
 impl Default for ClientOptions {
     fn default() -> Self {
+        let ws = ClientConfig {
+            overflow: crate::runtime::ws_client::Overflow::Drop,
+            ..ClientConfig::default()
+        };
         ClientOptions {
-            ws: ClientConfig::default(),
+            ws,
             request_timeout: Duration::from_secs(10),
             events: 1024,
         }
@@ -53,7 +61,9 @@ pub enum RoomEvent {
     ///
     /// Operation `relayMessage`.
     RelayMessage(super::channels::RelayMessage),
-    /// The server refused a message this client sent (`{"error": …}`).
+    /// The server refused a message this client sent (`{"error": …}`) that was not a
+    /// request still waiting for its answer (a refused request fails instead, with
+    /// [`RequestError::Refused`]).
     Refused(String),
 }
 
@@ -73,8 +83,8 @@ impl Dispatch for RoomDispatch {
         let RoomDispatch { pending, tx } = self;
         let _ = (&pending, &tx);
         let mut incoming = Incoming::new(data);
-        if let Some(why) = incoming.error_report() {
-            return Some(RoomEvent::Refused(why));
+        if let Some(refusal) = incoming.refusal_report() {
+            return Some(RoomEvent::Refused(refusal.reason));
         }
         if let Some(m) = incoming
             .try_message::<super::messages::Relayed>(&super::channels::checks::RELAYED)
@@ -159,6 +169,11 @@ impl RoomClient {
     pub fn state(&self) -> State {
         self.tx.state()
     }
+    /// Messages from the server dropped because the queue of events was full (see
+    /// `ClientOptions::events` and `ClientConfig::overflow`).
+    pub fn dropped_events(&self) -> u64 {
+        self.tx.dropped_events()
+    }
     /// Waits until the client is connected (or closed, or refused).
     pub async fn wait_connected(&self) -> State {
         self.tx.wait_for(|s| !matches!(s, State::Connecting { .. })).await
@@ -184,7 +199,9 @@ pub enum LobbyEvent {
     ///
     /// The server waits for the reply: answer with the responder.
     AskIdentity(super::messages::WhoAreYou, Responder<super::messages::IAm>),
-    /// The server refused a message this client sent (`{"error": …}`).
+    /// The server refused a message this client sent (`{"error": …}`) that was not a
+    /// request still waiting for its answer (a refused request fails instead, with
+    /// [`RequestError::Refused`]).
     Refused(String),
 }
 
@@ -206,8 +223,18 @@ impl Dispatch for LobbyDispatch {
         let LobbyDispatch { pending, tx } = self;
         let _ = (&pending, &tx);
         let mut incoming = Incoming::new(data);
-        if let Some(why) = incoming.error_report() {
-            return Some(LobbyEvent::Refused(why));
+        if let Some(refusal) = incoming.refusal_report() {
+            if refusal.operation.as_deref() == Some("ping") {
+                let id = incoming
+                    .refused_id(
+                        &[<super::messages::Ping as Message>::CORRELATION_POINTER],
+                    );
+                return match pending.ping.refuse(0, id, refusal.reason) {
+                    Ok(()) => None,
+                    Err(reason) => Some(LobbyEvent::Refused(reason)),
+                };
+            }
+            return Some(LobbyEvent::Refused(refusal.reason));
         }
         if let Some(m) = incoming
             .try_message::<super::messages::Pong>(&super::channels::checks::PONG)
@@ -282,7 +309,8 @@ impl LobbyClient {
     /// Operation `ping`.
     ///
     /// Sends the request and waits for the reply (matched by correlation id, or
-    /// in order when the request has none), at most `request_timeout`.
+    /// in order when the request has none), at most `request_timeout`. A refusal
+    /// from the server ends the wait with [`RequestError::Refused`] and its reason.
     pub async fn ping(
         &self,
         message: impl Into<super::messages::Ping>,
@@ -301,6 +329,11 @@ impl LobbyClient {
     /// The connection's state.
     pub fn state(&self) -> State {
         self.tx.state()
+    }
+    /// Messages from the server dropped because the queue of events was full (see
+    /// `ClientOptions::events` and `ClientConfig::overflow`).
+    pub fn dropped_events(&self) -> u64 {
+        self.tx.dropped_events()
     }
     /// Waits until the client is connected (or closed, or refused).
     pub async fn wait_connected(&self) -> State {
@@ -338,10 +371,12 @@ pub enum PricesEvent {
 /// The event stream of one address of `prices/{symbol}`: resumes with `Last-Event-ID` after a reconnect, without duplicates.
 pub struct PricesStream {
     inner: SseClient,
+    last_event_id: Option<String>,
 }
 
 impl PricesStream {
-    /// The next event (`None` once the stream is closed for good).
+    /// The next event (`None` once the stream is closed for good); its id is then
+    /// [`Self::last_event_id`].
     pub async fn next(&mut self) -> Option<PricesEvent> {
         loop {
             let event = match self.inner.next().await? {
@@ -353,6 +388,9 @@ impl PricesStream {
                     });
                 }
             };
+            if event.id.is_some() {
+                self.last_event_id.clone_from(&event.id);
+            }
             if event.name == <super::messages::Tick as Message>::NAME {
                 let mut incoming = Incoming::new(event.data.as_bytes());
                 if let Some(m) = incoming
@@ -365,6 +403,13 @@ impl PricesStream {
             }
             crate::runtime::endpoint::unmatched(&event.name);
         }
+    }
+    /// The server's id of the last event this stream took (the one [`Self::next`]
+    /// returned last, or an unreadable one it skipped since), or the id it was
+    /// started from (`SseClientConfig::last_event_id`). Persist it and start a later
+    /// stream from it, after a restart of the application, to get what was missed.
+    pub fn last_event_id(&self) -> Option<&str> {
+        self.last_event_id.as_deref()
     }
     /// The connection's state.
     pub fn state(&self) -> crate::runtime::sse_client::State {
@@ -381,16 +426,22 @@ impl PricesStream {
 
 impl PricesClient {
     /// Opens the event stream of the concrete address of `params`.
+    /// It resumes from `config.last_event_id` when set (an id an earlier stream
+    /// gave, see `last_event_id`).
     pub fn subscribe(
         &self,
         params: &super::channels::PricesParams,
         config: SseClientConfig,
     ) -> PricesStream {
+        let last_event_id = config.last_event_id.clone();
         let inner = match &self.http {
             Ok(http) => SseClient::with_http(http.clone(), self.url(params), config),
             Err(_) => SseClient::connect(self.url(params), config),
         };
-        PricesStream { inner }
+        PricesStream {
+            inner,
+            last_event_id,
+        }
     }
 }
 

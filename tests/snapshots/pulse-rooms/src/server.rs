@@ -17,7 +17,10 @@ use crate::runtime::axum::Router;
 #[allow(unused_imports)]
 use crate::runtime::codegen::Message;
 #[allow(unused_imports)]
-use crate::runtime::endpoint::{error_response, Outgoing, Reject};
+use crate::runtime::endpoint::{
+    error_response, Outgoing, Refusal as FrameRefusal, Reject,
+};
+
 #[allow(unused_imports)]
 use crate::runtime::rpc::{Pending, RequestError};
 #[allow(unused_imports)]
@@ -37,7 +40,8 @@ use crate::runtime::axum::body::Bytes;
 
 /// What the application does with the messages it receives: one method per *receive*
 /// operation. A method returning `Err(Reject)` answers the peer with
-/// `{"error": …}` and keeps the connection.
+/// `{"error": …}` and keeps the connection; the refusal of a request carries the
+/// request's operation and correlation id, so the peer's request fails at once.
 pub trait Handler: Send + Sync + 'static {
     /// A connection on `rooms/{roomId}` opened (it is subscribed to its concrete address).
     fn room_opened(&self, session: &RoomSession) {
@@ -295,7 +299,7 @@ impl<H: Handler> ws::Handler for RoomConnection<H> {
         &self,
         ctx: &Ctx,
         frame: crate::runtime::frame::Frame,
-    ) -> Result<(), Reject> {
+    ) -> Result<(), FrameRefusal> {
         let session = self
             .session
             .get_or_init(|| Session {
@@ -307,10 +311,15 @@ impl<H: Handler> ws::Handler for RoomConnection<H> {
         if let Some(m) = incoming
             .try_message::<super::messages::Post>(&super::channels::checks::POST)
         {
-            return self.shared.handler.post_message(session, m).await;
+            return self
+                .shared
+                .handler
+                .post_message(session, m)
+                .await
+                .map_err(FrameRefusal::from);
         }
         let _ = session;
-        Err(Reject(incoming.rejection()))
+        Err(FrameRefusal::new(incoming.rejection()))
     }
     fn on_close(&self, ctx: &Ctx) {
         let _ = ctx;
@@ -390,7 +399,7 @@ impl<H: Handler> ws::Handler for LobbyConnection<H> {
         &self,
         ctx: &Ctx,
         frame: crate::runtime::frame::Frame,
-    ) -> Result<(), Reject> {
+    ) -> Result<(), FrameRefusal> {
         let session = self
             .session
             .get_or_init(|| Session {
@@ -402,15 +411,22 @@ impl<H: Handler> ws::Handler for LobbyConnection<H> {
         if let Some(m) = incoming
             .try_message::<super::messages::Ping>(&super::channels::checks::PING)
         {
-            let reply = self.shared.handler.ping(session, m).await?;
-            let id = incoming
-                .id_for_reply(
-                    &reply,
-                    <super::messages::Ping as Message>::CORRELATION_POINTER,
-                );
-            let frame = outgoing_frame(&reply, id.as_ref())
-                .map_err(|e| Reject(e.to_string()))?;
-            return ctx.hub.send(ctx.conn, frame).map_err(|e| Reject(e.to_string()));
+            let pointer = <super::messages::Ping as Message>::CORRELATION_POINTER;
+            let reply = match self.shared.handler.ping(session, m).await {
+                Ok(reply) => reply,
+                Err(reject) => return Err(incoming.refuse(reject, "ping", pointer)),
+            };
+            let id = incoming.id_for_reply(&reply, pointer);
+            let frame = match outgoing_frame(&reply, id.as_ref()) {
+                Ok(frame) => frame,
+                Err(e) => {
+                    return Err(incoming.refuse(Reject(e.to_string()), "ping", pointer));
+                }
+            };
+            return ctx
+                .hub
+                .send(ctx.conn, frame)
+                .map_err(|e| FrameRefusal::new(e.to_string()));
         }
         if let Some(m) = incoming
             .try_message::<super::messages::IAm>(&super::channels::checks::I_AM)
@@ -422,10 +438,21 @@ impl<H: Handler> ws::Handler for LobbyConnection<H> {
                 .pending
                 .ask_identity
                 .complete(ctx.conn.0, id, m)
-                .map_err(|_| Reject("a reply to no pending request".to_owned()));
+                .map_err(|_| FrameRefusal::new("a reply to no pending request"));
         }
         let _ = session;
-        Err(Reject(incoming.rejection()))
+        Err(
+            incoming
+                .refusal(
+                    &[
+                        (
+                            "ping",
+                            &[<super::messages::Ping as Message>::CORRELATION_POINTER],
+                        ),
+                    ],
+                    false,
+                ),
+        )
     }
     fn on_close(&self, ctx: &Ctx) {
         let _ = ctx;
