@@ -83,6 +83,12 @@ pub fn type_name(s: &str) -> String {
         .unwrap_or(out)
 }
 
+/// A constant or static name (`SCREAMING_SNAKE_CASE`), for names that may be empty or start
+/// with a digit once cased (`_1` cases to `1`).
+pub fn const_name(s: &str) -> String {
+    sanitize(heck::ToShoutySnakeCase::to_shouty_snake_case(s), "ITEM")
+}
+
 /// A field, function or module name (`snake_case`).
 pub fn field_name(s: &str) -> String {
     sanitize(words(s).to_snake_case(), "field")
@@ -147,6 +153,14 @@ impl NameSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn constant_names_are_identifiers_whatever_the_name() {
+        assert_eq!(const_name("sendCommand"), "SEND_COMMAND");
+        assert_eq!(const_name("_1"), "_1");
+        assert_eq!(const_name("2xx status"), "_2XX_STATUS");
+        assert_eq!(const_name("-"), "ITEM");
+    }
 
     #[test]
     fn names() {

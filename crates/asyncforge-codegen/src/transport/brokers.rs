@@ -442,9 +442,7 @@ impl Cx<'_> {
     pub fn check_ident(&self, id: MessageId) -> proc_macro2::Ident {
         format_ident!(
             "{}",
-            heck::ToShoutySnakeCase::to_shouty_snake_case(
-                self.messages[id.0 as usize].name.as_str()
-            )
+            crate::names::const_name(self.messages[id.0 as usize].name.as_str())
         )
     }
 
@@ -625,10 +623,7 @@ pub(crate) fn common(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
     let mut out = TokenStream::new();
     for c in &model.channels {
         let ch = cx.api.channel(c.id);
-        let konst = format_ident!(
-            "{}",
-            heck::ToShoutySnakeCase::to_shouty_snake_case(c.name.as_str())
-        );
+        let konst = format_ident!("{}", crate::names::const_name(c.name.as_str()));
         let mut doc = vec![format!("Channel `{}`: `{}`.", ch.key, c.address)];
         doc.extend(
             [&ch.title, &ch.summary, &ch.description]
@@ -725,11 +720,10 @@ pub(crate) fn topic_values(
 /// one that does not parse makes the message invalid.
 /// The name of a parameter's check in the module's `checks`: `<CHANNEL>_<PARAMETER>`.
 fn param_check_ident(c: &BrokerChannel, p: &Param) -> proc_macro2::Ident {
-    use heck::ToShoutySnakeCase;
     format_ident!(
         "{}_{}",
-        c.name.to_shouty_snake_case(),
-        p.field.trim_start_matches("r#").to_shouty_snake_case()
+        crate::names::const_name(&c.name),
+        crate::names::const_name(p.field.trim_start_matches("r#"))
     )
 }
 

@@ -16,7 +16,7 @@ use super::brokers::{
 use crate::types::Warning;
 
 fn konst(name: &str) -> proc_macro2::Ident {
-    format_ident!("{}", heck::ToShoutySnakeCase::to_shouty_snake_case(name))
+    format_ident!("{}", crate::names::const_name(name))
 }
 
 fn servers(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {

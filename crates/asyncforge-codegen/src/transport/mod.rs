@@ -19,7 +19,6 @@ pub mod mqtt;
 use std::collections::BTreeMap;
 
 use asyncforge_spec::ir::{Api, JsonType, MessageId, SchemaBody, SchemaId};
-use heck::ToShoutySnakeCase;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
@@ -77,7 +76,7 @@ impl Ctx<'_> {
     }
 
     fn check_ident(&self, id: MessageId) -> proc_macro2::Ident {
-        format_ident!("{}", self.msg_name(id).to_shouty_snake_case())
+        format_ident!("{}", crate::names::const_name(&self.msg_name(id)))
     }
 
     fn check(&self, id: MessageId) -> TokenStream {
@@ -257,14 +256,14 @@ fn checks_for(cx: &Ctx<'_>, model: &Model) -> TokenStream {
         });
     }
     for e in &model.endpoints {
-        let base = e.name.to_shouty_snake_case();
+        let base = crate::names::const_name(&e.name);
         for p in &e.params {
             if let Some(schema) = crate::schema_json::parameter_schema(cx.api, p.schema, &p.allowed)
             {
                 let ident = format_ident!(
                     "{}_{}",
                     base,
-                    p.field.trim_start_matches("r#").to_shouty_snake_case()
+                    crate::names::const_name(p.field.trim_start_matches("r#"))
                 );
                 let doc = format!(" The schema of parameter `{}` of `{}`.", p.name, e.address);
                 let schema = lit(&schema.to_string());
@@ -318,8 +317,8 @@ fn param_check(e: &Endpoint, field: &str, has: bool) -> TokenStream {
     }
     let ident = format_ident!(
         "{}_{}",
-        e.name.to_shouty_snake_case(),
-        field.trim_start_matches("r#").to_shouty_snake_case()
+        crate::names::const_name(&e.name),
+        crate::names::const_name(field.trim_start_matches("r#"))
     );
     quote!(Some(&checks::#ident))
 }
@@ -1094,7 +1093,7 @@ fn ws_endpoint(
     } else {
         quote!(())
     };
-    let base = e.name.to_shouty_snake_case();
+    let base = crate::names::const_name(&e.name);
     let query = match (e.query, cx.parts.query.get(&index)) {
         (Some(q), Some(_)) => {
             let kinds: Vec<TokenStream> = match &cx.api.schema(q).body {

@@ -187,7 +187,7 @@ fn publisher(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
         let c = model.channel(op);
         let method = crate::ident(&op.method);
         let doc = cx.op_doc(op, "Sends `{}`.");
-        let konst = format_ident!("{}", heck::ToShoutySnakeCase::to_shouty_snake_case(c.name.as_str()));
+        let konst = format_ident!("{}", crate::names::const_name(c.name.as_str()));
         let (lets, values) = topic_values(cx, c, &quote!(params));
         let tmpl = format_ident!("{}_TEMPLATE", konst);
         let params_arg = (!c.params.is_empty()).then(|| {
@@ -256,10 +256,7 @@ fn publisher(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
         .filter(|op| done.insert(op.channel))
         .map(|op| {
             let c = model.channel(op);
-            let konst = format_ident!(
-                "{}",
-                heck::ToShoutySnakeCase::to_shouty_snake_case(c.name.as_str())
-            );
+            let konst = format_ident!("{}", crate::names::const_name(c.name.as_str()));
             let tmpl = format_ident!("{}_TEMPLATE", konst);
             quote! {
                 static #tmpl: std::sync::LazyLock<Result<mqtt::TopicTemplate, mqtt::TopicError>> =
@@ -331,10 +328,7 @@ fn subscriber(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
     });
     let subs = model.receive.iter().map(|op| {
         let c = model.channel(op);
-        let konst = format_ident!(
-            "{}",
-            heck::ToShoutySnakeCase::to_shouty_snake_case(c.name.as_str())
-        );
+        let konst = format_ident!("{}", crate::names::const_name(c.name.as_str()));
         let q = qos(cx
             .api
             .operation(op.id)
