@@ -76,7 +76,7 @@ impl Ctx<'_> {
     }
 
     fn check_ident(&self, id: MessageId) -> proc_macro2::Ident {
-        format_ident!("{}", crate::names::const_name(&self.msg_name(id)))
+        format_ident!("{}", crate::names::const_name(self.msg_name(id)))
     }
 
     fn check(&self, id: MessageId) -> TokenStream {
