@@ -1,7 +1,7 @@
 //! Rust code generation from the asyncforge IR.
 //!
 //! [`generate`] turns an [`Api`] into the files of a generated crate (`Cargo.toml`, `README.md`,
-//! `src/lib.rs`, `src/types.rs`, `src/messages.rs`, and a vendored runtime when asked). It
+//! `src/lib.rs`, `src/types.rs`, `src/messages.rs`, and the vendored runtime by default). It
 //! does no IO: writing files, reading template overrides and emitting `rerun-if-changed` lines
 //! are the caller's job (the `asyncforge` CLI, its build-script API, and `cargo xtask codegen`
 //! all use this one entry point). Rust is emitted with `quote!` and formatted by one
@@ -79,12 +79,13 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Settings for a crate name, with the published runtime of this asyncforge version.
+    /// Settings for a crate name, with the runtime vendored into the crate (its only
+    /// dependencies are then crates.io crates).
     pub fn new(crate_name: impl Into<String>) -> Self {
         Settings {
             crate_name: crate_name.into(),
             crate_version: None,
-            runtime: Runtime::Version(env!("CARGO_PKG_VERSION").to_owned()),
+            runtime: Runtime::Vendored,
             cargo_template: DEFAULT_CARGO_TEMPLATE.to_owned(),
             readme_template: DEFAULT_README_TEMPLATE.to_owned(),
             deny_warnings: false,

@@ -1,4 +1,5 @@
-//! Everything generated code uses, in one place: `use asyncforge_runtime::codegen::*;`.
+//! Everything generated code uses, in one place: generated modules glob-import this module
+//! from their crate's `runtime` (this crate re-exported under that name, or a copy of it).
 
 pub use serde::{self, Deserialize, Serialize};
 pub use serde_json::{self, Map, Value};

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use asyncforge_codegen::{Runtime, Settings, Warning};
+use asyncforge_codegen::{Settings, Warning};
 use asyncforge_spec::{Checked, Diagnostic};
 
 /// Why generation did not happen.
@@ -378,5 +378,5 @@ pub fn default_settings(api_title: &str) -> Settings {
     } else {
         format!("api-{name}")
     };
-    Settings::new(name).with_runtime(Runtime::Version(env!("CARGO_PKG_VERSION").to_owned()))
+    Settings::new(name)
 }
