@@ -4,7 +4,7 @@
 use asyncforge_spec::ir::Api;
 use quote::quote;
 
-use crate::{Error, Runtime, Settings, render};
+use crate::{Error, File, Runtime, Settings, render};
 
 /// Default `Cargo.toml` template (`templates/Cargo.toml.tera`).
 pub const DEFAULT_CARGO_TEMPLATE: &str = include_str!("../../../templates/Cargo.toml.tera");
@@ -19,13 +19,85 @@ fn semver_like(v: &str) -> bool {
             .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
+/// What the templates are told about the generated crate beyond the API and the settings.
+pub(crate) struct Contents<'a> {
+    /// Runtime features the crate's code needs.
+    pub features: &'a [&'a str],
+    /// `[dependencies]` lines of a vendored runtime.
+    pub vendored_dependencies: &'a [String],
+    /// The crate's `src/` files, generated before the templates are rendered.
+    pub files: &'a [File],
+}
+
+/// One line per top-level module of a generated crate, for its README.
+fn modules(files: &[File]) -> Vec<serde_json::Value> {
+    const ABOUT: &[(&str, &str)] = &[
+        ("types", "one Rust type per schema of the API"),
+        (
+            "messages",
+            "one type per message, implementing `Message` (name, content type, codec, correlation id)",
+        ),
+        (
+            "channels",
+            "channel parameters, message sets and the schema checks of incoming messages",
+        ),
+        (
+            "server",
+            "the `Handler` trait the application implements, the typed `Sender`, and `Server`",
+        ),
+        ("client", "typed clients of the servers"),
+        (
+            "mqtt",
+            "MQTT server configurations, the typed publisher, and the `Handler` of a subscriber",
+        ),
+        (
+            "kafka",
+            "Kafka server configurations, topics, the typed producer, and the `Handler` of a consumer",
+        ),
+        (
+            "runtime",
+            "the asyncforge runtime the generated code runs on",
+        ),
+    ];
+    ABOUT
+        .iter()
+        .filter(|(m, _)| {
+            files.iter().any(|f| {
+                f.path == std::path::Path::new("src").join(format!("{m}.rs"))
+                    || f.path == std::path::Path::new("src").join(m).join("mod.rs")
+            }) || *m == "runtime"
+        })
+        .map(|(name, about)| serde_json::json!({ "name": name, "about": about }))
+        .collect()
+}
+
+/// The number of public types in the generated `src/types.rs`.
+fn type_count(files: &[File]) -> usize {
+    files
+        .iter()
+        .find(|f| f.path == std::path::Path::new("src/types.rs"))
+        .and_then(|f| syn::parse_file(&f.contents).ok())
+        .map_or(0, |file| {
+            file.items
+                .iter()
+                .filter(|i| {
+                    matches!(
+                        i,
+                        syn::Item::Struct(_) | syn::Item::Enum(_) | syn::Item::Type(_)
+                    )
+                })
+                .count()
+        })
+}
+
 pub(crate) fn render_template(
     name: &str,
     template: &str,
     api: &Api,
     settings: &Settings,
-    (features, vendored_dependencies): (&[&str], &[String]),
+    contents: &Contents<'_>,
 ) -> Result<String, Error> {
+    let (features, vendored_dependencies) = (contents.features, contents.vendored_dependencies);
     let mut tera = tera::Tera::default();
     tera.add_raw_template(name, template)
         .map_err(|e| Error::Template {
@@ -68,10 +140,8 @@ pub(crate) fn render_template(
     ctx.insert("asyncapi_version", &api.source_version.to_string());
     ctx.insert("spec_name", &settings.spec_name);
     ctx.insert("vendored", &(settings.runtime == Runtime::Vendored));
-    ctx.insert(
-        "type_count",
-        &api.schemas.iter().filter(|s| s.name.is_some()).count(),
-    );
+    ctx.insert("type_count", &type_count(contents.files));
+    ctx.insert("modules", &modules(contents.files));
     ctx.insert("message_count", &api.messages.len());
     let dep = match &settings.runtime {
         Runtime::Path(p) => format!("path = {}", serde_json::to_string(p).unwrap_or_default()),

@@ -523,26 +523,6 @@ pub fn generate(api: &Api, settings: &Settings) -> Result<Generated, Error> {
                 (b.brokers.mqtt.is_some(), b.brokers.kafka.is_some()),
             )?,
         },
-        File {
-            path: "Cargo.toml".into(),
-            contents: krate::render_template(
-                "Cargo.toml",
-                &settings.cargo_template,
-                api,
-                settings,
-                (&features, vendored_deps),
-            )?,
-        },
-        File {
-            path: "README.md".into(),
-            contents: krate::render_template(
-                "README.md",
-                &settings.readme_template,
-                api,
-                settings,
-                (&features, vendored_deps),
-            )?,
-        },
     ];
     if let Some(t) = b.transports {
         let channels = t.channels;
@@ -576,6 +556,22 @@ pub fn generate(api: &Api, settings: &Settings) -> Result<Generated, Error> {
             });
         }
     }
+    let mut templates = Vec::new();
+    for (path, template) in [
+        ("Cargo.toml", &settings.cargo_template),
+        ("README.md", &settings.readme_template),
+    ] {
+        let contents = krate::Contents {
+            features: &features,
+            vendored_dependencies: vendored_deps,
+            files: &files,
+        };
+        templates.push(File {
+            path: path.into(),
+            contents: krate::render_template(path, template, api, settings, &contents)?,
+        });
+    }
+    files.extend(templates);
     if let Some(runtime) = vendored_runtime {
         files.extend(runtime.files);
     }
