@@ -225,6 +225,7 @@ pub(crate) fn lib_rs(
             pub mod kafka;
         }
     });
+    let outcomes = (transports || mqtt.is_some() || kafka.is_some()).then(outcome_exports);
     render(
         "src/lib.rs",
         quote! {
@@ -234,11 +235,28 @@ pub(crate) fn lib_rs(
 
             #transport_mods
             #kafka
+            #[rustfmt::skip]
             pub mod messages;
             #mqtt
+            #[rustfmt::skip]
             pub mod types;
             #runtime
             pub use runtime::{Codec, CodecError, Message};
+            pub use runtime::types::{Date, DateTime, Uuid};
+            #outcomes
         },
     )
+}
+
+/// The re-exports of a crate (or `build.rs` module) with servers, clients or brokers: the one
+/// error, the one refusal, and the switch of outgoing checks.
+pub(crate) fn outcome_exports() -> proc_macro2::TokenStream {
+    quote! {
+        /// What every sender, publisher, producer and client returns on failure, and what
+        /// every handler returns when it does not handle a message.
+        pub use runtime::{Error, ErrorKind, Reject, RejectKind};
+        /// Turns the checking of outgoing messages against their schemas on or off (on in
+        /// debug builds by default; also `ASYNCFORGE_CHECK_OUTGOING=0|1`).
+        pub use runtime::validate::check_outgoing;
+    }
 }

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod avro;
+mod imports;
 mod krate;
 pub mod messages;
 pub mod names;
@@ -197,10 +198,11 @@ pub const HEADER: &str =
 
 /// Formats Rust tokens with prettyplease, behind the `@generated` header.
 pub fn render(file: &str, tokens: TokenStream) -> Result<String, Error> {
-    let parsed: syn::File = syn::parse2(tokens).map_err(|e| Error::Syntax {
+    let mut parsed: syn::File = syn::parse2(tokens).map_err(|e| Error::Syntax {
         file: file.to_owned(),
         message: e.to_string(),
     })?;
+    imports::prune(&mut parsed);
     Ok(format!(
         "{HEADER}\n{}",
         space_items(&prettyplease::unparse(&parsed))
@@ -330,12 +332,17 @@ pub fn generate_module_with_protocol(
     let mut tokens = quote! {
         /// The asyncforge runtime, through which the generated code reaches its transports.
         pub use asyncforge_runtime as runtime;
+        pub use runtime::types::{Date, DateTime, Uuid};
     };
     tokens.extend(module_tokens(b.types, b.messages));
+    let serves = b.transports.is_some() || b.brokers.mqtt.is_some() || b.brokers.kafka.is_some();
     if let Some(t) = b.transports {
         tokens.extend(transport_modules(t));
     }
     tokens.extend(broker_modules(&b.brokers));
+    if serves {
+        tokens.extend(krate::outcome_exports());
+    }
     Ok((render("module", tokens)?, b.warnings))
 }
 

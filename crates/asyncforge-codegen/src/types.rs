@@ -807,6 +807,148 @@ fn integer(o: &SchemaObject) -> Prim {
     }
 }
 
+/// The value a required field of type `ty` always has, when its schema allows one value only
+/// (a `const` discriminator: a string enum of one variant).
+fn fixed_value(space: &TypeSpace<'_>, ty: &Ty) -> Option<TokenStream> {
+    let Ty::Named(i) = ty else {
+        return None;
+    };
+    let entry = &space.entries[*i];
+    match &entry.kind {
+        Kind::StringEnum(variants) if variants.len() == 1 => {
+            let name = format_ident!("{}", entry.name);
+            let variant = format_ident!("{}", variants[0].0);
+            Some(quote!(#name::#variant))
+        }
+        _ => None,
+    }
+}
+
+/// How a struct is built without naming every field: `Default` when no property is required
+/// (the returned derive), else `new` with the required properties (fixed discriminators filled
+/// in); `with_…` for each optional property and `with_property` for one the schema does not
+/// name.
+fn constructors(
+    space: &TypeSpace<'_>,
+    name: &str,
+    fields: &[Field],
+    extra: &Option<(String, Ty)>,
+) -> (TokenStream, TokenStream) {
+    let none = TokenStream::new();
+    let ident = format_ident!("{}", name);
+    let string = Ty::Prim(Prim::String);
+    // A parameter type and the expression that stores it.
+    let param = |f: &Field, ty: &Ty| -> (TokenStream, TokenStream) {
+        let fname = crate::ident(&f.rust);
+        if *ty == string {
+            (quote!(impl Into<String>), quote!(#fname.into()))
+        } else {
+            (space.tokens(ty, &none), quote!(#fname))
+        }
+    };
+    let required: Vec<&Field> = fields.iter().filter(|f| !f.optional).collect();
+    let mut methods = Vec::new();
+    let mut default_impl = None;
+    let default = if required.is_empty() {
+        quote!(Default,)
+    } else {
+        let mut args = Vec::new();
+        let mut inits = Vec::new();
+        for f in fields {
+            let fname = crate::ident(&f.rust);
+            if f.optional {
+                inits.push(quote!(#fname: None,));
+            } else if let Some(value) = fixed_value(space, &f.ty) {
+                inits.push(quote!(#fname: #value,));
+            } else {
+                let (ty, value) = param(f, &f.ty);
+                args.push(quote!(#fname: #ty));
+                if f.ty == string {
+                    inits.push(quote!(#fname: #value,));
+                } else {
+                    inits.push(quote!(#fname,));
+                }
+            }
+        }
+        if let Some((n, _)) = extra {
+            let n = crate::ident(n);
+            inits.push(quote!(#n: BTreeMap::new(),));
+        }
+        let doc = format!(
+            " A `{name}` with its required properties{}.",
+            if fields.len() > required.len() || extra.is_some() {
+                "; the others are unset"
+            } else {
+                ""
+            }
+        );
+        let allow = (args.len() > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+        methods.push(quote! {
+            #[doc = #doc]
+            #allow
+            pub fn new(#(#args),*) -> Self {
+                #ident { #(#inits)* }
+            }
+        });
+        if args.is_empty() {
+            // Every required property is fixed: `new()` is the default value.
+            default_impl = Some(quote! {
+                impl Default for #ident {
+                    fn default() -> Self {
+                        Self::new()
+                    }
+                }
+            });
+        }
+        quote!()
+    };
+    let mut setters: Vec<String> = Vec::new();
+    for f in fields.iter().filter(|f| f.optional) {
+        let fname = crate::ident(&f.rust);
+        let base = f.rust.trim_start_matches("r#").trim_start_matches('_');
+        let setter = format!("with_{base}");
+        if base.is_empty() || setters.contains(&setter) {
+            continue;
+        }
+        let method = format_ident!("{}", setter);
+        setters.push(setter);
+        let inner = match &f.ty {
+            Ty::Option(t) => t.as_ref(),
+            t => t,
+        };
+        let (ty, value) = param(f, inner);
+        let doc = format!(" Sets `{}`.", f.json);
+        methods.push(quote! {
+            #[doc = #doc]
+            pub fn #method(mut self, #fname: #ty) -> Self {
+                self.#fname = Some(#value);
+                self
+            }
+        });
+    }
+    if let Some((n, t)) = extra
+        && !setters.iter().any(|s| s == "with_property")
+    {
+        let n = crate::ident(n);
+        let ty = space.tokens(t, &none);
+        methods.push(quote! {
+            /// Sets a property the schema does not name.
+            pub fn with_property(mut self, name: impl Into<String>, value: #ty) -> Self {
+                self.#n.insert(name.into(), value);
+                self
+            }
+        });
+    }
+    let constructors = (!methods.is_empty()).then(|| {
+        quote! {
+            impl #ident {
+                #(#methods)*
+            }
+        }
+    });
+    (default, quote!(#constructors #default_impl))
+}
+
 /// Emits every entry of the type space.
 ///
 /// `serde_crate` is the path serde derives use (`asyncforge_runtime::codegen::serde`), so
@@ -824,6 +966,7 @@ pub fn emit(space: &TypeSpace<'_>, serde_crate: &str) -> TokenStream {
                 extra,
             } => {
                 let deny = deny_unknown.then(|| quote!(#[serde(deny_unknown_fields)]));
+                let struct_fields = fields;
                 let fields = fields.iter().map(|f| {
                     let fname = crate::ident(&f.rust);
                     let doc = crate::doc_attrs(f.doc.as_deref());
@@ -866,7 +1009,7 @@ pub fn emit(space: &TypeSpace<'_>, serde_crate: &str) -> TokenStream {
                         }
                     }
                 });
-                let extra = extra.as_ref().map(|(n, t)| {
+                let extra_field = extra.as_ref().map(|(n, t)| {
                     let ty = space.tokens(t, &none);
                     let n = crate::ident(n);
                     quote! {
@@ -875,15 +1018,18 @@ pub fn emit(space: &TypeSpace<'_>, serde_crate: &str) -> TokenStream {
                         pub #n: BTreeMap<String, #ty>,
                     }
                 });
+                let (default, constructors) = constructors(space, &e.name, struct_fields, extra);
                 quote! {
                     #doc
-                    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+                    #[derive(Debug, Clone, PartialEq, #default Serialize, Deserialize)]
                     #serde_attr
                     #deny
                     pub struct #name {
                         #(#fields)*
-                        #extra
+                        #extra_field
                     }
+
+                    #constructors
                 }
             }
             Kind::StringEnum(variants) => {

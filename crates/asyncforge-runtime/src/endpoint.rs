@@ -10,11 +10,7 @@ use super::frame::Frame;
 use super::message::{Correlation, CorrelationKey, Message};
 use super::validate::{Invalid, SchemaCheck};
 
-/// A message the application refuses: the peer gets `{"error": message}` (a WebSocket
-/// connection stays open; an HTTP request gets 422).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Reject(pub String);
+pub use super::outcome::Reject;
 
 /// The member of a refusal frame that names the operation of the request it answers.
 pub const REFUSED_OPERATION: &str = "operation";
@@ -39,8 +35,8 @@ struct Answer {
 }
 
 impl From<Reject> for Refusal {
-    fn from(Reject(reason): Reject) -> Self {
-        Refusal::new(reason)
+    fn from(reject: Reject) -> Self {
+        Refusal::new(reject.reason())
     }
 }
 
@@ -126,6 +122,17 @@ pub fn error_response(status: axum::http::StatusCode, message: &str) -> axum::re
         body,
     )
         .into_response()
+}
+
+/// The response to a refused request: `422` for [`Reject::invalid`], `500` (to retry) for
+/// [`Reject::failed`], with `{"error": reason}`.
+#[cfg(any(feature = "ws", feature = "sse", feature = "http"))]
+pub fn reject_response(reject: &Reject) -> axum::response::Response {
+    let status = match reject.kind() {
+        crate::outcome::RejectKind::Invalid => axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        crate::outcome::RejectKind::Failed => axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    error_response(status, reject.reason())
 }
 
 /// Whether a content type is carried in text frames (JSON and other text types).
@@ -486,6 +493,18 @@ mod scan {
     }
 }
 
+/// The frame of a handler's reply, `checked` against its schema (outgoing checks): a reply
+/// that breaks its schema or does not encode is refused as [`Reject::failed`] (the server's
+/// fault, not the request's).
+pub fn reply_frame<O: Outgoing + ?Sized>(
+    reply: &O,
+    checked: Result<(), Invalid>,
+    correlation: Option<&Value>,
+) -> Result<Frame, Reject> {
+    checked.map_err(|e| Reject::failed(format!("the reply breaks its schema: {e}")))?;
+    outgoing_frame(reply, correlation).map_err(|e| Reject::failed(format!("the reply: {e}")))
+}
+
 /// Encodes an outgoing message into one frame: text for text content types, binary
 /// otherwise; `correlation` is filled in as [`outgoing_bytes`] does.
 pub fn outgoing_frame<O: Outgoing + ?Sized>(
@@ -695,7 +714,7 @@ impl<'a> Incoming<'a> {
     ) -> Refusal {
         let id = pointer.and_then(|p| Some((p, self.correlation(Some(p))?)));
         Refusal {
-            reason: reject.0,
+            reason: reject.reason().to_owned(),
             answers: Some(Answer { operation, id }),
         }
     }

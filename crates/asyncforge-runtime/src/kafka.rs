@@ -13,14 +13,14 @@
 //!     partitions are revoked in a rebalance, and at shutdown;
 //!   - records are handled one at a time, in order: per-partition order holds (and a failing
 //!     record holds back the other partitions while it is retried);
-//!   - a handler failure ([`HandlerError::Failed`]) is retried with [`ConsumerOptions::retry`]
+//!   - a handler failure ([`Reject::failed`]) is retried with [`ConsumerOptions::retry`]
 //!     (exponential backoff with jitter); when the retries are used up the record goes to the
 //!     dead-letter topic if one is configured, with the error and its origin in headers, and
 //!     consumption goes on. Without a dead-letter topic the consumer **stops** and
 //!     [`Consumer::run`] returns [`KafkaError::HandlerFailed`]: the record's offset is not
 //!     committed, so the next run (this process or another member of the group) starts at
 //!     that record. Skipping it silently would lose it;
-//!   - an invalid record ([`HandlerError::Invalid`]: undecodable payload or key, a payload
+//!   - an invalid record ([`Reject::invalid`]: undecodable payload or key, a payload
 //!     that breaks its schema ([`Record::decode_checked`]) or a topic parameter that breaks
 //!     its own) is not
 //!     retried: it goes to the dead-letter topic if there is one, else it is logged and
@@ -60,6 +60,7 @@ use serde::de::DeserializeOwned;
 use super::backoff::Backoff;
 use super::codec::{Codec, CodecError};
 use super::message::Message;
+use super::outcome::Reject;
 use super::validate::SchemaCheck;
 
 /// Header carrying the payload's content type.
@@ -123,6 +124,21 @@ pub enum KafkaError {
         /// Why.
         reason: String,
     },
+}
+
+impl From<KafkaError> for super::error::Error {
+    fn from(e: KafkaError) -> Self {
+        use super::error::ErrorKind;
+        let kind = match &e {
+            KafkaError::Config(_) | KafkaError::UnsupportedSecurity(_) => ErrorKind::Config,
+            KafkaError::Topic(_) | KafkaError::Codec(_) => ErrorKind::Invalid,
+            KafkaError::Client(_)
+            | KafkaError::Delivery { .. }
+            | KafkaError::HandlerFailed { .. }
+            | KafkaError::CreateTopic { .. } => ErrorKind::Transport,
+        };
+        super::error::Error::new(kind, e)
+    }
 }
 
 /// Connection settings shared by producers, consumers and the admin client: the bootstrap
@@ -616,17 +632,17 @@ impl Record {
     }
 
     /// Decodes the payload as `M`. A `content-type` header whose codec differs from `M`'s, a
-    /// missing payload or bytes that do not decode are [`HandlerError::Invalid`].
-    pub fn decode<M: Message>(&self) -> Result<M, HandlerError> {
+    /// missing payload or bytes that do not decode are [`Reject::invalid`].
+    pub fn decode<M: Message>(&self) -> Result<M, Reject> {
         let payload = self.payload_for::<M>()?;
         Ok(M::decode(payload)?)
     }
 
     /// Decodes the payload as `M` and checks it against the message's whole schema (bounds,
     /// lengths, patterns, enums, formats): what generated consumers call. A record that
-    /// breaks the schema is [`HandlerError::Invalid`] (dead-lettered, or skipped without a
+    /// breaks the schema is [`Reject::invalid`] (dead-lettered, or skipped without a
     /// dead-letter topic) with the path of each violation.
-    pub fn decode_checked<M: Message>(&self, check: &SchemaCheck) -> Result<M, HandlerError> {
+    pub fn decode_checked<M: Message>(&self, check: &SchemaCheck) -> Result<M, Reject> {
         let payload = self.payload_for::<M>()?;
         if !super::endpoint::is_json(M::CONTENT_TYPE) {
             return Ok(M::decode(payload)?);
@@ -634,16 +650,16 @@ impl Record {
         let mut incoming = super::endpoint::Incoming::new(payload);
         incoming
             .try_message::<M>(check)
-            .ok_or_else(|| HandlerError::Invalid(incoming.rejection()))
+            .ok_or_else(|| Reject::invalid(incoming.rejection()))
     }
 
     /// The payload, when the record's `content-type` (if any) names `M`'s codec.
-    fn payload_for<M: Message>(&self) -> Result<&[u8], HandlerError> {
+    fn payload_for<M: Message>(&self) -> Result<&[u8], Reject> {
         if let Some(ct) = self.header(CONTENT_TYPE_HEADER) {
             let ct = String::from_utf8_lossy(ct);
             let expected = Codec::for_content_type(M::CONTENT_TYPE)?;
             if !Codec::for_content_type(Some(&ct)).is_ok_and(|c| c == expected) {
-                return Err(HandlerError::Invalid(format!(
+                return Err(Reject::invalid(format!(
                     "content type `{ct}` where {} expects {}",
                     M::NAME,
                     M::CONTENT_TYPE.unwrap_or("application/json")
@@ -652,14 +668,14 @@ impl Record {
         }
         match &self.payload {
             Some(p) => Ok(p),
-            None => Err(HandlerError::Invalid("no payload".into())),
+            None => Err(Reject::invalid("no payload")),
         }
     }
 
     /// The record's headers as the message's typed headers (see [`super::headers`]);
     /// `content-type` and the dead-letter headers are not part of them. Headers that do not
-    /// fit the type are [`HandlerError::Invalid`].
-    pub fn typed_headers<H: DeserializeOwned>(&self) -> Result<H, HandlerError> {
+    /// fit the type are [`Reject::invalid`].
+    pub fn typed_headers<H: DeserializeOwned>(&self) -> Result<H, Reject> {
         super::headers::from_pairs(
             self.headers.iter().map(|(k, v)| (k.as_str(), v.as_slice())),
             &[
@@ -670,45 +686,16 @@ impl Record {
                 DLT_OFFSET_HEADER,
             ],
         )
-        .map_err(|e| HandlerError::Invalid(format!("headers: {e}")))
+        .map_err(|e| Reject::invalid(format!("headers: {e}")))
     }
 
     /// Decodes the key as `K` (see [`decode_key`]).
-    pub fn key<K: DeserializeOwned>(&self) -> Result<Option<K>, HandlerError> {
+    pub fn key<K: DeserializeOwned>(&self) -> Result<Option<K>, Reject> {
         self.key
             .as_deref()
             .map(decode_key)
             .transpose()
-            .map_err(|e| HandlerError::Invalid(format!("key: {e}")))
-    }
-}
-
-/// What a handler reports when it does not accept a record.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HandlerError {
-    /// The record can never be handled: dead-lettered, or skipped without a dead-letter topic.
-    #[error("invalid record: {0}")]
-    Invalid(String),
-    /// Handling failed this time: retried with backoff.
-    #[error("handler failed: {0}")]
-    Failed(String),
-}
-
-impl HandlerError {
-    /// A failure (retried).
-    pub fn failed(e: impl std::fmt::Display) -> Self {
-        HandlerError::Failed(e.to_string())
-    }
-
-    /// An invalid record (not retried).
-    pub fn invalid(e: impl std::fmt::Display) -> Self {
-        HandlerError::Invalid(e.to_string())
-    }
-}
-
-impl From<CodecError> for HandlerError {
-    fn from(e: CodecError) -> Self {
-        HandlerError::Invalid(e.to_string())
+            .map_err(|e| Reject::invalid(format!("key: {e}")))
     }
 }
 
@@ -716,7 +703,7 @@ impl From<CodecError> for HandlerError {
 /// [`Record::route`] and decodes the payload as the operation's message).
 pub trait Handler: Send + Sync + 'static {
     /// A record arrived. `Ok` lets its offset be committed.
-    fn handle(&self, record: Record) -> impl Future<Output = Result<(), HandlerError>> + Send;
+    fn handle(&self, record: Record) -> impl Future<Output = Result<(), Reject>> + Send;
 }
 
 /// How a consumer consumes.
@@ -1002,15 +989,16 @@ impl Consumer {
             let outcome = AssertUnwindSafe(handler.handle(record.clone()))
                 .catch_unwind()
                 .await
-                .unwrap_or_else(|_| Err(HandlerError::Failed("handler panicked".into())));
+                .unwrap_or_else(|_| Err(Reject::failed("handler panicked")));
             let error = match outcome {
                 Ok(()) => {
                     self.counters.handled.fetch_add(1, Ordering::Relaxed);
                     return (Outcome::Done, position);
                 }
-                Err(HandlerError::Invalid(why)) => {
+                Err(reject) if reject.is_invalid() => {
+                    let why = reject.reason();
                     tracing::warn!(topic = %record.topic, partition = record.partition, offset = record.offset, %why, "invalid record");
-                    return match self.dead_letter(&record, &why).await {
+                    return match self.dead_letter(&record, why).await {
                         Ok(true) => (Outcome::Done, position),
                         Ok(false) => {
                             self.counters.skipped.fetch_add(1, Ordering::Relaxed);
@@ -1019,7 +1007,7 @@ impl Consumer {
                         Err(e) => (Outcome::Stop(e), None),
                     };
                 }
-                Err(HandlerError::Failed(why)) => why,
+                Err(reject) => reject.reason().to_owned(),
             };
             let Some(delay) = delays.next() else {
                 tracing::error!(topic = %record.topic, partition = record.partition, offset = record.offset, attempts = record.attempt, error = %error, "retries exhausted");
@@ -1211,9 +1199,9 @@ mod tests {
         assert_eq!(r.decode::<Num>().map(|n| n.0), Ok(5));
         assert_eq!(r.key::<u32>(), Ok(Some(7)));
         r.headers[0].1 = b"application/avro".to_vec();
-        assert!(matches!(r.decode::<Num>(), Err(HandlerError::Invalid(_))));
+        assert!(r.decode::<Num>().is_err_and(|e| e.is_invalid()));
         r.headers.clear();
         r.payload = None;
-        assert!(matches!(r.decode::<Num>(), Err(HandlerError::Invalid(_))));
+        assert!(r.decode::<Num>().is_err_and(|e| e.is_invalid()));
     }
 }

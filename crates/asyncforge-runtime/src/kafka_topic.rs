@@ -45,6 +45,12 @@ pub enum KafkaTopicError {
     Missing(String),
 }
 
+impl From<KafkaTopicError> for super::error::Error {
+    fn from(e: KafkaTopicError) -> Self {
+        super::error::Error::new(super::error::ErrorKind::Invalid, e)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
     Literal(String),

@@ -18,6 +18,7 @@ pub mod codec;
 pub mod codegen;
 #[cfg(feature = "validate")]
 pub mod endpoint;
+pub mod error;
 pub mod etag;
 pub mod frame;
 pub mod headers;
@@ -30,6 +31,7 @@ pub mod message;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
 pub mod mqtt_topic;
+pub mod outcome;
 #[cfg(feature = "sse-client")]
 pub mod post;
 #[cfg(feature = "rpc")]
@@ -50,6 +52,8 @@ pub mod ws;
 pub mod ws_client;
 
 pub use codec::{Codec, CodecError};
+pub use error::{Error, ErrorKind};
+pub use outcome::{Reject, RejectKind};
 
 /// The web framework generated servers mount on (`router(handler) -> axum::Router`).
 #[cfg(any(feature = "ws", feature = "sse", feature = "http"))]

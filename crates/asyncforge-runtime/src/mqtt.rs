@@ -10,7 +10,7 @@
 //!   after the handler returned `Ok`, on the connection it arrived on. An acknowledgement is
 //!   never sent on a later connection: after a reconnect the packet id may name another
 //!   message.
-//! - **Handler error** ([`HandlerError::Failed`], or a panic): logged, counted, *not*
+//! - **Handler error** ([`Reject::failed`], or a panic): logged, counted, *not*
 //!   acknowledged. MQTT wants acknowledgements in arrival order (3.1.1 §4.6; rumqttd even
 //!   takes an acknowledgement for the oldest message in flight, whatever its packet id), so
 //!   the client acknowledges nothing more on that connection and drops it (DISCONNECT, so no
@@ -20,7 +20,7 @@
 //!   one first; messages of the dropped connection still queued for the handler are not
 //!   handled (they come again). MQTT never resends on the same connection (MQTT 5 §4.4
 //!   forbids it). With a clean session the broker forgets the message: it is lost.
-//! - **Invalid message** ([`HandlerError::Invalid`]: undecodable payload, one that breaks its
+//! - **Invalid message** ([`Reject::invalid`]: undecodable payload, one that breaks its
 //!   schema ([`Delivery::decode_checked`]), a parameter that does not parse or breaks its
 //!   schema, a topic no subscription matches): logged, counted and *acknowledged*.
 //!   Redelivering it would fail the same way forever (a poison message), and it would hold an
@@ -85,6 +85,7 @@ use super::backoff::Backoff;
 use super::codec::{Codec, CodecError};
 use super::message::Message;
 pub use super::mqtt_topic::{Params, TopicError, TopicTemplate, check_publish_topic};
+use super::outcome::Reject;
 use super::validate::SchemaCheck;
 
 /// Most requests waiting for a reply at once ([`MqttClient::request`]).
@@ -542,16 +543,16 @@ pub struct Delivery {
 
 impl Delivery {
     /// Decodes the payload as `M`. A MQTT 5 content type whose codec differs from `M`'s, or a
-    /// payload that does not decode, is [`HandlerError::Invalid`].
-    pub fn decode<M: Message>(&self) -> Result<M, HandlerError> {
+    /// payload that does not decode, is [`Reject::invalid`].
+    pub fn decode<M: Message>(&self) -> Result<M, Reject> {
         self.content_type_fits::<M>()?;
         Ok(M::decode(&self.payload)?)
     }
 
     /// Decodes the payload as `M` and checks it against the message's whole schema (bounds,
     /// lengths, patterns, enums, formats): what generated subscribers call. A payload that
-    /// breaks the schema is [`HandlerError::Invalid`] with the path of each violation.
-    pub fn decode_checked<M: Message>(&self, check: &SchemaCheck) -> Result<M, HandlerError> {
+    /// breaks the schema is [`Reject::invalid`] with the path of each violation.
+    pub fn decode_checked<M: Message>(&self, check: &SchemaCheck) -> Result<M, Reject> {
         self.content_type_fits::<M>()?;
         if !super::endpoint::is_json(M::CONTENT_TYPE) {
             return Ok(M::decode(&self.payload)?);
@@ -559,16 +560,16 @@ impl Delivery {
         let mut incoming = super::endpoint::Incoming::new(&self.payload);
         incoming
             .try_message::<M>(check)
-            .ok_or_else(|| HandlerError::Invalid(incoming.rejection()))
+            .ok_or_else(|| Reject::invalid(incoming.rejection()))
     }
 
-    fn content_type_fits<M: Message>(&self) -> Result<(), HandlerError> {
+    fn content_type_fits<M: Message>(&self) -> Result<(), Reject> {
         if let Some(ct) = &self.properties.content_type {
             let expected = Codec::for_content_type(M::CONTENT_TYPE)?;
             match Codec::for_content_type(Some(ct)) {
                 Ok(c) if c == expected => {}
                 _ => {
-                    return Err(HandlerError::Invalid(format!(
+                    return Err(Reject::invalid(format!(
                         "content type `{ct}` where {} expects {}",
                         M::NAME,
                         M::CONTENT_TYPE.unwrap_or("application/json")
@@ -580,9 +581,9 @@ impl Delivery {
     }
 
     /// The MQTT 5 user properties as the message's typed headers (see [`super::headers`]).
-    /// Properties that do not fit the type are [`HandlerError::Invalid`]; with MQTT 3.1.1
+    /// Properties that do not fit the type are [`Reject::invalid`]; with MQTT 3.1.1
     /// there are none, which fits a headers type whose fields are all optional.
-    pub fn typed_headers<H: serde::de::DeserializeOwned>(&self) -> Result<H, HandlerError> {
+    pub fn typed_headers<H: serde::de::DeserializeOwned>(&self) -> Result<H, Reject> {
         super::headers::from_pairs(
             self.properties
                 .user_properties
@@ -590,48 +591,20 @@ impl Delivery {
                 .map(|(k, v)| (k.as_str(), v.as_bytes())),
             &[],
         )
-        .map_err(|e| HandlerError::Invalid(format!("headers: {e}")))
+        .map_err(|e| Reject::invalid(format!("headers: {e}")))
     }
 
-    /// A topic parameter parsed as `T`; one that does not parse is [`HandlerError::Invalid`].
-    pub fn param<T: std::str::FromStr>(&self, name: &str) -> Result<T, HandlerError> {
+    /// A topic parameter parsed as `T`; one that does not parse is [`Reject::invalid`].
+    pub fn param<T: std::str::FromStr>(&self, name: &str) -> Result<T, Reject> {
         Ok(self.params.parse(name)?)
     }
 }
 
-/// What a handler reports when it does not accept a message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HandlerError {
-    /// The message can never be handled (bad payload, bad parameter): acknowledged and dropped.
-    #[error("invalid message: {0}")]
-    Invalid(String),
-    /// Handling failed this time: not acknowledged, so redelivered after a reconnect to a
-    /// kept session.
-    #[error("handler failed: {0}")]
-    Failed(String),
-}
-
-impl HandlerError {
-    /// A failure (not acknowledged).
-    pub fn failed(e: impl std::fmt::Display) -> Self {
-        HandlerError::Failed(e.to_string())
-    }
-
-    /// An invalid message (acknowledged and dropped).
-    pub fn invalid(e: impl std::fmt::Display) -> Self {
-        HandlerError::Invalid(e.to_string())
-    }
-}
-
-impl From<CodecError> for HandlerError {
-    fn from(e: CodecError) -> Self {
-        HandlerError::Invalid(e.to_string())
-    }
-}
-
-impl From<TopicError> for HandlerError {
+/// A topic that does not match its template, or a parameter that does not parse, can never
+/// be handled.
+impl From<TopicError> for Reject {
     fn from(e: TopicError) -> Self {
-        HandlerError::Invalid(e.to_string())
+        Reject::invalid(e)
     }
 }
 
@@ -643,14 +616,14 @@ pub trait Handler: Send + Sync + 'static {
         &self,
         client: MqttClient,
         delivery: Delivery,
-    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+    ) -> impl Future<Output = Result<(), Reject>> + Send;
 }
 
 struct NoHandler;
 
 impl Handler for NoHandler {
-    async fn handle(&self, _client: MqttClient, _delivery: Delivery) -> Result<(), HandlerError> {
-        Err(HandlerError::Invalid("this client has no handler".into()))
+    async fn handle(&self, _client: MqttClient, _delivery: Delivery) -> Result<(), Reject> {
+        Err(Reject::invalid("this client has no handler"))
     }
 }
 
@@ -688,6 +661,29 @@ pub enum MqttError {
     /// lost the broker's session before the broker acknowledged it.
     #[error("publish not acknowledged: {0}")]
     NotAcknowledged(String),
+    /// A reply does not decode as the operation's reply message, or breaks its schema.
+    #[error("invalid reply: {0}")]
+    InvalidReply(String),
+}
+
+impl From<MqttError> for super::error::Error {
+    fn from(e: MqttError) -> Self {
+        use super::error::ErrorKind;
+        let kind = match &e {
+            MqttError::Config(_) | MqttError::NeedsV5(_) | MqttError::NoResponseTopic => {
+                ErrorKind::Config
+            }
+            MqttError::Topic(_) | MqttError::Codec(_) | MqttError::TooLarge(_) => {
+                ErrorKind::Invalid
+            }
+            MqttError::InvalidReply(_) => ErrorKind::Invalid,
+            MqttError::Closed => ErrorKind::Closed,
+            MqttError::Timeout(_) => ErrorKind::Timeout,
+            MqttError::TooManyRequests => ErrorKind::Busy,
+            MqttError::NotAcknowledged(_) => ErrorKind::Refused,
+        };
+        super::error::Error::new(kind, e)
+    }
 }
 
 /// A publish handed to the connection. QoS 1 and 2 publishes can be awaited until the broker
@@ -1107,7 +1103,7 @@ pub struct MqttClient {
 
 /// A handler's future, boxed so that a handler started in the event loop can finish in the
 /// dispatcher.
-type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>>;
+type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), Reject>> + Send>>;
 
 /// Work for the dispatcher, in arrival order, each with the acknowledgement to send when it is
 /// done — acknowledgements go out in the order the messages came, as MQTT asks (and as brokers
@@ -1534,11 +1530,7 @@ impl MqttClient {
                 Some(check) => delivery.decode_checked::<Resp>(check),
                 None => delivery.decode::<Resp>(),
             }
-            .map_err(|e| match e {
-                HandlerError::Invalid(m) | HandlerError::Failed(m) => {
-                    MqttError::Config(format!("invalid reply: {m}"))
-                }
-            }),
+            .map_err(|e| MqttError::InvalidReply(e.reason().to_owned())),
             Ok(Err(_)) => Err(MqttError::Closed),
             Err(_) => Err(MqttError::Timeout("waiting for the reply")),
         }
@@ -2130,7 +2122,7 @@ fn abandoned(inner: &Inner, generation: u64) -> bool {
 fn settle(
     inner: &Inner,
     topic: &str,
-    outcome: Result<Result<(), HandlerError>, Box<dyn std::any::Any + Send>>,
+    outcome: Result<Result<(), Reject>, Box<dyn std::any::Any + Send>>,
     token: Option<AckToken>,
 ) -> Option<AckToken> {
     let shared = &inner.shared;
@@ -2140,12 +2132,13 @@ fn settle(
             shared.consecutive_failures.store(0, Ordering::Relaxed);
             None
         }
-        Ok(Err(HandlerError::Invalid(why))) => {
+        Ok(Err(reject)) if reject.is_invalid() => {
             bump(&shared.counters.invalid);
+            let why = reject.reason();
             tracing::warn!(%topic, %why, "invalid message acknowledged and dropped");
             None
         }
-        Ok(Err(HandlerError::Failed(why))) => Some(why),
+        Ok(Err(reject)) => Some(reject.reason().to_owned()),
         Err(_) => Some("handler panicked".to_owned()),
     };
     let Some(why) = failure else {

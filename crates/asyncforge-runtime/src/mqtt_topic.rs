@@ -67,6 +67,12 @@ pub enum TopicError {
     },
 }
 
+impl From<TopicError> for super::error::Error {
+    fn from(e: TopicError) -> Self {
+        super::error::Error::new(super::error::ErrorKind::Invalid, e)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Level {
     Literal(String),

@@ -27,6 +27,18 @@ pub enum PostError {
     Reply(String),
 }
 
+impl From<PostError> for super::error::Error {
+    fn from(e: PostError) -> Self {
+        use super::error::ErrorKind;
+        let kind = match &e {
+            PostError::Encode(_) | PostError::Reply(_) => ErrorKind::Invalid,
+            PostError::Http(_) => ErrorKind::Transport,
+            PostError::Refused { .. } => ErrorKind::Refused,
+        };
+        super::error::Error::new(kind, e)
+    }
+}
+
 /// An HTTP client for generated clients: rustls with the `ring` provider and the webpki
 /// roots, independent of any process-wide crypto provider.
 pub fn http_client() -> Result<HttpClient, PostError> {

@@ -34,6 +34,20 @@ pub enum RequestError {
     TooMany(usize),
 }
 
+impl From<RequestError> for super::error::Error {
+    fn from(e: RequestError) -> Self {
+        use super::error::ErrorKind;
+        let kind = match &e {
+            RequestError::Timeout(_) => ErrorKind::Timeout,
+            RequestError::Closed => ErrorKind::Closed,
+            RequestError::Send(_) => ErrorKind::Transport,
+            RequestError::Refused(_) => ErrorKind::Refused,
+            RequestError::TooMany(_) => ErrorKind::Busy,
+        };
+        super::error::Error::new(kind, e)
+    }
+}
+
 pub use crate::message::CorrelationKey;
 
 /// Requests keyed by scope and correlation id. The keys are ids this side chose for its own

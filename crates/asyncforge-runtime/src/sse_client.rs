@@ -92,6 +92,19 @@ pub enum SseClientError {
     Unavailable(String),
 }
 
+impl From<SseClientError> for super::error::Error {
+    fn from(e: SseClientError) -> Self {
+        use super::error::ErrorKind;
+        let kind = match &e {
+            SseClientError::Http(e) if e.is_timeout() => ErrorKind::Timeout,
+            SseClientError::Http(_) => ErrorKind::Transport,
+            SseClientError::TooLarge(_) => ErrorKind::Invalid,
+            SseClientError::Unavailable(_) => ErrorKind::Config,
+        };
+        super::error::Error::new(kind, e)
+    }
+}
+
 /// How a client connects.
 #[derive(Debug, Clone)]
 pub struct SseClientConfig {

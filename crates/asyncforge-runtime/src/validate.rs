@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use serde_json::Value;
 
@@ -29,6 +30,19 @@ pub struct Invalid {
     pub violations: Vec<Violation>,
     /// How many violations there were in all.
     pub total: usize,
+}
+
+impl From<Invalid> for super::error::Error {
+    fn from(e: Invalid) -> Self {
+        super::error::Error::new(super::error::ErrorKind::Invalid, e)
+    }
+}
+
+/// A message that breaks its schema can never be handled.
+impl From<Invalid> for super::outcome::Reject {
+    fn from(e: Invalid) -> Self {
+        super::outcome::Reject::invalid(e)
+    }
 }
 
 impl fmt::Display for Invalid {
@@ -138,7 +152,62 @@ impl SchemaCheck {
     }
 }
 
+/// Whether outgoing messages are checked: not decided yet, off, on.
+static OUTGOING: AtomicU8 = AtomicU8::new(UNDECIDED);
+const UNDECIDED: u8 = 0;
+const OFF: u8 = 1;
+const ON: u8 = 2;
+
+/// The environment variable that turns outgoing checks on (`1`) or off (`0`) for a process
+/// that does not decide in code ([`check_outgoing`]).
+pub const CHECK_OUTGOING_ENV: &str = "ASYNCFORGE_CHECK_OUTGOING";
+
+/// Turns the checking of outgoing messages against their schemas on or off, for the whole
+/// process. Without a call, checks are on in debug builds and off in release builds, unless
+/// [`CHECK_OUTGOING_ENV`] says otherwise.
+pub fn check_outgoing(on: bool) {
+    OUTGOING.store(if on { ON } else { OFF }, Ordering::Relaxed);
+}
+
+/// Whether outgoing messages are checked against their schemas (see [`check_outgoing`]).
+pub fn outgoing_checked() -> bool {
+    match OUTGOING.load(Ordering::Relaxed) {
+        ON => true,
+        OFF => false,
+        _ => {
+            let on = match std::env::var(CHECK_OUTGOING_ENV).as_deref() {
+                Ok("1" | "true" | "on") => true,
+                Ok("0" | "false" | "off") => false,
+                _ => cfg!(debug_assertions),
+            };
+            // A concurrent `check_outgoing` wins over the default.
+            let _ = OUTGOING.compare_exchange(
+                UNDECIDED,
+                if on { ON } else { OFF },
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+            OUTGOING.load(Ordering::Relaxed) == ON
+        }
+    }
+}
+
 impl SchemaCheck {
+    /// Checks a message about to be sent against its payload schema, when outgoing checks are
+    /// on ([`outgoing_checked`]): `Err` has the same shape as the refusal of an incoming
+    /// message, the path of each violation. A schema its type enforces
+    /// ([`SchemaCheck::by_type`]) needs no check; a payload that does not encode as JSON is
+    /// left to the encoder to report.
+    pub fn check_outgoing<M: crate::message::Message>(&self, message: &M) -> Result<(), Invalid> {
+        if self.by_type || !outgoing_checked() {
+            return Ok(());
+        }
+        match serde_json::to_value(message.payload()) {
+            Ok(value) => self.check(&value),
+            Err(_) => Ok(()),
+        }
+    }
+
     /// Checks a channel parameter taken from a topic or path, as its typed value (a string,
     /// or the number or boolean it parsed as): `Err` names the parameter, its value and what
     /// is wrong.
@@ -237,6 +306,39 @@ mod tests {
         }
         let e = IDS.check(&json!({"list": [good, "x"]})).unwrap_err();
         assert_eq!(e.violations[0].path, "/list/1", "{e}");
+    }
+
+    #[test]
+    fn outgoing_messages_are_checked_unless_turned_off() {
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct Payload {
+            n: i64,
+        }
+        struct Msg(Payload);
+        impl crate::message::Message for Msg {
+            type Payload = Payload;
+            const NAME: &'static str = "msg";
+            const CONTENT_TYPE: Option<&'static str> = None;
+            fn payload(&self) -> &Payload {
+                &self.0
+            }
+            fn from_payload(payload: Payload) -> Self {
+                Msg(payload)
+            }
+        }
+        // Tests run as a debug build: on by default, unless the environment says otherwise.
+        if std::env::var_os(CHECK_OUTGOING_ENV).is_none() {
+            assert!(outgoing_checked());
+        }
+        check_outgoing(true);
+        let e = CHECK.check_outgoing(&Msg(Payload { n: 0 })).unwrap_err();
+        assert_eq!(e.violations[0].path, "/n", "{e}");
+        assert!(CHECK.check_outgoing(&Msg(Payload { n: 1 })).is_ok());
+        static TYPED: SchemaCheck = SchemaCheck::by_type(r#"{"type":"object","required":["x"]}"#);
+        assert!(TYPED.check_outgoing(&Msg(Payload { n: 0 })).is_ok());
+        check_outgoing(false);
+        assert!(CHECK.check_outgoing(&Msg(Payload { n: 0 })).is_ok());
+        check_outgoing(true);
     }
 
     #[test]

@@ -136,6 +136,18 @@ pub enum SendError {
     Encode(String),
 }
 
+impl From<SendError> for super::error::Error {
+    fn from(e: SendError) -> Self {
+        use super::error::ErrorKind;
+        let kind = match &e {
+            SendError::Gone(_) => ErrorKind::Closed,
+            SendError::SlowConsumer(_) | SendError::Dropped(_) => ErrorKind::Busy,
+            SendError::Encode(_) => ErrorKind::Invalid,
+        };
+        super::error::Error::new(kind, e)
+    }
+}
+
 impl Hub {
     /// A hub with the given limits.
     pub fn new(config: WsConfig) -> Self {

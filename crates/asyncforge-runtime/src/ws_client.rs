@@ -330,6 +330,17 @@ pub enum ClientError {
     QueueFull,
 }
 
+impl From<ClientError> for super::error::Error {
+    fn from(e: ClientError) -> Self {
+        use super::error::ErrorKind;
+        let kind = match &e {
+            ClientError::Closed => ErrorKind::Closed,
+            ClientError::QueueFull => ErrorKind::Busy,
+        };
+        super::error::Error::new(kind, e)
+    }
+}
+
 /// What a client does with a received event when the application's queue of events is full
 /// (the application reads it too slowly, or not at all). Replies to requests and refusals of
 /// them complete their requests without going through that queue, whatever the policy.
@@ -759,6 +770,18 @@ pub enum ReplyError {
     /// The client could not queue it.
     #[error(transparent)]
     Send(ClientError),
+}
+
+impl From<ReplyError> for super::error::Error {
+    fn from(e: ReplyError) -> Self {
+        use super::error::ErrorKind;
+        let kind = match &e {
+            ReplyError::Encode(_) => ErrorKind::Invalid,
+            ReplyError::Send(ClientError::Closed) => ErrorKind::Closed,
+            ReplyError::Send(ClientError::QueueFull) => ErrorKind::Busy,
+        };
+        super::error::Error::new(kind, e)
+    }
 }
 
 #[cfg(test)]

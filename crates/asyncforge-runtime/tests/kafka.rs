@@ -9,12 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use asyncforge_runtime::Message;
+use asyncforge_runtime::Reject;
 use asyncforge_runtime::backoff::Backoff;
 use asyncforge_runtime::codegen::{Deserialize, Serialize};
 use asyncforge_runtime::kafka::{
     Consumer, ConsumerOptions, DLT_ERROR_HEADER, DLT_OFFSET_HEADER, DLT_TOPIC_HEADER, Handler,
-    HandlerError, KafkaConfig, KafkaError, Producer, Record, TopicOutcome, TopicSpec,
-    ensure_topics,
+    KafkaConfig, KafkaError, Producer, Record, TopicOutcome, TopicSpec, ensure_topics,
 };
 use tokio::sync::oneshot;
 
@@ -117,9 +117,9 @@ struct Lights {
 }
 
 impl Handler for Lights {
-    async fn handle(&self, record: Record) -> Result<(), HandlerError> {
+    async fn handle(&self, record: Record) -> Result<(), Reject> {
         if record.route != 0 {
-            return Err(HandlerError::invalid("unknown route"));
+            return Err(Reject::invalid("unknown route"));
         }
         let key: Option<String> = record.key()?;
         let m: LightMeasured = record.decode()?;
@@ -131,7 +131,7 @@ impl Handler for Lights {
             *n
         };
         if self.fail.get(&seq).is_some_and(|f| attempt <= *f) {
-            return Err(HandlerError::failed(format!(
+            return Err(Reject::failed(format!(
                 "seq {seq} attempt {attempt}: downstream unavailable"
             )));
         }
@@ -159,7 +159,7 @@ impl Lights {
 struct Collect(Arc<Mutex<Vec<Record>>>);
 
 impl Handler for Collect {
-    async fn handle(&self, record: Record) -> Result<(), HandlerError> {
+    async fn handle(&self, record: Record) -> Result<(), Reject> {
         self.0.lock().expect("lock").push(record);
         Ok(())
     }
@@ -548,12 +548,12 @@ async fn rebalance_moves_partitions_without_loss() {
 struct Member(char, Arc<Mutex<Vec<(char, u32)>>>);
 
 impl Handler for Member {
-    async fn handle(&self, record: Record) -> Result<(), HandlerError> {
+    async fn handle(&self, record: Record) -> Result<(), Reject> {
         let m: LightMeasured = record.decode()?;
         tokio::time::sleep(Duration::from_millis(5)).await;
         self.1
             .lock()
-            .map_err(HandlerError::failed)?
+            .map_err(Reject::failed)?
             .push((self.0, m.0.seq));
         Ok(())
     }
@@ -596,13 +596,13 @@ async fn child_consumer_process() {
 struct AppendSeq(Arc<Mutex<std::fs::File>>);
 
 impl Handler for AppendSeq {
-    async fn handle(&self, record: Record) -> Result<(), HandlerError> {
+    async fn handle(&self, record: Record) -> Result<(), Reject> {
         let m: LightMeasured = record.decode()?;
         tokio::time::sleep(Duration::from_millis(2)).await;
-        let mut f = self.0.lock().map_err(HandlerError::failed)?;
+        let mut f = self.0.lock().map_err(Reject::failed)?;
         // One write per record: a kill leaves whole lines.
         f.write_all(format!("{}\n", m.0.seq).as_bytes())
-            .map_err(HandlerError::failed)
+            .map_err(Reject::failed)
     }
 }
 

@@ -11,11 +11,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use asyncforge_runtime::Message;
+use asyncforge_runtime::Reject;
 use asyncforge_runtime::backoff::Backoff;
 use asyncforge_runtime::codegen::{Deserialize, Serialize};
 use asyncforge_runtime::mqtt::{
-    Delivery, Handler, HandlerError, LastWill, MqttClient, MqttConfig, MqttTls, PublishOptions,
-    Qos, State, Subscription, TopicTemplate, Version,
+    Delivery, Handler, LastWill, MqttClient, MqttConfig, MqttTls, PublishOptions, Qos, State,
+    Subscription, TopicTemplate, Version,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -357,7 +358,7 @@ struct Lights {
 }
 
 impl Handler for Lights {
-    async fn handle(&self, _client: MqttClient, d: Delivery) -> Result<(), HandlerError> {
+    async fn handle(&self, _client: MqttClient, d: Delivery) -> Result<(), Reject> {
         match d.route {
             0 => {
                 let id: String = d.param("id")?;
@@ -366,12 +367,12 @@ impl Handler for Lights {
                 let mut seen = self.seen.lock().expect("lock");
                 if self.fail_first.contains(&seq) && !seen.failures.contains_key(&seq) {
                     seen.failures.insert(seq, 1);
-                    return Err(HandlerError::failed("database unavailable"));
+                    return Err(Reject::failed("database unavailable"));
                 }
                 seen.ok.push((id, seq, m.0));
                 Ok(())
             }
-            other => Err(HandlerError::invalid(format!("no route {other}"))),
+            other => Err(Reject::invalid(format!("no route {other}"))),
         }
     }
 }
@@ -550,7 +551,7 @@ async fn round_trip(addr: Addr) {
 struct WillCounter(Arc<Mutex<Seen>>);
 
 impl Handler for WillCounter {
-    async fn handle(&self, _c: MqttClient, d: Delivery) -> Result<(), HandlerError> {
+    async fn handle(&self, _c: MqttClient, d: Delivery) -> Result<(), Reject> {
         if d.route == 1 && d.payload[..] == b"gone"[..] {
             self.0.lock().expect("lock").failures.insert(0, 1);
         }
@@ -654,13 +655,13 @@ async fn request_reply(addr: Addr) {
 struct Doubler;
 
 impl Handler for Doubler {
-    async fn handle(&self, client: MqttClient, d: Delivery) -> Result<(), HandlerError> {
+    async fn handle(&self, client: MqttClient, d: Delivery) -> Result<(), Reject> {
         let n: u32 = d.param("n")?;
         let m: LightMeasured = d.decode()?;
         if d.properties.content_type.as_deref() != Some("application/json")
             || d.properties.message_expiry_interval.is_none_or(|e| e > 30)
         {
-            return Err(HandlerError::invalid("properties lost"));
+            return Err(Reject::invalid("properties lost"));
         }
         let answer = LightMeasured(Lumens {
             lumens: m.0.lumens * 2,
@@ -670,7 +671,7 @@ impl Handler for Doubler {
             .reply(&d, &answer, &PublishOptions::new(Qos::AtLeastOnce))
             .await
             .map(drop)
-            .map_err(HandlerError::failed)
+            .map_err(Reject::failed)
     }
 }
 
@@ -764,7 +765,7 @@ struct Moody {
 }
 
 impl Handler for Moody {
-    async fn handle(&self, _client: MqttClient, d: Delivery) -> Result<(), HandlerError> {
+    async fn handle(&self, _client: MqttClient, d: Delivery) -> Result<(), Reject> {
         let seq: u32 = d.param("seq")?;
         if seq.is_multiple_of(3) {
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -840,10 +841,10 @@ struct TraceHeaders {
 }
 
 /// Hands every delivery's typed headers (or the error reading them) to the test.
-struct HeaderSink(Arc<Mutex<Vec<Result<TraceHeaders, HandlerError>>>>);
+struct HeaderSink(Arc<Mutex<Vec<Result<TraceHeaders, Reject>>>>);
 
 impl Handler for HeaderSink {
-    async fn handle(&self, _c: MqttClient, d: Delivery) -> Result<(), HandlerError> {
+    async fn handle(&self, _c: MqttClient, d: Delivery) -> Result<(), Reject> {
         let _: LightMeasured = d.decode()?;
         self.0.lock().expect("lock").push(d.typed_headers());
         Ok(())
@@ -890,7 +891,7 @@ async fn headers_as_user_properties(addr: Addr) {
     let seen = seen.lock().expect("lock").clone();
     assert_eq!(seen[0], Ok(headers), "{}", addr.label);
     assert!(
-        matches!(&seen[1], Err(HandlerError::Invalid(why)) if why.contains("headers")),
+        matches!(&seen[1], Err(r) if r.is_invalid() && r.reason().contains("headers")),
         "{:?}",
         seen[1]
     );

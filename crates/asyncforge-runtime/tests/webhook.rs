@@ -9,11 +9,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use asyncforge_runtime::Reject;
 use asyncforge_runtime::backoff::Backoff;
 use asyncforge_runtime::http::callbacks::{SubscriptionConfig, Subscriptions};
 use asyncforge_runtime::http::outbox::{FileOutbox, MemoryOutbox, Outbox};
 use asyncforge_runtime::http::receiver::{
-    HandlerError, Receiver, ReceiverConfig, Single, Webhook, WebhookHandler,
+    Receiver, ReceiverConfig, Single, Webhook, WebhookHandler,
 };
 use asyncforge_runtime::http::sender::{
     AttemptError, DeliveryError, Sender, SenderConfig, Subscriber,
@@ -65,7 +66,7 @@ impl WebhookHandler<OrderPlaced> for Record {
     fn handle(
         &self,
         hook: Webhook<OrderPlaced>,
-    ) -> impl std::future::Future<Output = Result<(), HandlerError>> + Send {
+    ) -> impl std::future::Future<Output = Result<(), Reject>> + Send {
         let seen = self.0.clone();
         async move {
             seen.record(hook.message.0.id);
@@ -253,10 +254,10 @@ async fn replayed_tampered_and_stale_requests_are_rejected() {
             let (seen, fail) = (s2.clone(), f2.clone());
             async move {
                 if fail.swap(false, Ordering::SeqCst) {
-                    return Err(HandlerError::Retry("database down".into()));
+                    return Err(Reject::failed("database down"));
                 }
                 if hook.message.0.item.is_empty() {
-                    return Err(HandlerError::Reject("empty item".into()));
+                    return Err(Reject::invalid("empty item"));
                 }
                 seen.record(hook.message.0.id);
                 Ok(())

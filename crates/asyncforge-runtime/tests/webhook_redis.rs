@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use asyncforge_runtime::Reject;
 use asyncforge_runtime::http::idempotency::{Claim, IdempotencyStore};
-use asyncforge_runtime::http::receiver::{HandlerError, Receiver, ReceiverConfig, Webhook};
+use asyncforge_runtime::http::receiver::{Receiver, ReceiverConfig, Webhook};
 use asyncforge_runtime::http::redis_store::RedisStore;
 use asyncforge_runtime::http::signature::{Scheme, Signer, generate_secret, unix_now};
 use axum::Router;
@@ -104,7 +105,7 @@ async fn receivers_sharing_redis_handle_each_webhook_once() {
                 let h = h.clone();
                 async move {
                     h.fetch_add(1, Ordering::SeqCst);
-                    Ok::<(), HandlerError>(())
+                    Ok::<(), Reject>(())
                 }
             },
         )

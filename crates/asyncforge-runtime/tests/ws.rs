@@ -24,7 +24,7 @@ impl Handler for Echo {
     async fn on_frame(&self, ctx: &Ctx, frame: Frame) -> Result<(), Refusal> {
         match frame {
             Frame::Text(t) if t == "bad" => {
-                Err(Reject("`bad` is not a valid message".into()).into())
+                Err(Reject::invalid("`bad` is not a valid message").into())
             }
             other => {
                 let _ = ctx.hub.send(ctx.conn, other);

@@ -1,7 +1,8 @@
 //! The README's journey, run verbatim: install the binary, generate a crate outside the
-//! repository, build it. The commands are read from the README's first `sh` block under
-//! "## Generating Rust" and run with `sh -e` in a copy of the repository inside a temporary
-//! directory, so `../harbor` lands beside the copy, as it would beside a fresh clone.
+//! repository, build it, and run the README's code against it. The commands are read from the
+//! README's first `sh` block under "## Generating Rust" and run with `sh -e` in a copy of the
+//! repository inside a temporary directory, so `../harbor` lands beside the copy, as it would
+//! beside a fresh clone; the first `rust` block after them becomes an example of that crate.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,13 +11,14 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The first ```` ```sh ```` block after `heading`.
-fn sh_block(readme: &str, heading: &str) -> String {
+/// The first ```` ```lang ```` block after `heading`.
+fn block(readme: &str, heading: &str, lang: &str) -> String {
     let after = readme
         .split_once(heading)
         .unwrap_or_else(|| panic!("README has no `{heading}`"))
         .1;
-    let start = after.find("```sh\n").expect("an sh block") + "```sh\n".len();
+    let fence = format!("```{lang}\n");
+    let start = after.find(&fence).expect("a block") + fence.len();
     let len = after[start..].find("```").expect("the block ends");
     after[start..start + len].to_owned()
 }
@@ -50,7 +52,7 @@ fn copy_tracked(from: &Path, to: &Path) {
 #[test]
 fn the_readme_journey_works_verbatim() {
     let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
-    let commands = sh_block(&readme, "## Generating Rust");
+    let commands = block(&readme, "## Generating Rust", "sh");
     assert!(
         commands.contains("asyncforge generate rust"),
         "the block is the journey: {commands}"
@@ -80,4 +82,22 @@ fn the_readme_journey_works_verbatim() {
     let manifest = std::fs::read_to_string(harbor.join("Cargo.toml")).expect("generated crate");
     assert!(!manifest.contains("asyncforge-runtime"), "{manifest}");
     assert!(harbor.join("src/runtime/mod.rs").is_file());
+
+    // The README's code, as a user of the generated crate writes it.
+    let code = block(&readme, "## Generating Rust", "rust");
+    assert!(code.contains("use harbor_telemetry::"), "{code}");
+    let (uses, body): (Vec<&str>, Vec<&str>) = code.lines().partition(|l| l.starts_with("use "));
+    let example = format!(
+        "{}\n\nfn main() -> Result<(), Box<dyn std::error::Error>> {{\n{}\n    assert_eq!(back, status);\n    Ok(())\n}}\n",
+        uses.join("\n"),
+        body.join("\n")
+    );
+    std::fs::create_dir_all(harbor.join("examples")).expect("mkdir");
+    std::fs::write(harbor.join("examples/readme.rs"), example).expect("write");
+    let o = Command::new(env!("CARGO"))
+        .args(["run", "--quiet", "--example", "readme", "--manifest-path"])
+        .arg(harbor.join("Cargo.toml"))
+        .output()
+        .expect("cargo run");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }

@@ -61,7 +61,7 @@ impl Handler for App {
 
     async fn post_message(&self, session: &RoomSession, message: Post) -> Result<(), Reject> {
         if message.payload.text == "forbidden" {
-            return Err(Reject("this room does not take that word".into()));
+            return Err(Reject::invalid("this room does not take that word"));
         }
         let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
         let relayed = Relayed::new(RelayedPayload {
@@ -74,7 +74,7 @@ impl Handler for App {
         self.out
             .relay_message(&session.params, relayed)
             .map(|_| ())
-            .map_err(|e| Reject(e.to_string()))
+            .map_err(Reject::failed)
     }
 
     fn lobby_opened(&self, session: &LobbySession) {
@@ -83,7 +83,7 @@ impl Handler for App {
 
     async fn ping(&self, _session: &LobbySession, message: Ping) -> Result<Pong, Reject> {
         if let Some(why) = message.payload.extra.get("refuse").and_then(|v| v.as_str()) {
-            return Err(Reject(format!("ping refused: {why}")));
+            return Err(Reject::invalid(format!("ping refused: {why}")));
         }
         // No request id: the server copies the ping's into the reply.
         Ok(Pong::new(PongPayload {
@@ -100,7 +100,7 @@ impl Handler for App {
         message: Quote,
     ) -> Result<QuoteAck, Reject> {
         if request.params.symbol == "solusd" && message.payload.size > 100.0 {
-            return Err(Reject("size limit for solusd is 100".into()));
+            return Err(Reject::invalid("size limit for solusd is 100"));
         }
         Ok(QuoteAck::new(QuoteAckPayload {
             accepted: true,
@@ -626,19 +626,38 @@ async fn sse_streams_events_and_takes_posts() {
     let ack = quotes.submit_quote(&eth, quote(2500.0, 1.5)).await.unwrap();
     assert!(ack.payload.accepted);
     assert_eq!(ack.payload.id, 1);
-    match quotes.submit_quote(&eth, quote(-1.0, 1.0)).await {
-        Err(asyncforge_runtime::post::PostError::Refused { status, reason }) => {
-            assert_eq!(status, 400);
-            assert!(reason.contains("/price"), "{reason}");
-        }
-        other => panic!("{other:?}"),
-    }
+    // A quote that breaks the schema does not leave the generated client (outgoing checks are
+    // on in debug builds) ...
+    let err = quotes
+        .submit_quote(&eth, quote(-1.0, 1.0))
+        .await
+        .expect_err("invalid");
+    assert_eq!(
+        err.kind(),
+        snapshot_pulse_rooms::ErrorKind::Invalid,
+        "{err}"
+    );
+    assert!(err.to_string().contains("/price"), "{err}");
+    // ... and a peer that posts it anyway is refused by the server.
+    let raw = webhooks::http()
+        .post(quotes.url(&eth))
+        .header("content-type", "application/json")
+        .body(r#"{"side":"bid","price":-1.0,"size":1.0}"#)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(raw.status(), 400);
+    let why = raw.text().await.expect("body");
+    assert!(why.contains("/price"), "{why}");
     let sol = QuotesParams {
         symbol: "solusd".into(),
     };
     match quotes.submit_quote(&sol, quote(20.0, 500.0)).await {
-        Err(asyncforge_runtime::post::PostError::Refused { status, reason }) => {
-            assert_eq!(status, 422);
+        Err(ref e)
+            if let Some(asyncforge_runtime::post::PostError::Refused { status, reason }) =
+                e.downcast_ref() =>
+        {
+            assert_eq!(*status, 422);
             assert!(reason.contains("size limit"), "{reason}");
         }
         other => panic!("{other:?}"),
@@ -648,7 +667,12 @@ async fn sse_streams_events_and_takes_posts() {
         symbol: "dogeusd".into(),
     };
     match quotes.submit_quote(&doge, quote(1.0, 1.0)).await {
-        Err(asyncforge_runtime::post::PostError::Refused { status, .. }) => assert_eq!(status, 404),
+        Err(ref e)
+            if let Some(asyncforge_runtime::post::PostError::Refused { status, .. }) =
+                e.downcast_ref() =>
+        {
+            assert_eq!(*status, 404)
+        }
         other => panic!("{other:?}"),
     }
     s.task.abort();

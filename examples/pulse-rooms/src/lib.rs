@@ -13,22 +13,17 @@ pub mod app {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::Duration;
 
-    use asyncforge_runtime::codegen::{DateTime, Uuid};
-    use asyncforge_runtime::endpoint::Reject;
-    use asyncforge_runtime::sse_client::SseClientConfig;
-    use asyncforge_runtime::sse_server::Post as HttpPost;
-    use asyncforge_runtime::tokio;
-
     use super::channels::{LobbyParams, PricesParams, QuotesParams, RelayMessage, RoomParams};
     use super::client::{
         ClientOptions, LobbyClient, LobbyEvent, PricesClient, PricesEvent, QuotesClient,
-        RoomClient, RoomEvent,
+        RoomClient, RoomEvent, SseClientConfig,
     };
     use super::messages::{
         IAm, Ping, Pong, Post, Presence, Quote, QuoteAck, Relayed, Tick, WhoAreYou,
     };
-    use super::server::{Handler, LobbySession, RoomSession, Sender};
+    use super::server::{Handler, LobbySession, Post as HttpPost, RoomSession, Sender};
     use super::types::*;
+    use super::{DateTime, Reject, Uuid};
 
     /// The symbols the ticker publishes (the `symbol` enum of `prices/{symbol}`).
     pub const SYMBOLS: [&str; 3] = ["btcusd", "ethusd", "solusd"];
@@ -54,35 +49,33 @@ pub mod app {
 
     impl Handler for Rooms {
         fn room_opened(&self, session: &RoomSession) {
-            let joined = Presence::new(PresencePayload {
-                nick: session.query.nick.clone(),
-                state: PresencePayloadState::Joined,
-                extra: Default::default(),
-            });
+            let joined = Presence::new(PresencePayload::new(
+                &session.query.nick,
+                PresencePayloadState::Joined,
+            ));
             let _ = self.out.relay_message(&session.params, joined);
         }
 
         fn room_closed(&self, session: &RoomSession) {
-            let left = Presence::new(PresencePayload {
-                nick: session.query.nick.clone(),
-                state: PresencePayloadState::Left,
-                extra: Default::default(),
-            });
+            let left = Presence::new(PresencePayload::new(
+                &session.query.nick,
+                PresencePayloadState::Left,
+            ));
             let _ = self.out.relay_message(&session.params, left);
         }
 
         async fn post_message(&self, session: &RoomSession, message: Post) -> Result<(), Reject> {
-            let relayed = Relayed::new(RelayedPayload {
-                seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
-                from: session.query.nick.clone(),
-                text: message.payload.text,
-                at: DateTime::now(),
-                extra: Default::default(),
-            });
+            let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+            let relayed = Relayed::new(RelayedPayload::new(
+                seq,
+                &session.query.nick,
+                message.payload.text,
+                DateTime::now(),
+            ));
             self.out
                 .relay_message(&session.params, relayed)
                 .map(drop)
-                .map_err(|e| Reject(e.to_string()))
+                .map_err(Reject::failed)
         }
 
         fn lobby_opened(&self, session: &LobbySession) {
@@ -91,11 +84,7 @@ pub mod app {
             let conn = session.conn();
             let id = Uuid::from_u128(u128::from(conn.0));
             tokio::spawn(async move {
-                let question = WhoAreYou::new(WhoAreYouPayload {
-                    event: WhoAreYouPayloadEvent::WhoAreYou,
-                    request_id: id,
-                    extra: Default::default(),
-                });
+                let question = WhoAreYou::new(WhoAreYouPayload::new(id));
                 match out.ask_identity(conn, question).await {
                     Ok(answer) => {
                         println!("lobby: connection {} is {}", conn.0, answer.payload.agent)
@@ -107,12 +96,7 @@ pub mod app {
 
         async fn ping(&self, _session: &LobbySession, _message: Ping) -> Result<Pong, Reject> {
             // The reply's requestId is left empty: the server copies the ping's.
-            Ok(Pong::new(PongPayload {
-                event: PongPayloadEvent::Pong,
-                request_id: None,
-                server_time: DateTime::now(),
-                extra: Default::default(),
-            }))
+            Ok(Pong::new(PongPayload::new(DateTime::now())))
         }
 
         async fn submit_quote(
@@ -121,16 +105,13 @@ pub mod app {
             message: Quote,
         ) -> Result<QuoteAck, Reject> {
             if message.payload.size > 1_000.0 {
-                return Err(Reject(format!(
+                return Err(Reject::invalid(format!(
                     "{} quotes are limited to 1000 units",
                     request.params.symbol
                 )));
             }
-            Ok(QuoteAck::new(QuoteAckPayload {
-                accepted: true,
-                id: self.quotes.fetch_add(1, Ordering::Relaxed) as i64 + 1,
-                extra: Default::default(),
-            }))
+            let id = self.quotes.fetch_add(1, Ordering::Relaxed) as i64 + 1;
+            Ok(QuoteAck::new(QuoteAckPayload::new(true, id)))
         }
     }
 
@@ -146,12 +127,7 @@ pub mod app {
             for (i, symbol) in SYMBOLS.iter().enumerate() {
                 let wobble = ((step * 7 + i as u64 * 13) % 11) as f64 - 5.0;
                 prices[i] = (prices[i] * (1.0 + wobble / 10_000.0) * 100.0).round() / 100.0;
-                let tick = Tick::new(TickPayload {
-                    symbol: (*symbol).to_owned(),
-                    price: prices[i],
-                    at: DateTime::now(),
-                    extra: Default::default(),
-                });
+                let tick = Tick::new(TickPayload::new(*symbol, prices[i], DateTime::now()));
                 let params = PricesParams {
                     symbol: (*symbol).to_owned(),
                 };
@@ -181,18 +157,13 @@ pub mod app {
         let params = RoomParams {
             room_id: "general".into(),
         };
-        let query = RoomQuery {
-            nick: nick.into(),
-            history: None,
-            extra: Default::default(),
-        };
+        let query = RoomQuery::new(nick);
         let mut room = RoomClient::connect(&ws_url, &params, &query, ClientOptions::default());
         room.wait_connected().await;
         for i in 1..=posts {
-            room.post_message(Post::new(PostPayload {
-                text: format!("hello #{i} from {nick}"),
-                reply_to: None,
-            }))
+            room.post_message(Post::new(PostPayload::new(format!(
+                "hello #{i} from {nick}"
+            ))))
             .map_err(|e| e.to_string())?;
         }
         let mut relayed = 0;
@@ -223,11 +194,9 @@ pub mod app {
         // The lobby: a request of ours, and one of the server's.
         let mut lobby = LobbyClient::connect(&ws_url, &LobbyParams {}, ClientOptions::default());
         let pong = lobby
-            .ping(Ping::new(PingPayload {
-                event: PingPayloadEvent::Ping,
-                request_id: Some(Uuid::from_u128(42)),
-                extra: Default::default(),
-            }))
+            .ping(Ping::new(
+                PingPayload::new().with_request_id(Uuid::from_u128(42)),
+            ))
             .await
             .map_err(|e| e.to_string())?;
         out.push(format!(
@@ -241,12 +210,10 @@ pub mod app {
         match tokio::time::timeout(wait, lobby.next()).await {
             Ok(Some(LobbyEvent::AskIdentity(question, responder))) => {
                 responder
-                    .reply(IAm::new(IAmPayload {
-                        event: IAmPayloadEvent::IAm,
-                        request_id: question.payload.request_id,
-                        agent: format!("{nick} (pulse-rooms example client)"),
-                        extra: Default::default(),
-                    }))
+                    .reply(IAm::new(IAmPayload::new(
+                        question.payload.request_id,
+                        format!("{nick} (pulse-rooms example client)"),
+                    )))
                     .map_err(|e| e.to_string())?;
                 out.push("lobby: told the server who we are".into());
             }
@@ -287,11 +254,7 @@ pub mod app {
                 &QuotesParams {
                     symbol: "btcusd".into(),
                 },
-                Quote::new(QuotePayload {
-                    side: QuotePayloadSide::Bid,
-                    price: 63_990.5,
-                    size: 0.25,
-                }),
+                Quote::new(QuotePayload::new(QuotePayloadSide::Bid, 63_990.5, 0.25)),
             )
             .await
             .map_err(|e| e.to_string())?;

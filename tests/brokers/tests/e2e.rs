@@ -16,7 +16,8 @@ use asyncforge_brokers_tests::{
     system_mosquitto, unique, wait_until,
 };
 use asyncforge_runtime::kafka::{self, KafkaConfig};
-use asyncforge_runtime::mqtt::{self, HandlerError, MqttConfig, Version};
+use asyncforge_runtime::mqtt::{self, MqttConfig, Version};
+use asyncforge_runtime::{Error, ErrorKind, Reject};
 use rdkafka::Message as _;
 use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use rdkafka::message::Headers as _;
@@ -100,11 +101,7 @@ impl Drop for RawMqtt {
     }
 }
 
-fn mqtt_config(
-    base: Result<MqttConfig, mqtt::MqttError>,
-    port: u16,
-    version: Version,
-) -> MqttConfig {
+fn mqtt_config(base: Result<MqttConfig, Error>, port: u16, version: Version) -> MqttConfig {
     let mut c = base.expect("generated config");
     c.host = "127.0.0.1".into();
     c.port = port;
@@ -144,7 +141,7 @@ macro_rules! streetlights_mqtt {
             async fn receive_light_measurement(
                 &self,
                 r: $krate::mqtt::Received<$krate::mqtt::$measured, $krate::messages::LightMeasured>,
-            ) -> Result<(), HandlerError> {
+            ) -> Result<(), Reject> {
                 if let Ok(mut v) = self.0.lock() {
                     v.push((r.params.streetlight_id, r.message.payload.lumens));
                 }
@@ -319,7 +316,7 @@ impl fleet::mqtt::Handler for Lamps {
     async fn handle_command(
         &self,
         r: fleet::mqtt::Received<fleet::mqtt::LampCommandsParams, fleet::messages::Command>,
-    ) -> Result<fleet::messages::Ack, HandlerError> {
+    ) -> Result<fleet::messages::Ack, Reject> {
         if let Ok(mut v) = self.commands.lock() {
             v.push((
                 r.params.lamp_id.clone(),
@@ -337,7 +334,7 @@ impl fleet::mqtt::Handler for Lamps {
     async fn watch_status(
         &self,
         r: fleet::mqtt::Received<fleet::mqtt::LampStatusParams, fleet::messages::Status>,
-    ) -> Result<(), HandlerError> {
+    ) -> Result<(), Reject> {
         if let Ok(mut v) = self.statuses.lock() {
             v.push((r.params.lamp_id, r.message.payload.seq, r.delivery.retain));
         }
@@ -1031,70 +1028,115 @@ async fn mqtt_clients_of_one_application_never_share_a_client_id() {
     sub.close().await;
 }
 
+/// An `ack` with `level: 150` (`maximum: 100`).
+fn overbright_ack(lamp_id: String) -> fleet::messages::Ack {
+    fleet::messages::Ack::new(fleet::types::AckPayload {
+        lamp_id,
+        applied: true,
+        level: Some(150),
+        extra: BTreeMap::new(),
+    })
+}
+
+fn dim_command() -> fleet::messages::Command {
+    fleet::messages::Command::new(fleet::types::CommandPayload {
+        action: fleet::types::CommandPayloadAction::Dim,
+        level: Some(30),
+        extra: BTreeMap::new(),
+    })
+}
+
 /// An MQTT 5 reply is an incoming message too: the generated requester checks it against its
-/// schema, so a lamp answering with `level: 150` (`maximum: 100`) gives the caller an error
-/// naming `/level`, not a value outside the contract.
+/// schema, so a lamp (here a peer on the runtime's client alone, which checks nothing it sends)
+/// answering with `level: 150` (`maximum: 100`) gives the caller an error naming `/level`, not
+/// a value outside the contract. A lamp on the generated subscriber never sends that reply: its
+/// handler's answer is checked before it leaves (outgoing checks, on in debug builds), the
+/// command counts as failed, and the caller gets no answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtt5_replies_are_checked_against_their_schema() {
+    /// Answers every command with an overbright ack, through the runtime's client.
+    struct RawLamp;
+    impl mqtt::Handler for RawLamp {
+        async fn handle(
+            &self,
+            client: mqtt::MqttClient,
+            delivery: mqtt::Delivery,
+        ) -> Result<(), Reject> {
+            let lamp_id = delivery
+                .topic
+                .split('/')
+                .nth(2)
+                .unwrap_or_default()
+                .to_owned();
+            client
+                .reply(
+                    &delivery,
+                    &overbright_ack(lamp_id),
+                    &mqtt::PublishOptions::new(delivery.qos),
+                )
+                .await
+                .map(drop)
+                .map_err(Reject::failed)
+        }
+    }
+    /// The same answer from a handler of the generated subscriber.
     #[derive(Clone)]
     struct Overbright;
     impl fleet::mqtt::Handler for Overbright {
         async fn handle_command(
             &self,
             r: fleet::mqtt::Received<fleet::mqtt::LampCommandsParams, fleet::messages::Command>,
-        ) -> Result<fleet::messages::Ack, HandlerError> {
-            Ok(fleet::messages::Ack::new(fleet::types::AckPayload {
-                lamp_id: r.params.lamp_id,
-                applied: true,
-                level: Some(150),
-                extra: BTreeMap::new(),
-            }))
+        ) -> Result<fleet::messages::Ack, Reject> {
+            Ok(overbright_ack(r.params.lamp_id))
         }
 
         async fn watch_status(
             &self,
             _: fleet::mqtt::Received<fleet::mqtt::LampStatusParams, fleet::messages::Status>,
-        ) -> Result<(), HandlerError> {
+        ) -> Result<(), Reject> {
             Ok(())
         }
     }
     for (broker, port) in mqtt_brokers(Version::V5) {
-        let lamp = fleet::mqtt::subscribe(
+        let config = |name: &str| {
             mqtt_config(
-                fleet::mqtt::broker_config(Some(&unique("overbright"))),
+                fleet::mqtt::broker_config(Some(&unique(name))),
                 port,
                 Version::V5,
-            ),
-            Overbright,
-        )
-        .expect("subscribe");
-        lamp.wait_connected(LONG).await.expect("lamp connected");
-        let controller = fleet::mqtt::Publisher::start(mqtt_config(
-            fleet::mqtt::broker_config(Some(&unique("ctrl"))),
-            port,
-            Version::V5,
-        ))
-        .expect("controller");
+            )
+        };
+        let controller = fleet::mqtt::Publisher::start(config("ctrl")).expect("controller");
         let params = fleet::mqtt::LampCommandsParams {
             lamp_id: unique("lamp"),
         };
-        let answer = controller
-            .send_command(
-                &params,
-                &fleet::messages::Command::new(fleet::types::CommandPayload {
-                    action: fleet::types::CommandPayloadAction::Dim,
-                    level: Some(30),
-                    extra: BTreeMap::new(),
-                }),
-                LONG,
-            )
-            .await;
-        match answer {
-            Err(e @ mqtt::MqttError::Config(_)) => {
+
+        let raw = mqtt::MqttClient::start(
+            config("raw-lamp"),
+            fleet::mqtt::subscriptions().expect("subscriptions"),
+            RawLamp,
+        )
+        .expect("raw lamp");
+        raw.wait_connected(LONG).await.expect("raw lamp connected");
+        match controller.send_command(&params, &dim_command(), LONG).await {
+            Err(e) if e.kind() == ErrorKind::Invalid => {
                 assert!(e.to_string().contains("/level"), "{broker}: {e}");
             }
             other => panic!("{broker}: an invalid reply was accepted or timed out: {other:?}"),
         }
+        raw.close().await;
+
+        let lamp = fleet::mqtt::subscribe(config("overbright"), Overbright).expect("subscribe");
+        lamp.wait_connected(LONG).await.expect("lamp connected");
+        let answer = controller
+            .send_command(&params, &dim_command(), Duration::from_secs(2))
+            .await
+            .expect_err("no reply leaves the generated lamp");
+        assert_eq!(answer.kind(), ErrorKind::Timeout, "{broker}: {answer}");
+        assert!(
+            lamp.stats().failed >= 1,
+            "{broker}: the handling counts as failed: {:?}",
+            lamp.stats()
+        );
         controller.client().close().await;
         lamp.close().await;
     }
@@ -1117,7 +1159,7 @@ async fn mqtt_incoming_messages_are_checked_against_the_whole_schema() {
                 harbor::mqtt::CraneStatusParams,
                 harbor::messages::CraneStatus,
             >,
-        ) -> Result<(), HandlerError> {
+        ) -> Result<(), Reject> {
             if let Ok(mut v) = self.0.lock() {
                 v.push((
                     r.params.berth,
@@ -1235,10 +1277,10 @@ impl fleet::kafka::Handler for Ledger {
     async fn record_reading(
         &self,
         r: fleet::kafka::Received<(), u64, fleet::messages::EnergyReading>,
-    ) -> Result<(), kafka::HandlerError> {
+    ) -> Result<(), Reject> {
         let seq = r.message.payload.seq;
         if Some(seq) == self.fail_seq {
-            return Err(kafka::HandlerError::failed("the ledger refuses this one"));
+            return Err(Reject::failed("the ledger refuses this one"));
         }
         let trace = r.message.headers.and_then(|h| h.trace_id);
         if let Ok(mut v) = self.booked.lock() {
@@ -1268,7 +1310,7 @@ fn run_ledger(
     ledger: Ledger,
 ) -> (
     tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<Result<kafka::ConsumerStats, kafka::KafkaError>>,
+    tokio::task::JoinHandle<Result<kafka::ConsumerStats, Error>>,
 ) {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -1510,7 +1552,7 @@ macro_rules! streetlights_kafka {
                     Vec<u8>,
                     $krate::messages::LightMeasured,
                 >,
-            ) -> Result<(), kafka::HandlerError> {
+            ) -> Result<(), Reject> {
                 let header = r.message.headers.and_then(|h| h.my_app_header);
                 if let Ok(mut v) = self.0.lock() {
                     v.push((

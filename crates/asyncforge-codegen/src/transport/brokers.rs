@@ -437,7 +437,6 @@ impl Cx<'_> {
 
     /// Decoding an operation that carries several messages: each message type is tried on
     /// `source` (an expression with a `decode::<T>()` method) in order, and a payload that is
-    /// none of them makes the handler return `<module>::HandlerError::invalid`.
     /// The name of a message's payload check in the module's `checks`.
     pub fn check_ident(&self, id: MessageId) -> proc_macro2::Ident {
         format_ident!(
@@ -452,19 +451,21 @@ impl Cx<'_> {
         quote!(checks::#c)
     }
 
-    /// The `checks` module of a broker module: the payload schema of every message its
-    /// receive operations take and of every reply its send operations wait for, and the schema
-    /// of every parameter of the receive operations' channels. Empty when nothing comes in.
+    /// The `checks` module of a broker module: the payload schema of every message it sends
+    /// or receives (replies included), and the schema of every parameter of the receive
+    /// operations' channels.
     pub fn checks(&self, model: &BrokerModel) -> TokenStream {
         let mut messages: Vec<MessageId> = model
             .receive
             .iter()
+            .chain(&model.send)
             .flat_map(|op| op.messages.iter().copied())
             // Only MQTT generates request/reply.
             .chain(
                 model
                     .send
                     .iter()
+                    .chain(&model.receive)
                     .filter(|_| model.broker == Broker::Mqtt)
                     .filter_map(|op| op.reply),
             )
@@ -498,8 +499,9 @@ impl Cx<'_> {
             return TokenStream::new();
         }
         quote! {
-            /// The schemas received messages and the parameters in their topics are checked
-            /// against (a message that breaks one is invalid).
+            /// The schemas messages are checked against: received ones and the parameters in
+            /// their topics always (a message that breaks one is invalid), sent ones when
+            /// outgoing checks are on (`runtime::validate::check_outgoing`).
             pub mod checks {
                 use crate::runtime::validate::SchemaCheck;
                 #(#items)*
@@ -509,12 +511,8 @@ impl Cx<'_> {
 
     /// The parameters struct of a received message's channel from `found` (the parameters
     /// taken from its topic), each value parsed and checked against its schema.
-    pub fn params_from(
-        &self,
-        c: &BrokerChannel,
-        found: &TokenStream,
-        error: &TokenStream,
-    ) -> TokenStream {
+    pub fn params_from(&self, c: &BrokerChannel, found: &TokenStream) -> TokenStream {
+        let error = quote!(crate::runtime::Reject);
         if c.params.is_empty() {
             return quote!(());
         }
@@ -539,12 +537,10 @@ impl Cx<'_> {
         quote!(#name { #(#fields)* })
     }
 
-    pub fn decode_any(
-        &self,
-        op: &BrokerOp,
-        source: TokenStream,
-        module: TokenStream,
-    ) -> TokenStream {
+    /// Decoding an operation that carries several messages: each message type is tried on
+    /// `source` (an expression with a `decode_checked::<T>()` method) in order, and a payload
+    /// that is none of them is refused as invalid.
+    pub fn decode_any(&self, op: &BrokerOp, source: TokenStream) -> TokenStream {
         let e = format_ident!("{}Message", op.type_base);
         let tries = op.messages.iter().map(|m| {
             let v = self.msg_variant(*m);
@@ -556,7 +552,27 @@ impl Cx<'_> {
             "the payload is none of the messages of `{}`",
             self.api.operation(op.id).key
         ));
-        quote!(#(#tries)* { return Err(#module::HandlerError::invalid(#none)); })
+        quote!(#(#tries)* { return Err(crate::runtime::Reject::invalid(#none)); })
+    }
+
+    /// The statement that checks `message` (a reference to the operation's message, or to
+    /// its enum) against its schema before it is sent, when outgoing checks are on.
+    pub fn check_outgoing(&self, op: &BrokerOp) -> TokenStream {
+        match op.messages.as_slice() {
+            [one] => {
+                let check = self.check(*one);
+                quote!(#check.check_outgoing(message)?;)
+            }
+            many => {
+                let e = format_ident!("{}Message", op.type_base);
+                let arms = many.iter().map(|m| {
+                    let v = self.msg_variant(*m);
+                    let check = self.check(*m);
+                    quote!(#e::#v(m) => #check.check_outgoing(m)?,)
+                });
+                quote!(match message { #(#arms)* })
+            }
+        }
     }
 
     pub fn has_headers(&self, id: MessageId) -> bool {

@@ -316,26 +316,16 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
         .flat_map(|e| e.send.iter().map(move |o| (*e, o)))
         .collect();
     p.imports = quote! {
-        #[allow(unused_imports)]
         use crate::runtime::http::callbacks::{SubscriptionConfig, Subscriptions};
-        #[allow(unused_imports)]
         use crate::runtime::http::idempotency::{IdempotencyStore, MemoryStore};
-        #[allow(unused_imports)]
-        use crate::runtime::http::outbox::{MemoryOutbox, Outbox, OutboxError};
-        #[allow(unused_imports)]
-        pub use crate::runtime::http::receiver::{HandlerError, Receiver, ReceiverConfig, Webhook, WebhookHandler};
-        #[allow(unused_imports)]
+        use crate::runtime::http::outbox::{MemoryOutbox, Outbox};
+        pub use crate::runtime::http::receiver::{Receiver, ReceiverConfig, Webhook, WebhookHandler};
         use crate::runtime::http::receiver::{decode_checked, select, typed_headers, CheckedConfig, Dispatch, Refusal, VerifiedRequest};
         pub use crate::runtime::http::ConfigError;
-        #[allow(unused_imports)]
-        pub use crate::runtime::http::resource::{PutError, Preconditions, ResourceConfig, ResourceStore, Versioned};
-        #[allow(unused_imports)]
-        pub use crate::runtime::http::sender::{DeadLetter, Delivered, DeliveryError, SenderConfig, Subscriber};
-        #[allow(unused_imports)]
+        pub use crate::runtime::http::resource::{Preconditions, ResourceConfig, ResourceStore, Versioned};
+        pub use crate::runtime::http::sender::{DeadLetter, Delivered, SenderConfig, Subscriber};
         use crate::runtime::http::sender::Sender as WebhookSender;
-        #[allow(unused_imports)]
         pub use crate::runtime::http::signature::Scheme;
-        #[allow(unused_imports)]
         use crate::runtime::endpoint::{encode_path, join_path};
 
         /// What `Config::dead_letter` calls with a delivery given up on.
@@ -398,8 +388,9 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
 
             /// Finishes the deliveries a previous process left in the outbox (call once at
             /// start-up, with a durable outbox); returns their results.
-            pub async fn resume_webhooks(&self) -> Result<Vec<Result<Delivered, DeliveryError>>, OutboxError> {
-                self.webhooks.resume().await
+            pub async fn resume_webhooks(&self) -> Result<Vec<Result<Delivered, Error>>, Error> {
+                let results = self.webhooks.resume().await?;
+                Ok(results.into_iter().map(|r| r.map_err(Error::from)).collect())
             }
         });
     }
@@ -460,6 +451,7 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
         let publish = format_ident!("{}_publish", base);
         let subscriber = format_ident!("{}_subscriber", base);
         let msg_ty = cx.set_ty(&op.messages, &message_enum_name(op));
+        let check = cx.check_outgoing(&op.messages);
         let doc = cx.op_doc(op, format!("Delivers a webhook (channel `{}`).", e.address));
         let scheme = scheme(hook.signature);
         let deliver = per_message(cx, op, |m, id| {
@@ -485,18 +477,20 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
             ///
             /// Delivers to one subscriber: stored in the outbox, signed, retried with backoff
             /// until the subscriber acknowledges it (or it is dead-lettered).
-            pub async fn #method(&self, subscriber: &Subscriber, message: impl Into<#msg_ty>) -> Result<Delivered, DeliveryError> {
+            pub async fn #method(&self, subscriber: &Subscriber, message: impl Into<#msg_ty>) -> Result<Delivered, Error> {
                 let message: #msg_ty = message.into();
-                #deliver
+                #check
+                Ok(#deliver?)
             }
 
             #doc
             ///
             /// Stores the delivery in the outbox and returns its webhook id at once; it proceeds
             /// in the background.
-            pub async fn #enqueue(&self, subscriber: &Subscriber, message: impl Into<#msg_ty>) -> Result<String, DeliveryError> {
+            pub async fn #enqueue(&self, subscriber: &Subscriber, message: impl Into<#msg_ty>) -> Result<String, Error> {
                 let message: #msg_ty = message.into();
-                #queue
+                #check
+                Ok(#queue?)
             }
 
             /// A subscriber of this webhook with the signature scheme the specification gives it.
@@ -519,9 +513,10 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
                 ///
                 /// Queues a delivery to every callback subscription that wants this message;
                 /// returns the webhook ids.
-                pub async fn #publish(&self, message: impl Into<#msg_ty>) -> Result<Vec<String>, DeliveryError> {
+                pub async fn #publish(&self, message: impl Into<#msg_ty>) -> Result<Vec<String>, Error> {
                     let message: #msg_ty = message.into();
-                    #publish_call
+                    #check
+                    Ok(#publish_call?)
                 }
             });
         }
@@ -564,6 +559,7 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
             continue;
         };
         let msg_ty = cx.msg_ty(msg);
+        let check_value = cx.outgoing_check(&[msg], &quote!(value));
         let name = snake(&e.name);
         let field = format_ident!("{}_resource", name);
         let store = format_ident!("{}_store", name);
@@ -631,8 +627,10 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
             /// Sets the resource at the concrete address of `params` (the application's own
             /// write: no precondition, no lock); clients see a new `ETag`, and long polls
             /// waiting on it return.
-            pub fn #set(&self, params: &#params_path, value: impl Into<#msg_ty>) -> Result<Versioned<#msg_ty>, PutError> {
-                self.#store.set(&Self::#key_fn(params), value.into())
+            pub fn #set(&self, params: &#params_path, value: impl Into<#msg_ty>) -> Result<Versioned<#msg_ty>, Error> {
+                let value: #msg_ty = value.into();
+                #check_value?;
+                Ok(self.#store.set(&Self::#key_fn(params), value)?)
             }
         });
         p.routes.push(quote! {
@@ -688,14 +686,14 @@ fn receiver_parts(cx: &Ctx<'_>, e: &Endpoint, p: &mut ServerParts) {
             ""
         };
         let call_doc = format!(
-            " Called once per webhook id, after the signature, the timestamp, the payload and its\n headers were checked.{which} `Err(HandlerError::Retry)` answers 500 (the sender\n retries), `Err(HandlerError::Reject)` 422 (it does not)."
+            " Called once per webhook id, after the signature, the timestamp, the payload and its\n headers were checked.{which} `Err(Reject::failed(…))` answers 500 (the sender\n retries), `Err(Reject::invalid(…))` 422 (it does not)."
         );
         let call_doc = super::doc_lines(&call_doc, false);
         p.trait_items.push(quote! {
             #doc
             ///
             #call_doc
-            fn #method(&self, hook: Webhook<#msg_ty>) -> impl std::future::Future<Output = Result<(), HandlerError>> + Send;
+            fn #method(&self, hook: Webhook<#msg_ty>) -> impl std::future::Future<Output = Result<(), Reject>> + Send;
         });
     }
     let cdoc = format!(
@@ -796,7 +794,7 @@ fn receiver_parts(cx: &Ctx<'_>, e: &Endpoint, p: &mut ServerParts) {
             }
         }
 
-        fn #route_fn<H: Handler>(handler: &Arc<H>, sender: &Sender) -> crate::runtime::axum::routing::MethodRouter<Arc<Shared<H>>> {
+        fn #route_fn<H: Handler>(handler: &Arc<H>, sender: &Sender) -> routing::MethodRouter<Arc<Shared<H>>> {
             Receiver::with_dispatch(sender.#field.clone(), #dispatch_ty(handler.clone()))
                 .with_store(sender.idempotency.clone())
                 .endpoint()
@@ -837,17 +835,11 @@ pub(super) fn client_imports(model: &Model) -> TokenStream {
         return TokenStream::new();
     }
     quote! {
-        #[allow(unused_imports)]
-        pub use crate::runtime::http::client::{ClientError, Fetched, LockGrant, PollConfig, PollMode, Poller, ResourceClient, WriteOptions};
-        #[allow(unused_imports)]
+        pub use crate::runtime::http::client::{Fetched, LockGrant, PollConfig, PollMode, Poller, ResourceClient, WriteOptions};
         pub use crate::runtime::etag::EntityTag;
-        #[allow(unused_imports)]
         use crate::runtime::http::outbox::MemoryOutbox;
-        #[allow(unused_imports)]
-        use crate::runtime::http::sender::{Delivered, DeliveryError, Sender as WebhookSender, SenderConfig, SenderError, Subscriber};
-        #[allow(unused_imports)]
+        use crate::runtime::http::sender::{Delivered, Sender as WebhookSender, SenderConfig, Subscriber};
         use crate::runtime::http::signature::Scheme;
-        #[allow(unused_imports)]
         use crate::runtime::endpoint::encode_path;
     }
 }
@@ -869,6 +861,8 @@ pub(super) fn client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
             return TokenStream::new();
         };
         let m = cx.msg_ty(msg);
+        let check = cx.check(msg);
+        let check_value = quote!(#check.check_outgoing(value));
         let route = lit(&e.route);
         let pairs = path_pairs(e);
         let doc = format!(
@@ -886,7 +880,7 @@ pub(super) fn client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
             impl #client {
                 /// A client of the resource under `server_url` (scheme, host and port, such as
                 /// `http://127.0.0.1:8080`; the server's pathname and the address are added).
-                pub fn new(server_url: &str) -> Result<Self, ClientError> {
+                pub fn new(server_url: &str) -> Result<Self, Error> {
                     Ok(#client { inner: ResourceClient::new()?, server_url: server_url.trim_end_matches('/').to_owned() })
                 }
 
@@ -899,47 +893,49 @@ pub(super) fn client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
                 }
 
                 /// Reads the resource (`200` with its `ETag`).
-                pub async fn get(&self, params: &#params_path) -> Result<Fetched<#m>, ClientError> {
-                    self.inner.get(&self.url(params)).await
+                pub async fn get(&self, params: &#params_path) -> Result<Fetched<#m>, Error> {
+                    Ok(self.inner.get(&self.url(params)).await?)
                 }
 
                 /// Reads the resource unless it still has the tag `known` (`Ok(None)`: `304`);
                 /// with `wait`, the server holds the request until it changes (`Prefer: wait`).
-                pub async fn get_if_changed(&self, params: &#params_path, known: Option<&EntityTag>, wait: Option<Duration>) -> Result<Option<Fetched<#m>>, ClientError> {
-                    self.inner.get_if_changed(&self.url(params), known, wait).await
+                pub async fn get_if_changed(&self, params: &#params_path, known: Option<&EntityTag>, wait: Option<Duration>) -> Result<Option<Fetched<#m>>, Error> {
+                    Ok(self.inner.get_if_changed(&self.url(params), known, wait).await?)
                 }
 
                 /// Writes the resource with the preconditions and lock token of `options`;
-                /// returns the new tag. A failed `If-Match` is `ClientError::Conflict`.
-                pub async fn put(&self, params: &#params_path, value: &#m, options: &WriteOptions) -> Result<Option<EntityTag>, ClientError> {
-                    self.inner.put(&self.url(params), value, options).await
+                /// returns the new tag. A failed `If-Match` is an `ErrorKind::Conflict` error.
+                pub async fn put(&self, params: &#params_path, value: &#m, options: &WriteOptions) -> Result<Option<EntityTag>, Error> {
+                    #check_value?;
+                    Ok(self.inner.put(&self.url(params), value, options).await?)
                 }
 
                 /// Writes the resource only if it still has the tag `etag` (`If-Match`).
-                pub async fn put_if_match(&self, params: &#params_path, value: &#m, etag: &EntityTag) -> Result<Option<EntityTag>, ClientError> {
-                    self.inner.put(&self.url(params), value, &WriteOptions::if_match(etag.clone())).await
+                pub async fn put_if_match(&self, params: &#params_path, value: &#m, etag: &EntityTag) -> Result<Option<EntityTag>, Error> {
+                    #check_value?;
+                    Ok(self.inner.put(&self.url(params), value, &WriteOptions::if_match(etag.clone())).await?)
                 }
 
                 /// Deletes the resource.
-                pub async fn delete(&self, params: &#params_path, options: &WriteOptions) -> Result<(), ClientError> {
-                    self.inner.delete(&self.url(params), options).await
+                pub async fn delete(&self, params: &#params_path, options: &WriteOptions) -> Result<(), Error> {
+                    Ok(self.inner.delete(&self.url(params), options).await?)
                 }
 
                 /// Read-modify-write with `If-Match`, retried on conflicts (at most
                 /// `max_attempts` times); returns the new tag.
-                pub async fn update(&self, params: &#params_path, max_attempts: u32, f: impl FnMut(#m) -> #m) -> Result<Option<EntityTag>, ClientError> {
-                    self.inner.update(&self.url(params), max_attempts, f).await
+                pub async fn update(&self, params: &#params_path, max_attempts: u32, f: impl FnMut(#m) -> #m) -> Result<Option<EntityTag>, Error> {
+                    Ok(self.inner.update(&self.url(params), max_attempts, f).await?)
                 }
 
-                /// Acquires the resource's lock (`ClientError::Locked` with the holder and
-                /// until when, on a `409`).
-                pub async fn lock(&self, params: &#params_path, holder: &str, ttl: Option<Duration>) -> Result<LockGrant, ClientError> {
-                    self.inner.lock(&self.url(params), holder, ttl).await
+                /// Acquires the resource's lock (on a `409`, an `ErrorKind::Conflict` error whose
+                /// `runtime::http::client::ClientError::Locked` says who holds it until when).
+                pub async fn lock(&self, params: &#params_path, holder: &str, ttl: Option<Duration>) -> Result<LockGrant, Error> {
+                    Ok(self.inner.lock(&self.url(params), holder, ttl).await?)
                 }
 
                 /// Releases the lock.
-                pub async fn unlock(&self, params: &#params_path, token: &str) -> Result<(), ClientError> {
-                    self.inner.unlock(&self.url(params), token).await
+                pub async fn unlock(&self, params: &#params_path, token: &str) -> Result<(), Error> {
+                    Ok(self.inner.unlock(&self.url(params), token).await?)
                 }
 
                 /// A poller yielding the current version, then every change: long polling by
@@ -959,8 +955,9 @@ pub(super) fn client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
         scheme_tokens = scheme(webhook_of(api, first.id).unwrap_or_default().signature);
     }
     for op in &e.receive {
-        let method = crate::ident(&op.method);
+        let method = crate::ident(&op.caller);
         let m = cx.set_ty(&op.messages, &message_enum_name(op));
+        let check = cx.check_outgoing(&op.messages);
         let doc = cx.op_doc(op, format!("Posts a webhook to `{}`.", e.address));
         let deliver = per_message(cx, op, |msg, id| {
             send_call(
@@ -975,9 +972,10 @@ pub(super) fn client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
             #doc
             ///
             /// Signed, retried with backoff until acknowledged (or dead-lettered).
-            pub async fn #method(&self, message: impl Into<#m>) -> Result<Delivered, DeliveryError> {
+            pub async fn #method(&self, message: impl Into<#m>) -> Result<Delivered, Error> {
                 let message: #m = message.into();
-                #deliver
+                #check
+                Ok(#deliver?)
             }
         });
     }
@@ -997,7 +995,7 @@ pub(super) fn client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
             /// A client of the endpoint under `server_url` signing with `secret`; `config`
             /// sets retries and which addresses may be reached (`AddressPolicy`: public only by
             /// default).
-            pub fn new(server_url: &str, secret: impl Into<String>, config: SenderConfig) -> Result<Self, SenderError> {
+            pub fn new(server_url: &str, secret: impl Into<String>, config: SenderConfig) -> Result<Self, Error> {
                 let mut url = server_url.trim_end_matches('/').to_owned();
                 url.push_str(&join_path(#pathname, &#params_path::default().address()));
                 let sender = WebhookSender::new(config, Arc::new(MemoryOutbox::default()))?;

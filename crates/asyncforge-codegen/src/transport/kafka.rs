@@ -48,7 +48,7 @@ fn servers(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
             pub const #bootstrap: &str = #host;
 
             #[doc = #cfg_doc]
-            pub fn #config_fn(credentials: &kafka::Credentials) -> Result<kafka::KafkaConfig, kafka::KafkaError> {
+            pub fn #config_fn(credentials: &kafka::Credentials) -> Result<kafka::KafkaConfig, Error> {
                 let security = kafka::security_config(#protocol, #kind, credentials)?;
                 Ok(kafka::KafkaConfig::new(#bootstrap).with(security))
             }
@@ -84,8 +84,8 @@ fn topics(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
         }
 
         /// Creates the [`topics`] that do not exist yet (existing ones are left as they are).
-        pub async fn ensure_topics(config: &kafka::KafkaConfig, timeout: Duration) -> Result<Vec<kafka::TopicOutcome>, kafka::KafkaError> {
-            kafka::ensure_topics(config, &topics(), timeout).await
+        pub async fn ensure_topics(config: &kafka::KafkaConfig, timeout: Duration) -> Result<Vec<kafka::TopicOutcome>, Error> {
+            Ok(kafka::ensure_topics(config, &topics(), timeout).await?)
         }
     }
 }
@@ -158,6 +158,7 @@ fn producer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
             " The record key, when there is one, is sent as the string's bytes."
         };
         let msg_ty = cx.op_message_ty(op);
+        let check = cx.check_outgoing(op);
         let send = |m: TokenStream, id| {
             if cx.has_headers(id) {
                 quote!(self.inner.send_with_headers(&topic, key, #m, #m.headers.as_ref()).await)
@@ -182,11 +183,12 @@ fn producer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
             ///
             #[doc = #key_doc]
             /// Resolves when the broker has the record.
-            pub async fn #method(&self, #params_arg key: Option<&#key>, message: &#msg_ty) -> Result<kafka::Delivered, kafka::KafkaError> {
+            pub async fn #method(&self, #params_arg key: Option<&#key>, message: &#msg_ty) -> Result<kafka::Delivered, Error> {
+                #check
                 #lets
                 let template = #tmpl.as_ref().map_err(|e| kafka::KafkaError::Topic(e.clone()))?;
                 let topic = template.topic(#values)?;
-                #body
+                Ok(#body?)
             }
         }
     });
@@ -227,7 +229,7 @@ fn producer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
         impl Producer {
             /// A producer for `config`, with [`PRODUCER_CLIENT_ID`] as its `client.id` unless
             /// `config` sets one.
-            pub fn new(config: &kafka::KafkaConfig) -> Result<Self, kafka::KafkaError> {
+            pub fn new(config: &kafka::KafkaConfig) -> Result<Self, Error> {
                 let config = config.clone().or_client_id(PRODUCER_CLIENT_ID);
                 Ok(Producer { inner: kafka::Producer::new(&config)? })
             }
@@ -287,7 +289,7 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
         let k = if typed && k.to_string() != "str" { k } else if typed { quote!(String) } else { quote!(Vec<u8>) };
         quote! {
             #doc
-            fn #method(&self, received: Received<#p, #k, #m>) -> impl Future<Output = Result<(), kafka::HandlerError>> + Send;
+            fn #method(&self, received: Received<#p, #k, #m>) -> impl Future<Output = Result<(), Reject>> + Send;
         }
     });
     let subs = model.receive.iter().map(|op| {
@@ -302,7 +304,7 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
     let arms = model.receive.iter().enumerate().map(|(i, op)| {
         let c = model.channel(op);
         let method = crate::ident(&op.method);
-        let params = cx.params_from(c, &quote!(found), &quote!(kafka::HandlerError));
+        let params = cx.params_from(c, &quote!(found));
         let (k, typed) = key_ty(cx, op);
         let key = if typed {
             let k = if k.to_string() == "str" {
@@ -329,7 +331,7 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
                     quote!(record.decode_checked::<#t>(&#check)?)
                 }
             }
-            _ => cx.decode_any(op, quote!(record), quote!(kafka)),
+            _ => cx.decode_any(op, quote!(record)),
         };
         let (params_let, params) = if c.params.is_empty() {
             (TokenStream::new(), quote!(params: ()))
@@ -355,11 +357,11 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
 
         /// What the consumer subscribes to, in route order: each receive operation's topic, or
         /// a `^…$` pattern when its address has parameters.
-        pub fn subscriptions() -> Result<Vec<String>, kafka::KafkaError> {
+        pub fn subscriptions() -> Result<Vec<String>, Error> {
             Ok(topic_templates()?.iter().map(KafkaTopic::subscription).collect())
         }
 
-        fn topic_templates() -> Result<Vec<KafkaTopic>, kafka::KafkaError> {
+        fn topic_templates() -> Result<Vec<KafkaTopic>, Error> {
             Ok(vec![#(#subs)*])
         }
 
@@ -367,7 +369,7 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
         /// [`subscriptions`]) and the runtime's defaults: 5 retries with backoff, no
         /// dead-letter topic (set `dead_letter_topic` to keep consuming past a record that
         /// keeps failing), commits every second.
-        pub fn consumer_options() -> Result<kafka::ConsumerOptions, kafka::KafkaError> {
+        pub fn consumer_options() -> Result<kafka::ConsumerOptions, Error> {
             let mut options = kafka::ConsumerOptions::new(GROUP_ID, subscriptions()?);
             options.client_id = CLIENT_ID.map(str::to_owned);
             Ok(options)
@@ -388,9 +390,9 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
         }
 
         /// What the application implements: one method per *receive* operation. `Ok` lets the
-        /// record's offset be committed; a failure ([`kafka::HandlerError::Failed`]) is
-        /// retried with backoff, then dead-lettered when a dead-letter topic is configured; an
-        /// invalid record ([`kafka::HandlerError::Invalid`]) is dead-lettered or skipped.
+        /// record's offset be committed; a failure ([`Reject::failed`]) is retried with
+        /// backoff, then dead-lettered when a dead-letter topic is configured; an invalid
+        /// record ([`Reject::invalid`]) is dead-lettered or skipped.
         pub trait Handler: Send + Sync + 'static {
             #(#trait_methods)*
         }
@@ -403,7 +405,7 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
 
         impl Consumer {
             /// Joins the group and subscribes (`options` usually from [`consumer_options`]).
-            pub fn new(config: &kafka::KafkaConfig, options: kafka::ConsumerOptions) -> Result<Self, kafka::KafkaError> {
+            pub fn new(config: &kafka::KafkaConfig, options: kafka::ConsumerOptions) -> Result<Self, Error> {
                 Ok(Consumer { inner: kafka::Consumer::new(config, options)?, topics: topic_templates()? })
             }
 
@@ -414,9 +416,9 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
 
             /// Consumes until `shutdown` completes (then commits what was handled), or until a
             /// record can neither be handled nor dead-lettered.
-            pub async fn run<H: Handler>(&self, handler: H, shutdown: impl Future<Output = ()> + Send) -> Result<kafka::ConsumerStats, kafka::KafkaError> {
+            pub async fn run<H: Handler>(&self, handler: H, shutdown: impl Future<Output = ()> + Send) -> Result<kafka::ConsumerStats, Error> {
                 let dispatch = Dispatch { handler, topics: self.topics.clone() };
-                self.inner.run(dispatch, shutdown).await
+                Ok(self.inner.run(dispatch, shutdown).await?)
             }
         }
 
@@ -426,18 +428,18 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
         }
 
         impl<H: Handler> kafka::Handler for Dispatch<H> {
-            async fn handle(&self, record: kafka::Record) -> Result<(), kafka::HandlerError> {
+            async fn handle(&self, record: kafka::Record) -> Result<(), Reject> {
                 let Some((route, #found)) = self
                     .topics
                     .iter()
                     .enumerate()
                     .find_map(|(i, t)| t.matches(&record.topic).map(|p| (i, p)))
                 else {
-                    return Err(kafka::HandlerError::invalid(format!("no receive operation for topic `{}`", record.topic)));
+                    return Err(Reject::invalid(format!("no receive operation for topic `{}`", record.topic)));
                 };
                 match route {
                     #(#arms)*
-                    _ => Err(kafka::HandlerError::invalid("no receive operation for this route")),
+                    _ => Err(Reject::invalid("no receive operation for this route")),
                 }
             }
         }
@@ -455,6 +457,7 @@ pub(crate) fn emit(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>
     let future = (!model.receive.is_empty()).then(|| {
         quote!(
             use std::future::Future;
+            use crate::runtime::Reject;
         )
     });
     let topic = (!model.send.is_empty() || !model.receive.is_empty()).then(|| {
@@ -470,6 +473,7 @@ pub(crate) fn emit(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>
         #future
         use std::time::Duration;
         use crate::runtime::kafka;
+        use crate::runtime::Error;
         #topic
 
         #servers

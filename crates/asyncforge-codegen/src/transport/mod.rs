@@ -94,6 +94,24 @@ impl Ctx<'_> {
         }
     }
 
+    /// The statement that checks `message`, of the set `ids`, against its schema before it
+    /// leaves (when outgoing checks are on: `runtime::validate::check_outgoing`).
+    fn check_outgoing(&self, ids: &[MessageId]) -> TokenStream {
+        let check = self.outgoing_check(ids, &quote!(message));
+        quote!(#check?;)
+    }
+
+    /// The check of `value`, of the set `ids`, before it leaves: a
+    /// `Result<(), runtime::validate::Invalid>`.
+    fn outgoing_check(&self, ids: &[MessageId], value: &TokenStream) -> TokenStream {
+        if let [one] = ids {
+            let check = self.check(*one);
+            quote!(#check.check_outgoing(&#value))
+        } else {
+            quote!(#value.check_outgoing())
+        }
+    }
+
     fn query_ty(&self, index: usize) -> TokenStream {
         match self.parts.query.get(&index) {
             Some(t) => self.space.tokens(t, &quote!(super::types::)),
@@ -397,9 +415,7 @@ fn channels(cx: &Ctx<'_>, model: &Model) -> TokenStream {
         }
     }
     quote! {
-        #[allow(unused_imports)]
         use crate::runtime::codegen::*;
-        #[allow(unused_imports)]
         use crate::runtime::endpoint::{fill_address, missing_parameter, parameter, Outgoing};
         #(#items)*
     }
@@ -421,6 +437,7 @@ fn message_enum(cx: &Ctx<'_>, name: &str, ids: &[MessageId], op: &Op) -> TokenSt
         .map(|m| format_ident!("{}", cx.msg_name(*m)))
         .collect();
     let tys: Vec<TokenStream> = ids.iter().map(|m| cx.msg_ty(*m)).collect();
+    let consts: Vec<proc_macro2::Ident> = ids.iter().map(|m| cx.check_ident(*m)).collect();
     let docs: Vec<String> = ids
         .iter()
         .map(|m| format!(" Message `{}`.", cx.api.message(*m).key))
@@ -439,6 +456,14 @@ fn message_enum(cx: &Ctx<'_>, name: &str, ids: &[MessageId], op: &Op) -> TokenSt
                 }
             }
         )*
+
+        impl #ident {
+            /// Checks the message against its schema before it is sent, when outgoing checks
+            /// are on (`runtime::validate::check_outgoing`).
+            pub fn check_outgoing(&self) -> Result<(), crate::runtime::validate::Invalid> {
+                match self { #( #ident::#variants(m) => checks::#consts.check_outgoing(m), )* }
+            }
+        }
 
         impl Outgoing for #ident {
             fn name(&self) -> &'static str {
@@ -584,18 +609,18 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
                     &mut fns,
                 );
                 let upgrade = format_ident!("{}_upgrade", e.name.to_lowercase_snake());
-                routes.push(quote!(.route(#route, get(#upgrade::<H>))));
+                routes.push(quote!(.route(#route, routing::get(#upgrade::<H>))));
             }
             Kind::Sse => {
                 let stream = format_ident!("{}_stream", e.name.to_lowercase_snake());
                 let post = format_ident!("{}_post", e.name.to_lowercase_snake());
                 let mut methods = Vec::new();
                 if !e.send.is_empty() {
-                    methods.push(quote!(get(#stream)));
+                    methods.push(quote!(routing::get(#stream)));
                 }
                 if !e.receive.is_empty() {
                     if methods.is_empty() {
-                        methods.push(quote!(post(#post::<H>)));
+                        methods.push(quote!(routing::post(#post::<H>)));
                     } else {
                         methods.push(quote!(.post(#post::<H>)));
                     }
@@ -618,17 +643,6 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
     let prelude = http_parts.new_prelude;
     // Only WebSocket connections have requests from the server waiting for replies.
     let rpc = has_ws || !has_http;
-    // Only WebSocket and SSE handlers name `Response`.
-    let response_use = if has_ws || has_sse {
-        quote!(
-            use crate::runtime::axum::response::Response;
-        )
-    } else {
-        quote!(
-            #[allow(unused_imports)]
-            use crate::runtime::axum::response::Response;
-        )
-    };
 
     let (config_fields, config_defaults, sender_fields, sender_inits) = {
         let mut cf = Vec::new();
@@ -680,19 +694,17 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
 
     let imports_ws = has_ws.then(|| {
         quote! {
-            #[allow(unused_imports)]
-            use crate::runtime::ws::{self, ConnId, Ctx, Hub, SendError, Session, WsConfig};
+            use crate::runtime::ws::{self, Ctx, Hub};
+            pub use crate::runtime::ws::{ConnId, Session, WsConfig};
             use crate::runtime::axum::extract::ws::WebSocketUpgrade;
             use crate::runtime::axum::extract::RawQuery;
-            #[allow(unused_imports)]
             use crate::runtime::endpoint::{frame_bytes, headers_object, query_object, outgoing_frame, typed_part, Incoming, Scalar};
         }
     });
     let imports_sse = has_sse.then(|| {
         quote! {
-            #[allow(unused_imports)]
-            use crate::runtime::sse_server::{accepted, reply_response, Post, SseConfig, Topics};
-            #[allow(unused_imports)]
+            use crate::runtime::sse_server::{accepted, reply_response, Topics};
+            pub use crate::runtime::sse_server::{Post, SseConfig};
             use crate::runtime::axum::body::Bytes;
         }
     });
@@ -769,7 +781,7 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
         quote! {
             /// A server with these settings, or why they cannot work (a webhook endpoint
             /// without a valid secret, say): checked now, not on the first request.
-            pub fn new(config: Config) -> Result<Self, ConfigError> {
+            pub fn new(config: Config) -> Result<Self, Error> {
                 #(#prelude)*
                 Ok(#inits)
             }
@@ -785,25 +797,19 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
     quote! {
         //! The server side: implement [`Handler`], build a [`Server`], mount [`Server::router`].
         #![allow(clippy::too_many_arguments)]
-        #[allow(unused_imports)]
         use std::collections::HashMap;
         use std::sync::Arc;
         use std::time::Duration;
 
-        #[allow(unused_imports)]
         use crate::runtime::axum::extract::{Path, State};
-        #[allow(unused_imports)]
         use crate::runtime::axum::http::{HeaderMap, StatusCode};
-        #response_use
-        #[allow(unused_imports)]
-        use crate::runtime::axum::routing::{get, post};
+        use crate::runtime::axum::response::Response;
+        use crate::runtime::axum::routing;
         use crate::runtime::axum::Router;
-        #[allow(unused_imports)]
         use crate::runtime::codegen::Message;
-        #[allow(unused_imports)]
-        use crate::runtime::endpoint::{error_response, Outgoing, Refusal as FrameRefusal, Reject};
-        #[allow(unused_imports)]
-        use crate::runtime::rpc::{Pending, RequestError};
+        use crate::runtime::endpoint::{error_response, reject_response, reply_frame, Outgoing, Refusal as FrameRefusal};
+        use crate::runtime::rpc::Pending;
+        use crate::runtime::{Error, Reject};
         #imports_ws
         #imports_sse
         #imports_http
@@ -960,6 +966,7 @@ fn ws_endpoint(
                     /// id filled in when the reply does not set it.
                     fn #method(&self, session: &#session, message: #msg_ty) -> impl std::future::Future<Output = Result<#reply_ty, Reject>> + Send;
                 });
+                let reply_check = cx.outgoing_check(reply, &quote!(reply));
                 for m in &op.messages {
                     let m_conv = conv(op.messages.len());
                     let ty = cx.msg_ty(*m);
@@ -972,9 +979,9 @@ fn ws_endpoint(
                                 Err(reject) => return Err(incoming.refuse(reject, #op_key, pointer)),
                             };
                             let id = incoming.id_for_reply(&reply, pointer);
-                            let frame = match outgoing_frame(&reply, id.as_ref()) {
+                            let frame = match reply_frame(&reply, #reply_check, id.as_ref()) {
                                 Ok(frame) => frame,
-                                Err(e) => return Err(incoming.refuse(Reject(e.to_string()), #op_key, pointer)),
+                                Err(reject) => return Err(incoming.refuse(reject, #op_key, pointer)),
                             };
                             return ctx.hub.send(ctx.conn, frame).map_err(|e| FrameRefusal::new(e.to_string()));
                         }
@@ -992,6 +999,7 @@ fn ws_endpoint(
     for op in &e.send {
         let method = crate::ident(&op.method);
         let msg_ty = cx.set_ty(&op.messages, &message_enum_name(op));
+        let check = cx.check_outgoing(&op.messages);
         let doc = cx.op_doc(op, format!("Sends a message on `{}`.", e.address));
         match &op.reply {
             None => {
@@ -1002,27 +1010,30 @@ fn ws_endpoint(
                     ///
                     /// Goes to every connection on the concrete address of `params`; returns how
                     /// many it was queued for.
-                    pub fn #method(&self, params: &#params_path, message: impl Into<#msg_ty>) -> Result<usize, SendError> {
+                    pub fn #method(&self, params: &#params_path, message: impl Into<#msg_ty>) -> Result<usize, Error> {
                         let message: #msg_ty = message.into();
-                        let frame = outgoing_frame(&message, None).map_err(|e| SendError::Encode(e.to_string()))?;
+                        #check
+                        let frame = outgoing_frame(&message, None)?;
                         Ok(self.hub.publish(&params.address(), frame))
                     }
 
                     #doc
                     ///
                     /// Goes to one connection.
-                    pub fn #to(&self, conn: ConnId, message: impl Into<#msg_ty>) -> Result<(), SendError> {
+                    pub fn #to(&self, conn: ConnId, message: impl Into<#msg_ty>) -> Result<(), Error> {
                         let message: #msg_ty = message.into();
-                        let frame = outgoing_frame(&message, None).map_err(|e| SendError::Encode(e.to_string()))?;
-                        self.hub.send(conn, frame)
+                        #check
+                        let frame = outgoing_frame(&message, None)?;
+                        Ok(self.hub.send(conn, frame)?)
                     }
 
                     #doc
                     ///
                     /// Goes to every connection on this channel, whatever its parameters.
-                    pub fn #all(&self, message: impl Into<#msg_ty>) -> Result<usize, SendError> {
+                    pub fn #all(&self, message: impl Into<#msg_ty>) -> Result<usize, Error> {
                         let message: #msg_ty = message.into();
-                        let frame = outgoing_frame(&message, None).map_err(|e| SendError::Encode(e.to_string()))?;
+                        #check
+                        let frame = outgoing_frame(&message, None)?;
                         Ok(self.hub.publish(#group, frame))
                     }
                 });
@@ -1037,12 +1048,13 @@ fn ws_endpoint(
                     ///
                     /// Sends the request to one connection and waits for its reply (matched by
                     /// correlation id, or in order when the request has none).
-                    pub async fn #method(&self, conn: ConnId, message: impl Into<#msg_ty>) -> Result<#reply_ty, RequestError> {
+                    pub async fn #method(&self, conn: ConnId, message: impl Into<#msg_ty>) -> Result<#reply_ty, Error> {
                         let message: #msg_ty = message.into();
-                        let (frame, id) = crate::runtime::endpoint::request_frame(&message).map_err(|e| RequestError::Send(e.to_string()))?;
+                        #check
+                        let (frame, id) = crate::runtime::endpoint::request_frame(&message)?;
                         let waiter = self.pending.#field.register(conn.0, id)?;
-                        self.hub.send(conn, frame).map_err(|e| RequestError::Send(e.to_string()))?;
-                        waiter.wait(self.request_timeout).await
+                        self.hub.send(conn, frame)?;
+                        Ok(waiter.wait(self.request_timeout).await?)
                     }
                 });
                 add_reply_route(&mut replies, reply, &field);
@@ -1242,18 +1254,20 @@ fn sse_endpoint(
     for op in &e.send {
         let method = crate::ident(&op.method);
         let msg_ty = cx.set_ty(&op.messages, &message_enum_name(op));
+        let check = cx.check_outgoing(&op.messages);
         let doc = cx.op_doc(op, format!("Streams an event on `{}`.", e.address));
         sender_items.push(quote! {
             #doc
             ///
             /// Publishes one event (named after the message) to the stream of the concrete
             /// address of `params`; returns its event id.
-            pub fn #method(&self, params: &#params_path, message: impl Into<#msg_ty>) -> Result<u64, crate::runtime::CodecError> {
+            pub fn #method(&self, params: &#params_path, message: impl Into<#msg_ty>) -> Result<u64, Error> {
                 let message: #msg_ty = message.into();
-                let bytes = message.to_bytes()?;
+                #check
+                let bytes = Outgoing::to_bytes(&message)?;
                 let data = String::from_utf8_lossy(&bytes);
                 match self.topics.topic(&params.address()) {
-                    Some(topic) => Ok(topic.publish(message.name(), &data)),
+                    Some(topic) => Ok(topic.publish(Outgoing::name(&message), &data)),
                     None => Ok(0),
                 }
             }
@@ -1279,12 +1293,16 @@ fn sse_endpoint(
             let m_conv = conv(op.messages.len());
             let ty = cx.msg_ty(*m);
             let check = cx.check(*m);
-            let respond = if op.reply.is_some() {
+            let respond = if let Some(reply) = &op.reply {
+                let reply_check = cx.outgoing_check(reply, &quote!(reply));
                 quote! {
-                    Ok(reply) => {
-                        let id = incoming.id_for_reply(&reply, <#ty as Message>::CORRELATION_POINTER);
-                        reply_response(&reply, id.as_ref())
-                    }
+                    Ok(reply) => match #reply_check {
+                        Ok(()) => {
+                            let id = incoming.id_for_reply(&reply, <#ty as Message>::CORRELATION_POINTER);
+                            reply_response(&reply, id.as_ref())
+                        }
+                        Err(e) => reject_response(&Reject::failed(format!("the reply breaks its schema: {e}"))),
+                    },
                 }
             } else {
                 quote!(Ok(()) => accepted(),)
@@ -1294,7 +1312,7 @@ fn sse_endpoint(
                     let request = Post { params, headers };
                     return match shared.handler.#method(&request, #m_conv).await {
                         #respond
-                        Err(Reject(why)) => error_response(StatusCode::UNPROCESSABLE_ENTITY, &why),
+                        Err(reject) => reject_response(&reject),
                     };
                 }
             });
@@ -1338,20 +1356,17 @@ fn client(cx: &Ctx<'_>, model: &Model) -> TokenStream {
     let has_sse = model.has(Kind::Sse);
     let ws_imports = has_ws.then(|| {
         quote! {
-            #[allow(unused_imports)]
-            use crate::runtime::ws_client::{ClientConfig, Dispatch, Responder, ReplyError, State, WsClient, WsSender};
-            #[allow(unused_imports)]
+            use crate::runtime::ws_client::{Dispatch, WsClient, WsSender};
+            pub use crate::runtime::ws_client::{ClientConfig, Overflow, Responder, State};
             use crate::runtime::endpoint::{outgoing_frame, query_string, request_frame};
-            #[allow(unused_imports)]
-            use crate::runtime::rpc::{Pending, RequestError};
+            use crate::runtime::rpc::Pending;
             use crate::runtime::tokio::sync::mpsc;
         }
     });
     let sse_imports = has_sse.then(|| {
         quote! {
-            #[allow(unused_imports)]
-            use crate::runtime::sse_client::{HttpClient, SseClient, SseClientConfig, SseItem};
-            #[allow(unused_imports)]
+            use crate::runtime::sse_client::{HttpClient, SseClient, SseItem};
+            pub use crate::runtime::sse_client::SseClientConfig;
             use crate::runtime::post::{http_client, post, PostError};
         }
     });
@@ -1376,7 +1391,7 @@ fn client(cx: &Ctx<'_>, model: &Model) -> TokenStream {
             impl Default for ClientOptions {
                 fn default() -> Self {
                     // Replies never wait behind events the application has not read.
-                    let ws = ClientConfig { overflow: crate::runtime::ws_client::Overflow::Drop, ..ClientConfig::default() };
+                    let ws = ClientConfig { overflow: Overflow::Drop, ..ClientConfig::default() };
                     ClientOptions { ws, request_timeout: Duration::from_secs(10), events: 1024 }
                 }
             }
@@ -1393,14 +1408,12 @@ fn client(cx: &Ctx<'_>, model: &Model) -> TokenStream {
     quote! {
         #client_doc
         #![allow(clippy::too_many_arguments)]
-        #[allow(unused_imports)]
         use std::sync::Arc;
         use std::time::Duration;
 
-        #[allow(unused_imports)]
         use crate::runtime::codegen::*;
-        #[allow(unused_imports)]
         use crate::runtime::endpoint::{join_path, Incoming, Outgoing};
+        use crate::runtime::{Error, ErrorKind};
         #ws_imports
         #sse_imports
         #http_imports
@@ -1430,16 +1443,18 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
     let mut refusals = Vec::new();
 
     for op in &e.receive {
-        let method = crate::ident(&op.method);
+        let method = crate::ident(&op.caller);
         let msg_ty = cx.set_ty(&op.messages, &message_enum_name(op));
+        let check = cx.check_outgoing(&op.messages);
         let doc = cx.op_doc(op, format!("Sends a message on `{}`.", e.address));
         match &op.reply {
             None => methods.push(quote! {
                 #doc
-                pub fn #method(&self, message: impl Into<#msg_ty>) -> Result<(), ReplyError> {
+                pub fn #method(&self, message: impl Into<#msg_ty>) -> Result<(), Error> {
                     let message: #msg_ty = message.into();
-                    let frame = outgoing_frame(&message, None).map_err(|e| ReplyError::Encode(e.to_string()))?;
-                    self.tx.send(frame).map_err(ReplyError::Send)
+                    #check
+                    let frame = outgoing_frame(&message, None)?;
+                    Ok(self.tx.send(frame)?)
                 }
             }),
             Some(reply) => {
@@ -1452,13 +1467,15 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
                     ///
                     /// Sends the request and waits for the reply (matched by correlation id, or
                     /// in order when the request has none), at most `request_timeout`. A refusal
-                    /// from the server ends the wait with [`RequestError::Refused`] and its reason.
-                    pub async fn #method(&self, message: impl Into<#msg_ty>) -> Result<#reply_ty, RequestError> {
+                    /// from the server ends the wait with an [`ErrorKind::Refused`] error
+                    /// carrying its reason.
+                    pub async fn #method(&self, message: impl Into<#msg_ty>) -> Result<#reply_ty, Error> {
                         let message: #msg_ty = message.into();
-                        let (frame, id) = request_frame(&message).map_err(|e| RequestError::Send(e.to_string()))?;
+                        #check
+                        let (frame, id) = request_frame(&message)?;
                         let waiter = self.pending.#field.register(0, id)?;
-                        self.tx.send(frame).map_err(|e| RequestError::Send(e.to_string()))?;
-                        self.tx.wait_reply(waiter, self.request_timeout).await
+                        self.tx.send(frame)?;
+                        Ok(self.tx.wait_reply(waiter, self.request_timeout).await?)
                     }
                 });
                 add_reply_route(&mut replies, reply, &field);
@@ -1572,8 +1589,8 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
         pub enum #event {
             #(#variants)*
             /// The server refused a message this client sent (`{"error": …}`) that was not a
-            /// request still waiting for its answer (a refused request fails instead, with
-            /// [`RequestError::Refused`]).
+            /// request still waiting for its answer (a refused request fails instead, with an
+            /// [`ErrorKind::Refused`] error).
             Refused(String),
         }
 
@@ -1705,8 +1722,9 @@ fn sse_client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
     }
     let mut posts = Vec::new();
     for op in &e.receive {
-        let method = crate::ident(&op.method);
+        let method = crate::ident(&op.caller);
         let msg_ty = cx.set_ty(&op.messages, &message_enum_name(op));
+        let check = cx.check_outgoing(&op.messages);
         let doc = cx.op_doc(op, format!("Posts a message to `{}`.", e.address));
         let (ret, decode) = match &op.reply {
             Some(reply) => {
@@ -1726,7 +1744,7 @@ fn sse_client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
                     quote! {
                         let mut incoming = Incoming::new(&body);
                         #(#tries)*
-                        Err(PostError::Reply(incoming.rejection()))
+                        Err(PostError::Reply(incoming.rejection()).into())
                     },
                 )
             }
@@ -1735,13 +1753,16 @@ fn sse_client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
         posts.push(quote! {
             #doc
             ///
-            /// `POST`s the message to the channel address; a refusal comes back as
-            /// [`PostError::Refused`] with the server's status and reason.
-            pub async fn #method(&self, params: &#params_path, message: impl Into<#msg_ty>) -> Result<#ret, PostError> {
+            /// `POST`s the message to the channel address; a refusal comes back as an
+            /// [`ErrorKind::Refused`](crate::runtime::ErrorKind::Refused) error with the
+            /// server's status and reason.
+            pub async fn #method(&self, params: &#params_path, message: impl Into<#msg_ty>) -> Result<#ret, Error> {
                 let message: #msg_ty = message.into();
-                let bytes = message.to_bytes().map_err(|e| PostError::Encode(e.to_string()))?;
+                #check
+                let bytes = Outgoing::to_bytes(&message)?;
                 let url = self.url(params);
-                let body = post(&self.http, &url, message.content_type().unwrap_or("application/json"), bytes, self.timeout).await?;
+                let content_type = Outgoing::content_type(&message).unwrap_or("application/json");
+                let body = post(&self.http, &url, content_type, bytes, self.timeout).await?;
                 #decode
             }
         });
@@ -1850,7 +1871,8 @@ fn sse_client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
                 self
             }
 
-            fn url(&self, params: &#params_path) -> String {
+            /// The URL of the concrete address of `params`.
+            pub fn url(&self, params: &#params_path) -> String {
                 let mut url = self.server_url.clone();
                 url.push_str(&join_path(#pathname, &params.address()));
                 url

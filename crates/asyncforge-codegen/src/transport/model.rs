@@ -59,8 +59,11 @@ pub struct Param {
 pub struct Op {
     /// The operation.
     pub id: OperationId,
-    /// Rust method name.
+    /// Rust method name (the application's side: its handler's or sender's method).
     pub method: String,
+    /// The method of a client that sends what this receive operation takes, named from the
+    /// caller's side (`receive_bid` → `send_bid`).
+    pub caller: String,
     /// Rust type name base (`RelayMessage`).
     pub type_base: String,
     /// Its messages.
@@ -223,6 +226,24 @@ pub(crate) fn operation_name(api: &Api, id: OperationId, messages: &[MessageId])
         Action::Receive => "receive",
     };
     format!("{action}_{message}")
+}
+
+/// The verbs that name an operation from the receiving side.
+const RECEIVING_VERBS: &[&str] = &[
+    "receive", "receives", "recv", "on", "handle", "handles", "consume", "process", "accept",
+];
+
+/// The name a client gives the method that sends what a server's `method` receives: a leading
+/// receiving verb becomes `send` (`receive_bid` → `send_bid`, `on_order` → `send_order`);
+/// other names read the same from both sides (`submit_quote`, `ping`).
+pub(crate) fn caller_method(method: &str) -> String {
+    let plain = method.trim_start_matches("r#");
+    match plain.split_once('_') {
+        Some((verb, rest)) if RECEIVING_VERBS.contains(&verb) && !rest.is_empty() => {
+            format!("send_{rest}")
+        }
+        _ => method.to_owned(),
+    }
 }
 
 /// Groups the API's WebSocket and SSE channels into endpoints. `default_protocol` serves the
@@ -388,9 +409,11 @@ pub fn build(api: &Api, default_protocol: Option<&str>) -> Model {
             continue;
         }
         let name = operation_name(api, id, &messages);
+        let method = methods.unique_field(&field_name(&name));
         let entry = Op {
             id,
-            method: methods.unique_field(&field_name(&name)),
+            caller: caller_method(&method),
+            method,
             type_base: type_names.unique(&type_name(&name)),
             messages,
             reply: reply_messages(api, id),
@@ -507,5 +530,16 @@ components:
         assert_eq!(market.receive[0].method, "place_order");
         // An inline message is named after the operation: the operation keeps its key.
         assert_eq!(model.endpoints[1].receive[0].method, "v1_orders_publish");
+    }
+
+    #[test]
+    fn clients_name_their_methods_from_the_callers_side() {
+        assert_eq!(super::caller_method("receive_bid"), "send_bid");
+        assert_eq!(super::caller_method("on_order_placed"), "send_order_placed");
+        assert_eq!(super::caller_method("handle_command"), "send_command");
+        assert_eq!(super::caller_method("submit_quote"), "submit_quote");
+        assert_eq!(super::caller_method("ping"), "ping");
+        assert_eq!(super::caller_method("receive"), "receive");
+        assert_eq!(super::caller_method("r#move"), "r#move");
     }
 }

@@ -128,7 +128,7 @@ fn servers(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
             pub const #url_const: &str = #url;
 
             #[doc = #cfg_doc]
-            pub fn #config_fn(client_id: Option<&str>) -> Result<mqtt::MqttConfig, mqtt::MqttError> {
+            pub fn #config_fn(client_id: Option<&str>) -> Result<mqtt::MqttConfig, Error> {
                 let mut config = mqtt::MqttConfig::from_url(#url_const, client_id.unwrap_or_default())?;
                 if client_id.is_none() {
                     config.default_client_id(#default_prefix);
@@ -194,7 +194,9 @@ fn publisher(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
             let p = cx.params_ty(c);
             quote!(params: &#p,)
         });
+        let check = cx.check_outgoing(op);
         let topic = quote! {
+            #check
             #lets
             let template = #tmpl.as_ref().map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
             let topic = template.topic(#values)?;
@@ -210,9 +212,9 @@ fn publisher(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
                 /// MQTT 5 request/reply: publishes with this client's reply topic and fresh
                 /// correlation data, and waits up to `timeout` for the answer (checked against
                 /// its schema).
-                pub async fn #method(&self, #params_arg message: &#msg_ty, timeout: Duration) -> Result<#reply_ty, mqtt::MqttError> {
+                pub async fn #method(&self, #params_arg message: &#msg_ty, timeout: Duration) -> Result<#reply_ty, Error> {
                     #topic
-                    self.client.request_checked(&topic, message, &#opts, timeout, &#check).await
+                    Ok(self.client.request_checked(&topic, message, &#opts, timeout, &#check).await?)
                 }
             };
         }
@@ -242,9 +244,9 @@ fn publisher(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
             ///
             /// Returns once the publish is handed to the connection; await
             /// [`mqtt::Published::acknowledged`] for the broker's PUBACK / PUBCOMP (QoS 1/2).
-            pub async fn #method(&self, #params_arg message: &#msg_ty) -> Result<mqtt::Published, mqtt::MqttError> {
+            pub async fn #method(&self, #params_arg message: &#msg_ty) -> Result<mqtt::Published, Error> {
                 #topic
-                #body
+                Ok(#body?)
             }
         }
     });
@@ -281,7 +283,7 @@ fn publisher(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
             }
 
             /// Starts a client that only publishes.
-            pub fn start(config: mqtt::MqttConfig) -> Result<Self, mqtt::MqttError> {
+            pub fn start(config: mqtt::MqttConfig) -> Result<Self, Error> {
                 Ok(Publisher { client: mqtt::MqttClient::publisher(config)? })
             }
 
@@ -323,7 +325,7 @@ fn subscriber(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
         quote! {
             #doc
             #ret_doc
-            fn #method(&self, received: Received<#p, #m>) -> impl Future<Output = Result<#out, mqtt::HandlerError>> + Send;
+            fn #method(&self, received: Received<#p, #m>) -> impl Future<Output = Result<#out, Reject>> + Send;
         }
     });
     let subs = model.receive.iter().map(|op| {
@@ -341,7 +343,7 @@ fn subscriber(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
     let arms = model.receive.iter().enumerate().map(|(i, op)| {
         let c = model.channel(op);
         let method = crate::ident(&op.method);
-        let params = cx.params_from(c, &quote!(delivery.params), &quote!(mqtt::HandlerError));
+        let params = cx.params_from(c, &quote!(delivery.params));
         let (params_let, params) = if c.params.is_empty() {
             (TokenStream::new(), quote!(params: ()))
         } else {
@@ -364,18 +366,24 @@ fn subscriber(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
                 let check = cx.check(*one);
                 quote!(delivery.decode_checked::<#t>(&#check)?)
             }
-            _ => cx.decode_any(op, quote!(delivery), quote!(mqtt)),
+            _ => cx.decode_any(op, quote!(delivery)),
         };
         let call = match op.reply {
-            Some(_) => quote! {
-                let to = delivery.clone();
-                let reply = self.0.#method(Received { #params, message, delivery, client: client.clone() }).await?;
-                client
-                    .reply(&to, &reply, &mqtt::PublishOptions::new(to.qos))
-                    .await
-                    .map(drop)
-                    .map_err(mqtt::HandlerError::failed)
-            },
+            Some(reply) => {
+                let check = cx.check(reply);
+                quote! {
+                    let to = delivery.clone();
+                    let reply = self.0.#method(Received { #params, message, delivery, client: client.clone() }).await?;
+                    #check
+                        .check_outgoing(&reply)
+                        .map_err(|e| Reject::failed(format!("the reply breaks its schema: {e}")))?;
+                    client
+                        .reply(&to, &reply, &mqtt::PublishOptions::new(to.qos))
+                        .await
+                        .map(drop)
+                        .map_err(Reject::failed)
+                }
+            }
             None => quote! {
                 self.0.#method(Received { #params, message, delivery, client }).await
             },
@@ -404,32 +412,32 @@ fn subscriber(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
         }
 
         /// What the application implements: one method per *receive* operation. `Ok`
-        /// acknowledges a QoS 1/2 message; [`mqtt::HandlerError::Failed`] leaves it unacknowledged
-        /// (redelivered by a broker that kept the session); [`mqtt::HandlerError::Invalid`]
-        /// acknowledges and drops it.
+        /// acknowledges a QoS 1/2 message; [`Reject::failed`] leaves it unacknowledged
+        /// (redelivered by a broker that kept the session); [`Reject::invalid`] acknowledges
+        /// and drops it.
         pub trait Handler: Send + Sync + 'static {
             #(#trait_methods)*
         }
 
         /// The subscriptions of the receive operations, in route order.
-        pub fn subscriptions() -> Result<Vec<mqtt::Subscription>, mqtt::MqttError> {
+        pub fn subscriptions() -> Result<Vec<mqtt::Subscription>, Error> {
             Ok(vec![#(#subs)*])
         }
 
         /// Starts a client that subscribes to every receive operation's topic and hands what
         /// arrives to `handler`. Publish from the same connection with
         /// `Publisher::new(client.clone())`.
-        pub fn subscribe<H: Handler>(config: mqtt::MqttConfig, handler: H) -> Result<mqtt::MqttClient, mqtt::MqttError> {
-            mqtt::MqttClient::start(config, subscriptions()?, Dispatch(handler))
+        pub fn subscribe<H: Handler>(config: mqtt::MqttConfig, handler: H) -> Result<mqtt::MqttClient, Error> {
+            Ok(mqtt::MqttClient::start(config, subscriptions()?, Dispatch(handler))?)
         }
 
         struct Dispatch<H>(H);
 
         impl<H: Handler> mqtt::Handler for Dispatch<H> {
-            async fn handle(&self, client: mqtt::MqttClient, delivery: mqtt::Delivery) -> Result<(), mqtt::HandlerError> {
+            async fn handle(&self, client: mqtt::MqttClient, delivery: mqtt::Delivery) -> Result<(), Reject> {
                 match delivery.route {
                     #(#arms)*
-                    _ => Err(mqtt::HandlerError::invalid("no receive operation for this subscription")),
+                    _ => Err(Reject::invalid("no receive operation for this subscription")),
                 }
             }
         }
@@ -452,6 +460,7 @@ pub(crate) fn emit(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
     let future = (!model.receive.is_empty()).then(|| {
         quote!(
             use std::future::Future;
+            use crate::runtime::Reject;
         )
     });
     quote! {
@@ -461,6 +470,7 @@ pub(crate) fn emit(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
         #future
         #duration
         use crate::runtime::mqtt;
+        use crate::runtime::Error;
 
         #servers
         #common

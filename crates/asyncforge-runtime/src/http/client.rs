@@ -55,6 +55,23 @@ pub enum ClientError {
     Invalid(String),
 }
 
+impl From<ClientError> for crate::error::Error {
+    fn from(e: ClientError) -> Self {
+        use crate::error::ErrorKind;
+        let kind = match &e {
+            ClientError::Conflict { .. }
+            | ClientError::PreconditionRequired
+            | ClientError::Locked { .. } => ErrorKind::Conflict,
+            ClientError::NotFound => ErrorKind::NotFound,
+            ClientError::Status { .. } => ErrorKind::Refused,
+            ClientError::Http(e) if e.is_timeout() => ErrorKind::Timeout,
+            ClientError::Http(_) => ErrorKind::Transport,
+            ClientError::Codec(_) | ClientError::Invalid(_) => ErrorKind::Invalid,
+        };
+        crate::error::Error::new(kind, e)
+    }
+}
+
 /// A representation read from the server.
 #[derive(Debug, Clone)]
 pub struct Fetched<M> {

@@ -56,6 +56,13 @@ pub enum ConfigError {
     Sender(#[from] sender::SenderError),
 }
 
+impl From<ConfigError> for crate::error::Error {
+    fn from(e: ConfigError) -> Self {
+        use crate::error::ErrorKind;
+        crate::error::Error::new(ErrorKind::Config, e)
+    }
+}
+
 /// TLS for outgoing requests ([`crate::tls`]).
 pub(crate) fn tls_config() -> Result<rustls::ClientConfig, String> {
     crate::tls::client_config()

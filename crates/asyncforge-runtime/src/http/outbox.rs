@@ -96,6 +96,18 @@ pub enum OutboxError {
     Serialize(#[from] serde_json::Error),
 }
 
+impl From<OutboxError> for crate::error::Error {
+    fn from(e: OutboxError) -> Self {
+        use crate::error::ErrorKind;
+        let kind = match &e {
+            OutboxError::Full(_) => ErrorKind::Busy,
+            OutboxError::Serialize(_) => ErrorKind::Invalid,
+            OutboxError::Io { .. } | OutboxError::Corrupt { .. } => ErrorKind::Transport,
+        };
+        crate::error::Error::new(kind, e)
+    }
+}
+
 /// Durable storage of pending deliveries. Implementations must have made a change durable
 /// when the method returns. Methods block (file IO); the sender calls them from
 /// `spawn_blocking`.

@@ -36,6 +36,7 @@ use super::idempotency::{Claim, IdempotencyStore, MemoryStore};
 use super::signature::{DEFAULT_TOLERANCE, Scheme, SecretError, Signer, headers, unix_now};
 use crate::endpoint::{Scalar, scalar, typed_part};
 use crate::message::Message;
+use crate::outcome::{Reject, RejectKind};
 use crate::validate::SchemaCheck;
 
 /// How a receiver checks requests.
@@ -97,30 +98,19 @@ pub struct Webhook<M> {
     pub headers: HeaderMap,
 }
 
-/// Why a handler did not handle a webhook.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HandlerError {
-    /// A transient failure: answered 500, the sender retries.
-    #[error("{0}")]
-    Retry(String),
-    /// The message is unacceptable: answered 422, the sender does not retry.
-    #[error("{0}")]
-    Reject(String),
-}
-
 /// What handles a verified webhook. Closures `Fn(Webhook<M>) -> impl Future<Output =
-/// Result<(), HandlerError>>` implement it.
+/// Result<(), Reject>>` implement it.
 pub trait WebhookHandler<M>: Send + Sync + 'static {
     /// Handles one webhook.
-    fn handle(&self, hook: Webhook<M>) -> impl Future<Output = Result<(), HandlerError>> + Send;
+    fn handle(&self, hook: Webhook<M>) -> impl Future<Output = Result<(), Reject>> + Send;
 }
 
 impl<M, F, Fut> WebhookHandler<M> for F
 where
     F: Fn(Webhook<M>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), HandlerError>> + Send,
+    Fut: Future<Output = Result<(), Reject>> + Send,
 {
-    fn handle(&self, hook: Webhook<M>) -> impl Future<Output = Result<(), HandlerError>> + Send {
+    fn handle(&self, hook: Webhook<M>) -> impl Future<Output = Result<(), Reject>> + Send {
         self(hook)
     }
 }
@@ -173,9 +163,10 @@ pub enum Refusal {
     /// which message it is (`422`).
     #[error("{0}")]
     Invalid(String),
-    /// The handler did not handle it (`500` to retry, `422` refused).
+    /// The handler did not handle it (`422` for [`Reject::invalid`], `500` to retry for
+    /// [`Reject::failed`]).
     #[error(transparent)]
-    Handler(HandlerError),
+    Handler(Reject),
 }
 
 /// A request whose signature and timestamp were verified and whose id was claimed: what a
@@ -522,10 +513,11 @@ impl<D: Dispatch> Receiver<D> {
                     Refusal::Invalid(m) => error(StatusCode::UNPROCESSABLE_ENTITY, m),
                     Refusal::Handler(e) => {
                         tracing::warn!(endpoint = name, id = ?id, error = %e, "webhook handler failed");
-                        match e {
-                            HandlerError::Retry(m) => error(StatusCode::INTERNAL_SERVER_ERROR, m),
-                            HandlerError::Reject(m) => error(StatusCode::UNPROCESSABLE_ENTITY, m),
-                        }
+                        let status = match e.kind() {
+                            RejectKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+                            RejectKind::Failed => StatusCode::INTERNAL_SERVER_ERROR,
+                        };
+                        error(status, e.reason())
                     }
                 }
             }

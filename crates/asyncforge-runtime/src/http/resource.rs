@@ -808,6 +808,19 @@ pub enum PutError {
     Encode(CodecError),
 }
 
+impl From<PutError> for crate::error::Error {
+    fn from(e: PutError) -> Self {
+        use crate::error::ErrorKind;
+        let kind = match &e {
+            PutError::Write(WriteError::NotFound) => ErrorKind::NotFound,
+            PutError::Write(WriteError::Full) => ErrorKind::Busy,
+            PutError::Write(_) => ErrorKind::Conflict,
+            PutError::Encode(_) => ErrorKind::Invalid,
+        };
+        crate::error::Error::new(kind, e)
+    }
+}
+
 fn lock_token(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(lock::LOCK_TOKEN)

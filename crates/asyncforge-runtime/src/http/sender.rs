@@ -173,12 +173,36 @@ pub enum DeliveryError {
     Header(String),
 }
 
+impl From<DeliveryError> for crate::error::Error {
+    fn from(e: DeliveryError) -> Self {
+        use crate::error::ErrorKind;
+        let kind = match &e {
+            DeliveryError::Encode(_) | DeliveryError::Header(_) => ErrorKind::Invalid,
+            DeliveryError::Outbox(OutboxError::Full(_)) => ErrorKind::Busy,
+            DeliveryError::Outbox(_) => ErrorKind::Transport,
+            DeliveryError::DeadLettered(_) => ErrorKind::Refused,
+            DeliveryError::InProgress(_) => ErrorKind::Busy,
+        };
+        crate::error::Error::new(kind, e)
+    }
+}
+
 /// Why a sender could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum SenderError {
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
+}
+
+impl From<SenderError> for crate::error::Error {
+    fn from(e: SenderError) -> Self {
+        use crate::error::ErrorKind;
+        let kind = match &e {
+            SenderError::Client(_) => ErrorKind::Config,
+        };
+        crate::error::Error::new(kind, e)
+    }
 }
 
 type DeadLetterHook = Arc<dyn Fn(&DeadLetter) + Send + Sync>;

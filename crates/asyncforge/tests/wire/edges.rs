@@ -7,6 +7,7 @@ use std::time::Duration;
 use asyncforge_runtime::rpc::RequestError;
 use asyncforge_runtime::ws_client::{Overflow, State};
 use futures_util::SinkExt;
+use snapshot_pulse_rooms::ErrorKind;
 use snapshot_pulse_rooms::channels::LobbyParams;
 use snapshot_pulse_rooms::client::{ClientOptions, LobbyClient, LobbyEvent};
 use snapshot_pulse_rooms::messages::{Ping, WhoAreYou};
@@ -94,16 +95,22 @@ async fn a_refused_request_fails_fast() {
         .await
         .expect("the refusal came before the timeout guard");
     assert_eq!(
-        refused.err(),
-        Some(RequestError::Refused("ping refused: not today".into()))
+        refused
+            .err()
+            .as_ref()
+            .and_then(|e| e.downcast_ref::<RequestError>()),
+        Some(&RequestError::Refused("ping refused: not today".into()))
     );
     // Without an id: answered in order, like a reply.
     let refused = fast(lobby.ping(ping(None, Some("no id"))))
         .await
         .expect("fast");
     assert_eq!(
-        refused.err(),
-        Some(RequestError::Refused("ping refused: no id".into()))
+        refused
+            .err()
+            .as_ref()
+            .and_then(|e| e.downcast_ref::<RequestError>()),
+        Some(&RequestError::Refused("ping refused: no id".into()))
     );
     // Concurrent requests (answers read by the connection task), refused and accepted mixed:
     // each gets its own answer.
@@ -117,8 +124,11 @@ async fn a_refused_request_fails_fast() {
     for (i, answer) in ids.iter().zip(answers) {
         if i.as_u128() % 2 == 0 {
             assert_eq!(
-                answer.err(),
-                Some(RequestError::Refused("ping refused: even".into()))
+                answer
+                    .err()
+                    .as_ref()
+                    .and_then(|e| e.downcast_ref::<RequestError>()),
+                Some(&RequestError::Refused("ping refused: even".into()))
             );
         } else {
             assert_eq!(answer.expect("a pong").payload.request_id, Some(*i));
@@ -193,7 +203,9 @@ async fn replies_never_wait_behind_unread_events() {
             .await
             .expect("answered");
         assert!(
-            matches!(refused, Err(RequestError::Refused(_))),
+            refused
+                .as_ref()
+                .is_err_and(|e| e.kind() == ErrorKind::Refused),
             "{refused:?}"
         );
     }
@@ -232,8 +244,13 @@ async fn replies_never_wait_behind_unread_events() {
         .expect("the client says it stopped reading");
     assert_eq!(stalled, State::Stalled { generation: 1 });
     assert_eq!(
-        waiting.ping(ping(None, None)).await.err(),
-        Some(RequestError::Timeout(Duration::from_millis(300)))
+        waiting
+            .ping(ping(None, None))
+            .await
+            .err()
+            .as_ref()
+            .and_then(|e| e.downcast_ref::<RequestError>()),
+        Some(&RequestError::Timeout(Duration::from_millis(300)))
     );
     // The application takes its events: the client reads again.
     for _ in 0..5 {
@@ -442,6 +459,62 @@ async fn a_malformed_uuid_is_reported_with_its_field_path() {
         );
         // It answers the request: the id is sent back where the request had it.
         assert_eq!(answer["requestId"], bad, "{answer}");
+    }
+    s.task.abort();
+}
+
+/// Outgoing messages are checked against their schemas before they leave (on in debug builds,
+/// which tests are), with the error shape of an incoming refusal: a client's post with an
+/// empty text (`minLength: 1`) and the server's relay with `seq: 0` (`minimum: 1`) fail with
+/// an `Invalid` error naming the field, and neither reaches the wire; valid ones still do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outgoing_messages_are_checked_before_they_leave() {
+    use snapshot_pulse_rooms::channels::{RelayMessage, RoomParams};
+    use snapshot_pulse_rooms::client::{RoomClient, RoomEvent};
+    use snapshot_pulse_rooms::messages::{Post, Relayed};
+
+    let (s, _app) = start(Config::default()).await;
+    let params = RoomParams {
+        room_id: "checks".into(),
+    };
+    let mut client = RoomClient::connect(
+        &format!("ws://{}", s.addr),
+        &params,
+        &RoomQuery::new("ada"),
+        fast_options(),
+    );
+    client.wait_connected().await;
+    // The client sees itself join first.
+    let joined = fast(client.next()).await.expect("an event").expect("open");
+    assert!(
+        matches!(joined, RoomEvent::RelayMessage(RelayMessage::Presence(_))),
+        "{joined:?}"
+    );
+
+    let err = client
+        .post_message(Post::new(PostPayload::new("")))
+        .expect_err("an empty post does not leave");
+    assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+    assert!(err.to_string().contains("/text"), "{err}");
+    let err = s
+        .server
+        .sender()
+        .relay_message(
+            &params,
+            Relayed::new(RelayedPayload::new(0, "server", "hi", DateTime::now())),
+        )
+        .expect_err("seq 0 does not leave");
+    assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+    assert!(err.to_string().contains("/seq"), "{err}");
+
+    // A valid post goes out and comes back relayed (the first thing after the join: the
+    // refused ones never reached the server).
+    client
+        .post_message(Post::new(PostPayload::new("hello")))
+        .expect("a valid post leaves");
+    match fast(client.next()).await.expect("an event").expect("open") {
+        RoomEvent::RelayMessage(RelayMessage::Relayed(r)) => assert_eq!(r.payload.text, "hello"),
+        other => panic!("{other:?}"),
     }
     s.task.abort();
 }

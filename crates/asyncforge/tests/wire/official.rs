@@ -383,7 +383,7 @@ mod kraken {
             let sub = m
                 .payload
                 .subscription
-                .ok_or_else(|| Reject("subscription is required".into()))?;
+                .ok_or_else(|| Reject::invalid("subscription is required"))?;
             let pair = m.payload.pair.unwrap_or_default();
             if sub.name == Name::Ticker {
                 return Ok(DummyCurrencyInfo::new(types::DummyCurrencyInfoPayload {
@@ -426,7 +426,7 @@ mod kraken {
             let sub = m
                 .payload
                 .subscription
-                .ok_or_else(|| Reject("subscription is required".into()))?;
+                .ok_or_else(|| Reject::invalid("subscription is required"))?;
             Ok(SubscriptionStatus::new(
                 types::SubscriptionStatus::SubscriptionStatusError(
                     types::SubscriptionStatusError {
@@ -494,7 +494,7 @@ mod kraken {
 
         // ping → pong, the reqid copied by the server.
         let pong = client
-            .receive_ping(Ping::new(types::Ping {
+            .send_ping(Ping::new(types::Ping {
                 event: types::PingEvent::Ping,
                 reqid: Some(42),
                 extra: Default::default(),
@@ -736,7 +736,7 @@ mod kraken_filter {
             State::Connected { .. }
         ));
         let pong = client
-            .receive_ping(Ping::new(types::Ping {
+            .send_ping(Ping::new(types::Ping {
                 event: types::PingEvent::Ping,
                 reqid: Some(1),
                 extra: Default::default(),
@@ -773,8 +773,8 @@ mod kraken_filter {
             extra: Default::default(),
         });
         let (a, b) = tokio::join!(
-            client.receive_subscribe_request(sub),
-            client.receive_unsubscribe_request(unsub)
+            client.send_subscribe_request(sub),
+            client.send_unsubscribe_request(unsub)
         );
         match a.unwrap() {
             ReceiveSubscribeRequestReply::SubscriptionStatus(SubscriptionStatus {

@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 
 use asyncforge_runtime::backoff::Backoff;
 use asyncforge_runtime::codegen::DateTime;
+use asyncforge_runtime::http::client::ClientError;
 use asyncforge_runtime::http::outbox::{FileOutbox, Outbox};
 use asyncforge_runtime::http::receiver::{Receiver as RawReceiver, ReceiverConfig as RawConfig};
-use asyncforge_runtime::http::sender::AttemptError;
+use asyncforge_runtime::http::sender::{AttemptError, DeliveryError};
 use asyncforge_runtime::http::signature::{Scheme, Signer, generate_secret, unix_now};
 use asyncforge_runtime::http::ssrf::{AddressPolicy, Refused};
 use axum::body::Bytes;
@@ -24,17 +25,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use snapshot_ledger_hooks::channels::{AccountParams, CounterParams, DisputeEvent, InvoiceParams};
 use snapshot_ledger_hooks::client::{
-    AccountClient, ClientError, CodeHostClient, CounterClient, DisputesClient, InvoiceClient,
-    PaymentsClient, PollConfig, ProviderClient, WriteOptions,
+    AccountClient, CodeHostClient, CounterClient, DisputesClient, InvoiceClient, PaymentsClient,
+    PollConfig, ProviderClient, WriteOptions,
 };
 use snapshot_ledger_hooks::messages::{
     Account, ChargeRefunded, ChargeSucceeded, Counter, DisputeClosed, DisputeOpened, EntryPosted,
     Invoice, PaymentSettled, ReleasePublished,
 };
-use snapshot_ledger_hooks::server::{
-    Config, DeliveryError, Handler, HandlerError, SenderConfig, Server, Webhook,
-};
+use snapshot_ledger_hooks::server::{Config, Handler, SenderConfig, Server, Webhook};
 use snapshot_ledger_hooks::types::*;
+use snapshot_ledger_hooks::{Error, ErrorKind, Reject};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -51,7 +51,7 @@ struct Seen {
     provider: Mutex<Vec<ProviderEvent>>,
     /// Dispute events (`opened d1`, `closed d1`).
     disputes: Mutex<Vec<String>>,
-    /// Payment ids whose first handling fails with `HandlerError::Retry`.
+    /// Payment ids whose first handling fails with `Reject::failed`.
     fail_once: Mutex<Vec<String>>,
 }
 
@@ -71,23 +71,23 @@ impl Seen {
 struct App(Arc<Seen>);
 
 impl Handler for App {
-    async fn payment_settled(&self, hook: Webhook<PaymentSettled>) -> Result<(), HandlerError> {
+    async fn payment_settled(&self, hook: Webhook<PaymentSettled>) -> Result<(), Reject> {
         let id = hook.message.payload.payment_id.clone();
         {
             let mut fail = self.0.fail_once.lock().expect("lock");
             if let Some(i) = fail.iter().position(|f| *f == id) {
                 fail.remove(i);
-                return Err(HandlerError::Retry("database busy".into()));
+                return Err(Reject::failed("database busy"));
             }
         }
         if hook.message.payload.account_id == "frozen" {
-            return Err(HandlerError::Reject("account frozen".into()));
+            return Err(Reject::invalid("account frozen"));
         }
         self.0.payments.lock().expect("lock").push(id);
         Ok(())
     }
 
-    async fn release_published(&self, hook: Webhook<ReleasePublished>) -> Result<(), HandlerError> {
+    async fn release_published(&self, hook: Webhook<ReleasePublished>) -> Result<(), Reject> {
         self.0
             .releases
             .lock()
@@ -96,7 +96,7 @@ impl Handler for App {
         Ok(())
     }
 
-    async fn charge_succeeded(&self, hook: Webhook<ChargeSucceeded>) -> Result<(), HandlerError> {
+    async fn charge_succeeded(&self, hook: Webhook<ChargeSucceeded>) -> Result<(), Reject> {
         let h = hook.message.headers.clone().expect("typed headers");
         self.0.provider.lock().expect("lock").push((
             "chargeSucceeded".into(),
@@ -107,7 +107,7 @@ impl Handler for App {
         Ok(())
     }
 
-    async fn dispute_event(&self, hook: Webhook<DisputeEvent>) -> Result<(), HandlerError> {
+    async fn dispute_event(&self, hook: Webhook<DisputeEvent>) -> Result<(), Reject> {
         let seen = match hook.message {
             DisputeEvent::DisputeOpened(m) => format!("opened {}", m.payload.dispute_id),
             DisputeEvent::DisputeClosed(m) => format!("closed {}", m.payload.dispute_id),
@@ -116,7 +116,7 @@ impl Handler for App {
         Ok(())
     }
 
-    async fn charge_refunded(&self, hook: Webhook<ChargeRefunded>) -> Result<(), HandlerError> {
+    async fn charge_refunded(&self, hook: Webhook<ChargeRefunded>) -> Result<(), Reject> {
         let h = hook.message.headers.clone().expect("typed headers");
         self.0.provider.lock().expect("lock").push((
             "chargeRefunded".into(),
@@ -129,6 +129,15 @@ impl Handler for App {
 }
 
 /// Quick retries, loopback allowed: the settings of every test sender.
+/// The transport's own error inside the generated API's error (for the detail of a `412` or a
+/// dead letter), failing the test when it is another.
+fn detail<T: std::error::Error + Send + Sync + 'static, V>(r: Result<V, Error>) -> Result<V, T> {
+    r.map_err(|e| {
+        e.downcast::<T>()
+            .unwrap_or_else(|e| panic!("another error: {e}"))
+    })
+}
+
 fn fast(max_retries: u32) -> SenderConfig {
     SenderConfig {
         backoff: Backoff {
@@ -226,7 +235,7 @@ async fn json(r: reqwest::Response) -> serde_json::Value {
     serde_json::from_slice(&r.bytes().await.expect("body")).expect("json")
 }
 
-fn http() -> reqwest::Client {
+pub(crate) fn http() -> reqwest::Client {
     asyncforge_runtime::http::client_builder()
         .expect("tls")
         .build()
@@ -274,11 +283,28 @@ async fn generated_client_posts_webhooks_the_generated_server_verifies() {
     assert_eq!(d.attempts, 2);
     assert_eq!(seen.payments(), vec!["p1", "p2"]);
 
-    // Payload against the schema (`amountCents` minimum 1): 422, not retried.
+    // Payload against the schema (`amountCents` minimum 1): the generated client does not send
+    // it (outgoing checks are on in debug builds) ...
     let err = client
         .payment_settled(payment("p3", "acc-1", 0))
         .await
         .expect_err("invalid");
+    assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+    assert!(err.to_string().contains("/amountCents"), "{err}");
+    // ... and a peer that sends it anyway gets 422 from the server.
+    let body = br#"{"paymentId":"p3","accountId":"acc-1","amountCents":0,"currency":"EUR"}"#;
+    let r = http()
+        .post(format!("{base}/v1/webhooks/payments"))
+        .headers(signed(&s.payments, "msg_p3", unix_now(), body))
+        .body(body.to_vec())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 422);
+    assert!(seen.payments().len() == 2, "not handled");
+    // A handler rejecting: 422, not retried.
+    let err = detail::<DeliveryError, _>(client.payment_settled(payment("p4", "frozen", 10)).await)
+        .expect_err("rejected");
     match err {
         DeliveryError::DeadLettered(dl) => {
             assert_eq!(dl.error, AttemptError::Status(422));
@@ -286,14 +312,6 @@ async fn generated_client_posts_webhooks_the_generated_server_verifies() {
         }
         other => panic!("unexpected {other}"),
     }
-    // A handler rejecting: 422.
-    let err = client
-        .payment_settled(payment("p4", "frozen", 10))
-        .await
-        .expect_err("rejected");
-    assert!(
-        matches!(err, DeliveryError::DeadLettered(dl) if dl.error == AttemptError::Status(422))
-    );
 
     // The code-host endpoint verifies GitHub-style signatures.
     let gh = CodeHostClient::new(&base, &s.github, fast(5)).expect("client");
@@ -308,9 +326,7 @@ async fn generated_client_posts_webhooks_the_generated_server_verifies() {
     assert_eq!(*seen.releases.lock().expect("lock"), vec!["v1.2.0"]);
     // A Standard Webhooks client with the wrong secret is refused (401, not retried).
     let wrong = PaymentsClient::new(&base, generate_secret(), fast(5)).expect("client");
-    let err = wrong
-        .payment_settled(payment("p5", "acc-1", 10))
-        .await
+    let err = detail::<DeliveryError, _>(wrong.payment_settled(payment("p5", "acc-1", 10)).await)
         .expect_err("refused");
     assert!(
         matches!(err, DeliveryError::DeadLettered(dl) if dl.error == AttemptError::Status(401))
@@ -637,7 +653,8 @@ async fn ssrf_targets_are_refused_by_the_generated_sender() {
     for t in &targets {
         let sub =
             snapshot_ledger_hooks::server::Sender::entry_posted_subscriber("x", t, &s.payments);
-        let err = sender.entry_posted(&sub, entry(9)).await.expect_err(t);
+        let err =
+            detail::<DeliveryError, _>(sender.entry_posted(&sub, entry(9)).await).expect_err(t);
         match err {
             DeliveryError::DeadLettered(dl) => {
                 assert!(
@@ -809,7 +826,7 @@ async fn if_match_loses_no_update_among_100_concurrent_writers() {
                     let mut next = read.value.clone();
                     next.payload.balance_cents += 1;
                     let tag = read.etag.clone().expect("etag");
-                    match c.put_if_match(&acc("a"), &next, &tag).await {
+                    match detail(c.put_if_match(&acc("a"), &next, &tag).await) {
                         Ok(_) => return,
                         Err(ClientError::Conflict { .. }) => {
                             n.fetch_add(1, Ordering::SeqCst);
@@ -902,10 +919,12 @@ async fn if_match_loses_no_update_among_100_concurrent_writers() {
         WRITERS as i64 + 200
     );
     // Writes without a precondition are refused on accounts (428).
-    let err = accounts
-        .put(&acc("a"), &account("a", 0), &WriteOptions::default())
-        .await
-        .expect_err("428");
+    let err = detail::<ClientError, _>(
+        accounts
+            .put(&acc("a"), &account("a", 0), &WriteOptions::default())
+            .await,
+    )
+    .expect_err("428");
     assert!(matches!(err, ClientError::PreconditionRequired), "{err}");
 }
 
@@ -920,7 +939,7 @@ async fn locks_conflict_expire_and_release() {
         .expect("alice locks");
     assert_eq!(alice.holder, "alice");
     // Bob cannot lock (409 with the holder) nor write (423).
-    match c.lock(&acc("l"), "bob", None).await {
+    match detail(c.lock(&acc("l"), "bob", None).await) {
         Err(ClientError::Locked { holder, until }) => {
             assert_eq!(holder, "alice");
             assert_eq!(until, alice.until);
@@ -929,9 +948,7 @@ async fn locks_conflict_expire_and_release() {
     }
     let read = c.get(&acc("l")).await.expect("get");
     let tag = read.etag.clone().expect("etag");
-    let err = c
-        .put_if_match(&acc("l"), &account("l", 6), &tag)
-        .await
+    let err = detail::<ClientError, _>(c.put_if_match(&acc("l"), &account("l", 6), &tag).await)
         .expect_err("locked");
     assert!(
         matches!(err, ClientError::Locked { ref holder, .. } if holder == "alice"),
@@ -949,10 +966,10 @@ async fn locks_conflict_expire_and_release() {
     // The lock expires by itself: Bob gets it after at most its TTL.
     let started = Instant::now();
     let bob = loop {
-        match c
-            .lock(&acc("l"), "bob", Some(Duration::from_secs(30)))
-            .await
-        {
+        match detail(
+            c.lock(&acc("l"), "bob", Some(Duration::from_secs(30)))
+                .await,
+        ) {
             Ok(g) => break g,
             Err(ClientError::Locked { .. }) => {
                 assert!(started.elapsed() < WAIT, "the lock never expired");
@@ -970,7 +987,7 @@ async fn locks_conflict_expire_and_release() {
         ..WriteOptions::default()
     };
     assert!(matches!(
-        c.put(&acc("l"), &account("l", 8), &stale).await,
+        detail(c.put(&acc("l"), &account("l", 8), &stale).await),
         Err(ClientError::Locked { .. })
     ));
     // Released: Carol locks at once.
@@ -1630,6 +1647,9 @@ fn inv(id: &str) -> InvoiceParams {
 async fn resource_writes_that_break_the_schema_are_refused_with_422() {
     let (base, sender, _) = start(config(&secrets())).await;
     let invoices = InvoiceClient::new(&base).expect("client");
+    // The generated client does not send a value that breaks the schema (outgoing checks are
+    // on in debug builds): the same error shape as the server's refusal, the path of each
+    // violation.
     let err = invoices
         .put(
             &inv("i-1"),
@@ -1638,17 +1658,19 @@ async fn resource_writes_that_break_the_schema_are_refused_with_422() {
         )
         .await
         .expect_err("refused");
-    match err {
-        ClientError::Status { status, body } => {
-            assert_eq!(status, 422);
-            assert!(body.contains("/currency"), "{body}");
-        }
-        other => panic!("unexpected {other}"),
-    }
+    assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+    assert!(err.to_string().contains("/currency"), "{err}");
+    // Nor does the application's own write.
+    let err = sender
+        .invoice_set(&inv("i-1"), invoice("i-1", "eur"))
+        .expect_err("refused");
+    assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
     assert!(sender.invoice_get(&inv("i-1")).is_none(), "nothing stored");
+    let err = invoices.get(&inv("i-1")).await.expect_err("not found");
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
     assert!(matches!(
-        invoices.get(&inv("i-1")).await,
-        Err(ClientError::NotFound)
+        err.downcast_ref::<ClientError>(),
+        Some(ClientError::NotFound)
     ));
     // A raw PUT: the same answer, with the path and the pattern.
     let r = http()
@@ -1747,11 +1769,11 @@ async fn resource_keys_agree_between_typed_params_and_http_paths() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_without_a_valid_secret_fails_when_the_server_is_built() {
-    use snapshot_ledger_hooks::server::ConfigError;
+    use asyncforge_runtime::http::ConfigError;
     let s = secrets();
     let mut missing = config(&s);
     missing.payment_settled_receiver.secrets.clear();
-    match Server::new(missing) {
+    match detail(Server::new(missing)) {
         Err(ConfigError::Receiver { field, route, .. }) => {
             assert_eq!(
                 (field, route),

@@ -5,7 +5,6 @@
 //! cargo run -p pulse-rooms-example --bin client -- http://127.0.0.1:8080 ada
 //! ```
 
-use asyncforge_runtime::tokio;
 use pulse_rooms_example::app::client_session;
 
 #[tokio::main]

@@ -7,8 +7,8 @@
 
 use std::time::Duration;
 
-use asyncforge_runtime::{axum, tokio};
 use pulse_rooms_example::app::{Rooms, ticker};
+use pulse_rooms_example::runtime::axum;
 use pulse_rooms_example::server::{Config, Server};
 
 #[tokio::main]

@@ -84,11 +84,11 @@ impl fleet_kafka::Handler for Ledger {
     async fn record_reading(
         &self,
         received: fleet_kafka::Received<(), u64, messages::EnergyReading>,
-    ) -> Result<(), asyncforge_runtime::kafka::HandlerError> {
+    ) -> Result<(), asyncforge_runtime::Reject> {
         tokio::time::sleep(self.delay).await;
         self.log
             .line(&received.message.payload.seq.to_string())
-            .map_err(asyncforge_runtime::kafka::HandlerError::failed)
+            .map_err(asyncforge_runtime::Reject::failed)
     }
 }
 
@@ -136,7 +136,7 @@ impl fleet_mqtt::Handler for Lamps {
     async fn handle_command(
         &self,
         received: fleet_mqtt::Received<fleet_mqtt::LampCommandsParams, messages::Command>,
-    ) -> Result<messages::Ack, asyncforge_runtime::mqtt::HandlerError> {
+    ) -> Result<messages::Ack, asyncforge_runtime::Reject> {
         Ok(messages::Ack::new(snapshot_lamp_fleet::types::AckPayload {
             lamp_id: received.params.lamp_id,
             applied: true,
@@ -148,14 +148,14 @@ impl fleet_mqtt::Handler for Lamps {
     async fn watch_status(
         &self,
         received: fleet_mqtt::Received<fleet_mqtt::LampStatusParams, messages::Status>,
-    ) -> Result<(), asyncforge_runtime::mqtt::HandlerError> {
+    ) -> Result<(), asyncforge_runtime::Reject> {
         tokio::time::sleep(self.delay).await;
         self.log
             .line(&format!(
                 "{} {}",
                 received.params.lamp_id, received.message.payload.seq
             ))
-            .map_err(asyncforge_runtime::mqtt::HandlerError::failed)
+            .map_err(asyncforge_runtime::Reject::failed)
     }
 }
 

@@ -3,22 +3,14 @@
 //! The client side: one client per endpoint. WebSocket clients reconnect by themselves
 //! (exponential backoff with jitter); SSE clients resume with `Last-Event-ID`.
 #![allow(clippy::too_many_arguments)]
-#[allow(unused_imports)]
 use std::sync::Arc;
 use std::time::Duration;
-#[allow(unused_imports)]
 use crate::runtime::codegen::*;
-#[allow(unused_imports)]
-use crate::runtime::endpoint::{join_path, Incoming, Outgoing};
-#[allow(unused_imports)]
-use crate::runtime::ws_client::{
-    ClientConfig, Dispatch, Responder, ReplyError, State, WsClient, WsSender,
-};
+use crate::runtime::endpoint::{join_path, Incoming};
+use crate::runtime::ws_client::{Dispatch, WsClient, WsSender};
 
-#[allow(unused_imports)]
-use crate::runtime::endpoint::{outgoing_frame, query_string, request_frame};
-#[allow(unused_imports)]
-use crate::runtime::rpc::{Pending, RequestError};
+pub use crate::runtime::ws_client::{ClientConfig, Overflow, Responder, State};
+
 use crate::runtime::tokio::sync::mpsc;
 
 /// How a WebSocket client connects and waits.
@@ -39,7 +31,7 @@ pub struct ClientOptions {
 impl Default for ClientOptions {
     fn default() -> Self {
         let ws = ClientConfig {
-            overflow: crate::runtime::ws_client::Overflow::Drop,
+            overflow: Overflow::Drop,
             ..ClientConfig::default()
         };
         ClientOptions {
@@ -64,8 +56,8 @@ pub enum CraneCommandsEvent {
     /// The server waits for the reply: answer with the responder.
     RequestReading(super::messages::ReadingRequest, Responder<super::messages::Reading>),
     /// The server refused a message this client sent (`{"error": …}`) that was not a
-    /// request still waiting for its answer (a refused request fails instead, with
-    /// [`RequestError::Refused`]).
+    /// request still waiting for its answer (a refused request fails instead, with an
+    /// [`ErrorKind::Refused`] error).
     Refused(String),
 }
 
@@ -185,8 +177,8 @@ impl Drop for CraneCommandsClient {
 #[derive(Debug)]
 pub enum ReadingsEvent {
     /// The server refused a message this client sent (`{"error": …}`) that was not a
-    /// request still waiting for its answer (a refused request fails instead, with
-    /// [`RequestError::Refused`]).
+    /// request still waiting for its answer (a refused request fails instead, with an
+    /// [`ErrorKind::Refused`] error).
     Refused(String),
 }
 
@@ -291,8 +283,8 @@ pub enum DashboardEvent {
     /// Operation `publishDashboard`.
     PublishDashboard(super::messages::CraneStatus),
     /// The server refused a message this client sent (`{"error": …}`) that was not a
-    /// request still waiting for its answer (a refused request fails instead, with
-    /// [`RequestError::Refused`]).
+    /// request still waiting for its answer (a refused request fails instead, with an
+    /// [`ErrorKind::Refused`] error).
     Refused(String),
 }
 

@@ -17,13 +17,25 @@ pub mod client;
 #[rustfmt::skip]
 pub mod server;
 
+#[rustfmt::skip]
 pub mod messages;
 
 #[rustfmt::skip]
 pub mod mqtt;
 
+#[rustfmt::skip]
 pub mod types;
 
 pub use asyncforge_runtime as runtime;
 
 pub use runtime::{Codec, CodecError, Message};
+
+pub use runtime::types::{Date, DateTime, Uuid};
+
+/// What every sender, publisher, producer and client returns on failure, and what
+/// every handler returns when it does not handle a message.
+pub use runtime::{Error, ErrorKind, Reject, RejectKind};
+
+/// Turns the checking of outgoing messages against their schemas on or off (on in
+/// debug builds by default; also `ASYNCFORGE_CHECK_OUTGOING=0|1`).
+pub use runtime::validate::check_outgoing;

@@ -4,8 +4,10 @@
 //! `subscribe` for the *receive* operations. Delivery guarantees, reconnects and
 //! topic rules are the runtime's (`asyncforge_runtime::mqtt`, see docs/protocols.md).
 use std::future::Future;
+use crate::runtime::Reject;
 use std::time::Duration;
 use crate::runtime::mqtt;
+use crate::runtime::Error;
 
 /// The URL of server `production`.
 /// MQTT server `production` (`mqtt.harbor.example.com:8883`, protocol `mqtt`).
@@ -18,9 +20,7 @@ use crate::runtime::mqtt;
 pub const PRODUCTION_URL: &str = "mqtt://mqtt.harbor.example.com:8883";
 
 /// A configuration for server `production` with its bindings applied. The client id is `client_id`, else a made-up one (`mqtt::MqttConfig::default_client_id`) when it is `None`; a default id is never shared by two clients of one process, and a publisher-only client connects as `<id>-publisher`. An `mqtts` server is reached over TLS trusting the public roots: set `tls` on the configuration for a private CA or a client certificate.
-pub fn production_config(
-    client_id: Option<&str>,
-) -> Result<mqtt::MqttConfig, mqtt::MqttError> {
+pub fn production_config(client_id: Option<&str>) -> Result<mqtt::MqttConfig, Error> {
     let mut config = mqtt::MqttConfig::from_url(
         PRODUCTION_URL,
         client_id.unwrap_or_default(),
@@ -103,7 +103,7 @@ impl Publisher {
         Publisher { client }
     }
     /// Starts a client that only publishes.
-    pub fn start(config: mqtt::MqttConfig) -> Result<Self, mqtt::MqttError> {
+    pub fn start(config: mqtt::MqttConfig) -> Result<Self, Error> {
         Ok(Publisher {
             client: mqtt::MqttClient::publisher(config)?,
         })
@@ -122,7 +122,8 @@ impl Publisher {
         &self,
         params: &CraneCommandsParams,
         message: &super::messages::StopCrane,
-    ) -> Result<mqtt::Published, mqtt::MqttError> {
+    ) -> Result<mqtt::Published, Error> {
+        checks::STOP_CRANE.check_outgoing(message)?;
         let template = CRANE_COMMANDS_TEMPLATE
             .as_ref()
             .map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
@@ -133,13 +134,16 @@ impl Publisher {
                     ("craneId", params.crane_id.as_str()),
                 ],
             )?;
-        self.client
-            .publish(
-                &topic,
-                message,
-                &mqtt::PublishOptions::new(mqtt::Qos::AtMostOnce).retain(false),
-            )
-            .await
+        Ok(
+            self
+                .client
+                .publish(
+                    &topic,
+                    message,
+                    &mqtt::PublishOptions::new(mqtt::Qos::AtMostOnce).retain(false),
+                )
+                .await?,
+        )
     }
     /// Ask a crane for a fresh reading; it answers on the readings channel.
     ///
@@ -153,7 +157,8 @@ impl Publisher {
         params: &CraneCommandsParams,
         message: &super::messages::ReadingRequest,
         timeout: Duration,
-    ) -> Result<super::messages::Reading, mqtt::MqttError> {
+    ) -> Result<super::messages::Reading, Error> {
+        checks::READING_REQUEST.check_outgoing(message)?;
         let template = CRANE_COMMANDS_TEMPLATE
             .as_ref()
             .map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
@@ -164,15 +169,18 @@ impl Publisher {
                     ("craneId", params.crane_id.as_str()),
                 ],
             )?;
-        self.client
-            .request_checked(
-                &topic,
-                message,
-                &mqtt::PublishOptions::new(mqtt::Qos::AtMostOnce).retain(false),
-                timeout,
-                &checks::READING,
-            )
-            .await
+        Ok(
+            self
+                .client
+                .request_checked(
+                    &topic,
+                    message,
+                    &mqtt::PublishOptions::new(mqtt::Qos::AtMostOnce).retain(false),
+                    timeout,
+                    &checks::READING,
+                )
+                .await?,
+        )
     }
 }
 
@@ -191,9 +199,9 @@ pub struct Received<P, M> {
 }
 
 /// What the application implements: one method per *receive* operation. `Ok`
-/// acknowledges a QoS 1/2 message; [`mqtt::HandlerError::Failed`] leaves it unacknowledged
-/// (redelivered by a broker that kept the session); [`mqtt::HandlerError::Invalid`]
-/// acknowledges and drops it.
+/// acknowledges a QoS 1/2 message; [`Reject::failed`] leaves it unacknowledged
+/// (redelivered by a broker that kept the session); [`Reject::invalid`] acknowledges
+/// and drops it.
 pub trait Handler: Send + Sync + 'static {
     /// Collect crane status reports.
     ///
@@ -201,11 +209,11 @@ pub trait Handler: Send + Sync + 'static {
     fn receive_crane_status(
         &self,
         received: Received<CraneStatusParams, super::messages::CraneStatus>,
-    ) -> impl Future<Output = Result<(), mqtt::HandlerError>> + Send;
+    ) -> impl Future<Output = Result<(), Reject>> + Send;
 }
 
 /// The subscriptions of the receive operations, in route order.
-pub fn subscriptions() -> Result<Vec<mqtt::Subscription>, mqtt::MqttError> {
+pub fn subscriptions() -> Result<Vec<mqtt::Subscription>, Error> {
     Ok(vec![mqtt::Subscription::new(CRANE_STATUS, mqtt::Qos::AtMostOnce) ?,])
 }
 
@@ -215,8 +223,8 @@ pub fn subscriptions() -> Result<Vec<mqtt::Subscription>, mqtt::MqttError> {
 pub fn subscribe<H: Handler>(
     config: mqtt::MqttConfig,
     handler: H,
-) -> Result<mqtt::MqttClient, mqtt::MqttError> {
-    mqtt::MqttClient::start(config, subscriptions()?, Dispatch(handler))
+) -> Result<mqtt::MqttClient, Error> {
+    Ok(mqtt::MqttClient::start(config, subscriptions()?, Dispatch(handler))?)
 }
 
 struct Dispatch<H>(H);
@@ -226,7 +234,7 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
         &self,
         client: mqtt::MqttClient,
         delivery: mqtt::Delivery,
-    ) -> Result<(), mqtt::HandlerError> {
+    ) -> Result<(), Reject> {
         match delivery.route {
             0usize => {
                 let params = CraneStatusParams {
@@ -234,16 +242,16 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
                         let value = delivery
                             .params
                             .parse("berth")
-                            .map_err(mqtt::HandlerError::invalid)?;
+                            .map_err(crate::runtime::Reject::invalid)?;
                         checks::CRANE_STATUS_BERTH
                             .check_parameter("berth", &value)
-                            .map_err(mqtt::HandlerError::invalid)?;
+                            .map_err(crate::runtime::Reject::invalid)?;
                         value
                     },
                     crane_id: delivery
                         .params
                         .parse("craneId")
-                        .map_err(mqtt::HandlerError::invalid)?,
+                        .map_err(crate::runtime::Reject::invalid)?,
                 };
                 let message = delivery
                     .decode_checked::<
@@ -258,24 +266,27 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
                     })
                     .await
             }
-            _ => {
-                Err(
-                    mqtt::HandlerError::invalid(
-                        "no receive operation for this subscription",
-                    ),
-                )
-            }
+            _ => Err(Reject::invalid("no receive operation for this subscription")),
         }
     }
 }
 
-/// The schemas received messages and the parameters in their topics are checked
-/// against (a message that breaks one is invalid).
+/// The schemas messages are checked against: received ones and the parameters in
+/// their topics always (a message that breaks one is invalid), sent ones when
+/// outgoing checks are on (`runtime::validate::check_outgoing`).
 pub mod checks {
     use crate::runtime::validate::SchemaCheck;
     /// The payload schema of message `craneStatus`.
     pub static CRANE_STATUS: SchemaCheck = SchemaCheck::new(
         "{\"type\":\"object\",\"properties\":{\"craneId\":{\"type\":\"string\",\"pattern\":\"^C-[0-9]{2}$\"},\"state\":{\"type\":\"string\",\"enum\":[\"idle\",\"working\",\"maintenance\",\"stopped\"]},\"loadKg\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":65000},\"reportedAt\":{\"type\":\"string\",\"format\":\"date-time\"}},\"required\":[\"craneId\",\"state\",\"reportedAt\"]}",
+    );
+    /// The payload schema of message `stopCrane`.
+    pub static STOP_CRANE: SchemaCheck = SchemaCheck::new(
+        "{\"type\":\"object\",\"properties\":{\"reason\":{\"type\":\"string\",\"minLength\":3}},\"required\":[\"reason\"]}",
+    );
+    /// The payload schema of message `readingRequest`.
+    pub static READING_REQUEST: SchemaCheck = SchemaCheck::new(
+        "{\"type\":\"object\",\"properties\":{\"requestId\":{\"type\":\"string\",\"format\":\"uuid\"},\"sensors\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"enum\":[\"load\",\"wind\",\"hoist-height\"]},\"minItems\":1}},\"required\":[\"requestId\",\"sensors\"]}",
     );
     /// The payload schema of message `reading` (its type enforces it: messages are decoded straight from their bytes).
     pub static READING: SchemaCheck = SchemaCheck::by_type(

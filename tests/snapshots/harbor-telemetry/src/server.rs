@@ -2,36 +2,24 @@
 
 //! The server side: implement [`Handler`], build a [`Server`], mount [`Server::router`].
 #![allow(clippy::too_many_arguments)]
-#[allow(unused_imports)]
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-#[allow(unused_imports)]
 use crate::runtime::axum::extract::{Path, State};
-#[allow(unused_imports)]
 use crate::runtime::axum::http::{HeaderMap, StatusCode};
 use crate::runtime::axum::response::Response;
-#[allow(unused_imports)]
-use crate::runtime::axum::routing::{get, post};
+use crate::runtime::axum::routing;
 use crate::runtime::axum::Router;
-#[allow(unused_imports)]
-use crate::runtime::codegen::Message;
-#[allow(unused_imports)]
-use crate::runtime::endpoint::{
-    error_response, Outgoing, Refusal as FrameRefusal, Reject,
-};
+use crate::runtime::endpoint::{error_response, Refusal as FrameRefusal};
+use crate::runtime::rpc::Pending;
+use crate::runtime::Error;
+use crate::runtime::ws::{self, Ctx, Hub};
 
-#[allow(unused_imports)]
-use crate::runtime::rpc::{Pending, RequestError};
-#[allow(unused_imports)]
-use crate::runtime::ws::{self, ConnId, Ctx, Hub, SendError, Session, WsConfig};
+pub use crate::runtime::ws::{ConnId, Session, WsConfig};
+
 use crate::runtime::axum::extract::ws::WebSocketUpgrade;
 use crate::runtime::axum::extract::RawQuery;
-#[allow(unused_imports)]
-use crate::runtime::endpoint::{
-    frame_bytes, headers_object, query_object, outgoing_frame, typed_part, Incoming,
-    Scalar,
-};
+use crate::runtime::endpoint::{frame_bytes, outgoing_frame, Incoming};
 
 /// What the application does with the messages it receives: one method per *receive*
 /// operation. A method returning `Err(Reject)` answers the peer with
@@ -110,10 +98,10 @@ impl Sender {
         &self,
         params: &super::channels::CraneCommandsParams,
         message: impl Into<super::messages::StopCrane>,
-    ) -> Result<usize, SendError> {
+    ) -> Result<usize, Error> {
         let message: super::messages::StopCrane = message.into();
-        let frame = outgoing_frame(&message, None)
-            .map_err(|e| SendError::Encode(e.to_string()))?;
+        super::channels::checks::STOP_CRANE.check_outgoing(&message)?;
+        let frame = outgoing_frame(&message, None)?;
         Ok(self.hub.publish(&params.address(), frame))
     }
     /// Stop a crane immediately.
@@ -125,11 +113,11 @@ impl Sender {
         &self,
         conn: ConnId,
         message: impl Into<super::messages::StopCrane>,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), Error> {
         let message: super::messages::StopCrane = message.into();
-        let frame = outgoing_frame(&message, None)
-            .map_err(|e| SendError::Encode(e.to_string()))?;
-        self.hub.send(conn, frame)
+        super::channels::checks::STOP_CRANE.check_outgoing(&message)?;
+        let frame = outgoing_frame(&message, None)?;
+        Ok(self.hub.send(conn, frame)?)
     }
     /// Stop a crane immediately.
     ///
@@ -139,10 +127,10 @@ impl Sender {
     pub fn stop_crane_broadcast(
         &self,
         message: impl Into<super::messages::StopCrane>,
-    ) -> Result<usize, SendError> {
+    ) -> Result<usize, Error> {
         let message: super::messages::StopCrane = message.into();
-        let frame = outgoing_frame(&message, None)
-            .map_err(|e| SendError::Encode(e.to_string()))?;
+        super::channels::checks::STOP_CRANE.check_outgoing(&message)?;
+        let frame = outgoing_frame(&message, None)?;
         Ok(self.hub.publish("#/ws/harbor/{berth}/cranes/{craneId}/commands", frame))
     }
     /// Ask a crane for a fresh reading; it answers on the readings channel.
@@ -155,13 +143,13 @@ impl Sender {
         &self,
         conn: ConnId,
         message: impl Into<super::messages::ReadingRequest>,
-    ) -> Result<super::messages::Reading, RequestError> {
+    ) -> Result<super::messages::Reading, Error> {
         let message: super::messages::ReadingRequest = message.into();
-        let (frame, id) = crate::runtime::endpoint::request_frame(&message)
-            .map_err(|e| RequestError::Send(e.to_string()))?;
+        super::channels::checks::READING_REQUEST.check_outgoing(&message)?;
+        let (frame, id) = crate::runtime::endpoint::request_frame(&message)?;
         let waiter = self.pending.request_reading.register(conn.0, id)?;
-        self.hub.send(conn, frame).map_err(|e| RequestError::Send(e.to_string()))?;
-        waiter.wait(self.request_timeout).await
+        self.hub.send(conn, frame)?;
+        Ok(waiter.wait(self.request_timeout).await?)
     }
     /// Push crane status to dashboards.
     ///
@@ -173,10 +161,10 @@ impl Sender {
         &self,
         params: &super::channels::DashboardParams,
         message: impl Into<super::messages::CraneStatus>,
-    ) -> Result<usize, SendError> {
+    ) -> Result<usize, Error> {
         let message: super::messages::CraneStatus = message.into();
-        let frame = outgoing_frame(&message, None)
-            .map_err(|e| SendError::Encode(e.to_string()))?;
+        super::channels::checks::CRANE_STATUS.check_outgoing(&message)?;
+        let frame = outgoing_frame(&message, None)?;
         Ok(self.hub.publish(&params.address(), frame))
     }
     /// Push crane status to dashboards.
@@ -188,11 +176,11 @@ impl Sender {
         &self,
         conn: ConnId,
         message: impl Into<super::messages::CraneStatus>,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), Error> {
         let message: super::messages::CraneStatus = message.into();
-        let frame = outgoing_frame(&message, None)
-            .map_err(|e| SendError::Encode(e.to_string()))?;
-        self.hub.send(conn, frame)
+        super::channels::checks::CRANE_STATUS.check_outgoing(&message)?;
+        let frame = outgoing_frame(&message, None)?;
+        Ok(self.hub.send(conn, frame)?)
     }
     /// Push crane status to dashboards.
     ///
@@ -202,10 +190,10 @@ impl Sender {
     pub fn publish_dashboard_broadcast(
         &self,
         message: impl Into<super::messages::CraneStatus>,
-    ) -> Result<usize, SendError> {
+    ) -> Result<usize, Error> {
         let message: super::messages::CraneStatus = message.into();
-        let frame = outgoing_frame(&message, None)
-            .map_err(|e| SendError::Encode(e.to_string()))?;
+        super::channels::checks::CRANE_STATUS.check_outgoing(&message)?;
+        let frame = outgoing_frame(&message, None)?;
         Ok(self.hub.publish("#/ws/dashboard", frame))
     }
 }
@@ -247,10 +235,13 @@ impl Server {
         Router::new()
             .route(
                 "/ws/harbor/{berth}/cranes/{craneId}/commands",
-                get(crane_commands_upgrade::<H>),
+                routing::get(crane_commands_upgrade::<H>),
             )
-            .route("/ws/harbor/readings/{requestId}", get(readings_upgrade::<H>))
-            .route("/ws/dashboard", get(dashboard_upgrade::<H>))
+            .route(
+                "/ws/harbor/readings/{requestId}",
+                routing::get(readings_upgrade::<H>),
+            )
+            .route("/ws/dashboard", routing::get(dashboard_upgrade::<H>))
             .with_state(state)
     }
 }

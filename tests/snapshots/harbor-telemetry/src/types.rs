@@ -25,6 +25,33 @@ pub struct CraneStatus {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl CraneStatus {
+    /// A `CraneStatus` with its required properties; the others are unset.
+    pub fn new(
+        crane_id: impl Into<String>,
+        state: CraneStatusState,
+        reported_at: DateTime,
+    ) -> Self {
+        CraneStatus {
+            crane_id: crane_id.into(),
+            state,
+            load_kg: None,
+            reported_at,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets `loadKg`.
+    pub fn with_load_kg(mut self, load_kg: u32) -> Self {
+        self.load_kg = Some(load_kg);
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub enum CraneStatusState {
@@ -95,6 +122,21 @@ pub struct StopCranePayload {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl StopCranePayload {
+    /// A `StopCranePayload` with its required properties; the others are unset.
+    pub fn new(reason: impl Into<String>) -> Self {
+        StopCranePayload {
+            reason: reason.into(),
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub struct ReadingRequestPayload {
@@ -105,6 +147,25 @@ pub struct ReadingRequestPayload {
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl ReadingRequestPayload {
+    /// A `ReadingRequestPayload` with its required properties; the others are unset.
+    pub fn new(
+        request_id: Uuid,
+        sensors: Vec<ReadingRequestPayloadSensorsItem>,
+    ) -> Self {
+        ReadingRequestPayload {
+            request_id,
+            sensors,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -168,4 +229,20 @@ pub struct ReadingPayload {
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl ReadingPayload {
+    /// A `ReadingPayload` with its required properties; the others are unset.
+    pub fn new(request_id: Uuid, values: BTreeMap<String, f64>) -> Self {
+        ReadingPayload {
+            request_id,
+            values,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
 }

@@ -5,8 +5,10 @@
 //! At-least-once delivery, retries and dead letters are the runtime's
 //! (`asyncforge_runtime::kafka`, see docs/protocols.md).
 use std::future::Future;
+use crate::runtime::Reject;
 use std::time::Duration;
 use crate::runtime::kafka;
+use crate::runtime::Error;
 use crate::runtime::kafka_topic::KafkaTopic;
 
 /// The bootstrap servers of server `ledger`.
@@ -18,7 +20,7 @@ pub const LEDGER_BOOTSTRAP: &str = "localhost:9092";
 /// A configuration for server `ledger`: its security (protocol `kafka`, the first security requirement) mapped to librdkafka settings with `credentials` (secrets never come from the document).
 pub fn ledger_config(
     credentials: &kafka::Credentials,
-) -> Result<kafka::KafkaConfig, kafka::KafkaError> {
+) -> Result<kafka::KafkaConfig, Error> {
     let security = kafka::security_config("kafka", None, credentials)?;
     Ok(kafka::KafkaConfig::new(LEDGER_BOOTSTRAP).with(security))
 }
@@ -44,8 +46,8 @@ pub fn topics() -> Vec<kafka::TopicSpec> {
 pub async fn ensure_topics(
     config: &kafka::KafkaConfig,
     timeout: Duration,
-) -> Result<Vec<kafka::TopicOutcome>, kafka::KafkaError> {
-    kafka::ensure_topics(config, &topics(), timeout).await
+) -> Result<Vec<kafka::TopicOutcome>, Error> {
+    Ok(kafka::ensure_topics(config, &topics(), timeout).await?)
 }
 
 static ENERGY_READINGS_TEMPLATE: std::sync::LazyLock<
@@ -66,7 +68,7 @@ pub struct Producer {
 impl Producer {
     /// A producer for `config`, with [`PRODUCER_CLIENT_ID`] as its `client.id` unless
     /// `config` sets one.
-    pub fn new(config: &kafka::KafkaConfig) -> Result<Self, kafka::KafkaError> {
+    pub fn new(config: &kafka::KafkaConfig) -> Result<Self, Error> {
         let config = config.clone().or_client_id(PRODUCER_CLIENT_ID);
         Ok(Producer {
             inner: kafka::Producer::new(&config)?,
@@ -86,14 +88,18 @@ impl Producer {
         &self,
         key: Option<&u64>,
         message: &super::messages::EnergyReading,
-    ) -> Result<kafka::Delivered, kafka::KafkaError> {
+    ) -> Result<kafka::Delivered, Error> {
+        checks::ENERGY_READING.check_outgoing(message)?;
         let template = ENERGY_READINGS_TEMPLATE
             .as_ref()
             .map_err(|e| kafka::KafkaError::Topic(e.clone()))?;
         let topic = template.topic(&[])?;
-        self.inner
-            .send_with_headers(&topic, key, message, message.headers.as_ref())
-            .await
+        Ok(
+            self
+                .inner
+                .send_with_headers(&topic, key, message, message.headers.as_ref())
+                .await?,
+        )
     }
 }
 
@@ -106,11 +112,11 @@ pub const CLIENT_ID: Option<&str> = Some("ledger");
 
 /// What the consumer subscribes to, in route order: each receive operation's topic, or
 /// a `^…$` pattern when its address has parameters.
-pub fn subscriptions() -> Result<Vec<String>, kafka::KafkaError> {
+pub fn subscriptions() -> Result<Vec<String>, Error> {
     Ok(topic_templates()?.iter().map(KafkaTopic::subscription).collect())
 }
 
-fn topic_templates() -> Result<Vec<KafkaTopic>, kafka::KafkaError> {
+fn topic_templates() -> Result<Vec<KafkaTopic>, Error> {
     Ok(vec![KafkaTopic::parse(ENERGY_READINGS) ?,])
 }
 
@@ -118,7 +124,7 @@ fn topic_templates() -> Result<Vec<KafkaTopic>, kafka::KafkaError> {
 /// [`subscriptions`]) and the runtime's defaults: 5 retries with backoff, no
 /// dead-letter topic (set `dead_letter_topic` to keep consuming past a record that
 /// keeps failing), commits every second.
-pub fn consumer_options() -> Result<kafka::ConsumerOptions, kafka::KafkaError> {
+pub fn consumer_options() -> Result<kafka::ConsumerOptions, Error> {
     let mut options = kafka::ConsumerOptions::new(GROUP_ID, subscriptions()?);
     options.client_id = CLIENT_ID.map(str::to_owned);
     Ok(options)
@@ -139,9 +145,9 @@ pub struct Received<P, K, M> {
 }
 
 /// What the application implements: one method per *receive* operation. `Ok` lets the
-/// record's offset be committed; a failure ([`kafka::HandlerError::Failed`]) is
-/// retried with backoff, then dead-lettered when a dead-letter topic is configured; an
-/// invalid record ([`kafka::HandlerError::Invalid`]) is dead-lettered or skipped.
+/// record's offset be committed; a failure ([`Reject::failed`]) is retried with
+/// backoff, then dead-lettered when a dead-letter topic is configured; an invalid
+/// record ([`Reject::invalid`]) is dead-lettered or skipped.
 pub trait Handler: Send + Sync + 'static {
     /// The ledger books a metered interval (at least once; bookings are idempotent by `seq`).
     ///
@@ -149,7 +155,7 @@ pub trait Handler: Send + Sync + 'static {
     fn record_reading(
         &self,
         received: Received<(), u64, super::messages::EnergyReading>,
-    ) -> impl Future<Output = Result<(), kafka::HandlerError>> + Send;
+    ) -> impl Future<Output = Result<(), Reject>> + Send;
 }
 
 /// A consumer-group member for the receive operations, at least once.
@@ -163,7 +169,7 @@ impl Consumer {
     pub fn new(
         config: &kafka::KafkaConfig,
         options: kafka::ConsumerOptions,
-    ) -> Result<Self, kafka::KafkaError> {
+    ) -> Result<Self, Error> {
         Ok(Consumer {
             inner: kafka::Consumer::new(config, options)?,
             topics: topic_templates()?,
@@ -179,12 +185,12 @@ impl Consumer {
         &self,
         handler: H,
         shutdown: impl Future<Output = ()> + Send,
-    ) -> Result<kafka::ConsumerStats, kafka::KafkaError> {
+    ) -> Result<kafka::ConsumerStats, Error> {
         let dispatch = Dispatch {
             handler,
             topics: self.topics.clone(),
         };
-        self.inner.run(dispatch, shutdown).await
+        Ok(self.inner.run(dispatch, shutdown).await?)
     }
 }
 
@@ -194,14 +200,14 @@ struct Dispatch<H> {
 }
 
 impl<H: Handler> kafka::Handler for Dispatch<H> {
-    async fn handle(&self, record: kafka::Record) -> Result<(), kafka::HandlerError> {
+    async fn handle(&self, record: kafka::Record) -> Result<(), Reject> {
         let Some((route, _)) = self
             .topics
             .iter()
             .enumerate()
             .find_map(|(i, t)| t.matches(&record.topic).map(|p| (i, p))) else {
             return Err(
-                kafka::HandlerError::invalid(
+                Reject::invalid(
                     format!("no receive operation for topic `{}`", record.topic),
                 ),
             );
@@ -226,13 +232,14 @@ impl<H: Handler> kafka::Handler for Dispatch<H> {
                     })
                     .await
             }
-            _ => Err(kafka::HandlerError::invalid("no receive operation for this route")),
+            _ => Err(Reject::invalid("no receive operation for this route")),
         }
     }
 }
 
-/// The schemas received messages and the parameters in their topics are checked
-/// against (a message that breaks one is invalid).
+/// The schemas messages are checked against: received ones and the parameters in
+/// their topics always (a message that breaks one is invalid), sent ones when
+/// outgoing checks are on (`runtime::validate::check_outgoing`).
 pub mod checks {
     use crate::runtime::validate::SchemaCheck;
     /// The payload schema of message `energyReading`.

@@ -4,8 +4,10 @@
 //! `subscribe` for the *receive* operations. Delivery guarantees, reconnects and
 //! topic rules are the runtime's (`asyncforge_runtime::mqtt`, see docs/protocols.md).
 use std::future::Future;
+use crate::runtime::Reject;
 use std::time::Duration;
 use crate::runtime::mqtt;
+use crate::runtime::Error;
 
 /// The URL of server `broker`.
 /// MQTT server `broker` (`localhost:1883`, protocol `mqtt`).
@@ -14,9 +16,7 @@ use crate::runtime::mqtt;
 pub const BROKER_URL: &str = "mqtt://localhost:1883";
 
 /// A configuration for server `broker` with its bindings applied. The client id is `client_id`, else the binding's `clientId` (`lamp-fleet-controller`) when it is `None`; a default id is never shared by two clients of one process, and a publisher-only client connects as `<id>-publisher`. An `mqtts` server is reached over TLS trusting the public roots: set `tls` on the configuration for a private CA or a client certificate.
-pub fn broker_config(
-    client_id: Option<&str>,
-) -> Result<mqtt::MqttConfig, mqtt::MqttError> {
+pub fn broker_config(client_id: Option<&str>) -> Result<mqtt::MqttConfig, Error> {
     let mut config = mqtt::MqttConfig::from_url(
         BROKER_URL,
         client_id.unwrap_or_default(),
@@ -90,7 +90,7 @@ impl Publisher {
         Publisher { client }
     }
     /// Starts a client that only publishes.
-    pub fn start(config: mqtt::MqttConfig) -> Result<Self, mqtt::MqttError> {
+    pub fn start(config: mqtt::MqttConfig) -> Result<Self, Error> {
         Ok(Publisher {
             client: mqtt::MqttClient::publisher(config)?,
         })
@@ -111,25 +111,29 @@ impl Publisher {
         params: &LampCommandsParams,
         message: &super::messages::Command,
         timeout: Duration,
-    ) -> Result<super::messages::Ack, mqtt::MqttError> {
+    ) -> Result<super::messages::Ack, Error> {
+        checks::COMMAND.check_outgoing(message)?;
         let template = LAMP_COMMANDS_TEMPLATE
             .as_ref()
             .map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
         let topic = template.topic(&[("lampId", params.lamp_id.as_str())])?;
-        self.client
-            .request_checked(
-                &topic,
-                message,
-                &{
-                    let mut o = mqtt::PublishOptions::new(mqtt::Qos::AtLeastOnce)
-                        .retain(false);
-                    o.properties.content_type = Some("application/json".to_owned());
-                    o
-                },
-                timeout,
-                &checks::ACK,
-            )
-            .await
+        Ok(
+            self
+                .client
+                .request_checked(
+                    &topic,
+                    message,
+                    &{
+                        let mut o = mqtt::PublishOptions::new(mqtt::Qos::AtLeastOnce)
+                            .retain(false);
+                        o.properties.content_type = Some("application/json".to_owned());
+                        o
+                    },
+                    timeout,
+                    &checks::ACK,
+                )
+                .await?,
+        )
     }
     /// A lamp reports its state; the broker keeps the last one.
     ///
@@ -141,18 +145,22 @@ impl Publisher {
         &self,
         params: &LampStatusParams,
         message: &super::messages::Status,
-    ) -> Result<mqtt::Published, mqtt::MqttError> {
+    ) -> Result<mqtt::Published, Error> {
+        checks::STATUS.check_outgoing(message)?;
         let template = LAMP_STATUS_TEMPLATE
             .as_ref()
             .map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
         let topic = template.topic(&[("lampId", params.lamp_id.as_str())])?;
-        self.client
-            .publish(
-                &topic,
-                message,
-                &mqtt::PublishOptions::new(mqtt::Qos::AtLeastOnce).retain(true),
-            )
-            .await
+        Ok(
+            self
+                .client
+                .publish(
+                    &topic,
+                    message,
+                    &mqtt::PublishOptions::new(mqtt::Qos::AtLeastOnce).retain(true),
+                )
+                .await?,
+        )
     }
 }
 
@@ -171,9 +179,9 @@ pub struct Received<P, M> {
 }
 
 /// What the application implements: one method per *receive* operation. `Ok`
-/// acknowledges a QoS 1/2 message; [`mqtt::HandlerError::Failed`] leaves it unacknowledged
-/// (redelivered by a broker that kept the session); [`mqtt::HandlerError::Invalid`]
-/// acknowledges and drops it.
+/// acknowledges a QoS 1/2 message; [`Reject::failed`] leaves it unacknowledged
+/// (redelivered by a broker that kept the session); [`Reject::invalid`] acknowledges
+/// and drops it.
 pub trait Handler: Send + Sync + 'static {
     /// A lamp carries out a command and acknowledges it.
     ///
@@ -183,18 +191,18 @@ pub trait Handler: Send + Sync + 'static {
     fn handle_command(
         &self,
         received: Received<LampCommandsParams, super::messages::Command>,
-    ) -> impl Future<Output = Result<super::messages::Ack, mqtt::HandlerError>> + Send;
+    ) -> impl Future<Output = Result<super::messages::Ack, Reject>> + Send;
     /// The control room follows every lamp's state.
     ///
     /// Operation `watchStatus`.
     fn watch_status(
         &self,
         received: Received<LampStatusParams, super::messages::Status>,
-    ) -> impl Future<Output = Result<(), mqtt::HandlerError>> + Send;
+    ) -> impl Future<Output = Result<(), Reject>> + Send;
 }
 
 /// The subscriptions of the receive operations, in route order.
-pub fn subscriptions() -> Result<Vec<mqtt::Subscription>, mqtt::MqttError> {
+pub fn subscriptions() -> Result<Vec<mqtt::Subscription>, Error> {
     Ok(
         vec![
             mqtt::Subscription::new(LAMP_COMMANDS, mqtt::Qos::AtLeastOnce) ?,
@@ -209,8 +217,8 @@ pub fn subscriptions() -> Result<Vec<mqtt::Subscription>, mqtt::MqttError> {
 pub fn subscribe<H: Handler>(
     config: mqtt::MqttConfig,
     handler: H,
-) -> Result<mqtt::MqttClient, mqtt::MqttError> {
-    mqtt::MqttClient::start(config, subscriptions()?, Dispatch(handler))
+) -> Result<mqtt::MqttClient, Error> {
+    Ok(mqtt::MqttClient::start(config, subscriptions()?, Dispatch(handler))?)
 }
 
 struct Dispatch<H>(H);
@@ -220,14 +228,14 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
         &self,
         client: mqtt::MqttClient,
         delivery: mqtt::Delivery,
-    ) -> Result<(), mqtt::HandlerError> {
+    ) -> Result<(), Reject> {
         match delivery.route {
             0usize => {
                 let params = LampCommandsParams {
                     lamp_id: delivery
                         .params
                         .parse("lampId")
-                        .map_err(mqtt::HandlerError::invalid)?,
+                        .map_err(crate::runtime::Reject::invalid)?,
                 };
                 let message = delivery
                     .decode_checked::<super::messages::Command>(&checks::COMMAND)?;
@@ -241,18 +249,23 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
                         client: client.clone(),
                     })
                     .await?;
+                checks::ACK
+                    .check_outgoing(&reply)
+                    .map_err(|e| Reject::failed(
+                        format!("the reply breaks its schema: {e}"),
+                    ))?;
                 client
                     .reply(&to, &reply, &mqtt::PublishOptions::new(to.qos))
                     .await
                     .map(drop)
-                    .map_err(mqtt::HandlerError::failed)
+                    .map_err(Reject::failed)
             }
             1usize => {
                 let params = LampStatusParams {
                     lamp_id: delivery
                         .params
                         .parse("lampId")
-                        .map_err(mqtt::HandlerError::invalid)?,
+                        .map_err(crate::runtime::Reject::invalid)?,
                 };
                 let message = delivery
                     .decode_checked::<super::messages::Status>(&checks::STATUS)?;
@@ -265,19 +278,14 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
                     })
                     .await
             }
-            _ => {
-                Err(
-                    mqtt::HandlerError::invalid(
-                        "no receive operation for this subscription",
-                    ),
-                )
-            }
+            _ => Err(Reject::invalid("no receive operation for this subscription")),
         }
     }
 }
 
-/// The schemas received messages and the parameters in their topics are checked
-/// against (a message that breaks one is invalid).
+/// The schemas messages are checked against: received ones and the parameters in
+/// their topics always (a message that breaks one is invalid), sent ones when
+/// outgoing checks are on (`runtime::validate::check_outgoing`).
 pub mod checks {
     use crate::runtime::validate::SchemaCheck;
     /// The payload schema of message `command`.

@@ -20,6 +20,27 @@ pub struct CommandPayload {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl CommandPayload {
+    /// A `CommandPayload` with its required properties; the others are unset.
+    pub fn new(action: CommandPayloadAction) -> Self {
+        CommandPayload {
+            action,
+            level: None,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets `level`.
+    pub fn with_level(mut self, level: u32) -> Self {
+        self.level = Some(level);
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub enum CommandPayloadAction {
@@ -88,6 +109,28 @@ pub struct AckPayload {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl AckPayload {
+    /// A `AckPayload` with its required properties; the others are unset.
+    pub fn new(lamp_id: impl Into<String>, applied: bool) -> Self {
+        AckPayload {
+            lamp_id: lamp_id.into(),
+            applied,
+            level: None,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets `level`.
+    pub fn with_level(mut self, level: u32) -> Self {
+        self.level = Some(level);
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub struct StatusPayload {
@@ -105,6 +148,28 @@ pub struct StatusPayload {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl StatusPayload {
+    /// A `StatusPayload` with its required properties; the others are unset.
+    pub fn new(seq: u64, on: bool) -> Self {
+        StatusPayload {
+            seq,
+            on,
+            level: None,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets `level`.
+    pub fn with_level(mut self, level: u32) -> Self {
+        self.level = Some(level);
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub struct EnergyReadingPayload {
@@ -118,7 +183,24 @@ pub struct EnergyReadingPayload {
     pub extra: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+impl EnergyReadingPayload {
+    /// A `EnergyReadingPayload` with its required properties; the others are unset.
+    pub fn new(seq: u64, lamp_id: impl Into<String>, watt_hours: f64) -> Self {
+        EnergyReadingPayload {
+            seq,
+            lamp_id: lamp_id.into(),
+            watt_hours,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub struct EnergyReadingHeaders {
     /// Trace of the controller that metered it.
@@ -132,4 +214,17 @@ pub struct EnergyReadingHeaders {
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl EnergyReadingHeaders {
+    /// Sets `trace-id`.
+    pub fn with_trace_id(mut self, trace_id: impl Into<String>) -> Self {
+        self.trace_id = Some(trace_id.into());
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
 }

@@ -3,33 +3,23 @@
 //! The client side: one client per endpoint. Resource clients make conditional requests
 //! (a `412` is a conflict), lock and poll; webhook clients sign and retry.
 #![allow(clippy::too_many_arguments)]
-#[allow(unused_imports)]
 use std::sync::Arc;
 use std::time::Duration;
-#[allow(unused_imports)]
-use crate::runtime::codegen::*;
-#[allow(unused_imports)]
-use crate::runtime::endpoint::{join_path, Incoming, Outgoing};
-#[allow(unused_imports)]
+use crate::runtime::endpoint::join_path;
+use crate::runtime::Error;
+
 pub use crate::runtime::http::client::{
-    ClientError, Fetched, LockGrant, PollConfig, PollMode, Poller, ResourceClient,
-    WriteOptions,
+    Fetched, LockGrant, PollConfig, PollMode, Poller, ResourceClient, WriteOptions,
 };
 
-#[allow(unused_imports)]
 pub use crate::runtime::etag::EntityTag;
 
-#[allow(unused_imports)]
 use crate::runtime::http::outbox::MemoryOutbox;
-#[allow(unused_imports)]
 use crate::runtime::http::sender::{
-    Delivered, DeliveryError, Sender as WebhookSender, SenderConfig, SenderError,
-    Subscriber,
+    Delivered, Sender as WebhookSender, SenderConfig, Subscriber,
 };
 
-#[allow(unused_imports)]
 use crate::runtime::http::signature::Scheme;
-#[allow(unused_imports)]
 use crate::runtime::endpoint::encode_path;
 
 /// Posts signed webhooks to the endpoint `webhooks/payments` (the sender side, as a webhook provider would).
@@ -47,7 +37,7 @@ impl PaymentsClient {
         server_url: &str,
         secret: impl Into<String>,
         config: SenderConfig,
-    ) -> Result<Self, SenderError> {
+    ) -> Result<Self, Error> {
         let mut url = server_url.trim_end_matches('/').to_owned();
         url.push_str(
             &join_path("/v1", &super::channels::PaymentsParams::default().address()),
@@ -75,9 +65,10 @@ impl PaymentsClient {
     pub async fn payment_settled(
         &self,
         message: impl Into<super::messages::PaymentSettled>,
-    ) -> Result<Delivered, DeliveryError> {
+    ) -> Result<Delivered, Error> {
         let message: super::messages::PaymentSettled = message.into();
-        self.sender.deliver(&self.subscriber, &message).await
+        super::channels::checks::PAYMENT_SETTLED.check_outgoing(&message)?;
+        Ok(self.sender.deliver(&self.subscriber, &message).await?)
     }
 }
 
@@ -96,7 +87,7 @@ impl CodeHostClient {
         server_url: &str,
         secret: impl Into<String>,
         config: SenderConfig,
-    ) -> Result<Self, SenderError> {
+    ) -> Result<Self, Error> {
         let mut url = server_url.trim_end_matches('/').to_owned();
         url.push_str(
             &join_path("/v1", &super::channels::CodeHostParams::default().address()),
@@ -124,9 +115,10 @@ impl CodeHostClient {
     pub async fn release_published(
         &self,
         message: impl Into<super::messages::ReleasePublished>,
-    ) -> Result<Delivered, DeliveryError> {
+    ) -> Result<Delivered, Error> {
         let message: super::messages::ReleasePublished = message.into();
-        self.sender.deliver(&self.subscriber, &message).await
+        super::channels::checks::RELEASE_PUBLISHED.check_outgoing(&message)?;
+        Ok(self.sender.deliver(&self.subscriber, &message).await?)
     }
 }
 
@@ -145,7 +137,7 @@ impl ProviderClient {
         server_url: &str,
         secret: impl Into<String>,
         config: SenderConfig,
-    ) -> Result<Self, SenderError> {
+    ) -> Result<Self, Error> {
         let mut url = server_url.trim_end_matches('/').to_owned();
         url.push_str(
             &join_path("/v1", &super::channels::ProviderParams::default().address()),
@@ -173,11 +165,19 @@ impl ProviderClient {
     pub async fn charge_succeeded(
         &self,
         message: impl Into<super::messages::ChargeSucceeded>,
-    ) -> Result<Delivered, DeliveryError> {
+    ) -> Result<Delivered, Error> {
         let message: super::messages::ChargeSucceeded = message.into();
-        self.sender
-            .deliver_with_headers(&self.subscriber, &message, message.headers.as_ref())
-            .await
+        super::channels::checks::CHARGE_SUCCEEDED.check_outgoing(&message)?;
+        Ok(
+            self
+                .sender
+                .deliver_with_headers(
+                    &self.subscriber,
+                    &message,
+                    message.headers.as_ref(),
+                )
+                .await?,
+        )
     }
     /// The card provider says a charge was refunded.
     ///
@@ -187,11 +187,19 @@ impl ProviderClient {
     pub async fn charge_refunded(
         &self,
         message: impl Into<super::messages::ChargeRefunded>,
-    ) -> Result<Delivered, DeliveryError> {
+    ) -> Result<Delivered, Error> {
         let message: super::messages::ChargeRefunded = message.into();
-        self.sender
-            .deliver_with_headers(&self.subscriber, &message, message.headers.as_ref())
-            .await
+        super::channels::checks::CHARGE_REFUNDED.check_outgoing(&message)?;
+        Ok(
+            self
+                .sender
+                .deliver_with_headers(
+                    &self.subscriber,
+                    &message,
+                    message.headers.as_ref(),
+                )
+                .await?,
+        )
     }
 }
 
@@ -210,7 +218,7 @@ impl DisputesClient {
         server_url: &str,
         secret: impl Into<String>,
         config: SenderConfig,
-    ) -> Result<Self, SenderError> {
+    ) -> Result<Self, Error> {
         let mut url = server_url.trim_end_matches('/').to_owned();
         url.push_str(
             &join_path("/v1", &super::channels::DisputesParams::default().address()),
@@ -238,16 +246,19 @@ impl DisputesClient {
     pub async fn dispute_event(
         &self,
         message: impl Into<super::channels::DisputeEvent>,
-    ) -> Result<Delivered, DeliveryError> {
+    ) -> Result<Delivered, Error> {
         let message: super::channels::DisputeEvent = message.into();
-        match message {
-            super::channels::DisputeEvent::DisputeOpened(m) => {
-                self.sender.deliver(&self.subscriber, &m).await
-            }
-            super::channels::DisputeEvent::DisputeClosed(m) => {
-                self.sender.deliver(&self.subscriber, &m).await
-            }
-        }
+        message.check_outgoing()?;
+        Ok(
+            match message {
+                super::channels::DisputeEvent::DisputeOpened(m) => {
+                    self.sender.deliver(&self.subscriber, &m).await
+                }
+                super::channels::DisputeEvent::DisputeClosed(m) => {
+                    self.sender.deliver(&self.subscriber, &m).await
+                }
+            }?,
+        )
     }
 }
 
@@ -261,7 +272,7 @@ pub struct InvoiceClient {
 impl InvoiceClient {
     /// A client of the resource under `server_url` (scheme, host and port, such as
     /// `http://127.0.0.1:8080`; the server's pathname and the address are added).
-    pub fn new(server_url: &str) -> Result<Self, ClientError> {
+    pub fn new(server_url: &str) -> Result<Self, Error> {
         Ok(InvoiceClient {
             inner: ResourceClient::new()?,
             server_url: server_url.trim_end_matches('/').to_owned(),
@@ -283,8 +294,8 @@ impl InvoiceClient {
     pub async fn get(
         &self,
         params: &super::channels::InvoiceParams,
-    ) -> Result<Fetched<super::messages::Invoice>, ClientError> {
-        self.inner.get(&self.url(params)).await
+    ) -> Result<Fetched<super::messages::Invoice>, Error> {
+        Ok(self.inner.get(&self.url(params)).await?)
     }
     /// Reads the resource unless it still has the tag `known` (`Ok(None)`: `304`);
     /// with `wait`, the server holds the request until it changes (`Prefer: wait`).
@@ -293,18 +304,19 @@ impl InvoiceClient {
         params: &super::channels::InvoiceParams,
         known: Option<&EntityTag>,
         wait: Option<Duration>,
-    ) -> Result<Option<Fetched<super::messages::Invoice>>, ClientError> {
-        self.inner.get_if_changed(&self.url(params), known, wait).await
+    ) -> Result<Option<Fetched<super::messages::Invoice>>, Error> {
+        Ok(self.inner.get_if_changed(&self.url(params), known, wait).await?)
     }
     /// Writes the resource with the preconditions and lock token of `options`;
-    /// returns the new tag. A failed `If-Match` is `ClientError::Conflict`.
+    /// returns the new tag. A failed `If-Match` is an `ErrorKind::Conflict` error.
     pub async fn put(
         &self,
         params: &super::channels::InvoiceParams,
         value: &super::messages::Invoice,
         options: &WriteOptions,
-    ) -> Result<Option<EntityTag>, ClientError> {
-        self.inner.put(&self.url(params), value, options).await
+    ) -> Result<Option<EntityTag>, Error> {
+        super::channels::checks::INVOICE.check_outgoing(value)?;
+        Ok(self.inner.put(&self.url(params), value, options).await?)
     }
     /// Writes the resource only if it still has the tag `etag` (`If-Match`).
     pub async fn put_if_match(
@@ -312,18 +324,22 @@ impl InvoiceClient {
         params: &super::channels::InvoiceParams,
         value: &super::messages::Invoice,
         etag: &EntityTag,
-    ) -> Result<Option<EntityTag>, ClientError> {
-        self.inner
-            .put(&self.url(params), value, &WriteOptions::if_match(etag.clone()))
-            .await
+    ) -> Result<Option<EntityTag>, Error> {
+        super::channels::checks::INVOICE.check_outgoing(value)?;
+        Ok(
+            self
+                .inner
+                .put(&self.url(params), value, &WriteOptions::if_match(etag.clone()))
+                .await?,
+        )
     }
     /// Deletes the resource.
     pub async fn delete(
         &self,
         params: &super::channels::InvoiceParams,
         options: &WriteOptions,
-    ) -> Result<(), ClientError> {
-        self.inner.delete(&self.url(params), options).await
+    ) -> Result<(), Error> {
+        Ok(self.inner.delete(&self.url(params), options).await?)
     }
     /// Read-modify-write with `If-Match`, retried on conflicts (at most
     /// `max_attempts` times); returns the new tag.
@@ -332,26 +348,26 @@ impl InvoiceClient {
         params: &super::channels::InvoiceParams,
         max_attempts: u32,
         f: impl FnMut(super::messages::Invoice) -> super::messages::Invoice,
-    ) -> Result<Option<EntityTag>, ClientError> {
-        self.inner.update(&self.url(params), max_attempts, f).await
+    ) -> Result<Option<EntityTag>, Error> {
+        Ok(self.inner.update(&self.url(params), max_attempts, f).await?)
     }
-    /// Acquires the resource's lock (`ClientError::Locked` with the holder and
-    /// until when, on a `409`).
+    /// Acquires the resource's lock (on a `409`, an `ErrorKind::Conflict` error whose
+    /// `runtime::http::client::ClientError::Locked` says who holds it until when).
     pub async fn lock(
         &self,
         params: &super::channels::InvoiceParams,
         holder: &str,
         ttl: Option<Duration>,
-    ) -> Result<LockGrant, ClientError> {
-        self.inner.lock(&self.url(params), holder, ttl).await
+    ) -> Result<LockGrant, Error> {
+        Ok(self.inner.lock(&self.url(params), holder, ttl).await?)
     }
     /// Releases the lock.
     pub async fn unlock(
         &self,
         params: &super::channels::InvoiceParams,
         token: &str,
-    ) -> Result<(), ClientError> {
-        self.inner.unlock(&self.url(params), token).await
+    ) -> Result<(), Error> {
+        Ok(self.inner.unlock(&self.url(params), token).await?)
     }
     /// A poller yielding the current version, then every change: long polling by
     /// default (`PollConfig::default()`: 25 s waits), or `PollConfig::interval`.
@@ -374,7 +390,7 @@ pub struct AccountClient {
 impl AccountClient {
     /// A client of the resource under `server_url` (scheme, host and port, such as
     /// `http://127.0.0.1:8080`; the server's pathname and the address are added).
-    pub fn new(server_url: &str) -> Result<Self, ClientError> {
+    pub fn new(server_url: &str) -> Result<Self, Error> {
         Ok(AccountClient {
             inner: ResourceClient::new()?,
             server_url: server_url.trim_end_matches('/').to_owned(),
@@ -396,8 +412,8 @@ impl AccountClient {
     pub async fn get(
         &self,
         params: &super::channels::AccountParams,
-    ) -> Result<Fetched<super::messages::Account>, ClientError> {
-        self.inner.get(&self.url(params)).await
+    ) -> Result<Fetched<super::messages::Account>, Error> {
+        Ok(self.inner.get(&self.url(params)).await?)
     }
     /// Reads the resource unless it still has the tag `known` (`Ok(None)`: `304`);
     /// with `wait`, the server holds the request until it changes (`Prefer: wait`).
@@ -406,18 +422,19 @@ impl AccountClient {
         params: &super::channels::AccountParams,
         known: Option<&EntityTag>,
         wait: Option<Duration>,
-    ) -> Result<Option<Fetched<super::messages::Account>>, ClientError> {
-        self.inner.get_if_changed(&self.url(params), known, wait).await
+    ) -> Result<Option<Fetched<super::messages::Account>>, Error> {
+        Ok(self.inner.get_if_changed(&self.url(params), known, wait).await?)
     }
     /// Writes the resource with the preconditions and lock token of `options`;
-    /// returns the new tag. A failed `If-Match` is `ClientError::Conflict`.
+    /// returns the new tag. A failed `If-Match` is an `ErrorKind::Conflict` error.
     pub async fn put(
         &self,
         params: &super::channels::AccountParams,
         value: &super::messages::Account,
         options: &WriteOptions,
-    ) -> Result<Option<EntityTag>, ClientError> {
-        self.inner.put(&self.url(params), value, options).await
+    ) -> Result<Option<EntityTag>, Error> {
+        super::channels::checks::ACCOUNT.check_outgoing(value)?;
+        Ok(self.inner.put(&self.url(params), value, options).await?)
     }
     /// Writes the resource only if it still has the tag `etag` (`If-Match`).
     pub async fn put_if_match(
@@ -425,18 +442,22 @@ impl AccountClient {
         params: &super::channels::AccountParams,
         value: &super::messages::Account,
         etag: &EntityTag,
-    ) -> Result<Option<EntityTag>, ClientError> {
-        self.inner
-            .put(&self.url(params), value, &WriteOptions::if_match(etag.clone()))
-            .await
+    ) -> Result<Option<EntityTag>, Error> {
+        super::channels::checks::ACCOUNT.check_outgoing(value)?;
+        Ok(
+            self
+                .inner
+                .put(&self.url(params), value, &WriteOptions::if_match(etag.clone()))
+                .await?,
+        )
     }
     /// Deletes the resource.
     pub async fn delete(
         &self,
         params: &super::channels::AccountParams,
         options: &WriteOptions,
-    ) -> Result<(), ClientError> {
-        self.inner.delete(&self.url(params), options).await
+    ) -> Result<(), Error> {
+        Ok(self.inner.delete(&self.url(params), options).await?)
     }
     /// Read-modify-write with `If-Match`, retried on conflicts (at most
     /// `max_attempts` times); returns the new tag.
@@ -445,26 +466,26 @@ impl AccountClient {
         params: &super::channels::AccountParams,
         max_attempts: u32,
         f: impl FnMut(super::messages::Account) -> super::messages::Account,
-    ) -> Result<Option<EntityTag>, ClientError> {
-        self.inner.update(&self.url(params), max_attempts, f).await
+    ) -> Result<Option<EntityTag>, Error> {
+        Ok(self.inner.update(&self.url(params), max_attempts, f).await?)
     }
-    /// Acquires the resource's lock (`ClientError::Locked` with the holder and
-    /// until when, on a `409`).
+    /// Acquires the resource's lock (on a `409`, an `ErrorKind::Conflict` error whose
+    /// `runtime::http::client::ClientError::Locked` says who holds it until when).
     pub async fn lock(
         &self,
         params: &super::channels::AccountParams,
         holder: &str,
         ttl: Option<Duration>,
-    ) -> Result<LockGrant, ClientError> {
-        self.inner.lock(&self.url(params), holder, ttl).await
+    ) -> Result<LockGrant, Error> {
+        Ok(self.inner.lock(&self.url(params), holder, ttl).await?)
     }
     /// Releases the lock.
     pub async fn unlock(
         &self,
         params: &super::channels::AccountParams,
         token: &str,
-    ) -> Result<(), ClientError> {
-        self.inner.unlock(&self.url(params), token).await
+    ) -> Result<(), Error> {
+        Ok(self.inner.unlock(&self.url(params), token).await?)
     }
     /// A poller yielding the current version, then every change: long polling by
     /// default (`PollConfig::default()`: 25 s waits), or `PollConfig::interval`.
@@ -487,7 +508,7 @@ pub struct CounterClient {
 impl CounterClient {
     /// A client of the resource under `server_url` (scheme, host and port, such as
     /// `http://127.0.0.1:8080`; the server's pathname and the address are added).
-    pub fn new(server_url: &str) -> Result<Self, ClientError> {
+    pub fn new(server_url: &str) -> Result<Self, Error> {
         Ok(CounterClient {
             inner: ResourceClient::new()?,
             server_url: server_url.trim_end_matches('/').to_owned(),
@@ -509,8 +530,8 @@ impl CounterClient {
     pub async fn get(
         &self,
         params: &super::channels::CounterParams,
-    ) -> Result<Fetched<super::messages::Counter>, ClientError> {
-        self.inner.get(&self.url(params)).await
+    ) -> Result<Fetched<super::messages::Counter>, Error> {
+        Ok(self.inner.get(&self.url(params)).await?)
     }
     /// Reads the resource unless it still has the tag `known` (`Ok(None)`: `304`);
     /// with `wait`, the server holds the request until it changes (`Prefer: wait`).
@@ -519,18 +540,19 @@ impl CounterClient {
         params: &super::channels::CounterParams,
         known: Option<&EntityTag>,
         wait: Option<Duration>,
-    ) -> Result<Option<Fetched<super::messages::Counter>>, ClientError> {
-        self.inner.get_if_changed(&self.url(params), known, wait).await
+    ) -> Result<Option<Fetched<super::messages::Counter>>, Error> {
+        Ok(self.inner.get_if_changed(&self.url(params), known, wait).await?)
     }
     /// Writes the resource with the preconditions and lock token of `options`;
-    /// returns the new tag. A failed `If-Match` is `ClientError::Conflict`.
+    /// returns the new tag. A failed `If-Match` is an `ErrorKind::Conflict` error.
     pub async fn put(
         &self,
         params: &super::channels::CounterParams,
         value: &super::messages::Counter,
         options: &WriteOptions,
-    ) -> Result<Option<EntityTag>, ClientError> {
-        self.inner.put(&self.url(params), value, options).await
+    ) -> Result<Option<EntityTag>, Error> {
+        super::channels::checks::COUNTER.check_outgoing(value)?;
+        Ok(self.inner.put(&self.url(params), value, options).await?)
     }
     /// Writes the resource only if it still has the tag `etag` (`If-Match`).
     pub async fn put_if_match(
@@ -538,18 +560,22 @@ impl CounterClient {
         params: &super::channels::CounterParams,
         value: &super::messages::Counter,
         etag: &EntityTag,
-    ) -> Result<Option<EntityTag>, ClientError> {
-        self.inner
-            .put(&self.url(params), value, &WriteOptions::if_match(etag.clone()))
-            .await
+    ) -> Result<Option<EntityTag>, Error> {
+        super::channels::checks::COUNTER.check_outgoing(value)?;
+        Ok(
+            self
+                .inner
+                .put(&self.url(params), value, &WriteOptions::if_match(etag.clone()))
+                .await?,
+        )
     }
     /// Deletes the resource.
     pub async fn delete(
         &self,
         params: &super::channels::CounterParams,
         options: &WriteOptions,
-    ) -> Result<(), ClientError> {
-        self.inner.delete(&self.url(params), options).await
+    ) -> Result<(), Error> {
+        Ok(self.inner.delete(&self.url(params), options).await?)
     }
     /// Read-modify-write with `If-Match`, retried on conflicts (at most
     /// `max_attempts` times); returns the new tag.
@@ -558,26 +584,26 @@ impl CounterClient {
         params: &super::channels::CounterParams,
         max_attempts: u32,
         f: impl FnMut(super::messages::Counter) -> super::messages::Counter,
-    ) -> Result<Option<EntityTag>, ClientError> {
-        self.inner.update(&self.url(params), max_attempts, f).await
+    ) -> Result<Option<EntityTag>, Error> {
+        Ok(self.inner.update(&self.url(params), max_attempts, f).await?)
     }
-    /// Acquires the resource's lock (`ClientError::Locked` with the holder and
-    /// until when, on a `409`).
+    /// Acquires the resource's lock (on a `409`, an `ErrorKind::Conflict` error whose
+    /// `runtime::http::client::ClientError::Locked` says who holds it until when).
     pub async fn lock(
         &self,
         params: &super::channels::CounterParams,
         holder: &str,
         ttl: Option<Duration>,
-    ) -> Result<LockGrant, ClientError> {
-        self.inner.lock(&self.url(params), holder, ttl).await
+    ) -> Result<LockGrant, Error> {
+        Ok(self.inner.lock(&self.url(params), holder, ttl).await?)
     }
     /// Releases the lock.
     pub async fn unlock(
         &self,
         params: &super::channels::CounterParams,
         token: &str,
-    ) -> Result<(), ClientError> {
-        self.inner.unlock(&self.url(params), token).await
+    ) -> Result<(), Error> {
+        Ok(self.inner.unlock(&self.url(params), token).await?)
     }
     /// A poller yielding the current version, then every change: long polling by
     /// default (`PollConfig::default()`: 25 s waits), or `PollConfig::interval`.

@@ -2,40 +2,19 @@
 
 //! The server side: implement [`Handler`], build a [`Server`], mount [`Server::router`].
 #![allow(clippy::too_many_arguments)]
-#[allow(unused_imports)]
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-#[allow(unused_imports)]
-use crate::runtime::axum::extract::{Path, State};
-#[allow(unused_imports)]
-use crate::runtime::axum::http::{HeaderMap, StatusCode};
-#[allow(unused_imports)]
-use crate::runtime::axum::response::Response;
-#[allow(unused_imports)]
-use crate::runtime::axum::routing::{get, post};
+use crate::runtime::axum::routing;
 use crate::runtime::axum::Router;
-#[allow(unused_imports)]
-use crate::runtime::codegen::Message;
-#[allow(unused_imports)]
-use crate::runtime::endpoint::{
-    error_response, Outgoing, Refusal as FrameRefusal, Reject,
-};
-
-#[allow(unused_imports)]
-use crate::runtime::rpc::{Pending, RequestError};
-#[allow(unused_imports)]
+use crate::runtime::{Error, Reject};
 use crate::runtime::http::callbacks::{SubscriptionConfig, Subscriptions};
-#[allow(unused_imports)]
 use crate::runtime::http::idempotency::{IdempotencyStore, MemoryStore};
-#[allow(unused_imports)]
-use crate::runtime::http::outbox::{MemoryOutbox, Outbox, OutboxError};
-#[allow(unused_imports)]
+use crate::runtime::http::outbox::{MemoryOutbox, Outbox};
+
 pub use crate::runtime::http::receiver::{
-    HandlerError, Receiver, ReceiverConfig, Webhook, WebhookHandler,
+    Receiver, ReceiverConfig, Webhook, WebhookHandler,
 };
 
-#[allow(unused_imports)]
 use crate::runtime::http::receiver::{
     decode_checked, select, typed_headers, CheckedConfig, Dispatch, Refusal,
     VerifiedRequest,
@@ -43,23 +22,17 @@ use crate::runtime::http::receiver::{
 
 pub use crate::runtime::http::ConfigError;
 
-#[allow(unused_imports)]
 pub use crate::runtime::http::resource::{
-    PutError, Preconditions, ResourceConfig, ResourceStore, Versioned,
+    Preconditions, ResourceConfig, ResourceStore, Versioned,
 };
 
-#[allow(unused_imports)]
-pub use crate::runtime::http::sender::{
-    DeadLetter, Delivered, DeliveryError, SenderConfig, Subscriber,
-};
+pub use crate::runtime::http::sender::{DeadLetter, Delivered, SenderConfig, Subscriber};
 
-#[allow(unused_imports)]
 use crate::runtime::http::sender::Sender as WebhookSender;
-#[allow(unused_imports)]
+
 pub use crate::runtime::http::signature::Scheme;
 
-#[allow(unused_imports)]
-use crate::runtime::endpoint::{encode_path, join_path};
+use crate::runtime::endpoint::encode_path;
 
 /// What `Config::dead_letter` calls with a delivery given up on.
 pub type DeadLetterHook = Arc<dyn Fn(&DeadLetter) + Send + Sync>;
@@ -73,59 +46,59 @@ pub trait Handler: Send + Sync + 'static {
     /// Operation `paymentSettled`.
     ///
     /// Called once per webhook id, after the signature, the timestamp, the payload and its
-    /// headers were checked. `Err(HandlerError::Retry)` answers 500 (the sender
-    /// retries), `Err(HandlerError::Reject)` 422 (it does not).
+    /// headers were checked. `Err(Reject::failed(…))` answers 500 (the sender
+    /// retries), `Err(Reject::invalid(…))` 422 (it does not).
     fn payment_settled(
         &self,
         hook: Webhook<super::messages::PaymentSettled>,
-    ) -> impl std::future::Future<Output = Result<(), HandlerError>> + Send;
+    ) -> impl std::future::Future<Output = Result<(), Reject>> + Send;
     /// The code host says a release was published.
     ///
     /// Operation `releasePublished`.
     ///
     /// Called once per webhook id, after the signature, the timestamp, the payload and its
-    /// headers were checked. `Err(HandlerError::Retry)` answers 500 (the sender
-    /// retries), `Err(HandlerError::Reject)` 422 (it does not).
+    /// headers were checked. `Err(Reject::failed(…))` answers 500 (the sender
+    /// retries), `Err(Reject::invalid(…))` 422 (it does not).
     fn release_published(
         &self,
         hook: Webhook<super::messages::ReleasePublished>,
-    ) -> impl std::future::Future<Output = Result<(), HandlerError>> + Send;
+    ) -> impl std::future::Future<Output = Result<(), Reject>> + Send;
     /// The card provider says a charge succeeded.
     ///
     /// Operation `chargeSucceeded`.
     ///
     /// Called once per webhook id, after the signature, the timestamp, the payload and its
     /// headers were checked. The endpoint takes several messages: the `webhook-event` header says which,
-    /// or else the one message whose schema the payload fits. `Err(HandlerError::Retry)` answers 500 (the sender
-    /// retries), `Err(HandlerError::Reject)` 422 (it does not).
+    /// or else the one message whose schema the payload fits. `Err(Reject::failed(…))` answers 500 (the sender
+    /// retries), `Err(Reject::invalid(…))` 422 (it does not).
     fn charge_succeeded(
         &self,
         hook: Webhook<super::messages::ChargeSucceeded>,
-    ) -> impl std::future::Future<Output = Result<(), HandlerError>> + Send;
+    ) -> impl std::future::Future<Output = Result<(), Reject>> + Send;
     /// The card provider says a charge was refunded.
     ///
     /// Operation `chargeRefunded`.
     ///
     /// Called once per webhook id, after the signature, the timestamp, the payload and its
     /// headers were checked. The endpoint takes several messages: the `webhook-event` header says which,
-    /// or else the one message whose schema the payload fits. `Err(HandlerError::Retry)` answers 500 (the sender
-    /// retries), `Err(HandlerError::Reject)` 422 (it does not).
+    /// or else the one message whose schema the payload fits. `Err(Reject::failed(…))` answers 500 (the sender
+    /// retries), `Err(Reject::invalid(…))` 422 (it does not).
     fn charge_refunded(
         &self,
         hook: Webhook<super::messages::ChargeRefunded>,
-    ) -> impl std::future::Future<Output = Result<(), HandlerError>> + Send;
+    ) -> impl std::future::Future<Output = Result<(), Reject>> + Send;
     /// The card provider says a dispute was opened or closed.
     ///
     /// Operation `disputeEvent`.
     ///
     /// Called once per webhook id, after the signature, the timestamp, the payload and its
     /// headers were checked. The endpoint takes several messages: the `webhook-event` header says which,
-    /// or else the one message whose schema the payload fits. `Err(HandlerError::Retry)` answers 500 (the sender
-    /// retries), `Err(HandlerError::Reject)` 422 (it does not).
+    /// or else the one message whose schema the payload fits. `Err(Reject::failed(…))` answers 500 (the sender
+    /// retries), `Err(Reject::invalid(…))` 422 (it does not).
     fn dispute_event(
         &self,
         hook: Webhook<super::channels::DisputeEvent>,
-    ) -> impl std::future::Future<Output = Result<(), HandlerError>> + Send;
+    ) -> impl std::future::Future<Output = Result<(), Reject>> + Send;
 }
 
 /// Server settings.
@@ -274,10 +247,9 @@ impl Sender {
     }
     /// Finishes the deliveries a previous process left in the outbox (call once at
     /// start-up, with a durable outbox); returns their results.
-    pub async fn resume_webhooks(
-        &self,
-    ) -> Result<Vec<Result<Delivered, DeliveryError>>, OutboxError> {
-        self.webhooks.resume().await
+    pub async fn resume_webhooks(&self) -> Result<Vec<Result<Delivered, Error>>, Error> {
+        let results = self.webhooks.resume().await?;
+        Ok(results.into_iter().map(|r| r.map_err(Error::from)).collect())
     }
     /// The callback subscriptions registered so far.
     pub fn subscriptions(&self) -> &Subscriptions {
@@ -293,9 +265,10 @@ impl Sender {
         &self,
         subscriber: &Subscriber,
         message: impl Into<super::messages::EntryPosted>,
-    ) -> Result<Delivered, DeliveryError> {
+    ) -> Result<Delivered, Error> {
         let message: super::messages::EntryPosted = message.into();
-        self.webhooks.deliver(subscriber, &message).await
+        super::channels::checks::ENTRY_POSTED.check_outgoing(&message)?;
+        Ok(self.webhooks.deliver(subscriber, &message).await?)
     }
     /// Tell subscribers that a ledger entry was posted.
     ///
@@ -307,9 +280,10 @@ impl Sender {
         &self,
         subscriber: &Subscriber,
         message: impl Into<super::messages::EntryPosted>,
-    ) -> Result<String, DeliveryError> {
+    ) -> Result<String, Error> {
         let message: super::messages::EntryPosted = message.into();
-        self.webhooks.enqueue(subscriber, &message).await
+        super::channels::checks::ENTRY_POSTED.check_outgoing(&message)?;
+        Ok(self.webhooks.enqueue(subscriber, &message).await?)
     }
     /// A subscriber of this webhook with the signature scheme the specification gives it.
     pub fn entry_posted_subscriber(
@@ -333,9 +307,10 @@ impl Sender {
     pub async fn entry_posted_publish(
         &self,
         message: impl Into<super::messages::EntryPosted>,
-    ) -> Result<Vec<String>, DeliveryError> {
+    ) -> Result<Vec<String>, Error> {
         let message: super::messages::EntryPosted = message.into();
-        self.webhooks.publish(&self.subscriptions, &message).await
+        super::channels::checks::ENTRY_POSTED.check_outgoing(&message)?;
+        Ok(self.webhooks.publish(&self.subscriptions, &message).await?)
     }
     /// Tell subscribers that a monthly statement can be downloaded.
     ///
@@ -347,9 +322,10 @@ impl Sender {
         &self,
         subscriber: &Subscriber,
         message: impl Into<super::messages::StatementReady>,
-    ) -> Result<Delivered, DeliveryError> {
+    ) -> Result<Delivered, Error> {
         let message: super::messages::StatementReady = message.into();
-        self.webhooks.deliver(subscriber, &message).await
+        super::channels::checks::STATEMENT_READY.check_outgoing(&message)?;
+        Ok(self.webhooks.deliver(subscriber, &message).await?)
     }
     /// Tell subscribers that a monthly statement can be downloaded.
     ///
@@ -361,9 +337,10 @@ impl Sender {
         &self,
         subscriber: &Subscriber,
         message: impl Into<super::messages::StatementReady>,
-    ) -> Result<String, DeliveryError> {
+    ) -> Result<String, Error> {
         let message: super::messages::StatementReady = message.into();
-        self.webhooks.enqueue(subscriber, &message).await
+        super::channels::checks::STATEMENT_READY.check_outgoing(&message)?;
+        Ok(self.webhooks.enqueue(subscriber, &message).await?)
     }
     /// A subscriber of this webhook with the signature scheme the specification gives it.
     pub fn statement_ready_subscriber(
@@ -387,9 +364,10 @@ impl Sender {
     pub async fn statement_ready_publish(
         &self,
         message: impl Into<super::messages::StatementReady>,
-    ) -> Result<Vec<String>, DeliveryError> {
+    ) -> Result<Vec<String>, Error> {
         let message: super::messages::StatementReady = message.into();
-        self.webhooks.publish(&self.subscriptions, &message).await
+        super::channels::checks::STATEMENT_READY.check_outgoing(&message)?;
+        Ok(self.webhooks.publish(&self.subscriptions, &message).await?)
     }
     /// Tell a subscriber that a refund was issued.
     ///
@@ -401,11 +379,15 @@ impl Sender {
         &self,
         subscriber: &Subscriber,
         message: impl Into<super::messages::ChargeRefunded>,
-    ) -> Result<Delivered, DeliveryError> {
+    ) -> Result<Delivered, Error> {
         let message: super::messages::ChargeRefunded = message.into();
-        self.webhooks
-            .deliver_with_headers(subscriber, &message, message.headers.as_ref())
-            .await
+        super::channels::checks::CHARGE_REFUNDED.check_outgoing(&message)?;
+        Ok(
+            self
+                .webhooks
+                .deliver_with_headers(subscriber, &message, message.headers.as_ref())
+                .await?,
+        )
     }
     /// Tell a subscriber that a refund was issued.
     ///
@@ -417,11 +399,15 @@ impl Sender {
         &self,
         subscriber: &Subscriber,
         message: impl Into<super::messages::ChargeRefunded>,
-    ) -> Result<String, DeliveryError> {
+    ) -> Result<String, Error> {
         let message: super::messages::ChargeRefunded = message.into();
-        self.webhooks
-            .enqueue_with_headers(subscriber, &message, message.headers.as_ref())
-            .await
+        super::channels::checks::CHARGE_REFUNDED.check_outgoing(&message)?;
+        Ok(
+            self
+                .webhooks
+                .enqueue_with_headers(subscriber, &message, message.headers.as_ref())
+                .await?,
+        )
     }
     /// A subscriber of this webhook with the signature scheme the specification gives it.
     pub fn refund_issued_subscriber(
@@ -462,8 +448,10 @@ impl Sender {
         &self,
         params: &super::channels::InvoiceParams,
         value: impl Into<super::messages::Invoice>,
-    ) -> Result<Versioned<super::messages::Invoice>, PutError> {
-        self.invoice_store.set(&Self::invoice_key(params), value.into())
+    ) -> Result<Versioned<super::messages::Invoice>, Error> {
+        let value: super::messages::Invoice = value.into();
+        super::channels::checks::INVOICE.check_outgoing(&value)?;
+        Ok(self.invoice_store.set(&Self::invoice_key(params), value)?)
     }
     /// The store of the resource `accounts/{accountId}` (conditional reads and writes, locks, waiting for changes).
     pub fn account_store(&self) -> &ResourceStore<super::messages::Account> {
@@ -491,8 +479,10 @@ impl Sender {
         &self,
         params: &super::channels::AccountParams,
         value: impl Into<super::messages::Account>,
-    ) -> Result<Versioned<super::messages::Account>, PutError> {
-        self.account_store.set(&Self::account_key(params), value.into())
+    ) -> Result<Versioned<super::messages::Account>, Error> {
+        let value: super::messages::Account = value.into();
+        super::channels::checks::ACCOUNT.check_outgoing(&value)?;
+        Ok(self.account_store.set(&Self::account_key(params), value)?)
     }
     /// The store of the resource `counters/{counterId}` (conditional reads and writes, locks, waiting for changes).
     pub fn counter_store(&self) -> &ResourceStore<super::messages::Counter> {
@@ -520,8 +510,10 @@ impl Sender {
         &self,
         params: &super::channels::CounterParams,
         value: impl Into<super::messages::Counter>,
-    ) -> Result<Versioned<super::messages::Counter>, PutError> {
-        self.counter_store.set(&Self::counter_key(params), value.into())
+    ) -> Result<Versioned<super::messages::Counter>, Error> {
+        let value: super::messages::Counter = value.into();
+        super::channels::checks::COUNTER.check_outgoing(&value)?;
+        Ok(self.counter_store.set(&Self::counter_key(params), value)?)
     }
 }
 
@@ -534,7 +526,7 @@ pub struct Server {
 impl Server {
     /// A server with these settings, or why they cannot work (a webhook endpoint
     /// without a valid secret, say): checked now, not on the first request.
-    pub fn new(config: Config) -> Result<Self, ConfigError> {
+    pub fn new(config: Config) -> Result<Self, Error> {
         let webhooks = WebhookSender::new(
             config.webhooks.clone(),
             config.outbox.clone(),
@@ -680,7 +672,7 @@ impl<H: Handler> Dispatch for PaymentsWebhooks<H> {
 fn payment_settled_route<H: Handler>(
     handler: &Arc<H>,
     sender: &Sender,
-) -> crate::runtime::axum::routing::MethodRouter<Arc<Shared<H>>> {
+) -> routing::MethodRouter<Arc<Shared<H>>> {
     Receiver::with_dispatch(
             sender.payment_settled_receiver.clone(),
             PaymentsWebhooks(handler.clone()),
@@ -716,7 +708,7 @@ impl<H: Handler> Dispatch for CodeHostWebhooks<H> {
 fn release_published_route<H: Handler>(
     handler: &Arc<H>,
     sender: &Sender,
-) -> crate::runtime::axum::routing::MethodRouter<Arc<Shared<H>>> {
+) -> routing::MethodRouter<Arc<Shared<H>>> {
     Receiver::with_dispatch(
             sender.release_published_receiver.clone(),
             CodeHostWebhooks(handler.clone()),
@@ -810,7 +802,7 @@ impl<H: Handler> Dispatch for ProviderWebhooks<H> {
 fn provider_route<H: Handler>(
     handler: &Arc<H>,
     sender: &Sender,
-) -> crate::runtime::axum::routing::MethodRouter<Arc<Shared<H>>> {
+) -> routing::MethodRouter<Arc<Shared<H>>> {
     Receiver::with_dispatch(
             sender.provider_receiver.clone(),
             ProviderWebhooks(handler.clone()),
@@ -876,7 +868,7 @@ impl<H: Handler> Dispatch for DisputesWebhooks<H> {
 fn dispute_event_route<H: Handler>(
     handler: &Arc<H>,
     sender: &Sender,
-) -> crate::runtime::axum::routing::MethodRouter<Arc<Shared<H>>> {
+) -> routing::MethodRouter<Arc<Shared<H>>> {
     Receiver::with_dispatch(
             sender.dispute_event_receiver.clone(),
             DisputesWebhooks(handler.clone()),

@@ -21,6 +21,31 @@ pub struct Entry {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl Entry {
+    /// A `Entry` with its required properties; the others are unset.
+    pub fn new(
+        entry_id: impl Into<String>,
+        account_id: impl Into<String>,
+        amount_cents: i64,
+        currency: Currency,
+        posted_at: DateTime,
+    ) -> Self {
+        Entry {
+            entry_id: entry_id.into(),
+            account_id: account_id.into(),
+            amount_cents,
+            currency,
+            posted_at,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub enum Currency {
@@ -83,6 +108,21 @@ pub struct StatementReadyPayload {
     pub url: String,
 }
 
+impl StatementReadyPayload {
+    /// A `StatementReadyPayload` with its required properties.
+    pub fn new(
+        account_id: impl Into<String>,
+        period: impl Into<String>,
+        url: impl Into<String>,
+    ) -> Self {
+        StatementReadyPayload {
+            account_id: account_id.into(),
+            period: period.into(),
+            url: url.into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub struct PaymentSettledPayload {
@@ -98,6 +138,29 @@ pub struct PaymentSettledPayload {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl PaymentSettledPayload {
+    /// A `PaymentSettledPayload` with its required properties; the others are unset.
+    pub fn new(
+        payment_id: impl Into<String>,
+        account_id: impl Into<String>,
+        amount_cents: u64,
+        currency: Currency,
+    ) -> Self {
+        PaymentSettledPayload {
+            payment_id: payment_id.into(),
+            account_id: account_id.into(),
+            amount_cents,
+            currency,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub struct ReleasePublishedPayload {
@@ -106,6 +169,22 @@ pub struct ReleasePublishedPayload {
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl ReleasePublishedPayload {
+    /// A `ReleasePublishedPayload` with its required properties; the others are unset.
+    pub fn new(tag: impl Into<String>, repository: impl Into<String>) -> Self {
+        ReleasePublishedPayload {
+            tag: tag.into(),
+            repository: repository.into(),
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,6 +197,22 @@ pub struct ChargeSucceededPayload {
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl ChargeSucceededPayload {
+    /// A `ChargeSucceededPayload` with its required properties; the others are unset.
+    pub fn new(charge_id: impl Into<String>, amount_cents: u64) -> Self {
+        ChargeSucceededPayload {
+            charge_id: charge_id.into(),
+            amount_cents,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -135,6 +230,27 @@ pub struct ProviderHeaders {
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl ProviderHeaders {
+    /// A `ProviderHeaders` with its required properties; the others are unset.
+    pub fn new(idempotency_key: impl Into<String>) -> Self {
+        ProviderHeaders {
+            idempotency_key: idempotency_key.into(),
+            x_provider_attempt: None,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets `X-Provider-Attempt`.
+    pub fn with_x_provider_attempt(mut self, x_provider_attempt: u64) -> Self {
+        self.x_provider_attempt = Some(x_provider_attempt);
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,6 +272,28 @@ pub struct ChargeRefundedPayload {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl ChargeRefundedPayload {
+    /// A `ChargeRefundedPayload` with its required properties; the others are unset.
+    pub fn new(charge_id: impl Into<String>, refund_id: impl Into<String>) -> Self {
+        ChargeRefundedPayload {
+            charge_id: charge_id.into(),
+            refund_id: refund_id.into(),
+            amount_cents: None,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets `amountCents`.
+    pub fn with_amount_cents(mut self, amount_cents: u64) -> Self {
+        self.amount_cents = Some(amount_cents);
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub struct DisputeOpenedPayload {
@@ -167,6 +305,22 @@ pub struct DisputeOpenedPayload {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl DisputeOpenedPayload {
+    /// A `DisputeOpenedPayload` with its required properties; the others are unset.
+    pub fn new(dispute_id: impl Into<String>, reason: impl Into<String>) -> Self {
+        DisputeOpenedPayload {
+            dispute_id: dispute_id.into(),
+            reason: reason.into(),
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub struct DisputeClosedPayload {
@@ -176,6 +330,25 @@ pub struct DisputeClosedPayload {
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl DisputeClosedPayload {
+    /// A `DisputeClosedPayload` with its required properties; the others are unset.
+    pub fn new(
+        dispute_id: impl Into<String>,
+        outcome: DisputeClosedPayloadOutcome,
+    ) -> Self {
+        DisputeClosedPayload {
+            dispute_id: dispute_id.into(),
+            outcome,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -237,6 +410,27 @@ pub struct InvoicePayload {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl InvoicePayload {
+    /// A `InvoicePayload` with its required properties; the others are unset.
+    pub fn new(
+        invoice_id: impl Into<String>,
+        amount_cents: u64,
+        currency: impl Into<String>,
+    ) -> Self {
+        InvoicePayload {
+            invoice_id: invoice_id.into(),
+            amount_cents,
+            currency: currency.into(),
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub struct AccountPayload {
@@ -249,6 +443,29 @@ pub struct AccountPayload {
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl AccountPayload {
+    /// A `AccountPayload` with its required properties; the others are unset.
+    pub fn new(
+        account_id: impl Into<String>,
+        owner: impl Into<String>,
+        balance_cents: i64,
+        status: AccountPayloadStatus,
+    ) -> Self {
+        AccountPayload {
+            account_id: account_id.into(),
+            owner: owner.into(),
+            balance_cents,
+            status,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -309,4 +526,19 @@ pub struct CounterPayload {
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl CounterPayload {
+    /// A `CounterPayload` with its required properties; the others are unset.
+    pub fn new(value: u64) -> Self {
+        CounterPayload {
+            value,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
 }

@@ -3,22 +3,15 @@
 //! The client side: one client per endpoint. WebSocket clients reconnect by themselves
 //! (exponential backoff with jitter); SSE clients resume with `Last-Event-ID`.
 #![allow(clippy::too_many_arguments)]
-#[allow(unused_imports)]
 use std::sync::Arc;
 use std::time::Duration;
-#[allow(unused_imports)]
 use crate::runtime::codegen::*;
-#[allow(unused_imports)]
-use crate::runtime::endpoint::{join_path, Incoming, Outgoing};
-#[allow(unused_imports)]
-use crate::runtime::ws_client::{
-    ClientConfig, Dispatch, Responder, ReplyError, State, WsClient, WsSender,
-};
+use crate::runtime::endpoint::{join_path, Incoming};
+use crate::runtime::ws_client::{Dispatch, WsClient, WsSender};
 
-#[allow(unused_imports)]
-use crate::runtime::endpoint::{outgoing_frame, query_string, request_frame};
-#[allow(unused_imports)]
-use crate::runtime::rpc::{Pending, RequestError};
+pub use crate::runtime::ws_client::{ClientConfig, Overflow, Responder, State};
+
+use crate::runtime::endpoint::query_string;
 use crate::runtime::tokio::sync::mpsc;
 
 /// How a WebSocket client connects and waits.
@@ -39,7 +32,7 @@ pub struct ClientOptions {
 impl Default for ClientOptions {
     fn default() -> Self {
         let ws = ClientConfig {
-            overflow: crate::runtime::ws_client::Overflow::Drop,
+            overflow: Overflow::Drop,
             ..ClientConfig::default()
         };
         ClientOptions {
@@ -58,8 +51,8 @@ pub enum V1MarketdataSymbolEvent {
     /// Operation `v1MarketdataSymbolSubscribe`.
     SendMarketData(super::messages::MarketData),
     /// The server refused a message this client sent (`{"error": …}`) that was not a
-    /// request still waiting for its answer (a refused request fails instead, with
-    /// [`RequestError::Refused`]).
+    /// request still waiting for its answer (a refused request fails instead, with an
+    /// [`ErrorKind::Refused`] error).
     Refused(String),
 }
 

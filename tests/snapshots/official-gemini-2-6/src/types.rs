@@ -23,6 +23,22 @@ pub struct Heartbeat {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl Heartbeat {
+    /// A `Heartbeat` with its required properties; the others are unset.
+    pub fn new(socket_sequence: i64) -> Self {
+        Heartbeat {
+            r#type: HeartbeatType::Heartbeat,
+            socket_sequence,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub enum HeartbeatType {
@@ -84,6 +100,32 @@ pub struct Update {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl Update {
+    /// A `Update` with its required properties; the others are unset.
+    pub fn new(
+        event_id: i64,
+        events: Vec<EventsItem>,
+        timestamp: f64,
+        timestampms: f64,
+        socket_sequence: i64,
+    ) -> Self {
+        Update {
+            r#type: UpdateType::Update,
+            event_id,
+            events,
+            timestamp,
+            timestampms,
+            socket_sequence,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub enum UpdateType {
@@ -125,7 +167,7 @@ impl std::fmt::Display for UpdateType {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 #[serde(deny_unknown_fields)]
 pub struct EventsItem {
@@ -169,6 +211,39 @@ pub struct EventsItem {
         skip_serializing_if = "Option::is_none"
     )]
     pub delta: Option<f64>,
+}
+
+impl EventsItem {
+    /// Sets `type`.
+    pub fn with_type(mut self, r#type: EventsItemType) -> Self {
+        self.r#type = Some(r#type);
+        self
+    }
+    /// Sets `price`.
+    pub fn with_price(mut self, price: f64) -> Self {
+        self.price = Some(price);
+        self
+    }
+    /// Sets `side`.
+    pub fn with_side(mut self, side: EventsItemSide) -> Self {
+        self.side = Some(side);
+        self
+    }
+    /// Sets `reason`.
+    pub fn with_reason(mut self, reason: EventsItemReason) -> Self {
+        self.reason = Some(reason);
+        self
+    }
+    /// Sets `remaining`.
+    pub fn with_remaining(mut self, remaining: f64) -> Self {
+        self.remaining = Some(remaining);
+        self
+    }
+    /// Sets `delta`.
+    pub fn with_delta(mut self, delta: f64) -> Self {
+        self.delta = Some(delta);
+        self
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -335,7 +410,7 @@ impl std::fmt::Display for EventsItemReason {
 /// If no entry types filtering parameters are included in the url, then all entry types will appear in the response
 ///
 /// NOTE: top_of_book has no meaning and initial book events are empty when only trades is specified
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub struct V1MarketdataSymbolQuery {
     /// Optionally add this parameter and set to true to receive a heartbeat every 5 seconds
@@ -397,6 +472,44 @@ pub struct V1MarketdataSymbolQuery {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl V1MarketdataSymbolQuery {
+    /// Sets `heartbeat`.
+    pub fn with_heartbeat(mut self, heartbeat: bool) -> Self {
+        self.heartbeat = Some(heartbeat);
+        self
+    }
+    /// Sets `top_of_book`.
+    pub fn with_top_of_book(mut self, top_of_book: bool) -> Self {
+        self.top_of_book = Some(top_of_book);
+        self
+    }
+    /// Sets `bids`.
+    pub fn with_bids(mut self, bids: bool) -> Self {
+        self.bids = Some(bids);
+        self
+    }
+    /// Sets `offers`.
+    pub fn with_offers(mut self, offers: bool) -> Self {
+        self.offers = Some(offers);
+        self
+    }
+    /// Sets `trades`.
+    pub fn with_trades(mut self, trades: bool) -> Self {
+        self.trades = Some(trades);
+        self
+    }
+    /// Sets `auctions`.
+    pub fn with_auctions(mut self, auctions: bool) -> Self {
+        self.auctions = Some(auctions);
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
 /// This object is always part of the payload. In case of type=heartbeat, these are the only fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
@@ -406,4 +519,19 @@ pub struct DefaultSchema {
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl DefaultSchema {
+    /// A `DefaultSchema` with its required properties; the others are unset.
+    pub fn new(socket_sequence: i64) -> Self {
+        DefaultSchema {
+            socket_sequence,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
 }

@@ -2,35 +2,24 @@
 
 //! The server side: implement [`Handler`], build a [`Server`], mount [`Server::router`].
 #![allow(clippy::too_many_arguments)]
-#[allow(unused_imports)]
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-#[allow(unused_imports)]
 use crate::runtime::axum::extract::{Path, State};
-#[allow(unused_imports)]
 use crate::runtime::axum::http::{HeaderMap, StatusCode};
 use crate::runtime::axum::response::Response;
-#[allow(unused_imports)]
-use crate::runtime::axum::routing::{get, post};
+use crate::runtime::axum::routing;
 use crate::runtime::axum::Router;
-#[allow(unused_imports)]
-use crate::runtime::codegen::Message;
-#[allow(unused_imports)]
-use crate::runtime::endpoint::{
-    error_response, Outgoing, Refusal as FrameRefusal, Reject,
-};
+use crate::runtime::endpoint::{error_response, Refusal as FrameRefusal};
+use crate::runtime::Error;
+use crate::runtime::ws::{self, Ctx, Hub};
 
-#[allow(unused_imports)]
-use crate::runtime::rpc::{Pending, RequestError};
-#[allow(unused_imports)]
-use crate::runtime::ws::{self, ConnId, Ctx, Hub, SendError, Session, WsConfig};
+pub use crate::runtime::ws::{ConnId, Session, WsConfig};
+
 use crate::runtime::axum::extract::ws::WebSocketUpgrade;
 use crate::runtime::axum::extract::RawQuery;
-#[allow(unused_imports)]
 use crate::runtime::endpoint::{
-    frame_bytes, headers_object, query_object, outgoing_frame, typed_part, Incoming,
-    Scalar,
+    frame_bytes, query_object, outgoing_frame, typed_part, Incoming, Scalar,
 };
 
 /// What the application does with the messages it receives: one method per *receive*
@@ -92,10 +81,10 @@ impl Sender {
         &self,
         params: &super::channels::MarketDataV1Params,
         message: impl Into<super::messages::MarketData>,
-    ) -> Result<usize, SendError> {
+    ) -> Result<usize, Error> {
         let message: super::messages::MarketData = message.into();
-        let frame = outgoing_frame(&message, None)
-            .map_err(|e| SendError::Encode(e.to_string()))?;
+        super::channels::checks::MARKET_DATA.check_outgoing(&message)?;
+        let frame = outgoing_frame(&message, None)?;
         Ok(self.hub.publish(&params.address(), frame))
     }
     /// Receive market updates on a given symbol
@@ -107,11 +96,11 @@ impl Sender {
         &self,
         conn: ConnId,
         message: impl Into<super::messages::MarketData>,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), Error> {
         let message: super::messages::MarketData = message.into();
-        let frame = outgoing_frame(&message, None)
-            .map_err(|e| SendError::Encode(e.to_string()))?;
-        self.hub.send(conn, frame)
+        super::channels::checks::MARKET_DATA.check_outgoing(&message)?;
+        let frame = outgoing_frame(&message, None)?;
+        Ok(self.hub.send(conn, frame)?)
     }
     /// Receive market updates on a given symbol
     ///
@@ -121,10 +110,10 @@ impl Sender {
     pub fn send_market_data_broadcast(
         &self,
         message: impl Into<super::messages::MarketData>,
-    ) -> Result<usize, SendError> {
+    ) -> Result<usize, Error> {
         let message: super::messages::MarketData = message.into();
-        let frame = outgoing_frame(&message, None)
-            .map_err(|e| SendError::Encode(e.to_string()))?;
+        super::channels::checks::MARKET_DATA.check_outgoing(&message)?;
+        let frame = outgoing_frame(&message, None)?;
         Ok(self.hub.publish("#/v1/marketdata/{symbol}", frame))
     }
 }
@@ -162,7 +151,7 @@ impl Server {
             sender: self.sender.clone(),
         });
         Router::new()
-            .route("/v1/marketdata/{symbol}", get(market_data_v1_upgrade::<H>))
+            .route("/v1/marketdata/{symbol}", routing::get(market_data_v1_upgrade::<H>))
             .with_state(state)
     }
 }

@@ -20,6 +20,33 @@ pub struct Ping {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl Ping {
+    /// A `Ping` with its required properties; the others are unset.
+    pub fn new() -> Self {
+        Ping {
+            event: PingEvent::Ping,
+            reqid: None,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets `reqid`.
+    pub fn with_reqid(mut self, reqid: i64) -> Self {
+        self.reqid = Some(reqid);
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
+impl Default for Ping {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub enum PingEvent {
@@ -61,7 +88,7 @@ impl std::fmt::Display for PingEvent {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub struct Pong {
     #[serde(
@@ -80,6 +107,24 @@ pub struct Pong {
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl Pong {
+    /// Sets `event`.
+    pub fn with_event(mut self, event: PongEvent) -> Self {
+        self.event = Some(event);
+        self
+    }
+    /// Sets `reqid`.
+    pub fn with_reqid(mut self, reqid: i64) -> Self {
+        self.reqid = Some(reqid);
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -123,7 +168,7 @@ impl std::fmt::Display for PongEvent {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub struct Heartbeat {
     #[serde(
@@ -135,6 +180,19 @@ pub struct Heartbeat {
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl Heartbeat {
+    /// Sets `event`.
+    pub fn with_event(mut self, event: HeartbeatEvent) -> Self {
+        self.event = Some(event);
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -178,7 +236,7 @@ impl std::fmt::Display for HeartbeatEvent {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub struct SystemStatus {
     #[serde(
@@ -210,6 +268,34 @@ pub struct SystemStatus {
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl SystemStatus {
+    /// Sets `event`.
+    pub fn with_event(mut self, event: SystemStatusEvent) -> Self {
+        self.event = Some(event);
+        self
+    }
+    /// Sets `connectionID`.
+    pub fn with_connection_id(mut self, connection_id: i64) -> Self {
+        self.connection_id = Some(connection_id);
+        self
+    }
+    /// Sets `status`.
+    pub fn with_status(mut self, status: Status) -> Self {
+        self.status = Some(status);
+        self
+    }
+    /// Sets `version`.
+    pub fn with_version(mut self, version: impl Into<String>) -> Self {
+        self.version = Some(version.into());
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -365,6 +451,49 @@ pub struct SubscriptionStatusError {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl SubscriptionStatusError {
+    /// A `SubscriptionStatusError` with its required properties; the others are unset.
+    pub fn new(error_message: impl Into<String>) -> Self {
+        SubscriptionStatusError {
+            error_message: error_message.into(),
+            event: SubscriptionStatusErrorEvent::SubscriptionStatus,
+            reqid: None,
+            pair: None,
+            status: None,
+            subscription: None,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets `reqid`.
+    pub fn with_reqid(mut self, reqid: i64) -> Self {
+        self.reqid = Some(reqid);
+        self
+    }
+    /// Sets `pair`.
+    pub fn with_pair(mut self, pair: Vec<String>) -> Self {
+        self.pair = Some(pair);
+        self
+    }
+    /// Sets `status`.
+    pub fn with_status(mut self, status: Status) -> Self {
+        self.status = Some(status);
+        self
+    }
+    /// Sets `subscription`.
+    pub fn with_subscription(
+        mut self,
+        subscription: SubscriptionStatusErrorSubscription,
+    ) -> Self {
+        self.subscription = Some(subscription);
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub enum SubscriptionStatusErrorEvent {
@@ -448,6 +577,45 @@ pub struct SubscriptionStatusErrorSubscription {
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl SubscriptionStatusErrorSubscription {
+    /// A `SubscriptionStatusErrorSubscription` with its required properties; the others are unset.
+    pub fn new(name: Name) -> Self {
+        SubscriptionStatusErrorSubscription {
+            depth: None,
+            interval: None,
+            maxratecount: None,
+            name,
+            token: None,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets `depth`.
+    pub fn with_depth(mut self, depth: i64) -> Self {
+        self.depth = Some(depth);
+        self
+    }
+    /// Sets `interval`.
+    pub fn with_interval(mut self, interval: i64) -> Self {
+        self.interval = Some(interval);
+        self
+    }
+    /// Sets `maxratecount`.
+    pub fn with_maxratecount(mut self, maxratecount: i64) -> Self {
+        self.maxratecount = Some(maxratecount);
+        self
+    }
+    /// Sets `token`.
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
 }
 
 /// The name of the channel you subscribe too.
@@ -571,6 +739,50 @@ pub struct SubscriptionStatusSuccess {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl SubscriptionStatusSuccess {
+    /// A `SubscriptionStatusSuccess` with its required properties; the others are unset.
+    pub fn new(channel_id: i64, channel_name: impl Into<String>) -> Self {
+        SubscriptionStatusSuccess {
+            channel_id,
+            channel_name: channel_name.into(),
+            event: SubscriptionStatusErrorEvent::SubscriptionStatus,
+            reqid: None,
+            pair: None,
+            status: None,
+            subscription: None,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets `reqid`.
+    pub fn with_reqid(mut self, reqid: i64) -> Self {
+        self.reqid = Some(reqid);
+        self
+    }
+    /// Sets `pair`.
+    pub fn with_pair(mut self, pair: Vec<String>) -> Self {
+        self.pair = Some(pair);
+        self
+    }
+    /// Sets `status`.
+    pub fn with_status(mut self, status: Status) -> Self {
+        self.status = Some(status);
+        self
+    }
+    /// Sets `subscription`.
+    pub fn with_subscription(
+        mut self,
+        subscription: SubscriptionStatusErrorSubscription,
+    ) -> Self {
+        self.subscription = Some(subscription);
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub struct DummyCurrencyInfoPayload {
@@ -591,6 +803,39 @@ pub struct DummyCurrencyInfoPayload {
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl DummyCurrencyInfoPayload {
+    /// A `DummyCurrencyInfoPayload` with its required properties; the others are unset.
+    pub fn new() -> Self {
+        DummyCurrencyInfoPayload {
+            event: DummyCurrencyInfoPayloadEvent::CurrencyInfo,
+            reqid: None,
+            data: None,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets `reqid`.
+    pub fn with_reqid(mut self, reqid: i64) -> Self {
+        self.reqid = Some(reqid);
+        self
+    }
+    /// Sets `data`.
+    pub fn with_data(mut self, data: Map<String, Value>) -> Self {
+        self.data = Some(data);
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
+impl Default for DummyCurrencyInfoPayload {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -661,6 +906,45 @@ pub struct Subscribe {
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl Subscribe {
+    /// A `Subscribe` with its required properties; the others are unset.
+    pub fn new() -> Self {
+        Subscribe {
+            event: SubscribeEvent::Subscribe,
+            reqid: None,
+            pair: None,
+            subscription: None,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets `reqid`.
+    pub fn with_reqid(mut self, reqid: i64) -> Self {
+        self.reqid = Some(reqid);
+        self
+    }
+    /// Sets `pair`.
+    pub fn with_pair(mut self, pair: Vec<String>) -> Self {
+        self.pair = Some(pair);
+        self
+    }
+    /// Sets `subscription`.
+    pub fn with_subscription(mut self, subscription: SubscribeSubscription) -> Self {
+        self.subscription = Some(subscription);
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
+impl Default for Subscribe {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -757,6 +1041,51 @@ pub struct SubscribeSubscription {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl SubscribeSubscription {
+    /// A `SubscribeSubscription` with its required properties; the others are unset.
+    pub fn new(name: Name) -> Self {
+        SubscribeSubscription {
+            depth: None,
+            interval: None,
+            name,
+            ratecounter: None,
+            snapshot: None,
+            token: None,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets `depth`.
+    pub fn with_depth(mut self, depth: i64) -> Self {
+        self.depth = Some(depth);
+        self
+    }
+    /// Sets `interval`.
+    pub fn with_interval(mut self, interval: i64) -> Self {
+        self.interval = Some(interval);
+        self
+    }
+    /// Sets `ratecounter`.
+    pub fn with_ratecounter(mut self, ratecounter: bool) -> Self {
+        self.ratecounter = Some(ratecounter);
+        self
+    }
+    /// Sets `snapshot`.
+    pub fn with_snapshot(mut self, snapshot: bool) -> Self {
+        self.snapshot = Some(snapshot);
+        self
+    }
+    /// Sets `token`.
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub struct Unsubscribe {
@@ -784,6 +1113,45 @@ pub struct Unsubscribe {
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl Unsubscribe {
+    /// A `Unsubscribe` with its required properties; the others are unset.
+    pub fn new() -> Self {
+        Unsubscribe {
+            event: UnsubscribeEvent::Unsubscribe,
+            reqid: None,
+            pair: None,
+            subscription: None,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets `reqid`.
+    pub fn with_reqid(mut self, reqid: i64) -> Self {
+        self.reqid = Some(reqid);
+        self
+    }
+    /// Sets `pair`.
+    pub fn with_pair(mut self, pair: Vec<String>) -> Self {
+        self.pair = Some(pair);
+        self
+    }
+    /// Sets `subscription`.
+    pub fn with_subscription(mut self, subscription: UnsubscribeSubscription) -> Self {
+        self.subscription = Some(subscription);
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
+impl Default for Unsubscribe {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -862,6 +1230,39 @@ pub struct UnsubscribeSubscription {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl UnsubscribeSubscription {
+    /// A `UnsubscribeSubscription` with its required properties; the others are unset.
+    pub fn new(name: Name) -> Self {
+        UnsubscribeSubscription {
+            depth: None,
+            interval: None,
+            name,
+            token: None,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets `depth`.
+    pub fn with_depth(mut self, depth: i64) -> Self {
+        self.depth = Some(depth);
+        self
+    }
+    /// Sets `interval`.
+    pub fn with_interval(mut self, interval: i64) -> Self {
+        self.interval = Some(interval);
+        self
+    }
+    /// Sets `token`.
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub struct SubscriptionStatusCommon {
@@ -895,4 +1296,52 @@ pub struct SubscriptionStatusCommon {
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl SubscriptionStatusCommon {
+    /// A `SubscriptionStatusCommon` with its required properties; the others are unset.
+    pub fn new() -> Self {
+        SubscriptionStatusCommon {
+            event: SubscriptionStatusErrorEvent::SubscriptionStatus,
+            reqid: None,
+            pair: None,
+            status: None,
+            subscription: None,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets `reqid`.
+    pub fn with_reqid(mut self, reqid: i64) -> Self {
+        self.reqid = Some(reqid);
+        self
+    }
+    /// Sets `pair`.
+    pub fn with_pair(mut self, pair: Vec<String>) -> Self {
+        self.pair = Some(pair);
+        self
+    }
+    /// Sets `status`.
+    pub fn with_status(mut self, status: Status) -> Self {
+        self.status = Some(status);
+        self
+    }
+    /// Sets `subscription`.
+    pub fn with_subscription(
+        mut self,
+        subscription: SubscriptionStatusErrorSubscription,
+    ) -> Self {
+        self.subscription = Some(subscription);
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
+impl Default for SubscriptionStatusCommon {
+    fn default() -> Self {
+        Self::new()
+    }
 }

@@ -3,22 +3,17 @@
 //! The client side: one client per endpoint. WebSocket clients reconnect by themselves
 //! (exponential backoff with jitter); SSE clients resume with `Last-Event-ID`.
 #![allow(clippy::too_many_arguments)]
-#[allow(unused_imports)]
 use std::sync::Arc;
 use std::time::Duration;
-#[allow(unused_imports)]
 use crate::runtime::codegen::*;
-#[allow(unused_imports)]
-use crate::runtime::endpoint::{join_path, Incoming, Outgoing};
-#[allow(unused_imports)]
-use crate::runtime::ws_client::{
-    ClientConfig, Dispatch, Responder, ReplyError, State, WsClient, WsSender,
-};
+use crate::runtime::endpoint::{join_path, Incoming};
+use crate::runtime::Error;
+use crate::runtime::ws_client::{Dispatch, WsClient, WsSender};
 
-#[allow(unused_imports)]
-use crate::runtime::endpoint::{outgoing_frame, query_string, request_frame};
-#[allow(unused_imports)]
-use crate::runtime::rpc::{Pending, RequestError};
+pub use crate::runtime::ws_client::{ClientConfig, Overflow, Responder, State};
+
+use crate::runtime::endpoint::request_frame;
+use crate::runtime::rpc::Pending;
 use crate::runtime::tokio::sync::mpsc;
 
 /// How a WebSocket client connects and waits.
@@ -39,7 +34,7 @@ pub struct ClientOptions {
 impl Default for ClientOptions {
     fn default() -> Self {
         let ws = ClientConfig {
-            overflow: crate::runtime::ws_client::Overflow::Drop,
+            overflow: Overflow::Drop,
             ..ClientConfig::default()
         };
         ClientOptions {
@@ -62,8 +57,8 @@ pub enum CurrencyExchangeEvent {
     /// Operation `systemStatus`.
     SystemStatus(super::messages::SystemStatus),
     /// The server refused a message this client sent (`{"error": …}`) that was not a
-    /// request still waiting for its answer (a refused request fails instead, with
-    /// [`RequestError::Refused`]).
+    /// request still waiting for its answer (a refused request fails instead, with an
+    /// [`ErrorKind::Refused`] error).
     Refused(String),
 }
 
@@ -249,17 +244,18 @@ impl CurrencyExchangeClient {
     ///
     /// Sends the request and waits for the reply (matched by correlation id, or
     /// in order when the request has none), at most `request_timeout`. A refusal
-    /// from the server ends the wait with [`RequestError::Refused`] and its reason.
-    pub async fn receive_ping(
+    /// from the server ends the wait with an [`ErrorKind::Refused`] error
+    /// carrying its reason.
+    pub async fn send_ping(
         &self,
         message: impl Into<super::messages::Ping>,
-    ) -> Result<super::messages::Pong, RequestError> {
+    ) -> Result<super::messages::Pong, Error> {
         let message: super::messages::Ping = message.into();
-        let (frame, id) = request_frame(&message)
-            .map_err(|e| RequestError::Send(e.to_string()))?;
+        super::channels::checks::PING.check_outgoing(&message)?;
+        let (frame, id) = request_frame(&message)?;
         let waiter = self.pending.receive_ping.register(0, id)?;
-        self.tx.send(frame).map_err(|e| RequestError::Send(e.to_string()))?;
-        self.tx.wait_reply(waiter, self.request_timeout).await
+        self.tx.send(frame)?;
+        Ok(self.tx.wait_reply(waiter, self.request_timeout).await?)
     }
     /// Sends a message on `/`.
     ///
@@ -267,17 +263,18 @@ impl CurrencyExchangeClient {
     ///
     /// Sends the request and waits for the reply (matched by correlation id, or
     /// in order when the request has none), at most `request_timeout`. A refusal
-    /// from the server ends the wait with [`RequestError::Refused`] and its reason.
-    pub async fn receive_subscribe_request(
+    /// from the server ends the wait with an [`ErrorKind::Refused`] error
+    /// carrying its reason.
+    pub async fn send_subscribe_request(
         &self,
         message: impl Into<super::messages::Subscribe>,
-    ) -> Result<super::channels::ReceiveSubscribeRequestReply, RequestError> {
+    ) -> Result<super::channels::ReceiveSubscribeRequestReply, Error> {
         let message: super::messages::Subscribe = message.into();
-        let (frame, id) = request_frame(&message)
-            .map_err(|e| RequestError::Send(e.to_string()))?;
+        super::channels::checks::SUBSCRIBE.check_outgoing(&message)?;
+        let (frame, id) = request_frame(&message)?;
         let waiter = self.pending.receive_subscribe_request.register(0, id)?;
-        self.tx.send(frame).map_err(|e| RequestError::Send(e.to_string()))?;
-        self.tx.wait_reply(waiter, self.request_timeout).await
+        self.tx.send(frame)?;
+        Ok(self.tx.wait_reply(waiter, self.request_timeout).await?)
     }
     /// Sends a message on `/`.
     ///
@@ -285,17 +282,18 @@ impl CurrencyExchangeClient {
     ///
     /// Sends the request and waits for the reply (matched by correlation id, or
     /// in order when the request has none), at most `request_timeout`. A refusal
-    /// from the server ends the wait with [`RequestError::Refused`] and its reason.
-    pub async fn receive_unsubscribe_request(
+    /// from the server ends the wait with an [`ErrorKind::Refused`] error
+    /// carrying its reason.
+    pub async fn send_unsubscribe_request(
         &self,
         message: impl Into<super::messages::Unsubscribe>,
-    ) -> Result<super::messages::SubscriptionStatus, RequestError> {
+    ) -> Result<super::messages::SubscriptionStatus, Error> {
         let message: super::messages::Unsubscribe = message.into();
-        let (frame, id) = request_frame(&message)
-            .map_err(|e| RequestError::Send(e.to_string()))?;
+        super::channels::checks::UNSUBSCRIBE.check_outgoing(&message)?;
+        let (frame, id) = request_frame(&message)?;
         let waiter = self.pending.receive_unsubscribe_request.register(0, id)?;
-        self.tx.send(frame).map_err(|e| RequestError::Send(e.to_string()))?;
-        self.tx.wait_reply(waiter, self.request_timeout).await
+        self.tx.send(frame)?;
+        Ok(self.tx.wait_reply(waiter, self.request_timeout).await?)
     }
     /// The next message from the server (`None` once the client is closed).
     pub async fn next(&mut self) -> Option<CurrencyExchangeEvent> {

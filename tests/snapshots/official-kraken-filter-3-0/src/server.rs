@@ -2,36 +2,23 @@
 
 //! The server side: implement [`Handler`], build a [`Server`], mount [`Server::router`].
 #![allow(clippy::too_many_arguments)]
-#[allow(unused_imports)]
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-#[allow(unused_imports)]
-use crate::runtime::axum::extract::{Path, State};
-#[allow(unused_imports)]
-use crate::runtime::axum::http::{HeaderMap, StatusCode};
+use crate::runtime::axum::extract::State;
+use crate::runtime::axum::http::HeaderMap;
 use crate::runtime::axum::response::Response;
-#[allow(unused_imports)]
-use crate::runtime::axum::routing::{get, post};
+use crate::runtime::axum::routing;
 use crate::runtime::axum::Router;
-#[allow(unused_imports)]
 use crate::runtime::codegen::Message;
-#[allow(unused_imports)]
-use crate::runtime::endpoint::{
-    error_response, Outgoing, Refusal as FrameRefusal, Reject,
-};
+use crate::runtime::endpoint::{reply_frame, Refusal as FrameRefusal};
+use crate::runtime::{Error, Reject};
+use crate::runtime::ws::{self, Ctx, Hub};
 
-#[allow(unused_imports)]
-use crate::runtime::rpc::{Pending, RequestError};
-#[allow(unused_imports)]
-use crate::runtime::ws::{self, ConnId, Ctx, Hub, SendError, Session, WsConfig};
+pub use crate::runtime::ws::{ConnId, Session, WsConfig};
+
 use crate::runtime::axum::extract::ws::WebSocketUpgrade;
 use crate::runtime::axum::extract::RawQuery;
-#[allow(unused_imports)]
-use crate::runtime::endpoint::{
-    frame_bytes, headers_object, query_object, outgoing_frame, typed_part, Incoming,
-    Scalar,
-};
+use crate::runtime::endpoint::{frame_bytes, outgoing_frame, Incoming};
 
 /// What the application does with the messages it receives: one method per *receive*
 /// operation. A method returning `Err(Reject)` answers the peer with
@@ -129,10 +116,10 @@ impl Sender {
         &self,
         params: &super::channels::CurrencyExchangeParams,
         message: impl Into<super::messages::Heartbeat>,
-    ) -> Result<usize, SendError> {
+    ) -> Result<usize, Error> {
         let message: super::messages::Heartbeat = message.into();
-        let frame = outgoing_frame(&message, None)
-            .map_err(|e| SendError::Encode(e.to_string()))?;
+        super::channels::checks::HEARTBEAT.check_outgoing(&message)?;
+        let frame = outgoing_frame(&message, None)?;
         Ok(self.hub.publish(&params.address(), frame))
     }
     /// Sends a message on `/`.
@@ -144,11 +131,11 @@ impl Sender {
         &self,
         conn: ConnId,
         message: impl Into<super::messages::Heartbeat>,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), Error> {
         let message: super::messages::Heartbeat = message.into();
-        let frame = outgoing_frame(&message, None)
-            .map_err(|e| SendError::Encode(e.to_string()))?;
-        self.hub.send(conn, frame)
+        super::channels::checks::HEARTBEAT.check_outgoing(&message)?;
+        let frame = outgoing_frame(&message, None)?;
+        Ok(self.hub.send(conn, frame)?)
     }
     /// Sends a message on `/`.
     ///
@@ -158,10 +145,10 @@ impl Sender {
     pub fn send_heartbeat_broadcast(
         &self,
         message: impl Into<super::messages::Heartbeat>,
-    ) -> Result<usize, SendError> {
+    ) -> Result<usize, Error> {
         let message: super::messages::Heartbeat = message.into();
-        let frame = outgoing_frame(&message, None)
-            .map_err(|e| SendError::Encode(e.to_string()))?;
+        super::channels::checks::HEARTBEAT.check_outgoing(&message)?;
+        let frame = outgoing_frame(&message, None)?;
         Ok(self.hub.publish("#/", frame))
     }
     /// Sends a message on `/`.
@@ -174,10 +161,10 @@ impl Sender {
         &self,
         params: &super::channels::CurrencyExchangeParams,
         message: impl Into<super::messages::SystemStatus>,
-    ) -> Result<usize, SendError> {
+    ) -> Result<usize, Error> {
         let message: super::messages::SystemStatus = message.into();
-        let frame = outgoing_frame(&message, None)
-            .map_err(|e| SendError::Encode(e.to_string()))?;
+        super::channels::checks::SYSTEM_STATUS.check_outgoing(&message)?;
+        let frame = outgoing_frame(&message, None)?;
         Ok(self.hub.publish(&params.address(), frame))
     }
     /// Sends a message on `/`.
@@ -189,11 +176,11 @@ impl Sender {
         &self,
         conn: ConnId,
         message: impl Into<super::messages::SystemStatus>,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), Error> {
         let message: super::messages::SystemStatus = message.into();
-        let frame = outgoing_frame(&message, None)
-            .map_err(|e| SendError::Encode(e.to_string()))?;
-        self.hub.send(conn, frame)
+        super::channels::checks::SYSTEM_STATUS.check_outgoing(&message)?;
+        let frame = outgoing_frame(&message, None)?;
+        Ok(self.hub.send(conn, frame)?)
     }
     /// Sends a message on `/`.
     ///
@@ -203,10 +190,10 @@ impl Sender {
     pub fn system_status_broadcast(
         &self,
         message: impl Into<super::messages::SystemStatus>,
-    ) -> Result<usize, SendError> {
+    ) -> Result<usize, Error> {
         let message: super::messages::SystemStatus = message.into();
-        let frame = outgoing_frame(&message, None)
-            .map_err(|e| SendError::Encode(e.to_string()))?;
+        super::channels::checks::SYSTEM_STATUS.check_outgoing(&message)?;
+        let frame = outgoing_frame(&message, None)?;
         Ok(self.hub.publish("#/", frame))
     }
 }
@@ -243,7 +230,9 @@ impl Server {
             handler: Arc::new(handler),
             sender: self.sender.clone(),
         });
-        Router::new().route("/", get(currency_exchange_upgrade::<H>)).with_state(state)
+        Router::new()
+            .route("/", routing::get(currency_exchange_upgrade::<H>))
+            .with_state(state)
     }
 }
 
@@ -302,12 +291,14 @@ impl<H: Handler> ws::Handler for CurrencyExchangeConnection<H> {
                 }
             };
             let id = incoming.id_for_reply(&reply, pointer);
-            let frame = match outgoing_frame(&reply, id.as_ref()) {
+            let frame = match reply_frame(
+                &reply,
+                super::channels::checks::PONG.check_outgoing(&reply),
+                id.as_ref(),
+            ) {
                 Ok(frame) => frame,
-                Err(e) => {
-                    return Err(
-                        incoming.refuse(Reject(e.to_string()), "receivePing", pointer),
-                    );
+                Err(reject) => {
+                    return Err(incoming.refuse(reject, "receivePing", pointer));
                 }
             };
             return ctx
@@ -335,16 +326,11 @@ impl<H: Handler> ws::Handler for CurrencyExchangeConnection<H> {
                 }
             };
             let id = incoming.id_for_reply(&reply, pointer);
-            let frame = match outgoing_frame(&reply, id.as_ref()) {
+            let frame = match reply_frame(&reply, reply.check_outgoing(), id.as_ref()) {
                 Ok(frame) => frame,
-                Err(e) => {
+                Err(reject) => {
                     return Err(
-                        incoming
-                            .refuse(
-                                Reject(e.to_string()),
-                                "receiveSubscribeRequest",
-                                pointer,
-                            ),
+                        incoming.refuse(reject, "receiveSubscribeRequest", pointer),
                     );
                 }
             };
@@ -373,16 +359,15 @@ impl<H: Handler> ws::Handler for CurrencyExchangeConnection<H> {
                 }
             };
             let id = incoming.id_for_reply(&reply, pointer);
-            let frame = match outgoing_frame(&reply, id.as_ref()) {
+            let frame = match reply_frame(
+                &reply,
+                super::channels::checks::SUBSCRIPTION_STATUS.check_outgoing(&reply),
+                id.as_ref(),
+            ) {
                 Ok(frame) => frame,
-                Err(e) => {
+                Err(reject) => {
                     return Err(
-                        incoming
-                            .refuse(
-                                Reject(e.to_string()),
-                                "receiveUnsubscribeRequest",
-                                pointer,
-                            ),
+                        incoming.refuse(reject, "receiveUnsubscribeRequest", pointer),
                     );
                 }
             };

@@ -5,8 +5,10 @@
 //! At-least-once delivery, retries and dead letters are the runtime's
 //! (`asyncforge_runtime::kafka`, see docs/protocols.md).
 use std::future::Future;
+use crate::runtime::Reject;
 use std::time::Duration;
 use crate::runtime::kafka;
+use crate::runtime::Error;
 use crate::runtime::kafka_topic::KafkaTopic;
 
 /// The bootstrap servers of server `scram-connections`.
@@ -20,7 +22,7 @@ pub const SCRAM_CONNECTIONS_BOOTSTRAP: &str = "test.mykafkacluster.org:18092";
 /// A configuration for server `scram-connections`: its security (protocol `kafka-secure`, the first security requirement) mapped to librdkafka settings with `credentials` (secrets never come from the document).
 pub fn scram_connections_config(
     credentials: &kafka::Credentials,
-) -> Result<kafka::KafkaConfig, kafka::KafkaError> {
+) -> Result<kafka::KafkaConfig, Error> {
     let security = kafka::security_config(
         "kafka-secure",
         Some("scramSha256"),
@@ -40,7 +42,7 @@ pub const MTLS_CONNECTIONS_BOOTSTRAP: &str = "test.mykafkacluster.org:28092";
 /// A configuration for server `mtls-connections`: its security (protocol `kafka-secure`, the first security requirement) mapped to librdkafka settings with `credentials` (secrets never come from the document).
 pub fn mtls_connections_config(
     credentials: &kafka::Credentials,
-) -> Result<kafka::KafkaConfig, kafka::KafkaError> {
+) -> Result<kafka::KafkaConfig, Error> {
     let security = kafka::security_config("kafka-secure", Some("X509"), credentials)?;
     Ok(kafka::KafkaConfig::new(MTLS_CONNECTIONS_BOOTSTRAP).with(security))
 }
@@ -98,8 +100,8 @@ pub fn topics() -> Vec<kafka::TopicSpec> {
 pub async fn ensure_topics(
     config: &kafka::KafkaConfig,
     timeout: Duration,
-) -> Result<Vec<kafka::TopicOutcome>, kafka::KafkaError> {
-    kafka::ensure_topics(config, &topics(), timeout).await
+) -> Result<Vec<kafka::TopicOutcome>, Error> {
+    Ok(kafka::ensure_topics(config, &topics(), timeout).await?)
 }
 
 static LIGHT_TURN_ON_TEMPLATE: std::sync::LazyLock<
@@ -128,7 +130,7 @@ pub struct Producer {
 impl Producer {
     /// A producer for `config`, with [`PRODUCER_CLIENT_ID`] as its `client.id` unless
     /// `config` sets one.
-    pub fn new(config: &kafka::KafkaConfig) -> Result<Self, kafka::KafkaError> {
+    pub fn new(config: &kafka::KafkaConfig) -> Result<Self, Error> {
         let config = config.clone().or_client_id(PRODUCER_CLIENT_ID);
         Ok(Producer {
             inner: kafka::Producer::new(&config)?,
@@ -149,15 +151,19 @@ impl Producer {
         params: &LightTurnOnParams,
         key: Option<&str>,
         message: &super::messages::TurnOnOff,
-    ) -> Result<kafka::Delivered, kafka::KafkaError> {
+    ) -> Result<kafka::Delivered, Error> {
+        checks::TURN_ON_OFF.check_outgoing(message)?;
         let template = LIGHT_TURN_ON_TEMPLATE
             .as_ref()
             .map_err(|e| kafka::KafkaError::Topic(e.clone()))?;
         let topic = template
             .topic(&[("streetlightId", params.streetlight_id.as_str())])?;
-        self.inner
-            .send_with_headers(&topic, key, message, message.headers.as_ref())
-            .await
+        Ok(
+            self
+                .inner
+                .send_with_headers(&topic, key, message, message.headers.as_ref())
+                .await?,
+        )
     }
     /// Sends `turnOff`.
     ///
@@ -170,15 +176,19 @@ impl Producer {
         params: &LightTurnOffParams,
         key: Option<&str>,
         message: &super::messages::TurnOnOff,
-    ) -> Result<kafka::Delivered, kafka::KafkaError> {
+    ) -> Result<kafka::Delivered, Error> {
+        checks::TURN_ON_OFF.check_outgoing(message)?;
         let template = LIGHT_TURN_OFF_TEMPLATE
             .as_ref()
             .map_err(|e| kafka::KafkaError::Topic(e.clone()))?;
         let topic = template
             .topic(&[("streetlightId", params.streetlight_id.as_str())])?;
-        self.inner
-            .send_with_headers(&topic, key, message, message.headers.as_ref())
-            .await
+        Ok(
+            self
+                .inner
+                .send_with_headers(&topic, key, message, message.headers.as_ref())
+                .await?,
+        )
     }
     /// Sends `dimLight`.
     ///
@@ -191,15 +201,19 @@ impl Producer {
         params: &LightsDimParams,
         key: Option<&str>,
         message: &super::messages::DimLight,
-    ) -> Result<kafka::Delivered, kafka::KafkaError> {
+    ) -> Result<kafka::Delivered, Error> {
+        checks::DIM_LIGHT.check_outgoing(message)?;
         let template = LIGHTS_DIM_TEMPLATE
             .as_ref()
             .map_err(|e| kafka::KafkaError::Topic(e.clone()))?;
         let topic = template
             .topic(&[("streetlightId", params.streetlight_id.as_str())])?;
-        self.inner
-            .send_with_headers(&topic, key, message, message.headers.as_ref())
-            .await
+        Ok(
+            self
+                .inner
+                .send_with_headers(&topic, key, message, message.headers.as_ref())
+                .await?,
+        )
     }
 }
 
@@ -212,11 +226,11 @@ pub const CLIENT_ID: Option<&str> = Some("my-app-id");
 
 /// What the consumer subscribes to, in route order: each receive operation's topic, or
 /// a `^…$` pattern when its address has parameters.
-pub fn subscriptions() -> Result<Vec<String>, kafka::KafkaError> {
+pub fn subscriptions() -> Result<Vec<String>, Error> {
     Ok(topic_templates()?.iter().map(KafkaTopic::subscription).collect())
 }
 
-fn topic_templates() -> Result<Vec<KafkaTopic>, kafka::KafkaError> {
+fn topic_templates() -> Result<Vec<KafkaTopic>, Error> {
     Ok(vec![KafkaTopic::parse(LIGHTING_MEASURED) ?,])
 }
 
@@ -224,7 +238,7 @@ fn topic_templates() -> Result<Vec<KafkaTopic>, kafka::KafkaError> {
 /// [`subscriptions`]) and the runtime's defaults: 5 retries with backoff, no
 /// dead-letter topic (set `dead_letter_topic` to keep consuming past a record that
 /// keeps failing), commits every second.
-pub fn consumer_options() -> Result<kafka::ConsumerOptions, kafka::KafkaError> {
+pub fn consumer_options() -> Result<kafka::ConsumerOptions, Error> {
     let mut options = kafka::ConsumerOptions::new(GROUP_ID, subscriptions()?);
     options.client_id = CLIENT_ID.map(str::to_owned);
     Ok(options)
@@ -245,9 +259,9 @@ pub struct Received<P, K, M> {
 }
 
 /// What the application implements: one method per *receive* operation. `Ok` lets the
-/// record's offset be committed; a failure ([`kafka::HandlerError::Failed`]) is
-/// retried with backoff, then dead-lettered when a dead-letter topic is configured; an
-/// invalid record ([`kafka::HandlerError::Invalid`]) is dead-lettered or skipped.
+/// record's offset be committed; a failure ([`Reject::failed`]) is retried with
+/// backoff, then dead-lettered when a dead-letter topic is configured; an invalid
+/// record ([`Reject::invalid`]) is dead-lettered or skipped.
 pub trait Handler: Send + Sync + 'static {
     /// Inform about environmental lighting conditions of a particular streetlight.
     ///
@@ -259,7 +273,7 @@ pub trait Handler: Send + Sync + 'static {
             Vec<u8>,
             super::messages::LightMeasured,
         >,
-    ) -> impl Future<Output = Result<(), kafka::HandlerError>> + Send;
+    ) -> impl Future<Output = Result<(), Reject>> + Send;
 }
 
 /// A consumer-group member for the receive operations, at least once.
@@ -273,7 +287,7 @@ impl Consumer {
     pub fn new(
         config: &kafka::KafkaConfig,
         options: kafka::ConsumerOptions,
-    ) -> Result<Self, kafka::KafkaError> {
+    ) -> Result<Self, Error> {
         Ok(Consumer {
             inner: kafka::Consumer::new(config, options)?,
             topics: topic_templates()?,
@@ -289,12 +303,12 @@ impl Consumer {
         &self,
         handler: H,
         shutdown: impl Future<Output = ()> + Send,
-    ) -> Result<kafka::ConsumerStats, kafka::KafkaError> {
+    ) -> Result<kafka::ConsumerStats, Error> {
         let dispatch = Dispatch {
             handler,
             topics: self.topics.clone(),
         };
-        self.inner.run(dispatch, shutdown).await
+        Ok(self.inner.run(dispatch, shutdown).await?)
     }
 }
 
@@ -304,14 +318,14 @@ struct Dispatch<H> {
 }
 
 impl<H: Handler> kafka::Handler for Dispatch<H> {
-    async fn handle(&self, record: kafka::Record) -> Result<(), kafka::HandlerError> {
+    async fn handle(&self, record: kafka::Record) -> Result<(), Reject> {
         let Some((route, found)) = self
             .topics
             .iter()
             .enumerate()
             .find_map(|(i, t)| t.matches(&record.topic).map(|p| (i, p))) else {
             return Err(
-                kafka::HandlerError::invalid(
+                Reject::invalid(
                     format!("no receive operation for topic `{}`", record.topic),
                 ),
             );
@@ -321,7 +335,7 @@ impl<H: Handler> kafka::Handler for Dispatch<H> {
                 let params = LightingMeasuredParams {
                     streetlight_id: found
                         .parse("streetlightId")
-                        .map_err(kafka::HandlerError::invalid)?,
+                        .map_err(crate::runtime::Reject::invalid)?,
                 };
                 let key = record.key.clone();
                 let message = {
@@ -341,17 +355,26 @@ impl<H: Handler> kafka::Handler for Dispatch<H> {
                     })
                     .await
             }
-            _ => Err(kafka::HandlerError::invalid("no receive operation for this route")),
+            _ => Err(Reject::invalid("no receive operation for this route")),
         }
     }
 }
 
-/// The schemas received messages and the parameters in their topics are checked
-/// against (a message that breaks one is invalid).
+/// The schemas messages are checked against: received ones and the parameters in
+/// their topics always (a message that breaks one is invalid), sent ones when
+/// outgoing checks are on (`runtime::validate::check_outgoing`).
 pub mod checks {
     use crate::runtime::validate::SchemaCheck;
     /// The payload schema of message `lightMeasured`.
     pub static LIGHT_MEASURED: SchemaCheck = SchemaCheck::new(
         "{\"type\":\"object\",\"properties\":{\"lumens\":{\"type\":\"integer\",\"minimum\":0},\"sentAt\":{\"$ref\":\"#/definitions/s2\"}},\"definitions\":{\"s2\":{\"type\":\"string\",\"format\":\"date-time\"}}}",
+    );
+    /// The payload schema of message `turnOnOff` (its type enforces it: messages are decoded straight from their bytes).
+    pub static TURN_ON_OFF: SchemaCheck = SchemaCheck::by_type(
+        "{\"type\":\"object\",\"properties\":{\"command\":{\"type\":\"string\",\"enum\":[\"on\",\"off\"]},\"sentAt\":{\"$ref\":\"#/definitions/s2\"}},\"definitions\":{\"s2\":{\"type\":\"string\",\"format\":\"date-time\"}}}",
+    );
+    /// The payload schema of message `dimLight`.
+    pub static DIM_LIGHT: SchemaCheck = SchemaCheck::new(
+        "{\"type\":\"object\",\"properties\":{\"percentage\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":100},\"sentAt\":{\"$ref\":\"#/definitions/s2\"}},\"definitions\":{\"s2\":{\"type\":\"string\",\"format\":\"date-time\"}}}",
     );
 }

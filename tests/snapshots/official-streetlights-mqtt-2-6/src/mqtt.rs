@@ -4,7 +4,9 @@
 //! `subscribe` for the *receive* operations. Delivery guarantees, reconnects and
 //! topic rules are the runtime's (`asyncforge_runtime::mqtt`, see docs/protocols.md).
 use std::future::Future;
+use crate::runtime::Reject;
 use crate::runtime::mqtt;
+use crate::runtime::Error;
 
 /// The URL of server `production`.
 /// MQTT server `production` (`test.mosquitto.org:1883`, protocol `mqtt`).
@@ -21,9 +23,7 @@ use crate::runtime::mqtt;
 pub const PRODUCTION_URL: &str = "mqtt://test.mosquitto.org:1883";
 
 /// A configuration for server `production` with its bindings applied. The client id is `client_id`, else a made-up one (`mqtt::MqttConfig::default_client_id`) when it is `None`; a default id is never shared by two clients of one process, and a publisher-only client connects as `<id>-publisher`. An `mqtts` server is reached over TLS trusting the public roots: set `tls` on the configuration for a private CA or a client certificate.
-pub fn production_config(
-    client_id: Option<&str>,
-) -> Result<mqtt::MqttConfig, mqtt::MqttError> {
+pub fn production_config(client_id: Option<&str>) -> Result<mqtt::MqttConfig, Error> {
     let mut config = mqtt::MqttConfig::from_url(
         PRODUCTION_URL,
         client_id.unwrap_or_default(),
@@ -112,7 +112,7 @@ impl Publisher {
         Publisher { client }
     }
     /// Starts a client that only publishes.
-    pub fn start(config: mqtt::MqttConfig) -> Result<Self, mqtt::MqttError> {
+    pub fn start(config: mqtt::MqttConfig) -> Result<Self, Error> {
         Ok(Publisher {
             client: mqtt::MqttClient::publisher(config)?,
         })
@@ -131,20 +131,24 @@ impl Publisher {
         &self,
         params: &TurnOnParams,
         message: &super::messages::TurnOnOff,
-    ) -> Result<mqtt::Published, mqtt::MqttError> {
+    ) -> Result<mqtt::Published, Error> {
+        checks::TURN_ON_OFF.check_outgoing(message)?;
         let template = TURN_ON_TEMPLATE
             .as_ref()
             .map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
         let topic = template
             .topic(&[("streetlightId", params.streetlight_id.as_str())])?;
-        self.client
-            .publish_with_headers(
-                &topic,
-                message,
-                &mqtt::PublishOptions::new(mqtt::Qos::AtLeastOnce).retain(false),
-                message.headers.as_ref(),
-            )
-            .await
+        Ok(
+            self
+                .client
+                .publish_with_headers(
+                    &topic,
+                    message,
+                    &mqtt::PublishOptions::new(mqtt::Qos::AtLeastOnce).retain(false),
+                    message.headers.as_ref(),
+                )
+                .await?,
+        )
     }
     /// Sends `turnOff`.
     ///
@@ -156,20 +160,24 @@ impl Publisher {
         &self,
         params: &TurnOffParams,
         message: &super::messages::TurnOnOff,
-    ) -> Result<mqtt::Published, mqtt::MqttError> {
+    ) -> Result<mqtt::Published, Error> {
+        checks::TURN_ON_OFF.check_outgoing(message)?;
         let template = TURN_OFF_TEMPLATE
             .as_ref()
             .map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
         let topic = template
             .topic(&[("streetlightId", params.streetlight_id.as_str())])?;
-        self.client
-            .publish_with_headers(
-                &topic,
-                message,
-                &mqtt::PublishOptions::new(mqtt::Qos::AtLeastOnce).retain(false),
-                message.headers.as_ref(),
-            )
-            .await
+        Ok(
+            self
+                .client
+                .publish_with_headers(
+                    &topic,
+                    message,
+                    &mqtt::PublishOptions::new(mqtt::Qos::AtLeastOnce).retain(false),
+                    message.headers.as_ref(),
+                )
+                .await?,
+        )
     }
     /// Sends `dimLight`.
     ///
@@ -181,20 +189,24 @@ impl Publisher {
         &self,
         params: &DimLightParams,
         message: &super::messages::DimLight,
-    ) -> Result<mqtt::Published, mqtt::MqttError> {
+    ) -> Result<mqtt::Published, Error> {
+        checks::DIM_LIGHT.check_outgoing(message)?;
         let template = DIM_LIGHT_TEMPLATE
             .as_ref()
             .map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
         let topic = template
             .topic(&[("streetlightId", params.streetlight_id.as_str())])?;
-        self.client
-            .publish_with_headers(
-                &topic,
-                message,
-                &mqtt::PublishOptions::new(mqtt::Qos::AtLeastOnce).retain(false),
-                message.headers.as_ref(),
-            )
-            .await
+        Ok(
+            self
+                .client
+                .publish_with_headers(
+                    &topic,
+                    message,
+                    &mqtt::PublishOptions::new(mqtt::Qos::AtLeastOnce).retain(false),
+                    message.headers.as_ref(),
+                )
+                .await?,
+        )
     }
 }
 
@@ -213,9 +225,9 @@ pub struct Received<P, M> {
 }
 
 /// What the application implements: one method per *receive* operation. `Ok`
-/// acknowledges a QoS 1/2 message; [`mqtt::HandlerError::Failed`] leaves it unacknowledged
-/// (redelivered by a broker that kept the session); [`mqtt::HandlerError::Invalid`]
-/// acknowledges and drops it.
+/// acknowledges a QoS 1/2 message; [`Reject::failed`] leaves it unacknowledged
+/// (redelivered by a broker that kept the session); [`Reject::invalid`] acknowledges
+/// and drops it.
 pub trait Handler: Send + Sync + 'static {
     /// Inform about environmental lighting conditions of a particular streetlight.
     ///
@@ -223,11 +235,11 @@ pub trait Handler: Send + Sync + 'static {
     fn receive_light_measurement(
         &self,
         received: Received<ReceiveLightMeasurementParams, super::messages::LightMeasured>,
-    ) -> impl Future<Output = Result<(), mqtt::HandlerError>> + Send;
+    ) -> impl Future<Output = Result<(), Reject>> + Send;
 }
 
 /// The subscriptions of the receive operations, in route order.
-pub fn subscriptions() -> Result<Vec<mqtt::Subscription>, mqtt::MqttError> {
+pub fn subscriptions() -> Result<Vec<mqtt::Subscription>, Error> {
     Ok(
         vec![
             mqtt::Subscription::new(RECEIVE_LIGHT_MEASUREMENT, mqtt::Qos::AtLeastOnce) ?,
@@ -241,8 +253,8 @@ pub fn subscriptions() -> Result<Vec<mqtt::Subscription>, mqtt::MqttError> {
 pub fn subscribe<H: Handler>(
     config: mqtt::MqttConfig,
     handler: H,
-) -> Result<mqtt::MqttClient, mqtt::MqttError> {
-    mqtt::MqttClient::start(config, subscriptions()?, Dispatch(handler))
+) -> Result<mqtt::MqttClient, Error> {
+    Ok(mqtt::MqttClient::start(config, subscriptions()?, Dispatch(handler))?)
 }
 
 struct Dispatch<H>(H);
@@ -252,7 +264,7 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
         &self,
         client: mqtt::MqttClient,
         delivery: mqtt::Delivery,
-    ) -> Result<(), mqtt::HandlerError> {
+    ) -> Result<(), Reject> {
         match delivery.route {
             0usize => {
                 let params = ReceiveLightMeasurementParams {
@@ -260,10 +272,10 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
                         let value = delivery
                             .params
                             .parse("streetlightId")
-                            .map_err(mqtt::HandlerError::invalid)?;
+                            .map_err(crate::runtime::Reject::invalid)?;
                         checks::RECEIVE_LIGHT_MEASUREMENT_STREETLIGHT_ID
                             .check_parameter("streetlightId", &value)
-                            .map_err(mqtt::HandlerError::invalid)?;
+                            .map_err(crate::runtime::Reject::invalid)?;
                         value
                     },
                 };
@@ -284,24 +296,27 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
                     })
                     .await
             }
-            _ => {
-                Err(
-                    mqtt::HandlerError::invalid(
-                        "no receive operation for this subscription",
-                    ),
-                )
-            }
+            _ => Err(Reject::invalid("no receive operation for this subscription")),
         }
     }
 }
 
-/// The schemas received messages and the parameters in their topics are checked
-/// against (a message that breaks one is invalid).
+/// The schemas messages are checked against: received ones and the parameters in
+/// their topics always (a message that breaks one is invalid), sent ones when
+/// outgoing checks are on (`runtime::validate::check_outgoing`).
 pub mod checks {
     use crate::runtime::validate::SchemaCheck;
     /// The payload schema of message `lightMeasured`.
     pub static LIGHT_MEASURED: SchemaCheck = SchemaCheck::new(
         "{\"type\":\"object\",\"properties\":{\"lumens\":{\"type\":\"integer\",\"minimum\":0},\"sentAt\":{\"$ref\":\"#/definitions/s3\"}},\"definitions\":{\"s3\":{\"type\":\"string\",\"format\":\"date-time\"}}}",
+    );
+    /// The payload schema of message `turnOnOff` (its type enforces it: messages are decoded straight from their bytes).
+    pub static TURN_ON_OFF: SchemaCheck = SchemaCheck::by_type(
+        "{\"type\":\"object\",\"properties\":{\"command\":{\"type\":\"string\",\"enum\":[\"on\",\"off\"]},\"sentAt\":{\"$ref\":\"#/definitions/s3\"}},\"definitions\":{\"s3\":{\"type\":\"string\",\"format\":\"date-time\"}}}",
+    );
+    /// The payload schema of message `dimLight`.
+    pub static DIM_LIGHT: SchemaCheck = SchemaCheck::new(
+        "{\"type\":\"object\",\"properties\":{\"percentage\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":100},\"sentAt\":{\"$ref\":\"#/definitions/s3\"}},\"definitions\":{\"s3\":{\"type\":\"string\",\"format\":\"date-time\"}}}",
     );
     /// The schema of parameter `streetlightId` of `smartylighting/streetlights/1/0/event/{streetlightId}/lighting/measured`.
     pub static RECEIVE_LIGHT_MEASUREMENT_STREETLIGHT_ID: SchemaCheck = SchemaCheck::new(

@@ -4,7 +4,7 @@
 #![allow(clippy::large_enum_variant, clippy::enum_variant_names)]
 use crate::runtime::codegen::*;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub struct LightMeasuredPayload {
     /// Light intensity measured in lumens.
@@ -27,7 +27,25 @@ pub struct LightMeasuredPayload {
     pub extra: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+impl LightMeasuredPayload {
+    /// Sets `lumens`.
+    pub fn with_lumens(mut self, lumens: u64) -> Self {
+        self.lumens = Some(lumens);
+        self
+    }
+    /// Sets `sentAt`.
+    pub fn with_sent_at(mut self, sent_at: DateTime) -> Self {
+        self.sent_at = Some(sent_at);
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub struct LightMeasuredHeaders {
     #[serde(rename = "my-app-header")]
@@ -42,7 +60,20 @@ pub struct LightMeasuredHeaders {
     pub extra: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+impl LightMeasuredHeaders {
+    /// Sets `my-app-header`.
+    pub fn with_my_app_header(mut self, my_app_header: u32) -> Self {
+        self.my_app_header = Some(my_app_header);
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub struct TurnOnOffPayload {
     /// Whether to turn on or off the light.
@@ -63,6 +94,24 @@ pub struct TurnOnOffPayload {
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl TurnOnOffPayload {
+    /// Sets `command`.
+    pub fn with_command(mut self, command: TurnOnOffPayloadCommand) -> Self {
+        self.command = Some(command);
+        self
+    }
+    /// Sets `sentAt`.
+    pub fn with_sent_at(mut self, sent_at: DateTime) -> Self {
+        self.sent_at = Some(sent_at);
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
 }
 
 /// Whether to turn on or off the light.
@@ -112,7 +161,7 @@ impl std::fmt::Display for TurnOnOffPayloadCommand {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub struct TurnOnOffHeaders {
     #[serde(rename = "my-app-header")]
@@ -127,7 +176,20 @@ pub struct TurnOnOffHeaders {
     pub extra: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+impl TurnOnOffHeaders {
+    /// Sets `my-app-header`.
+    pub fn with_my_app_header(mut self, my_app_header: u32) -> Self {
+        self.my_app_header = Some(my_app_header);
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub struct DimLightPayload {
     /// Percentage to which the light should be dimmed to.
@@ -150,7 +212,25 @@ pub struct DimLightPayload {
     pub extra: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+impl DimLightPayload {
+    /// Sets `percentage`.
+    pub fn with_percentage(mut self, percentage: u32) -> Self {
+        self.percentage = Some(percentage);
+        self
+    }
+    /// Sets `sentAt`.
+    pub fn with_sent_at(mut self, sent_at: DateTime) -> Self {
+        self.sent_at = Some(sent_at);
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub struct DimLightHeaders {
     #[serde(rename = "my-app-header")]
@@ -163,4 +243,17 @@ pub struct DimLightHeaders {
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl DimLightHeaders {
+    /// Sets `my-app-header`.
+    pub fn with_my_app_header(mut self, my_app_header: u32) -> Self {
+        self.my_app_header = Some(my_app_header);
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
 }

@@ -3,26 +3,22 @@
 //! The client side: one client per endpoint. WebSocket clients reconnect by themselves
 //! (exponential backoff with jitter); SSE clients resume with `Last-Event-ID`.
 #![allow(clippy::too_many_arguments)]
-#[allow(unused_imports)]
 use std::sync::Arc;
 use std::time::Duration;
-#[allow(unused_imports)]
 use crate::runtime::codegen::*;
-#[allow(unused_imports)]
 use crate::runtime::endpoint::{join_path, Incoming, Outgoing};
-#[allow(unused_imports)]
-use crate::runtime::ws_client::{
-    ClientConfig, Dispatch, Responder, ReplyError, State, WsClient, WsSender,
-};
+use crate::runtime::Error;
+use crate::runtime::ws_client::{Dispatch, WsClient, WsSender};
 
-#[allow(unused_imports)]
+pub use crate::runtime::ws_client::{ClientConfig, Overflow, Responder, State};
+
 use crate::runtime::endpoint::{outgoing_frame, query_string, request_frame};
-#[allow(unused_imports)]
-use crate::runtime::rpc::{Pending, RequestError};
+use crate::runtime::rpc::Pending;
 use crate::runtime::tokio::sync::mpsc;
-#[allow(unused_imports)]
-use crate::runtime::sse_client::{HttpClient, SseClient, SseClientConfig, SseItem};
-#[allow(unused_imports)]
+use crate::runtime::sse_client::{HttpClient, SseClient, SseItem};
+
+pub use crate::runtime::sse_client::SseClientConfig;
+
 use crate::runtime::post::{http_client, post, PostError};
 
 /// How a WebSocket client connects and waits.
@@ -43,7 +39,7 @@ pub struct ClientOptions {
 impl Default for ClientOptions {
     fn default() -> Self {
         let ws = ClientConfig {
-            overflow: crate::runtime::ws_client::Overflow::Drop,
+            overflow: Overflow::Drop,
             ..ClientConfig::default()
         };
         ClientOptions {
@@ -62,8 +58,8 @@ pub enum RoomEvent {
     /// Operation `relayMessage`.
     RelayMessage(super::channels::RelayMessage),
     /// The server refused a message this client sent (`{"error": …}`) that was not a
-    /// request still waiting for its answer (a refused request fails instead, with
-    /// [`RequestError::Refused`]).
+    /// request still waiting for its answer (a refused request fails instead, with an
+    /// [`ErrorKind::Refused`] error).
     Refused(String),
 }
 
@@ -155,11 +151,11 @@ impl RoomClient {
     pub fn post_message(
         &self,
         message: impl Into<super::messages::Post>,
-    ) -> Result<(), ReplyError> {
+    ) -> Result<(), Error> {
         let message: super::messages::Post = message.into();
-        let frame = outgoing_frame(&message, None)
-            .map_err(|e| ReplyError::Encode(e.to_string()))?;
-        self.tx.send(frame).map_err(ReplyError::Send)
+        super::channels::checks::POST.check_outgoing(&message)?;
+        let frame = outgoing_frame(&message, None)?;
+        Ok(self.tx.send(frame)?)
     }
     /// The next message from the server (`None` once the client is closed).
     pub async fn next(&mut self) -> Option<RoomEvent> {
@@ -200,8 +196,8 @@ pub enum LobbyEvent {
     /// The server waits for the reply: answer with the responder.
     AskIdentity(super::messages::WhoAreYou, Responder<super::messages::IAm>),
     /// The server refused a message this client sent (`{"error": …}`) that was not a
-    /// request still waiting for its answer (a refused request fails instead, with
-    /// [`RequestError::Refused`]).
+    /// request still waiting for its answer (a refused request fails instead, with an
+    /// [`ErrorKind::Refused`] error).
     Refused(String),
 }
 
@@ -310,17 +306,18 @@ impl LobbyClient {
     ///
     /// Sends the request and waits for the reply (matched by correlation id, or
     /// in order when the request has none), at most `request_timeout`. A refusal
-    /// from the server ends the wait with [`RequestError::Refused`] and its reason.
+    /// from the server ends the wait with an [`ErrorKind::Refused`] error
+    /// carrying its reason.
     pub async fn ping(
         &self,
         message: impl Into<super::messages::Ping>,
-    ) -> Result<super::messages::Pong, RequestError> {
+    ) -> Result<super::messages::Pong, Error> {
         let message: super::messages::Ping = message.into();
-        let (frame, id) = request_frame(&message)
-            .map_err(|e| RequestError::Send(e.to_string()))?;
+        super::channels::checks::PING.check_outgoing(&message)?;
+        let (frame, id) = request_frame(&message)?;
         let waiter = self.pending.ping.register(0, id)?;
-        self.tx.send(frame).map_err(|e| RequestError::Send(e.to_string()))?;
-        self.tx.wait_reply(waiter, self.request_timeout).await
+        self.tx.send(frame)?;
+        Ok(self.tx.wait_reply(waiter, self.request_timeout).await?)
     }
     /// The next message from the server (`None` once the client is closed).
     pub async fn next(&mut self) -> Option<LobbyEvent> {
@@ -468,7 +465,8 @@ impl PricesClient {
         self.timeout = timeout;
         self
     }
-    fn url(&self, params: &super::channels::PricesParams) -> String {
+    /// The URL of the concrete address of `params`.
+    pub fn url(&self, params: &super::channels::PricesParams) -> String {
         let mut url = self.server_url.clone();
         url.push_str(&join_path("/sse", &params.address()));
         url
@@ -498,7 +496,8 @@ impl QuotesClient {
         self.timeout = timeout;
         self
     }
-    fn url(&self, params: &super::channels::QuotesParams) -> String {
+    /// The URL of the concrete address of `params`.
+    pub fn url(&self, params: &super::channels::QuotesParams) -> String {
         let mut url = self.server_url.clone();
         url.push_str(&join_path("/sse", &params.address()));
         url
@@ -507,24 +506,21 @@ impl QuotesClient {
     ///
     /// Operation `submitQuote`.
     ///
-    /// `POST`s the message to the channel address; a refusal comes back as
-    /// [`PostError::Refused`] with the server's status and reason.
+    /// `POST`s the message to the channel address; a refusal comes back as an
+    /// [`ErrorKind::Refused`](crate::runtime::ErrorKind::Refused) error with the
+    /// server's status and reason.
     pub async fn submit_quote(
         &self,
         params: &super::channels::QuotesParams,
         message: impl Into<super::messages::Quote>,
-    ) -> Result<super::messages::QuoteAck, PostError> {
+    ) -> Result<super::messages::QuoteAck, Error> {
         let message: super::messages::Quote = message.into();
-        let bytes = message.to_bytes().map_err(|e| PostError::Encode(e.to_string()))?;
+        super::channels::checks::QUOTE.check_outgoing(&message)?;
+        let bytes = Outgoing::to_bytes(&message)?;
         let url = self.url(params);
-        let body = post(
-                &self.http,
-                &url,
-                message.content_type().unwrap_or("application/json"),
-                bytes,
-                self.timeout,
-            )
-            .await?;
+        let content_type = Outgoing::content_type(&message)
+            .unwrap_or("application/json");
+        let body = post(&self.http, &url, content_type, bytes, self.timeout).await?;
         let mut incoming = Incoming::new(&body);
         if let Some(m) = incoming
             .try_message::<
@@ -533,6 +529,6 @@ impl QuotesClient {
         {
             return Ok(m);
         }
-        Err(PostError::Reply(incoming.rejection()))
+        Err(PostError::Reply(incoming.rejection()).into())
     }
 }

@@ -2,40 +2,36 @@
 
 //! The server side: implement [`Handler`], build a [`Server`], mount [`Server::router`].
 #![allow(clippy::too_many_arguments)]
-#[allow(unused_imports)]
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-#[allow(unused_imports)]
 use crate::runtime::axum::extract::{Path, State};
-#[allow(unused_imports)]
 use crate::runtime::axum::http::{HeaderMap, StatusCode};
 use crate::runtime::axum::response::Response;
-#[allow(unused_imports)]
-use crate::runtime::axum::routing::{get, post};
+use crate::runtime::axum::routing;
 use crate::runtime::axum::Router;
-#[allow(unused_imports)]
 use crate::runtime::codegen::Message;
-#[allow(unused_imports)]
 use crate::runtime::endpoint::{
-    error_response, Outgoing, Refusal as FrameRefusal, Reject,
+    error_response, reject_response, reply_frame, Outgoing, Refusal as FrameRefusal,
 };
 
-#[allow(unused_imports)]
-use crate::runtime::rpc::{Pending, RequestError};
-#[allow(unused_imports)]
-use crate::runtime::ws::{self, ConnId, Ctx, Hub, SendError, Session, WsConfig};
+use crate::runtime::rpc::Pending;
+use crate::runtime::{Error, Reject};
+use crate::runtime::ws::{self, Ctx, Hub};
+
+pub use crate::runtime::ws::{ConnId, Session, WsConfig};
+
 use crate::runtime::axum::extract::ws::WebSocketUpgrade;
 use crate::runtime::axum::extract::RawQuery;
-#[allow(unused_imports)]
 use crate::runtime::endpoint::{
     frame_bytes, headers_object, query_object, outgoing_frame, typed_part, Incoming,
     Scalar,
 };
 
-#[allow(unused_imports)]
-use crate::runtime::sse_server::{accepted, reply_response, Post, SseConfig, Topics};
-#[allow(unused_imports)]
+use crate::runtime::sse_server::{reply_response, Topics};
+
+pub use crate::runtime::sse_server::{Post, SseConfig};
+
 use crate::runtime::axum::body::Bytes;
 
 /// What the application does with the messages it receives: one method per *receive*
@@ -145,10 +141,10 @@ impl Sender {
         &self,
         params: &super::channels::RoomParams,
         message: impl Into<super::channels::RelayMessage>,
-    ) -> Result<usize, SendError> {
+    ) -> Result<usize, Error> {
         let message: super::channels::RelayMessage = message.into();
-        let frame = outgoing_frame(&message, None)
-            .map_err(|e| SendError::Encode(e.to_string()))?;
+        message.check_outgoing()?;
+        let frame = outgoing_frame(&message, None)?;
         Ok(self.hub.publish(&params.address(), frame))
     }
     /// The server relays a posted message to every member of the room.
@@ -160,11 +156,11 @@ impl Sender {
         &self,
         conn: ConnId,
         message: impl Into<super::channels::RelayMessage>,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), Error> {
         let message: super::channels::RelayMessage = message.into();
-        let frame = outgoing_frame(&message, None)
-            .map_err(|e| SendError::Encode(e.to_string()))?;
-        self.hub.send(conn, frame)
+        message.check_outgoing()?;
+        let frame = outgoing_frame(&message, None)?;
+        Ok(self.hub.send(conn, frame)?)
     }
     /// The server relays a posted message to every member of the room.
     ///
@@ -174,10 +170,10 @@ impl Sender {
     pub fn relay_message_broadcast(
         &self,
         message: impl Into<super::channels::RelayMessage>,
-    ) -> Result<usize, SendError> {
+    ) -> Result<usize, Error> {
         let message: super::channels::RelayMessage = message.into();
-        let frame = outgoing_frame(&message, None)
-            .map_err(|e| SendError::Encode(e.to_string()))?;
+        message.check_outgoing()?;
+        let frame = outgoing_frame(&message, None)?;
         Ok(self.hub.publish("#/ws/rooms/{roomId}", frame))
     }
     /// The server asks a connected client who it is; the client answers.
@@ -190,13 +186,13 @@ impl Sender {
         &self,
         conn: ConnId,
         message: impl Into<super::messages::WhoAreYou>,
-    ) -> Result<super::messages::IAm, RequestError> {
+    ) -> Result<super::messages::IAm, Error> {
         let message: super::messages::WhoAreYou = message.into();
-        let (frame, id) = crate::runtime::endpoint::request_frame(&message)
-            .map_err(|e| RequestError::Send(e.to_string()))?;
+        super::channels::checks::WHO_ARE_YOU.check_outgoing(&message)?;
+        let (frame, id) = crate::runtime::endpoint::request_frame(&message)?;
         let waiter = self.pending.ask_identity.register(conn.0, id)?;
-        self.hub.send(conn, frame).map_err(|e| RequestError::Send(e.to_string()))?;
-        waiter.wait(self.request_timeout).await
+        self.hub.send(conn, frame)?;
+        Ok(waiter.wait(self.request_timeout).await?)
     }
     /// The server streams price ticks for a symbol.
     ///
@@ -208,12 +204,13 @@ impl Sender {
         &self,
         params: &super::channels::PricesParams,
         message: impl Into<super::messages::Tick>,
-    ) -> Result<u64, crate::runtime::CodecError> {
+    ) -> Result<u64, Error> {
         let message: super::messages::Tick = message.into();
-        let bytes = message.to_bytes()?;
+        super::channels::checks::TICK.check_outgoing(&message)?;
+        let bytes = Outgoing::to_bytes(&message)?;
         let data = String::from_utf8_lossy(&bytes);
         match self.topics.topic(&params.address()) {
-            Some(topic) => Ok(topic.publish(message.name(), &data)),
+            Some(topic) => Ok(topic.publish(Outgoing::name(&message), &data)),
             None => Ok(0),
         }
     }
@@ -256,10 +253,10 @@ impl Server {
             sender: self.sender.clone(),
         });
         Router::new()
-            .route("/ws/rooms/{roomId}", get(room_upgrade::<H>))
-            .route("/ws/lobby", get(lobby_upgrade::<H>))
-            .route("/sse/prices/{symbol}", get(prices_stream))
-            .route("/sse/quotes/{symbol}", post(quotes_post::<H>))
+            .route("/ws/rooms/{roomId}", routing::get(room_upgrade::<H>))
+            .route("/ws/lobby", routing::get(lobby_upgrade::<H>))
+            .route("/sse/prices/{symbol}", routing::get(prices_stream))
+            .route("/sse/quotes/{symbol}", routing::post(quotes_post::<H>))
             .with_state(state)
     }
 }
@@ -417,11 +414,13 @@ impl<H: Handler> ws::Handler for LobbyConnection<H> {
                 Err(reject) => return Err(incoming.refuse(reject, "ping", pointer)),
             };
             let id = incoming.id_for_reply(&reply, pointer);
-            let frame = match outgoing_frame(&reply, id.as_ref()) {
+            let frame = match reply_frame(
+                &reply,
+                super::channels::checks::PONG.check_outgoing(&reply),
+                id.as_ref(),
+            ) {
                 Ok(frame) => frame,
-                Err(e) => {
-                    return Err(incoming.refuse(Reject(e.to_string()), "ping", pointer));
-                }
+                Err(reject) => return Err(incoming.refuse(reject, "ping", pointer)),
             };
             return ctx
                 .hub
@@ -519,14 +518,23 @@ async fn quotes_post<H: Handler>(
         let request = Post { params, headers };
         return match shared.handler.submit_quote(&request, m).await {
             Ok(reply) => {
-                let id = incoming
-                    .id_for_reply(
-                        &reply,
-                        <super::messages::Quote as Message>::CORRELATION_POINTER,
-                    );
-                reply_response(&reply, id.as_ref())
+                match super::channels::checks::QUOTE_ACK.check_outgoing(&reply) {
+                    Ok(()) => {
+                        let id = incoming
+                            .id_for_reply(
+                                &reply,
+                                <super::messages::Quote as Message>::CORRELATION_POINTER,
+                            );
+                        reply_response(&reply, id.as_ref())
+                    }
+                    Err(e) => {
+                        reject_response(
+                            &Reject::failed(format!("the reply breaks its schema: {e}")),
+                        )
+                    }
+                }
             }
-            Err(Reject(why)) => error_response(StatusCode::UNPROCESSABLE_ENTITY, &why),
+            Err(reject) => reject_response(&reject),
         };
     }
     let _ = (params, headers);

@@ -20,6 +20,21 @@ pub struct PostPayload {
     pub reply_to: Option<u64>,
 }
 
+impl PostPayload {
+    /// A `PostPayload` with its required properties; the others are unset.
+    pub fn new(text: impl Into<String>) -> Self {
+        PostPayload {
+            text: text.into(),
+            reply_to: None,
+        }
+    }
+    /// Sets `replyTo`.
+    pub fn with_reply_to(mut self, reply_to: u64) -> Self {
+        self.reply_to = Some(reply_to);
+        self
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub struct RelayedPayload {
@@ -32,6 +47,29 @@ pub struct RelayedPayload {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl RelayedPayload {
+    /// A `RelayedPayload` with its required properties; the others are unset.
+    pub fn new(
+        seq: u64,
+        from: impl Into<String>,
+        text: impl Into<String>,
+        at: DateTime,
+    ) -> Self {
+        RelayedPayload {
+            seq,
+            from: from.into(),
+            text: text.into(),
+            at,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub struct PresencePayload {
@@ -40,6 +78,22 @@ pub struct PresencePayload {
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl PresencePayload {
+    /// A `PresencePayload` with its required properties; the others are unset.
+    pub fn new(nick: impl Into<String>, state: PresencePayloadState) -> Self {
+        PresencePayload {
+            nick: nick.into(),
+            state,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -104,6 +158,33 @@ pub struct PingPayload {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl PingPayload {
+    /// A `PingPayload` with its required properties; the others are unset.
+    pub fn new() -> Self {
+        PingPayload {
+            event: PingPayloadEvent::Ping,
+            request_id: None,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets `requestId`.
+    pub fn with_request_id(mut self, request_id: Uuid) -> Self {
+        self.request_id = Some(request_id);
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
+impl Default for PingPayload {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub enum PingPayloadEvent {
@@ -163,6 +244,28 @@ pub struct PongPayload {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl PongPayload {
+    /// A `PongPayload` with its required properties; the others are unset.
+    pub fn new(server_time: DateTime) -> Self {
+        PongPayload {
+            event: PongPayloadEvent::Pong,
+            request_id: None,
+            server_time,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets `requestId`.
+    pub fn with_request_id(mut self, request_id: Uuid) -> Self {
+        self.request_id = Some(request_id);
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub enum PongPayloadEvent {
@@ -214,6 +317,22 @@ pub struct WhoAreYouPayload {
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl WhoAreYouPayload {
+    /// A `WhoAreYouPayload` with its required properties; the others are unset.
+    pub fn new(request_id: Uuid) -> Self {
+        WhoAreYouPayload {
+            event: WhoAreYouPayloadEvent::WhoAreYou,
+            request_id,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -270,6 +389,23 @@ pub struct IAmPayload {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl IAmPayload {
+    /// A `IAmPayload` with its required properties; the others are unset.
+    pub fn new(request_id: Uuid, agent: impl Into<String>) -> Self {
+        IAmPayload {
+            event: IAmPayloadEvent::IAm,
+            request_id,
+            agent: agent.into(),
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub enum IAmPayloadEvent {
@@ -322,6 +458,23 @@ pub struct TickPayload {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl TickPayload {
+    /// A `TickPayload` with its required properties; the others are unset.
+    pub fn new(symbol: impl Into<String>, price: f64, at: DateTime) -> Self {
+        TickPayload {
+            symbol: symbol.into(),
+            price,
+            at,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 #[serde(deny_unknown_fields)]
@@ -329,6 +482,13 @@ pub struct QuotePayload {
     pub side: QuotePayloadSide,
     pub price: f64,
     pub size: f64,
+}
+
+impl QuotePayload {
+    /// A `QuotePayload` with its required properties.
+    pub fn new(side: QuotePayloadSide, price: f64, size: f64) -> Self {
+        QuotePayload { side, price, size }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -387,6 +547,22 @@ pub struct QuoteAckPayload {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl QuoteAckPayload {
+    /// A `QuoteAckPayload` with its required properties; the others are unset.
+    pub fn new(accepted: bool, id: i64) -> Self {
+        QuoteAckPayload {
+            accepted,
+            id,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub struct RoomQuery {
@@ -400,4 +576,25 @@ pub struct RoomQuery {
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl RoomQuery {
+    /// A `RoomQuery` with its required properties; the others are unset.
+    pub fn new(nick: impl Into<String>) -> Self {
+        RoomQuery {
+            nick: nick.into(),
+            history: None,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets `history`.
+    pub fn with_history(mut self, history: u32) -> Self {
+        self.history = Some(history);
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
 }

@@ -4,7 +4,9 @@
 //! `subscribe` for the *receive* operations. Delivery guarantees, reconnects and
 //! topic rules are the runtime's (`asyncforge_runtime::mqtt`, see docs/protocols.md).
 use std::future::Future;
+use crate::runtime::Reject;
 use crate::runtime::mqtt;
+use crate::runtime::Error;
 
 /// The URL of server `local`.
 /// MQTT server `local` (`localhost:1883`, protocol `mqtt`).
@@ -13,9 +15,7 @@ use crate::runtime::mqtt;
 pub const LOCAL_URL: &str = "mqtt://localhost:1883";
 
 /// A configuration for server `local` with its bindings applied. The client id is `client_id`, else a made-up one (`mqtt::MqttConfig::default_client_id`) when it is `None`; a default id is never shared by two clients of one process, and a publisher-only client connects as `<id>-publisher`. An `mqtts` server is reached over TLS trusting the public roots: set `tls` on the configuration for a private CA or a client certificate.
-pub fn local_config(
-    client_id: Option<&str>,
-) -> Result<mqtt::MqttConfig, mqtt::MqttError> {
+pub fn local_config(client_id: Option<&str>) -> Result<mqtt::MqttConfig, Error> {
     let mut config = mqtt::MqttConfig::from_url(
         LOCAL_URL,
         client_id.unwrap_or_default(),
@@ -76,7 +76,7 @@ impl Publisher {
         Publisher { client }
     }
     /// Starts a client that only publishes.
-    pub fn start(config: mqtt::MqttConfig) -> Result<Self, mqtt::MqttError> {
+    pub fn start(config: mqtt::MqttConfig) -> Result<Self, Error> {
         Ok(Publisher {
             client: mqtt::MqttClient::publisher(config)?,
         })
@@ -94,18 +94,22 @@ impl Publisher {
     pub async fn publish_shape(
         &self,
         message: &super::messages::Shape,
-    ) -> Result<mqtt::Published, mqtt::MqttError> {
+    ) -> Result<mqtt::Published, Error> {
+        checks::SHAPE.check_outgoing(message)?;
         let template = SHAPES_TEMPLATE
             .as_ref()
             .map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
         let topic = template.topic(&[])?;
-        self.client
-            .publish(
-                &topic,
-                message,
-                &mqtt::PublishOptions::new(mqtt::Qos::AtMostOnce).retain(false),
-            )
-            .await
+        Ok(
+            self
+                .client
+                .publish(
+                    &topic,
+                    message,
+                    &mqtt::PublishOptions::new(mqtt::Qos::AtMostOnce).retain(false),
+                )
+                .await?,
+        )
     }
 }
 
@@ -124,9 +128,9 @@ pub struct Received<P, M> {
 }
 
 /// What the application implements: one method per *receive* operation. `Ok`
-/// acknowledges a QoS 1/2 message; [`mqtt::HandlerError::Failed`] leaves it unacknowledged
-/// (redelivered by a broker that kept the session); [`mqtt::HandlerError::Invalid`]
-/// acknowledges and drops it.
+/// acknowledges a QoS 1/2 message; [`Reject::failed`] leaves it unacknowledged
+/// (redelivered by a broker that kept the session); [`Reject::invalid`] acknowledges
+/// and drops it.
 pub trait Handler: Send + Sync + 'static {
     /// Receive records, trees and Avro readings.
     ///
@@ -134,11 +138,11 @@ pub trait Handler: Send + Sync + 'static {
     fn receive_record(
         &self,
         received: Received<(), ReceiveRecordMessage>,
-    ) -> impl Future<Output = Result<(), mqtt::HandlerError>> + Send;
+    ) -> impl Future<Output = Result<(), Reject>> + Send;
 }
 
 /// The subscriptions of the receive operations, in route order.
-pub fn subscriptions() -> Result<Vec<mqtt::Subscription>, mqtt::MqttError> {
+pub fn subscriptions() -> Result<Vec<mqtt::Subscription>, Error> {
     Ok(vec![mqtt::Subscription::new(RECORDS, mqtt::Qos::AtMostOnce) ?,])
 }
 
@@ -148,8 +152,8 @@ pub fn subscriptions() -> Result<Vec<mqtt::Subscription>, mqtt::MqttError> {
 pub fn subscribe<H: Handler>(
     config: mqtt::MqttConfig,
     handler: H,
-) -> Result<mqtt::MqttClient, mqtt::MqttError> {
-    mqtt::MqttClient::start(config, subscriptions()?, Dispatch(handler))
+) -> Result<mqtt::MqttClient, Error> {
+    Ok(mqtt::MqttClient::start(config, subscriptions()?, Dispatch(handler))?)
 }
 
 struct Dispatch<H>(H);
@@ -159,7 +163,7 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
         &self,
         client: mqtt::MqttClient,
         delivery: mqtt::Delivery,
-    ) -> Result<(), mqtt::HandlerError> {
+    ) -> Result<(), Reject> {
         match delivery.route {
             0usize => {
                 let message = if let Ok(m) = delivery
@@ -178,7 +182,7 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
                     ReceiveRecordMessage::AvroReading(m)
                 } else {
                     return Err(
-                        mqtt::HandlerError::invalid(
+                        crate::runtime::Reject::invalid(
                             "the payload is none of the messages of `receiveRecord`",
                         ),
                     );
@@ -192,21 +196,20 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
                     })
                     .await
             }
-            _ => {
-                Err(
-                    mqtt::HandlerError::invalid(
-                        "no receive operation for this subscription",
-                    ),
-                )
-            }
+            _ => Err(Reject::invalid("no receive operation for this subscription")),
         }
     }
 }
 
-/// The schemas received messages and the parameters in their topics are checked
-/// against (a message that breaks one is invalid).
+/// The schemas messages are checked against: received ones and the parameters in
+/// their topics always (a message that breaks one is invalid), sent ones when
+/// outgoing checks are on (`runtime::validate::check_outgoing`).
 pub mod checks {
     use crate::runtime::validate::SchemaCheck;
+    /// The payload schema of message `shape`.
+    pub static SHAPE: SchemaCheck = SchemaCheck::new(
+        "{\"oneOf\":[{\"$ref\":\"#/definitions/s1\"},{\"$ref\":\"#/definitions/s4\"}],\"definitions\":{\"s1\":{\"type\":\"object\",\"properties\":{\"kind\":{\"type\":\"string\",\"const\":\"circle\"},\"radius\":{\"type\":\"number\",\"minimum\":0}},\"required\":[\"kind\",\"radius\"]},\"s4\":{\"type\":\"object\",\"properties\":{\"kind\":{\"type\":\"string\",\"const\":\"square\"},\"side\":{\"type\":\"integer\",\"format\":\"int32\"},\"label\":{\"type\":\"string\"}},\"required\":[\"kind\",\"side\"]}}}",
+    );
     /// The payload schema of message `record`.
     pub static RECORD: SchemaCheck = SchemaCheck::new(
         "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\",\"format\":\"uuid\"},\"type\":{\"type\":\"string\"},\"self\":{\"type\":\"string\"},\"2fa\":{\"type\":\"boolean\"},\"createdAt\":{\"type\":\"string\",\"format\":\"date-time\"},\"day\":{\"type\":\"string\",\"format\":\"date\"},\"count\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":1000},\"big\":{\"type\":\"integer\",\"format\":\"int64\"},\"ratio\":{\"type\":\"number\",\"format\":\"float\"},\"status\":{\"type\":\"string\",\"enum\":[\"active\",\"in-progress\",\"done\"]},\"version\":{\"const\":\"v1\"},\"nickname\":{\"type\":[\"string\",\"null\"]},\"point\":{\"type\":\"array\",\"items\":[{\"type\":\"number\"},{\"type\":\"number\"}],\"minItems\":2,\"maxItems\":2},\"counters\":{\"type\":\"object\",\"additionalProperties\":{\"type\":\"integer\"}},\"idOrName\":{\"oneOf\":[{\"type\":\"string\"},{\"type\":\"integer\"}]},\"both\":{\"allOf\":[{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}},\"required\":[\"name\"]},{\"type\":\"object\",\"properties\":{\"size\":{\"type\":\"integer\"}}}]},\"homepage\":{\"type\":\"string\",\"format\":\"uri\"},\"contact\":{\"type\":\"string\",\"format\":\"email\"}},\"required\":[\"id\",\"type\",\"createdAt\",\"count\",\"nickname\"]}",

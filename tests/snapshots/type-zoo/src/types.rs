@@ -24,6 +24,21 @@ pub struct ShapeCircle {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl ShapeCircle {
+    /// A `ShapeCircle` with its required properties; the others are unset.
+    pub fn new(radius: f64) -> Self {
+        ShapeCircle {
+            radius,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub struct ShapeSquare {
@@ -37,6 +52,27 @@ pub struct ShapeSquare {
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl ShapeSquare {
+    /// A `ShapeSquare` with its required properties; the others are unset.
+    pub fn new(side: i32) -> Self {
+        ShapeSquare {
+            side,
+            label: None,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets `label`.
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -137,6 +173,109 @@ pub struct Record {
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl Record {
+    /// A `Record` with its required properties; the others are unset.
+    pub fn new(
+        id: Uuid,
+        r#type: impl Into<String>,
+        created_at: DateTime,
+        count: u32,
+        nickname: Option<String>,
+    ) -> Self {
+        Record {
+            id,
+            r#type: r#type.into(),
+            self_: None,
+            _2fa: None,
+            created_at,
+            day: None,
+            count,
+            big: None,
+            ratio: None,
+            status: None,
+            version: None,
+            nickname,
+            point: None,
+            counters: None,
+            id_or_name: None,
+            both: None,
+            homepage: None,
+            contact: None,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets `self`.
+    pub fn with_self_(mut self, self_: impl Into<String>) -> Self {
+        self.self_ = Some(self_.into());
+        self
+    }
+    /// Sets `2fa`.
+    pub fn with_2fa(mut self, _2fa: bool) -> Self {
+        self._2fa = Some(_2fa);
+        self
+    }
+    /// Sets `day`.
+    pub fn with_day(mut self, day: Date) -> Self {
+        self.day = Some(day);
+        self
+    }
+    /// Sets `big`.
+    pub fn with_big(mut self, big: i64) -> Self {
+        self.big = Some(big);
+        self
+    }
+    /// Sets `ratio`.
+    pub fn with_ratio(mut self, ratio: f32) -> Self {
+        self.ratio = Some(ratio);
+        self
+    }
+    /// Sets `status`.
+    pub fn with_status(mut self, status: RecordStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+    /// Sets `version`.
+    pub fn with_version(mut self, version: RecordVersion) -> Self {
+        self.version = Some(version);
+        self
+    }
+    /// Sets `point`.
+    pub fn with_point(mut self, point: (f64, f64)) -> Self {
+        self.point = Some(point);
+        self
+    }
+    /// Sets `counters`.
+    pub fn with_counters(mut self, counters: BTreeMap<String, i64>) -> Self {
+        self.counters = Some(counters);
+        self
+    }
+    /// Sets `idOrName`.
+    pub fn with_id_or_name(mut self, id_or_name: RecordIdOrName) -> Self {
+        self.id_or_name = Some(id_or_name);
+        self
+    }
+    /// Sets `both`.
+    pub fn with_both(mut self, both: RecordBoth) -> Self {
+        self.both = Some(both);
+        self
+    }
+    /// Sets `homepage`.
+    pub fn with_homepage(mut self, homepage: impl Into<String>) -> Self {
+        self.homepage = Some(homepage.into());
+        self
+    }
+    /// Sets `contact`.
+    pub fn with_contact(mut self, contact: impl Into<String>) -> Self {
+        self.contact = Some(contact.into());
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
 }
 
 /// Default: `"active"`.
@@ -255,6 +394,27 @@ pub struct RecordBoth {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl RecordBoth {
+    /// A `RecordBoth` with its required properties; the others are unset.
+    pub fn new(name: impl Into<String>) -> Self {
+        RecordBoth {
+            name: name.into(),
+            size: None,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets `size`.
+    pub fn with_size(mut self, size: i64) -> Self {
+        self.size = Some(size);
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub struct Tree {
@@ -276,6 +436,33 @@ pub struct Tree {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl Tree {
+    /// A `Tree` with its required properties; the others are unset.
+    pub fn new(value: i64) -> Self {
+        Tree {
+            value,
+            children: None,
+            parent: None,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets `children`.
+    pub fn with_children(mut self, children: Vec<Tree>) -> Self {
+        self.children = Some(children);
+        self
+    }
+    /// Sets `parent`.
+    pub fn with_parent(mut self, parent: Box<Tree>) -> Self {
+        self.parent = Some(parent);
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
 /// A reading as an Avro record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
@@ -288,6 +475,31 @@ pub struct AvroReading {
     /// Default: `null`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+impl AvroReading {
+    /// A `AvroReading` with its required properties; the others are unset.
+    pub fn new(
+        sensor: impl Into<String>,
+        value: f64,
+        unit: Unit,
+        tags: Vec<String>,
+        extra: BTreeMap<String, i64>,
+    ) -> Self {
+        AvroReading {
+            sensor: sensor.into(),
+            value,
+            unit,
+            tags,
+            extra,
+            note: None,
+        }
+    }
+    /// Sets `note`.
+    pub fn with_note(mut self, note: impl Into<String>) -> Self {
+        self.note = Some(note.into());
+        self
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -344,6 +556,22 @@ pub struct Circle {
     /// Properties the schema does not name.
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl Circle {
+    /// A `Circle` with its required properties; the others are unset.
+    pub fn new(radius: f64) -> Self {
+        Circle {
+            kind: CircleKind::Circle,
+            radius,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -403,6 +631,28 @@ pub struct Square {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl Square {
+    /// A `Square` with its required properties; the others are unset.
+    pub fn new(side: i32) -> Self {
+        Square {
+            kind: SquareKind::Square,
+            side,
+            label: None,
+            extra: BTreeMap::new(),
+        }
+    }
+    /// Sets `label`.
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+    /// Sets a property the schema does not name.
+    pub fn with_property(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 pub enum SquareKind {
@@ -444,7 +694,7 @@ impl std::fmt::Display for SquareKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(crate = "crate::runtime::codegen::serde")]
 #[serde(deny_unknown_fields)]
 pub struct Strict {
@@ -454,4 +704,12 @@ pub struct Strict {
         skip_serializing_if = "Option::is_none"
     )]
     pub only: Option<String>,
+}
+
+impl Strict {
+    /// Sets `only`.
+    pub fn with_only(mut self, only: impl Into<String>) -> Self {
+        self.only = Some(only.into());
+        self
+    }
 }

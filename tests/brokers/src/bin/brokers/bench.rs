@@ -24,8 +24,9 @@ use std::time::{Duration, Instant};
 
 use asyncforge_brokers_tests::{MockKafka, PrivateMosquitto, embedded_rumqttd, unique};
 use asyncforge_runtime::Message as _;
+use asyncforge_runtime::Reject;
 use asyncforge_runtime::kafka;
-use asyncforge_runtime::mqtt::{self, HandlerError, Version};
+use asyncforge_runtime::mqtt::{self, Version};
 use rdkafka::Message as _;
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -264,7 +265,7 @@ impl sl::mqtt::Handler for Count {
     async fn receive_light_measurement(
         &self,
         r: sl::mqtt::Received<sl::mqtt::LightingMeasuredParams, sl::messages::LightMeasured>,
-    ) -> Result<(), HandlerError> {
+    ) -> Result<(), Reject> {
         if !r.params.streetlight_id.is_empty() && r.message.payload.lumens.is_some() {
             self.0.fetch_add(1, Ordering::Relaxed);
         }
@@ -475,7 +476,7 @@ impl fleet::kafka::Handler for Booked {
     async fn record_reading(
         &self,
         r: fleet::kafka::Received<(), u64, fleet::messages::EnergyReading>,
-    ) -> Result<(), kafka::HandlerError> {
+    ) -> Result<(), Reject> {
         if r.key.is_some() && r.message.payload.seq < u64::MAX {
             self.0.fetch_add(1, Ordering::Relaxed);
         }
