@@ -1054,7 +1054,8 @@ fn dim_command() -> fleet::messages::Command {
 /// command counts as failed, and the caller gets no answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtt5_replies_are_checked_against_their_schema() {
-    /// Answers every command with an overbright ack, through the runtime's client.
+    /// Answers every command with an overbright ack, through the runtime's client (and
+    /// takes the lamps' statuses, retained on the broker by other tests, without a word).
     struct RawLamp;
     impl mqtt::Handler for RawLamp {
         async fn handle(
@@ -1062,6 +1063,10 @@ async fn mqtt5_replies_are_checked_against_their_schema() {
             client: mqtt::MqttClient,
             delivery: mqtt::Delivery,
         ) -> Result<(), Reject> {
+            // Route 0 is `handleCommand` (`fleet::mqtt::subscriptions`, in route order).
+            if delivery.route != 0 {
+                return Ok(());
+            }
             let lamp_id = delivery
                 .topic
                 .split('/')

@@ -146,6 +146,15 @@ pub(crate) fn operation_doc(
     crate::doc_attrs(Some(&parts.join("\n\n")))
 }
 
+/// Whether `tokens` name the identifier `name` anywhere.
+fn names(tokens: &TokenStream, name: &str) -> bool {
+    tokens.clone().into_iter().any(|t| match t {
+        proc_macro2::TokenTree::Ident(i) => i == name,
+        proc_macro2::TokenTree::Group(g) => names(&g.stream(), name),
+        _ => false,
+    })
+}
+
 /// `m` or `m.into()`: a message goes into an operation's enum when it has several.
 fn conv(messages: usize) -> TokenStream {
     if messages > 1 {
@@ -374,10 +383,10 @@ fn channels(cx: &Ctx<'_>, model: &Model) -> TokenStream {
                 },
             }
         });
-        let get_used = if e.params.is_empty() {
-            quote!(let _ = get;)
+        let get = if e.params.is_empty() {
+            quote!(_get)
         } else {
-            quote!()
+            quote!(get)
         };
         items.push(quote! {
             #[doc = #doc]
@@ -396,8 +405,7 @@ fn channels(cx: &Ctx<'_>, model: &Model) -> TokenStream {
                 }
 
                 /// Reads and checks the parameters (`get` looks one up by name).
-                pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-                    #get_used
+                pub fn read(#get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
                     Ok(#name { #(#reads)* })
                 }
             }
@@ -590,13 +598,9 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
                 let cdoc = format!(" A connection on `{}` closed.", e.address);
                 trait_items.push(quote! {
                     #[doc = #odoc]
-                    fn #opened(&self, session: &#session) {
-                        let _ = session;
-                    }
+                    fn #opened(&self, _session: &#session) {}
                     #[doc = #cdoc]
-                    fn #closed(&self, session: &#session) {
-                        let _ = session;
-                    }
+                    fn #closed(&self, _session: &#session) {}
                 });
                 ws_endpoint(
                     cx,
@@ -1105,6 +1109,22 @@ fn ws_endpoint(
     } else {
         quote!(())
     };
+    // What a frame's handling names: the session (receive operations), the connection
+    // (replies to the server's requests).
+    let uses = |what: &str| tries.iter().any(|t| names(t, what));
+    let session_let = uses("session").then(|| {
+        quote!(let session = self.session.get_or_init(|| Session { ctx: ctx.clone(), params: self.params.clone(), query: #query_clone });)
+    });
+    let ctx_arg = if session_let.is_some() || uses("ctx") {
+        quote!(ctx)
+    } else {
+        quote!(_ctx)
+    };
+    let close_ctx = if close_pending.is_empty() {
+        quote!(_ctx)
+    } else {
+        quote!(ctx)
+    };
     let base = crate::names::const_name(&e.name);
     let query = match (e.query, cx.parts.query.get(&index)) {
         (Some(q), Some(_)) => {
@@ -1134,7 +1154,12 @@ fn ws_endpoint(
                 };
             }
         }
-        _ => quote!(let query = (); let _ = raw_query;),
+        _ => quote!(let query = ();),
+    };
+    let raw_query = if names(&query, "raw_query") {
+        quote!(raw_query)
+    } else {
+        quote!(_)
     };
     let headers_check = e
         .headers
@@ -1173,16 +1198,14 @@ fn ws_endpoint(
                 self.shared.handler.#opened(session);
             }
 
-            async fn on_frame(&self, ctx: &Ctx, frame: crate::runtime::frame::Frame) -> Result<(), FrameRefusal> {
-                let session = self.session.get_or_init(|| Session { ctx: ctx.clone(), params: self.params.clone(), query: #query_clone });
+            async fn on_frame(&self, #ctx_arg: &Ctx, frame: crate::runtime::frame::Frame) -> Result<(), FrameRefusal> {
+                #session_let
                 let #incoming_mut incoming = Incoming::new(frame_bytes(&frame));
                 #(#tries)*
-                let _ = session;
                 #refuse
             }
 
-            fn on_close(&self, ctx: &Ctx) {
-                let _ = ctx;
+            fn on_close(&self, #close_ctx: &Ctx) {
                 #(#close_pending)*
                 if let Some(session) = self.session.get() {
                     self.shared.handler.#closed(session);
@@ -1193,7 +1216,7 @@ fn ws_endpoint(
         async fn #upgrade<H: Handler>(
             State(shared): State<Arc<Shared<H>>>,
             #path_arg
-            RawQuery(raw_query): RawQuery,
+            RawQuery(#raw_query): RawQuery,
             headers: HeaderMap,
             uri: crate::runtime::axum::http::Uri,
             upgrade: WebSocketUpgrade,
@@ -1318,6 +1341,8 @@ fn sse_endpoint(
             });
         }
     }
+    // An operation without messages tries nothing: its parameters and headers go unread.
+    let unused = tries.is_empty().then(|| quote!(drop((params, headers));));
     let post_fn = format_ident!("{}_post", snake);
     let doc = format!(
         " `POST` on `{}`: a message for a *receive* operation.",
@@ -1334,7 +1359,7 @@ fn sse_endpoint(
             #read
             let mut incoming = crate::runtime::endpoint::Incoming::new(&body);
             #(#tries)*
-            let _ = (params, headers);
+            #unused
             error_response(StatusCode::BAD_REQUEST, &incoming.rejection())
         }
     });
@@ -1564,6 +1589,17 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
         }
     }
     let event_doc = format!(" What the server sends on `{}`.", e.address);
+    // The dispatcher binds what its tries and refusals name.
+    let uses = |what: &str| tries.iter().chain(&refusals).any(|t| names(t, what));
+    let (uses_pending, uses_tx) = (uses("pending"), uses("tx"));
+    let pending_field = uses_pending.then(|| quote!(pending: Arc<#pending_ty>,));
+    let tx_field = uses_tx.then(|| quote!(tx: WsSender,));
+    let pending_bind = uses_pending.then(|| quote!(pending,));
+    let tx_bind = uses_tx.then(|| quote!(tx,));
+    let pending_init = uses_pending.then(|| quote!(pending: shared,));
+    let tx_init = uses_tx.then(|| quote!(tx,));
+    let dispatch_tx = if uses_tx { quote!(tx) } else { quote!(_tx) };
+    let shared_let = uses_pending.then(|| quote!(let shared = pending.clone();));
     let client_doc = format!(
         " A WebSocket client of `{}`: reconnects by itself; frames sent while disconnected wait in a bounded queue.",
         e.address
@@ -1602,16 +1638,15 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
         /// Decodes the frames of one connection: replies complete waiting requests,
         /// everything else becomes an event.
         struct #dispatch_ty {
-            pending: Arc<#pending_ty>,
-            tx: WsSender,
+            #pending_field
+            #tx_field
         }
 
         impl Dispatch for #dispatch_ty {
             type Event = #event;
 
             fn dispatch(&mut self, data: &[u8]) -> Option<#event> {
-                let #dispatch_ty { pending, tx } = self;
-                let _ = (&pending, &tx);
+                let #dispatch_ty { #pending_bind #tx_bind } = self;
                 let mut incoming = Incoming::new(data);
                 if let Some(refusal) = incoming.refusal_report() {
                     #(#refusals)*
@@ -1642,10 +1677,10 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
                 #query_use
                 let (events, events_rx) = mpsc::channel(options.events.max(1));
                 let pending = Arc::new(#pending_ty { #(#pending_inits)* });
-                let shared = pending.clone();
-                let (tx, task) = WsClient::connect_with(url, options.ws.clone(), events, move |tx| #dispatch_ty {
-                    pending: shared,
-                    tx,
+                #shared_let
+                let (tx, task) = WsClient::connect_with(url, options.ws.clone(), events, move |#dispatch_tx| #dispatch_ty {
+                    #pending_init
+                    #tx_init
                 });
                 #client { tx, events: events_rx, pending, request_timeout: options.request_timeout, task }
             }

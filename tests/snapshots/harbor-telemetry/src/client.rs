@@ -67,15 +67,13 @@ struct CraneCommandsPending {}
 /// Decodes the frames of one connection: replies complete waiting requests,
 /// everything else becomes an event.
 struct CraneCommandsDispatch {
-    pending: Arc<CraneCommandsPending>,
     tx: WsSender,
 }
 
 impl Dispatch for CraneCommandsDispatch {
     type Event = CraneCommandsEvent;
     fn dispatch(&mut self, data: &[u8]) -> Option<CraneCommandsEvent> {
-        let CraneCommandsDispatch { pending, tx } = self;
-        let _ = (&pending, &tx);
+        let CraneCommandsDispatch { tx } = self;
         let mut incoming = Incoming::new(data);
         if let Some(refusal) = incoming.refusal_report() {
             return Some(CraneCommandsEvent::Refused(refusal.reason));
@@ -126,15 +124,11 @@ impl CraneCommandsClient {
         url.push_str(&join_path("/ws", &params.address()));
         let (events, events_rx) = mpsc::channel(options.events.max(1));
         let pending = Arc::new(CraneCommandsPending {});
-        let shared = pending.clone();
         let (tx, task) = WsClient::connect_with(
             url,
             options.ws.clone(),
             events,
-            move |tx| CraneCommandsDispatch {
-                pending: shared,
-                tx,
-            },
+            move |tx| CraneCommandsDispatch { tx },
         );
         CraneCommandsClient {
             tx,
@@ -187,16 +181,12 @@ struct ReadingsPending {}
 
 /// Decodes the frames of one connection: replies complete waiting requests,
 /// everything else becomes an event.
-struct ReadingsDispatch {
-    pending: Arc<ReadingsPending>,
-    tx: WsSender,
-}
+struct ReadingsDispatch {}
 
 impl Dispatch for ReadingsDispatch {
     type Event = ReadingsEvent;
     fn dispatch(&mut self, data: &[u8]) -> Option<ReadingsEvent> {
-        let ReadingsDispatch { pending, tx } = self;
-        let _ = (&pending, &tx);
+        let ReadingsDispatch {} = self;
         let mut incoming = Incoming::new(data);
         if let Some(refusal) = incoming.refusal_report() {
             return Some(ReadingsEvent::Refused(refusal.reason));
@@ -228,15 +218,11 @@ impl ReadingsClient {
         url.push_str(&join_path("/ws", &params.address()));
         let (events, events_rx) = mpsc::channel(options.events.max(1));
         let pending = Arc::new(ReadingsPending {});
-        let shared = pending.clone();
         let (tx, task) = WsClient::connect_with(
             url,
             options.ws.clone(),
             events,
-            move |tx| ReadingsDispatch {
-                pending: shared,
-                tx,
-            },
+            move |_tx| ReadingsDispatch {},
         );
         ReadingsClient {
             tx,
@@ -293,16 +279,12 @@ struct DashboardPending {}
 
 /// Decodes the frames of one connection: replies complete waiting requests,
 /// everything else becomes an event.
-struct DashboardDispatch {
-    pending: Arc<DashboardPending>,
-    tx: WsSender,
-}
+struct DashboardDispatch {}
 
 impl Dispatch for DashboardDispatch {
     type Event = DashboardEvent;
     fn dispatch(&mut self, data: &[u8]) -> Option<DashboardEvent> {
-        let DashboardDispatch { pending, tx } = self;
-        let _ = (&pending, &tx);
+        let DashboardDispatch {} = self;
         let mut incoming = Incoming::new(data);
         if let Some(refusal) = incoming.refusal_report() {
             return Some(DashboardEvent::Refused(refusal.reason));
@@ -341,15 +323,11 @@ impl DashboardClient {
         url.push_str(&join_path("/ws", &params.address()));
         let (events, events_rx) = mpsc::channel(options.events.max(1));
         let pending = Arc::new(DashboardPending {});
-        let shared = pending.clone();
         let (tx, task) = WsClient::connect_with(
             url,
             options.ws.clone(),
             events,
-            move |tx| DashboardDispatch {
-                pending: shared,
-                tx,
-            },
+            move |_tx| DashboardDispatch {},
         );
         DashboardClient {
             tx,

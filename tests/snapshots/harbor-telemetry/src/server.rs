@@ -27,29 +27,17 @@ use crate::runtime::endpoint::{frame_bytes, outgoing_frame, Incoming};
 /// request's operation and correlation id, so the peer's request fails at once.
 pub trait Handler: Send + Sync + 'static {
     /// A connection on `harbor/{berth}/cranes/{craneId}/commands` opened (it is subscribed to its concrete address).
-    fn crane_commands_opened(&self, session: &CraneCommandsSession) {
-        let _ = session;
-    }
+    fn crane_commands_opened(&self, _session: &CraneCommandsSession) {}
     /// A connection on `harbor/{berth}/cranes/{craneId}/commands` closed.
-    fn crane_commands_closed(&self, session: &CraneCommandsSession) {
-        let _ = session;
-    }
+    fn crane_commands_closed(&self, _session: &CraneCommandsSession) {}
     /// A connection on `harbor/readings/{requestId}` opened (it is subscribed to its concrete address).
-    fn readings_opened(&self, session: &ReadingsSession) {
-        let _ = session;
-    }
+    fn readings_opened(&self, _session: &ReadingsSession) {}
     /// A connection on `harbor/readings/{requestId}` closed.
-    fn readings_closed(&self, session: &ReadingsSession) {
-        let _ = session;
-    }
+    fn readings_closed(&self, _session: &ReadingsSession) {}
     /// A connection on `/dashboard` opened (it is subscribed to its concrete address).
-    fn dashboard_opened(&self, session: &DashboardSession) {
-        let _ = session;
-    }
+    fn dashboard_opened(&self, _session: &DashboardSession) {}
     /// A connection on `/dashboard` closed.
-    fn dashboard_closed(&self, session: &DashboardSession) {
-        let _ = session;
-    }
+    fn dashboard_closed(&self, _session: &DashboardSession) {}
 }
 
 /// Server settings.
@@ -282,13 +270,6 @@ impl<H: Handler> ws::Handler for CraneCommandsConnection<H> {
         ctx: &Ctx,
         frame: crate::runtime::frame::Frame,
     ) -> Result<(), FrameRefusal> {
-        let session = self
-            .session
-            .get_or_init(|| Session {
-                ctx: ctx.clone(),
-                params: self.params.clone(),
-                query: (),
-            });
         let mut incoming = Incoming::new(frame_bytes(&frame));
         if let Some(m) = incoming
             .try_message::<super::messages::Reading>(&super::channels::checks::READING)
@@ -302,11 +283,9 @@ impl<H: Handler> ws::Handler for CraneCommandsConnection<H> {
                 .complete(ctx.conn.0, id, m)
                 .map_err(|_| FrameRefusal::new("a reply to no pending request"));
         }
-        let _ = session;
         Err(FrameRefusal::new(incoming.rejection()))
     }
     fn on_close(&self, ctx: &Ctx) {
-        let _ = ctx;
         self.shared.sender.pending.request_reading.close_scope(ctx.conn.0);
         if let Some(session) = self.session.get() {
             self.shared.handler.crane_commands_closed(session);
@@ -317,7 +296,7 @@ impl<H: Handler> ws::Handler for CraneCommandsConnection<H> {
 async fn crane_commands_upgrade<H: Handler>(
     State(shared): State<Arc<Shared<H>>>,
     Path(path): Path<HashMap<String, String>>,
-    RawQuery(raw_query): RawQuery,
+    RawQuery(_): RawQuery,
     headers: HeaderMap,
     uri: crate::runtime::axum::http::Uri,
     upgrade: WebSocketUpgrade,
@@ -329,7 +308,6 @@ async fn crane_commands_upgrade<H: Handler>(
         Err(why) => return error_response(StatusCode::NOT_FOUND, &why),
     };
     let query = ();
-    let _ = raw_query;
     let hub = shared.sender.hub.clone();
     let connection = CraneCommandsConnection {
         shared,
@@ -369,22 +347,13 @@ impl<H: Handler> ws::Handler for ReadingsConnection<H> {
     }
     async fn on_frame(
         &self,
-        ctx: &Ctx,
+        _ctx: &Ctx,
         frame: crate::runtime::frame::Frame,
     ) -> Result<(), FrameRefusal> {
-        let session = self
-            .session
-            .get_or_init(|| Session {
-                ctx: ctx.clone(),
-                params: self.params.clone(),
-                query: (),
-            });
         let incoming = Incoming::new(frame_bytes(&frame));
-        let _ = session;
         Err(FrameRefusal::new(incoming.rejection()))
     }
-    fn on_close(&self, ctx: &Ctx) {
-        let _ = ctx;
+    fn on_close(&self, _ctx: &Ctx) {
         if let Some(session) = self.session.get() {
             self.shared.handler.readings_closed(session);
         }
@@ -394,7 +363,7 @@ impl<H: Handler> ws::Handler for ReadingsConnection<H> {
 async fn readings_upgrade<H: Handler>(
     State(shared): State<Arc<Shared<H>>>,
     Path(path): Path<HashMap<String, String>>,
-    RawQuery(raw_query): RawQuery,
+    RawQuery(_): RawQuery,
     headers: HeaderMap,
     uri: crate::runtime::axum::http::Uri,
     upgrade: WebSocketUpgrade,
@@ -404,7 +373,6 @@ async fn readings_upgrade<H: Handler>(
         Err(why) => return error_response(StatusCode::NOT_FOUND, &why),
     };
     let query = ();
-    let _ = raw_query;
     let hub = shared.sender.hub.clone();
     let connection = ReadingsConnection {
         shared,
@@ -444,22 +412,13 @@ impl<H: Handler> ws::Handler for DashboardConnection<H> {
     }
     async fn on_frame(
         &self,
-        ctx: &Ctx,
+        _ctx: &Ctx,
         frame: crate::runtime::frame::Frame,
     ) -> Result<(), FrameRefusal> {
-        let session = self
-            .session
-            .get_or_init(|| Session {
-                ctx: ctx.clone(),
-                params: self.params.clone(),
-                query: (),
-            });
         let incoming = Incoming::new(frame_bytes(&frame));
-        let _ = session;
         Err(FrameRefusal::new(incoming.rejection()))
     }
-    fn on_close(&self, ctx: &Ctx) {
-        let _ = ctx;
+    fn on_close(&self, _ctx: &Ctx) {
         if let Some(session) = self.session.get() {
             self.shared.handler.dashboard_closed(session);
         }
@@ -468,14 +427,13 @@ impl<H: Handler> ws::Handler for DashboardConnection<H> {
 
 async fn dashboard_upgrade<H: Handler>(
     State(shared): State<Arc<Shared<H>>>,
-    RawQuery(raw_query): RawQuery,
+    RawQuery(_): RawQuery,
     headers: HeaderMap,
     uri: crate::runtime::axum::http::Uri,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let params = super::channels::DashboardParams::default();
     let query = ();
-    let _ = raw_query;
     let hub = shared.sender.hub.clone();
     let connection = DashboardConnection {
         shared,

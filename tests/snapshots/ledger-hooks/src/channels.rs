@@ -73,8 +73,7 @@ impl EntryPostedParams {
         fill_address(Self::ADDRESS, &[])
     }
     /// Reads and checks the parameters (`get` looks one up by name).
-    pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let _ = get;
+    pub fn read(_get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         Ok(EntryPostedParams {})
     }
 }
@@ -91,8 +90,7 @@ impl StatementReadyParams {
         fill_address(Self::ADDRESS, &[])
     }
     /// Reads and checks the parameters (`get` looks one up by name).
-    pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let _ = get;
+    pub fn read(_get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         Ok(StatementReadyParams {})
     }
 }
@@ -109,8 +107,7 @@ impl PaymentsParams {
         fill_address(Self::ADDRESS, &[])
     }
     /// Reads and checks the parameters (`get` looks one up by name).
-    pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let _ = get;
+    pub fn read(_get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         Ok(PaymentsParams {})
     }
 }
@@ -127,8 +124,7 @@ impl CodeHostParams {
         fill_address(Self::ADDRESS, &[])
     }
     /// Reads and checks the parameters (`get` looks one up by name).
-    pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let _ = get;
+    pub fn read(_get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         Ok(CodeHostParams {})
     }
 }
@@ -145,8 +141,7 @@ impl ProviderParams {
         fill_address(Self::ADDRESS, &[])
     }
     /// Reads and checks the parameters (`get` looks one up by name).
-    pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let _ = get;
+    pub fn read(_get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         Ok(ProviderParams {})
     }
 }
@@ -163,8 +158,7 @@ impl DisputesParams {
         fill_address(Self::ADDRESS, &[])
     }
     /// Reads and checks the parameters (`get` looks one up by name).
-    pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let _ = get;
+    pub fn read(_get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         Ok(DisputesParams {})
     }
 }
@@ -246,8 +240,7 @@ impl RefundNoticeParams {
         fill_address(Self::ADDRESS, &[])
     }
     /// Reads and checks the parameters (`get` looks one up by name).
-    pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let _ = get;
+    pub fn read(_get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         Ok(RefundNoticeParams {})
     }
 }

@@ -61,16 +61,12 @@ struct V1MarketdataSymbolPending {}
 
 /// Decodes the frames of one connection: replies complete waiting requests,
 /// everything else becomes an event.
-struct V1MarketdataSymbolDispatch {
-    pending: Arc<V1MarketdataSymbolPending>,
-    tx: WsSender,
-}
+struct V1MarketdataSymbolDispatch {}
 
 impl Dispatch for V1MarketdataSymbolDispatch {
     type Event = V1MarketdataSymbolEvent;
     fn dispatch(&mut self, data: &[u8]) -> Option<V1MarketdataSymbolEvent> {
-        let V1MarketdataSymbolDispatch { pending, tx } = self;
-        let _ = (&pending, &tx);
+        let V1MarketdataSymbolDispatch {} = self;
         let mut incoming = Incoming::new(data);
         if let Some(refusal) = incoming.refusal_report() {
             return Some(V1MarketdataSymbolEvent::Refused(refusal.reason));
@@ -115,15 +111,11 @@ impl V1MarketdataSymbolClient {
         }
         let (events, events_rx) = mpsc::channel(options.events.max(1));
         let pending = Arc::new(V1MarketdataSymbolPending {});
-        let shared = pending.clone();
         let (tx, task) = WsClient::connect_with(
             url,
             options.ws.clone(),
             events,
-            move |tx| V1MarketdataSymbolDispatch {
-                pending: shared,
-                tx,
-            },
+            move |_tx| V1MarketdataSymbolDispatch {},
         );
         V1MarketdataSymbolClient {
             tx,

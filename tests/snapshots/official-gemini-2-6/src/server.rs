@@ -28,13 +28,9 @@ use crate::runtime::endpoint::{
 /// request's operation and correlation id, so the peer's request fails at once.
 pub trait Handler: Send + Sync + 'static {
     /// A connection on `/v1/marketdata/{symbol}` opened (it is subscribed to its concrete address).
-    fn v1_marketdata_symbol_opened(&self, session: &V1MarketdataSymbolSession) {
-        let _ = session;
-    }
+    fn v1_marketdata_symbol_opened(&self, _session: &V1MarketdataSymbolSession) {}
     /// A connection on `/v1/marketdata/{symbol}` closed.
-    fn v1_marketdata_symbol_closed(&self, session: &V1MarketdataSymbolSession) {
-        let _ = session;
-    }
+    fn v1_marketdata_symbol_closed(&self, _session: &V1MarketdataSymbolSession) {}
 }
 
 /// Server settings.
@@ -195,22 +191,13 @@ impl<H: Handler> ws::Handler for V1MarketdataSymbolConnection<H> {
     }
     async fn on_frame(
         &self,
-        ctx: &Ctx,
+        _ctx: &Ctx,
         frame: crate::runtime::frame::Frame,
     ) -> Result<(), FrameRefusal> {
-        let session = self
-            .session
-            .get_or_init(|| Session {
-                ctx: ctx.clone(),
-                params: self.params.clone(),
-                query: self.query.clone(),
-            });
         let incoming = Incoming::new(frame_bytes(&frame));
-        let _ = session;
         Err(FrameRefusal::new(incoming.rejection()))
     }
-    fn on_close(&self, ctx: &Ctx) {
-        let _ = ctx;
+    fn on_close(&self, _ctx: &Ctx) {
         if let Some(session) = self.session.get() {
             self.shared.handler.v1_marketdata_symbol_closed(session);
         }

@@ -61,16 +61,12 @@ struct MarketDataV1Pending {}
 
 /// Decodes the frames of one connection: replies complete waiting requests,
 /// everything else becomes an event.
-struct MarketDataV1Dispatch {
-    pending: Arc<MarketDataV1Pending>,
-    tx: WsSender,
-}
+struct MarketDataV1Dispatch {}
 
 impl Dispatch for MarketDataV1Dispatch {
     type Event = MarketDataV1Event;
     fn dispatch(&mut self, data: &[u8]) -> Option<MarketDataV1Event> {
-        let MarketDataV1Dispatch { pending, tx } = self;
-        let _ = (&pending, &tx);
+        let MarketDataV1Dispatch {} = self;
         let mut incoming = Incoming::new(data);
         if let Some(refusal) = incoming.refusal_report() {
             return Some(MarketDataV1Event::Refused(refusal.reason));
@@ -115,15 +111,11 @@ impl MarketDataV1Client {
         }
         let (events, events_rx) = mpsc::channel(options.events.max(1));
         let pending = Arc::new(MarketDataV1Pending {});
-        let shared = pending.clone();
         let (tx, task) = WsClient::connect_with(
             url,
             options.ws.clone(),
             events,
-            move |tx| MarketDataV1Dispatch {
-                pending: shared,
-                tx,
-            },
+            move |_tx| MarketDataV1Dispatch {},
         );
         MarketDataV1Client {
             tx,

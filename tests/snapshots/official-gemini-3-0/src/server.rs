@@ -28,13 +28,9 @@ use crate::runtime::endpoint::{
 /// request's operation and correlation id, so the peer's request fails at once.
 pub trait Handler: Send + Sync + 'static {
     /// A connection on `/v1/marketdata/{symbol}` opened (it is subscribed to its concrete address).
-    fn market_data_v1_opened(&self, session: &MarketDataV1Session) {
-        let _ = session;
-    }
+    fn market_data_v1_opened(&self, _session: &MarketDataV1Session) {}
     /// A connection on `/v1/marketdata/{symbol}` closed.
-    fn market_data_v1_closed(&self, session: &MarketDataV1Session) {
-        let _ = session;
-    }
+    fn market_data_v1_closed(&self, _session: &MarketDataV1Session) {}
 }
 
 /// Server settings.
@@ -192,22 +188,13 @@ impl<H: Handler> ws::Handler for MarketDataV1Connection<H> {
     }
     async fn on_frame(
         &self,
-        ctx: &Ctx,
+        _ctx: &Ctx,
         frame: crate::runtime::frame::Frame,
     ) -> Result<(), FrameRefusal> {
-        let session = self
-            .session
-            .get_or_init(|| Session {
-                ctx: ctx.clone(),
-                params: self.params.clone(),
-                query: self.query.clone(),
-            });
         let incoming = Incoming::new(frame_bytes(&frame));
-        let _ = session;
         Err(FrameRefusal::new(incoming.rejection()))
     }
-    fn on_close(&self, ctx: &Ctx) {
-        let _ = ctx;
+    fn on_close(&self, _ctx: &Ctx) {
         if let Some(session) = self.session.get() {
             self.shared.handler.market_data_v1_closed(session);
         }

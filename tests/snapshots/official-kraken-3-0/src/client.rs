@@ -73,14 +73,12 @@ struct KrakenWebsocketsApiPending {
 /// everything else becomes an event.
 struct KrakenWebsocketsApiDispatch {
     pending: Arc<KrakenWebsocketsApiPending>,
-    tx: WsSender,
 }
 
 impl Dispatch for KrakenWebsocketsApiDispatch {
     type Event = KrakenWebsocketsApiEvent;
     fn dispatch(&mut self, data: &[u8]) -> Option<KrakenWebsocketsApiEvent> {
-        let KrakenWebsocketsApiDispatch { pending, tx } = self;
-        let _ = (&pending, &tx);
+        let KrakenWebsocketsApiDispatch { pending } = self;
         let mut incoming = Incoming::new(data);
         if let Some(refusal) = incoming.refusal_report() {
             if refusal.operation.as_deref() == Some("receivePing") {
@@ -215,9 +213,8 @@ impl KrakenWebsocketsApiClient {
             url,
             options.ws.clone(),
             events,
-            move |tx| KrakenWebsocketsApiDispatch {
+            move |_tx| KrakenWebsocketsApiDispatch {
                 pending: shared,
-                tx,
             },
         );
         KrakenWebsocketsApiClient {

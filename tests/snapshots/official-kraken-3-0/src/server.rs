@@ -26,13 +26,9 @@ use crate::runtime::endpoint::{frame_bytes, outgoing_frame, Incoming};
 /// request's operation and correlation id, so the peer's request fails at once.
 pub trait Handler: Send + Sync + 'static {
     /// A connection on `/` opened (it is subscribed to its concrete address).
-    fn kraken_websockets_api_opened(&self, session: &KrakenWebsocketsApiSession) {
-        let _ = session;
-    }
+    fn kraken_websockets_api_opened(&self, _session: &KrakenWebsocketsApiSession) {}
     /// A connection on `/` closed.
-    fn kraken_websockets_api_closed(&self, session: &KrakenWebsocketsApiSession) {
-        let _ = session;
-    }
+    fn kraken_websockets_api_closed(&self, _session: &KrakenWebsocketsApiSession) {}
     /// A client sent a message on `/`.
     ///
     /// Operation `receivePing`.
@@ -357,7 +353,6 @@ impl<H: Handler> ws::Handler for KrakenWebsocketsApiConnection<H> {
                 .send(ctx.conn, frame)
                 .map_err(|e| FrameRefusal::new(e.to_string()));
         }
-        let _ = session;
         Err(
             incoming
                 .refusal(
@@ -383,8 +378,7 @@ impl<H: Handler> ws::Handler for KrakenWebsocketsApiConnection<H> {
                 ),
         )
     }
-    fn on_close(&self, ctx: &Ctx) {
-        let _ = ctx;
+    fn on_close(&self, _ctx: &Ctx) {
         if let Some(session) = self.session.get() {
             self.shared.handler.kraken_websockets_api_closed(session);
         }
@@ -393,14 +387,13 @@ impl<H: Handler> ws::Handler for KrakenWebsocketsApiConnection<H> {
 
 async fn kraken_websockets_api_upgrade<H: Handler>(
     State(shared): State<Arc<Shared<H>>>,
-    RawQuery(raw_query): RawQuery,
+    RawQuery(_): RawQuery,
     headers: HeaderMap,
     uri: crate::runtime::axum::http::Uri,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let params = super::channels::KrakenWebsocketsApiParams::default();
     let query = ();
-    let _ = raw_query;
     let hub = shared.sender.hub.clone();
     let connection = KrakenWebsocketsApiConnection {
         shared,

@@ -53,8 +53,7 @@ impl CurrencyExchangeParams {
         fill_address(Self::ADDRESS, &[])
     }
     /// Reads and checks the parameters (`get` looks one up by name).
-    pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let _ = get;
+    pub fn read(_get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         Ok(CurrencyExchangeParams {})
     }
 }

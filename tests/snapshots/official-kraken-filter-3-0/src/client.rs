@@ -73,14 +73,12 @@ struct CurrencyExchangePending {
 /// everything else becomes an event.
 struct CurrencyExchangeDispatch {
     pending: Arc<CurrencyExchangePending>,
-    tx: WsSender,
 }
 
 impl Dispatch for CurrencyExchangeDispatch {
     type Event = CurrencyExchangeEvent;
     fn dispatch(&mut self, data: &[u8]) -> Option<CurrencyExchangeEvent> {
-        let CurrencyExchangeDispatch { pending, tx } = self;
-        let _ = (&pending, &tx);
+        let CurrencyExchangeDispatch { pending } = self;
         let mut incoming = Incoming::new(data);
         if let Some(refusal) = incoming.refusal_report() {
             if refusal.operation.as_deref() == Some("receivePing") {
@@ -225,9 +223,8 @@ impl CurrencyExchangeClient {
             url,
             options.ws.clone(),
             events,
-            move |tx| CurrencyExchangeDispatch {
+            move |_tx| CurrencyExchangeDispatch {
                 pending: shared,
-                tx,
             },
         );
         CurrencyExchangeClient {

@@ -26,13 +26,9 @@ use crate::runtime::endpoint::{frame_bytes, outgoing_frame, Incoming};
 /// request's operation and correlation id, so the peer's request fails at once.
 pub trait Handler: Send + Sync + 'static {
     /// A connection on `/` opened (it is subscribed to its concrete address).
-    fn currency_exchange_opened(&self, session: &CurrencyExchangeSession) {
-        let _ = session;
-    }
+    fn currency_exchange_opened(&self, _session: &CurrencyExchangeSession) {}
     /// A connection on `/` closed.
-    fn currency_exchange_closed(&self, session: &CurrencyExchangeSession) {
-        let _ = session;
-    }
+    fn currency_exchange_closed(&self, _session: &CurrencyExchangeSession) {}
     /// A client sent a message on `/`.
     ///
     /// Operation `receivePing`.
@@ -376,7 +372,6 @@ impl<H: Handler> ws::Handler for CurrencyExchangeConnection<H> {
                 .send(ctx.conn, frame)
                 .map_err(|e| FrameRefusal::new(e.to_string()));
         }
-        let _ = session;
         Err(
             incoming
                 .refusal(
@@ -402,8 +397,7 @@ impl<H: Handler> ws::Handler for CurrencyExchangeConnection<H> {
                 ),
         )
     }
-    fn on_close(&self, ctx: &Ctx) {
-        let _ = ctx;
+    fn on_close(&self, _ctx: &Ctx) {
         if let Some(session) = self.session.get() {
             self.shared.handler.currency_exchange_closed(session);
         }
@@ -412,14 +406,13 @@ impl<H: Handler> ws::Handler for CurrencyExchangeConnection<H> {
 
 async fn currency_exchange_upgrade<H: Handler>(
     State(shared): State<Arc<Shared<H>>>,
-    RawQuery(raw_query): RawQuery,
+    RawQuery(_): RawQuery,
     headers: HeaderMap,
     uri: crate::runtime::axum::http::Uri,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let params = super::channels::CurrencyExchangeParams::default();
     let query = ();
-    let _ = raw_query;
     let hub = shared.sender.hub.clone();
     let connection = CurrencyExchangeConnection {
         shared,

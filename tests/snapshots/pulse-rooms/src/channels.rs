@@ -167,8 +167,7 @@ impl LobbyParams {
         fill_address(Self::ADDRESS, &[])
     }
     /// Reads and checks the parameters (`get` looks one up by name).
-    pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let _ = get;
+    pub fn read(_get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         Ok(LobbyParams {})
     }
 }

@@ -68,16 +68,12 @@ struct RoomPending {}
 
 /// Decodes the frames of one connection: replies complete waiting requests,
 /// everything else becomes an event.
-struct RoomDispatch {
-    pending: Arc<RoomPending>,
-    tx: WsSender,
-}
+struct RoomDispatch {}
 
 impl Dispatch for RoomDispatch {
     type Event = RoomEvent;
     fn dispatch(&mut self, data: &[u8]) -> Option<RoomEvent> {
-        let RoomDispatch { pending, tx } = self;
-        let _ = (&pending, &tx);
+        let RoomDispatch {} = self;
         let mut incoming = Incoming::new(data);
         if let Some(refusal) = incoming.refusal_report() {
             return Some(RoomEvent::Refused(refusal.reason));
@@ -125,15 +121,11 @@ impl RoomClient {
         }
         let (events, events_rx) = mpsc::channel(options.events.max(1));
         let pending = Arc::new(RoomPending {});
-        let shared = pending.clone();
         let (tx, task) = WsClient::connect_with(
             url,
             options.ws.clone(),
             events,
-            move |tx| RoomDispatch {
-                pending: shared,
-                tx,
-            },
+            move |_tx| RoomDispatch {},
         );
         RoomClient {
             tx,
@@ -217,7 +209,6 @@ impl Dispatch for LobbyDispatch {
     type Event = LobbyEvent;
     fn dispatch(&mut self, data: &[u8]) -> Option<LobbyEvent> {
         let LobbyDispatch { pending, tx } = self;
-        let _ = (&pending, &tx);
         let mut incoming = Incoming::new(data);
         if let Some(refusal) = incoming.refusal_report() {
             if refusal.operation.as_deref() == Some("ping") {

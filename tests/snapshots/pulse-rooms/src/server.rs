@@ -40,13 +40,9 @@ use crate::runtime::axum::body::Bytes;
 /// request's operation and correlation id, so the peer's request fails at once.
 pub trait Handler: Send + Sync + 'static {
     /// A connection on `rooms/{roomId}` opened (it is subscribed to its concrete address).
-    fn room_opened(&self, session: &RoomSession) {
-        let _ = session;
-    }
+    fn room_opened(&self, _session: &RoomSession) {}
     /// A connection on `rooms/{roomId}` closed.
-    fn room_closed(&self, session: &RoomSession) {
-        let _ = session;
-    }
+    fn room_closed(&self, _session: &RoomSession) {}
     /// Post a message
     ///
     /// A member posts a message to the room.
@@ -58,13 +54,9 @@ pub trait Handler: Send + Sync + 'static {
         message: super::messages::Post,
     ) -> impl std::future::Future<Output = Result<(), Reject>> + Send;
     /// A connection on `lobby` opened (it is subscribed to its concrete address).
-    fn lobby_opened(&self, session: &LobbySession) {
-        let _ = session;
-    }
+    fn lobby_opened(&self, _session: &LobbySession) {}
     /// A connection on `lobby` closed.
-    fn lobby_closed(&self, session: &LobbySession) {
-        let _ = session;
-    }
+    fn lobby_closed(&self, _session: &LobbySession) {}
     /// A client checks that the server is alive.
     ///
     /// Operation `ping`.
@@ -315,11 +307,9 @@ impl<H: Handler> ws::Handler for RoomConnection<H> {
                 .await
                 .map_err(FrameRefusal::from);
         }
-        let _ = session;
         Err(FrameRefusal::new(incoming.rejection()))
     }
-    fn on_close(&self, ctx: &Ctx) {
-        let _ = ctx;
+    fn on_close(&self, _ctx: &Ctx) {
         if let Some(session) = self.session.get() {
             self.shared.handler.room_closed(session);
         }
@@ -439,7 +429,6 @@ impl<H: Handler> ws::Handler for LobbyConnection<H> {
                 .complete(ctx.conn.0, id, m)
                 .map_err(|_| FrameRefusal::new("a reply to no pending request"));
         }
-        let _ = session;
         Err(
             incoming
                 .refusal(
@@ -454,7 +443,6 @@ impl<H: Handler> ws::Handler for LobbyConnection<H> {
         )
     }
     fn on_close(&self, ctx: &Ctx) {
-        let _ = ctx;
         self.shared.sender.pending.ask_identity.close_scope(ctx.conn.0);
         if let Some(session) = self.session.get() {
             self.shared.handler.lobby_closed(session);
@@ -464,14 +452,13 @@ impl<H: Handler> ws::Handler for LobbyConnection<H> {
 
 async fn lobby_upgrade<H: Handler>(
     State(shared): State<Arc<Shared<H>>>,
-    RawQuery(raw_query): RawQuery,
+    RawQuery(_): RawQuery,
     headers: HeaderMap,
     uri: crate::runtime::axum::http::Uri,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let params = super::channels::LobbyParams::default();
     let query = ();
-    let _ = raw_query;
     let hub = shared.sender.hub.clone();
     let connection = LobbyConnection {
         shared,
@@ -537,6 +524,5 @@ async fn quotes_post<H: Handler>(
             Err(reject) => reject_response(&reject),
         };
     }
-    let _ = (params, headers);
     error_response(StatusCode::BAD_REQUEST, &incoming.rejection())
 }
