@@ -289,10 +289,10 @@ streetlights_mqtt!(
 streetlights_mqtt!(
     Lights2,
     slm2,
-    ReceiveLightMeasurementParams,
+    LightingMeasuredParams,
     TurnOnParams,
     TurnOffParams,
-    DimLightParams
+    ActionDimParams
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1696,7 +1696,7 @@ macro_rules! streetlights_kafka {
 }
 
 streetlights_kafka!(Kafka3, slk3, LightTurnOnParams, LightingMeasuredParams);
-streetlights_kafka!(Kafka2, slk2, TurnOnParams, ReceiveLightMeasurementParams);
+streetlights_kafka!(Kafka2, slk2, TurnOnParams, LightingMeasuredParams);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_streetlights_official_examples_run_end_to_end() {

@@ -127,6 +127,26 @@ impl Brokers {
 }
 
 /// Why an address cannot be an MQTT topic template (one parameter per level, no wildcards).
+/// The name of a channel keyed by its address (2.x): its last two literal words, numbers and
+/// versions left out (`smartylighting/streetlights/1/0/event/{id}/lighting/measured` →
+/// `lighting_measured`, `fleet/{id}/position` → `fleet_position`); the address itself when it
+/// has no such word.
+pub(crate) fn address_name(address: &str) -> String {
+    let is_version = |w: &str| {
+        let digits = w.trim_start_matches(['v', 'V']);
+        !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
+    };
+    let words: Vec<&str> = address
+        .split(['/', '.'])
+        .filter(|w| !w.is_empty() && !w.contains('{') && !is_version(w))
+        .collect();
+    match words.as_slice() {
+        [] => address.to_owned(),
+        [one] => (*one).to_owned(),
+        [.., a, b] => format!("{a}_{b}"),
+    }
+}
+
 fn mqtt_address_problem(address: &str) -> Option<&'static str> {
     if address.is_empty() {
         return Some("the address is empty");
@@ -270,19 +290,10 @@ fn build_one(api: &Api, broker: Broker, warnings: &mut Vec<Warning>) -> Option<B
                 }
             })
             .collect();
-        // A 2.x channel is keyed by its address: it is named after its first operation
-        // (`receiveLightMeasurement`), not after the address's words.
+        // A 2.x channel is keyed by its address: it is named after the address's last words.
         let cid = ChannelId(ci as u32);
         let base = if channel.address.as_deref() == Some(channel.key.as_str()) {
-            api.operations
-                .iter()
-                .enumerate()
-                .find(|(_, o)| o.channel == cid)
-                .map(|(oi, _)| {
-                    let id = OperationId(oi as u32);
-                    operation_name(api, id, &op_messages(api, id))
-                })
-                .unwrap_or_else(|| channel.key.clone())
+            address_name(&channel.key)
         } else {
             channel.key.clone()
         };
@@ -803,4 +814,24 @@ pub(crate) fn server_doc(api: &Api, id: ServerId, what: &str) -> TokenStream {
         parts.push(line);
     }
     crate::doc_attrs(Some(&parts.join("\n\n")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::address_name;
+
+    #[test]
+    fn channels_keyed_by_their_address_are_named_after_its_last_words() {
+        assert_eq!(
+            address_name("smartylighting/streetlights/1/0/event/{streetlightId}/lighting/measured"),
+            "lighting_measured"
+        );
+        assert_eq!(
+            address_name("smartylighting.streetlights.1.0.action.{streetlightId}.turn.on"),
+            "turn_on"
+        );
+        assert_eq!(address_name("fleet/{vehicleId}/position"), "fleet_position");
+        assert_eq!(address_name("v2/{id}/status"), "status");
+        assert_eq!(address_name("{tenant}/{id}"), "{tenant}/{id}");
+    }
 }

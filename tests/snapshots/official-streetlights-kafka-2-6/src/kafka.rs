@@ -50,11 +50,11 @@ pub fn mtls_connections_config(
 /// Channel `smartylighting.streetlights.1.0.event.{streetlightId}.lighting.measured`: `smartylighting.streetlights.1.0.event.{streetlightId}.lighting.measured`.
 ///
 /// The topic on which measured values may be produced and consumed.
-pub const RECEIVE_LIGHT_MEASUREMENT: &str = "smartylighting.streetlights.1.0.event.{streetlightId}.lighting.measured";
+pub const LIGHTING_MEASURED: &str = "smartylighting.streetlights.1.0.event.{streetlightId}.lighting.measured";
 
 /// The parameters of `smartylighting.streetlights.1.0.event.{streetlightId}.lighting.measured`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ReceiveLightMeasurementParams {
+pub struct LightingMeasuredParams {
     /// The ID of the streetlight.
     pub streetlight_id: String,
 }
@@ -80,11 +80,11 @@ pub struct TurnOffParams {
 }
 
 /// Channel `smartylighting.streetlights.1.0.action.{streetlightId}.dim`: `smartylighting.streetlights.1.0.action.{streetlightId}.dim`.
-pub const DIM_LIGHT: &str = "smartylighting.streetlights.1.0.action.{streetlightId}.dim";
+pub const ACTION_DIM: &str = "smartylighting.streetlights.1.0.action.{streetlightId}.dim";
 
 /// The parameters of `smartylighting.streetlights.1.0.action.{streetlightId}.dim`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct DimLightParams {
+pub struct ActionDimParams {
     /// The ID of the streetlight.
     pub streetlight_id: String,
 }
@@ -112,9 +112,9 @@ static TURN_OFF_TEMPLATE: std::sync::LazyLock<
     Result<KafkaTopic, crate::runtime::kafka_topic::KafkaTopicError>,
 > = std::sync::LazyLock::new(|| KafkaTopic::parse(TURN_OFF));
 
-static DIM_LIGHT_TEMPLATE: std::sync::LazyLock<
+static ACTION_DIM_TEMPLATE: std::sync::LazyLock<
     Result<KafkaTopic, crate::runtime::kafka_topic::KafkaTopicError>,
-> = std::sync::LazyLock::new(|| KafkaTopic::parse(DIM_LIGHT));
+> = std::sync::LazyLock::new(|| KafkaTopic::parse(ACTION_DIM));
 
 /// The producer's client id: `clientId` of the first send operation's binding that
 /// fixes one.
@@ -198,12 +198,12 @@ impl Producer {
     /// Resolves when the broker has the record.
     pub async fn dim_light(
         &self,
-        params: &DimLightParams,
+        params: &ActionDimParams,
         key: Option<&str>,
         message: &super::messages::DimLight,
     ) -> Result<kafka::Delivered, Error> {
         checks::DIM_LIGHT.check_outgoing(message)?;
-        let template = DIM_LIGHT_TEMPLATE
+        let template = ACTION_DIM_TEMPLATE
             .as_ref()
             .map_err(|e| kafka::KafkaError::Topic(e.clone()))?;
         let topic = template
@@ -231,7 +231,7 @@ pub fn subscriptions() -> Result<Vec<String>, Error> {
 }
 
 fn topic_templates() -> Result<Vec<KafkaTopic>, Error> {
-    Ok(vec![KafkaTopic::parse(RECEIVE_LIGHT_MEASUREMENT) ?,])
+    Ok(vec![KafkaTopic::parse(LIGHTING_MEASURED) ?,])
 }
 
 /// Consumer options from the bindings ([`GROUP_ID`], [`CLIENT_ID`], the
@@ -269,7 +269,7 @@ pub trait Handler: Send + Sync + 'static {
     fn receive_light_measurement(
         &self,
         received: Received<
-            ReceiveLightMeasurementParams,
+            LightingMeasuredParams,
             Vec<u8>,
             super::messages::LightMeasured,
         >,
@@ -332,12 +332,12 @@ impl<H: Handler> kafka::Handler for Dispatch<H> {
         };
         match route {
             0usize => {
-                let params = ReceiveLightMeasurementParams {
+                let params = LightingMeasuredParams {
                     streetlight_id: {
                         let value = found
                             .parse("streetlightId")
                             .map_err(crate::runtime::Reject::invalid)?;
-                        checks::RECEIVE_LIGHT_MEASUREMENT_STREETLIGHT_ID
+                        checks::LIGHTING_MEASURED_STREETLIGHT_ID
                             .check_parameter("streetlightId", &value)
                             .map_err(crate::runtime::Reject::invalid)?;
                         value
@@ -384,7 +384,7 @@ pub mod checks {
         "{\"type\":\"object\",\"properties\":{\"percentage\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":100},\"sentAt\":{\"$ref\":\"#/definitions/s3\"}},\"definitions\":{\"s3\":{\"type\":\"string\",\"format\":\"date-time\"}}}",
     );
     /// The schema of parameter `streetlightId` of `smartylighting.streetlights.1.0.event.{streetlightId}.lighting.measured`.
-    pub static RECEIVE_LIGHT_MEASUREMENT_STREETLIGHT_ID: SchemaCheck = SchemaCheck::new(
+    pub static LIGHTING_MEASURED_STREETLIGHT_ID: SchemaCheck = SchemaCheck::new(
         "{\"type\":\"string\"}",
     );
 }

@@ -48,11 +48,11 @@ pub fn production_config(client_id: Option<&str>) -> Result<mqtt::MqttConfig, Er
 /// Channel `smartylighting/streetlights/1/0/event/{streetlightId}/lighting/measured`: `smartylighting/streetlights/1/0/event/{streetlightId}/lighting/measured`.
 ///
 /// The topic on which measured values may be produced and consumed.
-pub const RECEIVE_LIGHT_MEASUREMENT: &str = "smartylighting/streetlights/1/0/event/{streetlightId}/lighting/measured";
+pub const LIGHTING_MEASURED: &str = "smartylighting/streetlights/1/0/event/{streetlightId}/lighting/measured";
 
 /// The parameters of `smartylighting/streetlights/1/0/event/{streetlightId}/lighting/measured`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ReceiveLightMeasurementParams {
+pub struct LightingMeasuredParams {
     /// The ID of the streetlight.
     pub streetlight_id: String,
 }
@@ -78,11 +78,11 @@ pub struct TurnOffParams {
 }
 
 /// Channel `smartylighting/streetlights/1/0/action/{streetlightId}/dim`: `smartylighting/streetlights/1/0/action/{streetlightId}/dim`.
-pub const DIM_LIGHT: &str = "smartylighting/streetlights/1/0/action/{streetlightId}/dim";
+pub const ACTION_DIM: &str = "smartylighting/streetlights/1/0/action/{streetlightId}/dim";
 
 /// The parameters of `smartylighting/streetlights/1/0/action/{streetlightId}/dim`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct DimLightParams {
+pub struct ActionDimParams {
     /// The ID of the streetlight.
     pub streetlight_id: String,
 }
@@ -95,9 +95,9 @@ static TURN_OFF_TEMPLATE: std::sync::LazyLock<
     Result<mqtt::TopicTemplate, mqtt::TopicError>,
 > = std::sync::LazyLock::new(|| mqtt::TopicTemplate::parse(TURN_OFF));
 
-static DIM_LIGHT_TEMPLATE: std::sync::LazyLock<
+static ACTION_DIM_TEMPLATE: std::sync::LazyLock<
     Result<mqtt::TopicTemplate, mqtt::TopicError>,
-> = std::sync::LazyLock::new(|| mqtt::TopicTemplate::parse(DIM_LIGHT));
+> = std::sync::LazyLock::new(|| mqtt::TopicTemplate::parse(ACTION_DIM));
 
 /// Publishes the application's *send* operations (the topic from the channel address
 /// and the parameters; QoS, retain and MQTT 5 properties from the bindings).
@@ -187,11 +187,11 @@ impl Publisher {
     /// [`mqtt::Published::acknowledged`] for the broker's PUBACK / PUBCOMP (QoS 1/2).
     pub async fn dim_light(
         &self,
-        params: &DimLightParams,
+        params: &ActionDimParams,
         message: &super::messages::DimLight,
     ) -> Result<mqtt::Published, Error> {
         checks::DIM_LIGHT.check_outgoing(message)?;
-        let template = DIM_LIGHT_TEMPLATE
+        let template = ACTION_DIM_TEMPLATE
             .as_ref()
             .map_err(|e| mqtt::MqttError::Topic(e.clone()))?;
         let topic = template
@@ -234,17 +234,13 @@ pub trait Handler: Send + Sync + 'static {
     /// Operation `receiveLightMeasurement`.
     fn receive_light_measurement(
         &self,
-        received: Received<ReceiveLightMeasurementParams, super::messages::LightMeasured>,
+        received: Received<LightingMeasuredParams, super::messages::LightMeasured>,
     ) -> impl Future<Output = Result<(), Reject>> + Send;
 }
 
 /// The subscriptions of the receive operations, in route order.
 pub fn subscriptions() -> Result<Vec<mqtt::Subscription>, Error> {
-    Ok(
-        vec![
-            mqtt::Subscription::new(RECEIVE_LIGHT_MEASUREMENT, mqtt::Qos::AtLeastOnce) ?,
-        ],
-    )
+    Ok(vec![mqtt::Subscription::new(LIGHTING_MEASURED, mqtt::Qos::AtLeastOnce) ?,])
 }
 
 /// Starts a client that subscribes to every receive operation's topic and hands what
@@ -267,13 +263,13 @@ impl<H: Handler> mqtt::Handler for Dispatch<H> {
     ) -> Result<(), Reject> {
         match delivery.route {
             0usize => {
-                let params = ReceiveLightMeasurementParams {
+                let params = LightingMeasuredParams {
                     streetlight_id: {
                         let value = delivery
                             .params
                             .parse("streetlightId")
                             .map_err(crate::runtime::Reject::invalid)?;
-                        checks::RECEIVE_LIGHT_MEASUREMENT_STREETLIGHT_ID
+                        checks::LIGHTING_MEASURED_STREETLIGHT_ID
                             .check_parameter("streetlightId", &value)
                             .map_err(crate::runtime::Reject::invalid)?;
                         value
@@ -319,7 +315,7 @@ pub mod checks {
         "{\"type\":\"object\",\"properties\":{\"percentage\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":100},\"sentAt\":{\"$ref\":\"#/definitions/s3\"}},\"definitions\":{\"s3\":{\"type\":\"string\",\"format\":\"date-time\"}}}",
     );
     /// The schema of parameter `streetlightId` of `smartylighting/streetlights/1/0/event/{streetlightId}/lighting/measured`.
-    pub static RECEIVE_LIGHT_MEASUREMENT_STREETLIGHT_ID: SchemaCheck = SchemaCheck::new(
+    pub static LIGHTING_MEASURED_STREETLIGHT_ID: SchemaCheck = SchemaCheck::new(
         "{\"type\":\"string\"}",
     );
 }
