@@ -71,6 +71,214 @@ fn modules(files: &[File]) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// What a module of the generated crate declares, for the README's usage snippets.
+#[derive(Default)]
+struct Declared {
+    /// The methods of its `Handler` trait (the receive operations).
+    handler: Vec<String>,
+    /// The public functions of its top level (`broker_config`, `subscribe`, …).
+    functions: Vec<String>,
+    /// Public methods by the type they are implemented on (`Sender`, `Publisher`, …).
+    methods: Vec<(String, String)>,
+    /// Public structs.
+    structs: Vec<String>,
+}
+
+fn declared(files: &[File], module: &str) -> Option<Declared> {
+    let path = std::path::Path::new("src").join(format!("{module}.rs"));
+    let file = files.iter().find(|f| f.path == path)?;
+    let parsed = syn::parse_file(&file.contents).ok()?;
+    let public = |v: &syn::Visibility| matches!(v, syn::Visibility::Public(_));
+    let mut d = Declared::default();
+    for item in &parsed.items {
+        match item {
+            syn::Item::Trait(t) if t.ident == "Handler" => {
+                d.handler = t
+                    .items
+                    .iter()
+                    .filter_map(|i| match i {
+                        syn::TraitItem::Fn(f) if f.default.is_none() => {
+                            Some(f.sig.ident.to_string())
+                        }
+                        _ => None,
+                    })
+                    .collect();
+            }
+            syn::Item::Fn(f) if public(&f.vis) => d.functions.push(f.sig.ident.to_string()),
+            syn::Item::Struct(st) if public(&st.vis) => d.structs.push(st.ident.to_string()),
+            syn::Item::Impl(i) if i.trait_.is_none() => {
+                let syn::Type::Path(ty) = i.self_ty.as_ref() else {
+                    continue;
+                };
+                let Some(name) = ty.path.segments.last().map(|s| s.ident.to_string()) else {
+                    continue;
+                };
+                for it in &i.items {
+                    if let syn::ImplItem::Fn(f) = it
+                        && public(&f.vis)
+                    {
+                        d.methods.push((name.clone(), f.sig.ident.to_string()));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(d)
+}
+
+impl Declared {
+    /// The first public method of `ty` that is not a constructor or an accessor.
+    fn operation(&self, ty: &str, skip: &[&str]) -> Option<&str> {
+        self.methods
+            .iter()
+            .filter(|(t, _)| t == ty)
+            .map(|(_, m)| m.as_str())
+            .find(|m| !skip.contains(m))
+    }
+
+    fn handler_lines(&self) -> String {
+        self.handler
+            .iter()
+            .map(|m| format!("    // async fn {m}(&self, …) -> Result<…, Reject> {{ … }}\n"))
+            .collect()
+    }
+}
+
+/// One usage snippet per protocol module of the crate, written with the names the crate
+/// really has: (heading, Rust code).
+fn usage(files: &[File], krate: &str) -> Vec<serde_json::Value> {
+    const ACCESSORS: &[&str] = &[
+        "new",
+        "start",
+        "client",
+        "inner",
+        "sender",
+        "router",
+        "shutdown",
+        "webhooks",
+        "subscriptions",
+        "resume_webhooks",
+        "stats",
+        "run",
+        "url",
+        "subscriber",
+    ];
+    let mut out = Vec::new();
+    let mut push = |title: &str, code: String| {
+        out.push(serde_json::json!({ "title": title, "code": code }));
+    };
+    if let Some(d) = declared(files, "server") {
+        let fallible = files.iter().any(|f| {
+            f.path == std::path::Path::new("src/server.rs")
+                && f.contents
+                    .contains("pub fn new(config: Config) -> Result<Self, Error>")
+        });
+        let new = if fallible { "?" } else { "" };
+        let send = d
+            .operation("Sender", ACCESSORS)
+            .map(|m| {
+                format!("let out = server.sender();   // out.{m}(…) sends, to one peer or to all\n")
+            })
+            .unwrap_or_default();
+        push(
+            "Server",
+            format!(
+                "use {krate}::server::{{Config, Handler, Server}};\nuse {krate}::Reject;\n\nstruct App;\nimpl Handler for App {{\n{}}}\n\nlet server = Server::new(Config::default()){new};\n{send}let listener = tokio::net::TcpListener::bind(\"127.0.0.1:8080\").await?;\n{krate}::runtime::axum::serve(listener, server.router(App)).await?;\n",
+                d.handler_lines()
+            ),
+        );
+    }
+    if let Some(d) = declared(files, "client")
+        && let Some(client) = d.structs.iter().find(|s| s.ends_with("Client"))
+    {
+        let op = d
+            .operation(
+                client,
+                &[
+                    "connect",
+                    "new",
+                    "url",
+                    "state",
+                    "wait_connected",
+                    "next",
+                    "dropped_events",
+                    "with_timeout",
+                    "subscribe",
+                    "subscriber",
+                    "wait_for",
+                ],
+            )
+            .map(|m| {
+                format!("// client.{m}(…) sends; a failure is an `Error` whose `kind()` says why\n")
+            })
+            .unwrap_or_default();
+        let connects = d.methods.iter().any(|(t, m)| t == client && m == "connect");
+        let open = if connects {
+            format!(
+                "let client = {client}::connect(server_url, &params, …, ClientOptions::default());\n"
+            )
+        } else {
+            format!("let client = {client}::new(server_url, …);\n")
+        };
+        push("Client", format!("use {krate}::client::*;\n\n{open}{op}"));
+    }
+    for (module, title, sender, start) in [
+        ("mqtt", "MQTT", "Publisher", "subscribe"),
+        ("kafka", "Kafka", "Producer", "Consumer::new"),
+    ] {
+        let Some(d) = declared(files, module) else {
+            continue;
+        };
+        let config = d
+            .functions
+            .iter()
+            .find(|f| f.ends_with("_config") && *f != "consumer_config")
+            .cloned()
+            .unwrap_or_else(|| "config".to_owned());
+        let config_args = if module == "mqtt" {
+            "None"
+        } else {
+            "&credentials"
+        };
+        let op = d
+            .operation(sender, ACCESSORS)
+            .map(|m| {
+                format!(
+                    "// {}.{m}(…).await? sends; a failure is an `Error`\n",
+                    sender.to_lowercase()
+                )
+            })
+            .unwrap_or_default();
+        let handler = if d.handler.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "struct App;\nimpl {module}::Handler for App {{\n{}}}\n// {module}::{start}(…) hands what arrives to App\n",
+                d.handler_lines()
+            )
+        };
+        let ctor = if module == "mqtt" {
+            "start(config.clone())"
+        } else {
+            "new(&config)"
+        };
+        let reject = if d.handler.is_empty() {
+            String::new()
+        } else {
+            format!("use {krate}::Reject;\n")
+        };
+        push(
+            title,
+            format!(
+                "use {krate}::{module};\n{reject}\nlet config = {module}::{config}({config_args})?;\n{handler}let {} = {module}::{sender}::{ctor}?;\n{op}",
+                sender.to_lowercase(),
+            ),
+        );
+    }
+    out
+}
+
 /// The number of public types in the generated `src/types.rs`.
 fn type_count(files: &[File]) -> usize {
     files
@@ -142,6 +350,10 @@ pub(crate) fn render_template(
     ctx.insert("vendored", &(settings.runtime == Runtime::Vendored));
     ctx.insert("type_count", &type_count(contents.files));
     ctx.insert("modules", &modules(contents.files));
+    ctx.insert(
+        "usage",
+        &usage(contents.files, &settings.crate_name.replace('-', "_")),
+    );
     ctx.insert("message_count", &api.messages.len());
     let dep = match &settings.runtime {
         Runtime::Path(p) => format!("path = {}", serde_json::to_string(p).unwrap_or_default()),
