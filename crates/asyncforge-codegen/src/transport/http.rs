@@ -218,7 +218,7 @@ fn per_message(
         let c = call(quote!(message), op.messages[0]);
         return quote!(#c);
     }
-    let en = format_ident!("{}", message_enum_name(op));
+    let en = format_ident!("{}", cx.enum_name(&op.messages, &message_enum_name(op)));
     let arms = op.messages.iter().map(|m| {
         let v = format_ident!("{}", cx.msg_name(*m));
         let c = call(quote!(m), *m);
@@ -745,7 +745,7 @@ fn receiver_parts(cx: &Ctx<'_>, e: &Endpoint, p: &mut ServerParts) {
             quote!()
         };
         let wrapped = if op.messages.len() > 1 {
-            let en = format_ident!("{}", message_enum_name(op));
+            let en = format_ident!("{}", cx.enum_name(&op.messages, &message_enum_name(op)));
             quote!(super::channels::#en::from(message))
         } else {
             quote!(message)

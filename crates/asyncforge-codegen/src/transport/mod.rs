@@ -59,6 +59,39 @@ struct Ctx<'a> {
     space: &'a TypeSpace<'a>,
     messages: &'a [MessageTypes],
     parts: &'a Parts,
+    /// One enum per set of messages: its name and the operations (and replies) it serves,
+    /// named after the first.
+    enums: BTreeMap<Vec<MessageId>, (String, Vec<String>)>,
+}
+
+/// The message sets of several messages (operations' and replies'), each named after the
+/// first operation that has it.
+fn message_sets(api: &Api, model: &Model) -> BTreeMap<Vec<MessageId>, (String, Vec<String>)> {
+    let mut sets: BTreeMap<Vec<MessageId>, (String, Vec<String>)> = BTreeMap::new();
+    for e in &model.endpoints {
+        for op in e.receive.iter().chain(&e.send) {
+            let key = &api.operation(op.id).key;
+            let mut add = |ids: &[MessageId], name: String, what: String| {
+                if ids.len() > 1 {
+                    let entry = sets
+                        .entry(ids.to_vec())
+                        .or_insert_with(|| (name, Vec::new()));
+                    if !entry.1.contains(&what) {
+                        entry.1.push(what);
+                    }
+                }
+            };
+            add(
+                &op.messages,
+                message_enum_name(op),
+                format!("operation `{key}`"),
+            );
+            if let Some(r) = &op.reply {
+                add(r, reply_enum_name(op), format!("operation `{key}`'s reply"));
+            }
+        }
+    }
+    sets
 }
 
 fn lit(s: &str) -> proc_macro2::Literal {
@@ -84,14 +117,23 @@ impl Ctx<'_> {
         quote!(super::channels::checks::#c)
     }
 
-    /// The type of an operation's message set: the message itself, or the generated enum.
+    /// The type of an operation's message set: the message itself, or the enum of that set
+    /// (one per set, whichever operations share it).
     fn set_ty(&self, ids: &[MessageId], enum_name: &str) -> TokenStream {
         if ids.len() == 1 {
             self.msg_ty(ids[0])
         } else {
-            let n = format_ident!("{}", enum_name);
+            let n = format_ident!("{}", self.enum_name(ids, enum_name));
             quote!(super::channels::#n)
         }
+    }
+
+    /// The name of the enum of a set of several messages (`fallback` for a set no operation
+    /// has, which does not happen).
+    fn enum_name<'s>(&'s self, ids: &[MessageId], fallback: &'s str) -> &'s str {
+        self.enums
+            .get(ids)
+            .map_or(fallback, |(name, _)| name.as_str())
     }
 
     /// The statement that checks `message`, of the set `ids`, against its schema before it
@@ -185,6 +227,7 @@ pub fn emit(
         space,
         messages,
         parts,
+        enums: message_sets(api, model),
     };
     Emitted {
         channels: channels(&cx, model),
@@ -410,17 +453,10 @@ fn channels(cx: &Ctx<'_>, model: &Model) -> TokenStream {
                 }
             }
         });
-        // One enum per operation with several messages (and per reply with several).
-        for op in e.receive.iter().chain(&e.send) {
-            if op.messages.len() > 1 {
-                items.push(message_enum(cx, &message_enum_name(op), &op.messages, op));
-            }
-            if let Some(r) = &op.reply
-                && r.len() > 1
-            {
-                items.push(message_enum(cx, &reply_enum_name(op), r, op));
-            }
-        }
+    }
+    // One enum per set of several messages, whichever operations and replies share it.
+    for (ids, (name, users)) in &cx.enums {
+        items.push(message_enum(cx, name, ids, users));
     }
     quote! {
         use crate::runtime::codegen::*;
@@ -429,17 +465,9 @@ fn channels(cx: &Ctx<'_>, model: &Model) -> TokenStream {
     }
 }
 
-fn message_enum(cx: &Ctx<'_>, name: &str, ids: &[MessageId], op: &Op) -> TokenStream {
+fn message_enum(cx: &Ctx<'_>, name: &str, ids: &[MessageId], users: &[String]) -> TokenStream {
     let ident = format_ident!("{}", name);
-    let doc = format!(
-        " The messages of operation `{}`{}.",
-        cx.api.operation(op.id).key,
-        if name.ends_with("Reply") {
-            "'s reply"
-        } else {
-            ""
-        }
-    );
+    let doc = format!(" The messages of {}.", users.join(", "));
     let variants: Vec<proc_macro2::Ident> = ids
         .iter()
         .map(|m| format_ident!("{}", cx.msg_name(*m)))
@@ -1915,5 +1943,63 @@ fn sse_client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
 
             #(#posts)*
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::model::tests::api;
+
+    /// A channel whose application sends and receives the same two messages.
+    const SAME_SET: &str = "asyncapi: 3.0.0
+info: {title: Chat, version: '1'}
+servers: {s: {host: h, protocol: ws}}
+channels:
+  room:
+    address: room
+    messages:
+      text: {payload: {type: object, properties: {text: {type: string}}}}
+      emoji: {payload: {type: object, properties: {emoji: {type: string}}}}
+operations:
+  say:
+    action: receive
+    channel: {$ref: '#/channels/room'}
+  relay:
+    action: send
+    channel: {$ref: '#/channels/room'}
+";
+
+    #[test]
+    fn one_enum_serves_every_operation_with_the_same_messages() {
+        let api = api(SAME_SET);
+        let generated = crate::generate(&api, &crate::Settings::new("chat")).expect("generates");
+        let channels = generated
+            .files
+            .iter()
+            .find(|f| f.path.ends_with("channels.rs"))
+            .expect("channels.rs");
+        assert_eq!(
+            channels.contents.matches("pub enum ").count(),
+            1,
+            "{}",
+            channels.contents
+        );
+        assert!(
+            channels
+                .contents
+                .contains("The messages of operation `say`, operation `relay`."),
+            "{}",
+            channels.contents
+        );
+        let server = generated
+            .files
+            .iter()
+            .find(|f| f.path.ends_with("server.rs"))
+            .expect("server.rs");
+        assert!(
+            !server.contents.contains("channels::Relay"),
+            "{}",
+            server.contents
+        );
     }
 }

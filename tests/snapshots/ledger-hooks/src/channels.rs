@@ -163,71 +163,6 @@ impl DisputesParams {
     }
 }
 
-/// The messages of operation `disputeEvent`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DisputeEvent {
-    /// Message `disputeOpened`.
-    DisputeOpened(super::messages::DisputeOpened),
-    /// Message `disputeClosed`.
-    DisputeClosed(super::messages::DisputeClosed),
-}
-
-impl From<super::messages::DisputeOpened> for DisputeEvent {
-    fn from(m: super::messages::DisputeOpened) -> Self {
-        DisputeEvent::DisputeOpened(m)
-    }
-}
-
-impl From<super::messages::DisputeClosed> for DisputeEvent {
-    fn from(m: super::messages::DisputeClosed) -> Self {
-        DisputeEvent::DisputeClosed(m)
-    }
-}
-
-impl DisputeEvent {
-    /// Checks the message against its schema before it is sent, when outgoing checks
-    /// are on (`runtime::validate::check_outgoing`).
-    pub fn check_outgoing(&self) -> Result<(), crate::runtime::validate::Invalid> {
-        match self {
-            DisputeEvent::DisputeOpened(m) => checks::DISPUTE_OPENED.check_outgoing(m),
-            DisputeEvent::DisputeClosed(m) => checks::DISPUTE_CLOSED.check_outgoing(m),
-        }
-    }
-}
-
-impl Outgoing for DisputeEvent {
-    fn name(&self) -> &'static str {
-        match self {
-            DisputeEvent::DisputeOpened(m) => m.name(),
-            DisputeEvent::DisputeClosed(m) => m.name(),
-        }
-    }
-    fn content_type(&self) -> Option<&'static str> {
-        match self {
-            DisputeEvent::DisputeOpened(m) => m.content_type(),
-            DisputeEvent::DisputeClosed(m) => m.content_type(),
-        }
-    }
-    fn correlation_pointer(&self) -> Option<&'static str> {
-        match self {
-            DisputeEvent::DisputeOpened(m) => m.correlation_pointer(),
-            DisputeEvent::DisputeClosed(m) => m.correlation_pointer(),
-        }
-    }
-    fn to_bytes(&self) -> Result<Vec<u8>, CodecError> {
-        match self {
-            DisputeEvent::DisputeOpened(m) => m.to_bytes(),
-            DisputeEvent::DisputeClosed(m) => m.to_bytes(),
-        }
-    }
-    fn typed_correlation(&self) -> crate::runtime::message::Correlation {
-        match self {
-            DisputeEvent::DisputeOpened(m) => Message::correlation(m),
-            DisputeEvent::DisputeClosed(m) => Message::correlation(m),
-        }
-    }
-}
-
 /// Parameters of the channel address `hooks/refund-issued`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct RefundNoticeParams {}
@@ -320,5 +255,70 @@ impl CounterParams {
                 parameter("counterId", &value, None)?
             },
         })
+    }
+}
+
+/// The messages of operation `disputeEvent`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DisputeEvent {
+    /// Message `disputeOpened`.
+    DisputeOpened(super::messages::DisputeOpened),
+    /// Message `disputeClosed`.
+    DisputeClosed(super::messages::DisputeClosed),
+}
+
+impl From<super::messages::DisputeOpened> for DisputeEvent {
+    fn from(m: super::messages::DisputeOpened) -> Self {
+        DisputeEvent::DisputeOpened(m)
+    }
+}
+
+impl From<super::messages::DisputeClosed> for DisputeEvent {
+    fn from(m: super::messages::DisputeClosed) -> Self {
+        DisputeEvent::DisputeClosed(m)
+    }
+}
+
+impl DisputeEvent {
+    /// Checks the message against its schema before it is sent, when outgoing checks
+    /// are on (`runtime::validate::check_outgoing`).
+    pub fn check_outgoing(&self) -> Result<(), crate::runtime::validate::Invalid> {
+        match self {
+            DisputeEvent::DisputeOpened(m) => checks::DISPUTE_OPENED.check_outgoing(m),
+            DisputeEvent::DisputeClosed(m) => checks::DISPUTE_CLOSED.check_outgoing(m),
+        }
+    }
+}
+
+impl Outgoing for DisputeEvent {
+    fn name(&self) -> &'static str {
+        match self {
+            DisputeEvent::DisputeOpened(m) => m.name(),
+            DisputeEvent::DisputeClosed(m) => m.name(),
+        }
+    }
+    fn content_type(&self) -> Option<&'static str> {
+        match self {
+            DisputeEvent::DisputeOpened(m) => m.content_type(),
+            DisputeEvent::DisputeClosed(m) => m.content_type(),
+        }
+    }
+    fn correlation_pointer(&self) -> Option<&'static str> {
+        match self {
+            DisputeEvent::DisputeOpened(m) => m.correlation_pointer(),
+            DisputeEvent::DisputeClosed(m) => m.correlation_pointer(),
+        }
+    }
+    fn to_bytes(&self) -> Result<Vec<u8>, CodecError> {
+        match self {
+            DisputeEvent::DisputeOpened(m) => m.to_bytes(),
+            DisputeEvent::DisputeClosed(m) => m.to_bytes(),
+        }
+    }
+    fn typed_correlation(&self) -> crate::runtime::message::Correlation {
+        match self {
+            DisputeEvent::DisputeOpened(m) => Message::correlation(m),
+            DisputeEvent::DisputeClosed(m) => Message::correlation(m),
+        }
     }
 }

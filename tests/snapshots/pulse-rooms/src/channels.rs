@@ -90,71 +90,6 @@ impl RoomParams {
     }
 }
 
-/// The messages of operation `relayMessage`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RelayMessage {
-    /// Message `relayed`.
-    Relayed(super::messages::Relayed),
-    /// Message `presence`.
-    Presence(super::messages::Presence),
-}
-
-impl From<super::messages::Relayed> for RelayMessage {
-    fn from(m: super::messages::Relayed) -> Self {
-        RelayMessage::Relayed(m)
-    }
-}
-
-impl From<super::messages::Presence> for RelayMessage {
-    fn from(m: super::messages::Presence) -> Self {
-        RelayMessage::Presence(m)
-    }
-}
-
-impl RelayMessage {
-    /// Checks the message against its schema before it is sent, when outgoing checks
-    /// are on (`runtime::validate::check_outgoing`).
-    pub fn check_outgoing(&self) -> Result<(), crate::runtime::validate::Invalid> {
-        match self {
-            RelayMessage::Relayed(m) => checks::RELAYED.check_outgoing(m),
-            RelayMessage::Presence(m) => checks::PRESENCE.check_outgoing(m),
-        }
-    }
-}
-
-impl Outgoing for RelayMessage {
-    fn name(&self) -> &'static str {
-        match self {
-            RelayMessage::Relayed(m) => m.name(),
-            RelayMessage::Presence(m) => m.name(),
-        }
-    }
-    fn content_type(&self) -> Option<&'static str> {
-        match self {
-            RelayMessage::Relayed(m) => m.content_type(),
-            RelayMessage::Presence(m) => m.content_type(),
-        }
-    }
-    fn correlation_pointer(&self) -> Option<&'static str> {
-        match self {
-            RelayMessage::Relayed(m) => m.correlation_pointer(),
-            RelayMessage::Presence(m) => m.correlation_pointer(),
-        }
-    }
-    fn to_bytes(&self) -> Result<Vec<u8>, CodecError> {
-        match self {
-            RelayMessage::Relayed(m) => m.to_bytes(),
-            RelayMessage::Presence(m) => m.to_bytes(),
-        }
-    }
-    fn typed_correlation(&self) -> crate::runtime::message::Correlation {
-        match self {
-            RelayMessage::Relayed(m) => Message::correlation(m),
-            RelayMessage::Presence(m) => Message::correlation(m),
-        }
-    }
-}
-
 /// Parameters of the channel address `lobby`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct LobbyParams {}
@@ -219,5 +154,70 @@ impl QuotesParams {
                 parameter("symbol", &value, Some(&checks::QUOTES_SYMBOL))?
             },
         })
+    }
+}
+
+/// The messages of operation `relayMessage`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RelayMessage {
+    /// Message `relayed`.
+    Relayed(super::messages::Relayed),
+    /// Message `presence`.
+    Presence(super::messages::Presence),
+}
+
+impl From<super::messages::Relayed> for RelayMessage {
+    fn from(m: super::messages::Relayed) -> Self {
+        RelayMessage::Relayed(m)
+    }
+}
+
+impl From<super::messages::Presence> for RelayMessage {
+    fn from(m: super::messages::Presence) -> Self {
+        RelayMessage::Presence(m)
+    }
+}
+
+impl RelayMessage {
+    /// Checks the message against its schema before it is sent, when outgoing checks
+    /// are on (`runtime::validate::check_outgoing`).
+    pub fn check_outgoing(&self) -> Result<(), crate::runtime::validate::Invalid> {
+        match self {
+            RelayMessage::Relayed(m) => checks::RELAYED.check_outgoing(m),
+            RelayMessage::Presence(m) => checks::PRESENCE.check_outgoing(m),
+        }
+    }
+}
+
+impl Outgoing for RelayMessage {
+    fn name(&self) -> &'static str {
+        match self {
+            RelayMessage::Relayed(m) => m.name(),
+            RelayMessage::Presence(m) => m.name(),
+        }
+    }
+    fn content_type(&self) -> Option<&'static str> {
+        match self {
+            RelayMessage::Relayed(m) => m.content_type(),
+            RelayMessage::Presence(m) => m.content_type(),
+        }
+    }
+    fn correlation_pointer(&self) -> Option<&'static str> {
+        match self {
+            RelayMessage::Relayed(m) => m.correlation_pointer(),
+            RelayMessage::Presence(m) => m.correlation_pointer(),
+        }
+    }
+    fn to_bytes(&self) -> Result<Vec<u8>, CodecError> {
+        match self {
+            RelayMessage::Relayed(m) => m.to_bytes(),
+            RelayMessage::Presence(m) => m.to_bytes(),
+        }
+    }
+    fn typed_correlation(&self) -> crate::runtime::message::Correlation {
+        match self {
+            RelayMessage::Relayed(m) => Message::correlation(m),
+            RelayMessage::Presence(m) => Message::correlation(m),
+        }
     }
 }
