@@ -674,7 +674,7 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
     let imports_http = http_parts.imports;
     let prelude = http_parts.new_prelude;
     // Only WebSocket connections have requests from the server waiting for replies.
-    let rpc = has_ws || !has_http;
+    let rpc = !pending_fields.is_empty();
 
     let (config_fields, config_defaults, sender_fields, sender_inits) = {
         let mut cf = Vec::new();
@@ -709,20 +709,6 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
         (cf, cd, sf, si)
     };
     // Trait objects (outbox, stores, hooks) have no `Debug`.
-    let (config_derive, config_debug) = if has_http {
-        (
-            quote!(#[derive(Clone)]),
-            quote! {
-                impl std::fmt::Debug for Config {
-                    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        f.debug_struct("Config").finish_non_exhaustive()
-                    }
-                }
-            },
-        )
-    } else {
-        (quote!(#[derive(Debug, Clone)]), quote!())
-    };
 
     let imports_ws = has_ws.then(|| {
         quote! {
@@ -747,6 +733,14 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
     if has_sse {
         shutdown.push(quote!(self.sender.topics.close_all();));
     }
+    let pending_field = rpc.then(|| quote!(pending: Pendings,));
+    // The connections and streams reach the sender through the router's state.
+    let shared_sender = fns
+        .iter()
+        .any(|f| f.to_string().contains("shared . sender"));
+    let shared_sender_field = shared_sender.then(|| quote!(sender: Sender,));
+    let shared_sender_init = shared_sender.then(|| quote!(sender: self.sender.clone(),));
+    let pending_init = rpc.then(|| quote!(pending: Pendings { #(#pending_inits)* },));
     let (timeout_field, timeout_default, timeout_sender_field, timeout_init) = if rpc {
         (
             quote! {
@@ -759,6 +753,38 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
         )
     } else {
         Default::default()
+    };
+    // `Default` is derived when every field's default is its type's.
+    let derived_default = timeout_default.is_empty()
+        && config_defaults
+            .iter()
+            .all(|d| d.to_string().ends_with(":: default () ,"));
+    let config_default = (!derived_default).then(|| {
+        quote! {
+            impl Default for Config {
+                fn default() -> Self {
+                    Config {
+                        #(#config_defaults)*
+                        #timeout_default
+                    }
+                }
+            }
+        }
+    });
+    let default_derive = derived_default.then(|| quote!(Default,));
+    let (config_derive, config_debug) = if has_http {
+        (
+            quote!(#[derive(Clone, #default_derive)]),
+            quote! {
+                impl std::fmt::Debug for Config {
+                    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.debug_struct("Config").finish_non_exhaustive()
+                    }
+                }
+            },
+        )
+    } else {
+        (quote!(#[derive(Debug, Clone, #default_derive)]), quote!())
     };
     let streams = has_ws || has_sse || !has_http;
     let handler_doc = doc_lines(
@@ -797,7 +823,7 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
         Server {
             sender: Sender {
                 #(#sender_inits)*
-                pending: Pendings { #(#pending_inits)* },
+                #pending_init
                 #timeout_init
             },
         }
@@ -819,13 +845,15 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
             }
         }
     };
-    let pending_struct = quote! {
-        /// Requests the server sent and waits replies for.
-        #[derive(Clone, Default)]
-        struct Pendings {
-            #(#pending_fields)*
+    let pending_struct = rpc.then(|| {
+        quote! {
+            /// Requests the server sent and waits replies for.
+            #[derive(Clone, Default)]
+            struct Pendings {
+                #(#pending_fields)*
+            }
         }
-    };
+    });
     quote! {
         //! The server side: implement [`Handler`], build a [`Server`], mount [`Server::router`].
         #![allow(clippy::too_many_arguments)]
@@ -858,14 +886,7 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
             #timeout_field
         }
 
-        impl Default for Config {
-            fn default() -> Self {
-                Config {
-                    #(#config_defaults)*
-                    #timeout_default
-                }
-            }
-        }
+        #config_default
 
         #config_debug
 
@@ -873,10 +894,9 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
 
         #sender_doc
         #[derive(Clone)]
-        #[allow(dead_code)]
         pub struct Sender {
             #(#sender_fields)*
-            pending: Pendings,
+            #pending_field
             #timeout_sender_field
         }
 
@@ -904,17 +924,16 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
 
             /// The axum router of every endpoint, calling `handler` for incoming messages.
             pub fn router<H: Handler>(&self, handler: H) -> Router {
-                let state = Arc::new(Shared { handler: Arc::new(handler), sender: self.sender.clone() });
+                let state = Arc::new(Shared { handler: Arc::new(handler), #shared_sender_init });
                 Router::new()
                     #(#routes)*
                     .with_state(state)
             }
         }
 
-        #[allow(dead_code)]
         struct Shared<H> {
             handler: Arc<H>,
-            sender: Sender,
+            #shared_sender_field
         }
 
         #(#fns)*
@@ -1182,8 +1201,11 @@ fn ws_endpoint(
                 };
             }
         }
-        _ => quote!(let query = ();),
+        _ => TokenStream::new(),
     };
+    let typed_query = cx.parts.query.contains_key(&index);
+    let query_field = typed_query.then(|| quote!(query: #query_ty,));
+    let query_init = typed_query.then(|| quote!(query,));
     let raw_query = if names(&query, "raw_query") {
         quote!(raw_query)
     } else {
@@ -1210,11 +1232,10 @@ fn ws_endpoint(
     let doc_conn = format!(" The per-connection handler of `{}`.", e.address);
     fns.push(quote! {
         #[doc = #doc_conn]
-        #[allow(dead_code)]
         struct #conn_ty<H> {
             shared: Arc<Shared<H>>,
             params: #params_path,
-            query: #query_ty,
+            #query_field
             session: std::sync::OnceLock<#session>,
         }
 
@@ -1253,7 +1274,7 @@ fn ws_endpoint(
             #query
             #headers_check
             let hub = shared.sender.hub.clone();
-            let connection = #conn_ty { shared, params, query, session: std::sync::OnceLock::new() };
+            let connection = #conn_ty { shared, params, #query_init session: std::sync::OnceLock::new() };
             let path = uri.path().to_owned();
             let raw = uri.query().map(str::to_owned);
             ws::accept(hub, Arc::new(connection), upgrade, headers, path, raw)
@@ -1628,6 +1649,22 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
     let tx_init = uses_tx.then(|| quote!(tx,));
     let dispatch_tx = if uses_tx { quote!(tx) } else { quote!(_tx) };
     let shared_let = uses_pending.then(|| quote!(let shared = pending.clone();));
+    // The client keeps the requests in flight when it has request methods.
+    let client_pending = methods.iter().any(|m| names(m, "pending"));
+    let client_pending_field =
+        client_pending.then(|| quote!(pending: Arc<#pending_ty>, request_timeout: Duration,));
+    let client_pending_init =
+        client_pending.then(|| quote!(pending, request_timeout: options.request_timeout,));
+    let pending_struct = (client_pending || uses_pending).then(|| {
+        quote! {
+            #[derive(Default)]
+            struct #pending_ty {
+                #(#pending_fields)*
+            }
+        }
+    });
+    let pending_let = (client_pending || uses_pending)
+        .then(|| quote!(let pending = Arc::new(#pending_ty { #(#pending_inits)* });));
     let client_doc = format!(
         " A WebSocket client of `{}`: reconnects by itself; frames sent while disconnected wait in a bounded queue.",
         e.address
@@ -1658,10 +1695,7 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
             Refused(String),
         }
 
-        #[derive(Default)]
-        struct #pending_ty {
-            #(#pending_fields)*
-        }
+        #pending_struct
 
         /// Decodes the frames of one connection: replies complete waiting requests,
         /// everything else becomes an event.
@@ -1687,12 +1721,10 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
         }
 
         #[doc = #client_doc]
-        #[allow(dead_code)]
         pub struct #client {
             tx: WsSender,
             events: mpsc::Receiver<#event>,
-            pending: Arc<#pending_ty>,
-            request_timeout: Duration,
+            #client_pending_field
             task: crate::runtime::tokio::task::JoinHandle<()>,
         }
 
@@ -1704,13 +1736,13 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
                 url.push_str(&join_path(#address_path, &params.address()));
                 #query_use
                 let (events, events_rx) = mpsc::channel(options.events.max(1));
-                let pending = Arc::new(#pending_ty { #(#pending_inits)* });
+                #pending_let
                 #shared_let
                 let (tx, task) = WsClient::connect_with(url, options.ws.clone(), events, move |#dispatch_tx| #dispatch_ty {
                     #pending_init
                     #tx_init
                 });
-                #client { tx, events: events_rx, pending, request_timeout: options.request_timeout, task }
+                #client { tx, events: events_rx, #client_pending_init task }
             }
 
             #(#methods)*

@@ -3,7 +3,6 @@
 //! The client side: one client per endpoint. WebSocket clients reconnect by themselves
 //! (exponential backoff with jitter); SSE clients resume with `Last-Event-ID`.
 #![allow(clippy::too_many_arguments)]
-use std::sync::Arc;
 use std::time::Duration;
 use crate::runtime::codegen::*;
 use crate::runtime::endpoint::{join_path, Incoming};
@@ -61,9 +60,6 @@ pub enum CraneCommandsEvent {
     Refused(String),
 }
 
-#[derive(Default)]
-struct CraneCommandsPending {}
-
 /// Decodes the frames of one connection: replies complete waiting requests,
 /// everything else becomes an event.
 struct CraneCommandsDispatch {
@@ -103,12 +99,9 @@ impl Dispatch for CraneCommandsDispatch {
 }
 
 /// A WebSocket client of `harbor/{berth}/cranes/{craneId}/commands`: reconnects by itself; frames sent while disconnected wait in a bounded queue.
-#[allow(dead_code)]
 pub struct CraneCommandsClient {
     tx: WsSender,
     events: mpsc::Receiver<CraneCommandsEvent>,
-    pending: Arc<CraneCommandsPending>,
-    request_timeout: Duration,
     task: crate::runtime::tokio::task::JoinHandle<()>,
 }
 
@@ -123,7 +116,6 @@ impl CraneCommandsClient {
         let mut url = server_url.trim_end_matches('/').to_owned();
         url.push_str(&join_path("/ws", &params.address()));
         let (events, events_rx) = mpsc::channel(options.events.max(1));
-        let pending = Arc::new(CraneCommandsPending {});
         let (tx, task) = WsClient::connect_with(
             url,
             options.ws.clone(),
@@ -133,8 +125,6 @@ impl CraneCommandsClient {
         CraneCommandsClient {
             tx,
             events: events_rx,
-            pending,
-            request_timeout: options.request_timeout,
             task,
         }
     }
@@ -176,9 +166,6 @@ pub enum ReadingsEvent {
     Refused(String),
 }
 
-#[derive(Default)]
-struct ReadingsPending {}
-
 /// Decodes the frames of one connection: replies complete waiting requests,
 /// everything else becomes an event.
 struct ReadingsDispatch {}
@@ -197,12 +184,9 @@ impl Dispatch for ReadingsDispatch {
 }
 
 /// A WebSocket client of `harbor/readings/{requestId}`: reconnects by itself; frames sent while disconnected wait in a bounded queue.
-#[allow(dead_code)]
 pub struct ReadingsClient {
     tx: WsSender,
     events: mpsc::Receiver<ReadingsEvent>,
-    pending: Arc<ReadingsPending>,
-    request_timeout: Duration,
     task: crate::runtime::tokio::task::JoinHandle<()>,
 }
 
@@ -217,7 +201,6 @@ impl ReadingsClient {
         let mut url = server_url.trim_end_matches('/').to_owned();
         url.push_str(&join_path("/ws", &params.address()));
         let (events, events_rx) = mpsc::channel(options.events.max(1));
-        let pending = Arc::new(ReadingsPending {});
         let (tx, task) = WsClient::connect_with(
             url,
             options.ws.clone(),
@@ -227,8 +210,6 @@ impl ReadingsClient {
         ReadingsClient {
             tx,
             events: events_rx,
-            pending,
-            request_timeout: options.request_timeout,
             task,
         }
     }
@@ -274,9 +255,6 @@ pub enum DashboardEvent {
     Refused(String),
 }
 
-#[derive(Default)]
-struct DashboardPending {}
-
 /// Decodes the frames of one connection: replies complete waiting requests,
 /// everything else becomes an event.
 struct DashboardDispatch {}
@@ -302,12 +280,9 @@ impl Dispatch for DashboardDispatch {
 }
 
 /// A WebSocket client of `/dashboard`: reconnects by itself; frames sent while disconnected wait in a bounded queue.
-#[allow(dead_code)]
 pub struct DashboardClient {
     tx: WsSender,
     events: mpsc::Receiver<DashboardEvent>,
-    pending: Arc<DashboardPending>,
-    request_timeout: Duration,
     task: crate::runtime::tokio::task::JoinHandle<()>,
 }
 
@@ -322,7 +297,6 @@ impl DashboardClient {
         let mut url = server_url.trim_end_matches('/').to_owned();
         url.push_str(&join_path("/ws", &params.address()));
         let (events, events_rx) = mpsc::channel(options.events.max(1));
-        let pending = Arc::new(DashboardPending {});
         let (tx, task) = WsClient::connect_with(
             url,
             options.ws.clone(),
@@ -332,8 +306,6 @@ impl DashboardClient {
         DashboardClient {
             tx,
             events: events_rx,
-            pending,
-            request_timeout: options.request_timeout,
             task,
         }
     }

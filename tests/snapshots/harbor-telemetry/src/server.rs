@@ -68,7 +68,6 @@ struct Pendings {
 /// Typed handles for every *send* operation: to one connection, to the subscribers of
 /// a concrete address, or to everyone. Cheap to clone.
 #[derive(Clone)]
-#[allow(dead_code)]
 pub struct Sender {
     hub: Hub,
     pending: Pendings,
@@ -234,7 +233,6 @@ impl Server {
     }
 }
 
-#[allow(dead_code)]
 struct Shared<H> {
     handler: Arc<H>,
     sender: Sender,
@@ -244,11 +242,9 @@ struct Shared<H> {
 pub type CraneCommandsSession = Session<super::channels::CraneCommandsParams, ()>;
 
 /// The per-connection handler of `harbor/{berth}/cranes/{craneId}/commands`.
-#[allow(dead_code)]
 struct CraneCommandsConnection<H> {
     shared: Arc<Shared<H>>,
     params: super::channels::CraneCommandsParams,
-    query: (),
     session: std::sync::OnceLock<CraneCommandsSession>,
 }
 
@@ -307,12 +303,10 @@ async fn crane_commands_upgrade<H: Handler>(
         Ok(p) => p,
         Err(why) => return error_response(StatusCode::NOT_FOUND, &why),
     };
-    let query = ();
     let hub = shared.sender.hub.clone();
     let connection = CraneCommandsConnection {
         shared,
         params,
-        query,
         session: std::sync::OnceLock::new(),
     };
     let path = uri.path().to_owned();
@@ -324,11 +318,9 @@ async fn crane_commands_upgrade<H: Handler>(
 pub type ReadingsSession = Session<super::channels::ReadingsParams, ()>;
 
 /// The per-connection handler of `harbor/readings/{requestId}`.
-#[allow(dead_code)]
 struct ReadingsConnection<H> {
     shared: Arc<Shared<H>>,
     params: super::channels::ReadingsParams,
-    query: (),
     session: std::sync::OnceLock<ReadingsSession>,
 }
 
@@ -372,12 +364,10 @@ async fn readings_upgrade<H: Handler>(
         Ok(p) => p,
         Err(why) => return error_response(StatusCode::NOT_FOUND, &why),
     };
-    let query = ();
     let hub = shared.sender.hub.clone();
     let connection = ReadingsConnection {
         shared,
         params,
-        query,
         session: std::sync::OnceLock::new(),
     };
     let path = uri.path().to_owned();
@@ -389,11 +379,9 @@ async fn readings_upgrade<H: Handler>(
 pub type DashboardSession = Session<super::channels::DashboardParams, ()>;
 
 /// The per-connection handler of `/dashboard`.
-#[allow(dead_code)]
 struct DashboardConnection<H> {
     shared: Arc<Shared<H>>,
     params: super::channels::DashboardParams,
-    query: (),
     session: std::sync::OnceLock<DashboardSession>,
 }
 
@@ -433,12 +421,10 @@ async fn dashboard_upgrade<H: Handler>(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let params = super::channels::DashboardParams::default();
-    let query = ();
     let hub = shared.sender.hub.clone();
     let connection = DashboardConnection {
         shared,
         params,
-        query,
         session: std::sync::OnceLock::new(),
     };
     let path = uri.path().to_owned();

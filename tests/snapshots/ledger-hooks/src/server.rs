@@ -218,14 +218,9 @@ impl std::fmt::Debug for Config {
     }
 }
 
-/// Requests the server sent and waits replies for.
-#[derive(Clone, Default)]
-struct Pendings {}
-
 /// Typed handles for every *send* operation (webhooks to subscribers) and the
 /// application's side of its resources. Cheap to clone.
 #[derive(Clone)]
-#[allow(dead_code)]
 pub struct Sender {
     webhooks: WebhookSender,
     subscriptions: Subscriptions,
@@ -237,7 +232,6 @@ pub struct Sender {
     invoice_store: ResourceStore<super::messages::Invoice>,
     account_store: ResourceStore<super::messages::Account>,
     counter_store: ResourceStore<super::messages::Counter>,
-    pending: Pendings,
 }
 
 impl Sender {
@@ -582,7 +576,6 @@ impl Server {
                     .with_schema(&super::channels::checks::ACCOUNT),
                 counter_store: ResourceStore::new(config.counter_resource.clone())
                     .with_schema(&super::channels::checks::COUNTER),
-                pending: Pendings {},
             },
         })
     }
@@ -598,7 +591,6 @@ impl Server {
     pub fn router<H: Handler>(&self, handler: H) -> Router {
         let state = Arc::new(Shared {
             handler: Arc::new(handler),
-            sender: self.sender.clone(),
         });
         Router::new()
             .merge(
@@ -639,10 +631,8 @@ impl Server {
     }
 }
 
-#[allow(dead_code)]
 struct Shared<H> {
     handler: Arc<H>,
-    sender: Sender,
 }
 
 /// Decodes and checks what arrives at `/v1/webhooks/payments` and calls the handler.

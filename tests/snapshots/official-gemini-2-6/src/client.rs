@@ -3,7 +3,6 @@
 //! The client side: one client per endpoint. WebSocket clients reconnect by themselves
 //! (exponential backoff with jitter); SSE clients resume with `Last-Event-ID`.
 #![allow(clippy::too_many_arguments)]
-use std::sync::Arc;
 use std::time::Duration;
 use crate::runtime::codegen::*;
 use crate::runtime::endpoint::{join_path, Incoming};
@@ -56,9 +55,6 @@ pub enum V1MarketdataSymbolEvent {
     Refused(String),
 }
 
-#[derive(Default)]
-struct V1MarketdataSymbolPending {}
-
 /// Decodes the frames of one connection: replies complete waiting requests,
 /// everything else becomes an event.
 struct V1MarketdataSymbolDispatch {}
@@ -84,12 +80,9 @@ impl Dispatch for V1MarketdataSymbolDispatch {
 }
 
 /// A WebSocket client of `/v1/marketdata/{symbol}`: reconnects by itself; frames sent while disconnected wait in a bounded queue.
-#[allow(dead_code)]
 pub struct V1MarketdataSymbolClient {
     tx: WsSender,
     events: mpsc::Receiver<V1MarketdataSymbolEvent>,
-    pending: Arc<V1MarketdataSymbolPending>,
-    request_timeout: Duration,
     task: crate::runtime::tokio::task::JoinHandle<()>,
 }
 
@@ -110,7 +103,6 @@ impl V1MarketdataSymbolClient {
             url.push_str(&q);
         }
         let (events, events_rx) = mpsc::channel(options.events.max(1));
-        let pending = Arc::new(V1MarketdataSymbolPending {});
         let (tx, task) = WsClient::connect_with(
             url,
             options.ws.clone(),
@@ -120,8 +112,6 @@ impl V1MarketdataSymbolClient {
         V1MarketdataSymbolClient {
             tx,
             events: events_rx,
-            pending,
-            request_timeout: options.request_timeout,
             task,
         }
     }

@@ -4,7 +4,6 @@
 #![allow(clippy::too_many_arguments)]
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 use crate::runtime::axum::extract::{Path, State};
 use crate::runtime::axum::http::{HeaderMap, StatusCode};
 use crate::runtime::axum::response::Response;
@@ -34,36 +33,18 @@ pub trait Handler: Send + Sync + 'static {
 }
 
 /// Server settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Config {
     /// WebSocket limits: message size, Origin allow-list, connections, send queue,
     /// slow-consumer policy, keepalive.
     pub ws: WsConfig,
-    /// How long a request the server sends waits for its reply.
-    pub request_timeout: Duration,
 }
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            ws: WsConfig::default(),
-            request_timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-/// Requests the server sent and waits replies for.
-#[derive(Clone, Default)]
-struct Pendings {}
 
 /// Typed handles for every *send* operation: to one connection, to the subscribers of
 /// a concrete address, or to everyone. Cheap to clone.
 #[derive(Clone)]
-#[allow(dead_code)]
 pub struct Sender {
     hub: Hub,
-    pending: Pendings,
-    request_timeout: Duration,
 }
 
 impl Sender {
@@ -125,8 +106,6 @@ impl Server {
         Server {
             sender: Sender {
                 hub: Hub::new(config.ws.clone()),
-                pending: Pendings {},
-                request_timeout: config.request_timeout,
             },
         }
     }
@@ -155,7 +134,6 @@ impl Server {
     }
 }
 
-#[allow(dead_code)]
 struct Shared<H> {
     handler: Arc<H>,
     sender: Sender,
@@ -168,7 +146,6 @@ pub type V1MarketdataSymbolSession = Session<
 >;
 
 /// The per-connection handler of `/v1/marketdata/{symbol}`.
-#[allow(dead_code)]
 struct V1MarketdataSymbolConnection<H> {
     shared: Arc<Shared<H>>,
     params: super::channels::V1MarketdataSymbolParams,

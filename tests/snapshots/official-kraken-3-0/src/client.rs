@@ -183,7 +183,6 @@ impl Dispatch for KrakenWebsocketsApiDispatch {
 }
 
 /// A WebSocket client of `/`: reconnects by itself; frames sent while disconnected wait in a bounded queue.
-#[allow(dead_code)]
 pub struct KrakenWebsocketsApiClient {
     tx: WsSender,
     events: mpsc::Receiver<KrakenWebsocketsApiEvent>,

@@ -3,7 +3,6 @@
 //! The server side: implement [`Handler`], build a [`Server`], mount [`Server::router`].
 #![allow(clippy::too_many_arguments)]
 use std::sync::Arc;
-use std::time::Duration;
 use crate::runtime::axum::extract::State;
 use crate::runtime::axum::http::HeaderMap;
 use crate::runtime::axum::response::Response;
@@ -69,36 +68,18 @@ pub trait Handler: Send + Sync + 'static {
 }
 
 /// Server settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Config {
     /// WebSocket limits: message size, Origin allow-list, connections, send queue,
     /// slow-consumer policy, keepalive.
     pub ws: WsConfig,
-    /// How long a request the server sends waits for its reply.
-    pub request_timeout: Duration,
 }
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            ws: WsConfig::default(),
-            request_timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-/// Requests the server sent and waits replies for.
-#[derive(Clone, Default)]
-struct Pendings {}
 
 /// Typed handles for every *send* operation: to one connection, to the subscribers of
 /// a concrete address, or to everyone. Cheap to clone.
 #[derive(Clone)]
-#[allow(dead_code)]
 pub struct Sender {
     hub: Hub,
-    pending: Pendings,
-    request_timeout: Duration,
 }
 
 impl Sender {
@@ -205,8 +186,6 @@ impl Server {
         Server {
             sender: Sender {
                 hub: Hub::new(config.ws.clone()),
-                pending: Pendings {},
-                request_timeout: config.request_timeout,
             },
         }
     }
@@ -232,7 +211,6 @@ impl Server {
     }
 }
 
-#[allow(dead_code)]
 struct Shared<H> {
     handler: Arc<H>,
     sender: Sender,
@@ -245,11 +223,9 @@ pub type KrakenWebsocketsApiSession = Session<
 >;
 
 /// The per-connection handler of `/`.
-#[allow(dead_code)]
 struct KrakenWebsocketsApiConnection<H> {
     shared: Arc<Shared<H>>,
     params: super::channels::KrakenWebsocketsApiParams,
-    query: (),
     session: std::sync::OnceLock<KrakenWebsocketsApiSession>,
 }
 
@@ -393,12 +369,10 @@ async fn kraken_websockets_api_upgrade<H: Handler>(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let params = super::channels::KrakenWebsocketsApiParams::default();
-    let query = ();
     let hub = shared.sender.hub.clone();
     let connection = KrakenWebsocketsApiConnection {
         shared,
         params,
-        query,
         session: std::sync::OnceLock::new(),
     };
     let path = uri.path().to_owned();

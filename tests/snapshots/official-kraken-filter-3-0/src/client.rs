@@ -193,7 +193,6 @@ impl Dispatch for CurrencyExchangeDispatch {
 }
 
 /// A WebSocket client of `/`: reconnects by itself; frames sent while disconnected wait in a bounded queue.
-#[allow(dead_code)]
 pub struct CurrencyExchangeClient {
     tx: WsSender,
     events: mpsc::Receiver<CurrencyExchangeEvent>,

@@ -63,9 +63,6 @@ pub enum RoomEvent {
     Refused(String),
 }
 
-#[derive(Default)]
-struct RoomPending {}
-
 /// Decodes the frames of one connection: replies complete waiting requests,
 /// everything else becomes an event.
 struct RoomDispatch {}
@@ -94,12 +91,9 @@ impl Dispatch for RoomDispatch {
 }
 
 /// A WebSocket client of `rooms/{roomId}`: reconnects by itself; frames sent while disconnected wait in a bounded queue.
-#[allow(dead_code)]
 pub struct RoomClient {
     tx: WsSender,
     events: mpsc::Receiver<RoomEvent>,
-    pending: Arc<RoomPending>,
-    request_timeout: Duration,
     task: crate::runtime::tokio::task::JoinHandle<()>,
 }
 
@@ -120,7 +114,6 @@ impl RoomClient {
             url.push_str(&q);
         }
         let (events, events_rx) = mpsc::channel(options.events.max(1));
-        let pending = Arc::new(RoomPending {});
         let (tx, task) = WsClient::connect_with(
             url,
             options.ws.clone(),
@@ -130,8 +123,6 @@ impl RoomClient {
         RoomClient {
             tx,
             events: events_rx,
-            pending,
-            request_timeout: options.request_timeout,
             task,
         }
     }
@@ -250,7 +241,6 @@ impl Dispatch for LobbyDispatch {
 }
 
 /// A WebSocket client of `lobby`: reconnects by itself; frames sent while disconnected wait in a bounded queue.
-#[allow(dead_code)]
 pub struct LobbyClient {
     tx: WsSender,
     events: mpsc::Receiver<LobbyEvent>,

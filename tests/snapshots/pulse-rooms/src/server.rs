@@ -114,7 +114,6 @@ struct Pendings {
 /// Typed handles for every *send* operation: to one connection, to the subscribers of
 /// a concrete address, or to everyone. Cheap to clone.
 #[derive(Clone)]
-#[allow(dead_code)]
 pub struct Sender {
     hub: Hub,
     topics: Topics,
@@ -253,7 +252,6 @@ impl Server {
     }
 }
 
-#[allow(dead_code)]
 struct Shared<H> {
     handler: Arc<H>,
     sender: Sender,
@@ -263,7 +261,6 @@ struct Shared<H> {
 pub type RoomSession = Session<super::channels::RoomParams, super::types::RoomQuery>;
 
 /// The per-connection handler of `rooms/{roomId}`.
-#[allow(dead_code)]
 struct RoomConnection<H> {
     shared: Arc<Shared<H>>,
     params: super::channels::RoomParams,
@@ -361,11 +358,9 @@ async fn room_upgrade<H: Handler>(
 pub type LobbySession = Session<super::channels::LobbyParams, ()>;
 
 /// The per-connection handler of `lobby`.
-#[allow(dead_code)]
 struct LobbyConnection<H> {
     shared: Arc<Shared<H>>,
     params: super::channels::LobbyParams,
-    query: (),
     session: std::sync::OnceLock<LobbySession>,
 }
 
@@ -458,12 +453,10 @@ async fn lobby_upgrade<H: Handler>(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let params = super::channels::LobbyParams::default();
-    let query = ();
     let hub = shared.sender.hub.clone();
     let connection = LobbyConnection {
         shared,
         params,
-        query,
         session: std::sync::OnceLock::new(),
     };
     let path = uri.path().to_owned();
