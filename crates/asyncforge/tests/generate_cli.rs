@@ -85,6 +85,15 @@ fn vendored_runtime_crate_builds_alone() {
         .output()
         .expect("cargo test");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Its documentation builds without a warning either (every intra-doc link resolves).
+    let o = Command::new(env!("CARGO"))
+        .args(["doc", "--quiet", "--no-deps", "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .output()
+        .expect("cargo doc");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 /// `--default-protocol` gives a document without servers a server and a client; without it

@@ -1541,8 +1541,8 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
                     ///
                     /// Sends the request and waits for the reply (matched by correlation id, or
                     /// in order when the request has none), at most `request_timeout`. A refusal
-                    /// from the server ends the wait with an [`ErrorKind::Refused`] error
-                    /// carrying its reason.
+                    /// from the server ends the wait with a
+                    /// [`Refused`](crate::runtime::ErrorKind::Refused) error carrying its reason.
                     pub async fn #method(&self, message: impl Into<#msg_ty>) -> Result<#reply_ty, Error> {
                         let message: #msg_ty = message.into();
                         #check
@@ -1690,8 +1690,8 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
         pub enum #event {
             #(#variants)*
             /// The server refused a message this client sent (`{"error": …}`) that was not a
-            /// request still waiting for its answer (a refused request fails instead, with an
-            /// [`ErrorKind::Refused`] error).
+            /// request still waiting for its answer (a refused request fails instead, with a
+            /// [`Refused`](crate::runtime::ErrorKind::Refused) error).
             Refused(String),
         }
 
@@ -1848,8 +1848,8 @@ fn sse_client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
         posts.push(quote! {
             #doc
             ///
-            /// `POST`s the message to the channel address; a refusal comes back as an
-            /// [`ErrorKind::Refused`](crate::runtime::ErrorKind::Refused) error with the
+            /// `POST`s the message to the channel address; a refusal comes back as a
+            /// [`Refused`](crate::runtime::ErrorKind::Refused) error with the
             /// server's status and reason.
             pub async fn #method(&self, params: &#params_path, message: impl Into<#msg_ty>) -> Result<#ret, Error> {
                 let message: #msg_ty = message.into();

@@ -55,8 +55,8 @@ pub enum CraneCommandsEvent {
     /// The server waits for the reply: answer with the responder.
     RequestReading(super::messages::ReadingRequest, Responder<super::messages::Reading>),
     /// The server refused a message this client sent (`{"error": …}`) that was not a
-    /// request still waiting for its answer (a refused request fails instead, with an
-    /// [`ErrorKind::Refused`] error).
+    /// request still waiting for its answer (a refused request fails instead, with a
+    /// [`Refused`](crate::runtime::ErrorKind::Refused) error).
     Refused(String),
 }
 
@@ -161,8 +161,8 @@ impl Drop for CraneCommandsClient {
 #[derive(Debug)]
 pub enum ReadingsEvent {
     /// The server refused a message this client sent (`{"error": …}`) that was not a
-    /// request still waiting for its answer (a refused request fails instead, with an
-    /// [`ErrorKind::Refused`] error).
+    /// request still waiting for its answer (a refused request fails instead, with a
+    /// [`Refused`](crate::runtime::ErrorKind::Refused) error).
     Refused(String),
 }
 
@@ -250,8 +250,8 @@ pub enum DashboardEvent {
     /// Operation `publishDashboard`.
     PublishDashboard(super::messages::CraneStatus),
     /// The server refused a message this client sent (`{"error": …}`) that was not a
-    /// request still waiting for its answer (a refused request fails instead, with an
-    /// [`ErrorKind::Refused`] error).
+    /// request still waiting for its answer (a refused request fails instead, with a
+    /// [`Refused`](crate::runtime::ErrorKind::Refused) error).
     Refused(String),
 }
 

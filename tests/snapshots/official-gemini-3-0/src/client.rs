@@ -50,8 +50,8 @@ pub enum MarketDataV1Event {
     /// Operation `sendMarketData`.
     SendMarketData(super::messages::MarketData),
     /// The server refused a message this client sent (`{"error": …}`) that was not a
-    /// request still waiting for its answer (a refused request fails instead, with an
-    /// [`ErrorKind::Refused`] error).
+    /// request still waiting for its answer (a refused request fails instead, with a
+    /// [`Refused`](crate::runtime::ErrorKind::Refused) error).
     Refused(String),
 }
 

@@ -57,8 +57,8 @@ pub enum KrakenWebsocketsApiEvent {
     /// Operation `systemStatus`.
     SystemStatus(super::messages::SystemStatus),
     /// The server refused a message this client sent (`{"error": …}`) that was not a
-    /// request still waiting for its answer (a refused request fails instead, with an
-    /// [`ErrorKind::Refused`] error).
+    /// request still waiting for its answer (a refused request fails instead, with a
+    /// [`Refused`](crate::runtime::ErrorKind::Refused) error).
     Refused(String),
 }
 
@@ -230,8 +230,8 @@ impl KrakenWebsocketsApiClient {
     ///
     /// Sends the request and waits for the reply (matched by correlation id, or
     /// in order when the request has none), at most `request_timeout`. A refusal
-    /// from the server ends the wait with an [`ErrorKind::Refused`] error
-    /// carrying its reason.
+    /// from the server ends the wait with a
+    /// [`Refused`](crate::runtime::ErrorKind::Refused) error carrying its reason.
     pub async fn send_ping(
         &self,
         message: impl Into<super::messages::Ping>,
@@ -249,8 +249,8 @@ impl KrakenWebsocketsApiClient {
     ///
     /// Sends the request and waits for the reply (matched by correlation id, or
     /// in order when the request has none), at most `request_timeout`. A refusal
-    /// from the server ends the wait with an [`ErrorKind::Refused`] error
-    /// carrying its reason.
+    /// from the server ends the wait with a
+    /// [`Refused`](crate::runtime::ErrorKind::Refused) error carrying its reason.
     pub async fn subscribe(
         &self,
         message: impl Into<super::messages::Subscribe>,
@@ -268,8 +268,8 @@ impl KrakenWebsocketsApiClient {
     ///
     /// Sends the request and waits for the reply (matched by correlation id, or
     /// in order when the request has none), at most `request_timeout`. A refusal
-    /// from the server ends the wait with an [`ErrorKind::Refused`] error
-    /// carrying its reason.
+    /// from the server ends the wait with a
+    /// [`Refused`](crate::runtime::ErrorKind::Refused) error carrying its reason.
     pub async fn unsubscribe(
         &self,
         message: impl Into<super::messages::Unsubscribe>,

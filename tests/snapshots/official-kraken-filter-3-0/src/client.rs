@@ -57,8 +57,8 @@ pub enum CurrencyExchangeEvent {
     /// Operation `systemStatus`.
     SystemStatus(super::messages::SystemStatus),
     /// The server refused a message this client sent (`{"error": …}`) that was not a
-    /// request still waiting for its answer (a refused request fails instead, with an
-    /// [`ErrorKind::Refused`] error).
+    /// request still waiting for its answer (a refused request fails instead, with a
+    /// [`Refused`](crate::runtime::ErrorKind::Refused) error).
     Refused(String),
 }
 
@@ -240,8 +240,8 @@ impl CurrencyExchangeClient {
     ///
     /// Sends the request and waits for the reply (matched by correlation id, or
     /// in order when the request has none), at most `request_timeout`. A refusal
-    /// from the server ends the wait with an [`ErrorKind::Refused`] error
-    /// carrying its reason.
+    /// from the server ends the wait with a
+    /// [`Refused`](crate::runtime::ErrorKind::Refused) error carrying its reason.
     pub async fn send_ping(
         &self,
         message: impl Into<super::messages::Ping>,
@@ -259,8 +259,8 @@ impl CurrencyExchangeClient {
     ///
     /// Sends the request and waits for the reply (matched by correlation id, or
     /// in order when the request has none), at most `request_timeout`. A refusal
-    /// from the server ends the wait with an [`ErrorKind::Refused`] error
-    /// carrying its reason.
+    /// from the server ends the wait with a
+    /// [`Refused`](crate::runtime::ErrorKind::Refused) error carrying its reason.
     pub async fn send_subscribe_request(
         &self,
         message: impl Into<super::messages::Subscribe>,
@@ -278,8 +278,8 @@ impl CurrencyExchangeClient {
     ///
     /// Sends the request and waits for the reply (matched by correlation id, or
     /// in order when the request has none), at most `request_timeout`. A refusal
-    /// from the server ends the wait with an [`ErrorKind::Refused`] error
-    /// carrying its reason.
+    /// from the server ends the wait with a
+    /// [`Refused`](crate::runtime::ErrorKind::Refused) error carrying its reason.
     pub async fn send_unsubscribe_request(
         &self,
         message: impl Into<super::messages::Unsubscribe>,

@@ -58,8 +58,8 @@ pub enum RoomEvent {
     /// Operation `relayMessage`.
     RelayMessage(super::channels::RelayMessage),
     /// The server refused a message this client sent (`{"error": …}`) that was not a
-    /// request still waiting for its answer (a refused request fails instead, with an
-    /// [`ErrorKind::Refused`] error).
+    /// request still waiting for its answer (a refused request fails instead, with a
+    /// [`Refused`](crate::runtime::ErrorKind::Refused) error).
     Refused(String),
 }
 
@@ -179,8 +179,8 @@ pub enum LobbyEvent {
     /// The server waits for the reply: answer with the responder.
     AskIdentity(super::messages::WhoAreYou, Responder<super::messages::IAm>),
     /// The server refused a message this client sent (`{"error": …}`) that was not a
-    /// request still waiting for its answer (a refused request fails instead, with an
-    /// [`ErrorKind::Refused`] error).
+    /// request still waiting for its answer (a refused request fails instead, with a
+    /// [`Refused`](crate::runtime::ErrorKind::Refused) error).
     Refused(String),
 }
 
@@ -287,8 +287,8 @@ impl LobbyClient {
     ///
     /// Sends the request and waits for the reply (matched by correlation id, or
     /// in order when the request has none), at most `request_timeout`. A refusal
-    /// from the server ends the wait with an [`ErrorKind::Refused`] error
-    /// carrying its reason.
+    /// from the server ends the wait with a
+    /// [`Refused`](crate::runtime::ErrorKind::Refused) error carrying its reason.
     pub async fn ping(
         &self,
         message: impl Into<super::messages::Ping>,
@@ -487,8 +487,8 @@ impl QuotesClient {
     ///
     /// Operation `submitQuote`.
     ///
-    /// `POST`s the message to the channel address; a refusal comes back as an
-    /// [`ErrorKind::Refused`](crate::runtime::ErrorKind::Refused) error with the
+    /// `POST`s the message to the channel address; a refusal comes back as a
+    /// [`Refused`](crate::runtime::ErrorKind::Refused) error with the
     /// server's status and reason.
     pub async fn submit_quote(
         &self,
