@@ -49,7 +49,7 @@ fn prune_items(items: &mut Vec<Item>) {
     let mut used = HashSet::new();
     for item in items.iter() {
         if !matches!(item, Item::Use(_)) {
-            names(item.to_token_stream(), &mut used);
+            idents(item.to_token_stream(), &mut used);
         }
     }
     items.retain_mut(|item| {
@@ -133,16 +133,26 @@ fn strip_allow(attrs: &mut Vec<Attribute>) {
 
 /// Every identifier in `tokens`. Doc strings do not count, as they do not for rustc's
 /// `unused_imports`: a generated doc links what it does not import by its full path.
-fn names(tokens: TokenStream, out: &mut HashSet<String>) {
+fn idents(tokens: TokenStream, out: &mut HashSet<String>) {
     for tree in tokens {
         match tree {
             TokenTree::Ident(i) => {
                 out.insert(i.to_string());
             }
-            TokenTree::Group(g) => names(g.stream(), out),
+            TokenTree::Group(g) => idents(g.stream(), out),
             TokenTree::Literal(_) | TokenTree::Punct(_) => {}
         }
     }
+}
+
+/// Whether `tokens` name the identifier `name` anywhere (emitters use it to leave out what a
+/// module would not use).
+pub(crate) fn names(tokens: &TokenStream, name: &str) -> bool {
+    tokens.clone().into_iter().any(|t| match t {
+        TokenTree::Ident(i) => i == name,
+        TokenTree::Group(g) => names(&g.stream(), name),
+        _ => false,
+    })
 }
 
 #[cfg(test)]

@@ -113,9 +113,12 @@ pub struct PeerRefusal {
 
 /// A JSON error response: `{"error": message}`.
 #[cfg(any(feature = "ws", feature = "sse", feature = "http"))]
-pub fn error_response(status: axum::http::StatusCode, message: &str) -> axum::response::Response {
+pub fn error_response(
+    status: axum::http::StatusCode,
+    message: impl std::fmt::Display,
+) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let body = serde_json::json!({ "error": message }).to_string();
+    let body = serde_json::json!({ "error": message.to_string() }).to_string();
     (
         status,
         [(axum::http::header::CONTENT_TYPE, "application/json")],

@@ -22,6 +22,7 @@ use asyncforge_spec::ir::{Api, JsonType, MessageId, SchemaBody, SchemaId};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
+use crate::imports::names;
 use crate::messages::MessageTypes;
 use crate::names::type_name;
 use crate::types::{Ty, TypeSpace};
@@ -186,15 +187,6 @@ pub(crate) fn operation_doc(
     }
     parts.push(format!("Operation `{}`.", o.key));
     crate::doc_attrs(Some(&parts.join("\n\n")))
-}
-
-/// Whether `tokens` name the identifier `name` anywhere.
-fn names(tokens: &TokenStream, name: &str) -> bool {
-    tokens.clone().into_iter().any(|t| match t {
-        proc_macro2::TokenTree::Ident(i) => i == name,
-        proc_macro2::TokenTree::Group(g) => names(&g.stream(), name),
-        _ => false,
-    })
 }
 
 /// `m` or `m.into()`: a message goes into an operation's enum when it has several.
@@ -574,7 +566,7 @@ fn read_params(e: &Endpoint) -> TokenStream {
         quote! {
             let params = match super::channels::#name::read(|n| path.get(n).cloned()) {
                 Ok(p) => p,
-                Err(why) => return error_response(StatusCode::NOT_FOUND, &why),
+                Err(why) => return error_response(StatusCode::NOT_FOUND, why),
             };
         }
     }
@@ -1197,7 +1189,7 @@ fn ws_endpoint(
             quote! {
                 let query: #query_ty = match typed_part("query", query_object(raw_query.as_deref(), &[#(#kinds),*]), #check) {
                     Ok(q) => q,
-                    Err(why) => return error_response(StatusCode::BAD_REQUEST, &why),
+                    Err(why) => return error_response(StatusCode::BAD_REQUEST, why),
                 };
             }
         }
@@ -1223,7 +1215,7 @@ fn ws_endpoint(
             quote! {
                 let found = headers_object(&[#(#names),*], |n| headers.get(n).and_then(|v| v.to_str().ok()));
                 if let Err(why) = typed_part::<crate::runtime::codegen::Value>("headers", found, &super::channels::checks::#c) {
-                    return error_response(StatusCode::BAD_REQUEST, &why);
+                    return error_response(StatusCode::BAD_REQUEST, why);
                 }
             }
         });
@@ -1409,7 +1401,7 @@ fn sse_endpoint(
             let mut incoming = crate::runtime::endpoint::Incoming::new(&body);
             #(#tries)*
             #unused
-            error_response(StatusCode::BAD_REQUEST, &incoming.rejection())
+            error_response(StatusCode::BAD_REQUEST, incoming.rejection())
         }
     });
 }

@@ -34,9 +34,9 @@ use axum::routing::MethodRouter;
 
 use super::idempotency::{Claim, IdempotencyStore, MemoryStore};
 use super::signature::{DEFAULT_TOLERANCE, Scheme, SecretError, Signer, headers, unix_now};
-use crate::endpoint::{Scalar, scalar, typed_part};
+use crate::endpoint::{Scalar, error_response, reject_response, scalar, typed_part};
 use crate::message::Message;
-use crate::outcome::{Reject, RejectKind};
+use crate::outcome::Reject;
 use crate::validate::SchemaCheck;
 
 /// How a receiver checks requests.
@@ -339,21 +339,8 @@ impl<D> Clone for Receiver<D> {
     }
 }
 
-fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
-    let body = serde_json::json!({ "error": message.to_string() }).to_string();
-    (
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response()
-}
-
 fn retry_later(message: impl std::fmt::Display) -> Response {
-    let mut r = error(StatusCode::SERVICE_UNAVAILABLE, message);
+    let mut r = error_response(StatusCode::SERVICE_UNAVAILABLE, message);
     r.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     r
@@ -430,7 +417,7 @@ impl<D: Dispatch> Receiver<D> {
         let body: Body = body;
         match axum::body::to_bytes(body, self.inner.config.max_body).await {
             Ok(bytes) => self.receive(&parts.headers, &bytes).await,
-            Err(_) => error(
+            Err(_) => error_response(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body too large or unreadable",
             ),
@@ -450,13 +437,13 @@ impl<D: Dispatch> Receiver<D> {
         let inner = &self.inner;
         let name = inner.dispatch.name();
         if body.len() > inner.config.max_body {
-            return error(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
+            return error_response(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
         }
         let verified = match inner.signer.verify(headers, body, unix_now()) {
             Ok(v) => v,
             Err(e) => {
                 tracing::warn!(endpoint = name, error = %e, "webhook refused");
-                return error(StatusCode::UNAUTHORIZED, e);
+                return error_response(StatusCode::UNAUTHORIZED, e);
             }
         };
         let id = verified.id.clone().or_else(|| {
@@ -509,15 +496,11 @@ impl<D: Dispatch> Receiver<D> {
             Err(refusal) => {
                 self.release(claim, "refused").await;
                 match refusal {
-                    Refusal::Undecodable(m) => error(StatusCode::BAD_REQUEST, m),
-                    Refusal::Invalid(m) => error(StatusCode::UNPROCESSABLE_ENTITY, m),
+                    Refusal::Undecodable(m) => error_response(StatusCode::BAD_REQUEST, m),
+                    Refusal::Invalid(m) => error_response(StatusCode::UNPROCESSABLE_ENTITY, m),
                     Refusal::Handler(e) => {
                         tracing::warn!(endpoint = name, id = ?id, error = %e, "webhook handler failed");
-                        let status = match e.kind() {
-                            RejectKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
-                            RejectKind::Failed => StatusCode::INTERNAL_SERVER_ERROR,
-                        };
-                        error(status, e.reason())
+                        reject_response(&e)
                     }
                 }
             }

@@ -301,7 +301,7 @@ async fn crane_commands_upgrade<H: Handler>(
         path.get(n).cloned()
     }) {
         Ok(p) => p,
-        Err(why) => return error_response(StatusCode::NOT_FOUND, &why),
+        Err(why) => return error_response(StatusCode::NOT_FOUND, why),
     };
     let hub = shared.sender.hub.clone();
     let connection = CraneCommandsConnection {
@@ -362,7 +362,7 @@ async fn readings_upgrade<H: Handler>(
 ) -> Response {
     let params = match super::channels::ReadingsParams::read(|n| path.get(n).cloned()) {
         Ok(p) => p,
-        Err(why) => return error_response(StatusCode::NOT_FOUND, &why),
+        Err(why) => return error_response(StatusCode::NOT_FOUND, why),
     };
     let hub = shared.sender.hub.clone();
     let connection = ReadingsConnection {

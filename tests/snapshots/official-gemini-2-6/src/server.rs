@@ -193,7 +193,7 @@ async fn v1_marketdata_symbol_upgrade<H: Handler>(
         path.get(n).cloned()
     }) {
         Ok(p) => p,
-        Err(why) => return error_response(StatusCode::NOT_FOUND, &why),
+        Err(why) => return error_response(StatusCode::NOT_FOUND, why),
     };
     let query: super::types::V1MarketdataSymbolQuery = match typed_part(
         "query",
@@ -211,7 +211,7 @@ async fn v1_marketdata_symbol_upgrade<H: Handler>(
         &super::channels::checks::V1_MARKETDATA_SYMBOL_QUERY,
     ) {
         Ok(q) => q,
-        Err(why) => return error_response(StatusCode::BAD_REQUEST, &why),
+        Err(why) => return error_response(StatusCode::BAD_REQUEST, why),
     };
     let hub = shared.sender.hub.clone();
     let connection = V1MarketdataSymbolConnection {

@@ -190,7 +190,7 @@ async fn market_data_v1_upgrade<H: Handler>(
         path.get(n).cloned()
     }) {
         Ok(p) => p,
-        Err(why) => return error_response(StatusCode::NOT_FOUND, &why),
+        Err(why) => return error_response(StatusCode::NOT_FOUND, why),
     };
     let query: super::types::MarketDataV1Query = match typed_part(
         "query",
@@ -208,7 +208,7 @@ async fn market_data_v1_upgrade<H: Handler>(
         &super::channels::checks::MARKET_DATA_V1_QUERY,
     ) {
         Ok(q) => q,
-        Err(why) => return error_response(StatusCode::BAD_REQUEST, &why),
+        Err(why) => return error_response(StatusCode::BAD_REQUEST, why),
     };
     let hub = shared.sender.hub.clone();
     let connection = MarketDataV1Connection {

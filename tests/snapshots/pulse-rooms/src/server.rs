@@ -323,7 +323,7 @@ async fn room_upgrade<H: Handler>(
 ) -> Response {
     let params = match super::channels::RoomParams::read(|n| path.get(n).cloned()) {
         Ok(p) => p,
-        Err(why) => return error_response(StatusCode::NOT_FOUND, &why),
+        Err(why) => return error_response(StatusCode::NOT_FOUND, why),
     };
     let query: super::types::RoomQuery = match typed_part(
         "query",
@@ -331,7 +331,7 @@ async fn room_upgrade<H: Handler>(
         &super::channels::checks::ROOM_QUERY,
     ) {
         Ok(q) => q,
-        Err(why) => return error_response(StatusCode::BAD_REQUEST, &why),
+        Err(why) => return error_response(StatusCode::BAD_REQUEST, why),
     };
     let found = headers_object(
         &["X-Client-Version"],
@@ -340,7 +340,7 @@ async fn room_upgrade<H: Handler>(
     if let Err(why) = typed_part::<
         crate::runtime::codegen::Value,
     >("headers", found, &super::channels::checks::ROOM_HEADERS) {
-        return error_response(StatusCode::BAD_REQUEST, &why);
+        return error_response(StatusCode::BAD_REQUEST, why);
     }
     let hub = shared.sender.hub.clone();
     let connection = RoomConnection {
@@ -472,7 +472,7 @@ async fn prices_stream<H: Handler>(
 ) -> Response {
     let params = match super::channels::PricesParams::read(|n| path.get(n).cloned()) {
         Ok(p) => p,
-        Err(why) => return error_response(StatusCode::NOT_FOUND, &why),
+        Err(why) => return error_response(StatusCode::NOT_FOUND, why),
     };
     match shared.sender.topics.topic(&params.address()) {
         Some(topic) => topic.response(&headers),
@@ -489,7 +489,7 @@ async fn quotes_post<H: Handler>(
 ) -> Response {
     let params = match super::channels::QuotesParams::read(|n| path.get(n).cloned()) {
         Ok(p) => p,
-        Err(why) => return error_response(StatusCode::NOT_FOUND, &why),
+        Err(why) => return error_response(StatusCode::NOT_FOUND, why),
     };
     let mut incoming = crate::runtime::endpoint::Incoming::new(&body);
     if let Some(m) = incoming
@@ -517,5 +517,5 @@ async fn quotes_post<H: Handler>(
             Err(reject) => reject_response(&reject),
         };
     }
-    error_response(StatusCode::BAD_REQUEST, &incoming.rejection())
+    error_response(StatusCode::BAD_REQUEST, incoming.rejection())
 }
