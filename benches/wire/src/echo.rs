@@ -118,7 +118,7 @@ async fn connect_all(imp: Impl, addr: SocketAddr, conns: usize) -> Result<Vec<Cl
                     .map_err(|_| "the generated client did not connect in 10 s".to_owned())?;
                 if !matches!(
                     state,
-                    asyncforge_runtime::ws_client::State::Connected { .. }
+                    asyncforge_runtime::ws::client::State::Connected { .. }
                 ) {
                     return Err(format!("the generated client did not connect: {state:?}"));
                 }
@@ -321,7 +321,7 @@ impl Handler for Echo {
 
     async fn submit_quote(
         &self,
-        _request: &asyncforge_runtime::sse_server::Post<QuotesParams>,
+        _request: &asyncforge_runtime::sse::server::Post<QuotesParams>,
         _message: Quote,
     ) -> Result<QuoteAck, Reject> {
         Ok(QuoteAck::new(QuoteAckPayload {

@@ -8,7 +8,7 @@
 //! `arrival - at` for every tick it reads.
 //!
 //! - generated: `Sender::stream_prices` of `tests/snapshots/pulse-rooms` (the runtime's
-//!   `sse_server::Topic`: a replay buffer and one bounded queue per subscriber), served by the
+//!   `sse::server::Topic`: a replay buffer and one bounded queue per subscriber), served by the
 //!   generated router.
 //! - baseline: a hand-written axum handler over a `tokio::sync::broadcast` channel of the same
 //!   capacity as the generated subscriber queue, the same `retry:` first event and heartbeat.
@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use asyncforge_runtime::codegen::DateTime;
 use asyncforge_runtime::endpoint::Reject;
 use asyncforge_runtime::sse::Parser;
-use asyncforge_runtime::sse_server::SseConfig;
+use asyncforge_runtime::sse::server::SseConfig;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -453,7 +453,7 @@ impl Handler for Ticker {
 
     async fn submit_quote(
         &self,
-        _request: &asyncforge_runtime::sse_server::Post<QuotesParams>,
+        _request: &asyncforge_runtime::sse::server::Post<QuotesParams>,
         _message: Quote,
     ) -> Result<QuoteAck, Reject> {
         Ok(QuoteAck::new(QuoteAckPayload {

@@ -29,9 +29,11 @@ macro_rules! runtime_files {
 /// Every source file of the runtime, by its path under `src/` (a test checks the list is
 /// complete).
 pub(crate) const FILES: &[(&str, &str)] = runtime_files![
+    "address.rs",
     "backoff.rs",
     "codec.rs",
     "codegen.rs",
+    "connection.rs",
     "endpoint.rs",
     "error.rs",
     "etag.rs",
@@ -49,24 +51,27 @@ pub(crate) const FILES: &[(&str, &str)] = runtime_files![
     "http/sender.rs",
     "http/signature.rs",
     "http/ssrf.rs",
-    "kafka.rs",
-    "kafka_topic.rs",
+    "kafka/client.rs",
+    "kafka/mod.rs",
+    "kafka/topic.rs",
     "lib.rs",
     "message.rs",
-    "mqtt.rs",
-    "mqtt_topic.rs",
+    "mqtt/client.rs",
+    "mqtt/mod.rs",
+    "mqtt/topic.rs",
     "outcome.rs",
-    "post.rs",
     "rpc.rs",
-    "sse.rs",
-    "sse_client.rs",
-    "sse_server.rs",
+    "sse/client.rs",
+    "sse/mod.rs",
+    "sse/post.rs",
+    "sse/server.rs",
     "tls.rs",
     "types.rs",
     "validate.rs",
-    "ws.rs",
-    "ws_client.rs",
-    "ws_client/reader.rs",
+    "ws/client.rs",
+    "ws/client/reader.rs",
+    "ws/mod.rs",
+    "ws/server.rs",
 ];
 
 /// The runtime's manifest (features, dependencies) and the workspace's (dependency versions).
@@ -626,12 +631,12 @@ mod tests {
             };
             assert!(has("src/runtime/mod.rs") && has("src/runtime/codec.rs"));
             assert_eq!(
-                has("src/runtime/ws.rs"),
+                has("src/runtime/ws/server.rs"),
                 features.contains(&"ws"),
                 "{features:?}"
             );
             assert_eq!(
-                has("src/runtime/ws_client/reader.rs"),
+                has("src/runtime/ws/client/reader.rs"),
                 features.contains(&"ws-client")
             );
             assert_eq!(
@@ -642,8 +647,32 @@ mod tests {
                 has("src/runtime/http/redis_store.rs"),
                 features.contains(&"redis")
             );
-            assert_eq!(has("src/runtime/mqtt.rs"), features.contains(&"mqtt"));
-            assert_eq!(has("src/runtime/kafka.rs"), features.contains(&"kafka"));
+            assert_eq!(
+                has("src/runtime/mqtt/client.rs"),
+                features.contains(&"mqtt")
+            );
+            assert_eq!(has("src/runtime/mqtt/topic.rs"), features.contains(&"mqtt"));
+            assert_eq!(
+                has("src/runtime/kafka/client.rs"),
+                features.contains(&"kafka")
+            );
+            assert_eq!(
+                has("src/runtime/kafka/topic.rs"),
+                features.contains(&"kafka")
+            );
+            let any = |fs: &[&str]| features.iter().any(|f| fs.contains(f));
+            // The pieces several transports share come only with a transport that uses them.
+            assert_eq!(has("src/runtime/etag.rs"), any(&["http", "redis"]));
+            assert_eq!(
+                has("src/runtime/sse/mod.rs"),
+                any(&["sse", "sse-client"]),
+                "{features:?}"
+            );
+            assert_eq!(
+                has("src/runtime/backoff.rs"),
+                any(&["ws-client", "sse-client", "http", "redis", "mqtt", "kafka"]),
+                "{features:?}"
+            );
             assert_eq!(
                 dep("axum"),
                 features

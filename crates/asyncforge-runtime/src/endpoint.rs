@@ -977,26 +977,6 @@ fn fill(template: &str, params: &[(&str, &str)], escape: impl Fn(char) -> bool) 
     out
 }
 
-/// Joins a server's pathname and a channel address into a request path (`/ws` + `rooms/1`
-/// → `/ws/rooms/1`).
-pub fn join_path(pathname: &str, address: &str) -> String {
-    let base = pathname.trim_end_matches('/');
-    let addr = address.trim_start_matches('/');
-    if addr.is_empty() {
-        if base.is_empty() {
-            "/".to_owned()
-        } else {
-            base.to_owned()
-        }
-    } else if base.is_empty() {
-        format!("/{addr}")
-    } else if base.starts_with('/') {
-        format!("{base}/{addr}")
-    } else {
-        format!("/{base}/{addr}")
-    }
-}
-
 /// A query string for a JSON object (a typed query serialized with serde): scalars as text,
 /// arrays as repeated parameters, `null` left out.
 pub fn query_string(value: &Value) -> String {
@@ -1075,11 +1055,6 @@ mod tests {
             ),
             "/v1/t/zahlung-%C3%BC1%20%22%3Ca%3E%22%2050%25%2Fx~._-Z9/lock"
         );
-        assert_eq!(join_path("/ws", "rooms/1"), "/ws/rooms/1");
-        assert_eq!(join_path("/ws/", "/"), "/ws");
-        assert_eq!(join_path("", "/"), "/");
-        assert_eq!(join_path("", "lobby"), "/lobby");
-        assert_eq!(join_path("ws", "x"), "/ws/x");
         assert_eq!(
             query_string(&json!({"nick": "a b&c", "n": 3, "none": null, "tags": ["x", "y"]})),
             "nick=a%20b%26c&n=3&tags=x&tags=y"

@@ -4,8 +4,11 @@
 //! the versions of the crates below. Each transport lives behind a cargo feature: `ws` and
 //! `ws-client` (WebSocket), `sse` and `sse-client` (Server-Sent Events), `http` (webhooks,
 //! callbacks, resources; `redis` for a shared idempotency store), `mqtt`, `kafka`. What every
-//! transport shares is here without a feature: `codec`, `message`, `types`, `backoff`, `sse`
-//! framing, `etag`, `headers`, topic templates.
+//! transport shares (`codec`, `message`, `types`, `error`, `outcome`) is here without a feature;
+//! the pieces several transports share (`address`, `backoff`, `headers`, `endpoint`, `rpc`)
+//! come with the first feature that needs them. Each protocol has its folder: `ws`, `sse`,
+//! `http`, `mqtt`, `kafka`; feature `topics` alone gives the MQTT and Kafka topic rules (what
+//! the code generator checks addresses with).
 //!
 //! Modules refer to each other through `super::` or `crate::`, so that `asyncforge generate
 //! --runtime vendored` can copy the modules a crate needs into its `src/runtime/` (with
@@ -13,43 +16,48 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+#[cfg(any(feature = "validate", feature = "topics"))]
+pub mod address;
+#[cfg(any(
+    feature = "ws-client",
+    feature = "sse-client",
+    feature = "http",
+    feature = "mqtt",
+    feature = "kafka"
+))]
 pub mod backoff;
 pub mod codec;
 pub mod codegen;
+#[cfg(any(feature = "ws-client", feature = "sse-client", feature = "mqtt"))]
+pub mod connection;
 #[cfg(feature = "validate")]
 pub mod endpoint;
 pub mod error;
+#[cfg(feature = "http")]
 pub mod etag;
+#[cfg(feature = "validate")]
 pub mod frame;
+#[cfg(any(feature = "http", feature = "mqtt", feature = "kafka"))]
 pub mod headers;
 #[cfg(feature = "http")]
 pub mod http;
-#[cfg(feature = "kafka")]
+#[cfg(any(feature = "kafka", feature = "topics"))]
 pub mod kafka;
-pub mod kafka_topic;
 pub mod message;
-#[cfg(feature = "mqtt")]
+#[cfg(any(feature = "mqtt", feature = "topics"))]
 pub mod mqtt;
-pub mod mqtt_topic;
 pub mod outcome;
-#[cfg(feature = "sse-client")]
-pub mod post;
 #[cfg(feature = "rpc")]
 pub mod rpc;
+#[cfg(any(feature = "sse", feature = "sse-client"))]
 pub mod sse;
-#[cfg(feature = "sse-client")]
-pub mod sse_client;
-#[cfg(feature = "sse")]
-pub mod sse_server;
 #[cfg(any(feature = "sse-client", feature = "http", feature = "mqtt"))]
 mod tls;
 pub mod types;
 #[cfg(feature = "validate")]
 pub mod validate;
-#[cfg(feature = "ws")]
+#[cfg(any(feature = "ws", feature = "ws-client"))]
 pub mod ws;
-#[cfg(feature = "ws-client")]
-pub mod ws_client;
 
 pub use codec::{Codec, CodecError};
 pub use error::{Error, ErrorKind};

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
+use asyncforge_runtime::sse::server::{GAP_EVENT, SseConfig, Topic};
 use asyncforge_runtime::sse::{Event, Parser};
-use asyncforge_runtime::sse_server::{GAP_EVENT, SseConfig, Topic};
 use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;

@@ -1,4 +1,4 @@
-//! The SSE client against the real `sse_server::Topic` (and a few scripted servers) over
+//! The SSE client against the real `sse::server::Topic` (and a few scripted servers) over
 //! loopback: order, headers, resuming across a server restart without gap or duplicate, gap
 //! notices, `204` stopping the client, oversized events, idle timeouts, the attempt limit.
 
@@ -7,10 +7,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use asyncforge_runtime::backoff::Backoff;
-use asyncforge_runtime::sse_client::{
-    self, HeaderMap, HeaderValue, SseClient, SseClientConfig, SseItem, State, StatusCode,
+use asyncforge_runtime::sse::client::{
+    HeaderMap, HeaderValue, SseClient, SseClientConfig, SseItem, State, StatusCode,
 };
-use asyncforge_runtime::sse_server::{self, SseConfig, Topic};
+use asyncforge_runtime::sse::{
+    self,
+    server::{SseConfig, Topic},
+};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State as AxumState;
@@ -236,7 +239,7 @@ async fn events_arrive_in_order_with_headers_and_post_goes_the_other_way() {
         .post(&server.url(), "bad\ncontent type", "x")
         .await
         .expect_err("an invalid content type is an error, not a panic");
-    assert!(matches!(err, sse_client::SseClientError::Http(_)), "{err}");
+    assert!(matches!(err, sse::client::SseClientError::Http(_)), "{err}");
     c.close();
     server.stop().await;
 }
@@ -283,7 +286,7 @@ async fn a_server_restart_is_resumed_without_gap_or_duplicate() {
 
 #[tokio::test]
 async fn a_client_beyond_the_replay_window_is_told_about_the_gap() {
-    assert_eq!(sse_client::GAP_EVENT, sse_server::GAP_EVENT);
+    assert_eq!(sse::client::GAP_EVENT, sse::server::GAP_EVENT);
     let topic = Topic::new(SseConfig {
         replay: 3,
         ..topic_config()

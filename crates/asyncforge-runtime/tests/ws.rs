@@ -193,7 +193,7 @@ async fn silent_peers_are_closed() {
 #[tokio::test]
 async fn client_reconnects_after_a_server_restart() {
     use asyncforge_runtime::backoff::Backoff;
-    use asyncforge_runtime::ws_client::{ClientConfig, State, WsClient};
+    use asyncforge_runtime::ws::client::{ClientConfig, State, WsClient};
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -285,13 +285,13 @@ async fn raw_peer() -> (
 async fn connected_client(
     addr: std::net::SocketAddr,
     queue: usize,
-) -> asyncforge_runtime::ws_client::WsClient {
-    use asyncforge_runtime::ws_client::{ClientConfig, State, WsClient};
+) -> asyncforge_runtime::ws::client::WsClient {
+    use asyncforge_runtime::ws::client::{ClientConfig, State, WsClient};
     let config = ClientConfig {
         queue,
         ..ClientConfig::default()
     };
-    let mut client = WsClient::connect(format!("ws://{addr}/"), config);
+    let client = WsClient::connect(format!("ws://{addr}/"), config);
     tokio::time::timeout(
         Duration::from_secs(5),
         client.wait_for(|s| matches!(s, State::Connected { .. })),
@@ -307,7 +307,7 @@ async fn connected_client(
 /// until the queue is full, and everything drains once the peer reads.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_frames_keep_their_order_through_a_full_socket() {
-    use asyncforge_runtime::ws_client::ClientError;
+    use asyncforge_runtime::ws::client::ClientError;
 
     const FRAMES: usize = 600;
     const SIZE: usize = 32 * 1024;
@@ -371,7 +371,7 @@ async fn client_frames_keep_their_order_through_a_full_socket() {
 /// contention and queueing interleave freely).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_senders_each_keep_their_order() {
-    use asyncforge_runtime::ws_client::ClientError;
+    use asyncforge_runtime::ws::client::ClientError;
 
     const SENDERS: usize = 4;
     const EACH: usize = 3_000;

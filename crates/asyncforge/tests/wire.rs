@@ -14,9 +14,9 @@ use std::time::Duration;
 use asyncforge_runtime::backoff::Backoff;
 use asyncforge_runtime::codegen::{DateTime, Uuid};
 use asyncforge_runtime::endpoint::Reject;
-use asyncforge_runtime::sse_client::SseClientConfig;
+use asyncforge_runtime::sse::client::SseClientConfig;
+use asyncforge_runtime::ws::client::State;
 use asyncforge_runtime::ws::{ConnId, SlowConsumer, WsConfig};
-use asyncforge_runtime::ws_client::State;
 use futures_util::{SinkExt, StreamExt};
 use snapshot_pulse_rooms::channels::{LobbyParams, PricesParams, QuotesParams, RoomParams};
 use snapshot_pulse_rooms::client::{
@@ -96,7 +96,7 @@ impl Handler for App {
 
     async fn submit_quote(
         &self,
-        request: &asyncforge_runtime::sse_server::Post<QuotesParams>,
+        request: &asyncforge_runtime::sse::server::Post<QuotesParams>,
         message: Quote,
     ) -> Result<QuoteAck, Reject> {
         if request.params.symbol == "solusd" && message.payload.size > 100.0 {
@@ -133,7 +133,7 @@ impl Handler for Shared {
     }
     async fn submit_quote(
         &self,
-        request: &asyncforge_runtime::sse_server::Post<QuotesParams>,
+        request: &asyncforge_runtime::sse::server::Post<QuotesParams>,
         message: Quote,
     ) -> Result<QuoteAck, Reject> {
         self.0.submit_quote(request, message).await
@@ -585,7 +585,7 @@ async fn sse_streams_events_and_takes_posts() {
     };
     let mut stream = prices.subscribe(&btc, SseClientConfig::default());
     stream
-        .wait_for(|st| matches!(st, asyncforge_runtime::sse_client::State::Connected { .. }))
+        .wait_for(|st| matches!(st, asyncforge_runtime::sse::client::State::Connected { .. }))
         .await;
     let sender = s.server.sender();
     for i in 1..=5 {
@@ -654,7 +654,7 @@ async fn sse_streams_events_and_takes_posts() {
     };
     match quotes.submit_quote(&sol, quote(20.0, 500.0)).await {
         Err(ref e)
-            if let Some(asyncforge_runtime::post::PostError::Refused { status, reason }) =
+            if let Some(asyncforge_runtime::sse::post::PostError::Refused { status, reason }) =
                 e.downcast_ref() =>
         {
             assert_eq!(*status, 422);
@@ -668,7 +668,7 @@ async fn sse_streams_events_and_takes_posts() {
     };
     match quotes.submit_quote(&doge, quote(1.0, 1.0)).await {
         Err(ref e)
-            if let Some(asyncforge_runtime::post::PostError::Refused { status, .. }) =
+            if let Some(asyncforge_runtime::sse::post::PostError::Refused { status, .. }) =
                 e.downcast_ref() =>
         {
             assert_eq!(*status, 404)
@@ -701,7 +701,8 @@ async fn clients_come_back_after_a_server_restart() {
     let mut prices = PricesClient::new(&http_url).subscribe(&eth, config);
     tokio::time::timeout(
         WAIT,
-        prices.wait_for(|st| matches!(st, asyncforge_runtime::sse_client::State::Connected { .. })),
+        prices
+            .wait_for(|st| matches!(st, asyncforge_runtime::sse::client::State::Connected { .. })),
     )
     .await
     .expect("the price stream connects");

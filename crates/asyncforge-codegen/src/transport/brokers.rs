@@ -4,7 +4,8 @@
 //! `Received` wrapper — emitted by `mqtt.rs` and `kafka.rs` beside this file.
 //!
 //! The generated code is thin: topics, acknowledgements, retries and reconnects are the
-//! runtime's (`asyncforge_runtime::{mqtt, mqtt_topic, kafka, kafka_topic}`).
+//! runtime's (`asyncforge_runtime::{mqtt, kafka}`), whose topic rules also decide here which
+//! addresses get code.
 
 use asyncforge_spec::ir::{
     Action, Api, ChannelId, JsonType, MessageId, OperationId, SchemaBody, SchemaId, ServerId,
@@ -12,7 +13,10 @@ use asyncforge_spec::ir::{
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::model::{Param, address_params, op_messages, operation_name, reply_messages};
+use asyncforge_runtime::kafka::KafkaTopic;
+use asyncforge_runtime::mqtt::TopicTemplate;
+
+use super::model::{Param, op_messages, operation_name, reply_messages};
 use crate::messages::MessageTypes;
 use crate::names::{NameSet, field_name, type_name};
 use crate::types::{Ty, TypeSpace, Warning};
@@ -147,63 +151,6 @@ pub(crate) fn address_name(address: &str) -> String {
     }
 }
 
-fn mqtt_address_problem(address: &str) -> Option<&'static str> {
-    if address.is_empty() {
-        return Some("the address is empty");
-    }
-    if address.contains(['+', '#']) {
-        return Some("the address contains an MQTT wildcard (`+`, `#`)");
-    }
-    for level in address.split('/') {
-        if level.matches('{').count() > 1
-            || level.matches('{').count() != level.matches('}').count()
-        {
-            return Some("a topic level holds more than one parameter (or an unbalanced brace)");
-        }
-    }
-    None
-}
-
-/// Why an address cannot be a Kafka topic template (`[A-Za-z0-9._-]`, a parameter followed
-/// by `.` or the end).
-fn kafka_address_problem(address: &str) -> Option<&'static str> {
-    let mut rest = address;
-    let mut after_param = false;
-    if address.is_empty() {
-        return Some("the address is empty");
-    }
-    while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix('{') {
-            let Some(end) = r.find('}') else {
-                return Some("a `{` without `}`");
-            };
-            if after_param {
-                return Some("two parameters touch each other");
-            }
-            if end == 0 {
-                return Some("an empty parameter");
-            }
-            rest = &r[end + 1..];
-            after_param = true;
-            continue;
-        }
-        let end = rest.find('{').unwrap_or(rest.len());
-        let text = &rest[..end];
-        if !text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-        {
-            return Some("a Kafka topic has only the characters [A-Za-z0-9._-]");
-        }
-        if after_param && !text.starts_with('.') {
-            return Some("the text after a parameter must start with `.`");
-        }
-        after_param = false;
-        rest = &rest[end..];
-    }
-    None
-}
-
 /// Reads the API's MQTT and Kafka channels and operations.
 pub fn build(api: &Api) -> Brokers {
     let mut out = Brokers::default();
@@ -261,23 +208,31 @@ fn build_one(api: &Api, broker: Broker, warnings: &mut Vec<Warning>) -> Option<B
                 .unwrap_or(address),
             Broker::Mqtt => address,
         };
-        let problem = match broker {
-            Broker::Mqtt => mqtt_address_problem(&address),
-            Broker::Kafka => kafka_address_problem(&address),
+        // The runtime's own topic rules: what it would refuse at start is not generated.
+        let param_names: Result<Vec<String>, _> = match broker {
+            Broker::Mqtt => {
+                TopicTemplate::parse(&address).map(|t| t.params().map(str::to_owned).collect())
+            }
+            Broker::Kafka => {
+                KafkaTopic::parse(&address).map(|t| t.params().map(str::to_owned).collect())
+            }
         };
-        if let Some(why) = problem {
-            warnings.push(Warning {
-                message: format!(
-                    "channel `{}` has no generated {} code: {why}",
-                    channel.key,
-                    broker.label()
-                ),
-                source: channel.source.clone(),
-            });
-            continue;
-        }
+        let param_names = match param_names {
+            Ok(names) => names,
+            Err(why) => {
+                warnings.push(Warning {
+                    message: format!(
+                        "channel `{}` has no generated {} code: {why}",
+                        channel.key,
+                        broker.label()
+                    ),
+                    source: channel.source.clone(),
+                });
+                continue;
+            }
+        };
         let mut fields = NameSet::default();
-        let params = address_params(&address)
+        let params = param_names
             .into_iter()
             .map(|p| {
                 let decl = channel.parameters.iter().find(|d| d.name == p);

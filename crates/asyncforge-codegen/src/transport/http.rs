@@ -326,7 +326,8 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
         pub use crate::runtime::http::sender::{DeadLetter, Delivered, SenderConfig, Subscriber};
         use crate::runtime::http::sender::Sender as WebhookSender;
         pub use crate::runtime::http::signature::Scheme;
-        use crate::runtime::endpoint::{encode_path, join_path};
+        use crate::runtime::address::join_path;
+        use crate::runtime::endpoint::encode_path;
 
         /// What `Config::dead_letter` calls with a delivery given up on.
         pub type DeadLetterHook = Arc<dyn Fn(&DeadLetter) + Send + Sync>;

@@ -202,7 +202,7 @@ fn producer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
             let k = konst(&model.channel(op).name);
             let tmpl = format_ident!("{}_TEMPLATE", k);
             quote! {
-                static #tmpl: std::sync::LazyLock<Result<KafkaTopic, crate::runtime::kafka_topic::KafkaTopicError>> =
+                static #tmpl: std::sync::LazyLock<Result<KafkaTopic, crate::runtime::address::AddressError>> =
                     std::sync::LazyLock::new(|| KafkaTopic::parse(#k));
             }
         })
@@ -462,7 +462,7 @@ pub(crate) fn emit(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>
     });
     let topic = (!model.send.is_empty() || !model.receive.is_empty()).then(|| {
         quote!(
-            use crate::runtime::kafka_topic::KafkaTopic;
+            use crate::runtime::kafka::topic::KafkaTopic;
         )
     });
     quote! {

@@ -713,8 +713,8 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
     });
     let imports_sse = has_sse.then(|| {
         quote! {
-            use crate::runtime::sse_server::{accepted, reply_response, Topics};
-            pub use crate::runtime::sse_server::{Post, SseConfig};
+            use crate::runtime::sse::server::{accepted, reply_response, Topics};
+            pub use crate::runtime::sse::server::{Post, SseConfig};
             use crate::runtime::axum::body::Bytes;
         }
     });
@@ -1422,8 +1422,8 @@ fn client(cx: &Ctx<'_>, model: &Model) -> TokenStream {
     let has_sse = model.has(Kind::Sse);
     let ws_imports = has_ws.then(|| {
         quote! {
-            use crate::runtime::ws_client::{Dispatch, WsClient, WsSender};
-            pub use crate::runtime::ws_client::{ClientConfig, Overflow, Responder, State};
+            use crate::runtime::ws::client::{Dispatch, WsClient, WsSender};
+            pub use crate::runtime::ws::client::{ClientConfig, Overflow, Responder, State};
             use crate::runtime::endpoint::{outgoing_frame, query_string, request_frame};
             use crate::runtime::rpc::Pending;
             use crate::runtime::tokio::sync::mpsc;
@@ -1431,9 +1431,9 @@ fn client(cx: &Ctx<'_>, model: &Model) -> TokenStream {
     });
     let sse_imports = has_sse.then(|| {
         quote! {
-            use crate::runtime::sse_client::{HttpClient, SseClient, SseItem};
-            pub use crate::runtime::sse_client::SseClientConfig;
-            use crate::runtime::post::{http_client, post, PostError};
+            use crate::runtime::sse::client::{HttpClient, SseClient, SseItem};
+            pub use crate::runtime::sse::client::SseClientConfig;
+            use crate::runtime::sse::post::{http_client, post, PostError};
         }
     });
     let http_imports = http::client_imports(model);
@@ -1478,7 +1478,8 @@ fn client(cx: &Ctx<'_>, model: &Model) -> TokenStream {
         use std::time::Duration;
 
         use crate::runtime::codegen::*;
-        use crate::runtime::endpoint::{join_path, Incoming, Outgoing};
+        use crate::runtime::address::join_path;
+        use crate::runtime::endpoint::{Incoming, Outgoing};
         use crate::runtime::{Error, ErrorKind};
         #ws_imports
         #sse_imports
@@ -1908,12 +1909,12 @@ fn sse_client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
                 }
 
                 /// The connection's state.
-                pub fn state(&self) -> crate::runtime::sse_client::State {
+                pub fn state(&self) -> crate::runtime::sse::client::State {
                     self.inner.state()
                 }
 
                 /// Waits until the state satisfies `f`.
-                pub async fn wait_for(&mut self, f: impl Fn(&crate::runtime::sse_client::State) -> bool) -> crate::runtime::sse_client::State {
+                pub async fn wait_for(&mut self, f: impl Fn(&crate::runtime::sse::client::State) -> bool) -> crate::runtime::sse::client::State {
                     self.inner.wait_for(f).await
                 }
             }

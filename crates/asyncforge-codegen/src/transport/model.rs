@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use asyncforge_runtime::address::{Address, join_path};
 use asyncforge_spec::ir::{
     Action, Api, ChannelId, MessageId, OperationId, SchemaId, Server, synthesized_operation_key,
 };
@@ -139,6 +140,7 @@ pub(crate) fn reply_messages(api: &Api, id: OperationId) -> Option<Vec<MessageId
 /// An axum route for a path template, or why there is none: every `{param}` must be a
 /// whole segment and literal segments must not start with `:` or `*`.
 fn route(path: &str) -> Result<String, String> {
+    Address::parse(path, "a route").map_err(|e| e.to_string())?;
     for seg in path.split('/') {
         if seg.starts_with(':') || seg.starts_with('*') {
             return Err(format!("the path segment `{seg}` cannot be routed"));
@@ -165,20 +167,11 @@ fn route(path: &str) -> Result<String, String> {
     Ok(path.to_owned())
 }
 
-pub(crate) fn address_params(address: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = address;
-    while let Some(start) = rest.find('{') {
-        let Some(len) = rest[start..].find('}') else {
-            break;
-        };
-        let name = &rest[start + 1..start + len];
-        if !out.iter().any(|n| n == name) {
-            out.push(name.to_owned());
-        }
-        rest = &rest[start + len + 1..];
-    }
-    out
+/// The parameter names of an address [`route`] accepted.
+fn address_params(address: &str) -> Vec<String> {
+    Address::parse(address, "a path")
+        .map(|a| a.params().map(str::to_owned).collect())
+        .unwrap_or_default()
 }
 
 /// The base name of an endpoint's generated items. A path with one channel is named after
@@ -277,7 +270,7 @@ pub fn build(api: &Api, default_protocol: Option<&str>) -> Model {
             // A channel without an address is only a reply target decided at run time.
             continue;
         };
-        let path = asyncforge_join(&pathname, &address);
+        let path = join_path(&pathname, &address);
         let existing = model
             .endpoints
             .iter()
@@ -425,24 +418,6 @@ pub fn build(api: &Api, default_protocol: Option<&str>) -> Model {
     }
     super::http::refine(api, &mut model);
     model
-}
-
-fn asyncforge_join(pathname: &str, address: &str) -> String {
-    let base = pathname.trim_end_matches('/');
-    let addr = address.trim_start_matches('/');
-    if addr.is_empty() {
-        if base.is_empty() {
-            "/".to_owned()
-        } else {
-            base.to_owned()
-        }
-    } else if base.is_empty() {
-        format!("/{addr}")
-    } else if base.starts_with('/') {
-        format!("{base}/{addr}")
-    } else {
-        format!("/{base}/{addr}")
-    }
 }
 
 #[cfg(test)]

@@ -261,7 +261,7 @@ fn publisher(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
             let konst = format_ident!("{}", crate::names::const_name(c.name.as_str()));
             let tmpl = format_ident!("{}_TEMPLATE", konst);
             quote! {
-                static #tmpl: std::sync::LazyLock<Result<mqtt::TopicTemplate, mqtt::TopicError>> =
+                static #tmpl: std::sync::LazyLock<Result<mqtt::TopicTemplate, crate::runtime::address::AddressError>> =
                     std::sync::LazyLock::new(|| mqtt::TopicTemplate::parse(#konst));
             }
         })

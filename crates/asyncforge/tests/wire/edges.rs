@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use asyncforge_runtime::rpc::RequestError;
-use asyncforge_runtime::ws_client::{Overflow, State};
+use asyncforge_runtime::ws::client::{Overflow, State};
 use futures_util::SinkExt;
 use snapshot_pulse_rooms::ErrorKind;
 use snapshot_pulse_rooms::channels::LobbyParams;
@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use super::{Running, WAIT, fast_options, fixed_port_listener, next_json, start, start_on};
 use asyncforge_runtime::backoff::Backoff;
 use asyncforge_runtime::codegen::{DateTime, Uuid};
-use asyncforge_runtime::sse_client::SseClientConfig;
+use asyncforge_runtime::sse::client::SseClientConfig;
 use snapshot_pulse_rooms::channels::PricesParams;
 use snapshot_pulse_rooms::client::{PricesClient, PricesEvent, PricesStream};
 use snapshot_pulse_rooms::messages::Tick;
@@ -347,7 +347,8 @@ async fn sse_event_ids_stay_unique_across_server_restarts() {
     };
     let mut stream = PricesClient::new(&url).subscribe(&btc, sse_config(None));
     fast(
-        stream.wait_for(|st| matches!(st, asyncforge_runtime::sse_client::State::Connected { .. })),
+        stream
+            .wait_for(|st| matches!(st, asyncforge_runtime::sse::client::State::Connected { .. })),
     )
     .await
     .expect("the stream connects");

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use asyncforge_runtime::codegen::{DateTime, Uuid};
-use asyncforge_runtime::sse_server::SseConfig;
+use asyncforge_runtime::sse::server::SseConfig;
 use asyncforge_runtime::ws::WsConfig;
 use axum::body::Bytes;
 use axum::extract::{Request, State};

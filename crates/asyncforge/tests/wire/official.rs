@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use asyncforge_runtime::backoff::Backoff;
 use asyncforge_runtime::endpoint::Reject;
-use asyncforge_runtime::ws_client::State;
+use asyncforge_runtime::ws::client::State;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message as WsMessage;

@@ -87,7 +87,7 @@ pub struct ReadingsParams {
 }
 
 static CRANE_COMMANDS_TEMPLATE: std::sync::LazyLock<
-    Result<mqtt::TopicTemplate, mqtt::TopicError>,
+    Result<mqtt::TopicTemplate, crate::runtime::address::AddressError>,
 > = std::sync::LazyLock::new(|| mqtt::TopicTemplate::parse(CRANE_COMMANDS));
 
 /// Publishes the application's *send* operations (the topic from the channel address

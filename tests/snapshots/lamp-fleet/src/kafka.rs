@@ -9,7 +9,7 @@ use crate::runtime::Reject;
 use std::time::Duration;
 use crate::runtime::kafka;
 use crate::runtime::Error;
-use crate::runtime::kafka_topic::KafkaTopic;
+use crate::runtime::kafka::topic::KafkaTopic;
 
 /// The bootstrap servers of server `ledger`.
 /// Kafka server `ledger` (`localhost:9092`, protocol `kafka`).
@@ -51,7 +51,7 @@ pub async fn ensure_topics(
 }
 
 static ENERGY_READINGS_TEMPLATE: std::sync::LazyLock<
-    Result<KafkaTopic, crate::runtime::kafka_topic::KafkaTopicError>,
+    Result<KafkaTopic, crate::runtime::address::AddressError>,
 > = std::sync::LazyLock::new(|| KafkaTopic::parse(ENERGY_READINGS));
 
 /// The producer's client id: `clientId` of the first send operation's binding that

@@ -70,11 +70,11 @@ pub struct LampStatusParams {
 }
 
 static LAMP_COMMANDS_TEMPLATE: std::sync::LazyLock<
-    Result<mqtt::TopicTemplate, mqtt::TopicError>,
+    Result<mqtt::TopicTemplate, crate::runtime::address::AddressError>,
 > = std::sync::LazyLock::new(|| mqtt::TopicTemplate::parse(LAMP_COMMANDS));
 
 static LAMP_STATUS_TEMPLATE: std::sync::LazyLock<
-    Result<mqtt::TopicTemplate, mqtt::TopicError>,
+    Result<mqtt::TopicTemplate, crate::runtime::address::AddressError>,
 > = std::sync::LazyLock::new(|| mqtt::TopicTemplate::parse(LAMP_STATUS));
 
 /// Publishes the application's *send* operations (the topic from the channel address

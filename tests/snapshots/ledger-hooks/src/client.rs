@@ -5,7 +5,7 @@
 #![allow(clippy::too_many_arguments)]
 use std::sync::Arc;
 use std::time::Duration;
-use crate::runtime::endpoint::join_path;
+use crate::runtime::address::join_path;
 use crate::runtime::Error;
 
 pub use crate::runtime::http::client::{

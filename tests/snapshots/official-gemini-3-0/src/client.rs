@@ -5,10 +5,11 @@
 #![allow(clippy::too_many_arguments)]
 use std::time::Duration;
 use crate::runtime::codegen::*;
-use crate::runtime::endpoint::{join_path, Incoming};
-use crate::runtime::ws_client::{Dispatch, WsClient, WsSender};
+use crate::runtime::address::join_path;
+use crate::runtime::endpoint::Incoming;
+use crate::runtime::ws::client::{Dispatch, WsClient, WsSender};
 
-pub use crate::runtime::ws_client::{ClientConfig, Overflow, Responder, State};
+pub use crate::runtime::ws::client::{ClientConfig, Overflow, Responder, State};
 
 use crate::runtime::endpoint::query_string;
 use crate::runtime::tokio::sync::mpsc;

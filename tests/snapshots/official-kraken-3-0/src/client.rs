@@ -6,11 +6,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 use crate::runtime::codegen::*;
-use crate::runtime::endpoint::{join_path, Incoming};
+use crate::runtime::address::join_path;
+use crate::runtime::endpoint::Incoming;
 use crate::runtime::Error;
-use crate::runtime::ws_client::{Dispatch, WsClient, WsSender};
+use crate::runtime::ws::client::{Dispatch, WsClient, WsSender};
 
-pub use crate::runtime::ws_client::{ClientConfig, Overflow, Responder, State};
+pub use crate::runtime::ws::client::{ClientConfig, Overflow, Responder, State};
 
 use crate::runtime::endpoint::request_frame;
 use crate::runtime::rpc::Pending;

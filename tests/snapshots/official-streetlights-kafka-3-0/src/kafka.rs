@@ -9,7 +9,7 @@ use crate::runtime::Reject;
 use std::time::Duration;
 use crate::runtime::kafka;
 use crate::runtime::Error;
-use crate::runtime::kafka_topic::KafkaTopic;
+use crate::runtime::kafka::topic::KafkaTopic;
 
 /// The bootstrap servers of server `scram-connections`.
 /// Kafka server `scram-connections` (`test.mykafkacluster.org:18092`, protocol `kafka-secure`).
@@ -105,15 +105,15 @@ pub async fn ensure_topics(
 }
 
 static LIGHT_TURN_ON_TEMPLATE: std::sync::LazyLock<
-    Result<KafkaTopic, crate::runtime::kafka_topic::KafkaTopicError>,
+    Result<KafkaTopic, crate::runtime::address::AddressError>,
 > = std::sync::LazyLock::new(|| KafkaTopic::parse(LIGHT_TURN_ON));
 
 static LIGHT_TURN_OFF_TEMPLATE: std::sync::LazyLock<
-    Result<KafkaTopic, crate::runtime::kafka_topic::KafkaTopicError>,
+    Result<KafkaTopic, crate::runtime::address::AddressError>,
 > = std::sync::LazyLock::new(|| KafkaTopic::parse(LIGHT_TURN_OFF));
 
 static LIGHTS_DIM_TEMPLATE: std::sync::LazyLock<
-    Result<KafkaTopic, crate::runtime::kafka_topic::KafkaTopicError>,
+    Result<KafkaTopic, crate::runtime::address::AddressError>,
 > = std::sync::LazyLock::new(|| KafkaTopic::parse(LIGHTS_DIM));
 
 /// The producer's client id: `clientId` of the first send operation's binding that

@@ -88,15 +88,15 @@ pub struct ActionDimParams {
 }
 
 static TURN_ON_TEMPLATE: std::sync::LazyLock<
-    Result<mqtt::TopicTemplate, mqtt::TopicError>,
+    Result<mqtt::TopicTemplate, crate::runtime::address::AddressError>,
 > = std::sync::LazyLock::new(|| mqtt::TopicTemplate::parse(TURN_ON));
 
 static TURN_OFF_TEMPLATE: std::sync::LazyLock<
-    Result<mqtt::TopicTemplate, mqtt::TopicError>,
+    Result<mqtt::TopicTemplate, crate::runtime::address::AddressError>,
 > = std::sync::LazyLock::new(|| mqtt::TopicTemplate::parse(TURN_OFF));
 
 static ACTION_DIM_TEMPLATE: std::sync::LazyLock<
-    Result<mqtt::TopicTemplate, mqtt::TopicError>,
+    Result<mqtt::TopicTemplate, crate::runtime::address::AddressError>,
 > = std::sync::LazyLock::new(|| mqtt::TopicTemplate::parse(ACTION_DIM));
 
 /// Publishes the application's *send* operations (the topic from the channel address

@@ -88,15 +88,15 @@ pub struct LightsDimParams {
 }
 
 static LIGHT_TURN_ON_TEMPLATE: std::sync::LazyLock<
-    Result<mqtt::TopicTemplate, mqtt::TopicError>,
+    Result<mqtt::TopicTemplate, crate::runtime::address::AddressError>,
 > = std::sync::LazyLock::new(|| mqtt::TopicTemplate::parse(LIGHT_TURN_ON));
 
 static LIGHT_TURN_OFF_TEMPLATE: std::sync::LazyLock<
-    Result<mqtt::TopicTemplate, mqtt::TopicError>,
+    Result<mqtt::TopicTemplate, crate::runtime::address::AddressError>,
 > = std::sync::LazyLock::new(|| mqtt::TopicTemplate::parse(LIGHT_TURN_OFF));
 
 static LIGHTS_DIM_TEMPLATE: std::sync::LazyLock<
-    Result<mqtt::TopicTemplate, mqtt::TopicError>,
+    Result<mqtt::TopicTemplate, crate::runtime::address::AddressError>,
 > = std::sync::LazyLock::new(|| mqtt::TopicTemplate::parse(LIGHTS_DIM));
 
 /// Publishes the application's *send* operations (the topic from the channel address

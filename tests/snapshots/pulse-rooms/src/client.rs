@@ -6,20 +6,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 use crate::runtime::codegen::*;
-use crate::runtime::endpoint::{join_path, Incoming, Outgoing};
+use crate::runtime::address::join_path;
+use crate::runtime::endpoint::{Incoming, Outgoing};
 use crate::runtime::Error;
-use crate::runtime::ws_client::{Dispatch, WsClient, WsSender};
+use crate::runtime::ws::client::{Dispatch, WsClient, WsSender};
 
-pub use crate::runtime::ws_client::{ClientConfig, Overflow, Responder, State};
+pub use crate::runtime::ws::client::{ClientConfig, Overflow, Responder, State};
 
 use crate::runtime::endpoint::{outgoing_frame, query_string, request_frame};
 use crate::runtime::rpc::Pending;
 use crate::runtime::tokio::sync::mpsc;
-use crate::runtime::sse_client::{HttpClient, SseClient, SseItem};
+use crate::runtime::sse::client::{HttpClient, SseClient, SseItem};
 
-pub use crate::runtime::sse_client::SseClientConfig;
+pub use crate::runtime::sse::client::SseClientConfig;
 
-use crate::runtime::post::{http_client, post, PostError};
+use crate::runtime::sse::post::{http_client, post, PostError};
 
 /// How a WebSocket client connects and waits.
 #[derive(Debug, Clone)]
@@ -390,14 +391,14 @@ impl PricesStream {
         self.last_event_id.as_deref()
     }
     /// The connection's state.
-    pub fn state(&self) -> crate::runtime::sse_client::State {
+    pub fn state(&self) -> crate::runtime::sse::client::State {
         self.inner.state()
     }
     /// Waits until the state satisfies `f`.
     pub async fn wait_for(
         &mut self,
-        f: impl Fn(&crate::runtime::sse_client::State) -> bool,
-    ) -> crate::runtime::sse_client::State {
+        f: impl Fn(&crate::runtime::sse::client::State) -> bool,
+    ) -> crate::runtime::sse::client::State {
         self.inner.wait_for(f).await
     }
 }

@@ -28,9 +28,9 @@ use crate::runtime::endpoint::{
     Scalar,
 };
 
-use crate::runtime::sse_server::{reply_response, Topics};
+use crate::runtime::sse::server::{reply_response, Topics};
 
-pub use crate::runtime::sse_server::{Post, SseConfig};
+pub use crate::runtime::sse::server::{Post, SseConfig};
 
 use crate::runtime::axum::body::Bytes;
 

@@ -60,7 +60,7 @@ pub enum ReceiveRecordMessage {
 }
 
 static SHAPES_TEMPLATE: std::sync::LazyLock<
-    Result<mqtt::TopicTemplate, mqtt::TopicError>,
+    Result<mqtt::TopicTemplate, crate::runtime::address::AddressError>,
 > = std::sync::LazyLock::new(|| mqtt::TopicTemplate::parse(SHAPES));
 
 /// Publishes the application's *send* operations (the topic from the channel address

@@ -3,6 +3,13 @@
 //! bounded replay buffer that lets a client resume with `Last-Event-ID` — or be told that it
 //! fell out of the window instead of silently missing events.
 
+#[cfg(feature = "sse-client")]
+pub mod client;
+#[cfg(feature = "sse-client")]
+pub mod post;
+#[cfg(feature = "sse")]
+pub mod server;
+
 use std::collections::VecDeque;
 
 /// One event.

@@ -43,45 +43,15 @@ use futures_util::Sink;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::backoff::Backoff;
-use super::frame::Frame;
+use crate::backoff::Backoff;
+use crate::frame::Frame;
 use crate::rpc::{RequestError, Waiter};
 
 mod reader;
 
 use reader::{Dispatcher, Frames, Handle, Reader, ReplyRead, Step, Turn};
 
-/// The state of a client's connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum State {
-    /// Not connected yet, or reconnecting; `attempt` counts failed attempts since the last
-    /// success.
-    Connecting {
-        /// Failed attempts so far.
-        attempt: u32,
-    },
-    /// Connected; `generation` counts successful connections (1 for the first).
-    Connected {
-        /// Successful connections so far.
-        generation: u64,
-    },
-    /// Gave up (the backoff's attempt limit) or was closed.
-    Closed,
-    /// Connected, but not reading: the application's queue of received events is full and
-    /// [`Overflow::Wait`] holds the next event until the application takes one (replies wait
-    /// behind it too). Back to `Connected` once the event is queued.
-    Stalled {
-        /// Successful connections so far.
-        generation: u64,
-    },
-    /// The server refused the upgrade with a 4xx status (not retried).
-    Refused {
-        /// HTTP status.
-        status: u16,
-        /// The response body (the server's reason).
-        reason: String,
-    },
-}
+pub use crate::connection::State;
 
 /// The socket of a connected client.
 type Socket =
@@ -292,11 +262,7 @@ impl WsSender {
 
     /// Waits until the state satisfies `f`.
     pub async fn wait_for(&self, f: impl Fn(&State) -> bool) -> State {
-        let mut state = self.state.clone();
-        match state.wait_for(|s| f(s)).await {
-            Ok(s) => s.clone(),
-            Err(_) => State::Closed,
-        }
+        crate::connection::wait_for(&self.state, f).await
     }
 }
 
@@ -330,14 +296,14 @@ pub enum ClientError {
     QueueFull,
 }
 
-impl From<ClientError> for super::error::Error {
+impl From<ClientError> for crate::error::Error {
     fn from(e: ClientError) -> Self {
-        use super::error::ErrorKind;
+        use crate::error::ErrorKind;
         let kind = match &e {
             ClientError::Closed => ErrorKind::Closed,
             ClientError::QueueFull => ErrorKind::Busy,
         };
-        super::error::Error::new(kind, e)
+        crate::error::Error::new(kind, e)
     }
 }
 
@@ -499,11 +465,8 @@ impl WsClient {
     }
 
     /// Waits until the state satisfies `f`.
-    pub async fn wait_for(&mut self, f: impl Fn(&State) -> bool) -> State {
-        match self.state.wait_for(|s| f(s)).await {
-            Ok(s) => s.clone(),
-            Err(_) => State::Closed,
-        }
+    pub async fn wait_for(&self, f: impl Fn(&State) -> bool) -> State {
+        crate::connection::wait_for(&self.state, f).await
     }
 
     /// Received frames dropped so far because nobody took them from a full queue (with
@@ -772,15 +735,15 @@ pub enum ReplyError {
     Send(ClientError),
 }
 
-impl From<ReplyError> for super::error::Error {
+impl From<ReplyError> for crate::error::Error {
     fn from(e: ReplyError) -> Self {
-        use super::error::ErrorKind;
+        use crate::error::ErrorKind;
         let kind = match &e {
             ReplyError::Encode(_) => ErrorKind::Invalid,
             ReplyError::Send(ClientError::Closed) => ErrorKind::Closed,
             ReplyError::Send(ClientError::QueueFull) => ErrorKind::Busy,
         };
-        super::error::Error::new(kind, e)
+        crate::error::Error::new(kind, e)
     }
 }
 

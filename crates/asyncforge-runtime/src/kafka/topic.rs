@@ -14,54 +14,17 @@
 
 use std::fmt;
 
-use super::mqtt_topic::Params;
+use crate::address::{Address, AddressError, Params, Part};
 
 /// Longest Kafka topic name.
 pub const MAX_TOPIC_LEN: usize = 249;
 
-/// A bad address or parameter value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum KafkaTopicError {
-    /// The address cannot name Kafka topics.
-    #[error("`{address}` cannot be a Kafka topic: {reason}")]
-    Address {
-        /// The address.
-        address: String,
-        /// Why.
-        reason: &'static str,
-    },
-    /// A parameter value that would make another (or an illegal) topic name.
-    #[error("parameter `{name}` = `{value}` cannot be part of a Kafka topic: {reason}")]
-    Value {
-        /// Parameter.
-        name: String,
-        /// Value (cut to 100 characters).
-        value: String,
-        /// Why.
-        reason: &'static str,
-    },
-    /// A parameter without a value.
-    #[error("no value for parameter `{0}`")]
-    Missing(String),
-}
-
-impl From<KafkaTopicError> for super::error::Error {
-    fn from(e: KafkaTopicError) -> Self {
-        super::error::Error::new(super::error::ErrorKind::Invalid, e)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Part {
-    Literal(String),
-    Param(String),
-}
+const WHAT: &str = "a Kafka topic";
 
 /// A channel address as a Kafka topic template, parsed once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KafkaTopic {
-    address: String,
-    parts: Vec<Part>,
+    address: Address,
 }
 
 fn legal(c: char) -> bool {
@@ -74,93 +37,72 @@ fn value_char(c: char) -> bool {
 
 impl fmt::Display for KafkaTopic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.address)
+        self.address.fmt(f)
     }
 }
 
 impl KafkaTopic {
     /// Parses an address. Literal text must be legal in a topic name, parameters may not touch
     /// each other, and the text after a parameter must start with `.` (where a value ends).
-    pub fn parse(address: &str) -> Result<KafkaTopic, KafkaTopicError> {
-        let bad = |reason| KafkaTopicError::Address {
+    pub fn parse(address: &str) -> Result<KafkaTopic, AddressError> {
+        let bad = |reason| AddressError::Address {
             address: address.chars().take(300).collect(),
+            what: WHAT,
             reason,
         };
-        if address.is_empty() {
-            return Err(bad("it is empty"));
-        }
-        let mut parts = Vec::new();
-        let mut rest = address;
-        while !rest.is_empty() {
-            match rest.find('{') {
-                Some(0) => {
-                    let Some(end) = rest.find('}') else {
-                        return Err(bad("a `{` without `}`"));
-                    };
-                    let name = &rest[1..end];
-                    if name.is_empty() || name.contains('{') {
-                        return Err(bad("an empty or nested parameter"));
-                    }
-                    if matches!(parts.last(), Some(Part::Param(_))) {
-                        return Err(bad("two parameters touch each other"));
-                    }
-                    parts.push(Part::Param(name.to_owned()));
-                    rest = &rest[end + 1..];
-                }
-                found => {
-                    let end = found.unwrap_or(rest.len());
-                    let text = &rest[..end];
-                    if text.contains('}') {
-                        return Err(bad("a `}` without `{`"));
-                    }
+        let parsed = Address::parse(address, WHAT)?;
+        let mut after_param = false;
+        let mut len = 0;
+        for part in parsed.parts() {
+            match part {
+                Part::Literal(text) => {
                     if !text.chars().all(legal) {
                         return Err(bad("it has characters other than [A-Za-z0-9._-]"));
                     }
-                    if matches!(parts.last(), Some(Part::Param(_))) && !text.starts_with('.') {
+                    if after_param && !text.starts_with('.') {
                         return Err(bad("the text after a parameter must start with `.`"));
                     }
-                    parts.push(Part::Literal(text.to_owned()));
-                    rest = &rest[end..];
+                    after_param = false;
+                    len += text.len();
+                }
+                Part::Param(_) => {
+                    after_param = true;
+                    len += 1;
                 }
             }
         }
-        let literal_len: usize = parts
-            .iter()
-            .map(|p| match p {
-                Part::Literal(s) => s.len(),
-                Part::Param(_) => 1,
-            })
-            .sum();
-        if literal_len > MAX_TOPIC_LEN {
+        if len > MAX_TOPIC_LEN {
             return Err(bad("it is longer than 249 characters"));
         }
         if address == "." || address == ".." {
             return Err(bad("`.` and `..` are not topic names"));
         }
-        Ok(KafkaTopic {
-            address: address.to_owned(),
-            parts,
-        })
+        Ok(KafkaTopic { address: parsed })
     }
 
     /// The address as written.
     pub fn address(&self) -> &str {
-        &self.address
+        self.address.as_str()
+    }
+
+    /// The parameter names, in order.
+    pub fn params(&self) -> impl Iterator<Item = &str> {
+        self.address.params()
     }
 
     /// Whether the address has parameters.
     pub fn has_params(&self) -> bool {
-        self.parts.iter().any(|p| matches!(p, Part::Param(_)))
+        self.address.has_params()
     }
 
     /// What a consumer subscribes to: the topic itself, or a `^…$` pattern in which every
     /// parameter is `[A-Za-z0-9_-]+` and every `.` is escaped.
     pub fn subscription(&self) -> String {
         if !self.has_params() {
-            return self.address.clone();
+            return self.address().to_owned();
         }
         let mut out = String::from("^");
-        for p in &self.parts {
+        for p in self.address.parts() {
             match p {
                 Part::Literal(s) => {
                     for c in s.chars() {
@@ -178,34 +120,18 @@ impl KafkaTopic {
     }
 
     /// The topic for parameter values given as `(name, value)` pairs.
-    pub fn topic(&self, values: &[(&str, &str)]) -> Result<String, KafkaTopicError> {
-        let mut out = String::with_capacity(self.address.len() + 16);
-        for p in &self.parts {
-            match p {
-                Part::Literal(s) => out.push_str(s),
-                Part::Param(name) => {
-                    let value = values
-                        .iter()
-                        .find(|(n, _)| n == name)
-                        .map(|(_, v)| *v)
-                        .ok_or_else(|| KafkaTopicError::Missing(name.clone()))?;
-                    let bad = |reason| KafkaTopicError::Value {
-                        name: name.clone(),
-                        value: value.chars().take(100).collect(),
-                        reason,
-                    };
-                    if value.is_empty() {
-                        return Err(bad("it is empty"));
-                    }
-                    if !value.chars().all(value_char) {
-                        return Err(bad("it has characters other than [A-Za-z0-9_-]"));
-                    }
-                    out.push_str(value);
-                }
+    pub fn topic(&self, values: &[(&str, &str)]) -> Result<String, AddressError> {
+        let out = self.address.fill(values, |value| {
+            if value.is_empty() {
+                Err("it is empty")
+            } else if !value.chars().all(value_char) {
+                Err("it has characters other than [A-Za-z0-9_-]")
+            } else {
+                Ok(())
             }
-        }
+        })?;
         if out.len() > MAX_TOPIC_LEN {
-            return Err(KafkaTopicError::Value {
+            return Err(AddressError::Value {
                 name: String::new(),
                 value: out.chars().take(100).collect(),
                 reason: "the topic would be longer than 249 characters",
@@ -216,22 +142,7 @@ impl KafkaTopic {
 
     /// Matches a topic; `None` when it does not have this address's shape.
     pub fn matches(&self, topic: &str) -> Option<Params> {
-        let mut rest = topic;
-        let mut values = Vec::new();
-        for p in &self.parts {
-            match p {
-                Part::Literal(s) => rest = rest.strip_prefix(s.as_str())?,
-                Part::Param(name) => {
-                    let end = rest.find(|c| !value_char(c)).unwrap_or(rest.len());
-                    if end == 0 {
-                        return None;
-                    }
-                    values.push((name.clone(), rest[..end].to_owned()));
-                    rest = &rest[end..];
-                }
-            }
-        }
-        rest.is_empty().then(|| Params::from_pairs(values))
+        self.address.matches(topic, |c| !value_char(c))
     }
 }
 
@@ -272,14 +183,14 @@ mod tests {
             assert!(
                 matches!(
                     t.topic(&[("streetlightId", v)]),
-                    Err(KafkaTopicError::Value { .. })
+                    Err(AddressError::Value { .. })
                 ),
                 "{v:?}"
             );
         }
         assert_eq!(
             t.topic(&[]),
-            Err(KafkaTopicError::Missing("streetlightId".into()))
+            Err(AddressError::Missing("streetlightId".into()))
         );
     }
 

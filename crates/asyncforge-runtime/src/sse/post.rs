@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::sse_client::HttpClient;
+use super::client::HttpClient;
 
 /// Why a POST failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,15 +27,15 @@ pub enum PostError {
     Reply(String),
 }
 
-impl From<PostError> for super::error::Error {
+impl From<PostError> for crate::error::Error {
     fn from(e: PostError) -> Self {
-        use super::error::ErrorKind;
+        use crate::error::ErrorKind;
         let kind = match &e {
             PostError::Encode(_) | PostError::Reply(_) => ErrorKind::Invalid,
             PostError::Http(_) => ErrorKind::Transport,
             PostError::Refused { .. } => ErrorKind::Refused,
         };
-        super::error::Error::new(kind, e)
+        crate::error::Error::new(kind, e)
     }
 }
 

@@ -28,8 +28,8 @@ use futures_util::StreamExt;
 use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE};
 use tokio::sync::{mpsc, watch};
 
-use super::backoff::{Backoff, Delays};
-use super::sse::{Event, ParseError, Parser};
+use super::{Event, ParseError, Parser};
+use crate::backoff::{Backoff, Delays};
 
 pub use bytes::Bytes;
 pub use reqwest::Client as HttpClient;
@@ -37,7 +37,7 @@ pub use reqwest::StatusCode;
 pub use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 /// Name of the event a server sends when it could not replay everything the client missed
-/// (the same name as `sse_server::GAP_EVENT`).
+/// (the same name as `sse::server::GAP_EVENT`).
 pub const GAP_EVENT: &str = "asyncforge-gap";
 
 /// What [`SseClient::next`] yields.
@@ -58,24 +58,7 @@ pub enum SseItem {
     },
 }
 
-/// The state of a client's connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum State {
-    /// Not connected yet, or reconnecting; `attempt` counts failed attempts since the last
-    /// success.
-    Connecting {
-        /// Failed attempts so far.
-        attempt: u32,
-    },
-    /// Connected; `generation` counts successful connections (1 for the first).
-    Connected {
-        /// Successful connections so far.
-        generation: u64,
-    },
-    /// Stopped: the server answered `204 No Content`, the backoff's attempt limit was reached,
-    /// or the client was dropped.
-    Closed,
-}
+pub use crate::connection::State;
 
 /// Why [`SseClient::post`] failed.
 #[derive(Debug, thiserror::Error)]
@@ -92,16 +75,16 @@ pub enum SseClientError {
     Unavailable(String),
 }
 
-impl From<SseClientError> for super::error::Error {
+impl From<SseClientError> for crate::error::Error {
     fn from(e: SseClientError) -> Self {
-        use super::error::ErrorKind;
+        use crate::error::ErrorKind;
         let kind = match &e {
             SseClientError::Http(e) if e.is_timeout() => ErrorKind::Timeout,
             SseClientError::Http(_) => ErrorKind::Transport,
             SseClientError::TooLarge(_) => ErrorKind::Invalid,
             SseClientError::Unavailable(_) => ErrorKind::Config,
         };
-        super::error::Error::new(kind, e)
+        crate::error::Error::new(kind, e)
     }
 }
 
@@ -223,11 +206,8 @@ impl SseClient {
     }
 
     /// Waits until the state satisfies `f`.
-    pub async fn wait_for(&mut self, f: impl Fn(&State) -> bool) -> State {
-        match self.state.wait_for(|s| f(s)).await {
-            Ok(s) => s.clone(),
-            Err(_) => State::Closed,
-        }
+    pub async fn wait_for(&self, f: impl Fn(&State) -> bool) -> State {
+        crate::connection::wait_for(&self.state, f).await
     }
 
     /// Sends `body` with `POST` to `url` (for example a channel address that accepts messages)

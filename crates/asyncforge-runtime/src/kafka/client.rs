@@ -57,11 +57,11 @@ use rdkafka::types::RDKafkaErrorCode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::backoff::Backoff;
-use super::codec::{Codec, CodecError};
-use super::message::Message;
-use super::outcome::Reject;
-use super::validate::SchemaCheck;
+use crate::backoff::Backoff;
+use crate::codec::{Codec, CodecError};
+use crate::message::Message;
+use crate::outcome::Reject;
+use crate::validate::SchemaCheck;
 
 /// Header carrying the payload's content type.
 pub const CONTENT_TYPE_HEADER: &str = "content-type";
@@ -85,7 +85,7 @@ pub enum KafkaError {
     Config(String),
     /// A channel address or parameter value that makes no topic name.
     #[error(transparent)]
-    Topic(#[from] super::kafka_topic::KafkaTopicError),
+    Topic(#[from] crate::address::AddressError),
     /// The payload or key could not be encoded.
     #[error(transparent)]
     Codec(#[from] CodecError),
@@ -126,9 +126,9 @@ pub enum KafkaError {
     },
 }
 
-impl From<KafkaError> for super::error::Error {
+impl From<KafkaError> for crate::error::Error {
     fn from(e: KafkaError) -> Self {
-        use super::error::ErrorKind;
+        use crate::error::ErrorKind;
         let kind = match &e {
             KafkaError::Config(_) | KafkaError::UnsupportedSecurity(_) => ErrorKind::Config,
             KafkaError::Topic(_) | KafkaError::Codec(_) => ErrorKind::Invalid,
@@ -137,7 +137,7 @@ impl From<KafkaError> for super::error::Error {
             | KafkaError::HandlerFailed { .. }
             | KafkaError::CreateTopic { .. } => ErrorKind::Transport,
         };
-        super::error::Error::new(kind, e)
+        crate::error::Error::new(kind, e)
     }
 }
 
@@ -416,7 +416,7 @@ impl Producer {
             .await
     }
 
-    /// Like [`Producer::send`], with the message's typed headers (see [`super::headers`]) as
+    /// Like [`Producer::send`], with the message's typed headers (see [`crate::headers`]) as
     /// record headers: what generated producers call.
     pub async fn send_with_headers<M: Message, K: Serialize + ?Sized, H: Serialize>(
         &self,
@@ -426,7 +426,7 @@ impl Producer {
         headers: Option<&H>,
     ) -> Result<Delivered, KafkaError> {
         let pairs = match headers {
-            Some(h) => super::headers::to_pairs(h)?,
+            Some(h) => crate::headers::to_pairs(h)?,
             None => Vec::new(),
         };
         let extra = pairs.iter().map(|(k, v)| (k.as_str(), v.as_bytes()));
@@ -644,10 +644,10 @@ impl Record {
     /// dead-letter topic) with the path of each violation.
     pub fn decode_checked<M: Message>(&self, check: &SchemaCheck) -> Result<M, Reject> {
         let payload = self.payload_for::<M>()?;
-        if !super::endpoint::is_json(M::CONTENT_TYPE) {
+        if !crate::endpoint::is_json(M::CONTENT_TYPE) {
             return Ok(M::decode(payload)?);
         }
-        let mut incoming = super::endpoint::Incoming::new(payload);
+        let mut incoming = crate::endpoint::Incoming::new(payload);
         incoming
             .try_message::<M>(check)
             .ok_or_else(|| Reject::invalid(incoming.rejection()))
@@ -672,11 +672,11 @@ impl Record {
         }
     }
 
-    /// The record's headers as the message's typed headers (see [`super::headers`]);
+    /// The record's headers as the message's typed headers (see [`crate::headers`]);
     /// `content-type` and the dead-letter headers are not part of them. Headers that do not
     /// fit the type are [`Reject::invalid`].
     pub fn typed_headers<H: DeserializeOwned>(&self) -> Result<H, Reject> {
-        super::headers::from_pairs(
+        crate::headers::from_pairs(
             self.headers.iter().map(|(k, v)| (k.as_str(), v.as_slice())),
             &[
                 CONTENT_TYPE_HEADER,

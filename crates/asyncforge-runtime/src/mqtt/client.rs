@@ -81,12 +81,13 @@ use futures_util::FutureExt;
 use rumqttc::v5;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::backoff::Backoff;
-use super::codec::{Codec, CodecError};
-use super::message::Message;
-pub use super::mqtt_topic::{Params, TopicError, TopicTemplate, check_publish_topic};
-use super::outcome::Reject;
-use super::validate::SchemaCheck;
+use super::topic::{TopicTemplate, check_publish_topic};
+use crate::address::{AddressError, Params};
+use crate::backoff::Backoff;
+use crate::codec::{Codec, CodecError};
+use crate::message::Message;
+use crate::outcome::Reject;
+use crate::validate::SchemaCheck;
 
 /// Most requests waiting for a reply at once ([`MqttClient::request`]).
 pub const MAX_PENDING_REQUESTS: usize = 4096;
@@ -294,7 +295,7 @@ impl MqttTls {
     }
 
     fn transport(&self) -> Result<rumqttc::Transport, MqttError> {
-        let config = super::tls::config_with(&super::tls::Trust {
+        let config = crate::tls::config_with(&crate::tls::Trust {
             ca_pem: self.ca_pem.as_deref(),
             public_roots: !self.only_ca,
             client_auth: self
@@ -554,10 +555,10 @@ impl Delivery {
     /// breaks the schema is [`Reject::invalid`] with the path of each violation.
     pub fn decode_checked<M: Message>(&self, check: &SchemaCheck) -> Result<M, Reject> {
         self.content_type_fits::<M>()?;
-        if !super::endpoint::is_json(M::CONTENT_TYPE) {
+        if !crate::endpoint::is_json(M::CONTENT_TYPE) {
             return Ok(M::decode(&self.payload)?);
         }
-        let mut incoming = super::endpoint::Incoming::new(&self.payload);
+        let mut incoming = crate::endpoint::Incoming::new(&self.payload);
         incoming
             .try_message::<M>(check)
             .ok_or_else(|| Reject::invalid(incoming.rejection()))
@@ -580,11 +581,11 @@ impl Delivery {
         Ok(())
     }
 
-    /// The MQTT 5 user properties as the message's typed headers (see [`super::headers`]).
+    /// The MQTT 5 user properties as the message's typed headers (see [`crate::headers`]).
     /// Properties that do not fit the type are [`Reject::invalid`]; with MQTT 3.1.1
     /// there are none, which fits a headers type whose fields are all optional.
     pub fn typed_headers<H: serde::de::DeserializeOwned>(&self) -> Result<H, Reject> {
-        super::headers::from_pairs(
+        crate::headers::from_pairs(
             self.properties
                 .user_properties
                 .iter()
@@ -602,8 +603,8 @@ impl Delivery {
 
 /// A topic that does not match its template, or a parameter that does not parse, can never
 /// be handled.
-impl From<TopicError> for Reject {
-    fn from(e: TopicError) -> Self {
+impl From<AddressError> for Reject {
+    fn from(e: AddressError) -> Self {
         Reject::invalid(e)
     }
 }
@@ -635,7 +636,7 @@ pub enum MqttError {
     Config(String),
     /// A bad topic or template.
     #[error(transparent)]
-    Topic(#[from] TopicError),
+    Topic(#[from] AddressError),
     /// The payload could not be encoded or decoded.
     #[error(transparent)]
     Codec(#[from] CodecError),
@@ -666,9 +667,9 @@ pub enum MqttError {
     InvalidReply(String),
 }
 
-impl From<MqttError> for super::error::Error {
+impl From<MqttError> for crate::error::Error {
     fn from(e: MqttError) -> Self {
-        use super::error::ErrorKind;
+        use crate::error::ErrorKind;
         let kind = match &e {
             MqttError::Config(_) | MqttError::NeedsV5(_) | MqttError::NoResponseTopic => {
                 ErrorKind::Config
@@ -682,7 +683,7 @@ impl From<MqttError> for super::error::Error {
             MqttError::TooManyRequests => ErrorKind::Busy,
             MqttError::NotAcknowledged(_) => ErrorKind::Refused,
         };
-        super::error::Error::new(kind, e)
+        crate::error::Error::new(kind, e)
     }
 }
 
@@ -812,23 +813,7 @@ impl Acks {
     }
 }
 
-/// The state of a client's connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    /// Not connected yet, reconnecting, or waiting for the subscriptions to be acknowledged;
-    /// `attempt` counts failed attempts since the last success.
-    Connecting {
-        /// Failed attempts so far.
-        attempt: u32,
-    },
-    /// Connected and subscribed; `generation` counts successful connections (1 for the first).
-    Connected {
-        /// Successful connections so far.
-        generation: u64,
-    },
-    /// Closed, or gave up reconnecting.
-    Closed,
-}
+pub use crate::connection::State;
 
 /// Counters of a client.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -1330,7 +1315,7 @@ impl MqttClient {
 
     /// The current state.
     pub fn state(&self) -> State {
-        *self.inner.shared.state.borrow()
+        self.inner.shared.state.borrow().clone()
     }
 
     /// Counters so far.
@@ -1350,16 +1335,17 @@ impl MqttClient {
         }
     }
 
+    /// Waits until the state satisfies `f`.
+    pub async fn wait_for(&self, f: impl Fn(&State) -> bool) -> State {
+        crate::connection::wait_for(&self.inner.shared.state.subscribe(), f).await
+    }
+
     /// Waits until the client is connected and subscribed; returns the connection generation.
     pub async fn wait_connected(&self, timeout: Duration) -> Result<u64, MqttError> {
-        let mut rx = self.inner.shared.state.subscribe();
-        let wait = rx.wait_for(|s| matches!(s, State::Connected { .. } | State::Closed));
-        match tokio::time::timeout(timeout, wait).await {
-            Ok(Ok(s)) => match *s {
-                State::Connected { generation } => Ok(generation),
-                _ => Err(MqttError::Closed),
-            },
-            Ok(Err(_)) => Err(MqttError::Closed),
+        let up = self.wait_for(|s| matches!(s, State::Connected { .. } | State::Closed));
+        match tokio::time::timeout(timeout, up).await {
+            Ok(State::Connected { generation }) => Ok(generation),
+            Ok(_) => Err(MqttError::Closed),
             Err(_) => Err(MqttError::Timeout("connecting")),
         }
     }
@@ -1383,7 +1369,7 @@ impl MqttClient {
         self.send(topic, payload, opts, properties).await
     }
 
-    /// Like [`MqttClient::publish`], with the message's typed headers (see [`super::headers`])
+    /// Like [`MqttClient::publish`], with the message's typed headers (see [`crate::headers`])
     /// as MQTT 5 user properties, after those of `opts`: what generated publishers call.
     /// MQTT 3.1.1 has no place for them, so there they are left out.
     pub async fn publish_with_headers<M: Message, H: serde::Serialize>(
@@ -1400,7 +1386,7 @@ impl MqttClient {
         let mut properties = v5_properties::<M>(opts);
         properties
             .user_properties
-            .extend(super::headers::to_pairs(headers)?);
+            .extend(crate::headers::to_pairs(headers)?);
         self.send(topic, payload, opts, properties).await
     }
 

@@ -94,7 +94,7 @@ pub const READ_BUFFER: usize = 8 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
 
-pub use super::frame::Frame;
+pub use crate::frame::Frame;
 
 enum Out {
     Frame(Frame),
@@ -136,15 +136,15 @@ pub enum SendError {
     Encode(String),
 }
 
-impl From<SendError> for super::error::Error {
+impl From<SendError> for crate::error::Error {
     fn from(e: SendError) -> Self {
-        use super::error::ErrorKind;
+        use crate::error::ErrorKind;
         let kind = match &e {
             SendError::Gone(_) => ErrorKind::Closed,
             SendError::SlowConsumer(_) | SendError::Dropped(_) => ErrorKind::Busy,
             SendError::Encode(_) => ErrorKind::Invalid,
         };
-        super::error::Error::new(kind, e)
+        crate::error::Error::new(kind, e)
     }
 }
 
@@ -335,7 +335,7 @@ impl<P, Q> Session<P, Q> {
     }
 }
 
-pub use super::endpoint::{Refusal, Reject};
+pub use crate::endpoint::{Refusal, Reject};
 
 /// What generated servers implement (through their generated dispatcher).
 pub trait Handler: Send + Sync + 'static {
