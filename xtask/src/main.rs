@@ -10,11 +10,14 @@
 //! - `fuzz [--seconds N] [--keep-going]` runs the cargo-fuzz target over the loader, validator,
 //!   lowering and type generation;
 //! - `peers [--check]` installs and starts every external peer the tests talk to (see
-//!   `peers.rs`).
+//!   `peers.rs`);
+//! - `vendored` builds the Kafka/MQTT and HTTP crates `--runtime vendored` writes on their
+//!   own (see `vendored.rs`).
 
 mod bench;
 mod fuzz;
 mod peers;
+mod vendored;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +53,9 @@ tasks:
   peers [--check]              install and start every peer the tests talk to (Debian packages,
                                PyPI libraries, the Tansu Kafka broker, Mosquitto and Redis);
                                --check lists what is missing
+  vendored                     generate lamp-fleet (MQTT, Kafka) and ledger-hooks (HTTP) with
+                               the vendored runtime, then clippy -D warnings, test and doc them
+                               as crates of their own
   help                         this text
 ";
 
@@ -61,6 +67,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(rest),
         Some("fuzz") => fuzz::run(rest),
         Some("peers") => peers::run(rest),
+        Some("vendored") => vendored::run_all(rest),
         Some("help") | Some("--help") | Some("-h") | None => {
             print!("{HELP}");
             ExitCode::SUCCESS

@@ -20,14 +20,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use asyncforge_runtime::Received;
 use asyncforge_runtime::codegen::{DateTime, Uuid};
 use asyncforge_runtime::endpoint::Reject;
 use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
-use snapshot_pulse_rooms::channels::{LobbyParams, QuotesParams};
+use snapshot_pulse_rooms::channels::{LobbyParams, QuotesParams, RoomParams};
 use snapshot_pulse_rooms::client::{ClientOptions, LobbyClient};
 use snapshot_pulse_rooms::messages::{Ping, Pong, Post, Quote, QuoteAck};
-use snapshot_pulse_rooms::server::{Config, Handler, LobbySession, RoomSession, Server};
+use snapshot_pulse_rooms::server::{Config, Handler, HeaderMap, LobbySession, RoomSession, Server};
 use snapshot_pulse_rooms::types::{
     PingPayload, PingPayloadEvent, PongPayload, PongPayloadEvent, QuoteAckPayload,
 };
@@ -306,11 +307,18 @@ fn baseline_router() -> axum::Router {
 struct Echo;
 
 impl Handler for Echo {
-    async fn post_message(&self, _session: &RoomSession, _message: Post) -> Result<(), Reject> {
+    async fn post_message(
+        &self,
+        _received: Received<Post, &RoomParams, &RoomSession>,
+    ) -> Result<(), Reject> {
         Ok(())
     }
 
-    async fn ping(&self, _session: &LobbySession, message: Ping) -> Result<Pong, Reject> {
+    async fn ping(
+        &self,
+        received: Received<Ping, &LobbyParams, &LobbySession>,
+    ) -> Result<Pong, Reject> {
+        let message = received.message;
         Ok(Pong::new(PongPayload {
             event: PongPayloadEvent::Pong,
             request_id: message.payload.request_id,
@@ -321,8 +329,7 @@ impl Handler for Echo {
 
     async fn submit_quote(
         &self,
-        _request: &asyncforge_runtime::sse::server::Post<QuotesParams>,
-        _message: Quote,
+        _received: Received<Quote, QuotesParams, HeaderMap>,
     ) -> Result<QuoteAck, Reject> {
         Ok(QuoteAck::new(QuoteAckPayload {
             accepted: true,

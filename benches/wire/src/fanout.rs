@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use asyncforge_runtime::Received;
 use asyncforge_runtime::codegen::DateTime;
 use asyncforge_runtime::endpoint::Reject;
 use asyncforge_runtime::sse::Parser;
@@ -30,9 +31,9 @@ use asyncforge_runtime::sse::server::SseConfig;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::{Deserialize, Serialize};
-use snapshot_pulse_rooms::channels::{PricesParams, QuotesParams};
+use snapshot_pulse_rooms::channels::{LobbyParams, PricesParams, QuotesParams, RoomParams};
 use snapshot_pulse_rooms::messages::{Ping, Pong, Post, Quote, QuoteAck, Tick};
-use snapshot_pulse_rooms::server::{Config, Handler, LobbySession, RoomSession, Server};
+use snapshot_pulse_rooms::server::{Config, Handler, HeaderMap, LobbySession, RoomSession, Server};
 use snapshot_pulse_rooms::types::{PongPayload, PongPayloadEvent, QuoteAckPayload, TickPayload};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Semaphore, broadcast, watch};
@@ -438,11 +439,18 @@ async fn baseline_stream(
 struct Ticker;
 
 impl Handler for Ticker {
-    async fn post_message(&self, _session: &RoomSession, _message: Post) -> Result<(), Reject> {
+    async fn post_message(
+        &self,
+        _received: Received<Post, &RoomParams, &RoomSession>,
+    ) -> Result<(), Reject> {
         Ok(())
     }
 
-    async fn ping(&self, _session: &LobbySession, message: Ping) -> Result<Pong, Reject> {
+    async fn ping(
+        &self,
+        received: Received<Ping, &LobbyParams, &LobbySession>,
+    ) -> Result<Pong, Reject> {
+        let message = received.message;
         Ok(Pong::new(PongPayload {
             event: PongPayloadEvent::Pong,
             request_id: message.payload.request_id,
@@ -453,8 +461,7 @@ impl Handler for Ticker {
 
     async fn submit_quote(
         &self,
-        _request: &asyncforge_runtime::sse::server::Post<QuotesParams>,
-        _message: Quote,
+        _received: Received<Quote, QuotesParams, HeaderMap>,
     ) -> Result<QuoteAck, Reject> {
         Ok(QuoteAck::new(QuoteAckPayload {
             accepted: true,

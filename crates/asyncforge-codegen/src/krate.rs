@@ -78,7 +78,7 @@ struct Declared {
     handler: Vec<String>,
     /// The public functions of its top level (`broker_config`, `subscribe`, …).
     functions: Vec<String>,
-    /// Public methods by the type they are implemented on (`Sender`, `Publisher`, …).
+    /// Public methods by the type they are implemented on (`Sender`, `Client`, …).
     methods: Vec<(String, String)>,
     /// Public structs.
     structs: Vec<String>,
@@ -140,7 +140,7 @@ impl Declared {
     fn handler_lines(&self) -> String {
         self.handler
             .iter()
-            .map(|m| format!("    // async fn {m}(&self, …) -> Result<…, Reject> {{ … }}\n"))
+            .map(|m| format!("    // async fn {m}(&self, received: Received<…>) -> Result<…, Reject> {{ … }}\n"))
             .collect()
     }
 }
@@ -184,7 +184,7 @@ fn usage(files: &[File], krate: &str) -> Vec<serde_json::Value> {
         push(
             "Server",
             format!(
-                "use {krate}::server::{{Config, Handler, Server}};\nuse {krate}::Reject;\n\nstruct App;\nimpl Handler for App {{\n{}}}\n\nlet server = Server::new(Config::default()){new};\n{send}let listener = tokio::net::TcpListener::bind(\"127.0.0.1:8080\").await?;\n{krate}::runtime::axum::serve(listener, server.router(App)).await?;\n",
+                "use {krate}::server::{{Config, Handler, Server}};\nuse {krate}::{{Received, Reject}};\n\nstruct App;\nimpl Handler for App {{\n{}}}\n\nlet server = Server::new(Config::default()){new};\n{send}let listener = tokio::net::TcpListener::bind(\"127.0.0.1:8080\").await?;\n{krate}::runtime::axum::serve(listener, server.router(App)).await?;\n",
                 d.handler_lines()
             ),
         );
@@ -224,8 +224,8 @@ fn usage(files: &[File], krate: &str) -> Vec<serde_json::Value> {
         push("Client", format!("use {krate}::client::*;\n\n{open}{op}"));
     }
     for (module, title, sender, start) in [
-        ("mqtt", "MQTT", "Publisher", "subscribe"),
-        ("kafka", "Kafka", "Producer", "Consumer::new"),
+        ("mqtt", "MQTT", "Sender", "subscribe"),
+        ("kafka", "Kafka", "Sender", "Consumer::new"),
     ] {
         let Some(d) = declared(files, module) else {
             continue;
@@ -266,7 +266,7 @@ fn usage(files: &[File], krate: &str) -> Vec<serde_json::Value> {
         let reject = if d.handler.is_empty() {
             String::new()
         } else {
-            format!("use {krate}::Reject;\n")
+            format!("use {krate}::{{Received, Reject}};\n")
         };
         push(
             title,
@@ -466,7 +466,7 @@ pub(crate) fn outcome_exports() -> proc_macro2::TokenStream {
     quote! {
         /// What every sender, publisher, producer and client returns on failure, and what
         /// every handler returns when it does not handle a message.
-        pub use runtime::{Error, ErrorKind, Reject, RejectKind};
+        pub use runtime::{Error, ErrorKind, Received, Reject, RejectKind};
         /// Turns the checking of outgoing messages against their schemas on or off (on in
         /// debug builds by default; also `ASYNCFORGE_CHECK_OUTGOING=0|1`).
         pub use runtime::validate::check_outgoing;

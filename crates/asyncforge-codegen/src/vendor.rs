@@ -60,6 +60,7 @@ pub(crate) const FILES: &[(&str, &str)] = runtime_files![
     "mqtt/mod.rs",
     "mqtt/topic.rs",
     "outcome.rs",
+    "received.rs",
     "rpc.rs",
     "sse/client.rs",
     "sse/mod.rs",

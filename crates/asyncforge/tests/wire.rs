@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use asyncforge_runtime::Received;
+use asyncforge_runtime::axum::http::HeaderMap;
 use asyncforge_runtime::backoff::Backoff;
 use asyncforge_runtime::codegen::{DateTime, Uuid};
 use asyncforge_runtime::endpoint::Reject;
@@ -59,7 +61,15 @@ impl Handler for App {
         let _ = self.out.relay_message(&session.params, joined);
     }
 
-    async fn post_message(&self, session: &RoomSession, message: Post) -> Result<(), Reject> {
+    async fn post_message(
+        &self,
+        received: Received<Post, &RoomParams, &RoomSession>,
+    ) -> Result<(), Reject> {
+        let Received {
+            message,
+            meta: session,
+            ..
+        } = received;
         if message.payload.text == "forbidden" {
             return Err(Reject::invalid("this room does not take that word"));
         }
@@ -81,7 +91,11 @@ impl Handler for App {
         self.lobby.lock().unwrap().push(session.conn());
     }
 
-    async fn ping(&self, _session: &LobbySession, message: Ping) -> Result<Pong, Reject> {
+    async fn ping(
+        &self,
+        received: Received<Ping, &LobbyParams, &LobbySession>,
+    ) -> Result<Pong, Reject> {
+        let message = received.message;
         if let Some(why) = message.payload.extra.get("refuse").and_then(|v| v.as_str()) {
             return Err(Reject::invalid(format!("ping refused: {why}")));
         }
@@ -96,10 +110,12 @@ impl Handler for App {
 
     async fn submit_quote(
         &self,
-        request: &asyncforge_runtime::sse::server::Post<QuotesParams>,
-        message: Quote,
+        received: Received<Quote, QuotesParams, HeaderMap>,
     ) -> Result<QuoteAck, Reject> {
-        if request.params.symbol == "solusd" && message.payload.size > 100.0 {
+        let Received {
+            message, params, ..
+        } = received;
+        if params.symbol == "solusd" && message.payload.size > 100.0 {
             return Err(Reject::invalid("size limit for solusd is 100"));
         }
         Ok(QuoteAck::new(QuoteAckPayload {
@@ -122,21 +138,26 @@ impl Handler for Shared {
     fn room_opened(&self, session: &RoomSession) {
         self.0.room_opened(session)
     }
-    async fn post_message(&self, session: &RoomSession, message: Post) -> Result<(), Reject> {
-        self.0.post_message(session, message).await
+    async fn post_message(
+        &self,
+        received: Received<Post, &RoomParams, &RoomSession>,
+    ) -> Result<(), Reject> {
+        self.0.post_message(received).await
     }
     fn lobby_opened(&self, session: &LobbySession) {
         self.0.lobby_opened(session)
     }
-    async fn ping(&self, session: &LobbySession, message: Ping) -> Result<Pong, Reject> {
-        self.0.ping(session, message).await
+    async fn ping(
+        &self,
+        received: Received<Ping, &LobbyParams, &LobbySession>,
+    ) -> Result<Pong, Reject> {
+        self.0.ping(received).await
     }
     async fn submit_quote(
         &self,
-        request: &asyncforge_runtime::sse::server::Post<QuotesParams>,
-        message: Quote,
+        received: Received<Quote, QuotesParams, HeaderMap>,
     ) -> Result<QuoteAck, Reject> {
-        self.0.submit_quote(request, message).await
+        self.0.submit_quote(received).await
     }
 }
 

@@ -21,9 +21,9 @@ pub mod app {
     use super::messages::{
         IAm, Ping, Pong, Post, Presence, Quote, QuoteAck, Relayed, Tick, WhoAreYou,
     };
-    use super::server::{Handler, LobbySession, Post as HttpPost, RoomSession, Sender};
+    use super::server::{Handler, HeaderMap, LobbySession, RoomSession, Sender};
     use super::types::*;
-    use super::{DateTime, Reject, Uuid};
+    use super::{DateTime, Received, Reject, Uuid};
 
     /// The symbols the ticker publishes (the `symbol` enum of `prices/{symbol}`).
     pub const SYMBOLS: [&str; 3] = ["btcusd", "ethusd", "solusd"];
@@ -64,16 +64,19 @@ pub mod app {
             let _ = self.out.relay_message(&session.params, left);
         }
 
-        async fn post_message(&self, session: &RoomSession, message: Post) -> Result<(), Reject> {
+        async fn post_message(
+            &self,
+            post: Received<Post, &RoomParams, &RoomSession>,
+        ) -> Result<(), Reject> {
             let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
             let relayed = Relayed::new(RelayedPayload::new(
                 seq,
-                &session.query.nick,
-                message.payload.text,
+                &post.meta.query.nick,
+                post.message.payload.text,
                 DateTime::now(),
             ));
             self.out
-                .relay_message(&session.params, relayed)
+                .relay_message(post.params, relayed)
                 .map(drop)
                 .map_err(Reject::failed)
         }
@@ -94,20 +97,22 @@ pub mod app {
             });
         }
 
-        async fn ping(&self, _session: &LobbySession, _message: Ping) -> Result<Pong, Reject> {
+        async fn ping(
+            &self,
+            _ping: Received<Ping, &LobbyParams, &LobbySession>,
+        ) -> Result<Pong, Reject> {
             // The reply's requestId is left empty: the server copies the ping's.
             Ok(Pong::new(PongPayload::new(DateTime::now())))
         }
 
         async fn submit_quote(
             &self,
-            request: &HttpPost<QuotesParams>,
-            message: Quote,
+            quote: Received<Quote, QuotesParams, HeaderMap>,
         ) -> Result<QuoteAck, Reject> {
-            if message.payload.size > 1_000.0 {
+            if quote.message.payload.size > 1_000.0 {
                 return Err(Reject::invalid(format!(
                     "{} quotes are limited to 1000 units",
-                    request.params.symbol
+                    quote.params.symbol
                 )));
             }
             let id = self.quotes.fetch_add(1, Ordering::Relaxed) as i64 + 1;

@@ -140,7 +140,11 @@ macro_rules! streetlights_mqtt {
         impl $krate::mqtt::Handler for $name {
             async fn receive_light_measurement(
                 &self,
-                r: $krate::mqtt::Received<$krate::mqtt::$measured, $krate::messages::LightMeasured>,
+                r: $krate::Received<
+                    $krate::messages::LightMeasured,
+                    $krate::mqtt::$measured,
+                    $krate::mqtt::Inbound,
+                >,
             ) -> Result<(), Reject> {
                 if let Ok(mut v) = self.0.lock() {
                     v.push((r.params.streetlight_id, r.message.payload.lumens));
@@ -190,7 +194,7 @@ macro_rules! streetlights_mqtt {
                 );
                 assert_eq!(take(&handler.0), vec![(lamp.clone(), Some(420))]);
 
-                let publisher = $krate::mqtt::Publisher::start(mqtt_config(
+                let publisher = $krate::mqtt::Sender::start(mqtt_config(
                     $krate::mqtt::production_config(Some(&unique("pub"))),
                     port,
                     Version::V311,
@@ -315,7 +319,11 @@ struct Lamps {
 impl fleet::mqtt::Handler for Lamps {
     async fn handle_command(
         &self,
-        r: fleet::mqtt::Received<fleet::mqtt::LampCommandsParams, fleet::messages::Command>,
+        r: fleet::Received<
+            fleet::messages::Command,
+            fleet::mqtt::LampCommandsParams,
+            fleet::mqtt::Inbound,
+        >,
     ) -> Result<fleet::messages::Ack, Reject> {
         if let Ok(mut v) = self.commands.lock() {
             v.push((
@@ -333,10 +341,14 @@ impl fleet::mqtt::Handler for Lamps {
 
     async fn watch_status(
         &self,
-        r: fleet::mqtt::Received<fleet::mqtt::LampStatusParams, fleet::messages::Status>,
+        r: fleet::Received<
+            fleet::messages::Status,
+            fleet::mqtt::LampStatusParams,
+            fleet::mqtt::Inbound,
+        >,
     ) -> Result<(), Reject> {
         if let Ok(mut v) = self.statuses.lock() {
-            v.push((r.params.lamp_id, r.message.payload.seq, r.delivery.retain));
+            v.push((r.params.lamp_id, r.message.payload.seq, r.meta.retain));
         }
         Ok(())
     }
@@ -366,7 +378,7 @@ async fn mqtt5_lamp_fleet_request_reply_and_retained_status() {
         )
         .expect("subscribe");
         sub.wait_connected(LONG).await.expect("lamp connected");
-        let controller = fleet::mqtt::Publisher::start(mqtt_config(
+        let controller = fleet::mqtt::Sender::start(mqtt_config(
             fleet::mqtt::broker_config(Some(&unique("ctrl"))),
             port,
             Version::V5,
@@ -535,7 +547,7 @@ async fn mqtt_interop_with_mosquitto_clients() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("mosquitto_sub");
-    let publisher = slm3::mqtt::Publisher::start(mqtt_config(
+    let publisher = slm3::mqtt::Sender::start(mqtt_config(
         slm3::mqtt::production_config(Some(&unique("pub"))),
         port,
         Version::V5,
@@ -724,7 +736,7 @@ async fn mqtt_subscriber_killed_mid_stream_loses_nothing() {
     // The last will of the server binding, watched by an independent client.
     let watcher = RawMqtt::start(port, Some("fleet/controllers/offline")).await;
     let first = spawn();
-    let publisher = fleet::mqtt::Publisher::start(mqtt_config(
+    let publisher = fleet::mqtt::Sender::start(mqtt_config(
         fleet::mqtt::broker_config(Some(&unique("pub"))),
         port,
         Version::V5,
@@ -796,7 +808,7 @@ async fn mqtt_broker_away_at_start_and_mid_stream() {
         Version::V5,
     );
     pcfg.backoff.max = Duration::from_millis(500);
-    let publisher = fleet::mqtt::Publisher::start(pcfg).expect("publisher");
+    let publisher = fleet::mqtt::Sender::start(pcfg).expect("publisher");
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(
         sub.wait_connected(Duration::from_millis(100))
@@ -882,7 +894,7 @@ async fn mqtt_nothing_is_lost_when_a_generated_publisher_closes() {
             lamp_id: lamp.clone(),
         };
         let n = 100u64;
-        let publisher = fleet::mqtt::Publisher::start(mqtt_config(
+        let publisher = fleet::mqtt::Sender::start(mqtt_config(
             fleet::mqtt::broker_config(Some(&unique("close-pub"))),
             port,
             Version::V5,
@@ -945,7 +957,7 @@ async fn mqtt_clients_of_one_application_never_share_a_client_id() {
     let sub = fleet::mqtt::subscribe(defaults.clone(), lamps.clone()).expect("subscriber");
     let others = Lamps::default();
     let sub2 = fleet::mqtt::subscribe(defaults.clone(), others.clone()).expect("subscriber 2");
-    let publisher = fleet::mqtt::Publisher::start(defaults.clone()).expect("publisher");
+    let publisher = fleet::mqtt::Sender::start(defaults.clone()).expect("publisher");
     for c in [&sub, &sub2, publisher.client()] {
         c.wait_connected(LONG).await.expect("connected");
     }
@@ -1007,7 +1019,7 @@ async fn mqtt_clients_of_one_application_never_share_a_client_id() {
 
     // The subscriber goes away; its session (cleanSession: false) keeps what comes meanwhile.
     sub.close().await;
-    let late = fleet::mqtt::Publisher::start(defaults.clone()).expect("publisher while away");
+    let late = fleet::mqtt::Sender::start(defaults.clone()).expect("publisher while away");
     for seq in 100..110 {
         late.report_status(&p, &status(seq))
             .await
@@ -1090,14 +1102,22 @@ async fn mqtt5_replies_are_checked_against_their_schema() {
     impl fleet::mqtt::Handler for Overbright {
         async fn handle_command(
             &self,
-            r: fleet::mqtt::Received<fleet::mqtt::LampCommandsParams, fleet::messages::Command>,
+            r: fleet::Received<
+                fleet::messages::Command,
+                fleet::mqtt::LampCommandsParams,
+                fleet::mqtt::Inbound,
+            >,
         ) -> Result<fleet::messages::Ack, Reject> {
             Ok(overbright_ack(r.params.lamp_id))
         }
 
         async fn watch_status(
             &self,
-            _: fleet::mqtt::Received<fleet::mqtt::LampStatusParams, fleet::messages::Status>,
+            _: fleet::Received<
+                fleet::messages::Status,
+                fleet::mqtt::LampStatusParams,
+                fleet::mqtt::Inbound,
+            >,
         ) -> Result<(), Reject> {
             Ok(())
         }
@@ -1110,7 +1130,7 @@ async fn mqtt5_replies_are_checked_against_their_schema() {
                 Version::V5,
             )
         };
-        let controller = fleet::mqtt::Publisher::start(config("ctrl")).expect("controller");
+        let controller = fleet::mqtt::Sender::start(config("ctrl")).expect("controller");
         let params = fleet::mqtt::LampCommandsParams {
             lamp_id: unique("lamp"),
         };
@@ -1160,9 +1180,10 @@ async fn mqtt_incoming_messages_are_checked_against_the_whole_schema() {
     impl harbor::mqtt::Handler for Cranes {
         async fn receive_crane_status(
             &self,
-            r: harbor::mqtt::Received<
-                harbor::mqtt::CraneStatusParams,
+            r: harbor::Received<
                 harbor::messages::CraneStatus,
+                harbor::mqtt::CraneStatusParams,
+                harbor::mqtt::Inbound,
             >,
         ) -> Result<(), Reject> {
             if let Ok(mut v) = self.0.lock() {
@@ -1281,7 +1302,7 @@ struct Ledger {
 impl fleet::kafka::Handler for Ledger {
     async fn record_reading(
         &self,
-        r: fleet::kafka::Received<(), u64, fleet::messages::EnergyReading>,
+        r: fleet::Received<fleet::messages::EnergyReading, (), fleet::kafka::Inbound<u64>>,
     ) -> Result<(), Reject> {
         let seq = r.message.payload.seq;
         if Some(seq) == self.fail_seq {
@@ -1289,7 +1310,7 @@ impl fleet::kafka::Handler for Ledger {
         }
         let trace = r.message.headers.and_then(|h| h.trace_id);
         if let Ok(mut v) = self.booked.lock() {
-            v.push((seq, r.key, trace, r.message.payload.lamp_id));
+            v.push((seq, r.meta.key, trace, r.message.payload.lamp_id));
         }
         Ok(())
     }
@@ -1337,7 +1358,7 @@ async fn kafka_lamp_fleet_keys_headers_group_and_dead_letters() {
         return;
     };
     let config = mock.config();
-    let producer = fleet::kafka::Producer::new(&config).expect("producer");
+    let producer = fleet::kafka::Sender::new(&config).expect("producer");
     let n = 40u64;
     for seq in 0..n {
         let d = producer
@@ -1429,12 +1450,12 @@ async fn client_ids_reach_the_broker(config: KafkaConfig) {
         ..config.clone()
     };
     assert_eq!(fleet::kafka::PRODUCER_CLIENT_ID, Some("lamp-controller"));
-    let producer = fleet::kafka::Producer::new(&via_relay).expect("producer");
+    let producer = fleet::kafka::Sender::new(&via_relay).expect("producer");
     producer
         .publish_reading(Some(&1), &reading(1, None))
         .await
         .expect("delivered");
-    let chosen = fleet::kafka::Producer::new(&via_relay.clone().set("client.id", "chosen"))
+    let chosen = fleet::kafka::Sender::new(&via_relay.clone().set("client.id", "chosen"))
         .expect("producer with an explicit id");
     chosen
         .publish_reading(Some(&2), &reading(2, None))
@@ -1552,10 +1573,10 @@ macro_rules! streetlights_kafka {
         impl $krate::kafka::Handler for $name {
             async fn receive_light_measurement(
                 &self,
-                r: $krate::kafka::Received<
-                    $krate::kafka::$measured,
-                    Vec<u8>,
+                r: $krate::Received<
                     $krate::messages::LightMeasured,
+                    $krate::kafka::$measured,
+                    $krate::kafka::Inbound<Vec<u8>>,
                 >,
             ) -> Result<(), Reject> {
                 let header = r.message.headers.and_then(|h| h.my_app_header);
@@ -1564,7 +1585,7 @@ macro_rules! streetlights_kafka {
                         r.params.streetlight_id,
                         r.message.payload.lumens,
                         header,
-                        r.key.unwrap_or_default(),
+                        r.meta.key.unwrap_or_default(),
                     ));
                 }
                 Ok(())
@@ -1588,7 +1609,7 @@ macro_rules! streetlights_kafka {
                     return;
                 };
                 let config = mock.config();
-                let producer = $krate::kafka::Producer::new(&config).expect("producer");
+                let producer = $krate::kafka::Sender::new(&config).expect("producer");
                 producer
                     .turn_on(
                         &$krate::kafka::$on {
@@ -1716,7 +1737,7 @@ async fn kafka_kcat_reads_what_the_generated_producer_sends() {
         return;
     };
     let config = mock.config();
-    let producer = fleet::kafka::Producer::new(&config).expect("producer");
+    let producer = fleet::kafka::Sender::new(&config).expect("producer");
     producer
         .publish_reading(Some(&42), &reading(5, Some("trace-5")))
         .await
@@ -1771,7 +1792,7 @@ async fn consumer_killed_mid_stream(
     producer_config: KafkaConfig,
     label: &str,
 ) {
-    let producer = fleet::kafka::Producer::new(&producer_config).expect("producer");
+    let producer = fleet::kafka::Sender::new(&producer_config).expect("producer");
     let n = 300u64;
     let sends = (0..n).map(|seq| {
         let p = producer.clone();
@@ -1901,7 +1922,7 @@ async fn kafka_tansu_generated_producer_and_consumer_with_confluent_kafka() {
         .await
         .expect("topics created through the admin API");
     assert_eq!(created.len(), 1, "{created:?}");
-    let producer = fleet::kafka::Producer::new(&config).expect("producer");
+    let producer = fleet::kafka::Sender::new(&config).expect("producer");
     let n = 20u64;
     for seq in 0..n {
         producer
@@ -1991,7 +2012,7 @@ async fn kafka_broker_away_at_start_and_mid_stream() {
     };
     mock.down();
     let config = mock.config();
-    let producer = fleet::kafka::Producer::new(&config).expect("producer");
+    let producer = fleet::kafka::Sender::new(&config).expect("producer");
     let ledger = Ledger::default();
     let mut options = fleet::kafka::consumer_options().expect("options");
     options.group_id = unique("away");

@@ -177,14 +177,7 @@ fn build_one(api: &Api, broker: Broker, warnings: &mut Vec<Warning>) -> Option<B
     }
     let mut names = NameSet::default();
     names.reserve(crate::names::RESERVED);
-    names.reserve(&[
-        "Publisher",
-        "Producer",
-        "Consumer",
-        "Handler",
-        "Received",
-        "Dispatch",
-    ]);
+    names.reserve(&["Sender", "Consumer", "Handler", "Received", "Dispatch"]);
     let mut channels = Vec::new();
     for (ci, channel) in api.channels.iter().enumerate() {
         let on_broker = if channel.servers.is_empty() {
@@ -267,14 +260,7 @@ fn build_one(api: &Api, broker: Broker, warnings: &mut Vec<Warning>) -> Option<B
     for c in &channels {
         type_names.reserve(&[&format!("{}Params", c.name)]);
     }
-    type_names.reserve(&[
-        "Publisher",
-        "Producer",
-        "Consumer",
-        "Handler",
-        "Received",
-        "Dispatch",
-    ]);
+    type_names.reserve(&["Sender", "Consumer", "Handler", "Received", "Dispatch"]);
     let (mut send, mut receive) = (Vec::new(), Vec::new());
     for (oi, op) in api.operations.iter().enumerate() {
         let id = OperationId(oi as u32);

@@ -319,7 +319,7 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
         use crate::runtime::http::callbacks::{SubscriptionConfig, Subscriptions};
         use crate::runtime::http::idempotency::{IdempotencyStore, MemoryStore};
         use crate::runtime::http::outbox::{MemoryOutbox, Outbox};
-        pub use crate::runtime::http::receiver::{Receiver, ReceiverConfig, Webhook, WebhookHandler};
+        pub use crate::runtime::http::receiver::{Inbound, Receiver, ReceiverConfig, WebhookHandler};
         use crate::runtime::http::receiver::{decode_checked, select, typed_headers, CheckedConfig, Dispatch, Refusal, VerifiedRequest};
         pub use crate::runtime::http::ConfigError;
         pub use crate::runtime::http::resource::{Preconditions, ResourceConfig, ResourceStore, Versioned};
@@ -694,7 +694,7 @@ fn receiver_parts(cx: &Ctx<'_>, e: &Endpoint, p: &mut ServerParts) {
             #doc
             ///
             #call_doc
-            fn #method(&self, hook: Webhook<#msg_ty>) -> impl std::future::Future<Output = Result<(), Reject>> + Send;
+            fn #method(&self, received: Received<#msg_ty, (), Inbound>) -> impl std::future::Future<Output = Result<(), Reject>> + Send;
         });
     }
     let cdoc = format!(

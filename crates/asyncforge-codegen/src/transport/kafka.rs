@@ -1,6 +1,6 @@
 //! The generated `kafka` module: per server its bootstrap address and a configuration with the
 //! security scheme mapped to librdkafka settings, the topics of the channel bindings
-//! (`ensure_topics`), a `Producer` with one method per *send* operation (topic from the
+//! (`ensure_topics`), a `Sender` with one method per *send* operation (topic from the
 //! binding or address, typed key from the message binding, typed headers), and a `Handler`
 //! trait with a `Consumer` for the *receive* operations (group and client id from the
 //! operation bindings; at least once, retries and dead letters by the runtime).
@@ -222,16 +222,16 @@ fn producer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
         /// Sends the application's *send* operations (idempotent producer, `acks=all`; a
         /// `content-type` header and the message's typed headers go with every record).
         #[derive(Clone)]
-        pub struct Producer {
+        pub struct Sender {
             inner: kafka::Producer,
         }
 
-        impl Producer {
-            /// A producer for `config`, with [`PRODUCER_CLIENT_ID`] as its `client.id` unless
+        impl Sender {
+            /// A sender for `config` (an idempotent producer), with [`PRODUCER_CLIENT_ID`] as its `client.id` unless
             /// `config` sets one.
             pub fn new(config: &kafka::KafkaConfig) -> Result<Self, Error> {
                 let config = config.clone().or_client_id(PRODUCER_CLIENT_ID);
-                Ok(Producer { inner: kafka::Producer::new(&config)? })
+                Ok(Sender { inner: kafka::Producer::new(&config)? })
             }
 
             /// The runtime's producer (`flush`, raw sends).
@@ -289,7 +289,7 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
         let k = if typed && k.to_string() != "str" { k } else if typed { quote!(String) } else { quote!(Vec<u8>) };
         quote! {
             #doc
-            fn #method(&self, received: Received<#p, #k, #m>) -> impl Future<Output = Result<(), Reject>> + Send;
+            fn #method(&self, received: Received<#m, #p, Inbound<#k>>) -> impl Future<Output = Result<(), Reject>> + Send;
         }
     });
     let subs = model.receive.iter().map(|op| {
@@ -343,7 +343,7 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
                 #params_let
                 let key = #key;
                 let message = #decode;
-                self.handler.#method(Received { #params, key, message, record }).await
+                self.handler.#method(Received { message, #params, meta: Inbound { key, record } }).await
             }
         }
     });
@@ -373,20 +373,6 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
             let mut options = kafka::ConsumerOptions::new(GROUP_ID, subscriptions()?);
             options.client_id = CLIENT_ID.map(str::to_owned);
             Ok(options)
-        }
-
-        /// A received record: the topic's typed parameters, the key (typed by the message
-        /// binding's `key` schema, else its bytes), the typed message and the record.
-        #[derive(Debug, Clone)]
-        pub struct Received<P, K, M> {
-            /// The topic's parameters.
-            pub params: P,
-            /// The key.
-            pub key: Option<K>,
-            /// The message (with its typed headers, when the message has a headers schema).
-            pub message: M,
-            /// The record as received (topic, partition, offset, headers, attempt).
-            pub record: kafka::Record,
         }
 
         /// What the application implements: one method per *receive* operation. `Ok` lets the
@@ -457,7 +443,8 @@ pub(crate) fn emit(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>
     let future = (!model.receive.is_empty()).then(|| {
         quote!(
             use std::future::Future;
-            use crate::runtime::Reject;
+            use crate::runtime::{Received, Reject};
+            pub use crate::runtime::kafka::Inbound;
         )
     });
     let topic = (!model.send.is_empty() || !model.receive.is_empty()).then(|| {
@@ -466,7 +453,7 @@ pub(crate) fn emit(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>
         )
     });
     quote! {
-        //! Kafka: the servers, the topics of the channel bindings, a `Producer` for the *send*
+        //! Kafka: the servers, the topics of the channel bindings, a `Sender` for the *send*
         //! operations, and a `Handler` with a `Consumer` for the *receive* operations.
         //! At-least-once delivery, retries and dead letters are the runtime's
         //! (`asyncforge_runtime::kafka`, see docs/protocols.md).

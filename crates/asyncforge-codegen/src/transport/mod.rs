@@ -714,7 +714,7 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
     let imports_sse = has_sse.then(|| {
         quote! {
             use crate::runtime::sse::server::{accepted, reply_response, Topics};
-            pub use crate::runtime::sse::server::{Post, SseConfig};
+            pub use crate::runtime::sse::server::SseConfig;
             use crate::runtime::axum::body::Bytes;
         }
     });
@@ -854,14 +854,15 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
         use std::time::Duration;
 
         use crate::runtime::axum::extract::{Path, State};
-        use crate::runtime::axum::http::{HeaderMap, StatusCode};
+        pub use crate::runtime::axum::http::HeaderMap;
+        use crate::runtime::axum::http::StatusCode;
         use crate::runtime::axum::response::Response;
         use crate::runtime::axum::routing;
         use crate::runtime::axum::Router;
         use crate::runtime::codegen::Message;
         use crate::runtime::endpoint::{error_response, reject_response, reply_frame, Outgoing, Refusal as FrameRefusal};
         use crate::runtime::rpc::Pending;
-        use crate::runtime::{Error, Reject};
+        use crate::runtime::{Error, Received, Reject};
         #imports_ws
         #imports_sse
         #imports_http
@@ -987,7 +988,7 @@ fn ws_endpoint(
             None => {
                 trait_items.push(quote! {
                     #doc
-                    fn #method(&self, session: &#session, message: #msg_ty) -> impl std::future::Future<Output = Result<(), Reject>> + Send;
+                    fn #method(&self, received: Received<#msg_ty, &#params_path, &#session>) -> impl std::future::Future<Output = Result<(), Reject>> + Send;
                 });
                 for m in &op.messages {
                     let m_conv = conv(op.messages.len());
@@ -995,7 +996,7 @@ fn ws_endpoint(
                     let check = cx.check(*m);
                     tries.push(quote! {
                         if let Some(m) = incoming.try_message::<#ty>(&#check) {
-                            return self.shared.handler.#method(session, #m_conv).await.map_err(FrameRefusal::from);
+                            return self.shared.handler.#method(Received { message: #m_conv, params: &session.params, meta: session }).await.map_err(FrameRefusal::from);
                         }
                     });
                 }
@@ -1007,7 +1008,7 @@ fn ws_endpoint(
                     ///
                     /// The reply goes back on the same connection, with the request's correlation
                     /// id filled in when the reply does not set it.
-                    fn #method(&self, session: &#session, message: #msg_ty) -> impl std::future::Future<Output = Result<#reply_ty, Reject>> + Send;
+                    fn #method(&self, received: Received<#msg_ty, &#params_path, &#session>) -> impl std::future::Future<Output = Result<#reply_ty, Reject>> + Send;
                 });
                 let reply_check = cx.outgoing_check(reply, &quote!(reply));
                 for m in &op.messages {
@@ -1017,7 +1018,7 @@ fn ws_endpoint(
                     tries.push(quote! {
                         if let Some(m) = incoming.try_message::<#ty>(&#check) {
                             let pointer = <#ty as Message>::CORRELATION_POINTER;
-                            let reply = match self.shared.handler.#method(session, #m_conv).await {
+                            let reply = match self.shared.handler.#method(Received { message: #m_conv, params: &session.params, meta: session }).await {
                                 Ok(reply) => reply,
                                 Err(reject) => return Err(incoming.refuse(reject, #op_key, pointer)),
                             };
@@ -1351,7 +1352,7 @@ fn sse_endpoint(
         };
         trait_items.push(quote! {
             #doc
-            fn #method(&self, request: &Post<#params_path>, message: #msg_ty) -> impl std::future::Future<Output = Result<#ret, Reject>> + Send;
+            fn #method(&self, received: Received<#msg_ty, #params_path, HeaderMap>) -> impl std::future::Future<Output = Result<#ret, Reject>> + Send;
         });
         for m in &op.messages {
             let m_conv = conv(op.messages.len());
@@ -1373,8 +1374,7 @@ fn sse_endpoint(
             };
             tries.push(quote! {
                 if let Some(m) = incoming.try_message::<#ty>(&#check) {
-                    let request = Post { params, headers };
-                    return match shared.handler.#method(&request, #m_conv).await {
+                    return match shared.handler.#method(Received { message: #m_conv, params, meta: headers }).await {
                         #respond
                         Err(reject) => reject_response(&reject),
                     };

@@ -1,5 +1,5 @@
 //! The generated `mqtt` module: per server a URL and a configuration with its bindings
-//! applied, a `Publisher` with one method per *send* operation (QoS, retain and MQTT 5
+//! applied, a `Sender` with one method per *send* operation (QoS, retain and MQTT 5
 //! properties from the bindings; request/reply when the operation has a reply), a `Handler`
 //! trait with one method per *receive* operation, and `subscribe(config, handler)`, which
 //! subscribes with `{parameters}` as `+` and hands the handler typed parameters and messages.
@@ -272,19 +272,19 @@ fn publisher(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
         /// Publishes the application's *send* operations (the topic from the channel address
         /// and the parameters; QoS, retain and MQTT 5 properties from the bindings).
         #[derive(Clone)]
-        pub struct Publisher {
+        pub struct Sender {
             client: mqtt::MqttClient,
         }
 
-        impl Publisher {
-            /// A publisher on a running client (a subscriber's, or [`mqtt::MqttClient::publisher`]).
+        impl Sender {
+            /// A sender on a running client (a subscriber's, or [`mqtt::MqttClient::publisher`]).
             pub fn new(client: mqtt::MqttClient) -> Self {
-                Publisher { client }
+                Sender { client }
             }
 
             /// Starts a client that only publishes.
             pub fn start(config: mqtt::MqttConfig) -> Result<Self, Error> {
-                Ok(Publisher { client: mqtt::MqttClient::publisher(config)? })
+                Ok(Sender { client: mqtt::MqttClient::publisher(config)? })
             }
 
             /// The client (state, counters, `close`, which waits for the publishes in flight).
@@ -325,7 +325,7 @@ fn subscriber(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
         quote! {
             #doc
             #ret_doc
-            fn #method(&self, received: Received<#p, #m>) -> impl Future<Output = Result<#out, Reject>> + Send;
+            fn #method(&self, received: Received<#m, #p, Inbound>) -> impl Future<Output = Result<#out, Reject>> + Send;
         }
     });
     let subs = model.receive.iter().map(|op| {
@@ -373,7 +373,7 @@ fn subscriber(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
                 let check = cx.check(reply);
                 quote! {
                     let to = delivery.clone();
-                    let reply = self.0.#method(Received { #params, message, delivery, client: client.clone() }).await?;
+                    let reply = self.0.#method(Received { message, #params, meta: Inbound::new(delivery, client.clone()) }).await?;
                     #check
                         .check_outgoing(&reply)
                         .map_err(|e| Reject::failed(format!("the reply breaks its schema: {e}")))?;
@@ -385,7 +385,7 @@ fn subscriber(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
                 }
             }
             None => quote! {
-                self.0.#method(Received { #params, message, delivery, client }).await
+                self.0.#method(Received { message, #params, meta: Inbound::new(delivery, client) }).await
             },
         };
         quote! {
@@ -397,20 +397,6 @@ fn subscriber(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
         }
     });
     quote! {
-        /// A received message: the topic's typed parameters, the typed message, the delivery
-        /// (topic, QoS, retain, MQTT 5 properties) and the client it came on.
-        #[derive(Clone)]
-        pub struct Received<P, M> {
-            /// The topic's parameters.
-            pub params: P,
-            /// The message.
-            pub message: M,
-            /// The delivery as received.
-            pub delivery: mqtt::Delivery,
-            /// The client (to publish from a handler).
-            pub client: mqtt::MqttClient,
-        }
-
         /// What the application implements: one method per *receive* operation. `Ok`
         /// acknowledges a QoS 1/2 message; [`Reject::failed`] leaves it unacknowledged
         /// (redelivered by a broker that kept the session); [`Reject::invalid`] acknowledges
@@ -426,7 +412,7 @@ fn subscriber(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
 
         /// Starts a client that subscribes to every receive operation's topic and hands what
         /// arrives to `handler`. Publish from the same connection with
-        /// `Publisher::new(client.clone())`.
+        /// `Sender::new(client.clone())`.
         pub fn subscribe<H: Handler>(config: mqtt::MqttConfig, handler: H) -> Result<mqtt::MqttClient, Error> {
             Ok(mqtt::MqttClient::start(config, subscriptions()?, Dispatch(handler))?)
         }
@@ -460,11 +446,12 @@ pub(crate) fn emit(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
     let future = (!model.receive.is_empty()).then(|| {
         quote!(
             use std::future::Future;
-            use crate::runtime::Reject;
+            use crate::runtime::{Received, Reject};
+            pub use crate::runtime::mqtt::Inbound;
         )
     });
     quote! {
-        //! MQTT: the servers, a `Publisher` for the *send* operations, and a `Handler` with
+        //! MQTT: the servers, a `Sender` for the *send* operations, and a `Handler` with
         //! `subscribe` for the *receive* operations. Delivery guarantees, reconnects and
         //! topic rules are the runtime's (`asyncforge_runtime::mqtt`, see docs/protocols.md).
         #future

@@ -32,6 +32,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 
+use crate::received::Received;
+
 use super::idempotency::{Claim, IdempotencyStore, MemoryStore};
 use super::signature::{DEFAULT_TOLERANCE, Scheme, SecretError, Signer, headers, unix_now};
 use crate::endpoint::{Scalar, error_response, reject_response, scalar, typed_part};
@@ -85,18 +87,20 @@ impl ReceiverConfig {
     }
 }
 
-/// A verified, decoded webhook.
+/// What a verified webhook request says beside its message: the `meta` of a [`Webhook`].
 #[derive(Debug, Clone)]
-pub struct Webhook<M> {
+pub struct Inbound {
     /// The message id, when the request carried one.
     pub id: Option<String>,
     /// The signed timestamp (Unix seconds), when the scheme has one.
     pub timestamp: Option<i64>,
-    /// The message.
-    pub message: M,
     /// The request's headers.
     pub headers: HeaderMap,
 }
+
+/// A verified, decoded webhook: the message, no channel parameters (a webhook endpoint's
+/// address has none), and the request's id, timestamp and headers.
+pub type Webhook<M> = Received<M, (), Inbound>;
 
 /// What handles a verified webhook. Closures `Fn(Webhook<M>) -> impl Future<Output =
 /// Result<(), Reject>>` implement it.
@@ -188,11 +192,14 @@ pub struct VerifiedRequest<'a> {
 impl VerifiedRequest<'_> {
     /// The webhook carrying `message`.
     pub fn webhook<M>(&self, message: M) -> Webhook<M> {
-        Webhook {
-            id: self.id.map(str::to_owned),
-            timestamp: self.timestamp,
+        Received {
             message,
-            headers: self.headers.clone(),
+            params: (),
+            meta: Inbound {
+                id: self.id.map(str::to_owned),
+                timestamp: self.timestamp,
+                headers: self.headers.clone(),
+            },
         }
     }
 }

@@ -622,6 +622,16 @@ pub struct Record {
     pub attempt: u32,
 }
 
+/// What a Kafka record says beside its message and topic parameters: the `meta` of a
+/// [`Received`](crate::received::Received) that generated Kafka handlers get.
+#[derive(Debug, Clone)]
+pub struct Inbound<K> {
+    /// The key, typed by the message binding's `key` schema (else its bytes).
+    pub key: Option<K>,
+    /// The record as received (topic, partition, offset, headers, timestamp, attempt).
+    pub record: Record,
+}
+
 impl Record {
     /// The first header of that name.
     pub fn header(&self, name: &str) -> Option<&[u8]> {

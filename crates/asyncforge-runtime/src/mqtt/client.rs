@@ -542,6 +542,38 @@ pub struct Delivery {
     pub properties: Properties,
 }
 
+/// What an MQTT delivery says beside its message and topic parameters: the `meta` of a
+/// [`Received`](crate::received::Received) that generated MQTT handlers get.
+#[derive(Clone)]
+pub struct Inbound {
+    /// The topic it was published to.
+    pub topic: String,
+    /// QoS it was delivered with.
+    pub qos: Qos,
+    /// Whether it is a retained message.
+    pub retain: bool,
+    /// Whether the broker says it may have been delivered before.
+    pub dup: bool,
+    /// MQTT 5 properties (response topic, correlation data, user properties, …).
+    pub properties: Properties,
+    /// The client it came on, to publish from the handler.
+    pub client: MqttClient,
+}
+
+impl Inbound {
+    /// The metadata of `delivery`, received on `client`.
+    pub fn new(delivery: Delivery, client: MqttClient) -> Inbound {
+        Inbound {
+            topic: delivery.topic,
+            qos: delivery.qos,
+            retain: delivery.retain,
+            dup: delivery.dup,
+            properties: delivery.properties,
+            client,
+        }
+    }
+}
+
 impl Delivery {
     /// Decodes the payload as `M`. A MQTT 5 content type whose codec differs from `M`'s, or a
     /// payload that does not decode, is [`Reject::invalid`].

@@ -239,15 +239,6 @@ impl Topics {
     }
 }
 
-/// A POST to an SSE channel address (a *receive* operation), as its handler sees it.
-#[derive(Debug, Clone)]
-pub struct Post<P> {
-    /// Channel parameters from the path.
-    pub params: P,
-    /// Request headers.
-    pub headers: HeaderMap,
-}
-
 pub use crate::endpoint::error_response;
 
 /// `202 Accepted` with an empty body.

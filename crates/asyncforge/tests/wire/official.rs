@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use asyncforge_runtime::Received;
 use asyncforge_runtime::backoff::Backoff;
 use asyncforge_runtime::endpoint::Reject;
 use asyncforge_runtime::ws::client::State;
@@ -363,9 +364,9 @@ mod kraken {
 
         async fn receive_ping(
             &self,
-            _s: &KrakenWebsocketsApiSession,
-            ping: Ping,
+            received: Received<Ping, &KrakenWebsocketsApiParams, &KrakenWebsocketsApiSession>,
         ) -> Result<Pong, Reject> {
+            let ping = received.message;
             assert_eq!(ping.payload.event, types::PingEvent::Ping);
             // No reqid: the generated server copies the ping's into the pong.
             Ok(Pong::new(types::Pong {
@@ -377,9 +378,9 @@ mod kraken {
 
         async fn subscribe(
             &self,
-            _s: &KrakenWebsocketsApiSession,
-            m: Subscribe,
+            received: Received<Subscribe, &KrakenWebsocketsApiParams, &KrakenWebsocketsApiSession>,
         ) -> Result<SubscribeReply, Reject> {
+            let m = received.message;
             let sub = m
                 .payload
                 .subscription
@@ -420,9 +421,13 @@ mod kraken {
 
         async fn unsubscribe(
             &self,
-            _s: &KrakenWebsocketsApiSession,
-            m: Unsubscribe,
+            received: Received<
+                Unsubscribe,
+                &KrakenWebsocketsApiParams,
+                &KrakenWebsocketsApiSession,
+            >,
         ) -> Result<SubscriptionStatus, Reject> {
+            let m = received.message;
             let sub = m
                 .payload
                 .subscription
@@ -683,8 +688,7 @@ mod kraken_filter {
     impl Handler for Exchange {
         async fn receive_ping(
             &self,
-            _s: &CurrencyExchangeSession,
-            _m: Ping,
+            _received: Received<Ping, &CurrencyExchangeParams, &CurrencyExchangeSession>,
         ) -> Result<Pong, Reject> {
             Ok(Pong::new(types::Pong {
                 event: Some(types::PongEvent::Pong),
@@ -694,9 +698,9 @@ mod kraken_filter {
         }
         async fn receive_subscribe_request(
             &self,
-            _s: &CurrencyExchangeSession,
-            m: Subscribe,
+            received: Received<Subscribe, &CurrencyExchangeParams, &CurrencyExchangeSession>,
         ) -> Result<ReceiveSubscribeRequestReply, Reject> {
+            let m = received.message;
             let name = m
                 .payload
                 .subscription
@@ -706,9 +710,9 @@ mod kraken_filter {
         }
         async fn receive_unsubscribe_request(
             &self,
-            _s: &CurrencyExchangeSession,
-            m: Unsubscribe,
+            received: Received<Unsubscribe, &CurrencyExchangeParams, &CurrencyExchangeSession>,
         ) -> Result<SubscriptionStatus, Reject> {
+            let m = received.message;
             let name = m
                 .payload
                 .subscription

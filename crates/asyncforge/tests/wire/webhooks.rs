@@ -16,7 +16,9 @@ use asyncforge_runtime::backoff::Backoff;
 use asyncforge_runtime::codegen::DateTime;
 use asyncforge_runtime::http::client::ClientError;
 use asyncforge_runtime::http::outbox::{FileOutbox, Outbox};
-use asyncforge_runtime::http::receiver::{Receiver as RawReceiver, ReceiverConfig as RawConfig};
+use asyncforge_runtime::http::receiver::{
+    Receiver as RawReceiver, ReceiverConfig as RawConfig, Webhook,
+};
 use asyncforge_runtime::http::sender::{AttemptError, DeliveryError};
 use asyncforge_runtime::http::signature::{Scheme, Signer, generate_secret, unix_now};
 use asyncforge_runtime::http::ssrf::{AddressPolicy, Refused};
@@ -32,9 +34,9 @@ use snapshot_ledger_hooks::messages::{
     Account, ChargeRefunded, ChargeSucceeded, Counter, DisputeClosed, DisputeOpened, EntryPosted,
     Invoice, PaymentSettled, ReleasePublished,
 };
-use snapshot_ledger_hooks::server::{Config, Handler, SenderConfig, Server, Webhook};
+use snapshot_ledger_hooks::server::{Config, Handler, Inbound, SenderConfig, Server};
 use snapshot_ledger_hooks::types::*;
-use snapshot_ledger_hooks::{Error, ErrorKind, Reject};
+use snapshot_ledger_hooks::{Error, ErrorKind, Received, Reject};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -71,7 +73,10 @@ impl Seen {
 struct App(Arc<Seen>);
 
 impl Handler for App {
-    async fn payment_settled(&self, hook: Webhook<PaymentSettled>) -> Result<(), Reject> {
+    async fn payment_settled(
+        &self,
+        hook: Received<PaymentSettled, (), Inbound>,
+    ) -> Result<(), Reject> {
         let id = hook.message.payload.payment_id.clone();
         {
             let mut fail = self.0.fail_once.lock().expect("lock");
@@ -87,7 +92,10 @@ impl Handler for App {
         Ok(())
     }
 
-    async fn release_published(&self, hook: Webhook<ReleasePublished>) -> Result<(), Reject> {
+    async fn release_published(
+        &self,
+        hook: Received<ReleasePublished, (), Inbound>,
+    ) -> Result<(), Reject> {
         self.0
             .releases
             .lock()
@@ -96,7 +104,10 @@ impl Handler for App {
         Ok(())
     }
 
-    async fn charge_succeeded(&self, hook: Webhook<ChargeSucceeded>) -> Result<(), Reject> {
+    async fn charge_succeeded(
+        &self,
+        hook: Received<ChargeSucceeded, (), Inbound>,
+    ) -> Result<(), Reject> {
         let h = hook.message.headers.clone().expect("typed headers");
         self.0.provider.lock().expect("lock").push((
             "chargeSucceeded".into(),
@@ -107,7 +118,7 @@ impl Handler for App {
         Ok(())
     }
 
-    async fn dispute_event(&self, hook: Webhook<DisputeEvent>) -> Result<(), Reject> {
+    async fn dispute_event(&self, hook: Received<DisputeEvent, (), Inbound>) -> Result<(), Reject> {
         let seen = match hook.message {
             DisputeEvent::DisputeOpened(m) => format!("opened {}", m.payload.dispute_id),
             DisputeEvent::DisputeClosed(m) => format!("closed {}", m.payload.dispute_id),
@@ -116,7 +127,10 @@ impl Handler for App {
         Ok(())
     }
 
-    async fn charge_refunded(&self, hook: Webhook<ChargeRefunded>) -> Result<(), Reject> {
+    async fn charge_refunded(
+        &self,
+        hook: Received<ChargeRefunded, (), Inbound>,
+    ) -> Result<(), Reject> {
         let h = hook.message.headers.clone().expect("typed headers");
         self.0.provider.lock().expect("lock").push((
             "chargeRefunded".into(),
@@ -510,9 +524,10 @@ async fn subscriber(secret: &str, healthy: Arc<AtomicBool>) -> (String, Got, Arc
     let rx = RawReceiver::new(RawConfig::new(secret), move |hook: Webhook<EntryPosted>| {
         let g = g.clone();
         async move {
-            g.lock()
-                .expect("lock")
-                .push((hook.id.unwrap_or_default(), hook.message.payload.entry_id));
+            g.lock().expect("lock").push((
+                hook.meta.id.unwrap_or_default(),
+                hook.message.payload.entry_id,
+            ));
             Ok(())
         }
     })

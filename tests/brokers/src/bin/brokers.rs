@@ -83,7 +83,11 @@ struct Ledger {
 impl fleet_kafka::Handler for Ledger {
     async fn record_reading(
         &self,
-        received: fleet_kafka::Received<(), u64, messages::EnergyReading>,
+        received: asyncforge_runtime::Received<
+            messages::EnergyReading,
+            (),
+            fleet_kafka::Inbound<u64>,
+        >,
     ) -> Result<(), asyncforge_runtime::Reject> {
         tokio::time::sleep(self.delay).await;
         self.log
@@ -135,7 +139,11 @@ struct Lamps {
 impl fleet_mqtt::Handler for Lamps {
     async fn handle_command(
         &self,
-        received: fleet_mqtt::Received<fleet_mqtt::LampCommandsParams, messages::Command>,
+        received: asyncforge_runtime::Received<
+            messages::Command,
+            fleet_mqtt::LampCommandsParams,
+            fleet_mqtt::Inbound,
+        >,
     ) -> Result<messages::Ack, asyncforge_runtime::Reject> {
         Ok(messages::Ack::new(snapshot_lamp_fleet::types::AckPayload {
             lamp_id: received.params.lamp_id,
@@ -147,7 +155,11 @@ impl fleet_mqtt::Handler for Lamps {
 
     async fn watch_status(
         &self,
-        received: fleet_mqtt::Received<fleet_mqtt::LampStatusParams, messages::Status>,
+        received: asyncforge_runtime::Received<
+            messages::Status,
+            fleet_mqtt::LampStatusParams,
+            fleet_mqtt::Inbound,
+        >,
     ) -> Result<(), asyncforge_runtime::Reject> {
         tokio::time::sleep(self.delay).await;
         self.log

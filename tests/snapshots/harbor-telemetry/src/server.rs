@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use crate::runtime::axum::extract::{Path, State};
-use crate::runtime::axum::http::{HeaderMap, StatusCode};
+
+pub use crate::runtime::axum::http::HeaderMap;
+
+use crate::runtime::axum::http::StatusCode;
 use crate::runtime::axum::response::Response;
 use crate::runtime::axum::routing;
 use crate::runtime::axum::Router;

@@ -4,15 +4,18 @@
 #![allow(clippy::too_many_arguments)]
 use std::sync::Arc;
 use std::time::Duration;
+
+pub use crate::runtime::axum::http::HeaderMap;
+
 use crate::runtime::axum::routing;
 use crate::runtime::axum::Router;
-use crate::runtime::{Error, Reject};
+use crate::runtime::{Error, Received, Reject};
 use crate::runtime::http::callbacks::{SubscriptionConfig, Subscriptions};
 use crate::runtime::http::idempotency::{IdempotencyStore, MemoryStore};
 use crate::runtime::http::outbox::{MemoryOutbox, Outbox};
 
 pub use crate::runtime::http::receiver::{
-    Receiver, ReceiverConfig, Webhook, WebhookHandler,
+    Inbound, Receiver, ReceiverConfig, WebhookHandler,
 };
 
 use crate::runtime::http::receiver::{
@@ -50,7 +53,7 @@ pub trait Handler: Send + Sync + 'static {
     /// retries), `Err(Reject::invalid(…))` 422 (it does not).
     fn payment_settled(
         &self,
-        hook: Webhook<super::messages::PaymentSettled>,
+        received: Received<super::messages::PaymentSettled, (), Inbound>,
     ) -> impl std::future::Future<Output = Result<(), Reject>> + Send;
     /// The code host says a release was published.
     ///
@@ -61,7 +64,7 @@ pub trait Handler: Send + Sync + 'static {
     /// retries), `Err(Reject::invalid(…))` 422 (it does not).
     fn release_published(
         &self,
-        hook: Webhook<super::messages::ReleasePublished>,
+        received: Received<super::messages::ReleasePublished, (), Inbound>,
     ) -> impl std::future::Future<Output = Result<(), Reject>> + Send;
     /// The card provider says a charge succeeded.
     ///
@@ -73,7 +76,7 @@ pub trait Handler: Send + Sync + 'static {
     /// retries), `Err(Reject::invalid(…))` 422 (it does not).
     fn charge_succeeded(
         &self,
-        hook: Webhook<super::messages::ChargeSucceeded>,
+        received: Received<super::messages::ChargeSucceeded, (), Inbound>,
     ) -> impl std::future::Future<Output = Result<(), Reject>> + Send;
     /// The card provider says a charge was refunded.
     ///
@@ -85,7 +88,7 @@ pub trait Handler: Send + Sync + 'static {
     /// retries), `Err(Reject::invalid(…))` 422 (it does not).
     fn charge_refunded(
         &self,
-        hook: Webhook<super::messages::ChargeRefunded>,
+        received: Received<super::messages::ChargeRefunded, (), Inbound>,
     ) -> impl std::future::Future<Output = Result<(), Reject>> + Send;
     /// The card provider says a dispute was opened or closed.
     ///
@@ -97,7 +100,7 @@ pub trait Handler: Send + Sync + 'static {
     /// retries), `Err(Reject::invalid(…))` 422 (it does not).
     fn dispute_event(
         &self,
-        hook: Webhook<super::channels::DisputeEvent>,
+        received: Received<super::channels::DisputeEvent, (), Inbound>,
     ) -> impl std::future::Future<Output = Result<(), Reject>> + Send;
 }
 

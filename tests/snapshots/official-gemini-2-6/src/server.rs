@@ -5,7 +5,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use crate::runtime::axum::extract::{Path, State};
-use crate::runtime::axum::http::{HeaderMap, StatusCode};
+
+pub use crate::runtime::axum::http::HeaderMap;
+
+use crate::runtime::axum::http::StatusCode;
 use crate::runtime::axum::response::Response;
 use crate::runtime::axum::routing;
 use crate::runtime::axum::Router;

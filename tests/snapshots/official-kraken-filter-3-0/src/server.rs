@@ -4,13 +4,15 @@
 #![allow(clippy::too_many_arguments)]
 use std::sync::Arc;
 use crate::runtime::axum::extract::State;
-use crate::runtime::axum::http::HeaderMap;
+
+pub use crate::runtime::axum::http::HeaderMap;
+
 use crate::runtime::axum::response::Response;
 use crate::runtime::axum::routing;
 use crate::runtime::axum::Router;
 use crate::runtime::codegen::Message;
 use crate::runtime::endpoint::{reply_frame, Refusal as FrameRefusal};
-use crate::runtime::{Error, Reject};
+use crate::runtime::{Error, Received, Reject};
 use crate::runtime::ws::{self, Ctx, Hub};
 
 pub use crate::runtime::ws::{ConnId, Session, WsConfig};
@@ -36,8 +38,11 @@ pub trait Handler: Send + Sync + 'static {
     /// id filled in when the reply does not set it.
     fn receive_ping(
         &self,
-        session: &CurrencyExchangeSession,
-        message: super::messages::Ping,
+        received: Received<
+            super::messages::Ping,
+            &super::channels::CurrencyExchangeParams,
+            &CurrencyExchangeSession,
+        >,
     ) -> impl std::future::Future<Output = Result<super::messages::Pong, Reject>> + Send;
     /// A client sent a message on `/`.
     ///
@@ -47,8 +52,11 @@ pub trait Handler: Send + Sync + 'static {
     /// id filled in when the reply does not set it.
     fn receive_subscribe_request(
         &self,
-        session: &CurrencyExchangeSession,
-        message: super::messages::Subscribe,
+        received: Received<
+            super::messages::Subscribe,
+            &super::channels::CurrencyExchangeParams,
+            &CurrencyExchangeSession,
+        >,
     ) -> impl std::future::Future<
         Output = Result<super::channels::ReceiveSubscribeRequestReply, Reject>,
     > + Send;
@@ -60,8 +68,11 @@ pub trait Handler: Send + Sync + 'static {
     /// id filled in when the reply does not set it.
     fn receive_unsubscribe_request(
         &self,
-        session: &CurrencyExchangeSession,
-        message: super::messages::Unsubscribe,
+        received: Received<
+            super::messages::Unsubscribe,
+            &super::channels::CurrencyExchangeParams,
+            &CurrencyExchangeSession,
+        >,
     ) -> impl std::future::Future<
         Output = Result<super::messages::SubscriptionStatus, Reject>,
     > + Send;
@@ -256,7 +267,16 @@ impl<H: Handler> ws::Handler for CurrencyExchangeConnection<H> {
             .try_message::<super::messages::Ping>(&super::channels::checks::PING)
         {
             let pointer = <super::messages::Ping as Message>::CORRELATION_POINTER;
-            let reply = match self.shared.handler.receive_ping(session, m).await {
+            let reply = match self
+                .shared
+                .handler
+                .receive_ping(Received {
+                    message: m,
+                    params: &session.params,
+                    meta: session,
+                })
+                .await
+            {
                 Ok(reply) => reply,
                 Err(reject) => {
                     return Err(incoming.refuse(reject, "receivePing", pointer));
@@ -287,7 +307,11 @@ impl<H: Handler> ws::Handler for CurrencyExchangeConnection<H> {
             let reply = match self
                 .shared
                 .handler
-                .receive_subscribe_request(session, m)
+                .receive_subscribe_request(Received {
+                    message: m,
+                    params: &session.params,
+                    meta: session,
+                })
                 .await
             {
                 Ok(reply) => reply,
@@ -320,7 +344,11 @@ impl<H: Handler> ws::Handler for CurrencyExchangeConnection<H> {
             let reply = match self
                 .shared
                 .handler
-                .receive_unsubscribe_request(session, m)
+                .receive_unsubscribe_request(Received {
+                    message: m,
+                    params: &session.params,
+                    meta: session,
+                })
                 .await
             {
                 Ok(reply) => reply,

@@ -30,7 +30,7 @@ pub use runtime::types::{Date, DateTime, Uuid};
 
 /// What every sender, publisher, producer and client returns on failure, and what
 /// every handler returns when it does not handle a message.
-pub use runtime::{Error, ErrorKind, Reject, RejectKind};
+pub use runtime::{Error, ErrorKind, Received, Reject, RejectKind};
 
 /// Turns the checking of outgoing messages against their schemas on or off (on in
 /// debug builds by default; also `ASYNCFORGE_CHECK_OUTGOING=0|1`).

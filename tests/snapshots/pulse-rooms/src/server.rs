@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use crate::runtime::axum::extract::{Path, State};
-use crate::runtime::axum::http::{HeaderMap, StatusCode};
+
+pub use crate::runtime::axum::http::HeaderMap;
+
+use crate::runtime::axum::http::StatusCode;
 use crate::runtime::axum::response::Response;
 use crate::runtime::axum::routing;
 use crate::runtime::axum::Router;
@@ -16,7 +19,7 @@ use crate::runtime::endpoint::{
 };
 
 use crate::runtime::rpc::Pending;
-use crate::runtime::{Error, Reject};
+use crate::runtime::{Error, Received, Reject};
 use crate::runtime::ws::{self, Ctx, Hub};
 
 pub use crate::runtime::ws::{ConnId, Session, WsConfig};
@@ -30,7 +33,7 @@ use crate::runtime::endpoint::{
 
 use crate::runtime::sse::server::{reply_response, Topics};
 
-pub use crate::runtime::sse::server::{Post, SseConfig};
+pub use crate::runtime::sse::server::SseConfig;
 
 use crate::runtime::axum::body::Bytes;
 
@@ -50,8 +53,11 @@ pub trait Handler: Send + Sync + 'static {
     /// Operation `postMessage`.
     fn post_message(
         &self,
-        session: &RoomSession,
-        message: super::messages::Post,
+        received: Received<
+            super::messages::Post,
+            &super::channels::RoomParams,
+            &RoomSession,
+        >,
     ) -> impl std::future::Future<Output = Result<(), Reject>> + Send;
     /// A connection on `lobby` opened (it is subscribed to its concrete address).
     fn lobby_opened(&self, _session: &LobbySession) {}
@@ -65,16 +71,22 @@ pub trait Handler: Send + Sync + 'static {
     /// id filled in when the reply does not set it.
     fn ping(
         &self,
-        session: &LobbySession,
-        message: super::messages::Ping,
+        received: Received<
+            super::messages::Ping,
+            &super::channels::LobbyParams,
+            &LobbySession,
+        >,
     ) -> impl std::future::Future<Output = Result<super::messages::Pong, Reject>> + Send;
     /// A trader submits a quote.
     ///
     /// Operation `submitQuote`.
     fn submit_quote(
         &self,
-        request: &Post<super::channels::QuotesParams>,
-        message: super::messages::Quote,
+        received: Received<
+            super::messages::Quote,
+            super::channels::QuotesParams,
+            HeaderMap,
+        >,
     ) -> impl std::future::Future<
         Output = Result<super::messages::QuoteAck, Reject>,
     > + Send;
@@ -300,7 +312,11 @@ impl<H: Handler> ws::Handler for RoomConnection<H> {
             return self
                 .shared
                 .handler
-                .post_message(session, m)
+                .post_message(Received {
+                    message: m,
+                    params: &session.params,
+                    meta: session,
+                })
                 .await
                 .map_err(FrameRefusal::from);
         }
@@ -394,7 +410,16 @@ impl<H: Handler> ws::Handler for LobbyConnection<H> {
             .try_message::<super::messages::Ping>(&super::channels::checks::PING)
         {
             let pointer = <super::messages::Ping as Message>::CORRELATION_POINTER;
-            let reply = match self.shared.handler.ping(session, m).await {
+            let reply = match self
+                .shared
+                .handler
+                .ping(Received {
+                    message: m,
+                    params: &session.params,
+                    meta: session,
+                })
+                .await
+            {
                 Ok(reply) => reply,
                 Err(reject) => return Err(incoming.refuse(reject, "ping", pointer)),
             };
@@ -495,8 +520,15 @@ async fn quotes_post<H: Handler>(
     if let Some(m) = incoming
         .try_message::<super::messages::Quote>(&super::channels::checks::QUOTE)
     {
-        let request = Post { params, headers };
-        return match shared.handler.submit_quote(&request, m).await {
+        return match shared
+            .handler
+            .submit_quote(Received {
+                message: m,
+                params,
+                meta: headers,
+            })
+            .await
+        {
             Ok(reply) => {
                 match super::channels::checks::QUOTE_ACK.check_outgoing(&reply) {
                     Ok(()) => {

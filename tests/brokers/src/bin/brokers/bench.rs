@@ -210,7 +210,7 @@ async fn mqtt_produce_generated(port: u16, n: u64, lamps: &[String]) -> Result<D
     config.inflight = 100;
     // The raw clients' request channel holds 10,000 requests too.
     config.request_queue = 10_000;
-    let publisher = sl::mqtt::Publisher::start(config).map_err(|e| e.to_string())?;
+    let publisher = sl::mqtt::Sender::start(config).map_err(|e| e.to_string())?;
     publisher
         .client()
         .wait_connected(Duration::from_secs(30))
@@ -264,7 +264,11 @@ struct Count(Arc<AtomicU64>);
 impl sl::mqtt::Handler for Count {
     async fn receive_light_measurement(
         &self,
-        r: sl::mqtt::Received<sl::mqtt::LightingMeasuredParams, sl::messages::LightMeasured>,
+        r: asyncforge_runtime::Received<
+            sl::messages::LightMeasured,
+            sl::mqtt::LightingMeasuredParams,
+            sl::mqtt::Inbound,
+        >,
     ) -> Result<(), Reject> {
         if !r.params.streetlight_id.is_empty() && r.message.payload.lumens.is_some() {
             self.0.fetch_add(1, Ordering::Relaxed);
@@ -391,7 +395,7 @@ fn reading(seq: u64) -> fleet::messages::EnergyReading {
 const WINDOW: usize = 1000;
 
 async fn kafka_produce_generated(config: &kafka::KafkaConfig, n: u64) -> Result<Duration, String> {
-    let producer = fleet::kafka::Producer::new(config).map_err(|e| e.to_string())?;
+    let producer = fleet::kafka::Sender::new(config).map_err(|e| e.to_string())?;
     let start = Instant::now();
     let mut inflight = futures_util::stream::FuturesUnordered::new();
     for seq in 0..n {
@@ -475,9 +479,13 @@ struct Booked(Arc<AtomicU64>);
 impl fleet::kafka::Handler for Booked {
     async fn record_reading(
         &self,
-        r: fleet::kafka::Received<(), u64, fleet::messages::EnergyReading>,
+        r: asyncforge_runtime::Received<
+            fleet::messages::EnergyReading,
+            (),
+            fleet::kafka::Inbound<u64>,
+        >,
     ) -> Result<(), Reject> {
-        if r.key.is_some() && r.message.payload.seq < u64::MAX {
+        if r.meta.key.is_some() && r.message.payload.seq < u64::MAX {
             self.0.fetch_add(1, Ordering::Relaxed);
         }
         Ok(())
