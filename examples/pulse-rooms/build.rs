@@ -2,7 +2,7 @@
 //! of the spec (or of a file it references).
 
 fn main() {
-    asyncforge::build::Builder::new("../../specs/pulse-rooms.yaml")
-        .generate()
+    asyncforge::Generator::new(asyncforge::Settings::build_script())
+        .generate("../../specs/pulse-rooms.yaml")
         .expect("generating code from specs/pulse-rooms.yaml");
 }

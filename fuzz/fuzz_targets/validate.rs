@@ -27,6 +27,8 @@ fuzz_target!(|data: &[u8]| {
         let _ = report::json(&checked.workspace, d);
     }
     if let Some(api) = checked.lower() {
-        let _ = asyncforge::codegen::generate_module(&api);
+        let module =
+            asyncforge_codegen::Settings::default().layout(asyncforge_codegen::Layout::Module);
+        let _ = asyncforge_codegen::generate(&api, &module);
     }
 });

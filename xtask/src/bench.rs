@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+use asyncforge_codegen::Layout;
 use serde_json::Value;
 
 use crate::{corpus, root};
@@ -281,13 +282,14 @@ fn generate(corpus: &Path) {
     println!("== generate: lower + types + render on the largest documents (median)");
     for (d, c) in largest_valid(corpus, 6) {
         let Some(v) = c.version else { continue };
+        let module = asyncforge_codegen::Settings::default().layout(Layout::Module);
         let t = median(3, || {
             let api = asyncforge::spec::ir::lower(&c.workspace, v);
-            let _ = asyncforge::codegen::generate_module(&api);
+            let _ = asyncforge_codegen::generate(&api, &module);
         });
         let api = asyncforge::spec::ir::lower(&c.workspace, v);
-        let lines = asyncforge::codegen::generate_module(&api)
-            .map(|(t, _)| t.lines().count())
+        let lines = asyncforge_codegen::generate(&api, &module)
+            .map(|g| g.files.iter().map(|f| f.contents.lines().count()).sum())
             .unwrap_or(0);
         println!(
             "  {:>8.1} ms  {:>6} lines  {} ({} B{})",
@@ -302,15 +304,15 @@ fn generate(corpus: &Path) {
     println!("== generate: `cargo check` of the generated streetlights crate");
     let spec = corpus.join("examples/3.0.0/streetlights-kafka-asyncapi.yml");
     let dir = root().join(".cache/bench/streetlights-crate");
-    let settings = asyncforge::codegen::Settings::new("streetlights-bench").with_runtime(
-        asyncforge::codegen::Runtime::Path(
+    let settings = asyncforge::Settings::crate_dir(&dir)
+        .crate_name("streetlights-bench")
+        .runtime(asyncforge::Runtime::Path(
             root()
                 .join("crates/asyncforge-runtime")
                 .display()
                 .to_string(),
-        ),
-    );
-    if let Err(e) = asyncforge::generate::generate_crate(&spec, &dir, &settings) {
+        ));
+    if let Err(e) = asyncforge::Generator::new(settings).generate(&spec) {
         println!("  cannot generate: {e}");
         return;
     }

@@ -17,6 +17,7 @@
 mod bench;
 mod fuzz;
 mod peers;
+mod snapshots;
 mod vendored;
 
 use std::path::PathBuf;
@@ -81,24 +82,24 @@ fn main() -> ExitCode {
 
 fn codegen(args: &[String]) -> ExitCode {
     let check = args.iter().any(|a| a == "--check");
-    match asyncforge::snapshots::regenerate(&root(), check) {
-        Ok(stale) if stale.is_empty() => {
-            println!(
-                "{}",
-                if check {
-                    "snapshots are fresh"
-                } else {
-                    "snapshots regenerated"
-                }
-            );
-            ExitCode::SUCCESS
-        }
-        Ok(stale) => {
-            for s in &stale {
-                eprintln!("stale: {}", s.path.display());
+    match snapshots::regenerate(&root(), check) {
+        Ok(changed) if check && !changed.is_empty() => {
+            for path in &changed {
+                eprintln!("stale: {}", path.display());
             }
             eprintln!("generated snapshots are stale: run `cargo xtask codegen` and commit");
             ExitCode::from(1)
+        }
+        Ok(_) if check => {
+            println!("snapshots are fresh");
+            ExitCode::SUCCESS
+        }
+        Ok(changed) => {
+            for path in &changed {
+                println!("written: {}", path.display());
+            }
+            println!("snapshots regenerated");
+            ExitCode::SUCCESS
         }
         Err(e) => {
             eprintln!("codegen failed: {e}");

@@ -19,8 +19,34 @@ fn semver_like(v: &str) -> bool {
             .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
+/// The crate name of an API without one given: its title in kebab case (`api-…` when the title
+/// does not start with a letter).
+pub(crate) fn name_from_title(title: &str) -> String {
+    let name = title
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect::<String>()
+        .split('-')
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    if name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        name
+    } else {
+        format!("api-{name}")
+    }
+}
+
 /// What the templates are told about the generated crate beyond the API and the settings.
 pub(crate) struct Contents<'a> {
+    /// The crate's name.
+    pub crate_name: &'a str,
     /// Runtime features the crate's code needs.
     pub features: &'a [&'a str],
     /// `[dependencies]` lines of a vendored runtime.
@@ -326,17 +352,15 @@ pub(crate) fn render_template(
         .unwrap_or_default()
         .replace('\n', " ");
     let mut ctx = tera::Context::new();
-    ctx.insert("crate_name", &settings.crate_name);
-    ctx.insert("crate_ident", &settings.crate_name.replace('-', "_"));
+    ctx.insert("crate_name", contents.crate_name);
+    ctx.insert("crate_ident", &contents.crate_name.replace('-', "_"));
     ctx.insert(
         "crate_version",
-        &settings.crate_version.clone().unwrap_or_else(|| {
-            if semver_like(&api.info.version) {
-                api.info.version.clone()
-            } else {
-                "0.1.0".into()
-            }
-        }),
+        if semver_like(&api.info.version) {
+            api.info.version.as_str()
+        } else {
+            "0.1.0"
+        },
     );
     ctx.insert("description", &description);
     ctx.insert(
@@ -352,7 +376,7 @@ pub(crate) fn render_template(
     ctx.insert("modules", &modules(contents.files));
     ctx.insert(
         "usage",
-        &usage(contents.files, &settings.crate_name.replace('-', "_")),
+        &usage(contents.files, &contents.crate_name.replace('-', "_")),
     );
     ctx.insert("message_count", &api.messages.len());
     let dep = match &settings.runtime {

@@ -1,11 +1,14 @@
 //! Rust code generation from the asyncforge IR.
 //!
-//! [`generate`] turns an [`Api`] into the files of a generated crate (`Cargo.toml`, `README.md`,
-//! `src/lib.rs`, `src/types.rs`, `src/messages.rs`, and the vendored runtime by default). It
-//! does no IO: writing files, reading template overrides and emitting `rerun-if-changed` lines
-//! are the caller's job (the `asyncforge` CLI, its build-script API, and `cargo xtask codegen`
-//! all use this one entry point). Rust is emitted with `quote!` and formatted by one
-//! [`render`]; non-Rust files come from tera templates.
+//! [`generate`] turns an [`Api`] into files, as [`Settings`] say: the files of a generated
+//! crate (`Cargo.toml`, `README.md`, `src/lib.rs`, `src/types.rs`, `src/messages.rs`, the
+//! protocol modules, and the vendored runtime by default), or one module for a build script's
+//! `include!` ([`Layout`]). Both come out of one pipeline (IR → type space → tokens →
+//! [`render`]) and differ only in how the rendered modules are laid out. It does no IO:
+//! reading the document and templates, writing files and talking to cargo are the caller's
+//! job (the `asyncforge` crate's `Generator`). Rust is emitted with `quote!` and formatted by
+//! one [`render`]; non-Rust files come from tera templates. What is generated less precisely
+//! than the document says is reported as located [`Diagnostic`]s with stable codes.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -21,12 +24,17 @@ mod vendor;
 
 use std::path::PathBuf;
 
-use asyncforge_spec::ir::Api;
+use asyncforge_spec::Diagnostic;
+use asyncforge_spec::ir::{Api, SchemaId};
 use proc_macro2::TokenStream;
 use quote::quote;
 
 pub use krate::{DEFAULT_CARGO_TEMPLATE, DEFAULT_README_TEMPLATE};
-pub use types::Warning;
+
+/// The code of a schema generated as a looser Rust type than it describes.
+const LOOSE_TYPE: &str = "generate-type-loose";
+/// The code of a channel or operation served with less than the document says, or not at all.
+const PARTIAL_TRANSPORT: &str = "generate-transport-partial";
 
 /// Where the generated crate gets its runtime from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,37 +63,45 @@ impl std::str::FromStr for Runtime {
     }
 }
 
-/// How to generate. Built with [`Settings::new`] and the `with_*` methods.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// Name of the generated crate.
-    pub crate_name: String,
-    /// Version of the generated crate (default: the API's `info.version` when it is semver).
-    pub crate_version: Option<String>,
-    /// Where the runtime comes from.
-    pub runtime: Runtime,
-    /// `Cargo.toml` template (tera).
-    pub cargo_template: String,
-    /// `README.md` template (tera).
-    pub readme_template: String,
-    /// Put `#![deny(warnings)]` in the generated `lib.rs`.
-    pub deny_warnings: bool,
-    /// The spec's path as shown in the generated header.
-    pub spec_name: String,
-    /// Generate servers and clients for WebSocket and SSE channels.
-    pub transports: bool,
-    /// The protocol (`ws`, `wss`, `sse`, …) of the channels of a document that declares no
-    /// servers at all, such as the official Kraken example; ignored when it declares some.
-    pub default_protocol: Option<String>,
+/// How the generated code is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// A crate: `Cargo.toml`, `README.md`, one `src/` file per module, and the runtime as
+    /// [`Settings::runtime`] says.
+    #[default]
+    Crate,
+    /// One file, [`MODULE_FILE`], holding the same modules inline, for `include!` from a build
+    /// script; it reaches the runtime through the `asyncforge-runtime` crate. The crate name,
+    /// runtime, templates and `deny_warnings` do not apply.
+    Module,
 }
 
-impl Settings {
-    /// Settings for a crate name, with the runtime vendored into the crate (its only
-    /// dependencies are then crates.io crates).
-    pub fn new(crate_name: impl Into<String>) -> Self {
+/// The name of the one file of [`Layout::Module`].
+pub const MODULE_FILE: &str = "asyncforge.rs";
+
+/// How to generate: [`Settings::default`] (or [`Settings::new`] with a crate name) and the
+/// builder methods.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    layout: Layout,
+    /// `None`: from the API's title.
+    crate_name: Option<String>,
+    runtime: Runtime,
+    cargo_template: String,
+    readme_template: String,
+    deny_warnings: bool,
+    spec_name: String,
+    transports: bool,
+    default_protocol: Option<String>,
+}
+
+impl Default for Settings {
+    /// A crate named after the API's title in kebab case, with the runtime vendored into it
+    /// (its only dependencies are then crates.io crates), servers and clients included.
+    fn default() -> Self {
         Settings {
-            crate_name: crate_name.into(),
-            crate_version: None,
+            layout: Layout::Crate,
+            crate_name: None,
             runtime: Runtime::Vendored,
             cargo_template: DEFAULT_CARGO_TEMPLATE.to_owned(),
             readme_template: DEFAULT_README_TEMPLATE.to_owned(),
@@ -95,52 +111,68 @@ impl Settings {
             default_protocol: None,
         }
     }
+}
 
-    /// Sets the runtime dependency.
-    pub fn with_runtime(mut self, runtime: Runtime) -> Self {
+impl Settings {
+    /// The default settings for a crate with this name.
+    pub fn new(crate_name: impl Into<String>) -> Self {
+        Settings::default().crate_name(crate_name)
+    }
+
+    /// A crate, or one module for `include!` (default: a crate).
+    pub fn layout(mut self, layout: Layout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    /// The generated crate's name (default: the API's title in kebab case).
+    pub fn crate_name(mut self, name: impl Into<String>) -> Self {
+        self.crate_name = Some(name.into());
+        self
+    }
+
+    /// Where the generated crate gets its runtime from (default: vendored into it).
+    pub fn runtime(mut self, runtime: Runtime) -> Self {
         self.runtime = runtime;
         self
     }
 
-    /// Sets the crate version.
-    pub fn with_crate_version(mut self, v: impl Into<String>) -> Self {
-        self.crate_version = Some(v.into());
+    /// Replaces the `Cargo.toml` template (tera).
+    pub fn cargo_template(mut self, template: impl Into<String>) -> Self {
+        self.cargo_template = template.into();
         self
     }
 
-    /// Replaces the `Cargo.toml` template.
-    pub fn with_cargo_template(mut self, t: impl Into<String>) -> Self {
-        self.cargo_template = t.into();
+    /// Replaces the `README.md` template (tera).
+    pub fn readme_template(mut self, template: impl Into<String>) -> Self {
+        self.readme_template = template.into();
         self
     }
 
-    /// Replaces the `README.md` template.
-    pub fn with_readme_template(mut self, t: impl Into<String>) -> Self {
-        self.readme_template = t.into();
-        self
-    }
-
-    /// Adds `#![deny(warnings)]` to the generated crate.
-    pub fn with_deny_warnings(mut self, yes: bool) -> Self {
+    /// Puts `#![deny(warnings)]` in the generated crate's `lib.rs` (default: no).
+    pub fn deny_warnings(mut self, yes: bool) -> Self {
         self.deny_warnings = yes;
         self
     }
 
-    /// Generates (or not) servers and clients for WebSocket and SSE channels.
-    pub fn with_transports(mut self, yes: bool) -> Self {
+    /// The document's name as the generated files mention it (default `asyncapi.yaml`).
+    pub fn spec_name(mut self, name: impl Into<String>) -> Self {
+        self.spec_name = name.into();
+        self
+    }
+
+    /// Generates servers, clients and broker modules, or only types and messages (default:
+    /// all of them).
+    pub fn transports(mut self, yes: bool) -> Self {
         self.transports = yes;
         self
     }
 
-    /// Serves the channels of a document without `servers` with this protocol.
-    pub fn with_default_protocol(mut self, protocol: impl Into<String>) -> Self {
+    /// Serves the channels of a document without `servers` with this protocol (`ws`, `wss`,
+    /// `sse`, `http+sse`, `https+sse`); by default such channels get types and messages only.
+    /// Ignored when the document declares servers.
+    pub fn default_protocol(mut self, protocol: impl Into<String>) -> Self {
         self.default_protocol = Some(protocol.into());
-        self
-    }
-
-    /// The spec name shown in generated headers.
-    pub fn with_spec_name(mut self, name: impl Into<String>) -> Self {
-        self.spec_name = name.into();
         self
     }
 }
@@ -186,10 +218,14 @@ pub struct File {
 /// The output of [`generate`].
 #[derive(Debug, Clone)]
 pub struct Generated {
-    /// Files of the generated crate.
+    /// The files: of the crate, relative to its root, or the one [`MODULE_FILE`].
     pub files: Vec<File>,
-    /// Places generated less precisely than the spec says.
-    pub warnings: Vec<Warning>,
+    /// What is generated less precisely than the document says: warnings with a stable code
+    /// (`generate-…`, listed in `asyncforge_spec::rules::RULES`), located at the schema,
+    /// channel or operation they concern.
+    pub warnings: Vec<Diagnostic>,
+    /// Where the messages and named schemas went.
+    pub index: ModuleIndex,
 }
 
 /// The `@generated` header every generated Rust file starts with.
@@ -253,40 +289,13 @@ pub(crate) fn ident(name: &str) -> proc_macro2::Ident {
     }
 }
 
-/// Where the generated module put things: for tests and tools that refer to generated types.
+/// Where the generated code put things: for tests and tools that refer to generated types.
 #[derive(Debug, Clone, Default)]
 pub struct ModuleIndex {
     /// Message → name of its type in `messages`.
     pub messages: Vec<(asyncforge_spec::ir::MessageId, String)>,
     /// Named schema → its Rust type, written with a `types::` prefix for named types.
-    pub schemas: Vec<(asyncforge_spec::ir::SchemaId, String)>,
-}
-
-/// Like [`generate_module`], also telling where each message and named schema went.
-pub fn generate_module_indexed(api: &Api) -> Result<(String, Vec<Warning>, ModuleIndex), Error> {
-    let mut space = types::TypeSpace::new(api);
-    let msgs = messages::collect(api, &mut space);
-    let mut schemas = Vec::new();
-    for (i, s) in api.schemas.iter().enumerate() {
-        if let Some(n) = &s.name {
-            let id = asyncforge_spec::ir::SchemaId(i as u32);
-            let t = space.ty(id, n);
-            schemas.push((id, t));
-        }
-    }
-    space.box_recursion();
-    let prefix = quote!(types::);
-    let index = ModuleIndex {
-        messages: msgs.iter().map(|m| (m.id, m.name.clone())).collect(),
-        schemas: schemas
-            .into_iter()
-            .map(|(id, t)| (id, space.tokens(&t, &prefix).to_string()))
-            .collect(),
-    };
-    let t = types::emit(&space, SERDE);
-    let m = messages::emit(api, &space, &msgs);
-    let tokens = module_tokens(t, m);
-    Ok((render("module", tokens)?, space.warnings.clone(), index))
+    pub schemas: Vec<(SchemaId, String)>,
 }
 
 fn module_tokens(types: TokenStream, messages: TokenStream) -> TokenStream {
@@ -315,20 +324,9 @@ fn module_tokens(types: TokenStream, messages: TokenStream) -> TokenStream {
     }
 }
 
-/// The types and message types of an API as one module body (`pub mod types { … } pub mod
-/// messages { … }`), for `include!` from a build script. Uses `asyncforge_runtime`.
-pub fn generate_module(api: &Api) -> Result<(String, Vec<Warning>), Error> {
-    generate_module_with_protocol(api, None)
-}
-
-/// Like [`generate_module`]; channels of a document without servers (or whose servers have
-/// no transport asyncforge serves) are served with `default_protocol` (`ws`, `sse`, …) —
-/// the same as [`Settings::with_default_protocol`] for a whole crate.
-pub fn generate_module_with_protocol(
-    api: &Api,
-    default_protocol: Option<&str>,
-) -> Result<(String, Vec<Warning>), Error> {
-    let b = build(api, SERDE, true, default_protocol);
+/// [`Layout::Module`]: the modules of a crate as one module body (`pub mod types { … } pub mod
+/// messages { … }` …) that uses `asyncforge_runtime`.
+fn module_file(b: Built) -> Result<File, Error> {
     let mut tokens = quote! {
         /// The asyncforge runtime, through which the generated code reaches its transports.
         pub use asyncforge_runtime as runtime;
@@ -343,7 +341,10 @@ pub fn generate_module_with_protocol(
     if serves {
         tokens.extend(krate::outcome_exports());
     }
-    Ok((render("module", tokens)?, b.warnings))
+    Ok(File {
+        path: MODULE_FILE.into(),
+        contents: render(MODULE_FILE, tokens)?,
+    })
 }
 
 fn transport_modules(t: transport::Emitted) -> TokenStream {
@@ -378,7 +379,7 @@ struct BrokerModules {
 }
 
 /// The runtime features a generated crate needs for its transports.
-pub fn runtime_features(model: &transport::model::Model) -> Vec<&'static str> {
+fn runtime_features(model: &transport::model::Model) -> Vec<&'static str> {
     let mut f = Vec::new();
     if model.has(transport::model::Kind::Ws) {
         f.extend(["ws", "ws-client"]);
@@ -398,38 +399,50 @@ struct Built {
     transports: Option<transport::Emitted>,
     model: transport::model::Model,
     brokers: BrokerModules,
-    warnings: Vec<Warning>,
+    warnings: Vec<Diagnostic>,
+    index: ModuleIndex,
 }
 
-fn build(api: &Api, serde_crate: &str, transports: bool, default_protocol: Option<&str>) -> Built {
+/// The one pipeline of both layouts: the type space, the protocol models and every module's
+/// tokens.
+fn build(api: &Api, settings: &Settings) -> Built {
     let mut space = types::TypeSpace::new(api);
     let msgs = messages::collect(api, &mut space);
-    let model = if transports {
-        transport::model::build(api, default_protocol)
+    let model = if settings.transports {
+        transport::model::build(api, settings.default_protocol.as_deref())
     } else {
         transport::model::Model::default()
     };
     let parts = transport::collect(&model, &mut space);
-    let brokers = if transports {
+    let brokers = if settings.transports {
         transport::brokers::build(api)
     } else {
         transport::brokers::Brokers::default()
     };
     let broker_types = transport::brokers::collect(api, &brokers, &msgs, &mut space);
     // Named schemas nobody's message uses still get their types.
+    let mut named = Vec::new();
     for (i, s) in api.schemas.iter().enumerate() {
         if let Some(n) = &s.name {
-            let _ = space.ty(asyncforge_spec::ir::SchemaId(i as u32), n);
+            let id = SchemaId(i as u32);
+            named.push((id, space.ty(id, n)));
         }
     }
     space.box_recursion();
-    let t = types::emit(&space, serde_crate);
+    let prefix = quote!(types::);
+    let index = ModuleIndex {
+        messages: msgs.iter().map(|m| (m.id, m.name.clone())).collect(),
+        schemas: named
+            .into_iter()
+            .map(|(id, t)| (id, space.tokens(&t, &prefix).to_string()))
+            .collect(),
+    };
+    let t = types::emit(&space, SERDE);
     let m = messages::emit(api, &space, &msgs);
     let emitted =
         (!model.endpoints.is_empty()).then(|| transport::emit(api, &model, &space, &msgs, &parts));
-    let mut warnings = space.warnings.clone();
-    warnings.extend(model.warnings.iter().cloned());
-    warnings.extend(brokers.warnings.iter().cloned());
+    let mut partial = model.warnings.clone();
+    partial.extend(brokers.warnings.iter().cloned());
     let bcx = transport::brokers::Cx {
         api,
         space: &space,
@@ -444,9 +457,13 @@ fn build(api: &Api, serde_crate: &str, transports: bool, default_protocol: Optio
         kafka: brokers
             .kafka
             .as_ref()
-            .map(|k| transport::kafka::emit(&bcx, k, &mut warnings)),
+            .map(|k| transport::kafka::emit(&bcx, k, &mut partial)),
         features: brokers.features(),
     };
+    let mut warnings: Vec<Diagnostic> = diagnostics(LOOSE_TYPE, &space.warnings)
+        .chain(diagnostics(PARTIAL_TRANSPORT, &partial))
+        .collect();
+    asyncforge_spec::diagnostic::normalize(&mut warnings);
     Built {
         types: t,
         messages: m,
@@ -454,27 +471,55 @@ fn build(api: &Api, serde_crate: &str, transports: bool, default_protocol: Optio
         model,
         brokers: broker_modules,
         warnings,
+        index,
     }
+}
+
+/// Generator warnings as diagnostics with `code`, at the IR node each concerns.
+fn diagnostics<'a>(
+    code: &'static str,
+    warnings: &'a [types::Warning],
+) -> impl Iterator<Item = Diagnostic> + 'a {
+    warnings
+        .iter()
+        .map(move |w| Diagnostic::warning(code, w.message.clone()).at(w.source.location()))
 }
 
 /// The path generated types name serde by: generated code reaches every dependency through
 /// `crate::runtime` (the runtime crate re-exported at the crate root, or its vendored copy).
 const SERDE: &str = "crate::runtime::codegen::serde";
 
-/// Generates a whole crate.
+/// Generates the crate or module of an API.
 pub fn generate(api: &Api, settings: &Settings) -> Result<Generated, Error> {
-    let name = &settings.crate_name;
+    let mut b = build(api, settings);
+    let warnings = std::mem::take(&mut b.warnings);
+    let index = std::mem::take(&mut b.index);
+    let files = match settings.layout {
+        Layout::Crate => crate_files(api, settings, b)?,
+        Layout::Module => vec![module_file(b)?],
+    };
+    Ok(Generated {
+        files,
+        warnings,
+        index,
+    })
+}
+
+/// [`Layout::Crate`]: the crate's files.
+fn crate_files(api: &Api, settings: &Settings, b: Built) -> Result<Vec<File>, Error> {
+    let name = match &settings.crate_name {
+        Some(name) => name.clone(),
+        None => krate::name_from_title(&api.info.title),
+    };
     let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !valid {
-        return Err(Error::CrateName(name.clone()));
+        return Err(Error::CrateName(name));
     }
     let vendored = settings.runtime == Runtime::Vendored;
-    let default_protocol = settings.default_protocol.as_deref();
-    let b = build(api, SERDE, settings.transports, default_protocol);
-    let (types, messages, warnings) = (b.types, b.messages, b.warnings);
+    let (types, messages) = (b.types, b.messages);
     let mut features = runtime_features(&b.model);
     features.extend(b.brokers.features.iter().copied());
     let vendored_runtime = if vendored {
@@ -569,6 +614,7 @@ pub fn generate(api: &Api, settings: &Settings) -> Result<Generated, Error> {
         ("README.md", &settings.readme_template),
     ] {
         let contents = krate::Contents {
+            crate_name: &name,
             features: &features,
             vendored_dependencies: vendored_deps,
             files: &files,
@@ -582,5 +628,78 @@ pub fn generate(api: &Api, settings: &Settings) -> Result<Generated, Error> {
     if let Some(runtime) = vendored_runtime {
         files.extend(runtime.files);
     }
-    Ok(Generated { files, warnings })
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(yaml: &str) -> Api {
+        let checked = asyncforge_spec::load_bytes(
+            std::path::Path::new("api.yaml"),
+            yaml.as_bytes(),
+            &asyncforge_spec::LoadOptions::default(),
+        );
+        checked.lower().expect("lowers")
+    }
+
+    const LOOSE: &str = "\
+asyncapi: 3.0.0
+info: {title: Loose, version: '1.0'}
+channels:
+  feed:
+    address: feed
+    messages:
+      tick:
+        payload:
+          allOf: [{type: string}, {type: object}]
+";
+
+    #[test]
+    fn warning_codes_are_in_the_registry() {
+        for code in [LOOSE_TYPE, PARTIAL_TRANSPORT] {
+            let rule = asyncforge_spec::rules::info(code).expect("registered");
+            assert_eq!(rule.severity, asyncforge_spec::Severity::Warning, "{code}");
+        }
+    }
+
+    #[test]
+    fn warnings_are_coded_diagnostics_at_their_node() {
+        let generated = generate(&api(LOOSE), &Settings::default()).expect("generates");
+        let [w] = generated.warnings.as_slice() else {
+            panic!("{:?}", generated.warnings);
+        };
+        assert_eq!(w.code, LOOSE_TYPE);
+        let at = w.location.as_ref().expect("located");
+        assert_eq!(at.pointer, "/channels/feed/messages/tick/payload");
+        assert_eq!((at.span.start.line, at.span.start.col), (9, 11));
+    }
+
+    #[test]
+    fn both_layouts_come_from_one_pipeline() {
+        let api = api(LOOSE);
+        let krate = generate(&api, &Settings::default()).expect("crate");
+        let module = generate(&api, &Settings::default().layout(Layout::Module)).expect("module");
+        assert_eq!(krate.warnings, module.warnings);
+        let [file] = module.files.as_slice() else {
+            panic!("one file");
+        };
+        assert_eq!(file.path, std::path::Path::new(MODULE_FILE));
+        assert!(
+            file.contents.contains("pub mod messages"),
+            "{}",
+            file.contents
+        );
+        let cargo = krate
+            .files
+            .iter()
+            .find(|f| f.path == std::path::Path::new("Cargo.toml"))
+            .expect("Cargo.toml");
+        assert!(
+            cargo.contents.contains("name = \"loose\""),
+            "{}",
+            cargo.contents
+        );
+    }
 }

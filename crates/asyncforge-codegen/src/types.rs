@@ -1152,7 +1152,9 @@ mod prelude_tests {
             &asyncforge_spec::LoadOptions::default(),
         );
         let api = checked.lower().expect("lowers");
-        let (text, _) = crate::generate_module(&api).expect("generates");
+        let settings = crate::Settings::default().layout(crate::Layout::Module);
+        let generated = crate::generate(&api, &settings).expect("generates");
+        let text = &generated.files[0].contents;
         assert!(text.contains("pub struct DefaultSchema"), "{text}");
         assert!(text.contains("pub struct SomeSchema"), "{text}");
         assert!(!text.contains("pub struct Default "), "{text}");

@@ -56,10 +56,18 @@ impl Style {
     }
 }
 
-/// `file:line:col` of a location.
+/// `file:line:col` of a location, or `file` alone when its line is not known.
 pub fn place(ws: &Workspace, loc: &Location) -> String {
     let name = file_name(ws, loc);
+    if !has_position(loc) {
+        return name.to_owned();
+    }
     format!("{}:{}:{}", name, loc.span.start.line, loc.span.start.col)
+}
+
+/// Whether a location has a line and column (lines count from 1; `0` means unknown).
+fn has_position(loc: &Location) -> bool {
+    loc.span.start.line > 0
 }
 
 fn file_name<'w>(ws: &'w Workspace, loc: &Location) -> &'w str {
@@ -67,6 +75,16 @@ fn file_name<'w>(ws: &'w Workspace, loc: &Location) -> &'w str {
         ws.file(loc.file).source().display_name()
     } else {
         "<unknown>"
+    }
+}
+
+/// One diagnostic on one line: `file:line:col: severity[code]: message` (for build scripts'
+/// `cargo:warning=` lines, where a code frame does not fit).
+pub fn short(ws: &Workspace, d: &Diagnostic) -> String {
+    let text = format!("{}[{}]: {}", d.severity.as_str(), d.code, d.message);
+    match &d.location {
+        Some(loc) => format!("{}: {text}", place(ws, loc)),
+        None => text,
     }
 }
 
@@ -167,14 +185,17 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 fn loc_json(ws: &Workspace, loc: &Location) -> Value {
-    json!({
+    let mut v = json!({
         "file": file_name(ws, loc),
         "pointer": loc.pointer,
-        "range": {
+    });
+    if has_position(loc) {
+        v["range"] = json!({
             "start": { "line": loc.span.start.line, "column": loc.span.start.col },
             "end": { "line": loc.span.end.line, "column": loc.span.end.col },
-        },
-    })
+        });
+    }
+    v
 }
 
 /// One diagnostic as JSON.
@@ -215,18 +236,21 @@ fn sarif_level(s: Severity) -> &'static str {
 }
 
 fn sarif_location(ws: &Workspace, loc: &Location) -> Value {
-    json!({
+    let mut v = json!({
         "physicalLocation": {
             "artifactLocation": { "uri": file_name(ws, loc).replace('\\', "/") },
-            "region": {
-                "startLine": loc.span.start.line,
-                "startColumn": loc.span.start.col,
-                "endLine": loc.span.end.line.max(loc.span.start.line),
-                "endColumn": if loc.span.end.line > loc.span.start.line || loc.span.end.col > loc.span.start.col { loc.span.end.col } else { loc.span.start.col + 1 },
-            }
         },
         "logicalLocations": [{ "fullyQualifiedName": format!("#{}", loc.pointer), "kind": "element" }],
-    })
+    });
+    if has_position(loc) {
+        v["physicalLocation"]["region"] = json!({
+            "startLine": loc.span.start.line,
+            "startColumn": loc.span.start.col,
+            "endLine": loc.span.end.line.max(loc.span.start.line),
+            "endColumn": if loc.span.end.line > loc.span.start.line || loc.span.end.col > loc.span.start.col { loc.span.end.col } else { loc.span.start.col + 1 },
+        });
+    }
+    v
 }
 
 /// A SARIF 2.1.0 log of several checked documents.
@@ -307,10 +331,12 @@ pub fn github(ws: &Workspace, d: &Diagnostic) -> String {
     let mut props = Vec::new();
     if let Some(loc) = &d.location {
         props.push(format!("file={}", gh_escape_prop(file_name(ws, loc))));
-        props.push(format!("line={}", loc.span.start.line));
-        props.push(format!("col={}", loc.span.start.col));
-        props.push(format!("endLine={}", loc.span.end.line));
-        props.push(format!("endColumn={}", loc.span.end.col));
+        if has_position(loc) {
+            props.push(format!("line={}", loc.span.start.line));
+            props.push(format!("col={}", loc.span.start.col));
+            props.push(format!("endLine={}", loc.span.end.line));
+            props.push(format!("endColumn={}", loc.span.end.col));
+        }
     }
     props.push(format!("title={}", gh_escape_prop(d.code)));
     let msg = match &d.help {
@@ -318,4 +344,43 @@ pub fn github(ws: &Workspace, d: &Diagnostic) -> String {
         None => d.message.clone(),
     };
     format!("::{cmd} {}::{}", props.join(","), gh_escape_data(&msg))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::{Pos, Span};
+
+    fn workspace() -> Workspace {
+        let mut diags = Vec::new();
+        Workspace::load_text(
+            std::path::Path::new("api.yaml"),
+            b"asyncapi: 3.0.0\ninfo: {title: T, version: '1'}\n",
+            &crate::LoadOptions::default(),
+            &mut diags,
+        )
+    }
+
+    #[test]
+    fn a_location_without_a_line_names_the_file_only() {
+        let ws = workspace();
+        let root = ws.root().expect("root").file;
+        let mut loc = ws.location(root, "/info");
+        let d = Diagnostic::warning("generate-type-loose", "loose").at(loc.clone());
+        assert_eq!(
+            short(&ws, &d),
+            "api.yaml:2:7: warning[generate-type-loose]: loose"
+        );
+        loc.span = Span::new(Pos::default(), Pos::default());
+        let d = Diagnostic::warning("generate-type-loose", "loose").at(loc);
+        assert_eq!(
+            short(&ws, &d),
+            "api.yaml: warning[generate-type-loose]: loose"
+        );
+        let human = human(&ws, &d, false);
+        assert!(human.contains("--> api.yaml\n"), "{human}");
+        assert!(!human.contains(":0"), "{human}");
+        assert!(json(&ws, &d).get("range").is_none());
+        assert!(!github(&ws, &d).contains("line="));
+    }
 }

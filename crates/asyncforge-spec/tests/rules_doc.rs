@@ -10,6 +10,9 @@
 //!   ```` ```yaml good ```` block is a valid document (no error at all) without the code.
 //!   Sections whose input cannot be written into Markdown (binary files, 64 MiB files) show it
 //!   in a ```` ```text ```` block instead; they are listed in [`NOT_RUNNABLE`] and skipped.
+//! - The generator's codes ([`GENERATOR`]) are reported on valid documents, so both of their
+//!   examples must be valid here; `crates/asyncforge/tests/generate_cli.rs` generates them and
+//!   checks the code.
 
 use std::path::PathBuf;
 
@@ -24,6 +27,9 @@ const NOT_RUNNABLE: &[&str] = &[
     "too-deep",
     "ref-limit",
 ];
+
+/// The prefix of the codes the code generator reports (on valid documents).
+const GENERATOR: &str = "generate-";
 
 /// The fence info strings the page may use.
 const BAD: &str = "yaml bad";
@@ -235,7 +241,11 @@ fn examples_do_what_the_page_says() {
                     "`{code}`: the {kind} example {why}\n{example}diagnostics:\n{listing}"
                 ));
             };
-            if kind == "bad" {
+            if code.starts_with(GENERATOR) {
+                if diags.iter().any(|d| d.severity == Severity::Error) {
+                    fail("is not a valid document".to_owned());
+                }
+            } else if kind == "bad" {
                 if !diags
                     .iter()
                     .any(|d| d.code == code && d.severity == rule.severity)

@@ -1,15 +1,168 @@
-//! Generating a Rust crate or module from a document: the engine shared by the CLI, build
-//! scripts and `cargo xtask codegen`.
+//! The generator: one engine for `asyncforge generate rust`, build scripts and
+//! `cargo xtask codegen`.
+//!
+//! [`Generator::generate`] runs one pipeline — read and check the document, lower it to the
+//! IR, generate and render the code — and puts the result where its [`Settings`] say: the
+//! files of a crate into a directory, or one module file for a build script's `include!`.
+//! Only that last step differs between the two.
 
 use std::path::{Path, PathBuf};
 
-use asyncforge_codegen::{Settings, Warning};
-use asyncforge_spec::{Checked, Diagnostic};
+use asyncforge_codegen::{File, Layout, MODULE_FILE, Runtime};
+use asyncforge_spec::{Checked, Diagnostic, report};
 
-/// Why generation did not happen.
+/// The name a document read from standard input is known by.
+const STDIN: &str = "<stdin>";
+
+/// Where the generated code goes.
+#[derive(Debug, Clone)]
+enum Target {
+    /// A crate in this directory.
+    Crate(PathBuf),
+    /// One module in this file; `None`: [`MODULE_FILE`] in `$OUT_DIR`.
+    Module(Option<PathBuf>),
+}
+
+/// What to generate and where to: start from [`Settings::crate_dir`], [`Settings::module`] or
+/// [`Settings::build_script`], then change what differs from the defaults.
+///
+/// ```no_run
+/// use asyncforge::{Generator, Runtime, Settings};
+///
+/// let settings = Settings::crate_dir("../harbor")
+///     .crate_name("harbor")
+///     .runtime(Runtime::Version("0.1.0".into()));
+/// let output = Generator::new(settings).generate("specs/harbor-telemetry.yaml")?;
+/// println!("{} files, {} warnings", output.files.len(), output.diagnostics.len());
+/// # Ok::<(), asyncforge::GenerateError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Settings {
+    target: Target,
+    code: asyncforge_codegen::Settings,
+    spec_name: Option<String>,
+    templates: Option<PathBuf>,
+    allow_invalid: bool,
+    force: bool,
+    check: bool,
+    cargo_lines: bool,
+}
+
+impl Settings {
+    fn with_target(target: Target) -> Self {
+        let layout = match target {
+            Target::Crate(_) => Layout::Crate,
+            Target::Module(_) => Layout::Module,
+        };
+        Settings {
+            target,
+            code: asyncforge_codegen::Settings::default().layout(layout),
+            spec_name: None,
+            templates: None,
+            allow_invalid: false,
+            force: false,
+            check: false,
+            cargo_lines: false,
+        }
+    }
+
+    /// A crate in `dir` (created if needed): `Cargo.toml`, `README.md`, `src/`, with the
+    /// runtime vendored into it unless [`Settings::runtime`] says otherwise.
+    pub fn crate_dir(dir: impl Into<PathBuf>) -> Self {
+        Settings::with_target(Target::Crate(dir.into()))
+    }
+
+    /// One module file for `include!`, which depends on the `asyncforge-runtime` crate.
+    pub fn module(file: impl Into<PathBuf>) -> Self {
+        Settings::with_target(Target::Module(Some(file.into())))
+    }
+
+    /// What a build script wants: the module in `$OUT_DIR/asyncforge.rs`, and `cargo:` lines
+    /// (`rerun-if-changed` for every file of the document, a `warning` per diagnostic).
+    pub fn build_script() -> Self {
+        Settings::with_target(Target::Module(None)).cargo_lines(true)
+    }
+
+    /// The crate's name (default: the API's title in kebab case).
+    pub fn crate_name(mut self, name: impl Into<String>) -> Self {
+        self.code = self.code.crate_name(name);
+        self
+    }
+
+    /// Where the crate gets its runtime from (default: [`Runtime::Vendored`], copied into the
+    /// crate). A [`Runtime::Path`] is written as given, so it is relative to the crate's
+    /// directory, or absolute. A module always uses the `asyncforge-runtime` crate.
+    pub fn runtime(mut self, runtime: Runtime) -> Self {
+        self.code = self.code.runtime(runtime);
+        self
+    }
+
+    /// Serves the channels of a document without `servers` with this protocol (`ws`, `wss`,
+    /// `sse`, `http+sse`, `https+sse`); by default they get types and messages only.
+    pub fn default_protocol(mut self, protocol: impl Into<String>) -> Self {
+        self.code = self.code.default_protocol(protocol);
+        self
+    }
+
+    /// Puts `#![deny(warnings)]` in the crate (default: no).
+    pub fn deny_warnings(mut self, yes: bool) -> Self {
+        self.code = self.code.deny_warnings(yes);
+        self
+    }
+
+    /// The document's name as the generated files mention it (default: its file name).
+    pub fn spec_name(mut self, name: impl Into<String>) -> Self {
+        self.spec_name = Some(name.into());
+        self
+    }
+
+    /// A directory whose `Cargo.toml.tera` and `README.md.tera`, when present, replace the
+    /// built-in templates of the crate's `Cargo.toml` and `README.md`.
+    pub fn templates(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.templates = Some(dir.into());
+        self
+    }
+
+    /// Generates from a document with errors too (default: no); what they break becomes
+    /// `serde_json::Value` or is left out. A document without a supported version is still
+    /// refused.
+    pub fn allow_invalid(mut self, yes: bool) -> Self {
+        self.allow_invalid = yes;
+        self
+    }
+
+    /// Overwrites files that asyncforge did not generate (default: no, such a file is an
+    /// error and nothing is written).
+    pub fn force(mut self, yes: bool) -> Self {
+        self.force = yes;
+        self
+    }
+
+    /// Writes nothing, only compares (default: no): [`Output::changed`] then lists the files
+    /// that differ from what would be written.
+    pub fn check(mut self, yes: bool) -> Self {
+        self.check = yes;
+        self
+    }
+
+    /// Prints `cargo:rerun-if-changed` for every file of the document and `cargo:warning` for
+    /// every diagnostic (default: only with [`Settings::build_script`]).
+    pub fn cargo_lines(mut self, yes: bool) -> Self {
+        self.cargo_lines = yes;
+        self
+    }
+}
+
+/// Why nothing was generated.
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError {
-    /// The document has errors.
+    /// The document itself cannot be read (missing, not text, …).
+    #[error("{message}")]
+    Unreadable {
+        /// What went wrong, naming the file.
+        message: String,
+    },
+    /// The document has errors that make the generated code wrong, or no supported version.
     #[error(
         "{path} is not a valid AsyncAPI document ({count} errors); run `asyncforge validate {path}`"
     )]
@@ -18,14 +171,22 @@ pub enum GenerateError {
         path: String,
         /// Number of errors.
         count: usize,
-        /// The errors.
-        diagnostics: Vec<Diagnostic>,
+        /// The document with its diagnostics (its workspace renders them).
+        document: Box<Checked>,
     },
+    /// The templates directory is not a directory.
+    #[error("{}: not a directory (it holds Cargo.toml.tera and/or README.md.tera)", dir.display())]
+    Templates {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// A module was to go to `$OUT_DIR`, which is not set.
+    #[error("OUT_DIR is not set: generate from a build script, or use Settings::module")]
+    NoOutDir,
     /// Code generation failed.
     #[error(transparent)]
     Codegen(#[from] asyncforge_codegen::Error),
-    /// A file in the output directory was not written by asyncforge; `--force` (or
-    /// [`write_files`] with `force`) overwrites it.
+    /// A file at the output was not written by asyncforge ([`Settings::force`] overwrites it).
     #[error(
         "{path} exists and was not generated by asyncforge: not overwritten (move it away, or pass --force)"
     )]
@@ -33,7 +194,7 @@ pub enum GenerateError {
         /// The file.
         path: String,
     },
-    /// Reading templates or writing files failed.
+    /// Reading a template or writing a file failed.
     #[error("{path}: {source}")]
     Io {
         /// The file.
@@ -44,85 +205,172 @@ pub enum GenerateError {
     },
 }
 
-/// What a generation run produced.
+/// What a generation produced.
 #[derive(Debug)]
 pub struct Output {
-    /// Files written (absolute or as given).
-    pub written: Vec<PathBuf>,
-    /// Every file the document was read from (for `rerun-if-changed`).
-    pub inputs: Vec<PathBuf>,
-    /// Places generated less precisely than the spec says, as `file:line:col: message`.
-    pub warnings: Vec<String>,
+    /// The document, with the files it was read from (which render the diagnostics) and the
+    /// validator's diagnostics.
+    pub document: Checked,
+    /// What to show: the document's errors that did not stop generation (those of examples,
+    /// defaults and tags, or all of them with [`Settings::allow_invalid`]), then the
+    /// generator's warnings (`generate-…` codes), each at the node it concerns.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Every generated file, where it is (or would be) written.
+    pub files: Vec<PathBuf>,
+    /// The files written because they were missing or differed; with [`Settings::check`], the
+    /// files that differ.
+    pub changed: Vec<PathBuf>,
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> GenerateError + '_ {
-    move |source| GenerateError::Io {
-        path: path.display().to_string(),
-        source,
+impl Output {
+    /// Every file the document was read from (what a build script reruns on).
+    pub fn inputs(&self) -> Vec<PathBuf> {
+        self.document.workspace.disk_paths()
     }
 }
 
-/// Loads and checks a document, refusing invalid ones.
-pub fn load_checked(spec: &Path) -> Result<Checked, GenerateError> {
-    let checked = asyncforge_spec::load(spec);
-    if checked.generation_errors().next().is_some() || checked.version.is_none() {
-        let diagnostics: Vec<Diagnostic> = checked.generation_errors().cloned().collect();
-        return Err(GenerateError::Invalid {
-            path: spec.display().to_string(),
-            count: diagnostics.len().max(1),
-            diagnostics,
-        });
+/// The generator. See [`Settings`] for what it can be told.
+#[derive(Debug, Clone)]
+pub struct Generator {
+    settings: Settings,
+}
+
+impl Generator {
+    /// A generator with these settings.
+    pub fn new(settings: Settings) -> Self {
+        Generator { settings }
     }
-    Ok(checked)
-}
 
-fn describe(checked: &Checked, api: &asyncforge_spec::ir::Api, w: &[Warning]) -> Vec<String> {
-    w.iter()
-        .map(|w| {
-            let file = api
-                .files
-                .get(w.source.file as usize)
-                .cloned()
-                .unwrap_or_default();
-            let _ = checked;
-            format!(
-                "{file}:{}:{}: warning: {}",
-                w.source.span.start.line, w.source.span.start.col, w.message
-            )
-        })
-        .collect()
-}
-
-/// Reads `Cargo.toml.tera` / `README.md.tera` overrides from a directory into the settings.
-pub fn apply_templates(mut settings: Settings, dir: &Path) -> Result<Settings, GenerateError> {
-    for (file, cargo) in [("Cargo.toml.tera", true), ("README.md.tera", false)] {
-        let p = dir.join(file);
-        if p.exists() {
-            let text = std::fs::read_to_string(&p).map_err(io(&p))?;
-            settings = if cargo {
-                settings.with_cargo_template(text)
-            } else {
-                settings.with_readme_template(text)
-            };
+    /// Generates from the document at `spec` (`-`: standard input, whose relative `$ref`s
+    /// resolve against the current directory).
+    pub fn generate(&self, spec: impl AsRef<Path>) -> Result<Output, GenerateError> {
+        let spec = spec.as_ref();
+        let s = &self.settings;
+        let document = read(spec)?;
+        let ws = &document.workspace;
+        if s.cargo_lines {
+            for p in ws.disk_paths() {
+                println!("cargo:rerun-if-changed={}", p.display());
+            }
         }
+        if ws.root().is_none() {
+            let message = document
+                .diagnostics
+                .iter()
+                .find(|d| d.is_error())
+                .map_or_else(
+                    || format!("cannot read {}", spec.display()),
+                    |d| d.message.clone(),
+                );
+            return Err(GenerateError::Unreadable { message });
+        }
+        let blocked = !s.allow_invalid && document.generation_errors().next().is_some();
+        let api = match document.lower() {
+            Some(api) if !blocked => api,
+            _ => {
+                let errors = document.diagnostics.iter().filter(|d| d.is_error());
+                if s.cargo_lines {
+                    for d in errors.clone() {
+                        println!("cargo:warning={}", report::short(ws, d));
+                    }
+                }
+                return Err(GenerateError::Invalid {
+                    path: spec.display().to_string(),
+                    count: errors.count().max(1),
+                    document: Box::new(document),
+                });
+            }
+        };
+        let generated = asyncforge_codegen::generate(&api, &self.code_settings(spec)?)?;
+        let places = self.places(generated.files)?;
+        let changed = differing(&places, !s.force && !s.check)?;
+        if !s.check {
+            for (path, f) in &changed {
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).map_err(io(parent))?;
+                }
+                std::fs::write(path, &f.contents).map_err(io(path))?;
+            }
+        }
+        let diagnostics: Vec<Diagnostic> = document
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .cloned()
+            .chain(generated.warnings)
+            .collect();
+        if s.cargo_lines {
+            for d in &diagnostics {
+                println!("cargo:warning={}", report::short(ws, d));
+            }
+        }
+        let changed = changed.into_iter().map(|(path, _)| path.clone()).collect();
+        Ok(Output {
+            files: places.into_iter().map(|(path, _)| path).collect(),
+            changed,
+            diagnostics,
+            document,
+        })
     }
-    Ok(settings)
+
+    /// The code generator's settings for the document at `spec`: its name and the templates.
+    fn code_settings(&self, spec: &Path) -> Result<asyncforge_codegen::Settings, GenerateError> {
+        let s = &self.settings;
+        let name = match &s.spec_name {
+            Some(name) => name.clone(),
+            None if spec == Path::new("-") => STDIN.to_owned(),
+            None => spec
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
+        let mut code = s.code.clone().spec_name(name);
+        if let Some(dir) = &s.templates {
+            if !dir.is_dir() {
+                return Err(GenerateError::Templates { dir: dir.clone() });
+            }
+            for (file, cargo) in [("Cargo.toml.tera", true), ("README.md.tera", false)] {
+                let path = dir.join(file);
+                if !path.exists() {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+                code = if cargo {
+                    code.cargo_template(text)
+                } else {
+                    code.readme_template(text)
+                };
+            }
+        }
+        Ok(code)
+    }
+
+    /// Where each generated file goes: under the crate's directory, or at the module's file.
+    fn places(&self, files: Vec<File>) -> Result<Vec<(PathBuf, File)>, GenerateError> {
+        Ok(match &self.settings.target {
+            Target::Crate(dir) => files.into_iter().map(|f| (dir.join(&f.path), f)).collect(),
+            Target::Module(file) => {
+                let file = match file {
+                    Some(file) => file.clone(),
+                    None => std::env::var_os("OUT_DIR")
+                        .map(|d| PathBuf::from(d).join(MODULE_FILE))
+                        .ok_or(GenerateError::NoOutDir)?,
+                };
+                files.into_iter().map(|f| (file.clone(), f)).collect()
+            }
+        })
+    }
 }
 
-/// The name a document read from standard input is known by in diagnostics.
-pub const STDIN: &str = "<stdin>";
-
-/// Loads and checks a document from a file, or from standard input when `spec` is `-`
-/// (relative `$ref`s then resolve against the current directory).
-pub fn load_document(spec: &Path) -> Result<Checked, GenerateError> {
+/// Loads and checks a document from a file, or from standard input when `spec` is `-`.
+fn read(spec: &Path) -> Result<Checked, GenerateError> {
     if spec != Path::new("-") {
         return Ok(asyncforge_spec::load(spec));
     }
     let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes).map_err(|source| {
-        GenerateError::Io {
-            path: "standard input".into(),
-            source,
+    std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes).map_err(|e| {
+        GenerateError::Unreadable {
+            message: format!("cannot read standard input: {e}"),
         }
     })?;
     Ok(asyncforge_spec::load_bytes(
@@ -132,251 +380,42 @@ pub fn load_document(spec: &Path) -> Result<Checked, GenerateError> {
     ))
 }
 
+/// The files whose contents differ from what is at their place (or that are missing). With
+/// `guard`, a file there that asyncforge did not write is an error, found before anything is
+/// written.
+fn differing(
+    places: &[(PathBuf, File)],
+    guard: bool,
+) -> Result<Vec<&(PathBuf, File)>, GenerateError> {
+    let mut out = Vec::new();
+    for place in places {
+        let (path, f) = place;
+        match std::fs::read(path) {
+            Ok(old) if old == f.contents.as_bytes() => {}
+            Ok(old) => {
+                if guard && !generated_by_us(&String::from_utf8_lossy(&old)) {
+                    return Err(GenerateError::NotOurs {
+                        path: path.display().to_string(),
+                    });
+                }
+                out.push(place);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => out.push(place),
+            Err(e) => return Err(io(path)(e)),
+        }
+    }
+    Ok(out)
+}
+
 /// Whether the text of a file marks it as written by asyncforge (an `@generated` line near
 /// its top, which every generated file and template has).
 fn generated_by_us(text: &str) -> bool {
     text.lines().take(5).any(|l| l.contains("@generated"))
 }
 
-/// Writes generated files under `out`. A file whose contents are unchanged is left alone (so
-/// cargo does not rebuild it); an existing file that asyncforge did not write is an error
-/// unless `force`. Every file is checked before the first one is written.
-pub fn write_files(
-    out: &Path,
-    files: &[asyncforge_codegen::File],
-    force: bool,
-) -> Result<Vec<PathBuf>, GenerateError> {
-    let mut changed = Vec::new();
-    let mut written = Vec::new();
-    for f in files {
-        let path = out.join(&f.path);
-        match std::fs::read(&path) {
-            Ok(old) if old == f.contents.as_bytes() => {}
-            Ok(old) => {
-                if !force && !generated_by_us(&String::from_utf8_lossy(&old)) {
-                    return Err(GenerateError::NotOurs {
-                        path: path.display().to_string(),
-                    });
-                }
-                changed.push((path.clone(), f));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => changed.push((path.clone(), f)),
-            Err(e) => return Err(io(&path)(e)),
-        }
-        written.push(path);
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> GenerateError + '_ {
+    move |source| GenerateError::Io {
+        path: path.display().to_string(),
+        source,
     }
-    for (path, f) in changed {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io(parent))?;
-        }
-        std::fs::write(&path, &f.contents).map_err(io(&path))?;
-    }
-    Ok(written)
-}
-
-/// Generates a crate from a loaded document into `out` (see [`write_files`] for `force`).
-pub fn generate_checked(
-    checked: &Checked,
-    out: &Path,
-    settings: &Settings,
-    force: bool,
-) -> Result<Output, GenerateError> {
-    let api = checked.lower().ok_or_else(|| GenerateError::Invalid {
-        path: out.display().to_string(),
-        count: 1,
-        diagnostics: Vec::new(),
-    })?;
-    let generated = asyncforge_codegen::generate(&api, settings)?;
-    let written = write_files(out, &generated.files, force)?;
-    Ok(Output {
-        written,
-        inputs: checked.workspace.disk_paths(),
-        warnings: describe(checked, &api, &generated.warnings),
-    })
-}
-
-/// Generates a crate from `spec` into `out`.
-pub fn generate_crate(
-    spec: &Path,
-    out: &Path,
-    settings: &Settings,
-) -> Result<Output, GenerateError> {
-    generate_crate_with(spec, out, settings, false)
-}
-
-/// Like [`generate_crate`]; with `allow_invalid`, a document with errors is generated anyway
-/// (what the errors break becomes `serde_json::Value` or is left out).
-pub fn generate_crate_with(
-    spec: &Path,
-    out: &Path,
-    settings: &Settings,
-    allow_invalid: bool,
-) -> Result<Output, GenerateError> {
-    let checked = if allow_invalid {
-        let c = asyncforge_spec::load(spec);
-        if c.version.is_none() {
-            load_checked(spec)?
-        } else {
-            c
-        }
-    } else {
-        load_checked(spec)?
-    };
-    generate_checked(&checked, out, settings, false)
-}
-
-/// What a build script uses: generate the types and messages of a spec into `OUT_DIR`.
-///
-/// In `build.rs`:
-///
-/// ```no_run
-/// asyncforge::build::Builder::new("asyncapi.yaml").generate().expect("asyncforge");
-/// ```
-///
-/// and in `src/lib.rs`: `include!(concat!(env!("OUT_DIR"), "/asyncforge.rs"));`.
-pub mod build {
-    use super::*;
-
-    /// Generates a module file for `include!` and prints `cargo:rerun-if-changed` for the spec
-    /// and every file it references.
-    #[derive(Debug, Clone)]
-    pub struct Builder {
-        spec: PathBuf,
-        out_dir: Option<PathBuf>,
-        file_name: String,
-        emit_cargo_lines: bool,
-        default_protocol: Option<String>,
-    }
-
-    impl Builder {
-        /// A builder for the spec at `spec` (relative to the crate's manifest directory).
-        pub fn new(spec: impl Into<PathBuf>) -> Self {
-            Builder {
-                spec: spec.into(),
-                out_dir: None,
-                file_name: "asyncforge.rs".into(),
-                emit_cargo_lines: true,
-                default_protocol: None,
-            }
-        }
-
-        /// Serves the channels of a document without servers with this protocol (`ws`,
-        /// `wss`, `sse`, `http+sse`, `https+sse`); by default such channels get types and
-        /// messages only.
-        pub fn default_protocol(mut self, protocol: impl Into<String>) -> Self {
-            self.default_protocol = Some(protocol.into());
-            self
-        }
-
-        /// Writes to this directory instead of `$OUT_DIR`.
-        pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-            self.out_dir = Some(dir.into());
-            self
-        }
-
-        /// The generated file's name (default `asyncforge.rs`).
-        pub fn file_name(mut self, name: impl Into<String>) -> Self {
-            self.file_name = name.into();
-            self
-        }
-
-        /// Whether to print `cargo:` lines (default true; off for use outside build scripts).
-        pub fn emit_cargo_lines(mut self, yes: bool) -> Self {
-            self.emit_cargo_lines = yes;
-            self
-        }
-
-        /// Generates the module. Returns the path written and the inputs it depends on.
-        pub fn generate(self) -> Result<Output, GenerateError> {
-            let out_dir = match self
-                .out_dir
-                .clone()
-                .or_else(|| std::env::var_os("OUT_DIR").map(PathBuf::from))
-            {
-                Some(d) => d,
-                None => {
-                    return Err(GenerateError::Io {
-                        path: "OUT_DIR".into(),
-                        source: std::io::Error::new(
-                            std::io::ErrorKind::NotFound,
-                            "OUT_DIR is not set: call this from a build script or set out_dir()",
-                        ),
-                    });
-                }
-            };
-            let checked = asyncforge_spec::load(&self.spec);
-            if self.emit_cargo_lines {
-                for p in checked.workspace.disk_paths() {
-                    println!("cargo:rerun-if-changed={}", p.display());
-                }
-            }
-            if checked.generation_errors().next().is_some() {
-                if self.emit_cargo_lines {
-                    for d in checked.generation_errors() {
-                        let place = d
-                            .location
-                            .as_ref()
-                            .map(|l| asyncforge_spec::report::place(&checked.workspace, l))
-                            .unwrap_or_default();
-                        println!("cargo:warning={place}: {}", d.message);
-                    }
-                }
-                return Err(GenerateError::Invalid {
-                    path: self.spec.display().to_string(),
-                    count: checked.diagnostics.iter().filter(|d| d.is_error()).count(),
-                    diagnostics: checked.diagnostics.clone(),
-                });
-            }
-            let api = checked.lower().ok_or_else(|| GenerateError::Invalid {
-                path: self.spec.display().to_string(),
-                count: 1,
-                diagnostics: Vec::new(),
-            })?;
-            let (text, warnings) = asyncforge_codegen::generate_module_with_protocol(
-                &api,
-                self.default_protocol.as_deref(),
-            )?;
-            std::fs::create_dir_all(&out_dir).map_err(io(&out_dir))?;
-            let path = out_dir.join(&self.file_name);
-            let same = std::fs::read_to_string(&path).is_ok_and(|old| old == text);
-            if !same {
-                std::fs::write(&path, text).map_err(io(&path))?;
-            }
-            let warnings = describe(&checked, &api, &warnings);
-            if self.emit_cargo_lines {
-                for w in &warnings {
-                    println!("cargo:warning={w}");
-                }
-            }
-            Ok(Output {
-                written: vec![path],
-                inputs: checked.workspace.disk_paths(),
-                warnings,
-            })
-        }
-    }
-}
-
-/// Settings for a spec: crate name defaults to the spec's title in kebab case.
-pub fn default_settings(api_title: &str) -> Settings {
-    let name: String = api_title
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect::<String>()
-        .split('-')
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join("-");
-    let name = if name.starts_with(|c: char| c.is_ascii_alphabetic()) {
-        name
-    } else {
-        format!("api-{name}")
-    };
-    Settings::new(name)
 }

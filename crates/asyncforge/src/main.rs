@@ -228,98 +228,61 @@ fn main() -> ExitCode {
 }
 
 fn generate_rust(args: RustArgs) -> ExitCode {
-    use asyncforge::generate::{
-        GenerateError, apply_templates, default_settings, generate_checked, load_document,
-    };
-    let runtime: asyncforge::codegen::Runtime = match args.runtime.parse() {
+    use asyncforge::{GenerateError, Generator, Settings};
+    let runtime: asyncforge::Runtime = match args.runtime.parse() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: --runtime {e}");
             return ExitCode::from(2);
         }
     };
-    let checked = match load_document(&args.spec) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: cannot read {e}");
-            return ExitCode::from(2);
-        }
-    };
-    if checked.workspace.root().is_none() {
-        // The document itself could not be read: say so, not "the document has errors".
-        let why = checked
-            .diagnostics
-            .iter()
-            .find(|d| d.is_error())
-            .map_or_else(|| "unreadable".to_owned(), |d| d.message.clone());
-        eprintln!("error: {why}");
-        return ExitCode::from(2);
-    }
-    let blocking = checked.version.is_none()
-        || (!args.allow_invalid && checked.generation_errors().next().is_some());
-    // Errors are shown either way; those of examples, defaults and tags do not stop generation.
-    for d in checked.diagnostics.iter().filter(|d| d.is_error()) {
-        eprintln!("{}", report::human(&checked.workspace, d, false));
-    }
-    if blocking {
-        eprintln!(
-            "{}: not generated: the document has errors",
-            args.spec.display()
-        );
-        return ExitCode::from(1);
-    }
-    let title = checked.lower().map(|a| a.info.title).unwrap_or_default();
-    let spec_name = if args.spec == std::path::Path::new("-") {
-        asyncforge::generate::STDIN.to_owned()
-    } else {
-        args.spec
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    };
-    let mut settings = default_settings(&title)
-        .with_runtime(runtime_from(runtime, &args.out))
-        .with_deny_warnings(args.deny_warnings)
-        .with_spec_name(spec_name);
+    let mut settings = Settings::crate_dir(&args.out)
+        .runtime(runtime_from(runtime, &args.out))
+        .deny_warnings(args.deny_warnings)
+        .allow_invalid(args.allow_invalid)
+        .force(args.force);
     if let Some(name) = args.crate_name {
-        settings.crate_name = name;
+        settings = settings.crate_name(name);
     }
     if let Some(protocol) = args.default_protocol {
-        settings = settings.with_default_protocol(protocol);
+        settings = settings.default_protocol(protocol);
     }
     if let Some(dir) = &args.templates {
-        if !dir.is_dir() {
-            eprintln!(
-                "error: --templates {}: not a directory (it holds Cargo.toml.tera and/or README.md.tera)",
-                dir.display()
-            );
-            return ExitCode::from(2);
-        }
-        settings = match apply_templates(settings, dir) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
-            }
-        };
+        settings = settings.templates(dir);
     }
-    match generate_checked(&checked, &args.out, &settings, args.force) {
+    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stderr().is_terminal();
+    match Generator::new(settings).generate(&args.spec) {
         Ok(out) => {
-            for w in &out.warnings {
-                eprintln!("{w}");
+            for d in &out.diagnostics {
+                eprintln!("{}", report::human(&out.document.workspace, d, color));
             }
             eprintln!(
                 "generated {} files into {}",
-                out.written.len(),
+                out.files.len(),
                 args.out.display()
             );
             ExitCode::SUCCESS
         }
+        Err(GenerateError::Invalid { document, .. }) => {
+            for d in document.diagnostics.iter().filter(|d| d.is_error()) {
+                eprintln!("{}", report::human(&document.workspace, d, color));
+            }
+            eprintln!(
+                "{}: not generated: the document has errors",
+                args.spec.display()
+            );
+            ExitCode::from(1)
+        }
+        Err(e @ GenerateError::Templates { .. }) => {
+            eprintln!("error: --templates {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(match e {
-                GenerateError::Io { .. } | GenerateError::NotOurs { .. } => 2,
-                _ => 1,
+                GenerateError::Codegen(_) => 1,
+                _ => 2,
             })
         }
     }
@@ -329,11 +292,8 @@ fn generate_rust(args: RustArgs) -> ExitCode {
 /// command line is relative to the current directory, but Cargo resolves it from the crate's
 /// own directory, so it is rewritten relative to `out` (or made absolute when no relative path
 /// leads there).
-fn runtime_from(
-    runtime: asyncforge::codegen::Runtime,
-    out: &std::path::Path,
-) -> asyncforge::codegen::Runtime {
-    use asyncforge::codegen::Runtime;
+fn runtime_from(runtime: asyncforge::Runtime, out: &std::path::Path) -> asyncforge::Runtime {
+    use asyncforge::Runtime;
     let Runtime::Path(p) = &runtime else {
         return runtime;
     };

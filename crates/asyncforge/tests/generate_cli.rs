@@ -273,3 +273,81 @@ fn a_relative_runtime_path_resolves_from_the_generated_crate() {
         .expect("runtime");
     assert_eq!(resolved, runtime, "{line}");
 }
+
+/// What the generator makes less precise than the document says is printed like the
+/// validator's findings: severity, code, message, and the place in the document.
+#[test]
+fn generator_warnings_are_coded_and_located() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let spec = dir.path().join("fleet.yaml");
+    std::fs::write(
+        &spec,
+        "asyncapi: 3.0.0\ninfo: {title: Fleet, version: '1.0'}\nchannels:\n  positions:\n    address: positions\n    messages:\n      position:\n        payload:\n          type: object\n          properties:\n            at:\n              type: array\n              items: [{type: number}, {type: number}]\n",
+    )
+    .expect("write");
+    let spec = spec.to_str().expect("utf-8");
+    let out = dir.path().join("fleet");
+    let o = run(
+        &["--spec", spec, "--out", out.to_str().expect("utf-8")],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(
+            "warning[generate-type-loose]: a tuple whose length is not fixed has no Rust tuple type"
+        ),
+        "{err}"
+    );
+    assert!(err.contains(&format!("--> {spec}:12:15\n")), "{err}");
+    assert!(err.contains("12 |               type: array"), "{err}");
+    assert!(
+        err.contains("= at #/channels/positions/messages/position/payload/properties/at"),
+        "{err}"
+    );
+    assert!(!err.contains(":0:0"), "{err}");
+}
+
+/// The `generate-*` sections of docs/rules.md: the generator reports the section's code for
+/// the bad example and not for the good one.
+#[test]
+fn rules_page_examples_of_generator_codes() {
+    let page = std::fs::read_to_string(root().join("docs/rules.md")).expect("docs/rules.md");
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut checked = 0;
+    for section in page.split("\n## ").skip(1) {
+        let code = section.lines().next().unwrap_or_default().trim();
+        if !code.starts_with("generate-") {
+            continue;
+        }
+        for (kind, expected) in [("bad", true), ("good", false)] {
+            let fence = format!("```yaml {kind}\n");
+            let start = section
+                .find(&fence)
+                .unwrap_or_else(|| panic!("`{code}` has no {kind} example"))
+                + fence.len();
+            let len = section[start..].find("```").expect("the block ends");
+            let spec = dir.path().join(format!("{code}-{kind}.yaml"));
+            std::fs::write(&spec, &section[start..start + len]).expect("write");
+            let out = dir.path().join(format!("{code}-{kind}"));
+            let o = run(
+                &[
+                    "--spec",
+                    spec.to_str().expect("utf-8"),
+                    "--out",
+                    out.to_str().expect("utf-8"),
+                ],
+                None,
+            );
+            assert!(o.status.success(), "{code} {kind}: {}", stderr(&o));
+            let err = stderr(&o);
+            assert_eq!(
+                err.contains(&format!("warning[{code}]")),
+                expected,
+                "{code}, {kind} example:\n{err}"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 4, "two generator codes, two examples each");
+}

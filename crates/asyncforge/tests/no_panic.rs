@@ -58,6 +58,7 @@ fn mutated_documents_never_panic() {
         .filter(|p| p.is_file())
         .collect();
     docs.sort();
+    let module = asyncforge_codegen::Settings::default().layout(asyncforge_codegen::Layout::Module);
     let mut runs = 0;
     for doc in &docs {
         let original = std::fs::read(doc).expect("read");
@@ -89,7 +90,7 @@ fn mutated_documents_never_panic() {
                 let api = asyncforge::spec::ir::lower(&checked.workspace, v);
                 let _ = asyncforge::spec::ir::summary(&api);
                 let _ = asyncforge::spec::ir::canonical(&api);
-                let _ = asyncforge::codegen::generate_module(&api);
+                let _ = asyncforge_codegen::generate(&api, &module);
                 let _ = asyncforge::spec::tools::bundle::bundle(&checked.workspace, v);
                 if v.is_v2() {
                     let _ = asyncforge::spec::tools::convert_workspace(

@@ -1,4 +1,4 @@
-//! Pulse Rooms, generated at build time: `build.rs` runs `asyncforge::build::Builder` on
+//! Pulse Rooms, generated at build time: `build.rs` runs `asyncforge::Generator` on
 //! `specs/pulse-rooms.yaml`, and the line below includes the generated modules — `types`,
 //! `messages`, `channels`, `server` and `client`.
 //!

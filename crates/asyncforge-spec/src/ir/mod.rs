@@ -20,7 +20,8 @@ pub use lower::{lower, synthesized_operation_key};
 pub use schema::{Items, JsonType, Schema, SchemaBody, SchemaFormat, SchemaObject};
 pub use view::{canonical, summary};
 
-use crate::source::Span;
+use crate::diagnostic::Location;
+use crate::source::{FileId, Span};
 use crate::version::Version;
 
 macro_rules! ids {
@@ -62,6 +63,17 @@ pub struct Source {
     pub pointer: String,
     /// Line/column range.
     pub span: Span,
+}
+
+impl Source {
+    /// The place as a diagnostic's [`Location`] in the workspace the API was lowered from.
+    pub fn location(&self) -> Location {
+        Location {
+            file: FileId(self.file),
+            pointer: self.pointer.clone(),
+            span: self.span,
+        }
+    }
 }
 
 /// A whole API.

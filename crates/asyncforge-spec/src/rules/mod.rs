@@ -420,6 +420,19 @@ pub const RULES: &[RuleInfo] = &[
         "all",
         "A schema the example checker cannot compile; its examples were not checked.",
     ),
+    // Code generation: what `asyncforge generate` and build scripts report about a valid document.
+    rule(
+        "generate-type-loose",
+        Warning,
+        "all",
+        "A schema with no exact Rust type is generated as a looser one (`serde_json::Value`, a map, a list).",
+    ),
+    rule(
+        "generate-transport-partial",
+        Warning,
+        "all",
+        "A channel or operation is served with less than the document says, or not at all.",
+    ),
 ];
 
 /// Looks up a rule.
