@@ -37,9 +37,13 @@ fn run(what: &str, cmd: &mut Command) -> Result<(), String> {
     }
 }
 
-fn cargo(args: &[&str], manifest: &Path) -> Command {
+/// `cargo <subcommand> --manifest-path <manifest> <args…>`.
+fn cargo(subcommand: &str, manifest: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.args(args).arg("--manifest-path").arg(manifest);
+    cmd.arg(subcommand)
+        .arg("--manifest-path")
+        .arg(manifest)
+        .args(args);
     cmd
 }
 
@@ -54,8 +58,9 @@ fn check(name: &str, lock: &str) -> Result<(), String> {
     run(
         &format!("generate {name}"),
         cargo(
-            &["run", "--quiet", "-p", "asyncforge", "--"],
+            "run",
             &root.join("Cargo.toml"),
+            &["--quiet", "-p", "asyncforge", "--"],
         )
         .args([
             "generate",
@@ -81,15 +86,19 @@ fn check(name: &str, lock: &str) -> Result<(), String> {
     std::fs::copy(root.join(lock), dir.join("Cargo.lock")).map_err(|e| format!("{lock}: {e}"))?;
     run(
         &format!("clippy {name}"),
-        cargo(&["clippy", "--quiet", "--all-targets"], &manifest).args(["--", "-D", "warnings"]),
+        &mut cargo(
+            "clippy",
+            &manifest,
+            &["--quiet", "--all-targets", "--", "-D", "warnings"],
+        ),
     )?;
     run(
         &format!("test {name}"),
-        &mut cargo(&["test", "--quiet"], &manifest),
+        &mut cargo("test", &manifest, &["--quiet"]),
     )?;
     run(
         &format!("doc {name}"),
-        cargo(&["doc", "--quiet", "--no-deps"], &manifest).env("RUSTDOCFLAGS", "-D warnings"),
+        cargo("doc", &manifest, &["--quiet", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"),
     )?;
     println!("{name}: the vendored crate builds alone, clippy-clean, tests and docs pass");
     Ok(())

@@ -35,6 +35,15 @@ fn value_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '-')
 }
 
+/// The address under the protocol's rules: its text, parameters and pieces.
+impl std::ops::Deref for KafkaTopic {
+    type Target = Address;
+
+    fn deref(&self) -> &Address {
+        &self.address
+    }
+}
+
 impl fmt::Display for KafkaTopic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.address.fmt(f)
@@ -80,26 +89,11 @@ impl KafkaTopic {
         Ok(KafkaTopic { address: parsed })
     }
 
-    /// The address as written.
-    pub fn address(&self) -> &str {
-        self.address.as_str()
-    }
-
-    /// The parameter names, in order.
-    pub fn params(&self) -> impl Iterator<Item = &str> {
-        self.address.params()
-    }
-
-    /// Whether the address has parameters.
-    pub fn has_params(&self) -> bool {
-        self.address.has_params()
-    }
-
     /// What a consumer subscribes to: the topic itself, or a `^…$` pattern in which every
     /// parameter is `[A-Za-z0-9_-]+` and every `.` is escaped.
     pub fn subscription(&self) -> String {
         if !self.has_params() {
-            return self.address().to_owned();
+            return self.address.as_str().to_owned();
         }
         let mut out = String::from("^");
         for p in self.address.parts() {

@@ -39,6 +39,15 @@ impl FromStr for TopicTemplate {
     }
 }
 
+/// The address under the protocol's rules: its text, parameters and pieces.
+impl std::ops::Deref for TopicTemplate {
+    type Target = Address;
+
+    fn deref(&self) -> &Address {
+        &self.address
+    }
+}
+
 impl fmt::Display for TopicTemplate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.address.fmt(f)
@@ -82,21 +91,6 @@ impl TopicTemplate {
             }
         }
         Ok(TopicTemplate { address: parsed })
-    }
-
-    /// The address as written.
-    pub fn address(&self) -> &str {
-        self.address.as_str()
-    }
-
-    /// The parameter names, in order.
-    pub fn params(&self) -> impl Iterator<Item = &str> {
-        self.address.params()
-    }
-
-    /// Whether the address has parameters.
-    pub fn has_params(&self) -> bool {
-        self.address.has_params()
     }
 
     /// The subscription filter: every level holding a parameter becomes `+`.
