@@ -10,7 +10,7 @@
 //!
 //! [`MemoryStore`] is the in-process default (bounded: past its capacity the oldest ids are
 //! forgotten first, which shortens the deduplication window instead of growing memory); with
-//! feature `redis`, [`RedisStore`](super::redis_store::RedisStore) shares the ids between
+//! feature `redis`, `redis_store::RedisStore` shares the ids between
 //! receiver instances.
 
 use std::collections::{HashMap, VecDeque};
