@@ -634,15 +634,7 @@ fn crate_files(api: &Api, settings: &Settings, b: Built) -> Result<Vec<File>, Er
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn api(yaml: &str) -> Api {
-        let checked = asyncforge_spec::load_bytes(
-            std::path::Path::new("api.yaml"),
-            yaml.as_bytes(),
-            &asyncforge_spec::LoadOptions::default(),
-        );
-        checked.lower().expect("lowers")
-    }
+    use crate::transport::model::tests::api;
 
     const LOOSE: &str = "\
 asyncapi: 3.0.0

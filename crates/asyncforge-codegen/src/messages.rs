@@ -312,16 +312,7 @@ pub fn emit(api: &Api, space: &TypeSpace<'_>, messages: &[MessageTypes]) -> Toke
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn api(yaml: &str) -> Api {
-        let checked = asyncforge_spec::load_bytes(
-            std::path::Path::new("api.yaml"),
-            yaml.as_bytes(),
-            &asyncforge_spec::LoadOptions::default(),
-        );
-        assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
-        checked.lower().expect("lowers")
-    }
+    use crate::transport::model::tests::api;
 
     fn message(api: &Api, key: &str) -> MessageId {
         MessageId(

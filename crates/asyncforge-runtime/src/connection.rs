@@ -40,8 +40,10 @@ pub enum State {
 }
 
 /// Waits until the state satisfies `f`; [`State::Closed`] once the connection task is gone.
-pub(crate) async fn wait_for(state: &watch::Receiver<State>, f: impl Fn(&State) -> bool) -> State {
-    let mut state = state.clone();
+pub(crate) async fn wait_for(
+    mut state: watch::Receiver<State>,
+    f: impl Fn(&State) -> bool,
+) -> State {
     match state.wait_for(|s| f(s)).await {
         Ok(s) => s.clone(),
         Err(_) => State::Closed,

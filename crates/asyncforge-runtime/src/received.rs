@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | WebSocket | `&P`, from the connection's path | `&Session<P, Q>`: connection id, upgrade headers, typed query, the hub |
 //! | SSE (a `POST`) | `P`, from the path | `HeaderMap`: the request's headers |
-//! | HTTP webhook | `()` | `http::Inbound`: webhook id, signed timestamp, headers |
+//! | HTTP webhook | `()` | `http::receiver::Inbound`: webhook id, signed timestamp, headers |
 //! | MQTT | `P`, from the topic | `mqtt::Inbound`: topic, QoS, retain, MQTT 5 properties, and the client it came on |
 //! | Kafka | `P`, from the topic | `kafka::Inbound<K>`: the typed key and the record (partition, offset, headers, attempt) |
 //!

@@ -1369,7 +1369,7 @@ impl MqttClient {
 
     /// Waits until the state satisfies `f`.
     pub async fn wait_for(&self, f: impl Fn(&State) -> bool) -> State {
-        crate::connection::wait_for(&self.inner.shared.state.subscribe(), f).await
+        crate::connection::wait_for(self.inner.shared.state.subscribe(), f).await
     }
 
     /// Waits until the client is connected and subscribed; returns the connection generation.

@@ -207,7 +207,7 @@ impl SseClient {
 
     /// Waits until the state satisfies `f`.
     pub async fn wait_for(&self, f: impl Fn(&State) -> bool) -> State {
-        crate::connection::wait_for(&self.state, f).await
+        crate::connection::wait_for(self.state.clone(), f).await
     }
 
     /// Sends `body` with `POST` to `url` (for example a channel address that accepts messages)

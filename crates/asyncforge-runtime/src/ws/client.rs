@@ -262,7 +262,7 @@ impl WsSender {
 
     /// Waits until the state satisfies `f`.
     pub async fn wait_for(&self, f: impl Fn(&State) -> bool) -> State {
-        crate::connection::wait_for(&self.state, f).await
+        crate::connection::wait_for(self.state.clone(), f).await
     }
 }
 
@@ -466,7 +466,7 @@ impl WsClient {
 
     /// Waits until the state satisfies `f`.
     pub async fn wait_for(&self, f: impl Fn(&State) -> bool) -> State {
-        crate::connection::wait_for(&self.state, f).await
+        crate::connection::wait_for(self.state.clone(), f).await
     }
 
     /// Received frames dropped so far because nobody took them from a full queue (with
