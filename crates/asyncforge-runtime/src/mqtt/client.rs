@@ -764,7 +764,11 @@ struct Ticket {
 impl Ticket {
     fn new(unacked: &Arc<watch::Sender<usize>>) -> (Ticket, Published) {
         let (tx, rx) = oneshot::channel();
-        unacked.send_modify(|n| *n += 1);
+        // Only the way back to zero is worth a wake-up: `close` waits for it.
+        unacked.send_if_modified(|n| {
+            *n += 1;
+            false
+        });
         (
             Ticket {
                 done: Some(tx),
@@ -783,7 +787,10 @@ impl Ticket {
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        self.unacked.send_modify(|n| *n = n.saturating_sub(1));
+        self.unacked.send_if_modified(|n| {
+            *n = n.saturating_sub(1);
+            *n == 0
+        });
     }
 }
 
