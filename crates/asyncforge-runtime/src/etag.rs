@@ -115,7 +115,7 @@ impl Condition {
 
 /// The outcome of evaluating preconditions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Perform the request.
     Proceed,
     /// `304 Not Modified` (GET/HEAD whose `If-None-Match` matched).
@@ -126,7 +126,7 @@ pub enum Outcome {
 
 /// Evaluates `If-Match` then `If-None-Match` against the current representation's tag
 /// (`None` when the resource does not exist), in the order RFC 9110 §13.2.2 prescribes.
-pub fn evaluate(
+pub(crate) fn evaluate(
     safe_method: bool,
     current: Option<&EntityTag>,
     if_match: Option<&Condition>,

@@ -9,15 +9,16 @@
 //! (Headers mixing such a string with a typed number read neither way: a decode error.)
 
 use serde::Serialize;
-use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::codec::CodecError;
 
 const CONTENT_TYPE: &str = "headers";
 
 /// The pairs for a headers value (which must serialize to an object).
-pub fn to_pairs<H: Serialize + ?Sized>(headers: &H) -> Result<Vec<(String, String)>, CodecError> {
+pub(crate) fn to_pairs<H: Serialize + ?Sized>(
+    headers: &H,
+) -> Result<Vec<(String, String)>, CodecError> {
     let value = serde_json::to_value(headers).map_err(|source| CodecError::Encode {
         content_type: CONTENT_TYPE.into(),
         source,
@@ -40,12 +41,13 @@ pub fn to_pairs<H: Serialize + ?Sized>(headers: &H) -> Result<Vec<(String, Strin
 
 /// The headers value for pairs; `skip` names pairs that are not the message's headers (the
 /// transport's own, such as `content-type`), compared without case.
-pub fn from_pairs<'a, H: DeserializeOwned>(
+#[cfg(any(feature = "mqtt", feature = "kafka"))]
+pub(crate) fn from_pairs<'a, H: serde::de::DeserializeOwned>(
     pairs: impl IntoIterator<Item = (&'a str, &'a [u8])>,
     skip: &[&str],
 ) -> Result<H, CodecError> {
-    let mut typed = Map::new();
-    let mut strings = Map::new();
+    let mut typed = serde_json::Map::new();
+    let mut strings = serde_json::Map::new();
     for (k, v) in pairs {
         if skip.iter().any(|s| s.eq_ignore_ascii_case(k)) || typed.contains_key(k) {
             continue;
@@ -66,7 +68,8 @@ pub fn from_pairs<'a, H: DeserializeOwned>(
     }
 }
 
-#[cfg(test)]
+// Both directions need a broker feature: without one, nothing reads headers back.
+#[cfg(all(test, any(feature = "mqtt", feature = "kafka")))]
 mod tests {
     use super::*;
     use serde::Deserialize;

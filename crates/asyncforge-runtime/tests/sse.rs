@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use asyncforge_runtime::sse::server::{GAP_EVENT, SseConfig, Topic};
+use asyncforge_runtime::sse::GAP_EVENT;
+use asyncforge_runtime::sse::server::{SseConfig, Topic};
 use asyncforge_runtime::sse::{Event, Parser};
 use axum::Router;
 use axum::extract::State;

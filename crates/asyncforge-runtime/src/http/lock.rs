@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 /// The header that carries a lock token.
-pub const LOCK_TOKEN: &str = "lock-token";
+pub(crate) const LOCK_TOKEN: &str = "lock-token";
 
 /// Limits of a lock manager.
 #[derive(Debug, Clone)]
@@ -36,7 +36,7 @@ impl Default for LockConfig {
 
 /// A granted lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Grant {
+pub(crate) struct Grant {
     /// The token writes must carry.
     pub token: String,
     /// Who holds it.
@@ -91,13 +91,13 @@ struct Lock {
 
 /// Hands out and checks locks. Cheap to clone.
 #[derive(Debug, Clone, Default)]
-pub struct LockManager {
+pub(crate) struct LockManager {
     config: LockConfig,
     locks: Arc<Mutex<HashMap<String, Lock>>>,
 }
 
 /// Strips the optional angle brackets of a `Lock-Token` value (`<token>`).
-pub fn parse_token(value: &str) -> &str {
+pub(crate) fn parse_token(value: &str) -> &str {
     let v = value.trim();
     v.strip_prefix('<')
         .and_then(|v| v.strip_suffix('>'))
@@ -124,7 +124,7 @@ impl LockManager {
     }
 
     /// Locks `key` for `holder`.
-    pub fn acquire(
+    pub(crate) fn acquire(
         &self,
         key: &str,
         holder: &str,
@@ -235,7 +235,8 @@ impl LockManager {
     }
 
     /// The current holder of `key`, if locked.
-    pub fn holder(&self, key: &str) -> Option<Held> {
+    #[cfg(test)]
+    fn holder(&self, key: &str) -> Option<Held> {
         let now = Instant::now();
         self.lock()
             .get(key)

@@ -158,14 +158,14 @@ impl Preconditions {
     }
 
     /// Whether a write states any precondition.
-    pub fn guards_write(&self) -> bool {
+    pub(crate) fn guards_write(&self) -> bool {
         self.if_match.is_some()
             || self.if_none_match.is_some()
             || self.if_unmodified_since.is_some()
     }
 
     /// Evaluates against the current version, in the order of RFC 9110 §13.2.2.
-    pub fn evaluate<M>(&self, safe: bool, current: Option<&Versioned<M>>) -> Outcome {
+    pub(crate) fn evaluate<M>(&self, safe: bool, current: Option<&Versioned<M>>) -> Outcome {
         let tag = current.map(|c| &c.etag);
         if self.if_match.is_none()
             && let Some(since) = self.if_unmodified_since
@@ -290,7 +290,7 @@ fn held_response(status: StatusCode, error: &str, held: &Held) -> Response {
 }
 
 /// `Prefer: wait=N` (RFC 7240 §4.3), in seconds; the smallest when repeated.
-pub fn prefer_wait(headers: &HeaderMap) -> Option<u64> {
+pub(crate) fn prefer_wait(headers: &HeaderMap) -> Option<u64> {
     headers
         .get_all("prefer")
         .iter()
@@ -371,11 +371,6 @@ where
     /// The configuration.
     pub fn config(&self) -> &ResourceConfig {
         &self.inner.config
-    }
-
-    /// The lock manager of this store.
-    pub fn locks(&self) -> &LockManager {
-        &self.inner.locks
     }
 
     fn slots(&self) -> MutexGuard<'_, HashMap<String, Slot<M>>> {
@@ -506,7 +501,12 @@ where
 
     /// Waits until `key` no longer has the tag `known` (changed or deleted), at most
     /// `timeout`. Returns whether it changed.
-    pub async fn wait_change(&self, key: &str, known: &EntityTag, timeout: Duration) -> bool {
+    pub(crate) async fn wait_change(
+        &self,
+        key: &str,
+        known: &EntityTag,
+        timeout: Duration,
+    ) -> bool {
         let mut rx = {
             let slots = self.slots();
             let Some(slot) = slots.get(key) else {
@@ -546,7 +546,7 @@ where
     }
 
     /// Answers a `GET` (or `HEAD`) of `key`, long-polling when asked to.
-    pub async fn handle_get(&self, key: &str, headers: &HeaderMap) -> Response {
+    pub(crate) async fn handle_get(&self, key: &str, headers: &HeaderMap) -> Response {
         let pre = match Preconditions::from_headers(headers) {
             Ok(p) => p,
             Err(e) => return json_error(StatusCode::BAD_REQUEST, e),
@@ -609,7 +609,7 @@ where
     }
 
     /// Answers a `PUT` of `key` with `body`: `201`/`204` with the new `ETag`, or the error.
-    pub fn handle_put(&self, key: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+    pub(crate) fn handle_put(&self, key: &str, headers: &HeaderMap, body: &[u8]) -> Response {
         let pre = match Preconditions::from_headers(headers) {
             Ok(p) => p,
             Err(e) => return json_error(StatusCode::BAD_REQUEST, e),
@@ -655,7 +655,7 @@ where
     }
 
     /// Answers a `DELETE` of `key`.
-    pub fn handle_delete(&self, key: &str, headers: &HeaderMap) -> Response {
+    pub(crate) fn handle_delete(&self, key: &str, headers: &HeaderMap) -> Response {
         let pre = match Preconditions::from_headers(headers) {
             Ok(p) => p,
             Err(e) => return json_error(StatusCode::BAD_REQUEST, e),
@@ -668,7 +668,7 @@ where
 
     /// Answers `POST <key>/lock` with `{"holder": "...", "ttlMs": 30000}`; a request that
     /// carries the current `Lock-Token` refreshes the lock.
-    pub fn handle_lock(&self, key: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+    pub(crate) fn handle_lock(&self, key: &str, headers: &HeaderMap, body: &[u8]) -> Response {
         let req: LockRequest = match serde_json::from_slice(body) {
             Ok(r) => r,
             Err(e) => return json_error(StatusCode::BAD_REQUEST, e),
@@ -711,7 +711,7 @@ where
     }
 
     /// Answers `DELETE <key>/lock` carrying the `Lock-Token`.
-    pub fn handle_unlock(&self, key: &str, headers: &HeaderMap) -> Response {
+    pub(crate) fn handle_unlock(&self, key: &str, headers: &HeaderMap) -> Response {
         let Some(token) = lock_token(headers) else {
             return json_error(StatusCode::BAD_REQUEST, "missing Lock-Token header");
         };

@@ -260,7 +260,7 @@ fn now_ms() -> i64 {
 }
 
 /// Parses `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3).
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let v = value.trim();
     if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
         return Some(Duration::from_secs(v.parse::<u64>().unwrap_or(u64::MAX)));
@@ -323,7 +323,7 @@ impl Sender {
 
     /// Builds the delivery of `message` with its typed `headers` (every property one HTTP
     /// header, as [`crate::headers::to_pairs`] writes them; nothing is stored or sent).
-    pub fn prepare_with_headers<M: Message, H: Serialize + ?Sized>(
+    pub(crate) fn prepare_with_headers<M: Message, H: Serialize + ?Sized>(
         &self,
         subscriber: &Subscriber,
         message: &M,

@@ -165,7 +165,7 @@ fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
 }
 
 /// The category of a non-public address; `None` for a public one.
-pub fn classify(ip: IpAddr) -> Option<Category> {
+pub(crate) fn classify(ip: IpAddr) -> Option<Category> {
     match canonical(ip) {
         IpAddr::V4(v4) => classify_v4(v4),
         IpAddr::V6(v6) => classify_v6(v6),
@@ -232,7 +232,7 @@ fn classify_v6(ip: Ipv6Addr) -> Option<Category> {
 
 /// Checks a URL before a request: scheme `http`/`https`, a host, no credentials, and — when
 /// the host is an IP literal — the address. Host names are checked when they are resolved.
-pub fn check_url_host(url: &reqwest::Url, policy: &AddressPolicy) -> Result<(), Refused> {
+pub(crate) fn check_url_host(url: &reqwest::Url, policy: &AddressPolicy) -> Result<(), Refused> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(Refused::Url(format!(
             "scheme `{}` is not http(s)",
@@ -262,7 +262,7 @@ fn url_ip(url: &reqwest::Url) -> Result<Option<IpAddr>, Refused> {
 }
 
 /// Resolves `host` and checks every address; returns the addresses when all are allowed.
-pub async fn resolve_checked(
+pub(crate) async fn resolve_checked(
     host: &str,
     port: u16,
     policy: &AddressPolicy,
@@ -282,7 +282,7 @@ pub async fn resolve_checked(
 
 /// Checks a whole URL now: its form, and the addresses its host resolves to. Use it to refuse
 /// a callback registration early; the connection itself is checked again by the sender.
-pub async fn check_url(url: &reqwest::Url, policy: &AddressPolicy) -> Result<(), Refused> {
+pub(crate) async fn check_url(url: &reqwest::Url, policy: &AddressPolicy) -> Result<(), Refused> {
     check_url_host(url, policy)?;
     if url_ip(url)?.is_none() {
         let host = url.host_str().unwrap_or_default();
@@ -295,7 +295,7 @@ pub async fn check_url(url: &reqwest::Url, policy: &AddressPolicy) -> Result<(),
 /// A DNS resolver for the sender's HTTP client that refuses names reaching disallowed
 /// addresses and returns exactly the addresses it checked.
 #[derive(Debug, Clone)]
-pub struct GuardedResolver {
+pub(crate) struct GuardedResolver {
     policy: Arc<AddressPolicy>,
 }
 
@@ -329,7 +329,7 @@ impl reqwest::dns::Resolve for GuardedResolver {
 
 /// Finds a [`Refused`] in an error's source chain (how a refusal surfaces through the HTTP
 /// client).
-pub fn find_refusal<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a Refused> {
+pub(crate) fn find_refusal<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a Refused> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     let mut depth = 0;
     while let Some(e) = cur {

@@ -90,7 +90,7 @@ use crate::outcome::Reject;
 use crate::validate::SchemaCheck;
 
 /// Most requests waiting for a reply at once ([`MqttClient::request`]).
-pub const MAX_PENDING_REQUESTS: usize = 4096;
+pub(crate) const MAX_PENDING_REQUESTS: usize = 4096;
 
 /// MQTT quality of service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

@@ -8,4 +8,4 @@ pub mod topic;
 
 #[cfg(feature = "mqtt")]
 pub use client::*;
-pub use topic::{TopicTemplate, check_publish_topic};
+pub use topic::TopicTemplate;

@@ -140,7 +140,7 @@ fn check_value(value: &str) -> Result<(), &'static str> {
 }
 
 /// Checks a topic name to publish to: not empty, no wildcards, no NUL, at most 65535 bytes.
-pub fn check_publish_topic(topic: &str) -> Result<(), AddressError> {
+pub(crate) fn check_publish_topic(topic: &str) -> Result<(), AddressError> {
     let bad = |reason| AddressError::Topic {
         topic: topic.chars().take(200).collect(),
         reason,

@@ -28,17 +28,13 @@ use futures_util::StreamExt;
 use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE};
 use tokio::sync::{mpsc, watch};
 
-use super::{Event, ParseError, Parser};
+use super::{Event, GAP_EVENT, ParseError, Parser};
 use crate::backoff::{Backoff, Delays};
 
 pub use bytes::Bytes;
 pub use reqwest::Client as HttpClient;
 pub use reqwest::StatusCode;
 pub use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-
-/// Name of the event a server sends when it could not replay everything the client missed
-/// (the same name as `sse::server::GAP_EVENT`).
-pub const GAP_EVENT: &str = "asyncforge-gap";
 
 /// What [`SseClient::next`] yields.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,5 @@
-//! Server-Sent Events, the protocol part: writing events, parsing a stream incrementally (the
-//! WHATWG rules: `event`, `data`, `id`, `retry`, comments, CR/LF/CRLF line ends), and the
+//! Server-Sent Events, the protocol part: parsing a stream incrementally (the WHATWG rules:
+//! `event`, `data`, `id`, `retry`, comments, CR/LF/CRLF line ends), the gap event, and the
 //! bounded replay buffer that lets a client resume with `Last-Event-ID` — or be told that it
 //! fell out of the window instead of silently missing events.
 
@@ -10,7 +10,10 @@ pub mod post;
 #[cfg(feature = "sse")]
 pub mod server;
 
-use std::collections::VecDeque;
+/// Name of the event a server sends a resuming client when it cannot replay everything the
+/// client missed (its data: the oldest id it still has, or nothing); the client yields it as a
+/// gap notice.
+pub const GAP_EVENT: &str = "asyncforge-gap";
 
 /// One event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,44 +24,6 @@ pub struct Event {
     pub data: String,
     /// `id:` (the last one seen on the stream, as browsers keep it).
     pub id: Option<String>,
-}
-
-/// Writes one event in the wire format. Multi-line data becomes several `data:` lines;
-/// carriage returns in data are written as line breaks, as a parser would read them.
-pub fn format_event(name: Option<&str>, id: Option<&str>, data: &str) -> String {
-    let mut out = String::with_capacity(data.len() + 32);
-    if let Some(n) = name.filter(|n| !n.is_empty() && *n != "message") {
-        out.push_str("event: ");
-        out.push_str(&single_line(n));
-        out.push('\n');
-    }
-    if let Some(id) = id {
-        out.push_str("id: ");
-        out.push_str(&single_line(id));
-        out.push('\n');
-    }
-    let normalized = data.replace("\r\n", "\n").replace('\r', "\n");
-    for line in normalized.split('\n') {
-        out.push_str("data: ");
-        out.push_str(line);
-        out.push('\n');
-    }
-    out.push('\n');
-    out
-}
-
-/// A `retry:` hint (milliseconds a client waits before reconnecting).
-pub fn format_retry(millis: u64) -> String {
-    format!("retry: {millis}\n\n")
-}
-
-/// A comment line, used as a heartbeat that keeps proxies from closing idle streams.
-pub fn format_comment(text: &str) -> String {
-    format!(": {}\n\n", single_line(text))
-}
-
-fn single_line(s: &str) -> String {
-    s.replace(['\r', '\n', '\0'], " ")
 }
 
 /// Incremental parser: feed bytes as they arrive, take the complete events.
@@ -185,8 +150,9 @@ impl Parser {
 }
 
 /// What a resuming client gets.
+#[cfg(feature = "sse")]
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Replay<T> {
+pub(crate) enum Replay<T> {
     /// The events after the client's last one (possibly none).
     Events(Vec<(u64, T)>),
     /// The client's last event is older than the window: events were lost for it. `oldest` is
@@ -203,16 +169,19 @@ pub enum Replay<T> {
 /// The last `capacity` events of a stream, with increasing ids: from 1
 /// ([`ReplayBuffer::new`]) or from just above an epoch ([`ReplayBuffer::after`]), so that the
 /// ids of two buffers (two server processes one after the other) do not overlap.
+#[cfg(feature = "sse")]
 #[derive(Debug, Clone)]
-pub struct ReplayBuffer<T> {
-    events: VecDeque<(u64, T)>,
+pub(crate) struct ReplayBuffer<T> {
+    events: std::collections::VecDeque<(u64, T)>,
     capacity: usize,
     next_id: u64,
 }
 
+#[cfg(feature = "sse")]
 impl<T: Clone> ReplayBuffer<T> {
     /// A buffer holding at most `capacity` events.
-    pub fn new(capacity: usize) -> Self {
+    #[cfg(test)]
+    fn new(capacity: usize) -> Self {
         ReplayBuffer::after(capacity, 0)
     }
 
@@ -221,7 +190,7 @@ impl<T: Clone> ReplayBuffer<T> {
     /// is told about the gap ([`Replay::Gap`]).
     pub fn after(capacity: usize, epoch: u64) -> Self {
         ReplayBuffer {
-            events: VecDeque::with_capacity(capacity.min(4096)),
+            events: std::collections::VecDeque::with_capacity(capacity.min(4096)),
             capacity: capacity.max(1),
             next_id: epoch.saturating_add(1),
         }
@@ -249,7 +218,8 @@ impl<T: Clone> ReplayBuffer<T> {
     }
 
     /// The id of the newest event (the epoch before any).
-    pub fn last_id(&self) -> u64 {
+    #[cfg(test)]
+    fn last_id(&self) -> u64 {
         self.next_id - 1
     }
 
@@ -273,7 +243,7 @@ impl<T: Clone> ReplayBuffer<T> {
 
     /// Like [`ReplayBuffer::since`] with the header's text; an id that is not a number is
     /// [`Replay::Unknown`].
-    pub fn since_header(&self, last_event_id: &str) -> Replay<T> {
+    pub(crate) fn since_header(&self, last_event_id: &str) -> Replay<T> {
         match last_event_id.trim().parse::<u64>() {
             Ok(n) => self.since(n),
             Err(_) => Replay::Unknown,
@@ -284,6 +254,44 @@ impl<T: Clone> ReplayBuffer<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Writes one event in the wire format. Multi-line data becomes several `data:` lines;
+    /// carriage returns in data are written as line breaks, as a parser would read them.
+    fn format_event(name: Option<&str>, id: Option<&str>, data: &str) -> String {
+        let mut out = String::with_capacity(data.len() + 32);
+        if let Some(n) = name.filter(|n| !n.is_empty() && *n != "message") {
+            out.push_str("event: ");
+            out.push_str(&single_line(n));
+            out.push('\n');
+        }
+        if let Some(id) = id {
+            out.push_str("id: ");
+            out.push_str(&single_line(id));
+            out.push('\n');
+        }
+        let normalized = data.replace("\r\n", "\n").replace('\r', "\n");
+        for line in normalized.split('\n') {
+            out.push_str("data: ");
+            out.push_str(line);
+            out.push('\n');
+        }
+        out.push('\n');
+        out
+    }
+
+    /// A `retry:` hint (milliseconds a client waits before reconnecting).
+    fn format_retry(millis: u64) -> String {
+        format!("retry: {millis}\n\n")
+    }
+
+    /// A comment line, used as a heartbeat that keeps proxies from closing idle streams.
+    fn format_comment(text: &str) -> String {
+        format!(": {}\n\n", single_line(text))
+    }
+
+    fn single_line(s: &str) -> String {
+        s.replace(['\r', '\n', '\0'], " ")
+    }
 
     #[test]
     fn formats_events() {
@@ -345,6 +353,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "sse")]
     fn replay_window() {
         let mut b = ReplayBuffer::new(3);
         for i in 0..5 {
@@ -363,6 +372,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "sse")]
     fn ids_after_an_epoch_tell_older_ids_apart() {
         let mut b = ReplayBuffer::after(3, 1_000);
         assert_eq!(b.since(3), Replay::Gap { oldest: 1_001 });

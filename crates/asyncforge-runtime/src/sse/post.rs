@@ -52,7 +52,7 @@ pub fn http_client() -> Result<HttpClient, PostError> {
 }
 
 /// Largest response body read (bytes).
-pub const MAX_RESPONSE: usize = 16 << 20;
+pub(crate) const MAX_RESPONSE: usize = 16 << 20;
 
 /// POSTs `body` and returns the response body of a 2xx answer; other statuses become
 /// [`PostError::Refused`] with the server's reason.

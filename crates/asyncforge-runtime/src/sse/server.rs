@@ -21,10 +21,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream, StreamExt};
 use tokio::sync::mpsc;
 
-use super::{Replay, ReplayBuffer};
-
-/// Name of the event that tells a resuming client it missed events.
-pub const GAP_EVENT: &str = "asyncforge-gap";
+use super::{GAP_EVENT, Replay, ReplayBuffer};
 
 /// Sizes and timing of a topic.
 #[derive(Debug, Clone)]

@@ -88,7 +88,7 @@ impl Default for WsConfig {
 }
 
 /// Default of [`WsConfig::read_buffer`] (and of the client's): 8 KiB.
-pub const READ_BUFFER: usize = 8 * 1024;
+pub(crate) const READ_BUFFER: usize = 8 * 1024;
 
 /// A connection's id, unique within a hub.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
