@@ -13,207 +13,32 @@
 #![forbid(unsafe_code)]
 
 mod avro;
-mod imports;
 mod krate;
-pub mod messages;
-pub mod names;
+mod messages;
+mod names;
+mod output;
 mod schema_json;
-pub mod transport;
-pub mod types;
+mod settings;
+mod tokens;
+mod transport;
+mod types;
 mod vendor;
-
-use std::path::PathBuf;
 
 use asyncforge_spec::Diagnostic;
 use asyncforge_spec::ir::{Api, SchemaId};
 use proc_macro2::TokenStream;
 use quote::quote;
 
-pub use krate::{DEFAULT_CARGO_TEMPLATE, DEFAULT_README_TEMPLATE};
+pub use output::{Error, File};
+pub use settings::{
+    DEFAULT_CARGO_TEMPLATE, DEFAULT_README_TEMPLATE, Layout, MODULE_FILE, Runtime, Settings,
+};
+pub use tokens::{HEADER, render};
 
 /// The code of a schema generated as a looser Rust type than it describes.
 const LOOSE_TYPE: &str = "generate-type-loose";
 /// The code of a channel or operation served with less than the document says, or not at all.
 const PARTIAL_TRANSPORT: &str = "generate-transport-partial";
-
-/// Where the generated crate gets its runtime from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Runtime {
-    /// `asyncforge-runtime = { path = "…" }`.
-    Path(String),
-    /// `asyncforge-runtime = "…"` from a registry.
-    Version(String),
-    /// The runtime modules are written into the generated crate (no asyncforge dependency).
-    Vendored,
-}
-
-impl std::str::FromStr for Runtime {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s == "vendored" {
-            return Ok(Runtime::Vendored);
-        }
-        match s.split_once('=') {
-            Some(("path", p)) => Ok(Runtime::Path(p.to_owned())),
-            Some(("version", v)) => Ok(Runtime::Version(v.to_owned())),
-            _ => Err(format!(
-                "`{s}`: expected `path=DIR`, `version=X.Y` or `vendored`"
-            )),
-        }
-    }
-}
-
-/// How the generated code is laid out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Layout {
-    /// A crate: `Cargo.toml`, `README.md`, one `src/` file per module, and the runtime as
-    /// [`Settings::runtime`] says.
-    #[default]
-    Crate,
-    /// One file, [`MODULE_FILE`], holding the same modules inline, for `include!` from a build
-    /// script; it reaches the runtime through the `asyncforge-runtime` crate. The crate name,
-    /// runtime, templates and `deny_warnings` do not apply.
-    Module,
-}
-
-/// The name of the one file of [`Layout::Module`].
-pub const MODULE_FILE: &str = "asyncforge.rs";
-
-/// How to generate: [`Settings::default`] (or [`Settings::new`] with a crate name) and the
-/// builder methods.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    layout: Layout,
-    /// `None`: from the API's title.
-    crate_name: Option<String>,
-    runtime: Runtime,
-    cargo_template: String,
-    readme_template: String,
-    deny_warnings: bool,
-    spec_name: String,
-    transports: bool,
-    default_protocol: Option<String>,
-}
-
-impl Default for Settings {
-    /// A crate named after the API's title in kebab case, with the runtime vendored into it
-    /// (its only dependencies are then crates.io crates), servers and clients included.
-    fn default() -> Self {
-        Settings {
-            layout: Layout::Crate,
-            crate_name: None,
-            runtime: Runtime::Vendored,
-            cargo_template: DEFAULT_CARGO_TEMPLATE.to_owned(),
-            readme_template: DEFAULT_README_TEMPLATE.to_owned(),
-            deny_warnings: false,
-            spec_name: "asyncapi.yaml".to_owned(),
-            transports: true,
-            default_protocol: None,
-        }
-    }
-}
-
-impl Settings {
-    /// The default settings for a crate with this name.
-    pub fn new(crate_name: impl Into<String>) -> Self {
-        Settings::default().crate_name(crate_name)
-    }
-
-    /// A crate, or one module for `include!` (default: a crate).
-    pub fn layout(mut self, layout: Layout) -> Self {
-        self.layout = layout;
-        self
-    }
-
-    /// The generated crate's name (default: the API's title in kebab case).
-    pub fn crate_name(mut self, name: impl Into<String>) -> Self {
-        self.crate_name = Some(name.into());
-        self
-    }
-
-    /// Where the generated crate gets its runtime from (default: vendored into it).
-    pub fn runtime(mut self, runtime: Runtime) -> Self {
-        self.runtime = runtime;
-        self
-    }
-
-    /// Replaces the `Cargo.toml` template (tera).
-    pub fn cargo_template(mut self, template: impl Into<String>) -> Self {
-        self.cargo_template = template.into();
-        self
-    }
-
-    /// Replaces the `README.md` template (tera).
-    pub fn readme_template(mut self, template: impl Into<String>) -> Self {
-        self.readme_template = template.into();
-        self
-    }
-
-    /// Puts `#![deny(warnings)]` in the generated crate's `lib.rs` (default: no).
-    pub fn deny_warnings(mut self, yes: bool) -> Self {
-        self.deny_warnings = yes;
-        self
-    }
-
-    /// The document's name as the generated files mention it (default `asyncapi.yaml`).
-    pub fn spec_name(mut self, name: impl Into<String>) -> Self {
-        self.spec_name = name.into();
-        self
-    }
-
-    /// Generates servers, clients and broker modules, or only types and messages (default:
-    /// all of them).
-    pub fn transports(mut self, yes: bool) -> Self {
-        self.transports = yes;
-        self
-    }
-
-    /// Serves the channels of a document without `servers` with this protocol (`ws`, `wss`,
-    /// `sse`, `http+sse`, `https+sse`); by default such channels get types and messages only.
-    /// Ignored when the document declares servers.
-    pub fn default_protocol(mut self, protocol: impl Into<String>) -> Self {
-        self.default_protocol = Some(protocol.into());
-        self
-    }
-}
-
-/// Why generation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// A template could not be rendered.
-    #[error("template `{name}`: {message}")]
-    Template {
-        /// Template name.
-        name: String,
-        /// What went wrong.
-        message: String,
-    },
-    /// Generated Rust did not parse (a bug in asyncforge: please report it).
-    #[error("generated Rust for `{file}` does not parse: {message}")]
-    Syntax {
-        /// File.
-        file: String,
-        /// Parser message.
-        message: String,
-    },
-    /// The crate name is not a valid package name.
-    #[error(
-        "`{0}` is not a valid crate name (letters, digits, `-` and `_`, starting with a letter)"
-    )]
-    CrateName(String),
-    /// The embedded runtime could not be copied (a bug in asyncforge: please report it).
-    #[error("the generated runtime: {0}")]
-    Vendor(String),
-}
-
-/// A generated file, relative to the crate root.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct File {
-    /// Path relative to the generated crate's root.
-    pub path: PathBuf,
-    /// Content.
-    pub contents: String,
-}
 
 /// The output of [`generate`].
 #[derive(Debug, Clone)]
@@ -226,67 +51,6 @@ pub struct Generated {
     pub warnings: Vec<Diagnostic>,
     /// Where the messages and named schemas went.
     pub index: ModuleIndex,
-}
-
-/// The `@generated` header every generated Rust file starts with.
-pub const HEADER: &str =
-    "// @generated by asyncforge. Do not edit: regenerate from the specification instead.\n";
-
-/// Formats Rust tokens with prettyplease, behind the `@generated` header.
-pub fn render(file: &str, tokens: TokenStream) -> Result<String, Error> {
-    let mut parsed: syn::File = syn::parse2(tokens).map_err(|e| Error::Syntax {
-        file: file.to_owned(),
-        message: e.to_string(),
-    })?;
-    imports::prune(&mut parsed);
-    Ok(format!(
-        "{HEADER}\n{}",
-        space_items(&prettyplease::unparse(&parsed))
-    ))
-}
-
-/// Puts an empty line between items, as rustfmt-formatted code has (prettyplease packs them).
-fn space_items(code: &str) -> String {
-    let mut out = String::with_capacity(code.len() + code.len() / 16);
-    let mut prev_end = false;
-    let mut depth_zero_prev = false;
-    let mut prev_use = false;
-    for line in code.lines() {
-        let top_level = !line.starts_with(' ') && !line.is_empty();
-        let starts_item = top_level && !line.starts_with('}') && !line.starts_with(')');
-        let is_use = line.starts_with("use ") || line.starts_with("#[allow(unused_imports)]");
-        if starts_item && prev_end && depth_zero_prev && !(prev_use && is_use) {
-            out.push('\n');
-        }
-        if top_level {
-            prev_use = line.starts_with("use ") || (prev_use && line.starts_with('#'));
-        }
-        prev_end = top_level && (line.ends_with('}') || line.ends_with(';'));
-        depth_zero_prev = top_level;
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
-}
-
-/// `#[doc = …]` attributes for a documentation string (one per line, as `///` would be).
-pub(crate) fn doc_attrs(doc: Option<&str>) -> TokenStream {
-    let Some(doc) = doc.map(str::trim).filter(|d| !d.is_empty()) else {
-        return TokenStream::new();
-    };
-    let lines = doc.lines().map(|l| {
-        let l = format!(" {}", l.trim_end());
-        quote!(#[doc = #l])
-    });
-    quote!(#(#lines)*)
-}
-
-/// An identifier that may be raw (`r#type`).
-pub(crate) fn ident(name: &str) -> proc_macro2::Ident {
-    match name.strip_prefix("r#") {
-        Some(raw) => proc_macro2::Ident::new_raw(raw, proc_macro2::Span::call_site()),
-        None => proc_macro2::Ident::new(name, proc_macro2::Span::call_site()),
-    }
 }
 
 /// Where the generated code put things: for tests and tools that refer to generated types.

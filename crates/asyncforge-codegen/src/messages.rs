@@ -5,6 +5,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use crate::names::{NameSet, type_name};
+use crate::tokens::{doc_attrs, ident};
 use crate::types::{Kind, Prim, Ty, TypeSpace};
 
 /// A message and the types of its parts.
@@ -145,7 +146,7 @@ fn typed_correlation(space: &TypeSpace<'_>, payload: &Ty, pointer: &str) -> Opti
         }
     };
     let field = fields.iter().find(|f| f.json == property)?;
-    let name = crate::ident(&field.rust);
+    let name = ident(&field.rust);
     // Options around the value: the field's own (optional) and nullable types'.
     let mut options = usize::from(field.optional && !matches!(field.ty, Ty::Option(_)));
     let mut ty = &field.ty;
@@ -195,7 +196,7 @@ pub fn emit(api: &Api, space: &TypeSpace<'_>, messages: &[MessageTypes]) -> Toke
         if doc.is_empty() {
             doc.push(format!("The `{}` message.", m.key));
         }
-        let doc = crate::doc_attrs(Some(&doc.join("\n\n")));
+        let doc = doc_attrs(Some(&doc.join("\n\n")));
         let key = &m.key;
         let content_type = match &m.content_type {
             Some(ct) => quote!(Some(#ct)),

@@ -19,6 +19,7 @@ use asyncforge_runtime::mqtt::TopicTemplate;
 use super::model::{Param, op_messages, operation_name, reply_messages};
 use crate::messages::MessageTypes;
 use crate::names::{NameSet, field_name, type_name};
+use crate::tokens::{doc_attrs, ident, lit};
 use crate::types::{Ty, TypeSpace, Warning};
 
 /// A message broker protocol.
@@ -112,11 +113,6 @@ pub struct Brokers {
 }
 
 impl Brokers {
-    /// Whether there is anything to generate.
-    pub fn is_empty(&self) -> bool {
-        self.mqtt.is_none() && self.kafka.is_none()
-    }
-
     /// The runtime features the generated modules need.
     pub fn features(&self) -> Vec<&'static str> {
         let mut f = Vec::new();
@@ -373,10 +369,6 @@ pub(crate) struct Cx<'a> {
     pub types: &'a BrokerTypes,
 }
 
-pub(crate) fn lit(s: &str) -> proc_macro2::Literal {
-    proc_macro2::Literal::string(s)
-}
-
 impl Cx<'_> {
     pub fn msg_ty(&self, id: MessageId) -> TokenStream {
         let n = format_ident!("{}", self.messages[id.0 as usize].name);
@@ -470,7 +462,7 @@ impl Cx<'_> {
         }
         let name = format_ident!("{}Params", c.name);
         let fields = c.params.iter().map(|p| {
-            let f = crate::ident(&p.field);
+            let f = ident(&p.field);
             let n = lit(&p.name);
             if crate::schema_json::parameter_schema(self.api, p.schema, &p.allowed).is_none() {
                 return quote!(#f: #found.parse(#n).map_err(#error::invalid)?,);
@@ -599,7 +591,7 @@ pub(crate) fn common(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
                 .flatten()
                 .map(|s| s.trim().to_owned()),
         );
-        let doc = crate::doc_attrs(Some(&doc.join("\n\n")));
+        let doc = doc_attrs(Some(&doc.join("\n\n")));
         let addr = lit(&c.address);
         out.extend(quote! {
             #doc
@@ -619,13 +611,13 @@ pub(crate) fn common(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
             quote!(#[derive(Debug, Clone, PartialEq, Eq, Hash)])
         };
         let fields = c.params.iter().map(|p| {
-            let f = crate::ident(&p.field);
+            let f = ident(&p.field);
             let t = param_ty(cx.api, p.schema);
             let mut d = p.doc.clone().unwrap_or_else(|| format!("`{}`.", p.name));
             if !p.allowed.is_empty() {
                 d.push_str(&format!("\n\nOne of: `{}`.", p.allowed.join("`, `")));
             }
-            let d = crate::doc_attrs(Some(&d));
+            let d = doc_attrs(Some(&d));
             quote!(#d pub #f: #t,)
         });
         let doc = format!(" The parameters of `{}`.", c.address);
@@ -671,7 +663,7 @@ pub(crate) fn topic_values(
     let mut lets = TokenStream::new();
     let mut pairs = Vec::new();
     for (i, p) in c.params.iter().enumerate() {
-        let f = crate::ident(&p.field);
+        let f = ident(&p.field);
         let n = lit(&p.name);
         if is_string_param(cx.api, p) {
             pairs.push(quote!((#n, #params.#f.as_str())));
@@ -754,7 +746,7 @@ pub(crate) fn server_doc(api: &Api, id: ServerId, what: &str) -> TokenStream {
         }
         parts.push(line);
     }
-    crate::doc_attrs(Some(&parts.join("\n\n")))
+    doc_attrs(Some(&parts.join("\n\n")))
 }
 
 #[cfg(test)]

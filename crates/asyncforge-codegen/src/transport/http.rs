@@ -21,7 +21,8 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use super::model::{Endpoint, Kind, Model, Op};
-use super::{Ctx, lit, message_enum_name};
+use super::{Ctx, message_enum_name};
+use crate::tokens::{doc_lines, ident, lit};
 use crate::types::Warning;
 
 /// The resource extension of an endpoint, if one of its channels has it.
@@ -446,7 +447,7 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
     }
     for (e, op) in &senders {
         let hook = webhook_of(api, op.id).unwrap_or_default();
-        let method = crate::ident(&op.method);
+        let method = ident(&op.method);
         let base = plain(&op.method);
         let enqueue = format_ident!("{}_enqueue", base);
         let publish = format_ident!("{}_publish", base);
@@ -678,7 +679,7 @@ fn receiver_parts(cx: &Ctx<'_>, e: &Endpoint, p: &mut ServerParts) {
     let name = lit(&name);
 
     for op in &e.receive {
-        let method = crate::ident(&op.method);
+        let method = ident(&op.method);
         let msg_ty = cx.set_ty(&op.messages, &message_enum_name(op));
         let doc = cx.op_doc(op, format!("A webhook arrived on `{}`.", e.address));
         let which = if candidates.len() > 1 {
@@ -689,7 +690,7 @@ fn receiver_parts(cx: &Ctx<'_>, e: &Endpoint, p: &mut ServerParts) {
         let call_doc = format!(
             " Called once per webhook id, after the signature, the timestamp, the payload and its\n headers were checked.{which} `Err(Reject::failed(…))` answers 500 (the sender\n retries), `Err(Reject::invalid(…))` 422 (it does not)."
         );
-        let call_doc = super::doc_lines(&call_doc, false);
+        let call_doc = doc_lines(&call_doc, false);
         p.trait_items.push(quote! {
             #doc
             ///
@@ -729,7 +730,7 @@ fn receiver_parts(cx: &Ctx<'_>, e: &Endpoint, p: &mut ServerParts) {
     let handle = |m: MessageId, op: &Op| -> TokenStream {
         let ty = cx.msg_ty(m);
         let check = cx.check(m);
-        let method = crate::ident(&op.method);
+        let method = ident(&op.method);
         let headers = has_headers(cx, m).then(|| {
             let names = header_names(api, m).into_iter().map(|(n, kind)| {
                 let n = lit(&n);
@@ -808,7 +809,7 @@ fn receiver_parts(cx: &Ctx<'_>, e: &Endpoint, p: &mut ServerParts) {
 /// `("name", params.field.as_str()),` for every parameter of an endpoint.
 fn path_pairs(e: &Endpoint) -> TokenStream {
     let pairs = e.params.iter().map(|p| {
-        let f = crate::ident(&p.field);
+        let f = ident(&p.field);
         let n = lit(&p.name);
         quote!((#n, params.#f.as_str()),)
     });
@@ -956,7 +957,7 @@ pub(super) fn client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
         scheme_tokens = scheme(webhook_of(api, first.id).unwrap_or_default().signature);
     }
     for op in &e.receive {
-        let method = crate::ident(&op.caller);
+        let method = ident(&op.caller);
         let m = cx.set_ty(&op.messages, &message_enum_name(op));
         let check = cx.check_outgoing(&op.messages);
         let doc = cx.op_doc(op, format!("Posts a webhook to `{}`.", e.address));

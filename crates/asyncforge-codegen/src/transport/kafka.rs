@@ -11,8 +11,9 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::brokers::{
-    BrokerModel, BrokerOp, Cx, common, fixed_string, lit, server_doc, server_host, topic_values,
+    BrokerModel, BrokerOp, Cx, common, fixed_string, server_doc, server_host, topic_values,
 };
+use crate::tokens::{ident, lit};
 use crate::types::Warning;
 
 fn konst(name: &str) -> proc_macro2::Ident {
@@ -142,7 +143,7 @@ fn client_id(
 fn producer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> TokenStream {
     let methods = model.send.iter().map(|op| {
         let c = model.channel(op);
-        let method = crate::ident(&op.method);
+        let method = ident(&op.method);
         let doc = cx.op_doc(op, "Sends `{}`.");
         let k = konst(&c.name);
         let (lets, values) = topic_values(cx, c, &quote!(params));
@@ -281,7 +282,7 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
     };
     let trait_methods = model.receive.iter().map(|op| {
         let c = model.channel(op);
-        let method = crate::ident(&op.method);
+        let method = ident(&op.method);
         let doc = cx.op_doc(op, "Receives `{}`.");
         let p = cx.params_ty(c);
         let m = cx.op_message_ty(op);
@@ -303,7 +304,7 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
     let found = if any_params { quote!(found) } else { quote!(_) };
     let arms = model.receive.iter().enumerate().map(|(i, op)| {
         let c = model.channel(op);
-        let method = crate::ident(&op.method);
+        let method = ident(&op.method);
         let params = cx.params_from(c, &quote!(found));
         let (k, typed) = key_ty(cx, op);
         let key = if typed {

@@ -22,9 +22,9 @@ use asyncforge_spec::ir::{Api, JsonType, MessageId, SchemaBody, SchemaId};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use crate::imports::names;
 use crate::messages::MessageTypes;
 use crate::names::type_name;
+use crate::tokens::{doc_attrs, doc_lines, ident, lit, names};
 use crate::types::{Ty, TypeSpace};
 use model::{Endpoint, Kind, Model, Op};
 
@@ -93,10 +93,6 @@ fn message_sets(api: &Api, model: &Model) -> BTreeMap<Vec<MessageId>, (String, V
         }
     }
     sets
-}
-
-fn lit(s: &str) -> proc_macro2::Literal {
-    proc_macro2::Literal::string(s)
 }
 
 impl Ctx<'_> {
@@ -186,7 +182,7 @@ pub(crate) fn operation_doc(
         parts.push(fallback);
     }
     parts.push(format!("Operation `{}`.", o.key));
-    crate::doc_attrs(Some(&parts.join("\n\n")))
+    doc_attrs(Some(&parts.join("\n\n")))
 }
 
 /// `m` or `m.into()`: a message goes into an operation's enum when it has several.
@@ -393,8 +389,8 @@ fn channels(cx: &Ctx<'_>, model: &Model) -> TokenStream {
         let doc = format!(" Parameters of the channel address `{}`.", e.address);
         let address = lit(&e.address);
         let fields = e.params.iter().map(|p| {
-            let f = crate::ident(&p.field);
-            let doc = crate::doc_attrs(Some(
+            let f = ident(&p.field);
+            let doc = doc_attrs(Some(
                 p.doc
                     .as_deref()
                     .unwrap_or(&format!("The `{}` parameter.", p.name)),
@@ -402,12 +398,12 @@ fn channels(cx: &Ctx<'_>, model: &Model) -> TokenStream {
             quote!(#doc pub #f: String,)
         });
         let pairs = e.params.iter().map(|p| {
-            let f = crate::ident(&p.field);
+            let f = ident(&p.field);
             let n = lit(&p.name);
             quote!((#n, self.#f.as_str()))
         });
         let reads = e.params.iter().map(|p| {
-            let f = crate::ident(&p.field);
+            let f = ident(&p.field);
             let n = lit(&p.name);
             let has = crate::schema_json::parameter_schema(cx.api, p.schema, &p.allowed).is_some();
             let check = param_check(e, &p.field, has);
@@ -934,19 +930,6 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
     }
 }
 
-/// `#[doc]` attributes (`#![doc]` when `inner`), one per line of `text`, spacing kept.
-fn doc_lines(text: &str, inner: bool) -> TokenStream {
-    let lines = text.lines().map(|l| {
-        let l = l.trim_end();
-        if inner {
-            quote!(#![doc = #l])
-        } else {
-            quote!(#[doc = #l])
-        }
-    });
-    quote!(#(#lines)*)
-}
-
 trait SnakeExt {
     fn to_lowercase_snake(&self) -> String;
 }
@@ -980,7 +963,7 @@ fn ws_endpoint(
     let mut requests = Vec::new();
 
     for op in &e.receive {
-        let method = crate::ident(&op.method);
+        let method = ident(&op.method);
         let msg_ty = cx.set_ty(&op.messages, &message_enum_name(op));
         let doc = cx.op_doc(op, format!("A client sent a message on `{}`.", e.address));
         let op_key = lit(&cx.api.operation(op.id).key);
@@ -1041,7 +1024,7 @@ fn ws_endpoint(
     }
 
     for op in &e.send {
-        let method = crate::ident(&op.method);
+        let method = ident(&op.method);
         let msg_ty = cx.set_ty(&op.messages, &message_enum_name(op));
         let check = cx.check_outgoing(&op.messages);
         let doc = cx.op_doc(op, format!("Sends a message on `{}`.", e.address));
@@ -1317,7 +1300,7 @@ fn sse_endpoint(
         });
     }
     for op in &e.send {
-        let method = crate::ident(&op.method);
+        let method = ident(&op.method);
         let msg_ty = cx.set_ty(&op.messages, &message_enum_name(op));
         let check = cx.check_outgoing(&op.messages);
         let doc = cx.op_doc(op, format!("Streams an event on `{}`.", e.address));
@@ -1343,7 +1326,7 @@ fn sse_endpoint(
     }
     let mut tries = Vec::new();
     for op in &e.receive {
-        let method = crate::ident(&op.method);
+        let method = ident(&op.method);
         let msg_ty = cx.set_ty(&op.messages, &message_enum_name(op));
         let doc = cx.op_doc(op, format!("A client posted a message to `{}`.", e.address));
         let ret = match &op.reply {
@@ -1510,7 +1493,7 @@ fn ws_client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
     let mut refusals = Vec::new();
 
     for op in &e.receive {
-        let method = crate::ident(&op.caller);
+        let method = ident(&op.caller);
         let msg_ty = cx.set_ty(&op.messages, &message_enum_name(op));
         let check = cx.check_outgoing(&op.messages);
         let doc = cx.op_doc(op, format!("Sends a message on `{}`.", e.address));
@@ -1810,7 +1793,7 @@ fn sse_client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
     }
     let mut posts = Vec::new();
     for op in &e.receive {
-        let method = crate::ident(&op.caller);
+        let method = ident(&op.caller);
         let msg_ty = cx.set_ty(&op.messages, &message_enum_name(op));
         let check = cx.check_outgoing(&op.messages);
         let doc = cx.op_doc(op, format!("Posts a message to `{}`.", e.address));
