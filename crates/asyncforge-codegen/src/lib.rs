@@ -15,6 +15,7 @@
 mod avro;
 mod krate;
 mod messages;
+mod model;
 mod names;
 mod output;
 mod schema_json;
@@ -139,29 +140,13 @@ fn broker_modules(b: &BrokerModules) -> TokenStream {
 struct BrokerModules {
     mqtt: Option<TokenStream>,
     kafka: Option<TokenStream>,
-    features: Vec<&'static str>,
-}
-
-/// The runtime features a generated crate needs for its transports.
-fn runtime_features(model: &transport::model::Model) -> Vec<&'static str> {
-    let mut f = Vec::new();
-    if model.has(transport::model::Kind::Ws) {
-        f.extend(["ws", "ws-client"]);
-    }
-    if model.has(transport::model::Kind::Sse) {
-        f.extend(["sse", "sse-client"]);
-    }
-    if model.has(transport::model::Kind::Http) {
-        f.push("http");
-    }
-    f
 }
 
 struct Built {
     types: TokenStream,
     messages: TokenStream,
     transports: Option<transport::Emitted>,
-    model: transport::model::Model,
+    model: model::Model,
     brokers: BrokerModules,
     warnings: Vec<Diagnostic>,
     index: ModuleIndex,
@@ -173,17 +158,12 @@ fn build(api: &Api, settings: &Settings) -> Built {
     let mut space = types::TypeSpace::new(api);
     let msgs = messages::collect(api, &mut space);
     let model = if settings.transports {
-        transport::model::build(api, settings.default_protocol.as_deref())
+        model::build(api, settings.default_protocol.as_deref())
     } else {
-        transport::model::Model::default()
+        model::Model::default()
     };
     let parts = transport::collect(&model, &mut space);
-    let brokers = if settings.transports {
-        transport::brokers::build(api)
-    } else {
-        transport::brokers::Brokers::default()
-    };
-    let broker_types = transport::brokers::collect(api, &brokers, &msgs, &mut space);
+    let broker_types = transport::brokers::collect(api, &model, &msgs, &mut space);
     // Named schemas nobody's message uses still get their types.
     let mut named = Vec::new();
     for (i, s) in api.schemas.iter().enumerate() {
@@ -206,7 +186,6 @@ fn build(api: &Api, settings: &Settings) -> Built {
     let emitted =
         (!model.endpoints.is_empty()).then(|| transport::emit(api, &model, &space, &msgs, &parts));
     let mut partial = model.warnings.clone();
-    partial.extend(brokers.warnings.iter().cloned());
     let bcx = transport::brokers::Cx {
         api,
         space: &space,
@@ -214,15 +193,11 @@ fn build(api: &Api, settings: &Settings) -> Built {
         types: &broker_types,
     };
     let broker_modules = BrokerModules {
-        mqtt: brokers
-            .mqtt
-            .as_ref()
-            .map(|m| transport::mqtt::emit(&bcx, m)),
-        kafka: brokers
+        mqtt: model.mqtt.as_ref().map(|m| transport::mqtt::emit(&bcx, m)),
+        kafka: model
             .kafka
             .as_ref()
             .map(|k| transport::kafka::emit(&bcx, k, &mut partial)),
-        features: brokers.features(),
     };
     let mut warnings: Vec<Diagnostic> = diagnostics(LOOSE_TYPE, &space.warnings)
         .chain(diagnostics(PARTIAL_TRANSPORT, &partial))
@@ -284,8 +259,7 @@ fn crate_files(api: &Api, settings: &Settings, b: Built) -> Result<Vec<File>, Er
     }
     let vendored = settings.runtime == Runtime::Vendored;
     let (types, messages) = (b.types, b.messages);
-    let mut features = runtime_features(&b.model);
-    features.extend(b.brokers.features.iter().copied());
+    let features = b.model.features();
     let vendored_runtime = if vendored {
         Some(vendor::vendor(&features)?)
     } else {
@@ -398,7 +372,7 @@ fn crate_files(api: &Api, settings: &Settings, b: Built) -> Result<Vec<File>, Er
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::model::tests::api;
+    use crate::model::tests::api;
 
     const LOOSE: &str = "\
 asyncapi: 3.0.0

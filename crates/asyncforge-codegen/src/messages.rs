@@ -85,13 +85,13 @@ pub(crate) fn inherited_pointer(api: &Api, message: MessageId) -> Option<String>
     let mut found: Option<String> = None;
     for i in 0..api.operations.len() {
         let id = OperationId(i as u32);
-        let Some(reply) = crate::transport::model::reply_messages(api, id) else {
+        let Some(reply) = crate::model::reply_messages(api, id) else {
             continue;
         };
         if !reply.contains(&message) {
             continue;
         }
-        for request in crate::transport::model::op_messages(api, id) {
+        for request in crate::model::op_messages(api, id) {
             let Some(c) = &api.message(request).correlation_id else {
                 continue;
             };
@@ -313,7 +313,7 @@ pub fn emit(api: &Api, space: &TypeSpace<'_>, messages: &[MessageTypes]) -> Toke
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::model::tests::api;
+    use crate::model::tests::api;
 
     fn message(api: &Api, key: &str) -> MessageId {
         MessageId(

@@ -10,9 +10,8 @@ use std::collections::BTreeSet;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::brokers::{
-    BrokerModel, BrokerOp, Cx, common, fixed_string, server_doc, server_host, topic_values,
-};
+use super::brokers::{Cx, common, fixed_string, server_doc, server_host, topic_values};
+use crate::model::{BrokerModel, BrokerOp};
 use crate::tokens::{ident, lit};
 use crate::types::Warning;
 
@@ -475,7 +474,7 @@ pub(crate) fn emit(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>
 
 #[cfg(test)]
 mod tests {
-    use crate::transport::model::tests::api;
+    use crate::model::tests::api;
 
     const TWO_PRODUCER_IDS: &str = "asyncapi: 3.0.0
 info: {title: T, version: '1'}

@@ -13,7 +13,6 @@
 pub mod brokers;
 mod http;
 pub mod kafka;
-pub mod model;
 pub mod mqtt;
 
 use std::collections::BTreeMap;
@@ -23,10 +22,10 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use crate::messages::MessageTypes;
+use crate::model::{Endpoint, Model, Op, Protocol};
 use crate::names::type_name;
 use crate::tokens::{doc_attrs, doc_lines, ident, lit, names};
 use crate::types::{Ty, TypeSpace};
-use model::{Endpoint, Kind, Model, Op};
 
 /// Typed parts of the endpoints that need types from the type space (binding query and
 /// headers schemas).
@@ -289,7 +288,11 @@ fn checks_for(cx: &Ctx<'_>, model: &Model) -> TokenStream {
     }
     // The headers schemas of messages received over HTTP (a webhook's headers are checked).
     let mut headers_checked: Vec<MessageId> = Vec::new();
-    for e in model.endpoints.iter().filter(|e| e.kind == Kind::Http) {
+    for e in model
+        .endpoints
+        .iter()
+        .filter(|e| e.protocol == Protocol::Http)
+    {
         for op in &e.receive {
             for m in &op.messages {
                 if cx.api.message(*m).headers.is_some() && !headers_checked.contains(m) {
@@ -350,7 +353,7 @@ fn checks_for(cx: &Ctx<'_>, model: &Model) -> TokenStream {
             });
         }
     }
-    let doc = if model.has(Kind::Ws) || !model.has(Kind::Http) {
+    let doc = if model.has(Protocol::Ws) || !model.has(Protocol::Http) {
         " The schemas incoming messages, parameters and upgrade requests are checked against."
     } else {
         " The schemas incoming messages, their headers and parameters are checked against."
@@ -580,8 +583,8 @@ fn path_extractor(e: &Endpoint) -> TokenStream {
 // server
 
 fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
-    let has_ws = model.has(Kind::Ws);
-    let has_sse = model.has(Kind::Sse);
+    let has_ws = model.has(Protocol::Ws);
+    let has_sse = model.has(Protocol::Sse);
     let mut trait_items = Vec::new();
     let mut sender_items = Vec::new();
     let mut pending_fields = Vec::new();
@@ -593,8 +596,8 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
         let params_ty = format_ident!("{}Params", e.name);
         let params_path = quote!(super::channels::#params_ty);
         let route = lit(&e.route);
-        match e.kind {
-            Kind::Ws => {
+        match e.protocol {
+            Protocol::Ws => {
                 let session = format_ident!("{}Session", e.name);
                 let query_ty = cx.query_ty(index);
                 let sdoc = format!(
@@ -631,7 +634,7 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
                 let upgrade = format_ident!("{}_upgrade", e.name.to_lowercase_snake());
                 routes.push(quote!(.route(#route, routing::get(#upgrade::<H>))));
             }
-            Kind::Sse => {
+            Protocol::Sse => {
                 let stream = format_ident!("{}_stream", e.name.to_lowercase_snake());
                 let post = format_ident!("{}_post", e.name.to_lowercase_snake());
                 let mut methods = Vec::new();
@@ -650,10 +653,11 @@ fn server(cx: &Ctx<'_>, model: &Model) -> TokenStream {
                 }
                 sse_endpoint(cx, e, &mut trait_items, &mut sender_items, &mut fns);
             }
-            Kind::Http => {}
+            // HTTP endpoints come from `http::server_parts`; brokers have no endpoints.
+            Protocol::Http | Protocol::Mqtt | Protocol::Kafka => {}
         }
     }
-    let has_http = model.has(Kind::Http);
+    let has_http = model.has(Protocol::Http);
     let http_parts = http::server_parts(cx, model);
     trait_items.extend(http_parts.trait_items);
     sender_items.extend(http_parts.sender_items);
@@ -1395,14 +1399,16 @@ fn sse_endpoint(
 fn client(cx: &Ctx<'_>, model: &Model) -> TokenStream {
     let mut items = Vec::new();
     for (index, e) in model.endpoints.iter().enumerate() {
-        match e.kind {
-            Kind::Ws => items.push(ws_client(cx, e, index)),
-            Kind::Sse => items.push(sse_client(cx, e)),
-            Kind::Http => items.push(http::client(cx, e)),
+        match e.protocol {
+            Protocol::Ws => items.push(ws_client(cx, e, index)),
+            Protocol::Sse => items.push(sse_client(cx, e)),
+            Protocol::Http => items.push(http::client(cx, e)),
+            // Brokers have no endpoints.
+            Protocol::Mqtt | Protocol::Kafka => {}
         }
     }
-    let has_ws = model.has(Kind::Ws);
-    let has_sse = model.has(Kind::Sse);
+    let has_ws = model.has(Protocol::Ws);
+    let has_sse = model.has(Protocol::Sse);
     let ws_imports = has_ws.then(|| {
         quote! {
             use crate::runtime::ws::client::{Dispatch, WsClient, WsSender};
@@ -1447,7 +1453,7 @@ fn client(cx: &Ctx<'_>, model: &Model) -> TokenStream {
         }
     });
     let client_doc = doc_lines(
-        if model.has(Kind::Http) && !has_ws && !has_sse {
+        if model.has(Protocol::Http) && !has_ws && !has_sse {
             " The client side: one client per endpoint. Resource clients make conditional requests\n (a `412` is a conflict), lock and poll; webhook clients sign and retry."
         } else {
             " The client side: one client per endpoint. WebSocket clients reconnect by themselves\n (exponential backoff with jitter); SSE clients resume with `Last-Event-ID`."
@@ -1956,7 +1962,7 @@ fn sse_client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
 
 #[cfg(test)]
 mod tests {
-    use super::model::tests::api;
+    use crate::model::tests::api;
 
     /// A channel whose application sends and receives the same two messages.
     const SAME_SET: &str = "asyncapi: 3.0.0

@@ -8,7 +8,8 @@ use asyncforge_spec::ir::{IntervalOrSchema, MessageId, ResponseTopic};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::brokers::{BrokerModel, BrokerOp, Cx, common, server_doc, server_host, topic_values};
+use super::brokers::{Cx, common, server_doc, server_host, topic_values};
+use crate::model::{BrokerModel, BrokerOp};
 use crate::tokens::ident;
 
 fn qos(level: Option<u8>) -> TokenStream {
