@@ -98,11 +98,9 @@ fn module_file(b: Built) -> Result<File, Error> {
         pub use runtime::types::{Date, DateTime, Uuid};
     };
     tokens.extend(module_tokens(b.types, b.messages));
-    let serves = b.transports.is_some() || b.brokers.mqtt.is_some() || b.brokers.kafka.is_some();
-    if let Some(t) = b.transports {
-        tokens.extend(transport_modules(t));
-    }
-    tokens.extend(broker_modules(&b.brokers));
+    let p = b.protocols;
+    let serves = p.endpoints.is_some() || p.mqtt.is_some() || p.kafka.is_some();
+    tokens.extend(protocol_modules(p));
     if serves {
         tokens.extend(krate::outcome_exports());
     }
@@ -112,42 +110,33 @@ fn module_file(b: Built) -> Result<File, Error> {
     })
 }
 
-fn transport_modules(t: transport::Emitted) -> TokenStream {
-    let (channels, server, client) = (t.channels, t.server, t.client);
-    quote! {
-        /// Channel parameters, message sets and the schemas incoming messages are checked against.
-        pub mod channels {
-            #channels
+/// The protocol modules as inline modules of a module body.
+fn protocol_modules(p: transport::Emitted) -> TokenStream {
+    let endpoints = p.endpoints.map(|e| {
+        let (channels, server, client) = (e.channels, e.server, e.client);
+        quote! {
+            /// Channel parameters, message sets and the schemas incoming messages are checked against.
+            pub mod channels {
+                #channels
+            }
+            pub mod server {
+                #server
+            }
+            pub mod client {
+                #client
+            }
         }
-        pub mod server {
-            #server
-        }
-        pub mod client {
-            #client
-        }
-    }
-}
-
-/// `pub mod mqtt { … }` and `pub mod kafka { … }` for a module body.
-fn broker_modules(b: &BrokerModules) -> TokenStream {
-    let mqtt = b.mqtt.as_ref().map(|m| quote!(pub mod mqtt { #m }));
-    let kafka = b.kafka.as_ref().map(|k| quote!(pub mod kafka { #k }));
-    quote!(#mqtt #kafka)
-}
-
-/// The generated broker modules (`src/mqtt.rs`, `src/kafka.rs`).
-#[derive(Default)]
-struct BrokerModules {
-    mqtt: Option<TokenStream>,
-    kafka: Option<TokenStream>,
+    });
+    let mqtt = p.mqtt.map(|m| quote!(pub mod mqtt { #m }));
+    let kafka = p.kafka.map(|k| quote!(pub mod kafka { #k }));
+    quote!(#endpoints #mqtt #kafka)
 }
 
 struct Built {
     types: TokenStream,
     messages: TokenStream,
-    transports: Option<transport::Emitted>,
+    protocols: transport::Emitted,
     model: model::Model,
-    brokers: BrokerModules,
     warnings: Vec<Diagnostic>,
     index: ModuleIndex,
 }
@@ -162,8 +151,7 @@ fn build(api: &Api, settings: &Settings) -> Built {
     } else {
         model::Model::default()
     };
-    let parts = transport::collect(&model, &mut space);
-    let broker_types = transport::brokers::collect(api, &model, &msgs, &mut space);
+    let protocol_types = transport::collect(api, &model, &msgs, &mut space);
     // Named schemas nobody's message uses still get their types.
     let mut named = Vec::new();
     for (i, s) in api.schemas.iter().enumerate() {
@@ -183,22 +171,8 @@ fn build(api: &Api, settings: &Settings) -> Built {
     };
     let t = types::emit(&space, SERDE);
     let m = messages::emit(api, &space, &msgs);
-    let emitted =
-        (!model.endpoints.is_empty()).then(|| transport::emit(api, &model, &space, &msgs, &parts));
     let mut partial = model.warnings.clone();
-    let bcx = transport::brokers::Cx {
-        api,
-        space: &space,
-        messages: &msgs,
-        types: &broker_types,
-    };
-    let broker_modules = BrokerModules {
-        mqtt: model.mqtt.as_ref().map(|m| transport::mqtt::emit(&bcx, m)),
-        kafka: model
-            .kafka
-            .as_ref()
-            .map(|k| transport::kafka::emit(&bcx, k, &mut partial)),
-    };
+    let protocols = transport::emit(api, &model, &space, &msgs, &protocol_types, &mut partial);
     let mut warnings: Vec<Diagnostic> = diagnostics(LOOSE_TYPE, &space.warnings)
         .chain(diagnostics(PARTIAL_TRANSPORT, &partial))
         .collect();
@@ -206,9 +180,8 @@ fn build(api: &Api, settings: &Settings) -> Built {
     Built {
         types: t,
         messages: m,
-        transports: emitted,
+        protocols,
         model,
-        brokers: broker_modules,
         warnings,
         index,
     }
@@ -309,12 +282,12 @@ fn crate_files(api: &Api, settings: &Settings, b: Built) -> Result<Vec<File>, Er
             contents: krate::lib_rs(
                 api,
                 settings,
-                b.transports.is_some(),
-                (b.brokers.mqtt.is_some(), b.brokers.kafka.is_some()),
+                b.protocols.endpoints.is_some(),
+                (b.protocols.mqtt.is_some(), b.protocols.kafka.is_some()),
             )?,
         },
     ];
-    if let Some(t) = b.transports {
+    if let Some(t) = b.protocols.endpoints {
         let channels = t.channels;
         files.push(File {
             path: "src/channels.rs".into(),
@@ -336,8 +309,8 @@ fn crate_files(api: &Api, settings: &Settings, b: Built) -> Result<Vec<File>, Er
         });
     }
     for (path, module) in [
-        ("src/mqtt.rs", b.brokers.mqtt),
-        ("src/kafka.rs", b.brokers.kafka),
+        ("src/mqtt.rs", b.protocols.mqtt),
+        ("src/kafka.rs", b.protocols.kafka),
     ] {
         if let Some(tokens) = module {
             files.push(File {

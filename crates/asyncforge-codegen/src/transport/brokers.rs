@@ -10,6 +10,7 @@ use asyncforge_spec::ir::{Api, JsonType, MessageId, SchemaBody, SchemaId, Server
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
+use super::common::{message_check, operation_doc};
 use crate::messages::MessageTypes;
 use crate::model::{BrokerChannel, BrokerModel, BrokerOp, Model, Param, Protocol};
 use crate::tokens::{doc_attrs, ident, lit};
@@ -17,12 +18,12 @@ use crate::types::{Ty, TypeSpace};
 
 /// Types assigned before the type space is emitted: Kafka message keys.
 #[derive(Debug, Default)]
-pub struct BrokerTypes {
+pub(super) struct BrokerTypes {
     keys: Vec<(MessageId, Ty)>,
 }
 
 /// Assigns the Kafka message binding's `key` schemas their types.
-pub fn collect(
+pub(super) fn collect(
     api: &Api,
     model: &Model,
     messages: &[MessageTypes],
@@ -46,7 +47,7 @@ pub fn collect(
 }
 
 /// What the emitters read.
-pub(crate) struct Cx<'a> {
+pub(super) struct Cx<'a> {
     pub api: &'a Api,
     pub space: &'a TypeSpace<'a>,
     pub messages: &'a [MessageTypes],
@@ -102,7 +103,7 @@ impl Cx<'_> {
         messages.dedup();
         let mut items: Vec<TokenStream> = messages
             .into_iter()
-            .map(|m| super::message_check(self.api, self.check_ident(m), m))
+            .map(|m| message_check(self.api, self.check_ident(m), m))
             .collect();
         let mut channels: Vec<usize> = model.receive.iter().map(|op| op.channel).collect();
         channels.sort_unstable();
@@ -219,7 +220,7 @@ impl Cx<'_> {
     /// Rustdoc for an operation: title, summary, description, or a sentence naming it.
     pub fn op_doc(&self, op: &BrokerOp, fallback: &str) -> TokenStream {
         let key = &self.api.operation(op.id).key;
-        super::operation_doc(self.api, op.id, fallback.replace("{}", key))
+        operation_doc(self.api, op.id, fallback.replace("{}", key))
     }
 
     /// The message type an operation carries: the message's own type, or its enum.

@@ -19,7 +19,7 @@ use heck::ToSnakeCase;
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
-use super::{Ctx, message_enum_name};
+use super::common::{Ctx, ServerParts, headers_check_ident, message_enum_name, schema_scalar};
 use crate::model::{Endpoint, Model, Op, Protocol, resource_of, webhook_of};
 use crate::tokens::{doc_lines, ident, lit};
 
@@ -96,8 +96,7 @@ fn header_names(api: &Api, id: MessageId) -> Vec<(String, TokenStream)> {
         if let SchemaBody::Object(o) = &api.schema(s).body {
             for (name, schema) in &o.properties {
                 if !names.iter().any(|(n, _)| n == name) {
-                    let kind =
-                        format_ident!("{}", super::schema_scalar(api, *schema).unwrap_or("String"));
+                    let kind = format_ident!("{}", schema_scalar(api, *schema).unwrap_or("String"));
                     names.push((
                         name.clone(),
                         quote!(crate::runtime::endpoint::Scalar::#kind),
@@ -114,32 +113,16 @@ fn secs(n: u64) -> Literal {
     Literal::u64_unsuffixed(n)
 }
 
-/// The parts of `server.rs` for HTTP endpoints, spliced into the WebSocket/SSE server.
-#[derive(Default)]
-pub(super) struct ServerParts {
-    pub imports: TokenStream,
-    pub trait_items: Vec<TokenStream>,
-    pub config_fields: Vec<TokenStream>,
-    pub config_defaults: Vec<TokenStream>,
-    pub sender_fields: Vec<TokenStream>,
-    pub sender_inits: Vec<TokenStream>,
-    pub sender_items: Vec<TokenStream>,
-    pub routes: Vec<TokenStream>,
-    pub fns: Vec<TokenStream>,
-    /// Statements at the start of `Server::new` (checks of the configuration; `?` returns a
-    /// `ConfigError`).
-    pub new_prelude: Vec<TokenStream>,
-}
-
-pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
-    let mut p = ServerParts::default();
+/// What HTTP endpoints add to the `server` module: webhook receivers and senders, callback
+/// subscriptions and resources.
+pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model, p: &mut ServerParts) {
     let endpoints: Vec<&Endpoint> = model
         .endpoints
         .iter()
         .filter(|e| e.protocol == Protocol::Http)
         .collect();
     if endpoints.is_empty() {
-        return p;
+        return;
     }
     let api = cx.api;
     let senders: Vec<(&Endpoint, &Op)> = endpoints
@@ -147,7 +130,7 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
         .filter(|e| resource_of(api, e).is_none())
         .flat_map(|e| e.send.iter().map(move |o| (*e, o)))
         .collect();
-    p.imports = quote! {
+    p.imports.extend(quote! {
         use crate::runtime::http::callbacks::{SubscriptionConfig, Subscriptions};
         use crate::runtime::http::idempotency::{IdempotencyStore, MemoryStore};
         use crate::runtime::http::outbox::{MemoryOutbox, Outbox};
@@ -163,7 +146,7 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
 
         /// What `Config::dead_letter` calls with a delivery given up on.
         pub type DeadLetterHook = Arc<dyn Fn(&DeadLetter) + Send + Sync>;
-    };
+    });
 
     // The webhook sender, its outbox and dead-letter hook, and the callback subscriptions.
     if !senders.is_empty() {
@@ -376,7 +359,7 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
             .push(quote!(idempotency: config.idempotency.clone(),));
     }
     for e in receiving {
-        receiver_parts(cx, e, &mut p);
+        receiver_parts(cx, e, p);
     }
 
     // Resources.
@@ -470,7 +453,6 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
             .merge(self.sender.#store.router::<Arc<Shared<H>>>(#route))
         });
     }
-    p
 }
 
 /// The handler methods, configuration, dispatch and route of one webhook endpoint.
@@ -567,7 +549,7 @@ fn receiver_parts(cx: &Ctx<'_>, e: &Endpoint, p: &mut ServerParts) {
                 let n = lit(&n);
                 quote!((#n, #kind))
             });
-            let hc = super::headers_check_ident(cx, m);
+            let hc = headers_check_ident(cx, m);
             quote! {
                 message.headers = Some(typed_headers(request.headers, &[#(#names),*], &super::channels::checks::#hc)?);
             }
