@@ -264,7 +264,7 @@ fn is_string_param(api: &Api, p: &Param) -> bool {
 }
 
 /// Address constants, parameter structs and message enums of a broker module.
-pub(crate) fn common(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
+pub(super) fn channel_items(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
     let mut out = TokenStream::new();
     for c in &model.channels {
         let ch = cx.api.channel(c.id);
@@ -340,7 +340,7 @@ pub(crate) fn common(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
 
 /// `(name, value)` pairs of a params value for a topic template: `let`s for non-string
 /// values, then the slice expression. `params` is the expression of the struct.
-pub(crate) fn topic_values(
+pub(super) fn topic_values(
     cx: &Cx<'_>,
     c: &BrokerChannel,
     params: &TokenStream,
@@ -374,7 +374,7 @@ fn param_check_ident(c: &BrokerChannel, p: &Param) -> proc_macro2::Ident {
 
 /// A string value the spec fixes through a schema (`const`, one `enum` value, `default`, the
 /// first example): Kafka `groupId`/`clientId`.
-pub(crate) fn fixed_string(api: &Api, schema: Option<SchemaId>) -> Option<String> {
+pub(super) fn fixed_string(api: &Api, schema: Option<SchemaId>) -> Option<String> {
     let SchemaBody::Object(o) = &api.schema(schema?).body else {
         return None;
     };
@@ -388,7 +388,7 @@ pub(crate) fn fixed_string(api: &Api, schema: Option<SchemaId>) -> Option<String
 }
 
 /// The URL host of a server with its variables at their defaults.
-pub(crate) fn server_host(api: &Api, id: ServerId) -> String {
+pub(super) fn server_host(api: &Api, id: ServerId) -> String {
     let s = api.server(id);
     let mut host = s.host.clone();
     for v in &s.variables {
@@ -400,7 +400,7 @@ pub(crate) fn server_host(api: &Api, id: ServerId) -> String {
 }
 
 /// Rustdoc for a server: its key, description and security.
-pub(crate) fn server_doc(api: &Api, id: ServerId, what: &str) -> TokenStream {
+pub(super) fn server_doc(api: &Api, id: ServerId, what: &str) -> TokenStream {
     let s = api.server(id);
     let mut parts = vec![format!(
         "{what} server `{}` (`{}`, protocol `{}`).",

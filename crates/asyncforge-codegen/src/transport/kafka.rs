@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::brokers::{Cx, common, fixed_string, server_doc, server_host, topic_values};
+use super::brokers::{Cx, channel_items, fixed_string, server_doc, server_host, topic_values};
 use crate::model::{BrokerModel, BrokerOp};
 use crate::tokens::{ident, lit};
 use crate::types::Warning;
@@ -433,8 +433,8 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
 }
 
 /// The body of the generated `kafka` module.
-pub(crate) fn emit(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> TokenStream {
-    let common = common(cx, model);
+pub(super) fn emit(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> TokenStream {
+    let common = channel_items(cx, model);
     let servers = servers(cx, model);
     let topics = topics(cx, model);
     let producer = producer(cx, model, warnings);

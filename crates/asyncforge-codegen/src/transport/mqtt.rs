@@ -8,7 +8,7 @@ use asyncforge_spec::ir::{IntervalOrSchema, MessageId, ResponseTopic};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::brokers::{Cx, common, server_doc, server_host, topic_values};
+use super::brokers::{Cx, channel_items, server_doc, server_host, topic_values};
 use crate::model::{BrokerModel, BrokerOp};
 use crate::tokens::ident;
 
@@ -433,8 +433,8 @@ fn subscriber(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
 }
 
 /// The body of the generated `mqtt` module.
-pub(crate) fn emit(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
-    let common = common(cx, model);
+pub(super) fn emit(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
+    let common = channel_items(cx, model);
     let servers = servers(cx, model);
     let publisher = publisher(cx, model);
     let subscriber = subscriber(cx, model);
