@@ -4,12 +4,9 @@
 use asyncforge_spec::ir::Api;
 use quote::quote;
 
-use crate::{Error, File, Runtime, Settings, render};
-
-/// Default `Cargo.toml` template (`templates/Cargo.toml.tera`).
-pub const DEFAULT_CARGO_TEMPLATE: &str = include_str!("../../../templates/Cargo.toml.tera");
-/// Default `README.md` template (`templates/README.md.tera`).
-pub const DEFAULT_README_TEMPLATE: &str = include_str!("../../../templates/README.md.tera");
+use crate::output::{Error, File};
+use crate::settings::{Runtime, Settings};
+use crate::tokens::render;
 
 fn semver_like(v: &str) -> bool {
     let parts: Vec<&str> = v.split('.').collect();

@@ -13,207 +13,33 @@
 #![forbid(unsafe_code)]
 
 mod avro;
-mod imports;
 mod krate;
-pub mod messages;
-pub mod names;
+mod messages;
+mod model;
+mod names;
+mod output;
 mod schema_json;
-pub mod transport;
-pub mod types;
+mod settings;
+mod tokens;
+mod transport;
+mod types;
 mod vendor;
-
-use std::path::PathBuf;
 
 use asyncforge_spec::Diagnostic;
 use asyncforge_spec::ir::{Api, SchemaId};
 use proc_macro2::TokenStream;
 use quote::quote;
 
-pub use krate::{DEFAULT_CARGO_TEMPLATE, DEFAULT_README_TEMPLATE};
+pub use output::{Error, File};
+pub use settings::{
+    DEFAULT_CARGO_TEMPLATE, DEFAULT_README_TEMPLATE, Layout, MODULE_FILE, Runtime, Settings,
+};
+pub use tokens::{HEADER, render};
 
 /// The code of a schema generated as a looser Rust type than it describes.
 const LOOSE_TYPE: &str = "generate-type-loose";
 /// The code of a channel or operation served with less than the document says, or not at all.
 const PARTIAL_TRANSPORT: &str = "generate-transport-partial";
-
-/// Where the generated crate gets its runtime from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Runtime {
-    /// `asyncforge-runtime = { path = "…" }`.
-    Path(String),
-    /// `asyncforge-runtime = "…"` from a registry.
-    Version(String),
-    /// The runtime modules are written into the generated crate (no asyncforge dependency).
-    Vendored,
-}
-
-impl std::str::FromStr for Runtime {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s == "vendored" {
-            return Ok(Runtime::Vendored);
-        }
-        match s.split_once('=') {
-            Some(("path", p)) => Ok(Runtime::Path(p.to_owned())),
-            Some(("version", v)) => Ok(Runtime::Version(v.to_owned())),
-            _ => Err(format!(
-                "`{s}`: expected `path=DIR`, `version=X.Y` or `vendored`"
-            )),
-        }
-    }
-}
-
-/// How the generated code is laid out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Layout {
-    /// A crate: `Cargo.toml`, `README.md`, one `src/` file per module, and the runtime as
-    /// [`Settings::runtime`] says.
-    #[default]
-    Crate,
-    /// One file, [`MODULE_FILE`], holding the same modules inline, for `include!` from a build
-    /// script; it reaches the runtime through the `asyncforge-runtime` crate. The crate name,
-    /// runtime, templates and `deny_warnings` do not apply.
-    Module,
-}
-
-/// The name of the one file of [`Layout::Module`].
-pub const MODULE_FILE: &str = "asyncforge.rs";
-
-/// How to generate: [`Settings::default`] (or [`Settings::new`] with a crate name) and the
-/// builder methods.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    layout: Layout,
-    /// `None`: from the API's title.
-    crate_name: Option<String>,
-    runtime: Runtime,
-    cargo_template: String,
-    readme_template: String,
-    deny_warnings: bool,
-    spec_name: String,
-    transports: bool,
-    default_protocol: Option<String>,
-}
-
-impl Default for Settings {
-    /// A crate named after the API's title in kebab case, with the runtime vendored into it
-    /// (its only dependencies are then crates.io crates), servers and clients included.
-    fn default() -> Self {
-        Settings {
-            layout: Layout::Crate,
-            crate_name: None,
-            runtime: Runtime::Vendored,
-            cargo_template: DEFAULT_CARGO_TEMPLATE.to_owned(),
-            readme_template: DEFAULT_README_TEMPLATE.to_owned(),
-            deny_warnings: false,
-            spec_name: "asyncapi.yaml".to_owned(),
-            transports: true,
-            default_protocol: None,
-        }
-    }
-}
-
-impl Settings {
-    /// The default settings for a crate with this name.
-    pub fn new(crate_name: impl Into<String>) -> Self {
-        Settings::default().crate_name(crate_name)
-    }
-
-    /// A crate, or one module for `include!` (default: a crate).
-    pub fn layout(mut self, layout: Layout) -> Self {
-        self.layout = layout;
-        self
-    }
-
-    /// The generated crate's name (default: the API's title in kebab case).
-    pub fn crate_name(mut self, name: impl Into<String>) -> Self {
-        self.crate_name = Some(name.into());
-        self
-    }
-
-    /// Where the generated crate gets its runtime from (default: vendored into it).
-    pub fn runtime(mut self, runtime: Runtime) -> Self {
-        self.runtime = runtime;
-        self
-    }
-
-    /// Replaces the `Cargo.toml` template (tera).
-    pub fn cargo_template(mut self, template: impl Into<String>) -> Self {
-        self.cargo_template = template.into();
-        self
-    }
-
-    /// Replaces the `README.md` template (tera).
-    pub fn readme_template(mut self, template: impl Into<String>) -> Self {
-        self.readme_template = template.into();
-        self
-    }
-
-    /// Puts `#![deny(warnings)]` in the generated crate's `lib.rs` (default: no).
-    pub fn deny_warnings(mut self, yes: bool) -> Self {
-        self.deny_warnings = yes;
-        self
-    }
-
-    /// The document's name as the generated files mention it (default `asyncapi.yaml`).
-    pub fn spec_name(mut self, name: impl Into<String>) -> Self {
-        self.spec_name = name.into();
-        self
-    }
-
-    /// Generates servers, clients and broker modules, or only types and messages (default:
-    /// all of them).
-    pub fn transports(mut self, yes: bool) -> Self {
-        self.transports = yes;
-        self
-    }
-
-    /// Serves the channels of a document without `servers` with this protocol (`ws`, `wss`,
-    /// `sse`, `http+sse`, `https+sse`); by default such channels get types and messages only.
-    /// Ignored when the document declares servers.
-    pub fn default_protocol(mut self, protocol: impl Into<String>) -> Self {
-        self.default_protocol = Some(protocol.into());
-        self
-    }
-}
-
-/// Why generation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// A template could not be rendered.
-    #[error("template `{name}`: {message}")]
-    Template {
-        /// Template name.
-        name: String,
-        /// What went wrong.
-        message: String,
-    },
-    /// Generated Rust did not parse (a bug in asyncforge: please report it).
-    #[error("generated Rust for `{file}` does not parse: {message}")]
-    Syntax {
-        /// File.
-        file: String,
-        /// Parser message.
-        message: String,
-    },
-    /// The crate name is not a valid package name.
-    #[error(
-        "`{0}` is not a valid crate name (letters, digits, `-` and `_`, starting with a letter)"
-    )]
-    CrateName(String),
-    /// The embedded runtime could not be copied (a bug in asyncforge: please report it).
-    #[error("the generated runtime: {0}")]
-    Vendor(String),
-}
-
-/// A generated file, relative to the crate root.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct File {
-    /// Path relative to the generated crate's root.
-    pub path: PathBuf,
-    /// Content.
-    pub contents: String,
-}
 
 /// The output of [`generate`].
 #[derive(Debug, Clone)]
@@ -226,67 +52,6 @@ pub struct Generated {
     pub warnings: Vec<Diagnostic>,
     /// Where the messages and named schemas went.
     pub index: ModuleIndex,
-}
-
-/// The `@generated` header every generated Rust file starts with.
-pub const HEADER: &str =
-    "// @generated by asyncforge. Do not edit: regenerate from the specification instead.\n";
-
-/// Formats Rust tokens with prettyplease, behind the `@generated` header.
-pub fn render(file: &str, tokens: TokenStream) -> Result<String, Error> {
-    let mut parsed: syn::File = syn::parse2(tokens).map_err(|e| Error::Syntax {
-        file: file.to_owned(),
-        message: e.to_string(),
-    })?;
-    imports::prune(&mut parsed);
-    Ok(format!(
-        "{HEADER}\n{}",
-        space_items(&prettyplease::unparse(&parsed))
-    ))
-}
-
-/// Puts an empty line between items, as rustfmt-formatted code has (prettyplease packs them).
-fn space_items(code: &str) -> String {
-    let mut out = String::with_capacity(code.len() + code.len() / 16);
-    let mut prev_end = false;
-    let mut depth_zero_prev = false;
-    let mut prev_use = false;
-    for line in code.lines() {
-        let top_level = !line.starts_with(' ') && !line.is_empty();
-        let starts_item = top_level && !line.starts_with('}') && !line.starts_with(')');
-        let is_use = line.starts_with("use ") || line.starts_with("#[allow(unused_imports)]");
-        if starts_item && prev_end && depth_zero_prev && !(prev_use && is_use) {
-            out.push('\n');
-        }
-        if top_level {
-            prev_use = line.starts_with("use ") || (prev_use && line.starts_with('#'));
-        }
-        prev_end = top_level && (line.ends_with('}') || line.ends_with(';'));
-        depth_zero_prev = top_level;
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
-}
-
-/// `#[doc = …]` attributes for a documentation string (one per line, as `///` would be).
-pub(crate) fn doc_attrs(doc: Option<&str>) -> TokenStream {
-    let Some(doc) = doc.map(str::trim).filter(|d| !d.is_empty()) else {
-        return TokenStream::new();
-    };
-    let lines = doc.lines().map(|l| {
-        let l = format!(" {}", l.trim_end());
-        quote!(#[doc = #l])
-    });
-    quote!(#(#lines)*)
-}
-
-/// An identifier that may be raw (`r#type`).
-pub(crate) fn ident(name: &str) -> proc_macro2::Ident {
-    match name.strip_prefix("r#") {
-        Some(raw) => proc_macro2::Ident::new_raw(raw, proc_macro2::Span::call_site()),
-        None => proc_macro2::Ident::new(name, proc_macro2::Span::call_site()),
-    }
 }
 
 /// Where the generated code put things: for tests and tools that refer to generated types.
@@ -333,11 +98,9 @@ fn module_file(b: Built) -> Result<File, Error> {
         pub use runtime::types::{Date, DateTime, Uuid};
     };
     tokens.extend(module_tokens(b.types, b.messages));
-    let serves = b.transports.is_some() || b.brokers.mqtt.is_some() || b.brokers.kafka.is_some();
-    if let Some(t) = b.transports {
-        tokens.extend(transport_modules(t));
-    }
-    tokens.extend(broker_modules(&b.brokers));
+    let p = b.protocols;
+    let serves = p.endpoints.is_some() || p.mqtt.is_some() || p.kafka.is_some();
+    tokens.extend(protocol_modules(p));
     if serves {
         tokens.extend(krate::outcome_exports());
     }
@@ -347,58 +110,33 @@ fn module_file(b: Built) -> Result<File, Error> {
     })
 }
 
-fn transport_modules(t: transport::Emitted) -> TokenStream {
-    let (channels, server, client) = (t.channels, t.server, t.client);
-    quote! {
-        /// Channel parameters, message sets and the schemas incoming messages are checked against.
-        pub mod channels {
-            #channels
+/// The protocol modules as inline modules of a module body.
+fn protocol_modules(p: transport::Emitted) -> TokenStream {
+    let endpoints = p.endpoints.map(|e| {
+        let (channels, server, client) = (e.channels, e.server, e.client);
+        quote! {
+            /// Channel parameters, message sets and the schemas incoming messages are checked against.
+            pub mod channels {
+                #channels
+            }
+            pub mod server {
+                #server
+            }
+            pub mod client {
+                #client
+            }
         }
-        pub mod server {
-            #server
-        }
-        pub mod client {
-            #client
-        }
-    }
-}
-
-/// `pub mod mqtt { … }` and `pub mod kafka { … }` for a module body.
-fn broker_modules(b: &BrokerModules) -> TokenStream {
-    let mqtt = b.mqtt.as_ref().map(|m| quote!(pub mod mqtt { #m }));
-    let kafka = b.kafka.as_ref().map(|k| quote!(pub mod kafka { #k }));
-    quote!(#mqtt #kafka)
-}
-
-/// The generated broker modules (`src/mqtt.rs`, `src/kafka.rs`).
-#[derive(Default)]
-struct BrokerModules {
-    mqtt: Option<TokenStream>,
-    kafka: Option<TokenStream>,
-    features: Vec<&'static str>,
-}
-
-/// The runtime features a generated crate needs for its transports.
-fn runtime_features(model: &transport::model::Model) -> Vec<&'static str> {
-    let mut f = Vec::new();
-    if model.has(transport::model::Kind::Ws) {
-        f.extend(["ws", "ws-client"]);
-    }
-    if model.has(transport::model::Kind::Sse) {
-        f.extend(["sse", "sse-client"]);
-    }
-    if model.has(transport::model::Kind::Http) {
-        f.push("http");
-    }
-    f
+    });
+    let mqtt = p.mqtt.map(|m| quote!(pub mod mqtt { #m }));
+    let kafka = p.kafka.map(|k| quote!(pub mod kafka { #k }));
+    quote!(#endpoints #mqtt #kafka)
 }
 
 struct Built {
     types: TokenStream,
     messages: TokenStream,
-    transports: Option<transport::Emitted>,
-    model: transport::model::Model,
-    brokers: BrokerModules,
+    protocols: transport::Emitted,
+    model: model::Model,
     warnings: Vec<Diagnostic>,
     index: ModuleIndex,
 }
@@ -409,17 +147,11 @@ fn build(api: &Api, settings: &Settings) -> Built {
     let mut space = types::TypeSpace::new(api);
     let msgs = messages::collect(api, &mut space);
     let model = if settings.transports {
-        transport::model::build(api, settings.default_protocol.as_deref())
+        model::build(api, settings.default_protocol.as_deref())
     } else {
-        transport::model::Model::default()
+        model::Model::default()
     };
-    let parts = transport::collect(&model, &mut space);
-    let brokers = if settings.transports {
-        transport::brokers::build(api)
-    } else {
-        transport::brokers::Brokers::default()
-    };
-    let broker_types = transport::brokers::collect(api, &brokers, &msgs, &mut space);
+    let protocol_types = transport::collect(api, &model, &msgs, &mut space);
     // Named schemas nobody's message uses still get their types.
     let mut named = Vec::new();
     for (i, s) in api.schemas.iter().enumerate() {
@@ -439,27 +171,8 @@ fn build(api: &Api, settings: &Settings) -> Built {
     };
     let t = types::emit(&space, SERDE);
     let m = messages::emit(api, &space, &msgs);
-    let emitted =
-        (!model.endpoints.is_empty()).then(|| transport::emit(api, &model, &space, &msgs, &parts));
     let mut partial = model.warnings.clone();
-    partial.extend(brokers.warnings.iter().cloned());
-    let bcx = transport::brokers::Cx {
-        api,
-        space: &space,
-        messages: &msgs,
-        types: &broker_types,
-    };
-    let broker_modules = BrokerModules {
-        mqtt: brokers
-            .mqtt
-            .as_ref()
-            .map(|m| transport::mqtt::emit(&bcx, m)),
-        kafka: brokers
-            .kafka
-            .as_ref()
-            .map(|k| transport::kafka::emit(&bcx, k, &mut partial)),
-        features: brokers.features(),
-    };
+    let protocols = transport::emit(api, &model, &space, &msgs, &protocol_types, &mut partial);
     let mut warnings: Vec<Diagnostic> = diagnostics(LOOSE_TYPE, &space.warnings)
         .chain(diagnostics(PARTIAL_TRANSPORT, &partial))
         .collect();
@@ -467,9 +180,8 @@ fn build(api: &Api, settings: &Settings) -> Built {
     Built {
         types: t,
         messages: m,
-        transports: emitted,
+        protocols,
         model,
-        brokers: broker_modules,
         warnings,
         index,
     }
@@ -520,8 +232,7 @@ fn crate_files(api: &Api, settings: &Settings, b: Built) -> Result<Vec<File>, Er
     }
     let vendored = settings.runtime == Runtime::Vendored;
     let (types, messages) = (b.types, b.messages);
-    let mut features = runtime_features(&b.model);
-    features.extend(b.brokers.features.iter().copied());
+    let features = b.model.features();
     let vendored_runtime = if vendored {
         Some(vendor::vendor(&features)?)
     } else {
@@ -571,12 +282,12 @@ fn crate_files(api: &Api, settings: &Settings, b: Built) -> Result<Vec<File>, Er
             contents: krate::lib_rs(
                 api,
                 settings,
-                b.transports.is_some(),
-                (b.brokers.mqtt.is_some(), b.brokers.kafka.is_some()),
+                b.protocols.endpoints.is_some(),
+                (b.protocols.mqtt.is_some(), b.protocols.kafka.is_some()),
             )?,
         },
     ];
-    if let Some(t) = b.transports {
+    if let Some(t) = b.protocols.endpoints {
         let channels = t.channels;
         files.push(File {
             path: "src/channels.rs".into(),
@@ -598,8 +309,8 @@ fn crate_files(api: &Api, settings: &Settings, b: Built) -> Result<Vec<File>, Er
         });
     }
     for (path, module) in [
-        ("src/mqtt.rs", b.brokers.mqtt),
-        ("src/kafka.rs", b.brokers.kafka),
+        ("src/mqtt.rs", b.protocols.mqtt),
+        ("src/kafka.rs", b.protocols.kafka),
     ] {
         if let Some(tokens) = module {
             files.push(File {
@@ -634,7 +345,7 @@ fn crate_files(api: &Api, settings: &Settings, b: Built) -> Result<Vec<File>, Er
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::model::tests::api;
+    use crate::model::tests::api;
 
     const LOOSE: &str = "\
 asyncapi: 3.0.0

@@ -5,6 +5,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use crate::names::{NameSet, type_name};
+use crate::tokens::{doc_attrs, ident};
 use crate::types::{Kind, Prim, Ty, TypeSpace};
 
 /// A message and the types of its parts.
@@ -84,13 +85,13 @@ pub(crate) fn inherited_pointer(api: &Api, message: MessageId) -> Option<String>
     let mut found: Option<String> = None;
     for i in 0..api.operations.len() {
         let id = OperationId(i as u32);
-        let Some(reply) = crate::transport::model::reply_messages(api, id) else {
+        let Some(reply) = crate::model::reply_messages(api, id) else {
             continue;
         };
         if !reply.contains(&message) {
             continue;
         }
-        for request in crate::transport::model::op_messages(api, id) {
+        for request in crate::model::op_messages(api, id) {
             let Some(c) = &api.message(request).correlation_id else {
                 continue;
             };
@@ -145,7 +146,7 @@ fn typed_correlation(space: &TypeSpace<'_>, payload: &Ty, pointer: &str) -> Opti
         }
     };
     let field = fields.iter().find(|f| f.json == property)?;
-    let name = crate::ident(&field.rust);
+    let name = ident(&field.rust);
     // Options around the value: the field's own (optional) and nullable types'.
     let mut options = usize::from(field.optional && !matches!(field.ty, Ty::Option(_)));
     let mut ty = &field.ty;
@@ -195,7 +196,7 @@ pub fn emit(api: &Api, space: &TypeSpace<'_>, messages: &[MessageTypes]) -> Toke
         if doc.is_empty() {
             doc.push(format!("The `{}` message.", m.key));
         }
-        let doc = crate::doc_attrs(Some(&doc.join("\n\n")));
+        let doc = doc_attrs(Some(&doc.join("\n\n")));
         let key = &m.key;
         let content_type = match &m.content_type {
             Some(ct) => quote!(Some(#ct)),
@@ -312,7 +313,7 @@ pub fn emit(api: &Api, space: &TypeSpace<'_>, messages: &[MessageTypes]) -> Toke
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::model::tests::api;
+    use crate::model::tests::api;
 
     fn message(api: &Api, key: &str) -> MessageId {
         MessageId(

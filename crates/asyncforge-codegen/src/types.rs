@@ -15,6 +15,7 @@ use quote::{format_ident, quote};
 use serde_json::Value;
 
 use crate::names::{NameSet, field_name, type_name, variant_name};
+use crate::tokens::{doc_attrs, ident};
 
 /// Something generated less precisely than the schema says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -835,11 +836,11 @@ fn constructors(
     extra: &Option<(String, Ty)>,
 ) -> (TokenStream, TokenStream) {
     let none = TokenStream::new();
-    let ident = format_ident!("{}", name);
+    let type_ident = format_ident!("{}", name);
     let string = Ty::Prim(Prim::String);
     // A parameter type and the expression that stores it.
     let param = |f: &Field, ty: &Ty| -> (TokenStream, TokenStream) {
-        let fname = crate::ident(&f.rust);
+        let fname = ident(&f.rust);
         if *ty == string {
             (quote!(impl Into<String>), quote!(#fname.into()))
         } else {
@@ -855,7 +856,7 @@ fn constructors(
         let mut args = Vec::new();
         let mut inits = Vec::new();
         for f in fields {
-            let fname = crate::ident(&f.rust);
+            let fname = ident(&f.rust);
             if f.optional {
                 inits.push(quote!(#fname: None,));
             } else if let Some(value) = fixed_value(space, &f.ty) {
@@ -871,7 +872,7 @@ fn constructors(
             }
         }
         if let Some((n, _)) = extra {
-            let n = crate::ident(n);
+            let n = ident(n);
             inits.push(quote!(#n: BTreeMap::new(),));
         }
         let doc = format!(
@@ -887,13 +888,13 @@ fn constructors(
             #[doc = #doc]
             #allow
             pub fn new(#(#args),*) -> Self {
-                #ident { #(#inits)* }
+                #type_ident { #(#inits)* }
             }
         });
         if args.is_empty() {
             // Every required property is fixed: `new()` is the default value.
             default_impl = Some(quote! {
-                impl Default for #ident {
+                impl Default for #type_ident {
                     fn default() -> Self {
                         Self::new()
                     }
@@ -904,7 +905,7 @@ fn constructors(
     };
     let mut setters: Vec<String> = Vec::new();
     for f in fields.iter().filter(|f| f.optional) {
-        let fname = crate::ident(&f.rust);
+        let fname = ident(&f.rust);
         let base = f.rust.trim_start_matches("r#").trim_start_matches('_');
         let setter = format!("with_{base}");
         if base.is_empty() || setters.contains(&setter) {
@@ -929,7 +930,7 @@ fn constructors(
     if let Some((n, t)) = extra
         && !setters.iter().any(|s| s == "with_property")
     {
-        let n = crate::ident(n);
+        let n = ident(n);
         let ty = space.tokens(t, &none);
         methods.push(quote! {
             /// Sets a property the schema does not name.
@@ -941,7 +942,7 @@ fn constructors(
     }
     let constructors = (!methods.is_empty()).then(|| {
         quote! {
-            impl #ident {
+            impl #type_ident {
                 #(#methods)*
             }
         }
@@ -958,7 +959,7 @@ pub fn emit(space: &TypeSpace<'_>, serde_crate: &str) -> TokenStream {
     let serde_attr = quote!(#[serde(crate = #serde_crate)]);
     let items = space.entries.iter().map(|e| {
         let name = format_ident!("{}", e.name);
-        let doc = crate::doc_attrs(e.doc.as_deref());
+        let doc = doc_attrs(e.doc.as_deref());
         match &e.kind {
             Kind::Struct {
                 fields,
@@ -968,8 +969,8 @@ pub fn emit(space: &TypeSpace<'_>, serde_crate: &str) -> TokenStream {
                 let deny = deny_unknown.then(|| quote!(#[serde(deny_unknown_fields)]));
                 let struct_fields = fields;
                 let fields = fields.iter().map(|f| {
-                    let fname = crate::ident(&f.rust);
-                    let doc = crate::doc_attrs(f.doc.as_deref());
+                    let fname = ident(&f.rust);
+                    let doc = doc_attrs(f.doc.as_deref());
                     let ty = space.tokens(&f.ty, &none);
                     let rename = (f.rust.trim_start_matches("r#") != f.json).then(|| {
                         let j = &f.json;
@@ -1011,7 +1012,7 @@ pub fn emit(space: &TypeSpace<'_>, serde_crate: &str) -> TokenStream {
                 });
                 let extra_field = extra.as_ref().map(|(n, t)| {
                     let ty = space.tokens(t, &none);
-                    let n = crate::ident(n);
+                    let n = ident(n);
                     quote! {
                         /// Properties the schema does not name.
                         #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -18,7 +18,7 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::visit::Visit;
 
-use crate::{Error, File};
+use crate::output::{Error, File};
 
 macro_rules! runtime_files {
     ($($path:literal),* $(,)?) => {

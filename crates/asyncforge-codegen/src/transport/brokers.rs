@@ -1,355 +1,36 @@
-//! Channels on message brokers (MQTT, Kafka): which channels and operations a broker carries,
-//! and what the generated `mqtt` and `kafka` modules share — address constants, typed
-//! parameter structs, one enum per operation that carries several messages, the handler's
-//! `Received` wrapper — emitted by `mqtt.rs` and `kafka.rs` beside this file.
+//! What the generated `mqtt` and `kafka` modules share — address constants, typed parameter
+//! structs, one enum per operation that carries several messages, schema checks, server
+//! docs — for `mqtt.rs` and `kafka.rs` beside this file.
 //!
 //! The generated code is thin: topics, acknowledgements, retries and reconnects are the
-//! runtime's (`asyncforge_runtime::{mqtt, kafka}`), whose topic rules also decide here which
-//! addresses get code.
+//! runtime's (`asyncforge_runtime::{mqtt, kafka}`), whose topic rules also decide (in
+//! `model::brokers`) which addresses get code.
 
-use asyncforge_spec::ir::{
-    Action, Api, ChannelId, JsonType, MessageId, OperationId, SchemaBody, SchemaId, ServerId,
-};
+use asyncforge_spec::ir::{Api, JsonType, MessageId, SchemaBody, SchemaId, ServerId};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use asyncforge_runtime::kafka::KafkaTopic;
-use asyncforge_runtime::mqtt::TopicTemplate;
-
-use super::model::{Param, op_messages, operation_name, reply_messages};
+use super::common::{message_check, operation_doc};
 use crate::messages::MessageTypes;
-use crate::names::{NameSet, field_name, type_name};
-use crate::types::{Ty, TypeSpace, Warning};
-
-/// A message broker protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Broker {
-    /// MQTT (`mqtt`, `mqtts`, `secure-mqtt`).
-    Mqtt,
-    /// Kafka (`kafka`, `kafka-secure`).
-    Kafka,
-}
-
-impl Broker {
-    /// The broker of a protocol name.
-    pub fn of_protocol(protocol: &str) -> Option<Broker> {
-        match protocol.to_ascii_lowercase().as_str() {
-            "mqtt" | "mqtts" | "secure-mqtt" => Some(Broker::Mqtt),
-            "kafka" | "kafka-secure" => Some(Broker::Kafka),
-            _ => None,
-        }
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            Broker::Mqtt => "MQTT",
-            Broker::Kafka => "Kafka",
-        }
-    }
-}
-
-/// A channel a broker carries.
-#[derive(Debug, Clone)]
-pub struct BrokerChannel {
-    /// The channel.
-    pub id: ChannelId,
-    /// Base name of its items (`LightingMeasured` → `LightingMeasuredParams`).
-    pub name: String,
-    /// The address (Kafka: the binding's `topic` when it has one), with `{parameters}`.
-    pub address: String,
-    /// Its parameters, in address order.
-    pub params: Vec<Param>,
-}
-
-/// An operation on a broker channel.
-#[derive(Debug, Clone)]
-pub struct BrokerOp {
-    /// The operation.
-    pub id: OperationId,
-    /// Rust method name.
-    pub method: String,
-    /// Rust type name base.
-    pub type_base: String,
-    /// Index of its channel in [`BrokerModel::channels`].
-    pub channel: usize,
-    /// Its messages.
-    pub messages: Vec<MessageId>,
-    /// The one message of its reply (request/reply), when it has one.
-    pub reply: Option<MessageId>,
-}
-
-/// What one broker carries.
-#[derive(Debug, Clone)]
-pub struct BrokerModel {
-    /// The protocol.
-    pub broker: Broker,
-    /// Its servers.
-    pub servers: Vec<ServerId>,
-    /// Its channels.
-    pub channels: Vec<BrokerChannel>,
-    /// Operations the application sends.
-    pub send: Vec<BrokerOp>,
-    /// Operations the application receives.
-    pub receive: Vec<BrokerOp>,
-}
-
-impl BrokerModel {
-    /// The channel of an operation.
-    pub fn channel(&self, op: &BrokerOp) -> &BrokerChannel {
-        &self.channels[op.channel]
-    }
-}
-
-/// The brokers of an API.
-#[derive(Debug, Default)]
-pub struct Brokers {
-    /// MQTT, when a server speaks it.
-    pub mqtt: Option<BrokerModel>,
-    /// Kafka, when a server speaks it.
-    pub kafka: Option<BrokerModel>,
-    /// What could not be generated, and why.
-    pub warnings: Vec<Warning>,
-}
-
-impl Brokers {
-    /// Whether there is anything to generate.
-    pub fn is_empty(&self) -> bool {
-        self.mqtt.is_none() && self.kafka.is_none()
-    }
-
-    /// The runtime features the generated modules need.
-    pub fn features(&self) -> Vec<&'static str> {
-        let mut f = Vec::new();
-        if self.mqtt.is_some() {
-            f.push("mqtt");
-        }
-        if self.kafka.is_some() {
-            f.push("kafka");
-        }
-        f
-    }
-}
-
-/// Why an address cannot be an MQTT topic template (one parameter per level, no wildcards).
-/// The name of a channel keyed by its address (2.x): its last two literal words, numbers and
-/// versions left out (`smartylighting/streetlights/1/0/event/{id}/lighting/measured` →
-/// `lighting_measured`, `fleet/{id}/position` → `fleet_position`); the address itself when it
-/// has no such word.
-pub(crate) fn address_name(address: &str) -> String {
-    let is_version = |w: &str| {
-        let digits = w.trim_start_matches(['v', 'V']);
-        !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
-    };
-    let words: Vec<&str> = address
-        .split(['/', '.'])
-        .filter(|w| !w.is_empty() && !w.contains('{') && !is_version(w))
-        .collect();
-    match words.as_slice() {
-        [] => address.to_owned(),
-        [one] => (*one).to_owned(),
-        [.., a, b] => format!("{a}_{b}"),
-    }
-}
-
-/// Reads the API's MQTT and Kafka channels and operations.
-pub fn build(api: &Api) -> Brokers {
-    let mut out = Brokers::default();
-    for broker in [Broker::Mqtt, Broker::Kafka] {
-        let model = build_one(api, broker, &mut out.warnings);
-        match broker {
-            Broker::Mqtt => out.mqtt = model,
-            Broker::Kafka => out.kafka = model,
-        }
-    }
-    out
-}
-
-fn build_one(api: &Api, broker: Broker, warnings: &mut Vec<Warning>) -> Option<BrokerModel> {
-    let servers: Vec<ServerId> = api
-        .servers
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| Broker::of_protocol(&s.protocol) == Some(broker))
-        .map(|(i, _)| ServerId(i as u32))
-        .collect();
-    if servers.is_empty() {
-        return None;
-    }
-    let mut names = NameSet::default();
-    names.reserve(crate::names::RESERVED);
-    names.reserve(&["Sender", "Consumer", "Handler", "Received", "Dispatch"]);
-    let mut channels = Vec::new();
-    for (ci, channel) in api.channels.iter().enumerate() {
-        let on_broker = if channel.servers.is_empty() {
-            true
-        } else {
-            channel.servers.iter().any(|s| servers.contains(s))
-        };
-        if !on_broker {
-            continue;
-        }
-        // A channel without an address is a reply target decided at run time.
-        let Some(address) = channel.address.clone() else {
-            continue;
-        };
-        let address = match broker {
-            Broker::Kafka => channel
-                .bindings
-                .kafka
-                .as_ref()
-                .and_then(|k| k.topic.clone())
-                .unwrap_or(address),
-            Broker::Mqtt => address,
-        };
-        // The runtime's own topic rules: what it would refuse at start is not generated.
-        let param_names: Result<Vec<String>, _> = match broker {
-            Broker::Mqtt => {
-                TopicTemplate::parse(&address).map(|t| t.params().map(str::to_owned).collect())
-            }
-            Broker::Kafka => {
-                KafkaTopic::parse(&address).map(|t| t.params().map(str::to_owned).collect())
-            }
-        };
-        let param_names = match param_names {
-            Ok(names) => names,
-            Err(why) => {
-                warnings.push(Warning {
-                    message: format!(
-                        "channel `{}` has no generated {} code: {why}",
-                        channel.key,
-                        broker.label()
-                    ),
-                    source: channel.source.clone(),
-                });
-                continue;
-            }
-        };
-        let mut fields = NameSet::default();
-        let params = param_names
-            .into_iter()
-            .map(|p| {
-                let decl = channel.parameters.iter().find(|d| d.name == p);
-                Param {
-                    field: fields.unique_field(&field_name(&p)),
-                    doc: decl.and_then(|d| d.description.clone()),
-                    schema: decl.and_then(|d| d.schema),
-                    allowed: decl.map(|d| d.allowed.clone()).unwrap_or_default(),
-                    name: p,
-                }
-            })
-            .collect();
-        // A 2.x channel is keyed by its address: it is named after the address's last words.
-        let cid = ChannelId(ci as u32);
-        let base = if channel.address.as_deref() == Some(channel.key.as_str()) {
-            address_name(&channel.key)
-        } else {
-            channel.key.clone()
-        };
-        channels.push(BrokerChannel {
-            id: cid,
-            name: names.unique(&type_name(&base)),
-            address,
-            params,
-        });
-    }
-    let mut methods = NameSet::default();
-    methods.reserve(&[
-        "new", "start", "client", "inner", "run", "stats", "close", "flush",
-    ]);
-    let mut type_names = NameSet::default();
-    for c in &channels {
-        type_names.reserve(&[&format!("{}Params", c.name)]);
-    }
-    type_names.reserve(&["Sender", "Consumer", "Handler", "Received", "Dispatch"]);
-    let (mut send, mut receive) = (Vec::new(), Vec::new());
-    for (oi, op) in api.operations.iter().enumerate() {
-        let id = OperationId(oi as u32);
-        let Some(channel) = channels.iter().position(|c| c.id == op.channel) else {
-            continue;
-        };
-        let messages = op_messages(api, id);
-        if messages.is_empty() {
-            continue;
-        }
-        let reply = match reply_messages(api, id) {
-            Some(r) if broker == Broker::Kafka => {
-                warnings.push(Warning {
-                    message: format!(
-                        "operation `{}`: request/reply over Kafka is not generated; its reply ({} message(s)) is sent and received as an operation of its own",
-                        op.key,
-                        r.len()
-                    ),
-                    source: op.source.clone(),
-                });
-                None
-            }
-            Some(r) if r.len() == 1 => Some(r[0]),
-            Some(_) => {
-                warnings.push(Warning {
-                    message: format!(
-                        "operation `{}`: an MQTT reply with several messages is not generated as request/reply",
-                        op.key
-                    ),
-                    source: op.source.clone(),
-                });
-                None
-            }
-            None => None,
-        };
-        if op.action == Action::Receive
-            && broker == Broker::Mqtt
-            && receive.iter().any(|r: &BrokerOp| r.channel == channel)
-        {
-            warnings.push(Warning {
-                message: format!(
-                    "operation `{}`: another receive operation subscribes to the same MQTT topic; its messages go to the first one",
-                    op.key
-                ),
-                source: op.source.clone(),
-            });
-            continue;
-        }
-        let name = operation_name(api, id, &messages);
-        let entry = BrokerOp {
-            id,
-            method: methods.unique_field(&field_name(&name)),
-            type_base: type_names.unique(&type_name(&name)),
-            channel,
-            messages,
-            reply,
-        };
-        match op.action {
-            Action::Send => send.push(entry),
-            Action::Receive => receive.push(entry),
-        }
-    }
-    Some(BrokerModel {
-        broker,
-        servers,
-        channels,
-        send,
-        receive,
-    })
-}
-
-// ---------------------------------------------------------------------------------------------
-// Types the generated code needs from the type space.
+use crate::model::{BrokerChannel, BrokerModel, BrokerOp, Model, Param, Protocol};
+use crate::tokens::{doc_attrs, ident, lit};
+use crate::types::{Ty, TypeSpace};
 
 /// Types assigned before the type space is emitted: Kafka message keys.
 #[derive(Debug, Default)]
-pub struct BrokerTypes {
+pub(super) struct BrokerTypes {
     keys: Vec<(MessageId, Ty)>,
 }
 
 /// Assigns the Kafka message binding's `key` schemas their types.
-pub fn collect(
+pub(super) fn collect(
     api: &Api,
-    brokers: &Brokers,
+    model: &Model,
     messages: &[MessageTypes],
     space: &mut TypeSpace<'_>,
 ) -> BrokerTypes {
     let mut keys = Vec::new();
-    if let Some(k) = &brokers.kafka {
+    if let Some(k) = &model.kafka {
         for op in k.send.iter().chain(&k.receive) {
             for m in &op.messages {
                 if keys.iter().any(|(id, _)| id == m) {
@@ -366,15 +47,11 @@ pub fn collect(
 }
 
 /// What the emitters read.
-pub(crate) struct Cx<'a> {
+pub(super) struct Cx<'a> {
     pub api: &'a Api,
     pub space: &'a TypeSpace<'a>,
     pub messages: &'a [MessageTypes],
     pub types: &'a BrokerTypes,
-}
-
-pub(crate) fn lit(s: &str) -> proc_macro2::Literal {
-    proc_macro2::Literal::string(s)
 }
 
 impl Cx<'_> {
@@ -418,7 +95,7 @@ impl Cx<'_> {
                     .send
                     .iter()
                     .chain(&model.receive)
-                    .filter(|_| model.broker == Broker::Mqtt)
+                    .filter(|_| model.protocol == Protocol::Mqtt)
                     .filter_map(|op| op.reply),
             )
             .collect();
@@ -426,7 +103,7 @@ impl Cx<'_> {
         messages.dedup();
         let mut items: Vec<TokenStream> = messages
             .into_iter()
-            .map(|m| super::message_check(self.api, self.check_ident(m), m))
+            .map(|m| message_check(self.api, self.check_ident(m), m))
             .collect();
         let mut channels: Vec<usize> = model.receive.iter().map(|op| op.channel).collect();
         channels.sort_unstable();
@@ -470,7 +147,7 @@ impl Cx<'_> {
         }
         let name = format_ident!("{}Params", c.name);
         let fields = c.params.iter().map(|p| {
-            let f = crate::ident(&p.field);
+            let f = ident(&p.field);
             let n = lit(&p.name);
             if crate::schema_json::parameter_schema(self.api, p.schema, &p.allowed).is_none() {
                 return quote!(#f: #found.parse(#n).map_err(#error::invalid)?,);
@@ -543,7 +220,7 @@ impl Cx<'_> {
     /// Rustdoc for an operation: title, summary, description, or a sentence naming it.
     pub fn op_doc(&self, op: &BrokerOp, fallback: &str) -> TokenStream {
         let key = &self.api.operation(op.id).key;
-        super::operation_doc(self.api, op.id, fallback.replace("{}", key))
+        operation_doc(self.api, op.id, fallback.replace("{}", key))
     }
 
     /// The message type an operation carries: the message's own type, or its enum.
@@ -587,7 +264,7 @@ fn is_string_param(api: &Api, p: &Param) -> bool {
 }
 
 /// Address constants, parameter structs and message enums of a broker module.
-pub(crate) fn common(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
+pub(super) fn channel_items(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
     let mut out = TokenStream::new();
     for c in &model.channels {
         let ch = cx.api.channel(c.id);
@@ -599,7 +276,7 @@ pub(crate) fn common(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
                 .flatten()
                 .map(|s| s.trim().to_owned()),
         );
-        let doc = crate::doc_attrs(Some(&doc.join("\n\n")));
+        let doc = doc_attrs(Some(&doc.join("\n\n")));
         let addr = lit(&c.address);
         out.extend(quote! {
             #doc
@@ -619,13 +296,13 @@ pub(crate) fn common(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
             quote!(#[derive(Debug, Clone, PartialEq, Eq, Hash)])
         };
         let fields = c.params.iter().map(|p| {
-            let f = crate::ident(&p.field);
+            let f = ident(&p.field);
             let t = param_ty(cx.api, p.schema);
             let mut d = p.doc.clone().unwrap_or_else(|| format!("`{}`.", p.name));
             if !p.allowed.is_empty() {
                 d.push_str(&format!("\n\nOne of: `{}`.", p.allowed.join("`, `")));
             }
-            let d = crate::doc_attrs(Some(&d));
+            let d = doc_attrs(Some(&d));
             quote!(#d pub #f: #t,)
         });
         let doc = format!(" The parameters of `{}`.", c.address);
@@ -663,7 +340,7 @@ pub(crate) fn common(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
 
 /// `(name, value)` pairs of a params value for a topic template: `let`s for non-string
 /// values, then the slice expression. `params` is the expression of the struct.
-pub(crate) fn topic_values(
+pub(super) fn topic_values(
     cx: &Cx<'_>,
     c: &BrokerChannel,
     params: &TokenStream,
@@ -671,7 +348,7 @@ pub(crate) fn topic_values(
     let mut lets = TokenStream::new();
     let mut pairs = Vec::new();
     for (i, p) in c.params.iter().enumerate() {
-        let f = crate::ident(&p.field);
+        let f = ident(&p.field);
         let n = lit(&p.name);
         if is_string_param(cx.api, p) {
             pairs.push(quote!((#n, #params.#f.as_str())));
@@ -697,7 +374,7 @@ fn param_check_ident(c: &BrokerChannel, p: &Param) -> proc_macro2::Ident {
 
 /// A string value the spec fixes through a schema (`const`, one `enum` value, `default`, the
 /// first example): Kafka `groupId`/`clientId`.
-pub(crate) fn fixed_string(api: &Api, schema: Option<SchemaId>) -> Option<String> {
+pub(super) fn fixed_string(api: &Api, schema: Option<SchemaId>) -> Option<String> {
     let SchemaBody::Object(o) = &api.schema(schema?).body else {
         return None;
     };
@@ -711,7 +388,7 @@ pub(crate) fn fixed_string(api: &Api, schema: Option<SchemaId>) -> Option<String
 }
 
 /// The URL host of a server with its variables at their defaults.
-pub(crate) fn server_host(api: &Api, id: ServerId) -> String {
+pub(super) fn server_host(api: &Api, id: ServerId) -> String {
     let s = api.server(id);
     let mut host = s.host.clone();
     for v in &s.variables {
@@ -723,7 +400,7 @@ pub(crate) fn server_host(api: &Api, id: ServerId) -> String {
 }
 
 /// Rustdoc for a server: its key, description and security.
-pub(crate) fn server_doc(api: &Api, id: ServerId, what: &str) -> TokenStream {
+pub(super) fn server_doc(api: &Api, id: ServerId, what: &str) -> TokenStream {
     let s = api.server(id);
     let mut parts = vec![format!(
         "{what} server `{}` (`{}`, protocol `{}`).",
@@ -754,25 +431,5 @@ pub(crate) fn server_doc(api: &Api, id: ServerId, what: &str) -> TokenStream {
         }
         parts.push(line);
     }
-    crate::doc_attrs(Some(&parts.join("\n\n")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::address_name;
-
-    #[test]
-    fn channels_keyed_by_their_address_are_named_after_its_last_words() {
-        assert_eq!(
-            address_name("smartylighting/streetlights/1/0/event/{streetlightId}/lighting/measured"),
-            "lighting_measured"
-        );
-        assert_eq!(
-            address_name("smartylighting.streetlights.1.0.action.{streetlightId}.turn.on"),
-            "turn_on"
-        );
-        assert_eq!(address_name("fleet/{vehicleId}/position"), "fleet_position");
-        assert_eq!(address_name("v2/{id}/status"), "status");
-        assert_eq!(address_name("{tenant}/{id}"), "{tenant}/{id}");
-    }
+    doc_attrs(Some(&parts.join("\n\n")))
 }

@@ -13,183 +13,15 @@
 //!   (to one subscriber, queued, or to every callback subscription that wants the message).
 
 use asyncforge_spec::ir::{
-    Action, Api, MessageId, OperationId, ResourceExtension, SchemaBody, SchemaId, SignatureScheme,
-    WebhookExtension,
+    Api, MessageId, SchemaBody, SchemaId, SignatureScheme, WebhookExtension,
 };
 use heck::ToSnakeCase;
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
-use super::model::{Endpoint, Kind, Model, Op};
-use super::{Ctx, lit, message_enum_name};
-use crate::types::Warning;
-
-/// The resource extension of an endpoint, if one of its channels has it.
-pub(super) fn resource_of<'a>(api: &'a Api, e: &Endpoint) -> Option<&'a ResourceExtension> {
-    e.channels
-        .iter()
-        .find_map(|c| api.channel(*c).resource.as_ref())
-}
-
-/// The webhook settings of an operation (its own over its channel's), when it is a webhook.
-pub(super) fn webhook_of(api: &Api, id: OperationId) -> Option<WebhookExtension> {
-    let op = api.operation(id);
-    let channel = api.channel(op.channel);
-    match (&op.webhook, &channel.webhook) {
-        (Some(o), c) => Some(o.over(c.as_ref())),
-        (None, Some(c)) => Some(c.clone()),
-        (None, None) => op
-            .bindings
-            .http
-            .as_ref()
-            .and_then(|b| b.method.as_deref())
-            .filter(|m| m.eq_ignore_ascii_case("POST"))
-            .map(|_| WebhookExtension::default()),
-    }
-}
-
-/// Drops from HTTP endpoints what cannot be generated, with located warnings.
-pub(super) fn refine(api: &Api, model: &mut Model) {
-    let mut warnings = Vec::new();
-    let mut drop = Vec::new();
-    for (i, e) in model.endpoints.iter_mut().enumerate() {
-        if e.kind != Kind::Http {
-            continue;
-        }
-        for c in &e.channels {
-            let ch = api.channel(*c);
-            let problems = ch
-                .webhook
-                .iter()
-                .flat_map(|w| &w.problems)
-                .map(|p| ("x-asyncforge-webhook", p))
-                .chain(
-                    ch.resource
-                        .iter()
-                        .flat_map(|r| &r.problems)
-                        .map(|p| ("x-asyncforge-resource", p)),
-                );
-            for (ext, p) in problems {
-                warnings.push(Warning {
-                    message: format!("channel `{}`: `{ext}`: {p}; the default is used", ch.key),
-                    source: ch.source.clone(),
-                });
-            }
-        }
-        if resource_of(api, e).is_some() {
-            let mut messages = Vec::new();
-            for c in &e.channels {
-                for m in &api.channel(*c).messages {
-                    if !messages.contains(m) {
-                        messages.push(*m);
-                    }
-                }
-            }
-            let ch = api.channel(e.channels[0]);
-            if messages.len() != 1 {
-                warnings.push(Warning {
-                    message: format!(
-                        "channel `{}` has no generated resource: a resource channel carries exactly one message (its representation), it has {}",
-                        ch.key,
-                        messages.len()
-                    ),
-                    source: ch.source.clone(),
-                });
-                drop.push(i);
-            }
-            continue;
-        }
-        let ops: Vec<Op> = e.receive.drain(..).chain(e.send.drain(..)).collect();
-        for mut op in ops {
-            let o = api.operation(op.id);
-            let Some(hook) = webhook_of(api, op.id) else {
-                warnings.push(Warning {
-                    message: format!(
-                        "operation `{}` on an http server has no generated code: mark it a webhook (`x-asyncforge-webhook`, or an http binding with `method: POST`) or its channel a resource (`x-asyncforge-resource`)",
-                        o.key
-                    ),
-                    source: o.source.clone(),
-                });
-                continue;
-            };
-            for p in o.webhook.iter().flat_map(|w| &w.problems) {
-                warnings.push(Warning {
-                    message: format!(
-                        "operation `{}`: `x-asyncforge-webhook`: {p}; the default is used",
-                        o.key
-                    ),
-                    source: o.source.clone(),
-                });
-            }
-            if op.reply.take().is_some() {
-                warnings.push(Warning {
-                    message: format!(
-                        "operation `{}`: a webhook is acknowledged with a status, not a reply; the reply is not generated",
-                        o.key
-                    ),
-                    source: o.source.clone(),
-                });
-            }
-            match o.action {
-                Action::Receive => {
-                    if !e.params.is_empty() {
-                        warnings.push(Warning {
-                            message: format!(
-                                "operation `{}` has no generated webhook endpoint: a webhook endpoint's address cannot have parameters",
-                                o.key
-                            ),
-                            source: o.source.clone(),
-                        });
-                        continue;
-                    }
-                    // Several operations (or messages) share the endpoint: it dispatches by
-                    // `webhook-event`, else by the payload; a message two of them claim
-                    // could not be dispatched.
-                    if let Some((other, m)) = e.receive.iter().find_map(|other| {
-                        op.messages
-                            .iter()
-                            .find(|m| other.messages.contains(m))
-                            .map(|m| (other, m))
-                    }) {
-                        warnings.push(Warning {
-                            message: format!(
-                                "operation `{}` has no generated webhook endpoint: its message `{}` is already received on this path by operation `{}`",
-                                o.key,
-                                api.message(*m).key,
-                                api.operation(other.id).key
-                            ),
-                            source: o.source.clone(),
-                        });
-                        continue;
-                    }
-                    if let Some(first) = e.receive.first() {
-                        let theirs = webhook_of(api, first.id).unwrap_or_default();
-                        if theirs.signature.unwrap_or_default()
-                            != hook.signature.unwrap_or_default()
-                            || theirs.tolerance_seconds != hook.tolerance_seconds
-                        {
-                            warnings.push(Warning {
-                                message: format!(
-                                    "operation `{}` shares its webhook endpoint with operation `{}` but not its signature settings; the endpoint verifies as `{}` says",
-                                    o.key,
-                                    api.operation(first.id).key,
-                                    api.operation(first.id).key
-                                ),
-                                source: o.source.clone(),
-                            });
-                        }
-                    }
-                    e.receive.push(op);
-                }
-                Action::Send => e.send.push(op),
-            }
-        }
-    }
-    for i in drop.into_iter().rev() {
-        model.endpoints.remove(i);
-    }
-    model.warnings.extend(warnings);
-}
+use super::common::{Ctx, ServerParts, headers_check_ident, message_enum_name, schema_scalar};
+use crate::model::{Endpoint, Model, Op, Protocol, resource_of, webhook_of};
+use crate::tokens::{doc_lines, ident, lit};
 
 fn scheme(s: Option<SignatureScheme>) -> TokenStream {
     match s.unwrap_or_default() {
@@ -264,8 +96,7 @@ fn header_names(api: &Api, id: MessageId) -> Vec<(String, TokenStream)> {
         if let SchemaBody::Object(o) = &api.schema(s).body {
             for (name, schema) in &o.properties {
                 if !names.iter().any(|(n, _)| n == name) {
-                    let kind =
-                        format_ident!("{}", super::schema_scalar(api, *schema).unwrap_or("String"));
+                    let kind = format_ident!("{}", schema_scalar(api, *schema).unwrap_or("String"));
                     names.push((
                         name.clone(),
                         quote!(crate::runtime::endpoint::Scalar::#kind),
@@ -282,32 +113,16 @@ fn secs(n: u64) -> Literal {
     Literal::u64_unsuffixed(n)
 }
 
-/// The parts of `server.rs` for HTTP endpoints, spliced into the WebSocket/SSE server.
-#[derive(Default)]
-pub(super) struct ServerParts {
-    pub imports: TokenStream,
-    pub trait_items: Vec<TokenStream>,
-    pub config_fields: Vec<TokenStream>,
-    pub config_defaults: Vec<TokenStream>,
-    pub sender_fields: Vec<TokenStream>,
-    pub sender_inits: Vec<TokenStream>,
-    pub sender_items: Vec<TokenStream>,
-    pub routes: Vec<TokenStream>,
-    pub fns: Vec<TokenStream>,
-    /// Statements at the start of `Server::new` (checks of the configuration; `?` returns a
-    /// `ConfigError`).
-    pub new_prelude: Vec<TokenStream>,
-}
-
-pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
-    let mut p = ServerParts::default();
+/// What HTTP endpoints add to the `server` module: webhook receivers and senders, callback
+/// subscriptions and resources.
+pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model, p: &mut ServerParts) {
     let endpoints: Vec<&Endpoint> = model
         .endpoints
         .iter()
-        .filter(|e| e.kind == Kind::Http)
+        .filter(|e| e.protocol == Protocol::Http)
         .collect();
     if endpoints.is_empty() {
-        return p;
+        return;
     }
     let api = cx.api;
     let senders: Vec<(&Endpoint, &Op)> = endpoints
@@ -315,7 +130,7 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
         .filter(|e| resource_of(api, e).is_none())
         .flat_map(|e| e.send.iter().map(move |o| (*e, o)))
         .collect();
-    p.imports = quote! {
+    p.imports.extend(quote! {
         use crate::runtime::http::callbacks::{SubscriptionConfig, Subscriptions};
         use crate::runtime::http::idempotency::{IdempotencyStore, MemoryStore};
         use crate::runtime::http::outbox::{MemoryOutbox, Outbox};
@@ -331,7 +146,7 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
 
         /// What `Config::dead_letter` calls with a delivery given up on.
         pub type DeadLetterHook = Arc<dyn Fn(&DeadLetter) + Send + Sync>;
-    };
+    });
 
     // The webhook sender, its outbox and dead-letter hook, and the callback subscriptions.
     if !senders.is_empty() {
@@ -446,7 +261,7 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
     }
     for (e, op) in &senders {
         let hook = webhook_of(api, op.id).unwrap_or_default();
-        let method = crate::ident(&op.method);
+        let method = ident(&op.method);
         let base = plain(&op.method);
         let enqueue = format_ident!("{}_enqueue", base);
         let publish = format_ident!("{}_publish", base);
@@ -544,7 +359,7 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
             .push(quote!(idempotency: config.idempotency.clone(),));
     }
     for e in receiving {
-        receiver_parts(cx, e, &mut p);
+        receiver_parts(cx, e, p);
     }
 
     // Resources.
@@ -638,7 +453,6 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model) -> ServerParts {
             .merge(self.sender.#store.router::<Arc<Shared<H>>>(#route))
         });
     }
-    p
 }
 
 /// The handler methods, configuration, dispatch and route of one webhook endpoint.
@@ -678,7 +492,7 @@ fn receiver_parts(cx: &Ctx<'_>, e: &Endpoint, p: &mut ServerParts) {
     let name = lit(&name);
 
     for op in &e.receive {
-        let method = crate::ident(&op.method);
+        let method = ident(&op.method);
         let msg_ty = cx.set_ty(&op.messages, &message_enum_name(op));
         let doc = cx.op_doc(op, format!("A webhook arrived on `{}`.", e.address));
         let which = if candidates.len() > 1 {
@@ -689,7 +503,7 @@ fn receiver_parts(cx: &Ctx<'_>, e: &Endpoint, p: &mut ServerParts) {
         let call_doc = format!(
             " Called once per webhook id, after the signature, the timestamp, the payload and its\n headers were checked.{which} `Err(Reject::failed(…))` answers 500 (the sender\n retries), `Err(Reject::invalid(…))` 422 (it does not)."
         );
-        let call_doc = super::doc_lines(&call_doc, false);
+        let call_doc = doc_lines(&call_doc, false);
         p.trait_items.push(quote! {
             #doc
             ///
@@ -729,13 +543,13 @@ fn receiver_parts(cx: &Ctx<'_>, e: &Endpoint, p: &mut ServerParts) {
     let handle = |m: MessageId, op: &Op| -> TokenStream {
         let ty = cx.msg_ty(m);
         let check = cx.check(m);
-        let method = crate::ident(&op.method);
+        let method = ident(&op.method);
         let headers = has_headers(cx, m).then(|| {
             let names = header_names(api, m).into_iter().map(|(n, kind)| {
                 let n = lit(&n);
                 quote!((#n, #kind))
             });
-            let hc = super::headers_check_ident(cx, m);
+            let hc = headers_check_ident(cx, m);
             quote! {
                 message.headers = Some(typed_headers(request.headers, &[#(#names),*], &super::channels::checks::#hc)?);
             }
@@ -808,7 +622,7 @@ fn receiver_parts(cx: &Ctx<'_>, e: &Endpoint, p: &mut ServerParts) {
 /// `("name", params.field.as_str()),` for every parameter of an endpoint.
 fn path_pairs(e: &Endpoint) -> TokenStream {
     let pairs = e.params.iter().map(|p| {
-        let f = crate::ident(&p.field);
+        let f = ident(&p.field);
         let n = lit(&p.name);
         quote!((#n, params.#f.as_str()),)
     });
@@ -832,7 +646,7 @@ fn join(pathname: &str, path: &str) -> String {
 
 /// The imports of `client.rs` for HTTP endpoints.
 pub(super) fn client_imports(model: &Model) -> TokenStream {
-    if !model.has(Kind::Http) {
+    if !model.has(Protocol::Http) {
         return TokenStream::new();
     }
     quote! {
@@ -956,7 +770,7 @@ pub(super) fn client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
         scheme_tokens = scheme(webhook_of(api, first.id).unwrap_or_default().signature);
     }
     for op in &e.receive {
-        let method = crate::ident(&op.caller);
+        let method = ident(&op.caller);
         let m = cx.set_ty(&op.messages, &message_enum_name(op));
         let check = cx.check_outgoing(&op.messages);
         let doc = cx.op_doc(op, format!("Posts a webhook to `{}`.", e.address));
@@ -1015,8 +829,8 @@ pub(super) fn client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
 
 #[cfg(test)]
 mod tests {
-    use super::super::model::tests::api;
-    use super::super::model::{Kind, build};
+    use crate::model::tests::api;
+    use crate::model::{Protocol, build, resource_of, webhook_of};
 
     const DOC: &str = "asyncapi: 3.0.0
 info: {title: T, version: '1'}
@@ -1079,7 +893,7 @@ operations:
                 .find(|e| e.name == n)
                 .unwrap_or_else(|| panic!("no endpoint {n}"))
         };
-        assert!(model.endpoints.iter().all(|e| e.kind == Kind::Http));
+        assert!(model.endpoints.iter().all(|e| e.protocol == Protocol::Http));
         assert_eq!(by_name("Hooks").route, "/api/hooks/in");
         assert_eq!(by_name("Hooks").receive[0].method, "take_hook");
         assert_eq!(by_name("Out").send[0].method, "send_hook");
@@ -1094,7 +908,7 @@ operations:
             .collect();
         assert_eq!(shared, ["shared_g", "shared_h"]);
         assert!(by_name("Param").receive.is_empty());
-        assert!(super::resource_of(&api, by_name("Thing")).is_some_and(|r| r.require_precondition));
+        assert!(resource_of(&api, by_name("Thing")).is_some_and(|r| r.require_precondition));
         let warnings: Vec<&str> = model.warnings.iter().map(|w| w.message.as_str()).collect();
         let has = |needle: &str| warnings.iter().any(|w| w.contains(needle));
         assert!(
@@ -1113,7 +927,7 @@ operations:
         assert!(has("unknown field `colour`"));
         assert!(has("`maxWaitSeconds` must be a positive integer"));
         assert_eq!(warnings.len(), 6, "{warnings:?}");
-        let hook = super::webhook_of(&api, by_name("Out").send[0].id).expect("webhook");
+        let hook = webhook_of(&api, by_name("Out").send[0].id).expect("webhook");
         assert_eq!(hook.subscriptions.as_deref(), Some("/subs"));
     }
 

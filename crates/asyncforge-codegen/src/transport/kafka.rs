@@ -10,9 +10,9 @@ use std::collections::BTreeSet;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::brokers::{
-    BrokerModel, BrokerOp, Cx, common, fixed_string, lit, server_doc, server_host, topic_values,
-};
+use super::brokers::{Cx, channel_items, fixed_string, server_doc, server_host, topic_values};
+use crate::model::{BrokerModel, BrokerOp};
+use crate::tokens::{ident, lit};
 use crate::types::Warning;
 
 fn konst(name: &str) -> proc_macro2::Ident {
@@ -142,7 +142,7 @@ fn client_id(
 fn producer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> TokenStream {
     let methods = model.send.iter().map(|op| {
         let c = model.channel(op);
-        let method = crate::ident(&op.method);
+        let method = ident(&op.method);
         let doc = cx.op_doc(op, "Sends `{}`.");
         let k = konst(&c.name);
         let (lets, values) = topic_values(cx, c, &quote!(params));
@@ -281,7 +281,7 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
     };
     let trait_methods = model.receive.iter().map(|op| {
         let c = model.channel(op);
-        let method = crate::ident(&op.method);
+        let method = ident(&op.method);
         let doc = cx.op_doc(op, "Receives `{}`.");
         let p = cx.params_ty(c);
         let m = cx.op_message_ty(op);
@@ -303,7 +303,7 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
     let found = if any_params { quote!(found) } else { quote!(_) };
     let arms = model.receive.iter().enumerate().map(|(i, op)| {
         let c = model.channel(op);
-        let method = crate::ident(&op.method);
+        let method = ident(&op.method);
         let params = cx.params_from(c, &quote!(found));
         let (k, typed) = key_ty(cx, op);
         let key = if typed {
@@ -433,8 +433,8 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
 }
 
 /// The body of the generated `kafka` module.
-pub(crate) fn emit(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> TokenStream {
-    let common = common(cx, model);
+pub(super) fn emit(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> TokenStream {
+    let common = channel_items(cx, model);
     let servers = servers(cx, model);
     let topics = topics(cx, model);
     let producer = producer(cx, model, warnings);
@@ -474,7 +474,7 @@ pub(crate) fn emit(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>
 
 #[cfg(test)]
 mod tests {
-    use crate::transport::model::tests::api;
+    use crate::model::tests::api;
 
     const TWO_PRODUCER_IDS: &str = "asyncapi: 3.0.0
 info: {title: T, version: '1'}

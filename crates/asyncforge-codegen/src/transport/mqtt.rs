@@ -8,7 +8,9 @@ use asyncforge_spec::ir::{IntervalOrSchema, MessageId, ResponseTopic};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::brokers::{BrokerModel, BrokerOp, Cx, common, server_doc, server_host, topic_values};
+use super::brokers::{Cx, channel_items, server_doc, server_host, topic_values};
+use crate::model::{BrokerModel, BrokerOp};
+use crate::tokens::ident;
 
 fn qos(level: Option<u8>) -> TokenStream {
     match level {
@@ -185,7 +187,7 @@ fn options(cx: &Cx<'_>, op: &BrokerOp, message: MessageId) -> TokenStream {
 fn publisher(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
     let methods = model.send.iter().map(|op| {
         let c = model.channel(op);
-        let method = crate::ident(&op.method);
+        let method = ident(&op.method);
         let doc = cx.op_doc(op, "Sends `{}`.");
         let konst = format_ident!("{}", crate::names::const_name(c.name.as_str()));
         let (lets, values) = topic_values(cx, c, &quote!(params));
@@ -303,7 +305,7 @@ fn subscriber(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
     }
     let trait_methods = model.receive.iter().map(|op| {
         let c = model.channel(op);
-        let method = crate::ident(&op.method);
+        let method = ident(&op.method);
         let doc = cx.op_doc(op, "Receives `{}`.");
         let p = cx.params_ty(c);
         let m = cx.op_message_ty(op);
@@ -342,7 +344,7 @@ fn subscriber(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
     });
     let arms = model.receive.iter().enumerate().map(|(i, op)| {
         let c = model.channel(op);
-        let method = crate::ident(&op.method);
+        let method = ident(&op.method);
         let params = cx.params_from(c, &quote!(delivery.params));
         let (params_let, params) = if c.params.is_empty() {
             (TokenStream::new(), quote!(params: ()))
@@ -431,8 +433,8 @@ fn subscriber(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
 }
 
 /// The body of the generated `mqtt` module.
-pub(crate) fn emit(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
-    let common = common(cx, model);
+pub(super) fn emit(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
+    let common = channel_items(cx, model);
     let servers = servers(cx, model);
     let publisher = publisher(cx, model);
     let subscriber = subscriber(cx, model);
