@@ -68,7 +68,7 @@ pub mod ws;
 
 pub use codec::{Codec, CodecError};
 pub use error::{Error, ErrorKind};
-pub use outcome::{Reject, RejectKind};
+pub use outcome::{Dispatch, Reject, RejectKind};
 pub use received::Received;
 
 /// The web framework generated servers mount on (`router(handler) -> axum::Router`).

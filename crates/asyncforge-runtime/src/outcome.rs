@@ -1,7 +1,25 @@
-//! What a handler returns when it does not handle a received message: one type for every
-//! protocol.
+//! The contract between a transport and the code generated for it, the same for every
+//! protocol: the transport hands each thing it receives to a [`Dispatch`], which decodes it,
+//! calls the application's handler and answers `Ok` or a [`Reject`] that says whether the
+//! message is worth delivering again.
 
 use std::fmt;
+use std::future::Future;
+
+/// What a transport hands what it receives to: the dispatcher generated for a server,
+/// subscriber or consumer, which decodes the message, checks it and calls the application.
+///
+/// | transport | `In` | `R` |
+/// |---|---|---|
+/// | WebSocket server | `ws::Event<'_>`: a connection opened, a frame, a connection closed | `ws::Refusal` (a `Reject` and the request it answers) |
+/// | webhook receiver | `http::receiver::VerifiedRequest<'_>` | `http::receiver::Refusal` (a `Reject` or a duplicate) |
+/// | MQTT client | `(mqtt::MqttClient, mqtt::Delivery)`: the delivery and the client it came on | [`Reject`] |
+/// | Kafka consumer | `kafka::Record` | [`Reject`] |
+pub trait Dispatch<In, R = Reject>: Send + Sync + 'static {
+    /// Handles one received thing. `Ok` is what each protocol acknowledges (the table in
+    /// [`Reject`] says what a refusal answers).
+    fn dispatch(&self, inbound: In) -> impl Future<Output = Result<(), R>> + Send;
+}
 
 /// Whether a refused message is worth delivering again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

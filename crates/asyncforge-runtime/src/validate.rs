@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use serde_json::Value;
 
 /// The most violations reported for one value (the rest are counted).
-pub(crate) const MAX_REPORTED: usize = 5;
+pub const MAX_REPORTED: usize = 5;
 
 /// One way a value breaks its schema.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,13 +9,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use asyncforge_runtime::Message;
-use asyncforge_runtime::Reject;
 use asyncforge_runtime::backoff::Backoff;
 use asyncforge_runtime::codegen::{Deserialize, Serialize};
 use asyncforge_runtime::kafka::{
-    Consumer, ConsumerOptions, DLT_ERROR_HEADER, DLT_OFFSET_HEADER, DLT_TOPIC_HEADER, Handler,
-    KafkaConfig, KafkaError, Producer, Record, TopicOutcome, TopicSpec, ensure_topics,
+    Consumer, ConsumerOptions, DLT_ERROR_HEADER, DLT_OFFSET_HEADER, DLT_TOPIC_HEADER, KafkaConfig,
+    KafkaError, Producer, Record, TopicOutcome, TopicSpec, ensure_topics,
 };
+use asyncforge_runtime::{Dispatch, Reject};
 use tokio::sync::oneshot;
 
 // ---------------------------------------------------------------------------------------------
@@ -116,8 +116,8 @@ struct Lights {
     attempts: Arc<Mutex<BTreeMap<u32, u32>>>,
 }
 
-impl Handler for Lights {
-    async fn handle(&self, record: Record) -> Result<(), Reject> {
+impl Dispatch<Record> for Lights {
+    async fn dispatch(&self, record: Record) -> Result<(), Reject> {
         if record.route != 0 {
             return Err(Reject::invalid("unknown route"));
         }
@@ -158,8 +158,8 @@ impl Lights {
 #[derive(Clone, Default)]
 struct Collect(Arc<Mutex<Vec<Record>>>);
 
-impl Handler for Collect {
-    async fn handle(&self, record: Record) -> Result<(), Reject> {
+impl Dispatch<Record> for Collect {
+    async fn dispatch(&self, record: Record) -> Result<(), Reject> {
         self.0.lock().expect("lock").push(record);
         Ok(())
     }
@@ -179,7 +179,11 @@ impl Running {
     }
 }
 
-fn spawn<H: Handler>(config: &KafkaConfig, options: ConsumerOptions, handler: H) -> Running {
+fn spawn<H: Dispatch<Record>>(
+    config: &KafkaConfig,
+    options: ConsumerOptions,
+    handler: H,
+) -> Running {
     let consumer = Consumer::new(config, options).expect("consumer");
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -547,8 +551,8 @@ async fn rebalance_moves_partitions_without_loss() {
 
 struct Member(char, Arc<Mutex<Vec<(char, u32)>>>);
 
-impl Handler for Member {
-    async fn handle(&self, record: Record) -> Result<(), Reject> {
+impl Dispatch<Record> for Member {
+    async fn dispatch(&self, record: Record) -> Result<(), Reject> {
         let m: LightMeasured = record.decode()?;
         tokio::time::sleep(Duration::from_millis(5)).await;
         self.1
@@ -595,8 +599,8 @@ async fn child_consumer_process() {
 
 struct AppendSeq(Arc<Mutex<std::fs::File>>);
 
-impl Handler for AppendSeq {
-    async fn handle(&self, record: Record) -> Result<(), Reject> {
+impl Dispatch<Record> for AppendSeq {
+    async fn dispatch(&self, record: Record) -> Result<(), Reject> {
         let m: LightMeasured = record.decode()?;
         tokio::time::sleep(Duration::from_millis(2)).await;
         let mut f = self.0.lock().map_err(Reject::failed)?;

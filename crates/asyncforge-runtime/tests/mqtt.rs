@@ -11,13 +11,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use asyncforge_runtime::Message;
-use asyncforge_runtime::Reject;
 use asyncforge_runtime::backoff::Backoff;
 use asyncforge_runtime::codegen::{Deserialize, Serialize};
 use asyncforge_runtime::mqtt::{
-    Delivery, Handler, LastWill, MqttClient, MqttConfig, MqttTls, PublishOptions, Qos, State,
-    Subscription, TopicTemplate, Version,
+    Delivery, LastWill, MqttClient, MqttConfig, MqttTls, PublishOptions, Qos, State, Subscription,
+    TopicTemplate, Version,
 };
+use asyncforge_runtime::{Dispatch, Reject};
 
 // ---------------------------------------------------------------------------------------------
 // A message type as the generator writes it.
@@ -357,8 +357,8 @@ struct Lights {
     fail_first: Arc<Vec<u32>>,
 }
 
-impl Handler for Lights {
-    async fn handle(&self, _client: MqttClient, d: Delivery) -> Result<(), Reject> {
+impl Dispatch<(MqttClient, Delivery)> for Lights {
+    async fn dispatch(&self, (_client, d): (MqttClient, Delivery)) -> Result<(), Reject> {
         match d.route {
             0 => {
                 let id: String = d.param("id")?;
@@ -550,8 +550,8 @@ async fn round_trip(addr: Addr) {
 
 struct WillCounter(Arc<Mutex<Seen>>);
 
-impl Handler for WillCounter {
-    async fn handle(&self, _c: MqttClient, d: Delivery) -> Result<(), Reject> {
+impl Dispatch<(MqttClient, Delivery)> for WillCounter {
+    async fn dispatch(&self, (_c, d): (MqttClient, Delivery)) -> Result<(), Reject> {
         if d.route == 1 && d.payload[..] == b"gone"[..] {
             self.0.lock().expect("lock").failures.insert(0, 1);
         }
@@ -654,8 +654,8 @@ async fn request_reply(addr: Addr) {
 
 struct Doubler;
 
-impl Handler for Doubler {
-    async fn handle(&self, client: MqttClient, d: Delivery) -> Result<(), Reject> {
+impl Dispatch<(MqttClient, Delivery)> for Doubler {
+    async fn dispatch(&self, (client, d): (MqttClient, Delivery)) -> Result<(), Reject> {
         let n: u32 = d.param("n")?;
         let m: LightMeasured = d.decode()?;
         if d.properties.content_type.as_deref() != Some("application/json")
@@ -764,8 +764,8 @@ struct Moody {
     panicked: Arc<AtomicU64>,
 }
 
-impl Handler for Moody {
-    async fn handle(&self, _client: MqttClient, d: Delivery) -> Result<(), Reject> {
+impl Dispatch<(MqttClient, Delivery)> for Moody {
+    async fn dispatch(&self, (_client, d): (MqttClient, Delivery)) -> Result<(), Reject> {
         let seq: u32 = d.param("seq")?;
         if seq.is_multiple_of(3) {
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -843,8 +843,8 @@ struct TraceHeaders {
 /// Hands every delivery's typed headers (or the error reading them) to the test.
 struct HeaderSink(Arc<Mutex<Vec<Result<TraceHeaders, Reject>>>>);
 
-impl Handler for HeaderSink {
-    async fn handle(&self, _c: MqttClient, d: Delivery) -> Result<(), Reject> {
+impl Dispatch<(MqttClient, Delivery)> for HeaderSink {
+    async fn dispatch(&self, (_c, d): (MqttClient, Delivery)) -> Result<(), Reject> {
         let _: LightMeasured = d.decode()?;
         self.0.lock().expect("lock").push(d.typed_headers());
         Ok(())

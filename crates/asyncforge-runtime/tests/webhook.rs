@@ -9,18 +9,16 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use asyncforge_runtime::Reject;
 use asyncforge_runtime::backoff::Backoff;
 use asyncforge_runtime::http::callbacks::{SubscriptionConfig, Subscriptions};
 use asyncforge_runtime::http::outbox::{FileOutbox, MemoryOutbox, Outbox};
-use asyncforge_runtime::http::receiver::{
-    Receiver, ReceiverConfig, Single, Webhook, WebhookHandler,
-};
+use asyncforge_runtime::http::receiver::{Receiver, ReceiverConfig, Single, Webhook};
 use asyncforge_runtime::http::sender::{
     AttemptError, DeliveryError, Sender, SenderConfig, Subscriber,
 };
 use asyncforge_runtime::http::signature::{Scheme, Signer, generate_secret, unix_now};
 use asyncforge_runtime::http::ssrf::{AddressPolicy, Refused};
+use asyncforge_runtime::{Dispatch, Reject};
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
@@ -62,8 +60,8 @@ impl Seen {
 /// The handler generated servers would wrap: records each order.
 struct Record(Seen);
 
-impl WebhookHandler<OrderPlaced> for Record {
-    fn handle(
+impl Dispatch<Webhook<OrderPlaced>> for Record {
+    fn dispatch(
         &self,
         hook: Webhook<OrderPlaced>,
     ) -> impl std::future::Future<Output = Result<(), Reject>> + Send {

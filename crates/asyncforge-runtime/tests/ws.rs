@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use asyncforge_runtime::ws::{self, Ctx, Frame, Handler, Hub, Refusal, Reject, WsConfig, close};
+use asyncforge_runtime::Dispatch;
+use asyncforge_runtime::ws::{self, Event, Frame, Hub, Refusal, Reject, WsConfig, close};
 use axum::Router;
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{HeaderMap, Uri};
@@ -16,21 +17,19 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 /// Echoes text back, subscribes each connection to its path, refuses frames saying "bad".
 struct Echo;
 
-impl Handler for Echo {
-    fn on_open(&self, ctx: &Ctx) {
-        ctx.hub.subscribe(ctx.conn, ctx.path.clone());
-    }
-
-    async fn on_frame(&self, ctx: &Ctx, frame: Frame) -> Result<(), Refusal> {
-        match frame {
-            Frame::Text(t) if t == "bad" => {
-                Err(Reject::invalid("`bad` is not a valid message").into())
+impl<'a> Dispatch<Event<'a>, Refusal> for Echo {
+    async fn dispatch(&self, event: Event<'a>) -> Result<(), Refusal> {
+        match event {
+            Event::Opened(ctx) => ctx.hub.subscribe(ctx.conn, ctx.path.clone()),
+            Event::Frame(_, Frame::Text(t)) if t == "bad" => {
+                return Err(Reject::invalid("`bad` is not a valid message").into());
             }
-            other => {
+            Event::Frame(ctx, other) => {
                 let _ = ctx.hub.send(ctx.conn, other);
-                Ok(())
             }
+            Event::Closed(_) => {}
         }
+        Ok(())
     }
 }
 

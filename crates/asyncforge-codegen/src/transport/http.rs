@@ -134,8 +134,8 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model, p: &mut ServerParts) {
         use crate::runtime::http::callbacks::{SubscriptionConfig, Subscriptions};
         use crate::runtime::http::idempotency::{IdempotencyStore, MemoryStore};
         use crate::runtime::http::outbox::{MemoryOutbox, Outbox};
-        pub use crate::runtime::http::receiver::{Inbound, Receiver, ReceiverConfig, WebhookHandler};
-        use crate::runtime::http::receiver::{decode_checked, select, typed_headers, CheckedConfig, Dispatch, Refusal, VerifiedRequest};
+        pub use crate::runtime::http::receiver::{Inbound, Receiver, ReceiverConfig};
+        use crate::runtime::http::receiver::{decode_checked, select, typed_headers, CheckedConfig, Refusal, VerifiedRequest};
         pub use crate::runtime::http::ConfigError;
         pub use crate::runtime::http::resource::{Preconditions, ResourceConfig, ResourceStore, Versioned};
         pub use crate::runtime::http::sender::{DeadLetter, Delivered, SenderConfig, Subscriber};
@@ -599,18 +599,14 @@ fn receiver_parts(cx: &Ctx<'_>, e: &Endpoint, p: &mut ServerParts) {
         #[doc = #ddoc]
         struct #dispatch_ty<H>(Arc<H>);
 
-        impl<H: Handler> Dispatch for #dispatch_ty<H> {
-            fn name(&self) -> &str {
-                #name
-            }
-
-            async fn dispatch<'a>(&'a self, request: VerifiedRequest<'a>) -> Result<(), Refusal> {
+        impl<'a, H: Handler> Dispatch<VerifiedRequest<'a>, Refusal> for #dispatch_ty<H> {
+            async fn dispatch(&self, request: VerifiedRequest<'a>) -> Result<(), Refusal> {
                 #body
             }
         }
 
         fn #route_fn<H: Handler>(handler: &Arc<H>, sender: &Sender) -> routing::MethodRouter<Arc<Shared<H>>> {
-            Receiver::with_dispatch(sender.#field.clone(), #dispatch_ty(handler.clone()))
+            Receiver::with_dispatch(#name, sender.#field.clone(), #dispatch_ty(handler.clone()))
                 .with_store(sender.idempotency.clone())
                 .endpoint()
         }

@@ -403,18 +403,18 @@ fn consumer(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>) -> To
             /// Consumes until `shutdown` completes (then commits what was handled), or until a
             /// record can neither be handled nor dead-lettered.
             pub async fn run<H: Handler>(&self, handler: H, shutdown: impl Future<Output = ()> + Send) -> Result<kafka::ConsumerStats, Error> {
-                let dispatch = Dispatch { handler, topics: self.topics.clone() };
-                Ok(self.inner.run(dispatch, shutdown).await?)
+                let dispatcher = Dispatcher { handler, topics: self.topics.clone() };
+                Ok(self.inner.run(dispatcher, shutdown).await?)
             }
         }
 
-        struct Dispatch<H> {
+        struct Dispatcher<H> {
             handler: H,
             topics: Vec<KafkaTopic>,
         }
 
-        impl<H: Handler> kafka::Handler for Dispatch<H> {
-            async fn handle(&self, record: kafka::Record) -> Result<(), Reject> {
+        impl<H: Handler> Dispatch<kafka::Record> for Dispatcher<H> {
+            async fn dispatch(&self, record: kafka::Record) -> Result<(), Reject> {
                 let Some((route, #found)) = self
                     .topics
                     .iter()
@@ -443,7 +443,7 @@ pub(super) fn emit(cx: &Cx<'_>, model: &BrokerModel, warnings: &mut Vec<Warning>
     let future = (!model.receive.is_empty()).then(|| {
         quote!(
             use std::future::Future;
-            use crate::runtime::{Received, Reject};
+            use crate::runtime::{Dispatch, Received, Reject};
             pub use crate::runtime::kafka::Inbound;
         )
     });

@@ -416,13 +416,13 @@ fn subscriber(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
         /// arrives to `handler`. Publish from the same connection with
         /// `Sender::new(client.clone())`.
         pub fn subscribe<H: Handler>(config: mqtt::MqttConfig, handler: H) -> Result<mqtt::MqttClient, Error> {
-            Ok(mqtt::MqttClient::start(config, subscriptions()?, Dispatch(handler))?)
+            Ok(mqtt::MqttClient::start(config, subscriptions()?, Dispatcher(handler))?)
         }
 
-        struct Dispatch<H>(H);
+        struct Dispatcher<H>(H);
 
-        impl<H: Handler> mqtt::Handler for Dispatch<H> {
-            async fn handle(&self, client: mqtt::MqttClient, delivery: mqtt::Delivery) -> Result<(), Reject> {
+        impl<H: Handler> Dispatch<(mqtt::MqttClient, mqtt::Delivery)> for Dispatcher<H> {
+            async fn dispatch(&self, (client, delivery): (mqtt::MqttClient, mqtt::Delivery)) -> Result<(), Reject> {
                 match delivery.route {
                     #(#arms)*
                     _ => Err(Reject::invalid("no receive operation for this subscription")),
@@ -448,7 +448,7 @@ pub(super) fn emit(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
     let future = (!model.receive.is_empty()).then(|| {
         quote!(
             use std::future::Future;
-            use crate::runtime::{Received, Reject};
+            use crate::runtime::{Dispatch, Received, Reject};
             pub use crate::runtime::mqtt::Inbound;
         )
     });

@@ -188,7 +188,7 @@ pub(super) fn emit(cx: &Ctx<'_>, model: &Model) -> TokenStream {
         use crate::runtime::codegen::Message;
         use crate::runtime::endpoint::{error_response, reject_response, reply_frame, Outgoing, Refusal as FrameRefusal};
         use crate::runtime::rpc::Pending;
-        use crate::runtime::{Error, Received, Reject};
+        use crate::runtime::{Dispatch, Error, Received, Reject};
         #imports
 
         #handler_doc

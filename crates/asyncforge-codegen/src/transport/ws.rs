@@ -368,25 +368,29 @@ pub(super) fn server_endpoint(cx: &Ctx<'_>, e: &Endpoint, index: usize, p: &mut 
             session: std::sync::OnceLock<#session>,
         }
 
-        impl<H: Handler> ws::Handler for #conn_ty<H> {
-            fn on_open(&self, ctx: &Ctx) {
-                ctx.hub.subscribe(ctx.conn, self.params.address());
-                ctx.hub.subscribe(ctx.conn, #group);
-                let session = self.session.get_or_init(|| Session { ctx: ctx.clone(), params: self.params.clone(), query: #query_clone });
-                self.shared.handler.#opened(session);
-            }
-
-            async fn on_frame(&self, #ctx_arg: &Ctx, frame: crate::runtime::frame::Frame) -> Result<(), FrameRefusal> {
-                #session_let
-                let #incoming_mut incoming = Incoming::new(frame_bytes(&frame));
-                #(#tries)*
-                #refuse
-            }
-
-            fn on_close(&self, #close_ctx: &Ctx) {
-                #(#close_pending)*
-                if let Some(session) = self.session.get() {
-                    self.shared.handler.#closed(session);
+        impl<'a, H: Handler> Dispatch<ws::Event<'a>, FrameRefusal> for #conn_ty<H> {
+            async fn dispatch(&self, event: ws::Event<'a>) -> Result<(), FrameRefusal> {
+                match event {
+                    ws::Event::Opened(ctx) => {
+                        ctx.hub.subscribe(ctx.conn, self.params.address());
+                        ctx.hub.subscribe(ctx.conn, #group);
+                        let session = self.session.get_or_init(|| Session { ctx: ctx.clone(), params: self.params.clone(), query: #query_clone });
+                        self.shared.handler.#opened(session);
+                        Ok(())
+                    }
+                    ws::Event::Frame(#ctx_arg, frame) => {
+                        #session_let
+                        let #incoming_mut incoming = Incoming::new(frame_bytes(&frame));
+                        #(#tries)*
+                        #refuse
+                    }
+                    ws::Event::Closed(#close_ctx) => {
+                        #(#close_pending)*
+                        if let Some(session) = self.session.get() {
+                            self.shared.handler.#closed(session);
+                        }
+                        Ok(())
+                    }
                 }
             }
         }
@@ -629,10 +633,10 @@ pub(super) fn client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
             #tx_field
         }
 
-        impl Dispatch for #dispatch_ty {
+        impl Decode for #dispatch_ty {
             type Event = #event;
 
-            fn dispatch(&mut self, data: &[u8]) -> Option<#event> {
+            fn decode(&mut self, data: &[u8]) -> Option<#event> {
                 let #dispatch_ty { #pending_bind #tx_bind } = self;
                 let mut incoming = Incoming::new(data);
                 if let Some(refusal) = incoming.refusal_report() {
@@ -711,7 +715,7 @@ pub(super) fn client(cx: &Ctx<'_>, e: &Endpoint, index: usize) -> TokenStream {
 /// What the `client` module imports for WebSocket clients.
 pub(super) fn client_imports() -> TokenStream {
     quote! {
-        use crate::runtime::ws::client::{Dispatch, WsClient, WsSender};
+        use crate::runtime::ws::client::{Decode, WsClient, WsSender};
         pub use crate::runtime::ws::client::{ClientConfig, Overflow, Responder, State};
         use crate::runtime::endpoint::{outgoing_frame, query_string, request_frame};
         use crate::runtime::rpc::Pending;

@@ -16,8 +16,9 @@
 //! Errors carry a JSON body `{"error": "..."}`. A failed handler releases the id's claim, so
 //! the retry is processed.
 //!
-//! What a verified request goes to is a [`Dispatch`]: [`Receiver::new`] wraps one message type
-//! and its [`WebhookHandler`]; generated servers implement it per endpoint, with [`select`]
+//! What a verified request goes to is a [`Dispatch`] of [`VerifiedRequest`]s:
+//! [`Receiver::new`] wraps one message type and its handler, a `Dispatch` of [`Webhook`]s
+//! (closures are ones); generated servers implement it per endpoint, with [`select`]
 //! (which of several messages: the `webhook-event` header, else the one schema the payload
 //! fits), [`decode_checked`] and [`typed_headers`]. Secrets are read once
 //! ([`ReceiverConfig::check`]), so a receiver that exists can verify.
@@ -38,7 +39,7 @@ use super::idempotency::{Claim, IdempotencyStore, MemoryStore};
 use super::signature::{DEFAULT_TOLERANCE, Scheme, SecretError, Signer, headers, unix_now};
 use crate::endpoint::{Scalar, error_response, reject_response, scalar, typed_part};
 use crate::message::Message;
-use crate::outcome::Reject;
+use crate::outcome::{Dispatch, Reject};
 use crate::validate::SchemaCheck;
 
 /// How a receiver checks requests.
@@ -102,19 +103,13 @@ pub struct Inbound {
 /// address has none), and the request's id, timestamp and headers.
 pub type Webhook<M> = Received<M, (), Inbound>;
 
-/// What handles a verified webhook. Closures `Fn(Webhook<M>) -> impl Future<Output =
-/// Result<(), Reject>>` implement it.
-pub trait WebhookHandler<M>: Send + Sync + 'static {
-    /// Handles one webhook.
-    fn handle(&self, hook: Webhook<M>) -> impl Future<Output = Result<(), Reject>> + Send;
-}
-
-impl<M, F, Fut> WebhookHandler<M> for F
+/// Closures `Fn(Webhook<M>) -> impl Future<Output = Result<(), Reject>>` handle webhooks.
+impl<M, F, Fut> Dispatch<Webhook<M>> for F
 where
     F: Fn(Webhook<M>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), Reject>> + Send,
 {
-    fn handle(&self, hook: Webhook<M>) -> impl Future<Output = Result<(), Reject>> + Send {
+    fn dispatch(&self, hook: Webhook<M>) -> impl Future<Output = Result<(), Reject>> + Send {
         self(hook)
     }
 }
@@ -204,45 +199,25 @@ impl VerifiedRequest<'_> {
     }
 }
 
-/// What a [`Receiver`] hands verified requests to: it decodes the message (or, on an
-/// endpoint taking several, first tells which one it is, [`select`]), checks it and calls the
-/// application. Generated servers implement it per endpoint; [`Receiver::new`] wraps one
-/// [`WebhookHandler`] of one message type.
-pub trait Dispatch: Send + Sync + 'static {
-    /// The endpoint's name in logs; it also keeps its ids apart from other endpoints' in a
-    /// shared idempotency store.
-    fn name(&self) -> &str;
-
-    /// Decodes, checks and handles one verified request.
-    fn dispatch<'a>(
-        &'a self,
-        request: VerifiedRequest<'a>,
-    ) -> impl Future<Output = Result<(), Refusal>> + Send + 'a;
-}
-
-/// One message type handled by one [`WebhookHandler`], with an optional validator: the
-/// [`Dispatch`] of [`Receiver::new`].
+/// One message type handled by one `Dispatch` of [`Webhook`]s, with an optional validator:
+/// the [`Dispatch`] of [`Receiver::new`].
 pub struct Single<M, H> {
     handler: H,
     validator: Option<Validator<M>>,
 }
 
-impl<M, H> Dispatch for Single<M, H>
+impl<'a, M, H> Dispatch<VerifiedRequest<'a>, Refusal> for Single<M, H>
 where
     M: Message + Send + 'static,
-    H: WebhookHandler<M>,
+    H: Dispatch<Webhook<M>>,
 {
-    fn name(&self) -> &str {
-        M::NAME
-    }
-
-    async fn dispatch<'a>(&'a self, request: VerifiedRequest<'a>) -> Result<(), Refusal> {
+    async fn dispatch(&self, request: VerifiedRequest<'a>) -> Result<(), Refusal> {
         let message = M::decode(request.body).map_err(|e| Refusal::Undecodable(e.to_string()))?;
         if let Some(validate) = &self.validator {
             validate(&message).map_err(Refusal::Invalid)?;
         }
         self.handler
-            .handle(request.webhook(message))
+            .dispatch(request.webhook(message))
             .await
             .map_err(Refusal::Handler)
     }
@@ -326,6 +301,7 @@ pub fn typed_headers<T: serde::de::DeserializeOwned>(
 }
 
 struct Inner<D> {
+    name: &'static str,
     config: ReceiverConfig,
     signer: Signer,
     store: Arc<dyn IdempotencyStore>,
@@ -356,11 +332,12 @@ fn retry_later(message: impl std::fmt::Display) -> Response {
 impl<M, H> Receiver<Single<M, H>>
 where
     M: Message + Send + 'static,
-    H: WebhookHandler<M>,
+    H: Dispatch<Webhook<M>>,
 {
     /// A receiver of messages `M` for `handler`, with the in-memory idempotency store.
     pub fn new(config: ReceiverConfig, handler: H) -> Result<Self, SecretError> {
         Ok(Receiver::with_dispatch(
+            M::NAME,
             config.check()?,
             Single {
                 handler,
@@ -383,12 +360,14 @@ where
     }
 }
 
-impl<D: Dispatch> Receiver<D> {
+impl<D: for<'a> Dispatch<VerifiedRequest<'a>, Refusal>> Receiver<D> {
     /// A receiver handing verified requests to `dispatch`, with the in-memory idempotency
-    /// store.
-    pub fn with_dispatch(config: CheckedConfig, dispatch: D) -> Self {
+    /// store. `name` is the endpoint's name in logs; it also keeps its ids apart from other
+    /// endpoints' in a shared idempotency store.
+    pub fn with_dispatch(name: &'static str, config: CheckedConfig, dispatch: D) -> Self {
         Receiver {
             inner: Arc::new(Inner {
+                name,
                 config: config.config,
                 signer: config.signer,
                 store: Arc::new(MemoryStore::default()),
@@ -442,7 +421,7 @@ impl<D: Dispatch> Receiver<D> {
     /// Handles one request given its headers and body.
     pub async fn receive(&self, headers: &HeaderMap, body: &[u8]) -> Response {
         let inner = &self.inner;
-        let name = inner.dispatch.name();
+        let name = inner.name;
         if body.len() > inner.config.max_body {
             return error_response(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
         }

@@ -13,7 +13,7 @@
 //!   writes within the same second look alike to `If-Unmodified-Since`, so a lost update is
 //!   still possible with it — `If-Match` with the `ETag` is the strong option.
 //! - [`ResourceConfig::require_precondition`] → `428` for writes with no precondition.
-//! - A locked resource (see [`LockManager`]) takes writes only with its `Lock-Token`; others
+//! - A locked resource (see `lock`) takes writes only with its `Lock-Token`; others
 //!   get `423 Locked` with `{"error", "holder", "until"}`. `POST <path>/lock` acquires
 //!   (`201` with the token, or `409` with holder and until-when), `DELETE <path>/lock`
 //!   releases.

@@ -10,10 +10,10 @@
 //! `2002::/16`) are judged as the IPv4 address they reach.
 //!
 //! The check happens where the connection is made: the sender's HTTP client resolves names
-//! through [`GuardedResolver`], which refuses a name if any of its addresses is refused and
+//! through a guarded resolver, which refuses a name if any of its addresses is refused and
 //! otherwise hands exactly the addresses it checked to the connector. There is no second
 //! lookup, so a DNS answer that changes between check and connect (DNS rebinding) changes
-//! nothing. URLs whose host is an IP literal are checked by [`check_url_host`] before the
+//! nothing. URLs whose host is an IP literal are checked the same way before the
 //! request (the client does not resolve literals). Redirects are never followed.
 
 use std::fmt;

@@ -4,7 +4,7 @@
 //! - [`Producer`] sends a [`Message`] to a topic (the channel binding's `topic`, else the
 //!   channel address) with a typed key, headers (`content-type` always) and waits for the
 //!   broker's delivery report. Idempotent, `acks=all`.
-//! - [`Consumer`] runs a [`Handler`] over the records of its topics in a consumer group
+//! - [`Consumer`] runs a [`Dispatch`](crate::outcome::Dispatch) over the records of its topics in a consumer group
 //!   (`groupId`/`clientId` from the operation binding; a `client.id` of the [`KafkaConfig`]
 //!   wins), **at least once**:
 //!   - `enable.auto.commit=false` and `enable.auto.offset.store=false`: an offset is stored
@@ -60,7 +60,7 @@ use serde::de::DeserializeOwned;
 use crate::backoff::Backoff;
 use crate::codec::{Codec, CodecError};
 use crate::message::Message;
-use crate::outcome::Reject;
+use crate::outcome::{Dispatch, Reject};
 use crate::validate::SchemaCheck;
 
 /// Header carrying the payload's content type.
@@ -709,13 +709,6 @@ impl Record {
     }
 }
 
-/// What generated consumers implement (through their generated dispatcher, which matches
-/// [`Record::route`] and decodes the payload as the operation's message).
-pub trait Handler: Send + Sync + 'static {
-    /// A record arrived. `Ok` lets its offset be committed.
-    fn handle(&self, record: Record) -> impl Future<Output = Result<(), Reject>> + Send;
-}
-
 /// How a consumer consumes.
 #[derive(Debug, Clone)]
 pub struct ConsumerOptions {
@@ -821,7 +814,7 @@ impl ConsumerContext for GroupContext {
     }
 }
 
-/// A consumer-group member running a [`Handler`] at least once.
+/// A consumer-group member handing records to a [`Dispatch`] at least once.
 pub struct Consumer {
     consumer: StreamConsumer<GroupContext>,
     options: ConsumerOptions,
@@ -894,7 +887,7 @@ impl Consumer {
     /// Consumes until `shutdown` completes (then commits what was handled and returns `Ok`) or
     /// a record cannot be handled nor dead-lettered (returns the error; what was handled
     /// before it is committed).
-    pub async fn run<H: Handler>(
+    pub async fn run<H: Dispatch<Record>>(
         &self,
         handler: H,
         shutdown: impl Future<Output = ()> + Send,
@@ -986,7 +979,7 @@ impl Consumer {
     }
 
     /// Runs the handler with retries; returns what to do and the offset to store.
-    async fn process<H: Handler, S: Future<Output = ()> + Unpin>(
+    async fn process<H: Dispatch<Record>, S: Future<Output = ()> + Unpin>(
         &self,
         handler: &H,
         mut record: Record,
@@ -996,7 +989,7 @@ impl Consumer {
         let mut delays = self.options.retry.delays();
         loop {
             record.attempt += 1;
-            let outcome = AssertUnwindSafe(handler.handle(record.clone()))
+            let outcome = AssertUnwindSafe(handler.dispatch(record.clone()))
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|_| Err(Reject::failed("handler panicked")));

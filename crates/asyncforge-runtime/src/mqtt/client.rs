@@ -2,8 +2,9 @@
 //!
 //! [`MqttClient::start`] connects in the background (MQTT 3.1.1 or 5, [`Version`]), subscribes
 //! to one filter per [`Subscription`] (a channel address whose `{parameters}` became `+`, see
-//! [`TopicTemplate`]), and hands every received message to a [`Handler`] as a [`Delivery`]
-//! carrying the index of the subscription it matched and the parameters taken from its topic.
+//! [`TopicTemplate`]), and hands every received message, as a [`Delivery`] carrying the index
+//! of the subscription it matched and the parameters taken from its topic, to a
+//! [`Dispatch`](crate::outcome::Dispatch), with the client it came on.
 //!
 //! Delivery guarantees — what the client does and what MQTT adds to it:
 //! - **Manual acknowledgements.** A QoS 1 or 2 message is acknowledged (PUBACK / PUBREC) only
@@ -86,11 +87,11 @@ use crate::address::{AddressError, Params};
 use crate::backoff::Backoff;
 use crate::codec::{Codec, CodecError};
 use crate::message::Message;
-use crate::outcome::Reject;
+use crate::outcome::{Dispatch, Reject};
 use crate::validate::SchemaCheck;
 
 /// Most requests waiting for a reply at once ([`MqttClient::request`]).
-pub(crate) const MAX_PENDING_REQUESTS: usize = 4096;
+pub const MAX_PENDING_REQUESTS: usize = 4096;
 
 /// MQTT quality of service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -641,21 +642,10 @@ impl From<AddressError> for Reject {
     }
 }
 
-/// What generated subscribers implement (through their generated dispatcher, which matches
-/// [`Delivery::route`] and decodes the payload as the operation's message).
-pub trait Handler: Send + Sync + 'static {
-    /// A message arrived. `Ok` acknowledges it (QoS 1/2).
-    fn handle(
-        &self,
-        client: MqttClient,
-        delivery: Delivery,
-    ) -> impl Future<Output = Result<(), Reject>> + Send;
-}
-
 struct NoHandler;
 
-impl Handler for NoHandler {
-    async fn handle(&self, _client: MqttClient, _delivery: Delivery) -> Result<(), Reject> {
+impl Dispatch<(MqttClient, Delivery)> for NoHandler {
+    async fn dispatch(&self, _: (MqttClient, Delivery)) -> Result<(), Reject> {
         Err(Reject::invalid("this client has no handler"))
     }
 }
@@ -1162,7 +1152,7 @@ fn v5_properties<M: Message>(opts: &PublishOptions) -> Properties {
 impl MqttClient {
     /// Starts a client that subscribes to `subscriptions` and hands what arrives to `handler`.
     /// Must be called inside a tokio runtime.
-    pub fn start<H: Handler>(
+    pub fn start<H: Dispatch<(MqttClient, Delivery)>>(
         config: MqttConfig,
         subscriptions: Vec<Subscription>,
         handler: H,
@@ -1170,7 +1160,7 @@ impl MqttClient {
         MqttClient::start_as(config, subscriptions, handler, false)
     }
 
-    fn start_as<H: Handler>(
+    fn start_as<H: Dispatch<(MqttClient, Delivery)>>(
         mut config: MqttConfig,
         subscriptions: Vec<Subscription>,
         handler: H,
@@ -1925,7 +1915,7 @@ impl<H> Router<H> {
     }
 }
 
-async fn run_event_loop<H: Handler>(mut t: EventLoopTask<H>) {
+async fn run_event_loop<H: Dispatch<(MqttClient, Delivery)>>(mut t: EventLoopTask<H>) {
     let mut delays = t.backoff.delays();
     let mut generation = 0u64;
     let mut connected = false;
@@ -2002,7 +1992,11 @@ async fn run_event_loop<H: Handler>(mut t: EventLoopTask<H>) {
     t.shared.state.send_replace(State::Closed);
 }
 
-async fn dispatch<H: Handler>(t: &Router<H>, generation: u64, p: Incoming) {
+async fn dispatch<H: Dispatch<(MqttClient, Delivery)>>(
+    t: &Router<H>,
+    generation: u64,
+    p: Incoming,
+) {
     let token = (p.qos != Qos::AtMostOnce).then_some(AckToken {
         generation,
         qos: p.qos,
@@ -2093,7 +2087,7 @@ async fn dispatch<H: Handler>(t: &Router<H>, generation: u64, p: Incoming) {
 /// Runs a handler in the event loop when that keeps the order of acknowledgements: only when
 /// the dispatcher has nothing in hand, and never after [`MqttClient::close`]. Returns what is
 /// left for the dispatcher, `None` when the message was handled (or deliberately left alone).
-async fn inline<H: Handler>(
+async fn inline<H: Dispatch<(MqttClient, Delivery)>>(
     t: &Router<H>,
     generation: u64,
     delivery: Delivery,
@@ -2114,7 +2108,8 @@ async fn inline<H: Handler>(
         inner: inner.clone(),
     };
     let handler = t.handler.clone();
-    let mut future: HandlerFuture = Box::pin(async move { handler.handle(client, delivery).await });
+    let mut future: HandlerFuture =
+        Box::pin(async move { handler.dispatch((client, delivery)).await });
     let first = std::future::poll_fn(|cx| {
         Poll::Ready(std::panic::catch_unwind(AssertUnwindSafe(|| {
             future.as_mut().poll(cx)
@@ -2197,7 +2192,7 @@ fn settle(
     None
 }
 
-async fn run_dispatcher<H: Handler>(
+async fn run_dispatcher<H: Dispatch<(MqttClient, Delivery)>>(
     inner: Weak<Inner>,
     handler: Arc<H>,
     mut jobs: mpsc::Receiver<Job>,
@@ -2218,7 +2213,7 @@ async fn run_dispatcher<H: Handler>(
                 let client = MqttClient {
                     inner: inner.clone(),
                 };
-                let outcome = AssertUnwindSafe(handler.handle(client, delivery))
+                let outcome = AssertUnwindSafe(handler.dispatch((client, delivery)))
                     .catch_unwind()
                     .await;
                 settle(&inner, &topic, outcome, job.ack)

@@ -1,5 +1,5 @@
 //! Server-Sent Events over axum (feature `sse`): a [`Topic`] keeps the last events in a
-//! [`ReplayBuffer`] and fans new ones out; [`Topic::response`] turns
+//! bounded replay buffer and fans new ones out; [`Topic::response`] turns
 //! a request into an event stream that starts with a `retry:` hint, replays what the client
 //! missed since its `Last-Event-ID`, sends heartbeat comments, and tells a client that fell out
 //! of the replay window so with an `asyncforge-gap` event instead of silently skipping events.

@@ -6,7 +6,7 @@
 //! frames come out of [`WsClient::recv`] in order. [`WsClient::state`] tells whether the
 //! connection is up and how many times it reconnected.
 //!
-//! Generated clients use [`WsClient::connect_with`] instead: their [`Dispatch`] decodes each
+//! Generated clients use [`WsClient::connect_with`] instead: their [`Decode`] decodes each
 //! received frame where it was read (no copy of the frame), completes waiting requests (with
 //! their replies, or with the server's refusals) and gives typed events for the application's
 //! queue. When that queue is full, [`ClientConfig::overflow`] drops the event (counted) and
@@ -49,7 +49,7 @@ use crate::rpc::{RequestError, Waiter};
 
 mod reader;
 
-use reader::{Dispatcher, Frames, Handle, Reader, ReplyRead, Step, Turn};
+use reader::{Decoder, Frames, Handle, Reader, ReplyRead, Step, Turn};
 
 pub use crate::connection::State;
 
@@ -364,7 +364,7 @@ impl Default for ClientConfig {
 /// What a client does with each frame it receives (see [`WsClient::connect_with`]): run by
 /// whichever task read the frame (the connection task, or a task waiting for its reply in
 /// [`WsSender::wait_reply`]), one frame at a time, in the order they arrived.
-pub trait Dispatch: Send + 'static {
+pub trait Decode: Send + 'static {
     /// What the application receives.
     type Event: Send + 'static;
     /// Handles one received frame (a text frame's UTF-8 bytes, or a binary frame's bytes)
@@ -373,7 +373,7 @@ pub trait Dispatch: Send + 'static {
     /// [`ClientConfig::overflow`] decides: drop the event and read on, or stop reading until
     /// there is room. When the queue is closed (the application side is gone) the client
     /// stops.
-    fn dispatch(&mut self, data: &[u8]) -> Option<Self::Event>;
+    fn decode(&mut self, data: &[u8]) -> Option<Self::Event>;
 }
 
 /// A self-reconnecting WebSocket client.
@@ -409,7 +409,7 @@ impl WsClient {
     /// it returns to `events`. Returns the sender (its [`WsSender::wait_reply`] may read the
     /// socket) and the connection task (abort it to stop the client). `events` closes when
     /// the client stops.
-    pub fn connect_with<D: Dispatch>(
+    pub fn connect_with<D: Decode>(
         url: impl Into<String>,
         config: ClientConfig,
         events: mpsc::Sender<D::Event>,
@@ -426,7 +426,7 @@ impl WsClient {
         };
         // The dispatch's own sender reads nothing (it only answers), and holding the reader
         // from inside it would keep the reader alive forever.
-        let reader = Reader::new(Dispatcher(make(sender.clone())), events, config.overflow);
+        let reader = Reader::new(Decoder(make(sender.clone())), events, config.overflow);
         sender.reader = Some(reader.clone());
         let task = tokio::spawn(run(url.into(), config, shared, out_rx, reader, state_tx));
         (sender, task)

@@ -336,23 +336,29 @@ impl<P, Q> Session<P, Q> {
 }
 
 pub use crate::endpoint::{Refusal, Reject};
+use crate::outcome::Dispatch;
 
-/// What generated servers implement (through their generated dispatcher).
-pub trait Handler: Send + Sync + 'static {
-    /// A connection opened.
-    fn on_open(&self, _ctx: &Ctx) {}
+/// What a connection hands the server's [`Dispatch`]: that it opened, each frame it received
+/// (one at a time, in order), and that it closed. A refusal of a frame is sent back as its
+/// error frame ([`Refusal::to_frame`]); a [`Reject`] converts into one that answers no
+/// request. A refusal of `Opened` or `Closed` is only logged.
+pub enum Event<'a> {
+    /// The connection opened.
+    Opened(&'a Ctx),
+    /// A frame arrived on it.
+    Frame(&'a Ctx, Frame),
+    /// The connection closed.
+    Closed(&'a Ctx),
+}
 
-    /// A frame arrived. A refusal is sent back as its error frame ([`Refusal::to_frame`]); a
-    /// [`Reject`] converts into one that answers no request.
-    fn on_frame(&self, ctx: &Ctx, frame: Frame)
-    -> impl Future<Output = Result<(), Refusal>> + Send;
-
-    /// A connection closed.
-    fn on_close(&self, _ctx: &Ctx) {}
+async fn lifecycle<H: for<'a> Dispatch<Event<'a>, Refusal>>(handler: &H, event: Event<'_>) {
+    if let Err(refusal) = handler.dispatch(event).await {
+        tracing::debug!(?refusal, "connection event refused");
+    }
 }
 
 /// Accepts (or refuses) a WebSocket upgrade and runs the connection on the hub.
-pub fn accept<H: Handler>(
+pub fn accept<H: for<'a> Dispatch<Event<'a>, Refusal>>(
     hub: Hub,
     handler: Arc<H>,
     upgrade: WebSocketUpgrade,
@@ -497,7 +503,7 @@ impl Drop for Registered {
     }
 }
 
-async fn run<H: Handler>(
+async fn run<H: for<'a> Dispatch<Event<'a>, Refusal>>(
     mut registered: Registered,
     handler: Arc<H>,
     socket: WebSocket,
@@ -518,7 +524,7 @@ async fn run<H: Handler>(
         headers,
         hub: hub.clone(),
     };
-    handler.on_open(&ctx);
+    lifecycle(&*handler, Event::Opened(&ctx)).await;
     let (mut sink, mut stream) = socket.split();
     let mut ping = tokio::time::interval(cfg.ping_interval);
     ping.tick().await;
@@ -604,7 +610,7 @@ async fn run<H: Handler>(
                         break End::Read;
                     }
                 };
-                handling.set(handler.on_frame(&ctx, frame).fuse());
+                handling.set(handler.dispatch(Event::Frame(&ctx, frame)).fuse());
             }
             _ = ping.tick() => {
                 if last_seen.elapsed() > cfg.idle_timeout {
@@ -654,7 +660,7 @@ async fn run<H: Handler>(
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
     drop(registered);
-    handler.on_close(&ctx);
+    lifecycle(&*handler, Event::Closed(&ctx)).await;
     if oversized {
         // The rest of the oversized message is still unread: closing the socket now makes the
         // kernel answer with a TCP reset, which can reach the peer before it has read the

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::runtime::codegen::*;
 use crate::runtime::address::join_path;
 use crate::runtime::endpoint::Incoming;
-use crate::runtime::ws::client::{Dispatch, WsClient, WsSender};
+use crate::runtime::ws::client::{Decode, WsClient, WsSender};
 
 pub use crate::runtime::ws::client::{ClientConfig, Overflow, Responder, State};
 
@@ -67,9 +67,9 @@ struct CraneCommandsDispatch {
     tx: WsSender,
 }
 
-impl Dispatch for CraneCommandsDispatch {
+impl Decode for CraneCommandsDispatch {
     type Event = CraneCommandsEvent;
-    fn dispatch(&mut self, data: &[u8]) -> Option<CraneCommandsEvent> {
+    fn decode(&mut self, data: &[u8]) -> Option<CraneCommandsEvent> {
         let CraneCommandsDispatch { tx } = self;
         let mut incoming = Incoming::new(data);
         if let Some(refusal) = incoming.refusal_report() {
@@ -171,9 +171,9 @@ pub enum ReadingsEvent {
 /// everything else becomes an event.
 struct ReadingsDispatch {}
 
-impl Dispatch for ReadingsDispatch {
+impl Decode for ReadingsDispatch {
     type Event = ReadingsEvent;
-    fn dispatch(&mut self, data: &[u8]) -> Option<ReadingsEvent> {
+    fn decode(&mut self, data: &[u8]) -> Option<ReadingsEvent> {
         let ReadingsDispatch {} = self;
         let mut incoming = Incoming::new(data);
         if let Some(refusal) = incoming.refusal_report() {
@@ -260,9 +260,9 @@ pub enum DashboardEvent {
 /// everything else becomes an event.
 struct DashboardDispatch {}
 
-impl Dispatch for DashboardDispatch {
+impl Decode for DashboardDispatch {
     type Event = DashboardEvent;
-    fn dispatch(&mut self, data: &[u8]) -> Option<DashboardEvent> {
+    fn decode(&mut self, data: &[u8]) -> Option<DashboardEvent> {
         let DashboardDispatch {} = self;
         let mut incoming = Incoming::new(data);
         if let Some(refusal) = incoming.refusal_report() {

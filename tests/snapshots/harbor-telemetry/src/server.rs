@@ -15,8 +15,8 @@ use crate::runtime::axum::routing;
 use crate::runtime::axum::Router;
 use crate::runtime::endpoint::{error_response, Refusal as FrameRefusal};
 use crate::runtime::rpc::Pending;
-use crate::runtime::Error;
-use crate::runtime::ws::{self, Ctx, Hub};
+use crate::runtime::{Dispatch, Error};
+use crate::runtime::ws::{self, Hub};
 
 pub use crate::runtime::ws::{ConnId, Session, WsConfig};
 
@@ -251,43 +251,52 @@ struct CraneCommandsConnection<H> {
     session: std::sync::OnceLock<CraneCommandsSession>,
 }
 
-impl<H: Handler> ws::Handler for CraneCommandsConnection<H> {
-    fn on_open(&self, ctx: &Ctx) {
-        ctx.hub.subscribe(ctx.conn, self.params.address());
-        ctx.hub.subscribe(ctx.conn, "#/ws/harbor/{berth}/cranes/{craneId}/commands");
-        let session = self
-            .session
-            .get_or_init(|| Session {
-                ctx: ctx.clone(),
-                params: self.params.clone(),
-                query: (),
-            });
-        self.shared.handler.crane_commands_opened(session);
-    }
-    async fn on_frame(
-        &self,
-        ctx: &Ctx,
-        frame: crate::runtime::frame::Frame,
-    ) -> Result<(), FrameRefusal> {
-        let mut incoming = Incoming::new(frame_bytes(&frame));
-        if let Some(m) = incoming
-            .try_message::<super::messages::Reading>(&super::channels::checks::READING)
-        {
-            let id = incoming.correlation_key(&m);
-            return self
-                .shared
-                .sender
-                .pending
-                .request_reading
-                .complete(ctx.conn.0, id, m)
-                .map_err(|_| FrameRefusal::new("a reply to no pending request"));
-        }
-        Err(FrameRefusal::new(incoming.rejection()))
-    }
-    fn on_close(&self, ctx: &Ctx) {
-        self.shared.sender.pending.request_reading.close_scope(ctx.conn.0);
-        if let Some(session) = self.session.get() {
-            self.shared.handler.crane_commands_closed(session);
+impl<'a, H: Handler> Dispatch<ws::Event<'a>, FrameRefusal>
+for CraneCommandsConnection<H> {
+    async fn dispatch(&self, event: ws::Event<'a>) -> Result<(), FrameRefusal> {
+        match event {
+            ws::Event::Opened(ctx) => {
+                ctx.hub.subscribe(ctx.conn, self.params.address());
+                ctx.hub
+                    .subscribe(
+                        ctx.conn,
+                        "#/ws/harbor/{berth}/cranes/{craneId}/commands",
+                    );
+                let session = self
+                    .session
+                    .get_or_init(|| Session {
+                        ctx: ctx.clone(),
+                        params: self.params.clone(),
+                        query: (),
+                    });
+                self.shared.handler.crane_commands_opened(session);
+                Ok(())
+            }
+            ws::Event::Frame(ctx, frame) => {
+                let mut incoming = Incoming::new(frame_bytes(&frame));
+                if let Some(m) = incoming
+                    .try_message::<
+                        super::messages::Reading,
+                    >(&super::channels::checks::READING)
+                {
+                    let id = incoming.correlation_key(&m);
+                    return self
+                        .shared
+                        .sender
+                        .pending
+                        .request_reading
+                        .complete(ctx.conn.0, id, m)
+                        .map_err(|_| FrameRefusal::new("a reply to no pending request"));
+                }
+                Err(FrameRefusal::new(incoming.rejection()))
+            }
+            ws::Event::Closed(ctx) => {
+                self.shared.sender.pending.request_reading.close_scope(ctx.conn.0);
+                if let Some(session) = self.session.get() {
+                    self.shared.handler.crane_commands_closed(session);
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -327,30 +336,32 @@ struct ReadingsConnection<H> {
     session: std::sync::OnceLock<ReadingsSession>,
 }
 
-impl<H: Handler> ws::Handler for ReadingsConnection<H> {
-    fn on_open(&self, ctx: &Ctx) {
-        ctx.hub.subscribe(ctx.conn, self.params.address());
-        ctx.hub.subscribe(ctx.conn, "#/ws/harbor/readings/{requestId}");
-        let session = self
-            .session
-            .get_or_init(|| Session {
-                ctx: ctx.clone(),
-                params: self.params.clone(),
-                query: (),
-            });
-        self.shared.handler.readings_opened(session);
-    }
-    async fn on_frame(
-        &self,
-        _ctx: &Ctx,
-        frame: crate::runtime::frame::Frame,
-    ) -> Result<(), FrameRefusal> {
-        let incoming = Incoming::new(frame_bytes(&frame));
-        Err(FrameRefusal::new(incoming.rejection()))
-    }
-    fn on_close(&self, _ctx: &Ctx) {
-        if let Some(session) = self.session.get() {
-            self.shared.handler.readings_closed(session);
+impl<'a, H: Handler> Dispatch<ws::Event<'a>, FrameRefusal> for ReadingsConnection<H> {
+    async fn dispatch(&self, event: ws::Event<'a>) -> Result<(), FrameRefusal> {
+        match event {
+            ws::Event::Opened(ctx) => {
+                ctx.hub.subscribe(ctx.conn, self.params.address());
+                ctx.hub.subscribe(ctx.conn, "#/ws/harbor/readings/{requestId}");
+                let session = self
+                    .session
+                    .get_or_init(|| Session {
+                        ctx: ctx.clone(),
+                        params: self.params.clone(),
+                        query: (),
+                    });
+                self.shared.handler.readings_opened(session);
+                Ok(())
+            }
+            ws::Event::Frame(_ctx, frame) => {
+                let incoming = Incoming::new(frame_bytes(&frame));
+                Err(FrameRefusal::new(incoming.rejection()))
+            }
+            ws::Event::Closed(_ctx) => {
+                if let Some(session) = self.session.get() {
+                    self.shared.handler.readings_closed(session);
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -388,30 +399,32 @@ struct DashboardConnection<H> {
     session: std::sync::OnceLock<DashboardSession>,
 }
 
-impl<H: Handler> ws::Handler for DashboardConnection<H> {
-    fn on_open(&self, ctx: &Ctx) {
-        ctx.hub.subscribe(ctx.conn, self.params.address());
-        ctx.hub.subscribe(ctx.conn, "#/ws/dashboard");
-        let session = self
-            .session
-            .get_or_init(|| Session {
-                ctx: ctx.clone(),
-                params: self.params.clone(),
-                query: (),
-            });
-        self.shared.handler.dashboard_opened(session);
-    }
-    async fn on_frame(
-        &self,
-        _ctx: &Ctx,
-        frame: crate::runtime::frame::Frame,
-    ) -> Result<(), FrameRefusal> {
-        let incoming = Incoming::new(frame_bytes(&frame));
-        Err(FrameRefusal::new(incoming.rejection()))
-    }
-    fn on_close(&self, _ctx: &Ctx) {
-        if let Some(session) = self.session.get() {
-            self.shared.handler.dashboard_closed(session);
+impl<'a, H: Handler> Dispatch<ws::Event<'a>, FrameRefusal> for DashboardConnection<H> {
+    async fn dispatch(&self, event: ws::Event<'a>) -> Result<(), FrameRefusal> {
+        match event {
+            ws::Event::Opened(ctx) => {
+                ctx.hub.subscribe(ctx.conn, self.params.address());
+                ctx.hub.subscribe(ctx.conn, "#/ws/dashboard");
+                let session = self
+                    .session
+                    .get_or_init(|| Session {
+                        ctx: ctx.clone(),
+                        params: self.params.clone(),
+                        query: (),
+                    });
+                self.shared.handler.dashboard_opened(session);
+                Ok(())
+            }
+            ws::Event::Frame(_ctx, frame) => {
+                let incoming = Incoming::new(frame_bytes(&frame));
+                Err(FrameRefusal::new(incoming.rejection()))
+            }
+            ws::Event::Closed(_ctx) => {
+                if let Some(session) = self.session.get() {
+                    self.shared.handler.dashboard_closed(session);
+                }
+                Ok(())
+            }
         }
     }
 }

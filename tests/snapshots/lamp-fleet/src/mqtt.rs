@@ -4,7 +4,7 @@
 //! `subscribe` for the *receive* operations. Delivery guarantees, reconnects and
 //! topic rules are the runtime's (`asyncforge_runtime::mqtt`, see docs/protocols.md).
 use std::future::Future;
-use crate::runtime::{Received, Reject};
+use crate::runtime::{Dispatch, Received, Reject};
 
 pub use crate::runtime::mqtt::Inbound;
 
@@ -207,16 +207,15 @@ pub fn subscribe<H: Handler>(
     config: mqtt::MqttConfig,
     handler: H,
 ) -> Result<mqtt::MqttClient, Error> {
-    Ok(mqtt::MqttClient::start(config, subscriptions()?, Dispatch(handler))?)
+    Ok(mqtt::MqttClient::start(config, subscriptions()?, Dispatcher(handler))?)
 }
 
-struct Dispatch<H>(H);
+struct Dispatcher<H>(H);
 
-impl<H: Handler> mqtt::Handler for Dispatch<H> {
-    async fn handle(
+impl<H: Handler> Dispatch<(mqtt::MqttClient, mqtt::Delivery)> for Dispatcher<H> {
+    async fn dispatch(
         &self,
-        client: mqtt::MqttClient,
-        delivery: mqtt::Delivery,
+        (client, delivery): (mqtt::MqttClient, mqtt::Delivery),
     ) -> Result<(), Reject> {
         match delivery.route {
             0usize => {

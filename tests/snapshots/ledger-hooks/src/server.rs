@@ -9,18 +9,15 @@ pub use crate::runtime::axum::http::HeaderMap;
 
 use crate::runtime::axum::routing;
 use crate::runtime::axum::Router;
-use crate::runtime::{Error, Received, Reject};
+use crate::runtime::{Dispatch, Error, Received, Reject};
 use crate::runtime::http::callbacks::{SubscriptionConfig, Subscriptions};
 use crate::runtime::http::idempotency::{IdempotencyStore, MemoryStore};
 use crate::runtime::http::outbox::{MemoryOutbox, Outbox};
 
-pub use crate::runtime::http::receiver::{
-    Inbound, Receiver, ReceiverConfig, WebhookHandler,
-};
+pub use crate::runtime::http::receiver::{Inbound, Receiver, ReceiverConfig};
 
 use crate::runtime::http::receiver::{
-    decode_checked, select, typed_headers, CheckedConfig, Dispatch, Refusal,
-    VerifiedRequest,
+    decode_checked, select, typed_headers, CheckedConfig, Refusal, VerifiedRequest,
 };
 
 pub use crate::runtime::http::ConfigError;
@@ -641,14 +638,8 @@ struct Shared<H> {
 /// Decodes and checks what arrives at `/v1/webhooks/payments` and calls the handler.
 struct PaymentsWebhooks<H>(Arc<H>);
 
-impl<H: Handler> Dispatch for PaymentsWebhooks<H> {
-    fn name(&self) -> &str {
-        "paymentSettled"
-    }
-    async fn dispatch<'a>(
-        &'a self,
-        request: VerifiedRequest<'a>,
-    ) -> Result<(), Refusal> {
+impl<'a, H: Handler> Dispatch<VerifiedRequest<'a>, Refusal> for PaymentsWebhooks<H> {
+    async fn dispatch(&self, request: VerifiedRequest<'a>) -> Result<(), Refusal> {
         {
             let message: super::messages::PaymentSettled = decode_checked(
                 request.body,
@@ -667,6 +658,7 @@ fn payment_settled_route<H: Handler>(
     sender: &Sender,
 ) -> routing::MethodRouter<Arc<Shared<H>>> {
     Receiver::with_dispatch(
+            "paymentSettled",
             sender.payment_settled_receiver.clone(),
             PaymentsWebhooks(handler.clone()),
         )
@@ -677,14 +669,8 @@ fn payment_settled_route<H: Handler>(
 /// Decodes and checks what arrives at `/v1/webhooks/code-host` and calls the handler.
 struct CodeHostWebhooks<H>(Arc<H>);
 
-impl<H: Handler> Dispatch for CodeHostWebhooks<H> {
-    fn name(&self) -> &str {
-        "releasePublished"
-    }
-    async fn dispatch<'a>(
-        &'a self,
-        request: VerifiedRequest<'a>,
-    ) -> Result<(), Refusal> {
+impl<'a, H: Handler> Dispatch<VerifiedRequest<'a>, Refusal> for CodeHostWebhooks<H> {
+    async fn dispatch(&self, request: VerifiedRequest<'a>) -> Result<(), Refusal> {
         {
             let message: super::messages::ReleasePublished = decode_checked(
                 request.body,
@@ -703,6 +689,7 @@ fn release_published_route<H: Handler>(
     sender: &Sender,
 ) -> routing::MethodRouter<Arc<Shared<H>>> {
     Receiver::with_dispatch(
+            "releasePublished",
             sender.release_published_receiver.clone(),
             CodeHostWebhooks(handler.clone()),
         )
@@ -713,14 +700,8 @@ fn release_published_route<H: Handler>(
 /// Decodes and checks what arrives at `/v1/webhooks/provider` and calls the handler.
 struct ProviderWebhooks<H>(Arc<H>);
 
-impl<H: Handler> Dispatch for ProviderWebhooks<H> {
-    fn name(&self) -> &str {
-        "/v1/webhooks/provider"
-    }
-    async fn dispatch<'a>(
-        &'a self,
-        request: VerifiedRequest<'a>,
-    ) -> Result<(), Refusal> {
+impl<'a, H: Handler> Dispatch<VerifiedRequest<'a>, Refusal> for ProviderWebhooks<H> {
+    async fn dispatch(&self, request: VerifiedRequest<'a>) -> Result<(), Refusal> {
         match select(
             request.event,
             request.body,
@@ -797,6 +778,7 @@ fn provider_route<H: Handler>(
     sender: &Sender,
 ) -> routing::MethodRouter<Arc<Shared<H>>> {
     Receiver::with_dispatch(
+            "/v1/webhooks/provider",
             sender.provider_receiver.clone(),
             ProviderWebhooks(handler.clone()),
         )
@@ -807,14 +789,8 @@ fn provider_route<H: Handler>(
 /// Decodes and checks what arrives at `/v1/webhooks/disputes` and calls the handler.
 struct DisputesWebhooks<H>(Arc<H>);
 
-impl<H: Handler> Dispatch for DisputesWebhooks<H> {
-    fn name(&self) -> &str {
-        "/v1/webhooks/disputes"
-    }
-    async fn dispatch<'a>(
-        &'a self,
-        request: VerifiedRequest<'a>,
-    ) -> Result<(), Refusal> {
+impl<'a, H: Handler> Dispatch<VerifiedRequest<'a>, Refusal> for DisputesWebhooks<H> {
+    async fn dispatch(&self, request: VerifiedRequest<'a>) -> Result<(), Refusal> {
         match select(
             request.event,
             request.body,
@@ -863,6 +839,7 @@ fn dispute_event_route<H: Handler>(
     sender: &Sender,
 ) -> routing::MethodRouter<Arc<Shared<H>>> {
     Receiver::with_dispatch(
+            "/v1/webhooks/disputes",
             sender.dispute_event_receiver.clone(),
             DisputesWebhooks(handler.clone()),
         )

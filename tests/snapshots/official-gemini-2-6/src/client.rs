@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::runtime::codegen::*;
 use crate::runtime::address::join_path;
 use crate::runtime::endpoint::Incoming;
-use crate::runtime::ws::client::{Dispatch, WsClient, WsSender};
+use crate::runtime::ws::client::{Decode, WsClient, WsSender};
 
 pub use crate::runtime::ws::client::{ClientConfig, Overflow, Responder, State};
 
@@ -60,9 +60,9 @@ pub enum V1MarketdataSymbolEvent {
 /// everything else becomes an event.
 struct V1MarketdataSymbolDispatch {}
 
-impl Dispatch for V1MarketdataSymbolDispatch {
+impl Decode for V1MarketdataSymbolDispatch {
     type Event = V1MarketdataSymbolEvent;
-    fn dispatch(&mut self, data: &[u8]) -> Option<V1MarketdataSymbolEvent> {
+    fn decode(&mut self, data: &[u8]) -> Option<V1MarketdataSymbolEvent> {
         let V1MarketdataSymbolDispatch {} = self;
         let mut incoming = Incoming::new(data);
         if let Some(refusal) = incoming.refusal_report() {

@@ -13,8 +13,8 @@ use crate::runtime::axum::response::Response;
 use crate::runtime::axum::routing;
 use crate::runtime::axum::Router;
 use crate::runtime::endpoint::{error_response, Refusal as FrameRefusal};
-use crate::runtime::Error;
-use crate::runtime::ws::{self, Ctx, Hub};
+use crate::runtime::{Dispatch, Error};
+use crate::runtime::ws::{self, Hub};
 
 pub use crate::runtime::ws::{ConnId, Session, WsConfig};
 
@@ -156,30 +156,33 @@ struct V1MarketdataSymbolConnection<H> {
     session: std::sync::OnceLock<V1MarketdataSymbolSession>,
 }
 
-impl<H: Handler> ws::Handler for V1MarketdataSymbolConnection<H> {
-    fn on_open(&self, ctx: &Ctx) {
-        ctx.hub.subscribe(ctx.conn, self.params.address());
-        ctx.hub.subscribe(ctx.conn, "#/v1/marketdata/{symbol}");
-        let session = self
-            .session
-            .get_or_init(|| Session {
-                ctx: ctx.clone(),
-                params: self.params.clone(),
-                query: self.query.clone(),
-            });
-        self.shared.handler.v1_marketdata_symbol_opened(session);
-    }
-    async fn on_frame(
-        &self,
-        _ctx: &Ctx,
-        frame: crate::runtime::frame::Frame,
-    ) -> Result<(), FrameRefusal> {
-        let incoming = Incoming::new(frame_bytes(&frame));
-        Err(FrameRefusal::new(incoming.rejection()))
-    }
-    fn on_close(&self, _ctx: &Ctx) {
-        if let Some(session) = self.session.get() {
-            self.shared.handler.v1_marketdata_symbol_closed(session);
+impl<'a, H: Handler> Dispatch<ws::Event<'a>, FrameRefusal>
+for V1MarketdataSymbolConnection<H> {
+    async fn dispatch(&self, event: ws::Event<'a>) -> Result<(), FrameRefusal> {
+        match event {
+            ws::Event::Opened(ctx) => {
+                ctx.hub.subscribe(ctx.conn, self.params.address());
+                ctx.hub.subscribe(ctx.conn, "#/v1/marketdata/{symbol}");
+                let session = self
+                    .session
+                    .get_or_init(|| Session {
+                        ctx: ctx.clone(),
+                        params: self.params.clone(),
+                        query: self.query.clone(),
+                    });
+                self.shared.handler.v1_marketdata_symbol_opened(session);
+                Ok(())
+            }
+            ws::Event::Frame(_ctx, frame) => {
+                let incoming = Incoming::new(frame_bytes(&frame));
+                Err(FrameRefusal::new(incoming.rejection()))
+            }
+            ws::Event::Closed(_ctx) => {
+                if let Some(session) = self.session.get() {
+                    self.shared.handler.v1_marketdata_symbol_closed(session);
+                }
+                Ok(())
+            }
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::runtime::codegen::*;
 use crate::runtime::address::join_path;
 use crate::runtime::endpoint::Incoming;
-use crate::runtime::ws::client::{Dispatch, WsClient, WsSender};
+use crate::runtime::ws::client::{Decode, WsClient, WsSender};
 
 pub use crate::runtime::ws::client::{ClientConfig, Overflow, Responder, State};
 
@@ -60,9 +60,9 @@ pub enum MarketDataV1Event {
 /// everything else becomes an event.
 struct MarketDataV1Dispatch {}
 
-impl Dispatch for MarketDataV1Dispatch {
+impl Decode for MarketDataV1Dispatch {
     type Event = MarketDataV1Event;
-    fn dispatch(&mut self, data: &[u8]) -> Option<MarketDataV1Event> {
+    fn decode(&mut self, data: &[u8]) -> Option<MarketDataV1Event> {
         let MarketDataV1Dispatch {} = self;
         let mut incoming = Incoming::new(data);
         if let Some(refusal) = incoming.refusal_report() {

@@ -12,8 +12,8 @@ use crate::runtime::axum::routing;
 use crate::runtime::axum::Router;
 use crate::runtime::codegen::Message;
 use crate::runtime::endpoint::{reply_frame, Refusal as FrameRefusal};
-use crate::runtime::{Error, Received, Reject};
-use crate::runtime::ws::{self, Ctx, Hub};
+use crate::runtime::{Dispatch, Error, Received, Reject};
+use crate::runtime::ws::{self, Hub};
 
 pub use crate::runtime::ws::{ConnId, Session, WsConfig};
 
@@ -240,161 +240,173 @@ struct KrakenWebsocketsApiConnection<H> {
     session: std::sync::OnceLock<KrakenWebsocketsApiSession>,
 }
 
-impl<H: Handler> ws::Handler for KrakenWebsocketsApiConnection<H> {
-    fn on_open(&self, ctx: &Ctx) {
-        ctx.hub.subscribe(ctx.conn, self.params.address());
-        ctx.hub.subscribe(ctx.conn, "#/");
-        let session = self
-            .session
-            .get_or_init(|| Session {
-                ctx: ctx.clone(),
-                params: self.params.clone(),
-                query: (),
-            });
-        self.shared.handler.kraken_websockets_api_opened(session);
-    }
-    async fn on_frame(
-        &self,
-        ctx: &Ctx,
-        frame: crate::runtime::frame::Frame,
-    ) -> Result<(), FrameRefusal> {
-        let session = self
-            .session
-            .get_or_init(|| Session {
-                ctx: ctx.clone(),
-                params: self.params.clone(),
-                query: (),
-            });
-        let mut incoming = Incoming::new(frame_bytes(&frame));
-        if let Some(m) = incoming
-            .try_message::<super::messages::Ping>(&super::channels::checks::PING)
-        {
-            let pointer = <super::messages::Ping as Message>::CORRELATION_POINTER;
-            let reply = match self
-                .shared
-                .handler
-                .receive_ping(Received {
-                    message: m,
-                    params: &session.params,
-                    meta: session,
-                })
-                .await
-            {
-                Ok(reply) => reply,
-                Err(reject) => {
-                    return Err(incoming.refuse(reject, "receivePing", pointer));
+impl<'a, H: Handler> Dispatch<ws::Event<'a>, FrameRefusal>
+for KrakenWebsocketsApiConnection<H> {
+    async fn dispatch(&self, event: ws::Event<'a>) -> Result<(), FrameRefusal> {
+        match event {
+            ws::Event::Opened(ctx) => {
+                ctx.hub.subscribe(ctx.conn, self.params.address());
+                ctx.hub.subscribe(ctx.conn, "#/");
+                let session = self
+                    .session
+                    .get_or_init(|| Session {
+                        ctx: ctx.clone(),
+                        params: self.params.clone(),
+                        query: (),
+                    });
+                self.shared.handler.kraken_websockets_api_opened(session);
+                Ok(())
+            }
+            ws::Event::Frame(ctx, frame) => {
+                let session = self
+                    .session
+                    .get_or_init(|| Session {
+                        ctx: ctx.clone(),
+                        params: self.params.clone(),
+                        query: (),
+                    });
+                let mut incoming = Incoming::new(frame_bytes(&frame));
+                if let Some(m) = incoming
+                    .try_message::<super::messages::Ping>(&super::channels::checks::PING)
+                {
+                    let pointer = <super::messages::Ping as Message>::CORRELATION_POINTER;
+                    let reply = match self
+                        .shared
+                        .handler
+                        .receive_ping(Received {
+                            message: m,
+                            params: &session.params,
+                            meta: session,
+                        })
+                        .await
+                    {
+                        Ok(reply) => reply,
+                        Err(reject) => {
+                            return Err(incoming.refuse(reject, "receivePing", pointer));
+                        }
+                    };
+                    let id = incoming.id_for_reply(&reply, pointer);
+                    let frame = match reply_frame(
+                        &reply,
+                        super::channels::checks::PONG.check_outgoing(&reply),
+                        id.as_ref(),
+                    ) {
+                        Ok(frame) => frame,
+                        Err(reject) => {
+                            return Err(incoming.refuse(reject, "receivePing", pointer));
+                        }
+                    };
+                    return ctx
+                        .hub
+                        .send(ctx.conn, frame)
+                        .map_err(|e| FrameRefusal::new(e.to_string()));
                 }
-            };
-            let id = incoming.id_for_reply(&reply, pointer);
-            let frame = match reply_frame(
-                &reply,
-                super::channels::checks::PONG.check_outgoing(&reply),
-                id.as_ref(),
-            ) {
-                Ok(frame) => frame,
-                Err(reject) => {
-                    return Err(incoming.refuse(reject, "receivePing", pointer));
+                if let Some(m) = incoming
+                    .try_message::<
+                        super::messages::Subscribe,
+                    >(&super::channels::checks::SUBSCRIBE)
+                {
+                    let pointer = <super::messages::Subscribe as Message>::CORRELATION_POINTER;
+                    let reply = match self
+                        .shared
+                        .handler
+                        .subscribe(Received {
+                            message: m,
+                            params: &session.params,
+                            meta: session,
+                        })
+                        .await
+                    {
+                        Ok(reply) => reply,
+                        Err(reject) => {
+                            return Err(incoming.refuse(reject, "subscribe", pointer));
+                        }
+                    };
+                    let id = incoming.id_for_reply(&reply, pointer);
+                    let frame = match reply_frame(
+                        &reply,
+                        reply.check_outgoing(),
+                        id.as_ref(),
+                    ) {
+                        Ok(frame) => frame,
+                        Err(reject) => {
+                            return Err(incoming.refuse(reject, "subscribe", pointer));
+                        }
+                    };
+                    return ctx
+                        .hub
+                        .send(ctx.conn, frame)
+                        .map_err(|e| FrameRefusal::new(e.to_string()));
                 }
-            };
-            return ctx
-                .hub
-                .send(ctx.conn, frame)
-                .map_err(|e| FrameRefusal::new(e.to_string()));
-        }
-        if let Some(m) = incoming
-            .try_message::<
-                super::messages::Subscribe,
-            >(&super::channels::checks::SUBSCRIBE)
-        {
-            let pointer = <super::messages::Subscribe as Message>::CORRELATION_POINTER;
-            let reply = match self
-                .shared
-                .handler
-                .subscribe(Received {
-                    message: m,
-                    params: &session.params,
-                    meta: session,
-                })
-                .await
-            {
-                Ok(reply) => reply,
-                Err(reject) => return Err(incoming.refuse(reject, "subscribe", pointer)),
-            };
-            let id = incoming.id_for_reply(&reply, pointer);
-            let frame = match reply_frame(&reply, reply.check_outgoing(), id.as_ref()) {
-                Ok(frame) => frame,
-                Err(reject) => return Err(incoming.refuse(reject, "subscribe", pointer)),
-            };
-            return ctx
-                .hub
-                .send(ctx.conn, frame)
-                .map_err(|e| FrameRefusal::new(e.to_string()));
-        }
-        if let Some(m) = incoming
-            .try_message::<
-                super::messages::Unsubscribe,
-            >(&super::channels::checks::UNSUBSCRIBE)
-        {
-            let pointer = <super::messages::Unsubscribe as Message>::CORRELATION_POINTER;
-            let reply = match self
-                .shared
-                .handler
-                .unsubscribe(Received {
-                    message: m,
-                    params: &session.params,
-                    meta: session,
-                })
-                .await
-            {
-                Ok(reply) => reply,
-                Err(reject) => {
-                    return Err(incoming.refuse(reject, "unsubscribe", pointer));
+                if let Some(m) = incoming
+                    .try_message::<
+                        super::messages::Unsubscribe,
+                    >(&super::channels::checks::UNSUBSCRIBE)
+                {
+                    let pointer = <super::messages::Unsubscribe as Message>::CORRELATION_POINTER;
+                    let reply = match self
+                        .shared
+                        .handler
+                        .unsubscribe(Received {
+                            message: m,
+                            params: &session.params,
+                            meta: session,
+                        })
+                        .await
+                    {
+                        Ok(reply) => reply,
+                        Err(reject) => {
+                            return Err(incoming.refuse(reject, "unsubscribe", pointer));
+                        }
+                    };
+                    let id = incoming.id_for_reply(&reply, pointer);
+                    let frame = match reply_frame(
+                        &reply,
+                        super::channels::checks::SUBSCRIPTION_STATUS
+                            .check_outgoing(&reply),
+                        id.as_ref(),
+                    ) {
+                        Ok(frame) => frame,
+                        Err(reject) => {
+                            return Err(incoming.refuse(reject, "unsubscribe", pointer));
+                        }
+                    };
+                    return ctx
+                        .hub
+                        .send(ctx.conn, frame)
+                        .map_err(|e| FrameRefusal::new(e.to_string()));
                 }
-            };
-            let id = incoming.id_for_reply(&reply, pointer);
-            let frame = match reply_frame(
-                &reply,
-                super::channels::checks::SUBSCRIPTION_STATUS.check_outgoing(&reply),
-                id.as_ref(),
-            ) {
-                Ok(frame) => frame,
-                Err(reject) => {
-                    return Err(incoming.refuse(reject, "unsubscribe", pointer));
-                }
-            };
-            return ctx
-                .hub
-                .send(ctx.conn, frame)
-                .map_err(|e| FrameRefusal::new(e.to_string()));
-        }
-        Err(
-            incoming
-                .refusal(
-                    &[
-                        (
-                            "receivePing",
-                            &[<super::messages::Ping as Message>::CORRELATION_POINTER],
-                        ),
-                        (
-                            "subscribe",
+                Err(
+                    incoming
+                        .refusal(
                             &[
-                                <super::messages::Subscribe as Message>::CORRELATION_POINTER,
+                                (
+                                    "receivePing",
+                                    &[<super::messages::Ping as Message>::CORRELATION_POINTER],
+                                ),
+                                (
+                                    "subscribe",
+                                    &[
+                                        <super::messages::Subscribe as Message>::CORRELATION_POINTER,
+                                    ],
+                                ),
+                                (
+                                    "unsubscribe",
+                                    &[
+                                        <super::messages::Unsubscribe as Message>::CORRELATION_POINTER,
+                                    ],
+                                ),
                             ],
+                            false,
                         ),
-                        (
-                            "unsubscribe",
-                            &[
-                                <super::messages::Unsubscribe as Message>::CORRELATION_POINTER,
-                            ],
-                        ),
-                    ],
-                    false,
-                ),
-        )
-    }
-    fn on_close(&self, _ctx: &Ctx) {
-        if let Some(session) = self.session.get() {
-            self.shared.handler.kraken_websockets_api_closed(session);
+                )
+            }
+            ws::Event::Closed(_ctx) => {
+                if let Some(session) = self.session.get() {
+                    self.shared.handler.kraken_websockets_api_closed(session);
+                }
+                Ok(())
+            }
         }
     }
 }

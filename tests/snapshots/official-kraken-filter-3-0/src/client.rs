@@ -9,7 +9,7 @@ use crate::runtime::codegen::*;
 use crate::runtime::address::join_path;
 use crate::runtime::endpoint::Incoming;
 use crate::runtime::Error;
-use crate::runtime::ws::client::{Dispatch, WsClient, WsSender};
+use crate::runtime::ws::client::{Decode, WsClient, WsSender};
 
 pub use crate::runtime::ws::client::{ClientConfig, Overflow, Responder, State};
 
@@ -76,9 +76,9 @@ struct CurrencyExchangeDispatch {
     pending: Arc<CurrencyExchangePending>,
 }
 
-impl Dispatch for CurrencyExchangeDispatch {
+impl Decode for CurrencyExchangeDispatch {
     type Event = CurrencyExchangeEvent;
-    fn dispatch(&mut self, data: &[u8]) -> Option<CurrencyExchangeEvent> {
+    fn decode(&mut self, data: &[u8]) -> Option<CurrencyExchangeEvent> {
         let CurrencyExchangeDispatch { pending } = self;
         let mut incoming = Incoming::new(data);
         if let Some(refusal) = incoming.refusal_report() {

@@ -5,7 +5,7 @@
 //! At-least-once delivery, retries and dead letters are the runtime's
 //! (`asyncforge_runtime::kafka`, see docs/protocols.md).
 use std::future::Future;
-use crate::runtime::{Received, Reject};
+use crate::runtime::{Dispatch, Received, Reject};
 
 pub use crate::runtime::kafka::Inbound;
 
@@ -293,21 +293,21 @@ impl Consumer {
         handler: H,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<kafka::ConsumerStats, Error> {
-        let dispatch = Dispatch {
+        let dispatcher = Dispatcher {
             handler,
             topics: self.topics.clone(),
         };
-        Ok(self.inner.run(dispatch, shutdown).await?)
+        Ok(self.inner.run(dispatcher, shutdown).await?)
     }
 }
 
-struct Dispatch<H> {
+struct Dispatcher<H> {
     handler: H,
     topics: Vec<KafkaTopic>,
 }
 
-impl<H: Handler> kafka::Handler for Dispatch<H> {
-    async fn handle(&self, record: kafka::Record) -> Result<(), Reject> {
+impl<H: Handler> Dispatch<kafka::Record> for Dispatcher<H> {
+    async fn dispatch(&self, record: kafka::Record) -> Result<(), Reject> {
         let Some((route, found)) = self
             .topics
             .iter()

@@ -9,7 +9,7 @@ use crate::runtime::codegen::*;
 use crate::runtime::address::join_path;
 use crate::runtime::endpoint::{Incoming, Outgoing};
 use crate::runtime::Error;
-use crate::runtime::ws::client::{Dispatch, WsClient, WsSender};
+use crate::runtime::ws::client::{Decode, WsClient, WsSender};
 
 pub use crate::runtime::ws::client::{ClientConfig, Overflow, Responder, State};
 
@@ -68,9 +68,9 @@ pub enum RoomEvent {
 /// everything else becomes an event.
 struct RoomDispatch {}
 
-impl Dispatch for RoomDispatch {
+impl Decode for RoomDispatch {
     type Event = RoomEvent;
-    fn dispatch(&mut self, data: &[u8]) -> Option<RoomEvent> {
+    fn decode(&mut self, data: &[u8]) -> Option<RoomEvent> {
         let RoomDispatch {} = self;
         let mut incoming = Incoming::new(data);
         if let Some(refusal) = incoming.refusal_report() {
@@ -197,9 +197,9 @@ struct LobbyDispatch {
     tx: WsSender,
 }
 
-impl Dispatch for LobbyDispatch {
+impl Decode for LobbyDispatch {
     type Event = LobbyEvent;
-    fn dispatch(&mut self, data: &[u8]) -> Option<LobbyEvent> {
+    fn decode(&mut self, data: &[u8]) -> Option<LobbyEvent> {
         let LobbyDispatch { pending, tx } = self;
         let mut incoming = Incoming::new(data);
         if let Some(refusal) = incoming.refusal_report() {

@@ -19,8 +19,8 @@ use crate::runtime::endpoint::{
 };
 
 use crate::runtime::rpc::Pending;
-use crate::runtime::{Error, Received, Reject};
-use crate::runtime::ws::{self, Ctx, Hub};
+use crate::runtime::{Dispatch, Error, Received, Reject};
+use crate::runtime::ws::{self, Hub};
 
 pub use crate::runtime::ws::{ConnId, Session, WsConfig};
 
@@ -280,51 +280,53 @@ struct RoomConnection<H> {
     session: std::sync::OnceLock<RoomSession>,
 }
 
-impl<H: Handler> ws::Handler for RoomConnection<H> {
-    fn on_open(&self, ctx: &Ctx) {
-        ctx.hub.subscribe(ctx.conn, self.params.address());
-        ctx.hub.subscribe(ctx.conn, "#/ws/rooms/{roomId}");
-        let session = self
-            .session
-            .get_or_init(|| Session {
-                ctx: ctx.clone(),
-                params: self.params.clone(),
-                query: self.query.clone(),
-            });
-        self.shared.handler.room_opened(session);
-    }
-    async fn on_frame(
-        &self,
-        ctx: &Ctx,
-        frame: crate::runtime::frame::Frame,
-    ) -> Result<(), FrameRefusal> {
-        let session = self
-            .session
-            .get_or_init(|| Session {
-                ctx: ctx.clone(),
-                params: self.params.clone(),
-                query: self.query.clone(),
-            });
-        let mut incoming = Incoming::new(frame_bytes(&frame));
-        if let Some(m) = incoming
-            .try_message::<super::messages::Post>(&super::channels::checks::POST)
-        {
-            return self
-                .shared
-                .handler
-                .post_message(Received {
-                    message: m,
-                    params: &session.params,
-                    meta: session,
-                })
-                .await
-                .map_err(FrameRefusal::from);
-        }
-        Err(FrameRefusal::new(incoming.rejection()))
-    }
-    fn on_close(&self, _ctx: &Ctx) {
-        if let Some(session) = self.session.get() {
-            self.shared.handler.room_closed(session);
+impl<'a, H: Handler> Dispatch<ws::Event<'a>, FrameRefusal> for RoomConnection<H> {
+    async fn dispatch(&self, event: ws::Event<'a>) -> Result<(), FrameRefusal> {
+        match event {
+            ws::Event::Opened(ctx) => {
+                ctx.hub.subscribe(ctx.conn, self.params.address());
+                ctx.hub.subscribe(ctx.conn, "#/ws/rooms/{roomId}");
+                let session = self
+                    .session
+                    .get_or_init(|| Session {
+                        ctx: ctx.clone(),
+                        params: self.params.clone(),
+                        query: self.query.clone(),
+                    });
+                self.shared.handler.room_opened(session);
+                Ok(())
+            }
+            ws::Event::Frame(ctx, frame) => {
+                let session = self
+                    .session
+                    .get_or_init(|| Session {
+                        ctx: ctx.clone(),
+                        params: self.params.clone(),
+                        query: self.query.clone(),
+                    });
+                let mut incoming = Incoming::new(frame_bytes(&frame));
+                if let Some(m) = incoming
+                    .try_message::<super::messages::Post>(&super::channels::checks::POST)
+                {
+                    return self
+                        .shared
+                        .handler
+                        .post_message(Received {
+                            message: m,
+                            params: &session.params,
+                            meta: session,
+                        })
+                        .await
+                        .map_err(FrameRefusal::from);
+                }
+                Err(FrameRefusal::new(incoming.rejection()))
+            }
+            ws::Event::Closed(_ctx) => {
+                if let Some(session) = self.session.get() {
+                    self.shared.handler.room_closed(session);
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -380,92 +382,98 @@ struct LobbyConnection<H> {
     session: std::sync::OnceLock<LobbySession>,
 }
 
-impl<H: Handler> ws::Handler for LobbyConnection<H> {
-    fn on_open(&self, ctx: &Ctx) {
-        ctx.hub.subscribe(ctx.conn, self.params.address());
-        ctx.hub.subscribe(ctx.conn, "#/ws/lobby");
-        let session = self
-            .session
-            .get_or_init(|| Session {
-                ctx: ctx.clone(),
-                params: self.params.clone(),
-                query: (),
-            });
-        self.shared.handler.lobby_opened(session);
-    }
-    async fn on_frame(
-        &self,
-        ctx: &Ctx,
-        frame: crate::runtime::frame::Frame,
-    ) -> Result<(), FrameRefusal> {
-        let session = self
-            .session
-            .get_or_init(|| Session {
-                ctx: ctx.clone(),
-                params: self.params.clone(),
-                query: (),
-            });
-        let mut incoming = Incoming::new(frame_bytes(&frame));
-        if let Some(m) = incoming
-            .try_message::<super::messages::Ping>(&super::channels::checks::PING)
-        {
-            let pointer = <super::messages::Ping as Message>::CORRELATION_POINTER;
-            let reply = match self
-                .shared
-                .handler
-                .ping(Received {
-                    message: m,
-                    params: &session.params,
-                    meta: session,
-                })
-                .await
-            {
-                Ok(reply) => reply,
-                Err(reject) => return Err(incoming.refuse(reject, "ping", pointer)),
-            };
-            let id = incoming.id_for_reply(&reply, pointer);
-            let frame = match reply_frame(
-                &reply,
-                super::channels::checks::PONG.check_outgoing(&reply),
-                id.as_ref(),
-            ) {
-                Ok(frame) => frame,
-                Err(reject) => return Err(incoming.refuse(reject, "ping", pointer)),
-            };
-            return ctx
-                .hub
-                .send(ctx.conn, frame)
-                .map_err(|e| FrameRefusal::new(e.to_string()));
-        }
-        if let Some(m) = incoming
-            .try_message::<super::messages::IAm>(&super::channels::checks::I_AM)
-        {
-            let id = incoming.correlation_key(&m);
-            return self
-                .shared
-                .sender
-                .pending
-                .ask_identity
-                .complete(ctx.conn.0, id, m)
-                .map_err(|_| FrameRefusal::new("a reply to no pending request"));
-        }
-        Err(
-            incoming
-                .refusal(
-                    &[
-                        (
-                            "ping",
-                            &[<super::messages::Ping as Message>::CORRELATION_POINTER],
+impl<'a, H: Handler> Dispatch<ws::Event<'a>, FrameRefusal> for LobbyConnection<H> {
+    async fn dispatch(&self, event: ws::Event<'a>) -> Result<(), FrameRefusal> {
+        match event {
+            ws::Event::Opened(ctx) => {
+                ctx.hub.subscribe(ctx.conn, self.params.address());
+                ctx.hub.subscribe(ctx.conn, "#/ws/lobby");
+                let session = self
+                    .session
+                    .get_or_init(|| Session {
+                        ctx: ctx.clone(),
+                        params: self.params.clone(),
+                        query: (),
+                    });
+                self.shared.handler.lobby_opened(session);
+                Ok(())
+            }
+            ws::Event::Frame(ctx, frame) => {
+                let session = self
+                    .session
+                    .get_or_init(|| Session {
+                        ctx: ctx.clone(),
+                        params: self.params.clone(),
+                        query: (),
+                    });
+                let mut incoming = Incoming::new(frame_bytes(&frame));
+                if let Some(m) = incoming
+                    .try_message::<super::messages::Ping>(&super::channels::checks::PING)
+                {
+                    let pointer = <super::messages::Ping as Message>::CORRELATION_POINTER;
+                    let reply = match self
+                        .shared
+                        .handler
+                        .ping(Received {
+                            message: m,
+                            params: &session.params,
+                            meta: session,
+                        })
+                        .await
+                    {
+                        Ok(reply) => reply,
+                        Err(reject) => {
+                            return Err(incoming.refuse(reject, "ping", pointer));
+                        }
+                    };
+                    let id = incoming.id_for_reply(&reply, pointer);
+                    let frame = match reply_frame(
+                        &reply,
+                        super::channels::checks::PONG.check_outgoing(&reply),
+                        id.as_ref(),
+                    ) {
+                        Ok(frame) => frame,
+                        Err(reject) => {
+                            return Err(incoming.refuse(reject, "ping", pointer));
+                        }
+                    };
+                    return ctx
+                        .hub
+                        .send(ctx.conn, frame)
+                        .map_err(|e| FrameRefusal::new(e.to_string()));
+                }
+                if let Some(m) = incoming
+                    .try_message::<super::messages::IAm>(&super::channels::checks::I_AM)
+                {
+                    let id = incoming.correlation_key(&m);
+                    return self
+                        .shared
+                        .sender
+                        .pending
+                        .ask_identity
+                        .complete(ctx.conn.0, id, m)
+                        .map_err(|_| FrameRefusal::new("a reply to no pending request"));
+                }
+                Err(
+                    incoming
+                        .refusal(
+                            &[
+                                (
+                                    "ping",
+                                    &[<super::messages::Ping as Message>::CORRELATION_POINTER],
+                                ),
+                            ],
+                            false,
                         ),
-                    ],
-                    false,
-                ),
-        )
-    }
-    fn on_close(&self, ctx: &Ctx) {
-        self.shared.sender.pending.ask_identity.close_scope(ctx.conn.0);
-        if let Some(session) = self.session.get() {
-            self.shared.handler.lobby_closed(session);
+                )
+            }
+            ws::Event::Closed(ctx) => {
+                self.shared.sender.pending.ask_identity.close_scope(ctx.conn.0);
+                if let Some(session) = self.session.get() {
+                    self.shared.handler.lobby_closed(session);
+                }
+                Ok(())
+            }
         }
     }
 }

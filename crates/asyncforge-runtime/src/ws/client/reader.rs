@@ -43,16 +43,16 @@ pub(super) trait Handle: Send + 'static {
 }
 
 /// The handling of [`WsClient::connect_with`](super::WsClient::connect_with): the client's
-/// [`Dispatch`](super::Dispatch).
-pub(super) struct Dispatcher<D>(pub(super) D);
+/// [`Decode`](super::Decode).
+pub(super) struct Decoder<D>(pub(super) D);
 
-impl<D: super::Dispatch> Handle for Dispatcher<D> {
+impl<D: super::Decode> Handle for Decoder<D> {
     type Event = D::Event;
 
     fn handle(&mut self, message: &Message) -> Option<D::Event> {
         match message {
-            Message::Text(t) => self.0.dispatch(t.as_bytes()),
-            Message::Binary(b) => self.0.dispatch(b),
+            Message::Text(t) => self.0.decode(t.as_bytes()),
+            Message::Binary(b) => self.0.decode(b),
             _ => None,
         }
     }
@@ -502,7 +502,7 @@ mod tests {
     use futures_util::{SinkExt, StreamExt};
     use tokio::net::TcpListener;
 
-    use super::super::{ClientConfig, Dispatch, State, WsClient, WsSender};
+    use super::super::{ClientConfig, Decode, State, WsClient, WsSender};
     use super::*;
     use crate::rpc::{CorrelationKey, Pending};
 
@@ -516,10 +516,10 @@ mod tests {
         seen: Seen,
     }
 
-    impl Dispatch for Test {
+    impl Decode for Test {
         type Event = String;
 
-        fn dispatch(&mut self, data: &[u8]) -> Option<String> {
+        fn decode(&mut self, data: &[u8]) -> Option<String> {
             let text = String::from_utf8_lossy(data).into_owned();
             self.seen
                 .lock()
