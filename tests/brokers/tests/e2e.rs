@@ -17,7 +17,7 @@ use asyncforge_brokers_tests::{
 };
 use asyncforge_runtime::kafka::{self, KafkaConfig};
 use asyncforge_runtime::mqtt::{self, MqttConfig, Version};
-use asyncforge_runtime::{Error, ErrorKind, Reject};
+use asyncforge_runtime::{Dispatch, Error, ErrorKind, Reject};
 use rdkafka::Message as _;
 use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use rdkafka::message::Headers as _;
@@ -1069,11 +1069,10 @@ async fn mqtt5_replies_are_checked_against_their_schema() {
     /// Answers every command with an overbright ack, through the runtime's client (and
     /// takes the lamps' statuses, retained on the broker by other tests, without a word).
     struct RawLamp;
-    impl mqtt::Handler for RawLamp {
-        async fn handle(
+    impl Dispatch<(mqtt::MqttClient, mqtt::Delivery)> for RawLamp {
+        async fn dispatch(
             &self,
-            client: mqtt::MqttClient,
-            delivery: mqtt::Delivery,
+            (client, delivery): (mqtt::MqttClient, mqtt::Delivery),
         ) -> Result<(), Reject> {
             // Route 0 is `handleCommand` (`fleet::mqtt::subscriptions`, in route order).
             if delivery.route != 0 {
