@@ -744,21 +744,46 @@ pub struct CloseReport {
     pub unacknowledged: usize,
 }
 
+/// The count of QoS 1/2 publishes not acknowledged yet, and a wake-up for whoever waits for
+/// it to reach zero ([`MqttClient::close`]). An atomic, not a lock: the publishing task and
+/// the event loop change it once per publish each, from different threads.
+#[derive(Default)]
+struct Unacked {
+    count: AtomicUsize,
+    zero: tokio::sync::Notify,
+}
+
+impl Unacked {
+    fn get(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+
+    /// Waits until the count is zero.
+    async fn drained(&self) {
+        loop {
+            let notified = self.zero.notified();
+            tokio::pin!(notified);
+            // Registered before the check: a drop to zero in between still wakes us.
+            notified.as_mut().enable();
+            if self.get() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
 /// The completion of one QoS 1/2 publish: resolved by the event loop when the broker
 /// acknowledges it, counted in [`Shared::unacked`] until then.
 struct Ticket {
     done: Option<oneshot::Sender<Result<(), String>>>,
-    unacked: Arc<watch::Sender<usize>>,
+    unacked: Arc<Unacked>,
 }
 
 impl Ticket {
-    fn new(unacked: &Arc<watch::Sender<usize>>) -> (Ticket, Published) {
+    fn new(unacked: &Arc<Unacked>) -> (Ticket, Published) {
         let (tx, rx) = oneshot::channel();
-        // Only the way back to zero is worth a wake-up: `close` waits for it.
-        unacked.send_if_modified(|n| {
-            *n += 1;
-            false
-        });
+        unacked.count.fetch_add(1, Ordering::AcqRel);
         (
             Ticket {
                 done: Some(tx),
@@ -777,10 +802,10 @@ impl Ticket {
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        self.unacked.send_if_modified(|n| {
-            *n = n.saturating_sub(1);
-            *n == 0
-        });
+        // Only the way back to zero is worth a wake-up: `close` waits for it.
+        if self.unacked.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.unacked.zero.notify_waiters();
+        }
     }
 }
 
@@ -799,10 +824,7 @@ struct Acks {
 impl Acks {
     /// A QoS 1/2 publish went out with packet id `pkid`.
     fn sent(&mut self, shared: &Shared, pkid: u16) {
-        let ticket = self
-            .carried
-            .pop_front()
-            .or_else(|| shared.sent().pop_front());
+        let ticket = self.carried.pop_front().or_else(|| shared.next_sent());
         if let Some(t) = ticket
             && let Some(old) = self.inflight.insert(pkid, t)
         {
@@ -826,7 +848,7 @@ impl Acks {
         let ticket = match self.carried.pop_front() {
             Some(t) => Some(t),
             None if pkid != 0 => self.inflight.remove(&pkid),
-            None => shared.sent().pop_front(),
+            None => shared.next_sent(),
         };
         resent.extend(ticket);
     }
@@ -1031,11 +1053,13 @@ struct Shared {
     /// Jobs sent to the dispatcher and not finished yet. Only the event loop adds to it, so
     /// when it reads 0 the dispatcher is idle until the event loop hands it something.
     queued: AtomicUsize,
-    /// Tickets of QoS 1/2 publishes in the request channel, in channel order (pushed under
-    /// [`Inner::publishing`] together with the request).
-    sent: Mutex<VecDeque<Ticket>>,
+    /// Tickets of QoS 1/2 publishes in the request channel, in channel order (sent under
+    /// [`Inner::publishing`] together with the request). A lock-free queue: the publishing
+    /// task only sends; the receiver's lock is taken by the event loop (and `close`) alone.
+    sent: mpsc::UnboundedSender<Ticket>,
+    sent_rx: Mutex<mpsc::UnboundedReceiver<Ticket>>,
     /// QoS 1/2 publishes not acknowledged yet.
-    unacked: Arc<watch::Sender<usize>>,
+    unacked: Arc<Unacked>,
     /// [`MqttClient::close`] sent DISCONNECT: the event loop stops at the next error.
     disconnecting: AtomicBool,
 }
@@ -1049,8 +1073,10 @@ impl Shared {
         self.replies.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn sent(&self) -> MutexGuard<'_, VecDeque<Ticket>> {
-        self.sent.lock().unwrap_or_else(|e| e.into_inner())
+    /// The ticket of the oldest QoS 1/2 publish request not seen going out yet.
+    fn next_sent(&self) -> Option<Ticket> {
+        let mut rx = self.sent_rx.lock().unwrap_or_else(|e| e.into_inner());
+        rx.try_recv().ok()
     }
 
     /// Acknowledges on the connection the message came from, or not at all.
@@ -1272,6 +1298,7 @@ impl MqttClient {
             }
         };
         let (state_tx, _) = watch::channel(State::Connecting { attempt: 0 });
+        let (sent_tx, sent_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             gate: Mutex::new(0),
             counters: Counters::default(),
@@ -1282,8 +1309,9 @@ impl MqttClient {
             forced: AtomicBool::new(false),
             consecutive_failures: AtomicU64::new(0),
             queued: AtomicUsize::new(0),
-            sent: Mutex::new(VecDeque::new()),
-            unacked: Arc::new(watch::channel(0).0),
+            sent: sent_tx,
+            sent_rx: Mutex::new(sent_rx),
+            unacked: Arc::default(),
             disconnecting: AtomicBool::new(false),
         });
         let (jobs_tx, jobs_rx) = mpsc::channel::<Job>(config.queue.max(1));
@@ -1458,15 +1486,17 @@ impl MqttClient {
             return Err(MqttError::Closed);
         }
         let (ticket, published) = Ticket::new(&shared.unacked);
-        shared.sent().push_back(ticket);
+        // The receiver lives as long as `shared`: this send does not fail.
+        let _ = shared.sent.send(ticket);
         if let Err(e) = self
             .inner
             .handle
             .publish(topic, payload, opts, &properties)
             .await
         {
-            // Still under the lock: the last ticket is this request's.
-            shared.sent().pop_back();
+            // The topic passed rumqttc's own checks above, so the request channel is closed:
+            // the event loop is gone and no ticket left in the queue will go out.
+            while shared.next_sent().is_some() {}
             return Err(e);
         }
         Ok(published)
@@ -1602,11 +1632,14 @@ impl MqttClient {
                 abort.abort();
             }
         }
-        let mut unacked = shared.unacked.subscribe();
-        let drained = tokio::time::timeout_at(deadline, unacked.wait_for(|n| *n == 0)).await;
+        if event_loop.as_ref().is_none_or(|e| e.is_finished()) {
+            // No event loop: the tickets still queued will never go out.
+            while shared.next_sent().is_some() {}
+        }
+        let drained = tokio::time::timeout_at(deadline, shared.unacked.drained()).await;
         let unacknowledged = match drained {
-            Ok(Ok(_)) => 0,
-            _ => *shared.unacked.borrow(),
+            Ok(()) => 0,
+            Err(_) => shared.unacked.get(),
         };
         if unacknowledged > 0 {
             tracing::warn!(
@@ -1628,7 +1661,7 @@ impl MqttClient {
         shared.alive.store(false, Ordering::Release);
         shared.state.send_replace(State::Closed);
         // Publishes never handed to the connection end with `Closed`.
-        shared.sent().clear();
+        while shared.next_sent().is_some() {}
         if let Ok(mut id) = self.inner.id.lock() {
             id.take();
         }
