@@ -7,10 +7,10 @@
 //! `ws-client` (WebSocket), `sse` and `sse-client` (Server-Sent Events), `http` (webhooks,
 //! callbacks, resources; `redis` for a shared idempotency store), `mqtt`, `kafka`. What every
 //! transport shares (`codec`, `message`, `types`, `error`, `outcome`) is here without a feature;
-//! the pieces several transports share (`address`, `backoff`, `headers`, `endpoint`, `rpc`)
-//! come with the first feature that needs them. Each protocol has its folder: `ws`, `sse`,
-//! `http`, `mqtt`, `kafka`; feature `topics` alone gives the MQTT and Kafka topic rules (what
-//! the code generator checks addresses with).
+//! the pieces several transports share (`address`, `backoff`, `endpoint`, `rpc`, the private
+//! typed-headers encoding) come with the first feature that needs them. Each protocol has its
+//! folder: `ws`, `sse`, `http`, `mqtt`, `kafka`; feature `topics` alone gives the MQTT and
+//! Kafka topic rules (what the code generator checks addresses with).
 //!
 //! Modules refer to each other through `super::` or `crate::`, so that `asyncforge generate
 //! --runtime vendored` can copy the modules a crate needs into its `src/runtime/` (with
@@ -43,7 +43,7 @@ pub mod etag;
 #[doc(hidden)]
 pub mod frame;
 #[cfg(any(feature = "http", feature = "mqtt", feature = "kafka"))]
-pub mod headers;
+mod headers;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(any(feature = "kafka", feature = "topics"))]

@@ -322,7 +322,7 @@ impl Sender {
     }
 
     /// Builds the delivery of `message` with its typed `headers` (every property one HTTP
-    /// header, as [`crate::headers::to_pairs`] writes them; nothing is stored or sent).
+    /// header, as the other transports write them; nothing is stored or sent).
     pub(crate) fn prepare_with_headers<M: Message, H: Serialize + ?Sized>(
         &self,
         subscriber: &Subscriber,

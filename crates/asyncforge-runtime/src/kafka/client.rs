@@ -416,7 +416,7 @@ impl Producer {
             .await
     }
 
-    /// Like [`Producer::send`], with the message's typed headers (see [`crate::headers`]) as
+    /// Like [`Producer::send`], with the message's typed headers (encoded as docs/protocols.md says) as
     /// record headers: what generated producers call.
     pub async fn send_with_headers<M: Message, K: Serialize + ?Sized, H: Serialize>(
         &self,
@@ -682,7 +682,7 @@ impl Record {
         }
     }
 
-    /// The record's headers as the message's typed headers (see [`crate::headers`]);
+    /// The record's headers as the message's typed headers (encoded as docs/protocols.md says);
     /// `content-type` and the dead-letter headers are not part of them. Headers that do not
     /// fit the type are [`Reject::invalid`].
     pub fn typed_headers<H: DeserializeOwned>(&self) -> Result<H, Reject> {

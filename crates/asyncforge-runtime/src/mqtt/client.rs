@@ -614,7 +614,7 @@ impl Delivery {
         Ok(())
     }
 
-    /// The MQTT 5 user properties as the message's typed headers (see [`crate::headers`]).
+    /// The MQTT 5 user properties as the message's typed headers (encoded as docs/protocols.md says).
     /// Properties that do not fit the type are [`Reject::invalid`]; with MQTT 3.1.1
     /// there are none, which fits a headers type whose fields are all optional.
     pub fn typed_headers<H: serde::de::DeserializeOwned>(&self) -> Result<H, Reject> {
@@ -1426,7 +1426,7 @@ impl MqttClient {
         self.send(topic, payload, opts, properties).await
     }
 
-    /// Like [`MqttClient::publish`], with the message's typed headers (see [`crate::headers`])
+    /// Like [`MqttClient::publish`], with the message's typed headers (encoded as docs/protocols.md says)
     /// as MQTT 5 user properties, after those of `opts`: what generated publishers call.
     /// MQTT 3.1.1 has no place for them, so there they are left out.
     pub async fn publish_with_headers<M: Message, H: serde::Serialize>(
