@@ -300,7 +300,13 @@ fn exact<'a>(
                 | "definitions"
         )
     };
-    if !m.keys().all(|k| known(k)) {
+    // `minimum: 0` alone on an integer is what its unsigned type (`types::integer`) enforces.
+    let unsigned_floor = m.get("type").and_then(Value::as_str) == Some("integer")
+        && m.get("minimum").and_then(Value::as_f64) == Some(0.0);
+    if !m
+        .keys()
+        .all(|k| known(k) || (k == "minimum" && unsigned_floor))
+    {
         return false;
     }
     // The type generator's order: enumerations first, then the types.
@@ -414,6 +420,7 @@ mod tests {
                 "at": {"type": "string", "format": "date-time"},
                 "day": {"type": "string", "format": "date"},
                 "n": {"type": "integer", "format": "int32"},
+                "count": {"type": "integer", "minimum": 0},
                 "x": {"type": "number"},
                 "ok": {"type": "boolean"},
                 "state": {"$ref": "#/definitions/s1"},
@@ -432,6 +439,14 @@ mod tests {
         let object = |p: Value| json!({"type": "object", "properties": {"p": p}});
         for (why, schema) in [
             ("bounds", object(json!({"type": "integer", "minimum": 1}))),
+            (
+                "bounds on both sides",
+                object(json!({"type": "integer", "minimum": 0, "maximum": 10})),
+            ),
+            (
+                "a floor on a number",
+                object(json!({"type": "number", "minimum": 0})),
+            ),
             ("length", object(json!({"type": "string", "maxLength": 3}))),
             (
                 "pattern",

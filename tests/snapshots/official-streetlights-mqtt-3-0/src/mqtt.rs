@@ -287,8 +287,8 @@ impl<H: Handler> Dispatch<(mqtt::MqttClient, mqtt::Delivery)> for Dispatcher<H> 
 /// outgoing checks are on (`runtime::validate::check_outgoing`).
 pub mod checks {
     use crate::runtime::validate::SchemaCheck;
-    /// The payload schema of message `lightMeasured`.
-    pub static LIGHT_MEASURED: SchemaCheck = SchemaCheck::new(
+    /// The payload schema of message `lightMeasured` (its type enforces it: messages are decoded straight from their bytes).
+    pub static LIGHT_MEASURED: SchemaCheck = SchemaCheck::by_type(
         "{\"type\":\"object\",\"properties\":{\"lumens\":{\"type\":\"integer\",\"minimum\":0},\"sentAt\":{\"$ref\":\"#/definitions/s2\"}},\"definitions\":{\"s2\":{\"type\":\"string\",\"format\":\"date-time\"}}}",
     );
     /// The payload schema of message `turnOnOff` (its type enforces it: messages are decoded straight from their bytes).
