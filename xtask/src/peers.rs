@@ -41,6 +41,11 @@ const PACKAGES: &[Package] = &[
         used_by: "the Redis idempotency store",
     },
     Package {
+        name: "postgresql",
+        file: "/etc/init.d/postgresql",
+        used_by: "the Postgres idempotency store",
+    },
+    Package {
         name: "chromium",
         file: "/usr/bin/chromium",
         used_by: "a browser peer of the generated WebSocket/SSE server",
@@ -192,6 +197,14 @@ pub fn run(args: &[String]) -> ExitCode {
                 "could not start {} on 127.0.0.1:{}",
                 service.name, service.port
             ));
+        } else if let [program, args @ ..] = service.then
+            && !status(Command::new(program).args(args).stdin(Stdio::null()))
+        {
+            missing.push(format!(
+                "{} started, but `{}` failed",
+                service.name,
+                service.then.join(" ")
+            ));
         }
     }
 
@@ -206,12 +219,14 @@ pub fn run(args: &[String]) -> ExitCode {
     }
 }
 
-/// A service the tests expect on a loopback port, and how to start it in the background.
+/// A service the tests expect on a loopback port, how to start it in the background, and
+/// what to run once it listens (empty: nothing).
 struct Service {
     name: &'static str,
     port: u16,
     program: &'static str,
     args: &'static [&'static str],
+    then: &'static [&'static str],
 }
 
 const SERVICES: &[Service] = &[
@@ -220,6 +235,7 @@ const SERVICES: &[Service] = &[
         port: 1883,
         program: "/usr/sbin/mosquitto",
         args: &["-d", "-p", "1883"],
+        then: &[],
     },
     Service {
         name: "Redis",
@@ -236,6 +252,25 @@ const SERVICES: &[Service] = &[
             "",
             "--appendonly",
             "no",
+        ],
+        then: &[],
+    },
+    // Debian's cluster listens on 127.0.0.1:5432 with password authentication: the tests log
+    // in as `postgres` with the password `postgres`, set here through the local socket.
+    Service {
+        name: "Postgres",
+        port: 5432,
+        program: "service",
+        args: &["postgresql", "start"],
+        then: &[
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            "psql",
+            "-q",
+            "-c",
+            "ALTER ROLE postgres PASSWORD 'postgres'",
         ],
     },
 ];

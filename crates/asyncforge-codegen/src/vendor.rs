@@ -45,6 +45,7 @@ pub(crate) const FILES: &[(&str, &str)] = runtime_files![
     "http/lock.rs",
     "http/mod.rs",
     "http/outbox.rs",
+    "http/postgres_store.rs",
     "http/receiver.rs",
     "http/redis_store.rs",
     "http/resource.rs",
@@ -602,6 +603,7 @@ mod tests {
             &["sse", "sse-client"],
             &["http"],
             &["redis"],
+            &["postgres"],
             &["mqtt"],
             &["kafka"],
             &[
@@ -630,6 +632,7 @@ mod tests {
                     .iter()
                     .any(|l| l.starts_with(&format!("{d} =")))
             };
+            let any = |fs: &[&str]| features.iter().any(|f| fs.contains(f));
             assert!(has("src/runtime/mod.rs") && has("src/runtime/codec.rs"));
             assert_eq!(
                 has("src/runtime/ws/server.rs"),
@@ -642,11 +645,15 @@ mod tests {
             );
             assert_eq!(
                 has("src/runtime/http/mod.rs"),
-                features.contains(&"http") || features.contains(&"redis")
+                any(&["http", "redis", "postgres"])
             );
             assert_eq!(
                 has("src/runtime/http/redis_store.rs"),
                 features.contains(&"redis")
+            );
+            assert_eq!(
+                has("src/runtime/http/postgres_store.rs"),
+                features.contains(&"postgres")
             );
             assert_eq!(
                 has("src/runtime/mqtt/client.rs"),
@@ -661,9 +668,11 @@ mod tests {
                 has("src/runtime/kafka/topic.rs"),
                 features.contains(&"kafka")
             );
-            let any = |fs: &[&str]| features.iter().any(|f| fs.contains(f));
             // The pieces several transports share come only with a transport that uses them.
-            assert_eq!(has("src/runtime/etag.rs"), any(&["http", "redis"]));
+            assert_eq!(
+                has("src/runtime/etag.rs"),
+                any(&["http", "redis", "postgres"])
+            );
             assert_eq!(
                 has("src/runtime/sse/mod.rs"),
                 any(&["sse", "sse-client"]),
@@ -671,15 +680,22 @@ mod tests {
             );
             assert_eq!(
                 has("src/runtime/backoff.rs"),
-                any(&["ws-client", "sse-client", "http", "redis", "mqtt", "kafka"]),
+                any(&[
+                    "ws-client",
+                    "sse-client",
+                    "http",
+                    "redis",
+                    "postgres",
+                    "mqtt",
+                    "kafka"
+                ]),
                 "{features:?}"
             );
             assert_eq!(
                 dep("axum"),
-                features
-                    .iter()
-                    .any(|f| ["ws", "sse", "http", "redis"].contains(f))
+                any(&["ws", "sse", "http", "redis", "postgres"])
             );
+            assert_eq!(dep("tokio-postgres"), features.contains(&"postgres"));
             assert_eq!(dep("rdkafka"), features.contains(&"kafka"));
             assert!(dep("serde") && dep("serde_json") && dep("chrono") && dep("uuid"));
         }

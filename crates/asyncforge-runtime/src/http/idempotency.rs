@@ -10,8 +10,8 @@
 //!
 //! [`MemoryStore`] is the in-process default (bounded: past its capacity the oldest ids are
 //! forgotten first, which shortens the deduplication window instead of growing memory); with
-//! feature `redis`, `redis_store::RedisStore` shares the ids between
-//! receiver instances.
+//! feature `redis`, `redis_store::RedisStore`, and with feature `postgres`,
+//! `postgres_store::PostgresStore` share the ids between receiver instances.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;

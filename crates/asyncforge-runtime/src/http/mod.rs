@@ -28,6 +28,8 @@ pub mod client;
 pub mod idempotency;
 pub mod lock;
 pub mod outbox;
+#[cfg(feature = "postgres")]
+pub mod postgres_store;
 pub mod receiver;
 #[cfg(feature = "redis")]
 pub mod redis_store;

@@ -2,7 +2,16 @@
 //! a loopback port.
 #![allow(dead_code)]
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
 use asyncforge_runtime::Message;
+use asyncforge_runtime::Reject;
+use asyncforge_runtime::http::idempotency::{Claim, IdempotencyStore};
+use asyncforge_runtime::http::receiver::{Receiver, ReceiverConfig, Webhook};
+use asyncforge_runtime::http::signature::{Scheme, Signer, generate_secret, unix_now};
+use axum::Router;
 use serde::{Deserialize, Serialize};
 
 /// The payload of `OrderPlaced`.
@@ -103,4 +112,100 @@ pub fn http() -> reqwest::Client {
         .expect("tls")
         .build()
         .expect("client")
+}
+
+/// What every idempotency store does: a claim holds an id until it is completed (then the id
+/// is done), released by its own token (then it can be claimed again) or its lease runs out.
+pub async fn claim_complete_release_and_expiry(store: &dyn IdempotencyStore) {
+    let lease = Duration::from_secs(5);
+    let Claim::Claimed(t1) = store.claim("a", lease).await.expect("claim") else {
+        panic!("first claim must succeed")
+    };
+    assert_eq!(
+        store.claim("a", lease).await.expect("claim"),
+        Claim::InProgress
+    );
+    store.release("a", "someone-else").await.expect("release");
+    assert_eq!(
+        store.claim("a", lease).await.expect("claim"),
+        Claim::InProgress,
+        "other token"
+    );
+    store.release("a", &t1).await.expect("release");
+    let Claim::Claimed(t2) = store.claim("a", lease).await.expect("claim") else {
+        panic!("claim after release must succeed")
+    };
+    store
+        .complete("a", &t2, Duration::from_secs(60))
+        .await
+        .expect("complete");
+    assert_eq!(store.claim("a", lease).await.expect("claim"), Claim::Done);
+    // A lease runs out by itself (a receiver that died while handling).
+    assert!(matches!(
+        store
+            .claim("b", Duration::from_millis(50))
+            .await
+            .expect("claim"),
+        Claim::Claimed(_)
+    ));
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert!(matches!(
+        store.claim("b", lease).await.expect("claim"),
+        Claim::Claimed(_)
+    ));
+}
+
+/// Two receiver instances sharing `store`: a webhook sent twice to each is handled once, and
+/// the replays say so.
+pub async fn receivers_sharing_a_store_handle_each_webhook_once(store: Arc<dyn IdempotencyStore>) {
+    let secret = generate_secret();
+    let handled = Arc::new(AtomicUsize::new(0));
+    let mut urls = Vec::new();
+    for _ in 0..2 {
+        let h = handled.clone();
+        let rx = Receiver::new(
+            ReceiverConfig::new(&secret),
+            move |_: Webhook<OrderPlaced>| {
+                let h = h.clone();
+                async move {
+                    h.fetch_add(1, Ordering::SeqCst);
+                    Ok::<(), Reject>(())
+                }
+            },
+        )
+        .expect("receiver")
+        .with_store(store.clone());
+        urls.push(format!(
+            "{}/hook",
+            serve(Router::new().route("/hook", rx.endpoint())).await
+        ));
+    }
+    let http = http();
+    let signer = Signer::new(Scheme::StandardWebhooks, &[&secret]).expect("signer");
+    let body = br#"{"id":1,"item":"x"}"#;
+    let mut statuses = Vec::new();
+    for round in 0..2 {
+        for url in &urls {
+            let mut req = http.post(url).body(body.to_vec());
+            for (k, v) in signer.sign("msg_shared", unix_now(), body) {
+                req = req.header(k, v);
+            }
+            let r = req.send().await.expect("send");
+            statuses.push((
+                round,
+                r.status().as_u16(),
+                r.headers().contains_key("idempotent-replayed"),
+            ));
+        }
+    }
+    assert_eq!(handled.load(Ordering::SeqCst), 1, "{statuses:?}");
+    assert_eq!(
+        statuses,
+        vec![
+            (0, 204, false),
+            (0, 204, true),
+            (1, 204, true),
+            (1, 204, true)
+        ]
+    );
 }

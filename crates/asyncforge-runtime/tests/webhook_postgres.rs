@@ -1,0 +1,114 @@
+//! The Postgres idempotency store against the Postgres on 127.0.0.1:5432 (skipped, with a
+//! notice, when none answers; `cargo xtask peers` starts one): the same claim, complete,
+//! release and expiry semantics as the other stores, and two receiver instances sharing one
+//! table handle a webhook sent to both exactly once. Each test uses a table of its own and
+//! drops it.
+
+mod http_common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use asyncforge_runtime::http::idempotency::IdempotencyStore;
+use asyncforge_runtime::http::postgres_store::PostgresStore;
+
+/// The `postgres` role with a password: trust authentication ignores it, password
+/// authentication (a fresh Debian cluster, as `cargo xtask peers` sets it up) checks it.
+const CONFIG: &str = "host=127.0.0.1 port=5432 user=postgres password=postgres dbname=postgres";
+
+/// A store on a fresh table, and the table's name.
+async fn store() -> Option<(PostgresStore, String)> {
+    let reachable = tokio::time::timeout(
+        Duration::from_secs(1),
+        tokio::net::TcpStream::connect("127.0.0.1:5432"),
+    )
+    .await
+    .is_ok_and(|r| r.is_ok());
+    if !reachable {
+        return asyncforge_testkit::skip_none(
+            "a Postgres server on 127.0.0.1:5432",
+            "apt-get install postgresql, or cargo xtask peers",
+        );
+    }
+    let table = format!("asyncforge_test_{}", uuid::Uuid::new_v4().simple());
+    match tokio::time::timeout(
+        Duration::from_secs(5),
+        PostgresStore::connect(CONFIG, &table),
+    )
+    .await
+    {
+        Ok(Ok(s)) => Some((s, table)),
+        other => asyncforge_testkit::skip_none(
+            &format!("a Postgres server accepting {CONFIG} ({other:?})"),
+            "cargo xtask peers",
+        ),
+    }
+}
+
+async fn drop_table(table: &str) {
+    let (client, connection) = tokio_postgres::connect(CONFIG, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("DROP TABLE IF EXISTS {table}"))
+        .await
+        .expect("drop the test table");
+}
+
+#[tokio::test]
+async fn claim_complete_release_and_expiry() {
+    let Some((store, table)) = store().await else {
+        return;
+    };
+    http_common::claim_complete_release_and_expiry(&store).await;
+    drop_table(&table).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receivers_sharing_postgres_handle_each_webhook_once() {
+    let Some((store, table)) = store().await else {
+        return;
+    };
+    http_common::receivers_sharing_a_store_handle_each_webhook_once(Arc::new(store)).await;
+    drop_table(&table).await;
+}
+
+/// Claims racing for one id from many tasks (each its own connection, as receivers on
+/// different replicas would be): exactly one wins; the others see it in progress, then done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_of_many_racing_claims_wins() {
+    let Some((first, table)) = store().await else {
+        return;
+    };
+    let mut stores = vec![first];
+    for _ in 0..7 {
+        stores.push(
+            PostgresStore::connect(CONFIG, &table)
+                .await
+                .expect("connect"),
+        );
+    }
+    let lease = Duration::from_secs(30);
+    let claims =
+        futures_util::future::join_all(stores.iter().map(|s| s.claim("race", lease))).await;
+    let won: Vec<_> = claims
+        .iter()
+        .filter_map(|c| match c.as_ref().expect("claim") {
+            asyncforge_runtime::http::idempotency::Claim::Claimed(t) => Some(t.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(won.len(), 1, "{claims:?}");
+    stores[1]
+        .complete("race", &won[0], Duration::from_secs(60))
+        .await
+        .expect("complete");
+    for s in &stores {
+        assert_eq!(
+            s.claim("race", lease).await.expect("claim"),
+            asyncforge_runtime::http::idempotency::Claim::Done
+        );
+    }
+    drop_table(&table).await;
+}
