@@ -9,7 +9,7 @@ mod http_common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use asyncforge_runtime::http::idempotency::IdempotencyStore;
+use asyncforge_runtime::http::idempotency::{Claim, IdempotencyStore};
 use asyncforge_runtime::http::postgres_store::PostgresStore;
 
 /// The `postgres` role with a password: trust authentication ignores it, password
@@ -95,7 +95,7 @@ async fn one_of_many_racing_claims_wins() {
     let won: Vec<_> = claims
         .iter()
         .filter_map(|c| match c.as_ref().expect("claim") {
-            asyncforge_runtime::http::idempotency::Claim::Claimed(t) => Some(t.clone()),
+            Claim::Claimed(t) => Some(t.clone()),
             _ => None,
         })
         .collect();
@@ -105,10 +105,60 @@ async fn one_of_many_racing_claims_wins() {
         .await
         .expect("complete");
     for s in &stores {
-        assert_eq!(
-            s.claim("race", lease).await.expect("claim"),
-            asyncforge_runtime::http::idempotency::Claim::Done
-        );
+        assert_eq!(s.claim("race", lease).await.expect("claim"), Claim::Done);
     }
+    drop_table(&table).await;
+}
+
+/// A store whose connection the server ends (a restart, a failover, an idle timeout) answers
+/// that call with an error, which the receiver turns into a 503 the sender retries, and
+/// connects again on the next call.
+#[tokio::test]
+async fn a_lost_connection_is_an_error_then_reconnected() {
+    let Some((_, table)) = store().await else {
+        return;
+    };
+    // A session of its own, found by its application name, so that ending it leaves the
+    // other tests' sessions alone.
+    let name = format!("{table}_lost");
+    let store = PostgresStore::connect(&format!("{CONFIG} application_name={name}"), &table)
+        .await
+        .expect("connect");
+    let lease = Duration::from_secs(30);
+    assert!(matches!(
+        store.claim("before", lease).await.expect("claim"),
+        Claim::Claimed(_)
+    ));
+    let (admin, connection) = tokio_postgres::connect(CONFIG, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    let ended = admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            &[&name],
+        )
+        .await
+        .expect("terminate");
+    assert_eq!(ended, 1, "the store's session");
+    let mut errors = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match store.claim("after", lease).await {
+            Ok(claim) => {
+                assert!(matches!(claim, Claim::Claimed(_)), "{claim:?}");
+                break;
+            }
+            Err(e) => {
+                assert!(tokio::time::Instant::now() < deadline, "no reconnect: {e}");
+                errors.push(e);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    assert!(
+        errors.len() <= 1,
+        "failed calls before the reconnect: {errors:?}"
+    );
     drop_table(&table).await;
 }

@@ -47,7 +47,12 @@ impl std::fmt::Debug for PostgresStore {
 }
 
 fn err(e: tokio_postgres::Error) -> StoreError {
-    StoreError(e.to_string())
+    // A server error's own message ("terminating connection due to administrator command"),
+    // not only "db error".
+    match e.as_db_error() {
+        Some(db) => StoreError(format!("Postgres: {} ({})", db.message(), db.code().code())),
+        None => StoreError(format!("Postgres: {e}")),
+    }
 }
 
 fn millis(d: Duration) -> i64 {
