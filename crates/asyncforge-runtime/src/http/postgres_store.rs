@@ -9,16 +9,17 @@
 //! Expiry is measured on the database's clock, which every receiver shares. Rows expired for
 //! longer than a day are pruned now and then by the claims.
 //!
-//! The table is created when the store connects (`CREATE TABLE IF NOT EXISTS`). A lost
-//! connection is reported as a [`StoreError`] (the receiver answers 503 and the sender
-//! retries) and the next call connects again.
+//! Each connection makes sure the table exists (`CREATE TABLE IF NOT EXISTS`) and prepares
+//! the store's statements once, so a call is one round trip. A lost connection is reported as
+//! a [`StoreError`] (the receiver answers 503 and the sender retries) and the next call
+//! connects again.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Mutex;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, NoTls, Statement};
 
 use super::idempotency::{BoxFuture, Claim, IdempotencyStore, StoreError};
 
@@ -34,8 +35,18 @@ pub struct PostgresStore {
 struct Inner {
     config: String,
     table: String,
-    client: Mutex<Option<Arc<Client>>>,
+    conn: Mutex<Option<Arc<Conn>>>,
     claims: AtomicU64,
+}
+
+/// A connection and the store's statements, prepared on it.
+struct Conn {
+    client: Client,
+    claim: Statement,
+    state: Statement,
+    complete: Statement,
+    release: Statement,
+    prune: Statement,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -83,11 +94,30 @@ impl PostgresStore {
             inner: Arc::new(Inner {
                 config: config.to_owned(),
                 table: table.to_owned(),
-                client: Mutex::new(None),
+                conn: Mutex::new(None),
                 claims: AtomicU64::new(0),
             }),
         };
-        let client = store.client().await?;
+        store.conn().await?;
+        Ok(store)
+    }
+
+    /// The live connection, connecting again (and preparing the statements) when the last
+    /// one is gone.
+    async fn conn(&self) -> Result<Arc<Conn>, StoreError> {
+        let mut slot = self.inner.conn.lock().await;
+        if let Some(c) = slot.as_ref().filter(|c| !c.client.is_closed()) {
+            return Ok(c.clone());
+        }
+        let (client, connection) = tokio_postgres::connect(&self.inner.config, NoTls)
+            .await
+            .map_err(err)?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!(error = %e, "idempotency store: Postgres connection ended");
+            }
+        });
+        let table = &self.inner.table;
         client
             .batch_execute(&format!(
                 "CREATE TABLE IF NOT EXISTS {table} (
@@ -99,42 +129,55 @@ impl PostgresStore {
             ))
             .await
             .map_err(err)?;
-        Ok(store)
-    }
-
-    /// The live connection, connecting again when the last one is gone.
-    async fn client(&self) -> Result<Arc<Client>, StoreError> {
-        let mut slot = self.inner.client.lock().await;
-        if let Some(c) = slot.as_ref().filter(|c| !c.is_closed()) {
-            return Ok(c.clone());
-        }
-        let (client, connection) = tokio_postgres::connect(&self.inner.config, NoTls)
-            .await
-            .map_err(err)?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!(error = %e, "idempotency store: Postgres connection ended");
-            }
+        let prepare = |sql: String| {
+            let client = &client;
+            async move { client.prepare(&sql).await.map_err(err) }
+        };
+        let claim = prepare(format!(
+            "INSERT INTO {table} AS t (key, token, done, expires_at)
+             VALUES ($1, $2, false, now() + $3::bigint * interval '1 millisecond')
+             ON CONFLICT (key) DO UPDATE
+                SET token = EXCLUDED.token, done = false, expires_at = EXCLUDED.expires_at
+                WHERE t.expires_at < now()
+             RETURNING token"
+        ))
+        .await?;
+        let state = prepare(format!(
+            "SELECT done FROM {table} WHERE key = $1 AND expires_at >= now()"
+        ))
+        .await?;
+        let complete = prepare(format!(
+            "INSERT INTO {table} AS t (key, token, done, expires_at)
+             VALUES ($1, NULL, true, now() + $2::bigint * interval '1 millisecond')
+             ON CONFLICT (key) DO UPDATE
+                SET token = NULL, done = true, expires_at = EXCLUDED.expires_at"
+        ))
+        .await?;
+        let release = prepare(format!(
+            "DELETE FROM {table} WHERE key = $1 AND token = $2 AND NOT done"
+        ))
+        .await?;
+        let prune = prepare(format!(
+            "DELETE FROM {table} WHERE expires_at < now() - interval '1 day'"
+        ))
+        .await?;
+        let conn = Arc::new(Conn {
+            client,
+            claim,
+            state,
+            complete,
+            release,
+            prune,
         });
-        let client = Arc::new(client);
-        *slot = Some(client.clone());
-        Ok(client)
+        *slot = Some(conn.clone());
+        Ok(conn)
     }
 
     /// Deletes rows that expired more than a day ago (a claim takes over an expired row by
     /// itself; this only keeps ids that never come back from piling up).
     pub async fn prune(&self) -> Result<u64, StoreError> {
-        let client = self.client().await?;
-        client
-            .execute(
-                &format!(
-                    "DELETE FROM {} WHERE expires_at < now() - interval '1 day'",
-                    self.inner.table
-                ),
-                &[],
-            )
-            .await
-            .map_err(err)
+        let c = self.conn().await?;
+        c.client.execute(&c.prune, &[]).await.map_err(err)
     }
 }
 
@@ -150,33 +193,17 @@ impl IdempotencyStore for PostgresStore {
             {
                 tracing::warn!(error = %e, "idempotency store: pruning failed");
             }
-            let client = self.client().await?;
-            let table = &self.inner.table;
+            let c = self.conn().await?;
             let token = uuid::Uuid::new_v4().simple().to_string();
-            let claimed = client
-                .query_opt(
-                    &format!(
-                        "INSERT INTO {table} AS t (key, token, done, expires_at)
-                         VALUES ($1, $2, false, now() + $3::bigint * interval '1 millisecond')
-                         ON CONFLICT (key) DO UPDATE
-                            SET token = EXCLUDED.token, done = false, expires_at = EXCLUDED.expires_at
-                            WHERE t.expires_at < now()
-                         RETURNING token"
-                    ),
-                    &[&key, &token, &millis(lease)],
-                )
+            let claimed = c
+                .client
+                .query_opt(&c.claim, &[&key, &token, &millis(lease)])
                 .await
                 .map_err(err)?;
             if claimed.is_some() {
                 return Ok(Claim::Claimed(token));
             }
-            let current = client
-                .query_opt(
-                    &format!("SELECT done FROM {table} WHERE key = $1 AND expires_at >= now()"),
-                    &[&key],
-                )
-                .await
-                .map_err(err)?;
+            let current = c.client.query_opt(&c.state, &[&key]).await.map_err(err)?;
             Ok(match current.map(|row| row.get::<_, bool>(0)) {
                 Some(true) => Claim::Done,
                 Some(false) => Claim::InProgress,
@@ -193,18 +220,9 @@ impl IdempotencyStore for PostgresStore {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let client = self.client().await?;
-            client
-                .execute(
-                    &format!(
-                        "INSERT INTO {} AS t (key, token, done, expires_at)
-                         VALUES ($1, NULL, true, now() + $2::bigint * interval '1 millisecond')
-                         ON CONFLICT (key) DO UPDATE
-                            SET token = NULL, done = true, expires_at = EXCLUDED.expires_at",
-                        self.inner.table
-                    ),
-                    &[&key, &millis(ttl)],
-                )
+            let c = self.conn().await?;
+            c.client
+                .execute(&c.complete, &[&key, &millis(ttl)])
                 .await
                 .map_err(err)?;
             Ok(())
@@ -217,15 +235,9 @@ impl IdempotencyStore for PostgresStore {
         token: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let client = self.client().await?;
-            client
-                .execute(
-                    &format!(
-                        "DELETE FROM {} WHERE key = $1 AND token = $2 AND NOT done",
-                        self.inner.table
-                    ),
-                    &[&key, &token],
-                )
+            let c = self.conn().await?;
+            c.client
+                .execute(&c.release, &[&key, &token])
                 .await
                 .map_err(err)?;
             Ok(())
