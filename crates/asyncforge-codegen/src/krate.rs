@@ -182,6 +182,7 @@ fn usage(files: &[File], krate: &str) -> Vec<serde_json::Value> {
         "webhooks",
         "subscriptions",
         "resume_webhooks",
+        "work_webhooks",
         "stats",
         "run",
         "url",

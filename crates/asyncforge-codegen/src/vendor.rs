@@ -45,6 +45,8 @@ pub(crate) const FILES: &[(&str, &str)] = runtime_files![
     "http/lock.rs",
     "http/mod.rs",
     "http/outbox.rs",
+    "http/postgres.rs",
+    "http/postgres_outbox.rs",
     "http/postgres_store.rs",
     "http/receiver.rs",
     "http/redis_store.rs",
@@ -651,10 +653,12 @@ mod tests {
                 has("src/runtime/http/redis_store.rs"),
                 features.contains(&"redis")
             );
-            assert_eq!(
-                has("src/runtime/http/postgres_store.rs"),
-                features.contains(&"postgres")
-            );
+            for file in ["postgres.rs", "postgres_outbox.rs", "postgres_store.rs"] {
+                assert_eq!(
+                    has(&format!("src/runtime/http/{file}")),
+                    features.contains(&"postgres")
+                );
+            }
             assert_eq!(
                 has("src/runtime/mqtt/client.rs"),
                 features.contains(&"mqtt")

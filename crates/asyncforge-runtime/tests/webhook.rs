@@ -98,7 +98,7 @@ async fn receiver_down_then_back_every_webhook_once() {
             .await
             .expect("enqueue");
     }
-    assert_eq!(outbox.pending().expect("pending").len(), 20);
+    assert_eq!(outbox.pending().await.expect("pending").len(), 20);
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(seen.total(), 0);
 
@@ -140,9 +140,15 @@ async fn receiver_down_then_back_every_webhook_once() {
     let listener = tokio::net::TcpListener::bind(addr).await.expect("rebind");
     serve_on(listener, app);
 
-    let ob = outbox.clone();
+    let drained = async {
+        while !outbox.pending().await.is_ok_and(|p| p.is_empty()) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
     assert!(
-        eventually(15, || ob.pending().map(|p| p.is_empty()).unwrap_or(false)).await,
+        tokio::time::timeout(Duration::from_secs(15), drained)
+            .await
+            .is_ok(),
         "outbox drained"
     );
     let counts = seen.counts();
@@ -158,7 +164,7 @@ async fn receiver_down_then_back_every_webhook_once() {
     // Nothing pending after a restart either.
     drop(sender);
     let reopened = FileOutbox::open(dir.path().join("outbox.log")).expect("reopen");
-    assert!(reopened.pending().expect("pending").is_empty());
+    assert!(reopened.pending().await.expect("pending").is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,7 +222,7 @@ async fn sender_killed_mid_retry_resumes_from_outbox() {
     // A new process: the same outbox file.
     healthy.store(true, Ordering::SeqCst);
     let outbox = Arc::new(FileOutbox::open(&path).expect("reopen"));
-    let pending = outbox.pending().expect("pending");
+    let pending = outbox.pending().await.expect("pending");
     assert_eq!(pending.len(), 1);
     assert!(
         pending[0].attempts >= 2,
@@ -229,7 +235,7 @@ async fn sender_killed_mid_retry_resumes_from_outbox() {
     let delivered = results.into_iter().next().expect("one").expect("delivered");
     assert!(delivered.attempts > pending[0].attempts);
     assert_eq!(seen.counts(), HashMap::from([(7, 1)]));
-    assert!(outbox.pending().expect("pending").is_empty());
+    assert!(outbox.pending().await.expect("pending").is_empty());
     let ids = attempts.lock().expect("lock").clone();
     assert!(
         ids.iter().all(|i| *i == delivered.id),
@@ -655,4 +661,13 @@ async fn callback_subscriptions_feed_the_sender() {
             .expect("publish")
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn in_process_outboxes_keep_the_claim_rules() {
+    let memory = MemoryOutbox::default();
+    http_common::outbox_claim_rules(&memory, &memory).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = FileOutbox::open(dir.path().join("outbox.log")).expect("open");
+    http_common::outbox_claim_rules(&file, &file).await;
 }

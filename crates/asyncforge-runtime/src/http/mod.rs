@@ -29,6 +29,10 @@ pub mod idempotency;
 pub mod lock;
 pub mod outbox;
 #[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "postgres")]
+pub mod postgres_outbox;
+#[cfg(feature = "postgres")]
 pub mod postgres_store;
 pub mod receiver;
 #[cfg(feature = "redis")]

@@ -1,25 +1,38 @@
-//! The sender's outbox: every delivery is written here before its first attempt and marked
-//! done after it succeeded or was dead-lettered, so a sender that stops — crash, deploy,
-//! dropped task — resumes the pending deliveries when it starts again ([`Sender::resume`]).
+//! The sender's outbox: every delivery is written here before its first attempt and removed
+//! after it succeeded or was dead-lettered, so a sender that stops — crash, deploy, dropped
+//! task — leaves its pending deliveries for the next one ([`Sender::resume`],
+//! [`Sender::work`]).
 //!
-//! [`FileOutbox`] is an append-only log of JSON lines, each written and `fsync`ed before the
-//! call returns: `put` (the delivery), `attempt` (attempts so far and the earliest next
-//! attempt), `done`. Opening replays the log; a torn last line (a crash in the middle of a
-//! write) is cut off — it was never acknowledged. When done records dominate, the log is
-//! compacted: the pending deliveries are written to a temporary file, `fsync`ed, renamed over
-//! the log, and the directory is `fsync`ed. The file holds the subscribers' secrets (to sign
-//! retries with a fresh timestamp), so it is created with mode 0600 on Unix.
+//! **Claims.** A sender attempts a delivery only while it holds a claim on it: a [`Lease`]
+//! with the sender's id and an expiry longer than one attempt. Storing a delivery claims it
+//! for the sender that stores it; a failed attempt records the attempt and gives the claim up;
+//! the next attempt claims it again. A claim that expires — its sender died or stalled — lets
+//! any sender take the delivery over, so deliveries shared by several senders (one outbox in
+//! Postgres, [`postgres_outbox`](super::postgres_outbox)) are retried by whichever sender is
+//! alive, and never attempted by two at once.
+//!
+//! [`MemoryOutbox`] keeps deliveries in memory. [`FileOutbox`] is an append-only log of JSON
+//! lines, each written and `fsync`ed before the call returns: `put` (the delivery), `attempt`
+//! (attempts so far and the earliest next attempt), `done`. Opening replays the log; a torn
+//! last line (a crash in the middle of a write) is cut off — it was never acknowledged. When
+//! done records dominate, the log is compacted: the pending deliveries are written to a
+//! temporary file, `fsync`ed, renamed over the log, and the directory is `fsync`ed. The file
+//! holds the subscribers' secrets (to sign retries with a fresh timestamp), so it is created
+//! with mode 0600 on Unix. Both serve one process: their claims live in memory.
 //!
 //! [`Sender::resume`]: super::sender::Sender::resume
+//! [`Sender::work`]: super::sender::Sender::work
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use super::idempotency::BoxFuture;
 use super::sender::Subscriber;
 
 /// One webhook delivery: what to send, to whom, and how far it got.
@@ -94,6 +107,9 @@ pub enum OutboxError {
     /// The delivery could not be serialized.
     #[error("cannot serialize delivery: {0}")]
     Serialize(#[from] serde_json::Error),
+    /// The database holding the outbox failed or cannot be reached.
+    #[error("outbox database: {0}")]
+    Database(String),
 }
 
 impl From<OutboxError> for crate::error::Error {
@@ -102,38 +118,181 @@ impl From<OutboxError> for crate::error::Error {
         let kind = match &e {
             OutboxError::Full(_) => ErrorKind::Busy,
             OutboxError::Serialize(_) => ErrorKind::Invalid,
-            OutboxError::Io { .. } | OutboxError::Corrupt { .. } => ErrorKind::Transport,
+            OutboxError::Io { .. } | OutboxError::Corrupt { .. } | OutboxError::Database(_) => {
+                ErrorKind::Transport
+            }
         };
         crate::error::Error::new(kind, e)
     }
 }
 
-/// Durable storage of pending deliveries. Implementations must have made a change durable
-/// when the method returns. Methods block (file IO); the sender calls them from
-/// `spawn_blocking`.
+/// A sender's claim on a delivery: who holds it, and for how long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The claiming sender (one id per sender instance).
+    pub owner: String,
+    /// How long the claim holds; longer than one attempt takes.
+    pub duration: Duration,
+}
+
+/// Durable storage of pending deliveries, shared by the senders that use it. A change is
+/// durable when its future completes. Claims ([`Lease`]) decide which sender attempts a
+/// delivery: a delivery is claimable when no one holds it, when its claim expired, or by the
+/// sender already holding it.
 pub trait Outbox: Send + Sync + 'static {
-    /// Stores a new delivery.
-    fn put(&self, delivery: &Delivery) -> Result<(), OutboxError>;
-    /// Records a failed attempt: attempts so far and the earliest next attempt.
-    fn attempt(&self, id: &str, attempts: u32, not_before_ms: i64) -> Result<(), OutboxError>;
-    /// Marks a delivery finished (delivered, or dead-lettered).
-    fn done(&self, id: &str) -> Result<(), OutboxError>;
-    /// Every pending delivery, oldest first.
-    fn pending(&self) -> Result<Vec<Delivery>, OutboxError>;
+    /// Stores a new delivery, claimed for `lease`'s owner when given (the storing sender makes
+    /// the first attempt), otherwise free for any sender once due.
+    fn put<'a>(
+        &'a self,
+        delivery: &'a Delivery,
+        lease: Option<&'a Lease>,
+    ) -> BoxFuture<'a, Result<(), OutboxError>>;
+    /// Claims the pending delivery `id` (or extends the caller's claim on it); `None` when
+    /// another sender holds it or it is no longer pending. Returns the delivery as stored,
+    /// attempts included.
+    fn claim<'a>(
+        &'a self,
+        id: &'a str,
+        lease: &'a Lease,
+    ) -> BoxFuture<'a, Result<Option<Delivery>, OutboxError>>;
+    /// Claims up to `limit` deliveries held by no one whose next attempt is due, oldest first.
+    fn claim_due<'a>(
+        &'a self,
+        lease: &'a Lease,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Delivery>, OutboxError>>;
+    /// Records a failed attempt (attempts so far, earliest next attempt in Unix milliseconds)
+    /// and gives up `owner`'s claim; `false` when `owner` no longer held it (it expired and
+    /// another sender took the delivery over: nothing is recorded).
+    fn attempt<'a>(
+        &'a self,
+        id: &'a str,
+        owner: &'a str,
+        attempts: u32,
+        not_before_ms: i64,
+    ) -> BoxFuture<'a, Result<bool, OutboxError>>;
+    /// Removes a finished delivery (delivered, or dead-lettered).
+    fn done<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), OutboxError>>;
+    /// Every pending delivery, claimed or not, oldest first.
+    fn pending(&self) -> BoxFuture<'_, Result<Vec<Delivery>, OutboxError>>;
+}
+
+/// Milliseconds since the Unix epoch on this machine's clock.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Pending deliveries in order of arrival, with their claims: the state of the in-process
+/// outboxes.
+#[derive(Debug, Default)]
+struct Queue {
+    pending: HashMap<String, (u64, Delivery)>,
+    claims: HashMap<String, (String, Instant)>,
+    seq: u64,
+}
+
+impl Queue {
+    /// `Full` when `max` deliveries are pending and `id` is not one of them.
+    fn check_room(&self, max: usize, id: &str) -> Result<(), OutboxError> {
+        if self.pending.len() >= max && !self.pending.contains_key(id) {
+            return Err(OutboxError::Full(self.pending.len()));
+        }
+        Ok(())
+    }
+
+    fn insert(&mut self, delivery: Delivery, lease: Option<&Lease>) {
+        if let Some(lease) = lease {
+            self.hold(&delivery.id, lease);
+        }
+        self.seq += 1;
+        self.pending
+            .insert(delivery.id.clone(), (self.seq, delivery));
+    }
+
+    fn hold(&mut self, id: &str, lease: &Lease) {
+        self.claims.insert(
+            id.to_owned(),
+            (lease.owner.clone(), Instant::now() + lease.duration),
+        );
+    }
+
+    fn held_by_other(&self, id: &str, owner: &str, now: Instant) -> bool {
+        self.claims
+            .get(id)
+            .is_some_and(|(o, until)| o != owner && *until > now)
+    }
+
+    fn claim(&mut self, id: &str, lease: &Lease) -> Option<Delivery> {
+        if self.held_by_other(id, &lease.owner, Instant::now()) {
+            return None;
+        }
+        let delivery = self.pending.get(id)?.1.clone();
+        self.hold(id, lease);
+        Some(delivery)
+    }
+
+    fn claim_due(&mut self, lease: &Lease, limit: usize) -> Vec<Delivery> {
+        let (now, wall) = (Instant::now(), now_ms());
+        let mut due: Vec<&(u64, Delivery)> = self
+            .pending
+            .values()
+            .filter(|(_, d)| {
+                d.not_before_ms.is_none_or(|nb| nb <= wall)
+                    && self
+                        .claims
+                        .get(&d.id)
+                        .is_none_or(|(_, until)| *until <= now)
+            })
+            .collect();
+        due.sort_by_key(|(seq, _)| *seq);
+        let claimed: Vec<Delivery> = due
+            .into_iter()
+            .take(limit)
+            .map(|(_, d)| d.clone())
+            .collect();
+        for d in &claimed {
+            self.hold(&d.id, lease);
+        }
+        claimed
+    }
+
+    /// Whether `owner` may record an attempt of `id` (it holds the claim, or no one does).
+    fn may_record(&self, id: &str, owner: &str) -> bool {
+        self.pending.contains_key(id)
+            && self
+                .claims
+                .get(id)
+                .is_none_or(|(o, until)| o == owner || *until <= Instant::now())
+    }
+
+    fn record(&mut self, id: &str, attempts: u32, not_before_ms: i64) {
+        self.claims.remove(id);
+        if let Some((_, d)) = self.pending.get_mut(id) {
+            d.attempts = attempts;
+            d.not_before_ms = Some(not_before_ms);
+        }
+    }
+
+    fn remove(&mut self, id: &str) -> bool {
+        self.claims.remove(id);
+        self.pending.remove(id).is_some()
+    }
+
+    fn list(&self) -> Vec<Delivery> {
+        let mut v: Vec<&(u64, Delivery)> = self.pending.values().collect();
+        v.sort_by_key(|(seq, _)| *seq);
+        v.into_iter().map(|(_, d)| d.clone()).collect()
+    }
 }
 
 /// A non-durable outbox (tests, or senders that accept losing pending deliveries on restart).
 #[derive(Debug)]
 pub struct MemoryOutbox {
     max_pending: usize,
-    inner: Mutex<MemState>,
-}
-
-/// Pending deliveries with their order of arrival.
-#[derive(Debug, Default)]
-struct MemState {
-    pending: HashMap<String, (u64, Delivery)>,
-    seq: u64,
+    queue: Mutex<Queue>,
 }
 
 impl MemoryOutbox {
@@ -141,8 +300,12 @@ impl MemoryOutbox {
     pub fn new(max_pending: usize) -> Self {
         MemoryOutbox {
             max_pending,
-            inner: Mutex::new(MemState::default()),
+            queue: Mutex::new(Queue::default()),
         }
+    }
+
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        lock(&self.queue)
     }
 }
 
@@ -156,51 +319,71 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-impl MemoryOutbox {
-    fn state(&self) -> MutexGuard<'_, MemState> {
-        lock(&self.inner)
-    }
-}
-
 impl Outbox for MemoryOutbox {
-    fn put(&self, delivery: &Delivery) -> Result<(), OutboxError> {
-        let mut st = self.state();
-        if st.pending.len() >= self.max_pending && !st.pending.contains_key(&delivery.id) {
-            return Err(OutboxError::Full(st.pending.len()));
-        }
-        st.seq += 1;
-        let seq = st.seq;
-        st.pending
-            .insert(delivery.id.clone(), (seq, delivery.clone()));
-        Ok(())
+    fn put<'a>(
+        &'a self,
+        delivery: &'a Delivery,
+        lease: Option<&'a Lease>,
+    ) -> BoxFuture<'a, Result<(), OutboxError>> {
+        Box::pin(async move {
+            let mut q = self.queue();
+            q.check_room(self.max_pending, &delivery.id)?;
+            q.insert(delivery.clone(), lease);
+            Ok(())
+        })
     }
 
-    fn attempt(&self, id: &str, attempts: u32, not_before_ms: i64) -> Result<(), OutboxError> {
-        if let Some((_, d)) = self.state().pending.get_mut(id) {
-            d.attempts = attempts;
-            d.not_before_ms = Some(not_before_ms);
-        }
-        Ok(())
+    fn claim<'a>(
+        &'a self,
+        id: &'a str,
+        lease: &'a Lease,
+    ) -> BoxFuture<'a, Result<Option<Delivery>, OutboxError>> {
+        Box::pin(async move { Ok(self.queue().claim(id, lease)) })
     }
 
-    fn done(&self, id: &str) -> Result<(), OutboxError> {
-        self.state().pending.remove(id);
-        Ok(())
+    fn claim_due<'a>(
+        &'a self,
+        lease: &'a Lease,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Delivery>, OutboxError>> {
+        Box::pin(async move { Ok(self.queue().claim_due(lease, limit)) })
     }
 
-    fn pending(&self) -> Result<Vec<Delivery>, OutboxError> {
-        let st = self.state();
-        let mut v: Vec<&(u64, Delivery)> = st.pending.values().collect();
-        v.sort_by_key(|(seq, _)| *seq);
-        Ok(v.into_iter().map(|(_, d)| d.clone()).collect())
+    fn attempt<'a>(
+        &'a self,
+        id: &'a str,
+        owner: &'a str,
+        attempts: u32,
+        not_before_ms: i64,
+    ) -> BoxFuture<'a, Result<bool, OutboxError>> {
+        Box::pin(async move {
+            let mut q = self.queue();
+            if !q.may_record(id, owner) {
+                return Ok(false);
+            }
+            q.record(id, attempts, not_before_ms);
+            Ok(true)
+        })
+    }
+
+    fn done<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), OutboxError>> {
+        Box::pin(async move {
+            self.queue().remove(id);
+            Ok(())
+        })
+    }
+
+    fn pending(&self) -> BoxFuture<'_, Result<Vec<Delivery>, OutboxError>> {
+        Box::pin(async move { Ok(self.queue().list()) })
     }
 }
 
+/// One line of the log (written with a borrowed delivery, read with an owned one).
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "camelCase")]
-enum Record {
+enum Record<D = Delivery> {
     Put {
-        delivery: Delivery,
+        delivery: D,
     },
     #[serde(rename_all = "camelCase")]
     Attempt {
@@ -215,25 +398,27 @@ enum Record {
 
 struct FileState {
     file: File,
-    /// Pending deliveries with their order of arrival.
-    pending: HashMap<String, (u64, Delivery)>,
-    seq: u64,
+    queue: Queue,
     /// Records in the log (to decide when to compact).
     records: usize,
 }
 
-/// A durable, append-only, file-backed outbox.
-pub struct FileOutbox {
+struct FileInner {
     path: PathBuf,
     max_pending: usize,
     compact_after: usize,
     state: Mutex<FileState>,
 }
 
+/// A durable, append-only, file-backed outbox for one process.
+pub struct FileOutbox {
+    inner: Arc<FileInner>,
+}
+
 impl std::fmt::Debug for FileOutbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FileOutbox")
-            .field("path", &self.path)
+            .field("path", &self.inner.path)
             .finish_non_exhaustive()
     }
 }
@@ -267,8 +452,7 @@ impl FileOutbox {
             options.mode(0o600);
         }
         let mut file = options.open(&path).map_err(io)?;
-        let mut pending: HashMap<String, (u64, Delivery)> = HashMap::new();
-        let mut seq = 0u64;
+        let mut queue = Queue::default();
         let mut records = 0usize;
         let mut good_len: u64 = 0;
         let mut torn = false;
@@ -299,22 +483,14 @@ impl FileOutbox {
                         good_len += n as u64;
                         records += 1;
                         match rec {
-                            Record::Put { delivery } => {
-                                seq += 1;
-                                pending.insert(delivery.id.clone(), (seq, delivery));
-                            }
+                            Record::Put { delivery } => queue.insert(delivery, None),
                             Record::Attempt {
                                 id,
                                 attempts,
                                 not_before_ms,
-                            } => {
-                                if let Some((_, d)) = pending.get_mut(&id) {
-                                    d.attempts = attempts;
-                                    d.not_before_ms = Some(not_before_ms);
-                                }
-                            }
+                            } => queue.record(&id, attempts, not_before_ms),
                             Record::Done { id } => {
-                                pending.remove(&id);
+                                queue.remove(&id);
                             }
                         }
                     }
@@ -342,14 +518,15 @@ impl FileOutbox {
             file.sync_all().map_err(io)?;
         }
         Ok(FileOutbox {
-            path,
-            max_pending,
-            compact_after: 1024,
-            state: Mutex::new(FileState {
-                file,
-                pending,
-                seq,
-                records,
+            inner: Arc::new(FileInner {
+                path,
+                max_pending,
+                compact_after: 1024,
+                state: Mutex::new(FileState {
+                    file,
+                    queue,
+                    records,
+                }),
             }),
         })
     }
@@ -357,15 +534,48 @@ impl FileOutbox {
     /// Compacts once the log holds more than `records` records and four times more records
     /// than pending deliveries (default 1024).
     pub fn with_compaction(mut self, records: usize) -> Self {
-        self.compact_after = records;
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.compact_after = records;
+        }
         self
     }
 
     /// The log's path.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.inner.path
     }
 
+    /// Rewrites the log with the pending deliveries only (blocking file IO).
+    pub fn compact(&self) -> Result<(), OutboxError> {
+        let mut st = lock(&self.inner.state);
+        self.inner.compact_locked(&mut st)
+    }
+
+    /// Runs `f` on the log under its lock, on the blocking thread pool (file writes and
+    /// `fsync` must not stall the async workers).
+    fn blocking<'a, T: Send + 'static>(
+        &'a self,
+        f: impl FnOnce(&FileInner, &mut FileState) -> Result<T, OutboxError> + Send + 'static,
+    ) -> BoxFuture<'a, Result<T, OutboxError>> {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let path = inner.path.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut st = lock(&inner.state);
+                f(&inner, &mut st)
+            })
+            .await
+            .unwrap_or_else(|e| {
+                Err(OutboxError::Io {
+                    path,
+                    source: std::io::Error::other(e.to_string()),
+                })
+            })
+        })
+    }
+}
+
+impl FileInner {
     fn io(&self, source: std::io::Error) -> OutboxError {
         OutboxError::Io {
             path: self.path.clone(),
@@ -373,7 +583,7 @@ impl FileOutbox {
         }
     }
 
-    fn append(&self, st: &mut FileState, rec: &Record) -> Result<(), OutboxError> {
+    fn append<D: Serialize>(&self, st: &mut FileState, rec: &Record<D>) -> Result<(), OutboxError> {
         let mut line = serde_json::to_vec(rec)?;
         line.push(b'\n');
         st.file.write_all(&line).map_err(|e| self.io(e))?;
@@ -382,24 +592,12 @@ impl FileOutbox {
         Ok(())
     }
 
-    /// Rewrites the log with the pending deliveries only.
-    pub fn compact(&self) -> Result<(), OutboxError> {
-        let mut st = lock(&self.state);
-        self.compact_locked(&mut st)
-    }
-
     fn compact_locked(&self, st: &mut FileState) -> Result<(), OutboxError> {
         let tmp = self.path.with_extension("compact");
-        let mut entries: Vec<&(u64, Delivery)> = st.pending.values().collect();
-        entries.sort_by_key(|(seq, _)| *seq);
+        let entries = st.queue.list();
         let mut buf = Vec::new();
-        for (_, d) in &entries {
-            serde_json::to_writer(
-                &mut buf,
-                &Record::Put {
-                    delivery: d.clone(),
-                },
-            )?;
+        for delivery in &entries {
+            serde_json::to_writer(&mut buf, &Record::Put { delivery })?;
             buf.push(b'\n');
         }
         let mut options = OpenOptions::new();
@@ -434,7 +632,7 @@ impl FileOutbox {
     }
 
     fn maybe_compact(&self, st: &mut FileState) -> Result<(), OutboxError> {
-        if st.records > self.compact_after && st.records > 4 * st.pending.len() {
+        if st.records > self.compact_after && st.records > 4 * st.queue.pending.len() {
             self.compact_locked(st)?;
         }
         Ok(())
@@ -442,59 +640,82 @@ impl FileOutbox {
 }
 
 impl Outbox for FileOutbox {
-    fn put(&self, delivery: &Delivery) -> Result<(), OutboxError> {
-        let mut st = lock(&self.state);
-        if st.pending.len() >= self.max_pending && !st.pending.contains_key(&delivery.id) {
-            return Err(OutboxError::Full(st.pending.len()));
-        }
-        self.append(
-            &mut st,
-            &Record::Put {
-                delivery: delivery.clone(),
-            },
-        )?;
-        st.seq += 1;
-        let seq = st.seq;
-        st.pending
-            .insert(delivery.id.clone(), (seq, delivery.clone()));
-        Ok(())
+    fn put<'a>(
+        &'a self,
+        delivery: &'a Delivery,
+        lease: Option<&'a Lease>,
+    ) -> BoxFuture<'a, Result<(), OutboxError>> {
+        let (delivery, lease) = (delivery.clone(), lease.cloned());
+        self.blocking(move |inner, st| {
+            st.queue.check_room(inner.max_pending, &delivery.id)?;
+            inner.append(
+                st,
+                &Record::Put {
+                    delivery: &delivery,
+                },
+            )?;
+            st.queue.insert(delivery, lease.as_ref());
+            Ok(())
+        })
     }
 
-    fn attempt(&self, id: &str, attempts: u32, not_before_ms: i64) -> Result<(), OutboxError> {
-        let mut st = lock(&self.state);
-        if !st.pending.contains_key(id) {
-            return Ok(());
-        }
-        self.append(
-            &mut st,
-            &Record::Attempt {
-                id: id.to_owned(),
-                attempts,
-                not_before_ms,
-            },
-        )?;
-        if let Some((_, d)) = st.pending.get_mut(id) {
-            d.attempts = attempts;
-            d.not_before_ms = Some(not_before_ms);
-        }
-        self.maybe_compact(&mut st)
+    fn claim<'a>(
+        &'a self,
+        id: &'a str,
+        lease: &'a Lease,
+    ) -> BoxFuture<'a, Result<Option<Delivery>, OutboxError>> {
+        // Claims are not logged: after a restart no attempt of this process is in flight.
+        Box::pin(async move { Ok(lock(&self.inner.state).queue.claim(id, lease)) })
     }
 
-    fn done(&self, id: &str) -> Result<(), OutboxError> {
-        let mut st = lock(&self.state);
-        if !st.pending.contains_key(id) {
-            return Ok(());
-        }
-        self.append(&mut st, &Record::Done { id: id.to_owned() })?;
-        st.pending.remove(id);
-        self.maybe_compact(&mut st)
+    fn claim_due<'a>(
+        &'a self,
+        lease: &'a Lease,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Delivery>, OutboxError>> {
+        Box::pin(async move { Ok(lock(&self.inner.state).queue.claim_due(lease, limit)) })
     }
 
-    fn pending(&self) -> Result<Vec<Delivery>, OutboxError> {
-        let st = lock(&self.state);
-        let mut v: Vec<&(u64, Delivery)> = st.pending.values().collect();
-        v.sort_by_key(|(seq, _)| *seq);
-        Ok(v.into_iter().map(|(_, d)| d.clone()).collect())
+    fn attempt<'a>(
+        &'a self,
+        id: &'a str,
+        owner: &'a str,
+        attempts: u32,
+        not_before_ms: i64,
+    ) -> BoxFuture<'a, Result<bool, OutboxError>> {
+        let (id, owner) = (id.to_owned(), owner.to_owned());
+        self.blocking(move |inner, st| {
+            if !st.queue.may_record(&id, &owner) {
+                return Ok(false);
+            }
+            inner.append(
+                st,
+                &Record::<Delivery>::Attempt {
+                    id: id.clone(),
+                    attempts,
+                    not_before_ms,
+                },
+            )?;
+            st.queue.record(&id, attempts, not_before_ms);
+            inner.maybe_compact(st)?;
+            Ok(true)
+        })
+    }
+
+    fn done<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), OutboxError>> {
+        let id = id.to_owned();
+        self.blocking(move |inner, st| {
+            if !st.queue.pending.contains_key(&id) {
+                return Ok(());
+            }
+            inner.append(st, &Record::<Delivery>::Done { id: id.clone() })?;
+            st.queue.remove(&id);
+            inner.maybe_compact(st)
+        })
+    }
+
+    fn pending(&self) -> BoxFuture<'_, Result<Vec<Delivery>, OutboxError>> {
+        Box::pin(async move { Ok(lock(&self.inner.state).queue.list()) })
     }
 }
 
@@ -522,36 +743,36 @@ mod tests {
         }
     }
 
-    #[test]
-    fn replays_after_reopen_and_cuts_a_torn_tail() {
+    #[tokio::test]
+    async fn replays_after_reopen_and_cuts_a_torn_tail() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("outbox.log");
         {
             let o = FileOutbox::open(&path).expect("open");
-            o.put(&delivery("a")).expect("put");
-            o.put(&delivery("b")).expect("put");
-            o.put(&delivery("c")).expect("put");
-            o.attempt("b", 3, 42).expect("attempt");
-            o.done("a").expect("done");
+            o.put(&delivery("a"), None).await.expect("put");
+            o.put(&delivery("b"), None).await.expect("put");
+            o.put(&delivery("c"), None).await.expect("put");
+            o.attempt("b", "me", 3, 42).await.expect("attempt");
+            o.done("a").await.expect("done");
         }
         // A crash in the middle of appending a record.
         let mut f = OpenOptions::new().append(true).open(&path).expect("open");
         f.write_all(b"{\"op\":\"done\",\"id\":\"c").expect("write");
         drop(f);
         let o = FileOutbox::open(&path).expect("reopen");
-        let p = o.pending().expect("pending");
+        let p = o.pending().await.expect("pending");
         let ids: Vec<&str> = p.iter().map(|d| d.id.as_str()).collect();
         assert_eq!(ids, vec!["b", "c"]);
         assert_eq!((p[0].attempts, p[0].not_before_ms), (3, Some(42)));
         // Appending after the cut works and survives another reopen.
-        o.done("c").expect("done");
+        o.done("c").await.expect("done");
         drop(o);
         let o = FileOutbox::open(&path).expect("reopen");
-        assert_eq!(o.pending().expect("pending").len(), 1);
+        assert_eq!(o.pending().await.expect("pending").len(), 1);
     }
 
-    #[test]
-    fn message_headers_survive_a_reopen_and_old_records_without_them_load() {
+    #[tokio::test]
+    async fn message_headers_survive_a_reopen_and_old_records_without_them_load() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("outbox.log");
         // A record as outboxes wrote it before deliveries had headers.
@@ -572,10 +793,10 @@ mod tests {
                 ("Idempotency-Key".into(), "order-7 \"ü\"".into()),
                 ("X-Trace".into(), "1".into()),
             ];
-            o.put(&with).expect("put");
+            o.put(&with, None).await.expect("put");
         }
         let o = FileOutbox::open(&path).expect("reopen");
-        let p = o.pending().expect("pending");
+        let p = o.pending().await.expect("pending");
         assert_eq!(p.len(), 2);
         assert_eq!(p[0].id, "old");
         assert!(p[0].headers.is_empty());
@@ -589,8 +810,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn corruption_in_the_middle_is_an_error() {
+    #[tokio::test]
+    async fn corruption_in_the_middle_is_an_error() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("outbox.log");
         std::fs::write(&path, "garbage\n{\"op\":\"done\",\"id\":\"x\"}\n").expect("write");
@@ -600,16 +821,16 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn compaction_keeps_pending_only() {
+    #[tokio::test]
+    async fn compaction_keeps_pending_only() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("outbox.log");
         let o = FileOutbox::open(&path).expect("open").with_compaction(64);
         for i in 0..150 {
             let id = format!("d{i}");
-            o.put(&delivery(&id)).expect("put");
+            o.put(&delivery(&id), None).await.expect("put");
             if i % 100 != 0 {
-                o.done(&id).expect("done");
+                o.done(&id).await.expect("done");
             }
         }
         let lines = std::fs::read_to_string(&path)
@@ -621,6 +842,7 @@ mod tests {
         let o = FileOutbox::open(&path).expect("reopen");
         let ids: Vec<String> = o
             .pending()
+            .await
             .expect("pending")
             .into_iter()
             .map(|d| d.id)
@@ -628,10 +850,56 @@ mod tests {
         let want: Vec<String> = (0..150).step_by(100).map(|i| format!("d{i}")).collect();
         assert_eq!(ids, want);
         let small = FileOutbox::open_with_limit(dir.path().join("small.log"), 1).expect("open");
-        small.put(&delivery("x")).expect("put");
+        small.put(&delivery("x"), None).await.expect("put");
         assert!(matches!(
-            small.put(&delivery("y")),
+            small.put(&delivery("y"), None).await,
             Err(OutboxError::Full(1))
         ));
+    }
+
+    fn lease(owner: &str, ms: u64) -> Lease {
+        Lease {
+            owner: owner.to_owned(),
+            duration: Duration::from_millis(ms),
+        }
+    }
+
+    #[tokio::test]
+    async fn only_due_deliveries_are_claimed_oldest_first_up_to_the_limit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let o = FileOutbox::open(dir.path().join("outbox.log")).expect("open");
+        let w = lease("w", 60_000);
+        for id in ["1", "2", "3", "4"] {
+            o.put(&delivery(id), None).await.expect("put");
+        }
+        let me = lease("me", 60_000);
+        assert!(o.claim("3", &me).await.expect("claim").is_some());
+        assert!(
+            o.attempt("3", "me", 1, now_ms() + 60_000)
+                .await
+                .expect("attempt")
+        );
+        let first: Vec<String> = o
+            .claim_due(&w, 2)
+            .await
+            .expect("due")
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        assert_eq!(first, ["1", "2"]);
+        let rest: Vec<String> = o
+            .claim_due(&w, 10)
+            .await
+            .expect("due")
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        assert_eq!(rest, ["4"], "3 is not due yet");
+        // The attempt survives a reopen; claims do not (no attempt of a stopped process is in flight).
+        drop(o);
+        let o = FileOutbox::open(dir.path().join("outbox.log")).expect("reopen");
+        let all = o.claim_due(&me, 10).await.expect("due");
+        assert_eq!(all.len(), 3);
+        assert_eq!(o.pending().await.expect("pending")[2].attempts, 1);
     }
 }

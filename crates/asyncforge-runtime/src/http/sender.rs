@@ -1,6 +1,10 @@
 //! The webhook sender: typed deliveries, signed per attempt, retried with backoff, kept in a
 //! durable [`Outbox`] until they succeed or are dead-lettered.
 //!
+//! Every attempt is made under a claim on the delivery (see [`outbox`](super::outbox)), so
+//! senders sharing one outbox — replicas of a service — never attempt a delivery at once, and
+//! [`Sender::work`] on each of them picks up what a stopped sender left.
+//!
 //! Retried: timeouts, connection errors, `5xx`, `408` and `429` (a `Retry-After` in seconds or
 //! as an HTTP date is honoured, capped by [`SenderConfig::max_retry_after`]); otherwise the
 //! delay comes from [`Backoff`] (exponential, full jitter). Not retried: other `4xx`, `3xx`
@@ -17,13 +21,13 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
-use super::outbox::{Delivery, Outbox, OutboxError};
+use super::outbox::{Delivery, Lease, Outbox, OutboxError, now_ms};
 use super::signature::{self, Scheme, Signer, unix_now};
 use super::ssrf::{self, AddressPolicy, GuardedResolver, Refused};
 use crate::backoff::Backoff;
@@ -87,6 +91,10 @@ pub struct SenderConfig {
     pub max_in_flight: usize,
     /// `User-Agent` of requests.
     pub user_agent: String,
+    /// How long this sender's claim on a delivery holds: another sender sharing the outbox
+    /// takes a delivery over only after it expired. At least `timeout` plus 2 s (a shorter one
+    /// is raised to that), so an attempt ends before its claim does.
+    pub lease: Duration,
 }
 
 impl Default for SenderConfig {
@@ -105,6 +113,7 @@ impl Default for SenderConfig {
             addresses: AddressPolicy::public_only(),
             max_in_flight: 64,
             user_agent: concat!("asyncforge-webhooks/", env!("CARGO_PKG_VERSION")).to_owned(),
+            lease: Duration::from_secs(60),
         }
     }
 }
@@ -167,6 +176,10 @@ pub enum DeliveryError {
     /// The delivery is already being worked on by this sender.
     #[error("delivery {0} is already in progress")]
     InProgress(String),
+    /// Another sender sharing the outbox holds the delivery (it took it over after this
+    /// sender's claim expired, or it was finished there): it goes on there.
+    #[error("delivery {0} is being worked on by another sender")]
+    Elsewhere(String),
     /// A message header cannot be sent (not an object, a name or value HTTP does not allow,
     /// or a header the sender sets itself).
     #[error("message header: {0}")]
@@ -181,7 +194,7 @@ impl From<DeliveryError> for crate::error::Error {
             DeliveryError::Outbox(OutboxError::Full(_)) => ErrorKind::Busy,
             DeliveryError::Outbox(_) => ErrorKind::Transport,
             DeliveryError::DeadLettered(_) => ErrorKind::Refused,
-            DeliveryError::InProgress(_) => ErrorKind::Busy,
+            DeliveryError::InProgress(_) | DeliveryError::Elsewhere(_) => ErrorKind::Busy,
         };
         crate::error::Error::new(kind, e)
     }
@@ -211,6 +224,8 @@ struct Inner {
     client: reqwest::Client,
     config: SenderConfig,
     outbox: Arc<dyn Outbox>,
+    /// This sender's claims: its id and how long they hold.
+    lease: Lease,
     dead_letter: Option<DeadLetterHook>,
     in_flight: Semaphore,
     running: Mutex<HashSet<String>>,
@@ -252,13 +267,6 @@ fn client(config: &SenderConfig) -> Result<reqwest::Client, SenderError> {
         .map_err(|e| SenderError::Client(e.to_string()))
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 /// Parses `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3).
 pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let v = value.trim();
@@ -273,12 +281,17 @@ impl Sender {
     /// A sender writing to `outbox`.
     pub fn new(config: SenderConfig, outbox: Arc<dyn Outbox>) -> Result<Sender, SenderError> {
         let client = client(&config)?;
+        let lease = Lease {
+            owner: format!("sender-{}", uuid::Uuid::new_v4().simple()),
+            duration: config.lease.max(config.timeout + Duration::from_secs(2)),
+        };
         Ok(Sender {
             inner: Arc::new(Inner {
                 client,
                 in_flight: Semaphore::new(config.max_in_flight.max(1)),
                 config,
                 outbox,
+                lease,
                 dead_letter: None,
                 running: Mutex::new(HashSet::new()),
             }),
@@ -344,8 +357,8 @@ impl Sender {
         message: &M,
     ) -> Result<Delivered, DeliveryError> {
         let delivery = self.prepare(subscriber, message)?;
-        self.store(delivery.clone()).await?;
-        self.run(delivery).await
+        let claimed = self.store(&delivery).await?;
+        self.run(delivery, claimed).await
     }
 
     /// [`Sender::deliver`] with the message's typed headers, sent with every attempt and kept
@@ -357,8 +370,8 @@ impl Sender {
         headers: Option<&H>,
     ) -> Result<Delivered, DeliveryError> {
         let delivery = self.prepare_with_headers(subscriber, message, headers)?;
-        self.store(delivery.clone()).await?;
-        self.run(delivery).await
+        let claimed = self.store(&delivery).await?;
+        self.run(delivery, claimed).await
     }
 
     /// Stores the delivery of `message` to `subscriber` and returns its webhook id at once;
@@ -386,34 +399,39 @@ impl Sender {
     /// Stores `delivery` and runs it on a background task; returns its id.
     pub(crate) async fn spawn(&self, delivery: Delivery) -> Result<String, DeliveryError> {
         let id = delivery.id.clone();
-        self.store(delivery.clone()).await?;
+        let claimed = self.store(&delivery).await?;
         let me = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = me.run(delivery).await {
+            if let Err(e) = me.run(delivery, claimed).await {
                 tracing::debug!(error = %e, "background delivery ended without success");
             }
         });
         Ok(id)
     }
 
-    async fn store(&self, delivery: Delivery) -> Result<(), OutboxError> {
-        let outbox = self.inner.outbox.clone();
-        blocking(move || outbox.put(&delivery)).await
+    /// Stores `delivery` claimed by this sender; returns when the claim was taken.
+    async fn store(&self, delivery: &Delivery) -> Result<Instant, OutboxError> {
+        let claimed = Instant::now();
+        self.inner
+            .outbox
+            .put(delivery, Some(&self.inner.lease))
+            .await?;
+        Ok(claimed)
     }
 
-    /// Runs every pending delivery of the outbox (after a restart) to completion; returns the
-    /// results.
+    /// Runs the pending deliveries of the outbox that no other sender holds (after a
+    /// restart) to completion; returns their results.
     pub async fn resume(&self) -> Result<Vec<Result<Delivered, DeliveryError>>, OutboxError> {
-        let outbox = self.inner.outbox.clone();
-        let pending = blocking(move || outbox.pending()).await?;
-        tracing::info!(pending = pending.len(), "resuming webhook deliveries");
-        let tasks: Vec<_> = pending
-            .into_iter()
-            .map(|d| {
+        let pending = self.inner.outbox.pending().await?;
+        let mut tasks = Vec::with_capacity(pending.len());
+        for d in pending {
+            let claimed = Instant::now();
+            if let Some(d) = self.inner.outbox.claim(&d.id, &self.inner.lease).await? {
                 let me = self.clone();
-                tokio::spawn(async move { me.run(d).await })
-            })
-            .collect();
+                tasks.push(tokio::spawn(async move { me.run(d, claimed).await }));
+            }
+        }
+        tracing::info!(pending = tasks.len(), "resuming webhook deliveries");
         let mut out = Vec::with_capacity(tasks.len());
         for t in tasks {
             match t.await {
@@ -424,30 +442,83 @@ impl Sender {
         Ok(out)
     }
 
-    /// Pending deliveries in the outbox.
-    pub async fn pending(&self) -> Result<Vec<Delivery>, OutboxError> {
-        let outbox = self.inner.outbox.clone();
-        blocking(move || outbox.pending()).await
+    /// Keeps the outbox moving, for as long as the returned future is polled: every `every`,
+    /// claims the deliveries that are due and held by no sender — stored by another sender,
+    /// left by one that stopped or whose claim expired — and runs each on a task of its own,
+    /// as many as `max_in_flight` allows. Run it on every sender sharing an outbox (replicas
+    /// of a service); an outbox that fails is logged and asked again at the next tick.
+    pub async fn work(&self, every: Duration) {
+        let mut tick = tokio::time::interval(every.max(Duration::from_millis(1)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let busy = self.running().len();
+            let room = self.inner.config.max_in_flight.max(1).saturating_sub(busy);
+            if room == 0 {
+                continue;
+            }
+            let claimed = Instant::now();
+            match self.inner.outbox.claim_due(&self.inner.lease, room).await {
+                Ok(due) => {
+                    for d in due {
+                        let me = self.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = me.run(d, claimed).await {
+                                tracing::debug!(error = %e, "delivery ended without success");
+                            }
+                        });
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "outbox: cannot claim due deliveries"),
+            }
+        }
     }
 
-    /// Attempts a stored delivery until it is delivered or dead-lettered.
-    async fn run(&self, mut d: Delivery) -> Result<Delivered, DeliveryError> {
-        {
-            let mut running = self.inner.running.lock().unwrap_or_else(|e| e.into_inner());
-            if !running.insert(d.id.clone()) {
-                return Err(DeliveryError::InProgress(d.id));
+    /// Pending deliveries in the outbox.
+    pub async fn pending(&self) -> Result<Vec<Delivery>, OutboxError> {
+        self.inner.outbox.pending().await
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.inner.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Claims `d` again unless this sender's claim (taken at `claimed`, if any) holds long
+    /// enough for one more attempt; `false` when another sender holds the delivery now or it
+    /// is no longer pending. A new claim brings the stored state (attempts) into `d`.
+    async fn hold(
+        &self,
+        d: &mut Delivery,
+        claimed: &mut Option<Instant>,
+    ) -> Result<bool, OutboxError> {
+        let lease = &self.inner.lease;
+        let needed = self.inner.config.timeout + Duration::from_secs(1);
+        if claimed.is_some_and(|at| at.elapsed() + needed < lease.duration) {
+            return Ok(true);
+        }
+        let at = Instant::now();
+        match self.inner.outbox.claim(&d.id, lease).await? {
+            Some(stored) => {
+                *d = stored;
+                *claimed = Some(at);
+                Ok(true)
             }
+            None => Ok(false),
+        }
+    }
+
+    /// Attempts a stored delivery, claimed by this sender at `claimed`, until it is
+    /// delivered or dead-lettered, or another sender holds it. Every attempt is made under a
+    /// claim: a failed attempt gives the claim up, the next one claims the delivery again.
+    async fn run(&self, mut d: Delivery, claimed: Instant) -> Result<Delivered, DeliveryError> {
+        let mut claimed = Some(claimed);
+        if !self.running().insert(d.id.clone()) {
+            return Err(DeliveryError::InProgress(d.id));
         }
         struct Unmark<'a>(&'a Sender, String);
         impl Drop for Unmark<'_> {
             fn drop(&mut self) {
-                let mut running = self
-                    .0
-                    .inner
-                    .running
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner());
-                running.remove(&self.1);
+                self.0.running().remove(&self.1);
             }
         }
         let _unmark = Unmark(self, d.id.clone());
@@ -461,6 +532,9 @@ impl Sender {
             }
             let verdict = {
                 let _permit = self.inner.in_flight.acquire().await;
+                if !self.hold(&mut d, &mut claimed).await? {
+                    return Err(DeliveryError::Elsewhere(d.id));
+                }
                 self.attempt(&d).await
             };
             d.attempts += 1;
@@ -468,9 +542,7 @@ impl Sender {
                 Verdict::Success(status) => {
                     tracing::info!(id = %d.id, subscriber = %d.subscriber.id, status,
                         attempts = d.attempts, "webhook delivered");
-                    let outbox = self.inner.outbox.clone();
-                    let id = d.id.clone();
-                    blocking(move || outbox.done(&id)).await?;
+                    self.inner.outbox.done(&d.id).await?;
                     return Ok(Delivered {
                         id: d.id,
                         status,
@@ -493,9 +565,17 @@ impl Sender {
                         "webhook attempt failed; retrying");
                     let not_before = now_ms().saturating_add(delay.as_millis() as i64);
                     d.not_before_ms = Some(not_before);
-                    let outbox = self.inner.outbox.clone();
-                    let (id, attempts) = (d.id.clone(), d.attempts);
-                    blocking(move || outbox.attempt(&id, attempts, not_before)).await?;
+                    let owner = &self.inner.lease.owner;
+                    if !self
+                        .inner
+                        .outbox
+                        .attempt(&d.id, owner, d.attempts, not_before)
+                        .await?
+                    {
+                        return Err(DeliveryError::Elsewhere(d.id));
+                    }
+                    // The claim is given up: the next attempt must take it again.
+                    claimed = None;
                 }
                 Verdict::Fatal(error) => return Err(self.dead_letter(d, error).await),
             }
@@ -509,9 +589,7 @@ impl Sender {
         if let Some(hook) = &self.inner.dead_letter {
             hook(&dl);
         }
-        let outbox = self.inner.outbox.clone();
-        let id = dl.delivery.id.clone();
-        if let Err(e) = blocking(move || outbox.done(&id)).await {
+        if let Err(e) = self.inner.outbox.done(&dl.delivery.id).await {
             return DeliveryError::Outbox(e);
         }
         DeliveryError::DeadLettered(Box::new(dl))
@@ -658,18 +736,6 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
         }
     }
     s
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, OutboxError> + Send + 'static,
-) -> Result<T, OutboxError> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r,
-        Err(e) => Err(OutboxError::Io {
-            path: std::path::PathBuf::new(),
-            source: std::io::Error::other(e.to_string()),
-        }),
-    }
 }
 
 #[cfg(test)]

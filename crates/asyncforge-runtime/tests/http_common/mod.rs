@@ -9,7 +9,9 @@ use std::time::Duration;
 use asyncforge_runtime::Message;
 use asyncforge_runtime::Reject;
 use asyncforge_runtime::http::idempotency::{Claim, IdempotencyStore};
+use asyncforge_runtime::http::outbox::{Delivery, Lease, Outbox};
 use asyncforge_runtime::http::receiver::{Receiver, ReceiverConfig, Webhook};
+use asyncforge_runtime::http::sender::Subscriber;
 use asyncforge_runtime::http::signature::{Scheme, Signer, generate_secret, unix_now};
 use axum::Router;
 use serde::{Deserialize, Serialize};
@@ -208,4 +210,75 @@ pub async fn receivers_sharing_a_store_handle_each_webhook_once(store: Arc<dyn I
             (1, 204, true)
         ]
     );
+}
+
+/// A delivery of `OrderPlaced` to `url`, as a sender stores it.
+pub fn delivery(id: &str, url: &str) -> Delivery {
+    Delivery {
+        id: id.to_owned(),
+        subscriber: Subscriber::new("s", url, generate_secret()),
+        event: OrderPlaced::NAME.to_owned(),
+        content_type: "application/json".to_owned(),
+        headers: Vec::new(),
+        body: br#"{"id":1,"item":"item-1"}"#.to_vec(),
+        created_ms: 1,
+        attempts: 0,
+        not_before_ms: None,
+    }
+}
+
+pub fn lease(owner: &str, ms: u64) -> Lease {
+    Lease {
+        owner: owner.to_owned(),
+        duration: Duration::from_millis(ms),
+    }
+}
+
+/// The claim rules every outbox keeps, seen through two handles on one outbox (`a` and `b`
+/// may be the same object): a claim keeps other senders out until it is given up or expires,
+/// the holder extends it, only the holder records an attempt, a done delivery is nobody's.
+pub async fn outbox_claim_rules(a: &dyn Outbox, b: &dyn Outbox) {
+    let (la, lb) = (lease("a", 60_000), lease("b", 60_000));
+    a.put(&delivery("d", "http://127.0.0.1:1/"), Some(&la))
+        .await
+        .expect("put");
+    assert!(
+        b.claim("d", &lb).await.expect("claim").is_none(),
+        "held by a"
+    );
+    assert!(b.claim_due(&lb, 10).await.expect("due").is_empty());
+    assert!(
+        a.claim("d", &la).await.expect("claim").is_some(),
+        "extended"
+    );
+    assert!(!b.attempt("d", "b", 1, 0).await.expect("attempt"));
+    assert!(a.attempt("d", "a", 1, 0).await.expect("attempt"));
+    let taken = b.claim_due(&lb, 10).await.expect("due");
+    assert_eq!(taken.len(), 1);
+    assert_eq!((taken[0].attempts, taken[0].not_before_ms), (1, Some(0)));
+    assert!(a.claim("d", &la).await.expect("claim").is_none(), "now b's");
+    // An expired claim is anyone's.
+    a.put(&delivery("e", "http://127.0.0.1:1/"), Some(&lease("c", 1)))
+        .await
+        .expect("put");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let e = b
+        .claim("e", &lb)
+        .await
+        .expect("claim")
+        .expect("expired claim");
+    assert_eq!(e.body, delivery("e", "").body);
+    // Not due yet: left alone by claim_due, but claimable by id.
+    a.put(&delivery("f", "http://127.0.0.1:1/"), None)
+        .await
+        .expect("put");
+    assert!(a.claim("f", &la).await.expect("claim").is_some());
+    assert!(a.attempt("f", "a", 2, i64::MAX).await.expect("attempt"));
+    assert!(b.claim_due(&lb, 10).await.expect("due").is_empty());
+    // Done: gone for everyone.
+    for id in ["d", "e", "f"] {
+        a.done(id).await.expect("done");
+    }
+    assert!(b.claim("e", &lb).await.expect("claim").is_none());
+    assert!(b.pending().await.expect("pending").is_empty());
 }

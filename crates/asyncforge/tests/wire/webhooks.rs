@@ -755,7 +755,7 @@ async fn sender_process_killed_mid_retry_resumes_from_outbox() {
     assert!(got.lock().expect("lock").is_empty());
 
     let outbox = Arc::new(FileOutbox::open(&path).expect("reopen"));
-    let pending = outbox.pending().expect("pending");
+    let pending = outbox.pending().await.expect("pending");
     assert_eq!(pending.len(), N, "the outbox kept every delivery");
     healthy.store(true, Ordering::SeqCst);
     // A new process: a generated server on the same outbox file.
@@ -781,7 +781,7 @@ async fn sender_process_killed_mid_retry_resumes_from_outbox() {
         got.iter().all(|(id, _)| ids.contains(id.as_str())),
         "the webhook ids of the first process"
     );
-    assert!(outbox.pending().expect("pending").is_empty());
+    assert!(outbox.pending().await.expect("pending").is_empty());
     println!("sender killed after {at_kill} attempts; the restarted process delivered all {N}");
 }
 
@@ -1355,7 +1355,7 @@ async fn message_headers_travel_with_webhooks_and_survive_a_restart_in_the_outbo
 
     // The record on disk carries the message's headers.
     let outbox = Arc::new(FileOutbox::open(&path).expect("reopen"));
-    let pending = outbox.pending().expect("pending");
+    let pending = outbox.pending().await.expect("pending");
     assert_eq!(pending.len(), 1);
     assert_eq!(
         pending[0].headers,
@@ -1389,7 +1389,7 @@ async fn message_headers_travel_with_webhooks_and_survive_a_restart_in_the_outbo
             Some(2)
         )]
     );
-    assert!(outbox.pending().expect("pending").is_empty());
+    assert!(outbox.pending().await.expect("pending").is_empty());
 
     // Straight from the generated sender and the generated client: headers go out and come
     // back typed.

@@ -108,8 +108,9 @@ pub struct Config {
     /// guard lets through (public addresses only by default), concurrency.
     pub webhooks: SenderConfig,
     /// Where deliveries wait until they succeed or are dead-lettered. In memory by
-    /// default; use a `FileOutbox` so a restarted process finishes them
-    /// (`Sender::resume_webhooks`).
+    /// default; a `FileOutbox` lets a restarted process finish them
+    /// (`Sender::resume_webhooks`); a `PostgresOutbox` (runtime feature `postgres`)
+    /// is shared by replicas, each running `Sender::work_webhooks`.
     pub outbox: Arc<dyn Outbox>,
     /// Called with every delivery given up on (after the last retry, or at once for a
     /// refused destination or a `4xx`).
@@ -244,6 +245,13 @@ impl Sender {
     pub async fn resume_webhooks(&self) -> Result<Vec<Result<Delivered, Error>>, Error> {
         let results = self.webhooks.resume().await?;
         Ok(results.into_iter().map(|r| r.map_err(Error::from)).collect())
+    }
+    /// Keeps a shared outbox moving while the future is polled (spawn it on every
+    /// replica): every `every`, claims the deliveries that are due and that no sender
+    /// holds — retries, deliveries other replicas stored, deliveries of a replica
+    /// that stopped — and attempts them.
+    pub async fn work_webhooks(&self, every: Duration) {
+        self.webhooks.work(every).await
     }
     /// The callback subscriptions registered so far.
     pub fn subscriptions(&self) -> &Subscriptions {
