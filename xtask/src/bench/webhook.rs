@@ -10,7 +10,11 @@
 //! - Deliveries to a receiver on loopback: the runtime `Sender` (signing, outbox, retry
 //!   bookkeeping) posting to the runtime `Receiver` (verification, idempotency claim, decoding,
 //!   handler) — what generated code calls — one at a time and 32 at a time, with the in-memory
-//!   outbox and with the fsynced file outbox.
+//!   outbox, the fsynced file outbox and the Postgres outbox.
+//! - The Postgres outbox shared by senders (replicas, each with its own connection, in this
+//!   process): deliveries stored unclaimed, then drained by 1 and by 3 senders running
+//!   `Sender::work` (claim due deliveries, attempt, remove), against the Postgres on
+//!   127.0.0.1:5432 (skipped with a notice when none answers).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -19,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use asyncforge_runtime::Message;
 use asyncforge_runtime::http::outbox::{FileOutbox, MemoryOutbox, Outbox};
+use asyncforge_runtime::http::postgres_outbox::PostgresOutbox;
 use asyncforge_runtime::http::receiver::{Receiver, ReceiverConfig, Webhook};
 use asyncforge_runtime::http::sender::{Sender, SenderConfig, Subscriber};
 use asyncforge_runtime::http::signature::{Scheme, Signer, decode_whsec, generate_secret};
@@ -216,7 +221,34 @@ pub fn run() -> ExitCode {
                 p50.as_secs_f64() * 1000.0
             );
         }
-        Ok::<(), String>(())
+        if !postgres_reachable().await {
+            println!(
+                "  Postgres outbox: skipped, nothing answers on 127.0.0.1:5432 (cargo xtask peers)"
+            );
+            return Ok(());
+        }
+        let table = format!("asyncforge_bench_{}", std::process::id());
+        let outbox = outbox_on(&table).await?;
+        for (label, total, parallel) in [
+            ("postgres outbox, 1 in flight", 500usize, 1usize),
+            ("postgres outbox, 32 in flight", 3_000, 32),
+        ] {
+            let (per_sec, p50) =
+                deliveries(Arc::new(outbox_on(&table).await?), total, parallel).await?;
+            println!(
+                "  {label:<36} {total:>6} deliveries  {per_sec:>8.0} /s  median latency {:.2} ms",
+                p50.as_secs_f64() * 1000.0
+            );
+        }
+        println!(
+            "== Postgres outbox drained by the senders sharing it (Sender::work every 5 ms, 32 in flight each)"
+        );
+        for replicas in [1usize, 3] {
+            let total = 3_000;
+            let per_sec = drained(&outbox, &table, total, replicas).await?;
+            println!("  {replicas} sender(s)  {total:>6} deliveries  {per_sec:>8.0} /s");
+        }
+        drop_table(&table).await
     });
     let _ = std::fs::remove_dir_all(&dir);
     match result {
@@ -281,17 +313,51 @@ impl Message for Event {
     }
 }
 
-/// Delivers `total` webhooks with `parallel` deliveries at a time to a fresh receiver; returns
-/// deliveries per second and the median latency of one delivery.
-async fn deliveries(
-    outbox: Arc<dyn Outbox>,
-    total: usize,
-    parallel: usize,
-) -> Result<(f64, Duration), String> {
-    let secret = generate_secret();
+/// The Postgres the benchmark uses (as the runtime's tests do).
+const POSTGRES: &str = "host=127.0.0.1 port=5432 user=postgres password=postgres dbname=postgres";
+
+async fn postgres_reachable() -> bool {
+    tokio::time::timeout(
+        Duration::from_secs(1),
+        tokio::net::TcpStream::connect("127.0.0.1:5432"),
+    )
+    .await
+    .is_ok_and(|r| r.is_ok())
+}
+
+async fn outbox_on(table: &str) -> Result<PostgresOutbox, String> {
+    PostgresOutbox::connect(POSTGRES, table)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn drop_table(table: &str) -> Result<(), String> {
+    let (client, connection) = tokio_postgres::connect(POSTGRES, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("DROP TABLE IF EXISTS {table}"))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn sender_config(parallel: usize) -> SenderConfig {
+    SenderConfig {
+        addresses: AddressPolicy::allow_loopback(),
+        max_in_flight: parallel.max(1),
+        ..SenderConfig::default()
+    }
+}
+
+/// A runtime `Receiver` on a loopback port: its webhook URL, the count of webhooks handled,
+/// and the server's task.
+async fn receiver(
+    secret: &str,
+) -> Result<(String, Arc<AtomicUsize>, tokio::task::JoinHandle<()>), String> {
     let handled = Arc::new(AtomicUsize::new(0));
     let h = handled.clone();
-    let receiver = Receiver::new(ReceiverConfig::new(&secret), move |hook: Webhook<Event>| {
+    let receiver = Receiver::new(ReceiverConfig::new(secret), move |hook: Webhook<Event>| {
         let h = h.clone();
         async move {
             std::hint::black_box(hook.message.0.seq);
@@ -308,16 +374,77 @@ async fn deliveries(
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    let sender = Sender::new(
-        SenderConfig {
-            addresses: AddressPolicy::allow_loopback(),
-            max_in_flight: parallel.max(1),
-            ..SenderConfig::default()
-        },
-        outbox,
-    )
-    .map_err(|e| e.to_string())?;
-    let sub = Subscriber::new("bench", format!("http://{addr}/hook"), secret);
+    Ok((format!("http://{addr}/hook"), handled, server))
+}
+
+/// Stores `total` deliveries unclaimed in the Postgres outbox on `table`, then lets
+/// `replicas` senders (one connection each) drain it with `Sender::work`; returns deliveries
+/// per second, from the senders' start to an empty outbox.
+async fn drained(
+    outbox: &PostgresOutbox,
+    table: &str,
+    total: usize,
+    replicas: usize,
+) -> Result<f64, String> {
+    let secret = generate_secret();
+    let (url, handled, server) = receiver(&secret).await?;
+    let sub = Subscriber::new("bench", url, secret);
+    let maker = Sender::new(sender_config(1), Arc::new(MemoryOutbox::default()))
+        .map_err(|e| e.to_string())?;
+    let text = "x".repeat(230);
+    for seq in 0..total {
+        let event = Event(Payload {
+            seq: seq as u64,
+            text: text.clone(),
+        });
+        let d = maker.prepare(&sub, &event).map_err(|e| e.to_string())?;
+        outbox.put(&d, None).await.map_err(|e| e.to_string())?;
+    }
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..replicas {
+        let sender = Sender::new(sender_config(32), Arc::new(outbox_on(table).await?))
+            .map_err(|e| e.to_string())?;
+        workers.push(tokio::spawn(async move {
+            sender.work(Duration::from_millis(5)).await
+        }));
+    }
+    let deadline = started + Duration::from_secs(120);
+    let mut empty = false;
+    while !empty {
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{} of {total} handled after two minutes",
+                handled.load(Ordering::Relaxed)
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        empty = handled.load(Ordering::Relaxed) >= total
+            && outbox
+                .pending()
+                .await
+                .map_err(|e| e.to_string())?
+                .is_empty();
+    }
+    let elapsed = started.elapsed();
+    for w in workers {
+        w.abort();
+    }
+    server.abort();
+    Ok(total as f64 / elapsed.as_secs_f64())
+}
+
+/// Delivers `total` webhooks with `parallel` deliveries at a time to a fresh receiver; returns
+/// deliveries per second and the median latency of one delivery.
+async fn deliveries(
+    outbox: Arc<dyn Outbox>,
+    total: usize,
+    parallel: usize,
+) -> Result<(f64, Duration), String> {
+    let secret = generate_secret();
+    let (url, handled, server) = receiver(&secret).await?;
+    let sender = Sender::new(sender_config(parallel), outbox).map_err(|e| e.to_string())?;
+    let sub = Subscriber::new("bench", url, secret);
     let text = "x".repeat(230);
     let started = Instant::now();
     let next = Arc::new(AtomicUsize::new(0));

@@ -1,9 +1,12 @@
-//! What the Postgres-backed stores share: one connection per store, made again after it was
-//! lost, on which the store's table is created if need be and its statements are prepared
-//! once, so a call is one round trip and no SQL is formatted per call.
+//! What the Postgres-backed stores share: a few connections per store, used in turn, each
+//! made again after it was lost, on which the store's table is created if need be and its
+//! statements are prepared once, so a call is one round trip and no SQL is formatted per
+//! call. Several connections let concurrent calls commit in parallel: one connection runs its
+//! statements, and waits for their commits, one after the other.
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::Mutex;
 use tokio_postgres::{Client, NoTls};
@@ -25,11 +28,15 @@ pub(crate) struct Conn<S> {
     pub(crate) statements: S,
 }
 
-/// The connection of one store.
+/// Connections of one store.
+const CONNECTIONS: usize = 4;
+
+/// The connections of one store.
 pub(crate) struct Database<S> {
     config: String,
     table: String,
-    slot: Mutex<Option<Arc<Conn<S>>>>,
+    slots: [Mutex<Option<Arc<Conn<S>>>>; CONNECTIONS],
+    next: AtomicUsize,
 }
 
 impl<S: Statements> Database<S> {
@@ -45,7 +52,8 @@ impl<S: Statements> Database<S> {
         Ok(Database {
             config: config.to_owned(),
             table: table.to_owned(),
-            slot: Mutex::new(None),
+            slots: std::array::from_fn(|_| Mutex::new(None)),
+            next: AtomicUsize::new(0),
         })
     }
 
@@ -54,10 +62,11 @@ impl<S: Statements> Database<S> {
         &self.table
     }
 
-    /// The live connection, connecting again (and preparing the statements) when the last
-    /// one is gone.
+    /// The next connection in turn, connected (and its statements prepared) on first use and
+    /// again when the last one is gone.
     pub(crate) async fn conn(&self) -> Result<Arc<Conn<S>>, String> {
-        let mut slot = self.slot.lock().await;
+        let turn = self.next.fetch_add(1, Ordering::Relaxed) % CONNECTIONS;
+        let mut slot = self.slots[turn].lock().await;
         if let Some(c) = slot.as_ref().filter(|c| !c.client.is_closed()) {
             return Ok(c.clone());
         }
