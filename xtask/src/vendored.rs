@@ -1,7 +1,8 @@
 //! `cargo xtask vendored`: the crates `asyncforge generate rust --runtime vendored` writes for
 //! specs whose protocols the workspace builds only against the runtime crate (Kafka and MQTT:
-//! `lamp-fleet`; webhooks and resources: `ledger-hooks`), built on their own: no asyncforge
-//! checkout, clippy `-D warnings`, their tests and their docs with `-D warnings`.
+//! `lamp-fleet`; webhooks and resources: `ledger-hooks`, with the Postgres and Redis engines),
+//! built on their own: no asyncforge checkout, clippy `-D warnings`, their tests and their
+//! docs with `-D warnings`.
 //!
 //! The crates use the lockfile of the workspace that builds the same dependencies
 //! (`tests/brokers/Cargo.lock` for librdkafka), so that the shared target directory already
@@ -14,10 +15,10 @@ use std::process::{Command, ExitCode};
 
 use crate::root;
 
-/// (spec under `specs/`, the lockfile whose versions it builds with)
-const CRATES: &[(&str, &str)] = &[
-    ("lamp-fleet", "tests/brokers/Cargo.lock"),
-    ("ledger-hooks", "Cargo.lock"),
+/// (spec under `specs/`, the lockfile whose versions it builds with, more `generate` arguments)
+const CRATES: &[(&str, &str, &[&str])] = &[
+    ("lamp-fleet", "tests/brokers/Cargo.lock", &[]),
+    ("ledger-hooks", "Cargo.lock", &["--with", "postgres,redis"]),
 ];
 
 fn target_dir() -> PathBuf {
@@ -47,7 +48,7 @@ fn cargo(subcommand: &str, manifest: &Path, args: &[&str]) -> Command {
     cmd
 }
 
-fn check(name: &str, lock: &str) -> Result<(), String> {
+fn check(name: &str, lock: &str, extra: &[&str]) -> Result<(), String> {
     let root = root();
     let dir = target_dir().join("vendored").join(name);
     if dir.exists() {
@@ -69,6 +70,7 @@ fn check(name: &str, lock: &str) -> Result<(), String> {
             "vendored",
             "--deny-warnings",
         ])
+        .args(extra)
         .args(["--crate-name", &crate_name, "--spec"])
         .arg(&spec)
         .arg("--out")
@@ -110,8 +112,8 @@ pub fn run_all(args: &[String]) -> ExitCode {
         eprintln!("`vendored` takes no arguments (got `{a}`)");
         return ExitCode::from(2);
     }
-    for (name, lock) in CRATES {
-        if let Err(e) = check(name, lock) {
+    for (name, lock, extra) in CRATES {
+        if let Err(e) = check(name, lock, extra) {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }

@@ -5,7 +5,7 @@ use asyncforge_spec::ir::Api;
 use quote::quote;
 
 use crate::output::{Error, File};
-use crate::settings::{Runtime, Settings};
+use crate::settings::{Engine, Runtime, Settings};
 use crate::tokens::render;
 
 fn semver_like(v: &str) -> bool {
@@ -460,6 +460,19 @@ pub(crate) fn lib_rs(
         }
     });
     let outcomes = (transports || mqtt.is_some() || kafka.is_some()).then(outcome_exports);
+    let engines = settings.engines.iter().map(|engine| match engine {
+        Engine::Postgres => quote! {
+            /// State shared by replicas, in Postgres: the webhook outbox (`Config::outbox`)
+            /// and the ids webhook receivers processed (`Config::idempotency`).
+            pub use runtime::http::postgres_outbox::PostgresOutbox;
+            pub use runtime::http::postgres_store::PostgresStore;
+        },
+        Engine::Redis => quote! {
+            /// State shared by replicas, in Redis: the ids webhook receivers processed
+            /// (`Config::idempotency`).
+            pub use runtime::http::redis_store::RedisStore;
+        },
+    });
     render(
         "src/lib.rs",
         quote! {
@@ -478,6 +491,7 @@ pub(crate) fn lib_rs(
             pub use runtime::{Codec, CodecError, Message};
             pub use runtime::types::{Date, DateTime, Uuid};
             #outcomes
+            #(#engines)*
         },
     )
 }

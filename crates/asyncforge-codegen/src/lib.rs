@@ -32,7 +32,7 @@ use quote::quote;
 
 pub use output::{Error, File};
 pub use settings::{
-    DEFAULT_CARGO_TEMPLATE, DEFAULT_README_TEMPLATE, Layout, MODULE_FILE, Runtime, Settings,
+    DEFAULT_CARGO_TEMPLATE, DEFAULT_README_TEMPLATE, Engine, Layout, MODULE_FILE, Runtime, Settings,
 };
 pub use tokens::{HEADER, render};
 
@@ -232,7 +232,7 @@ fn crate_files(api: &Api, settings: &Settings, b: Built) -> Result<Vec<File>, Er
     }
     let vendored = settings.runtime == Runtime::Vendored;
     let (types, messages) = (b.types, b.messages);
-    let features = b.model.features();
+    let features = b.model.features(&settings.engines)?;
     let vendored_runtime = if vendored {
         Some(vendor::vendor(&features)?)
     } else {

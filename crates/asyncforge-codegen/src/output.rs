@@ -26,6 +26,14 @@ pub enum Error {
         "`{0}` is not a valid crate name (letters, digits, `-` and `_`, starting with a letter)"
     )]
     CrateName(String),
+    /// An engine was asked for that no channel of the document keeps state in.
+    #[error("`--with {engine}`: {reason}")]
+    Engine {
+        /// The engine.
+        engine: &'static str,
+        /// What it would hold, and what the document lacks.
+        reason: &'static str,
+    },
     /// The embedded runtime could not be copied (a bug in asyncforge: please report it).
     #[error("the generated runtime: {0}")]
     Vendor(String),

@@ -33,6 +33,37 @@ impl std::str::FromStr for Runtime {
     }
 }
 
+/// An engine a generated service keeps shared state in, so that it runs as several
+/// replicas: the runtime support for it is compiled into the crate (`--with postgres`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Engine {
+    /// Postgres: the webhook outbox shared by sender replicas, and receivers' webhook ids.
+    Postgres,
+    /// Redis: receivers' webhook ids.
+    Redis,
+}
+
+impl Engine {
+    /// The engine's name, as `--with` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Postgres => "postgres",
+            Engine::Redis => "redis",
+        }
+    }
+}
+
+impl std::str::FromStr for Engine {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "postgres" => Ok(Engine::Postgres),
+            "redis" => Ok(Engine::Redis),
+            _ => Err(format!("`{s}`: expected `postgres` or `redis`")),
+        }
+    }
+}
+
 /// How the generated code is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Layout {
@@ -63,6 +94,7 @@ pub struct Settings {
     pub(crate) spec_name: String,
     pub(crate) transports: bool,
     pub(crate) default_protocol: Option<String>,
+    pub(crate) engines: Vec<Engine>,
 }
 
 impl Default for Settings {
@@ -79,6 +111,7 @@ impl Default for Settings {
             spec_name: "asyncapi.yaml".to_owned(),
             transports: true,
             default_protocol: None,
+            engines: Vec::new(),
         }
     }
 }
@@ -143,6 +176,17 @@ impl Settings {
     /// Ignored when the document declares servers.
     pub fn default_protocol(mut self, protocol: impl Into<String>) -> Self {
         self.default_protocol = Some(protocol.into());
+        self
+    }
+
+    /// Compiles the runtime's support for these engines into the crate (default: none, every
+    /// piece of state in the process). Generating fails when the document has no channel
+    /// whose state an engine can hold. A crate only: a [`Layout::Module`] reaches the runtime
+    /// crate, whose features the build's own manifest chooses.
+    pub fn engines(mut self, engines: impl IntoIterator<Item = Engine>) -> Self {
+        self.engines = engines.into_iter().collect();
+        self.engines.sort();
+        self.engines.dedup();
         self
     }
 }

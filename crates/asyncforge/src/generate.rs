@@ -104,6 +104,13 @@ impl Settings {
         self
     }
 
+    /// Compiles the runtime's support for these engines into the crate, so that replicas of
+    /// the service can share their state (default: none).
+    pub fn engines(mut self, engines: impl IntoIterator<Item = crate::Engine>) -> Self {
+        self.code = self.code.engines(engines);
+        self
+    }
+
     /// Puts `#![deny(warnings)]` in the crate (default: no).
     pub fn deny_warnings(mut self, yes: bool) -> Self {
         self.code = self.code.deny_warnings(yes);

@@ -16,6 +16,6 @@
 mod generate;
 pub mod remote;
 
-pub use asyncforge_codegen::Runtime;
+pub use asyncforge_codegen::{Engine, Runtime};
 pub use asyncforge_spec as spec;
 pub use generate::{GenerateError, Generator, Output, Settings};

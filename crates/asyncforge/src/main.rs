@@ -79,6 +79,10 @@ struct RustArgs {
     /// `sse`, `http+sse`, `https+sse`).
     #[arg(long, value_name = "PROTOCOL", value_parser = ["ws", "wss", "sse", "http+sse", "https+sse"])]
     default_protocol: Option<String>,
+    /// Engines the service keeps shared state in, so that it runs as several replicas
+    /// (`postgres`: webhook outbox and received ids; `redis`: received ids). Comma-separated.
+    #[arg(long = "with", value_name = "ENGINE", value_delimiter = ',')]
+    engines: Vec<asyncforge::Engine>,
 }
 
 #[derive(clap::Args)]
@@ -247,6 +251,7 @@ fn generate_rust(args: RustArgs) -> ExitCode {
     if let Some(protocol) = args.default_protocol {
         settings = settings.default_protocol(protocol);
     }
+    settings = settings.engines(args.engines);
     if let Some(dir) = &args.templates {
         settings = settings.templates(dir);
     }
@@ -281,6 +286,8 @@ fn generate_rust(args: RustArgs) -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(match e {
+                // An engine the document has no use for: the command line asked for it.
+                GenerateError::Codegen(asyncforge_codegen::Error::Engine { .. }) => 2,
                 GenerateError::Codegen(_) => 1,
                 _ => 2,
             })

@@ -351,3 +351,68 @@ fn rules_page_examples_of_generator_codes() {
     }
     assert_eq!(checked, 4, "two generator codes, two examples each");
 }
+
+#[test]
+fn engines_are_compiled_in_when_asked_for_and_refused_where_they_hold_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("ledger");
+    let o = run(
+        &[
+            "--spec",
+            "specs/ledger-hooks.yaml",
+            "--out",
+            out.to_str().expect("utf-8"),
+            "--with",
+            "postgres,redis",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let manifest = std::fs::read_to_string(out.join("Cargo.toml")).expect("Cargo.toml");
+    assert!(manifest.contains("tokio-postgres = "), "{manifest}");
+    assert!(manifest.contains("redis = "), "{manifest}");
+    let lib = std::fs::read_to_string(out.join("src/lib.rs")).expect("lib.rs");
+    for export in [
+        "pub use runtime::http::postgres_outbox::PostgresOutbox;",
+        "pub use runtime::http::postgres_store::PostgresStore;",
+        "pub use runtime::http::redis_store::RedisStore;",
+    ] {
+        assert!(lib.contains(export), "{export} in {lib}");
+    }
+    assert!(out.join("src/runtime/http/postgres_outbox.rs").exists());
+
+    let o = run(
+        &[
+            "--spec",
+            "specs/pulse-rooms.yaml",
+            "--out",
+            dir.path().join("rooms").to_str().expect("utf-8"),
+            "--with",
+            "postgres",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("`--with postgres`: it keeps webhook state"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(
+        &[
+            "--spec",
+            "specs/ledger-hooks.yaml",
+            "--out",
+            "x",
+            "--with",
+            "mysql",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("expected `postgres` or `redis`"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -17,6 +17,8 @@ pub(crate) use common::{Param, Protocol, op_messages, reply_messages};
 pub(crate) use endpoints::{Endpoint, Op};
 pub(crate) use http::{resource_of, webhook_of};
 
+use crate::output::Error;
+use crate::settings::Engine;
 use crate::types::Warning;
 
 /// What the generated code serves, per protocol, and what it leaves out.
@@ -42,8 +44,8 @@ impl Model {
         }
     }
 
-    /// The runtime features the generated code needs.
-    pub(crate) fn features(&self) -> Vec<&'static str> {
+    /// The runtime features the generated code needs, with those of the `engines` asked for.
+    pub(crate) fn features(&self, engines: &[Engine]) -> Result<Vec<&'static str>, Error> {
         let mut f = Vec::new();
         if self.has(Protocol::Ws) {
             f.extend(["ws", "ws-client"]);
@@ -60,7 +62,16 @@ impl Model {
         if self.has(Protocol::Kafka) {
             f.push("kafka");
         }
-        f
+        for &engine in engines {
+            if !self.has(Protocol::Http) {
+                return Err(Error::Engine {
+                    engine: engine.name(),
+                    reason: "it keeps webhook state (outbox, received ids), and the document has no HTTP channels",
+                });
+            }
+            f.push(engine.name());
+        }
+        Ok(f)
     }
 }
 
