@@ -247,6 +247,80 @@ async fn three_replicas_one_killed_deliver_everything_once_at_a_time() {
     drop_table(&table).await;
 }
 
+/// The server ends the outbox's sessions mid-run (a restart, a failover): calls on the lost
+/// connections fail, `Sender::work` logs them and goes on, the outbox connects again, and
+/// every delivery still arrives (one whose removal failed is delivered again once its claim
+/// expires; receivers deduplicate by webhook id).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_database_sessions_delay_deliveries_but_lose_none() {
+    let Some((outbox, table)) = outbox().await else {
+        return;
+    };
+    let delivered: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let d = delivered.clone();
+    let app = Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap| {
+            let d = d.clone();
+            async move {
+                if let Some(id) = headers.get("webhook-id").and_then(|v| v.to_str().ok()) {
+                    d.lock().expect("lock").insert(id.to_owned());
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let url = format!("{}/hook", serve(app).await);
+    let name = format!("{table}_worker");
+    let worked = PostgresOutbox::connect(&format!("{CONFIG} application_name={name}"), &table)
+        .await
+        .expect("connect");
+    let sender = Sender::new(config(), Arc::new(worked)).expect("sender");
+    let worker = sender.clone();
+    let work = tokio::spawn(async move { worker.work(Duration::from_millis(10)).await });
+    let maker = Sender::new(config(), Arc::new(MemoryOutbox::default())).expect("sender");
+    let subscriber = Subscriber::new("s", url, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    for i in 0..300u32 {
+        let d = maker
+            .prepare(&subscriber, &OrderPlaced::new(i))
+            .expect("prepare");
+        outbox.put(&d, None).await.expect("put");
+    }
+    let count = || delivered.lock().expect("lock").len();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while count() < 50 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "stalled at {}",
+            count()
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let (admin, connection) = tokio_postgres::connect(CONFIG, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    let ended = admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            &[&name],
+        )
+        .await
+        .expect("terminate");
+    assert!(ended >= 1, "the worker's sessions");
+    while count() < 300 || !outbox.pending().await.expect("pending").is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} of 300 delivered after the sessions ended",
+            count()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    work.abort();
+    drop_table(&table).await;
+}
+
 /// The sender settings of the replicas: fast retries, loopback allowed, short claims (the
 /// floor: the 3 s timeout + 2 s). An attempt that timed out may still be running at the
 /// receiver when the next one starts, so the timeout stays well above what a loaded test
