@@ -315,11 +315,20 @@ async fn send_to_one(url: &str, test: &str) {
     }
     // An id of a remote replica that has no such connection: the engine takes it, nobody
     // gets it. An unknown id of this replica: gone.
-    let remote = clients[1].1;
+    let remote = clients
+        .iter()
+        .map(|(_, id)| *id)
+        .find(|id| id.0 & !0xffff_ffff != hubs[0].replica_id())
+        .expect("a client on another replica");
     hubs[0]
         .send(ConnId(remote.0 + 1000), Frame::Text("nobody".into()))
         .await
         .expect("the engine takes it");
+    // A request waiting for its reply must go to this replica's connection.
+    assert_eq!(
+        hubs[0].send_local(remote, Frame::Text("a request".into())),
+        Err(SendError::Elsewhere(remote))
+    );
     let local_unknown = ConnId(hubs[0].replica_id() | 0xfff_fff0);
     assert_eq!(
         hubs[0].send(local_unknown, Frame::Text("x".into())).await,

@@ -241,13 +241,14 @@ pub(super) fn server_endpoint(cx: &Ctx<'_>, e: &Endpoint, index: usize, p: &mut 
                     #doc
                     ///
                     /// Sends the request to one connection of this process and waits for its
-                    /// reply (matched by correlation id, or in order when the request has none).
+                    /// reply (matched by correlation id, or in order when the request has none);
+                    /// a connection another replica holds is `ErrorKind::NotFound`.
                     pub async fn #method(&self, conn: ConnId, message: impl Into<#msg_ty>) -> Result<#reply_ty, Error> {
                         let message: #msg_ty = message.into();
                         #check
                         let (frame, id) = crate::runtime::endpoint::request_frame(&message)?;
                         let waiter = self.pending.#field.register(conn.0, id)?;
-                        self.hub.send(conn, frame).await?;
+                        self.hub.send_local(conn, frame)?;
                         Ok(waiter.wait(self.request_timeout).await?)
                     }
                 });

@@ -146,6 +146,10 @@ pub enum SendError {
     /// The backplane did not take the message: no other replica got it.
     #[error(transparent)]
     Backplane(#[from] BackplaneError),
+    /// The connection is held by another replica, and what was sent needs one of this
+    /// replica's (a request waiting for its reply: replies are not carried back).
+    #[error("connection {0:?} is held by another replica")]
+    Elsewhere(ConnId),
 }
 
 impl From<SendError> for crate::error::Error {
@@ -156,6 +160,7 @@ impl From<SendError> for crate::error::Error {
             SendError::SlowConsumer(_) | SendError::Dropped(_) => ErrorKind::Busy,
             SendError::Encode(_) => ErrorKind::Invalid,
             SendError::Backplane(b) => b.kind(),
+            SendError::Elsewhere(_) => ErrorKind::NotFound,
         };
         crate::error::Error::new(kind, e)
     }
@@ -304,8 +309,12 @@ impl Hub {
         }
     }
 
-    /// Sends a frame to one connection of this hub.
-    fn send_local(&self, id: ConnId, frame: Frame) -> Result<(), SendError> {
+    /// Sends a frame to one connection of this hub, at once: what a request waiting for its
+    /// reply is sent with (the reply comes back to the replica holding the connection).
+    pub fn send_local(&self, id: ConnId, frame: Frame) -> Result<(), SendError> {
+        if self.inner.link.is_some() && id.0 & !0xffff_ffff != self.inner.replica {
+            return Err(SendError::Elsewhere(id));
+        }
         self.enqueue(id, Out::Frame(frame))
     }
 

@@ -140,7 +140,8 @@ impl Sender {
     /// Operation `requestReading`.
     ///
     /// Sends the request to one connection of this process and waits for its
-    /// reply (matched by correlation id, or in order when the request has none).
+    /// reply (matched by correlation id, or in order when the request has none);
+    /// a connection another replica holds is `ErrorKind::NotFound`.
     pub async fn request_reading(
         &self,
         conn: ConnId,
@@ -150,7 +151,7 @@ impl Sender {
         super::channels::checks::READING_REQUEST.check_outgoing(&message)?;
         let (frame, id) = crate::runtime::endpoint::request_frame(&message)?;
         let waiter = self.pending.request_reading.register(conn.0, id)?;
-        self.hub.send(conn, frame).await?;
+        self.hub.send_local(conn, frame)?;
         Ok(waiter.wait(self.request_timeout).await?)
     }
     /// Push crane status to dashboards.

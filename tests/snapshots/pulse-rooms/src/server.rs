@@ -191,7 +191,8 @@ impl Sender {
     /// Operation `askIdentity`.
     ///
     /// Sends the request to one connection of this process and waits for its
-    /// reply (matched by correlation id, or in order when the request has none).
+    /// reply (matched by correlation id, or in order when the request has none);
+    /// a connection another replica holds is `ErrorKind::NotFound`.
     pub async fn ask_identity(
         &self,
         conn: ConnId,
@@ -201,7 +202,7 @@ impl Sender {
         super::channels::checks::WHO_ARE_YOU.check_outgoing(&message)?;
         let (frame, id) = crate::runtime::endpoint::request_frame(&message)?;
         let waiter = self.pending.ask_identity.register(conn.0, id)?;
-        self.hub.send(conn, frame).await?;
+        self.hub.send_local(conn, frame)?;
         Ok(waiter.wait(self.request_timeout).await?)
     }
     /// The server streams price ticks for a symbol.
