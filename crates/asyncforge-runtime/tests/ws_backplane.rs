@@ -480,3 +480,168 @@ async fn without_a_backplane_nothing_changes() {
         Err(SendError::Gone(elsewhere))
     );
 }
+
+/// An engine of the test's own on a free port, started from the installed binary, so that
+/// stopping it disturbs no other test.
+struct Private {
+    child: std::process::Child,
+    port: u16,
+    program: &'static str,
+}
+
+impl Private {
+    /// `None` (a skip, or a failure in CI) when the binary is not installed.
+    fn start(program: &'static str) -> Option<Private> {
+        if !std::path::Path::new(program).exists() {
+            if std::env::var_os("CI").is_some() {
+                panic!("{program} is not installed and CI is set: this test must not skip");
+            }
+            return asyncforge_testkit::skip_none(program, "cargo xtask peers");
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Private::spawn(program, port);
+        Some(Private {
+            child,
+            port,
+            program,
+        })
+    }
+
+    fn spawn(program: &str, port: u16) -> std::process::Child {
+        let port_arg = port.to_string();
+        let args: Vec<&str> = if program.ends_with("redis-server") {
+            vec![
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port_arg,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ]
+        } else {
+            vec!["-a", "127.0.0.1", "-p", &port_arg]
+        };
+        std::process::Command::new(program)
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the engine starts")
+    }
+
+    async fn listening(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", self.port)).await.is_err() {
+            assert!(Instant::now() < deadline, "{} listens", self.program);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn restart(&mut self) {
+        self.stop();
+        self.child = Private::spawn(self.program, self.port);
+    }
+}
+
+impl Drop for Private {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Polls `f` until it holds, for up to `limit`.
+async fn eventually(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !f() {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The engine goes away and comes back: the subscription reports it is down, publishes fail
+/// meanwhile, and once the engine is back the subscription is made again (a new generation)
+/// and publishes flow again.
+async fn restart(program: &'static str, scheme: &str) {
+    let Some(mut engine) = Private::start(program) else {
+        return;
+    };
+    engine.listening().await;
+    let backplane = Backplane::from_url(&format!("{scheme}://127.0.0.1:{}", engine.port))
+        .expect("url")
+        .prefix(&prefix("restart"))
+        .expect("prefix")
+        .publish_timeout(Duration::from_secs(2))
+        .backoff(asyncforge_runtime::backoff::Backoff {
+            max: Duration::from_millis(300),
+            ..Default::default()
+        });
+    let (addr, hub) = replica(&backplane).await;
+    let (_, other) = replica(&backplane).await;
+    for h in [&hub, &other] {
+        let state = tokio::time::timeout(Duration::from_secs(10), h.backplane_connected()).await;
+        assert!(matches!(
+            state,
+            Ok(Some(State::Connected { generation: 1 }))
+        ));
+    }
+    let (mut ws, _) = client(addr, "r").await;
+    other
+        .publish("/rooms/r", Frame::Text("before".into()))
+        .await
+        .expect("published");
+    assert_eq!(
+        next_frame(&mut ws, Duration::from_secs(5)).await,
+        Some(Message::Text("before".into()))
+    );
+
+    engine.stop();
+    eventually(
+        Duration::from_secs(10),
+        "the hub sees the engine go",
+        || matches!(hub.backplane_state(), Some(State::Connecting { .. })),
+    )
+    .await;
+    let failed = other.publish("/rooms/r", Frame::Text("lost".into())).await;
+    assert!(matches!(failed, Err(SendError::Backplane(_))), "{failed:?}");
+
+    engine.restart();
+    engine.listening().await;
+    let state = tokio::time::timeout(Duration::from_secs(15), hub.backplane_connected())
+        .await
+        .expect("the subscription comes back");
+    assert_eq!(state, Some(State::Connected { generation: 2 }));
+    // The other replica's publishing connection comes back on its own too.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match other.publish("/rooms/r", Frame::Text("after".into())).await {
+            Ok(_) => break,
+            Err(e) => assert!(Instant::now() < deadline, "publishing again: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        next_frame(&mut ws, Duration::from_secs(5)).await,
+        Some(Message::Text("after".into())),
+        "nothing published while the engine was down arrives, what follows does"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_subscription_comes_back_after_the_engine_restarts() {
+    restart("/usr/bin/redis-server", "redis").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_subscription_comes_back_after_the_engine_restarts() {
+    restart("/usr/sbin/nats-server", "nats").await;
+}

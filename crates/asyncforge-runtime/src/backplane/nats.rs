@@ -62,7 +62,9 @@ impl Nats {
                 slot.insert((client, rx)).clone()
             }
         };
-        if client.connection_state() != async_nats::connection::State::Connected {
+        // Both the client and its events (delivered later, in order) must say connected: a
+        // subscription made while a disconnect event is still on its way would end at once.
+        if client.connection_state() != async_nats::connection::State::Connected || !*up.borrow() {
             return Err(BackplaneError::new(
                 Failure::Unavailable,
                 "nats: not connected",
@@ -109,7 +111,6 @@ impl Engine for Nats {
                 .await
                 .map_err(|_| BackplaneError::new(Failure::Timeout, "nats: subscribing timed out"))?
                 .map_err(unavailable)?;
-            up.mark_unchanged();
             let messages = stream::select_all(subscriptions).map(|m| m.payload.to_vec());
             let lost = async move {
                 let _ = up.wait_for(|connected| !connected).await;

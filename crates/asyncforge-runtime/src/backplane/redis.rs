@@ -1,5 +1,6 @@
 //! The Redis backplane: `PUBLISH` on one multiplexed connection (a `ConnectionManager`, which
-//! reconnects by itself), a dedicated pub/sub connection per hub for the subscription.
+//! reconnects by itself), a dedicated pub/sub connection per hub for the subscription, pinged
+//! so that a peer gone silent is noticed.
 
 use std::time::Duration;
 
@@ -11,6 +12,9 @@ use super::{BackplaneError, BoxFuture, Engine, Failure};
 
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often the subscription's connection is pinged, and how long an answer may take.
+const KEEPALIVE: Duration = Duration::from_secs(15);
 
 pub(super) struct Redis {
     client: redis::Client,
@@ -63,7 +67,12 @@ impl Engine for Redis {
                     .arg(bytes.as_slice())
                     .ignore();
             }
-            pipe.query_async::<()>(conn).await.map_err(unavailable)
+            let result = pipe.query_async::<()>(conn).await.map_err(unavailable);
+            if result.is_err() {
+                // A fresh connection for the next publish.
+                *publisher = None;
+            }
+            result
         })
     }
 
@@ -81,9 +90,30 @@ impl Engine for Redis {
                 .await
                 .map_err(|_| BackplaneError::new(Failure::Timeout, "redis: subscribing timed out"))?
                 .map_err(unavailable)?;
-            let messages = pubsub
-                .into_on_message()
-                .map(|m| m.get_payload_bytes().to_vec());
+            // A silent peer (a network partition) never closes the socket: ping it, and end
+            // the stream when it stops answering.
+            let (mut sink, messages) = pubsub.split();
+            let alive = async move {
+                let mut every = tokio::time::interval(KEEPALIVE);
+                every.tick().await;
+                loop {
+                    every.tick().await;
+                    match tokio::time::timeout(KEEPALIVE, sink.ping::<redis::Value>()).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, "redis backplane ping failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::warn!("redis backplane ping unanswered");
+                            return;
+                        }
+                    }
+                }
+            };
+            let messages = messages
+                .map(|m| m.get_payload_bytes().to_vec())
+                .take_until(alive);
             Ok(messages.boxed())
         })
     }
