@@ -11,10 +11,11 @@
 //! `{prefix}.to.{replica}` (sends to its own connections). A replica publishes through one
 //! task and one engine connection, in the order of its callers, in batches when they come
 //! faster than the engine answers; a publish is done when the engine has it (Redis answered
-//! the `PUBLISH`, NATS answered the flush), then the replica delivers it to its own
+//! the `PUBLISH`, NATS a round trip after it), then the replica delivers it to its own
 //! subscribers (in the same order) and ignores its echo. Each subscriber therefore gets a
 //! publish once, and one replica's publishes in that replica's order. A publish the engine did
-//! not take fails with [`BackplaneError`], never silently.
+//! not confirm fails with [`BackplaneError`], never silently (after a timeout it may still have
+//! reached the engine: the NATS client sends what it holds once it reconnects).
 //!
 //! Like any pub/sub, the engine keeps nothing for a replica that is not connected: what is
 //! published while a replica's subscription is down does not reach that replica's

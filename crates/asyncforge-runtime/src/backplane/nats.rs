@@ -1,7 +1,11 @@
-//! The NATS backplane: core subjects on one client connection per hub, used to publish (then
-//! a flush: the server answered, so it has everything before it) and to subscribe. The client
-//! reconnects by itself; the subscription ends when it reports a disconnect, so that the
-//! hub's state says so, and is made again once the client is back.
+//! The NATS backplane: core subjects on one client connection per hub, used to publish and to
+//! subscribe. The client reconnects by itself; the subscription ends when it reports a
+//! disconnect, so that the hub's state says so, and is made again once the client is back.
+//!
+//! A server round trip says the server has what the connection sent before it (it handles a
+//! connection's messages in order): the client's `flush` only writes the socket, so the round
+//! trip is a request to a fresh inbox nobody listens on, which the server answers itself
+//! ("no responders").
 
 use std::time::Duration;
 
@@ -87,7 +91,7 @@ impl Engine for Nats {
                     .await
                     .map_err(unavailable)?;
             }
-            client.flush().await.map_err(unavailable)
+            round_trip(&client).await
         })
     }
 
@@ -106,16 +110,26 @@ impl Engine for Nats {
                         .map_err(unavailable)?,
                 );
             }
-            // The server has the subscriptions once it answered the flush.
-            tokio::time::timeout(CONNECT_TIMEOUT, client.flush())
+            // The server has the subscriptions once it answered.
+            tokio::time::timeout(CONNECT_TIMEOUT, round_trip(&client))
                 .await
-                .map_err(|_| BackplaneError::new(Failure::Timeout, "nats: subscribing timed out"))?
-                .map_err(unavailable)?;
+                .map_err(|_| {
+                    BackplaneError::new(Failure::Timeout, "nats: subscribing timed out")
+                })??;
             let messages = stream::select_all(subscriptions).map(|m| m.payload.to_vec());
             let lost = async move {
                 let _ = up.wait_for(|connected| !connected).await;
             };
             Ok(messages.take_until(lost).boxed())
         })
+    }
+}
+
+/// Waits until the server has handled everything this client sent so far.
+async fn round_trip(client: &async_nats::Client) -> Result<(), BackplaneError> {
+    match client.request(client.new_inbox(), Default::default()).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => Ok(()),
+        Err(e) => Err(unavailable(e)),
     }
 }

@@ -143,7 +143,8 @@ pub enum SendError {
     /// The message could not be encoded.
     #[error("the message could not be encoded: {0}")]
     Encode(String),
-    /// The backplane did not take the message: no other replica got it.
+    /// The backplane did not confirm the message: other replicas may not have it (this
+    /// replica's connections did not get it).
     #[error(transparent)]
     Backplane(#[from] BackplaneError),
     /// The connection is held by another replica, and what was sent needs one of this
@@ -355,7 +356,8 @@ impl Hub {
 
     /// Sends a frame to every subscriber of `address`; returns how many of this hub's
     /// connections got it queued. With a backplane, done when the engine has it (then the
-    /// other replicas deliver it to theirs); an error means no other replica got it.
+    /// other replicas deliver it to theirs); after an error this replica's connections did not
+    /// get it, and the others may not have.
     pub async fn publish(&self, address: &str, frame: Frame) -> Result<usize, SendError> {
         match &self.inner.link {
             Some(link) => Ok(link
