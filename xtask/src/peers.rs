@@ -38,7 +38,12 @@ const PACKAGES: &[Package] = &[
     Package {
         name: "redis-server",
         file: "/usr/bin/redis-server",
-        used_by: "the Redis idempotency store",
+        used_by: "the Redis idempotency store and WebSocket backplane",
+    },
+    Package {
+        name: "nats-server",
+        file: "/usr/sbin/nats-server",
+        used_by: "the NATS WebSocket backplane",
     },
     Package {
         name: "postgresql",
@@ -191,7 +196,12 @@ pub fn run(args: &[String]) -> ExitCode {
         cmd.args(service.args)
             .stdin(Stdio::null())
             .stdout(Stdio::null());
-        let started = cmd.status().is_ok_and(|s| s.success());
+        let started = if service.foreground {
+            // Left running when this task ends; it is found listening next time.
+            cmd.stderr(Stdio::null()).spawn().is_ok()
+        } else {
+            cmd.status().is_ok_and(|s| s.success())
+        };
         if !started || !wait_listening(service.port, Duration::from_secs(10)) {
             missing.push(format!(
                 "could not start {} on 127.0.0.1:{}",
@@ -219,13 +229,15 @@ pub fn run(args: &[String]) -> ExitCode {
     }
 }
 
-/// A service the tests expect on a loopback port, how to start it in the background, and
-/// what to run once it listens (empty: nothing).
+/// A service the tests expect on a loopback port, how to start it in the background (a
+/// program that daemonizes itself, or one that stays in the `foreground` and is left running
+/// on its own), and what to run once it listens (empty: nothing).
 struct Service {
     name: &'static str,
     port: u16,
     program: &'static str,
     args: &'static [&'static str],
+    foreground: bool,
     then: &'static [&'static str],
 }
 
@@ -235,6 +247,7 @@ const SERVICES: &[Service] = &[
         port: 1883,
         program: "/usr/sbin/mosquitto",
         args: &["-d", "-p", "1883"],
+        foreground: false,
         then: &[],
     },
     Service {
@@ -253,6 +266,25 @@ const SERVICES: &[Service] = &[
             "--appendonly",
             "no",
         ],
+        foreground: false,
+        then: &[],
+    },
+    // With JetStream, its store in /tmp: the backplane uses core subjects only, but a NATS
+    // server is usually run with it.
+    Service {
+        name: "NATS",
+        port: 4222,
+        program: "/usr/sbin/nats-server",
+        args: &[
+            "-js",
+            "-sd",
+            "/tmp/asyncforge-nats",
+            "-a",
+            "127.0.0.1",
+            "-p",
+            "4222",
+        ],
+        foreground: true,
         then: &[],
     },
     // Debian's cluster listens on 127.0.0.1:5432 with password authentication: the tests log
@@ -262,6 +294,7 @@ const SERVICES: &[Service] = &[
         port: 5432,
         program: "service",
         args: &["postgresql", "start"],
+        foreground: false,
         then: &[
             "runuser",
             "-u",

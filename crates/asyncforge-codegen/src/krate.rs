@@ -199,16 +199,34 @@ fn usage(files: &[File], krate: &str) -> Vec<serde_json::Value> {
                     .contains("pub fn new(config: Config) -> Result<Self, Error>")
         });
         let new = if fallible { "?" } else { "" };
+        let server_rs = |needle: &str| {
+            files.iter().any(|f| {
+                f.path == std::path::Path::new("src/server.rs") && f.contents.contains(needle)
+            })
+        };
         let send = d
             .operation("Sender", ACCESSORS)
             .map(|m| {
-                format!("let out = server.sender();   // out.{m}(…) sends, to one peer or to all\n")
+                let wait = if server_rs(&format!("pub async fn {m}(")) {
+                    ".await"
+                } else {
+                    ""
+                };
+                format!("let out = server.sender();   // out.{m}(…){wait} sends, to one peer or to all\n")
             })
             .unwrap_or_default();
+        let vendored = files
+            .iter()
+            .any(|f| f.path == std::path::Path::new("src/runtime/mod.rs"));
+        let replicas = if server_rs("pub backplane: Backplane") && !vendored {
+            "// Replicas (this crate's feature `redis` or `nats`):\n// Config { backplane: Backplane::from_url(\"redis://…\")?, .. }\n"
+        } else {
+            ""
+        };
         push(
             "Server",
             format!(
-                "use {krate}::server::{{Config, Handler, Server}};\nuse {krate}::{{Received, Reject}};\n\nstruct App;\nimpl Handler for App {{\n{}}}\n\nlet server = Server::new(Config::default()){new};\n{send}let listener = tokio::net::TcpListener::bind(\"127.0.0.1:8080\").await?;\n{krate}::runtime::axum::serve(listener, server.router(App)).await?;\n",
+                "use {krate}::server::{{Config, Handler, Server}};\nuse {krate}::{{Received, Reject}};\n\nstruct App;\nimpl Handler for App {{\n{}}}\n\n{replicas}let server = Server::new(Config::default()){new};\n{send}let listener = tokio::net::TcpListener::bind(\"127.0.0.1:8080\").await?;\n{krate}::runtime::axum::serve(listener, server.router(App)).await?;\n",
                 d.handler_lines()
             ),
         );
@@ -386,6 +404,10 @@ pub(crate) fn render_template(
     };
     ctx.insert("runtime_dependency", &dep);
     ctx.insert("runtime_features", &features);
+    ctx.insert(
+        "backplane",
+        &(settings.runtime != Runtime::Vendored && features.contains(&"ws")),
+    );
     ctx.insert("vendored_dependencies", vendored_dependencies);
     ctx.insert(
         "runtime_features_toml",

@@ -31,6 +31,9 @@ macro_rules! runtime_files {
 pub(crate) const FILES: &[(&str, &str)] = runtime_files![
     "address.rs",
     "backoff.rs",
+    "backplane/mod.rs",
+    "backplane/nats.rs",
+    "backplane/redis.rs",
     "codec.rs",
     "codegen.rs",
     "connection.rs",
@@ -606,6 +609,7 @@ mod tests {
             &["http"],
             &["redis"],
             &["postgres"],
+            &["ws", "nats"],
             &["mqtt"],
             &["kafka"],
             &[
@@ -665,6 +669,15 @@ mod tests {
             );
             assert_eq!(has("src/runtime/mqtt/topic.rs"), features.contains(&"mqtt"));
             assert_eq!(
+                has("src/runtime/backplane/mod.rs"),
+                features.contains(&"ws")
+            );
+            assert_eq!(
+                has("src/runtime/backplane/nats.rs"),
+                features.contains(&"nats")
+            );
+            assert_eq!(dep("async-nats"), features.contains(&"nats"));
+            assert_eq!(
                 has("src/runtime/kafka/client.rs"),
                 features.contains(&"kafka")
             );
@@ -685,6 +698,7 @@ mod tests {
             assert_eq!(
                 has("src/runtime/backoff.rs"),
                 any(&[
+                    "ws",
                     "ws-client",
                     "sse-client",
                     "http",

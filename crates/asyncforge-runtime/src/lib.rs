@@ -5,7 +5,8 @@
 //! docs, support for generated code rather than an API. What users of a generated crate need,
 //! the crate re-exports. Each transport lives behind a cargo feature: `ws` and
 //! `ws-client` (WebSocket), `sse` and `sse-client` (Server-Sent Events), `http` (webhooks,
-//! callbacks, resources; `redis` for a shared idempotency store), `mqtt`, `kafka`. What every
+//! callbacks, resources; `redis` for a shared idempotency store), `mqtt`, `kafka`; `redis` and
+//! `nats` also give the WebSocket server a `backplane` between replicas. What every
 //! transport shares (`codec`, `message`, `types`, `error`, `outcome`) is here without a feature;
 //! the pieces several transports share (`address`, `backoff`, `endpoint`, `rpc`, the private
 //! typed-headers encoding) come with the first feature that needs them. Each protocol has its
@@ -21,6 +22,7 @@
 #[cfg(any(feature = "validate", feature = "topics"))]
 pub mod address;
 #[cfg(any(
+    feature = "ws",
     feature = "ws-client",
     feature = "sse-client",
     feature = "http",
@@ -28,10 +30,17 @@ pub mod address;
     feature = "kafka"
 ))]
 pub mod backoff;
+#[cfg(feature = "ws")]
+pub mod backplane;
 pub mod codec;
 #[doc(hidden)]
 pub mod codegen;
-#[cfg(any(feature = "ws-client", feature = "sse-client", feature = "mqtt"))]
+#[cfg(any(
+    feature = "ws",
+    feature = "ws-client",
+    feature = "sse-client",
+    feature = "mqtt"
+))]
 pub mod connection;
 #[cfg(feature = "validate")]
 #[doc(hidden)]

@@ -25,7 +25,7 @@ impl<'a> Dispatch<Event<'a>, Refusal> for Echo {
                 return Err(Reject::invalid("`bad` is not a valid message").into());
             }
             Event::Frame(ctx, other) => {
-                let _ = ctx.hub.send(ctx.conn, other);
+                let _ = ctx.hub.send(ctx.conn, other).await;
             }
             Event::Closed(_) => {}
         }
@@ -110,7 +110,11 @@ async fn echo_publish_and_rejections() {
     // Publish to a concrete address reaches its subscribers only.
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(hub.connections(), 2);
-    assert_eq!(hub.publish("/rooms/2", Frame::Text("for room 2".into())), 1);
+    assert_eq!(
+        hub.publish("/rooms/2", Frame::Text("for room 2".into()))
+            .await,
+        Ok(1)
+    );
     assert_eq!(next_text(&mut b).await, Some(Message::text("for room 2")));
     // A rejected message gets an error frame; the connection stays usable.
     a.send(Message::text("bad")).await.expect("send");

@@ -58,7 +58,10 @@ impl Handler for App {
             state: PresencePayloadState::Joined,
             extra: Default::default(),
         });
-        let _ = self.out.relay_message(&session.params, joined);
+        // The hook is not async: the relay runs on a task of its own.
+        let out = self.out.clone();
+        let room = session.params.clone();
+        tokio::spawn(async move { out.relay_message(&room, joined).await });
     }
 
     async fn post_message(
@@ -83,6 +86,7 @@ impl Handler for App {
         });
         self.out
             .relay_message(&session.params, relayed)
+            .await
             .map(|_| ())
             .map_err(Reject::failed)
     }
@@ -306,6 +310,7 @@ async fn rooms_relay_posts_to_their_members_only() {
             state: PresencePayloadState::Left,
             extra: Default::default(),
         }))
+        .await
         .unwrap();
     assert_eq!(sent, 3);
     for c in [&mut ann, &mut bob, &mut cat] {
@@ -862,6 +867,7 @@ async fn limits_oversized_messages_origins_and_slow_consumers() {
                     extra: Default::default(),
                 }),
             )
+            .await
             .unwrap();
         if sent == 0 {
             disconnected = true;

@@ -47,13 +47,27 @@ pub mod app {
         }
     }
 
+    impl Rooms {
+        /// Tells a room who came or went (the connection hooks are not async: the relay runs
+        /// on a task of its own).
+        fn announce(&self, room: &RoomParams, presence: Presence) {
+            let out = self.out.clone();
+            let room = room.clone();
+            tokio::spawn(async move {
+                if let Err(e) = out.relay_message(&room, presence).await {
+                    println!("room {}: presence not relayed: {e}", room.room_id);
+                }
+            });
+        }
+    }
+
     impl Handler for Rooms {
         fn room_opened(&self, session: &RoomSession) {
             let joined = Presence::new(PresencePayload::new(
                 &session.query.nick,
                 PresencePayloadState::Joined,
             ));
-            let _ = self.out.relay_message(&session.params, joined);
+            self.announce(&session.params, joined);
         }
 
         fn room_closed(&self, session: &RoomSession) {
@@ -61,7 +75,7 @@ pub mod app {
                 &session.query.nick,
                 PresencePayloadState::Left,
             ));
-            let _ = self.out.relay_message(&session.params, left);
+            self.announce(&session.params, left);
         }
 
         async fn post_message(
@@ -77,6 +91,7 @@ pub mod app {
             ));
             self.out
                 .relay_message(post.params, relayed)
+                .await
                 .map(drop)
                 .map_err(Reject::failed)
         }

@@ -63,7 +63,7 @@ fn reply_dispatch(
 pub(super) fn server_config(p: &mut ServerParts) {
     p.imports.extend(quote! {
         use crate::runtime::ws::{self, Ctx, Hub};
-        pub use crate::runtime::ws::{ConnId, Session, WsConfig};
+        pub use crate::runtime::ws::{Backplane, ConnId, Session, WsConfig};
         use crate::runtime::axum::extract::ws::WebSocketUpgrade;
         use crate::runtime::axum::extract::RawQuery;
         use crate::runtime::endpoint::{frame_bytes, headers_object, query_object, outgoing_frame, typed_part, Incoming, Scalar};
@@ -73,10 +73,19 @@ pub(super) fn server_config(p: &mut ServerParts) {
         /// slow-consumer policy, keepalive.
         pub ws: WsConfig,
     });
+    p.config_fields.push(quote! {
+        /// Where WebSocket publishes and sends go beyond this process: nowhere (the default),
+        /// or a Redis or NATS server the server's replicas share
+        /// (`Backplane::from_url("redis://…")`); with one, make the [`Server`] inside a Tokio
+        /// runtime.
+        pub backplane: Backplane,
+    });
     p.config_defaults.push(quote!(ws: WsConfig::default(),));
+    p.config_defaults
+        .push(quote!(backplane: Backplane::default(),));
     p.sender_fields.push(quote!(hub: Hub,));
     p.sender_inits
-        .push(quote!(hub: Hub::new(config.ws.clone()),));
+        .push(quote!(hub: Hub::with_backplane(config.ws.clone(), &config.backplane),));
     p.shutdown
         .push(quote!(self.sender.hub.close_all(1001, "server shutting down");));
 }
@@ -167,7 +176,7 @@ pub(super) fn server_endpoint(cx: &Ctx<'_>, e: &Endpoint, index: usize, p: &mut 
                                 Ok(frame) => frame,
                                 Err(reject) => return Err(incoming.refuse(reject, #op_key, pointer)),
                             };
-                            return ctx.hub.send(ctx.conn, frame).map_err(|e| FrameRefusal::new(e.to_string()));
+                            return ctx.hub.send(ctx.conn, frame).await.map_err(|e| FrameRefusal::new(e.to_string()));
                         }
                     });
                 }
@@ -192,33 +201,34 @@ pub(super) fn server_endpoint(cx: &Ctx<'_>, e: &Endpoint, index: usize, p: &mut 
                 p.sender_items.push(quote! {
                     #doc
                     ///
-                    /// Goes to every connection on the concrete address of `params`; returns how
-                    /// many it was queued for.
-                    pub fn #method(&self, params: &#params_path, message: impl Into<#msg_ty>) -> Result<usize, Error> {
+                    /// Goes to every connection on the concrete address of `params` (of every
+                    /// replica, with a backplane: done when the backplane has it); returns how
+                    /// many of this process's connections it was queued for.
+                    pub async fn #method(&self, params: &#params_path, message: impl Into<#msg_ty>) -> Result<usize, Error> {
                         let message: #msg_ty = message.into();
                         #check
                         let frame = outgoing_frame(&message, None)?;
-                        Ok(self.hub.publish(&params.address(), frame))
+                        Ok(self.hub.publish(&params.address(), frame).await?)
                     }
 
                     #doc
                     ///
-                    /// Goes to one connection.
-                    pub fn #to(&self, conn: ConnId, message: impl Into<#msg_ty>) -> Result<(), Error> {
+                    /// Goes to one connection (held by any replica, with a backplane).
+                    pub async fn #to(&self, conn: ConnId, message: impl Into<#msg_ty>) -> Result<(), Error> {
                         let message: #msg_ty = message.into();
                         #check
                         let frame = outgoing_frame(&message, None)?;
-                        Ok(self.hub.send(conn, frame)?)
+                        Ok(self.hub.send(conn, frame).await?)
                     }
 
                     #doc
                     ///
                     /// Goes to every connection on this channel, whatever its parameters.
-                    pub fn #all(&self, message: impl Into<#msg_ty>) -> Result<usize, Error> {
+                    pub async fn #all(&self, message: impl Into<#msg_ty>) -> Result<usize, Error> {
                         let message: #msg_ty = message.into();
                         #check
                         let frame = outgoing_frame(&message, None)?;
-                        Ok(self.hub.publish(#group, frame))
+                        Ok(self.hub.publish(#group, frame).await?)
                     }
                 });
             }
@@ -230,14 +240,15 @@ pub(super) fn server_endpoint(cx: &Ctx<'_>, e: &Endpoint, index: usize, p: &mut 
                 p.sender_items.push(quote! {
                     #doc
                     ///
-                    /// Sends the request to one connection and waits for its reply (matched by
-                    /// correlation id, or in order when the request has none).
+                    /// Sends the request to one connection of this process and waits for its
+                    /// reply (matched by correlation id, or in order when the request has none);
+                    /// a connection another replica holds is `ErrorKind::NotFound`.
                     pub async fn #method(&self, conn: ConnId, message: impl Into<#msg_ty>) -> Result<#reply_ty, Error> {
                         let message: #msg_ty = message.into();
                         #check
                         let (frame, id) = crate::runtime::endpoint::request_frame(&message)?;
                         let waiter = self.pending.#field.register(conn.0, id)?;
-                        self.hub.send(conn, frame)?;
+                        self.hub.send_local(conn, frame)?;
                         Ok(waiter.wait(self.request_timeout).await?)
                     }
                 });

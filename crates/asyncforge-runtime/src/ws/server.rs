@@ -13,6 +13,9 @@
 //!
 //! Messages are sent to one connection ([`Hub::send`]), to every subscriber of a concrete
 //! channel address such as `rooms/42` ([`Hub::publish`]), or to all ([`Hub::broadcast`]).
+//! A hub made with a [`Backplane`] ([`Hub::with_backplane`]) does the same across the replicas
+//! of a server sharing the backplane: a publish reaches the subscribers of every replica, a
+//! send the connection whichever replica holds it.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -90,10 +93,13 @@ impl Default for WsConfig {
 /// Default of [`WsConfig::read_buffer`] (and of the client's): 8 KiB.
 pub(crate) const READ_BUFFER: usize = 8 * 1024;
 
-/// A connection's id, unique within a hub.
+/// A connection's id, unique across the replicas of a server: the high 32 bits are its hub's
+/// replica number (random), the low 32 bits count the hub's connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
 
+pub use crate::backplane::{Backplane, BackplaneError, Failure, State};
+use crate::backplane::{Delivery, Link};
 pub use crate::frame::Frame;
 
 enum Out {
@@ -111,6 +117,9 @@ struct HubInner {
     conns: Mutex<HashMap<ConnId, Conn>>,
     next: AtomicU64,
     dropped: AtomicU64,
+    /// This hub's replica number, in the high 32 bits (the low ones are zero).
+    replica: u64,
+    link: Option<Link>,
 }
 
 /// The live connections of a server. Cheap to clone.
@@ -134,6 +143,14 @@ pub enum SendError {
     /// The message could not be encoded.
     #[error("the message could not be encoded: {0}")]
     Encode(String),
+    /// The backplane did not confirm the message: other replicas may not have it (this
+    /// replica's connections did not get it).
+    #[error(transparent)]
+    Backplane(#[from] BackplaneError),
+    /// The connection is held by another replica, and what was sent needs one of this
+    /// replica's (a request waiting for its reply: replies are not carried back).
+    #[error("connection {0:?} is held by another replica")]
+    Elsewhere(ConnId),
 }
 
 impl From<SendError> for crate::error::Error {
@@ -143,21 +160,60 @@ impl From<SendError> for crate::error::Error {
             SendError::Gone(_) => ErrorKind::Closed,
             SendError::SlowConsumer(_) | SendError::Dropped(_) => ErrorKind::Busy,
             SendError::Encode(_) => ErrorKind::Invalid,
+            SendError::Backplane(b) => b.kind(),
+            SendError::Elsewhere(_) => ErrorKind::NotFound,
         };
         crate::error::Error::new(kind, e)
     }
 }
 
 impl Hub {
-    /// A hub with the given limits.
+    /// A hub with the given limits, for the connections of this process only.
     pub fn new(config: WsConfig) -> Self {
-        Hub {
-            inner: Arc::new(HubInner {
+        Hub::with_backplane(config, &Backplane::in_process())
+    }
+
+    /// A hub with the given limits whose publishes and sends reach the other replicas sharing
+    /// `backplane`. With an engine, call it inside a Tokio runtime: it starts the backplane's
+    /// tasks (they end when the last clone of the hub is dropped).
+    pub fn with_backplane(config: WsConfig, backplane: &Backplane) -> Self {
+        let replica = replica_number() << 32;
+        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<HubInner>| {
+            let weak = weak.clone();
+            let deliver: crate::backplane::Deliver = Arc::new(move |delivery| {
+                weak.upgrade()
+                    .map_or(0, |inner| Hub { inner }.deliver_local(delivery))
+            });
+            HubInner {
                 config,
                 conns: Mutex::new(HashMap::new()),
                 next: AtomicU64::new(1),
                 dropped: AtomicU64::new(0),
-            }),
+                replica,
+                link: Link::start(backplane, replica, deliver),
+            }
+        });
+        Hub { inner }
+    }
+
+    /// This hub's replica number: the high 32 bits of its connections' ids (the low ones
+    /// are zero).
+    pub fn replica_id(&self) -> u64 {
+        self.inner.replica
+    }
+
+    /// The state of the backplane's subscription (`None` without a backplane). While it is
+    /// not [`State::Connected`], what other replicas publish does not reach this hub.
+    pub fn backplane_state(&self) -> Option<State> {
+        self.inner.link.as_ref().map(Link::state)
+    }
+
+    /// Waits until the backplane's subscription is connected (or closed for good) and returns
+    /// its state; `None` at once without a backplane.
+    pub async fn backplane_connected(&self) -> Option<State> {
+        match &self.inner.link {
+            Some(link) => Some(link.connected().await),
+            None => None,
         }
     }
 
@@ -182,7 +238,8 @@ impl Hub {
     }
 
     fn register(&self, tx: mpsc::Sender<Out>) -> ConnId {
-        let id = ConnId(self.inner.next.fetch_add(1, Ordering::Relaxed));
+        let n = self.inner.next.fetch_add(1, Ordering::Relaxed) & 0xffff_ffff;
+        let id = ConnId(self.inner.replica | n);
         self.conns().insert(
             id,
             Conn {
@@ -239,12 +296,30 @@ impl Hub {
         }
     }
 
-    /// Sends a frame to one connection.
-    pub fn send(&self, id: ConnId, frame: Frame) -> Result<(), SendError> {
+    /// Sends a frame to one connection. A connection of another replica is reached through
+    /// the backplane: done when the engine has the frame (whether that replica still has the
+    /// connection is not known here).
+    pub async fn send(&self, id: ConnId, frame: Frame) -> Result<(), SendError> {
+        let owner = id.0 & !0xffff_ffff;
+        match &self.inner.link {
+            Some(link) if owner != self.inner.replica => {
+                link.carry(Delivery::Send(id.0, frame), Some(owner)).await?;
+                Ok(())
+            }
+            _ => self.send_local(id, frame),
+        }
+    }
+
+    /// Sends a frame to one connection of this hub, at once: what a request waiting for its
+    /// reply is sent with (the reply comes back to the replica holding the connection).
+    pub fn send_local(&self, id: ConnId, frame: Frame) -> Result<(), SendError> {
+        if self.inner.link.is_some() && id.0 & !0xffff_ffff != self.inner.replica {
+            return Err(SendError::Elsewhere(id));
+        }
         self.enqueue(id, Out::Frame(frame))
     }
 
-    /// Closes a connection with a code and a reason.
+    /// Closes a connection of this hub with a code and a reason.
     pub fn close(&self, id: ConnId, code: u16, reason: impl Into<String>) {
         let _ = self.enqueue(id, Out::Close(code, reason.into()));
     }
@@ -279,21 +354,65 @@ impl Hub {
             .collect()
     }
 
-    /// Sends a frame to every subscriber of `address`; returns how many got it queued.
-    pub fn publish(&self, address: &str, frame: Frame) -> usize {
-        self.ids(Some(address))
+    /// Sends a frame to every subscriber of `address`; returns how many of this hub's
+    /// connections got it queued. With a backplane, done when the engine has it (then the
+    /// other replicas deliver it to theirs); after an error this replica's connections did not
+    /// get it, and the others may not have.
+    pub async fn publish(&self, address: &str, frame: Frame) -> Result<usize, SendError> {
+        match &self.inner.link {
+            Some(link) => Ok(link
+                .carry(Delivery::Publish(address.to_owned(), frame), None)
+                .await?),
+            None => Ok(self.fan_out(Some(address), frame)),
+        }
+    }
+
+    /// Sends a frame to every connection, as [`Hub::publish`] does to subscribers.
+    pub async fn broadcast(&self, frame: Frame) -> Result<usize, SendError> {
+        match &self.inner.link {
+            Some(link) => Ok(link.carry(Delivery::Broadcast(frame), None).await?),
+            None => Ok(self.fan_out(None, frame)),
+        }
+    }
+
+    fn fan_out(&self, address: Option<&str>, frame: Frame) -> usize {
+        self.ids(address)
             .into_iter()
-            .filter(|id| self.send(*id, frame.clone()).is_ok())
+            .filter(|id| self.send_local(*id, frame.clone()).is_ok())
             .count()
     }
 
-    /// Sends a frame to every connection; returns how many got it queued.
-    pub fn broadcast(&self, frame: Frame) -> usize {
-        self.ids(None)
-            .into_iter()
-            .filter(|id| self.send(*id, frame.clone()).is_ok())
-            .count()
+    /// Hands what the backplane carried to this hub's connections.
+    fn deliver_local(&self, delivery: Delivery) -> usize {
+        match delivery {
+            Delivery::Publish(address, frame) => self.fan_out(Some(&address), frame),
+            Delivery::Broadcast(frame) => self.fan_out(None, frame),
+            Delivery::Send(id, frame) => match self.send_local(ConnId(id), frame) {
+                Ok(()) => 1,
+                Err(e) => {
+                    tracing::debug!(conn = id, error = %e, "backplane send not delivered");
+                    0
+                }
+            },
+        }
     }
+}
+
+/// A random number for a hub's connection ids (32 bits, not zero): the standard library's
+/// randomly keyed hasher over the time and the process id.
+fn replica_number() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static HUBS: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    h.write_u64(HUBS.fetch_add(1, Ordering::Relaxed));
+    let n = h.finish();
+    ((n ^ (n >> 32)) & 0xffff_ffff).max(1)
 }
 
 /// The connection a frame came from.
@@ -566,7 +685,7 @@ async fn run<H: for<'a> Dispatch<Event<'a>, Refusal>>(
                 }
                 if let Some(Err::<(), Refusal>(refusal)) = result {
                     tracing::info!(conn = id.0, message = %refusal.reason(), operation = ?refusal.operation(), "message rejected");
-                    let _ = hub.send(id, refusal.to_frame());
+                    let _ = hub.send_local(id, refusal.to_frame());
                 }
             }
             out = rx.recv() => match out {
@@ -686,14 +805,14 @@ mod tests {
         });
         let (tx, _rx) = mpsc::channel(1);
         let id = hub.register(tx);
-        assert_eq!(hub.send(id, Frame::Text("a".into())), Ok(()));
+        assert_eq!(hub.send_local(id, Frame::Text("a".into())), Ok(()));
         assert_eq!(
-            hub.send(id, Frame::Text("b".into())),
+            hub.send_local(id, Frame::Text("b".into())),
             Err(SendError::SlowConsumer(id))
         );
         assert_eq!(hub.connections(), 0, "disconnected");
         assert_eq!(
-            hub.send(id, Frame::Text("c".into())),
+            hub.send_local(id, Frame::Text("c".into())),
             Err(SendError::Gone(id))
         );
 
@@ -704,9 +823,9 @@ mod tests {
         });
         let (tx, _rx) = mpsc::channel(1);
         let id = hub.register(tx);
-        assert_eq!(hub.send(id, Frame::Text("a".into())), Ok(()));
+        assert_eq!(hub.send_local(id, Frame::Text("a".into())), Ok(()));
         assert_eq!(
-            hub.send(id, Frame::Text("b".into())),
+            hub.send_local(id, Frame::Text("b".into())),
             Err(SendError::Dropped(id))
         );
         assert_eq!(hub.connections(), 1);
@@ -725,10 +844,12 @@ mod tests {
         let other = hub.register(tx);
         let h = hub.clone();
         let mut handler = std::pin::pin!(async move {
-            h.send(own, Frame::Text("a".into())).unwrap();
-            h.send(other, Frame::Text("to the other".into())).unwrap();
-            h.send(own, Frame::Text("b".into())).unwrap();
-            h.send(own, Frame::Text("one too many".into()))
+            h.send(own, Frame::Text("a".into())).await.unwrap();
+            h.send(other, Frame::Text("to the other".into()))
+                .await
+                .unwrap();
+            h.send(own, Frame::Text("b".into())).await.unwrap();
+            h.send(own, Frame::Text("one too many".into())).await
         });
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         let key = Arc::as_ptr(&hub.inner) as usize;
@@ -750,7 +871,7 @@ mod tests {
             matches!(rx_other.try_recv(), Ok(Out::Frame(Frame::Text(t))) if t == "to the other")
         );
         // Outside the handler's poll, sends take the channel again.
-        assert_eq!(hub.send(other, Frame::Text("later".into())), Ok(()));
+        assert_eq!(hub.send_local(other, Frame::Text("later".into())), Ok(()));
         assert!(matches!(rx_other.try_recv(), Ok(Out::Frame(Frame::Text(t))) if t == "later"));
         assert_eq!(hub.connections(), 1, "the slow consumer was disconnected");
     }
@@ -764,11 +885,30 @@ mod tests {
         let b = hub.register(tx2);
         hub.subscribe(a, "rooms/1");
         hub.subscribe(b, "rooms/2");
-        assert_eq!(hub.publish("rooms/1", Frame::Text("hi".into())), 1);
+        let now = |f: std::pin::Pin<&mut dyn Future<Output = Result<usize, SendError>>>| {
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            match f.poll(&mut cx) {
+                std::task::Poll::Ready(r) => r,
+                std::task::Poll::Pending => panic!("an in-process publish waits for nothing"),
+            }
+        };
+        let publish = std::pin::pin!(hub.publish("rooms/1", Frame::Text("hi".into())));
+        assert_eq!(now(publish), Ok(1));
         assert!(matches!(rx1.try_recv(), Ok(Out::Frame(Frame::Text(t))) if t == "hi"));
         assert!(rx2.try_recv().is_err());
-        assert_eq!(hub.broadcast(Frame::Binary(vec![1])), 2);
+        assert_eq!(
+            now(std::pin::pin!(hub.broadcast(Frame::Binary(vec![1])))),
+            Ok(2)
+        );
         hub.unsubscribe(a, "rooms/1");
-        assert_eq!(hub.publish("rooms/1", Frame::Text("again".into())), 0);
+        let again = std::pin::pin!(hub.publish("rooms/1", Frame::Text("again".into())));
+        assert_eq!(now(again), Ok(0));
+        assert_ne!(a.0 >> 32, 0, "ids carry the hub's replica number");
+        assert_eq!(a.0 >> 32, b.0 >> 32);
+        assert_ne!(
+            a.0 >> 32,
+            Hub::new(WsConfig::default()).register(mpsc::channel(1).0).0 >> 32,
+            "another hub, another replica number"
+        );
     }
 }

@@ -504,6 +504,7 @@ async fn outgoing_messages_are_checked_before_they_leave() {
             &params,
             Relayed::new(RelayedPayload::new(0, "server", "hi", DateTime::now())),
         )
+        .await
         .expect_err("seq 0 does not leave");
     assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
     assert!(err.to_string().contains("/seq"), "{err}");

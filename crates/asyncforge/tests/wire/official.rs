@@ -110,17 +110,22 @@ macro_rules! gemini_test {
                         0,
                         vec![change(54350.40, 0.5, 0.5, EventsItemReason::Initial)],
                     );
-                    self.out
-                        .send_market_data_to(session.conn(), initial)
-                        .unwrap();
-                    if q.heartbeat == Some(true) {
-                        let beat = MarketData::new(Market::Heartbeat(Heartbeat {
+                    let beat = (q.heartbeat == Some(true)).then(|| {
+                        MarketData::new(Market::Heartbeat(Heartbeat {
                             r#type: HeartbeatType::Heartbeat,
                             socket_sequence: 1,
                             extra: Default::default(),
-                        }));
-                        self.out.send_market_data_to(session.conn(), beat).unwrap();
-                    }
+                        }))
+                    });
+                    // The hook is not async: the sends run on a task of their own, in order.
+                    let out = self.out.clone();
+                    let conn = session.conn();
+                    tokio::spawn(async move {
+                        out.send_market_data_to(conn, initial).await.unwrap();
+                        if let Some(beat) = beat {
+                            out.send_market_data_to(conn, beat).await.unwrap();
+                        }
+                    });
                 }
             }
 
@@ -215,6 +220,7 @@ macro_rules! gemini_test {
                             vec![change(54350.40, 0.002, 0.002, EventsItemReason::Place)],
                         ),
                     )
+                    .await
                     .unwrap();
                 assert_eq!(sent, 1);
                 match next(&mut btc).await {
@@ -359,7 +365,9 @@ mod kraken {
                 version: Some("1.8.0".into()),
                 extra: Default::default(),
             });
-            self.out.system_status_to(session.conn(), status).unwrap();
+            let out = self.out.clone();
+            let conn = session.conn();
+            tokio::spawn(async move { out.system_status_to(conn, status).await.unwrap() });
         }
 
         async fn receive_ping(
@@ -575,6 +583,7 @@ mod kraken {
         });
         assert_eq!(
             out.heartbeat(&KrakenWebsocketsApiParams {}, heartbeat)
+                .await
                 .unwrap(),
             1
         );
@@ -804,7 +813,7 @@ mod kraken_filter {
             event: Some(types::HeartbeatEvent::Heartbeat),
             extra: Default::default(),
         });
-        assert_eq!(out.send_heartbeat_broadcast(beat).unwrap(), 1);
+        assert_eq!(out.send_heartbeat_broadcast(beat).await.unwrap(), 1);
         match tokio::time::timeout(WAIT, client.next())
             .await
             .unwrap()

@@ -18,7 +18,7 @@ use crate::runtime::rpc::Pending;
 use crate::runtime::{Dispatch, Error};
 use crate::runtime::ws::{self, Hub};
 
-pub use crate::runtime::ws::{ConnId, Session, WsConfig};
+pub use crate::runtime::ws::{Backplane, ConnId, Session, WsConfig};
 
 use crate::runtime::axum::extract::ws::WebSocketUpgrade;
 use crate::runtime::axum::extract::RawQuery;
@@ -49,6 +49,11 @@ pub struct Config {
     /// WebSocket limits: message size, Origin allow-list, connections, send queue,
     /// slow-consumer policy, keepalive.
     pub ws: WsConfig,
+    /// Where WebSocket publishes and sends go beyond this process: nowhere (the default),
+    /// or a Redis or NATS server the server's replicas share
+    /// (`Backplane::from_url("redis://…")`); with one, make the [`Server`] inside a Tokio
+    /// runtime.
+    pub backplane: Backplane,
     /// How long a request the server sends waits for its reply.
     pub request_timeout: Duration,
 }
@@ -57,6 +62,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             ws: WsConfig::default(),
+            backplane: Backplane::default(),
             request_timeout: Duration::from_secs(10),
         }
     }
@@ -82,9 +88,10 @@ impl Sender {
     ///
     /// Operation `stopCrane`.
     ///
-    /// Goes to every connection on the concrete address of `params`; returns how
-    /// many it was queued for.
-    pub fn stop_crane(
+    /// Goes to every connection on the concrete address of `params` (of every
+    /// replica, with a backplane: done when the backplane has it); returns how
+    /// many of this process's connections it was queued for.
+    pub async fn stop_crane(
         &self,
         params: &super::channels::CraneCommandsParams,
         message: impl Into<super::messages::StopCrane>,
@@ -92,14 +99,14 @@ impl Sender {
         let message: super::messages::StopCrane = message.into();
         super::channels::checks::STOP_CRANE.check_outgoing(&message)?;
         let frame = outgoing_frame(&message, None)?;
-        Ok(self.hub.publish(&params.address(), frame))
+        Ok(self.hub.publish(&params.address(), frame).await?)
     }
     /// Stop a crane immediately.
     ///
     /// Operation `stopCrane`.
     ///
-    /// Goes to one connection.
-    pub fn stop_crane_to(
+    /// Goes to one connection (held by any replica, with a backplane).
+    pub async fn stop_crane_to(
         &self,
         conn: ConnId,
         message: impl Into<super::messages::StopCrane>,
@@ -107,28 +114,34 @@ impl Sender {
         let message: super::messages::StopCrane = message.into();
         super::channels::checks::STOP_CRANE.check_outgoing(&message)?;
         let frame = outgoing_frame(&message, None)?;
-        Ok(self.hub.send(conn, frame)?)
+        Ok(self.hub.send(conn, frame).await?)
     }
     /// Stop a crane immediately.
     ///
     /// Operation `stopCrane`.
     ///
     /// Goes to every connection on this channel, whatever its parameters.
-    pub fn stop_crane_broadcast(
+    pub async fn stop_crane_broadcast(
         &self,
         message: impl Into<super::messages::StopCrane>,
     ) -> Result<usize, Error> {
         let message: super::messages::StopCrane = message.into();
         super::channels::checks::STOP_CRANE.check_outgoing(&message)?;
         let frame = outgoing_frame(&message, None)?;
-        Ok(self.hub.publish("#/ws/harbor/{berth}/cranes/{craneId}/commands", frame))
+        Ok(
+            self
+                .hub
+                .publish("#/ws/harbor/{berth}/cranes/{craneId}/commands", frame)
+                .await?,
+        )
     }
     /// Ask a crane for a fresh reading; it answers on the readings channel.
     ///
     /// Operation `requestReading`.
     ///
-    /// Sends the request to one connection and waits for its reply (matched by
-    /// correlation id, or in order when the request has none).
+    /// Sends the request to one connection of this process and waits for its
+    /// reply (matched by correlation id, or in order when the request has none);
+    /// a connection another replica holds is `ErrorKind::NotFound`.
     pub async fn request_reading(
         &self,
         conn: ConnId,
@@ -138,16 +151,17 @@ impl Sender {
         super::channels::checks::READING_REQUEST.check_outgoing(&message)?;
         let (frame, id) = crate::runtime::endpoint::request_frame(&message)?;
         let waiter = self.pending.request_reading.register(conn.0, id)?;
-        self.hub.send(conn, frame)?;
+        self.hub.send_local(conn, frame)?;
         Ok(waiter.wait(self.request_timeout).await?)
     }
     /// Push crane status to dashboards.
     ///
     /// Operation `publishDashboard`.
     ///
-    /// Goes to every connection on the concrete address of `params`; returns how
-    /// many it was queued for.
-    pub fn publish_dashboard(
+    /// Goes to every connection on the concrete address of `params` (of every
+    /// replica, with a backplane: done when the backplane has it); returns how
+    /// many of this process's connections it was queued for.
+    pub async fn publish_dashboard(
         &self,
         params: &super::channels::DashboardParams,
         message: impl Into<super::messages::CraneStatus>,
@@ -155,14 +169,14 @@ impl Sender {
         let message: super::messages::CraneStatus = message.into();
         super::channels::checks::CRANE_STATUS.check_outgoing(&message)?;
         let frame = outgoing_frame(&message, None)?;
-        Ok(self.hub.publish(&params.address(), frame))
+        Ok(self.hub.publish(&params.address(), frame).await?)
     }
     /// Push crane status to dashboards.
     ///
     /// Operation `publishDashboard`.
     ///
-    /// Goes to one connection.
-    pub fn publish_dashboard_to(
+    /// Goes to one connection (held by any replica, with a backplane).
+    pub async fn publish_dashboard_to(
         &self,
         conn: ConnId,
         message: impl Into<super::messages::CraneStatus>,
@@ -170,21 +184,21 @@ impl Sender {
         let message: super::messages::CraneStatus = message.into();
         super::channels::checks::CRANE_STATUS.check_outgoing(&message)?;
         let frame = outgoing_frame(&message, None)?;
-        Ok(self.hub.send(conn, frame)?)
+        Ok(self.hub.send(conn, frame).await?)
     }
     /// Push crane status to dashboards.
     ///
     /// Operation `publishDashboard`.
     ///
     /// Goes to every connection on this channel, whatever its parameters.
-    pub fn publish_dashboard_broadcast(
+    pub async fn publish_dashboard_broadcast(
         &self,
         message: impl Into<super::messages::CraneStatus>,
     ) -> Result<usize, Error> {
         let message: super::messages::CraneStatus = message.into();
         super::channels::checks::CRANE_STATUS.check_outgoing(&message)?;
         let frame = outgoing_frame(&message, None)?;
-        Ok(self.hub.publish("#/ws/dashboard", frame))
+        Ok(self.hub.publish("#/ws/dashboard", frame).await?)
     }
 }
 
@@ -198,7 +212,7 @@ impl Server {
     pub fn new(config: Config) -> Self {
         Server {
             sender: Sender {
-                hub: Hub::new(config.ws.clone()),
+                hub: Hub::with_backplane(config.ws.clone(), &config.backplane),
                 pending: Pendings {
                     request_reading: Pending::default(),
                 },

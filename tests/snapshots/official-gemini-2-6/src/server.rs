@@ -16,7 +16,7 @@ use crate::runtime::endpoint::{error_response, Refusal as FrameRefusal};
 use crate::runtime::{Dispatch, Error};
 use crate::runtime::ws::{self, Hub};
 
-pub use crate::runtime::ws::{ConnId, Session, WsConfig};
+pub use crate::runtime::ws::{Backplane, ConnId, Session, WsConfig};
 
 use crate::runtime::axum::extract::ws::WebSocketUpgrade;
 use crate::runtime::axum::extract::RawQuery;
@@ -41,6 +41,11 @@ pub struct Config {
     /// WebSocket limits: message size, Origin allow-list, connections, send queue,
     /// slow-consumer policy, keepalive.
     pub ws: WsConfig,
+    /// Where WebSocket publishes and sends go beyond this process: nowhere (the default),
+    /// or a Redis or NATS server the server's replicas share
+    /// (`Backplane::from_url("redis://…")`); with one, make the [`Server`] inside a Tokio
+    /// runtime.
+    pub backplane: Backplane,
 }
 
 /// Typed handles for every *send* operation: to one connection, to the subscribers of
@@ -55,9 +60,10 @@ impl Sender {
     ///
     /// Operation `v1MarketdataSymbolSubscribe`.
     ///
-    /// Goes to every connection on the concrete address of `params`; returns how
-    /// many it was queued for.
-    pub fn send_market_data(
+    /// Goes to every connection on the concrete address of `params` (of every
+    /// replica, with a backplane: done when the backplane has it); returns how
+    /// many of this process's connections it was queued for.
+    pub async fn send_market_data(
         &self,
         params: &super::channels::V1MarketdataSymbolParams,
         message: impl Into<super::messages::MarketData>,
@@ -65,14 +71,14 @@ impl Sender {
         let message: super::messages::MarketData = message.into();
         super::channels::checks::MARKET_DATA.check_outgoing(&message)?;
         let frame = outgoing_frame(&message, None)?;
-        Ok(self.hub.publish(&params.address(), frame))
+        Ok(self.hub.publish(&params.address(), frame).await?)
     }
     /// Receive market updates on a given symbol
     ///
     /// Operation `v1MarketdataSymbolSubscribe`.
     ///
-    /// Goes to one connection.
-    pub fn send_market_data_to(
+    /// Goes to one connection (held by any replica, with a backplane).
+    pub async fn send_market_data_to(
         &self,
         conn: ConnId,
         message: impl Into<super::messages::MarketData>,
@@ -80,21 +86,21 @@ impl Sender {
         let message: super::messages::MarketData = message.into();
         super::channels::checks::MARKET_DATA.check_outgoing(&message)?;
         let frame = outgoing_frame(&message, None)?;
-        Ok(self.hub.send(conn, frame)?)
+        Ok(self.hub.send(conn, frame).await?)
     }
     /// Receive market updates on a given symbol
     ///
     /// Operation `v1MarketdataSymbolSubscribe`.
     ///
     /// Goes to every connection on this channel, whatever its parameters.
-    pub fn send_market_data_broadcast(
+    pub async fn send_market_data_broadcast(
         &self,
         message: impl Into<super::messages::MarketData>,
     ) -> Result<usize, Error> {
         let message: super::messages::MarketData = message.into();
         super::channels::checks::MARKET_DATA.check_outgoing(&message)?;
         let frame = outgoing_frame(&message, None)?;
-        Ok(self.hub.publish("#/v1/marketdata/{symbol}", frame))
+        Ok(self.hub.publish("#/v1/marketdata/{symbol}", frame).await?)
     }
 }
 
@@ -108,7 +114,7 @@ impl Server {
     pub fn new(config: Config) -> Self {
         Server {
             sender: Sender {
-                hub: Hub::new(config.ws.clone()),
+                hub: Hub::with_backplane(config.ws.clone(), &config.backplane),
             },
         }
     }

@@ -15,7 +15,7 @@ use crate::runtime::endpoint::{reply_frame, Refusal as FrameRefusal};
 use crate::runtime::{Dispatch, Error, Received, Reject};
 use crate::runtime::ws::{self, Hub};
 
-pub use crate::runtime::ws::{ConnId, Session, WsConfig};
+pub use crate::runtime::ws::{Backplane, ConnId, Session, WsConfig};
 
 use crate::runtime::axum::extract::ws::WebSocketUpgrade;
 use crate::runtime::axum::extract::RawQuery;
@@ -84,6 +84,11 @@ pub struct Config {
     /// WebSocket limits: message size, Origin allow-list, connections, send queue,
     /// slow-consumer policy, keepalive.
     pub ws: WsConfig,
+    /// Where WebSocket publishes and sends go beyond this process: nowhere (the default),
+    /// or a Redis or NATS server the server's replicas share
+    /// (`Backplane::from_url("redis://…")`); with one, make the [`Server`] inside a Tokio
+    /// runtime.
+    pub backplane: Backplane,
 }
 
 /// Typed handles for every *send* operation: to one connection, to the subscribers of
@@ -98,9 +103,10 @@ impl Sender {
     ///
     /// Operation `sendHeartbeat`.
     ///
-    /// Goes to every connection on the concrete address of `params`; returns how
-    /// many it was queued for.
-    pub fn send_heartbeat(
+    /// Goes to every connection on the concrete address of `params` (of every
+    /// replica, with a backplane: done when the backplane has it); returns how
+    /// many of this process's connections it was queued for.
+    pub async fn send_heartbeat(
         &self,
         params: &super::channels::CurrencyExchangeParams,
         message: impl Into<super::messages::Heartbeat>,
@@ -108,14 +114,14 @@ impl Sender {
         let message: super::messages::Heartbeat = message.into();
         super::channels::checks::HEARTBEAT.check_outgoing(&message)?;
         let frame = outgoing_frame(&message, None)?;
-        Ok(self.hub.publish(&params.address(), frame))
+        Ok(self.hub.publish(&params.address(), frame).await?)
     }
     /// Sends a message on `/`.
     ///
     /// Operation `sendHeartbeat`.
     ///
-    /// Goes to one connection.
-    pub fn send_heartbeat_to(
+    /// Goes to one connection (held by any replica, with a backplane).
+    pub async fn send_heartbeat_to(
         &self,
         conn: ConnId,
         message: impl Into<super::messages::Heartbeat>,
@@ -123,29 +129,30 @@ impl Sender {
         let message: super::messages::Heartbeat = message.into();
         super::channels::checks::HEARTBEAT.check_outgoing(&message)?;
         let frame = outgoing_frame(&message, None)?;
-        Ok(self.hub.send(conn, frame)?)
+        Ok(self.hub.send(conn, frame).await?)
     }
     /// Sends a message on `/`.
     ///
     /// Operation `sendHeartbeat`.
     ///
     /// Goes to every connection on this channel, whatever its parameters.
-    pub fn send_heartbeat_broadcast(
+    pub async fn send_heartbeat_broadcast(
         &self,
         message: impl Into<super::messages::Heartbeat>,
     ) -> Result<usize, Error> {
         let message: super::messages::Heartbeat = message.into();
         super::channels::checks::HEARTBEAT.check_outgoing(&message)?;
         let frame = outgoing_frame(&message, None)?;
-        Ok(self.hub.publish("#/", frame))
+        Ok(self.hub.publish("#/", frame).await?)
     }
     /// Sends a message on `/`.
     ///
     /// Operation `systemStatus`.
     ///
-    /// Goes to every connection on the concrete address of `params`; returns how
-    /// many it was queued for.
-    pub fn system_status(
+    /// Goes to every connection on the concrete address of `params` (of every
+    /// replica, with a backplane: done when the backplane has it); returns how
+    /// many of this process's connections it was queued for.
+    pub async fn system_status(
         &self,
         params: &super::channels::CurrencyExchangeParams,
         message: impl Into<super::messages::SystemStatus>,
@@ -153,14 +160,14 @@ impl Sender {
         let message: super::messages::SystemStatus = message.into();
         super::channels::checks::SYSTEM_STATUS.check_outgoing(&message)?;
         let frame = outgoing_frame(&message, None)?;
-        Ok(self.hub.publish(&params.address(), frame))
+        Ok(self.hub.publish(&params.address(), frame).await?)
     }
     /// Sends a message on `/`.
     ///
     /// Operation `systemStatus`.
     ///
-    /// Goes to one connection.
-    pub fn system_status_to(
+    /// Goes to one connection (held by any replica, with a backplane).
+    pub async fn system_status_to(
         &self,
         conn: ConnId,
         message: impl Into<super::messages::SystemStatus>,
@@ -168,21 +175,21 @@ impl Sender {
         let message: super::messages::SystemStatus = message.into();
         super::channels::checks::SYSTEM_STATUS.check_outgoing(&message)?;
         let frame = outgoing_frame(&message, None)?;
-        Ok(self.hub.send(conn, frame)?)
+        Ok(self.hub.send(conn, frame).await?)
     }
     /// Sends a message on `/`.
     ///
     /// Operation `systemStatus`.
     ///
     /// Goes to every connection on this channel, whatever its parameters.
-    pub fn system_status_broadcast(
+    pub async fn system_status_broadcast(
         &self,
         message: impl Into<super::messages::SystemStatus>,
     ) -> Result<usize, Error> {
         let message: super::messages::SystemStatus = message.into();
         super::channels::checks::SYSTEM_STATUS.check_outgoing(&message)?;
         let frame = outgoing_frame(&message, None)?;
-        Ok(self.hub.publish("#/", frame))
+        Ok(self.hub.publish("#/", frame).await?)
     }
 }
 
@@ -196,7 +203,7 @@ impl Server {
     pub fn new(config: Config) -> Self {
         Server {
             sender: Sender {
-                hub: Hub::new(config.ws.clone()),
+                hub: Hub::with_backplane(config.ws.clone(), &config.backplane),
             },
         }
     }
@@ -296,6 +303,7 @@ for CurrencyExchangeConnection<H> {
                     return ctx
                         .hub
                         .send(ctx.conn, frame)
+                        .await
                         .map_err(|e| FrameRefusal::new(e.to_string()));
                 }
                 if let Some(m) = incoming
@@ -337,6 +345,7 @@ for CurrencyExchangeConnection<H> {
                     return ctx
                         .hub
                         .send(ctx.conn, frame)
+                        .await
                         .map_err(|e| FrameRefusal::new(e.to_string()));
                 }
                 if let Some(m) = incoming
@@ -381,6 +390,7 @@ for CurrencyExchangeConnection<H> {
                     return ctx
                         .hub
                         .send(ctx.conn, frame)
+                        .await
                         .map_err(|e| FrameRefusal::new(e.to_string()));
                 }
                 Err(

@@ -22,7 +22,7 @@ use crate::runtime::rpc::Pending;
 use crate::runtime::{Dispatch, Error, Received, Reject};
 use crate::runtime::ws::{self, Hub};
 
-pub use crate::runtime::ws::{ConnId, Session, WsConfig};
+pub use crate::runtime::ws::{Backplane, ConnId, Session, WsConfig};
 
 use crate::runtime::axum::extract::ws::WebSocketUpgrade;
 use crate::runtime::axum::extract::RawQuery;
@@ -98,6 +98,11 @@ pub struct Config {
     /// WebSocket limits: message size, Origin allow-list, connections, send queue,
     /// slow-consumer policy, keepalive.
     pub ws: WsConfig,
+    /// Where WebSocket publishes and sends go beyond this process: nowhere (the default),
+    /// or a Redis or NATS server the server's replicas share
+    /// (`Backplane::from_url("redis://…")`); with one, make the [`Server`] inside a Tokio
+    /// runtime.
+    pub backplane: Backplane,
     /// SSE replay window, retry hint, heartbeat and subscriber queue.
     pub sse: SseConfig,
     /// Most SSE topics (concrete addresses) held at once.
@@ -110,6 +115,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             ws: WsConfig::default(),
+            backplane: Backplane::default(),
             sse: SseConfig::default(),
             max_topics: 10_000,
             request_timeout: Duration::from_secs(10),
@@ -138,9 +144,10 @@ impl Sender {
     ///
     /// Operation `relayMessage`.
     ///
-    /// Goes to every connection on the concrete address of `params`; returns how
-    /// many it was queued for.
-    pub fn relay_message(
+    /// Goes to every connection on the concrete address of `params` (of every
+    /// replica, with a backplane: done when the backplane has it); returns how
+    /// many of this process's connections it was queued for.
+    pub async fn relay_message(
         &self,
         params: &super::channels::RoomParams,
         message: impl Into<super::channels::RelayMessage>,
@@ -148,14 +155,14 @@ impl Sender {
         let message: super::channels::RelayMessage = message.into();
         message.check_outgoing()?;
         let frame = outgoing_frame(&message, None)?;
-        Ok(self.hub.publish(&params.address(), frame))
+        Ok(self.hub.publish(&params.address(), frame).await?)
     }
     /// The server relays a posted message to every member of the room.
     ///
     /// Operation `relayMessage`.
     ///
-    /// Goes to one connection.
-    pub fn relay_message_to(
+    /// Goes to one connection (held by any replica, with a backplane).
+    pub async fn relay_message_to(
         &self,
         conn: ConnId,
         message: impl Into<super::channels::RelayMessage>,
@@ -163,28 +170,29 @@ impl Sender {
         let message: super::channels::RelayMessage = message.into();
         message.check_outgoing()?;
         let frame = outgoing_frame(&message, None)?;
-        Ok(self.hub.send(conn, frame)?)
+        Ok(self.hub.send(conn, frame).await?)
     }
     /// The server relays a posted message to every member of the room.
     ///
     /// Operation `relayMessage`.
     ///
     /// Goes to every connection on this channel, whatever its parameters.
-    pub fn relay_message_broadcast(
+    pub async fn relay_message_broadcast(
         &self,
         message: impl Into<super::channels::RelayMessage>,
     ) -> Result<usize, Error> {
         let message: super::channels::RelayMessage = message.into();
         message.check_outgoing()?;
         let frame = outgoing_frame(&message, None)?;
-        Ok(self.hub.publish("#/ws/rooms/{roomId}", frame))
+        Ok(self.hub.publish("#/ws/rooms/{roomId}", frame).await?)
     }
     /// The server asks a connected client who it is; the client answers.
     ///
     /// Operation `askIdentity`.
     ///
-    /// Sends the request to one connection and waits for its reply (matched by
-    /// correlation id, or in order when the request has none).
+    /// Sends the request to one connection of this process and waits for its
+    /// reply (matched by correlation id, or in order when the request has none);
+    /// a connection another replica holds is `ErrorKind::NotFound`.
     pub async fn ask_identity(
         &self,
         conn: ConnId,
@@ -194,7 +202,7 @@ impl Sender {
         super::channels::checks::WHO_ARE_YOU.check_outgoing(&message)?;
         let (frame, id) = crate::runtime::endpoint::request_frame(&message)?;
         let waiter = self.pending.ask_identity.register(conn.0, id)?;
-        self.hub.send(conn, frame)?;
+        self.hub.send_local(conn, frame)?;
         Ok(waiter.wait(self.request_timeout).await?)
     }
     /// The server streams price ticks for a symbol.
@@ -229,7 +237,7 @@ impl Server {
     pub fn new(config: Config) -> Self {
         Server {
             sender: Sender {
-                hub: Hub::new(config.ws.clone()),
+                hub: Hub::with_backplane(config.ws.clone(), &config.backplane),
                 topics: Topics::new(config.sse.clone(), config.max_topics),
                 pending: Pendings {
                     ask_identity: Pending::default(),
@@ -440,6 +448,7 @@ impl<'a, H: Handler> Dispatch<ws::Event<'a>, FrameRefusal> for LobbyConnection<H
                     return ctx
                         .hub
                         .send(ctx.conn, frame)
+                        .await
                         .map_err(|e| FrameRefusal::new(e.to_string()));
                 }
                 if let Some(m) = incoming

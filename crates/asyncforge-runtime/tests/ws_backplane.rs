@@ -1,0 +1,647 @@
+//! WebSocket hubs of several replicas sharing a backplane, over real loopback sockets: three
+//! replicas (each its own axum server and backplane connection) behind a round-robin TCP
+//! proxy, with the Redis on 127.0.0.1:6379 and the NATS server on 127.0.0.1:4222 (skipped,
+//! with a notice, when one is not running; failing instead when `ASYNCFORGE_REQUIRE_PEERS` or
+//! `CI` is set: `cargo xtask peers` starts both).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use asyncforge_runtime::ws::{
+    self, Backplane, ConnId, Event, Frame, Hub, Refusal, SendError, State, WsConfig,
+};
+use asyncforge_runtime::{Dispatch, ErrorKind};
+use axum::Router;
+use axum::extract::{State as Extract, WebSocketUpgrade};
+use axum::http::{HeaderMap, Uri};
+use axum::routing::get;
+use futures_util::StreamExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::Message;
+
+const REDIS: &str = "redis://127.0.0.1:6379";
+const NATS: &str = "nats://127.0.0.1:4222";
+
+/// The engine at `url`, or a skip (a failure in CI) when nothing listens there.
+async fn engine(url: &str) -> Option<&str> {
+    let addr = url.split_once("://").map_or(url, |(_, a)| a);
+    if TcpStream::connect(addr).await.is_ok() {
+        return Some(url);
+    }
+    let peer = format!("the backplane engine at {url}");
+    if std::env::var_os("CI").is_some() {
+        panic!("{peer} is not reachable and CI is set: this test must not skip");
+    }
+    asyncforge_testkit::skip_none(&peer, "cargo xtask peers")
+}
+
+/// A prefix of its own for each test run, so that parallel runs do not hear each other.
+fn prefix(test: &str) -> String {
+    format!(
+        "asyncforge-test.{test}.{}",
+        asyncforge_runtime::types::Uuid::new_v4().simple()
+    )
+}
+
+/// Subscribes a connection to its path, then tells it its id (`id:<n>`): once the client has
+/// read that, it is subscribed.
+struct Room;
+
+impl<'a> Dispatch<Event<'a>, Refusal> for Room {
+    async fn dispatch(&self, event: Event<'a>) -> Result<(), Refusal> {
+        if let Event::Opened(ctx) = event {
+            ctx.hub.subscribe(ctx.conn, ctx.path.clone());
+            let _ = ctx
+                .hub
+                .send(ctx.conn, Frame::Text(format!("id:{}", ctx.conn.0)))
+                .await;
+        }
+        Ok(())
+    }
+}
+
+/// One replica: a hub with its own backplane connection, served on its own port.
+async fn replica(backplane: &Backplane) -> (SocketAddr, Hub) {
+    let config = WsConfig {
+        send_queue: 4096,
+        ..WsConfig::default()
+    };
+    let hub = Hub::with_backplane(config, backplane);
+    let handler = Arc::new(Room);
+    let app = Router::new()
+        .route(
+            "/rooms/{id}",
+            get(
+                move |Extract(hub): Extract<Hub>,
+                      upgrade: WebSocketUpgrade,
+                      headers: HeaderMap,
+                      uri: Uri| {
+                    let handler = handler.clone();
+                    async move {
+                        ws::accept(hub, handler, upgrade, headers, uri.path().to_owned(), None)
+                    }
+                },
+            ),
+        )
+        .with_state(hub.clone());
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (addr, hub)
+}
+
+/// A TCP proxy handing each new connection to the next backend in turn (no stickiness).
+async fn round_robin(backends: Vec<SocketAddr>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut next = 0usize;
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let backend = backends[next % backends.len()];
+            next += 1;
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = TcpStream::connect(backend).await {
+                    let _ = inbound.set_nodelay(true);
+                    let _ = outbound.set_nodelay(true);
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Three connected replicas on `url` behind a round-robin proxy.
+async fn cluster(url: &str, test: &str) -> (SocketAddr, Vec<Hub>) {
+    let backplane = Backplane::from_url(url)
+        .expect("backplane URL")
+        .prefix(&prefix(test))
+        .expect("prefix");
+    let mut addrs = Vec::new();
+    let mut hubs = Vec::new();
+    for _ in 0..3 {
+        let (addr, hub) = replica(&backplane).await;
+        let state = tokio::time::timeout(Duration::from_secs(10), hub.backplane_connected())
+            .await
+            .expect("the backplane connects");
+        assert!(
+            matches!(state, Some(State::Connected { generation: 1 })),
+            "{state:?}"
+        );
+        addrs.push(addr);
+        hubs.push(hub);
+    }
+    (round_robin(addrs).await, hubs)
+}
+
+type Client = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+/// A client of `room` through the proxy, subscribed, with its connection id.
+async fn client(proxy: SocketAddr, room: &str) -> (Client, ConnId) {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{proxy}/rooms/{room}"))
+        .await
+        .expect("connect");
+    let id = match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+        Ok(Some(Ok(Message::Text(t)))) => t
+            .strip_prefix("id:")
+            .and_then(|n| n.parse().ok())
+            .map(ConnId)
+            .expect("an id frame"),
+        other => panic!("no id frame: {other:?}"),
+    };
+    (ws, id)
+}
+
+/// The next data frame, if one comes within `wait`.
+async fn next_frame(ws: &mut Client, wait: Duration) -> Option<Message> {
+    tokio::time::timeout(wait, async {
+        while let Some(m) = ws.next().await {
+            match m {
+                Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+                Ok(other) => return Some(other),
+                Err(_) => return None,
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+/// A small deterministic generator for picking replicas.
+struct XorShift(u64);
+
+impl XorShift {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// 300 clients spread over three replicas by the proxy; 1,000 publishes from randomly chosen
+/// replicas, each replica publishing its own numbered sequence while the others publish too:
+/// every client gets every message once, and each replica's in its order.
+async fn fan_out(url: &str, test: &str) {
+    const CLIENTS: usize = 300;
+    const PUBLISHES: usize = 1000;
+    let (proxy, hubs) = cluster(url, test).await;
+    let mut clients = Vec::with_capacity(CLIENTS);
+    for _ in 0..CLIENTS {
+        clients.push(client(proxy, "lobby").await);
+    }
+    let per_replica: Vec<usize> = hubs.iter().map(Hub::connections).collect();
+    assert_eq!(
+        per_replica,
+        [100, 100, 100],
+        "the proxy spreads clients evenly"
+    );
+
+    let mut pick = XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut plan = [0usize; 3];
+    for _ in 0..PUBLISHES {
+        plan[pick.below(3)] += 1;
+    }
+    let started = Instant::now();
+    let publishers: Vec<_> = hubs
+        .iter()
+        .enumerate()
+        .map(|(r, hub)| {
+            let hub = hub.clone();
+            let count = plan[r];
+            tokio::spawn(async move {
+                for seq in 0..count {
+                    let local = hub
+                        .publish("/rooms/lobby", Frame::Text(format!("{r}:{seq}")))
+                        .await
+                        .expect("the backplane takes the publish");
+                    assert_eq!(local, 100, "delivered to this replica's subscribers");
+                }
+            })
+        })
+        .collect();
+    for p in publishers {
+        p.await.expect("publisher");
+    }
+    let published = started.elapsed();
+
+    let readers: Vec<_> = clients
+        .into_iter()
+        .map(|(mut ws, _)| {
+            tokio::spawn(async move {
+                let mut next = [0usize; 3];
+                let mut got = 0;
+                while got < PUBLISHES {
+                    let Some(Message::Text(t)) = next_frame(&mut ws, Duration::from_secs(20)).await
+                    else {
+                        break;
+                    };
+                    let (r, seq) = t.split_once(':').expect("r:seq");
+                    let (r, seq): (usize, usize) =
+                        (r.parse().expect("replica"), seq.parse().expect("seq"));
+                    assert_eq!(seq, next[r], "replica {r}'s publishes once each, in order");
+                    next[r] += 1;
+                    got += 1;
+                }
+                // Nothing more: no duplicates after the last one.
+                let extra = next_frame(&mut ws, Duration::from_millis(200)).await;
+                (next, extra)
+            })
+        })
+        .collect();
+    for reader in readers {
+        let (next, extra) = reader.await.expect("reader");
+        assert_eq!(next, plan, "every message arrived");
+        assert!(extra.is_none(), "and nothing else: {extra:?}");
+    }
+    eprintln!(
+        "{test}: {PUBLISHES} publishes to {CLIENTS} clients on 3 replicas: published in {published:?}, all delivered in {:?}",
+        started.elapsed()
+    );
+    for hub in &hubs {
+        assert_eq!(hub.dropped(), 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_every_client_gets_every_publish_once_in_order() {
+    if let Some(url) = engine(REDIS).await {
+        fan_out(url, "redis-fan-out").await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_every_client_gets_every_publish_once_in_order() {
+    if let Some(url) = engine(NATS).await {
+        fan_out(url, "nats-fan-out").await;
+    }
+}
+
+/// A send to a connection held by another replica reaches that connection only; a send to an
+/// id no replica holds goes nowhere; text and binary frames arrive as they were sent.
+async fn send_to_one(url: &str, test: &str) {
+    let (proxy, hubs) = cluster(url, test).await;
+    let mut clients = Vec::new();
+    for n in 0..3 {
+        clients.push(client(proxy, &format!("own-{n}")).await);
+    }
+    let mut owners: Vec<usize> = clients
+        .iter()
+        .filter_map(|(_, id)| {
+            hubs.iter()
+                .position(|h| h.replica_id() == id.0 & !0xffff_ffff)
+        })
+        .collect();
+    owners.sort_unstable();
+    assert_eq!(
+        owners,
+        [0, 1, 2],
+        "one client per replica, ids tell their replica"
+    );
+    for (i, (_, id)) in clients.iter().enumerate() {
+        // From each replica in turn, whichever holds the connection.
+        let from = &hubs[(i + 1) % 3];
+        from.send(*id, Frame::Text(format!("for {}", id.0)))
+            .await
+            .expect("sent");
+        from.send(*id, Frame::Binary(vec![0, 159, 146, 150, i as u8]))
+            .await
+            .expect("sent");
+    }
+    // An id of a remote replica that has no such connection: the engine takes it, nobody
+    // gets it. An unknown id of this replica: gone.
+    let remote = clients
+        .iter()
+        .map(|(_, id)| *id)
+        .find(|id| id.0 & !0xffff_ffff != hubs[0].replica_id())
+        .expect("a client on another replica");
+    hubs[0]
+        .send(ConnId(remote.0 + 1000), Frame::Text("nobody".into()))
+        .await
+        .expect("the engine takes it");
+    // A request waiting for its reply must go to this replica's connection.
+    assert_eq!(
+        hubs[0].send_local(remote, Frame::Text("a request".into())),
+        Err(SendError::Elsewhere(remote))
+    );
+    let local_unknown = ConnId(hubs[0].replica_id() | 0xfff_fff0);
+    assert_eq!(
+        hubs[0].send(local_unknown, Frame::Text("x".into())).await,
+        Err(SendError::Gone(local_unknown))
+    );
+    for (i, (ws, id)) in clients.iter_mut().enumerate() {
+        let text = next_frame(ws, Duration::from_secs(5)).await;
+        assert_eq!(text, Some(Message::Text(format!("for {}", id.0).into())));
+        let binary = next_frame(ws, Duration::from_secs(5)).await;
+        assert_eq!(
+            binary,
+            Some(Message::Binary(vec![0, 159, 146, 150, i as u8].into()))
+        );
+        let extra = next_frame(ws, Duration::from_millis(300)).await;
+        assert!(extra.is_none(), "only its own frames: {extra:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_sends_reach_a_connection_on_another_replica() {
+    if let Some(url) = engine(REDIS).await {
+        send_to_one(url, "redis-send").await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_sends_reach_a_connection_on_another_replica() {
+    if let Some(url) = engine(NATS).await {
+        send_to_one(url, "nats-send").await;
+    }
+}
+
+/// What another program publishes on the backplane's channel that is not an envelope is
+/// logged and dropped; the subscription stays up and the next publish arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_message_on_the_backplane_is_dropped() {
+    let Some(url) = engine(REDIS).await else {
+        return;
+    };
+    let prefix = prefix("malformed");
+    let backplane = Backplane::from_url(url)
+        .expect("url")
+        .prefix(&prefix)
+        .expect("prefix");
+    let (addr, hub) = replica(&backplane).await;
+    tokio::time::timeout(Duration::from_secs(10), hub.backplane_connected())
+        .await
+        .expect("connects");
+    let (mut ws, _) = client(addr, "junk").await;
+    let redis = redis::Client::open(url).expect("client");
+    let mut conn = redis
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    for junk in [
+        &b""[..],
+        b"\x01",
+        b"\x01\x00\x00\x00\x00\x00\x00\x00\x00\x07\x00\xff\xff",
+    ] {
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(format!("{prefix}.all"))
+            .arg(junk)
+            .query_async(&mut conn)
+            .await
+            .expect("publish");
+    }
+    // From a second replica, so that this hub takes it from the engine.
+    let (_, other) = replica(&backplane).await;
+    tokio::time::timeout(Duration::from_secs(10), other.backplane_connected())
+        .await
+        .expect("connects");
+    other
+        .publish("/rooms/junk", Frame::Text("after the junk".into()))
+        .await
+        .expect("published");
+    assert_eq!(
+        next_frame(&mut ws, Duration::from_secs(5)).await,
+        Some(Message::Text("after the junk".into()))
+    );
+    assert!(matches!(
+        hub.backplane_state(),
+        Some(State::Connected { generation: 1 })
+    ));
+}
+
+/// A backplane whose engine is not reachable: the hub reports it is not connected, and a
+/// publish or a send to another replica fails with a transport error instead of vanishing.
+/// Its own connections still work.
+async fn outage(url: &str) {
+    let backplane = Backplane::from_url(url)
+        .expect("url")
+        .prefix(&prefix("outage"))
+        .expect("prefix")
+        .publish_timeout(Duration::from_secs(3));
+    let (addr, hub) = replica(&backplane).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let state = hub.backplane_state();
+    assert!(matches!(state, Some(State::Connecting { .. })), "{state:?}");
+    let err = hub
+        .publish("/rooms/a", Frame::Text("lost?".into()))
+        .await
+        .expect_err("no engine, no publish");
+    let SendError::Backplane(why) = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(why.failure(), ws::Failure::Unavailable, "{why}");
+    assert_eq!(
+        asyncforge_runtime::Error::from(err).kind(),
+        ErrorKind::Transport
+    );
+    let elsewhere = ConnId(hub.replica_id() ^ (1 << 40) | 1);
+    assert!(matches!(
+        hub.send(elsewhere, Frame::Text("x".into())).await,
+        Err(SendError::Backplane(_))
+    ));
+    // The replica's own connection is served directly.
+    let (mut ws, id) = client(addr, "a").await;
+    hub.send(id, Frame::Text("local".into()))
+        .await
+        .expect("local send");
+    assert_eq!(
+        next_frame(&mut ws, Duration::from_secs(5)).await,
+        Some(Message::Text("local".into()))
+    );
+}
+
+#[tokio::test]
+async fn redis_outage_is_reported_and_publishes_fail() {
+    outage("redis://127.0.0.1:1").await;
+}
+
+#[tokio::test]
+async fn nats_outage_is_reported_and_publishes_fail() {
+    outage("nats://127.0.0.1:1").await;
+}
+
+#[tokio::test]
+async fn without_a_backplane_nothing_changes() {
+    let hub = Hub::new(WsConfig::default());
+    assert_eq!(hub.backplane_state(), None);
+    assert_eq!(hub.backplane_connected().await, None);
+    assert_eq!(
+        hub.publish("/rooms/none", Frame::Text("x".into())).await,
+        Ok(0)
+    );
+    let elsewhere = ConnId(hub.replica_id() ^ (1 << 40) | 1);
+    assert_eq!(
+        hub.send(elsewhere, Frame::Text("x".into())).await,
+        Err(SendError::Gone(elsewhere))
+    );
+}
+
+/// An engine of the test's own on a free port, started from the installed binary, so that
+/// stopping it disturbs no other test.
+struct Private {
+    child: std::process::Child,
+    port: u16,
+    program: &'static str,
+}
+
+impl Private {
+    /// `None` (a skip, or a failure in CI) when the binary is not installed.
+    fn start(program: &'static str) -> Option<Private> {
+        if !std::path::Path::new(program).exists() {
+            if std::env::var_os("CI").is_some() {
+                panic!("{program} is not installed and CI is set: this test must not skip");
+            }
+            return asyncforge_testkit::skip_none(program, "cargo xtask peers");
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Private::spawn(program, port);
+        Some(Private {
+            child,
+            port,
+            program,
+        })
+    }
+
+    fn spawn(program: &str, port: u16) -> std::process::Child {
+        let port_arg = port.to_string();
+        let args: Vec<&str> = if program.ends_with("redis-server") {
+            vec![
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port_arg,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ]
+        } else {
+            vec!["-a", "127.0.0.1", "-p", &port_arg]
+        };
+        std::process::Command::new(program)
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the engine starts")
+    }
+
+    async fn listening(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", self.port)).await.is_err() {
+            assert!(Instant::now() < deadline, "{} listens", self.program);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn restart(&mut self) {
+        self.stop();
+        self.child = Private::spawn(self.program, self.port);
+    }
+}
+
+impl Drop for Private {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Polls `f` until it holds, for up to `limit`.
+async fn eventually(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !f() {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The engine goes away and comes back: the subscription reports it is down, publishes fail
+/// meanwhile, and once the engine is back the subscription is made again (a new generation)
+/// and publishes flow again.
+async fn restart(program: &'static str, scheme: &str) {
+    let Some(mut engine) = Private::start(program) else {
+        return;
+    };
+    engine.listening().await;
+    let backplane = Backplane::from_url(&format!("{scheme}://127.0.0.1:{}", engine.port))
+        .expect("url")
+        .prefix(&prefix("restart"))
+        .expect("prefix")
+        .publish_timeout(Duration::from_secs(2))
+        .backoff(asyncforge_runtime::backoff::Backoff {
+            max: Duration::from_millis(300),
+            ..Default::default()
+        });
+    let (addr, hub) = replica(&backplane).await;
+    let (_, other) = replica(&backplane).await;
+    for h in [&hub, &other] {
+        let state = tokio::time::timeout(Duration::from_secs(10), h.backplane_connected()).await;
+        assert!(matches!(
+            state,
+            Ok(Some(State::Connected { generation: 1 }))
+        ));
+    }
+    let (mut ws, _) = client(addr, "r").await;
+    other
+        .publish("/rooms/r", Frame::Text("before".into()))
+        .await
+        .expect("published");
+    assert_eq!(
+        next_frame(&mut ws, Duration::from_secs(5)).await,
+        Some(Message::Text("before".into()))
+    );
+
+    engine.stop();
+    eventually(
+        Duration::from_secs(10),
+        "the hub sees the engine go",
+        || matches!(hub.backplane_state(), Some(State::Connecting { .. })),
+    )
+    .await;
+    let failed = other.publish("/rooms/r", Frame::Text("lost".into())).await;
+    assert!(matches!(failed, Err(SendError::Backplane(_))), "{failed:?}");
+
+    engine.restart();
+    engine.listening().await;
+    let state = tokio::time::timeout(Duration::from_secs(15), hub.backplane_connected())
+        .await
+        .expect("the subscription comes back");
+    assert_eq!(state, Some(State::Connected { generation: 2 }));
+    // The other replica's publishing connection comes back on its own too.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match other.publish("/rooms/r", Frame::Text("after".into())).await {
+            Ok(_) => break,
+            Err(e) => assert!(Instant::now() < deadline, "publishing again: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        next_frame(&mut ws, Duration::from_secs(5)).await,
+        Some(Message::Text("after".into())),
+        "nothing published while the engine was down arrives, what follows does"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_subscription_comes_back_after_the_engine_restarts() {
+    restart("/usr/bin/redis-server", "redis").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_subscription_comes_back_after_the_engine_restarts() {
+    restart("/usr/sbin/nats-server", "nats").await;
+}
