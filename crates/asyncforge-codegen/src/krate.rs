@@ -170,7 +170,7 @@ impl Declared {
 
 /// One usage snippet per protocol module of the crate, written with the names the crate
 /// really has: (heading, Rust code).
-fn usage(files: &[File], krate: &str) -> Vec<serde_json::Value> {
+fn usage(files: &[File], krate: &str, engines: &[Engine]) -> Vec<serde_json::Value> {
     const ACCESSORS: &[&str] = &[
         "new",
         "start",
@@ -215,13 +215,16 @@ fn usage(files: &[File], krate: &str) -> Vec<serde_json::Value> {
                 format!("let out = server.sender();   // out.{m}(…){wait} sends, to one peer or to all\n")
             })
             .unwrap_or_default();
-        let vendored = files
+        let backplane = engines
             .iter()
-            .any(|f| f.path == std::path::Path::new("src/runtime/mod.rs"));
-        let replicas = if server_rs("pub backplane: Backplane") && !vendored {
-            "// Replicas (this crate's feature `redis` or `nats`):\n// Config { backplane: Backplane::from_url(\"redis://…\")?, .. }\n"
-        } else {
-            ""
+            .find(|e| matches!(e, Engine::Redis | Engine::Nats));
+        let replicas = match backplane {
+            Some(engine) if server_rs("pub backplane: Backplane") => format!(
+                "// Replicas share publishes through {}:\n// Config {{ backplane: Backplane::from_url(\"{}://…\")?, .. }}\n",
+                engine.name(),
+                engine.name()
+            ),
+            _ => String::new(),
         };
         push(
             "Server",
@@ -392,7 +395,11 @@ pub(crate) fn render_template(
     ctx.insert("modules", &modules(contents.files));
     ctx.insert(
         "usage",
-        &usage(contents.files, &contents.crate_name.replace('-', "_")),
+        &usage(
+            contents.files,
+            &contents.crate_name.replace('-', "_"),
+            &settings.engines,
+        ),
     );
     ctx.insert("message_count", &api.messages.len());
     let dep = match &settings.runtime {
@@ -404,10 +411,6 @@ pub(crate) fn render_template(
     };
     ctx.insert("runtime_dependency", &dep);
     ctx.insert("runtime_features", &features);
-    ctx.insert(
-        "backplane",
-        &(settings.runtime != Runtime::Vendored && features.contains(&"ws")),
-    );
     ctx.insert("vendored_dependencies", vendored_dependencies);
     ctx.insert(
         "runtime_features_toml",
@@ -428,6 +431,7 @@ pub(crate) fn lib_rs(
     settings: &Settings,
     transports: bool,
     (mqtt, kafka): (bool, bool),
+    http: bool,
 ) -> Result<String, Error> {
     let mut doc = vec![format!("{} {}", api.info.title, api.info.version)];
     if let Some(d) = api
@@ -482,19 +486,25 @@ pub(crate) fn lib_rs(
         }
     });
     let outcomes = (transports || mqtt.is_some() || kafka.is_some()).then(outcome_exports);
-    let engines = settings.engines.iter().map(|engine| match engine {
-        Engine::Postgres => quote! {
-            /// State shared by replicas, in Postgres: the webhook outbox (`Config::outbox`)
-            /// and the ids webhook receivers processed (`Config::idempotency`).
-            pub use runtime::http::postgres_outbox::PostgresOutbox;
-            pub use runtime::http::postgres_store::PostgresStore;
-        },
-        Engine::Redis => quote! {
-            /// State shared by replicas, in Redis: the ids webhook receivers processed
-            /// (`Config::idempotency`).
-            pub use runtime::http::redis_store::RedisStore;
-        },
-    });
+    // The WebSocket backplane's `Backplane` is re-exported by `server`.
+    let engines = settings
+        .engines
+        .iter()
+        .filter(|_| http)
+        .map(|engine| match engine {
+            Engine::Postgres => quote! {
+                /// State shared by replicas, in Postgres: the webhook outbox (`Config::outbox`)
+                /// and the ids webhook receivers processed (`Config::idempotency`).
+                pub use runtime::http::postgres_outbox::PostgresOutbox;
+                pub use runtime::http::postgres_store::PostgresStore;
+            },
+            Engine::Redis => quote! {
+                /// State shared by replicas, in Redis: the ids webhook receivers processed
+                /// (`Config::idempotency`).
+                pub use runtime::http::redis_store::RedisStore;
+            },
+            Engine::Nats => quote! {},
+        });
     render(
         "src/lib.rs",
         quote! {

@@ -284,6 +284,7 @@ fn crate_files(api: &Api, settings: &Settings, b: Built) -> Result<Vec<File>, Er
                 settings,
                 b.protocols.endpoints.is_some(),
                 (b.protocols.mqtt.is_some(), b.protocols.kafka.is_some()),
+                features.contains(&"http"),
             )?,
         },
     ];

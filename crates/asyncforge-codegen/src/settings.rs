@@ -39,8 +39,10 @@ impl std::str::FromStr for Runtime {
 pub enum Engine {
     /// Postgres: the webhook outbox shared by sender replicas, and receivers' webhook ids.
     Postgres,
-    /// Redis: receivers' webhook ids.
+    /// Redis: the WebSocket backplane (pub/sub), and receivers' webhook ids.
     Redis,
+    /// NATS: the WebSocket backplane (core subjects).
+    Nats,
 }
 
 impl Engine {
@@ -49,6 +51,7 @@ impl Engine {
         match self {
             Engine::Postgres => "postgres",
             Engine::Redis => "redis",
+            Engine::Nats => "nats",
         }
     }
 }
@@ -59,7 +62,8 @@ impl std::str::FromStr for Engine {
         match s {
             "postgres" => Ok(Engine::Postgres),
             "redis" => Ok(Engine::Redis),
-            _ => Err(format!("`{s}`: expected `postgres` or `redis`")),
+            "nats" => Ok(Engine::Nats),
+            _ => Err(format!("`{s}`: expected `postgres`, `redis` or `nats`")),
         }
     }
 }

@@ -607,8 +607,9 @@ mod tests {
             &["ws", "ws-client"],
             &["sse", "sse-client"],
             &["http"],
-            &["redis"],
+            &["http", "redis"],
             &["postgres"],
+            &["ws", "redis"],
             &["ws", "nats"],
             &["mqtt"],
             &["kafka"],
@@ -649,14 +650,16 @@ mod tests {
                 has("src/runtime/ws/client/reader.rs"),
                 features.contains(&"ws-client")
             );
-            assert_eq!(
-                has("src/runtime/http/mod.rs"),
-                any(&["http", "redis", "postgres"])
-            );
+            assert_eq!(has("src/runtime/http/mod.rs"), any(&["http", "postgres"]));
             assert_eq!(
                 has("src/runtime/http/redis_store.rs"),
-                features.contains(&"redis")
+                features.contains(&"redis") && any(&["http", "postgres"])
             );
+            assert_eq!(
+                has("src/runtime/backplane/redis.rs"),
+                features.contains(&"redis") && features.contains(&"ws")
+            );
+            assert_eq!(dep("redis"), features.contains(&"redis"));
             for file in ["postgres.rs", "postgres_outbox.rs", "postgres_store.rs"] {
                 assert_eq!(
                     has(&format!("src/runtime/http/{file}")),
@@ -686,10 +689,7 @@ mod tests {
                 features.contains(&"kafka")
             );
             // The pieces several transports share come only with a transport that uses them.
-            assert_eq!(
-                has("src/runtime/etag.rs"),
-                any(&["http", "redis", "postgres"])
-            );
+            assert_eq!(has("src/runtime/etag.rs"), any(&["http", "postgres"]));
             assert_eq!(
                 has("src/runtime/sse/mod.rs"),
                 any(&["sse", "sse-client"]),
@@ -702,17 +702,13 @@ mod tests {
                     "ws-client",
                     "sse-client",
                     "http",
-                    "redis",
                     "postgres",
                     "mqtt",
                     "kafka"
                 ]),
                 "{features:?}"
             );
-            assert_eq!(
-                dep("axum"),
-                any(&["ws", "sse", "http", "redis", "postgres"])
-            );
+            assert_eq!(dep("axum"), any(&["ws", "sse", "http", "postgres"]));
             assert_eq!(dep("tokio-postgres"), features.contains(&"postgres"));
             assert_eq!(dep("rdkafka"), features.contains(&"kafka"));
             assert!(dep("serde") && dep("serde_json") && dep("chrono") && dep("uuid"));

@@ -80,7 +80,8 @@ struct RustArgs {
     #[arg(long, value_name = "PROTOCOL", value_parser = ["ws", "wss", "sse", "http+sse", "https+sse"])]
     default_protocol: Option<String>,
     /// Engines the service keeps shared state in, so that it runs as several replicas
-    /// (`postgres`: webhook outbox and received ids; `redis`: received ids). Comma-separated.
+    /// (`redis` or `nats`: WebSocket backplane; `postgres`: webhook outbox and received ids;
+    /// `redis`: received ids). Comma-separated.
     #[arg(long = "with", value_name = "ENGINE", value_delimiter = ',')]
     engines: Vec<asyncforge::Engine>,
 }

@@ -51,6 +51,7 @@ fn templates_can_be_overridden() {
     assert!(cargo.contains("name = \"harbor\""), "{cargo}");
 }
 
+/// On a fresh lockfile, with the WebSocket backplane's engines compiled in.
 #[test]
 fn vendored_runtime_crate_builds_alone() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("vendored-harbor");
@@ -63,6 +64,8 @@ fn vendored_runtime_crate_builds_alone() {
             "--deny-warnings",
             "--crate-name",
             "vendored-harbor",
+            "--with",
+            "redis,nats",
         ],
     );
     let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).expect("manifest");
@@ -381,12 +384,29 @@ fn engines_are_compiled_in_when_asked_for_and_refused_where_they_hold_nothing() 
     }
     assert!(out.join("src/runtime/http/postgres_outbox.rs").exists());
 
+    // A WebSocket server: its backplane engines, nothing else.
+    let rooms = dir.path().join("rooms");
     let o = run(
         &[
             "--spec",
             "specs/pulse-rooms.yaml",
             "--out",
-            dir.path().join("rooms").to_str().expect("utf-8"),
+            rooms.to_str().expect("utf-8"),
+            "--with",
+            "nats,redis",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(rooms.join("src/runtime/backplane/nats.rs").exists());
+    assert!(rooms.join("src/runtime/backplane/redis.rs").exists());
+    assert!(!rooms.join("src/runtime/http").exists());
+    let o = run(
+        &[
+            "--spec",
+            "specs/pulse-rooms.yaml",
+            "--out",
+            dir.path().join("rooms-pg").to_str().expect("utf-8"),
             "--with",
             "postgres",
         ],
@@ -403,6 +423,23 @@ fn engines_are_compiled_in_when_asked_for_and_refused_where_they_hold_nothing() 
             "--spec",
             "specs/ledger-hooks.yaml",
             "--out",
+            dir.path().join("ledger-nats").to_str().expect("utf-8"),
+            "--with",
+            "nats",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no WebSocket channels"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(
+        &[
+            "--spec",
+            "specs/ledger-hooks.yaml",
+            "--out",
             "x",
             "--with",
             "mysql",
@@ -411,7 +448,7 @@ fn engines_are_compiled_in_when_asked_for_and_refused_where_they_hold_nothing() 
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("expected `postgres` or `redis`"),
+        stderr(&o).contains("expected `postgres`, `redis` or `nats`"),
         "{}",
         stderr(&o)
     );

@@ -63,10 +63,24 @@ impl Model {
             f.push("kafka");
         }
         for &engine in engines {
-            if !self.has(Protocol::Http) {
+            let (used, reason) = match engine {
+                Engine::Postgres => (
+                    self.has(Protocol::Http),
+                    "it keeps webhook state (outbox, received ids), and the document has no HTTP channels",
+                ),
+                Engine::Redis => (
+                    self.has(Protocol::Http) || self.has(Protocol::Ws),
+                    "it carries WebSocket publishes and keeps received webhook ids, and the document has neither WebSocket nor HTTP channels",
+                ),
+                Engine::Nats => (
+                    self.has(Protocol::Ws),
+                    "it carries WebSocket publishes, and the document has no WebSocket channels",
+                ),
+            };
+            if !used {
                 return Err(Error::Engine {
                     engine: engine.name(),
-                    reason: "it keeps webhook state (outbox, received ids), and the document has no HTTP channels",
+                    reason,
                 });
             }
             f.push(engine.name());
