@@ -19,53 +19,17 @@ use asyncforge_runtime::http::sender::{Sender, SenderConfig, Subscriber};
 use asyncforge_runtime::http::ssrf::AddressPolicy;
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
-use http_common::{OrderPlaced, lease, serve};
-
-/// The `postgres` role with a password: trust authentication ignores it, password
-/// authentication (a fresh Debian cluster, as `cargo xtask peers` sets it up) checks it.
-const CONFIG: &str = "host=127.0.0.1 port=5432 user=postgres password=postgres dbname=postgres";
+use http_common::{OrderPlaced, POSTGRES, lease, serve};
 
 /// What a replica child process reads its orders from.
 const TABLE_VAR: &str = "ASYNCFORGE_OUTBOX_REPLICA_TABLE";
 
 /// An outbox on a fresh table, and the table's name.
 async fn outbox() -> Option<(PostgresOutbox, String)> {
-    let reachable = tokio::time::timeout(
-        Duration::from_secs(1),
-        tokio::net::TcpStream::connect("127.0.0.1:5432"),
-    )
+    http_common::on_postgres("asyncforge_outbox", |table| async move {
+        PostgresOutbox::connect(POSTGRES, &table).await
+    })
     .await
-    .is_ok_and(|r| r.is_ok());
-    if !reachable {
-        return asyncforge_testkit::skip_none(
-            "a Postgres server on 127.0.0.1:5432",
-            "apt-get install postgresql, or cargo xtask peers",
-        );
-    }
-    let table = format!("asyncforge_outbox_{}", uuid::Uuid::new_v4().simple());
-    match tokio::time::timeout(
-        Duration::from_secs(5),
-        PostgresOutbox::connect(CONFIG, &table),
-    )
-    .await
-    {
-        Ok(Ok(o)) => Some((o, table)),
-        other => asyncforge_testkit::skip_none(
-            &format!("a Postgres server accepting {CONFIG} ({other:?})"),
-            "cargo xtask peers",
-        ),
-    }
-}
-
-async fn drop_table(table: &str) {
-    let (client, connection) = tokio_postgres::connect(CONFIG, tokio_postgres::NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(connection);
-    client
-        .batch_execute(&format!("DROP TABLE IF EXISTS {table}"))
-        .await
-        .expect("drop the test table");
 }
 
 #[tokio::test]
@@ -73,11 +37,11 @@ async fn two_connections_keep_the_claim_rules() {
     let Some((a, table)) = outbox().await else {
         return;
     };
-    let b = PostgresOutbox::connect(CONFIG, &table)
+    let b = PostgresOutbox::connect(POSTGRES, &table)
         .await
         .expect("connect");
     http_common::outbox_claim_rules(&a, &b).await;
-    drop_table(&table).await;
+    http_common::drop_table(&table).await;
 }
 
 /// Eight senders claiming due deliveries at once, each on its own connection, split 400
@@ -94,7 +58,7 @@ async fn racing_claims_split_the_due_deliveries() {
     let mut senders = vec![first];
     for _ in 0..7 {
         senders.push(
-            PostgresOutbox::connect(CONFIG, &table)
+            PostgresOutbox::connect(POSTGRES, &table)
                 .await
                 .expect("connect"),
         );
@@ -119,7 +83,7 @@ async fn racing_claims_split_the_due_deliveries() {
         claimed.iter().filter(|c| !c.is_empty()).count() > 1,
         "the work was shared"
     );
-    drop_table(&table).await;
+    http_common::drop_table(&table).await;
 }
 
 /// What the receiver saw: successful deliveries by webhook id, and attempts of one id that
@@ -244,7 +208,7 @@ async fn three_replicas_one_killed_deliver_everything_once_at_a_time() {
         seen.attempts.load(Ordering::SeqCst) >= 1100,
         "503s were retried"
     );
-    drop_table(&table).await;
+    http_common::drop_table(&table).await;
 }
 
 /// The server ends the outbox's sessions mid-run (a restart, a failover): calls on the lost
@@ -273,7 +237,7 @@ async fn lost_database_sessions_delay_deliveries_but_lose_none() {
     );
     let url = format!("{}/hook", serve(app).await);
     let name = format!("{table}_worker");
-    let worked = PostgresOutbox::connect(&format!("{CONFIG} application_name={name}"), &table)
+    let worked = PostgresOutbox::connect(&format!("{POSTGRES} application_name={name}"), &table)
         .await
         .expect("connect");
     let sender = Sender::new(config(), Arc::new(worked)).expect("sender");
@@ -297,17 +261,7 @@ async fn lost_database_sessions_delay_deliveries_but_lose_none() {
         );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    let (admin, connection) = tokio_postgres::connect(CONFIG, tokio_postgres::NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(connection);
-    let ended = admin
-        .execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
-            &[&name],
-        )
-        .await
-        .expect("terminate");
+    let ended = http_common::end_sessions(&name).await;
     assert!(ended >= 1, "the worker's sessions");
     while count() < 300 || !outbox.pending().await.expect("pending").is_empty() {
         assert!(
@@ -318,7 +272,7 @@ async fn lost_database_sessions_delay_deliveries_but_lose_none() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     work.abort();
-    drop_table(&table).await;
+    http_common::drop_table(&table).await;
 }
 
 /// The sender settings of the replicas: fast retries, loopback allowed, short claims (the
@@ -361,7 +315,7 @@ async fn sender_replica() {
     let Ok(table) = std::env::var(TABLE_VAR) else {
         return;
     };
-    let outbox = PostgresOutbox::connect(CONFIG, &table)
+    let outbox = PostgresOutbox::connect(POSTGRES, &table)
         .await
         .expect("connect");
     let sender = Sender::new(config(), Arc::new(outbox)).expect("sender");

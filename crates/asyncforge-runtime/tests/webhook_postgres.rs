@@ -11,49 +11,14 @@ use std::time::Duration;
 
 use asyncforge_runtime::http::idempotency::{Claim, IdempotencyStore};
 use asyncforge_runtime::http::postgres_store::PostgresStore;
-
-/// The `postgres` role with a password: trust authentication ignores it, password
-/// authentication (a fresh Debian cluster, as `cargo xtask peers` sets it up) checks it.
-const CONFIG: &str = "host=127.0.0.1 port=5432 user=postgres password=postgres dbname=postgres";
+use http_common::POSTGRES;
 
 /// A store on a fresh table, and the table's name.
 async fn store() -> Option<(PostgresStore, String)> {
-    let reachable = tokio::time::timeout(
-        Duration::from_secs(1),
-        tokio::net::TcpStream::connect("127.0.0.1:5432"),
-    )
+    http_common::on_postgres("asyncforge_test", |table| async move {
+        PostgresStore::connect(POSTGRES, &table).await
+    })
     .await
-    .is_ok_and(|r| r.is_ok());
-    if !reachable {
-        return asyncforge_testkit::skip_none(
-            "a Postgres server on 127.0.0.1:5432",
-            "apt-get install postgresql, or cargo xtask peers",
-        );
-    }
-    let table = format!("asyncforge_test_{}", uuid::Uuid::new_v4().simple());
-    match tokio::time::timeout(
-        Duration::from_secs(5),
-        PostgresStore::connect(CONFIG, &table),
-    )
-    .await
-    {
-        Ok(Ok(s)) => Some((s, table)),
-        other => asyncforge_testkit::skip_none(
-            &format!("a Postgres server accepting {CONFIG} ({other:?})"),
-            "cargo xtask peers",
-        ),
-    }
-}
-
-async fn drop_table(table: &str) {
-    let (client, connection) = tokio_postgres::connect(CONFIG, tokio_postgres::NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(connection);
-    client
-        .batch_execute(&format!("DROP TABLE IF EXISTS {table}"))
-        .await
-        .expect("drop the test table");
 }
 
 #[tokio::test]
@@ -62,7 +27,7 @@ async fn claim_complete_release_and_expiry() {
         return;
     };
     http_common::claim_complete_release_and_expiry(&store).await;
-    drop_table(&table).await;
+    http_common::drop_table(&table).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,7 +36,7 @@ async fn receivers_sharing_postgres_handle_each_webhook_once() {
         return;
     };
     http_common::receivers_sharing_a_store_handle_each_webhook_once(Arc::new(store)).await;
-    drop_table(&table).await;
+    http_common::drop_table(&table).await;
 }
 
 /// Claims racing for one id from many tasks (each its own connection, as receivers on
@@ -84,7 +49,7 @@ async fn one_of_many_racing_claims_wins() {
     let mut stores = vec![first];
     for _ in 0..7 {
         stores.push(
-            PostgresStore::connect(CONFIG, &table)
+            PostgresStore::connect(POSTGRES, &table)
                 .await
                 .expect("connect"),
         );
@@ -107,7 +72,7 @@ async fn one_of_many_racing_claims_wins() {
     for s in &stores {
         assert_eq!(s.claim("race", lease).await.expect("claim"), Claim::Done);
     }
-    drop_table(&table).await;
+    http_common::drop_table(&table).await;
 }
 
 /// A store whose connections the server ends (a restart, a failover, an idle timeout) answers
@@ -122,7 +87,7 @@ async fn a_lost_connection_is_an_error_then_reconnected() {
     // Sessions of its own, found by their application name, so that ending them leaves the
     // other tests' sessions alone.
     let name = format!("{table}_lost");
-    let store = PostgresStore::connect(&format!("{CONFIG} application_name={name}"), &table)
+    let store = PostgresStore::connect(&format!("{POSTGRES} application_name={name}"), &table)
         .await
         .expect("connect");
     let lease = Duration::from_secs(30);
@@ -136,17 +101,7 @@ async fn a_lost_connection_is_an_error_then_reconnected() {
             Claim::Claimed(_)
         ));
     }
-    let (admin, connection) = tokio_postgres::connect(CONFIG, tokio_postgres::NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(connection);
-    let ended = admin
-        .execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
-            &[&name],
-        )
-        .await
-        .expect("terminate");
+    let ended = http_common::end_sessions(&name).await;
     assert!((1..=4).contains(&ended), "the store's sessions: {ended}");
     let mut errors = Vec::new();
     let mut ok = 0;
@@ -168,5 +123,5 @@ async fn a_lost_connection_is_an_error_then_reconnected() {
         errors.len() as u64 <= ended,
         "failed calls before the reconnects: {errors:?}"
     );
-    drop_table(&table).await;
+    http_common::drop_table(&table).await;
 }

@@ -358,18 +358,23 @@ fn rules_page_examples_of_generator_codes() {
 #[test]
 fn engines_are_compiled_in_when_asked_for_and_refused_where_they_hold_nothing() {
     let dir = tempfile::tempdir().expect("tmp");
-    let out = dir.path().join("ledger");
-    let o = run(
-        &[
-            "--spec",
-            "specs/ledger-hooks.yaml",
-            "--out",
-            out.to_str().expect("utf-8"),
-            "--with",
-            "postgres,redis",
-        ],
-        None,
-    );
+    let generate = |spec: &str, out: &str, engines: &str| {
+        let out = dir.path().join(out);
+        let spec = format!("specs/{spec}.yaml");
+        let o = run(
+            &[
+                "--spec",
+                &spec,
+                "--out",
+                out.to_str().expect("utf-8"),
+                "--with",
+                engines,
+            ],
+            None,
+        );
+        (o, out)
+    };
+    let (o, out) = generate("ledger-hooks", "ledger", "postgres,redis");
     assert!(o.status.success(), "{}", stderr(&o));
     let manifest = std::fs::read_to_string(out.join("Cargo.toml")).expect("Cargo.toml");
     assert!(manifest.contains("tokio-postgres = "), "{manifest}");
@@ -385,71 +390,27 @@ fn engines_are_compiled_in_when_asked_for_and_refused_where_they_hold_nothing() 
     assert!(out.join("src/runtime/http/postgres_outbox.rs").exists());
 
     // A WebSocket server: its backplane engines, nothing else.
-    let rooms = dir.path().join("rooms");
-    let o = run(
-        &[
-            "--spec",
-            "specs/pulse-rooms.yaml",
-            "--out",
-            rooms.to_str().expect("utf-8"),
-            "--with",
-            "nats,redis",
-        ],
-        None,
-    );
+    let (o, rooms) = generate("pulse-rooms", "rooms", "nats,redis");
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(rooms.join("src/runtime/backplane/nats.rs").exists());
     assert!(rooms.join("src/runtime/backplane/redis.rs").exists());
     assert!(!rooms.join("src/runtime/http").exists());
-    let o = run(
-        &[
-            "--spec",
-            "specs/pulse-rooms.yaml",
-            "--out",
-            dir.path().join("rooms-pg").to_str().expect("utf-8"),
-            "--with",
+
+    for (spec, engines, says) in [
+        (
+            "pulse-rooms",
             "postgres",
-        ],
-        None,
-    );
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("`--with postgres`: it keeps webhook state"),
-        "{}",
-        stderr(&o)
-    );
-    let o = run(
-        &[
-            "--spec",
-            "specs/ledger-hooks.yaml",
-            "--out",
-            dir.path().join("ledger-nats").to_str().expect("utf-8"),
-            "--with",
-            "nats",
-        ],
-        None,
-    );
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("no WebSocket channels"),
-        "{}",
-        stderr(&o)
-    );
-    let o = run(
-        &[
-            "--spec",
-            "specs/ledger-hooks.yaml",
-            "--out",
-            "x",
-            "--with",
+            "`--with postgres`: it keeps webhook state",
+        ),
+        ("ledger-hooks", "nats", "no WebSocket channels"),
+        (
+            "ledger-hooks",
             "mysql",
-        ],
-        None,
-    );
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("expected `postgres`, `redis` or `nats`"),
-        "{}",
-        stderr(&o)
-    );
+            "expected `postgres`, `redis` or `nats`",
+        ),
+    ] {
+        let (o, _) = generate(spec, "refused", engines);
+        assert_eq!(o.status.code(), Some(2), "{spec} --with {engines}");
+        assert!(stderr(&o).contains(says), "{}", stderr(&o));
+    }
 }

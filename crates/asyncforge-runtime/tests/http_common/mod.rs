@@ -282,3 +282,72 @@ pub async fn outbox_claim_rules(a: &dyn Outbox, b: &dyn Outbox) {
     assert!(b.claim("e", &lb).await.expect("claim").is_none());
     assert!(b.pending().await.expect("pending").is_empty());
 }
+
+/// The Postgres the tests use: the `postgres` role with a password (trust authentication
+/// ignores it; password authentication, a fresh Debian cluster as `cargo xtask peers` sets it
+/// up, checks it).
+pub const POSTGRES: &str =
+    "host=127.0.0.1 port=5432 user=postgres password=postgres dbname=postgres";
+
+/// A fresh table name starting with `prefix` when a Postgres answers on 127.0.0.1:5432 and
+/// `connect` (what the test stores in it) succeeds within five seconds; otherwise a skip (a
+/// failure in CI) naming what is missing.
+pub async fn on_postgres<T, E: std::fmt::Debug, F>(
+    prefix: &str,
+    connect: impl FnOnce(String) -> F,
+) -> Option<(T, String)>
+where
+    F: std::future::Future<Output = Result<T, E>>,
+{
+    let reachable = tokio::time::timeout(
+        Duration::from_secs(1),
+        tokio::net::TcpStream::connect("127.0.0.1:5432"),
+    )
+    .await
+    .is_ok_and(|r| r.is_ok());
+    if !reachable {
+        return asyncforge_testkit::skip_none(
+            "a Postgres server on 127.0.0.1:5432",
+            "apt-get install postgresql, or cargo xtask peers",
+        );
+    }
+    let table = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    match tokio::time::timeout(Duration::from_secs(5), connect(table.clone())).await {
+        Ok(Ok(t)) => Some((t, table)),
+        other => asyncforge_testkit::skip_none(
+            &format!(
+                "a Postgres server accepting {POSTGRES} ({:?})",
+                other.map(|r| r.err())
+            ),
+            "cargo xtask peers",
+        ),
+    }
+}
+
+/// Drops a test's table.
+pub async fn drop_table(table: &str) {
+    let (client, connection) = tokio_postgres::connect(POSTGRES, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("DROP TABLE IF EXISTS {table}"))
+        .await
+        .expect("drop the test table");
+}
+
+/// Ends the Postgres sessions whose application name is `name` (a server restart, as the
+/// client sees it); returns how many.
+pub async fn end_sessions(name: &str) -> u64 {
+    let (admin, connection) = tokio_postgres::connect(POSTGRES, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            &[&name],
+        )
+        .await
+        .expect("terminate")
+}
