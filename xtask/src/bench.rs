@@ -4,6 +4,7 @@
 //! runs; nothing here is an assertion, only measurements to record.
 
 mod brokers;
+mod fanout;
 mod reference;
 mod validate;
 mod webhook;
@@ -19,7 +20,7 @@ use serde_json::Value;
 use crate::{corpus, root};
 
 const BENCH_HELP: &str = "\
-cargo xtask bench [validate|generate|tools|all|ws|sse|webhook|mqtt|kafka] [options]
+cargo xtask bench [validate|generate|tools|all|ws|sse|webhook|fanout|mqtt|kafka] [options]
 
   validate   load + full validation: corpus, largest document, synthetic 1k–10k channels,
              alias bomb, end to end with the release CLI, and @asyncapi/parser side by side
@@ -32,6 +33,8 @@ cargo xtask bench [validate|generate|tools|all|ws|sse|webhook|mqtt|kafka] [optio
              options --messages N (50000), --runs N (3)
   webhook    webhook sign+verify against raw hmac+sha2, deliveries to a local receiver
              (not part of `all`; needs no corpus)
+  fanout     WebSocket fan-out through the Redis and NATS backplanes (1 and 3 replicas) and
+             in process: deliveries/s, latency p50/p99 (not part of `all`)
   ws         WebSocket echo (lobby ping → pong) of the code generated from specs/pulse-rooms.yaml
              vs a hand-written axum + tokio-tungstenite baseline: round trips/s, p50/p99 (~3 min)
   sse        SSE fan-out of price ticks to 10,000 subscribers, generated vs a hand-written axum
@@ -80,7 +83,7 @@ pub fn run(args: &[String]) -> ExitCode {
         }
     }
     let what = what.unwrap_or_else(|| "all".into());
-    if !["validate", "generate", "tools", "all", "webhook"].contains(&what.as_str()) {
+    if !["validate", "generate", "tools", "all", "webhook", "fanout"].contains(&what.as_str()) {
         return usage(&format!("unknown benchmark `{what}`"));
     }
     if cfg!(debug_assertions) {
@@ -102,6 +105,9 @@ pub fn run(args: &[String]) -> ExitCode {
     }
     if what == "webhook" {
         return webhook::run();
+    }
+    if what == "fanout" {
+        return fanout::run();
     }
     if wire {
         return wire::run(&args[0], &args[1..]);
