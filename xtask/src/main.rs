@@ -1,9 +1,9 @@
 //! `cargo xtask`: this repository's own tasks.
 //!
 //! - `codegen [--check]` regenerates `tests/snapshots/` from `specs/` (or checks it is fresh);
-//! - `bench [validate|generate|tools|all|ws|sse|webhook|mqtt|kafka] [--no-reference] [--full-reference] [--runs N]`
+//! - `bench [validate|generate|tools|all|ws|sse|webhook|fanout|mqtt|kafka] [--no-reference] [--full-reference] [--runs N]`
 //!   measures the validator, the code generator, the document tools, the generated
-//!   WebSocket/SSE code on the wire (`ws`, `sse`: see `bench/wire.rs`), webhooks and the broker
+//!   WebSocket/SSE code on the wire (`ws`, `sse`: see `bench/wire.rs`), webhooks, the WebSocket backplanes (`fanout`) and the broker
 //!   code (in release mode), and
 //!   compares the validator with `@asyncapi/parser` installed by npm into `.cache/npm` (never
 //!   needed by the product);
@@ -40,7 +40,7 @@ cargo xtask <task>
 
 tasks:
   codegen [--check]            regenerate tests/snapshots from specs/ (--check: fail when stale)
-  bench [validate|generate|tools|all|ws|sse|webhook] [--no-reference] [--full-reference] [--runs N]
+  bench [validate|generate|tools|all|ws|sse|webhook|fanout|mqtt|kafka] [--no-reference] [--full-reference] [--runs N]
   bench mqtt|kafka [--messages N] [--runs N]
                                benchmarks in release mode; `validate` compares with @asyncapi/parser
                                (installed with npm into .cache/npm; --no-reference skips it and
