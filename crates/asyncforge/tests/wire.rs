@@ -52,16 +52,16 @@ struct App {
 }
 
 impl Handler for App {
-    fn room_opened(&self, session: &RoomSession) {
+    async fn room_opened(&self, session: &RoomSession) {
         let joined = Presence::new(PresencePayload {
             nick: session.query.nick.clone(),
             state: PresencePayloadState::Joined,
             extra: Default::default(),
         });
-        // The hook is not async: the relay runs on a task of its own.
-        let out = self.out.clone();
-        let room = session.params.clone();
-        tokio::spawn(async move { out.relay_message(&room, joined).await });
+        self.out
+            .relay_message(&session.params, joined)
+            .await
+            .expect("presence relayed");
     }
 
     async fn post_message(
@@ -91,7 +91,7 @@ impl Handler for App {
             .map_err(Reject::failed)
     }
 
-    fn lobby_opened(&self, session: &LobbySession) {
+    async fn lobby_opened(&self, session: &LobbySession) {
         self.lobby.lock().unwrap().push(session.conn());
     }
 
@@ -139,8 +139,8 @@ struct Running {
 struct Shared(Arc<App>);
 
 impl Handler for Shared {
-    fn room_opened(&self, session: &RoomSession) {
-        self.0.room_opened(session)
+    async fn room_opened(&self, session: &RoomSession) {
+        self.0.room_opened(session).await
     }
     async fn post_message(
         &self,
@@ -148,8 +148,8 @@ impl Handler for Shared {
     ) -> Result<(), Reject> {
         self.0.post_message(received).await
     }
-    fn lobby_opened(&self, session: &LobbySession) {
-        self.0.lobby_opened(session)
+    async fn lobby_opened(&self, session: &LobbySession) {
+        self.0.lobby_opened(session).await
     }
     async fn ping(
         &self,

@@ -48,34 +48,29 @@ pub mod app {
     }
 
     impl Rooms {
-        /// Tells a room who came or went (the connection hooks are not async: the relay runs
-        /// on a task of its own).
-        fn announce(&self, room: &RoomParams, presence: Presence) {
-            let out = self.out.clone();
-            let room = room.clone();
-            tokio::spawn(async move {
-                if let Err(e) = out.relay_message(&room, presence).await {
-                    println!("room {}: presence not relayed: {e}", room.room_id);
-                }
-            });
+        /// Tells a room who came or went.
+        async fn announce(&self, room: &RoomParams, presence: Presence) {
+            if let Err(e) = self.out.relay_message(room, presence).await {
+                println!("room {}: presence not relayed: {e}", room.room_id);
+            }
         }
     }
 
     impl Handler for Rooms {
-        fn room_opened(&self, session: &RoomSession) {
+        async fn room_opened(&self, session: &RoomSession) {
             let joined = Presence::new(PresencePayload::new(
                 &session.query.nick,
                 PresencePayloadState::Joined,
             ));
-            self.announce(&session.params, joined);
+            self.announce(&session.params, joined).await;
         }
 
-        fn room_closed(&self, session: &RoomSession) {
+        async fn room_closed(&self, session: &RoomSession) {
             let left = Presence::new(PresencePayload::new(
                 &session.query.nick,
                 PresencePayloadState::Left,
             ));
-            self.announce(&session.params, left);
+            self.announce(&session.params, left).await;
         }
 
         async fn post_message(
@@ -96,8 +91,10 @@ pub mod app {
                 .map_err(Reject::failed)
         }
 
-        fn lobby_opened(&self, session: &LobbySession) {
-            // Requests go the other way too: ask the new connection who it is.
+        async fn lobby_opened(&self, session: &LobbySession) {
+            // Requests go the other way too: ask the new connection who it is (on a task of
+            // its own: the answer is one of this connection's frames, handled once this
+            // hook has returned).
             let out = self.out.clone();
             let conn = session.conn();
             let id = Uuid::from_u128(u128::from(conn.0));

@@ -118,9 +118,16 @@ pub(super) fn server_endpoint(cx: &Ctx<'_>, e: &Endpoint, index: usize, p: &mut 
     let cdoc = format!(" A connection on `{}` closed.", e.address);
     p.trait_items.push(quote! {
         #[doc = #odoc]
-        fn #opened(&self, _session: &#session) {}
+        ///
+        /// Its frames are handled once this returns: a request that waits for this
+        /// connection's reply belongs on a task of its own.
+        fn #opened(&self, _session: &#session) -> impl std::future::Future<Output = ()> + Send {
+            async {}
+        }
         #[doc = #cdoc]
-        fn #closed(&self, _session: &#session) {}
+        fn #closed(&self, _session: &#session) -> impl std::future::Future<Output = ()> + Send {
+            async {}
+        }
     });
     let mut tries = Vec::new();
     let mut replies: Vec<ReplyRoute> = Vec::new();
@@ -386,7 +393,7 @@ pub(super) fn server_endpoint(cx: &Ctx<'_>, e: &Endpoint, index: usize, p: &mut 
                         ctx.hub.subscribe(ctx.conn, self.params.address());
                         ctx.hub.subscribe(ctx.conn, #group);
                         let session = self.session.get_or_init(|| Session { ctx: ctx.clone(), params: self.params.clone(), query: #query_clone });
-                        self.shared.handler.#opened(session);
+                        self.shared.handler.#opened(session).await;
                         Ok(())
                     }
                     ws::Event::Frame(#ctx_arg, frame) => {
@@ -398,7 +405,7 @@ pub(super) fn server_endpoint(cx: &Ctx<'_>, e: &Endpoint, index: usize, p: &mut 
                     ws::Event::Closed(#close_ctx) => {
                         #(#close_pending)*
                         if let Some(session) = self.session.get() {
-                            self.shared.handler.#closed(session);
+                            self.shared.handler.#closed(session).await;
                         }
                         Ok(())
                     }

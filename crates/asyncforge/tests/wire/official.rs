@@ -96,7 +96,7 @@ macro_rules! gemini_test {
             }
 
             impl Handler for Feed {
-                fn $opened(&self, session: &$session) {
+                async fn $opened(&self, session: &$session) {
                     let q = &session.query;
                     self.seen.lock().unwrap().push((
                         session.params.symbol.clone(),
@@ -117,15 +117,11 @@ macro_rules! gemini_test {
                             extra: Default::default(),
                         }))
                     });
-                    // The hook is not async: the sends run on a task of their own, in order.
-                    let out = self.out.clone();
                     let conn = session.conn();
-                    tokio::spawn(async move {
-                        out.send_market_data_to(conn, initial).await.unwrap();
-                        if let Some(beat) = beat {
-                            out.send_market_data_to(conn, beat).await.unwrap();
-                        }
-                    });
+                    self.out.send_market_data_to(conn, initial).await.unwrap();
+                    if let Some(beat) = beat {
+                        self.out.send_market_data_to(conn, beat).await.unwrap();
+                    }
                 }
             }
 
@@ -253,8 +249,8 @@ macro_rules! gemini_test {
             struct SharedFeed(std::sync::Arc<Feed>);
 
             impl Handler for SharedFeed {
-                fn $opened(&self, session: &$session) {
-                    self.0.$opened(session)
+                async fn $opened(&self, session: &$session) {
+                    self.0.$opened(session).await
                 }
             }
         }
@@ -357,7 +353,7 @@ mod kraken {
     }
 
     impl Handler for Exchange {
-        fn kraken_websockets_api_opened(&self, session: &KrakenWebsocketsApiSession) {
+        async fn kraken_websockets_api_opened(&self, session: &KrakenWebsocketsApiSession) {
             let status = SystemStatus::new(types::SystemStatus {
                 event: Some(types::SystemStatusEvent::SystemStatus),
                 connection_id: Some(8628615390848610000 + session.conn().0 as i64 % 1000),
@@ -365,9 +361,10 @@ mod kraken {
                 version: Some("1.8.0".into()),
                 extra: Default::default(),
             });
-            let out = self.out.clone();
-            let conn = session.conn();
-            tokio::spawn(async move { out.system_status_to(conn, status).await.unwrap() });
+            self.out
+                .system_status_to(session.conn(), status)
+                .await
+                .expect("status sent");
         }
 
         async fn receive_ping(

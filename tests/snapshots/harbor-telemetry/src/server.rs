@@ -30,17 +30,56 @@ use crate::runtime::endpoint::{frame_bytes, outgoing_frame, Incoming};
 /// request's operation and correlation id, so the peer's request fails at once.
 pub trait Handler: Send + Sync + 'static {
     /// A connection on `harbor/{berth}/cranes/{craneId}/commands` opened (it is subscribed to its concrete address).
-    fn crane_commands_opened(&self, _session: &CraneCommandsSession) {}
+    ///
+    /// Its frames are handled once this returns: a request that waits for this
+    /// connection's reply belongs on a task of its own.
+    fn crane_commands_opened(
+        &self,
+        _session: &CraneCommandsSession,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
     /// A connection on `harbor/{berth}/cranes/{craneId}/commands` closed.
-    fn crane_commands_closed(&self, _session: &CraneCommandsSession) {}
+    fn crane_commands_closed(
+        &self,
+        _session: &CraneCommandsSession,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
     /// A connection on `harbor/readings/{requestId}` opened (it is subscribed to its concrete address).
-    fn readings_opened(&self, _session: &ReadingsSession) {}
+    ///
+    /// Its frames are handled once this returns: a request that waits for this
+    /// connection's reply belongs on a task of its own.
+    fn readings_opened(
+        &self,
+        _session: &ReadingsSession,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
     /// A connection on `harbor/readings/{requestId}` closed.
-    fn readings_closed(&self, _session: &ReadingsSession) {}
+    fn readings_closed(
+        &self,
+        _session: &ReadingsSession,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
     /// A connection on `/dashboard` opened (it is subscribed to its concrete address).
-    fn dashboard_opened(&self, _session: &DashboardSession) {}
+    ///
+    /// Its frames are handled once this returns: a request that waits for this
+    /// connection's reply belongs on a task of its own.
+    fn dashboard_opened(
+        &self,
+        _session: &DashboardSession,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
     /// A connection on `/dashboard` closed.
-    fn dashboard_closed(&self, _session: &DashboardSession) {}
+    fn dashboard_closed(
+        &self,
+        _session: &DashboardSession,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 /// Server settings.
@@ -283,7 +322,7 @@ for CraneCommandsConnection<H> {
                         params: self.params.clone(),
                         query: (),
                     });
-                self.shared.handler.crane_commands_opened(session);
+                self.shared.handler.crane_commands_opened(session).await;
                 Ok(())
             }
             ws::Event::Frame(ctx, frame) => {
@@ -307,7 +346,7 @@ for CraneCommandsConnection<H> {
             ws::Event::Closed(ctx) => {
                 self.shared.sender.pending.request_reading.close_scope(ctx.conn.0);
                 if let Some(session) = self.session.get() {
-                    self.shared.handler.crane_commands_closed(session);
+                    self.shared.handler.crane_commands_closed(session).await;
                 }
                 Ok(())
             }
@@ -363,7 +402,7 @@ impl<'a, H: Handler> Dispatch<ws::Event<'a>, FrameRefusal> for ReadingsConnectio
                         params: self.params.clone(),
                         query: (),
                     });
-                self.shared.handler.readings_opened(session);
+                self.shared.handler.readings_opened(session).await;
                 Ok(())
             }
             ws::Event::Frame(_ctx, frame) => {
@@ -372,7 +411,7 @@ impl<'a, H: Handler> Dispatch<ws::Event<'a>, FrameRefusal> for ReadingsConnectio
             }
             ws::Event::Closed(_ctx) => {
                 if let Some(session) = self.session.get() {
-                    self.shared.handler.readings_closed(session);
+                    self.shared.handler.readings_closed(session).await;
                 }
                 Ok(())
             }
@@ -426,7 +465,7 @@ impl<'a, H: Handler> Dispatch<ws::Event<'a>, FrameRefusal> for DashboardConnecti
                         params: self.params.clone(),
                         query: (),
                     });
-                self.shared.handler.dashboard_opened(session);
+                self.shared.handler.dashboard_opened(session).await;
                 Ok(())
             }
             ws::Event::Frame(_ctx, frame) => {
@@ -435,7 +474,7 @@ impl<'a, H: Handler> Dispatch<ws::Event<'a>, FrameRefusal> for DashboardConnecti
             }
             ws::Event::Closed(_ctx) => {
                 if let Some(session) = self.session.get() {
-                    self.shared.handler.dashboard_closed(session);
+                    self.shared.handler.dashboard_closed(session).await;
                 }
                 Ok(())
             }

@@ -30,9 +30,22 @@ use crate::runtime::endpoint::{
 /// request's operation and correlation id, so the peer's request fails at once.
 pub trait Handler: Send + Sync + 'static {
     /// A connection on `/v1/marketdata/{symbol}` opened (it is subscribed to its concrete address).
-    fn v1_marketdata_symbol_opened(&self, _session: &V1MarketdataSymbolSession) {}
+    ///
+    /// Its frames are handled once this returns: a request that waits for this
+    /// connection's reply belongs on a task of its own.
+    fn v1_marketdata_symbol_opened(
+        &self,
+        _session: &V1MarketdataSymbolSession,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
     /// A connection on `/v1/marketdata/{symbol}` closed.
-    fn v1_marketdata_symbol_closed(&self, _session: &V1MarketdataSymbolSession) {}
+    fn v1_marketdata_symbol_closed(
+        &self,
+        _session: &V1MarketdataSymbolSession,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 /// Server settings.
@@ -176,7 +189,7 @@ for V1MarketdataSymbolConnection<H> {
                         params: self.params.clone(),
                         query: self.query.clone(),
                     });
-                self.shared.handler.v1_marketdata_symbol_opened(session);
+                self.shared.handler.v1_marketdata_symbol_opened(session).await;
                 Ok(())
             }
             ws::Event::Frame(_ctx, frame) => {
@@ -185,7 +198,7 @@ for V1MarketdataSymbolConnection<H> {
             }
             ws::Event::Closed(_ctx) => {
                 if let Some(session) = self.session.get() {
-                    self.shared.handler.v1_marketdata_symbol_closed(session);
+                    self.shared.handler.v1_marketdata_symbol_closed(session).await;
                 }
                 Ok(())
             }

@@ -30,9 +30,22 @@ use crate::runtime::endpoint::{
 /// request's operation and correlation id, so the peer's request fails at once.
 pub trait Handler: Send + Sync + 'static {
     /// A connection on `/v1/marketdata/{symbol}` opened (it is subscribed to its concrete address).
-    fn market_data_v1_opened(&self, _session: &MarketDataV1Session) {}
+    ///
+    /// Its frames are handled once this returns: a request that waits for this
+    /// connection's reply belongs on a task of its own.
+    fn market_data_v1_opened(
+        &self,
+        _session: &MarketDataV1Session,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
     /// A connection on `/v1/marketdata/{symbol}` closed.
-    fn market_data_v1_closed(&self, _session: &MarketDataV1Session) {}
+    fn market_data_v1_closed(
+        &self,
+        _session: &MarketDataV1Session,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 /// Server settings.
@@ -173,7 +186,7 @@ for MarketDataV1Connection<H> {
                         params: self.params.clone(),
                         query: self.query.clone(),
                     });
-                self.shared.handler.market_data_v1_opened(session);
+                self.shared.handler.market_data_v1_opened(session).await;
                 Ok(())
             }
             ws::Event::Frame(_ctx, frame) => {
@@ -182,7 +195,7 @@ for MarketDataV1Connection<H> {
             }
             ws::Event::Closed(_ctx) => {
                 if let Some(session) = self.session.get() {
-                    self.shared.handler.market_data_v1_closed(session);
+                    self.shared.handler.market_data_v1_closed(session).await;
                 }
                 Ok(())
             }

@@ -27,9 +27,22 @@ use crate::runtime::endpoint::{frame_bytes, outgoing_frame, Incoming};
 /// request's operation and correlation id, so the peer's request fails at once.
 pub trait Handler: Send + Sync + 'static {
     /// A connection on `/` opened (it is subscribed to its concrete address).
-    fn kraken_websockets_api_opened(&self, _session: &KrakenWebsocketsApiSession) {}
+    ///
+    /// Its frames are handled once this returns: a request that waits for this
+    /// connection's reply belongs on a task of its own.
+    fn kraken_websockets_api_opened(
+        &self,
+        _session: &KrakenWebsocketsApiSession,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
     /// A connection on `/` closed.
-    fn kraken_websockets_api_closed(&self, _session: &KrakenWebsocketsApiSession) {}
+    fn kraken_websockets_api_closed(
+        &self,
+        _session: &KrakenWebsocketsApiSession,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
     /// A client sent a message on `/`.
     ///
     /// Operation `receivePing`.
@@ -261,7 +274,7 @@ for KrakenWebsocketsApiConnection<H> {
                         params: self.params.clone(),
                         query: (),
                     });
-                self.shared.handler.kraken_websockets_api_opened(session);
+                self.shared.handler.kraken_websockets_api_opened(session).await;
                 Ok(())
             }
             ws::Event::Frame(ctx, frame) => {
@@ -413,7 +426,7 @@ for KrakenWebsocketsApiConnection<H> {
             }
             ws::Event::Closed(_ctx) => {
                 if let Some(session) = self.session.get() {
-                    self.shared.handler.kraken_websockets_api_closed(session);
+                    self.shared.handler.kraken_websockets_api_closed(session).await;
                 }
                 Ok(())
             }

@@ -27,9 +27,22 @@ use crate::runtime::endpoint::{frame_bytes, outgoing_frame, Incoming};
 /// request's operation and correlation id, so the peer's request fails at once.
 pub trait Handler: Send + Sync + 'static {
     /// A connection on `/` opened (it is subscribed to its concrete address).
-    fn currency_exchange_opened(&self, _session: &CurrencyExchangeSession) {}
+    ///
+    /// Its frames are handled once this returns: a request that waits for this
+    /// connection's reply belongs on a task of its own.
+    fn currency_exchange_opened(
+        &self,
+        _session: &CurrencyExchangeSession,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
     /// A connection on `/` closed.
-    fn currency_exchange_closed(&self, _session: &CurrencyExchangeSession) {}
+    fn currency_exchange_closed(
+        &self,
+        _session: &CurrencyExchangeSession,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
     /// A client sent a message on `/`.
     ///
     /// Operation `receivePing`.
@@ -258,7 +271,7 @@ for CurrencyExchangeConnection<H> {
                         params: self.params.clone(),
                         query: (),
                     });
-                self.shared.handler.currency_exchange_opened(session);
+                self.shared.handler.currency_exchange_opened(session).await;
                 Ok(())
             }
             ws::Event::Frame(ctx, frame) => {
@@ -420,7 +433,7 @@ for CurrencyExchangeConnection<H> {
             }
             ws::Event::Closed(_ctx) => {
                 if let Some(session) = self.session.get() {
-                    self.shared.handler.currency_exchange_closed(session);
+                    self.shared.handler.currency_exchange_closed(session).await;
                 }
                 Ok(())
             }

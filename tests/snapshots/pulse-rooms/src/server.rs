@@ -43,9 +43,22 @@ use crate::runtime::axum::body::Bytes;
 /// request's operation and correlation id, so the peer's request fails at once.
 pub trait Handler: Send + Sync + 'static {
     /// A connection on `rooms/{roomId}` opened (it is subscribed to its concrete address).
-    fn room_opened(&self, _session: &RoomSession) {}
+    ///
+    /// Its frames are handled once this returns: a request that waits for this
+    /// connection's reply belongs on a task of its own.
+    fn room_opened(
+        &self,
+        _session: &RoomSession,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
     /// A connection on `rooms/{roomId}` closed.
-    fn room_closed(&self, _session: &RoomSession) {}
+    fn room_closed(
+        &self,
+        _session: &RoomSession,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
     /// Post a message
     ///
     /// A member posts a message to the room.
@@ -60,9 +73,22 @@ pub trait Handler: Send + Sync + 'static {
         >,
     ) -> impl std::future::Future<Output = Result<(), Reject>> + Send;
     /// A connection on `lobby` opened (it is subscribed to its concrete address).
-    fn lobby_opened(&self, _session: &LobbySession) {}
+    ///
+    /// Its frames are handled once this returns: a request that waits for this
+    /// connection's reply belongs on a task of its own.
+    fn lobby_opened(
+        &self,
+        _session: &LobbySession,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
     /// A connection on `lobby` closed.
-    fn lobby_closed(&self, _session: &LobbySession) {}
+    fn lobby_closed(
+        &self,
+        _session: &LobbySession,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
     /// A client checks that the server is alive.
     ///
     /// Operation `ping`.
@@ -301,7 +327,7 @@ impl<'a, H: Handler> Dispatch<ws::Event<'a>, FrameRefusal> for RoomConnection<H>
                         params: self.params.clone(),
                         query: self.query.clone(),
                     });
-                self.shared.handler.room_opened(session);
+                self.shared.handler.room_opened(session).await;
                 Ok(())
             }
             ws::Event::Frame(ctx, frame) => {
@@ -331,7 +357,7 @@ impl<'a, H: Handler> Dispatch<ws::Event<'a>, FrameRefusal> for RoomConnection<H>
             }
             ws::Event::Closed(_ctx) => {
                 if let Some(session) = self.session.get() {
-                    self.shared.handler.room_closed(session);
+                    self.shared.handler.room_closed(session).await;
                 }
                 Ok(())
             }
@@ -403,7 +429,7 @@ impl<'a, H: Handler> Dispatch<ws::Event<'a>, FrameRefusal> for LobbyConnection<H
                         params: self.params.clone(),
                         query: (),
                     });
-                self.shared.handler.lobby_opened(session);
+                self.shared.handler.lobby_opened(session).await;
                 Ok(())
             }
             ws::Event::Frame(ctx, frame) => {
@@ -479,7 +505,7 @@ impl<'a, H: Handler> Dispatch<ws::Event<'a>, FrameRefusal> for LobbyConnection<H
             ws::Event::Closed(ctx) => {
                 self.shared.sender.pending.ask_identity.close_scope(ctx.conn.0);
                 if let Some(session) = self.session.get() {
-                    self.shared.handler.lobby_closed(session);
+                    self.shared.handler.lobby_closed(session).await;
                 }
                 Ok(())
             }
