@@ -1,6 +1,6 @@
 //! WebSocket hubs of several replicas sharing a backplane, over real loopback sockets: three
-//! replicas (each its own axum server and backplane connection) behind a round-robin TCP
-//! proxy, with the Redis on 127.0.0.1:6379 and the NATS server on 127.0.0.1:4222 (skipped,
+//! replicas (each its own axum server and backplane connection; in one test, child processes
+//! of this test binary, one of them killed with SIGKILL) behind a round-robin TCP proxy, with the Redis on 127.0.0.1:6379 and the NATS server on 127.0.0.1:4222 (skipped,
 //! with a notice, when one is not running; failing instead when `ASYNCFORGE_REQUIRE_PEERS` or
 //! `CI` is set: `cargo xtask peers` starts both).
 
@@ -93,20 +93,27 @@ async fn replica(backplane: &Backplane) -> (SocketAddr, Hub) {
     (addr, hub)
 }
 
-/// A TCP proxy handing each new connection to the next backend in turn (no stickiness).
+/// A TCP proxy handing each new connection to the next backend in turn (no stickiness),
+/// passing over a backend that refuses it, as a load balancer's health check would.
 async fn round_robin(backends: Vec<SocketAddr>) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
+    let backends = Arc::new(backends);
     tokio::spawn(async move {
         let mut next = 0usize;
         while let Ok((mut inbound, _)) = listener.accept().await {
-            let backend = backends[next % backends.len()];
+            let first = next;
             next += 1;
+            let backends = backends.clone();
             tokio::spawn(async move {
-                if let Ok(mut outbound) = TcpStream::connect(backend).await {
-                    let _ = inbound.set_nodelay(true);
-                    let _ = outbound.set_nodelay(true);
-                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                for i in 0..backends.len() {
+                    let backend = backends[(first + i) % backends.len()];
+                    if let Ok(mut outbound) = TcpStream::connect(backend).await {
+                        let _ = inbound.set_nodelay(true);
+                        let _ = outbound.set_nodelay(true);
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        return;
+                    }
                 }
             });
         }
@@ -644,4 +651,181 @@ async fn redis_subscription_comes_back_after_the_engine_restarts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nats_subscription_comes_back_after_the_engine_restarts() {
     restart("/usr/sbin/nats-server", "nats").await;
+}
+
+/// What a replica process reads its engine URL and prefix from.
+const REPLICA_VAR: &str = "ASYNCFORGE_WS_REPLICA";
+
+/// A replica process (a child of `redis_a_killed_replica_s_clients_reconnect_and_miss_nothing`;
+/// does nothing on its own): serves a hub on the backplane and prints its port until killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a child process of redis_a_killed_replica_s_clients_reconnect_and_miss_nothing"]
+async fn ws_replica_process() {
+    let Ok(spec) = std::env::var(REPLICA_VAR) else {
+        return;
+    };
+    let (url, prefix) = spec.split_once(' ').expect("url and prefix");
+    let backplane = Backplane::from_url(url)
+        .expect("backplane URL")
+        .prefix(prefix)
+        .expect("prefix");
+    let (addr, hub) = replica(&backplane).await;
+    hub.backplane_connected().await;
+    println!("replica-port:{}", addr.port());
+    std::future::pending::<()>().await;
+}
+
+/// Starts a replica process on `url`/`prefix`; returns it and its address.
+fn replica_process(url: &str, prefix: &str) -> (std::process::Child, SocketAddr) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["ws_replica_process", "--exact", "--ignored", "--nocapture"])
+        .env(REPLICA_VAR, format!("{url} {prefix}"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start a replica");
+    let stdout = child.stdout.take().expect("stdout");
+    let port = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.strip_prefix("replica-port:")
+                .and_then(|p| p.parse::<u16>().ok())
+        })
+        .expect("the replica's port");
+    (child, SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+/// What one reconnecting client received, and whether it is connected now.
+#[derive(Default)]
+struct Received {
+    got: std::sync::Mutex<Vec<u64>>,
+    subscribed: std::sync::atomic::AtomicUsize,
+}
+
+/// A client that reconnects through `proxy` whenever its connection ends, recording every
+/// number it receives.
+async fn reconnecting_client(
+    proxy: SocketAddr,
+    seen: Arc<Received>,
+    live: Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::atomic::Ordering;
+    loop {
+        let Ok((mut ws, _)) =
+            tokio_tungstenite::connect_async(format!("ws://{proxy}/rooms/lobby")).await
+        else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let mut subscribed = false;
+        while let Some(Ok(m)) = ws.next().await {
+            let Message::Text(t) = m else { continue };
+            if t.as_str().starts_with("id:") {
+                subscribed = true;
+                seen.subscribed.fetch_add(1, Ordering::SeqCst);
+                live.fetch_add(1, Ordering::SeqCst);
+            } else if let Ok(n) = t.as_str().parse() {
+                seen.got.lock().expect("lock").push(n);
+            }
+        }
+        if subscribed {
+            live.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Waits until `done` holds, at most 30 s.
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Three replica processes behind the round-robin proxy, 60 clients that reconnect; one
+/// replica is killed with SIGKILL: its clients reconnect to the others, and every publish
+/// acknowledged once they are back reaches every client once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_a_killed_replica_s_clients_reconnect_and_miss_nothing() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const CLIENTS: usize = 60;
+    let Some(url) = engine(REDIS).await else {
+        return;
+    };
+    let prefix = prefix("killed");
+    let (mut children, addrs): (Vec<_>, Vec<_>) =
+        (0..3).map(|_| replica_process(url, &prefix)).unzip();
+    let proxy = round_robin(addrs).await;
+    // The publisher: a hub of this process on the same backplane, with no connections.
+    let backplane = Backplane::from_url(url)
+        .expect("backplane URL")
+        .prefix(&prefix)
+        .expect("prefix");
+    let publisher = Hub::with_backplane(WsConfig::default(), &backplane);
+    publisher.backplane_connected().await;
+
+    let live = Arc::new(AtomicUsize::new(0));
+    let clients: Vec<Arc<Received>> = (0..CLIENTS).map(|_| Arc::default()).collect();
+    let tasks: Vec<_> = clients
+        .iter()
+        .map(|c| tokio::spawn(reconnecting_client(proxy, c.clone(), live.clone())))
+        .collect();
+    until("every client subscribed", || {
+        live.load(Ordering::SeqCst) == CLIENTS
+    })
+    .await;
+
+    let publish = |range: std::ops::Range<u64>| {
+        let publisher = publisher.clone();
+        async move {
+            for n in range {
+                publisher
+                    .publish("/rooms/lobby", Frame::Text(n.to_string()))
+                    .await
+                    .expect("the backplane has it");
+            }
+        }
+    };
+    let got = |c: &Received| c.got.lock().expect("lock").clone();
+    publish(0..100).await;
+    until("the first 100 everywhere", || {
+        clients.iter().all(|c| got(c).len() >= 100)
+    })
+    .await;
+
+    children[0].kill().expect("SIGKILL");
+    children[0].wait().expect("reap");
+    until("the killed replica's clients back", || {
+        live.load(Ordering::SeqCst) == CLIENTS
+            && clients
+                .iter()
+                .map(|c| c.subscribed.load(Ordering::SeqCst))
+                .sum::<usize>()
+                > CLIENTS
+    })
+    .await;
+    let moved = clients
+        .iter()
+        .filter(|c| c.subscribed.load(Ordering::SeqCst) > 1)
+        .count();
+    assert!(moved >= CLIENTS / 6, "{moved} clients reconnected");
+
+    publish(100..200).await;
+    until("the next 100 everywhere", || {
+        clients.iter().all(|c| got(c).len() >= 200)
+    })
+    .await;
+    let want: Vec<u64> = (0..200).collect();
+    for c in &clients {
+        assert_eq!(got(c), want, "once each, in order");
+    }
+    for t in tasks {
+        t.abort();
+    }
+    for c in &mut children[1..] {
+        c.kill().expect("kill");
+        c.wait().expect("reap");
+    }
 }
