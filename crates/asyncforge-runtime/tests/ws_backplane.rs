@@ -656,10 +656,11 @@ async fn nats_subscription_comes_back_after_the_engine_restarts() {
 /// What a replica process reads its engine URL and prefix from.
 const REPLICA_VAR: &str = "ASYNCFORGE_WS_REPLICA";
 
-/// A replica process (a child of `redis_a_killed_replica_s_clients_reconnect_and_miss_nothing`;
-/// does nothing on its own): serves a hub on the backplane and prints its port until killed.
+/// A replica process (a child of the `…_a_killed_replica_s_clients_reconnect_and_miss_nothing`
+/// tests; does nothing on its own): serves a hub on the backplane and prints its port until
+/// killed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a child process of redis_a_killed_replica_s_clients_reconnect_and_miss_nothing"]
+#[ignore = "a child process of the killed-replica tests"]
 async fn ws_replica_process() {
     let Ok(spec) = std::env::var(REPLICA_VAR) else {
         return;
@@ -744,16 +745,26 @@ async fn until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_a_killed_replica_s_clients_reconnect_and_miss_nothing() {
+    if let Some(url) = engine(REDIS).await {
+        killed_replica(url).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_a_killed_replica_s_clients_reconnect_and_miss_nothing() {
+    if let Some(url) = engine(NATS).await {
+        killed_replica(url).await;
+    }
+}
+
 /// Three replica processes behind the round-robin proxy, 60 clients that reconnect; one
 /// replica is killed with SIGKILL: its clients reconnect to the others, and every publish
 /// acknowledged once they are back reaches every client once, in order.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_a_killed_replica_s_clients_reconnect_and_miss_nothing() {
+async fn killed_replica(url: &str) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     const CLIENTS: usize = 60;
-    let Some(url) = engine(REDIS).await else {
-        return;
-    };
     let prefix = prefix("killed");
     let (mut children, addrs): (Vec<_>, Vec<_>) =
         (0..3).map(|_| replica_process(url, &prefix)).unzip();
