@@ -1,8 +1,8 @@
 //! WebSocket hubs of several replicas sharing a backplane, over real loopback sockets: three
 //! replicas (each its own axum server and backplane connection; in one test, child processes
 //! of this test binary, one of them killed with SIGKILL) behind a round-robin TCP proxy, with the Redis on 127.0.0.1:6379 and the NATS server on 127.0.0.1:4222 (skipped,
-//! with a notice, when one is not running; failing instead when `ASYNCFORGE_REQUIRE_PEERS` or
-//! `CI` is set: `cargo xtask peers` starts both).
+//! with a notice, when one is not running; failing instead when `ASYNCFORGE_REQUIRE_PEERS` is
+//! set, as in CI: `cargo xtask peers` starts both).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,17 +23,17 @@ use tokio_tungstenite::tungstenite::Message;
 const REDIS: &str = "redis://127.0.0.1:6379";
 const NATS: &str = "nats://127.0.0.1:4222";
 
-/// The engine at `url`, or a skip (a failure in CI) when nothing listens there.
+/// The engine at `url`, or a skip (a failure where peers are required, as in CI) when
+/// nothing listens there.
 async fn engine(url: &str) -> Option<&str> {
     let addr = url.split_once("://").map_or(url, |(_, a)| a);
     if TcpStream::connect(addr).await.is_ok() {
         return Some(url);
     }
-    let peer = format!("the backplane engine at {url}");
-    if std::env::var_os("CI").is_some() {
-        panic!("{peer} is not reachable and CI is set: this test must not skip");
-    }
-    asyncforge_testkit::skip_none(&peer, "cargo xtask peers")
+    asyncforge_testkit::skip_none(
+        &format!("the backplane engine at {url}"),
+        "cargo xtask peers",
+    )
 }
 
 /// A prefix of its own for each test run, so that parallel runs do not hear each other.
@@ -497,12 +497,10 @@ struct Private {
 }
 
 impl Private {
-    /// `None` (a skip, or a failure in CI) when the binary is not installed.
+    /// `None` (a skip, or a failure where peers are required) when the binary is not
+    /// installed.
     fn start(program: &'static str) -> Option<Private> {
         if !std::path::Path::new(program).exists() {
-            if std::env::var_os("CI").is_some() {
-                panic!("{program} is not installed and CI is set: this test must not skip");
-            }
             return asyncforge_testkit::skip_none(program, "cargo xtask peers");
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0")

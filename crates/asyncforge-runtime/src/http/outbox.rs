@@ -23,7 +23,7 @@
 //! [`Sender::resume`]: super::sender::Sender::resume
 //! [`Sender::work`]: super::sender::Sender::work
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -186,19 +186,29 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 /// Pending deliveries in order of arrival, with their claims: the state of the in-process
-/// outboxes.
+/// outboxes. Kept in arrival order, so claiming the due ones stops at the limit.
 #[derive(Debug, Default)]
 struct Queue {
-    pending: HashMap<String, (u64, Delivery)>,
+    /// Each pending delivery's place in `order`.
+    seqs: HashMap<String, u64>,
+    order: BTreeMap<u64, Delivery>,
     claims: HashMap<String, (String, Instant)>,
     seq: u64,
 }
 
 impl Queue {
+    fn len(&self) -> usize {
+        self.seqs.len()
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        self.seqs.contains_key(id)
+    }
+
     /// `Full` when `max` deliveries are pending and `id` is not one of them.
     fn check_room(&self, max: usize, id: &str) -> Result<(), OutboxError> {
-        if self.pending.len() >= max && !self.pending.contains_key(id) {
-            return Err(OutboxError::Full(self.pending.len()));
+        if self.len() >= max && !self.contains(id) {
+            return Err(OutboxError::Full(self.len()));
         }
         Ok(())
     }
@@ -208,8 +218,14 @@ impl Queue {
             self.hold(&delivery.id, lease);
         }
         self.seq += 1;
-        self.pending
-            .insert(delivery.id.clone(), (self.seq, delivery));
+        if let Some(old) = self.seqs.insert(delivery.id.clone(), self.seq) {
+            self.order.remove(&old);
+        }
+        self.order.insert(self.seq, delivery);
+    }
+
+    fn get_mut(&mut self, id: &str) -> Option<&mut Delivery> {
+        self.order.get_mut(self.seqs.get(id)?)
     }
 
     fn hold(&mut self, id: &str, lease: &Lease) {
@@ -229,29 +245,25 @@ impl Queue {
         if self.held_by_other(id, &lease.owner, Instant::now()) {
             return None;
         }
-        let delivery = self.pending.get(id)?.1.clone();
+        let delivery = self.get_mut(id)?.clone();
         self.hold(id, lease);
         Some(delivery)
     }
 
     fn claim_due(&mut self, lease: &Lease, limit: usize) -> Vec<Delivery> {
         let (now, wall) = (Instant::now(), now_ms());
-        let mut due: Vec<&(u64, Delivery)> = self
-            .pending
+        let claimed: Vec<Delivery> = self
+            .order
             .values()
-            .filter(|(_, d)| {
+            .filter(|d| {
                 d.not_before_ms.is_none_or(|nb| nb <= wall)
                     && self
                         .claims
                         .get(&d.id)
                         .is_none_or(|(_, until)| *until <= now)
             })
-            .collect();
-        due.sort_by_key(|(seq, _)| *seq);
-        let claimed: Vec<Delivery> = due
-            .into_iter()
             .take(limit)
-            .map(|(_, d)| d.clone())
+            .cloned()
             .collect();
         for d in &claimed {
             self.hold(&d.id, lease);
@@ -261,7 +273,7 @@ impl Queue {
 
     /// Whether `owner` may record an attempt of `id` (it holds the claim, or no one does).
     fn may_record(&self, id: &str, owner: &str) -> bool {
-        self.pending.contains_key(id)
+        self.contains(id)
             && self
                 .claims
                 .get(id)
@@ -270,7 +282,7 @@ impl Queue {
 
     fn record(&mut self, id: &str, attempts: u32, not_before_ms: i64) {
         self.claims.remove(id);
-        if let Some((_, d)) = self.pending.get_mut(id) {
+        if let Some(d) = self.get_mut(id) {
             d.attempts = attempts;
             d.not_before_ms = Some(not_before_ms);
         }
@@ -278,13 +290,14 @@ impl Queue {
 
     fn remove(&mut self, id: &str) -> bool {
         self.claims.remove(id);
-        self.pending.remove(id).is_some()
+        match self.seqs.remove(id) {
+            Some(seq) => self.order.remove(&seq).is_some(),
+            None => false,
+        }
     }
 
     fn list(&self) -> Vec<Delivery> {
-        let mut v: Vec<&(u64, Delivery)> = self.pending.values().collect();
-        v.sort_by_key(|(seq, _)| *seq);
-        v.into_iter().map(|(_, d)| d.clone()).collect()
+        self.order.values().cloned().collect()
     }
 }
 
@@ -632,7 +645,7 @@ impl FileInner {
     }
 
     fn maybe_compact(&self, st: &mut FileState) -> Result<(), OutboxError> {
-        if st.records > self.compact_after && st.records > 4 * st.queue.pending.len() {
+        if st.records > self.compact_after && st.records > 4 * st.queue.len() {
             self.compact_locked(st)?;
         }
         Ok(())
@@ -705,7 +718,7 @@ impl Outbox for FileOutbox {
     fn done<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), OutboxError>> {
         let id = id.to_owned();
         self.blocking(move |inner, st| {
-            if !st.queue.pending.contains_key(&id) {
+            if !st.queue.contains(&id) {
                 return Ok(());
             }
             inner.append(st, &Record::<Delivery>::Done { id: id.clone() })?;
