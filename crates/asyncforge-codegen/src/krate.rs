@@ -493,9 +493,11 @@ pub(crate) fn lib_rs(
         .filter(|_| http)
         .map(|engine| match engine {
             Engine::Postgres => quote! {
-                /// State shared by replicas, in Postgres: the webhook outbox (`Config::outbox`)
-                /// and the ids webhook receivers processed (`Config::idempotency`).
+                /// State shared by replicas, in Postgres: the webhook outbox (`Config::outbox`),
+                /// the ids webhook receivers processed (`Config::idempotency`), and resources
+                /// with their locks (`Config::resources`).
                 pub use runtime::http::postgres_outbox::PostgresOutbox;
+                pub use runtime::http::postgres_resource::PostgresResources;
                 pub use runtime::http::postgres_store::PostgresStore;
             },
             Engine::Redis => quote! {

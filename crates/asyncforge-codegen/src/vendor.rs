@@ -50,6 +50,7 @@ pub(crate) const FILES: &[(&str, &str)] = runtime_files![
     "http/outbox.rs",
     "http/postgres.rs",
     "http/postgres_outbox.rs",
+    "http/postgres_resource.rs",
     "http/postgres_store.rs",
     "http/receiver.rs",
     "http/redis_store.rs",
@@ -660,7 +661,12 @@ mod tests {
                 features.contains(&"redis") && features.contains(&"ws")
             );
             assert_eq!(dep("redis"), features.contains(&"redis"));
-            for file in ["postgres.rs", "postgres_outbox.rs", "postgres_store.rs"] {
+            for file in [
+                "postgres.rs",
+                "postgres_outbox.rs",
+                "postgres_resource.rs",
+                "postgres_store.rs",
+            ] {
                 assert_eq!(
                     has(&format!("src/runtime/http/{file}")),
                     features.contains(&"postgres")

@@ -382,6 +382,7 @@ fn engines_are_compiled_in_when_asked_for_and_refused_where_they_hold_nothing() 
     let lib = std::fs::read_to_string(out.join("src/lib.rs")).expect("lib.rs");
     for export in [
         "pub use runtime::http::postgres_outbox::PostgresOutbox;",
+        "pub use runtime::http::postgres_resource::PostgresResources;",
         "pub use runtime::http::postgres_store::PostgresStore;",
         "pub use runtime::http::redis_store::RedisStore;",
     ] {

@@ -137,7 +137,7 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model, p: &mut ServerParts) {
         pub use crate::runtime::http::receiver::{Inbound, Receiver, ReceiverConfig};
         use crate::runtime::http::receiver::{decode_checked, select, typed_headers, CheckedConfig, Refusal, VerifiedRequest};
         pub use crate::runtime::http::ConfigError;
-        pub use crate::runtime::http::resource::{Preconditions, ResourceConfig, ResourceStore, Versioned};
+        pub use crate::runtime::http::resource::{Preconditions, ResourceBackend, ResourceConfig, ResourceStore, Versioned};
         pub use crate::runtime::http::sender::{DeadLetter, Delivered, SenderConfig, Subscriber};
         use crate::runtime::http::sender::Sender as WebhookSender;
         pub use crate::runtime::http::signature::Scheme;
@@ -372,6 +372,16 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model, p: &mut ServerParts) {
     }
 
     // Resources.
+    if endpoints.iter().any(|e| resource_of(api, e).is_some()) {
+        p.config_fields.push(quote! {
+            /// Where the resources, their lock tokens and change notices live. In this process
+            /// by default; `ResourceBackend::postgres(PostgresResources::connect(…).await?)`
+            /// (runtime feature `postgres`) shares them between replicas.
+            pub resources: ResourceBackend,
+        });
+        p.config_defaults
+            .push(quote!(resources: ResourceBackend::in_process(),));
+    }
     for e in &endpoints {
         let Some(res) = resource_of(api, e) else {
             continue;
@@ -391,6 +401,7 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model, p: &mut ServerParts) {
         let get = format_ident!("{}_get", name);
         let set = format_ident!("{}_set", name);
         let key_fn = format_ident!("{}_key", name);
+        let store_name = lit(&name);
         let params_ty = format_ident!("{}Params", e.name);
         let params_path = quote!(super::channels::#params_ty);
         let route = lit(&e.route);
@@ -422,7 +433,8 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model, p: &mut ServerParts) {
             .push(quote!(#store: ResourceStore<#msg_ty>,));
         let check = cx.check(msg);
         p.sender_inits.push(quote! {
-            #store: ResourceStore::new(config.#field.clone()).with_schema(&#check),
+            #store: ResourceStore::with_backend(config.#field.clone(), &config.resources, #store_name)
+                .with_schema(&#check),
         });
         let sdoc = format!(
             " The store of the resource `{}` (conditional reads and writes, locks, waiting for changes).",
@@ -445,17 +457,17 @@ pub(super) fn server_parts(cx: &Ctx<'_>, model: &Model, p: &mut ServerParts) {
             }
 
             /// The current version of the resource at the concrete address of `params`.
-            pub fn #get(&self, params: &#params_path) -> Option<Versioned<#msg_ty>> {
-                self.#store.get(&Self::#key_fn(params))
+            pub async fn #get(&self, params: &#params_path) -> Result<Option<Versioned<#msg_ty>>, Error> {
+                Ok(self.#store.get(&Self::#key_fn(params)).await?)
             }
 
             /// Sets the resource at the concrete address of `params` (the application's own
             /// write: no precondition, no lock); clients see a new `ETag`, and long polls
             /// waiting on it return.
-            pub fn #set(&self, params: &#params_path, value: impl Into<#msg_ty>) -> Result<Versioned<#msg_ty>, Error> {
+            pub async fn #set(&self, params: &#params_path, value: impl Into<#msg_ty>) -> Result<Versioned<#msg_ty>, Error> {
                 let value: #msg_ty = value.into();
                 #check_value?;
-                Ok(self.#store.set(&Self::#key_fn(params), value)?)
+                Ok(self.#store.set(&Self::#key_fn(params), value).await?)
             }
         });
         p.routes.push(quote! {

@@ -24,6 +24,15 @@ pub struct LockConfig {
     pub max_locks: usize,
 }
 
+impl LockConfig {
+    /// The TTL granted for a request of `ttl`: the default when none, cut to the maximum.
+    pub(crate) fn ttl(&self, ttl: Option<Duration>) -> Duration {
+        ttl.unwrap_or(self.default_ttl)
+            .min(self.max_ttl)
+            .max(Duration::from_millis(1))
+    }
+}
+
 impl Default for LockConfig {
     fn default() -> Self {
         LockConfig {
@@ -79,6 +88,9 @@ pub enum LockError {
     /// Too many locks.
     #[error("too many locks")]
     Full,
+    /// The shared backend holding the locks could not be reached.
+    #[error("the lock store is unavailable: {0}")]
+    Unavailable(String),
 }
 
 #[derive(Debug)]
@@ -118,9 +130,7 @@ impl LockManager {
     }
 
     fn ttl(&self, ttl: Option<Duration>) -> Duration {
-        ttl.unwrap_or(self.config.default_ttl)
-            .min(self.config.max_ttl)
-            .max(Duration::from_millis(1))
+        self.config.ttl(ttl)
     }
 
     /// Locks `key` for `holder`.

@@ -19,7 +19,8 @@
 //! - [`resource`] — a versioned store served with `ETag`/`If-Match` (412), `If-None-Match`
 //!   (304), `If-Unmodified-Since`, `428`, lock tokens ([`lock`]; 409/423), long polling
 //!   (`Prefer: wait`) and schema-checked writes (422), keyed by one encoding of the path
-//!   ([`crate::endpoint::encode_path`]).
+//!   ([`crate::endpoint::encode_path`]); in this process, or shared by replicas in Postgres
+//!   (`postgres_resource`, feature `postgres`: version rows, lock columns, `LISTEN`/`NOTIFY`).
 //! - [`client`] — the client: conditional writes surfacing 412 as a conflict, read-modify-write,
 //!   locks, and a poller.
 
@@ -32,6 +33,8 @@ pub mod outbox;
 mod postgres;
 #[cfg(feature = "postgres")]
 pub mod postgres_outbox;
+#[cfg(feature = "postgres")]
+pub mod postgres_resource;
 #[cfg(feature = "postgres")]
 pub mod postgres_store;
 pub mod receiver;

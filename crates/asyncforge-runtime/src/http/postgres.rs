@@ -87,6 +87,25 @@ impl<S: Statements> Database<S> {
     }
 }
 
+/// Runs `ddl` (statements that create `table` and what belongs to it, each `IF NOT EXISTS`)
+/// in one transaction under an advisory lock named after the table, so that replicas
+/// connecting at the same moment do not race to create the same objects (which fails one of
+/// them).
+pub(crate) async fn create_tables(
+    client: &Client,
+    table: &str,
+    ddl: &str,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .batch_execute(&format!(
+            "BEGIN;
+             SELECT pg_advisory_xact_lock(hashtext('asyncforge {table}'));
+             {ddl};
+             COMMIT"
+        ))
+        .await
+}
+
 /// A Postgres error with the server's own message ("terminating connection due to
 /// administrator command"), not only "db error".
 pub(crate) fn describe(e: &tokio_postgres::Error) -> String {

@@ -21,7 +21,7 @@ use tokio_postgres::{Client, Row, Statement};
 
 use super::idempotency::BoxFuture;
 use super::outbox::{Delivery, Lease, Outbox, OutboxError, now_ms};
-use super::postgres::{Database, Statements, describe};
+use super::postgres::{Database, Statements, create_tables, describe};
 
 /// The Postgres outbox.
 pub struct PostgresOutbox {
@@ -50,8 +50,10 @@ impl Statements for Prepared {
     const WHAT: &'static str = "outbox";
 
     async fn prepare(client: &Client, table: &str) -> Result<Self, tokio_postgres::Error> {
-        client
-            .batch_execute(&format!(
+        create_tables(
+            client,
+            table,
+            &format!(
                 "CREATE TABLE IF NOT EXISTS {table} (
                     seq bigserial,
                     id text PRIMARY KEY,
@@ -62,8 +64,9 @@ impl Statements for Prepared {
                     lease_until timestamptz
                 );
                 CREATE INDEX IF NOT EXISTS {table}_seq ON {table} (seq)"
-            ))
-            .await?;
+            ),
+        )
+        .await?;
         let lease = "now() + $LEASE::bigint * interval '1 millisecond'";
         let free = "(owner IS NULL OR lease_until < now())";
         Ok(Prepared {

@@ -21,7 +21,7 @@ use std::time::Duration;
 use tokio_postgres::{Client, Statement};
 
 use super::idempotency::{BoxFuture, Claim, IdempotencyStore, StoreError};
-use super::postgres::{Conn, Database, Statements, describe};
+use super::postgres::{Conn, Database, Statements, create_tables, describe};
 
 /// Claims between two prunes of long-expired rows.
 const PRUNE_EVERY: u64 = 1024;
@@ -50,16 +50,19 @@ impl Statements for Prepared {
     const WHAT: &'static str = "idempotency store";
 
     async fn prepare(client: &Client, table: &str) -> Result<Self, tokio_postgres::Error> {
-        client
-            .batch_execute(&format!(
+        create_tables(
+            client,
+            table,
+            &format!(
                 "CREATE TABLE IF NOT EXISTS {table} (
                     key text PRIMARY KEY,
                     token text,
                     done boolean NOT NULL DEFAULT false,
                     expires_at timestamptz NOT NULL
                 )"
-            ))
-            .await?;
+            ),
+        )
+        .await?;
         Ok(Prepared {
             claim: client
                 .prepare(&format!(

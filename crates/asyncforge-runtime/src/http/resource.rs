@@ -46,7 +46,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tokio::sync::{Semaphore, watch};
 
-use super::lock::{self, Held, LockConfig, LockError, LockManager};
+use super::lock::{self, Grant, Held, LockConfig, LockError, LockManager};
+#[cfg(feature = "postgres")]
+pub use super::postgres_resource::PostgresResources;
+#[cfg(feature = "postgres")]
+use super::postgres_resource::{LockRefusal, Stored};
 use crate::codec::CodecError;
 use crate::endpoint::{Incoming, is_json};
 use crate::etag::{self, Condition, EntityTag, Outcome};
@@ -230,19 +234,78 @@ struct Slot<M> {
 
 type Validator<M> = Arc<dyn Fn(&M) -> Result<(), String> + Send + Sync>;
 
-struct Inner<M> {
-    config: ResourceConfig,
-    schema: Option<&'static SchemaCheck>,
-    validator: Option<Validator<M>>,
+/// Resources kept in this process.
+struct Memory<M> {
     /// Distinguishes this store's tags from those of an earlier process.
     epoch: String,
     version: AtomicU64,
     slots: Mutex<HashMap<String, Slot<M>>>,
-    waiters: Semaphore,
     locks: LockManager,
 }
 
-/// A versioned in-memory store of resources of type `M`, keyed by path. Cheap to clone.
+/// Where a store keeps its resources.
+enum Backing<M> {
+    Memory(Memory<M>),
+    #[cfg(feature = "postgres")]
+    Postgres {
+        db: Arc<PostgresResources>,
+        /// The store's name in the shared table.
+        name: String,
+    },
+}
+
+struct Inner<M> {
+    config: ResourceConfig,
+    schema: Option<&'static SchemaCheck>,
+    validator: Option<Validator<M>>,
+    waiters: Semaphore,
+    backing: Backing<M>,
+}
+
+/// Where resource stores keep their resources, lock tokens and change notices: in this
+/// process (the default), or in Postgres (feature `postgres`) so that the replicas of a
+/// service share them. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct ResourceBackend {
+    #[cfg(feature = "postgres")]
+    postgres: Option<Arc<PostgresResources>>,
+}
+
+impl std::fmt::Debug for ResourceBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        #[cfg(feature = "postgres")]
+        if let Some(db) = &self.postgres {
+            return f.debug_tuple("ResourceBackend").field(db).finish();
+        }
+        f.write_str("ResourceBackend(in process)")
+    }
+}
+
+impl ResourceBackend {
+    /// Each store keeps its resources in this process.
+    pub fn in_process() -> Self {
+        ResourceBackend::default()
+    }
+
+    /// Every store keeps its resources in one Postgres table (see
+    /// [`PostgresResources::connect`]).
+    #[cfg(feature = "postgres")]
+    pub fn postgres(resources: PostgresResources) -> Self {
+        ResourceBackend {
+            postgres: Some(Arc::new(resources)),
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl From<PostgresResources> for ResourceBackend {
+    fn from(resources: PostgresResources) -> Self {
+        ResourceBackend::postgres(resources)
+    }
+}
+
+/// A versioned store of resources of type `M`, keyed by path, in this process or shared
+/// through a [`ResourceBackend`]. Cheap to clone.
 pub struct ResourceStore<M> {
     inner: Arc<Inner<M>>,
     _m: PhantomData<fn() -> M>,
@@ -315,29 +378,59 @@ struct LockRequest {
     ttl_ms: Option<u64>,
 }
 
+/// How often a conditional write on a shared backend is evaluated again when the resource
+/// changed between reading it and writing it.
+#[cfg(feature = "postgres")]
+const WRITE_ROUNDS: usize = 16;
+
 impl<M> ResourceStore<M>
 where
     M: Message + Send + Sync + 'static,
 {
-    /// An empty store.
+    /// An empty store in this process.
     pub fn new(config: ResourceConfig) -> Self {
         let epoch = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0);
+        let memory = Memory {
+            locks: LockManager::new(config.locks.clone()),
+            epoch: format!(
+                "{:x}",
+                epoch ^ u64::from(std::process::id()).rotate_left(40)
+            ),
+            version: AtomicU64::new(0),
+            slots: Mutex::new(HashMap::new()),
+        };
+        Self::with_backing(config, Backing::Memory(memory))
+    }
+
+    /// A store named `name` on `backend`: in this process, a store of its own (the name is
+    /// not used); in a shared backend, the resources every store of that name on every
+    /// replica sees.
+    pub fn with_backend(config: ResourceConfig, backend: &ResourceBackend, name: &str) -> Self {
+        #[cfg(feature = "postgres")]
+        if let Some(db) = &backend.postgres {
+            return Self::with_backing(
+                config,
+                Backing::Postgres {
+                    db: db.clone(),
+                    name: name.to_owned(),
+                },
+            );
+        }
+        let _ = (backend, name);
+        Self::new(config)
+    }
+
+    fn with_backing(config: ResourceConfig, backing: Backing<M>) -> Self {
         ResourceStore {
             inner: Arc::new(Inner {
                 waiters: Semaphore::new(config.max_waiters),
-                locks: LockManager::new(config.locks.clone()),
                 config,
                 schema: None,
                 validator: None,
-                epoch: format!(
-                    "{:x}",
-                    epoch ^ u64::from(std::process::id()).rotate_left(40)
-                ),
-                version: AtomicU64::new(0),
-                slots: Mutex::new(HashMap::new()),
+                backing,
             }),
             _m: PhantomData,
         }
@@ -373,45 +466,135 @@ where
         &self.inner.config
     }
 
-    fn slots(&self) -> MutexGuard<'_, HashMap<String, Slot<M>>> {
-        self.inner.slots.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// How many resources the store holds.
-    pub fn len(&self) -> usize {
-        self.slots()
-            .values()
-            .filter(|s| s.current.is_some())
-            .count()
+    pub async fn len(&self) -> Result<usize, ResourceError> {
+        match &self.inner.backing {
+            Backing::Memory(m) => Ok(m.slots().values().filter(|s| s.current.is_some()).count()),
+            #[cfg(feature = "postgres")]
+            Backing::Postgres { db, name } => {
+                db.count(name).await.map_err(ResourceError::Unavailable)
+            }
+        }
     }
 
     /// Whether the store holds no resource.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    pub async fn is_empty(&self) -> Result<bool, ResourceError> {
+        Ok(self.len().await? == 0)
     }
 
     /// The current version of `key`.
-    pub fn get(&self, key: &str) -> Option<Versioned<M>> {
-        self.slots().get(key).and_then(|s| s.current.clone())
+    pub async fn get(&self, key: &str) -> Result<Option<Versioned<M>>, ResourceError> {
+        match &self.inner.backing {
+            Backing::Memory(m) => Ok(m.get(key)),
+            #[cfg(feature = "postgres")]
+            Backing::Postgres { db, name } => {
+                let snapshot = db
+                    .read(name, key)
+                    .await
+                    .map_err(ResourceError::Unavailable)?;
+                snapshot.current.map(stored).transpose()
+            }
+        }
     }
 
-    fn next_tag(&self) -> (u64, EntityTag) {
-        let v = self.inner.version.fetch_add(1, Ordering::Relaxed) + 1;
-        (v, EntityTag::strong(format!("{}-{v}", self.inner.epoch)))
-    }
-
-    fn checks(
+    /// Writes `value` at `key` if the preconditions hold and the lock (if any) is the
+    /// caller's. Returns the new version and whether it was created.
+    pub async fn put(
         &self,
         key: &str,
+        value: M,
         pre: &Preconditions,
         lock_token: Option<&str>,
+    ) -> Result<(Versioned<M>, bool), ResourceError> {
+        self.write(key, value, Some((pre, lock_token))).await
+    }
+
+    /// Writes `value` at `key` unconditionally: the application's own write, past any
+    /// precondition requirement and lock. Clients see a new tag; long polls return.
+    pub async fn set(&self, key: &str, value: M) -> Result<Versioned<M>, ResourceError> {
+        self.write(key, value, None).await.map(|(v, _)| v)
+    }
+
+    async fn write(
+        &self,
+        key: &str,
+        value: M,
+        checks: Option<(&Preconditions, Option<&str>)>,
+    ) -> Result<(Versioned<M>, bool), ResourceError> {
+        let body = Bytes::from(value.encode().map_err(ResourceError::Encode)?);
+        match &self.inner.backing {
+            Backing::Memory(m) => {
+                let lock_token = checks.and_then(|(_, t)| t);
+                let check = |lock: Option<&Held>, current: Option<&Versioned<M>>| match checks {
+                    Some((pre, _)) => self.checks(pre, lock, current),
+                    None => Ok(()),
+                };
+                m.write(&self.inner.config, key, value, body, lock_token, check)
+            }
+            #[cfg(feature = "postgres")]
+            Backing::Postgres { db, name } => {
+                let value = Arc::new(value);
+                let versioned = |(version, last_modified): (i64, SystemTime)| Versioned {
+                    value: value.clone(),
+                    body: body.clone(),
+                    etag: version_tag(version),
+                    last_modified,
+                };
+                let Some((pre, lock_token)) = checks else {
+                    let written = db.set(name, key, &body).await;
+                    return Ok((
+                        versioned(written.map_err(ResourceError::Unavailable)?),
+                        false,
+                    ));
+                };
+                for _ in 0..WRITE_ROUNDS {
+                    let snapshot = db
+                        .read(name, key)
+                        .await
+                        .map_err(ResourceError::Unavailable)?;
+                    let version = snapshot.current.as_ref().map(|c| c.version);
+                    let current = snapshot.current.map(stored).transpose()?;
+                    self.checks(
+                        pre,
+                        foreign(snapshot.lock.as_ref(), lock_token),
+                        current.as_ref(),
+                    )
+                    .map_err(ResourceError::Write)?;
+                    // A write with no precondition on the representation takes whatever
+                    // version it finds; only its lock is checked again as it writes.
+                    let expected = match version {
+                        None => Some(None),
+                        Some(_) if !pre.guards_write() => None,
+                        Some(v) => Some(Some(v)),
+                    };
+                    let written = db
+                        .write(name, key, &body, expected, lock_token)
+                        .await
+                        .map_err(ResourceError::Unavailable)?;
+                    if let Some(w) = written {
+                        return Ok((versioned(w), version.is_none()));
+                    }
+                }
+                Err(ResourceError::Unavailable(
+                    "the resource changed too often to be written".into(),
+                ))
+            }
+        }
+    }
+
+    /// Whether a write may proceed: the precondition requirement, a lock the writer does not
+    /// hold, and the preconditions against the current version.
+    fn checks(
+        &self,
+        pre: &Preconditions,
+        lock: Option<&Held>,
         current: Option<&Versioned<M>>,
     ) -> Result<(), WriteError> {
         if self.inner.config.require_precondition && !pre.guards_write() {
             return Err(WriteError::PreconditionRequired);
         }
-        if let Err(LockError::Held(h)) = self.inner.locks.check(key, lock_token) {
-            return Err(WriteError::Locked(h));
+        if let Some(held) = lock {
+            return Err(WriteError::Locked(held.clone()));
         }
         match pre.evaluate(false, current) {
             Outcome::Proceed => Ok(()),
@@ -421,82 +604,49 @@ where
         }
     }
 
-    /// Writes `value` at `key` if the preconditions hold and the lock (if any) is the
-    /// caller's. Returns the new version and whether it was created.
-    pub fn put(
-        &self,
-        key: &str,
-        value: M,
-        pre: &Preconditions,
-        lock_token: Option<&str>,
-    ) -> Result<(Versioned<M>, bool), PutError> {
-        self.write(key, value, Some((pre, lock_token)))
-    }
-
-    /// Writes `value` at `key` unconditionally: the application's own write, past any
-    /// precondition requirement and lock. Clients see a new tag; long polls return.
-    pub fn set(&self, key: &str, value: M) -> Result<Versioned<M>, PutError> {
-        self.write(key, value, None).map(|(v, _)| v)
-    }
-
-    fn write(
-        &self,
-        key: &str,
-        value: M,
-        checks: Option<(&Preconditions, Option<&str>)>,
-    ) -> Result<(Versioned<M>, bool), PutError> {
-        let body = Bytes::from(value.encode().map_err(PutError::Encode)?);
-        let mut slots = self.slots();
-        let current = slots.get(key).and_then(|s| s.current.as_ref());
-        if let Some((pre, lock_token)) = checks {
-            self.checks(key, pre, lock_token, current)
-                .map_err(PutError::Write)?;
-        }
-        let created = current.is_none();
-        if !slots.contains_key(key) && slots.len() >= self.inner.config.max_resources {
-            slots.retain(|_, s| s.current.is_some() || s.changes.receiver_count() > 0);
-            if slots.len() >= self.inner.config.max_resources {
-                return Err(PutError::Write(WriteError::Full));
-            }
-        }
-        let (version, etag) = self.next_tag();
-        let v = Versioned {
-            value: Arc::new(value),
-            body,
-            etag,
-            last_modified: SystemTime::now(),
-        };
-        let slot = slots.entry(key.to_owned()).or_insert_with(|| Slot {
-            current: None,
-            changes: watch::channel(0).0,
-        });
-        slot.current = Some(v.clone());
-        slot.changes.send_replace(version);
-        Ok((v, created))
-    }
-
     /// Deletes `key` under the same rules as [`ResourceStore::put`].
-    pub fn delete(
+    pub async fn delete(
         &self,
         key: &str,
         pre: &Preconditions,
         lock_token: Option<&str>,
-    ) -> Result<(), WriteError> {
-        let mut slots = self.slots();
-        let current = slots.get(key).and_then(|s| s.current.as_ref());
-        self.checks(key, pre, lock_token, current)?;
-        if current.is_none() {
-            return Err(WriteError::NotFound);
-        }
-        let (version, _) = self.next_tag();
-        if let Some(slot) = slots.get_mut(key) {
-            slot.current = None;
-            slot.changes.send_replace(version);
-            if slot.changes.receiver_count() == 0 {
-                slots.remove(key);
+    ) -> Result<(), ResourceError> {
+        match &self.inner.backing {
+            Backing::Memory(m) => m.delete(key, lock_token, |lock, current| {
+                self.checks(pre, lock, current)
+            }),
+            #[cfg(feature = "postgres")]
+            Backing::Postgres { db, name } => {
+                for _ in 0..WRITE_ROUNDS {
+                    let snapshot = db
+                        .read(name, key)
+                        .await
+                        .map_err(ResourceError::Unavailable)?;
+                    let version = snapshot.current.as_ref().map(|c| c.version);
+                    let current = snapshot.current.map(stored).transpose()?;
+                    self.checks(
+                        pre,
+                        foreign(snapshot.lock.as_ref(), lock_token),
+                        current.as_ref(),
+                    )
+                    .map_err(ResourceError::Write)?;
+                    if version.is_none() {
+                        return Err(ResourceError::Write(WriteError::NotFound));
+                    }
+                    let expected = if pre.guards_write() { version } else { None };
+                    let deleted = db
+                        .delete(name, key, expected, lock_token)
+                        .await
+                        .map_err(ResourceError::Unavailable)?;
+                    if deleted {
+                        return Ok(());
+                    }
+                }
+                Err(ResourceError::Unavailable(
+                    "the resource changed too often to be deleted".into(),
+                ))
             }
         }
-        Ok(())
     }
 
     /// Waits until `key` no longer has the tag `known` (changed or deleted), at most
@@ -504,23 +654,61 @@ where
     pub(crate) async fn wait_change(
         &self,
         key: &str,
-        known: &EntityTag,
+        current: &Versioned<M>,
         timeout: Duration,
     ) -> bool {
-        let mut rx = {
-            let slots = self.slots();
-            let Some(slot) = slots.get(key) else {
-                return true;
-            };
-            if slot.current.as_ref().is_none_or(|c| !c.etag.weak_eq(known)) {
-                return true;
+        match &self.inner.backing {
+            Backing::Memory(m) => m.wait_change(key, &current.etag, timeout).await,
+            #[cfg(feature = "postgres")]
+            Backing::Postgres { db, name } => match tag_version(&current.etag) {
+                Some(v) => db.wait_change(name, key, v, timeout).await,
+                None => true,
+            },
+        }
+    }
+
+    /// Locks `key` for `holder` for `ttl` (the configured default when `None`, cut to the
+    /// configured maximum).
+    pub(crate) async fn lock(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: Option<Duration>,
+    ) -> Result<Grant, LockError> {
+        match &self.inner.backing {
+            Backing::Memory(m) => m.locks.acquire(key, holder, ttl),
+            #[cfg(feature = "postgres")]
+            Backing::Postgres { db, name } => {
+                let ttl = self.inner.config.locks.ttl(ttl);
+                refusal(db.acquire(name, key, holder, ttl).await)
             }
-            slot.changes.subscribe()
-        };
-        matches!(
-            tokio::time::timeout(timeout, rx.changed()).await,
-            Ok(Ok(()) | Err(_))
-        )
+        }
+    }
+
+    /// Extends the lock held with `token`.
+    pub(crate) async fn refresh_lock(
+        &self,
+        key: &str,
+        token: &str,
+        ttl: Option<Duration>,
+    ) -> Result<Grant, LockError> {
+        match &self.inner.backing {
+            Backing::Memory(m) => m.locks.refresh(key, token, ttl),
+            #[cfg(feature = "postgres")]
+            Backing::Postgres { db, name } => {
+                let ttl = self.inner.config.locks.ttl(ttl);
+                refusal(db.refresh(name, key, token, ttl).await)
+            }
+        }
+    }
+
+    /// Releases the lock held with `token`.
+    pub(crate) async fn unlock(&self, key: &str, token: &str) -> Result<(), LockError> {
+        match &self.inner.backing {
+            Backing::Memory(m) => m.locks.release(key, token),
+            #[cfg(feature = "postgres")]
+            Backing::Postgres { db, name } => refusal(db.release(name, key, token).await),
+        }
     }
 
     fn representation(&self, v: &Versioned<M>, status: StatusCode, with_body: bool) -> Response {
@@ -552,20 +740,42 @@ where
             Err(e) => return json_error(StatusCode::BAD_REQUEST, e),
         };
         let mut applied = None;
-        let mut current = self.get(key);
-        if let (Some(wait), Some(cur)) = (prefer_wait(headers), current.as_ref()) {
-            let would_304 = pre.if_none_match.is_some()
-                && pre.evaluate(true, Some(cur)) == Outcome::NotModified;
-            if would_304 {
-                let wait = Duration::from_secs(wait).min(self.inner.config.max_wait);
-                match self.inner.waiters.try_acquire() {
-                    Ok(_permit) => {
-                        applied = Some(wait.as_secs());
-                        self.wait_change(key, &cur.etag, wait).await;
-                        current = self.get(key);
+        let mut current = match self.get(key).await {
+            Ok(c) => c,
+            Err(e) => return self.error_response(e),
+        };
+        let unchanged = |current: &Option<Versioned<M>>| {
+            pre.if_none_match.is_some()
+                && current
+                    .as_ref()
+                    .is_some_and(|c| pre.evaluate(true, Some(c)) == Outcome::NotModified)
+        };
+        if let Some(wait) = prefer_wait(headers)
+            && unchanged(&current)
+        {
+            let wait = Duration::from_secs(wait).min(self.inner.config.max_wait);
+            let deadline = tokio::time::Instant::now() + wait;
+            match self.inner.waiters.try_acquire() {
+                Ok(_permit) => {
+                    applied = Some(wait.as_secs());
+                    // A wake-up without a change (a notice about an earlier write, a
+                    // listener that reconnected) waits again for the rest of the time.
+                    while let Some(cur) = current.as_ref().filter(|_| unchanged(&current)) {
+                        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                        if left.is_zero() {
+                            break;
+                        }
+                        let woke = self.wait_change(key, cur, left).await;
+                        current = match self.get(key).await {
+                            Ok(c) => c,
+                            Err(e) => return self.error_response(e),
+                        };
+                        if !woke {
+                            break;
+                        }
                     }
-                    Err(_) => tracing::warn!("too many long-polling requests; answering now"),
                 }
+                Err(_) => tracing::warn!("too many long-polling requests; answering now"),
             }
         }
         let mut r = match current {
@@ -586,6 +796,24 @@ where
         r.headers_mut()
             .insert(header::VARY, HeaderValue::from_static("prefer"));
         r
+    }
+
+    fn error_response(&self, e: ResourceError) -> Response {
+        match e {
+            ResourceError::Write(e) => self.write_error(e),
+            ResourceError::Encode(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, e),
+            ResourceError::Corrupt(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, e),
+            ResourceError::Unavailable(e) => {
+                tracing::warn!(error = %e, "resources: store unavailable");
+                let mut r = json_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "resource store unavailable",
+                );
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                r
+            }
+        }
     }
 
     fn write_error(&self, e: WriteError) -> Response {
@@ -609,7 +837,7 @@ where
     }
 
     /// Answers a `PUT` of `key` with `body`: `201`/`204` with the new `ETag`, or the error.
-    pub(crate) fn handle_put(&self, key: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+    pub(crate) async fn handle_put(&self, key: &str, headers: &HeaderMap, body: &[u8]) -> Response {
         let pre = match Preconditions::from_headers(headers) {
             Ok(p) => p,
             Err(e) => return json_error(StatusCode::BAD_REQUEST, e),
@@ -640,7 +868,7 @@ where
         {
             return json_error(StatusCode::UNPROCESSABLE_ENTITY, e);
         }
-        match self.put(key, value, &pre, lock_token(headers)) {
+        match self.put(key, value, &pre, lock_token(headers)).await {
             Ok((v, created)) => {
                 let status = if created {
                     StatusCode::CREATED
@@ -649,26 +877,30 @@ where
                 };
                 self.representation(&v, status, false)
             }
-            Err(PutError::Write(e)) => self.write_error(e),
-            Err(PutError::Encode(e)) => json_error(StatusCode::INTERNAL_SERVER_ERROR, e),
+            Err(e) => self.error_response(e),
         }
     }
 
     /// Answers a `DELETE` of `key`.
-    pub(crate) fn handle_delete(&self, key: &str, headers: &HeaderMap) -> Response {
+    pub(crate) async fn handle_delete(&self, key: &str, headers: &HeaderMap) -> Response {
         let pre = match Preconditions::from_headers(headers) {
             Ok(p) => p,
             Err(e) => return json_error(StatusCode::BAD_REQUEST, e),
         };
-        match self.delete(key, &pre, lock_token(headers)) {
+        match self.delete(key, &pre, lock_token(headers)).await {
             Ok(()) => StatusCode::NO_CONTENT.into_response(),
-            Err(e) => self.write_error(e),
+            Err(e) => self.error_response(e),
         }
     }
 
     /// Answers `POST <key>/lock` with `{"holder": "...", "ttlMs": 30000}`; a request that
     /// carries the current `Lock-Token` refreshes the lock.
-    pub(crate) fn handle_lock(&self, key: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+    pub(crate) async fn handle_lock(
+        &self,
+        key: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Response {
         let req: LockRequest = match serde_json::from_slice(body) {
             Ok(r) => r,
             Err(e) => return json_error(StatusCode::BAD_REQUEST, e),
@@ -680,10 +912,9 @@ where
             );
         }
         let ttl = req.ttl_ms.map(Duration::from_millis);
-        let locks = &self.inner.locks;
         let result = match lock_token(headers) {
-            Some(t) => locks.refresh(key, t, ttl),
-            None => locks.acquire(key, &req.holder, ttl),
+            Some(t) => self.refresh_lock(key, t, ttl).await,
+            None => self.lock(key, &req.holder, ttl).await,
         };
         match result {
             Ok(g) => {
@@ -707,19 +938,21 @@ where
                 json_error(StatusCode::CONFLICT, "the lock expired or was released")
             }
             Err(LockError::Full) => json_error(StatusCode::SERVICE_UNAVAILABLE, "too many locks"),
+            Err(LockError::Unavailable(e)) => self.error_response(ResourceError::Unavailable(e)),
         }
     }
 
     /// Answers `DELETE <key>/lock` carrying the `Lock-Token`.
-    pub(crate) fn handle_unlock(&self, key: &str, headers: &HeaderMap) -> Response {
+    pub(crate) async fn handle_unlock(&self, key: &str, headers: &HeaderMap) -> Response {
         let Some(token) = lock_token(headers) else {
             return json_error(StatusCode::BAD_REQUEST, "missing Lock-Token header");
         };
-        match self.inner.locks.release(key, token) {
+        match self.unlock(key, token).await {
             Ok(()) => StatusCode::NO_CONTENT.into_response(),
             Err(LockError::Held(h)) => {
                 held_response(StatusCode::CONFLICT, "locked by another holder", &h)
             }
+            Err(LockError::Unavailable(e)) => self.error_response(ResourceError::Unavailable(e)),
             Err(e) => json_error(StatusCode::CONFLICT, e),
         }
     }
@@ -773,15 +1006,15 @@ where
                 r
             }
             (false, &Method::PUT) => match read_body(body).await {
-                Ok(b) => self.handle_put(&key, &parts.headers, &b),
+                Ok(b) => self.handle_put(&key, &parts.headers, &b).await,
                 Err(_) => json_error(StatusCode::PAYLOAD_TOO_LARGE, "body too large"),
             },
-            (false, &Method::DELETE) => self.handle_delete(&key, &parts.headers),
+            (false, &Method::DELETE) => self.handle_delete(&key, &parts.headers).await,
             (true, &Method::POST) => match read_body(body).await {
-                Ok(b) => self.handle_lock(&key, &parts.headers, &b),
+                Ok(b) => self.handle_lock(&key, &parts.headers, &b).await,
                 Err(_) => json_error(StatusCode::PAYLOAD_TOO_LARGE, "body too large"),
             },
-            (true, &Method::DELETE) => self.handle_unlock(&key, &parts.headers),
+            (true, &Method::DELETE) => self.handle_unlock(&key, &parts.headers).await,
             _ => {
                 let allow = if lock {
                     "POST, DELETE"
@@ -797,27 +1030,177 @@ where
     }
 }
 
-/// Why `put` failed.
+/// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
-pub enum PutError {
+pub enum ResourceError {
     /// A precondition, the lock, or a limit refused the write.
     #[error(transparent)]
     Write(WriteError),
     /// The value could not be encoded.
     #[error(transparent)]
     Encode(CodecError),
+    /// A stored representation no longer decodes as the store's type.
+    #[error("a stored resource is corrupt: {0}")]
+    Corrupt(String),
+    /// The shared backend could not be reached (`503`).
+    #[error("the resource store is unavailable: {0}")]
+    Unavailable(String),
 }
 
-impl From<PutError> for crate::error::Error {
-    fn from(e: PutError) -> Self {
+impl From<ResourceError> for crate::error::Error {
+    fn from(e: ResourceError) -> Self {
         use crate::error::ErrorKind;
         let kind = match &e {
-            PutError::Write(WriteError::NotFound) => ErrorKind::NotFound,
-            PutError::Write(WriteError::Full) => ErrorKind::Busy,
-            PutError::Write(_) => ErrorKind::Conflict,
-            PutError::Encode(_) => ErrorKind::Invalid,
+            ResourceError::Write(WriteError::NotFound) => ErrorKind::NotFound,
+            ResourceError::Write(WriteError::Full) => ErrorKind::Busy,
+            ResourceError::Write(_) => ErrorKind::Conflict,
+            ResourceError::Encode(_) | ResourceError::Corrupt(_) => ErrorKind::Invalid,
+            ResourceError::Unavailable(_) => ErrorKind::Transport,
         };
         crate::error::Error::new(kind, e)
+    }
+}
+
+impl<M> Memory<M> {
+    fn slots(&self) -> MutexGuard<'_, HashMap<String, Slot<M>>> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self, key: &str) -> Option<Versioned<M>> {
+        self.slots().get(key).and_then(|s| s.current.clone())
+    }
+
+    fn next_tag(&self) -> (u64, EntityTag) {
+        let v = self.version.fetch_add(1, Ordering::Relaxed) + 1;
+        (v, EntityTag::strong(format!("{}-{v}", self.epoch)))
+    }
+
+    /// The lock on `key`, unless `token` is its own.
+    fn lock_of(&self, key: &str, token: Option<&str>) -> Option<Held> {
+        match self.locks.check(key, token) {
+            Err(LockError::Held(h)) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// Preconditions are evaluated and the write made under the store's lock.
+    fn write(
+        &self,
+        config: &ResourceConfig,
+        key: &str,
+        value: M,
+        body: Bytes,
+        lock_token: Option<&str>,
+        check: impl FnOnce(Option<&Held>, Option<&Versioned<M>>) -> Result<(), WriteError>,
+    ) -> Result<(Versioned<M>, bool), ResourceError> {
+        let mut slots = self.slots();
+        let current = slots.get(key).and_then(|s| s.current.as_ref());
+        let lock = self.lock_of(key, lock_token);
+        check(lock.as_ref(), current).map_err(ResourceError::Write)?;
+        let created = current.is_none();
+        if !slots.contains_key(key) && slots.len() >= config.max_resources {
+            slots.retain(|_, s| s.current.is_some() || s.changes.receiver_count() > 0);
+            if slots.len() >= config.max_resources {
+                return Err(ResourceError::Write(WriteError::Full));
+            }
+        }
+        let (version, etag) = self.next_tag();
+        let v = Versioned {
+            value: Arc::new(value),
+            body,
+            etag,
+            last_modified: SystemTime::now(),
+        };
+        let slot = slots.entry(key.to_owned()).or_insert_with(|| Slot {
+            current: None,
+            changes: watch::channel(0).0,
+        });
+        slot.current = Some(v.clone());
+        slot.changes.send_replace(version);
+        Ok((v, created))
+    }
+
+    fn delete(
+        &self,
+        key: &str,
+        lock_token: Option<&str>,
+        check: impl FnOnce(Option<&Held>, Option<&Versioned<M>>) -> Result<(), WriteError>,
+    ) -> Result<(), ResourceError> {
+        let mut slots = self.slots();
+        let current = slots.get(key).and_then(|s| s.current.as_ref());
+        let lock = self.lock_of(key, lock_token);
+        check(lock.as_ref(), current).map_err(ResourceError::Write)?;
+        if current.is_none() {
+            return Err(ResourceError::Write(WriteError::NotFound));
+        }
+        let (version, _) = self.next_tag();
+        if let Some(slot) = slots.get_mut(key) {
+            slot.current = None;
+            slot.changes.send_replace(version);
+            if slot.changes.receiver_count() == 0 {
+                slots.remove(key);
+            }
+        }
+        Ok(())
+    }
+
+    async fn wait_change(&self, key: &str, known: &EntityTag, timeout: Duration) -> bool {
+        let mut rx = {
+            let slots = self.slots();
+            let Some(slot) = slots.get(key) else {
+                return true;
+            };
+            if slot.current.as_ref().is_none_or(|c| !c.etag.weak_eq(known)) {
+                return true;
+            }
+            slot.changes.subscribe()
+        };
+        matches!(
+            tokio::time::timeout(timeout, rx.changed()).await,
+            Ok(Ok(()) | Err(_))
+        )
+    }
+}
+
+/// The tag of a version in a shared backend.
+#[cfg(feature = "postgres")]
+fn version_tag(version: i64) -> EntityTag {
+    EntityTag::strong(format!("v{version}"))
+}
+
+/// The version a shared backend's tag names.
+#[cfg(feature = "postgres")]
+fn tag_version(tag: &EntityTag) -> Option<i64> {
+    tag.tag.strip_prefix('v')?.parse().ok()
+}
+
+/// A stored representation, decoded.
+#[cfg(feature = "postgres")]
+fn stored<M: Message>(s: Stored) -> Result<Versioned<M>, ResourceError> {
+    let value = M::decode(&s.body).map_err(|e| ResourceError::Corrupt(e.to_string()))?;
+    Ok(Versioned {
+        value: Arc::new(value),
+        body: Bytes::from(s.body),
+        etag: version_tag(s.version),
+        last_modified: s.modified,
+    })
+}
+
+/// The lock of a shared backend's row, unless `token` is its own.
+#[cfg(feature = "postgres")]
+fn foreign<'a>(lock: Option<&'a (String, Held)>, token: Option<&str>) -> Option<&'a Held> {
+    lock.filter(|(t, _)| token != Some(t.as_str()))
+        .map(|(_, h)| h)
+}
+
+/// A shared backend's answer to a lock operation.
+#[cfg(feature = "postgres")]
+fn refusal<T>(r: Result<Result<T, LockRefusal>, String>) -> Result<T, LockError> {
+    match r {
+        Ok(Ok(t)) => Ok(t),
+        Ok(Err(LockRefusal::Held(h))) => Err(LockError::Held(h)),
+        Ok(Err(LockRefusal::NotLocked)) => Err(LockError::NotLocked),
+        Err(e) => Err(LockError::Unavailable(e)),
     }
 }
 

@@ -2,6 +2,8 @@
 //! a loopback port.
 #![allow(dead_code)]
 
+pub mod resources;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;

@@ -10,12 +10,13 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use asyncforge_runtime::backoff::Backoff;
 use asyncforge_runtime::codegen::DateTime;
 use asyncforge_runtime::http::client::ClientError;
 use asyncforge_runtime::http::outbox::{FileOutbox, Outbox};
+use asyncforge_runtime::http::postgres_resource::PostgresResources;
 use asyncforge_runtime::http::receiver::{
     Receiver as RawReceiver, ReceiverConfig as RawConfig, Webhook,
 };
@@ -34,7 +35,9 @@ use snapshot_ledger_hooks::messages::{
     Account, ChargeRefunded, ChargeSucceeded, Counter, DisputeClosed, DisputeOpened, EntryPosted,
     Invoice, PaymentSettled, ReleasePublished,
 };
-use snapshot_ledger_hooks::server::{Config, Handler, Inbound, SenderConfig, Server};
+use snapshot_ledger_hooks::server::{
+    Config, Handler, Inbound, ResourceBackend, SenderConfig, Server,
+};
 use snapshot_ledger_hooks::types::*;
 use snapshot_ledger_hooks::{Error, ErrorKind, Received, Reject};
 
@@ -816,7 +819,10 @@ async fn if_match_loses_no_update_among_100_concurrent_writers() {
     let (base, sender, _) = start(config(&secrets())).await;
     let accounts = AccountClient::new(&base).expect("client");
     let counters = CounterClient::new(&base).expect("client");
-    sender.account_set(&acc("a"), account("a", 0)).expect("set");
+    sender
+        .account_set(&acc("a"), account("a", 0))
+        .await
+        .expect("set");
     sender
         .counter_set(
             &ctr("c"),
@@ -825,6 +831,7 @@ async fn if_match_loses_no_update_among_100_concurrent_writers() {
                 extra: Default::default(),
             }),
         )
+        .await
         .expect("set");
 
     // Every writer reads, waits until all have read, then writes what it read plus one.
@@ -927,6 +934,8 @@ async fn if_match_loses_no_update_among_100_concurrent_writers() {
     assert_eq!(
         sender
             .account_get(&acc("a"))
+            .await
+            .expect("read")
             .expect("stored")
             .value
             .payload
@@ -947,7 +956,10 @@ async fn if_match_loses_no_update_among_100_concurrent_writers() {
 async fn locks_conflict_expire_and_release() {
     let (base, sender, _) = start(config(&secrets())).await;
     let c = AccountClient::new(&base).expect("client");
-    sender.account_set(&acc("l"), account("l", 5)).expect("set");
+    sender
+        .account_set(&acc("l"), account("l", 5))
+        .await
+        .expect("set");
     let alice = c
         .lock(&acc("l"), "alice", Some(Duration::from_secs(2)))
         .await
@@ -1015,7 +1027,10 @@ async fn locks_conflict_expire_and_release() {
 async fn long_polling_returns_on_change_and_304_on_timeout() {
     let (base, sender, _) = start(config(&secrets())).await;
     let c = AccountClient::new(&base).expect("client");
-    sender.account_set(&acc("p"), account("p", 1)).expect("set");
+    sender
+        .account_set(&acc("p"), account("p", 1))
+        .await
+        .expect("set");
     let first = c.get(&acc("p")).await.expect("get");
     let tag = first.etag.clone().expect("etag");
     // Unchanged for the whole wait: 304 (`None`) after about a second.
@@ -1038,7 +1053,9 @@ async fn long_polling_returns_on_change_and_304_on_timeout() {
     let writer = tokio::spawn(async move {
         for b in 2..=4 {
             tokio::time::sleep(Duration::from_millis(200)).await;
-            s.account_set(&acc("p"), account("p", b)).expect("set");
+            s.account_set(&acc("p"), account("p", b))
+                .await
+                .expect("set");
         }
     });
     let mut seen = Vec::new();
@@ -1063,7 +1080,10 @@ async fn long_polling_returns_on_change_and_304_on_timeout() {
             .balance_cents,
         4
     );
-    sender.account_set(&acc("p"), account("p", 5)).expect("set");
+    sender
+        .account_set(&acc("p"), account("p", 5))
+        .await
+        .expect("set");
     let v = tokio::time::timeout(WAIT, plain.next())
         .await
         .expect("in time")
@@ -1678,9 +1698,17 @@ async fn resource_writes_that_break_the_schema_are_refused_with_422() {
     // Nor does the application's own write.
     let err = sender
         .invoice_set(&inv("i-1"), invoice("i-1", "eur"))
+        .await
         .expect_err("refused");
     assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
-    assert!(sender.invoice_get(&inv("i-1")).is_none(), "nothing stored");
+    assert!(
+        sender
+            .invoice_get(&inv("i-1"))
+            .await
+            .expect("read")
+            .is_none(),
+        "nothing stored"
+    );
     let err = invoices.get(&inv("i-1")).await.expect_err("not found");
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
     assert!(matches!(
@@ -1716,6 +1744,8 @@ async fn resource_writes_that_break_the_schema_are_refused_with_422() {
     assert_eq!(
         sender
             .invoice_get(&inv("i-1"))
+            .await
+            .expect("read")
             .expect("stored")
             .value
             .payload
@@ -1743,6 +1773,7 @@ async fn resource_keys_agree_between_typed_params_and_http_paths() {
         // Set by the application, read over HTTP.
         sender
             .invoice_set(&inv(id), invoice(id, "EUR"))
+            .await
             .expect("set");
         let got = invoices
             .get(&inv(id))
@@ -1754,7 +1785,11 @@ async fn resource_keys_agree_between_typed_params_and_http_paths() {
             .put_if_match(&inv(id), &invoice(id, "USD"), &got.etag.expect("an ETag"))
             .await
             .unwrap_or_else(|e| panic!("{id}: {e}"));
-        let mine = sender.invoice_get(&inv(id)).expect("the client's write");
+        let mine = sender
+            .invoice_get(&inv(id))
+            .await
+            .expect("read")
+            .expect("the client's write");
         assert_eq!(mine.value.payload.currency, "USD", "{id}");
         // The lock of the same resource.
         let grant = invoices
@@ -1766,7 +1801,10 @@ async fn resource_keys_agree_between_typed_params_and_http_paths() {
             .await
             .expect("unlock");
     }
-    assert_eq!(sender.invoice_store().len(), ids.len());
+    assert_eq!(
+        sender.invoice_store().len().await.expect("count"),
+        ids.len()
+    );
     // Another spelling of the same path (lower-case hex, an encoded unreserved character)
     // names the same resource.
     let r = http()
@@ -1859,4 +1897,132 @@ fn http_only_generated_crates_say_nothing_of_websockets() {
             }
         }
     }
+}
+
+/// The Postgres the tests use.
+const POSTGRES: &str = "host=127.0.0.1 port=5432 user=postgres password=postgres dbname=postgres";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_generated_replicas_share_resources_in_postgres() {
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos();
+    let table = format!("wire_resources_{stamp}_{}", std::process::id());
+    let mut replicas = Vec::new();
+    for _ in 0..3 {
+        let resources = match PostgresResources::connect(POSTGRES, &table).await {
+            Ok(r) => r,
+            Err(e) => {
+                return asyncforge_testkit::skip(
+                    &format!("a Postgres server accepting {POSTGRES} ({e})"),
+                    "apt-get install postgresql, or cargo xtask peers",
+                );
+            }
+        };
+        let mut config = config(&secrets());
+        config.resources = ResourceBackend::postgres(resources);
+        let (base, sender, _) = start(config).await;
+        replicas.push((AccountClient::new(&base).expect("client"), sender));
+    }
+    let client = |i: usize| &replicas[i % 3].0;
+    let sender = |i: usize| &replicas[i % 3].1;
+
+    // The application's write on one replica is what every replica serves, with one tag.
+    sender(0)
+        .account_set(&acc("r"), account("r", 0))
+        .await
+        .expect("set");
+    let tags: Vec<_> = (0..3)
+        .map(|i| async move { client(i).get(&acc("r")).await.expect("get").etag })
+        .collect();
+    let mut seen = Vec::new();
+    for t in tags {
+        seen.push(t.await.expect("etag"));
+    }
+    assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:?}");
+
+    // Read-modify-write writers with If-Match on every replica lose no update.
+    let writers: Vec<_> = (0..30)
+        .map(|i| {
+            let c = client(i).clone();
+            tokio::spawn(async move {
+                c.update(&acc("r"), 1000, |mut a| {
+                    a.payload.balance_cents += 1;
+                    a
+                })
+                .await
+                .expect("update")
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.expect("writer");
+    }
+    let read = sender(2)
+        .account_get(&acc("r"))
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(read.value.payload.balance_cents, 30);
+
+    // A lock taken through one replica: another replica refuses writes (423) and locks (409).
+    let lock = client(0)
+        .lock(&acc("r"), "alice", Some(Duration::from_secs(30)))
+        .await
+        .expect("lock");
+    let err = detail::<ClientError, _>(
+        client(1)
+            .put_if_match(&acc("r"), &account("r", 1), &read.etag)
+            .await,
+    )
+    .expect_err("locked");
+    assert!(
+        matches!(err, ClientError::Locked { ref holder, .. } if holder == "alice"),
+        "{err}"
+    );
+    match detail(client(2).lock(&acc("r"), "bob", None).await) {
+        Err(ClientError::Locked { holder, until }) => {
+            assert_eq!(holder, "alice");
+            assert_eq!(until, lock.until);
+        }
+        other => panic!("{other:?}"),
+    }
+    client(1)
+        .unlock(&acc("r"), &lock.token)
+        .await
+        .expect("release through a third replica");
+
+    // A long poll on one replica returns when another replica's application writes.
+    let current = client(2).get(&acc("r")).await.expect("get");
+    let writer = {
+        let s = sender(1).clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            s.account_set(&acc("r"), account("r", 77)).await
+        })
+    };
+    let changed = tokio::time::timeout(
+        Duration::from_secs(10),
+        client(2).get_if_changed(
+            &acc("r"),
+            current.etag.as_ref(),
+            Some(Duration::from_secs(20)),
+        ),
+    )
+    .await
+    .expect("woken by the write, not by the end of the wait")
+    .expect("long poll")
+    .expect("changed");
+    assert_eq!(changed.value.payload.balance_cents, 77);
+    writer.await.expect("task").expect("set");
+
+    let (admin, connection) = tokio_postgres::connect(POSTGRES, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    admin
+        .batch_execute(&format!("DROP TABLE IF EXISTS {table}"))
+        .await
+        .expect("drop the test table");
 }

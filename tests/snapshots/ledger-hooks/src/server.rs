@@ -23,7 +23,7 @@ use crate::runtime::http::receiver::{
 pub use crate::runtime::http::ConfigError;
 
 pub use crate::runtime::http::resource::{
-    Preconditions, ResourceConfig, ResourceStore, Versioned,
+    Preconditions, ResourceBackend, ResourceConfig, ResourceStore, Versioned,
 };
 
 pub use crate::runtime::http::sender::{DeadLetter, Delivered, SenderConfig, Subscriber};
@@ -129,6 +129,10 @@ pub struct Config {
     pub provider_receiver: ReceiverConfig,
     /// The webhook endpoint `/v1/webhooks/disputes` (operation `disputeEvent`): secrets (required: `Server::new` fails without a valid one), scheme, timestamp tolerance, body limit.
     pub dispute_event_receiver: ReceiverConfig,
+    /// Where the resources, their lock tokens and change notices live. In this process
+    /// by default; `ResourceBackend::postgres(PostgresResources::connect(…).await?)`
+    /// (runtime feature `postgres`) shares them between replicas.
+    pub resources: ResourceBackend,
     /// The resource `invoices/{invoiceId}`: preconditions required or not, long-polling and lock limits.
     pub invoice_resource: ResourceConfig,
     /// The resource `accounts/{accountId}`: preconditions required or not, long-polling and lock limits.
@@ -179,6 +183,7 @@ impl Default for Config {
                 tolerance: Duration::from_secs(300),
                 ..ReceiverConfig::new(String::new())
             },
+            resources: ResourceBackend::in_process(),
             invoice_resource: ResourceConfig {
                 require_precondition: false,
                 max_wait: Duration::from_secs(60),
@@ -437,23 +442,23 @@ impl Sender {
         )
     }
     /// The current version of the resource at the concrete address of `params`.
-    pub fn invoice_get(
+    pub async fn invoice_get(
         &self,
         params: &super::channels::InvoiceParams,
-    ) -> Option<Versioned<super::messages::Invoice>> {
-        self.invoice_store.get(&Self::invoice_key(params))
+    ) -> Result<Option<Versioned<super::messages::Invoice>>, Error> {
+        Ok(self.invoice_store.get(&Self::invoice_key(params)).await?)
     }
     /// Sets the resource at the concrete address of `params` (the application's own
     /// write: no precondition, no lock); clients see a new `ETag`, and long polls
     /// waiting on it return.
-    pub fn invoice_set(
+    pub async fn invoice_set(
         &self,
         params: &super::channels::InvoiceParams,
         value: impl Into<super::messages::Invoice>,
     ) -> Result<Versioned<super::messages::Invoice>, Error> {
         let value: super::messages::Invoice = value.into();
         super::channels::checks::INVOICE.check_outgoing(&value)?;
-        Ok(self.invoice_store.set(&Self::invoice_key(params), value)?)
+        Ok(self.invoice_store.set(&Self::invoice_key(params), value).await?)
     }
     /// The store of the resource `accounts/{accountId}` (conditional reads and writes, locks, waiting for changes).
     pub fn account_store(&self) -> &ResourceStore<super::messages::Account> {
@@ -468,23 +473,23 @@ impl Sender {
         )
     }
     /// The current version of the resource at the concrete address of `params`.
-    pub fn account_get(
+    pub async fn account_get(
         &self,
         params: &super::channels::AccountParams,
-    ) -> Option<Versioned<super::messages::Account>> {
-        self.account_store.get(&Self::account_key(params))
+    ) -> Result<Option<Versioned<super::messages::Account>>, Error> {
+        Ok(self.account_store.get(&Self::account_key(params)).await?)
     }
     /// Sets the resource at the concrete address of `params` (the application's own
     /// write: no precondition, no lock); clients see a new `ETag`, and long polls
     /// waiting on it return.
-    pub fn account_set(
+    pub async fn account_set(
         &self,
         params: &super::channels::AccountParams,
         value: impl Into<super::messages::Account>,
     ) -> Result<Versioned<super::messages::Account>, Error> {
         let value: super::messages::Account = value.into();
         super::channels::checks::ACCOUNT.check_outgoing(&value)?;
-        Ok(self.account_store.set(&Self::account_key(params), value)?)
+        Ok(self.account_store.set(&Self::account_key(params), value).await?)
     }
     /// The store of the resource `counters/{counterId}` (conditional reads and writes, locks, waiting for changes).
     pub fn counter_store(&self) -> &ResourceStore<super::messages::Counter> {
@@ -499,23 +504,23 @@ impl Sender {
         )
     }
     /// The current version of the resource at the concrete address of `params`.
-    pub fn counter_get(
+    pub async fn counter_get(
         &self,
         params: &super::channels::CounterParams,
-    ) -> Option<Versioned<super::messages::Counter>> {
-        self.counter_store.get(&Self::counter_key(params))
+    ) -> Result<Option<Versioned<super::messages::Counter>>, Error> {
+        Ok(self.counter_store.get(&Self::counter_key(params)).await?)
     }
     /// Sets the resource at the concrete address of `params` (the application's own
     /// write: no precondition, no lock); clients see a new `ETag`, and long polls
     /// waiting on it return.
-    pub fn counter_set(
+    pub async fn counter_set(
         &self,
         params: &super::channels::CounterParams,
         value: impl Into<super::messages::Counter>,
     ) -> Result<Versioned<super::messages::Counter>, Error> {
         let value: super::messages::Counter = value.into();
         super::channels::checks::COUNTER.check_outgoing(&value)?;
-        Ok(self.counter_store.set(&Self::counter_key(params), value)?)
+        Ok(self.counter_store.set(&Self::counter_key(params), value).await?)
     }
 }
 
@@ -578,11 +583,23 @@ impl Server {
                 release_published_receiver,
                 provider_receiver,
                 dispute_event_receiver,
-                invoice_store: ResourceStore::new(config.invoice_resource.clone())
+                invoice_store: ResourceStore::with_backend(
+                        config.invoice_resource.clone(),
+                        &config.resources,
+                        "invoice",
+                    )
                     .with_schema(&super::channels::checks::INVOICE),
-                account_store: ResourceStore::new(config.account_resource.clone())
+                account_store: ResourceStore::with_backend(
+                        config.account_resource.clone(),
+                        &config.resources,
+                        "account",
+                    )
                     .with_schema(&super::channels::checks::ACCOUNT),
-                counter_store: ResourceStore::new(config.counter_resource.clone())
+                counter_store: ResourceStore::with_backend(
+                        config.counter_resource.clone(),
+                        &config.resources,
+                        "counter",
+                    )
                     .with_schema(&super::channels::checks::COUNTER),
             },
         })
