@@ -420,6 +420,7 @@ impl Copier<'_> {
                 }
                 _ => {}
             }
+            syn::visit::visit_item(&mut Nested { copier: self }, item);
             let mut paths = CratePaths {
                 inserts: Vec::new(),
             };
@@ -461,6 +462,93 @@ impl Copier<'_> {
             .collect::<Vec<_>>()
             .join("\n")
             + "\n"
+    }
+}
+
+/// Decides the `cfg`s inside an item: on struct fields, enum variants, field values, match
+/// arms and statements (items and impl items are the copier's own walk).
+struct Nested<'c, 'a> {
+    copier: &'c mut Copier<'a>,
+}
+
+impl Nested<'_, '_> {
+    /// Applies `attrs`; removes `node` (with the comma after it) when its `cfg` is false.
+    /// Whether to look inside it.
+    fn node(&mut self, attrs: &[syn::Attribute], span: proc_macro2::Span) -> bool {
+        if self.copier.attributes(attrs) {
+            return true;
+        }
+        let text = self.copier.text;
+        let mut range = span.byte_range();
+        let after = &text[range.end..];
+        if after.trim_start().starts_with(',') {
+            range.end += after.find(',').map_or(0, |i| i + 1);
+        }
+        self.copier.edits.push(Edit {
+            range: whole_lines(text, range),
+            with: String::new(),
+        });
+        false
+    }
+}
+
+impl<'ast> Visit<'ast> for Nested<'_, '_> {
+    fn visit_item(&mut self, _: &'ast syn::Item) {}
+
+    fn visit_field(&mut self, node: &'ast syn::Field) {
+        if self.node(&node.attrs, node.span()) {
+            syn::visit::visit_field(self, node);
+        }
+    }
+
+    fn visit_variant(&mut self, node: &'ast syn::Variant) {
+        if self.node(&node.attrs, node.span()) {
+            syn::visit::visit_variant(self, node);
+        }
+    }
+
+    fn visit_field_value(&mut self, node: &'ast syn::FieldValue) {
+        if self.node(&node.attrs, node.span()) {
+            syn::visit::visit_field_value(self, node);
+        }
+    }
+
+    fn visit_arm(&mut self, node: &'ast syn::Arm) {
+        if self.node(&node.attrs, node.span()) {
+            syn::visit::visit_arm(self, node);
+        }
+    }
+
+    fn visit_stmt(&mut self, node: &'ast syn::Stmt) {
+        let attrs: &[syn::Attribute] = match node {
+            syn::Stmt::Local(l) => &l.attrs,
+            syn::Stmt::Macro(m) => &m.attrs,
+            syn::Stmt::Expr(e, _) => expr_attrs(e),
+            syn::Stmt::Item(_) => return,
+        };
+        if self.node(attrs, node.span()) {
+            syn::visit::visit_stmt(self, node);
+        }
+    }
+}
+
+/// The outer attributes of the expressions that begin statements.
+fn expr_attrs(expr: &syn::Expr) -> &[syn::Attribute] {
+    use syn::Expr::*;
+    match expr {
+        Assign(e) => &e.attrs,
+        Block(e) => &e.attrs,
+        Call(e) => &e.attrs,
+        ForLoop(e) => &e.attrs,
+        If(e) => &e.attrs,
+        Loop(e) => &e.attrs,
+        Macro(e) => &e.attrs,
+        Match(e) => &e.attrs,
+        MethodCall(e) => &e.attrs,
+        Return(e) => &e.attrs,
+        Unsafe(e) => &e.attrs,
+        While(e) => &e.attrs,
+        _ => &[],
     }
 }
 
