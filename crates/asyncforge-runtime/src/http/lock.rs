@@ -20,7 +20,8 @@ pub struct LockConfig {
     pub default_ttl: Duration,
     /// Longest TTL granted (longer requests are cut).
     pub max_ttl: Duration,
-    /// Most locks held at once.
+    /// Most locks held at once in this process (a shared backend holds as many as its
+    /// database).
     pub max_locks: usize,
 }
 

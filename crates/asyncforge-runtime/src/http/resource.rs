@@ -67,7 +67,7 @@ pub struct ResourceConfig {
     pub max_wait: Duration,
     /// Requests waiting at once; beyond, requests are answered without waiting.
     pub max_waiters: usize,
-    /// Most resources held.
+    /// Most resources held in this process (a shared backend holds as many as its database).
     pub max_resources: usize,
     /// Largest body accepted on writes, in bytes.
     pub max_body: usize,
