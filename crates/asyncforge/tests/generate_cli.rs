@@ -389,11 +389,13 @@ fn engines_are_compiled_in_when_asked_for_and_refused_where_they_hold_nothing() 
     }
     assert!(out.join("src/runtime/http/postgres_outbox.rs").exists());
 
-    // A WebSocket server: its backplane engines, nothing else.
+    // A WebSocket and SSE server: its backplane engines (with the SSE event logs), nothing else.
     let (o, rooms) = generate("pulse-rooms", "rooms", "nats,redis");
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(rooms.join("src/runtime/backplane/nats.rs").exists());
     assert!(rooms.join("src/runtime/backplane/redis.rs").exists());
+    assert!(rooms.join("src/runtime/backplane/log_nats.rs").exists());
+    assert!(rooms.join("src/runtime/backplane/log_redis.rs").exists());
     assert!(!rooms.join("src/runtime/http").exists());
 
     for (spec, engines, says) in [
@@ -402,7 +404,7 @@ fn engines_are_compiled_in_when_asked_for_and_refused_where_they_hold_nothing() 
             "postgres",
             "`--with postgres`: it keeps webhook state",
         ),
-        ("ledger-hooks", "nats", "no WebSocket channels"),
+        ("ledger-hooks", "nats", "no WebSocket or SSE channels"),
         (
             "ledger-hooks",
             "mysql",
