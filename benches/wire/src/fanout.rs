@@ -508,7 +508,8 @@ pub fn serve(imp: Impl) -> Result<(), String> {
                 let price = 100.0 + i as f64;
                 match imp {
                     Impl::Generated => {
-                        if let Err(e) = sender.stream_prices(&params, Tick::new(tick(price))) {
+                        if let Err(e) = sender.stream_prices(&params, Tick::new(tick(price))).await
+                        {
                             return format!("publish failed: {e}");
                         }
                     }

@@ -31,6 +31,9 @@ macro_rules! runtime_files {
 pub(crate) const FILES: &[(&str, &str)] = runtime_files![
     "address.rs",
     "backoff.rs",
+    "backplane/log.rs",
+    "backplane/log_nats.rs",
+    "backplane/log_redis.rs",
     "backplane/mod.rs",
     "backplane/nats.rs",
     "backplane/redis.rs",
@@ -700,6 +703,8 @@ mod tests {
             &["postgres"],
             &["ws", "redis"],
             &["ws", "nats"],
+            &["sse", "sse-client", "redis"],
+            &["sse", "sse-client", "nats"],
             &["mqtt"],
             &["kafka"],
             &[
@@ -744,9 +749,22 @@ mod tests {
                 has("src/runtime/http/redis_store.rs"),
                 features.contains(&"redis") && any(&["http", "postgres"])
             );
+            let backplane = any(&["ws", "sse"]);
             assert_eq!(
                 has("src/runtime/backplane/redis.rs"),
-                features.contains(&"redis") && features.contains(&"ws")
+                features.contains(&"redis") && backplane
+            );
+            assert_eq!(
+                has("src/runtime/backplane/log_redis.rs"),
+                features.contains(&"redis") && features.contains(&"sse")
+            );
+            assert_eq!(
+                has("src/runtime/backplane/log_nats.rs"),
+                features.contains(&"nats") && features.contains(&"sse")
+            );
+            assert_eq!(
+                has("src/runtime/backplane/log.rs"),
+                features.contains(&"sse")
             );
             assert_eq!(dep("redis"), features.contains(&"redis"));
             for file in [
@@ -765,13 +783,10 @@ mod tests {
                 features.contains(&"mqtt")
             );
             assert_eq!(has("src/runtime/mqtt/topic.rs"), features.contains(&"mqtt"));
-            assert_eq!(
-                has("src/runtime/backplane/mod.rs"),
-                features.contains(&"ws")
-            );
+            assert_eq!(has("src/runtime/backplane/mod.rs"), backplane);
             assert_eq!(
                 has("src/runtime/backplane/nats.rs"),
-                features.contains(&"nats")
+                features.contains(&"nats") && backplane
             );
             assert_eq!(dep("async-nats"), features.contains(&"nats"));
             assert_eq!(
@@ -794,6 +809,7 @@ mod tests {
                 any(&[
                     "ws",
                     "ws-client",
+                    "sse",
                     "sse-client",
                     "http",
                     "postgres",

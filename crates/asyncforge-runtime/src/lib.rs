@@ -6,7 +6,7 @@
 //! the crate re-exports. Each transport lives behind a cargo feature: `ws` and
 //! `ws-client` (WebSocket), `sse` and `sse-client` (Server-Sent Events), `http` (webhooks,
 //! callbacks, resources; `redis` for a shared idempotency store), `mqtt`, `kafka`; `redis` and
-//! `nats` also give the WebSocket server a `backplane` between replicas. What every
+//! `nats` also give the WebSocket server and the SSE topics a `backplane` between replicas. What every
 //! transport shares (`codec`, `message`, `types`, `error`, `outcome`) is here without a feature;
 //! the pieces several transports share (`address`, `backoff`, `endpoint`, `rpc`, the private
 //! typed-headers encoding) come with the first feature that needs them. Each protocol has its
@@ -24,13 +24,14 @@ pub mod address;
 #[cfg(any(
     feature = "ws",
     feature = "ws-client",
+    feature = "sse",
     feature = "sse-client",
     feature = "http",
     feature = "mqtt",
     feature = "kafka"
 ))]
 pub mod backoff;
-#[cfg(feature = "ws")]
+#[cfg(any(feature = "ws", feature = "sse"))]
 pub mod backplane;
 pub mod codec;
 #[doc(hidden)]
@@ -38,6 +39,7 @@ pub mod codegen;
 #[cfg(any(
     feature = "ws",
     feature = "ws-client",
+    feature = "sse",
     feature = "sse-client",
     feature = "mqtt"
 ))]

@@ -14,13 +14,23 @@ use axum::routing::get;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// Publishes in process (which cannot fail); the id, a number.
+async fn publish(topic: &Topic, name: &str, data: &str) -> u64 {
+    topic
+        .publish(name, data)
+        .await
+        .expect("in process")
+        .parse()
+        .expect("a number")
+}
+
 async fn serve(topic: Topic) -> String {
     let app = Router::new()
         .route(
             "/events",
             get(
                 |State(topic): State<Topic>, headers: HeaderMap| async move {
-                    let r: Response = topic.response(&headers);
+                    let r: Response = topic.response(&headers).await;
                     r
                 },
             ),
@@ -120,6 +130,7 @@ impl Client {
 fn config() -> SseConfig {
     SseConfig {
         replay: 3,
+        replay_age: Duration::from_secs(600),
         retry: Duration::from_millis(1500),
         heartbeat: Duration::from_millis(100),
         subscriber_queue: 64,
@@ -142,8 +153,8 @@ async fn live_events_with_ids_names_retry_and_heartbeats() {
     let mut c = Client::connect(&addr, None).await;
     let _ = c.events(0).await;
     wait_for_subscribers(&topic, 1).await;
-    let first = topic.publish("tick", "{\"n\":1}");
-    let second = topic.publish("message", "two\nlines");
+    let first = publish(&topic, "tick", "{\"n\":1}").await;
+    let second = publish(&topic, "message", "two\nlines").await;
     assert_eq!(second, first + 1);
     let (first, second) = (first.to_string(), second.to_string());
     let got = c.events(2).await;
@@ -176,15 +187,16 @@ async fn live_events_with_ids_names_retry_and_heartbeats() {
 async fn resuming_replays_missed_events_without_gap_or_duplicate() {
     let topic = Topic::new(config());
     let addr = serve(topic.clone()).await;
-    let mut ids: Vec<String> = (1..=4)
-        .map(|i| topic.publish("tick", &i.to_string()).to_string())
-        .collect();
+    let mut ids: Vec<String> = Vec::new();
+    for i in 1..=4 {
+        ids.push(publish(&topic, "tick", &i.to_string()).await.to_string());
+    }
     let mut c = Client::connect(&addr, Some(&ids[1])).await;
     let got = c.events(2).await;
     let data: Vec<&str> = got.iter().map(|e| e.data.as_str()).collect();
     assert_eq!(data, vec!["3", "4"]);
     wait_for_subscribers(&topic, 1).await;
-    ids.push(topic.publish("tick", "5").to_string());
+    ids.push(publish(&topic, "tick", "5").await.to_string());
     let got = c.events(3).await;
     let seen: Vec<Option<&str>> = got.iter().map(|e| e.id.as_deref()).collect();
     let expected: Vec<Option<&str>> = ids[2..].iter().map(|i| Some(i.as_str())).collect();
@@ -195,9 +207,10 @@ async fn resuming_replays_missed_events_without_gap_or_duplicate() {
 async fn a_client_beyond_the_window_is_told_about_the_gap() {
     let topic = Topic::new(config());
     let addr = serve(topic.clone()).await;
-    let ids: Vec<u64> = (1..=6)
-        .map(|i| topic.publish("tick", &i.to_string()))
-        .collect();
+    let mut ids: Vec<u64> = Vec::new();
+    for i in 1..=6 {
+        ids.push(publish(&topic, "tick", &i.to_string()).await);
+    }
     let mut c = Client::connect(&addr, Some(&ids[0].to_string())).await;
     let got = c.events(4).await;
     assert_eq!(got[0].name, GAP_EVENT);

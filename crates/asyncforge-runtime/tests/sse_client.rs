@@ -71,7 +71,7 @@ fn topic_app(topic: Topic, seen: Seen) -> impl FnOnce(watch::Receiver<bool>) -> 
                 get(
                     move |AxumState(topic): AxumState<Topic>, headers: HeaderMap| async move {
                         seen.lock().expect("seen").push(headers.clone());
-                        let (parts, body) = topic.response(&headers).into_parts();
+                        let (parts, body) = topic.response(&headers).await.into_parts();
                         let mut stopped = stopped.clone();
                         let body = body.into_data_stream().take_until(async move {
                             let _ = stopped.wait_for(|s| *s).await;
@@ -129,9 +129,20 @@ fn event_stream(body: String) -> Response {
     ([(CONTENT_TYPE, "text/event-stream")], body).into_response()
 }
 
+/// Publishes in process (which cannot fail); the id, a number.
+async fn publish(topic: &Topic, name: &str, data: &str) -> u64 {
+    topic
+        .publish(name, data)
+        .await
+        .expect("in process")
+        .parse()
+        .expect("a number")
+}
+
 fn topic_config() -> SseConfig {
     SseConfig {
         replay: 100,
+        replay_age: Duration::from_secs(600),
         retry: Duration::from_millis(30),
         heartbeat: Duration::from_secs(1),
         subscriber_queue: 64,
@@ -201,11 +212,11 @@ async fn events_arrive_in_order_with_headers_and_post_goes_the_other_way() {
     wait_for_subscribers(&topic, 1).await;
     assert_eq!(c.state(), State::Connected { generation: 1 });
     let mut published = vec![
-        topic.publish("tick", "{\"n\":1}").to_string(),
-        topic.publish("message", "two\nlines").to_string(),
+        publish(&topic, "tick", "{\"n\":1}").await.to_string(),
+        publish(&topic, "message", "two\nlines").await.to_string(),
     ];
     for i in 3..=5 {
-        published.push(topic.publish("tick", &i.to_string()).to_string());
+        published.push(publish(&topic, "tick", &i.to_string()).await.to_string());
     }
     let mut got = Vec::new();
     for _ in 0..5 {
@@ -252,9 +263,10 @@ async fn a_server_restart_is_resumed_without_gap_or_duplicate() {
     let addr = server.addr.clone();
     let mut c = SseClient::connect(server.url(), client_config());
     wait_for_subscribers(&topic, 1).await;
-    let ids: Vec<u64> = (1..=3)
-        .map(|i| topic.publish("tick", &i.to_string()))
-        .collect();
+    let mut ids: Vec<u64> = Vec::new();
+    for i in 1..=3 {
+        ids.push(publish(&topic, "tick", &i.to_string()).await);
+    }
     let third = ids.last().map(u64::to_string);
     let mut got = Vec::new();
     for _ in 0..3 {
@@ -265,14 +277,14 @@ async fn a_server_restart_is_resumed_without_gap_or_duplicate() {
     c.wait_for(|s| matches!(s, State::Connecting { .. })).await;
     // Published while no server is listening: kept in the topic's replay buffer.
     for i in 4..=6 {
-        topic.publish("tick", &i.to_string());
+        publish(&topic, "tick", &i.to_string()).await;
     }
     tokio::time::sleep(Duration::from_millis(150)).await;
     let server = Server::start(topic_app(topic.clone(), seen.clone()), &addr).await;
     c.wait_for(|s| *s == State::Connected { generation: 2 })
         .await;
     wait_for_subscribers(&topic, 1).await;
-    topic.publish("tick", "7");
+    publish(&topic, "tick", "7").await;
     for _ in 4..=7 {
         got.push(event(&mut c).await);
     }
@@ -291,9 +303,10 @@ async fn a_client_beyond_the_replay_window_is_told_about_the_gap() {
         ..topic_config()
     });
     let server = Server::start(topic_app(topic.clone(), Seen::default()), "127.0.0.1:0").await;
-    let ids: Vec<u64> = (1..=6)
-        .map(|i| topic.publish("tick", &i.to_string()))
-        .collect();
+    let mut ids: Vec<u64> = Vec::new();
+    for i in 1..=6 {
+        ids.push(publish(&topic, "tick", &i.to_string()).await);
+    }
     let mut c = SseClient::connect(
         server.url(),
         SseClientConfig {
@@ -305,7 +318,7 @@ async fn a_client_beyond_the_replay_window_is_told_about_the_gap() {
         next(&mut c).await,
         Some(SseItem::Gap {
             last_event_id: ids[0].to_string(),
-            oldest: Some(ids[3])
+            oldest: Some(ids[3].to_string())
         })
     );
     let mut got = Vec::new();
@@ -323,8 +336,8 @@ async fn a_restarted_server_that_lost_its_buffer_is_a_gap_and_its_ids_go_on_abov
     let addr = server.addr.clone();
     let mut c = SseClient::connect(server.url(), client_config());
     wait_for_subscribers(&old, 1).await;
-    let old_1 = old.publish("tick", "old 1").to_string();
-    let old_2 = old.publish("tick", "old 2").to_string();
+    let old_1 = publish(&old, "tick", "old 1").await.to_string();
+    let old_2 = publish(&old, "tick", "old 2").await.to_string();
     assert_eq!(event(&mut c).await.2, old_1);
     assert_eq!(event(&mut c).await.2, old_2);
     server.stop().await;
@@ -335,13 +348,13 @@ async fn a_restarted_server_that_lost_its_buffer_is_a_gap_and_its_ids_go_on_abov
     let server = Server::start(topic_app(new.clone(), Seen::default()), &addr).await;
     let gap = next(&mut c).await;
     wait_for_subscribers(&new, 1).await;
-    let new_1 = new.publish("tick", "new 1");
-    let new_2 = new.publish("tick", "new 2");
+    let new_1 = publish(&new, "tick", "new 1").await;
+    let new_2 = publish(&new, "tick", "new 2").await;
     assert_eq!(
         gap,
         Some(SseItem::Gap {
             last_event_id: old_2,
-            oldest: Some(new_1)
+            oldest: Some(new_1.to_string())
         })
     );
     assert_eq!(
@@ -462,7 +475,7 @@ async fn heartbeats_keep_a_stream_open_and_silence_reconnects_it() {
         },
     );
     wait_for_subscribers(&silent, 1).await;
-    let first = silent.publish("tick", "1").to_string();
+    let first = publish(&silent, "tick", "1").await.to_string();
     assert_eq!(event(&mut c).await.1, "1");
     let state = tokio::time::timeout(
         Duration::from_secs(3),
@@ -472,7 +485,7 @@ async fn heartbeats_keep_a_stream_open_and_silence_reconnects_it() {
     .expect("reconnected after the idle timeout");
     assert!(matches!(state, State::Connected { .. }), "{state:?}");
     wait_for_subscribers(&silent, 1).await;
-    silent.publish("tick", "2");
+    publish(&silent, "tick", "2").await;
     assert_eq!(event(&mut c).await.1, "2");
     nothing_more(&mut c, Duration::from_millis(700)).await;
     let seen = seen.lock().expect("seen").clone();

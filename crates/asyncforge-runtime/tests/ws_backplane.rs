@@ -8,6 +8,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod backplane_common;
+use backplane_common::{
+    NATS, Proxy, REDIS, XorShift, engine, eventually, prefix, replica_process, until,
+};
+
 use asyncforge_runtime::ws::{
     self, Backplane, ConnId, Event, Frame, Hub, Refusal, SendError, State, WsConfig,
 };
@@ -19,30 +24,6 @@ use axum::routing::get;
 use futures_util::StreamExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
-
-const REDIS: &str = "redis://127.0.0.1:6379";
-const NATS: &str = "nats://127.0.0.1:4222";
-
-/// The engine at `url`, or a skip (a failure where peers are required, as in CI) when
-/// nothing listens there.
-async fn engine(url: &str) -> Option<&str> {
-    let addr = url.split_once("://").map_or(url, |(_, a)| a);
-    if TcpStream::connect(addr).await.is_ok() {
-        return Some(url);
-    }
-    asyncforge_testkit::skip_none(
-        &format!("the backplane engine at {url}"),
-        "cargo xtask peers",
-    )
-}
-
-/// A prefix of its own for each test run, so that parallel runs do not hear each other.
-fn prefix(test: &str) -> String {
-    format!(
-        "asyncforge-test.{test}.{}",
-        asyncforge_runtime::types::Uuid::new_v4().simple()
-    )
-}
 
 /// Subscribes a connection to its path, then tells it its id (`id:<n>`): once the client has
 /// read that, it is subscribed.
@@ -93,34 +74,6 @@ async fn replica(backplane: &Backplane) -> (SocketAddr, Hub) {
     (addr, hub)
 }
 
-/// A TCP proxy handing each new connection to the next backend in turn (no stickiness),
-/// passing over a backend that refuses it, as a load balancer's health check would.
-async fn round_robin(backends: Vec<SocketAddr>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let backends = Arc::new(backends);
-    tokio::spawn(async move {
-        let mut next = 0usize;
-        while let Ok((mut inbound, _)) = listener.accept().await {
-            let first = next;
-            next += 1;
-            let backends = backends.clone();
-            tokio::spawn(async move {
-                for i in 0..backends.len() {
-                    let backend = backends[(first + i) % backends.len()];
-                    if let Ok(mut outbound) = TcpStream::connect(backend).await {
-                        let _ = inbound.set_nodelay(true);
-                        let _ = outbound.set_nodelay(true);
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
-
 /// Three connected replicas on `url` behind a round-robin proxy.
 async fn cluster(url: &str, test: &str) -> (SocketAddr, Vec<Hub>) {
     let backplane = Backplane::from_url(url)
@@ -141,7 +94,7 @@ async fn cluster(url: &str, test: &str) -> (SocketAddr, Vec<Hub>) {
         addrs.push(addr);
         hubs.push(hub);
     }
-    (round_robin(addrs).await, hubs)
+    (Proxy::start(addrs).await.addr, hubs)
 }
 
 type Client = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
@@ -177,18 +130,6 @@ async fn next_frame(ws: &mut Client, wait: Duration) -> Option<Message> {
     .await
     .ok()
     .flatten()
-}
-
-/// A small deterministic generator for picking replicas.
-struct XorShift(u64);
-
-impl XorShift {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
 }
 
 /// 300 clients spread over three replicas by the proxy; 1,000 publishes from randomly chosen
@@ -564,15 +505,6 @@ impl Drop for Private {
     }
 }
 
-/// Polls `f` until it holds, for up to `limit`.
-async fn eventually(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !f() {
-        assert!(Instant::now() < deadline, "{what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// The engine goes away and comes back: the subscription reports it is down, publishes fail
 /// meanwhile, and once the engine is back the subscription is made again (a new generation)
 /// and publishes flow again.
@@ -674,27 +606,6 @@ async fn ws_replica_process() {
     std::future::pending::<()>().await;
 }
 
-/// Starts a replica process on `url`/`prefix`; returns it and its address.
-fn replica_process(url: &str, prefix: &str) -> (std::process::Child, SocketAddr) {
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
-        .args(["ws_replica_process", "--exact", "--ignored", "--nocapture"])
-        .env(REPLICA_VAR, format!("{url} {prefix}"))
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("start a replica");
-    let stdout = child.stdout.take().expect("stdout");
-    let port = std::io::BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| {
-            l.strip_prefix("replica-port:")
-                .and_then(|p| p.parse::<u16>().ok())
-        })
-        .expect("the replica's port");
-    (child, SocketAddr::from(([127, 0, 0, 1], port)))
-}
-
 /// What one reconnecting client received, and whether it is connected now.
 #[derive(Default)]
 struct Received {
@@ -734,15 +645,6 @@ async fn reconnecting_client(
     }
 }
 
-/// Waits until `done` holds, at most 30 s.
-async fn until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_a_killed_replica_s_clients_reconnect_and_miss_nothing() {
     if let Some(url) = engine(REDIS).await {
@@ -764,9 +666,16 @@ async fn killed_replica(url: &str) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     const CLIENTS: usize = 60;
     let prefix = prefix("killed");
-    let (mut children, addrs): (Vec<_>, Vec<_>) =
-        (0..3).map(|_| replica_process(url, &prefix)).unzip();
-    let proxy = round_robin(addrs).await;
+    let (mut children, addrs): (Vec<_>, Vec<_>) = (0..3)
+        .map(|_| {
+            replica_process(
+                "ws_replica_process",
+                REPLICA_VAR,
+                &format!("{url} {prefix}"),
+            )
+        })
+        .unzip();
+    let proxy = Proxy::start(addrs).await.addr;
     // The publisher: a hub of this process on the same backplane, with no connections.
     let backplane = Backplane::from_url(url)
         .expect("backplane URL")

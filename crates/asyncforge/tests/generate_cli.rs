@@ -9,14 +9,14 @@ fn root() -> PathBuf {
 }
 
 fn generate(out: &Path, extra: &[&str]) {
+    generate_spec("harbor-telemetry", out, extra);
+}
+
+fn generate_spec(spec: &str, out: &Path, extra: &[&str]) {
     let o = Command::new(env!("CARGO_BIN_EXE_asyncforge"))
-        .args([
-            "generate",
-            "rust",
-            "--spec",
-            "specs/harbor-telemetry.yaml",
-            "--out",
-        ])
+        .args(["generate", "rust", "--spec"])
+        .arg(format!("specs/{spec}.yaml"))
+        .arg("--out")
         .arg(out)
         .args(extra)
         .current_dir(root())
@@ -51,19 +51,31 @@ fn templates_can_be_overridden() {
     assert!(cargo.contains("name = \"harbor\""), "{cargo}");
 }
 
-/// On a fresh lockfile, with the WebSocket backplane's engines compiled in.
+/// On a fresh lockfile, with the backplane's engines compiled in: a WebSocket server
+/// (harbor-telemetry) and a WebSocket and SSE one (pulse-rooms, whose SSE topics keep their
+/// replay windows on the engines too).
 #[test]
 fn vendored_runtime_crate_builds_alone() {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("vendored-harbor");
+    for (spec, name) in [
+        ("harbor-telemetry", "vendored-harbor"),
+        ("pulse-rooms", "vendored-pulse"),
+    ] {
+        vendored_builds_alone(spec, name);
+    }
+}
+
+fn vendored_builds_alone(spec: &str, name: &str) {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&dir);
-    generate(
+    generate_spec(
+        spec,
         &dir,
         &[
             "--runtime",
             "vendored",
             "--deny-warnings",
             "--crate-name",
-            "vendored-harbor",
+            name,
             "--with",
             "redis,nats",
         ],
@@ -390,11 +402,13 @@ fn engines_are_compiled_in_when_asked_for_and_refused_where_they_hold_nothing() 
     }
     assert!(out.join("src/runtime/http/postgres_outbox.rs").exists());
 
-    // A WebSocket server: its backplane engines, nothing else.
+    // A WebSocket and SSE server: its backplane engines (with the SSE event logs), nothing else.
     let (o, rooms) = generate("pulse-rooms", "rooms", "nats,redis");
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(rooms.join("src/runtime/backplane/nats.rs").exists());
     assert!(rooms.join("src/runtime/backplane/redis.rs").exists());
+    assert!(rooms.join("src/runtime/backplane/log_nats.rs").exists());
+    assert!(rooms.join("src/runtime/backplane/log_redis.rs").exists());
     assert!(!rooms.join("src/runtime/http").exists());
 
     for (spec, engines, says) in [
@@ -403,7 +417,7 @@ fn engines_are_compiled_in_when_asked_for_and_refused_where_they_hold_nothing() 
             "postgres",
             "`--with postgres`: it keeps webhook state",
         ),
-        ("ledger-hooks", "nats", "no WebSocket channels"),
+        ("ledger-hooks", "nats", "no WebSocket or SSE channels"),
         (
             "ledger-hooks",
             "mysql",

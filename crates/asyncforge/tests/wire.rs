@@ -625,6 +625,7 @@ async fn sse_streams_events_and_takes_posts() {
                     extra: Default::default(),
                 }),
             )
+            .await
             .unwrap();
     }
     for i in 1..=5 {
@@ -742,7 +743,7 @@ async fn clients_come_back_after_a_server_restart() {
         })
     };
     for n in 1..=3 {
-        sender.stream_prices(&eth, tick(n)).unwrap();
+        sender.stream_prices(&eth, tick(n)).await.unwrap();
     }
     let mut seen = Vec::new();
     while seen.len() < 3 {
@@ -759,7 +760,7 @@ async fn clients_come_back_after_a_server_restart() {
     let _ = s.task.await;
     s.server.shutdown();
     for n in 4..=6 {
-        sender.stream_prices(&eth, tick(n)).unwrap();
+        sender.stream_prices(&eth, tick(n)).await.unwrap();
     }
     // The old server's connections are still closing (on other tasks): until the last of
     // them is gone the port may be refused, as it would be to a restarted process.
@@ -777,7 +778,7 @@ async fn clients_come_back_after_a_server_restart() {
     let task = serve(&s.server, app.clone(), listener).await;
     for n in 7..=8 {
         // Published while the client may still be reconnecting: the replay covers it.
-        sender.stream_prices(&eth, tick(n)).unwrap();
+        sender.stream_prices(&eth, tick(n)).await.unwrap();
     }
     while seen.len() < 8 {
         match tokio::time::timeout(WAIT, prices.next())
@@ -925,14 +926,14 @@ async fn sse_streams_share_one_http2_connection() {
             at: DateTime::now(),
             extra: Default::default(),
         });
-        let id = sender.stream_prices(&params, tick).unwrap();
+        let id = sender.stream_prices(&params, tick).await.unwrap();
         ids.push(id);
     }
     for (symbol, stream) in &mut streams {
         let id = symbols
             .iter()
             .position(|s| s == symbol)
-            .map(|i| ids[i])
+            .map(|i| ids[i].clone())
             .expect("a symbol of the test");
         let mut text = String::new();
         while !text.contains("\n\n") || !text.contains("event: tick") {

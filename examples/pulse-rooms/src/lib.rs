@@ -148,7 +148,7 @@ pub mod app {
                 let params = PricesParams {
                     symbol: (*symbol).to_owned(),
                 };
-                let _ = out.stream_prices(&params, tick);
+                let _ = out.stream_prices(&params, tick).await;
             }
         }
     }

@@ -69,12 +69,12 @@ impl Model {
                     "it keeps webhook state (outbox, received ids), and the document has no HTTP channels",
                 ),
                 Engine::Redis => (
-                    self.has(Protocol::Http) || self.has(Protocol::Ws),
-                    "it carries WebSocket publishes and keeps received webhook ids, and the document has neither WebSocket nor HTTP channels",
+                    self.has(Protocol::Http) || self.has(Protocol::Ws) || self.has(Protocol::Sse),
+                    "it carries WebSocket publishes, holds SSE replay windows and keeps received webhook ids, and the document has no WebSocket, SSE or HTTP channels",
                 ),
                 Engine::Nats => (
-                    self.has(Protocol::Ws),
-                    "it carries WebSocket publishes, and the document has no WebSocket channels",
+                    self.has(Protocol::Ws) || self.has(Protocol::Sse),
+                    "it carries WebSocket publishes and holds SSE replay windows, and the document has no WebSocket or SSE channels",
                 ),
             };
             if !used {

@@ -293,3 +293,19 @@ pub(super) struct ServerParts {
     /// Statements of `Server::shutdown`.
     pub shutdown: Vec<TokenStream>,
 }
+
+/// The `backplane` setting of `Config`, once for the WebSocket hub and the SSE topics.
+pub(super) fn backplane_config(p: &mut ServerParts) {
+    p.imports.extend(quote! {
+        pub use crate::runtime::backplane::Backplane;
+    });
+    p.config_fields.push(quote! {
+        /// What the server's replicas share: nothing (the default: each process on its own),
+        /// or a Redis or NATS server (`Backplane::from_url("redis://…")`) that carries
+        /// WebSocket publishes and sends between replicas and holds the SSE replay windows;
+        /// with one, make the [`Server`] inside a Tokio runtime.
+        pub backplane: Backplane,
+    });
+    p.config_defaults
+        .push(quote!(backplane: Backplane::default(),));
+}

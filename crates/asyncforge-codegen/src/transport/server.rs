@@ -5,7 +5,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::common::{Ctx, ServerParts};
+use super::common::{Ctx, ServerParts, backplane_config};
 use super::{http, sse, ws};
 use crate::model::{Model, Protocol};
 use crate::tokens::doc_lines;
@@ -31,6 +31,9 @@ pub(super) fn emit(cx: &Ctx<'_>, model: &Model) -> TokenStream {
     }
     if has_sse {
         sse::server_config(&mut parts);
+    }
+    if has_ws || has_sse {
+        backplane_config(&mut parts);
     }
     http::server_parts(cx, model, &mut parts);
     let ServerParts {

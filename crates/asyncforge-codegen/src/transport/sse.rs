@@ -21,7 +21,8 @@ pub(super) fn server_config(p: &mut ServerParts) {
         use crate::runtime::axum::body::Bytes;
     });
     p.config_fields.push(quote! {
-        /// SSE replay window, retry hint, heartbeat and subscriber queue.
+        /// SSE replay window (events and age per topic), retry hint, heartbeat and
+        /// subscriber queue.
         pub sse: SseConfig,
         /// Most SSE topics (concrete addresses) held at once.
         pub max_topics: usize,
@@ -30,7 +31,7 @@ pub(super) fn server_config(p: &mut ServerParts) {
         .push(quote!(sse: SseConfig::default(), max_topics: 10_000,));
     p.sender_fields.push(quote!(topics: Topics,));
     p.sender_inits
-        .push(quote!(topics: Topics::new(config.sse.clone(), config.max_topics),));
+        .push(quote!(topics: Topics::with_backplane(config.sse.clone(), config.max_topics, &config.backplane),));
     p.shutdown.push(quote!(self.sender.topics.close_all();));
 }
 
@@ -74,7 +75,7 @@ pub(super) fn server_endpoint(cx: &Ctx<'_>, e: &Endpoint, p: &mut ServerParts) {
             ) -> Response {
                 #read
                 match shared.sender.topics.topic(&params.address()) {
-                    Some(topic) => topic.response(&headers),
+                    Some(topic) => topic.response(&headers).await,
                     None => error_response(StatusCode::SERVICE_UNAVAILABLE, "too many event streams"),
                 }
             }
@@ -89,16 +90,14 @@ pub(super) fn server_endpoint(cx: &Ctx<'_>, e: &Endpoint, p: &mut ServerParts) {
             #doc
             ///
             /// Publishes one event (named after the message) to the stream of the concrete
-            /// address of `params`; returns its event id.
-            pub fn #method(&self, params: &#params_path, message: impl Into<#msg_ty>) -> Result<u64, Error> {
+            /// address of `params`; returns its event id (opaque: a number in process, the
+            /// engine's id with a backplane, done when the engine has the event).
+            pub async fn #method(&self, params: &#params_path, message: impl Into<#msg_ty>) -> Result<String, Error> {
                 let message: #msg_ty = message.into();
                 #check
                 let bytes = Outgoing::to_bytes(&message)?;
                 let data = String::from_utf8_lossy(&bytes);
-                match self.topics.topic(&params.address()) {
-                    Some(topic) => Ok(topic.publish(Outgoing::name(&message), &data)),
-                    None => Ok(0),
-                }
+                self.topics.publish(&params.address(), Outgoing::name(&message), &data).await
             }
         });
     }
@@ -268,7 +267,7 @@ pub(super) fn client(cx: &Ctx<'_>, e: &Endpoint) -> TokenStream {
                     /// The last event id the client had.
                     last_event_id: String,
                     /// The oldest id the server still held, if any.
-                    oldest: Option<u64>,
+                    oldest: Option<String>,
                 },
             }
 

@@ -63,7 +63,7 @@ fn reply_dispatch(
 pub(super) fn server_config(p: &mut ServerParts) {
     p.imports.extend(quote! {
         use crate::runtime::ws::{self, Ctx, Hub};
-        pub use crate::runtime::ws::{Backplane, ConnId, Session, WsConfig};
+        pub use crate::runtime::ws::{ConnId, Session, WsConfig};
         use crate::runtime::axum::extract::ws::WebSocketUpgrade;
         use crate::runtime::axum::extract::RawQuery;
         use crate::runtime::endpoint::{frame_bytes, headers_object, query_object, outgoing_frame, typed_part, Incoming, Scalar};
@@ -73,16 +73,7 @@ pub(super) fn server_config(p: &mut ServerParts) {
         /// slow-consumer policy, keepalive.
         pub ws: WsConfig,
     });
-    p.config_fields.push(quote! {
-        /// Where WebSocket publishes and sends go beyond this process: nowhere (the default),
-        /// or a Redis or NATS server the server's replicas share
-        /// (`Backplane::from_url("redis://…")`); with one, make the [`Server`] inside a Tokio
-        /// runtime.
-        pub backplane: Backplane,
-    });
     p.config_defaults.push(quote!(ws: WsConfig::default(),));
-    p.config_defaults
-        .push(quote!(backplane: Backplane::default(),));
     p.sender_fields.push(quote!(hub: Hub,));
     p.sender_inits
         .push(quote!(hub: Hub::with_backplane(config.ws.clone(), &config.backplane),));

@@ -24,18 +24,29 @@
 
 use std::future::Future;
 use std::pin::Pin;
+#[cfg(feature = "ws")]
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(feature = "ws")]
 use futures_util::StreamExt;
+#[cfg(feature = "ws")]
 use futures_util::stream::BoxStream;
+#[cfg(feature = "ws")]
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::backoff::Backoff;
 pub use crate::connection::State;
 use crate::error::{Error, ErrorKind};
+#[cfg(feature = "ws")]
 use crate::frame::Frame;
 
+#[cfg(feature = "sse")]
+pub(crate) mod log;
+#[cfg(all(feature = "sse", feature = "nats"))]
+mod log_nats;
+#[cfg(all(feature = "sse", feature = "redis"))]
+mod log_redis;
 #[cfg(feature = "nats")]
 mod nats;
 #[cfg(feature = "redis")]
@@ -49,6 +60,7 @@ pub struct Backplane {
     prefix: String,
     backoff: Backoff,
     publish_timeout: Duration,
+    /// Publishes waiting for the engine at once, at most.
     queue: usize,
 }
 
@@ -222,6 +234,7 @@ impl From<BackplaneError> for Error {
     }
 }
 
+#[cfg(feature = "ws")]
 /// Something carried between replicas, as the hub hands it over and gets it back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Delivery {
@@ -233,10 +246,12 @@ pub(crate) enum Delivery {
     Send(u64, Frame),
 }
 
+#[cfg(feature = "ws")]
 /// What a replica's hub does with a delivery: hands it to its own connections, returning how
 /// many got it queued.
 pub(crate) type Deliver = Arc<dyn Fn(Delivery) -> usize + Send + Sync>;
 
+#[cfg(feature = "ws")]
 /// The wire form of a delivery: a fixed header, then the frame's bytes.
 ///
 /// ```text
@@ -323,6 +338,7 @@ mod envelope {
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+#[cfg(feature = "ws")]
 /// One engine (Redis, NATS) as the backplane uses it.
 trait Engine: Send + Sync + 'static {
     /// Publishes `(channel, bytes)` in order; `Ok` once the engine has all of them.
@@ -339,12 +355,12 @@ trait Engine: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<BoxStream<'static, Vec<u8>>, BackplaneError>>;
 }
 
-#[cfg(feature = "redis")]
+#[cfg(all(feature = "ws", feature = "redis"))]
 fn redis_engine(url: &str) -> Result<Arc<dyn Engine>, BackplaneError> {
     Ok(Arc::new(redis::Redis::new(url)?))
 }
 
-#[cfg(not(feature = "redis"))]
+#[cfg(all(feature = "ws", not(feature = "redis")))]
 fn redis_engine(url: &str) -> Result<Arc<dyn Engine>, BackplaneError> {
     Err(BackplaneError::new(
         Failure::Config,
@@ -352,12 +368,12 @@ fn redis_engine(url: &str) -> Result<Arc<dyn Engine>, BackplaneError> {
     ))
 }
 
-#[cfg(feature = "nats")]
+#[cfg(all(feature = "ws", feature = "nats"))]
 fn nats_engine(url: &str) -> Result<Arc<dyn Engine>, BackplaneError> {
     Ok(Arc::new(nats::Nats::new(url)))
 }
 
-#[cfg(not(feature = "nats"))]
+#[cfg(all(feature = "ws", not(feature = "nats")))]
 fn nats_engine(url: &str) -> Result<Arc<dyn Engine>, BackplaneError> {
     Err(BackplaneError::new(
         Failure::Config,
@@ -365,6 +381,7 @@ fn nats_engine(url: &str) -> Result<Arc<dyn Engine>, BackplaneError> {
     ))
 }
 
+#[cfg(feature = "ws")]
 /// A publish or send waiting for the publishing task.
 struct Job {
     channel: String,
@@ -374,9 +391,11 @@ struct Job {
     done: oneshot::Sender<Result<usize, BackplaneError>>,
 }
 
+#[cfg(feature = "ws")]
 /// Most publishes sent to the engine at once.
 const BATCH: usize = 128;
 
+#[cfg(feature = "ws")]
 /// A hub's connection to its backplane: the publishing task's queue and the subscription's
 /// state. Dropping it ends both tasks.
 pub(crate) struct Link {
@@ -387,6 +406,7 @@ pub(crate) struct Link {
     _stop: watch::Sender<()>,
 }
 
+#[cfg(feature = "ws")]
 impl Link {
     /// Starts the backplane of the hub of `replica` (`None` for in process), handing what
     /// other replicas send to `deliver`. Must run inside a Tokio runtime; without one, the
@@ -477,14 +497,17 @@ impl Link {
     }
 }
 
+#[cfg(feature = "ws")]
 fn all(prefix: &str) -> String {
     format!("{prefix}.all")
 }
 
+#[cfg(feature = "ws")]
 fn to(prefix: &str, replica: u64) -> String {
     format!("{prefix}.to.{replica:x}")
 }
 
+#[cfg(feature = "ws")]
 /// The publishing task: jobs in their callers' order, in batches of what is waiting, each
 /// delivered locally (in the same order) once the engine has it.
 async fn publish(
@@ -519,6 +542,7 @@ async fn publish(
     }
 }
 
+#[cfg(feature = "ws")]
 /// The subscription task: subscribes, delivers what other replicas publish, and reconnects
 /// with backoff when the connection is lost, until the hub is dropped.
 async fn subscribe(
@@ -583,6 +607,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(feature = "ws")]
     fn envelopes_round_trip_and_hostile_bytes_are_refused() {
         let cases = [
             Delivery::Publish("rooms/1".into(), Frame::Text("héllo".into())),

@@ -1,5 +1,5 @@
-//! The NATS backplane: core subjects on one client connection per hub, used to publish and to
-//! subscribe. The client reconnects by itself; the subscription ends when it reports a
+//! The NATS backplane: core subjects on one client connection per hub (and per SSE event log,
+//! `log_nats.rs`, which uses JetStream on the same client), used to publish and to subscribe. The client reconnects by itself; the subscription ends when it reports a
 //! disconnect, so that the hub's state says so, and is made again once the client is back.
 //!
 //! A server round trip says the server has what the connection sent before it (it handles a
@@ -9,14 +9,18 @@
 
 use std::time::Duration;
 
+#[cfg(feature = "ws")]
 use futures_util::stream::BoxStream;
+#[cfg(feature = "ws")]
 use futures_util::{StreamExt, stream};
 use tokio::sync::watch;
 
-use super::{BackplaneError, BoxFuture, Engine, Failure};
+use super::{BackplaneError, Failure};
+#[cfg(feature = "ws")]
+use super::{BoxFuture, Engine};
 
 /// How long connecting may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(super) struct Nats {
     url: String,
@@ -24,7 +28,7 @@ pub(super) struct Nats {
     client: tokio::sync::Mutex<Option<(async_nats::Client, watch::Receiver<bool>)>>,
 }
 
-fn unavailable(e: impl std::fmt::Display) -> BackplaneError {
+pub(super) fn unavailable(e: impl std::fmt::Display) -> BackplaneError {
     BackplaneError::new(Failure::Unavailable, format!("nats: {e}"))
 }
 
@@ -38,7 +42,9 @@ impl Nats {
 
     /// The client, connected; an error when the server is not reachable now (the client
     /// keeps reconnecting on its own once it has connected).
-    async fn client(&self) -> Result<(async_nats::Client, watch::Receiver<bool>), BackplaneError> {
+    pub(super) async fn client(
+        &self,
+    ) -> Result<(async_nats::Client, watch::Receiver<bool>), BackplaneError> {
         let mut slot = self.client.lock().await;
         let (client, up) = match &*slot {
             Some(c) => c.clone(),
@@ -78,6 +84,7 @@ impl Nats {
     }
 }
 
+#[cfg(feature = "ws")]
 impl Engine for Nats {
     fn publish<'a>(
         &'a self,
@@ -126,6 +133,7 @@ impl Engine for Nats {
 }
 
 /// Waits until the server has handled everything this client sent so far.
+#[cfg(feature = "ws")]
 async fn round_trip(client: &async_nats::Client) -> Result<(), BackplaneError> {
     match client.request(client.new_inbox(), Default::default()).await {
         Ok(_) => Ok(()),

@@ -47,10 +47,11 @@ pub enum SseItem {
         /// The last event id the client had (empty when it had none).
         last_event_id: String,
         /// The first id the server still held, from which events follow (also after a
-        /// server restart: a new process's ids start above the old one's); `None` when the
-        /// server never issued the client's id (it came from elsewhere) or when the client
-        /// skipped an event larger than [`SseClientConfig::max_event`].
-        oldest: Option<u64>,
+        /// server restart: a new process's ids start above the old one's; an opaque id, as
+        /// the server wrote it); `None` when the server never issued the client's id (it came
+        /// from elsewhere), held no event, or when the client skipped an event larger than
+        /// [`SseClientConfig::max_event`].
+        oldest: Option<String>,
     },
 }
 
@@ -503,7 +504,18 @@ impl Skip {
 struct GapInfo {
     #[serde(rename = "lastEventId")]
     last_event_id: String,
-    oldest: Option<u64>,
+    /// A number (a server of this process's ids) or a string (a shared log's id).
+    oldest: Option<serde_json::Value>,
+}
+
+impl GapInfo {
+    fn oldest(&self) -> Option<String> {
+        match self.oldest.as_ref()? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
 }
 
 /// Ids across connections: what to resume from, what was delivered already.
@@ -547,7 +559,10 @@ impl Tracker {
         };
         if event.name == GAP_EVENT {
             let (last_event_id, oldest) = match serde_json::from_str::<GapInfo>(&event.data) {
-                Ok(info) => (info.last_event_id, info.oldest),
+                Ok(info) => {
+                    let oldest = info.oldest();
+                    (info.last_event_id, oldest)
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "unreadable gap event data");
                     (self.last_id.clone().unwrap_or_default(), None)

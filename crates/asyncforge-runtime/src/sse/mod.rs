@@ -217,6 +217,14 @@ impl<T: Clone> ReplayBuffer<T> {
         id
     }
 
+    /// Drops the oldest events while `keep` refuses them (the window's age bound); the ids
+    /// stay as they were, so a client that missed a dropped event is told of the gap.
+    pub fn expire(&mut self, keep: impl Fn(&T) -> bool) {
+        while self.events.front().is_some_and(|(_, e)| !keep(e)) {
+            self.events.pop_front();
+        }
+    }
+
     /// The id of the newest event (the epoch before any).
     #[cfg(test)]
     fn last_id(&self) -> u64 {

@@ -288,10 +288,11 @@ async fn headless_chromium_talks_to_the_generated_server() {
             let btc = PricesParams {
                 symbol: "btcusd".into(),
             };
-            let ids: Vec<u64> = [101.5, 102.5, 103.5]
-                .into_iter()
-                .map(|p| sender.stream_prices(&btc, tick(p)).unwrap())
-                .collect();
+            let mut ids: Vec<u64> = Vec::new();
+            for p in [101.5, 102.5, 103.5] {
+                let id = sender.stream_prices(&btc, tick(p)).await.unwrap();
+                ids.push(id.parse().expect("in process, ids are numbers"));
+            }
             json_response(json!({ "ids": ids }))
         }
     };
@@ -325,10 +326,11 @@ async fn headless_chromium_talks_to_the_generated_server() {
             let btc = PricesParams {
                 symbol: "btcusd".into(),
             };
-            let ids: Vec<u64> = [104.5, 105.5]
-                .into_iter()
-                .map(|p| sender.stream_prices(&btc, tick(p)).unwrap())
-                .collect();
+            let mut ids: Vec<u64> = Vec::new();
+            for p in [104.5, 105.5] {
+                let id = sender.stream_prices(&btc, tick(p)).await.unwrap();
+                ids.push(id.parse().expect("in process, ids are numbers"));
+            }
             json_response(json!({ "ids": ids }))
         }
     };

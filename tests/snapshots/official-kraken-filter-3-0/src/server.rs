@@ -15,11 +15,13 @@ use crate::runtime::endpoint::{reply_frame, Refusal as FrameRefusal};
 use crate::runtime::{Dispatch, Error, Received, Reject};
 use crate::runtime::ws::{self, Hub};
 
-pub use crate::runtime::ws::{Backplane, ConnId, Session, WsConfig};
+pub use crate::runtime::ws::{ConnId, Session, WsConfig};
 
 use crate::runtime::axum::extract::ws::WebSocketUpgrade;
 use crate::runtime::axum::extract::RawQuery;
 use crate::runtime::endpoint::{frame_bytes, outgoing_frame, Incoming};
+
+pub use crate::runtime::backplane::Backplane;
 
 /// What the application does with the messages it receives: one method per *receive*
 /// operation. A method returning `Err(Reject)` answers the peer with
@@ -97,10 +99,10 @@ pub struct Config {
     /// WebSocket limits: message size, Origin allow-list, connections, send queue,
     /// slow-consumer policy, keepalive.
     pub ws: WsConfig,
-    /// Where WebSocket publishes and sends go beyond this process: nowhere (the default),
-    /// or a Redis or NATS server the server's replicas share
-    /// (`Backplane::from_url("redis://…")`); with one, make the [`Server`] inside a Tokio
-    /// runtime.
+    /// What the server's replicas share: nothing (the default: each process on its own),
+    /// or a Redis or NATS server (`Backplane::from_url("redis://…")`) that carries
+    /// WebSocket publishes and sends between replicas and holds the SSE replay windows;
+    /// with one, make the [`Server`] inside a Tokio runtime.
     pub backplane: Backplane,
 }
 

@@ -343,7 +343,7 @@ pub enum PricesEvent {
         /// The last event id the client had.
         last_event_id: String,
         /// The oldest id the server still held, if any.
-        oldest: Option<u64>,
+        oldest: Option<String>,
     },
 }
 

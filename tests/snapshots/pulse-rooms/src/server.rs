@@ -22,7 +22,7 @@ use crate::runtime::rpc::Pending;
 use crate::runtime::{Dispatch, Error, Received, Reject};
 use crate::runtime::ws::{self, Hub};
 
-pub use crate::runtime::ws::{Backplane, ConnId, Session, WsConfig};
+pub use crate::runtime::ws::{ConnId, Session, WsConfig};
 
 use crate::runtime::axum::extract::ws::WebSocketUpgrade;
 use crate::runtime::axum::extract::RawQuery;
@@ -36,6 +36,8 @@ use crate::runtime::sse::server::{reply_response, Topics};
 pub use crate::runtime::sse::server::SseConfig;
 
 use crate::runtime::axum::body::Bytes;
+
+pub use crate::runtime::backplane::Backplane;
 
 /// What the application does with the messages it receives: one method per *receive*
 /// operation. A method returning `Err(Reject)` answers the peer with
@@ -124,15 +126,16 @@ pub struct Config {
     /// WebSocket limits: message size, Origin allow-list, connections, send queue,
     /// slow-consumer policy, keepalive.
     pub ws: WsConfig,
-    /// Where WebSocket publishes and sends go beyond this process: nowhere (the default),
-    /// or a Redis or NATS server the server's replicas share
-    /// (`Backplane::from_url("redis://…")`); with one, make the [`Server`] inside a Tokio
-    /// runtime.
-    pub backplane: Backplane,
-    /// SSE replay window, retry hint, heartbeat and subscriber queue.
+    /// SSE replay window (events and age per topic), retry hint, heartbeat and
+    /// subscriber queue.
     pub sse: SseConfig,
     /// Most SSE topics (concrete addresses) held at once.
     pub max_topics: usize,
+    /// What the server's replicas share: nothing (the default: each process on its own),
+    /// or a Redis or NATS server (`Backplane::from_url("redis://…")`) that carries
+    /// WebSocket publishes and sends between replicas and holds the SSE replay windows;
+    /// with one, make the [`Server`] inside a Tokio runtime.
+    pub backplane: Backplane,
     /// How long a request the server sends waits for its reply.
     pub request_timeout: Duration,
 }
@@ -141,9 +144,9 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             ws: WsConfig::default(),
-            backplane: Backplane::default(),
             sse: SseConfig::default(),
             max_topics: 10_000,
+            backplane: Backplane::default(),
             request_timeout: Duration::from_secs(10),
         }
     }
@@ -236,20 +239,18 @@ impl Sender {
     /// Operation `streamPrices`.
     ///
     /// Publishes one event (named after the message) to the stream of the concrete
-    /// address of `params`; returns its event id.
-    pub fn stream_prices(
+    /// address of `params`; returns its event id (opaque: a number in process, the
+    /// engine's id with a backplane, done when the engine has the event).
+    pub async fn stream_prices(
         &self,
         params: &super::channels::PricesParams,
         message: impl Into<super::messages::Tick>,
-    ) -> Result<u64, Error> {
+    ) -> Result<String, Error> {
         let message: super::messages::Tick = message.into();
         super::channels::checks::TICK.check_outgoing(&message)?;
         let bytes = Outgoing::to_bytes(&message)?;
         let data = String::from_utf8_lossy(&bytes);
-        match self.topics.topic(&params.address()) {
-            Some(topic) => Ok(topic.publish(Outgoing::name(&message), &data)),
-            None => Ok(0),
-        }
+        self.topics.publish(&params.address(), Outgoing::name(&message), &data).await
     }
 }
 
@@ -264,7 +265,11 @@ impl Server {
         Server {
             sender: Sender {
                 hub: Hub::with_backplane(config.ws.clone(), &config.backplane),
-                topics: Topics::new(config.sse.clone(), config.max_topics),
+                topics: Topics::with_backplane(
+                    config.sse.clone(),
+                    config.max_topics,
+                    &config.backplane,
+                ),
                 pending: Pendings {
                     ask_identity: Pending::default(),
                 },
@@ -543,7 +548,7 @@ async fn prices_stream<H: Handler>(
         Err(why) => return error_response(StatusCode::NOT_FOUND, why),
     };
     match shared.sender.topics.topic(&params.address()) {
-        Some(topic) => topic.response(&headers),
+        Some(topic) => topic.response(&headers).await,
         None => error_response(StatusCode::SERVICE_UNAVAILABLE, "too many event streams"),
     }
 }
