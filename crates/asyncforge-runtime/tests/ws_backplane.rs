@@ -1,8 +1,9 @@
 //! WebSocket hubs of several replicas sharing a backplane, over real loopback sockets: three
-//! replicas (each its own axum server and backplane connection; in one test, child processes
-//! of this test binary, one of them killed with SIGKILL) behind a round-robin TCP proxy, with the Redis on 127.0.0.1:6379 and the NATS server on 127.0.0.1:4222 (skipped,
-//! with a notice, when one is not running; failing instead when `ASYNCFORGE_REQUIRE_PEERS` is
-//! set, as in CI: `cargo xtask peers` starts both).
+//! replicas (each its own axum server and backplane connection; in the fan-out and
+//! killed-replica tests, child processes of this test binary, one of them killed with SIGKILL)
+//! behind a round-robin TCP proxy, with the Redis on 127.0.0.1:6379 and the NATS server on
+//! 127.0.0.1:4222 (skipped, with a notice, when one is not running; failing instead when
+//! `ASYNCFORGE_REQUIRE_PEERS` is set, as in CI: `cargo xtask peers` starts both).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,8 +19,8 @@ use asyncforge_runtime::ws::{
 };
 use asyncforge_runtime::{Dispatch, ErrorKind};
 use axum::Router;
-use axum::extract::{State as Extract, WebSocketUpgrade};
-use axum::http::{HeaderMap, Uri};
+use axum::extract::{Path, State as Extract, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::routing::get;
 use futures_util::StreamExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -42,7 +43,12 @@ impl<'a> Dispatch<Event<'a>, Refusal> for Room {
     }
 }
 
-/// One replica: a hub with its own backplane connection, served on its own port.
+/// One replica: a hub with its own backplane connection, served on its own port. Besides the
+/// rooms, `GET /control/connections` answers how many connections the hub holds,
+/// `GET /control/dropped` how many frames it dropped, and
+/// `POST /control/publish/{r}/{count}` publishes `r:0` … `r:{count-1}` to `/rooms/lobby` one
+/// after the other, each acknowledged by the backplane, answering the fewest and the most
+/// local subscribers a publish reached (`min max`).
 async fn replica(backplane: &Backplane) -> (SocketAddr, Hub) {
     let config = WsConfig {
         send_queue: 4096,
@@ -62,6 +68,30 @@ async fn replica(backplane: &Backplane) -> (SocketAddr, Hub) {
                     async move {
                         ws::accept(hub, handler, upgrade, headers, uri.path().to_owned(), None)
                     }
+                },
+            ),
+        )
+        .route(
+            "/control/connections",
+            get(|Extract(hub): Extract<Hub>| async move { hub.connections().to_string() }),
+        )
+        .route(
+            "/control/dropped",
+            get(|Extract(hub): Extract<Hub>| async move { hub.dropped().to_string() }),
+        )
+        .route(
+            "/control/publish/{r}/{count}",
+            axum::routing::post(
+                |Extract(hub): Extract<Hub>, Path((r, count)): Path<(usize, usize)>| async move {
+                    let (mut min, mut max) = (usize::MAX, 0);
+                    for seq in 0..count {
+                        let local = hub
+                            .publish("/rooms/lobby", Frame::Text(format!("{r}:{seq}")))
+                            .await
+                            .map_err(|e| (StatusCode::BAD_GATEWAY, e.to_string()))?;
+                        (min, max) = (min.min(local), max.max(local));
+                    }
+                    Ok::<_, (StatusCode, String)>(format!("{min} {max}"))
                 },
             ),
         )
@@ -138,15 +168,31 @@ async fn next_frame(ws: &mut Client, wait: Duration) -> Option<Message> {
 async fn fan_out(url: &str, test: &str) {
     const CLIENTS: usize = 300;
     const PUBLISHES: usize = 1000;
-    let (proxy, hubs) = cluster(url, test).await;
+    let prefix = prefix(test);
+    let mut replicas = Replicas(
+        (0..3)
+            .map(|_| {
+                replica_process(
+                    "ws_replica_process",
+                    REPLICA_VAR,
+                    &format!("{url} {prefix}"),
+                )
+            })
+            .collect(),
+    );
+    let addrs: Vec<SocketAddr> = replicas.0.iter().map(|(_, a)| *a).collect();
+    let proxy = Proxy::start(addrs.clone()).await.addr;
     let mut clients = Vec::with_capacity(CLIENTS);
     for _ in 0..CLIENTS {
         clients.push(client(proxy, "lobby").await);
     }
-    let per_replica: Vec<usize> = hubs.iter().map(Hub::connections).collect();
+    let mut per_replica = Vec::new();
+    for addr in &addrs {
+        per_replica.push(control(*addr, "GET", "/control/connections").await);
+    }
     assert_eq!(
         per_replica,
-        [100, 100, 100],
+        ["100", "100", "100"],
         "the proxy spreads clients evenly"
     );
 
@@ -156,25 +202,22 @@ async fn fan_out(url: &str, test: &str) {
         plan[pick.below(3)] += 1;
     }
     let started = Instant::now();
-    let publishers: Vec<_> = hubs
+    let publishers: Vec<_> = addrs
         .iter()
         .enumerate()
-        .map(|(r, hub)| {
-            let hub = hub.clone();
-            let count = plan[r];
+        .map(|(r, addr)| {
+            let (addr, count) = (*addr, plan[r]);
             tokio::spawn(async move {
-                for seq in 0..count {
-                    let local = hub
-                        .publish("/rooms/lobby", Frame::Text(format!("{r}:{seq}")))
-                        .await
-                        .expect("the backplane takes the publish");
-                    assert_eq!(local, 100, "delivered to this replica's subscribers");
-                }
+                control(addr, "POST", &format!("/control/publish/{r}/{count}")).await
             })
         })
         .collect();
     for p in publishers {
-        p.await.expect("publisher");
+        let local = p.await.expect("publisher");
+        assert_eq!(
+            local, "100 100",
+            "each publish reached its replica's subscribers"
+        );
     }
     let published = started.elapsed();
 
@@ -208,12 +251,58 @@ async fn fan_out(url: &str, test: &str) {
         assert!(extra.is_none(), "and nothing else: {extra:?}");
     }
     eprintln!(
-        "{test}: {PUBLISHES} publishes to {CLIENTS} clients on 3 replicas: published in {published:?}, all delivered in {:?}",
+        "{test}: {PUBLISHES} publishes to {CLIENTS} clients on 3 replica processes: published in {published:?}, all delivered in {:?}",
         started.elapsed()
     );
-    for hub in &hubs {
-        assert_eq!(hub.dropped(), 0);
+    for addr in &addrs {
+        assert_eq!(control(*addr, "GET", "/control/dropped").await, "0");
     }
+    replicas.stop();
+}
+
+/// Replica processes, killed when the test ends (or fails).
+struct Replicas(Vec<(std::process::Child, SocketAddr)>);
+
+impl Replicas {
+    fn stop(&mut self) {
+        for (child, _) in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Replicas {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// One HTTP/1.1 request without a body to a replica's control routes; the answer's body,
+/// which must come with `200`.
+async fn control(addr: SocketAddr, method: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr)
+        .await
+        .expect("connect to a replica");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: replica\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    );
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("send a control request");
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(60), stream.read_to_string(&mut answer))
+        .await
+        .expect("the replica answers in time")
+        .expect("read the answer");
+    let (head, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(
+        head.starts_with("HTTP/1.1 200"),
+        "{method} {path}: {answer}"
+    );
+    body.to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -586,11 +675,11 @@ async fn nats_subscription_comes_back_after_the_engine_restarts() {
 /// What a replica process reads its engine URL and prefix from.
 const REPLICA_VAR: &str = "ASYNCFORGE_WS_REPLICA";
 
-/// A replica process (a child of the `…_a_killed_replica_s_clients_reconnect_and_miss_nothing`
+/// A replica process (a child of the fan-out and `…_a_killed_replica_s_clients_reconnect_and_miss_nothing`
 /// tests; does nothing on its own): serves a hub on the backplane and prints its port until
 /// killed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a child process of the killed-replica tests"]
+#[ignore = "a child process of the fan-out and killed-replica tests"]
 async fn ws_replica_process() {
     let Ok(spec) = std::env::var(REPLICA_VAR) else {
         return;
