@@ -149,6 +149,14 @@ impl Statements for Prepared {
         let next = format!("nextval('{table}_version')");
         let returning = "RETURNING t.store, t.key, t.version, t.modified";
         let ttl = "now() + $4::bigint * interval '1 millisecond'";
+        // Writes representation $3 of key $2 in store $1, over whatever the row holds.
+        let upsert = format!(
+            "INSERT INTO {table} AS t (store, key, body, version, modified)
+             VALUES ($1, $2, $3, {next}, now())
+             ON CONFLICT (store, key) DO UPDATE
+                SET body = EXCLUDED.body, version = EXCLUDED.version,
+                    modified = EXCLUDED.modified"
+        );
         let unlocked = "(t.lock_until IS NULL OR t.lock_until <= now())";
         Ok(Prepared {
             read: client
@@ -182,30 +190,14 @@ impl Statements for Prepared {
                 .prepare(&notifying(
                     table,
                     &format!(
-                        "INSERT INTO {table} AS t (store, key, body, version, modified)
-                         VALUES ($1, $2, $3, {next}, now())
-                         ON CONFLICT (store, key) DO UPDATE
-                            SET body = EXCLUDED.body, version = EXCLUDED.version,
-                                modified = EXCLUDED.modified
-                            WHERE t.body IS NULL AND {}
-                         {returning}",
+                        "{upsert} WHERE t.body IS NULL AND {} {returning}",
                         lock_free("t", "$4")
                     ),
                 ))
                 .await?,
             // The application's own write: past any lock.
             set: client
-                .prepare(&notifying(
-                    table,
-                    &format!(
-                        "INSERT INTO {table} AS t (store, key, body, version, modified)
-                         VALUES ($1, $2, $3, {next}, now())
-                         ON CONFLICT (store, key) DO UPDATE
-                            SET body = EXCLUDED.body, version = EXCLUDED.version,
-                                modified = EXCLUDED.modified
-                         {returning}"
-                    ),
-                ))
+                .prepare(&notifying(table, &format!("{upsert} {returning}")))
                 .await?,
             // Deleting an unlocked resource removes its row.
             delete: client

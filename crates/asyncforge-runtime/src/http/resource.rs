@@ -548,18 +548,7 @@ where
                     ));
                 };
                 for _ in 0..WRITE_ROUNDS {
-                    let snapshot = db
-                        .read(name, key)
-                        .await
-                        .map_err(ResourceError::Unavailable)?;
-                    let version = snapshot.current.as_ref().map(|c| c.version);
-                    let current = snapshot.current.map(stored).transpose()?;
-                    self.checks(
-                        pre,
-                        foreign(snapshot.lock.as_ref(), lock_token),
-                        current.as_ref(),
-                    )
-                    .map_err(ResourceError::Write)?;
+                    let version = self.checked_version(db, name, key, pre, lock_token).await?;
                     // A write with no precondition on the representation takes whatever
                     // version it finds; only its lock is checked again as it writes.
                     let expected = match version {
@@ -580,6 +569,32 @@ where
                 ))
             }
         }
+    }
+
+    /// Reads `key` from a shared backend and checks a write to it as [`Self::checks`] does;
+    /// the version the write may replace (`None`: there is none).
+    #[cfg(feature = "postgres")]
+    async fn checked_version(
+        &self,
+        db: &PostgresResources,
+        name: &str,
+        key: &str,
+        pre: &Preconditions,
+        lock_token: Option<&str>,
+    ) -> Result<Option<i64>, ResourceError> {
+        let snapshot = db
+            .read(name, key)
+            .await
+            .map_err(ResourceError::Unavailable)?;
+        let version = snapshot.current.as_ref().map(|c| c.version);
+        let current = snapshot.current.map(stored).transpose()?;
+        self.checks(
+            pre,
+            foreign(snapshot.lock.as_ref(), lock_token),
+            current.as_ref(),
+        )
+        .map_err(ResourceError::Write)?;
+        Ok(version)
     }
 
     /// Whether a write may proceed: the precondition requirement, a lock the writer does not
@@ -618,18 +633,7 @@ where
             #[cfg(feature = "postgres")]
             Backing::Postgres { db, name } => {
                 for _ in 0..WRITE_ROUNDS {
-                    let snapshot = db
-                        .read(name, key)
-                        .await
-                        .map_err(ResourceError::Unavailable)?;
-                    let version = snapshot.current.as_ref().map(|c| c.version);
-                    let current = snapshot.current.map(stored).transpose()?;
-                    self.checks(
-                        pre,
-                        foreign(snapshot.lock.as_ref(), lock_token),
-                        current.as_ref(),
-                    )
-                    .map_err(ResourceError::Write)?;
+                    let version = self.checked_version(db, name, key, pre, lock_token).await?;
                     if version.is_none() {
                         return Err(ResourceError::Write(WriteError::NotFound));
                     }
