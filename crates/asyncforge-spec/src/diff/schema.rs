@@ -94,6 +94,21 @@ pub fn compare(old_api: &Api, old: SchemaId, new_api: &Api, new: SchemaId) -> Ve
     walk.out
 }
 
+/// Compares two optional schemas (absent: anything is accepted); findings at an absent side
+/// point at its `parent`.
+pub fn compare_opt(
+    old_api: &Api,
+    old: Option<SchemaId>,
+    old_parent: &Source,
+    new_api: &Api,
+    new: Option<SchemaId>,
+    new_parent: &Source,
+) -> Vec<Finding> {
+    let mut walk = Walk::new(old_api, new_api);
+    walk.cmp(old, new, "", old_parent, new_parent, 0);
+    walk.out
+}
+
 /// Whether two schemas accept exactly the same values (annotations may differ).
 pub fn equivalent(old_api: &Api, old: SchemaId, new_api: &Api, new: SchemaId) -> bool {
     compare(old_api, old, new_api, new)
