@@ -206,12 +206,15 @@ fn place(api: &Api, s: &Source) -> Place {
     }
 }
 
+/// A criterion for pairing an old item with a new one.
+type Criterion<'c, T> = &'c dyn Fn(&T, &T) -> bool;
+
 /// Pairs the items of two lists by a sequence of criteria: each pass pairs what is still
 /// unpaired, first match wins.
 fn pair<T>(
     old: &[T],
     new: &[T],
-    passes: &[&dyn Fn(&T, &T) -> bool],
+    passes: &[Criterion<'_, T>],
 ) -> (Vec<(usize, usize)>, Vec<usize>, Vec<usize>) {
     let mut o_done = vec![false; old.len()];
     let mut n_done = vec![false; new.len()];
@@ -804,7 +807,7 @@ impl<'a> Differ<'a> {
             let (ps, qs) = (p.source.clone(), q.source.clone());
             let (pa, qa) = (p.schema, q.schema);
             if pa.is_some() || qa.is_some() {
-                let findings = schema::compare_opt(self.old, pa, &ps, self.new, qa, &qs);
+                let findings = schema::compare_parameter(self.old, pa, &ps, self.new, qa, &qs);
                 for f in findings {
                     let (class, side) = classify_all(f.effect, &actions);
                     self.finding("parameter", &pname, f, class, side);

@@ -109,6 +109,24 @@ pub fn compare_opt(
     walk.out
 }
 
+/// Compares the schemas of a channel parameter: a parameter without one (every 3.x parameter)
+/// is a string. Its `enum` is left out: the parameter's allowed values are compared instead.
+pub fn compare_parameter(
+    old_api: &Api,
+    old: Option<SchemaId>,
+    old_parent: &Source,
+    new_api: &Api,
+    new: Option<SchemaId>,
+    new_parent: &Source,
+) -> Vec<Finding> {
+    let mut walk = Walk::new(old_api, new_api);
+    walk.root_default = Some(&STRING);
+    walk.cmp(old, new, "", old_parent, new_parent, 0);
+    walk.out
+        .retain(|f| !(f.path.is_empty() && f.code.starts_with("enum-")));
+    walk.out
+}
+
 /// Whether two schemas accept exactly the same values (annotations may differ).
 pub fn equivalent(old_api: &Api, old: SchemaId, new_api: &Api, new: SchemaId) -> bool {
     compare(old_api, old, new_api, new)
@@ -127,6 +145,11 @@ enum View<'a> {
 
 static EMPTY: std::sync::LazyLock<SchemaObject> = std::sync::LazyLock::new(SchemaObject::default);
 
+static STRING: std::sync::LazyLock<SchemaObject> = std::sync::LazyLock::new(|| SchemaObject {
+    types: vec![JsonType::String],
+    ..SchemaObject::default()
+});
+
 impl<'a> View<'a> {
     fn object(self) -> Option<&'a SchemaObject> {
         match self {
@@ -142,6 +165,8 @@ struct Walk<'a> {
     new: &'a Api,
     seen: HashSet<(Option<SchemaId>, Option<SchemaId>)>,
     out: Vec<Finding>,
+    /// What an absent top-level schema means (default: anything).
+    root_default: Option<&'a SchemaObject>,
 }
 
 /// Old or new id with the source to report when it is absent.
@@ -154,6 +179,7 @@ impl<'a> Walk<'a> {
             new,
             seen: HashSet::new(),
             out: Vec::new(),
+            root_default: None,
         }
     }
 
@@ -212,7 +238,14 @@ impl<'a> Walk<'a> {
             ));
             return;
         }
-        let (ov, nv) = (Self::view(self.old, o), Self::view(self.new, n));
+        let absent = |id: Option<SchemaId>, view| match (id, self.root_default) {
+            (None, Some(d)) if depth == 0 => View::Object(d),
+            _ => view,
+        };
+        let (ov, nv) = (
+            absent(o, Self::view(self.old, o)),
+            absent(n, Self::view(self.new, n)),
+        );
         match (ov, nv) {
             (View::Nothing, View::Nothing) => return,
             (View::Nothing, _) => {
@@ -347,33 +380,9 @@ impl<'a> Walk<'a> {
                 }
             }
         }
-        self.branches(
-            &a.all_of,
-            &b.all_of,
-            Combinator::AllOf,
-            path,
-            &os,
-            &ns,
-            depth,
-        );
-        self.branches(
-            &a.any_of,
-            &b.any_of,
-            Combinator::AnyOf,
-            path,
-            &os,
-            &ns,
-            depth,
-        );
-        self.branches(
-            &a.one_of,
-            &b.one_of,
-            Combinator::OneOf,
-            path,
-            &os,
-            &ns,
-            depth,
-        );
+        self.branches(&a.all_of, &b.all_of, Combinator::All, path, &os, &ns, depth);
+        self.branches(&a.any_of, &b.any_of, Combinator::Any, path, &os, &ns, depth);
+        self.branches(&a.one_of, &b.one_of, Combinator::One, path, &os, &ns, depth);
         self.undecidable(a, b, path, &os, &ns);
     }
 
@@ -648,36 +657,36 @@ impl<'a> Walk<'a> {
 
 #[derive(Clone, Copy)]
 enum Combinator {
-    AllOf,
-    AnyOf,
-    OneOf,
+    All,
+    Any,
+    One,
 }
 
 impl Combinator {
     fn keyword(self) -> &'static str {
         match self {
-            Combinator::AllOf => "allOf",
-            Combinator::AnyOf => "anyOf",
-            Combinator::OneOf => "oneOf",
+            Combinator::All => "allOf",
+            Combinator::Any => "anyOf",
+            Combinator::One => "oneOf",
         }
     }
 
     /// Codes: branch added, branch removed, keyword added, keyword removed.
     fn codes(self) -> (&'static str, &'static str, &'static str, &'static str) {
         match self {
-            Combinator::AllOf => (
+            Combinator::All => (
                 "all-of-branch-added",
                 "all-of-branch-removed",
                 "all-of-added",
                 "all-of-removed",
             ),
-            Combinator::AnyOf => (
+            Combinator::Any => (
                 "any-of-branch-added",
                 "any-of-branch-removed",
                 "any-of-added",
                 "any-of-removed",
             ),
-            Combinator::OneOf => (
+            Combinator::One => (
                 "one-of-branch-added",
                 "one-of-branch-removed",
                 "one-of-added",
@@ -689,8 +698,8 @@ impl Combinator {
     /// What removing a branch does: fewer alternatives narrow, fewer conjuncts widen.
     fn removing(self) -> Effect {
         match self {
-            Combinator::AllOf => Effect::Widened,
-            Combinator::AnyOf | Combinator::OneOf => Effect::Narrowed,
+            Combinator::All => Effect::Widened,
+            Combinator::Any | Combinator::One => Effect::Narrowed,
         }
     }
 }
