@@ -64,6 +64,26 @@ fn labels() -> BTreeMap<String, Vec<(String, String)>> {
         .collect()
 }
 
+/// Whether `docs/diff.md` lists a code: as a whole, or a schema part with a listed suffix.
+fn documented(docs: &str, code: &str) -> bool {
+    if docs.contains(&format!("`{code}`")) {
+        return true;
+    }
+    let Some((part, suffix)) = code.split_once('.') else {
+        return false;
+    };
+    [
+        "payload",
+        "headers",
+        "kafka-key",
+        "http-headers",
+        "parameter",
+    ]
+    .contains(&part)
+        && docs.contains(&format!("`{part}`"))
+        && docs.contains(&format!("`{suffix}`"))
+}
+
 fn class(c: &Change) -> String {
     c.class.to_string()
 }
@@ -71,6 +91,7 @@ fn class(c: &Change) -> String {
 #[test]
 fn every_pair_is_classified_as_labelled() {
     let labels = labels();
+    let docs = std::fs::read_to_string(root().join("../../docs/diff.md")).expect("docs/diff.md");
     let dirs: Vec<String> = std::fs::read_dir(root().join("pairs"))
         .expect("tests/diff/pairs")
         .filter_map(|e| e.ok())
@@ -107,8 +128,11 @@ fn every_pair_is_classified_as_labelled() {
                 detail.join("\n")
             ));
         }
-        // Every change says where it is on a side it exists on.
+        // Every change says where it is, and its code is documented.
         for c in &changes {
+            if !documented(&docs, &c.code) {
+                failures.push(format!("{pair}: {} is not in docs/diff.md", c.code));
+            }
             if c.old.is_none() && c.new.is_none() {
                 failures.push(format!("{pair}: {} has no location", c.code));
             }

@@ -1229,3 +1229,47 @@ fn channel_name(api: &Api, c: ChannelId) -> String {
     let ch = api.channel(c);
     ch.address.clone().unwrap_or_else(|| ch.key.clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn direction_decides_the_class() {
+        use Action::{Receive, Send};
+        assert_eq!(
+            classify(Effect::Widened, Send),
+            (Class::Breaking, Some(Side::Receivers))
+        );
+        assert_eq!(
+            classify(Effect::Widened, Receive),
+            (Class::NonBreaking, None)
+        );
+        assert_eq!(
+            classify(Effect::Narrowed, Receive),
+            (Class::Breaking, Some(Side::Senders))
+        );
+        assert_eq!(classify(Effect::Narrowed, Send), (Class::NonBreaking, None));
+        assert_eq!(
+            classify(Effect::Changed, Send),
+            (Class::Breaking, Some(Side::Receivers))
+        );
+        assert_eq!(
+            classify(Effect::Unknown, Receive),
+            (Class::Unclassified, Some(Side::Senders))
+        );
+        assert_eq!(classify(Effect::None, Send), (Class::NonBreaking, None));
+        assert_eq!(
+            classify_all(Effect::Widened, &[Send, Receive]),
+            (Class::Breaking, Some(Side::Receivers))
+        );
+        assert_eq!(
+            classify_all(Effect::Changed, &[Send, Receive]),
+            (Class::Breaking, Some(Side::Both))
+        );
+        assert_eq!(
+            classify_all(Effect::Widened, &[]),
+            (Class::Unclassified, None)
+        );
+    }
+}
