@@ -157,6 +157,8 @@ enum DiffFormat {
     Markdown,
     /// GitHub Actions workflow commands.
     Github,
+    /// SARIF 2.1.0.
+    Sarif,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -527,6 +529,9 @@ fn diff(args: DiffArgs) -> ExitCode {
         }
         DiffFormat::Markdown => diff::render::markdown(&changes),
         DiffFormat::Github => diff::render::github(&changes),
+        DiffFormat::Sarif => {
+            serde_json::to_string_pretty(&diff::render::sarif(&changes)).unwrap_or_default() + "\n"
+        }
     };
     let mut out = std::io::stdout().lock();
     if out

@@ -144,3 +144,66 @@ pub fn github(changes: &[Change]) -> String {
     }
     out
 }
+
+/// SARIF 2.1.0: one result per change, at the new document's place (the old one's for
+/// removals), the old place as a related location; one rule per code that occurs.
+pub fn sarif(changes: &[Change]) -> Value {
+    let level = |c: &Change| match c.class {
+        Class::Breaking => "error",
+        Class::Unclassified => "warning",
+        Class::NonBreaking => "note",
+    };
+    let location = |p: &super::Place| {
+        json!({
+            "physicalLocation": {
+                "artifactLocation": { "uri": p.file },
+                "region": { "startLine": p.line, "startColumn": p.col },
+            },
+            "logicalLocations": [{ "fullyQualifiedName": p.pointer }],
+        })
+    };
+    let mut codes: Vec<&str> = changes.iter().map(|c| c.code.as_str()).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    let rules: Vec<Value> = codes
+        .iter()
+        .map(|c| json!({ "id": c, "helpUri": "docs/diff.md" }))
+        .collect();
+    let results: Vec<Value> = changes
+        .iter()
+        .map(|c| {
+            let mut r = json!({
+                "ruleId": c.code,
+                "ruleIndex": codes.iter().position(|x| *x == c.code),
+                "level": level(c),
+                "message": { "text": match c.breaks {
+                    Some(side) => format!("{} ({}; breaks {side})", c.message, c.class),
+                    None => format!("{} ({})", c.message, c.class),
+                } },
+            });
+            if let Some(p) = c.new.as_ref().or(c.old.as_ref()) {
+                r["locations"] = json!([location(p)]);
+            }
+            if let (Some(old), Some(_)) = (&c.old, &c.new) {
+                let mut l = location(old);
+                l["id"] = json!(0);
+                l["message"] = json!({ "text": "in the old document" });
+                r["relatedLocations"] = json!([l]);
+            }
+            r
+        })
+        .collect();
+    json!({
+        "version": "2.1.0",
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "asyncforge diff",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rules,
+            }},
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }],
+    })
+}
