@@ -521,7 +521,18 @@ fn diff(args: DiffArgs) -> ExitCode {
         };
         apis.push(api);
     }
-    let changes = diff::diff(&apis[0], &apis[1]);
+    // Schema comparison recurses (at most `diff::schema` depth limit levels); give it room.
+    let changes = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn_scoped(scope, || diff::diff(&apis[0], &apis[1]))
+            .ok()
+            .and_then(|h| h.join().ok())
+    });
+    let Some(changes) = changes else {
+        eprintln!("error: the comparison failed");
+        return ExitCode::from(2);
+    };
     let text = match args.format {
         DiffFormat::Human => diff::render::human(&changes),
         DiffFormat::Json => {

@@ -460,7 +460,9 @@ impl<'a> Differ<'a> {
         }
     }
 
-    /// Security requirements: alternatives, each a scheme with scopes.
+    /// Security requirements: alternatives, each a scheme with scopes. A requirement is what
+    /// its scheme says (type, location, flows, …) and its scopes, not the scheme's key, so a
+    /// renamed scheme is no change.
     fn security(
         &mut self,
         owner: &str,
@@ -469,14 +471,15 @@ impl<'a> Differ<'a> {
         sa: &Source,
         sb: &Source,
     ) {
-        let key = |api: &Api, r: &SecurityRequirement| {
+        let req = |api: &'a Api, r: &SecurityRequirement| {
+            let scheme = api.security_scheme(r.scheme);
             let mut scopes = r.scopes.clone();
             scopes.sort();
-            (api.security_scheme(r.scheme).key.clone(), scopes)
+            (scheme, scheme_shape(scheme), scopes)
         };
-        let ka: Vec<_> = a.iter().map(|r| key(self.old, r)).collect();
-        let kb: Vec<_> = b.iter().map(|r| key(self.new, r)).collect();
-        if ka.is_empty() && !kb.is_empty() {
+        let ra: Vec<_> = a.iter().map(|r| req(self.old, r)).collect();
+        let rb: Vec<_> = b.iter().map(|r| req(self.new, r)).collect();
+        if ra.is_empty() && !rb.is_empty() {
             self.push(
                 "security.added",
                 Class::Breaking,
@@ -486,7 +489,9 @@ impl<'a> Differ<'a> {
                 Some(sa),
                 Some(sb),
             );
-        } else if !ka.is_empty() && kb.is_empty() {
+            return;
+        }
+        if !ra.is_empty() && rb.is_empty() {
             self.push(
                 "security.removed",
                 Class::NonBreaking,
@@ -496,71 +501,62 @@ impl<'a> Differ<'a> {
                 Some(sa),
                 Some(sb),
             );
-        } else {
-            for k in &ka {
-                if !kb.contains(k) {
-                    let scoped = kb.iter().any(|x| x.0 == k.0);
+            return;
+        }
+        let (_, removed, added) = pair(&ra, &rb, &[&|x, y| x.1 == y.1 && x.2 == y.2]);
+        let mut added_left = added;
+        for i in removed {
+            let (scheme, shape, scopes) = &ra[i];
+            // The same scheme with other scopes, or the scheme of the same key changed.
+            let same_scheme = added_left
+                .iter()
+                .position(|&j| rb[j].1 == *shape)
+                .map(|k| ("security.scopes-changed", k));
+            let same_key = added_left
+                .iter()
+                .position(|&j| rb[j].0.key == scheme.key)
+                .map(|k| ("security.scheme-changed", k));
+            match same_scheme.or(same_key) {
+                Some((code, k)) => {
+                    let j = added_left.remove(k);
+                    let (nscheme, _, nscopes) = &rb[j];
                     self.push(
-                        if scoped {
-                            "security.scopes-changed"
-                        } else {
-                            "security.alternative-removed"
-                        },
+                        code,
                         Class::Breaking,
                         Some(Side::Both),
-                        format!("{owner}: security `{}` {:?} no longer accepted", k.0, k.1),
+                        format!(
+                            "{owner}: security `{}` {scopes:?} → `{}` {nscopes:?}",
+                            scheme.key, nscheme.key
+                        ),
                         None,
-                        Some(sa),
-                        Some(sb),
+                        Some(&scheme.source),
+                        Some(&nscheme.source),
                     );
                 }
-            }
-            for k in &kb {
-                if !ka.contains(k) && !ka.iter().any(|x| x.0 == k.0) {
-                    self.push(
-                        "security.alternative-added",
-                        Class::NonBreaking,
-                        None,
-                        format!("{owner}: security `{}` also accepted", k.0),
-                        None,
-                        Some(sa),
-                        Some(sb),
-                    );
-                }
-            }
-        }
-        // Schemes used on both sides must mean the same.
-        for r in a {
-            let sch_a = self.old.security_scheme(r.scheme);
-            let Some(rb) = b
-                .iter()
-                .find(|x| self.new.security_scheme(x.scheme).key == sch_a.key)
-            else {
-                continue;
-            };
-            let sch_b = self.new.security_scheme(rb.scheme);
-            let shape = |s: &crate::ir::SecurityScheme| {
-                (
-                    s.kind.clone(),
-                    s.name.clone(),
-                    s.location.clone(),
-                    s.http_scheme.clone(),
-                    s.bearer_format.clone(),
-                    s.open_id_connect_url.clone(),
-                    s.flows.clone(),
-                )
-            };
-            if shape(sch_a) != shape(sch_b) {
-                self.push(
-                    "security.scheme-changed",
+                None => self.push(
+                    "security.alternative-removed",
                     Class::Breaking,
                     Some(Side::Both),
-                    format!("{owner}: security scheme `{}` changed", sch_a.key),
+                    format!(
+                        "{owner}: security `{}` {scopes:?} no longer accepted",
+                        scheme.key
+                    ),
                     None,
-                    Some(&sch_a.source),
-                    Some(&sch_b.source),
-                );
+                    Some(sa),
+                    Some(sb),
+                ),
             }
+        }
+        for j in added_left {
+            self.push(
+                "security.alternative-added",
+                Class::NonBreaking,
+                None,
+                format!("{owner}: security `{}` also accepted", rb[j].0.key),
+                None,
+                Some(sa),
+                Some(sb),
+            );
         }
     }
 
@@ -806,7 +802,8 @@ impl<'a> Differ<'a> {
             }
             let (ps, qs) = (p.source.clone(), q.source.clone());
             let (pa, qa) = (p.schema, q.schema);
-            if pa.is_some() || qa.is_some() {
+            // A 3.x parameter has no schema: only what both versions can say is compared.
+            if pa.is_some() && qa.is_some() {
                 let findings = schema::compare_parameter(self.old, pa, &ps, self.new, qa, &qs);
                 for f in findings {
                     let (class, side) = classify_all(f.effect, &actions);
@@ -967,7 +964,8 @@ impl<'a> Differ<'a> {
                 x.bindings
                     .http
                     .as_ref()
-                    .map(|h| (h.kind.clone(), h.method.clone(), s(h.query))),
+                    // 2.x `type` says what the direction already says; 3.x has none.
+                    .map(|h| (h.method.clone(), s(h.query))),
                 x.bindings.other.clone(),
             )
         };
@@ -1211,6 +1209,29 @@ impl<'a> Differ<'a> {
             );
         }
     }
+}
+
+/// What a security scheme asks for, without its key and description.
+type SchemeShape = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Vec<crate::ir::OAuthFlow>,
+);
+
+fn scheme_shape(s: &crate::ir::SecurityScheme) -> SchemeShape {
+    (
+        s.kind.clone(),
+        s.name.clone(),
+        s.location.clone(),
+        s.http_scheme.clone(),
+        s.bearer_format.clone(),
+        s.open_id_connect_url.clone(),
+        s.flows.clone(),
+    )
 }
 
 /// Two messages are the same one when their keys or their `name`s agree.

@@ -5,14 +5,16 @@
 //! the instance location it applies to (`/order/items/[]/sku`). A pair of schema ids is
 //! compared once per walk, so shared and recursive schemas cost one visit and never loop.
 
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
 use serde_json::Value;
 
 use crate::ir::{Api, Items, JsonType, SchemaBody, SchemaId, SchemaObject, Source};
 
 /// Deepest nesting compared; deeper differences are reported as unclassified.
-const MAX_DEPTH: usize = 200;
+const MAX_DEPTH: usize = 128;
 
 /// What a schema change does to the set of accepted values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -109,8 +111,8 @@ pub fn compare_opt(
     walk.out
 }
 
-/// Compares the schemas of a channel parameter: a parameter without one (every 3.x parameter)
-/// is a string. Its `enum` is left out: the parameter's allowed values are compared instead.
+/// Compares the schemas of a channel parameter. Its `enum` is left out: the parameter's allowed
+/// values are compared instead.
 pub fn compare_parameter(
     old_api: &Api,
     old: Option<SchemaId>,
@@ -120,7 +122,6 @@ pub fn compare_parameter(
     new_parent: &Source,
 ) -> Vec<Finding> {
     let mut walk = Walk::new(old_api, new_api);
-    walk.root_default = Some(&STRING);
     walk.cmp(old, new, "", old_parent, new_parent, 0);
     walk.out
         .retain(|f| !(f.path.is_empty() && f.code.starts_with("enum-")));
@@ -145,11 +146,6 @@ enum View<'a> {
 
 static EMPTY: std::sync::LazyLock<SchemaObject> = std::sync::LazyLock::new(SchemaObject::default);
 
-static STRING: std::sync::LazyLock<SchemaObject> = std::sync::LazyLock::new(|| SchemaObject {
-    types: vec![JsonType::String],
-    ..SchemaObject::default()
-});
-
 impl<'a> View<'a> {
     fn object(self) -> Option<&'a SchemaObject> {
         match self {
@@ -163,10 +159,22 @@ impl<'a> View<'a> {
 struct Walk<'a> {
     old: &'a Api,
     new: &'a Api,
-    seen: HashSet<(Option<SchemaId>, Option<SchemaId>)>,
+    /// Pairs this walk has reported on.
+    seen: HashSet<Pair>,
     out: Vec<Finding>,
-    /// What an absent top-level schema means (default: anything).
-    root_default: Option<&'a SchemaObject>,
+    /// Effects of pairs, shared by a walk and the walks it starts to weigh a subschema.
+    shared: Rc<RefCell<Effects>>,
+}
+
+/// An old and a new schema id.
+type Pair = (Option<SchemaId>, Option<SchemaId>);
+
+/// Effects already computed, and those being computed (a pair met again while it is being
+/// computed is taken as unchanged: recursion adds no difference of its own).
+#[derive(Default)]
+struct Effects {
+    done: HashMap<Pair, Effect>,
+    open: HashSet<Pair>,
 }
 
 /// Old or new id with the source to report when it is absent.
@@ -179,7 +187,7 @@ impl<'a> Walk<'a> {
             new,
             seen: HashSet::new(),
             out: Vec::new(),
-            root_default: None,
+            shared: Rc::default(),
         }
     }
 
@@ -199,10 +207,31 @@ impl<'a> Walk<'a> {
     }
 
     /// The effect of comparing two subschemas, without reporting anything.
-    fn effect_of(&self, o: Side<'_>, n: Side<'_>) -> Effect {
-        let mut w = Walk::new(self.old, self.new);
-        w.cmp(o.0, n.0, "", o.1, n.1, 0);
-        overall(&w.out)
+    fn effect_of(&self, o: Side<'_>, n: Side<'_>, depth: usize) -> Effect {
+        let key = (o.0, n.0);
+        {
+            let shared = self.shared.borrow();
+            if let Some(e) = shared.done.get(&key) {
+                return *e;
+            }
+            if shared.open.contains(&key) {
+                return Effect::None;
+            }
+        }
+        self.shared.borrow_mut().open.insert(key);
+        let mut w = Walk {
+            old: self.old,
+            new: self.new,
+            seen: HashSet::new(),
+            out: Vec::new(),
+            shared: Rc::clone(&self.shared),
+        };
+        w.cmp(o.0, n.0, "", o.1, n.1, depth + 1);
+        let effect = overall(&w.out);
+        let mut shared = self.shared.borrow_mut();
+        shared.open.remove(&key);
+        shared.done.insert(key, effect);
+        effect
     }
 
     fn cmp(
@@ -238,14 +267,7 @@ impl<'a> Walk<'a> {
             ));
             return;
         }
-        let absent = |id: Option<SchemaId>, view| match (id, self.root_default) {
-            (None, Some(d)) if depth == 0 => View::Object(d),
-            _ => view,
-        };
-        let (ov, nv) = (
-            absent(o, Self::view(self.old, o)),
-            absent(n, Self::view(self.new, n)),
-        );
+        let (ov, nv) = (Self::view(self.old, o), Self::view(self.new, n));
         match (ov, nv) {
             (View::Nothing, View::Nothing) => return,
             (View::Nothing, _) => {
@@ -383,7 +405,7 @@ impl<'a> Walk<'a> {
         self.branches(&a.all_of, &b.all_of, Combinator::All, path, &os, &ns, depth);
         self.branches(&a.any_of, &b.any_of, Combinator::Any, path, &os, &ns, depth);
         self.branches(&a.one_of, &b.one_of, Combinator::One, path, &os, &ns, depth);
-        self.undecidable(a, b, path, &os, &ns);
+        self.undecidable(a, b, path, &os, &ns, depth);
     }
 
     fn properties(
@@ -407,7 +429,8 @@ impl<'a> Walk<'a> {
             match find(b, k) {
                 Some(nid) => self.cmp(Some(*oid), Some(nid), &sub, os, ns, depth + 1),
                 None => {
-                    let effect = self.effect_of((Some(*oid), os), (b.additional_properties, ns));
+                    let effect =
+                        self.effect_of((Some(*oid), os), (b.additional_properties, ns), depth);
                     self.out.push(Finding {
                         code: "property-removed",
                         effect,
@@ -423,7 +446,7 @@ impl<'a> Walk<'a> {
             if find(a, k).is_some() {
                 continue;
             }
-            let effect = self.effect_of((a.additional_properties, os), (Some(*nid), ns));
+            let effect = self.effect_of((a.additional_properties, os), (Some(*nid), ns), depth);
             self.out.push(Finding {
                 code: "property-added",
                 effect,
@@ -442,7 +465,7 @@ impl<'a> Walk<'a> {
             self.cmp(oa, na, &format!("{path}/*"), os, ns, depth + 1);
             return;
         }
-        let effect = self.effect_of((oa, os), (na, ns));
+        let effect = self.effect_of((oa, os), (na, ns), depth);
         if effect != Effect::None {
             self.out.push(Finding {
                 code: match effect {
@@ -547,7 +570,9 @@ impl<'a> Walk<'a> {
         let mut taken = vec![false; b.len()];
         for (i, x) in a.iter().enumerate() {
             for (j, y) in b.iter().enumerate() {
-                if !taken[j] && self.effect_of((Some(*x), os), (Some(*y), ns)) == Effect::None {
+                if !taken[j]
+                    && self.effect_of((Some(*x), os), (Some(*y), ns), depth) == Effect::None
+                {
                     pair_of[i] = Some(j);
                     taken[j] = true;
                     break;
@@ -602,10 +627,11 @@ impl<'a> Walk<'a> {
         path: &str,
         os: &Source,
         ns: &Source,
+        depth: usize,
     ) {
         let same = |w: &Self, x: Option<SchemaId>, y: Option<SchemaId>| match (x, y) {
             (None, None) => true,
-            (Some(_), Some(_)) => w.effect_of((x, os), (y, ns)) == Effect::None,
+            (Some(_), Some(_)) => w.effect_of((x, os), (y, ns), depth) == Effect::None,
             _ => false,
         };
         let mut changed = Vec::new();
@@ -1144,7 +1170,7 @@ mod tests {
     /// The payload schema of a one-message document.
     fn api(schema: &str) -> (Api, SchemaId) {
         let doc = format!(
-            "asyncapi: 3.0.0\ninfo: {{title: t, version: '1'}}\nchannels:\n  c:\n    address: c\n    messages:\n      m:\n        payload: {schema}\ncomponents:\n  schemas:\n    Node: {{type: object, properties: {{next: {{$ref: '#/components/schemas/Node'}}, v: {{type: integer}}}}}}\n    Node2: {{type: object, properties: {{next: {{$ref: '#/components/schemas/Node2'}}, v: {{type: number}}}}}}\n"
+            "asyncapi: 3.0.0\ninfo: {{title: t, version: '1'}}\nchannels:\n  c:\n    address: c\n    messages:\n      m:\n        payload: {schema}\ncomponents:\n  schemas:\n    Node: {{type: object, properties: {{next: {{$ref: '#/components/schemas/Node'}}, v: {{type: integer}}}}}}\n    Node2: {{type: object, properties: {{next: {{$ref: '#/components/schemas/Node2'}}, v: {{type: number}}}}}}\n    Tree: {{anyOf: [{{type: string}}, {{type: array, items: {{$ref: '#/components/schemas/Tree'}}}}, {{type: object, additionalProperties: {{$ref: '#/components/schemas/Tree'}}}}]}}\n    Tree2: {{anyOf: [{{type: string, maxLength: 9}}, {{type: array, items: {{$ref: '#/components/schemas/Tree2'}}}}, {{type: object, additionalProperties: {{$ref: '#/components/schemas/Tree2'}}}}]}}\n"
         );
         let checked = crate::load_bytes(
             std::path::Path::new("/virtual/doc.yaml"),
@@ -1519,6 +1545,24 @@ mod tests {
         );
         let codes: Vec<_> = f.iter().map(|f| (f.code, f.path.as_str())).collect();
         assert_eq!(codes, [("type-widened", "/v")]);
+    }
+
+    #[test]
+    fn recursion_through_branches_terminates() {
+        // Branch pairing weighs recursive branches against each other: no loop, one finding.
+        let f = diff(
+            "{$ref: '#/components/schemas/Tree'}",
+            "{$ref: '#/components/schemas/Tree2'}",
+        );
+        let codes: Vec<_> = f.iter().map(|f| f.code).collect();
+        assert_eq!(codes, ["max-length-narrowed"], "{f:#?}");
+        assert!(
+            diff(
+                "{$ref: '#/components/schemas/Tree'}",
+                "{$ref: '#/components/schemas/Tree'}"
+            )
+            .is_empty()
+        );
     }
 
     #[test]
