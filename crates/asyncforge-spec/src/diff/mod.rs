@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use crate::ir::{
     Action, Api, ChannelId, Message, MessageId, Operation, OperationId, SchemaId,
-    SecurityRequirement, ServerId, Source,
+    SecurityRequirement, Source,
 };
 use schema::{Effect, Finding};
 
@@ -175,7 +175,6 @@ pub fn diff(old: &Api, new: &Api) -> Vec<Change> {
         new,
         out: Vec::new(),
         channels: Vec::new(),
-        servers: Vec::new(),
         seen_messages: HashSet::new(),
     };
     d.info();
@@ -191,8 +190,6 @@ struct Differ<'a> {
     out: Vec<Change>,
     /// Matched channels (old, new).
     channels: Vec<(ChannelId, ChannelId)>,
-    /// Matched servers (old, new).
-    servers: Vec<(ServerId, ServerId)>,
     /// Message pairs whose own fields were already compared.
     seen_messages: HashSet<(MessageId, MessageId)>,
 }
@@ -355,7 +352,6 @@ impl<'a> Differ<'a> {
             );
         }
         for (i, j) in pairs {
-            self.servers.push((ServerId(i as u32), ServerId(j as u32)));
             let (a, b) = (&o[i], &n[j]);
             let name = format!("server `{}`", b.key);
             if a.host != b.host || a.pathname != b.pathname {
