@@ -136,9 +136,15 @@ fn classify_all(effect: Effect, actions: &[Action]) -> (Class, Option<Side>) {
     let mut sides: Vec<Side> = Vec::new();
     for a in actions {
         let (c, s) = classify(effect, *a);
+        // Breaking beats unclassified, which beats non-breaking.
+        let rank = |c: Class| match c {
+            Class::Breaking => 2,
+            Class::Unclassified => 1,
+            Class::NonBreaking => 0,
+        };
         class = Some(match class {
-            None => c,
-            Some(prev) => prev.min(c),
+            Some(prev) if rank(prev) >= rank(c) => prev,
+            _ => c,
         });
         if let Some(s) = s
             && !sides.contains(&s)
@@ -1287,6 +1293,10 @@ mod tests {
         assert_eq!(
             classify_all(Effect::Widened, &[]),
             (Class::Unclassified, None)
+        );
+        assert_eq!(
+            classify_all(Effect::Unknown, &[Send, Receive]),
+            (Class::Unclassified, Some(Side::Both))
         );
     }
 }
