@@ -394,8 +394,9 @@ impl<'a> Differ<'a> {
                     Class::Unclassified,
                     Some(Side::Both),
                     format!(
-                        "{name}: protocol version {:?} → {:?}",
-                        a.protocol_version, b.protocol_version
+                        "{name}: protocol version {} → {}",
+                        shown(&a.protocol_version),
+                        shown(&b.protocol_version)
                     ),
                     None,
                     Some(&a.source),
@@ -621,8 +622,10 @@ impl<'a> Differ<'a> {
                     Class::Breaking,
                     Some(Side::Both),
                     format!(
-                        "channel `{}`: address {:?} → {:?}",
-                        b.key, a.address, b.address
+                        "channel `{}`: address {} → {}",
+                        b.key,
+                        shown(&a.address),
+                        shown(&b.address)
                     ),
                     None,
                     Some(&a.source),
@@ -657,7 +660,11 @@ impl<'a> Differ<'a> {
                         Class::NonBreaking
                     },
                     narrowed.then_some(Side::Both),
-                    format!("{name}: servers {:?} → {:?}", sa, sb),
+                    format!(
+                        "{name}: servers {} → {}",
+                        sa.as_ref().map_or("all".to_owned(), |k| k.join(", ")),
+                        sb.as_ref().map_or("all".to_owned(), |k| k.join(", "))
+                    ),
                     None,
                     Some(&a.source),
                     Some(&b.source),
@@ -786,7 +793,11 @@ impl<'a> Differ<'a> {
                     "parameter.location-changed",
                     Class::Breaking,
                     Some(Side::Both),
-                    format!("{pname}: location {:?} → {:?}", p.location, q.location),
+                    format!(
+                        "{pname}: location {} → {}",
+                        shown(&p.location),
+                        shown(&q.location)
+                    ),
                     None,
                     Some(&p.source),
                     Some(&q.source),
@@ -1126,8 +1137,9 @@ impl<'a> Differ<'a> {
                 Class::Breaking,
                 Some(Side::Both),
                 format!(
-                    "{name}: content type {:?} → {:?}",
-                    a.content_type, b.content_type
+                    "{name}: content type {} → {}",
+                    shown(&a.content_type),
+                    shown(&b.content_type)
                 ),
                 None,
                 Some(&a.source),
@@ -1239,6 +1251,11 @@ fn scheme_shape(s: &crate::ir::SecurityScheme) -> SchemeShape {
 /// Two messages are the same one when their keys or their `name`s agree.
 fn same_message(a: &Message, b: &Message) -> bool {
     a.key == b.key || (a.name.is_some() && a.name == b.name)
+}
+
+/// An optional value in a message: `x` or "none".
+fn shown(v: &Option<String>) -> String {
+    v.as_ref().map_or("none".to_owned(), |x| format!("`{x}`"))
 }
 
 fn action_word(a: Action) -> &'static str {

@@ -978,7 +978,11 @@ fn multiple_of(a: &SchemaObject, b: &SchemaObject, push: &mut Push<'_>) {
     push(
         code,
         effect,
-        format!("multipleOf {:?} → {:?}", a.multiple_of, b.multiple_of),
+        format!(
+            "multipleOf {} → {}",
+            a.multiple_of.map_or("none".to_owned(), |m| m.to_string()),
+            b.multiple_of.map_or("none".to_owned(), |m| m.to_string())
+        ),
     );
 }
 
