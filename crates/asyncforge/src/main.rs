@@ -486,12 +486,18 @@ fn load_side(arg: &str) -> Result<Checked, String> {
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    let file = arg.split_once(':').map_or(arg, |(_, p)| p);
-    Ok(asyncforge::spec::load_bytes(
+    let (rev, file) = arg.split_once(':').unwrap_or(("", arg));
+    let checked = asyncforge::spec::load_bytes(
         std::path::Path::new(file),
         &out.stdout,
         &LoadOptions::default(),
-    ))
+    );
+    if checked.workspace.len() > 1 {
+        eprintln!(
+            "warning: {arg}: the files it references were read from the working tree, not from {rev}"
+        );
+    }
+    Ok(checked)
 }
 
 fn diff(args: DiffArgs) -> ExitCode {
