@@ -37,6 +37,9 @@ enum Command {
     Format(OutputArgs),
     /// Convert an AsyncAPI 2.x document to 3.0.0 or 3.1.0.
     Convert(ConvertArgs),
+    /// Compare two documents (any versions) and classify every change: breaking,
+    /// non-breaking or unclassified. Exit status 1 when a change at `--fail-on` is found.
+    Diff(DiffArgs),
     /// Generate code from a document.
     #[command(subcommand)]
     Generate(GenerateCommand),
@@ -145,6 +148,46 @@ impl OutputArgs {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum DiffFormat {
+    /// Readable text.
+    Human,
+    /// `{"summary", "changes"}`.
+    Json,
+    /// A Markdown table.
+    Markdown,
+    /// GitHub Actions workflow commands.
+    Github,
+    /// SARIF 2.1.0.
+    Sarif,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum FailOn {
+    /// Breaking changes.
+    Breaking,
+    /// Breaking or unclassified changes.
+    Unclassified,
+    /// Any change, even a non-breaking one.
+    Any,
+    /// Never (exit status 0 unless the input is unusable).
+    None,
+}
+
+#[derive(clap::Args)]
+struct DiffArgs {
+    /// The old document: a file, or `REV:path` (read with `git show`).
+    old: String,
+    /// The new document: a file, or `REV:path`.
+    new: String,
+    /// Which changes make the exit status 1.
+    #[arg(long, value_enum, default_value_t = FailOn::Breaking)]
+    fail_on: FailOn,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Human)]
+    format: DiffFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum InspectFormat {
     /// A readable summary.
     Human,
@@ -228,6 +271,7 @@ fn main() -> ExitCode {
         Command::Bundle(args) => bundle(args),
         Command::Format(args) => format(args),
         Command::Convert(args) => convert(args),
+        Command::Diff(args) => diff(args),
         Command::Generate(GenerateCommand::Rust(args)) => generate_rust(args),
     }
 }
@@ -423,6 +467,109 @@ fn load_valid(path: &std::path::Path) -> Result<Checked, ExitCode> {
         return Err(ExitCode::from(if io { 2 } else { 1 }));
     }
     Ok(checked)
+}
+
+/// Reads one side of `diff`: a file, or `REV:path` through `git show` when no such file
+/// exists. A git revision's `$ref`s to other files resolve in the working tree.
+fn load_side(arg: &str) -> Result<Checked, String> {
+    let path = std::path::Path::new(arg);
+    if path.exists() || !arg.contains(':') {
+        return Ok(asyncforge::spec::load(path));
+    }
+    let out = std::process::Command::new("git")
+        .args(["show", arg])
+        .output()
+        .map_err(|e| format!("{arg}: cannot run git: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{arg}: git show failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let (rev, file) = arg.split_once(':').unwrap_or(("", arg));
+    let checked = asyncforge::spec::load_bytes(
+        std::path::Path::new(file),
+        &out.stdout,
+        &LoadOptions::default(),
+    );
+    if checked.workspace.len() > 1 {
+        eprintln!(
+            "warning: {arg}: the files it references were read from the working tree, not from {rev}"
+        );
+    }
+    Ok(checked)
+}
+
+fn diff(args: DiffArgs) -> ExitCode {
+    use asyncforge::spec::diff;
+    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stderr().is_terminal();
+    let mut apis = Vec::new();
+    for arg in [&args.old, &args.new] {
+        let checked = match load_side(arg) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let api = if checked.has_errors() {
+            None
+        } else {
+            checked.lower()
+        };
+        let Some(api) = api else {
+            for d in checked.diagnostics.iter().filter(|d| d.is_error()) {
+                eprintln!("{}", report::human(&checked.workspace, d, color));
+            }
+            eprintln!("{arg}: the document has errors; run `asyncforge validate` for details");
+            return ExitCode::from(2);
+        };
+        apis.push(api);
+    }
+    // Schema comparison recurses (at most `diff::schema` depth limit levels); give it room.
+    let changes = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn_scoped(scope, || diff::diff(&apis[0], &apis[1]))
+            .ok()
+            .and_then(|h| h.join().ok())
+    });
+    let Some(changes) = changes else {
+        eprintln!("error: the comparison failed");
+        return ExitCode::from(2);
+    };
+    let text = match args.format {
+        DiffFormat::Human => diff::render::human(&changes),
+        DiffFormat::Json => {
+            serde_json::to_string_pretty(&diff::render::json(&changes)).unwrap_or_default() + "\n"
+        }
+        DiffFormat::Markdown => diff::render::markdown(&changes),
+        DiffFormat::Github => diff::render::github(&changes),
+        DiffFormat::Sarif => {
+            serde_json::to_string_pretty(&diff::render::sarif(&changes)).unwrap_or_default() + "\n"
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    if out
+        .write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_err()
+    {
+        return ExitCode::from(2);
+    }
+    let counts = diff::render::Counts::of(&changes);
+    let failed = match args.fail_on {
+        FailOn::Breaking => counts.breaking > 0,
+        FailOn::Unclassified => counts.breaking + counts.unclassified > 0,
+        FailOn::Any => !changes.is_empty(),
+        FailOn::None => false,
+    };
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn inspect(args: InspectArgs) -> ExitCode {

@@ -9,7 +9,7 @@ mod bindings;
 mod extensions;
 pub(crate) mod lower;
 mod schema;
-mod view;
+pub(crate) mod view;
 
 use serde::Serialize;
 use serde_json::Value;
