@@ -32,6 +32,10 @@ pub enum RequestError {
     /// Too many requests are waiting for replies.
     #[error("too many requests are waiting for replies ({0})")]
     TooMany(usize),
+    /// The reply (relayed from the replica holding the connection) is not one of the
+    /// request's reply messages.
+    #[error("the reply is not one the request expects: {0}")]
+    Invalid(String),
 }
 
 impl From<RequestError> for super::error::Error {
@@ -43,6 +47,7 @@ impl From<RequestError> for super::error::Error {
             RequestError::Send(_) => ErrorKind::Transport,
             RequestError::Refused(_) => ErrorKind::Refused,
             RequestError::TooMany(_) => ErrorKind::Busy,
+            RequestError::Invalid(_) => ErrorKind::Invalid,
         };
         super::error::Error::new(kind, e)
     }

@@ -14,6 +14,7 @@ use backplane_common::{
     NATS, Proxy, REDIS, XorShift, engine, eventually, prefix, replica_process, until,
 };
 
+use asyncforge_runtime::rpc::RequestError;
 use asyncforge_runtime::ws::{
     self, Backplane, ConnId, Event, Frame, Hub, Refusal, SendError, State, WsConfig,
 };
@@ -27,17 +28,31 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 
 /// Subscribes a connection to its path, then tells it its id (`id:<n>`): once the client has
-/// read that, it is subscribed.
+/// read that, it is subscribed. A frame `rep <correlation id or -> <text>` is a reply, handed
+/// to the replica whose request it answers.
 struct Room;
 
 impl<'a> Dispatch<Event<'a>, Refusal> for Room {
     async fn dispatch(&self, event: Event<'a>) -> Result<(), Refusal> {
-        if let Event::Opened(ctx) = event {
-            ctx.hub.subscribe(ctx.conn, ctx.path.clone());
-            let _ = ctx
-                .hub
-                .send(ctx.conn, Frame::Text(format!("id:{}", ctx.conn.0)))
-                .await;
+        match event {
+            Event::Opened(ctx) => {
+                ctx.hub.subscribe(ctx.conn, ctx.path.clone());
+                let _ = ctx
+                    .hub
+                    .send(ctx.conn, Frame::Text(format!("id:{}", ctx.conn.0)))
+                    .await;
+            }
+            Event::Frame(ctx, frame) => {
+                if let Frame::Text(t) = &frame
+                    && let Some(rest) = t.strip_prefix("rep ")
+                {
+                    let id = rest.split(' ').next().filter(|id| *id != "-");
+                    if !ctx.hub.relay_reply(ctx.conn, id, &frame).await {
+                        return Err(Refusal::new("a reply to no request"));
+                    }
+                }
+            }
+            Event::Closed(_) => {}
         }
         Ok(())
     }
@@ -316,6 +331,120 @@ async fn redis_every_client_gets_every_publish_once_in_order() {
 async fn nats_every_client_gets_every_publish_once_in_order() {
     if let Some(url) = engine(NATS).await {
         fan_out(url, "nats-fan-out").await;
+    }
+}
+
+/// The next frame, which must be text.
+async fn read(ws: &mut Client, wait: Duration) -> String {
+    match next_frame(ws, wait).await {
+        Some(Message::Text(t)) => t.to_string(),
+        other => panic!("expected a text frame, got {other:?}"),
+    }
+}
+
+/// Requests from other replicas to one connection: replies answered out of order reach their
+/// requesters by correlation id, replies without one in order; a connection that closes
+/// fails the request waiting for it at once; a connection that is gone, at once; a replica
+/// that does not exist, after the timeout.
+async fn request_reply(url: &str, test: &str) {
+    let (proxy, hubs) = cluster(url, test).await;
+    let (mut ws, conn) = client(proxy, "asked").await;
+    let others: Vec<Hub> = hubs.iter().filter(|h| !h.holds(conn)).cloned().collect();
+    assert_eq!(others.len(), 2);
+    let wait = Duration::from_secs(10);
+    let ask = |hub: &Hub, id: Option<&str>, text: &str| {
+        let (hub, id, text) = (hub.clone(), id.map(str::to_owned), text.to_owned());
+        let tag = id.clone().unwrap_or_else(|| "-".into());
+        tokio::spawn(async move {
+            hub.request_elsewhere(
+                conn,
+                Frame::Text(format!("req {tag} {text}")),
+                id.as_deref(),
+                wait,
+            )
+            .await
+        })
+    };
+    let answer = |text: String| Message::Text(text.into());
+
+    // Two replicas ask with correlation ids; the connection answers the second first.
+    let a = ask(&others[0], Some("a"), "first");
+    assert_eq!(read(&mut ws, wait).await, "req a first");
+    let b = ask(&others[1], Some("b"), "second");
+    assert_eq!(read(&mut ws, wait).await, "req b second");
+    futures_util::SinkExt::send(&mut ws, answer("rep b two".into()))
+        .await
+        .expect("reply");
+    futures_util::SinkExt::send(&mut ws, answer("rep a one".into()))
+        .await
+        .expect("reply");
+    assert_eq!(
+        b.await.expect("task").expect("reply"),
+        Frame::Text("rep b two".into())
+    );
+    assert_eq!(
+        a.await.expect("task").expect("reply"),
+        Frame::Text("rep a one".into())
+    );
+
+    // Without correlation ids, replies answer requests in order.
+    let first = ask(&others[0], None, "x");
+    assert_eq!(read(&mut ws, wait).await, "req - x");
+    let second = ask(&others[0], None, "y");
+    assert_eq!(read(&mut ws, wait).await, "req - y");
+    for r in ["rep - 1", "rep - 2"] {
+        futures_util::SinkExt::send(&mut ws, answer(r.into()))
+            .await
+            .expect("reply");
+    }
+    assert_eq!(
+        first.await.expect("task").expect("reply"),
+        Frame::Text("rep - 1".into())
+    );
+    assert_eq!(
+        second.await.expect("task").expect("reply"),
+        Frame::Text("rep - 2".into())
+    );
+
+    // The connection closes before answering: the request fails at once, not at its timeout.
+    let pending = ask(&others[1], Some("c"), "never answered");
+    assert_eq!(read(&mut ws, wait).await, "req c never answered");
+    let started = Instant::now();
+    drop(ws);
+    let err = pending.await.expect("task").expect_err("closed");
+    assert!(matches!(err, RequestError::Closed), "{err}");
+    assert!(started.elapsed() < wait, "failed before the timeout");
+    // Now the connection is gone: at once again.
+    let err = ask(&others[0], Some("d"), "gone")
+        .await
+        .expect("task")
+        .expect_err("gone");
+    assert!(matches!(err, RequestError::Closed), "{err}");
+    // A replica nobody runs: the timeout.
+    let nobody = ConnId((u64::from(u32::MAX) << 32) | 1);
+    let err = others[0]
+        .request_elsewhere(
+            nobody,
+            Frame::Text("hello?".into()),
+            None,
+            Duration::from_millis(300),
+        )
+        .await
+        .expect_err("no replica");
+    assert!(matches!(err, RequestError::Timeout(_)), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_requests_reach_a_connection_on_another_replica() {
+    if let Some(url) = engine(REDIS).await {
+        request_reply(url, "redis-request").await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_requests_reach_a_connection_on_another_replica() {
+    if let Some(url) = engine(NATS).await {
+        request_reply(url, "nats-request").await;
     }
 }
 

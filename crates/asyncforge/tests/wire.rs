@@ -540,6 +540,92 @@ async fn request_reply_works_in_both_directions() {
     s.task.abort();
 }
 
+/// Two replicas on the Redis backplane: the generated `ask_identity` of one replica reaches a
+/// connection the other holds, and the client's answer comes back to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_reach_a_connection_another_replica_holds() {
+    let reachable = tokio::time::timeout(
+        Duration::from_secs(1),
+        tokio::net::TcpStream::connect("127.0.0.1:6379"),
+    )
+    .await
+    .is_ok_and(|r| r.is_ok());
+    if !reachable {
+        return asyncforge_testkit::skip(
+            "a Redis server on 127.0.0.1:6379",
+            "apt-get install redis-server, or cargo xtask peers",
+        );
+    }
+    let prefix = format!("wire-request-{}", std::process::id());
+    let replica = || {
+        let backplane = asyncforge_runtime::ws::Backplane::from_url("redis://127.0.0.1:6379")
+            .expect("url")
+            .prefix(&prefix)
+            .expect("prefix");
+        start(Config {
+            backplane,
+            ..Config::default()
+        })
+    };
+    let (a, app_a) = replica().await;
+    let (b, _) = replica().await;
+    for r in [&a, &b] {
+        let state = r.server.sender().backplane_connected().await;
+        assert!(
+            matches!(state, Some(asyncforge_runtime::ws::State::Connected { .. })),
+            "{state:?}"
+        );
+    }
+    let mut lobby =
+        LobbyClient::connect(&format!("ws://{}", a.addr), &LobbyParams {}, fast_options());
+    lobby.wait_connected().await;
+    let conn = loop {
+        if let Some(c) = app_a.lobby.lock().unwrap().first().copied() {
+            break c;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let sender = b.server.sender();
+    let ask = tokio::spawn(async move {
+        sender
+            .ask_identity(
+                conn,
+                WhoAreYou::new(WhoAreYouPayload {
+                    event: WhoAreYouPayloadEvent::WhoAreYou,
+                    request_id: Uuid::from_u128(42),
+                    extra: Default::default(),
+                }),
+            )
+            .await
+    });
+    match tokio::time::timeout(WAIT, lobby.next())
+        .await
+        .unwrap()
+        .unwrap()
+    {
+        LobbyEvent::AskIdentity(q, responder) => {
+            assert_eq!(q.payload.request_id, Uuid::from_u128(42));
+            responder
+                .reply(IAm::new(IAmPayload {
+                    event: IAmPayloadEvent::IAm,
+                    request_id: q.payload.request_id,
+                    agent: "on-replica-a/1".into(),
+                    extra: Default::default(),
+                }))
+                .unwrap();
+        }
+        other => panic!("expected a request, got {other:?}"),
+    }
+    let me = ask
+        .await
+        .unwrap()
+        .expect("the reply came back through the backplane");
+    assert_eq!(me.payload.agent, "on-replica-a/1");
+    assert_eq!(me.payload.request_id, Uuid::from_u128(42));
+    a.task.abort();
+    b.task.abort();
+}
+
 /// Correlation ids typed as UUIDs: the generated code keys requests and replies by the
 /// decoded UUID (so the case of a peer's hex digits does not matter), and a reply that leaves
 /// its id out gets the request's id exactly as the peer wrote it.

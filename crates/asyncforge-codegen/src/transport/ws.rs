@@ -77,6 +77,19 @@ pub(super) fn server_config(p: &mut ServerParts) {
     p.sender_fields.push(quote!(hub: Hub,));
     p.sender_inits
         .push(quote!(hub: Hub::with_backplane(config.ws.clone(), &config.backplane),));
+    p.sender_items.push(quote! {
+        /// The state of the WebSocket backplane's subscription (`None` without a backplane):
+        /// while it is not connected, what other replicas send does not reach this one.
+        pub fn backplane_state(&self) -> Option<crate::runtime::ws::State> {
+            self.hub.backplane_state()
+        }
+
+        /// Waits until the WebSocket backplane's subscription is connected (or closed for
+        /// good) and returns its state; `None` at once without a backplane.
+        pub async fn backplane_connected(&self) -> Option<crate::runtime::ws::State> {
+            self.hub.backplane_connected().await
+        }
+    });
     p.shutdown
         .push(quote!(self.sender.hub.close_all(1001, "server shutting down");));
 }
@@ -235,16 +248,34 @@ pub(super) fn server_endpoint(cx: &Ctx<'_>, e: &Endpoint, index: usize, p: &mut 
                 let field = format_ident!("{}", op.method.trim_start_matches("r#"));
                 p.pending_fields.push(quote!(#field: Pending<#reply_ty>,));
                 p.pending_inits.push(quote!(#field: Pending::default(),));
+                let decodes = reply.iter().map(|m| {
+                    let ty = cx.msg_ty(*m);
+                    let check = cx.check(*m);
+                    let m_conv = conv(reply.len());
+                    quote! {
+                        if let Some(m) = incoming.try_message::<#ty>(&#check) {
+                            return Ok(#m_conv);
+                        }
+                    }
+                });
                 p.sender_items.push(quote! {
                     #doc
                     ///
-                    /// Sends the request to one connection of this process and waits for its
-                    /// reply (matched by correlation id, or in order when the request has none);
-                    /// a connection another replica holds is `ErrorKind::NotFound`.
+                    /// Sends the request to one connection and waits for its reply (matched by
+                    /// correlation id, or in order when the request has none). A connection
+                    /// another replica holds is reached through the backplane, and its reply
+                    /// comes back the same way.
                     pub async fn #method(&self, conn: ConnId, message: impl Into<#msg_ty>) -> Result<#reply_ty, Error> {
                         let message: #msg_ty = message.into();
                         #check
                         let (frame, id) = crate::runtime::endpoint::request_frame(&message)?;
+                        if !self.hub.holds(conn) {
+                            let correlation = id.as_ref().map(|k| k.as_str());
+                            let reply = self.hub.request_elsewhere(conn, frame, correlation, self.request_timeout).await?;
+                            let mut incoming = Incoming::new(frame_bytes(&reply));
+                            #(#decodes)*
+                            return Err(crate::runtime::rpc::RequestError::Invalid(incoming.rejection()).into());
+                        }
                         let waiter = self.pending.#field.register(conn.0, id)?;
                         self.hub.send_local(conn, frame)?;
                         Ok(waiter.wait(self.request_timeout).await?)
@@ -257,16 +288,32 @@ pub(super) fn server_endpoint(cx: &Ctx<'_>, e: &Endpoint, index: usize, p: &mut 
     for (m, takers) in &replies {
         let ty = cx.msg_ty(*m);
         let check = cx.check(*m);
+        // A reply no request of this replica awaits may answer another replica's request.
+        let relay = quote! {
+            if ctx.hub.relay_reply(ctx.conn, relayed.as_ref().map(|k| k.as_str()), &frame).await {
+                Ok(())
+            } else {
+                Err(FrameRefusal::new("a reply to no pending request"))
+            }
+        };
         let dispatch = reply_dispatch(
             takers,
             &quote!(self.shared.sender.pending),
             &quote!(ctx.conn.0),
-            |complete| quote!(#complete.map_err(|_| FrameRefusal::new("a reply to no pending request"))),
-            &quote!(Err(FrameRefusal::new("a reply to no pending request"))),
+            |complete| {
+                quote! {
+                    match #complete {
+                        Ok(()) => Ok(()),
+                        Err(_) => #relay,
+                    }
+                }
+            },
+            &relay,
         );
         tries.push(quote! {
             if let Some(m) = incoming.try_message::<#ty>(&#check) {
                 let id = incoming.correlation_key(&m);
+                let relayed = id.clone();
                 return #dispatch;
             }
         });

@@ -244,6 +244,26 @@ pub(crate) enum Delivery {
     Broadcast(Frame),
     /// To one connection (its full id).
     Send(u64, Frame),
+    /// A request to one connection (its full id) made on another replica: the connection's
+    /// reply goes back as a [`Delivery::Reply`] to the ticket's replica (its high 32 bits).
+    Request {
+        /// The connection.
+        conn: u64,
+        /// The requester's ticket.
+        ticket: u64,
+        /// The request's correlation id, if it has one.
+        correlation: Option<String>,
+        /// The request.
+        frame: Frame,
+    },
+    /// What answered a relayed request: the connection's reply, or `None` when the
+    /// connection closed (or was gone) before replying.
+    Reply {
+        /// The requester's ticket.
+        ticket: u64,
+        /// The reply.
+        frame: Option<Frame>,
+    },
 }
 
 #[cfg(feature = "ws")]
@@ -256,12 +276,15 @@ pub(crate) type Deliver = Arc<dyn Fn(Delivery) -> usize + Send + Sync>;
 ///
 /// ```text
 /// 0      version (1)
-/// 1      kind: 0 publish, 1 broadcast, 2 send
+/// 1      kind: 0 publish, 1 broadcast, 2 send, 3 request, 4 reply, 5 closed before a reply
 /// 2..10  the publishing replica (u64, big endian)
 /// 10     frame: 0 text, 1 binary
 /// publish: 11..13 address length (u16, big endian), the address (UTF-8)
 /// send:    11..19 connection id (u64, big endian)
-/// then the frame's payload
+/// request: 11..19 connection id, 19..27 ticket, 27..29 correlation id length (0xffff:
+///          none), the correlation id (UTF-8)
+/// reply, closed: 11..19 ticket
+/// then the frame's payload (none for closed)
 /// ```
 mod envelope {
     use super::{Delivery, Frame};
@@ -269,10 +292,16 @@ mod envelope {
     const VERSION: u8 = 1;
 
     pub(crate) fn encode(origin: u64, delivery: &Delivery) -> Option<Vec<u8>> {
+        const NONE: &Frame = &Frame::Binary(Vec::new());
         let (kind, frame) = match delivery {
             Delivery::Publish(_, f) => (0u8, f),
             Delivery::Broadcast(f) => (1, f),
             Delivery::Send(_, f) => (2, f),
+            Delivery::Request { frame, .. } => (3, frame),
+            Delivery::Reply {
+                frame: Some(frame), ..
+            } => (4, frame),
+            Delivery::Reply { frame: None, .. } => (5, NONE),
         };
         let (text, payload) = match frame {
             Frame::Text(t) => (0u8, t.as_bytes()),
@@ -291,6 +320,24 @@ mod envelope {
             }
             Delivery::Send(conn, _) => out.extend_from_slice(&conn.to_be_bytes()),
             Delivery::Broadcast(_) => {}
+            Delivery::Request {
+                conn,
+                ticket,
+                correlation,
+                ..
+            } => {
+                out.extend_from_slice(&conn.to_be_bytes());
+                out.extend_from_slice(&ticket.to_be_bytes());
+                match correlation {
+                    Some(c) => {
+                        let len = u16::try_from(c.len()).ok().filter(|l| *l != u16::MAX)?;
+                        out.extend_from_slice(&len.to_be_bytes());
+                        out.extend_from_slice(c.as_bytes());
+                    }
+                    None => out.extend_from_slice(&u16::MAX.to_be_bytes()),
+                }
+            }
+            Delivery::Reply { ticket, .. } => out.extend_from_slice(&ticket.to_be_bytes()),
         }
         out.extend_from_slice(payload);
         Some(out)
@@ -324,6 +371,41 @@ mod envelope {
             2 => {
                 let (conn, payload) = split_u64(rest)?;
                 Delivery::Send(conn, frame(payload)?)
+            }
+            3 => {
+                let (conn, rest) = split_u64(rest)?;
+                let (ticket, rest) = split_u64(rest)?;
+                let (len, rest) = rest.split_at_checked(2).ok_or("truncated")?;
+                let (correlation, payload) = match u16::from_be_bytes([len[0], len[1]]) {
+                    u16::MAX => (None, rest),
+                    len => {
+                        let (c, payload) =
+                            rest.split_at_checked(usize::from(len)).ok_or("truncated")?;
+                        let c =
+                            std::str::from_utf8(c).map_err(|_| "correlation id is not UTF-8")?;
+                        (Some(c.to_owned()), payload)
+                    }
+                };
+                Delivery::Request {
+                    conn,
+                    ticket,
+                    correlation,
+                    frame: frame(payload)?,
+                }
+            }
+            4 => {
+                let (ticket, payload) = split_u64(rest)?;
+                Delivery::Reply {
+                    ticket,
+                    frame: Some(frame(payload)?),
+                }
+            }
+            5 => {
+                let (ticket, _) = split_u64(rest)?;
+                Delivery::Reply {
+                    ticket,
+                    frame: None,
+                }
             }
             _ => return Err("unknown kind"),
         };
@@ -614,6 +696,26 @@ mod tests {
             Delivery::Broadcast(Frame::Binary(vec![0, 255, 1])),
             Delivery::Send(u64::MAX - 3, Frame::Text(String::new())),
             Delivery::Publish(String::new(), Frame::Binary(Vec::new())),
+            Delivery::Request {
+                conn: 7,
+                ticket: 9 << 32 | 1,
+                correlation: Some("\"r-1\"".into()),
+                frame: Frame::Text("{\"id\":\"r-1\"}".into()),
+            },
+            Delivery::Request {
+                conn: 7,
+                ticket: 2,
+                correlation: None,
+                frame: Frame::Binary(vec![1]),
+            },
+            Delivery::Reply {
+                ticket: 3,
+                frame: Some(Frame::Text("ok".into())),
+            },
+            Delivery::Reply {
+                ticket: 4,
+                frame: None,
+            },
         ];
         for d in cases {
             let bytes = envelope::encode(42, &d).expect("encodes");

@@ -30,6 +30,8 @@ use futures_util::future::FusedFuture;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::mpsc;
 
+use crate::rpc::RequestError;
+
 /// Close codes used by the hub (RFC 6455 §7.4.1).
 pub mod close {
     /// Normal closure.
@@ -120,7 +122,22 @@ struct HubInner {
     /// This hub's replica number, in the high 32 bits (the low ones are zero).
     replica: u64,
     link: Option<Link>,
+    /// Requests this hub made to other replicas' connections, by ticket.
+    awaiting: Mutex<HashMap<u64, tokio::sync::oneshot::Sender<Option<Frame>>>>,
+    /// Requests other replicas made to this hub's connections, by connection, oldest first.
+    relays: Mutex<HashMap<ConnId, Vec<Relay>>>,
 }
+
+/// A request another replica made to one of this hub's connections: where its reply goes.
+struct Relay {
+    ticket: u64,
+    correlation: Option<String>,
+    until: Instant,
+}
+
+/// How long a relayed request waits for its connection's reply when the requester did not
+/// say (its own timeout ends its wait anyway).
+const RELAY_FOR: Duration = Duration::from_secs(300);
 
 /// The live connections of a server. Cheap to clone.
 #[derive(Clone)]
@@ -191,6 +208,8 @@ impl Hub {
                 dropped: AtomicU64::new(0),
                 replica,
                 link: Link::start(backplane, replica, deliver),
+                awaiting: Mutex::default(),
+                relays: Mutex::default(),
             }
         });
         Hub { inner }
@@ -252,6 +271,101 @@ impl Hub {
 
     fn unregister(&self, id: ConnId) {
         self.conns().remove(&id);
+        let relays = lock(&self.inner.relays).remove(&id).unwrap_or_default();
+        for relay in relays {
+            self.answer(relay.ticket, None);
+        }
+    }
+
+    /// Whether connection `id` is this hub's (and not another replica's).
+    pub fn holds(&self, id: ConnId) -> bool {
+        self.inner.link.is_none() || id.0 & !0xffff_ffff == self.inner.replica
+    }
+
+    /// Sends a request to a connection another replica holds, through the backplane, and
+    /// waits at most `timeout` for the frame the connection answers with, which that
+    /// replica's dispatcher hands back with [`Hub::relay_reply`]. `correlation` is the
+    /// request's correlation id (replies are matched in order without one). The connection
+    /// closing first is [`RequestError::Closed`]; a replica that is gone, or a connection
+    /// that never answers, [`RequestError::Timeout`].
+    pub async fn request_elsewhere(
+        &self,
+        id: ConnId,
+        frame: Frame,
+        correlation: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Frame, RequestError> {
+        let Some(link) = &self.inner.link else {
+            return Err(RequestError::Send(SendError::Gone(id).to_string()));
+        };
+        let ticket =
+            self.inner.replica | (self.inner.next.fetch_add(1, Ordering::Relaxed) & 0xffff_ffff);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        lock(&self.inner.awaiting).insert(ticket, tx);
+        let request = Delivery::Request {
+            conn: id.0,
+            ticket,
+            correlation: correlation.map(str::to_owned),
+            frame,
+        };
+        let owner = id.0 & !0xffff_ffff;
+        let outcome = match link.carry(request, Some(owner)).await {
+            Ok(_) => match tokio::time::timeout(timeout, rx).await {
+                Ok(Ok(Some(reply))) => Ok(reply),
+                Ok(Ok(None)) => Err(RequestError::Closed),
+                Ok(Err(_)) | Err(_) => Err(RequestError::Timeout(timeout)),
+            },
+            Err(e) => Err(RequestError::Send(e.to_string())),
+        };
+        lock(&self.inner.awaiting).remove(&ticket);
+        outcome
+    }
+
+    /// Hands `frame`, which connection `id` of this hub sent and no request of this replica
+    /// awaits, to the replica whose request it answers: the oldest relayed request with the
+    /// same correlation id (or, without one, the oldest without one). Whether there was one.
+    pub async fn relay_reply(&self, id: ConnId, correlation: Option<&str>, frame: &Frame) -> bool {
+        let ticket = {
+            let mut relays = lock(&self.inner.relays);
+            let Some(list) = relays.get_mut(&id) else {
+                return false;
+            };
+            let now = Instant::now();
+            list.retain(|r| r.until > now);
+            let found = list
+                .iter()
+                .position(|r| r.correlation.as_deref() == correlation)
+                .map(|i| list.remove(i).ticket);
+            if list.is_empty() {
+                relays.remove(&id);
+            }
+            found
+        };
+        match ticket {
+            Some(ticket) => {
+                self.answer(ticket, Some(frame.clone()));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sends the answer of a relayed request back to the replica that made it.
+    fn answer(&self, ticket: u64, frame: Option<Frame>) {
+        if self.inner.link.is_none() {
+            return;
+        }
+        let hub = self.clone();
+        let requester = ticket & !0xffff_ffff;
+        tokio::spawn(async move {
+            if let Some(link) = &hub.inner.link
+                && let Err(e) = link
+                    .carry(Delivery::Reply { ticket, frame }, Some(requester))
+                    .await
+            {
+                tracing::warn!(error = %e, "a relayed reply was not carried back");
+            }
+        });
     }
 
     fn enqueue(&self, id: ConnId, out: Out) -> Result<(), SendError> {
@@ -394,8 +508,49 @@ impl Hub {
                     0
                 }
             },
+            Delivery::Request {
+                conn,
+                ticket,
+                correlation,
+                frame,
+            } => {
+                let conn = ConnId(conn);
+                // Recorded before the request leaves, so a quick reply finds it.
+                lock(&self.inner.relays)
+                    .entry(conn)
+                    .or_default()
+                    .push(Relay {
+                        ticket,
+                        correlation,
+                        until: Instant::now() + RELAY_FOR,
+                    });
+                match self.send_local(conn, frame) {
+                    Ok(()) => 1,
+                    Err(e) => {
+                        tracing::debug!(conn = conn.0, error = %e, "relayed request not delivered");
+                        let mut relays = lock(&self.inner.relays);
+                        if let Some(list) = relays.get_mut(&conn) {
+                            list.retain(|r| r.ticket != ticket);
+                            if list.is_empty() {
+                                relays.remove(&conn);
+                            }
+                        }
+                        drop(relays);
+                        self.answer(ticket, None);
+                        0
+                    }
+                }
+            }
+            Delivery::Reply { ticket, frame } => match lock(&self.inner.awaiting).remove(&ticket) {
+                Some(tx) => usize::from(tx.send(frame).is_ok()),
+                None => 0,
+            },
         }
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A random number for a hub's connection ids (32 bits, not zero): the standard library's

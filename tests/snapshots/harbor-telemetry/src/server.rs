@@ -180,9 +180,10 @@ impl Sender {
     ///
     /// Operation `requestReading`.
     ///
-    /// Sends the request to one connection of this process and waits for its
-    /// reply (matched by correlation id, or in order when the request has none);
-    /// a connection another replica holds is `ErrorKind::NotFound`.
+    /// Sends the request to one connection and waits for its reply (matched by
+    /// correlation id, or in order when the request has none). A connection
+    /// another replica holds is reached through the backplane, and its reply
+    /// comes back the same way.
     pub async fn request_reading(
         &self,
         conn: ConnId,
@@ -191,6 +192,24 @@ impl Sender {
         let message: super::messages::ReadingRequest = message.into();
         super::channels::checks::READING_REQUEST.check_outgoing(&message)?;
         let (frame, id) = crate::runtime::endpoint::request_frame(&message)?;
+        if !self.hub.holds(conn) {
+            let correlation = id.as_ref().map(|k| k.as_str());
+            let reply = self
+                .hub
+                .request_elsewhere(conn, frame, correlation, self.request_timeout)
+                .await?;
+            let mut incoming = Incoming::new(frame_bytes(&reply));
+            if let Some(m) = incoming
+                .try_message::<
+                    super::messages::Reading,
+                >(&super::channels::checks::READING)
+            {
+                return Ok(m);
+            }
+            return Err(
+                crate::runtime::rpc::RequestError::Invalid(incoming.rejection()).into(),
+            );
+        }
         let waiter = self.pending.request_reading.register(conn.0, id)?;
         self.hub.send_local(conn, frame)?;
         Ok(waiter.wait(self.request_timeout).await?)
@@ -240,6 +259,16 @@ impl Sender {
         super::channels::checks::CRANE_STATUS.check_outgoing(&message)?;
         let frame = outgoing_frame(&message, None)?;
         Ok(self.hub.publish("#/ws/dashboard", frame).await?)
+    }
+    /// The state of the WebSocket backplane's subscription (`None` without a backplane):
+    /// while it is not connected, what other replicas send does not reach this one.
+    pub fn backplane_state(&self) -> Option<crate::runtime::ws::State> {
+        self.hub.backplane_state()
+    }
+    /// Waits until the WebSocket backplane's subscription is connected (or closed for
+    /// good) and returns its state; `None` at once without a backplane.
+    pub async fn backplane_connected(&self) -> Option<crate::runtime::ws::State> {
+        self.hub.backplane_connected().await
     }
 }
 
@@ -335,13 +364,31 @@ for CraneCommandsConnection<H> {
                     >(&super::channels::checks::READING)
                 {
                     let id = incoming.correlation_key(&m);
-                    return self
+                    let relayed = id.clone();
+                    return match self
                         .shared
                         .sender
                         .pending
                         .request_reading
                         .complete(ctx.conn.0, id, m)
-                        .map_err(|_| FrameRefusal::new("a reply to no pending request"));
+                    {
+                        Ok(()) => Ok(()),
+                        Err(_) => {
+                            if ctx
+                                .hub
+                                .relay_reply(
+                                    ctx.conn,
+                                    relayed.as_ref().map(|k| k.as_str()),
+                                    &frame,
+                                )
+                                .await
+                            {
+                                Ok(())
+                            } else {
+                                Err(FrameRefusal::new("a reply to no pending request"))
+                            }
+                        }
+                    };
                 }
                 Err(FrameRefusal::new(incoming.rejection()))
             }

@@ -117,6 +117,16 @@ impl Sender {
         let frame = outgoing_frame(&message, None)?;
         Ok(self.hub.publish("#/v1/marketdata/{symbol}", frame).await?)
     }
+    /// The state of the WebSocket backplane's subscription (`None` without a backplane):
+    /// while it is not connected, what other replicas send does not reach this one.
+    pub fn backplane_state(&self) -> Option<crate::runtime::ws::State> {
+        self.hub.backplane_state()
+    }
+    /// Waits until the WebSocket backplane's subscription is connected (or closed for
+    /// good) and returns its state; `None` at once without a backplane.
+    pub async fn backplane_connected(&self) -> Option<crate::runtime::ws::State> {
+        self.hub.backplane_connected().await
+    }
 }
 
 /// The server: owns the connection hub and topics; hands out [`Sender`]s and the router.

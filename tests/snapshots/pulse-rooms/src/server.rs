@@ -219,9 +219,10 @@ impl Sender {
     ///
     /// Operation `askIdentity`.
     ///
-    /// Sends the request to one connection of this process and waits for its
-    /// reply (matched by correlation id, or in order when the request has none);
-    /// a connection another replica holds is `ErrorKind::NotFound`.
+    /// Sends the request to one connection and waits for its reply (matched by
+    /// correlation id, or in order when the request has none). A connection
+    /// another replica holds is reached through the backplane, and its reply
+    /// comes back the same way.
     pub async fn ask_identity(
         &self,
         conn: ConnId,
@@ -230,6 +231,22 @@ impl Sender {
         let message: super::messages::WhoAreYou = message.into();
         super::channels::checks::WHO_ARE_YOU.check_outgoing(&message)?;
         let (frame, id) = crate::runtime::endpoint::request_frame(&message)?;
+        if !self.hub.holds(conn) {
+            let correlation = id.as_ref().map(|k| k.as_str());
+            let reply = self
+                .hub
+                .request_elsewhere(conn, frame, correlation, self.request_timeout)
+                .await?;
+            let mut incoming = Incoming::new(frame_bytes(&reply));
+            if let Some(m) = incoming
+                .try_message::<super::messages::IAm>(&super::channels::checks::I_AM)
+            {
+                return Ok(m);
+            }
+            return Err(
+                crate::runtime::rpc::RequestError::Invalid(incoming.rejection()).into(),
+            );
+        }
         let waiter = self.pending.ask_identity.register(conn.0, id)?;
         self.hub.send_local(conn, frame)?;
         Ok(waiter.wait(self.request_timeout).await?)
@@ -251,6 +268,16 @@ impl Sender {
         let bytes = Outgoing::to_bytes(&message)?;
         let data = String::from_utf8_lossy(&bytes);
         self.topics.publish(&params.address(), Outgoing::name(&message), &data).await
+    }
+    /// The state of the WebSocket backplane's subscription (`None` without a backplane):
+    /// while it is not connected, what other replicas send does not reach this one.
+    pub fn backplane_state(&self) -> Option<crate::runtime::ws::State> {
+        self.hub.backplane_state()
+    }
+    /// Waits until the WebSocket backplane's subscription is connected (or closed for
+    /// good) and returns its state; `None` at once without a backplane.
+    pub async fn backplane_connected(&self) -> Option<crate::runtime::ws::State> {
+        self.hub.backplane_connected().await
     }
 }
 
@@ -486,13 +513,31 @@ impl<'a, H: Handler> Dispatch<ws::Event<'a>, FrameRefusal> for LobbyConnection<H
                     .try_message::<super::messages::IAm>(&super::channels::checks::I_AM)
                 {
                     let id = incoming.correlation_key(&m);
-                    return self
+                    let relayed = id.clone();
+                    return match self
                         .shared
                         .sender
                         .pending
                         .ask_identity
                         .complete(ctx.conn.0, id, m)
-                        .map_err(|_| FrameRefusal::new("a reply to no pending request"));
+                    {
+                        Ok(()) => Ok(()),
+                        Err(_) => {
+                            if ctx
+                                .hub
+                                .relay_reply(
+                                    ctx.conn,
+                                    relayed.as_ref().map(|k| k.as_str()),
+                                    &frame,
+                                )
+                                .await
+                            {
+                                Ok(())
+                            } else {
+                                Err(FrameRefusal::new("a reply to no pending request"))
+                            }
+                        }
+                    };
                 }
                 Err(
                     incoming
