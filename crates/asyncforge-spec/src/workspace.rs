@@ -31,6 +31,9 @@ pub struct LoadOptions {
     pub limits: Limits,
     /// Fetcher for remote references; `None` means remote references are an error.
     pub remote: Option<Arc<dyn Fetch>>,
+    /// Reader of the local files a document references, given their absolute paths (a git
+    /// revision's files, an editor's unsaved buffers); `None` reads the file system.
+    pub local: Option<Arc<dyn Fetch>>,
 }
 
 impl std::fmt::Debug for LoadOptions {
@@ -38,6 +41,7 @@ impl std::fmt::Debug for LoadOptions {
         f.debug_struct("LoadOptions")
             .field("limits", &self.limits)
             .field("remote", &self.remote.is_some())
+            .field("local", &self.local.is_some())
             .finish()
     }
 }
@@ -342,6 +346,8 @@ impl Workspace {
                                     Some(f) => f.fetch(&key),
                                     None => Err("remote references are off".into()),
                                 }
+                            } else if let Some(local) = &options.local {
+                                local.fetch(&key)
                             } else {
                                 std::fs::read(&key).map_err(|e| match e.kind() {
                                     std::io::ErrorKind::NotFound => "file not found".to_owned(),

@@ -470,34 +470,90 @@ fn load_valid(path: &std::path::Path) -> Result<Checked, ExitCode> {
 }
 
 /// Reads one side of `diff`: a file, or `REV:path` through `git show` when no such file
-/// exists. A git revision's `$ref`s to other files resolve in the working tree.
+/// exists. A revision's document is read as git has it at that revision, and so is every
+/// file it references (`path` is relative to the repository's top, as git reads it, or to the
+/// current directory when it starts with `./` or `../`).
 fn load_side(arg: &str) -> Result<Checked, String> {
     let path = std::path::Path::new(arg);
     if path.exists() || !arg.contains(':') {
         return Ok(asyncforge::spec::load(path));
     }
-    let out = std::process::Command::new("git")
-        .args(["show", arg])
-        .output()
-        .map_err(|e| format!("{arg}: cannot run git: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{arg}: git show failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
     let (rev, file) = arg.split_once(':').unwrap_or(("", arg));
-    let checked = asyncforge::spec::load_bytes(
-        std::path::Path::new(file),
-        &out.stdout,
-        &LoadOptions::default(),
-    );
-    if checked.workspace.len() > 1 {
-        eprintln!(
-            "warning: {arg}: the files it references were read from the working tree, not from {rev}"
-        );
+    let git = |args: &[&str]| -> Result<Vec<u8>, String> {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .output()
+            .map_err(|e| format!("cannot run git: {e}"))?;
+        if out.status.success() {
+            Ok(out.stdout)
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+        }
+    };
+    let top = git(&["rev-parse", "--show-toplevel"]).map_err(|e| format!("{arg}: {e}"))?;
+    let top = std::path::PathBuf::from(String::from_utf8_lossy(&top).trim());
+    let cwd = std::env::current_dir().map_err(|e| format!("{arg}: {e}"))?;
+    let absolute = if file.starts_with("./") || file.starts_with("../") {
+        cwd.join(file)
+    } else {
+        top.join(file)
+    };
+    let root = repo_relative(&top, &absolute)
+        .ok_or_else(|| format!("{arg}: not inside the repository"))?;
+    let bytes = git(&["show", &format!("{rev}:{root}")])
+        .map_err(|e| format!("{arg}: git show failed: {e}"))?;
+    let options = LoadOptions {
+        local: Some(std::sync::Arc::new(Revision {
+            rev: rev.to_owned(),
+            top,
+        })),
+        ..LoadOptions::default()
+    };
+    // Named as the user named it when that is where git found it.
+    let shown = if cwd.join(file) == absolute {
+        std::path::PathBuf::from(file)
+    } else {
+        absolute
+    };
+    Ok(asyncforge::spec::load_bytes(&shown, &bytes, &options))
+}
+
+/// The files of one git revision, by their absolute paths inside the repository at `top`.
+struct Revision {
+    rev: String,
+    top: std::path::PathBuf,
+}
+
+impl asyncforge::spec::workspace::Fetch for Revision {
+    fn fetch(&self, key: &str) -> Result<Vec<u8>, String> {
+        let rel = repo_relative(&self.top, std::path::Path::new(key))
+            .ok_or_else(|| format!("`{key}` is outside the repository"))?;
+        let out = std::process::Command::new("git")
+            .args(["show", &format!("{}:{rel}", self.rev)])
+            .output()
+            .map_err(|e| format!("cannot run git: {e}"))?;
+        if out.status.success() {
+            Ok(out.stdout)
+        } else {
+            Err(format!("not in {}: {rel}", self.rev))
+        }
     }
-    Ok(checked)
+}
+
+/// `path` (absolute) as git names it in the repository at `top`: relative, `/`-separated,
+/// `..` resolved; `None` outside the repository.
+fn repo_relative(top: &std::path::Path, path: &std::path::Path) -> Option<String> {
+    let mut parts: Vec<String> = Vec::new();
+    for c in path.strip_prefix(top).ok()?.components() {
+        match c {
+            std::path::Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
+            std::path::Component::ParentDir => {
+                parts.pop()?;
+            }
+            _ => {}
+        }
+    }
+    Some(parts.join("/"))
 }
 
 fn diff(args: DiffArgs) -> ExitCode {

@@ -138,3 +138,97 @@ fn git_revision_argument() {
     let o = run(&["no-such-revision:tests/diff/nothing.yaml", &old]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// A multi-file document at a revision is read whole from that revision: a schema changed
+/// since then in a referenced file shows up, though the root file did not change.
+#[test]
+fn git_revision_reads_referenced_files_from_the_revision() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let repo = dir.path();
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .args(args)
+            .current_dir(repo)
+            .output()
+            .expect("run git");
+        assert!(
+            o.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    std::fs::create_dir_all(repo.join("api")).expect("mkdir");
+    std::fs::write(
+        repo.join("api/asyncapi.yaml"),
+        "asyncapi: 3.0.0
+info: {title: Shop, version: 1.0.0}
+channels:
+  orders:
+    address: orders
+    messages:
+      Order: {$ref: './messages.yaml#/Order'}
+operations:
+  sendOrder:
+    action: send
+    channel: {$ref: '#/channels/orders'}
+    messages: [{$ref: '#/channels/orders/messages/Order'}]
+",
+    )
+    .expect("write");
+    let messages = |id_type: &str| {
+        format!(
+            "Order:\n  payload:\n    type: object\n    properties:\n      id: {{type: {id_type}}}\n"
+        )
+    };
+    std::fs::write(repo.join("api/messages.yaml"), messages("integer")).expect("write");
+    git(&["add", "."]);
+    git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@example.com",
+        "commit",
+        "-qm",
+        "v1",
+    ]);
+    // The working tree widens the id to any number: what the application sends now breaks
+    // its receivers.
+    std::fs::write(repo.join("api/messages.yaml"), messages("number")).expect("write");
+    let o = Command::new(env!("CARGO_BIN_EXE_asyncforge"))
+        .args(["diff", "HEAD:api/asyncapi.yaml", "api/asyncapi.yaml"])
+        .current_dir(repo)
+        .output()
+        .expect("run asyncforge");
+    let out = stdout(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("payload.type-widened"), "{out}");
+    assert!(out.contains("breaks: receivers"), "{out}");
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("warning"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // From a subdirectory, `./` names a path relative to it.
+    let o = Command::new(env!("CARGO_BIN_EXE_asyncforge"))
+        .args(["diff", "HEAD:./asyncforge.yaml", "asyncapi.yaml"])
+        .current_dir(repo.join("api"))
+        .output()
+        .expect("run asyncforge");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a file that is not in the revision"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_asyncforge"))
+        .args(["diff", "HEAD:./asyncapi.yaml", "asyncapi.yaml"])
+        .current_dir(repo.join("api"))
+        .output()
+        .expect("run asyncforge");
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+}
