@@ -262,6 +262,19 @@ impl<'a> Differ<'a> {
         });
     }
 
+    /// A change found at `old` and `new` that breaks `side`'s peers (per `class`).
+    fn change(
+        &mut self,
+        code: impl Into<String>,
+        class: Class,
+        side: Side,
+        message: String,
+        old: &Source,
+        new: &Source,
+    ) {
+        self.push(code, class, Some(side), message, None, Some(old), Some(new));
+    }
+
     fn doc_change(&mut self, code: &str, what: String, old: &Source, new: &Source) {
         self.push(
             code,
@@ -361,10 +374,10 @@ impl<'a> Differ<'a> {
             let (a, b) = (&o[i], &n[j]);
             let name = format!("server `{}`", b.key);
             if a.host != b.host || a.pathname != b.pathname {
-                self.push(
+                self.change(
                     "server.address-changed",
                     Class::Breaking,
-                    Some(Side::Both),
+                    Side::Both,
                     format!(
                         "{name}: address `{}{}` → `{}{}`",
                         a.host,
@@ -372,35 +385,32 @@ impl<'a> Differ<'a> {
                         b.host,
                         b.pathname.as_deref().unwrap_or("")
                     ),
-                    None,
-                    Some(&a.source),
-                    Some(&b.source),
+                    &a.source,
+                    &b.source,
                 );
             }
             if a.protocol != b.protocol {
-                self.push(
+                self.change(
                     "server.protocol-changed",
                     Class::Breaking,
-                    Some(Side::Both),
+                    Side::Both,
                     format!("{name}: protocol `{}` → `{}`", a.protocol, b.protocol),
-                    None,
-                    Some(&a.source),
-                    Some(&b.source),
+                    &a.source,
+                    &b.source,
                 );
             }
             if a.protocol_version != b.protocol_version {
-                self.push(
+                self.change(
                     "server.protocol-version-changed",
                     Class::Unclassified,
-                    Some(Side::Both),
+                    Side::Both,
                     format!(
                         "{name}: protocol version {} → {}",
                         shown(&a.protocol_version),
                         shown(&b.protocol_version)
                     ),
-                    None,
-                    Some(&a.source),
-                    Some(&b.source),
+                    &a.source,
+                    &b.source,
                 );
             }
             let vars = |s: &crate::ir::Server| {
@@ -410,14 +420,13 @@ impl<'a> Differ<'a> {
                     .collect::<Vec<_>>()
             };
             if vars(a) != vars(b) {
-                self.push(
+                self.change(
                     "server.variables-changed",
                     Class::Unclassified,
-                    Some(Side::Both),
+                    Side::Both,
                     format!("{name}: variables, their values or defaults changed"),
-                    None,
-                    Some(&a.source),
-                    Some(&b.source),
+                    &a.source,
+                    &b.source,
                 );
             }
             let binding = |s: &crate::ir::Server| {
@@ -427,14 +436,13 @@ impl<'a> Differ<'a> {
                 )
             };
             if binding(a) != binding(b) {
-                self.push(
+                self.change(
                     "server.bindings-changed",
                     Class::Unclassified,
-                    Some(Side::Both),
+                    Side::Both,
                     format!("{name}: bindings changed"),
-                    None,
-                    Some(&a.source),
-                    Some(&b.source),
+                    &a.source,
+                    &b.source,
                 );
             }
             if (
@@ -483,14 +491,13 @@ impl<'a> Differ<'a> {
         let ra: Vec<_> = a.iter().map(|r| req(self.old, r)).collect();
         let rb: Vec<_> = b.iter().map(|r| req(self.new, r)).collect();
         if ra.is_empty() && !rb.is_empty() {
-            self.push(
+            self.change(
                 "security.added",
                 Class::Breaking,
-                Some(Side::Both),
+                Side::Both,
                 format!("{owner}: security required where none was"),
-                None,
-                Some(sa),
-                Some(sb),
+                sa,
+                sb,
             );
             return;
         }
@@ -523,30 +530,28 @@ impl<'a> Differ<'a> {
                 Some((code, k)) => {
                     let j = added_left.remove(k);
                     let (nscheme, _, nscopes) = &rb[j];
-                    self.push(
+                    self.change(
                         code,
                         Class::Breaking,
-                        Some(Side::Both),
+                        Side::Both,
                         format!(
                             "{owner}: security `{}` {scopes:?} → `{}` {nscopes:?}",
                             scheme.key, nscheme.key
                         ),
-                        None,
-                        Some(&scheme.source),
-                        Some(&nscheme.source),
+                        &scheme.source,
+                        &nscheme.source,
                     );
                 }
-                None => self.push(
+                None => self.change(
                     "security.alternative-removed",
                     Class::Breaking,
-                    Some(Side::Both),
+                    Side::Both,
                     format!(
                         "{owner}: security `{}` {scopes:?} no longer accepted",
                         scheme.key
                     ),
-                    None,
-                    Some(sa),
-                    Some(sb),
+                    sa,
+                    sb,
                 ),
             }
         }
@@ -617,19 +622,18 @@ impl<'a> Differ<'a> {
             let (a, b) = (&o[i], &n[j]);
             let name = format!("channel `{}`", b.address.as_deref().unwrap_or(&b.key));
             if a.address != b.address {
-                self.push(
+                self.change(
                     "channel.address-changed",
                     Class::Breaking,
-                    Some(Side::Both),
+                    Side::Both,
                     format!(
                         "channel `{}`: address {} → {}",
                         b.key,
                         shown(&a.address),
                         shown(&b.address)
                     ),
-                    None,
-                    Some(&a.source),
-                    Some(&b.source),
+                    &a.source,
+                    &b.source,
                 );
             }
             // Servers: empty means every server.
@@ -685,14 +689,13 @@ impl<'a> Differ<'a> {
                 )
             };
             if channel_binding(self.old, &ca) != channel_binding(self.new, &cb) {
-                self.push(
+                self.change(
                     "channel.bindings-changed",
                     Class::Unclassified,
-                    Some(Side::Both),
+                    Side::Both,
                     format!("{name}: bindings changed"),
-                    None,
-                    Some(&a.source),
-                    Some(&b.source),
+                    &a.source,
+                    &b.source,
                 );
             }
             if (
@@ -731,26 +734,24 @@ impl<'a> Differ<'a> {
             pair(&a.parameters, &b.parameters, &[&|x, y| x.name == y.name]);
         for i in removed {
             let p = &a.parameters[i];
-            self.push(
+            self.change(
                 "parameter.removed",
                 Class::Unclassified,
-                Some(Side::Both),
+                Side::Both,
                 format!("{name}: parameter `{}` removed", p.name),
-                None,
-                Some(&p.source),
-                Some(&b.source),
+                &p.source,
+                &b.source,
             );
         }
         for j in added {
             let p = &b.parameters[j];
-            self.push(
+            self.change(
                 "parameter.added",
                 Class::Unclassified,
-                Some(Side::Both),
+                Side::Both,
                 format!("{name}: parameter `{}` added", p.name),
-                None,
-                Some(&a.source),
-                Some(&p.source),
+                &a.source,
+                &p.source,
             );
         }
         for (i, j) in pairs {
@@ -789,18 +790,17 @@ impl<'a> Differ<'a> {
                 );
             }
             if p.location != q.location {
-                self.push(
+                self.change(
                     "parameter.location-changed",
                     Class::Breaking,
-                    Some(Side::Both),
+                    Side::Both,
                     format!(
                         "{pname}: location {} → {}",
                         shown(&p.location),
                         shown(&q.location)
                     ),
-                    None,
-                    Some(&p.source),
-                    Some(&q.source),
+                    &p.source,
+                    &q.source,
                 );
             }
             if (&p.description, &p.default, &p.examples)
@@ -885,19 +885,18 @@ impl<'a> Differ<'a> {
                 Some(k) => {
                     let j = added_left.remove(k);
                     let b = &n[j];
-                    self.push(
+                    self.change(
                         "operation.action-changed",
                         Class::Breaking,
-                        Some(Side::Both),
+                        Side::Both,
                         format!(
                             "operation `{}`: action {} → {}",
                             b.key,
                             action_word(a.action),
                             action_word(b.action)
                         ),
-                        None,
-                        Some(&a.source),
-                        Some(&b.source),
+                        &a.source,
+                        &b.source,
                     );
                 }
                 None => removed_left.push(i),
@@ -983,14 +982,13 @@ impl<'a> Differ<'a> {
             )
         };
         if binding(self.old, a) != binding(self.new, b) {
-            self.push(
+            self.change(
                 "operation.bindings-changed",
                 Class::Unclassified,
-                Some(Side::Both),
+                Side::Both,
                 format!("{name}: bindings changed"),
-                None,
-                Some(&a.source),
-                Some(&b.source),
+                &a.source,
+                &b.source,
             );
         }
         let (sa, sb, srca, srcb) = (
@@ -1006,18 +1004,17 @@ impl<'a> Differ<'a> {
             (None, None) => {}
             (Some(_), None) | (None, Some(_)) => {
                 let added = a.reply.is_none();
-                self.push(
+                self.change(
                     if added {
                         "operation.reply-added"
                     } else {
                         "operation.reply-removed"
                     },
                     Class::Breaking,
-                    Some(Side::Both),
+                    Side::Both,
                     format!("{name}: reply {}", if added { "added" } else { "removed" }),
-                    None,
-                    Some(&srca),
-                    Some(&srcb),
+                    &srca,
+                    &srcb,
                 );
             }
             (Some(ra), Some(rb)) => {
@@ -1027,14 +1024,13 @@ impl<'a> Differ<'a> {
                 if reply_chan(self.old, ra.channel) != reply_chan(self.new, rb.channel)
                     || ra.address != rb.address
                 {
-                    self.push(
+                    self.change(
                         "operation.reply-address-changed",
                         Class::Breaking,
-                        Some(Side::Both),
+                        Side::Both,
                         format!("{name}: where the reply goes changed"),
-                        None,
-                        Some(&srca),
-                        Some(&srcb),
+                        &srca,
+                        &srcb,
                     );
                 }
                 // The reply flows the other way.
@@ -1132,31 +1128,29 @@ impl<'a> Differ<'a> {
         }
         let name = format!("message `{}`", b.key);
         if a.content_type != b.content_type {
-            self.push(
+            self.change(
                 "message.content-type-changed",
                 Class::Breaking,
-                Some(Side::Both),
+                Side::Both,
                 format!(
                     "{name}: content type {} → {}",
                     shown(&a.content_type),
                     shown(&b.content_type)
                 ),
-                None,
-                Some(&a.source),
-                Some(&b.source),
+                &a.source,
+                &b.source,
             );
         }
         if a.correlation_id.as_ref().map(|c| &c.location)
             != b.correlation_id.as_ref().map(|c| &c.location)
         {
-            self.push(
+            self.change(
                 "message.correlation-id-changed",
                 Class::Breaking,
-                Some(Side::Both),
+                Side::Both,
                 format!("{name}: where the correlation id is changed"),
-                None,
-                Some(&a.source),
-                Some(&b.source),
+                &a.source,
+                &b.source,
             );
         }
         let binding = |m: &Message| {
@@ -1174,14 +1168,13 @@ impl<'a> Differ<'a> {
             )
         };
         if binding(a) != binding(b) {
-            self.push(
+            self.change(
                 "message.bindings-changed",
                 Class::Unclassified,
-                Some(Side::Both),
+                Side::Both,
                 format!("{name}: bindings changed"),
-                None,
-                Some(&a.source),
-                Some(&b.source),
+                &a.source,
+                &b.source,
             );
         }
         if a.deprecated != b.deprecated {
