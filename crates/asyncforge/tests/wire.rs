@@ -504,14 +504,29 @@ async fn request_reply_works_in_both_directions() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
-    let sender = s.server.sender();
+    let me = ask_identity(s.server.sender(), conn, &mut lobby, 99, "wire-test/1")
+        .await
+        .unwrap();
+    assert_eq!(me.payload.agent, "wire-test/1");
+    s.task.abort();
+}
+
+/// `sender` asks connection `conn` who it is (request id `id`); the lobby client answers
+/// `agent`. The reply the sender got.
+async fn ask_identity(
+    sender: Sender,
+    conn: ConnId,
+    lobby: &mut LobbyClient,
+    id: u128,
+    agent: &str,
+) -> Result<IAm, snapshot_pulse_rooms::Error> {
     let ask = tokio::spawn(async move {
         sender
             .ask_identity(
                 conn,
                 WhoAreYou::new(WhoAreYouPayload {
                     event: WhoAreYouPayloadEvent::WhoAreYou,
-                    request_id: Uuid::from_u128(99),
+                    request_id: Uuid::from_u128(id),
                     extra: Default::default(),
                 }),
             )
@@ -523,21 +538,19 @@ async fn request_reply_works_in_both_directions() {
         .unwrap()
     {
         LobbyEvent::AskIdentity(q, responder) => {
-            assert_eq!(q.payload.request_id, Uuid::from_u128(99));
+            assert_eq!(q.payload.request_id, Uuid::from_u128(id));
             responder
                 .reply(IAm::new(IAmPayload {
                     event: IAmPayloadEvent::IAm,
                     request_id: q.payload.request_id,
-                    agent: "wire-test/1".into(),
+                    agent: agent.into(),
                     extra: Default::default(),
                 }))
                 .unwrap();
         }
         other => panic!("expected a request, got {other:?}"),
     }
-    let me = ask.await.unwrap().unwrap();
-    assert_eq!(me.payload.agent, "wire-test/1");
-    s.task.abort();
+    ask.await.unwrap()
 }
 
 /// Two replicas on the Redis backplane: the generated `ask_identity` of one replica reaches a
@@ -585,40 +598,8 @@ async fn requests_reach_a_connection_another_replica_holds() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
-    let sender = b.server.sender();
-    let ask = tokio::spawn(async move {
-        sender
-            .ask_identity(
-                conn,
-                WhoAreYou::new(WhoAreYouPayload {
-                    event: WhoAreYouPayloadEvent::WhoAreYou,
-                    request_id: Uuid::from_u128(42),
-                    extra: Default::default(),
-                }),
-            )
-            .await
-    });
-    match tokio::time::timeout(WAIT, lobby.next())
+    let me = ask_identity(b.server.sender(), conn, &mut lobby, 42, "on-replica-a/1")
         .await
-        .unwrap()
-        .unwrap()
-    {
-        LobbyEvent::AskIdentity(q, responder) => {
-            assert_eq!(q.payload.request_id, Uuid::from_u128(42));
-            responder
-                .reply(IAm::new(IAmPayload {
-                    event: IAmPayloadEvent::IAm,
-                    request_id: q.payload.request_id,
-                    agent: "on-replica-a/1".into(),
-                    extra: Default::default(),
-                }))
-                .unwrap();
-        }
-        other => panic!("expected a request, got {other:?}"),
-    }
-    let me = ask
-        .await
-        .unwrap()
         .expect("the reply came back through the backplane");
     assert_eq!(me.payload.agent, "on-replica-a/1");
     assert_eq!(me.payload.request_id, Uuid::from_u128(42));
