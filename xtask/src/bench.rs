@@ -4,6 +4,7 @@
 //! runs; nothing here is an assertion, only measurements to record.
 
 mod brokers;
+mod diff;
 mod fanout;
 mod reference;
 mod validate;
@@ -20,13 +21,18 @@ use serde_json::Value;
 use crate::{corpus, root};
 
 const BENCH_HELP: &str = "\
-cargo xtask bench [validate|generate|tools|all|ws|sse|webhook|fanout|mqtt|kafka] [options]
+cargo xtask bench [validate|generate|tools|all|diff|ws|sse|webhook|fanout|mqtt|kafka] [options]
 
   validate   load + full validation: corpus, largest document, synthetic 1k–10k channels,
              alias bomb, end to end with the release CLI, and @asyncapi/parser side by side
   generate   lower + generate Rust on the largest documents; `cargo check` of a generated crate
   tools      lower, bundle and convert on the largest documents
   all        validate, generate and tools (default)
+  diff       `asyncforge diff` end to end (release CLI) on the 2.4 MB corpus document (a valid
+             copy: its root `$id` and channel `/award#` removed) against a copy with one schema
+             edit, and on a small document; `asyncapi diff` (@asyncapi/cli, installed with npm
+             into .cache/npm/cli) on the same pairs (not part of `all`; xtask itself stays a
+             debug build: only the release CLI is timed)
   mqtt       generated MQTT publisher/subscriber vs raw rumqttc (embedded rumqttd, Mosquitto
              on 127.0.0.1:1883 when present); options --messages N (20000), --runs N (3)
   kafka      generated Kafka producer/consumer vs raw rdkafka (librdkafka mock cluster);
@@ -41,10 +47,11 @@ cargo xtask bench [validate|generate|tools|all|ws|sse|webhook|fanout|mqtt|kafka]
              baseline: delivery latency p50/p99, server memory per connection (~1 min)
              (ws and sse are not part of `all`: they need the machine to themselves)
 
-options (validate):
-  --no-reference      skip the @asyncapi/parser comparison (no Node needed)
-  --full-reference    time the reference end to end on every document (default: a sample)
-  --runs N            in-process runs per document, median reported (default 11)
+options (validate, diff):
+  --no-reference      skip the @asyncapi/parser or @asyncapi/cli comparison (no Node needed)
+  --full-reference    validate: time the reference end to end on every document (default: a sample)
+  --runs N            validate: in-process runs per document, median reported (default 11);
+                      diff: runs of `asyncforge diff` per pair, min and median reported (default 11)
 
 options (ws, sse):
   --rounds N          rounds per implementation, median reported (default 5 for ws, 3 for sse)
@@ -83,8 +90,20 @@ pub fn run(args: &[String]) -> ExitCode {
         }
     }
     let what = what.unwrap_or_else(|| "all".into());
-    if !["validate", "generate", "tools", "all", "webhook", "fanout"].contains(&what.as_str()) {
+    if ![
+        "validate", "generate", "tools", "all", "diff", "webhook", "fanout",
+    ]
+    .contains(&what.as_str())
+    {
         return usage(&format!("unknown benchmark `{what}`"));
+    }
+    if what == "diff" {
+        // Times the release CLI in child processes, so xtask itself needs no release build.
+        let Some(corpus) = corpus() else {
+            eprintln!("../shared/corpus is absent: the benchmarks need it");
+            return ExitCode::from(2);
+        };
+        return diff::run(&corpus, options.reference, options.runs);
     }
     if cfg!(debug_assertions) {
         // Re-run optimized: timings of a debug build mean nothing.
@@ -199,10 +218,18 @@ fn corpus_docs(corpus: &Path) -> Vec<Doc> {
 }
 
 /// Builds the release `asyncforge` binary and returns its path.
-fn release_cli() -> Result<PathBuf, String> {
+pub(crate) fn release_cli() -> Result<PathBuf, String> {
     let status = Command::new(env!("CARGO"))
         .current_dir(root())
-        .args(["build", "--quiet", "--release", "--package", "asyncforge"])
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--package",
+            "asyncforge",
+            "--bin",
+            "asyncforge",
+        ])
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {

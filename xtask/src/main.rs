@@ -1,12 +1,15 @@
 //! `cargo xtask`: this repository's own tasks.
 //!
 //! - `codegen [--check]` regenerates `tests/snapshots/` from `specs/` (or checks it is fresh);
-//! - `bench [validate|generate|tools|all|ws|sse|webhook|fanout|mqtt|kafka] [--no-reference] [--full-reference] [--runs N]`
+//! - `bench [validate|generate|tools|all|diff|ws|sse|webhook|fanout|mqtt|kafka] [--no-reference] [--full-reference] [--runs N]`
 //!   measures the validator, the code generator, the document tools, the generated
 //!   WebSocket/SSE code on the wire (`ws`, `sse`: see `bench/wire.rs`), webhooks, the WebSocket backplanes (`fanout`) and the broker
 //!   code (in release mode), and
 //!   compares the validator with `@asyncapi/parser` installed by npm into `.cache/npm` (never
 //!   needed by the product);
+//! - `diff-reference` runs every labelled pair of `tests/diff/pairs/` through `asyncforge diff`
+//!   and the reference `asyncapi diff` (`@asyncapi/cli`, installed by npm into `.cache/npm/cli`)
+//!   and writes the side-by-side table `docs/diff-reference.md`;
 //! - `fuzz [--seconds N] [--keep-going]` runs the cargo-fuzz target over the loader, validator,
 //!   lowering and type generation;
 //! - `peers [--check]` installs and starts every external peer the tests talk to (see
@@ -14,8 +17,11 @@
 //! - `vendored` builds the Kafka/MQTT and HTTP crates `--runtime vendored` writes on their
 //!   own (see `vendored.rs`).
 
+mod asyncapi_cli;
 mod bench;
+mod diff_reference;
 mod fuzz;
+mod machine;
 mod peers;
 mod snapshots;
 mod vendored;
@@ -40,11 +46,17 @@ cargo xtask <task>
 
 tasks:
   codegen [--check]            regenerate tests/snapshots from specs/ (--check: fail when stale)
-  bench [validate|generate|tools|all|ws|sse|webhook|fanout|mqtt|kafka] [--no-reference] [--full-reference] [--runs N]
+  bench [validate|generate|tools|all|diff|ws|sse|webhook|fanout|mqtt|kafka] [--no-reference] [--full-reference] [--runs N]
   bench mqtt|kafka [--messages N] [--runs N]
                                benchmarks in release mode; `validate` compares with @asyncapi/parser
                                (installed with npm into .cache/npm; --no-reference skips it and
-                               needs no Node); `cargo xtask bench --help` for details
+                               needs no Node); `diff` times `asyncforge diff` on the 2.4 MB
+                               corpus document and `asyncapi diff` beside it; `cargo xtask bench
+                               --help` for details
+  diff-reference               every pair of tests/diff/pairs through `asyncforge diff` and the
+                               reference `asyncapi diff` (@asyncapi/cli, pinned, installed with npm
+                               into .cache/npm/cli, metrics and update checks off; needs Node and
+                               npm, and the registry once); writes docs/diff-reference.md (commit it)
   fuzz [--seconds N] [--keep-going]
                                fuzz loading, validation, lowering and type generation with
                                cargo-fuzz (default 60 s; stable toolchain, --sanitizer none);
@@ -66,6 +78,7 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("codegen") => codegen(rest),
         Some("bench") => bench::run(rest),
+        Some("diff-reference") => diff_reference::run(rest),
         Some("fuzz") => fuzz::run(rest),
         Some("peers") => peers::run(rest),
         Some("vendored") => vendored::run_all(rest),
