@@ -48,37 +48,13 @@ impl AsyncapiCli {
             return Err("`node --version` failed".into());
         }
         let dir = root().join(".cache/npm/cli");
-        let package = dir.join("node_modules/@asyncapi/cli/package.json");
-        let installed = std::fs::read_to_string(&package)
-            .ok()
-            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-            .and_then(|v| v["version"].as_str().map(str::to_owned));
-        if installed.as_deref() != Some(VERSION) {
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-            std::fs::write(dir.join("package.json"), "{\"private\": true}\n")
-                .map_err(|e| format!("cannot write {}/package.json: {e}", dir.display()))?;
-            eprintln!(
-                "installing @asyncapi/cli@{VERSION} into {} (once)…",
-                dir.display()
-            );
-            let status = Command::new("npm")
-                .args([
-                    "install",
-                    "--no-audit",
-                    "--no-fund",
-                    "--silent",
-                    "--save-exact",
-                    "--ignore-scripts",
-                ])
-                .arg(format!("@asyncapi/cli@{VERSION}"))
-                .current_dir(&dir)
-                .status()
-                .map_err(|e| format!("npm is not available ({e})"))?;
-            if !status.success() || !package.exists() {
-                return Err(format!("`npm install @asyncapi/cli@{VERSION}` failed"));
-            }
-        }
+        crate::npm::install(
+            &dir,
+            "@asyncapi/cli",
+            VERSION,
+            "{\"private\": true}\n",
+            &["--ignore-scripts"],
+        )?;
         let home = dir.join("home");
         std::fs::create_dir_all(&home)
             .map_err(|e| format!("cannot create {}: {e}", home.display()))?;

@@ -22,6 +22,7 @@ mod bench;
 mod diff_reference;
 mod fuzz;
 mod machine;
+mod npm;
 mod peers;
 mod snapshots;
 mod vendored;

@@ -41,39 +41,13 @@ impl Reference {
             return Err("`node --version` failed".into());
         }
         let dir = root().join(".cache/npm");
-        let package = dir.join("node_modules/@asyncapi/parser/package.json");
-        let installed = std::fs::read_to_string(&package)
-            .ok()
-            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-            .and_then(|v| v["version"].as_str().map(str::to_owned));
-        if installed.as_deref() != Some(VERSION) {
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-            std::fs::write(
-                dir.join("package.json"),
-                "{\"private\": true, \"type\": \"module\"}\n",
-            )
-            .map_err(|e| format!("cannot write {}/package.json: {e}", dir.display()))?;
-            eprintln!(
-                "installing @asyncapi/parser@{VERSION} into {} (once)…",
-                dir.display()
-            );
-            let status = Command::new("npm")
-                .args([
-                    "install",
-                    "--no-audit",
-                    "--no-fund",
-                    "--silent",
-                    "--save-exact",
-                ])
-                .arg(format!("@asyncapi/parser@{VERSION}"))
-                .current_dir(&dir)
-                .status()
-                .map_err(|e| format!("npm is not available ({e})"))?;
-            if !status.success() || !package.exists() {
-                return Err(format!("`npm install @asyncapi/parser@{VERSION}` failed"));
-            }
-        }
+        crate::npm::install(
+            &dir,
+            "@asyncapi/parser",
+            VERSION,
+            "{\"private\": true, \"type\": \"module\"}\n",
+            &[],
+        )?;
         let script = dir.join("validate.mjs");
         std::fs::copy(root().join("xtask/node/validate.mjs"), &script)
             .map_err(|e| format!("cannot copy xtask/node/validate.mjs: {e}"))?;
