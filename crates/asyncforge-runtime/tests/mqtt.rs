@@ -3,6 +3,8 @@
 //! private Mosquitto processes for broker outages and restarts, and `mosquitto_pub` /
 //! `mosquitto_sub` as independent peers. A test whose peer is missing prints why and passes.
 
+mod backplane_common;
+
 use std::collections::BTreeMap;
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -1305,5 +1307,111 @@ async fn broker_restart_mid_stream() {
     .await;
     for c in [&durable_sub, &fresh_sub, &publisher] {
         c.close().await;
+    }
+}
+
+/// A publisher's connection cut again and again (by a TCP proxy in front of the broker) while
+/// it streams QoS 1 messages with a kept session: every publish is acknowledged in the end,
+/// each exactly once (a publish resent on the next connection keeps its ticket), and the
+/// subscriber gets every message. The cuts land anywhere in the client's event loop, also
+/// between a packet's write and its flush and within a batch of acknowledgements that was
+/// read but not yet handed out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publisher_connection_cut_again_and_again() {
+    let Some(mut broker) = PrivateMosquitto::new() else {
+        return;
+    };
+    broker.start();
+    for version in [Version::V311, Version::V5] {
+        let addr = broker.addr(version);
+        let proxy = backplane_common::Proxy::start(vec![
+            format!("127.0.0.1:{}", addr.port).parse().expect("addr"),
+        ])
+        .await;
+        let prefix = unique("cut");
+        let lights = Lights::default();
+        let mut sub_cfg = config(&addr, &unique("sub"));
+        sub_cfg.clean_session = false;
+        let sub = MqttClient::start(
+            sub_cfg,
+            vec![lights_sub(&prefix, Qos::AtLeastOnce)],
+            lights.clone(),
+        )
+        .expect("subscriber");
+        sub.wait_connected(WAIT).await.expect("subscribed");
+        let via = Addr {
+            port: proxy.addr.port(),
+            ..addr.clone()
+        };
+        let mut pub_cfg = config(&via, &unique("pub"));
+        pub_cfg.clean_session = false;
+        let publisher = MqttClient::publisher(pub_cfg).expect("publisher");
+        publisher.wait_connected(WAIT).await.expect("connected");
+
+        const N: u32 = 3000;
+        let p = publisher.clone();
+        let pfx = prefix.clone();
+        let producer = tokio::spawn(async move {
+            let mut published = Vec::new();
+            for seq in 1..=N {
+                published.push(
+                    p.publish(
+                        &lights_topic(&pfx, "a", seq),
+                        &measured(seq),
+                        &PublishOptions::new(Qos::AtLeastOnce),
+                    )
+                    .await
+                    .expect("publish"),
+                );
+                if seq % 50 == 0 {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            }
+            published
+        });
+        let mut cuts = 0u32;
+        let mut jitter = backplane_common::XorShift(0x9E37_79B9_7F4A_7C15);
+        while !producer.is_finished() || cuts < 10 {
+            let wait = 5 + jitter.below(30) as u64;
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+            proxy.cut();
+            cuts += 1;
+        }
+        let published = producer.await.expect("producer");
+        for (seq, p) in (1..).zip(published) {
+            tokio::time::timeout(WAIT, p.acknowledged())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "{version:?}: publish {seq} acknowledged in time; {:?}, {:?}",
+                        publisher.state(),
+                        publisher.stats()
+                    )
+                })
+                .unwrap_or_else(|e| panic!("{version:?}: publish {seq}: {e}"));
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let seqs = lights.seqs();
+            let missing = (1..=N).filter(|s| !seqs.contains(s)).count();
+            if missing == 0 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{version:?}: {missing} messages missing; stats {:?}",
+                sub.stats()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let stats = publisher.stats();
+        println!(
+            "{version:?}: {N} publishes over {} connections ({cuts} cuts), {} received",
+            stats.connections,
+            lights.seqs().len()
+        );
+        assert!(stats.connections >= 3, "the cuts reconnected the publisher");
+        assert_eq!(publisher.close().await.unacknowledged, 0);
+        sub.close().await;
     }
 }

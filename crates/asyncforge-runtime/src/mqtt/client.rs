@@ -813,21 +813,50 @@ impl Drop for Ticket {
 /// request order: the tickets of QoS 1/2 publishes wait in that order (first those of the
 /// requests carried over a reconnect, then [`Shared::sent`], in channel order) until the event
 /// loop sees their packet go out with its id, then wait under that id for PUBACK / PUBCOMP.
-#[derive(Default)]
 struct Acks {
+    /// Tickets of QoS 1/2 publishes in the request channel, in channel order (see
+    /// [`Shared::sent`]); only the event loop receives.
+    requested: mpsc::UnboundedReceiver<Ticket>,
     /// Tickets of the QoS 1/2 publishes carried over a reconnect, in resend order.
     carried: VecDeque<Ticket>,
-    /// Tickets of sent publishes by packet id.
-    inflight: HashMap<u16, Ticket>,
+    /// Tickets of sent publishes, indexed by packet id (rumqttc's ids run from 1 to the
+    /// in-flight limit).
+    inflight: Vec<Option<Ticket>>,
 }
 
 impl Acks {
+    fn new(requested: mpsc::UnboundedReceiver<Ticket>, max_inflight: u16) -> Acks {
+        Acks {
+            requested,
+            carried: VecDeque::new(),
+            inflight: std::iter::repeat_with(|| None)
+                .take(usize::from(max_inflight) + 1)
+                .collect(),
+        }
+    }
+
+    /// The ticket of the oldest QoS 1/2 publish request not seen going out yet.
+    fn next_requested(&mut self) -> Option<Ticket> {
+        self.requested.try_recv().ok()
+    }
+
+    /// The ticket waiting under `pkid`, if any.
+    fn take(&mut self, pkid: u16) -> Option<Ticket> {
+        self.inflight
+            .get_mut(usize::from(pkid))
+            .and_then(Option::take)
+    }
+
     /// A QoS 1/2 publish went out with packet id `pkid`.
-    fn sent(&mut self, shared: &Shared, pkid: u16) {
-        let ticket = self.carried.pop_front().or_else(|| shared.next_sent());
-        if let Some(t) = ticket
-            && let Some(old) = self.inflight.insert(pkid, t)
-        {
+    fn sent(&mut self, pkid: u16) {
+        let Some(t) = self.carried.pop_front().or_else(|| self.next_requested()) else {
+            return;
+        };
+        let i = usize::from(pkid);
+        if i >= self.inflight.len() {
+            self.inflight.resize_with(i + 1, || None);
+        }
+        if let Some(old) = self.inflight[i].replace(t) {
             old.finish(Err(format!(
                 "packet id {pkid} reused before its acknowledgement"
             )));
@@ -836,27 +865,37 @@ impl Acks {
 
     /// PUBACK / PUBCOMP (or a refusal) for `pkid`.
     fn acknowledged(&mut self, pkid: u16, refused: Option<String>) {
-        if let Some(t) = self.inflight.remove(&pkid) {
+        if let Some(t) = self.take(pkid) {
             t.finish(refused.map_or(Ok(()), Err));
         }
     }
 
-    /// The ticket of a publish request carried over a reconnect (see [`Link::on_disconnect`]):
-    /// requests still waiting from the last reconnect come first, then those sent on the lost
-    /// connection (by packet id), then those taken from the request channel.
-    fn carry(&mut self, shared: &Shared, pkid: u16, resent: &mut VecDeque<Ticket>) {
-        let ticket = match self.carried.pop_front() {
-            Some(t) => Some(t),
-            None if pkid != 0 => self.inflight.remove(&pkid),
-            None => shared.next_sent(),
-        };
-        resent.extend(ticket);
+    /// An event buffered from a connection that is gone: publishes that went out and
+    /// acknowledgements that came in still count; a message received on it is not handled
+    /// (a kept session delivers a QoS 1/2 message again; a QoS 0 one is dropped).
+    fn settle_buffered(&mut self, shared: &Shared, ev: Ev) {
+        match ev {
+            Ev::Sent(pkid) => self.sent(pkid),
+            Ev::Acked { pkid, refused } => self.acknowledged(pkid, refused),
+            Ev::Publish(p) => {
+                bump(&shared.counters.received);
+                if p.qos == Qos::AtMostOnce {
+                    bump(&shared.counters.dropped);
+                } else {
+                    bump(&shared.counters.abandoned);
+                }
+            }
+            Ev::ConnAck { .. } | Ev::SubAck { .. } | Ev::Disconnect | Ev::Other => {}
+        }
     }
 
     /// After a CONNACK without a session: QoS 2 publishes the broker had taken (PUBREC) but not
     /// completed are gone with the session.
     fn session_lost(&mut self) {
-        for (pkid, t) in self.inflight.drain() {
+        for (pkid, slot) in self.inflight.iter_mut().enumerate() {
+            let Some(t) = slot.take() else {
+                continue;
+            };
             t.finish(Err(format!(
                 "the broker lost the session during the QoS 2 handshake of packet {pkid}"
             )));
@@ -1054,10 +1093,9 @@ struct Shared {
     /// when it reads 0 the dispatcher is idle until the event loop hands it something.
     queued: AtomicUsize,
     /// Tickets of QoS 1/2 publishes in the request channel, in channel order (sent under
-    /// [`Inner::publishing`] together with the request). A lock-free queue: the publishing
-    /// task only sends; the receiver's lock is taken by the event loop (and `close`) alone.
+    /// [`Inner::publishing`] together with the request), received by the event loop
+    /// ([`Acks`]).
     sent: mpsc::UnboundedSender<Ticket>,
-    sent_rx: Mutex<mpsc::UnboundedReceiver<Ticket>>,
     /// QoS 1/2 publishes not acknowledged yet.
     unacked: Arc<Unacked>,
     /// [`MqttClient::close`] sent DISCONNECT: the event loop stops at the next error.
@@ -1071,12 +1109,6 @@ impl Shared {
 
     fn replies(&self) -> MutexGuard<'_, HashMap<Vec<u8>, oneshot::Sender<Delivery>>> {
         self.replies.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The ticket of the oldest QoS 1/2 publish request not seen going out yet.
-    fn next_sent(&self) -> Option<Ticket> {
-        let mut rx = self.sent_rx.lock().unwrap_or_else(|e| e.into_inner());
-        rx.try_recv().ok()
     }
 
     /// Acknowledges on the connection the message came from, or not at all.
@@ -1258,7 +1290,7 @@ impl MqttClient {
                 let mut net = el.network_options();
                 net.set_connection_timeout(config.connect_timeout.as_secs().max(1));
                 el.set_network_options(net);
-                (Handle::V4(c), Link::V4(Box::new(el), Vec::new()))
+                (Handle::V4(c), Link::V4(Box::new(el), Carry::default()))
             }
             Version::V5 => {
                 let mut o = v5::MqttOptions::new(&config.client_id, &config.host, config.port);
@@ -1294,7 +1326,7 @@ impl MqttClient {
                     o.set_transport(t);
                 }
                 let (c, el) = v5::AsyncClient::new(o, cap);
-                (Handle::V5(c), Link::V5(Box::new(el), Vec::new()))
+                (Handle::V5(c), Link::V5(Box::new(el), Carry::default()))
             }
         };
         let (state_tx, _) = watch::channel(State::Connecting { attempt: 0 });
@@ -1310,7 +1342,6 @@ impl MqttClient {
             consecutive_failures: AtomicU64::new(0),
             queued: AtomicUsize::new(0),
             sent: sent_tx,
-            sent_rx: Mutex::new(sent_rx),
             unacked: Arc::default(),
             disconnecting: AtomicBool::new(false),
         });
@@ -1332,7 +1363,8 @@ impl MqttClient {
         let handler = Arc::new(handler);
         let event_loop = tokio::spawn(run_event_loop(EventLoopTask {
             link,
-            acks: Acks::default(),
+            acks: Acks::new(sent_rx, config.inflight.max(1)),
+            inflight: config.inflight.max(1),
             filters,
             backoff: config.backoff.clone(),
             shared: shared.clone(),
@@ -1486,19 +1518,15 @@ impl MqttClient {
             return Err(MqttError::Closed);
         }
         let (ticket, published) = Ticket::new(&shared.unacked);
-        // The receiver lives as long as `shared`: this send does not fail.
+        // A send fails only when the event loop is gone; the ticket then drops here, and the
+        // request below fails too.
         let _ = shared.sent.send(ticket);
-        if let Err(e) = self
-            .inner
+        // The topic passed rumqttc's own checks above, so an error means the request channel
+        // is closed: the event loop, and with it every ticket still queued, is gone.
+        self.inner
             .handle
             .publish(topic, payload, opts, &properties)
-            .await
-        {
-            // The topic passed rumqttc's own checks above, so the request channel is closed:
-            // the event loop is gone and no ticket left in the queue will go out.
-            while shared.next_sent().is_some() {}
-            return Err(e);
-        }
+            .await?;
         Ok(published)
     }
 
@@ -1632,10 +1660,6 @@ impl MqttClient {
                 abort.abort();
             }
         }
-        if event_loop.as_ref().is_none_or(|e| e.is_finished()) {
-            // No event loop: the tickets still queued will never go out.
-            while shared.next_sent().is_some() {}
-        }
         let drained = tokio::time::timeout_at(deadline, shared.unacked.drained()).await;
         let unacknowledged = match drained {
             Ok(()) => 0,
@@ -1659,9 +1683,9 @@ impl MqttClient {
             }
         }
         shared.alive.store(false, Ordering::Release);
+        // Publishes never handed to the connection ended with `Closed` when the event loop
+        // went: their tickets went with its queue.
         shared.state.send_replace(State::Closed);
-        // Publishes never handed to the connection end with `Closed`.
-        while shared.next_sent().is_some() {}
         if let Ok(mut id) = self.inner.id.lock() {
             id.take();
         }
@@ -1671,8 +1695,204 @@ impl MqttClient {
 
 /// The rumqttc event loop of either version, with the requests carried over a reconnect.
 enum Link {
-    V4(Box<rumqttc::EventLoop>, Vec<rumqttc::Request>),
-    V5(Box<v5::EventLoop>, Vec<v5::Request>),
+    V4(Box<rumqttc::EventLoop>, Carry<rumqttc::Request>),
+    V5(Box<v5::EventLoop>, Carry<v5::Request>),
+}
+
+/// Requests carried over a reconnect.
+///
+/// rumqttc moves the requests still in its channel into its pending list when a connection
+/// drops, and sends that list without flow control after the next CONNACK: beyond the
+/// in-flight limit a new publish's packet id is still taken, and a second such publish
+/// replaces the first one rumqttc held back (which is then never sent). So only the
+/// publishes that already have a packet id (and QoS 2 releases) go back into the pending
+/// list; the new ones wait here, with their tickets, and enter it as in-flight slots free up
+/// ([`Link::top_up`]). While any wait here, the pending list is never left empty with room in
+/// flight, so rumqttc does not read its channel past them.
+struct Carry<R> {
+    /// Between a lost connection and the next CONNACK.
+    requests: Vec<R>,
+    /// New publishes (and QoS 0 ones behind them) waiting for room in flight.
+    held: VecDeque<(R, Option<Ticket>)>,
+}
+
+impl<R> Default for Carry<R> {
+    fn default() -> Self {
+        Carry {
+            requests: Vec::new(),
+            held: VecDeque::new(),
+        }
+    }
+}
+
+/// What the carrying over needs to know of a request of either MQTT version.
+trait CarriedRequest: Sized {
+    /// The packet id of a QoS 1/2 publish (0 before rumqttc gave it one); `None` otherwise.
+    fn tracked(&self) -> Option<u16>;
+    /// A publish (any QoS) that has no packet id yet.
+    fn new_publish(&self) -> bool;
+    /// Publishes and QoS 2 releases go out again; acknowledgements and the rest do not.
+    fn kept(&self) -> bool;
+    /// For a broker that kept no session: a publish goes out as a new one, a release not at
+    /// all.
+    fn renewed(self) -> Option<Self>;
+}
+
+impl CarriedRequest for rumqttc::Request {
+    fn tracked(&self) -> Option<u16> {
+        match self {
+            rumqttc::Request::Publish(p) if p.qos != rumqttc::QoS::AtMostOnce => Some(p.pkid),
+            _ => None,
+        }
+    }
+    fn new_publish(&self) -> bool {
+        matches!(self, rumqttc::Request::Publish(p) if p.pkid == 0)
+    }
+    fn kept(&self) -> bool {
+        matches!(
+            self,
+            rumqttc::Request::Publish(_) | rumqttc::Request::PubRel(_)
+        )
+    }
+    fn renewed(self) -> Option<Self> {
+        match self {
+            rumqttc::Request::Publish(mut p) => {
+                p.pkid = 0;
+                p.dup = false;
+                Some(rumqttc::Request::Publish(p))
+            }
+            rumqttc::Request::PubRel(_) => None,
+            other => Some(other),
+        }
+    }
+}
+
+impl CarriedRequest for v5::Request {
+    fn tracked(&self) -> Option<u16> {
+        match self {
+            v5::Request::Publish(p) if p.qos != v5::mqttbytes::QoS::AtMostOnce => Some(p.pkid),
+            _ => None,
+        }
+    }
+    fn new_publish(&self) -> bool {
+        matches!(self, v5::Request::Publish(p) if p.pkid == 0)
+    }
+    fn kept(&self) -> bool {
+        matches!(self, v5::Request::Publish(_) | v5::Request::PubRel(_))
+    }
+    fn renewed(self) -> Option<Self> {
+        match self {
+            v5::Request::Publish(mut p) => {
+                p.pkid = 0;
+                p.dup = false;
+                Some(v5::Request::Publish(p))
+            }
+            v5::Request::PubRel(_) => None,
+            other => Some(other),
+        }
+    }
+}
+
+impl<R: CarriedRequest> Carry<R> {
+    /// After the connection dropped, with rumqttc's pending list (see [`Link::on_disconnect`]):
+    /// keeps what must go out again, in the order it goes, and the tickets of its QoS 1/2
+    /// publishes in the same order in [`Acks::carried`].
+    ///
+    /// `held_back` is the publish rumqttc held back for a packet id still in flight (its
+    /// "collision"): it never went out, so it goes again as a new publish, the oldest of those
+    /// taken from the channel.
+    fn lost(&mut self, pending: VecDeque<R>, held_back: Option<R>, acks: &mut Acks) {
+        let mut tickets = VecDeque::new();
+        // The front of the pending list is what the last CONNACK put there and rumqttc did not
+        // send yet: its tickets are the carried ones.
+        let mut unsent = acks.carried.len();
+        let mut held = Some((std::mem::take(&mut self.held), held_back));
+        let mut older = |requests: &mut Vec<R>, tickets: &mut VecDeque<Ticket>, acks: &mut Acks| {
+            if let Some((held, held_back)) = held.take() {
+                for (h, t) in held {
+                    tickets.extend(t);
+                    requests.push(h);
+                }
+                if let Some(r) = held_back.and_then(R::renewed) {
+                    if r.tracked().is_some() {
+                        tickets.extend(acks.next_requested());
+                    }
+                    requests.push(r);
+                }
+            }
+        };
+        for r in pending {
+            if !r.kept() {
+                continue;
+            }
+            let tracked = r.tracked();
+            if unsent > 0 {
+                if tracked.is_some() {
+                    unsent -= 1;
+                    tickets.extend(acks.carried.pop_front());
+                }
+            } else {
+                if r.new_publish() {
+                    // The requests taken from the channel start here; the held ones are older.
+                    older(&mut self.requests, &mut tickets, acks);
+                }
+                match tracked {
+                    Some(0) => tickets.extend(acks.next_requested()),
+                    Some(pkid) => tickets.extend(acks.take(pkid)),
+                    None => {}
+                }
+            }
+            self.requests.push(r);
+        }
+        older(&mut self.requests, &mut tickets, acks);
+        acks.carried = tickets;
+    }
+
+    /// After a CONNACK: the requests that go out first (with a packet id already, or releases;
+    /// as new publishes when the broker kept no session) into `pending`; the new publishes and
+    /// everything behind them wait in [`Carry::held`] with their tickets.
+    fn restore(&mut self, session_present: bool, pending: &mut VecDeque<R>, acks: &mut Acks) {
+        let mut tickets = std::mem::take(&mut acks.carried);
+        let mut holding = false;
+        for r in self.requests.drain(..) {
+            let r = if session_present {
+                Some(r)
+            } else {
+                r.renewed()
+            };
+            let Some(r) = r else {
+                continue;
+            };
+            holding |= r.tracked() == Some(0);
+            let ticket = r.tracked().and_then(|_| tickets.pop_front());
+            if holding {
+                self.held.push_back((r, ticket));
+            } else {
+                acks.carried.extend(ticket);
+                pending.push_back(r);
+            }
+        }
+    }
+
+    /// Moves held requests into `pending` while there is room in flight (`room` QoS 1/2
+    /// publishes); only when `pending` is empty, so that they keep their order.
+    fn top_up(&mut self, pending: &mut VecDeque<R>, mut room: u16, acks: &mut Acks) {
+        if !pending.is_empty() {
+            return;
+        }
+        while let Some((r, _)) = self.held.front() {
+            if r.tracked().is_some() {
+                if room == 0 {
+                    break;
+                }
+                room -= 1;
+            }
+            if let Some((r, t)) = self.held.pop_front() {
+                acks.carried.extend(t);
+                pending.push_back(r);
+            }
+        }
+    }
 }
 
 /// A received publish, either version.
@@ -1689,6 +1909,8 @@ struct Incoming {
 enum Ev {
     ConnAck {
         session_present: bool,
+        /// MQTT 5: the most QoS 1/2 publishes the broker takes in flight.
+        receive_max: Option<u16>,
     },
     SubAck {
         refused: usize,
@@ -1706,105 +1928,111 @@ enum Ev {
     Other,
 }
 
+impl Ev {
+    /// What an MQTT 3.1.1 event means to the client.
+    fn from_v4(event: rumqttc::Event) -> Ev {
+        use rumqttc::{Event, Outgoing, Packet};
+        match event {
+            Event::Incoming(Packet::ConnAck(c)) => Ev::ConnAck {
+                session_present: c.session_present,
+                receive_max: None,
+            },
+            Event::Incoming(Packet::SubAck(s)) => Ev::SubAck {
+                refused: s
+                    .return_codes
+                    .iter()
+                    .filter(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure))
+                    .count(),
+            },
+            Event::Incoming(Packet::Publish(p)) => Ev::Publish(Incoming {
+                topic: Some(p.topic),
+                payload: p.payload,
+                qos: Qos::from_v4(p.qos),
+                retain: p.retain,
+                dup: p.dup,
+                pkid: p.pkid,
+                properties: Properties::default(),
+            }),
+            Event::Outgoing(Outgoing::Publish(pkid)) if pkid != 0 => Ev::Sent(pkid),
+            Event::Incoming(Packet::PubAck(a)) => Ev::Acked {
+                pkid: a.pkid,
+                refused: None,
+            },
+            Event::Incoming(Packet::PubComp(c)) => Ev::Acked {
+                pkid: c.pkid,
+                refused: None,
+            },
+            Event::Outgoing(Outgoing::Disconnect) => Ev::Disconnect,
+            _ => Ev::Other,
+        }
+    }
+
+    /// What an MQTT 5 event means to the client.
+    fn from_v5(event: v5::Event) -> Ev {
+        use rumqttc::Outgoing;
+        use v5::Event;
+        use v5::mqttbytes::v5::Packet;
+        match event {
+            Event::Incoming(Packet::ConnAck(c)) => Ev::ConnAck {
+                session_present: c.session_present,
+                receive_max: c.properties.and_then(|p| p.receive_max),
+            },
+            Event::Incoming(Packet::SubAck(s)) => Ev::SubAck {
+                refused: s
+                    .return_codes
+                    .iter()
+                    .filter(|c| !matches!(c, v5::mqttbytes::v5::SubscribeReasonCode::Success(_)))
+                    .count(),
+            },
+            Event::Incoming(Packet::Publish(p)) => Ev::Publish(Incoming {
+                topic: String::from_utf8(p.topic.to_vec()).ok(),
+                payload: p.payload,
+                qos: Qos::from_v5(p.qos),
+                retain: p.retain,
+                dup: p.dup,
+                pkid: p.pkid,
+                properties: Properties::from_v5(p.properties),
+            }),
+            Event::Outgoing(Outgoing::Publish(pkid)) if pkid != 0 => Ev::Sent(pkid),
+            Event::Incoming(Packet::PubAck(a)) => {
+                use v5::mqttbytes::v5::PubAckReason as R;
+                let ok = matches!(a.reason, R::Success | R::NoMatchingSubscribers);
+                Ev::Acked {
+                    pkid: a.pkid,
+                    refused: (!ok).then(|| format!("PUBACK {:?}", a.reason)),
+                }
+            }
+            Event::Incoming(Packet::PubRec(r)) => {
+                use v5::mqttbytes::v5::PubRecReason as R;
+                // A refusing PUBREC ends the handshake; a successful one continues it.
+                if matches!(r.reason, R::Success | R::NoMatchingSubscribers) {
+                    Ev::Other
+                } else {
+                    Ev::Acked {
+                        pkid: r.pkid,
+                        refused: Some(format!("PUBREC {:?}", r.reason)),
+                    }
+                }
+            }
+            Event::Incoming(Packet::PubComp(c)) => {
+                use v5::mqttbytes::v5::PubCompReason as R;
+                Ev::Acked {
+                    pkid: c.pkid,
+                    refused: (!matches!(c.reason, R::Success))
+                        .then(|| format!("PUBCOMP {:?}", c.reason)),
+                }
+            }
+            Event::Outgoing(Outgoing::Disconnect) => Ev::Disconnect,
+            _ => Ev::Other,
+        }
+    }
+}
+
 impl Link {
     async fn poll(&mut self) -> Result<Ev, String> {
         match self {
-            Link::V4(el, _) => {
-                use rumqttc::{Event, Outgoing, Packet};
-                match el.poll().await {
-                    Ok(Event::Incoming(Packet::ConnAck(c))) => Ok(Ev::ConnAck {
-                        session_present: c.session_present,
-                    }),
-                    Ok(Event::Incoming(Packet::SubAck(s))) => Ok(Ev::SubAck {
-                        refused: s
-                            .return_codes
-                            .iter()
-                            .filter(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure))
-                            .count(),
-                    }),
-                    Ok(Event::Incoming(Packet::Publish(p))) => Ok(Ev::Publish(Incoming {
-                        topic: Some(p.topic),
-                        payload: p.payload,
-                        qos: Qos::from_v4(p.qos),
-                        retain: p.retain,
-                        dup: p.dup,
-                        pkid: p.pkid,
-                        properties: Properties::default(),
-                    })),
-                    Ok(Event::Outgoing(Outgoing::Publish(pkid))) if pkid != 0 => Ok(Ev::Sent(pkid)),
-                    Ok(Event::Incoming(Packet::PubAck(a))) => Ok(Ev::Acked {
-                        pkid: a.pkid,
-                        refused: None,
-                    }),
-                    Ok(Event::Incoming(Packet::PubComp(c))) => Ok(Ev::Acked {
-                        pkid: c.pkid,
-                        refused: None,
-                    }),
-                    Ok(Event::Outgoing(Outgoing::Disconnect)) => Ok(Ev::Disconnect),
-                    Ok(_) => Ok(Ev::Other),
-                    Err(e) => Err(e.to_string()),
-                }
-            }
-            Link::V5(el, _) => {
-                use rumqttc::Outgoing;
-                use v5::Event;
-                use v5::mqttbytes::v5::Packet;
-                match el.poll().await {
-                    Ok(Event::Incoming(Packet::ConnAck(c))) => Ok(Ev::ConnAck {
-                        session_present: c.session_present,
-                    }),
-                    Ok(Event::Incoming(Packet::SubAck(s))) => Ok(Ev::SubAck {
-                        refused: s
-                            .return_codes
-                            .iter()
-                            .filter(|c| {
-                                !matches!(c, v5::mqttbytes::v5::SubscribeReasonCode::Success(_))
-                            })
-                            .count(),
-                    }),
-                    Ok(Event::Incoming(Packet::Publish(p))) => Ok(Ev::Publish(Incoming {
-                        topic: String::from_utf8(p.topic.to_vec()).ok(),
-                        payload: p.payload,
-                        qos: Qos::from_v5(p.qos),
-                        retain: p.retain,
-                        dup: p.dup,
-                        pkid: p.pkid,
-                        properties: Properties::from_v5(p.properties),
-                    })),
-                    Ok(Event::Outgoing(Outgoing::Publish(pkid))) if pkid != 0 => Ok(Ev::Sent(pkid)),
-                    Ok(Event::Incoming(Packet::PubAck(a))) => {
-                        use v5::mqttbytes::v5::PubAckReason as R;
-                        let ok = matches!(a.reason, R::Success | R::NoMatchingSubscribers);
-                        Ok(Ev::Acked {
-                            pkid: a.pkid,
-                            refused: (!ok).then(|| format!("PUBACK {:?}", a.reason)),
-                        })
-                    }
-                    Ok(Event::Incoming(Packet::PubRec(r))) => {
-                        use v5::mqttbytes::v5::PubRecReason as R;
-                        // A refusing PUBREC ends the handshake; a successful one continues it.
-                        if matches!(r.reason, R::Success | R::NoMatchingSubscribers) {
-                            Ok(Ev::Other)
-                        } else {
-                            Ok(Ev::Acked {
-                                pkid: r.pkid,
-                                refused: Some(format!("PUBREC {:?}", r.reason)),
-                            })
-                        }
-                    }
-                    Ok(Event::Incoming(Packet::PubComp(c))) => {
-                        use v5::mqttbytes::v5::PubCompReason as R;
-                        Ok(Ev::Acked {
-                            pkid: c.pkid,
-                            refused: (!matches!(c.reason, R::Success))
-                                .then(|| format!("PUBCOMP {:?}", c.reason)),
-                        })
-                    }
-                    Ok(Event::Outgoing(Outgoing::Disconnect)) => Ok(Ev::Disconnect),
-                    Ok(_) => Ok(Ev::Other),
-                    Err(e) => Err(e.to_string()),
-                }
-            }
+            Link::V4(el, _) => el.poll().await.map(Ev::from_v4).map_err(|e| e.to_string()),
+            Link::V5(el, _) => el.poll().await.map(Ev::from_v5).map_err(|e| e.to_string()),
         }
     }
 
@@ -1814,39 +2042,30 @@ impl Link {
     /// order, the requests still waiting from the last reconnect, the publishes sent and not
     /// acknowledged (by packet id), the releases of QoS 2 publishes (whose tickets stay under
     /// their packet id) and what was left in the request channel.
+    ///
+    /// Events rumqttc had buffered from the lost connection (a batch read before a failed
+    /// flush, a publish recorded before its write failed) are settled first: otherwise they
+    /// would come out after the next CONNACK, a publish's "sent" twice and a received message
+    /// acknowledged on a connection where its packet id names another.
     fn on_disconnect(&mut self, acks: &mut Acks, shared: &Shared) {
-        let mut resent = VecDeque::new();
         match self {
             Link::V4(el, carry) => {
-                el.clean();
-                for r in std::mem::take(&mut el.pending) {
-                    use rumqttc::Request;
-                    match &r {
-                        Request::Publish(p) if p.qos != rumqttc::QoS::AtMostOnce => {
-                            acks.carry(shared, p.pkid, &mut resent);
-                        }
-                        Request::Publish(_) | Request::PubRel(_) => {}
-                        _ => continue,
-                    }
-                    carry.push(r);
+                for ev in el.state.events.drain(..) {
+                    acks.settle_buffered(shared, Ev::from_v4(ev));
                 }
+                el.clean();
+                let held_back = el.state.collision.take().map(rumqttc::Request::Publish);
+                carry.lost(std::mem::take(&mut el.pending), held_back, acks);
             }
             Link::V5(el, carry) => {
-                el.clean();
-                for r in std::mem::take(&mut el.pending) {
-                    use v5::Request;
-                    match &r {
-                        Request::Publish(p) if p.qos != v5::mqttbytes::QoS::AtMostOnce => {
-                            acks.carry(shared, p.pkid, &mut resent);
-                        }
-                        Request::Publish(_) | Request::PubRel(_) => {}
-                        _ => continue,
-                    }
-                    carry.push(r);
+                for ev in el.state.events.drain(..) {
+                    acks.settle_buffered(shared, Ev::from_v5(ev));
                 }
+                el.clean();
+                let held_back = el.state.collision.take().map(v5::Request::Publish);
+                carry.lost(std::mem::take(&mut el.pending), held_back, acks);
             }
         }
-        acks.carried = resent;
     }
 
     /// After a CONNACK: put the carried requests back (as new publishes if the broker has no
@@ -1857,53 +2076,46 @@ impl Link {
         }
         match self {
             Link::V4(el, carry) => {
-                use rumqttc::Request;
-                let mut restored = VecDeque::new();
-                for r in carry.drain(..) {
-                    match r {
-                        Request::Publish(mut p) if !session_present => {
-                            p.pkid = 0;
-                            p.dup = false;
-                            restored.push_back(Request::Publish(p));
-                        }
-                        Request::PubRel(_) if !session_present => {}
-                        other => restored.push_back(other),
-                    }
-                }
-                restored.extend(el.pending.drain(..));
+                let queued = std::mem::take(&mut el.pending);
+                carry.restore(session_present, &mut el.pending, acks);
+                el.pending.extend(queued);
                 if !session_present && !filters.is_empty() {
                     let f = filters
                         .iter()
                         .map(|(path, q)| rumqttc::SubscribeFilter::new(path.clone(), q.v4()));
-                    restored.push_front(Request::Subscribe(rumqttc::Subscribe::new_many(f)));
+                    el.pending
+                        .push_front(rumqttc::Request::Subscribe(rumqttc::Subscribe::new_many(f)));
                 }
-                el.pending = restored;
             }
             Link::V5(el, carry) => {
-                use v5::Request;
-                let mut restored = VecDeque::new();
-                for r in carry.drain(..) {
-                    match r {
-                        Request::Publish(mut p) if !session_present => {
-                            p.pkid = 0;
-                            p.dup = false;
-                            restored.push_back(Request::Publish(p));
-                        }
-                        Request::PubRel(_) if !session_present => {}
-                        other => restored.push_back(other),
-                    }
-                }
-                restored.extend(el.pending.drain(..));
+                let queued = std::mem::take(&mut el.pending);
+                carry.restore(session_present, &mut el.pending, acks);
+                el.pending.extend(queued);
                 if !session_present && !filters.is_empty() {
                     let f = filters
                         .iter()
                         .map(|(path, q)| v5::mqttbytes::v5::Filter::new(path.clone(), q.v5()));
-                    restored.push_front(Request::Subscribe(
+                    el.pending.push_front(v5::Request::Subscribe(
                         v5::mqttbytes::v5::Subscribe::new_many(f, None),
                     ));
                 }
-                el.pending = restored;
             }
+        }
+    }
+
+    /// Before each poll while connected: held requests enter the pending list as in-flight
+    /// slots free up (`limit`: the in-flight limit in force).
+    fn top_up(&mut self, limit: u16, acks: &mut Acks) {
+        match self {
+            Link::V4(el, carry) if !carry.held.is_empty() => {
+                let room = limit.saturating_sub(el.state.inflight());
+                carry.top_up(&mut el.pending, room, acks);
+            }
+            Link::V5(el, carry) if !carry.held.is_empty() => {
+                let room = limit.saturating_sub(el.state.inflight());
+                carry.top_up(&mut el.pending, room, acks);
+            }
+            _ => {}
         }
     }
 }
@@ -1911,6 +2123,8 @@ impl Link {
 struct EventLoopTask<H> {
     link: Link,
     acks: Acks,
+    /// The in-flight limit rumqttc was given.
+    inflight: u16,
     filters: Vec<(String, Qos)>,
     backoff: Backoff,
     shared: Arc<Shared>,
@@ -1953,7 +2167,11 @@ async fn run_event_loop<H: Dispatch<(MqttClient, Delivery)>>(mut t: EventLoopTas
     let mut generation = 0u64;
     let mut connected = false;
     let mut attempt = 0u32;
+    let mut limit = t.inflight;
     loop {
+        if connected {
+            t.link.top_up(limit, &mut t.acks);
+        }
         let ev = t.link.poll().await;
         // Closing: the loop goes on (reconnecting if need be) until the close sent DISCONNECT,
         // so that the publishes in flight can still be acknowledged.
@@ -1964,7 +2182,11 @@ async fn run_event_loop<H: Dispatch<(MqttClient, Delivery)>>(mut t: EventLoopTas
             break;
         }
         match ev {
-            Ok(Ev::ConnAck { session_present }) => {
+            Ok(Ev::ConnAck {
+                session_present,
+                receive_max,
+            }) => {
+                limit = receive_max.map_or(t.inflight, |r| r.clamp(1, t.inflight));
                 generation += 1;
                 connected = true;
                 attempt = 0;
@@ -1987,7 +2209,7 @@ async fn run_event_loop<H: Dispatch<(MqttClient, Delivery)>>(mut t: EventLoopTas
                 bump(&t.shared.counters.received);
                 dispatch(&t.router, generation, p).await;
             }
-            Ok(Ev::Sent(pkid)) => t.acks.sent(&t.shared, pkid),
+            Ok(Ev::Sent(pkid)) => t.acks.sent(pkid),
             Ok(Ev::Acked { pkid, refused }) => t.acks.acknowledged(pkid, refused),
             Ok(Ev::Disconnect) | Ok(Ev::Other) => {}
             Err(e) => {
