@@ -272,6 +272,7 @@ impl Walker<'_> {
         node: &Node,
         seg: &str,
         field: &str,
+        parent: &'static str,
     ) -> Option<(&'static Shape, String, &'static str)> {
         match node {
             Node::Objs(objs) => {
@@ -296,7 +297,7 @@ impl Walker<'_> {
                 }
                 Some((m.values, field.to_owned(), m.name))
             }
-            Node::Array(items) => Some((items, field.to_owned(), "")),
+            Node::Array(items) => Some((items, field.to_owned(), parent)),
             _ => None,
         }
     }
@@ -327,7 +328,7 @@ pub(crate) fn resolve(
     let mut parent: &'static str = "";
     let (mut node, mut ref_allowed) = w.normalize(document(v), "", "", path.is_empty());
     for (i, seg) in path.iter().enumerate() {
-        let Some((shape, f, p)) = w.step(&node, seg, &field) else {
+        let Some((shape, f, p)) = w.step(&node, seg, &field, parent) else {
             return Place {
                 node: Node::Unknown,
                 ref_allowed: false,
