@@ -252,13 +252,12 @@ pub(crate) fn value_options(ctx: &Context, v: Version, key: &str) -> Vec<(String
     let place = keys::resolve(v, &ctx.path, &values);
     if key == "type"
         && matches!(&place.node, Node::Objs(o) if o.iter().any(|o| o.name.starts_with("Security Scheme")))
+        && let Shape::Tagged { variants, .. } = v2::ide_security_scheme(v)
     {
-        if let Shape::Tagged { variants, .. } = v2::ide_security_scheme(v) {
-            return variants
-                .iter()
-                .map(|(n, _)| ((*n).to_owned(), None))
-                .collect();
-        }
+        return variants
+            .iter()
+            .map(|(n, _)| ((*n).to_owned(), None))
+            .collect();
     }
     keys::keys_of(v, &place.node)
         .into_iter()
@@ -333,7 +332,7 @@ fn ref_kind(v: Version, path: &[String]) -> Option<RefKind> {
         "oneOf" if schemaish => RefKind::Components("schemas"),
         "message" | "messages" | "oneOf" => RefKind::Components("messages"),
         "channel" if v.is_v3() => RefKind::Channels,
-        "servers" if v.is_v3() && !path.first().is_some_and(|p| p == "components") => {
+        "servers" if v.is_v3() && path.first().is_none_or(|p| p != "components") => {
             RefKind::Servers
         }
         "channels" => RefKind::Components("channels"),

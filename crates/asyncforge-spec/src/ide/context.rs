@@ -393,11 +393,13 @@ fn yaml_context(text: &str, pos: Pos) -> Context {
         }
         if l.indent > limit || (l.indent == limit && (l.dash || !compact)) {
             // Deeper, or a sibling at our level.
-            if !ascended && !l.dash && l.indent == limit {
-                if let Some((k, _, _)) = &l.key {
-                    siblings.push(k.clone());
-                    sibling_values.push((k.clone(), unquote(&l.value).to_owned()));
-                }
+            if !ascended
+                && !l.dash
+                && l.indent == limit
+                && let Some((k, _, _)) = &l.key
+            {
+                siblings.push(k.clone());
+                sibling_values.push((k.clone(), unquote(&l.value).to_owned()));
             }
             continue;
         }

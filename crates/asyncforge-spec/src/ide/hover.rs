@@ -281,7 +281,7 @@ fn scalar(v: &Value) -> String {
 }
 
 /// A schema's type in a few words (`string (date-time)`, `User`, `list of string`).
-fn type_words(ws: &Workspace, file: FileId, ptr: &str, schema: &Value) -> String {
+fn type_words(schema: &Value) -> String {
     if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
         let name = r.rsplit('/').next().unwrap_or(r);
         return format!("`{name}`");
@@ -299,8 +299,7 @@ fn type_words(ws: &Workspace, file: FileId, ptr: &str, schema: &Value) -> String
     if t == "array"
         && let Some(items) = schema.get("items")
     {
-        let p = pointer::join(ptr, "items");
-        t = format!("list of {}", type_words(ws, file, &p, items));
+        t = format!("list of {}", type_words(items));
     }
     if let Some(f) = schema.get("format").and_then(Value::as_str) {
         let _ = write!(t, " ({f})");
@@ -309,7 +308,7 @@ fn type_words(ws: &Workspace, file: FileId, ptr: &str, schema: &Value) -> String
 }
 
 fn schema_summary(ws: &Workspace, file: FileId, ptr: &str, schema: &Value, md: &mut String) {
-    let _ = write!(md, "\n\nType: {}\n", type_words(ws, file, ptr, schema));
+    let _ = write!(md, "\n\nType: {}\n", type_words(schema));
     if let Some(e) = schema.get("enum").and_then(Value::as_array) {
         let vals: Vec<String> = e
             .iter()
@@ -330,13 +329,13 @@ fn schema_summary(ws: &Workspace, file: FileId, ptr: &str, schema: &Value, md: &
     let pp = pointer::join(ptr, "properties");
     for (name, prop) in props.iter().take(MAX_PROPERTIES) {
         let p = pointer::join(&pp, name);
-        let (f, p, resolved) = deref(ws, file, &p, prop);
+        let (_, _, resolved) = deref(ws, file, &p, prop);
         let t = if crate::structure::is_ref(prop) {
-            let via = type_words(ws, file, &p, prop);
-            let inner = type_words(ws, f, &p, resolved);
+            let via = type_words(prop);
+            let inner = type_words(resolved);
             format!("{via}: {inner}")
         } else {
-            type_words(ws, f, &p, resolved)
+            type_words(resolved)
         };
         let _ = write!(md, "- `{name}`: {t}");
         if required.contains(&name.as_str()) {

@@ -119,14 +119,9 @@ impl Walker<'_> {
     ) -> (Node, bool) {
         let mut ref_allowed = false;
         let mut shape = shape;
-        loop {
-            match shape {
-                Shape::RefOr(inner) => {
-                    ref_allowed = true;
-                    shape = inner;
-                }
-                _ => break,
-            }
+        while let Shape::RefOr(inner) = shape {
+            ref_allowed = true;
+            shape = inner;
         }
         let node = match shape {
             Shape::Any | Shape::Custom(_)

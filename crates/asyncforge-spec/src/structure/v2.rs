@@ -885,23 +885,6 @@ pub static DOCUMENT: Shape = Shape::Object(&Obj {
     checks: &[],
 });
 
-#[cfg(test)]
-mod tests {
-    use super::uri_template;
-
-    #[test]
-    fn uri_templates() {
-        assert!(uri_template("user/{userId}/signedup").is_ok());
-        assert!(uri_template("smartylighting.streetlights.1.0.event.{streetlightId}").is_ok());
-        assert!(uri_template("/a{?x,y}").is_ok());
-        assert!(uri_template("a b").is_err());
-        assert!(uri_template("a/{b").is_err());
-        assert!(uri_template("a/b}").is_err());
-        assert!(uri_template("a/{}").is_err());
-        assert!(uri_template("a%2").is_err());
-    }
-}
-
 // Editor support (`crate::ide`): the shapes behind the custom checks above.
 
 /// The 2.x Channels Object as a plain map.
@@ -926,4 +909,21 @@ pub(crate) fn ide_security_scheme(v: Version) -> &'static Shape {
 /// The two forms of an `http` security scheme (with and without `bearerFormat`).
 pub(crate) fn ide_http_scheme_forms() -> [&'static Shape; 2] {
     [&HTTP_BEARER, &HTTP_OTHER]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uri_template;
+
+    #[test]
+    fn uri_templates() {
+        assert!(uri_template("user/{userId}/signedup").is_ok());
+        assert!(uri_template("smartylighting.streetlights.1.0.event.{streetlightId}").is_ok());
+        assert!(uri_template("/a{?x,y}").is_ok());
+        assert!(uri_template("a b").is_err());
+        assert!(uri_template("a/{b").is_err());
+        assert!(uri_template("a/b}").is_err());
+        assert!(uri_template("a/{}").is_err());
+        assert!(uri_template("a%2").is_err());
+    }
 }
