@@ -432,6 +432,35 @@ fn hover_on_references_and_keys() {
 }
 
 #[test]
+fn hover_in_a_referenced_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = V3.replace(
+        "      payload:\n        $ref: '#/components/schemas/UserSignedUpPayload'\n",
+        "      payload:\n        $ref: 'schemas.yaml#/UserSignedUpPayload'\n",
+    );
+    let schemas =
+        "UserSignedUpPayload:\n  type: object\n  properties:\n    email:\n      type: string\n";
+    std::fs::write(dir.path().join("asyncapi.yaml"), &root).expect("write root");
+    std::fs::write(dir.path().join("schemas.yaml"), schemas).expect("write schemas");
+    let c = asyncforge_spec::load(&dir.path().join("asyncapi.yaml"));
+    let (id, _) = c
+        .workspace
+        .files()
+        .find(|(_, f)| f.key().ends_with("schemas.yaml"))
+        .expect("second file loaded");
+    let h = ide::hover(&c.workspace, id, pos_of(schemas, "properties", 1)).expect("hover");
+    assert!(h.markdown.contains("**`properties`**"), "{}", h.markdown);
+    let h = ide::hover(
+        &c.workspace,
+        c.workspace.root_id(),
+        pos_of(&root, "'schemas.yaml#", 2),
+    )
+    .expect("hover on the external reference");
+    assert!(h.markdown.contains("schemas.yaml`"), "{}", h.markdown);
+    assert!(h.markdown.contains("- `email`: string"), "{}", h.markdown);
+}
+
+#[test]
 fn completion_in_broken_text_uses_the_last_good_workspace() {
     let good = load(V3);
     // Half-typed: the text does not parse.

@@ -161,6 +161,43 @@ fn strip_comment(s: &str) -> &str {
 // ---------------------------------------------------------------------------------------------
 // YAML.
 
+/// The lines of a text, found once with `memchr`.
+struct Lines<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+        Lines { text, starts }
+    }
+
+    fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    fn get(&self, i: usize) -> &'a str {
+        let Some(&start) = self.starts.get(i) else {
+            return "";
+        };
+        let end = self.starts.get(i + 1).map_or(self.text.len(), |e| e - 1);
+        self.text
+            .get(start..end)
+            .unwrap_or("")
+            .trim_end_matches('\r')
+    }
+}
+
+/// Leading spaces of a line, and whether it holds nothing but spaces or a comment: enough to
+/// skip most lines without parsing them.
+fn quick(line: &str) -> (usize, bool) {
+    let indent = line.bytes().take_while(|b| *b == b' ').count();
+    let rest = line[indent..].trim_start();
+    (indent, rest.is_empty() || rest.starts_with('#'))
+}
+
 /// One line of block YAML, in character columns.
 #[derive(Debug, Default)]
 struct Line {
@@ -268,9 +305,9 @@ fn key_col(l: &Line) -> usize {
 }
 
 fn yaml_context(text: &str, pos: Pos) -> Context {
-    let lines: Vec<&str> = text.lines().collect();
+    let lines = Lines::new(text);
     let li = (pos.line.max(1) as usize - 1).min(lines.len().saturating_sub(1));
-    let line = lines.get(li).copied().unwrap_or("");
+    let line = lines.get(li);
     let line_chars = line.chars().count();
     let col = (pos.col.max(1) as usize - 1).min(line_chars);
     let cur = parse_line(line);
@@ -387,7 +424,11 @@ fn yaml_context(text: &str, pos: Pos) -> Context {
     let mut j = li;
     while j > 0 {
         j -= 1;
-        let l = parse_line(lines[j]);
+        let (ind, blank) = quick(lines.get(j));
+        if blank || ind > limit {
+            continue;
+        }
+        let l = parse_line(lines.get(j));
         if l.blank {
             continue;
         }
@@ -444,13 +485,17 @@ fn yaml_context(text: &str, pos: Pos) -> Context {
 }
 
 /// Index of the list item opened by the dash on line `li` at column `dash_col`.
-fn count_items(lines: &[&str], li: usize, dash_col: usize) -> usize {
+fn count_items(lines: &Lines<'_>, li: usize, dash_col: usize) -> usize {
     let mut n = 0;
     let mut j = li;
     while j > 0 {
         j -= 1;
-        let l = parse_line(lines[j]);
-        if l.blank || l.indent > dash_col {
+        let (ind, blank) = quick(lines.get(j));
+        if blank || ind > dash_col {
+            continue;
+        }
+        let l = parse_line(lines.get(j));
+        if l.blank {
             continue;
         }
         if l.indent == dash_col && l.dash {
@@ -465,14 +510,19 @@ fn count_items(lines: &[&str], li: usize, dash_col: usize) -> usize {
 /// Keys at column `col` below line `li`, until the mapping ends (or, inside a list item, the
 /// next item at `dash_col` starts).
 fn collect_below(
-    lines: &[&str],
+    lines: &Lines<'_>,
     li: usize,
     col: usize,
     dash_col: Option<usize>,
     out: &mut Vec<String>,
     values: &mut Vec<(String, String)>,
 ) {
-    for line in lines.iter().skip(li + 1) {
+    for j in li + 1..lines.len() {
+        let line = lines.get(j);
+        let (ind, blank) = quick(line);
+        if blank || ind > col {
+            continue;
+        }
         let l = parse_line(line);
         if l.blank {
             continue;
@@ -493,61 +543,100 @@ fn collect_below(
 // ---------------------------------------------------------------------------------------------
 // JSON.
 
+/// A byte range of the text.
+type Range = (usize, usize);
+
 #[derive(Debug)]
 struct Frame {
     object: bool,
-    key: Option<String>,
+    /// The latest key (its string contents).
+    key: Option<Range>,
     index: usize,
     expect_key: bool,
-    keys: Vec<(String, String)>,
+    /// Keys with their scalar string values, when they have one.
+    keys: Vec<(Range, Option<Range>)>,
+}
+
+/// Decodes the contents of a JSON string (the common escapes; others are kept as written).
+fn decode(text: &str, r: Range) -> String {
+    let raw = text.get(r.0..r.1).unwrap_or("");
+    if !raw.contains('\\') {
+        return raw.to_owned();
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut it = raw.chars();
+    while let Some(c) = it.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match it.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some(o) => out.push(o),
+            None => {}
+        }
+    }
+    out
+}
+
+/// End of the string whose opening quote is at `start`: the index of its closing quote, or of
+/// the line end / text end when it is not closed.
+fn string_end(b: &[u8], start: usize) -> usize {
+    let mut j = start + 1;
+    while j < b.len() {
+        match b[j] {
+            b'\\' => j += 2,
+            b'"' | b'\n' => return j,
+            _ => j += 1,
+        }
+    }
+    b.len()
 }
 
 fn json_context(text: &str, pos: Pos) -> Context {
-    // Character offset of the cursor, and where each line starts (in characters).
-    let chars: Vec<char> = text.chars().collect();
-    let mut line_starts = vec![0usize];
-    line_starts.extend(
-        chars
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| **c == '\n')
-            .map(|(i, _)| i + 1),
-    );
+    let b = text.as_bytes();
+    let lines = Lines::new(text);
     let cursor = {
-        let li = (pos.line.max(1) as usize - 1).min(line_starts.len() - 1);
-        let start = line_starts[li];
-        let end = line_starts.get(li + 1).map_or(chars.len(), |e| e - 1);
-        (start + pos.col.max(1) as usize - 1).min(end)
+        let li = (pos.line.max(1) as usize - 1).min(lines.len() - 1);
+        let start = lines.starts[li];
+        let line = lines.get(li);
+        let col = pos.col.max(1) as usize - 1;
+        start + line.char_indices().nth(col).map_or(line.len(), |(i, _)| i)
     };
     let pos_of = |i: usize| {
-        let li = line_starts.partition_point(|s| *s <= i).saturating_sub(1);
-        let start = line_starts.get(li).copied().unwrap_or(0);
-        Pos::new(li as u32 + 1, (i - start.min(i)) as u32 + 1)
+        let i = i.min(text.len());
+        let li = lines.starts.partition_point(|s| *s <= i).saturating_sub(1);
+        let start = lines.starts.get(li).copied().unwrap_or(0);
+        let col = text.get(start..i).map_or(0, |s| s.chars().count());
+        Pos::new(li as u32 + 1, col as u32 + 1)
     };
 
     let mut stack: Vec<Frame> = Vec::new();
-    // A string that holds the cursor: (start incl. quote, end excl. quote, text).
-    let mut in_string: Option<(usize, usize, String)> = None;
-    let mut last_scalar: Option<(usize, usize, String, bool)> = None;
+    // A string holding the cursor: (opening quote, closing quote or end).
+    let mut in_string: Option<Range> = None;
+    // The last scalar of the current frame: (start, end, quoted).
+    let mut last_scalar: Option<(usize, usize, bool)> = None;
     let mut i = 0;
     while i < cursor {
-        let c = chars[i];
+        let c = b[i];
         match c {
-            '{' | '[' => {
+            b'{' | b'[' => {
                 stack.push(Frame {
-                    object: c == '{',
+                    object: c == b'{',
                     key: None,
                     index: 0,
-                    expect_key: c == '{',
+                    expect_key: c == b'{',
                     keys: Vec::new(),
                 });
                 last_scalar = None;
             }
-            '}' | ']' => {
+            b'}' | b']' => {
                 stack.pop();
                 last_scalar = None;
             }
-            ',' => {
+            b',' => {
                 if let Some(f) = stack.last_mut() {
                     if f.object {
                         f.expect_key = true;
@@ -558,53 +647,44 @@ fn json_context(text: &str, pos: Pos) -> Context {
                 }
                 last_scalar = None;
             }
-            ':' => {
+            b':' => {
                 if let Some(f) = stack.last_mut() {
                     f.expect_key = false;
                 }
                 last_scalar = None;
             }
-            '"' => {
-                let start = i;
-                let mut j = i + 1;
-                let mut s = String::new();
-                while j < chars.len() && chars[j] != '"' && chars[j] != '\n' {
-                    if chars[j] == '\\' && j + 1 < chars.len() {
-                        j += 1;
-                    }
-                    s.push(chars[j]);
-                    j += 1;
-                }
-                if j >= cursor {
-                    in_string = Some((start, j, s));
+            b'"' => {
+                let end = string_end(b, i);
+                if end >= cursor {
+                    in_string = Some((i, end));
                     break;
                 }
+                let contents = (i + 1, end);
                 if let Some(f) = stack.last_mut() {
                     if f.object && f.expect_key {
-                        f.key = Some(s.clone());
-                        f.keys.push((s, String::new()));
+                        f.key = Some(contents);
+                        f.keys.push((contents, None));
                     } else {
-                        if let (Some(k), true) = (&f.key, f.object) {
-                            let k = k.clone();
-                            if let Some(e) = f.keys.iter_mut().rev().find(|(n, _)| *n == k) {
-                                e.1 = s.clone();
-                            }
+                        if f.object
+                            && let Some(last) = f.keys.last_mut()
+                        {
+                            last.1 = Some(contents);
                         }
-                        last_scalar = Some((start, j + 1, s, true));
+                        last_scalar = Some((i, end + 1, true));
                     }
                 }
-                i = j;
+                i = end;
             }
-            c if !c.is_whitespace() => {
+            c if !c.is_ascii_whitespace() => {
                 let start = i;
                 let mut j = i;
-                while j < chars.len()
-                    && !matches!(chars[j], ',' | '}' | ']' | ':' | '"')
-                    && !chars[j].is_whitespace()
+                while j < b.len()
+                    && !matches!(b[j], b',' | b'}' | b']' | b':' | b'"')
+                    && !b[j].is_ascii_whitespace()
                 {
                     j += 1;
                 }
-                last_scalar = Some((start, j, chars[start..j].iter().collect(), false));
+                last_scalar = Some((start, j, false));
                 if j >= cursor {
                     break;
                 }
@@ -620,62 +700,71 @@ fn json_context(text: &str, pos: Pos) -> Context {
         .take(stack.len().saturating_sub(1))
         .map(|f| {
             if f.object {
-                f.key.clone().unwrap_or_default()
+                f.key.map(|k| decode(text, k)).unwrap_or_default()
             } else {
                 f.index.to_string()
             }
         })
         .collect();
     let top = stack.last();
-    let mut siblings: Vec<(String, String)> = top.map(|f| f.keys.clone()).unwrap_or_default();
+    let mut siblings: Vec<(String, String)> = top
+        .map(|f| {
+            f.keys
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        decode(text, *k),
+                        v.map(|v| decode(text, v)).unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     if let Some(f) = top
         && f.object
     {
-        siblings.extend(json_keys_after(
-            &chars,
-            in_string.as_ref().map_or(cursor, |s| s.1 + 1),
-        ));
+        let from = in_string.map_or(cursor, |s| s.1 + 1);
+        siblings.extend(json_keys_after(text, from));
     }
     let slot = match top {
         Some(f) if f.object && f.expect_key => {
-            let (key, prefix, span) = match &in_string {
-                Some((s, e, text)) => {
-                    let typed = cursor.saturating_sub(s + 1);
-                    (
-                        text.clone(),
-                        text.chars().take(typed).collect(),
-                        Span::new(pos_of(s + 1), pos_of(*e)),
-                    )
-                }
+            let (key, prefix, span) = match in_string {
+                Some((s, e)) => (
+                    decode(text, (s + 1, e)),
+                    decode(text, (s + 1, cursor.max(s + 1))),
+                    Span::new(pos_of(s + 1), pos_of(e)),
+                ),
                 None => (
                     String::new(),
                     String::new(),
                     Span::new(pos_of(cursor), pos_of(cursor)),
                 ),
             };
-            siblings.retain(|(k, _)| *k != key);
+            if let Some(i) = siblings.iter().position(|(k, _)| *k == key) {
+                siblings.remove(i);
+            }
             Slot::Key { key, prefix, span }
         }
         Some(f) => {
             let key = if f.object {
-                f.key.clone().unwrap_or_default()
+                f.key.map(|k| decode(text, k)).unwrap_or_default()
             } else {
                 path.last().cloned().unwrap_or_default()
             };
-            match (&in_string, &last_scalar) {
-                (Some((s, e, text)), _) => Slot::Value {
+            match (in_string, last_scalar) {
+                (Some((s, e)), _) => Slot::Value {
                     key,
-                    value: text.clone(),
-                    prefix: text.chars().take(cursor.saturating_sub(s + 1)).collect(),
-                    span: Span::new(pos_of(*s), pos_of(e + 1)),
+                    value: decode(text, (s + 1, e)),
+                    prefix: decode(text, (s + 1, cursor.max(s + 1))),
+                    span: Span::new(pos_of(s), pos_of((e + 1).min(text.len()))),
                     quoted: true,
                 },
-                (None, Some((s, e, text, quoted))) if *e >= cursor => Slot::Value {
+                (None, Some((s, e, quoted))) if e >= cursor => Slot::Value {
                     key,
-                    value: text.clone(),
-                    prefix: chars[*s..cursor].iter().collect(),
-                    span: Span::new(pos_of(*s), pos_of(*e)),
-                    quoted: *quoted,
+                    value: text.get(s..e).unwrap_or("").to_owned(),
+                    prefix: text.get(s..cursor).unwrap_or("").to_owned(),
+                    span: Span::new(pos_of(s), pos_of(e)),
+                    quoted,
                 },
                 _ => Slot::Value {
                     key,
@@ -711,44 +800,47 @@ fn json_context(text: &str, pos: Pos) -> Context {
     }
 }
 
-/// Keys of the current object written after `from` (until the object closes).
-fn json_keys_after(chars: &[char], from: usize) -> Vec<(String, String)> {
+/// Keys (with string values) of the current object written after byte `from`, until the
+/// object closes.
+fn json_keys_after(text: &str, from: usize) -> Vec<(String, String)> {
+    let b = text.as_bytes();
     let mut out = Vec::new();
     let mut depth = 0usize;
     let mut expect_key = false;
+    let mut after_colon = false;
     let mut i = from;
-    while i < chars.len() {
-        match chars[i] {
-            '{' | '[' => depth += 1,
-            '}' | ']' => {
+    while i < b.len() {
+        match b[i] {
+            b'{' | b'[' => {
+                depth += 1;
+                after_colon = false;
+            }
+            b'}' | b']' => {
                 if depth == 0 {
                     break;
                 }
                 depth -= 1;
             }
-            ',' if depth == 0 => expect_key = true,
-            ':' if depth == 0 => expect_key = false,
-            '"' => {
-                let mut j = i + 1;
-                let mut s = String::new();
-                while j < chars.len() && chars[j] != '"' {
-                    if chars[j] == '\\' {
-                        j += 1;
-                    }
-                    if let Some(c) = chars.get(j) {
-                        s.push(*c);
-                    }
-                    j += 1;
-                }
+            b',' if depth == 0 => {
+                expect_key = true;
+                after_colon = false;
+            }
+            b':' if depth == 0 => {
+                expect_key = false;
+                after_colon = true;
+            }
+            b'"' => {
+                let end = string_end(b, i);
                 if depth == 0 && expect_key {
-                    out.push((s, String::new()));
+                    out.push((decode(text, (i + 1, end)), String::new()));
                 } else if depth == 0
+                    && after_colon
                     && let Some(last) = out.last_mut()
-                    && last.1.is_empty()
                 {
-                    last.1 = s;
+                    last.1 = decode(text, (i + 1, end));
+                    after_colon = false;
                 }
-                i = j;
+                i = end;
             }
             _ => {}
         }

@@ -24,7 +24,10 @@ pub fn hover(ws: &Workspace, file: FileId, pos: Pos) -> Option<Hover> {
         return None;
     }
     let text = ws.file(file).source().text();
-    let ctx = context(text, pos);
+    let mut ctx = context(text, pos);
+    if file != ws.root_id() {
+        ctx.path = document_path(ws, file, &ctx.path).unwrap_or_default();
+    }
     let version = ws
         .root()
         .and_then(|r| r.value.get("asyncapi"))
@@ -66,6 +69,33 @@ pub fn hover(ws: &Workspace, file: FileId, pos: Pos) -> Option<Hover> {
         }
         _ => None,
     }
+}
+
+/// The document path of a mapping written in a referenced file: the path of a root-file
+/// `$ref` to (an ancestor of) it, plus the rest.
+fn document_path(ws: &Workspace, file: FileId, path: &[String]) -> Option<Vec<String>> {
+    let mut best: Option<(usize, Vec<String>)> = None;
+    for site in ws.refs() {
+        let Some(t) = &site.target else { continue };
+        if site.file != ws.root_id() || t.file != file {
+            continue;
+        }
+        let Some(target) = pointer::parse(&t.pointer) else {
+            continue;
+        };
+        if target.len() > path.len() || target[..] != path[..target.len()] {
+            continue;
+        }
+        if best.as_ref().is_some_and(|(n, _)| *n >= target.len()) {
+            continue;
+        }
+        let Some(mut p) = pointer::parse(&site.pointer) else {
+            continue;
+        };
+        p.extend(path[target.len()..].iter().cloned());
+        best = Some((target.len(), p));
+    }
+    best.map(|(_, p)| p)
 }
 
 fn key_markdown(v: Version, path: &[String], key: &str, ctx: &super::Context) -> Option<String> {
