@@ -225,7 +225,11 @@ fn declares_a_missing_parameter_v2_and_json() {
         "{fixed}"
     );
     let json = to_json(&V3.replace("user/{userId}/signedup", "user/{userId}/{region}"));
-    check_fix(&json, "asyncapi3-channel-parameters", None);
+    let fixed = check_fix(&json, "asyncapi3-channel-parameters", None);
+    assert!(
+        fixed.contains("        },\n        \"region\": {\"description\":"),
+        "{fixed}"
+    );
 }
 
 #[test]

@@ -146,35 +146,62 @@ impl Cx<'_> {
         }
     }
 
-    /// Inserts `key: value` into the mapping at `ptr` (block YAML: after its last entry, at
-    /// its indentation; flow YAML and JSON: before the closing brace).
+    /// Inserts `key: value` into the mapping at `ptr`.
     fn insert(&self, ptr: &str, key: &str, value: &Value) -> Option<Edit> {
+        self.insert_many(ptr, &[(key.to_owned(), value.clone())])
+    }
+
+    /// Inserts entries into the mapping at `ptr`, in one edit: in block YAML after its last
+    /// entry at its indentation; in multi-line JSON after its last member on a line of its own;
+    /// in flow YAML and one-line JSON before the closing brace.
+    fn insert_many(&self, ptr: &str, entries: &[(String, Value)]) -> Option<Edit> {
         let map = self.ws.get(self.file, ptr)?.as_object()?;
         let span = self.ws.location(self.file, ptr).span;
         let flow = self.char_at(span.start) == Some('{');
+        let inline = |k: &str, v: &Value| {
+            if self.json {
+                format!("{}: {}", Value::String(k.to_owned()), v)
+            } else {
+                format!("{}: {}", yaml_key(k), flow_yaml(v))
+            }
+        };
+        if self.json
+            && span.start.line != span.end.line
+            && let Some((last, _)) = map.iter().next_back()
+        {
+            let last_ptr = pointer::join(ptr, last);
+            let key = self.ws.key_location(self.file, &last_ptr).span;
+            let end = self.ws.location(self.file, &last_ptr).span.end;
+            let pad = " ".repeat(key.start.col.saturating_sub(1) as usize);
+            let text: String = entries
+                .iter()
+                .map(|(k, v)| format!(",\n{pad}{}", inline(k, v)))
+                .collect();
+            return Some(self.edit(Span::new(end, end), text));
+        }
         if flow || self.json {
             // Before the closing brace.
             let close = Pos::new(span.end.line, span.end.col.checked_sub(1)?);
             if self.char_at(close) != Some('}') {
                 return None;
             }
-            let entry = if self.json {
-                format!("{}: {}", Value::String(key.to_owned()), value)
-            } else {
-                format!("{}: {}", yaml_key(key), flow_yaml(value))
-            };
-            let text = if map.is_empty() {
-                entry
-            } else {
-                format!(", {entry}")
-            };
+            let mut text = String::new();
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if i > 0 || !map.is_empty() {
+                    text.push_str(", ");
+                }
+                text.push_str(&inline(k, v));
+            }
             return Some(self.edit(Span::new(close, close), text));
         }
         if map.is_empty() {
             return None;
         }
         let indent = span.start.col.checked_sub(1)? as usize;
-        let block = yaml_block(key, value, indent);
+        let block: String = entries
+            .iter()
+            .map(|(k, v)| yaml_block(k, v, indent))
+            .collect();
         let end = span.end;
         let before_end: String = self
             .line(end.line)
@@ -185,7 +212,6 @@ impl Cx<'_> {
             && (end.line as usize) <= self.ws.file(self.file).source().line_count()
         {
             let at = Pos::new(end.line, 1);
-            // The end can be past the last line's terminator only when the text ends with one.
             return Some(self.edit(Span::new(at, at), block));
         }
         // The mapping ends where the text ends, without a final line break.
@@ -515,47 +541,9 @@ impl Cx<'_> {
                     || self.char_at(self.ws.location(self.file, &map_ptr).span.start)
                         == Some('{') =>
             {
-                // One insertion holding every entry, so the edits never overlap.
-                if self.json
-                    || self.char_at(self.ws.location(self.file, &map_ptr).span.start) == Some('{')
-                {
-                    let mut edits = Vec::new();
-                    let mut first = existing.is_empty();
-                    let span = self.ws.location(self.file, &map_ptr).span;
-                    let close = Pos::new(span.end.line, span.end.col.saturating_sub(1));
-                    let mut text = String::new();
-                    for n in names {
-                        let entry = if self.json {
-                            format!("{}: {}", Value::String((*n).to_owned()), value(n))
-                        } else {
-                            format!("{}: {}", yaml_key(n), flow_yaml(&value(n)))
-                        };
-                        if !first {
-                            text.push_str(", ");
-                        }
-                        first = false;
-                        text.push_str(&entry);
-                    }
-                    if self.char_at(close) != Some('}') {
-                        return Vec::new();
-                    }
-                    edits.push(self.edit(Span::new(close, close), text));
-                    return vec![Fix { title, edits }];
-                }
-                let mut m = Map::new();
-                for n in names {
-                    m.insert((*n).to_owned(), value(n));
-                }
-                let mut text = String::new();
-                let mut span = None;
-                for (k, v) in &m {
-                    let Some(e) = self.insert(&map_ptr, k, v) else {
-                        return Vec::new();
-                    };
-                    span = Some(e.span);
-                    text.push_str(&e.new_text);
-                }
-                span.map(|s| self.edit(s, text))
+                let entries: Vec<(String, Value)> =
+                    names.iter().map(|n| ((*n).to_owned(), value(n))).collect();
+                self.insert_many(&map_ptr, &entries)
             }
             Some(Value::Object(_)) | Some(Value::Null) | None => {
                 let mut m = Map::new();
