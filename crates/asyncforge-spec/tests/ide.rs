@@ -597,3 +597,101 @@ fn never_panics_on_random_and_truncated_text() {
         poke(&text, &mut rng, 6);
     }
 }
+
+/// Every key of every block-YAML fixture and corpus example: the path the text analysis finds at
+/// the key equals the key's JSON pointer from the parser.
+#[test]
+fn text_context_agrees_with_the_parser() {
+    let mut docs: Vec<(String, String)> =
+        vec![("V3".into(), V3.to_owned()), ("V2".into(), V2.to_owned())];
+    let realworld = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/realworld");
+    let mut paths = corpus_docs();
+    if let Ok(files) = std::fs::read_dir(&realworld) {
+        let mut small: Vec<PathBuf> = files
+            .flatten()
+            .filter(|f| f.metadata().is_ok_and(|m| m.len() < 60_000))
+            .map(|f| f.path())
+            .collect();
+        small.sort();
+        paths.extend(small);
+    }
+    for p in paths {
+        if let Ok(t) = std::fs::read_to_string(&p) {
+            docs.push((p.display().to_string(), t));
+        }
+    }
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for (name, text) in &docs {
+        if ide::context::syntax_of(text) != ide::Syntax::Yaml {
+            continue;
+        }
+        let c = load(text);
+        let ws = &c.workspace;
+        let Some(root) = ws.root() else { continue };
+        let mut stack: Vec<(String, &serde_json::Value)> = vec![(String::new(), root.value)];
+        while let Some((ptr, v)) = stack.pop() {
+            let children: Vec<(String, &serde_json::Value)> = match v {
+                serde_json::Value::Object(m) => m
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            format!("{ptr}/{}", k.replace('~', "~0").replace('/', "~1")),
+                            v,
+                        )
+                    })
+                    .collect(),
+                serde_json::Value::Array(a) => a
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (format!("{ptr}/{i}"), v))
+                    .collect(),
+                _ => continue,
+            };
+            // Flow collections (`{…}`, `[…]`) are not analysed by indentation.
+            let start = ws.location(ws.root_id(), &ptr).span.start;
+            let line = ws
+                .file(ws.root_id())
+                .source()
+                .line(start.line)
+                .unwrap_or("");
+            let flow = line
+                .chars()
+                .nth(start.col as usize - 1)
+                .is_some_and(|c| c == '{' || c == '[');
+            if flow {
+                continue;
+            }
+            for (child, value) in children {
+                if v.is_object() && checked < 12_000 {
+                    let key = ws.key_location(ws.root_id(), &child).span;
+                    let ctx = ide::context(text, key.start);
+                    let want: Vec<String> =
+                        asyncforge_spec::pointer::parse(&child).unwrap_or_default();
+                    checked += 1;
+                    if ctx.node_path() != want {
+                        wrong.push(format!(
+                            "{name}:{}:{} {child}: {:?}",
+                            key.start.line,
+                            key.start.col,
+                            ctx.node_path()
+                        ));
+                    }
+                }
+                stack.push((child, value));
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} keys checked");
+    assert!(
+        wrong.is_empty(),
+        "{} of {checked} keys wrong, e.g.:\n{}",
+        wrong.len(),
+        wrong
+            .iter()
+            .take(15)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
