@@ -376,6 +376,53 @@ fn declares_server_variables_and_content_type() {
     assert!(fixed.contains("defaultContentType: application/json"));
 }
 
+#[test]
+fn references_operation_messages_through_the_channel() {
+    let direct = V3.replace(
+        "      - $ref: '#/channels/userSignedUp/messages/UserSignedUp'",
+        "      - $ref: '#/components/messages/UserSignedUp'",
+    );
+    let fixed = check_fix(
+        &direct,
+        "asyncapi3-operation-messages-from-referred-channel",
+        None,
+    );
+    assert_eq!(fixed, V3);
+    // A message the channel does not list yet.
+    let extra = direct
+        .replace(
+            "      - $ref: '#/components/messages/UserSignedUp'",
+            "      - $ref: '#/components/messages/UserDeleted'",
+        )
+        .replace(
+            "  schemas:\n",
+            "    UserDeleted:\n      payload:\n        type: string\n  schemas:\n",
+        );
+    let fixed = check_fix(
+        &extra,
+        "asyncapi3-operation-messages-from-referred-channel",
+        None,
+    );
+    assert!(
+        fixed.contains("      UserDeleted:\n        $ref: '#/components/messages/UserDeleted'\n"),
+        "{fixed}"
+    );
+    assert!(
+        fixed.contains("      - $ref: '#/channels/userSignedUp/messages/UserDeleted'"),
+        "{fixed}"
+    );
+}
+
+#[test]
+fn suggests_defined_names_in_2x() {
+    let broken = V2.replace(
+        "    subscribe:\n",
+        "    servers:\n      - mosquito\n    subscribe:\n",
+    );
+    let fixed = check_fix(&broken, "asyncapi2-channel-servers", None);
+    assert!(fixed.contains("      - mosquitto\n"), "{fixed}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Hover and completion.
 

@@ -28,7 +28,11 @@ use crate::workspace::{Workspace, split_ref};
 /// `asyncapi3-server-variables` (declare a missing variable, remove an unused one),
 /// `asyncapi2-operation-operationId` and `asyncapi2-message-messageId` (add a unique id),
 /// `asyncapi-server-no-trailing-slash` and `asyncapi-channel-no-trailing-slash`,
-/// `asyncapi-defaultContentType`, `version-unsupported` (a version without patch, or a number).
+/// `asyncapi-defaultContentType`, `version-unsupported` (a version without patch, or a number),
+/// `asyncapi2-channel-servers`, `asyncapi2-server-security` and `asyncapi2-operation-security`
+/// (the suggested name), `asyncapi3-operation-messages-from-referred-channel` and
+/// `asyncapi3-reply-messages-from-referred-channel` (reference the message through the channel,
+/// adding it to the channel when it is not there).
 pub fn code_actions(ws: &Workspace, diagnostic: &Diagnostic) -> Vec<Fix> {
     let Some(loc) = &diagnostic.location else {
         return Vec::new();
@@ -55,6 +59,11 @@ pub fn code_actions(ws: &Workspace, diagnostic: &Diagnostic) -> Vec<Fix> {
         "asyncapi2-server-variables" | "asyncapi3-server-variables" => {
             cx.server_variables(ptr, msg)
         }
+        "asyncapi2-channel-servers"
+        | "asyncapi2-server-security"
+        | "asyncapi2-operation-security" => cx.did_you_mean(loc.span, diagnostic.help.as_deref()),
+        "asyncapi3-operation-messages-from-referred-channel"
+        | "asyncapi3-reply-messages-from-referred-channel" => cx.message_through_channel(ptr),
         "asyncapi2-operation-operationId" => cx.add_id(ptr, "operationId"),
         "asyncapi2-message-messageId" => cx.add_id(ptr, "messageId"),
         "asyncapi-server-no-trailing-slash" | "asyncapi-channel-no-trailing-slash" => {
@@ -576,6 +585,132 @@ impl Cx<'_> {
         })
         .into_iter()
         .collect()
+    }
+
+    /// Replaces a name with the one the diagnostic suggests.
+    fn did_you_mean(&self, span: Span, help: Option<&str>) -> Vec<Fix> {
+        let Some(name) = help
+            .filter(|h| h.starts_with("did you mean"))
+            .and_then(|h| backticked(h).first().copied())
+        else {
+            return Vec::new();
+        };
+        let old = self.span_text(span);
+        let new = match old.as_deref().and_then(|o| o.chars().next()) {
+            Some('"') | Some('\'') => self.scalar(name, old.as_deref()),
+            _ if self.json => Value::String(name.to_owned()).to_string(),
+            _ => yaml_key(name),
+        };
+        vec![Fix {
+            title: format!("Change to `{name}`"),
+            edits: vec![self.edit(span, new)],
+        }]
+    }
+
+    /// A 3.x operation (or reply) message must be referenced through the operation's channel:
+    /// `#/channels/<channel>/messages/<message>`. When the channel lists the message, point at
+    /// that entry; when it does not, add it to the channel too.
+    fn message_through_channel(&self, item: &str) -> Vec<Fix> {
+        let Some(owner) = pointer::parent(item).and_then(pointer::parent) else {
+            return Vec::new();
+        };
+        let Some(channel_ref) = self
+            .ws
+            .get(self.file, owner)
+            .and_then(|o| o.get("channel"))
+            .and_then(|c| c.get("$ref"))
+            .and_then(Value::as_str)
+        else {
+            return Vec::new();
+        };
+        let (file_part, frag) = split_ref(channel_ref);
+        let Some(channel_ptr) = pointer::from_fragment(frag) else {
+            return Vec::new();
+        };
+        if !file_part.is_empty() || self.ws.get(self.file, &channel_ptr).is_none() {
+            return Vec::new();
+        }
+        let Ok(wanted) = self.ws.resolve_chain(self.file, item) else {
+            return Vec::new();
+        };
+        let Some(old_ref) = self
+            .ws
+            .get(self.file, item)
+            .and_then(|i| i.get("$ref"))
+            .and_then(Value::as_str)
+        else {
+            return Vec::new();
+        };
+        let messages_ptr = pointer::join(&channel_ptr, "messages");
+        let entries = self
+            .ws
+            .get(self.file, &messages_ptr)
+            .and_then(Value::as_object);
+        let matching: Vec<&String> = entries
+            .map(|m| {
+                m.keys()
+                    .filter(|k| {
+                        let p = pointer::join(&messages_ptr, k);
+                        let target = match self.ws.get(self.file, &p) {
+                            Some(v) if crate::structure::is_ref(v) => {
+                                self.ws.resolve_chain(self.file, &p).ok()
+                            }
+                            Some(_) => Some(crate::workspace::Target {
+                                file: self.file,
+                                pointer: p.clone(),
+                            }),
+                            None => None,
+                        };
+                        target.is_some_and(|t| t == wanted)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let ref_span = self
+            .ws
+            .location(self.file, &pointer::join(item, "$ref"))
+            .span;
+        let old = self.span_text(ref_span);
+        let quote = old
+            .as_deref()
+            .filter(|o| o.starts_with(['"', '\'']))
+            .unwrap_or("'");
+        let new_ref = |name: &str| format!("#{}", pointer::join(&messages_ptr, name));
+        match matching.as_slice() {
+            [one] => vec![Fix {
+                title: format!("Reference the channel's message `{one}`"),
+                edits: vec![self.edit(ref_span, self.scalar(&new_ref(one), Some(quote)))],
+            }],
+            [] => {
+                let Some(name) = pointer::last(split_ref(old_ref).1).filter(|n| !n.is_empty())
+                else {
+                    return Vec::new();
+                };
+                if entries.is_some_and(|m| m.contains_key(&name)) {
+                    return Vec::new();
+                }
+                let reference = serde_json::json!({ "$ref": old_ref });
+                let add = match entries {
+                    Some(_) => self.insert(&messages_ptr, &name, &reference),
+                    None => {
+                        let mut m = Map::new();
+                        m.insert(name.clone(), reference);
+                        self.insert(&channel_ptr, "messages", &Value::Object(m))
+                    }
+                };
+                let Some(add) = add else {
+                    return Vec::new();
+                };
+                vec![Fix {
+                    title: format!("Add `{name}` to the channel's messages and reference it there"),
+                    edits: vec![
+                        add,
+                        self.edit(ref_span, self.scalar(&new_ref(&name), Some(quote))),
+                    ],
+                }]
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// Adds a unique `operationId` or `messageId` derived from where the object is.
