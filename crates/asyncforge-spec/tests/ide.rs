@@ -549,7 +549,14 @@ fn completion_in_json() {
     let items = ide::complete(&json, p, None);
     let labels: Vec<&str> = items.iter().map(|c| c.label.as_str()).collect();
     assert_eq!(labels, ["send", "receive"]);
-    assert_eq!(items[0].insert_text, "send", "inside quotes");
+    assert_eq!(items[0].insert_text, "\"send\"");
+    let line = json.lines().nth(p.line as usize - 1).unwrap_or("");
+    let replaced: String = line
+        .chars()
+        .skip(items[0].replace.start.col as usize - 1)
+        .take((items[0].replace.end.col - items[0].replace.start.col) as usize)
+        .collect();
+    assert_eq!(replaced, "\"receive\"", "the quotes are replaced too");
     let ctx = ide::context(&json, pos_of(&json, "\"title\": \"Account", 2));
     assert_eq!(ctx.path, ["info"]);
     assert!(

@@ -7,7 +7,7 @@ use super::keys::{self, Node};
 use super::{Completion, CompletionKind};
 use crate::load::{self, Limits};
 use crate::pointer;
-use crate::source::Pos;
+use crate::source::{Pos, Span};
 use crate::structure::{Shape, bindings, v2};
 use crate::version::{SUPPORTED, Version};
 use crate::workspace::Workspace;
@@ -86,7 +86,58 @@ pub fn complete(text: &str, pos: Pos, ws: Option<&Workspace>) -> Vec<Completion>
     };
     let mut seen = std::collections::HashSet::new();
     out.retain(|c| seen.insert(c.label.clone()));
+    match &ctx.slot {
+        Slot::Key { key, span, .. } => {
+            // A key already followed by its colon is replaced by the bare name.
+            let rest: String = line_at(text, span.end.line)
+                .chars()
+                .skip(span.end.col.saturating_sub(1) as usize)
+                .collect();
+            let has_colon =
+                ctx.syntax == Syntax::Yaml && !key.is_empty() && rest.trim_start().starts_with(':');
+            for c in &mut out {
+                c.replace = *span;
+                if has_colon && c.kind == CompletionKind::Key {
+                    c.insert_text = c.label.clone();
+                }
+            }
+        }
+        Slot::Value { span, quoted, .. } => {
+            let quote = if *quoted {
+                line_at(text, span.start.line)
+                    .chars()
+                    .nth(span.start.col.saturating_sub(1) as usize)
+            } else {
+                None
+            };
+            for c in &mut out {
+                c.replace = *span;
+                match quote {
+                    Some('\'') => {
+                        c.insert_text = format!("'{}'", c.insert_text.replace('\'', "''"))
+                    }
+                    Some('"') => c.insert_text = Value::String(c.insert_text.clone()).to_string(),
+                    _ => {}
+                }
+            }
+        }
+    }
     out
+}
+
+/// The text of 1-based line `line` (empty past the end).
+fn line_at(text: &str, line: u32) -> &str {
+    let idx = (line as usize).saturating_sub(1);
+    let start = if idx == 0 {
+        0
+    } else {
+        match memchr::memchr_iter(b'\n', text.as_bytes()).nth(idx - 1) {
+            Some(i) => i + 1,
+            None => return "",
+        }
+    };
+    let rest = text.get(start..).unwrap_or("");
+    rest.split('\n').next().unwrap_or("").trim_end_matches('\r')
 }
 
 fn key_completions(
@@ -112,6 +163,7 @@ fn key_completions(
         },
         detail,
         documentation: doc,
+        replace: Span::default(),
     };
     let mut out = Vec::new();
     if ctx.path.is_empty() && !known_version && !ctx.siblings.iter().any(|s| s == "asyncapi") {
@@ -166,8 +218,9 @@ fn key_completions(
 }
 
 fn char_before(text: &str, pos: Pos) -> Option<char> {
-    let line = text.lines().nth((pos.line as usize).checked_sub(1)?)?;
-    line.chars().nth((pos.col as usize).checked_sub(2)?)
+    line_at(text, pos.line)
+        .chars()
+        .nth((pos.col as usize).checked_sub(2)?)
 }
 
 fn needs_quotes_yaml(s: &str) -> bool {
@@ -201,6 +254,7 @@ fn value_item(syntax: Syntax, quoted: bool, val: String, doc: Option<String>) ->
         insert_text,
         detail: None,
         documentation: doc,
+        replace: Span::default(),
     }
 }
 
@@ -448,6 +502,7 @@ fn ref_completions(
                 kind: CompletionKind::Reference,
                 detail: Some(section.to_owned()),
                 documentation: doc,
+                replace: Span::default(),
             }
         })
         .collect()
@@ -499,6 +554,29 @@ mod tests {
         assert!(labels(&c).contains(&"object"));
         let c = at("asyncapi: 2.6.0\nchannels:\n  a:\n    deprecated: |\n");
         assert_eq!(labels(&c), ["true", "false"]);
+    }
+
+    #[test]
+    fn replace_ranges() {
+        // A key with its colon already written: only the name is replaced.
+        let c = at("asyncapi: 3.0.0\noperations:\n  a:\n    acti|: send\n");
+        let action = c
+            .iter()
+            .find(|c| c.label == "action")
+            .expect("action offered");
+        assert_eq!(action.insert_text, "action");
+        assert_eq!(action.replace, Span::new(Pos::new(4, 5), Pos::new(4, 9)));
+        // A half-typed key gets its colon.
+        let c = at("asyncapi: 3.0.0\noperations:\n  a:\n    acti|\n");
+        let action = c
+            .iter()
+            .find(|c| c.label == "action")
+            .expect("action offered");
+        assert_eq!(action.insert_text, "action: ");
+        // A quoted value keeps its quotes.
+        let c = at("asyncapi: 3.0.0\noperations:\n  a:\n    action: 're|'\n");
+        assert_eq!(c[0].insert_text, "'send'");
+        assert_eq!(c[0].replace, Span::new(Pos::new(4, 13), Pos::new(4, 17)));
     }
 
     #[test]

@@ -48,8 +48,11 @@ pub struct Completion {
     pub label: String,
     /// What it completes.
     pub kind: CompletionKind,
-    /// The text to insert in place of the word being typed.
+    /// The text that replaces [`Completion::replace`].
     pub insert_text: String,
+    /// The range the insert text replaces: the key or value being typed, quotes included
+    /// (the insert text brings its own); an empty range at the cursor when nothing is typed.
+    pub replace: Span,
     /// A short detail (type, target kind).
     pub detail: Option<String>,
     /// A longer description, in Markdown.
