@@ -543,6 +543,21 @@ pub(crate) fn describe(object: &str, key: &str, v3: bool) -> Option<&'static str
             "The version of the application's API (not the AsyncAPI version)."
         }
         ("Info Object", "termsOfService") => "A URL to the terms of service.",
+        ("MQTT server binding", "clientId") => "The identifier the MQTT client connects with.",
+        ("WebSockets channel binding", "method") => {
+            "The HTTP method of the handshake request: `GET` or `POST`."
+        }
+        ("WebSockets channel binding", "query") => {
+            "The schema of the handshake's query parameters."
+        }
+        ("WebSockets channel binding", "headers") => "The schema of the handshake's HTTP headers.",
+        ("HTTP operation binding", "method") => "The HTTP method of the request.",
+        ("HTTP operation binding", "query") => "The schema of the request's query parameters.",
+        ("HTTP message binding", "headers") => "The schema of the message's HTTP headers.",
+        ("Kafka message binding", "key") => "The schema of the Kafka record key.",
+        ("Kafka server binding", "schemaRegistryUrl") => {
+            "The URL of the schema registry the server uses."
+        }
         _ => "",
     };
     if !specific.is_empty() {
@@ -601,6 +616,13 @@ pub(crate) fn describe(object: &str, key: &str, v3: bool) -> Option<&'static str
         "partitions" => "The number of partitions of the topic.",
         "replicas" => "The number of replicas of each partition.",
         "topicConfiguration" => "Kafka topic settings (retention, cleanup policy, …).",
+        "cleanup.policy" => "What Kafka does with old records: `delete`, `compact`, or both.",
+        "retention.ms" => "How long records are kept, in milliseconds (-1: forever).",
+        "retention.bytes" => "How large a partition may grow before old records go (-1: no limit).",
+        "delete.retention.ms" => {
+            "How long delete markers of a compacted topic are kept, in milliseconds."
+        }
+        "max.message.bytes" => "The largest record batch the topic accepts, in bytes.",
         "groupId" => "The schema of the Kafka consumer group id.",
         "clientId" => "The schema of the client id.",
         "key" => "The schema of the message key.",
@@ -705,6 +727,29 @@ mod tests {
             names(Version::V3_0, &["channels", "c", "bindings", "kafka"]).contains(&"partitions")
         );
         assert!(names(Version::V2_6, &["components", "securitySchemes", "s"]).contains(&"flows"));
+        assert!(names(Version::V3_0, &["servers", "s", "bindings", "mqtt"]).contains(&"clientId"));
+        assert!(names(Version::V3_0, &["channels", "c", "bindings", "ws"]).contains(&"method"));
+        assert!(
+            names(
+                Version::V2_6,
+                &["channels", "c", "publish", "bindings", "http"]
+            )
+            .contains(&"method")
+        );
+        assert!(
+            names(
+                Version::V3_0,
+                &["components", "messages", "m", "bindings", "kafka"]
+            )
+            .contains(&"key")
+        );
+        assert!(
+            names(
+                Version::V3_0,
+                &["channels", "c", "bindings", "kafka", "topicConfiguration"]
+            )
+            .contains(&"retention.ms")
+        );
         assert!(!names(Version::V2_0, &["channels", "x"]).contains(&"servers"));
         assert!(matches!(
             resolve(Version::V3_0, &p(&["operations", "o", "channel"]), &|_| {
