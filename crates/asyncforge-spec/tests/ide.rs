@@ -239,6 +239,20 @@ fn removes_an_unused_parameter() {
         "      userId:\n        description: Id of the user.\n      extra:\n        description: Unused.\n",
     );
     check_fix(&broken, "asyncapi3-channel-parameters", None);
+    // In JSON, as the last and as the first member.
+    let json = to_json(&broken);
+    check_fix(&json, "asyncapi3-channel-parameters", None);
+    let first = broken.replace(
+        "      userId:\n        description: Id of the user.\n      extra:\n        description: Unused.\n",
+        "      extra:\n        description: Unused.\n      userId:\n        description: Id of the user.\n",
+    );
+    check_fix(&to_json(&first), "asyncapi3-channel-parameters", None);
+    let fixed = check_fix(
+        &to_json(&V3.replace("  description: Manages", "  descripton: Manages")),
+        "struct-unknown-field",
+        Some("Remove `descripton`"),
+    );
+    assert!(!fixed.contains("descripton"));
 }
 
 #[test]

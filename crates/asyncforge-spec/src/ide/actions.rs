@@ -232,7 +232,7 @@ impl Cx<'_> {
     /// When it is the only entry of its mapping, the mapping's own entry goes instead.
     fn remove(&self, ptr: &str) -> Option<Edit> {
         if self.json {
-            return None;
+            return self.remove_json(ptr);
         }
         let parent = pointer::parent(ptr)?;
         let siblings = self.ws.get(self.file, parent)?.as_object()?.len();
@@ -270,6 +270,33 @@ impl Cx<'_> {
             return None;
         };
         Some(self.edit(Span::new(Pos::new(key.start.line, 1), end), ""))
+    }
+
+    /// Removes a JSON member with the comma that separates it from a neighbour.
+    fn remove_json(&self, ptr: &str) -> Option<Edit> {
+        let parent = pointer::parent(ptr)?;
+        let map = self.ws.get(self.file, parent)?.as_object()?;
+        let name = pointer::last(ptr)?;
+        let i = map.keys().position(|k| *k == name)?;
+        let member = |k: &String| {
+            let p = pointer::join(parent, k);
+            (
+                self.ws.key_location(self.file, &p).span.start,
+                self.ws.location(self.file, &p).span.end,
+            )
+        };
+        let (start, end) = member(map.keys().nth(i)?);
+        let span = if i > 0 {
+            // From the end of the previous member: `, "name": value`.
+            let (_, prev_end) = member(map.keys().nth(i - 1)?);
+            Span::new(prev_end, end)
+        } else if let Some(next) = map.keys().nth(1) {
+            // The first member: up to the next one's key.
+            Span::new(start, member(next).0)
+        } else {
+            Span::new(start, end)
+        };
+        Some(self.edit(span, ""))
     }
 
     fn missing_field(&self, ptr: &str, msg: &str) -> Vec<Fix> {
