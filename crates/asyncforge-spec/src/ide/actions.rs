@@ -228,8 +228,9 @@ impl Cx<'_> {
         Some(self.edit(Span::new(end, end), text))
     }
 
-    /// Removes the entry at `ptr` (block YAML only): its key line through its value's last line.
-    /// When it is the only entry of its mapping, the mapping's own entry goes instead.
+    /// Removes the entry at `ptr`. Block YAML: its key line through its value's last line (when
+    /// it is the only entry of its mapping, the mapping's own entry goes instead, so no empty
+    /// key is left behind); JSON: the member and one separating comma. Not in flow YAML.
     fn remove(&self, ptr: &str) -> Option<Edit> {
         if self.json {
             return self.remove_json(ptr);

@@ -585,11 +585,15 @@ fn decode(text: &str, r: Range) -> String {
 /// the line end / text end when it is not closed.
 fn string_end(b: &[u8], start: usize) -> usize {
     let mut j = start + 1;
-    while j < b.len() {
-        match b[j] {
-            b'\\' => j += 2,
-            b'"' | b'\n' => return j,
-            _ => j += 1,
+    while let Some(k) = b
+        .get(j..)
+        .and_then(|rest| memchr::memchr3(b'\\', b'"', b'\n', rest))
+    {
+        j += k;
+        if b[j] == b'\\' {
+            j += 2;
+        } else {
+            return j;
         }
     }
     b.len()
