@@ -6,6 +6,7 @@
 pub mod check;
 pub mod diagnostic;
 pub mod diff;
+pub mod ide;
 pub mod ir;
 pub mod load;
 pub mod pointer;

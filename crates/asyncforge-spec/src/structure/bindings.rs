@@ -1487,3 +1487,139 @@ pub static CHANNEL_OR_REF: Shape = Shape::RefOr(&Shape::Custom(channel));
 pub static OPERATION_OR_REF: Shape = Shape::RefOr(&Shape::Custom(operation));
 /// Message Bindings Object or a Reference Object.
 pub static MESSAGE_OR_REF: Shape = Shape::RefOr(&Shape::Custom(message));
+
+// ---------------------------------------------------------------------------------------------
+// Editor support (`crate::ide`): the shapes behind the custom checks above.
+
+/// What a Bindings Object is attached to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BindingKind {
+    /// A server's bindings.
+    Server,
+    /// A channel's bindings.
+    Channel,
+    /// An operation's bindings.
+    Operation,
+    /// A message's bindings.
+    Message,
+}
+
+/// The Bindings Object of one kind, as a document of this family checks it.
+pub(crate) fn bindings_object(kind: BindingKind, v3: bool) -> &'static Shape {
+    match (kind, v3) {
+        (BindingKind::Server, true) => &SERVER_V3,
+        (BindingKind::Server, false) => &SERVER_V2,
+        (BindingKind::Channel, true) => &CHANNEL_V3,
+        (BindingKind::Channel, false) => &CHANNEL_V2,
+        (BindingKind::Operation, true) => &OPERATION_V3,
+        (BindingKind::Operation, false) => &OPERATION_V2,
+        (BindingKind::Message, true) => &MESSAGE_V3,
+        (BindingKind::Message, false) => &MESSAGE_V2,
+    }
+}
+
+type Versions = &'static [(&'static str, &'static Shape)];
+
+static IDE_BINDINGS: &[(BindingKind, &str, Versions)] = {
+    use BindingKind::*;
+    &[
+        (
+            Server,
+            "kafka",
+            &[
+                ("0.5.0", &KAFKA_SERVER),
+                ("0.4.0", &KAFKA_SERVER),
+                ("0.3.0", &KAFKA_SERVER),
+            ],
+        ),
+        (
+            Channel,
+            "kafka",
+            &[
+                ("0.5.0", &KAFKA_CHANNEL_0_5),
+                ("0.4.0", &KAFKA_CHANNEL_0_4),
+                ("0.3.0", &KAFKA_CHANNEL_0_3),
+            ],
+        ),
+        (
+            Operation,
+            "kafka",
+            &[
+                ("0.5.0", &KAFKA_OPERATION),
+                ("0.4.0", &KAFKA_OPERATION),
+                ("0.3.0", &KAFKA_OPERATION),
+            ],
+        ),
+        (
+            Message,
+            "kafka",
+            &[
+                ("0.5.0", &KAFKA_MESSAGE_0_5),
+                ("0.4.0", &KAFKA_MESSAGE_0_4),
+                ("0.3.0", &KAFKA_MESSAGE_0_3),
+            ],
+        ),
+        (Server, "mqtt", &[("0.2.0", &MQTT_SERVER)]),
+        (Operation, "mqtt", &[("0.2.0", &MQTT_OPERATION)]),
+        (Message, "mqtt", &[("0.2.0", &MQTT_MESSAGE)]),
+        (Channel, "ws", &[("0.1.0", &WS_CHANNEL)]),
+        (
+            Operation,
+            "http",
+            &[("0.3.0", &HTTP_OPERATION), ("0.2.0", &HTTP_OPERATION)],
+        ),
+        (
+            Message,
+            "http",
+            &[("0.3.0", &HTTP_MESSAGE_0_3), ("0.2.0", &HTTP_MESSAGE_0_2)],
+        ),
+        (Channel, "amqp", &[("0.3.0", &AMQP_CHANNEL)]),
+        (Operation, "amqp", &[("0.3.0", &AMQP_OPERATION)]),
+        (Message, "amqp", &[("0.3.0", &AMQP_MESSAGE)]),
+        (Channel, "anypointmq", &[("0.0.1", &ANYPOINTMQ_CHANNEL)]),
+        (Message, "anypointmq", &[("0.0.1", &ANYPOINTMQ_MESSAGE)]),
+        (Channel, "googlepubsub", &[("0.2.0", &GOOGLEPUBSUB_CHANNEL)]),
+        (Message, "googlepubsub", &[("0.2.0", &GOOGLEPUBSUB_MESSAGE)]),
+        (Server, "ibmmq", &[("0.1.0", &IBMMQ_SERVER)]),
+        (Channel, "ibmmq", &[("0.1.0", &IBMMQ_CHANNEL)]),
+        (Message, "ibmmq", &[("0.1.0", &IBMMQ_MESSAGE)]),
+        (Server, "jms", &[("0.0.1", &JMS_SERVER)]),
+        (Channel, "jms", &[("0.0.1", &JMS_CHANNEL)]),
+        (Message, "jms", &[("0.0.1", &JMS_MESSAGE)]),
+        (Operation, "nats", &[("0.1.0", &NATS_OPERATION)]),
+        (Server, "pulsar", &[("0.1.0", &PULSAR_SERVER)]),
+        (Channel, "pulsar", &[("0.1.0", &PULSAR_CHANNEL)]),
+        (Channel, "sns", &[("0.1.0", &SNS_CHANNEL)]),
+        (Operation, "sns", &[("0.1.0", &SNS_OPERATION)]),
+        (Channel, "sqs", &[("0.2.0", &SQS_CHANNEL)]),
+        (Operation, "sqs", &[("0.2.0", &SQS_OPERATION)]),
+        (
+            Server,
+            "solace",
+            &[
+                ("0.4.0", &SOLACE_SERVER_0_4),
+                ("0.3.0", &SOLACE_SERVER_0_3),
+                ("0.2.0", &SOLACE_SERVER_0_2),
+            ],
+        ),
+        (
+            Operation,
+            "solace",
+            &[
+                ("0.4.0", &SOLACE_OPERATION_0_4),
+                ("0.3.0", &SOLACE_OPERATION_0_3),
+                ("0.2.0", &SOLACE_OPERATION_0_2),
+            ],
+        ),
+        (Server, "ros2", &[("0.1.0", &ROS2_SERVER)]),
+        (Operation, "ros2", &[("0.1.0", &ROS2_OPERATION)]),
+    ]
+};
+
+/// The described versions (newest first) of one protocol's binding of one kind.
+pub(crate) fn protocol_binding_versions(kind: BindingKind, protocol: &str) -> Versions {
+    IDE_BINDINGS
+        .iter()
+        .find(|(k, p, _)| *k == kind && *p == protocol)
+        .map_or(&[], |(_, _, v)| v)
+}

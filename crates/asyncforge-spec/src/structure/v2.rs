@@ -885,6 +885,32 @@ pub static DOCUMENT: Shape = Shape::Object(&Obj {
     checks: &[],
 });
 
+// Editor support (`crate::ide`): the shapes behind the custom checks above.
+
+/// The 2.x Channels Object as a plain map.
+pub(crate) fn ide_channels() -> &'static Shape {
+    &CHANNELS_MAP
+}
+
+/// The two forms of a 2.x message: a Message Object and `{oneOf: [...]}`.
+pub(crate) fn ide_message_forms() -> [&'static Shape; 2] {
+    [&MESSAGE_OBJECT, &MESSAGE_ONE_OF]
+}
+
+/// The Security Scheme Object of a version, dispatched on `type`.
+pub(crate) fn ide_security_scheme(v: Version) -> &'static Shape {
+    if v == Version::V2_0 {
+        &SCHEMES_2_0
+    } else {
+        &SCHEMES
+    }
+}
+
+/// The two forms of an `http` security scheme (with and without `bearerFormat`).
+pub(crate) fn ide_http_scheme_forms() -> [&'static Shape; 2] {
+    [&HTTP_BEARER, &HTTP_OTHER]
+}
+
 #[cfg(test)]
 mod tests {
     use super::uri_template;
