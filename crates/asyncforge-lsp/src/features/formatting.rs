@@ -1,0 +1,42 @@
+//! `textDocument/formatting`: `asyncforge format` on the editor's text (YAML or JSON by the
+//! file's extension, key order kept).
+
+use asyncforge_spec::load::{self, Limits};
+use asyncforge_spec::tools::emit::{self, Syntax};
+use lsp_types::{DocumentFormattingParams, Position, Range, TextEdit};
+
+use crate::convert;
+use crate::{Failure, Server};
+
+/// The formatted text of a document, `None` when it does not parse.
+pub fn format_text(key: &str, text: &str) -> Option<String> {
+    let limits = Limits::default();
+    let decoded = load::decode(text.as_bytes(), &limits).ok()?;
+    let parsed = load::parse_text(&decoded, &limits).ok()?;
+    Some(emit::to_string(
+        &parsed.value,
+        Syntax::from_path(std::path::Path::new(key)),
+    ))
+}
+
+/// `textDocument/formatting`: one edit replacing the whole text, none when the text is
+/// already formatted or does not parse.
+pub fn formatting(
+    server: &Server,
+    params: DocumentFormattingParams,
+) -> Result<Option<Vec<TextEdit>>, Failure> {
+    let key = convert::uri_to_key(&params.text_document.uri);
+    let Some(doc) = server.state.open.get(&key) else {
+        return Ok(None);
+    };
+    let Some(formatted) = format_text(&key, &doc.text) else {
+        return Ok(Some(Vec::new()));
+    };
+    if formatted == doc.text {
+        return Ok(Some(Vec::new()));
+    }
+    Ok(Some(vec![TextEdit {
+        range: Range::new(Position::new(0, 0), convert::end_position(&doc.text)),
+        new_text: formatted,
+    }]))
+}
