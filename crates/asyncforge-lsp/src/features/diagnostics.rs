@@ -14,7 +14,6 @@ use crate::state::{State, Unit, UnitKind};
 /// What was last published for a file.
 #[derive(Debug, Default)]
 pub struct Published {
-    version: Option<i32>,
     diagnostics: Vec<lsp_types::Diagnostic>,
 }
 
@@ -116,10 +115,10 @@ pub fn for_file(state: &State, key: &str, min: MinSeverity) -> Vec<lsp_types::Di
     out
 }
 
-/// The notifications to send for the files whose diagnostics may have changed: a file is
-/// published when its diagnostics differ from the last ones sent, or when it is open and its
-/// version moved on (so the editor knows the new text was checked). A file that has none any
-/// more gets an empty list once.
+/// The notifications to send for the files of the units just checked: an open file is always
+/// published (its document, or a file it uses, changed: the editor learns which version was
+/// checked), a file on disk when its diagnostics differ from the last ones sent. A file that has
+/// none any more gets an empty list once.
 pub fn to_publish(
     state: &State,
     published: &mut HashMap<String, Published>,
@@ -134,7 +133,7 @@ pub fn to_publish(
         let same = before.is_some_and(|p| p.diagnostics == diagnostics);
         let send = match before {
             None => !diagnostics.is_empty() || version.is_some(),
-            Some(p) => !same || (version.is_some() && p.version != version),
+            Some(_) => !same || version.is_some(),
         };
         if !send {
             continue;
@@ -148,7 +147,6 @@ pub fn to_publish(
             published.insert(
                 key.clone(),
                 Published {
-                    version,
                     diagnostics: diagnostics.clone(),
                 },
             );
