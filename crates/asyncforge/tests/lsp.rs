@@ -14,6 +14,11 @@ use std::time::Instant;
 use client::{Client, uri};
 use serde_json::{Value, json};
 
+/// Starts the server under test in `dir`.
+fn start(dir: &Path) -> Client {
+    Client::start(Path::new(env!("CARGO_BIN_EXE_asyncforge")), dir)
+}
+
 fn workspace() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("lsp test ")
@@ -100,7 +105,7 @@ fn assert_like_validate(files: &[(&str, &str)], root: &str) -> Vec<Value> {
         expected.iter().any(|(_, s)| s.iter().any(|k| k.1 == 1)),
         "the test document must have errors: {expected:?}"
     );
-    let mut c = Client::start(dir.path());
+    let mut c = start(dir.path());
     let root_uri = uri(&dir.path().join(root));
     let text = files
         .iter()
@@ -219,7 +224,7 @@ UserSignedUp:
 #[test]
 fn handshake_advertises_capabilities_and_exits_cleanly() {
     let dir = workspace();
-    let mut c = Client::start(dir.path());
+    let mut c = start(dir.path());
     let caps = c.capabilities.clone();
     assert_eq!(caps["textDocumentSync"]["change"], 2, "incremental sync");
     assert_eq!(caps["textDocumentSync"]["openClose"], true);
@@ -251,7 +256,7 @@ fn handshake_advertises_capabilities_and_exits_cleanly() {
     assert!(c.shutdown().success());
 
     // `exit` without `shutdown` ends the server with status 1.
-    let mut c = Client::start(dir.path());
+    let mut c = start(dir.path());
     c.notify("exit", Value::Null);
     let deadline = Instant::now() + client::TIMEOUT;
     let status = loop {
@@ -323,7 +328,7 @@ fn codes(diags: &[Value]) -> Vec<String> {
 fn incremental_edits_fix_and_break_the_document() {
     let dir = workspace();
     let u = write(dir.path(), "bad.yaml", BAD_3_0);
-    let mut c = Client::start(dir.path());
+    let mut c = start(dir.path());
     c.open(&u, BAD_3_0, 1);
     let d = c.diagnostics_for_version(&u, 1);
     assert_eq!(codes(&d), ["ref-unresolved", "struct-enum"]);
@@ -377,7 +382,7 @@ fn multi_file_document_follows_editor_buffers_and_disk() {
     let dir = workspace();
     let root = write(dir.path(), "root.yaml", ROOT);
     let msgs = write(dir.path(), "messages.yaml", MESSAGES_BROKEN);
-    let mut c = Client::start(dir.path());
+    let mut c = start(dir.path());
     c.open(&root, ROOT, 1);
     assert!(codes(&c.diagnostics_for_version(&root, 1)).is_empty());
     // The error inside the referenced file (not open) is published on its URI.
@@ -466,7 +471,7 @@ fn alias_bomb() -> String {
 fn alias_bomb_typed_into_the_editor_is_reported_and_the_server_stays_responsive() {
     let dir = workspace();
     let u = write(dir.path(), "bomb.yaml", "asyncapi: 3.0.0\n");
-    let mut c = Client::start(dir.path());
+    let mut c = start(dir.path());
     c.open(&u, "asyncapi: 3.0.0\n", 1);
     c.diagnostics_for_version(&u, 1);
     let started = Instant::now();
@@ -494,7 +499,7 @@ fn alias_bomb_typed_into_the_editor_is_reported_and_the_server_stays_responsive(
 fn half_typed_garbage_and_empty_documents_do_not_break_the_server() {
     let dir = workspace();
     let half = write(dir.path(), "half.yaml", "");
-    let mut c = Client::start(dir.path());
+    let mut c = start(dir.path());
     let texts = [
         "asyncapi: 3.0.0\nchannels:\n  foo:\n    addr",
         "asyncapi: 3.0.0\nchannels:\n  foo:\n    address: [",
@@ -554,7 +559,7 @@ fn definition_and_references_across_files_with_escaped_pointers() {
     let dir = workspace();
     let root = write(dir.path(), "root.yaml", ROOT);
     let msgs = write(dir.path(), "messages.yaml", MESSAGES);
-    let mut c = Client::start(dir.path());
+    let mut c = start(dir.path());
     c.open(&root, ROOT, 1);
     c.diagnostics_for_version(&root, 1);
 
@@ -667,7 +672,7 @@ fn document_symbols_of_2_x_and_3_x_documents() {
     let root = write(dir.path(), "root.yaml", ROOT);
     write(dir.path(), "messages.yaml", MESSAGES);
     let accounts = write(dir.path(), "accounts.yaml", BAD_2_6);
-    let mut c = Client::start(dir.path());
+    let mut c = start(dir.path());
     c.open(&root, ROOT, 1);
     c.open(&accounts, BAD_2_6, 1);
     let s = c
@@ -705,7 +710,7 @@ fn rename_a_component_across_two_files() {
     let dir = workspace();
     let root = write(dir.path(), "root.yaml", ROOT);
     let msgs = write(dir.path(), "messages.yaml", MESSAGES);
-    let mut c = Client::start(dir.path());
+    let mut c = start(dir.path());
     c.open(&root, ROOT, 1);
     c.diagnostics_for_version(&root, 1);
 
@@ -796,7 +801,7 @@ fn formatting_keeps_key_order_and_refuses_unparsable_text() {
         .output()
         .expect("format");
     let expected = String::from_utf8(expected.stdout).expect("utf8");
-    let mut c = Client::start(dir.path());
+    let mut c = start(dir.path());
     c.open(&u, text, 1);
     let opts = json!({ "tabSize": 2, "insertSpaces": true });
     let edits = c
@@ -825,8 +830,23 @@ fn formatting_keeps_key_order_and_refuses_unparsable_text() {
         )
         .expect("formatting");
     assert_eq!(edits, json!([]));
+    // Comments would be lost: refused with a reason.
+    c.replace(&u, 3, &format!("# keep me\n{formatted}"));
+    let e = c
+        .request(
+            "textDocument/formatting",
+            json!({ "textDocument": { "uri": u }, "options": opts }),
+        )
+        .expect_err("refused");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("comments"),
+        "{e}"
+    );
     // Unparsable: no edits.
-    c.replace(&u, 3, "asyncapi: 3.0.0\ninfo: {title: [\n");
+    c.replace(&u, 4, "asyncapi: 3.0.0\ninfo: {title: [\n");
     let edits = c
         .request(
             "textDocument/formatting",
@@ -834,5 +854,47 @@ fn formatting_keeps_key_order_and_refuses_unparsable_text() {
         )
         .expect("formatting");
     assert_eq!(edits, json!([]));
+    assert!(c.shutdown().success());
+}
+
+#[test]
+fn a_burst_of_edits_is_checked_once_the_queue_is_drained() {
+    // Big enough that one check takes far longer than sending every edit.
+    let mut text =
+        String::from("asyncapi: 3.0.0\ninfo:\n  title: Burst\n  version: 1.0.0\nchannels:\n");
+    for i in 0..3000 {
+        text.push_str(&format!(
+            "  ch{i}:\n    address: 'rooms/{i}'\n    messages:\n      m{i}:\n        payload:\n          type: object\n"
+        ));
+    }
+    let dir = workspace();
+    let u = write(dir.path(), "burst.yaml", &text);
+    let mut c = start(dir.path());
+    c.open(&u, &text, 1);
+    c.diagnostics_for_version(&u, 1);
+    let edits = 30;
+    for n in 0..edits {
+        // Types `Burst` → `Burst` + one more `!` per edit at the end of the title.
+        c.edit(&u, n + 2, [2, 14 + n as u32, 2, 14 + n as u32], "!");
+    }
+    let last = edits + 1;
+    let mut versions = Vec::new();
+    c.diagnostics_where(&u, |p| {
+        versions.push(p["version"].as_i64().unwrap_or(0));
+        p["version"] == json!(last)
+    });
+    assert!(
+        versions.len() < edits as usize / 2,
+        "{edits} edits were checked {} times: {versions:?}",
+        versions.len()
+    );
+    // Still answering, on the whole document.
+    let symbols = c
+        .request(
+            "textDocument/documentSymbol",
+            json!({ "textDocument": { "uri": u } }),
+        )
+        .expect("symbols");
+    assert_eq!(symbols[0]["children"].as_array().map(Vec::len), Some(3000));
     assert!(c.shutdown().success());
 }

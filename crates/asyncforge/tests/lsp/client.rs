@@ -1,6 +1,7 @@
 //! A small LSP client for tests: drives `asyncforge lsp --stdio` as an editor does, with
 //! `Content-Length` framing, request/response matching, and `publishDiagnostics` collected with
-//! a timeout (a server that hangs fails the test instead of blocking it).
+//! a timeout (a server that hangs fails the test instead of blocking it). `cargo xtask bench
+//! lsp` drives the release binary with the same client.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
@@ -83,14 +84,10 @@ pub fn uri(path: &Path) -> String {
 }
 
 impl Client {
-    /// Starts `asyncforge lsp --stdio` in `dir` and completes the `initialize` handshake.
-    pub fn start(dir: &Path) -> Client {
-        Self::start_with(dir, json!({}))
-    }
-
-    /// Like [`Client::start`], with `initializationOptions`.
-    pub fn start_with(dir: &Path, options: Value) -> Client {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_asyncforge"))
+    /// Starts `exe lsp --stdio` (the `asyncforge` binary) in `dir` and completes the
+    /// `initialize` handshake.
+    pub fn start(exe: &Path, dir: &Path) -> Client {
+        let mut child = Command::new(exe)
             .args(["lsp", "--stdio"])
             .current_dir(dir)
             .stdin(Stdio::piped())
@@ -124,7 +121,7 @@ impl Client {
                 json!({
                     "processId": null,
                     "rootUri": uri(dir),
-                    "initializationOptions": options,
+                    "initializationOptions": {},
                     "capabilities": {
                         "workspace": { "didChangeWatchedFiles": { "dynamicRegistration": true } },
                         "textDocument": {
@@ -238,7 +235,11 @@ impl Client {
 
     /// Waits for a `publishDiagnostics` on `uri` that `accept` takes (earlier ones for the same
     /// URI are dropped) and returns its parameters.
-    pub fn diagnostics_where(&mut self, uri: &str, accept: impl Fn(&Value) -> bool) -> Value {
+    pub fn diagnostics_where(
+        &mut self,
+        uri: &str,
+        mut accept: impl FnMut(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + TIMEOUT;
         let matches = |m: &Value| {
             m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri
