@@ -670,7 +670,7 @@ fn check_ranges(symbols: &Value) {
 fn document_symbols_of_2_x_and_3_x_documents() {
     let dir = workspace();
     let root = write(dir.path(), "root.yaml", ROOT);
-    write(dir.path(), "messages.yaml", MESSAGES);
+    let msgs = write(dir.path(), "messages.yaml", MESSAGES);
     let accounts = write(dir.path(), "accounts.yaml", BAD_2_6);
     let mut c = start(dir.path());
     c.open(&root, ROOT, 1);
@@ -701,6 +701,15 @@ fn document_symbols_of_2_x_and_3_x_documents() {
         "servers[prod] channels[user/signedup[subscribe]]"
     );
     assert_eq!(s[0]["children"][0]["detail"], "kafkaa broker.example.com");
+    check_ranges(&s);
+    // A referenced file (not open, no `asyncapi`): its top-level entries.
+    let s = c
+        .request(
+            "textDocument/documentSymbol",
+            json!({ "textDocument": { "uri": msgs } }),
+        )
+        .expect("symbols");
+    assert_eq!(names(&s), "UserSignedUp[payload]");
     check_ranges(&s);
     assert!(c.shutdown().success());
 }
