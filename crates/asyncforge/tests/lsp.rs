@@ -907,3 +907,52 @@ fn a_burst_of_edits_is_checked_once_the_queue_is_drained() {
     assert_eq!(symbols[0]["children"].as_array().map(Vec::len), Some(3000));
     assert!(c.shutdown().success());
 }
+
+#[test]
+fn a_file_shared_by_two_roots_shows_each_problem_once_until_no_root_uses_it() {
+    let dir = workspace();
+    let first = write(dir.path(), "root.yaml", ROOT);
+    let second_text = ROOT.replace("title: Signups", "title: Signups again");
+    let second = write(dir.path(), "second.yaml", &second_text);
+    let msgs = write(dir.path(), "messages.yaml", MESSAGES_BROKEN);
+    let mut c = start(dir.path());
+    c.open(&first, ROOT, 1);
+    assert_eq!(codes(&c.next_diagnostics(&msgs)), ["struct-enum"]);
+    c.open(&second, &second_text, 1);
+    c.diagnostics_for_version(&second, 1);
+    // Both roots reach the broken schema: still one diagnostic.
+    c.open(&msgs, MESSAGES_BROKEN, 1);
+    assert_eq!(codes(&c.diagnostics_for_version(&msgs, 1)), ["struct-enum"]);
+    // Closed unchanged: its diagnostics stand (nothing new to publish).
+    c.notify(
+        "textDocument/didClose",
+        json!({ "textDocument": { "uri": msgs } }),
+    );
+    // One root closed: the other still uses the file.
+    c.notify(
+        "textDocument/didClose",
+        json!({ "textDocument": { "uri": first } }),
+    );
+    let cleared = c.diagnostics_where(&first, |p| p["version"].is_null());
+    assert_eq!(
+        cleared["diagnostics"],
+        json!([]),
+        "a closed root is cleared"
+    );
+    c.request(
+        "textDocument/documentSymbol",
+        json!({ "textDocument": { "uri": second } }),
+    )
+    .expect("symbols");
+    assert!(
+        !c.pending_for(&msgs),
+        "nothing changed for messages.yaml while a root still uses it"
+    );
+    // The last root closed: the file's diagnostics are cleared.
+    c.notify(
+        "textDocument/didClose",
+        json!({ "textDocument": { "uri": second } }),
+    );
+    assert!(c.next_diagnostics(&msgs).is_empty());
+    assert!(c.shutdown().success());
+}

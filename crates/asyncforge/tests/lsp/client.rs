@@ -262,6 +262,13 @@ impl Client {
         }
     }
 
+    /// Whether a `publishDiagnostics` for `uri` was received and not consumed yet.
+    pub fn pending_for(&self, uri: &str) -> bool {
+        self.pending
+            .iter()
+            .any(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri)
+    }
+
     /// The diagnostics published for version `version` of an open document.
     pub fn diagnostics_for_version(&mut self, uri: &str, version: i64) -> Vec<Value> {
         let p = self.diagnostics_where(uri, |p| p["version"] == json!(version));
