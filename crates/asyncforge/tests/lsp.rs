@@ -956,3 +956,68 @@ fn a_file_shared_by_two_roots_shows_each_problem_once_until_no_root_uses_it() {
     assert!(c.next_diagnostics(&msgs).is_empty());
     assert!(c.shutdown().success());
 }
+
+/// Every document of `../shared/corpus` (skipped when it is absent): opened, outlined, asked
+/// for definitions and references all over, formatted and closed, in one server, which must
+/// answer every request.
+#[test]
+fn every_corpus_document_is_served() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
+    if !corpus.join("expected.jsonl").exists() {
+        eprintln!("../shared/corpus is absent: skipped");
+        return;
+    }
+    let mut files = Vec::new();
+    for sub in ["examples", "realworld"] {
+        let mut stack = vec![corpus.join(sub)];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p
+                    .extension()
+                    .and_then(|x| x.to_str())
+                    .is_some_and(|x| ["yaml", "yml", "json"].contains(&x))
+                {
+                    files.push(p);
+                }
+            }
+        }
+    }
+    files.sort();
+    let mut c = start(&corpus);
+    for (n, path) in files.iter().enumerate() {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        let u = uri(path);
+        c.open(&u, &text, 1);
+        c.diagnostics_for_version(&u, 1);
+        let td = json!({ "uri": u });
+        c.request("textDocument/documentSymbol", json!({ "textDocument": td }))
+            .unwrap_or_else(|e| panic!("symbols of {}: {e}", path.display()));
+        let lines = text.lines().count() as u32;
+        for line in (0..lines).step_by((lines as usize / 8).max(1)) {
+            for character in [2, 10] {
+                let at = json!({ "textDocument": td, "position": { "line": line, "character": character } });
+                c.request("textDocument/definition", at.clone())
+                    .unwrap_or_else(|e| panic!("definition in {}: {e}", path.display()));
+                c.request(
+                    "textDocument/references",
+                    json!({ "textDocument": td, "position": at["position"], "context": { "includeDeclaration": true } }),
+                )
+                .unwrap_or_else(|e| panic!("references in {}: {e}", path.display()));
+            }
+        }
+        let _ = c.request(
+            "textDocument/formatting",
+            json!({ "textDocument": td, "options": { "tabSize": 2, "insertSpaces": true } }),
+        );
+        c.notify("textDocument/didClose", json!({ "textDocument": td }));
+        if n % 50 == 0 {
+            eprintln!("{n}/{} served", files.len());
+        }
+    }
+    assert!(c.shutdown().success());
+}
