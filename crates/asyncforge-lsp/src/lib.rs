@@ -8,6 +8,12 @@
 //! One thread owns the state. Messages are drained from the connection before any check runs,
 //! so a burst of edits costs one check of the latest text; a request is answered after the
 //! edits that came before it are checked.
+//!
+//! Requests are routed by one table (`REQUESTS`, method → handler); a handler is a plain
+//! function of the [`Server`] and the request's parameters. Adding hover, completion or code
+//! actions is one entry there plus its capability in `capabilities()`:
+//! [`features::navigation::locate`] gives the unit, file and engine position of a request,
+//! and every [`state::Unit`] keeps the engine's diagnostics for code actions.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
