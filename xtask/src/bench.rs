@@ -6,6 +6,7 @@
 mod brokers;
 mod diff;
 mod fanout;
+mod lsp;
 mod reference;
 mod validate;
 mod webhook;
@@ -21,7 +22,7 @@ use serde_json::Value;
 use crate::{corpus, root};
 
 const BENCH_HELP: &str = "\
-cargo xtask bench [validate|generate|tools|all|diff|ws|sse|webhook|fanout|mqtt|kafka] [options]
+cargo xtask bench [validate|generate|tools|all|diff|lsp|ws|sse|webhook|fanout|mqtt|kafka] [options]
 
   validate   load + full validation: corpus, largest document, synthetic 1k–10k channels,
              alias bomb, end to end with the release CLI, and @asyncapi/parser side by side
@@ -37,6 +38,10 @@ cargo xtask bench [validate|generate|tools|all|diff|ws|sse|webhook|fanout|mqtt|k
              on 127.0.0.1:1883 when present); options --messages N (20000), --runs N (3)
   kafka      generated Kafka producer/consumer vs raw rdkafka (librdkafka mock cluster);
              options --messages N (50000), --runs N (3)
+  lsp        `asyncforge lsp --stdio` (release CLI): time from a didChange to the
+             publishDiagnostics of that version on a small document, a synthetic ~1 MB one and
+             the 2.4 MB corpus document (skipped without ../shared/corpus); min and median of
+             --runs edits (default 11; not part of `all`)
   webhook    webhook sign+verify against raw hmac+sha2, deliveries to a local receiver
              (not part of `all`; needs no corpus)
   fanout     WebSocket fan-out through the Redis and NATS backplanes (1 and 3 replicas) and
@@ -47,11 +52,12 @@ cargo xtask bench [validate|generate|tools|all|diff|ws|sse|webhook|fanout|mqtt|k
              baseline: delivery latency p50/p99, server memory per connection (~1 min)
              (ws and sse are not part of `all`: they need the machine to themselves)
 
-options (validate, diff):
+options (validate, diff, lsp):
   --no-reference      skip the @asyncapi/parser or @asyncapi/cli comparison (no Node needed)
   --full-reference    validate: time the reference end to end on every document (default: a sample)
   --runs N            validate: in-process runs per document, median reported (default 11);
-                      diff: runs of `asyncforge diff` per pair, min and median reported (default 11)
+                      diff: runs of `asyncforge diff` per pair, min and median reported (default 11);
+                      lsp: edits per document, min and median reported (default 11)
 
 options (ws, sse):
   --rounds N          rounds per implementation, median reported (default 5 for ws, 3 for sse)
@@ -91,11 +97,15 @@ pub fn run(args: &[String]) -> ExitCode {
     }
     let what = what.unwrap_or_else(|| "all".into());
     if ![
-        "validate", "generate", "tools", "all", "diff", "webhook", "fanout",
+        "validate", "generate", "tools", "all", "diff", "lsp", "webhook", "fanout",
     ]
     .contains(&what.as_str())
     {
         return usage(&format!("unknown benchmark `{what}`"));
+    }
+    if what == "lsp" {
+        // Times the release CLI's language server in a child process.
+        return lsp::run(corpus().as_deref(), options.runs);
     }
     if what == "diff" {
         // Times the release CLI in child processes, so xtask itself needs no release build.

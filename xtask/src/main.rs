@@ -1,7 +1,7 @@
 //! `cargo xtask`: this repository's own tasks.
 //!
 //! - `codegen [--check]` regenerates `tests/snapshots/` from `specs/` (or checks it is fresh);
-//! - `bench [validate|generate|tools|all|diff|ws|sse|webhook|fanout|mqtt|kafka] [--no-reference] [--full-reference] [--runs N]`
+//! - `bench [validate|generate|tools|all|diff|lsp|ws|sse|webhook|fanout|mqtt|kafka] [--no-reference] [--full-reference] [--runs N]`
 //!   measures the validator, the code generator, the document tools, the generated
 //!   WebSocket/SSE code on the wire (`ws`, `sse`: see `bench/wire.rs`), webhooks, the WebSocket backplanes (`fanout`) and the broker
 //!   code (in release mode), and
@@ -47,7 +47,7 @@ cargo xtask <task>
 
 tasks:
   codegen [--check]            regenerate tests/snapshots from specs/ (--check: fail when stale)
-  bench [validate|generate|tools|all|diff|ws|sse|webhook|fanout|mqtt|kafka] [--no-reference] [--full-reference] [--runs N]
+  bench [validate|generate|tools|all|diff|lsp|ws|sse|webhook|fanout|mqtt|kafka] [--no-reference] [--full-reference] [--runs N]
   bench mqtt|kafka [--messages N] [--runs N]
                                benchmarks in release mode; `validate` compares with @asyncapi/parser
                                (installed with npm into .cache/npm; --no-reference skips it and

@@ -43,6 +43,12 @@ enum Command {
     /// Generate code from a document.
     #[command(subcommand)]
     Generate(GenerateCommand),
+    /// Run the language server (LSP over standard input and output) for editors.
+    Lsp {
+        /// Accepted for editors that pass it; stdio is the only transport.
+        #[arg(long)]
+        stdio: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -273,6 +279,13 @@ fn main() -> ExitCode {
         Command::Convert(args) => convert(args),
         Command::Diff(args) => diff(args),
         Command::Generate(GenerateCommand::Rust(args)) => generate_rust(args),
+        Command::Lsp { stdio: _ } => match asyncforge_lsp::run_stdio() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("asyncforge lsp: {e}");
+                ExitCode::from(1)
+            }
+        },
     }
 }
 
