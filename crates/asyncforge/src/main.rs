@@ -832,6 +832,10 @@ fn validate(args: &ValidateArgs) -> asyncforge::watch::Run {
         .iter()
         .flat_map(|(_, c)| c.workspace.disk_paths())
         .collect();
+    if !args.watch {
+        // The process ends here: freeing a large document node by node would only delay that.
+        std::mem::forget(results);
+    }
     asyncforge::watch::Run { status, inputs }
 }
 
