@@ -81,13 +81,14 @@ pub fn run(options: &Options, mut once: impl FnMut() -> Run) -> Result<ExitCode,
         });
     }
     let ignore = options.ignore.as_deref().map(absolute);
+    let roots: BTreeSet<PathBuf> = options.roots.iter().map(|p| absolute(p)).collect();
     let mut watched_dirs: BTreeSet<PathBuf> = BTreeSet::new();
     let mut number = 0u64;
     loop {
         number += 1;
         eprintln!("── {} · run {number} ──", clock());
         let outcome = once();
-        let mut files: BTreeSet<PathBuf> = options.roots.iter().map(|p| absolute(p)).collect();
+        let mut files = roots.clone();
         files.extend(outcome.inputs.iter().map(|p| absolute(p)));
         let dirs: BTreeSet<PathBuf> = files
             .iter()
@@ -116,7 +117,7 @@ pub fn run(options: &Options, mut once: impl FnMut() -> Run) -> Result<ExitCode,
         loop {
             match rx.recv() {
                 Ok(Message::Change(event)) => {
-                    if relevant(&event, &files, ignore.as_deref()) {
+                    if relevant(&event, &files, &roots, ignore.as_deref()) {
                         break;
                     }
                 }
@@ -134,12 +135,15 @@ pub fn run(options: &Options, mut once: impl FnMut() -> Run) -> Result<ExitCode,
     }
 }
 
-/// Whether a file-system event should start a run: it changes one of `files` (or any file, when
-/// the system could not say which) and is not inside `ignore`. Reads (our own, too) and
-/// metadata-only changes do not count.
+/// Whether a file-system event should start a run: it changes one of `roots`, or one of
+/// `files` outside `ignore` (or any file, when the system could not say which). Reads (our own,
+/// too) and metadata-only changes do not count. A document named on the command line counts
+/// even inside `ignore` (a document kept in the output directory); other files there do not,
+/// so that a run writing a file it also reads cannot start the next one.
 fn relevant(
     event: &notify::Result<notify::Event>,
     files: &BTreeSet<PathBuf>,
+    roots: &BTreeSet<PathBuf>,
     ignore: Option<&Path>,
 ) -> bool {
     let Ok(event) = event else {
@@ -161,7 +165,7 @@ fn relevant(
     }
     event.paths.iter().any(|p| {
         let p = absolute(p);
-        !ignore.is_some_and(|dir| p.starts_with(dir)) && files.contains(&p)
+        roots.contains(&p) || (files.contains(&p) && !ignore.is_some_and(|dir| p.starts_with(dir)))
     })
 }
 
@@ -234,21 +238,22 @@ mod tests {
     fn only_writes_to_watched_files_outside_the_output_count() {
         let dir = std::env::temp_dir();
         let doc = absolute(&dir.join("asyncforge-watch-doc.yaml"));
-        let files: BTreeSet<PathBuf> = [doc.clone()].into();
+        let part = absolute(&dir.join("asyncforge-watch-part.yaml"));
+        let roots: BTreeSet<PathBuf> = [doc.clone()].into();
+        let files: BTreeSet<PathBuf> = [doc.clone(), part.clone()].into();
         let write = EventKind::Access(AccessKind::Close(AccessMode::Write));
         let read = EventKind::Access(AccessKind::Close(AccessMode::Read));
         let renamed = EventKind::Modify(ModifyKind::Name(notify::event::RenameMode::To));
         let touched = EventKind::Modify(ModifyKind::Metadata(notify::event::MetadataKind::Any));
-        assert!(relevant(&event(write, &doc), &files, None));
-        assert!(relevant(&event(renamed, &doc), &files, None));
-        assert!(!relevant(&event(read, &doc), &files, None));
-        assert!(!relevant(&event(touched, &doc), &files, None));
+        assert!(relevant(&event(write, &part), &files, &roots, None));
+        assert!(relevant(&event(renamed, &part), &files, &roots, None));
+        assert!(!relevant(&event(read, &part), &files, &roots, None));
+        assert!(!relevant(&event(touched, &part), &files, &roots, None));
         let other = dir.join("asyncforge-watch-other.yaml");
-        assert!(!relevant(&event(write, &other), &files, None));
-        assert!(!relevant(
-            &event(write, &doc),
-            &files,
-            Some(&absolute(&dir))
-        ));
+        assert!(!relevant(&event(write, &other), &files, &roots, None));
+        // Inside the output directory only the document named on the command line counts.
+        let out = absolute(&dir);
+        assert!(!relevant(&event(write, &part), &files, &roots, Some(&out)));
+        assert!(relevant(&event(write, &doc), &files, &roots, Some(&out)));
     }
 }
