@@ -15,7 +15,8 @@
 //! - `peers [--check]` installs and starts every external peer the tests talk to (see
 //!   `peers.rs`);
 //! - `vendored` builds the Kafka/MQTT and HTTP crates `--runtime vendored` writes on their
-//!   own (see `vendored.rs`).
+//!   own (see `vendored.rs`);
+//! - `vscode` builds and packages the VS Code extension in `editors/vscode` (see `vscode.rs`).
 
 mod asyncapi_cli;
 mod bench;
@@ -26,6 +27,7 @@ mod npm;
 mod peers;
 mod snapshots;
 mod vendored;
+mod vscode;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -70,6 +72,8 @@ tasks:
   vendored                     generate lamp-fleet (MQTT, Kafka) and ledger-hooks (HTTP) with
                                the vendored runtime, then clippy -D warnings, test and doc them
                                as crates of their own
+  vscode                       build and package the VS Code extension (editors/vscode: npm ci,
+                               tsc, vsce package) into $CARGO_TARGET_DIR/vscode (or target/vscode)
   help                         this text
 ";
 
@@ -83,6 +87,7 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz::run(rest),
         Some("peers") => peers::run(rest),
         Some("vendored") => vendored::run_all(rest),
+        Some("vscode") => vscode::run(rest),
         Some("help") | Some("--help") | Some("-h") | None => {
             print!("{HELP}");
             ExitCode::SUCCESS

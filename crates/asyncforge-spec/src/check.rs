@@ -93,11 +93,32 @@ pub fn load_bytes(path: &Path, bytes: &[u8], options: &LoadOptions) -> Checked {
     finish(ws, diags)
 }
 
+/// Documents of at least this many bytes (all files) are checked on two threads.
+const PARALLEL_FROM: usize = 256 * 1024;
+
+fn source_bytes(ws: &Workspace) -> usize {
+    ws.files().map(|(_, f)| f.source().text().len()).sum()
+}
+
 fn finish(ws: Workspace, mut diags: Vec<Diagnostic>) -> Checked {
     let version = detect_version(&ws, &mut diags);
     if let Some(v) = version {
-        diags.extend(structure::validate(&ws, v));
-        diags.extend(rules::run(&ws, v));
+        let (structural, semantic) = if source_bytes(&ws) < PARALLEL_FROM {
+            (structure::validate(&ws, v), rules::run(&ws, v))
+        } else {
+            // A large document: the structure checks and the rules read the same files and
+            // share nothing else, so they run side by side.
+            std::thread::scope(|scope| {
+                let structural = scope.spawn(|| structure::validate(&ws, v));
+                let semantic = rules::run(&ws, v);
+                match structural.join() {
+                    Ok(structural) => (structural, semantic),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            })
+        };
+        diags.extend(structural);
+        diags.extend(semantic);
     }
     diagnostic::normalize(&mut diags);
     Checked {

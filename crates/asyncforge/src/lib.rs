@@ -15,6 +15,7 @@
 
 mod generate;
 pub mod remote;
+pub mod watch;
 
 pub use asyncforge_codegen::{Engine, Runtime};
 pub use asyncforge_spec as spec;

@@ -93,6 +93,10 @@ struct RustArgs {
     /// `redis`: received ids). Comma-separated.
     #[arg(long = "with", value_name = "ENGINE", value_delimiter = ',')]
     engines: Vec<asyncforge::Engine>,
+    /// Generate again whenever the document or a file it references changes (changes inside
+    /// `--out` are ignored).
+    #[arg(long)]
+    watch: bool,
 }
 
 #[derive(clap::Args)]
@@ -257,6 +261,9 @@ struct ValidateArgs {
     /// Largest file accepted, in bytes.
     #[arg(long, value_name = "BYTES")]
     max_file_size: Option<u64>,
+    /// Validate again whenever a document or a file it references changes.
+    #[arg(long)]
+    watch: bool,
 }
 
 fn main() -> ExitCode {
@@ -272,13 +279,19 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Validate(args) => validate(args),
+        Command::Validate(args) => {
+            let roots = args.files.clone();
+            watching(args.watch, roots, None, || validate(&args))
+        }
         Command::Inspect(args) => inspect(args),
         Command::Bundle(args) => bundle(args),
         Command::Format(args) => format(args),
         Command::Convert(args) => convert(args),
         Command::Diff(args) => diff(args),
-        Command::Generate(GenerateCommand::Rust(args)) => generate_rust(args),
+        Command::Generate(GenerateCommand::Rust(args)) => {
+            let (roots, out) = (vec![args.spec.clone()], Some(args.out.clone()));
+            watching(args.watch, roots, out, || generate_rust(&args))
+        }
         Command::Lsp { stdio: _ } => match asyncforge_lsp::run_stdio() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -289,7 +302,31 @@ fn main() -> ExitCode {
     }
 }
 
-fn generate_rust(args: RustArgs) -> ExitCode {
+/// Runs a command once, or with `--watch` again after every change to what it read.
+fn watching(
+    watch: bool,
+    roots: Vec<PathBuf>,
+    ignore: Option<PathBuf>,
+    mut once: impl FnMut() -> asyncforge::watch::Run,
+) -> ExitCode {
+    if !watch {
+        return once().status;
+    }
+    let options = asyncforge::watch::Options { roots, ignore };
+    asyncforge::watch::run(&options, once).unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn generate_rust(args: &RustArgs) -> asyncforge::watch::Run {
+    let mut inputs = Vec::new();
+    let status = generate_rust_into(args, &mut inputs);
+    asyncforge::watch::Run { status, inputs }
+}
+
+/// `generate rust`; `inputs` receives the files the document was read from.
+fn generate_rust_into(args: &RustArgs, inputs: &mut Vec<PathBuf>) -> ExitCode {
     use asyncforge::{GenerateError, Generator, Settings};
     let runtime: asyncforge::Runtime = match args.runtime.parse() {
         Ok(r) => r,
@@ -303,13 +340,13 @@ fn generate_rust(args: RustArgs) -> ExitCode {
         .deny_warnings(args.deny_warnings)
         .allow_invalid(args.allow_invalid)
         .force(args.force);
-    if let Some(name) = args.crate_name {
-        settings = settings.crate_name(name);
+    if let Some(name) = &args.crate_name {
+        settings = settings.crate_name(name.clone());
     }
-    if let Some(protocol) = args.default_protocol {
-        settings = settings.default_protocol(protocol);
+    if let Some(protocol) = &args.default_protocol {
+        settings = settings.default_protocol(protocol.clone());
     }
-    settings = settings.engines(args.engines);
+    settings = settings.engines(args.engines.clone());
     if let Some(dir) = &args.templates {
         settings = settings.templates(dir);
     }
@@ -317,6 +354,7 @@ fn generate_rust(args: RustArgs) -> ExitCode {
         && std::io::stderr().is_terminal();
     match Generator::new(settings).generate(&args.spec) {
         Ok(out) => {
+            inputs.extend(out.inputs());
             for d in &out.diagnostics {
                 eprintln!("{}", report::human(&out.document.workspace, d, color));
             }
@@ -328,6 +366,7 @@ fn generate_rust(args: RustArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(GenerateError::Invalid { document, .. }) => {
+            inputs.extend(document.workspace.disk_paths());
             for d in document.diagnostics.iter().filter(|d| d.is_error()) {
                 eprintln!("{}", report::human(&document.workspace, d, color));
             }
@@ -668,7 +707,7 @@ fn shown(sev: Severity, min: MinSeverity) -> bool {
     }
 }
 
-fn validate(args: ValidateArgs) -> ExitCode {
+fn validate(args: &ValidateArgs) -> asyncforge::watch::Run {
     let mut options = LoadOptions::default();
     if let Some(max) = args.max_file_size {
         options.limits.max_file_size = max;
@@ -795,13 +834,22 @@ fn validate(args: ValidateArgs) -> ExitCode {
         _ => {}
     }
     let _ = out.flush();
-    if io_failure {
+    let status = if io_failure {
         ExitCode::from(2)
     } else if failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    };
+    let inputs = results
+        .iter()
+        .flat_map(|(_, c)| c.workspace.disk_paths())
+        .collect();
+    if !args.watch {
+        // The process ends here: freeing a large document node by node would only delay that.
+        std::mem::forget(results);
     }
+    asyncforge::watch::Run { status, inputs }
 }
 
 fn plural(n: usize) -> &'static str {

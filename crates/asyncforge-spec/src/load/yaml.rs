@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
+use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Tag};
 use serde_json::{Map, Number, Value};
 
 use super::{Limits, LoadError, NodeSpan, Parsed, SpanMap, push_segment};
@@ -45,6 +45,16 @@ struct Builder<'a> {
     documents: usize,
 }
 
+/// Files at least this large (bytes) are scanned on a thread of their own (see [`parse_text`]).
+const PIPELINE_FROM: usize = 256 * 1024;
+/// Events handed from the scanning thread to the tree builder at a time.
+const BATCH: usize = 1024;
+/// Batches the scanner may get ahead of the builder.
+const BATCHES_AHEAD: usize = 16;
+
+/// One event from the scanner, or the error that ended scanning.
+type Scanned<'a> = Result<(Event<'a>, Span), ScanError>;
+
 /// Parses YAML 1.2 or JSON text into a value with spans.
 pub fn parse_text(text: &str, limits: &Limits) -> Result<Parsed, LoadError> {
     if text.trim().is_empty() {
@@ -55,7 +65,6 @@ pub fn parse_text(text: &str, limits: &Limits) -> Result<Parsed, LoadError> {
             related: None,
         });
     }
-    let mut parser = Parser::new_from_str(text);
     let mut b = Builder {
         limits,
         stack: Vec::new(),
@@ -65,22 +74,55 @@ pub fn parse_text(text: &str, limits: &Limits) -> Result<Parsed, LoadError> {
         root: None,
         documents: 0,
     };
-    while let Some(ev) = parser.next_event() {
-        let (ev, sp) = ev.map_err(|e| {
-            let at = clamp_to_text(text, pos(e.marker()));
-            let too_deep = e.info().contains("recursion limit");
-            LoadError {
-                code: if too_deep { "too-deep" } else { "yaml-syntax" },
-                message: if too_deep {
-                    format!("nesting is deeper than {} levels", limits.max_depth)
-                } else {
-                    describe_scan_error(e.info())
-                },
-                span: Span::point(at),
-                related: None,
+    let scan_error = |e: ScanError| {
+        let at = clamp_to_text(text, pos(e.marker()));
+        let too_deep = e.info().contains("recursion limit");
+        LoadError {
+            code: if too_deep { "too-deep" } else { "yaml-syntax" },
+            message: if too_deep {
+                format!("nesting is deeper than {} levels", limits.max_depth)
+            } else {
+                describe_scan_error(e.info())
+            },
+            span: Span::point(at),
+            related: None,
+        }
+    };
+    if text.len() < PIPELINE_FROM {
+        let mut parser = Parser::new_from_str(text);
+        while let Some(ev) = parser.next_event() {
+            let (ev, sp) = ev.map_err(scan_error)?;
+            b.event(ev, span(&sp))?;
+        }
+    } else {
+        // A large file: the scanner runs on a thread of its own and hands its events over in
+        // batches, so that building the tree overlaps with scanning. Same events, same order.
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Scanned<'_>>>(BATCHES_AHEAD);
+            scope.spawn(move || {
+                let mut parser = Parser::new_from_str(text);
+                let mut batch = Vec::with_capacity(BATCH);
+                while let Some(ev) = parser.next_event() {
+                    let failed = ev.is_err();
+                    batch.push(ev.map(|(ev, sp)| (ev, span(&sp))));
+                    if failed || batch.len() == BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        // The receiver is gone after an error: stop scanning.
+                        if tx.send(full).is_err() || failed {
+                            return;
+                        }
+                    }
+                }
+                let _ = tx.send(batch);
+            });
+            for batch in rx {
+                for ev in batch {
+                    let (ev, sp) = ev.map_err(scan_error)?;
+                    b.event(ev, sp)?;
+                }
             }
+            Ok::<(), LoadError>(())
         })?;
-        b.event(ev, span(&sp))?;
     }
     match b.root {
         Some(value) => Ok(Parsed {
