@@ -78,12 +78,17 @@ fn utf16_prefix(line: &str, chars: usize) -> u32 {
 
 /// An engine position as an LSP position, using the text of the file it points into.
 pub fn position(source: &SourceFile, pos: Pos) -> Position {
+    position_on(source.line(pos.line), pos)
+}
+
+/// An engine position as an LSP position, given the text of its line (`None` past the end).
+fn position_on(line_text: Option<&str>, pos: Pos) -> Position {
     if pos.line == 0 {
         return Position::new(0, 0);
     }
     let line = pos.line - 1;
     let col = (pos.col.max(1) - 1) as usize;
-    match source.line(pos.line) {
+    match line_text {
         Some(text) => Position::new(line, utf16_prefix(text, col)),
         // Past the last line (the end of a file that ends with a newline).
         None => Position::new(line, 0),
@@ -92,8 +97,10 @@ pub fn position(source: &SourceFile, pos: Pos) -> Position {
 
 /// An engine span as an LSP range.
 pub fn range(source: &SourceFile, span: Span) -> Range {
-    let start = position(source, span.start);
-    let end = position(source, span.end);
+    ordered(position(source, span.start), position(source, span.end))
+}
+
+fn ordered(start: Position, end: Position) -> Range {
     if end < start {
         Range::new(start, start)
     } else {
@@ -103,8 +110,13 @@ pub fn range(source: &SourceFile, span: Span) -> Range {
 
 /// An LSP position as an engine position (1-based, columns in characters).
 pub fn pos(source: &SourceFile, position: Position) -> Pos {
+    pos_on(source.line(position.line.saturating_add(1)), position)
+}
+
+/// An LSP position as an engine position, given the text of its line (`None` past the end).
+fn pos_on(line_text: Option<&str>, position: Position) -> Pos {
     let line = position.line.saturating_add(1);
-    let Some(text) = source.line(line) else {
+    let Some(text) = line_text else {
         return Pos::new(line, 1);
     };
     let mut units = 0u32;
@@ -117,6 +129,23 @@ pub fn pos(source: &SourceFile, position: Position) -> Pos {
         chars += 1;
     }
     Pos::new(line, chars + 1)
+}
+
+/// The text of 1-based line `line` of `text`, without its terminator (`None` past the end).
+fn text_line(text: &str, line: u32) -> Option<&str> {
+    let l = text.split('\n').nth((line as usize).checked_sub(1)?)?;
+    Some(l.strip_suffix('\r').unwrap_or(l))
+}
+
+/// [`pos`] on a text that has no [`SourceFile`] (an editor buffer that may not parse).
+pub fn pos_in_text(text: &str, position: Position) -> Pos {
+    pos_on(text_line(text, position.line.saturating_add(1)), position)
+}
+
+/// [`range`] on a text that has no [`SourceFile`].
+pub fn range_in_text(text: &str, span: Span) -> Range {
+    let at = |p: Pos| position_on(text_line(text, p.line), p);
+    ordered(at(span.start), at(span.end))
 }
 
 /// Byte offset in `text` of an LSP position; positions past a line's end clamp to it and
@@ -166,6 +195,22 @@ mod tests {
         assert_eq!(position(&s, Pos::new(1, 6)), Position::new(0, 6));
         assert_eq!(pos(&s, Position::new(0, 6)), Pos::new(1, 6));
         assert_eq!(offset("a: é😀x\n", Position::new(0, 6)), "a: é😀".len());
+    }
+
+    #[test]
+    fn buffer_positions_match_source_positions() {
+        let text = "a: é😀x\r\nb: 😀\n";
+        let s = source(text);
+        for (line, character) in [(0, 0), (0, 4), (0, 6), (1, 3), (1, 5), (2, 0), (7, 3)] {
+            let p = Position::new(line, character);
+            assert_eq!(pos_in_text(text, p), pos(&s, p), "{p:?}");
+        }
+        let span = Span::new(Pos::new(1, 4), Pos::new(2, 5));
+        assert_eq!(range_in_text(text, span), range(&s, span));
+        assert_eq!(
+            range_in_text(text, span),
+            Range::new(Position::new(0, 3), Position::new(1, 5))
+        );
     }
 
     #[test]

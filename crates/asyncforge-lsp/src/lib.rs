@@ -3,17 +3,18 @@
 //! Speaks LSP 3.17 over stdio ([`run_stdio`]) or any [`lsp_server::Connection`] ([`run`]):
 //! incremental text sync, the diagnostics `asyncforge validate` reports (in the documents and in
 //! the files they `$ref`), go to definition and find references on `$ref`s, document symbols,
-//! rename of components across files, and formatting.
+//! rename of components across files, formatting, hover, completion (on half-typed text too)
+//! and quick fixes.
 //!
 //! One thread owns the state. Messages are drained from the connection before any check runs,
 //! so a burst of edits costs one check of the latest text; a request is answered after the
 //! edits that came before it are checked.
 //!
 //! Requests are routed by one table (`REQUESTS`, method → handler); a handler is a plain
-//! function of the [`Server`] and the request's parameters. Adding hover, completion or code
-//! actions is one entry there plus its capability in `capabilities()`:
-//! [`features::navigation::locate`] gives the unit, file and engine position of a request,
-//! and every [`state::Unit`] keeps the engine's diagnostics for code actions.
+//! function of the [`Server`] and the request's parameters; a new request is one entry there
+//! plus its capability in `capabilities()`. [`features::navigation::locate`] gives the unit,
+//! file and engine position of a request, every [`state::Unit`] keeps the engine's diagnostics
+//! (for code actions) and the last workspace that parsed (for completion while typing).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -32,14 +33,15 @@ use lsp_types::notification::{
     DidSaveTextDocument, Notification as _, PublishDiagnostics,
 };
 use lsp_types::request::{
-    DocumentSymbolRequest, Formatting, GotoDefinition, PrepareRenameRequest, References,
-    RegisterCapability, Rename, Request as _,
+    CodeActionRequest, Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest,
+    PrepareRenameRequest, References, RegisterCapability, Rename, Request as _,
 };
 use lsp_types::{
+    CodeActionKind, CodeActionOptions, CodeActionProviderCapability, CompletionOptions,
     DidChangeTextDocumentParams, DidChangeWatchedFilesParams,
     DidChangeWatchedFilesRegistrationOptions, DidCloseTextDocumentParams,
-    DidOpenTextDocumentParams, FileSystemWatcher, GlobPattern, InitializeParams, OneOf,
-    Registration, RegistrationParams, RenameOptions, ServerCapabilities,
+    DidOpenTextDocumentParams, FileSystemWatcher, GlobPattern, HoverProviderCapability,
+    InitializeParams, OneOf, Registration, RegistrationParams, RenameOptions, ServerCapabilities,
     TextDocumentSyncCapability, TextDocumentSyncKind, TextDocumentSyncOptions,
     TextDocumentSyncSaveOptions,
 };
@@ -167,7 +169,7 @@ pub fn run(connection: Connection) -> Result<(), Error> {
     server.main_loop(&rx)
 }
 
-/// What the server advertises. Hover, completion and code actions are not offered yet.
+/// What the server advertises.
 fn capabilities() -> ServerCapabilities {
     ServerCapabilities {
         text_document_sync: Some(TextDocumentSyncCapability::Options(
@@ -187,6 +189,20 @@ fn capabilities() -> ServerCapabilities {
             work_done_progress_options: Default::default(),
         })),
         document_formatting_provider: Some(OneOf::Left(true)),
+        hover_provider: Some(HoverProviderCapability::Simple(true)),
+        completion_provider: Some(CompletionOptions {
+            trigger_characters: Some(
+                features::completion::TRIGGER_CHARACTERS
+                    .iter()
+                    .map(|c| (*c).to_owned())
+                    .collect(),
+            ),
+            ..CompletionOptions::default()
+        }),
+        code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
+            code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
+            ..CodeActionOptions::default()
+        })),
         ..ServerCapabilities::default()
     }
 }
@@ -236,6 +252,15 @@ const REQUESTS: &[(&str, RequestHandler)] = &[
     }),
     (Formatting::METHOD, |s, p| {
         route::<Formatting>(s, p, features::formatting::formatting)
+    }),
+    (HoverRequest::METHOD, |s, p| {
+        route::<HoverRequest>(s, p, features::hover::hover)
+    }),
+    (Completion::METHOD, |s, p| {
+        route::<Completion>(s, p, features::completion::completion)
+    }),
+    (CodeActionRequest::METHOD, |s, p| {
+        route::<CodeActionRequest>(s, p, features::code_action::code_actions)
     }),
 ];
 

@@ -47,6 +47,9 @@ pub struct Unit {
     pub diagnostics: Vec<Diagnostic>,
     /// The key of each file of the workspace, indexed by [`FileId::index`].
     pub keys: Vec<String>,
+    /// When the root file of `workspace` does not parse (a half-typed edit): the workspace of
+    /// the last check of this unit whose root parsed. `None` when `workspace` parsed.
+    pub last_good: Option<Workspace>,
 }
 
 impl Unit {
@@ -59,6 +62,25 @@ impl Unit {
     /// The key of a file of the unit.
     pub fn key(&self, id: FileId) -> &str {
         self.keys.get(id.index()).map_or("", String::as_str)
+    }
+
+    /// The newest workspace of this unit whose root file parsed: this check's, or the one kept
+    /// from before the text stopped parsing.
+    pub fn good_workspace(&self) -> Option<&Workspace> {
+        if self.workspace.root().is_some() {
+            Some(&self.workspace)
+        } else {
+            self.last_good.as_ref()
+        }
+    }
+
+    /// [`Unit::good_workspace`], by value.
+    fn into_good_workspace(self) -> Option<Workspace> {
+        if self.workspace.root().is_some() {
+            Some(self.workspace)
+        } else {
+            self.last_good
+        }
     }
 }
 
@@ -218,9 +240,11 @@ impl State {
         affected
     }
 
-    /// Puts a unit in place of the one at `key` (or removes it), keeping `users` in step.
+    /// Puts a unit in place of the one at `key` (or removes it), keeping `users` in step. A
+    /// new unit whose root does not parse inherits the last workspace of the old one that did.
     fn replace(&mut self, key: &str, unit: Option<Unit>, affected: &mut BTreeSet<String>) {
-        if let Some(old) = self.units.remove(key) {
+        let old = self.units.remove(key);
+        if let Some(old) = &old {
             for k in &old.keys {
                 affected.insert(k.clone());
                 if let Some(u) = self.users.get_mut(k) {
@@ -232,7 +256,10 @@ impl State {
             }
         }
         affected.insert(key.to_owned());
-        if let Some(unit) = unit {
+        if let Some(mut unit) = unit {
+            if unit.workspace.root().is_none() {
+                unit.last_good = old.and_then(Unit::into_good_workspace);
+            }
             for k in &unit.keys {
                 affected.insert(k.clone());
                 self.users
@@ -309,6 +336,7 @@ fn check(key: &str, text: &str, kind: UnitKind, options: &LoadOptions) -> Unit {
         workspace,
         diagnostics,
         keys,
+        last_good: None,
     }
 }
 

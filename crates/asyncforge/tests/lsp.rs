@@ -233,13 +233,22 @@ fn handshake_advertises_capabilities_and_exits_cleanly() {
     assert_eq!(caps["documentSymbolProvider"], true);
     assert_eq!(caps["documentFormattingProvider"], true);
     assert_eq!(caps["renameProvider"]["prepareProvider"], true);
-    for absent in ["hoverProvider", "completionProvider", "codeActionProvider"] {
-        assert!(caps.get(absent).is_none(), "{absent} is not offered yet");
+    assert_eq!(caps["hoverProvider"], true);
+    let triggers = &caps["completionProvider"]["triggerCharacters"];
+    for t in [" ", ":", "\"", "'", "#", "/"] {
+        assert!(
+            triggers.as_array().is_some_and(|a| a.contains(&json!(t))),
+            "completion is triggered by {t:?}: {triggers}"
+        );
     }
+    assert_eq!(
+        caps["codeActionProvider"]["codeActionKinds"],
+        json!(["quickfix"])
+    );
     // An unknown request gets an error, not silence.
     let err = c
-        .request("textDocument/hover", json!({}))
-        .expect_err("hover is not handled");
+        .request("textDocument/signatureHelp", json!({}))
+        .expect_err("signature help is not handled");
     assert_eq!(err["code"], -32601);
     // The file watcher was registered dynamically.
     let reg = c

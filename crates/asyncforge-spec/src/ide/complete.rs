@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::context::{Context, Slot, Syntax, context, detect_version};
+use super::context::{Context, Slot, Syntax, context, detect_version, strip_comment};
 use super::keys::{self, Node};
 use super::{Completion, CompletionKind};
 use crate::load::{self, Limits};
@@ -68,7 +68,10 @@ const SCHEMA_FORMATS: &[&str] = &[
 /// targets come from `ws` when given (the last workspace that loaded, so they survive a
 /// half-typed edit), else from the text when it parses.
 pub fn complete(text: &str, pos: Pos, ws: Option<&Workspace>) -> Vec<Completion> {
-    let ctx = context(text, pos);
+    let mut ctx = context(text, pos);
+    if ctx.syntax == Syntax::Yaml && !yaml_comment_at(text, pos, &mut ctx) {
+        return Vec::new();
+    }
     let version = detect_version(text);
     let v = version.unwrap_or(Version::V3_0);
     let mut out = match &ctx.slot {
@@ -110,6 +113,9 @@ pub fn complete(text: &str, pos: Pos, ws: Option<&Workspace>) -> Vec<Completion>
             } else {
                 None
             };
+            // `key:|` in YAML: the value needs a blank after the colon.
+            let after_colon =
+                ctx.syntax == Syntax::Yaml && char_before(text, span.start) == Some(':');
             for c in &mut out {
                 c.replace = *span;
                 match quote {
@@ -119,10 +125,43 @@ pub fn complete(text: &str, pos: Pos, ws: Option<&Workspace>) -> Vec<Completion>
                     Some('"') => c.insert_text = Value::String(c.insert_text.clone()).to_string(),
                     _ => {}
                 }
+                if after_colon {
+                    c.insert_text.insert(0, ' ');
+                }
             }
         }
     }
     out
+}
+
+/// Whether completion applies at `pos` of YAML text, given a comment on its line: not inside a
+/// comment, except for `$ref: #…` typed without quotes, a reference being typed (YAML reads it
+/// as a comment). Then the typed `#…` becomes the range the completion replaces.
+fn yaml_comment_at(text: &str, pos: Pos, ctx: &mut Context) -> bool {
+    let line = line_at(text, pos.line);
+    let before: String = line
+        .chars()
+        .take(pos.col.saturating_sub(1) as usize)
+        .collect();
+    let code = strip_comment(&before);
+    if code.len() == before.len() {
+        return true;
+    }
+    let comment_col = code.chars().count() as u32 + 1;
+    match &mut ctx.slot {
+        Slot::Value { key, span, .. }
+            if key == "$ref" && span.start == span.end && span.start.col == comment_col =>
+        {
+            let typed = line
+                .chars()
+                .skip(code.chars().count())
+                .take_while(|c| !c.is_whitespace())
+                .count() as u32;
+            span.end = Pos::new(span.start.line, comment_col + typed);
+            true
+        }
+        _ => false,
+    }
 }
 
 /// The text of 1-based line `line` (empty past the end).
@@ -577,6 +616,21 @@ mod tests {
         let c = at("asyncapi: 3.0.0\noperations:\n  a:\n    action: 're|'\n");
         assert_eq!(c[0].insert_text, "'send'");
         assert_eq!(c[0].replace, Span::new(Pos::new(4, 13), Pos::new(4, 17)));
+    }
+
+    #[test]
+    fn comments_and_colons() {
+        // Nothing is offered inside a comment.
+        assert!(at("asyncapi: 3.0.0\ninfo:\n  #|\n").is_empty());
+        assert!(at("asyncapi: 3.0.0\ninfo: # t|\n").is_empty());
+        // A value right after the colon gets its blank.
+        let c = at("asyncapi: 3.0.0\noperations:\n  a:\n    action:|\n");
+        assert_eq!(c[0].insert_text, " send");
+        // `$ref: #…` unquoted is a reference being typed; the typed text is replaced.
+        let doc = "asyncapi: 3.0.0\nchannels:\n  users:\n    address: users\n    messages:\n      created:\n        $ref: #/comp|\ncomponents:\n  messages:\n    UserCreated:\n      payload: {type: object}\n";
+        let c = at(doc);
+        assert_eq!(labels(&c), ["#/components/messages/UserCreated"]);
+        assert_eq!(c[0].replace, Span::new(Pos::new(7, 15), Pos::new(7, 21)));
     }
 
     #[test]

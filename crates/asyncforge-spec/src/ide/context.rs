@@ -137,7 +137,8 @@ fn unquote(s: &str) -> &str {
     t
 }
 
-fn strip_comment(s: &str) -> &str {
+/// `s` up to a YAML comment (`#` at the start or after a blank, outside quotes).
+pub(crate) fn strip_comment(s: &str) -> &str {
     let mut quote: Option<char> = None;
     let mut prev_space = true;
     for (i, c) in s.char_indices() {
