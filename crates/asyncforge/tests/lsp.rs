@@ -1030,3 +1030,153 @@ fn every_corpus_document_is_served() {
     }
     assert!(c.shutdown().success());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hover, completion and quick fixes.
+
+/// The markdown of a hover at (`line`, `character`), `None` when the server shows nothing.
+fn hover_at(c: &mut Client, u: &str, line: u32, character: u32) -> Option<(String, Value)> {
+    let h = c
+        .request("textDocument/hover", at(u, line, character))
+        .expect("hover answers");
+    if h.is_null() {
+        return None;
+    }
+    assert_eq!(h["contents"]["kind"], "markdown", "{h}");
+    let md = h["contents"]["value"]
+        .as_str()
+        .expect("markdown")
+        .to_owned();
+    Some((md, h["range"].clone()))
+}
+
+/// The items of a completion at (`line`, `character`).
+fn complete_at(c: &mut Client, u: &str, line: u32, character: u32) -> Vec<Value> {
+    let list = c
+        .request("textDocument/completion", at(u, line, character))
+        .expect("completion answers");
+    assert_eq!(list["isIncomplete"], false, "{list}");
+    list["items"].as_array().cloned().expect("a list of items")
+}
+
+fn item_labels(items: &[Value]) -> Vec<&str> {
+    items.iter().filter_map(|i| i["label"].as_str()).collect()
+}
+
+fn item<'a>(items: &'a [Value], label: &str) -> &'a Value {
+    items
+        .iter()
+        .find(|i| i["label"] == label)
+        .unwrap_or_else(|| panic!("`{label}` among {:?}", item_labels(items)))
+}
+
+/// Byte offset of an LSP position (UTF-16 columns) in `text`.
+fn byte_offset(text: &str, p: &Value) -> usize {
+    let line = p["line"].as_u64().expect("line") as usize;
+    let character = p["character"].as_u64().expect("character") as usize;
+    let start: usize = text.split('\n').take(line).map(|l| l.len() + 1).sum();
+    let mut units = 0;
+    for (i, ch) in text[start..].char_indices() {
+        if units >= character || ch == '\n' {
+            return start + i;
+        }
+        units += ch.len_utf16();
+    }
+    text.len()
+}
+
+/// `text` with non-overlapping LSP text edits applied, as an editor applies them.
+fn apply_edits(text: &str, edits: &[Value]) -> String {
+    let mut spans: Vec<(usize, usize, &str)> = edits
+        .iter()
+        .map(|e| {
+            (
+                byte_offset(text, &e["range"]["start"]),
+                byte_offset(text, &e["range"]["end"]),
+                e["newText"].as_str().expect("newText"),
+            )
+        })
+        .collect();
+    spans.sort_by_key(|s| std::cmp::Reverse(s.0));
+    let mut out = text.to_owned();
+    for (from, to, new) in spans {
+        out.replace_range(from..to, new);
+    }
+    out
+}
+
+const HOVER_3_0: &str = "\
+asyncapi: 3.0.0
+info:
+  title: Signups
+  version: 1.0.0
+channels:
+  users:
+    address: users
+    messages:
+      created:
+        $ref: '#/components/messages/UserCreated'
+operations:
+  onCreated:
+    action: receive
+    channel:
+      $ref: '#/channels/users'
+components:
+  messages:
+    UserCreated:
+      summary: A user signed up.
+      payload:
+        type: object
+        properties:
+          userId:
+            type: string
+          email:
+            type: string
+";
+
+#[test]
+fn hover_on_refs_and_keys_in_one_and_two_files() {
+    let dir = workspace();
+    let u = write(dir.path(), "hover.yaml", HOVER_3_0);
+    let mut c = start(dir.path());
+    c.open(&u, HOVER_3_0, 1);
+    c.diagnostics_for_version(&u, 1);
+
+    // On a `$ref` to a message: its name, summary and payload properties.
+    let (md, shown) = hover_at(&mut c, &u, 9, 30).expect("hover on the $ref");
+    assert!(md.contains("message `UserCreated`"), "{md}");
+    assert!(md.contains("A user signed up."), "{md}");
+    for property in ["userId", "email"] {
+        assert!(md.contains(property), "{property} in {md}");
+    }
+    assert_eq!(shown, range(9, 14, 49));
+
+    // On the 3.x key `action`: what it means.
+    let (md, shown) = hover_at(&mut c, &u, 12, 6).expect("hover on action");
+    assert!(md.contains("`action`"), "{md}");
+    assert!(md.contains("Operation Object"), "{md}");
+    assert!(
+        md.contains("the application sends messages to the channel"),
+        "{md}"
+    );
+    assert_eq!(shown, range(12, 4, 10));
+    // On a blank line: nothing.
+    assert!(hover_at(&mut c, &u, 26, 0).is_none());
+
+    // A document in two files: a `$ref` into the other file, and a key inside it.
+    let root = write(dir.path(), "root.yaml", ROOT);
+    let msgs = write(dir.path(), "messages.yaml", MESSAGES);
+    c.open(&root, ROOT, 1);
+    c.diagnostics_for_version(&root, 1);
+    let (md, _) = hover_at(&mut c, &root, 9, 20).expect("hover on a $ref into messages.yaml");
+    assert!(md.contains("message `UserSignedUp`"), "{md}");
+    assert!(md.contains("messages.yaml"), "{md}");
+    // Its payload is a `$ref` back to the root's `User` schema: its property is listed.
+    assert!(md.contains("name"), "{md}");
+    c.open(&msgs, MESSAGES, 1);
+    c.diagnostics_for_version(&msgs, 1);
+    let (md, _) = hover_at(&mut c, &msgs, 1, 4).expect("hover on payload in messages.yaml");
+    assert!(md.contains("`payload`"), "{md}");
+    assert!(md.contains("Message Object"), "{md}");
+    assert!(c.shutdown().success());
+}
