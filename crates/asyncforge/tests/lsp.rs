@@ -1180,3 +1180,161 @@ fn hover_on_refs_and_keys_in_one_and_two_files() {
     assert!(md.contains("Message Object"), "{md}");
     assert!(c.shutdown().success());
 }
+
+/// LSP completion item kinds.
+const PROPERTY: u64 = 10;
+const VALUE: u64 = 12;
+const REFERENCE: u64 = 18;
+
+const COMPLETE_3_0: &str = "\
+asyncapi: 3.0.0
+info:
+  title: Signups
+  version: 1.0.0
+channels:
+  users:
+    address: users
+    
+operations:
+  onCreated:
+    action: 
+";
+
+const COMPLETE_2_6: &str = "\
+asyncapi: 2.6.0
+info:
+  title: Signups
+  version: 1.0.0
+channels:
+  users:
+    description: Users.
+    
+";
+
+#[test]
+fn completion_of_keys_and_values_follows_the_version() {
+    let dir = workspace();
+    let v3 = write(dir.path(), "v3.yaml", COMPLETE_3_0);
+    let v2 = write(dir.path(), "v2.yaml", COMPLETE_2_6);
+    let mut c = start(dir.path());
+    c.open(&v3, COMPLETE_3_0, 1);
+    c.open(&v2, COMPLETE_2_6, 1);
+    c.diagnostics_for_version(&v3, 1);
+    c.diagnostics_for_version(&v2, 1);
+
+    // The keys of a 3.0 channel, without the one already written.
+    let items = complete_at(&mut c, &v3, 7, 4);
+    let labels = item_labels(&items);
+    for key in ["messages", "title", "parameters", "servers", "bindings"] {
+        assert!(labels.contains(&key), "{key} in {labels:?}");
+    }
+    for absent in ["address", "subscribe", "publish"] {
+        assert!(!labels.contains(&absent), "{absent} not in {labels:?}");
+    }
+    let messages = item(&items, "messages");
+    assert_eq!(messages["kind"], PROPERTY);
+    assert_eq!(messages["textEdit"]["newText"], "messages: ");
+    assert_eq!(messages["textEdit"]["range"], range(7, 4, 4));
+    assert!(
+        messages["documentation"]["kind"] == "markdown"
+            && messages["documentation"]["value"].is_string(),
+        "{messages}"
+    );
+
+    // The values of `action`.
+    let items = complete_at(&mut c, &v3, 10, 12);
+    assert_eq!(item_labels(&items), ["send", "receive"]);
+    for i in &items {
+        assert_eq!(i["kind"], VALUE);
+        assert_eq!(i["textEdit"]["range"], range(10, 12, 12));
+    }
+    assert!(
+        item(&items, "send")["documentation"]["value"]
+            .as_str()
+            .is_some_and(|d| d.contains("sends")),
+        "{items:?}"
+    );
+
+    // A 2.6 channel has other keys.
+    let items = complete_at(&mut c, &v2, 7, 4);
+    let labels = item_labels(&items);
+    for key in ["subscribe", "publish", "parameters", "bindings"] {
+        assert!(labels.contains(&key), "{key} in {labels:?}");
+    }
+    for absent in ["address", "messages", "title", "description"] {
+        assert!(!labels.contains(&absent), "{absent} not in {labels:?}");
+    }
+    assert!(c.shutdown().success());
+}
+
+const REFS_3_0: &str = "\
+asyncapi: 3.0.0
+info:
+  title: Signups
+  version: 1.0.0
+channels:
+  users:
+    address: users
+    messages:
+      created:
+components:
+  messages:
+    UserCreated:
+      payload: {type: object}
+    UserDeleted:
+      payload: {type: object}
+";
+
+#[test]
+fn completion_of_ref_targets_while_the_document_does_not_parse() {
+    let dir = workspace();
+    let u = write(dir.path(), "refs.yaml", REFS_3_0);
+    let mut c = start(dir.path());
+    c.open(&u, REFS_3_0, 1);
+    c.diagnostics_for_version(&u, 1);
+    // Half a `$ref` typed on a new line: an unterminated quote, the text does not parse.
+    let typed = "        $ref: '#/components/messages/";
+    c.edit(&u, 2, [9, 0, 9, 0], &format!("{typed}\n"));
+    let d = c.diagnostics_for_version(&u, 2);
+    assert!(
+        d.iter().any(|d| d["severity"] == 1),
+        "the half-typed text is an error: {d:?}"
+    );
+    let end = typed.len() as u32;
+    let items = complete_at(&mut c, &u, 9, end);
+    assert_eq!(
+        item_labels(&items),
+        [
+            "#/components/messages/UserCreated",
+            "#/components/messages/UserDeleted"
+        ]
+    );
+    let created = item(&items, "#/components/messages/UserCreated");
+    assert_eq!(created["kind"], REFERENCE);
+    assert_eq!(created["detail"], "messages");
+    // The edit replaces everything typed from the opening quote, `#` and `/` included.
+    assert_eq!(created["textEdit"]["range"], range(9, 14, end));
+    assert_eq!(
+        created["textEdit"]["newText"],
+        "'#/components/messages/UserCreated'"
+    );
+    // The editor filters on the range's text, which starts with the quote.
+    assert_eq!(created["filterText"], "'#/components/messages/UserCreated'");
+
+    // Accepted: the document parses and the `$ref` resolves.
+    let text = REFS_3_0.replacen("      created:\n", &format!("      created:\n{typed}\n"), 1);
+    let completed = apply_edits(&text, &[created["textEdit"].clone()]);
+    assert!(completed.contains("        $ref: '#/components/messages/UserCreated'\ncomponents:"));
+    c.replace(&u, 3, &completed);
+    let d = c.diagnostics_for_version(&u, 3);
+    assert!(codes(&d).is_empty(), "{d:?}");
+
+    // Typed without quotes (YAML reads `#…` as a comment): the typed text is replaced too.
+    c.edit(&u, 4, [9, 14, 9, 49], "#/comp");
+    c.diagnostics_for_version(&u, 4);
+    let items = complete_at(&mut c, &u, 9, 20);
+    let deleted = item(&items, "#/components/messages/UserDeleted");
+    assert_eq!(deleted["textEdit"]["range"], range(9, 14, 20));
+    assert!(deleted["filterText"].is_null(), "{deleted}");
+    assert!(c.shutdown().success());
+}
