@@ -1338,3 +1338,158 @@ fn completion_of_ref_targets_while_the_document_does_not_parse() {
     assert!(deleted["filterText"].is_null(), "{deleted}");
     assert!(c.shutdown().success());
 }
+
+/// The code actions offered for one published diagnostic.
+fn quick_fixes(c: &mut Client, u: &str, diagnostic: &Value) -> Vec<Value> {
+    let r = c
+        .request(
+            "textDocument/codeAction",
+            json!({
+                "textDocument": { "uri": u },
+                "range": diagnostic["range"],
+                "context": { "diagnostics": [diagnostic] }
+            }),
+        )
+        .expect("codeAction answers");
+    r.as_array().cloned().unwrap_or_default()
+}
+
+/// Opens `text`, takes the diagnostic `code`, asks for its fixes, checks that the one titled
+/// with `title_part` is a quick fix for it, applies it as the editor does and sends the result.
+/// Returns the new text and its diagnostics.
+fn apply_fix(code: &str, text: &str, title_part: &str) -> (String, Vec<Value>) {
+    let dir = workspace();
+    let u = write(dir.path(), "fix.yaml", text);
+    let mut c = start(dir.path());
+    c.open(&u, text, 1);
+    let diags = c.diagnostics_for_version(&u, 1);
+    let diagnostic = diags
+        .iter()
+        .find(|d| d["code"] == code)
+        .unwrap_or_else(|| panic!("{code} among {diags:?}"))
+        .clone();
+    let actions = quick_fixes(&mut c, &u, &diagnostic);
+    let action = actions
+        .iter()
+        .find(|a| a["title"].as_str().is_some_and(|t| t.contains(title_part)))
+        .unwrap_or_else(|| panic!("a fix titled `…{title_part}…` among {actions:?}"));
+    assert_eq!(action["kind"], "quickfix");
+    assert_eq!(action["diagnostics"], json!([diagnostic]));
+    let changes = action["edit"]["changes"]
+        .as_object()
+        .expect("changes by URI");
+    assert_eq!(changes.keys().collect::<Vec<_>>(), [&u]);
+    let fixed = apply_edits(text, changes[&u].as_array().expect("edits"));
+    c.replace(&u, 2, &fixed);
+    let after = c.diagnostics_for_version(&u, 2);
+    assert!(c.shutdown().success());
+    (fixed, after)
+}
+
+fn has_code(diags: &[Value], code: &str) -> bool {
+    diags.iter().any(|d| d["code"] == code)
+}
+
+#[test]
+fn quick_fix_declares_an_undeclared_channel_parameter() {
+    let text = "\
+asyncapi: 3.0.0
+info:
+  title: Users
+  version: 1.0.0
+channels:
+  user:
+    address: users/{userId}
+    messages:
+      updated:
+        payload: {type: object}
+";
+    let (fixed, after) = apply_fix("asyncapi3-channel-parameters", text, "userId");
+    assert!(fixed.contains("parameters:"), "{fixed}");
+    assert!(fixed.contains("userId"), "{fixed}");
+    assert!(
+        !has_code(&after, "asyncapi3-channel-parameters"),
+        "{after:?}"
+    );
+    assert!(codes(&after).is_empty(), "no new error: {after:?}\n{fixed}");
+}
+
+#[test]
+fn quick_fix_adds_a_missing_operation_id() {
+    let text = "\
+asyncapi: 2.6.0
+info:
+  title: Users
+  version: 1.0.0
+channels:
+  users:
+    subscribe:
+      message:
+        payload: {type: string}
+";
+    let (fixed, after) = apply_fix("asyncapi2-operation-operationId", text, "operationId");
+    assert!(fixed.contains("operationId:"), "{fixed}");
+    assert!(
+        !has_code(&after, "asyncapi2-operation-operationId"),
+        "{after:?}"
+    );
+    assert!(codes(&after).is_empty(), "no new error: {after:?}\n{fixed}");
+}
+
+#[test]
+fn quick_fix_corrects_a_misspelt_ref_and_ignores_foreign_diagnostics() {
+    let text = "\
+asyncapi: 3.0.0
+info:
+  title: Users
+  version: 1.0.0
+channels:
+  users:
+    address: users
+    messages:
+      created:
+        $ref: '#/components/messages/UserCreatd'
+components:
+  messages:
+    UserCreated:
+      payload: {type: object}
+";
+    let (fixed, after) = apply_fix("ref-unresolved", text, "UserCreated");
+    assert!(
+        fixed.contains("$ref: '#/components/messages/UserCreated'\n"),
+        "{fixed}"
+    );
+    assert!(codes(&after).is_empty(), "{after:?}");
+
+    // A diagnostic the server did not publish (another tool's, or a stale range) gets no fix,
+    // and neither does a request for other kinds of actions.
+    let dir = workspace();
+    let u = write(dir.path(), "fix.yaml", text);
+    let mut c = start(dir.path());
+    c.open(&u, text, 1);
+    let diags = c.diagnostics_for_version(&u, 1);
+    let published = diags
+        .iter()
+        .find(|d| d["code"] == "ref-unresolved")
+        .expect("ref-unresolved")
+        .clone();
+    let mut moved = published.clone();
+    moved["range"] = range(2, 2, 7);
+    assert!(quick_fixes(&mut c, &u, &moved).is_empty());
+    let mut foreign = published.clone();
+    foreign["code"] = json!("yaml-schema");
+    assert!(quick_fixes(&mut c, &u, &foreign).is_empty());
+    assert_eq!(quick_fixes(&mut c, &u, &published).len(), 1);
+    let r = c
+        .request(
+            "textDocument/codeAction",
+            json!({
+                "textDocument": { "uri": u },
+                "range": published["range"],
+                "context": { "diagnostics": [published], "only": ["refactor"] }
+            }),
+        )
+        .expect("codeAction answers");
+    assert!(r.as_array().is_none_or(|a| a.is_empty()), "{r}");
+    assert!(c.shutdown().success());
+}
