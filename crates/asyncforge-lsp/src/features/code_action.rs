@@ -5,7 +5,7 @@
 //! the engine diagnostic it was converted from, which carries what the fix needs (pointer,
 //! file, message).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use asyncforge_spec::ide::{self, Fix};
 use lsp_types::{
@@ -38,16 +38,23 @@ fn engine_diagnostic<'u>(
 /// A fix as a workspace edit: its edits converted and grouped by document. `None` when a file
 /// it edits has no URI.
 fn workspace_edit(state: &State, unit: &Unit, fix: &Fix) -> Option<WorkspaceEdit> {
-    let mut changes: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
+    // By file key, as `Uri` is not a good map key of its own.
+    let mut by_file: BTreeMap<&str, (Uri, Vec<TextEdit>)> = BTreeMap::new();
     for e in &fix.edits {
-        let uri = state.uri(unit.key(e.file))?;
-        changes.entry(uri).or_default().push(TextEdit {
+        let key = unit.key(e.file);
+        let edit = TextEdit {
             range: convert::range(unit.workspace.file(e.file).source(), e.span),
             new_text: e.new_text.clone(),
-        });
+        };
+        match by_file.get_mut(key) {
+            Some((_, edits)) => edits.push(edit),
+            None => {
+                by_file.insert(key, (state.uri(key)?, vec![edit]));
+            }
+        }
     }
     Some(WorkspaceEdit {
-        changes: Some(changes),
+        changes: Some(by_file.into_values().collect()),
         document_changes: None,
         change_annotations: None,
     })
