@@ -362,10 +362,27 @@ impl Server {
         // Answer on the text as it is now: check what earlier edits changed first.
         self.check_and_publish();
         let response = match REQUESTS.iter().find(|(m, _)| *m == req.method) {
-            Some((_, handler)) => match handler(self, req.params) {
-                Ok(v) => Response::new_ok(req.id, v),
-                Err(f) => Response::new_err(req.id, f.code, f.message),
-            },
+            // Handlers only read the state, so a panic in one (a bug of the engine's editor
+            // features on some text) leaves nothing half-changed: answer with an error and
+            // keep serving.
+            Some((_, handler)) => {
+                let server: &Server = self;
+                let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    handler(server, req.params)
+                }));
+                match answer {
+                    Ok(Ok(v)) => Response::new_ok(req.id, v),
+                    Ok(Err(f)) => Response::new_err(req.id, f.code, f.message),
+                    Err(_) => Response::new_err(
+                        req.id,
+                        ErrorCode::InternalError as i32,
+                        format!(
+                            "asyncforge failed while answering `{}`; please report it with the text",
+                            req.method
+                        ),
+                    ),
+                }
+            }
             None => Response::new_err(
                 req.id,
                 ErrorCode::MethodNotFound as i32,

@@ -524,7 +524,7 @@ fn half_typed_garbage_and_empty_documents_do_not_break_the_server() {
     for (i, text) in texts.iter().enumerate() {
         let v = i as i64 + 2;
         c.replace(&half, v, text);
-        c.diagnostics_for_version(&half, v);
+        let diags = c.diagnostics_for_version(&half, v);
         let td = json!({ "uri": half });
         for position in [
             json!({"line": 0, "character": 3}),
@@ -540,7 +540,20 @@ fn half_typed_garbage_and_empty_documents_do_not_break_the_server() {
             .expect("references answers");
             let refused = c.request("textDocument/prepareRename", at.clone());
             assert!(refused.is_err(), "nothing to rename in {text:?}");
+            c.request("textDocument/hover", at.clone())
+                .expect("hover answers");
+            let list = c
+                .request("textDocument/completion", at.clone())
+                .expect("completion answers");
+            assert!(list["items"].is_array(), "{list}");
         }
+        let actions = c
+            .request(
+                "textDocument/codeAction",
+                json!({ "textDocument": td, "range": range(0, 0, 0), "context": { "diagnostics": diags } }),
+            )
+            .expect("code actions answer");
+        assert!(actions.is_array(), "{actions}");
         c.request("textDocument/documentSymbol", json!({ "textDocument": td }))
             .expect("symbols answer");
         c.request(
@@ -967,8 +980,8 @@ fn a_file_shared_by_two_roots_shows_each_problem_once_until_no_root_uses_it() {
 }
 
 /// Every document of `../shared/corpus` (skipped when it is absent): opened, outlined, asked
-/// for definitions and references all over, formatted and closed, in one server, which must
-/// answer every request.
+/// for fixes of its diagnostics, for definitions, references, hovers and completions all over,
+/// formatted and closed, in one server, which must answer every request.
 #[test]
 fn every_corpus_document_is_served() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
@@ -1002,8 +1015,19 @@ fn every_corpus_document_is_served() {
         };
         let u = uri(path);
         c.open(&u, &text, 1);
-        c.diagnostics_for_version(&u, 1);
+        let diags = c.diagnostics_for_version(&u, 1);
         let td = json!({ "uri": u });
+        let actions = c
+            .request(
+                "textDocument/codeAction",
+                json!({
+                    "textDocument": td,
+                    "range": range(0, 0, 0),
+                    "context": { "diagnostics": diags }
+                }),
+            )
+            .unwrap_or_else(|e| panic!("code actions in {}: {e}", path.display()));
+        assert!(actions.is_array(), "{actions}");
         c.request("textDocument/documentSymbol", json!({ "textDocument": td }))
             .unwrap_or_else(|e| panic!("symbols of {}: {e}", path.display()));
         let lines = text.lines().count() as u32;
@@ -1017,6 +1041,10 @@ fn every_corpus_document_is_served() {
                     json!({ "textDocument": td, "position": at["position"], "context": { "includeDeclaration": true } }),
                 )
                 .unwrap_or_else(|e| panic!("references in {}: {e}", path.display()));
+                c.request("textDocument/hover", at.clone())
+                    .unwrap_or_else(|e| panic!("hover in {}: {e}", path.display()));
+                c.request("textDocument/completion", at.clone())
+                    .unwrap_or_else(|e| panic!("completion in {}: {e}", path.display()));
             }
         }
         let _ = c.request(
