@@ -1521,3 +1521,31 @@ components:
     assert!(r.as_array().is_none_or(|a| a.is_empty()), "{r}");
     assert!(c.shutdown().success());
 }
+
+#[test]
+fn quick_fix_in_a_referenced_file_edits_that_file() {
+    let dir = workspace();
+    let root = write(dir.path(), "root.yaml", ROOT);
+    let msgs = write(dir.path(), "messages.yaml", MESSAGES_BROKEN);
+    let mut c = start(dir.path());
+    c.open(&root, ROOT, 1);
+    c.open(&msgs, MESSAGES_BROKEN, 1);
+    let diags = c.diagnostics_for_version(&msgs, 1);
+    let enum_error = diags
+        .iter()
+        .find(|d| d["code"] == "struct-enum")
+        .expect("struct-enum in messages.yaml")
+        .clone();
+    let actions = quick_fixes(&mut c, &msgs, &enum_error);
+    let action = actions
+        .iter()
+        .find(|a| a["title"].as_str().is_some_and(|t| t.contains("string")))
+        .unwrap_or_else(|| panic!("a fix to `string` among {actions:?}"));
+    let changes = action["edit"]["changes"].as_object().expect("changes");
+    assert_eq!(changes.keys().collect::<Vec<_>>(), [&msgs]);
+    let fixed = apply_edits(MESSAGES_BROKEN, changes[&msgs].as_array().expect("edits"));
+    assert_eq!(fixed, MESSAGES_BROKEN.replace("strng", "string"));
+    c.replace(&msgs, 2, &fixed);
+    assert!(codes(&c.diagnostics_for_version(&msgs, 2)).is_empty());
+    assert!(c.shutdown().success());
+}
