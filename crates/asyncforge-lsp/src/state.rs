@@ -344,6 +344,49 @@ fn check(key: &str, text: &str, kind: UnitKind, options: &LoadOptions) -> Unit {
 mod tests {
     use super::*;
 
+    fn set_text(state: &mut State, key: &str, text: &str) {
+        let uri = crate::convert::key_to_uri(key).expect("uri");
+        state.open.insert(
+            key.to_owned(),
+            OpenDoc {
+                uri,
+                version: 1,
+                text: text.to_owned(),
+            },
+        );
+        state.touch(key);
+        state.flush();
+    }
+
+    fn has_message(ws: Option<&Workspace>, name: &str) -> bool {
+        ws.and_then(|w| w.root())
+            .and_then(|r| r.value.pointer(&format!("/components/messages/{name}")))
+            .is_some()
+    }
+
+    #[test]
+    fn the_last_workspace_that_parsed_is_kept_while_the_text_does_not_parse() {
+        let key = "/nowhere/last-good.yaml";
+        let good = "asyncapi: 3.0.0\ncomponents:\n  messages:\n    A: {}\n";
+        let mut state = State::default();
+        set_text(&mut state, key, good);
+        let unit = state.units.get(key).expect("unit");
+        assert!(unit.last_good.is_none(), "the workspace itself parsed");
+        assert!(has_message(unit.good_workspace(), "A"));
+        // Broken twice in a row: the last good workspace survives both checks.
+        for broken in ["asyncapi: 3.0.0\nx: '\n", "asyncapi: 3.0.0\nx: [\n"] {
+            set_text(&mut state, key, broken);
+            let unit = state.units.get(key).expect("unit");
+            assert!(unit.workspace.root().is_none(), "{broken:?} does not parse");
+            assert!(has_message(unit.good_workspace(), "A"));
+        }
+        // Parsed again: the new workspace replaces it.
+        set_text(&mut state, key, &good.replace("A: {}", "B: {}"));
+        let unit = state.units.get(key).expect("unit");
+        assert!(unit.last_good.is_none());
+        assert!(has_message(unit.good_workspace(), "B"));
+    }
+
     #[test]
     fn roots_are_recognized() {
         assert!(is_root_text("asyncapi: 3.0.0\ninfo: {}\n"));
