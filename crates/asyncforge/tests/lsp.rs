@@ -1549,3 +1549,47 @@ fn quick_fix_in_a_referenced_file_edits_that_file() {
     assert!(codes(&c.diagnostics_for_version(&msgs, 2)).is_empty());
     assert!(c.shutdown().success());
 }
+
+const REFS_JSON: &str = r##"{
+  "asyncapi": "3.0.0",
+  "info": { "title": "Signups", "version": "1.0.0" },
+  "channels": {
+    "users": {
+      "address": "users",
+      "messages": {
+        "created": {}
+      }
+    }
+  },
+  "components": {
+    "messages": {
+      "UserCreated": { "payload": { "type": "object" } }
+    }
+  }
+}
+"##;
+
+#[test]
+fn completion_of_ref_targets_in_half_typed_json() {
+    let dir = workspace();
+    let u = write(dir.path(), "refs.json", REFS_JSON);
+    let mut c = start(dir.path());
+    c.open(&u, REFS_JSON, 1);
+    c.diagnostics_for_version(&u, 1);
+    // `"created": {}` becomes `"created": { "$ref": "#/components/` with nothing closed.
+    let typed = "\"created\": { \"$ref\": \"#/components/";
+    c.edit(&u, 2, [7, 8, 7, 21], typed);
+    let d = c.diagnostics_for_version(&u, 2);
+    assert!(d.iter().any(|d| d["severity"] == 1), "{d:?}");
+    let end = 8 + typed.len() as u32;
+    let items = complete_at(&mut c, &u, 7, end);
+    assert_eq!(item_labels(&items), ["#/components/messages/UserCreated"]);
+    let created = &items[0];
+    let start = 8 + typed.find("\"#").expect("quote") as u32;
+    assert_eq!(created["textEdit"]["range"], range(7, start, end));
+    assert_eq!(
+        created["textEdit"]["newText"],
+        "\"#/components/messages/UserCreated\""
+    );
+    assert!(c.shutdown().success());
+}

@@ -761,7 +761,12 @@ fn json_context(text: &str, pos: Pos) -> Context {
                     key,
                     value: decode(text, (s + 1, e)),
                     prefix: decode(text, (s + 1, cursor.max(s + 1))),
-                    span: Span::new(pos_of(s), pos_of((e + 1).min(text.len()))),
+                    // The closing quote when there is one; an unclosed string ends at its
+                    // line's end (the range stays on the cursor's line).
+                    span: Span::new(
+                        pos_of(s),
+                        pos_of(if b.get(e) == Some(&b'"') { e + 1 } else { e }),
+                    ),
                     quoted: true,
                 },
                 (None, Some((s, e, quoted))) if e >= cursor => Slot::Value {
@@ -919,6 +924,18 @@ mod tests {
         let c = at("{\"a\": {\"required\": [\"x\", |]}}");
         assert_eq!(c.path, ["a"]);
         assert!(matches!(&c.slot, Slot::Value { key, .. } if key == "required"));
+    }
+
+    #[test]
+    fn json_unclosed_string_value_stays_on_its_line() {
+        let c = at("{\"a\": {\"$ref\": \"#/x|\n}}");
+        match c.slot {
+            Slot::Value { span, quoted, .. } => {
+                assert!(quoted);
+                assert_eq!(span, Span::new(Pos::new(1, 16), Pos::new(1, 20)));
+            }
+            other => panic!("a value: {other:?}"),
+        }
     }
 
     #[test]
