@@ -8,7 +8,7 @@
 use asyncforge_spec::ide::{self, Completion, CompletionKind};
 use lsp_types::{
     CompletionItem, CompletionItemKind, CompletionList, CompletionParams, CompletionResponse,
-    CompletionTextEdit, Documentation, MarkupContent, MarkupKind, TextEdit,
+    CompletionTextEdit, Documentation, MarkupContent, MarkupKind, Position, Range, TextEdit,
 };
 
 use crate::convert;
@@ -27,12 +27,27 @@ fn kind(k: CompletionKind) -> CompletionItemKind {
     }
 }
 
-/// One engine completion as an LSP item on `text` (the buffer it was computed on).
-fn item(text: &str, index: usize, c: Completion) -> CompletionItem {
+/// `range` as editors accept it for a completion edit: on one line and containing the cursor
+/// `at` (VS Code drops items whose edit does not). Shrunk to the typed part, or to the cursor,
+/// when it is not.
+fn on_cursor_line(range: Range, at: Position) -> Range {
+    let same_line = range.start.line == at.line && range.end.line == at.line;
+    if same_line && range.start <= at && at <= range.end {
+        range
+    } else if range.start.line == at.line && range.start <= at {
+        Range::new(range.start, at)
+    } else {
+        Range::new(at, at)
+    }
+}
+
+/// One engine completion as an LSP item on `text` (the buffer it was computed on) at the
+/// cursor `at`.
+fn item(text: &str, at: Position, index: usize, c: Completion) -> CompletionItem {
     // The edit replaces the whole `replace` range, so the editor does not cut a `$ref` at its
     // `#` or `/`. The editor filters items on the text of that range: when it starts with a
     // quote, filter on the text to insert, which starts with the same quote.
-    let range = convert::range_in_text(text, c.replace);
+    let range = on_cursor_line(convert::range_in_text(text, c.replace), at);
     let typed = text
         .get(convert::offset(text, range.start)..convert::offset(text, range.end))
         .unwrap_or("");
@@ -89,10 +104,30 @@ pub fn completion(
     let items: Vec<CompletionItem> = ide::complete(text, pos, ws)
         .into_iter()
         .enumerate()
-        .map(|(i, c)| item(text, i, c))
+        .map(|(i, c)| item(text, p.position, i, c))
         .collect();
     Ok(Some(CompletionResponse::List(CompletionList {
         is_incomplete: false,
         items,
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(l1: u32, c1: u32, l2: u32, c2: u32) -> Range {
+        Range::new(Position::new(l1, c1), Position::new(l2, c2))
+    }
+
+    #[test]
+    fn edits_stay_on_the_cursor_line() {
+        let at = Position::new(3, 8);
+        assert_eq!(on_cursor_line(r(3, 4, 3, 12), at), r(3, 4, 3, 12));
+        assert_eq!(on_cursor_line(r(3, 8, 3, 8), at), r(3, 8, 3, 8));
+        assert_eq!(on_cursor_line(r(3, 4, 4, 0), at), r(3, 4, 3, 8));
+        assert_eq!(on_cursor_line(r(3, 4, 3, 6), at), r(3, 4, 3, 8));
+        assert_eq!(on_cursor_line(r(2, 0, 3, 9), at), r(3, 8, 3, 8));
+        assert_eq!(on_cursor_line(r(3, 9, 3, 12), at), r(3, 8, 3, 8));
+    }
 }
