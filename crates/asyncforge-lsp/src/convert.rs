@@ -4,7 +4,7 @@
 //! and 0-based columns in UTF-16 code units. Files are absolute paths here and `file://` URIs
 //! on the wire.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 
 use asyncforge_spec::{Pos, SourceFile, Span};
@@ -53,22 +53,7 @@ pub fn key_to_uri(key: &str) -> Option<Uri> {
     Uri::from_str(&format!("file://{encoded}")).ok()
 }
 
-/// Removes `.` and `..` components without touching the file system.
-pub fn normalize_path(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            Component::CurDir => {}
-            c => out.push(c.as_os_str()),
-        }
-    }
-    out
-}
+pub use asyncforge_spec::workspace::normalize_path;
 
 /// Number of UTF-16 code units of the first `chars` characters of `line` (all of it when
 /// shorter).

@@ -6,7 +6,7 @@
 //! referenced node in place, so recursive schemas cost nothing and a problem inside a shared
 //! component is reported once, in the file where it is written.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
@@ -108,9 +108,9 @@ pub struct RefSite {
 #[derive(Debug, Default)]
 pub struct Workspace {
     files: Vec<File>,
-    by_key: HashMap<String, FileId>,
+    by_key: rustc_hash::FxHashMap<String, FileId>,
     refs: Vec<RefSite>,
-    ref_index: HashMap<(FileId, String), usize>,
+    ref_index: rustc_hash::FxHashMap<(FileId, String), usize>,
 }
 
 /// Why a reference does not resolve.
@@ -145,7 +145,7 @@ fn is_remote(s: &str) -> bool {
 }
 
 /// Removes `.` and `..` components without touching the file system.
-fn normalize_path(p: &Path) -> PathBuf {
+pub fn normalize_path(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in p.components() {
         match c {
@@ -464,11 +464,7 @@ impl Workspace {
 
     /// The value at a pointer of a file, without following references.
     pub fn get(&self, file: FileId, ptr: &str) -> Option<&Value> {
-        let v = self.files.get(file.index())?.value()?;
-        if ptr.is_empty() {
-            return Some(v);
-        }
-        v.pointer(ptr)
+        pointer::lookup(self.files.get(file.index())?.value()?, ptr)
     }
 
     /// Location of a node (its value span).

@@ -20,8 +20,6 @@ pub mod schema;
 pub mod v2;
 pub mod v3;
 
-use std::collections::HashSet;
-
 use regex::Regex;
 use serde_json::Value;
 
@@ -276,7 +274,7 @@ pub struct Checker<'a> {
     pub version: Version,
     /// Collected diagnostics.
     pub diags: Vec<Diagnostic>,
-    seen: HashSet<(FileId, String, usize)>,
+    seen: rustc_hash::FxHashSet<(FileId, String, usize)>,
     regexes: std::collections::HashMap<&'static str, Regex>,
     /// Referenced nodes still to check, with the shape expected there.
     pending: Vec<(FileId, String, &'static Shape)>,
@@ -428,7 +426,7 @@ impl<'a> Checker<'a> {
             ws,
             version,
             diags: Vec::new(),
-            seen: HashSet::new(),
+            seen: rustc_hash::FxHashSet::default(),
             regexes: Default::default(),
             pending: Vec::new(),
             depth: 0,
