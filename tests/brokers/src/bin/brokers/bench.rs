@@ -583,25 +583,58 @@ async fn kafka_bench(o: &Opts) -> Result<(), String> {
     Ok(())
 }
 
+/// The runs of one case: (generated, raw) durations, each pair measured back to back.
+#[derive(Default)]
+struct Pairs(Vec<(Duration, Duration)>);
+
+impl Pairs {
+    /// The best run of each side, and the median of the runs' generated/raw throughput ratios
+    /// (each ratio compares two runs made one after the other, so a machine that slows down
+    /// or speeds up between runs moves both sides of it).
+    fn print(&self, what: &str, n: u64) {
+        let best = |side: fn(&(Duration, Duration)) -> Duration| {
+            self.0.iter().map(side).min().unwrap_or(Duration::MAX)
+        };
+        line(what, n, best(|p| p.0), best(|p| p.1));
+        let mut ratios: Vec<f64> = self
+            .0
+            .iter()
+            .map(|(g, r)| 100.0 * r.as_secs_f64() / g.as_secs_f64().max(1e-9))
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        if let Some(median) = ratios.get(ratios.len() / 2) {
+            let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.1}")).collect();
+            println!(
+                "{:<34} paired runs generated/raw: median {median:.1} % ({} %)",
+                "",
+                shown.join(", ")
+            );
+        }
+    }
+}
+
 async fn mqtt_broker(name: &str, port: u16, o: &Opts, lamps: &[String]) -> Result<(), String> {
     let lamps = lamps.to_vec();
-    let (mut gp, mut rp, mut gc, mut rc) =
-        (Duration::MAX, Duration::MAX, Duration::MAX, Duration::MAX);
+    let (mut produce, mut consume) = (Pairs::default(), Pairs::default());
     for run in 0..o.runs {
         // Alternating which side goes first, so neither always meets a warmer broker.
         if run % 2 == 0 {
-            gp = gp.min(mqtt_produce_generated(port, o.messages, &lamps).await?);
-            rp = rp.min(mqtt_produce_raw(port, o.messages, &lamps).await?);
-            gc = gc.min(mqtt_consume_generated(port, o.messages, &lamps).await?);
-            rc = rc.min(mqtt_consume_raw(port, o.messages, &lamps).await?);
+            let g = mqtt_produce_generated(port, o.messages, &lamps).await?;
+            let r = mqtt_produce_raw(port, o.messages, &lamps).await?;
+            produce.0.push((g, r));
+            let g = mqtt_consume_generated(port, o.messages, &lamps).await?;
+            let r = mqtt_consume_raw(port, o.messages, &lamps).await?;
+            consume.0.push((g, r));
         } else {
-            rp = rp.min(mqtt_produce_raw(port, o.messages, &lamps).await?);
-            gp = gp.min(mqtt_produce_generated(port, o.messages, &lamps).await?);
-            rc = rc.min(mqtt_consume_raw(port, o.messages, &lamps).await?);
-            gc = gc.min(mqtt_consume_generated(port, o.messages, &lamps).await?);
+            let r = mqtt_produce_raw(port, o.messages, &lamps).await?;
+            let g = mqtt_produce_generated(port, o.messages, &lamps).await?;
+            produce.0.push((g, r));
+            let r = mqtt_consume_raw(port, o.messages, &lamps).await?;
+            let g = mqtt_consume_generated(port, o.messages, &lamps).await?;
+            consume.0.push((g, r));
         }
     }
-    line(&format!("{name}: produce"), o.messages, gp, rp);
-    line(&format!("{name}: consume"), o.messages, gc, rc);
+    produce.print(&format!("{name}: produce"), o.messages);
+    consume.print(&format!("{name}: consume"), o.messages);
     Ok(())
 }
