@@ -243,7 +243,7 @@ impl State {
     /// Puts a unit in place of the one at `key` (or removes it), keeping `users` in step. A
     /// new unit whose root does not parse inherits the last workspace of the old one that did.
     fn replace(&mut self, key: &str, unit: Option<Unit>, affected: &mut BTreeSet<String>) {
-        let old = self.units.remove(key);
+        let mut old = self.units.remove(key);
         if let Some(old) = &old {
             for k in &old.keys {
                 affected.insert(k.clone());
@@ -258,7 +258,7 @@ impl State {
         affected.insert(key.to_owned());
         if let Some(mut unit) = unit {
             if unit.workspace.root().is_none() {
-                unit.last_good = old.and_then(Unit::into_good_workspace);
+                unit.last_good = old.take().and_then(Unit::into_good_workspace);
             }
             for k in &unit.keys {
                 affected.insert(k.clone());
@@ -268,6 +268,11 @@ impl State {
                     .insert(key.to_owned());
             }
             self.units.insert(key.to_owned(), unit);
+        }
+        // Freeing a large document's tree takes milliseconds: beside the publishing, not
+        // before it.
+        if let Some(old) = old {
+            std::thread::spawn(move || drop(old));
         }
     }
 
