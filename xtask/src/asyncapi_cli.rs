@@ -40,13 +40,6 @@ pub enum Verdict {
 impl AsyncapiCli {
     /// Installs `@asyncapi/cli` once and prepares its isolated home.
     pub fn install() -> Result<Self, String> {
-        let node = Command::new("node")
-            .arg("--version")
-            .output()
-            .map_err(|e| format!("node is not available ({e})"))?;
-        if !node.status.success() {
-            return Err("`node --version` failed".into());
-        }
         let dir = root().join(".cache/npm/cli");
         crate::npm::install(
             &dir,

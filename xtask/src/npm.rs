@@ -15,6 +15,13 @@ pub fn install(
     package_json: &str,
     extra: &[&str],
 ) -> Result<(), String> {
+    let node = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .map_err(|e| format!("node is not available ({e})"))?;
+    if !node.status.success() {
+        return Err("`node --version` failed".into());
+    }
     let package = dir.join("node_modules").join(name).join("package.json");
     let installed = std::fs::read_to_string(&package)
         .ok()

@@ -33,13 +33,6 @@ pub struct InProcess {
 impl Reference {
     /// Installs `@asyncapi/parser` once (npm) and copies the Node script next to it.
     pub fn install() -> Result<Self, String> {
-        let node = Command::new("node")
-            .arg("--version")
-            .output()
-            .map_err(|e| format!("node is not available ({e})"))?;
-        if !node.status.success() {
-            return Err("`node --version` failed".into());
-        }
         let dir = root().join(".cache/npm");
         crate::npm::install(
             &dir,

@@ -552,13 +552,8 @@ mod tests {
     use super::*;
 
     fn at(text: &str) -> Vec<Completion> {
-        let (line_idx, col) = text
-            .lines()
-            .enumerate()
-            .find_map(|(i, l)| l.find('|').map(|c| (i, l[..c].chars().count())))
-            .expect("fixture has a cursor");
-        let clean = text.replacen('|', "", 1);
-        complete(&clean, Pos::new(line_idx as u32 + 1, col as u32 + 1), None)
+        let (clean, pos) = crate::ide::cursor(text);
+        complete(&clean, pos, None)
     }
 
     fn labels(c: &[Completion]) -> Vec<&str> {

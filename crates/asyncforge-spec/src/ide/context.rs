@@ -864,14 +864,8 @@ mod tests {
     use super::*;
 
     fn at(text: &str) -> Context {
-        // `|` marks the cursor.
-        let (line_idx, col) = text
-            .lines()
-            .enumerate()
-            .find_map(|(i, l)| l.find('|').map(|c| (i, l[..c].chars().count())))
-            .expect("fixture has a cursor");
-        let clean = text.replacen('|', "", 1);
-        context(&clean, Pos::new(line_idx as u32 + 1, col as u32 + 1))
+        let (clean, pos) = crate::ide::cursor(text);
+        context(&clean, pos)
     }
 
     #[test]

@@ -78,3 +78,19 @@ pub struct Fix {
     /// The edits, in no particular order; they never overlap.
     pub edits: Vec<Edit>,
 }
+
+/// Test fixtures: `text` with one `|` marking the cursor, as the text without it and the
+/// cursor's position.
+#[cfg(test)]
+pub(crate) fn cursor(text: &str) -> (String, crate::source::Pos) {
+    let (line_idx, col) = text
+        .lines()
+        .enumerate()
+        .find_map(|(i, l)| l.find('|').map(|c| (i, l[..c].chars().count())))
+        .expect("fixture has a cursor");
+    let clean = text.replacen('|', "", 1);
+    (
+        clean,
+        crate::source::Pos::new(line_idx as u32 + 1, col as u32 + 1),
+    )
+}
