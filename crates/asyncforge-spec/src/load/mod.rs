@@ -4,6 +4,7 @@
 //! built iteratively, so no input can overflow the stack. Hard limits bound the work done on hostile
 //! input: file size, nesting depth and the number of nodes materialized through YAML aliases.
 
+mod fast;
 mod yaml;
 
 use serde_json::Value;
@@ -52,14 +53,10 @@ pub struct SpanMap {
 }
 
 impl SpanMap {
-    pub(crate) fn insert(&mut self, pointer: &str, span: NodeSpan) {
-        self.map.insert(pointer.into(), span);
-    }
-
-    pub(crate) fn set_value_end(&mut self, pointer: &str, end: Pos) {
-        if let Some(s) = self.map.get_mut(pointer) {
-            s.value.end = end;
-        }
+    /// Records a node's span; the pointer's allocation is kept (no copy when its capacity is
+    /// its length).
+    pub(crate) fn insert(&mut self, pointer: String, span: NodeSpan) {
+        self.map.insert(pointer.into_boxed_str(), span);
     }
 
     /// The span of exactly this pointer, if the node was written in the file.

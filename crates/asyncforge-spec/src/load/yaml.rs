@@ -5,14 +5,14 @@ use std::collections::HashMap;
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Tag};
 use serde_json::{Map, Number, Value};
 
-use super::{Limits, LoadError, NodeSpan, Parsed, SpanMap, push_segment};
+use super::{Limits, LoadError, NodeSpan, Parsed, SpanMap, fast, push_segment};
 use crate::source::{Pos, Span};
 
 fn pos(m: &saphyr_parser::Marker) -> Pos {
     Pos::new(m.line() as u32, m.col() as u32 + 1)
 }
 
-fn span(s: &saphyr_parser::Span) -> Span {
+pub(super) fn span(s: &saphyr_parser::Span) -> Span {
     Span::new(pos(&s.start), pos(&s.end))
 }
 
@@ -20,19 +20,32 @@ enum Frame {
     Seq {
         items: Vec<Value>,
         ptr: String,
+        /// Where the collection starts (its end comes with its end event).
+        at: NodeSpan,
         anchor: usize,
         nodes: usize,
     },
     Map {
         map: Map<String, Value>,
         ptr: String,
+        at: NodeSpan,
         anchor: usize,
         nodes: usize,
-        /// The key waiting for its value: text, span, whether it is a plain `<<` merge key.
-        key: Option<(String, Span, bool)>,
+        /// The key waiting for its value.
+        key: Option<PendingKey>,
         /// Mappings merged in with `<<`, applied when the mapping ends.
         merges: Vec<Value>,
     },
+}
+
+/// A mapping key read, waiting for its value.
+struct PendingKey {
+    text: String,
+    span: Span,
+    /// A plain `<<`: the value is merged into the mapping.
+    merge: bool,
+    /// The value's pointer (taken by the value).
+    ptr: String,
 }
 
 struct Builder<'a> {
@@ -45,15 +58,28 @@ struct Builder<'a> {
     documents: usize,
 }
 
-/// Files at least this large (bytes) are scanned on a thread of their own (see [`parse_text`]).
+/// Files at least this large (bytes) are read on a thread of their own (see [`build`]).
 const PIPELINE_FROM: usize = 256 * 1024;
-/// Events handed from the scanning thread to the tree builder at a time.
+/// Events handed from the reading thread to the tree builder at a time.
 const BATCH: usize = 1024;
-/// Batches the scanner may get ahead of the builder.
+/// Batches the reader may get ahead of the builder.
 const BATCHES_AHEAD: usize = 16;
 
-/// One event from the scanner, or the error that ended scanning.
-type Scanned<'a> = Result<(Event<'a>, Span), ScanError>;
+/// Why building a tree from a reader's events did not finish.
+enum Failure {
+    /// The text is not valid YAML (saphyr's error), or the builder refused an event.
+    Error(LoadError),
+    /// The fast reader left the text to saphyr.
+    LeftAlone,
+    /// The builder stopped taking events (it failed first).
+    Gone,
+}
+
+/// One event from a reader, or why reading ended.
+type Scanned<'a> = Result<(Event<'a>, Span), Failure>;
+
+/// Hands each event to the builder, in order; fails when the builder is gone.
+type Sink<'s, 'a> = &'s mut dyn FnMut(Event<'a>, Span) -> Result<(), ()>;
 
 /// Parses YAML 1.2 or JSON text into a value with spans.
 pub fn parse_text(text: &str, limits: &Limits) -> Result<Parsed, LoadError> {
@@ -65,15 +91,17 @@ pub fn parse_text(text: &str, limits: &Limits) -> Result<Parsed, LoadError> {
             related: None,
         });
     }
-    let mut b = Builder {
-        limits,
-        stack: Vec::new(),
-        spans: SpanMap::default(),
-        anchors: HashMap::new(),
-        alias_nodes: 0,
-        root: None,
-        documents: 0,
-    };
+    // Block-style YAML goes through the fast reader; anything it leaves alone (and any
+    // error, so that every message comes from one parser) is read again by saphyr.
+    let fast = build(text, limits, |sink| {
+        fast::parse(text, sink).map_err(|stop| match stop {
+            fast::Stop::Unsupported => Failure::LeftAlone,
+            fast::Stop::Sink(()) => Failure::Gone,
+        })
+    });
+    if let Ok(parsed) = fast {
+        return parsed;
+    }
     let scan_error = |e: ScanError| {
         let at = clamp_to_text(text, pos(e.marker()));
         let too_deep = e.info().contains("recursion limit");
@@ -88,54 +116,81 @@ pub fn parse_text(text: &str, limits: &Limits) -> Result<Parsed, LoadError> {
             related: None,
         }
     };
-    if text.len() < PIPELINE_FROM {
+    let full = build(text, limits, |sink| {
         let mut parser = Parser::new_from_str(text);
         while let Some(ev) = parser.next_event() {
-            let (ev, sp) = ev.map_err(scan_error)?;
-            b.event(ev, span(&sp))?;
+            let (ev, sp) = ev.map_err(|e| Failure::Error(scan_error(e)))?;
+            sink(ev, span(&sp)).map_err(|()| Failure::Gone)?;
         }
-    } else {
-        // A large file: the scanner runs on a thread of its own and hands its events over in
-        // batches, so that building the tree overlaps with scanning. Same events, same order.
-        std::thread::scope(|scope| {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Scanned<'_>>>(BATCHES_AHEAD);
-            scope.spawn(move || {
-                let mut parser = Parser::new_from_str(text);
-                let mut batch = Vec::with_capacity(BATCH);
-                while let Some(ev) = parser.next_event() {
-                    let failed = ev.is_err();
-                    batch.push(ev.map(|(ev, sp)| (ev, span(&sp))));
-                    if failed || batch.len() == BATCH {
-                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                        // The receiver is gone after an error: stop scanning.
-                        if tx.send(full).is_err() || failed {
-                            return;
-                        }
-                    }
-                }
-                let _ = tx.send(batch);
-            });
-            for batch in rx {
-                for ev in batch {
-                    let (ev, sp) = ev.map_err(scan_error)?;
-                    b.event(ev, sp)?;
-                }
-            }
-            Ok::<(), LoadError>(())
-        })?;
-    }
-    match b.root {
-        Some(value) => Ok(Parsed {
-            value,
-            spans: b.spans,
-        }),
-        None => Err(LoadError {
-            code: "empty-document",
-            message: "file contains no YAML or JSON document".into(),
+        Ok(())
+    });
+    match full {
+        Ok(parsed) => parsed,
+        Err(Failure::Error(e)) => Err(e),
+        // saphyr reads every text; the builder's own errors come as `Failure::Error`.
+        Err(Failure::LeftAlone | Failure::Gone) => Err(LoadError {
+            code: "yaml-syntax",
+            message: "the YAML reader stopped early".into(),
             span: Span::point(Pos::new(1, 1)),
             related: None,
         }),
     }
+}
+
+/// Builds the tree from the events `read` hands its sink. A large text is read on a thread of
+/// its own, handing its events over in batches, so that building overlaps with reading; the
+/// builder sees the same events in the same order, and whichever error comes first in that
+/// order (the reader's or the builder's) is the one reported.
+fn build<'a, R>(
+    text: &'a str,
+    limits: &Limits,
+    read: R,
+) -> Result<Result<Parsed, LoadError>, Failure>
+where
+    R: for<'s> FnOnce(Sink<'s, 'a>) -> Result<(), Failure> + Send,
+{
+    let mut b = Builder::new(limits);
+    if text.len() < PIPELINE_FROM {
+        let mut refused = None;
+        let read = read(&mut |ev, sp| {
+            b.event(ev, sp).map_err(|e| {
+                refused = Some(e);
+            })
+        });
+        return match (read, refused) {
+            (_, Some(e)) => Err(Failure::Error(e)),
+            (Err(f), None) => Err(f),
+            (Ok(()), None) => Ok(b.finish()),
+        };
+    }
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Scanned<'a>>>(BATCHES_AHEAD);
+        scope.spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            let read = read(&mut |ev, sp| {
+                batch.push(Ok((ev, sp)));
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    // The receiver is gone after the builder's error: stop reading.
+                    tx.send(full).map_err(drop)?;
+                }
+                Ok(())
+            });
+            match read {
+                Err(Failure::Gone) => return,
+                Err(f) => batch.push(Err(f)),
+                Ok(()) => {}
+            }
+            let _ = tx.send(batch);
+        });
+        for batch in rx {
+            for item in batch {
+                let (ev, sp) = item?;
+                b.event(ev, sp).map_err(Failure::Error)?;
+            }
+        }
+        Ok(b.finish())
+    })
 }
 
 /// Errors at end of input are reported past the last line; point at the end of the text instead.
@@ -166,22 +221,44 @@ fn describe_scan_error(info: &str) -> String {
     msg
 }
 
-impl Builder<'_> {
-    fn current_ptr(&self) -> String {
-        match self.stack.last() {
+impl<'l> Builder<'l> {
+    fn new(limits: &'l Limits) -> Self {
+        Builder {
+            limits,
+            stack: Vec::new(),
+            spans: SpanMap::default(),
+            anchors: HashMap::new(),
+            alias_nodes: 0,
+            root: None,
+            documents: 0,
+        }
+    }
+
+    fn finish(self) -> Result<Parsed, LoadError> {
+        match self.root {
+            Some(value) => Ok(Parsed {
+                value,
+                spans: self.spans,
+            }),
+            None => Err(LoadError {
+                code: "empty-document",
+                message: "file contains no YAML or JSON document".into(),
+                span: Span::point(Pos::new(1, 1)),
+                related: None,
+            }),
+        }
+    }
+
+    /// The pointer of the node that comes next, sized exactly so that the span map can keep
+    /// it without copying.
+    fn next_ptr(&mut self) -> String {
+        match self.stack.last_mut() {
             None => String::new(),
-            Some(Frame::Seq { items, ptr, .. }) => {
-                let mut p = ptr.clone();
-                push_segment(&mut p, &items.len().to_string());
-                p
-            }
-            Some(Frame::Map { ptr, key, .. }) => {
-                let mut p = ptr.clone();
-                if let Some((k, _, _)) = key {
-                    push_segment(&mut p, k);
-                }
-                p
-            }
+            Some(Frame::Seq { items, ptr, .. }) => child_ptr(ptr, &items.len().to_string()),
+            Some(Frame::Map { ptr, key, .. }) => match key {
+                Some(k) => std::mem::take(&mut k.ptr),
+                None => ptr.clone(),
+            },
         }
     }
 
@@ -234,9 +311,9 @@ impl Builder<'_> {
                     });
                 }
                 let (value, nodes) = (value.clone(), *nodes);
-                let ptr = self.current_ptr();
+                let ptr = self.next_ptr();
                 self.spans.insert(
-                    &ptr,
+                    ptr,
                     NodeSpan {
                         value: sp,
                         key: None,
@@ -247,19 +324,28 @@ impl Builder<'_> {
             Event::Scalar(text, style, anchor, tag) => {
                 if self.expecting_key() {
                     let merge = style == ScalarStyle::Plain && text == "<<" && tag.is_none();
-                    if let Some(Frame::Map { key, map, ptr, .. }) = self.stack.last_mut() {
-                        if !merge && map.contains_key(text.as_ref()) {
-                            let mut child = ptr.clone();
-                            push_segment(&mut child, &text);
-                            let first = self.spans.get(&child).and_then(|s| s.key).unwrap_or(sp);
+                    if let Some(Frame::Map { key, ptr, .. }) = self.stack.last_mut() {
+                        // Every value written in the mapping has a span under its pointer, so
+                        // the span map (cheaper to look up than the mapping) finds an earlier
+                        // key of the same text; merged keys arrive at the end and are not there.
+                        let child = child_ptr(ptr, &text);
+                        if !merge && let Some(first) = self.spans.get(&child) {
                             return Err(LoadError {
                                 code: "duplicate-key",
                                 message: format!("duplicate key `{text}`"),
                                 span: sp,
-                                related: Some((first, "first defined here".into())),
+                                related: Some((
+                                    first.key.unwrap_or(sp),
+                                    "first defined here".into(),
+                                )),
                             });
                         }
-                        *key = Some((text.into_owned(), sp, merge));
+                        *key = Some(PendingKey {
+                            text: text.into_owned(),
+                            span: sp,
+                            merge,
+                            ptr: child,
+                        });
                     }
                     if anchor != 0 {
                         // An anchored key can only be aliased as a key, which we refuse anyway.
@@ -273,9 +359,9 @@ impl Builder<'_> {
                         span: sp,
                         related: None,
                     })?;
-                let ptr = self.current_ptr();
+                let ptr = self.next_ptr();
                 let key = self.pending_key_span();
-                self.spans.insert(&ptr, NodeSpan { value: sp, key });
+                self.spans.insert(ptr, NodeSpan { value: sp, key });
                 self.finish_node(value, sp, anchor, 1)
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
@@ -295,13 +381,18 @@ impl Builder<'_> {
                         related: None,
                     });
                 }
-                let ptr = self.current_ptr();
-                let key = self.pending_key_span();
-                self.spans.insert(&ptr, NodeSpan { value: sp, key });
+                // The collection's span goes into the span map when it ends (nothing looks it up
+                // before), and its pointer with it, uncopied.
+                let ptr = self.next_ptr();
+                let at = NodeSpan {
+                    value: sp,
+                    key: self.pending_key_span(),
+                };
                 let frame = if matches!(ev, Event::SequenceStart(..)) {
                     Frame::Seq {
                         items: Vec::new(),
                         ptr,
+                        at,
                         anchor,
                         nodes: 1,
                     }
@@ -309,6 +400,7 @@ impl Builder<'_> {
                     Frame::Map {
                         map: Map::new(),
                         ptr,
+                        at,
                         anchor,
                         nodes: 1,
                         key: None,
@@ -322,16 +414,18 @@ impl Builder<'_> {
                 let Some(frame) = self.stack.pop() else {
                     return Ok(());
                 };
-                let (value, ptr, anchor, nodes) = match frame {
+                let (value, ptr, mut at, anchor, nodes) = match frame {
                     Frame::Seq {
                         items,
                         ptr,
+                        at,
                         anchor,
                         nodes,
-                    } => (Value::Array(items), ptr, anchor, nodes),
+                    } => (Value::Array(items), ptr, at, anchor, nodes),
                     Frame::Map {
                         mut map,
                         ptr,
+                        at,
                         anchor,
                         nodes,
                         merges,
@@ -340,22 +434,19 @@ impl Builder<'_> {
                         for m in merges {
                             merge_into(&mut map, m);
                         }
-                        (Value::Object(map), ptr, anchor, nodes)
+                        (Value::Object(map), ptr, at, anchor, nodes)
                     }
                 };
-                self.spans.set_value_end(&ptr, sp.end);
-                let start = self.spans.get(&ptr).map_or(sp, |s| s.value);
-                self.finish_node(value, start, anchor, nodes)
+                at.value.end = sp.end;
+                self.spans.insert(ptr, at);
+                self.finish_node(value, at.value, anchor, nodes)
             }
         }
     }
 
     fn pending_key_span(&self) -> Option<Span> {
         match self.stack.last() {
-            Some(Frame::Map {
-                key: Some((_, s, _)),
-                ..
-            }) => Some(*s),
+            Some(Frame::Map { key: Some(k), .. }) => Some(k.span),
             _ => None,
         }
     }
@@ -391,7 +482,13 @@ impl Builder<'_> {
                 ..
             }) => {
                 *n += nodes;
-                let Some((k, kspan, merge)) = key.take() else {
+                let Some(PendingKey {
+                    text: k,
+                    span: kspan,
+                    merge,
+                    ..
+                }) = key.take()
+                else {
                     return Ok(());
                 };
                 if merge {
@@ -417,6 +514,15 @@ impl Builder<'_> {
             }
         }
     }
+}
+
+/// `ptr` with one more segment, allocated to its exact length.
+fn child_ptr(ptr: &str, segment: &str) -> String {
+    let escapes = segment.bytes().filter(|&c| c == b'~' || c == b'/').count();
+    let mut p = String::with_capacity(ptr.len() + 1 + segment.len() + escapes);
+    p.push_str(ptr);
+    push_segment(&mut p, segment);
+    p
 }
 
 /// Merge-key semantics: keys written in the mapping itself win over merged ones, earlier merges
@@ -593,5 +699,21 @@ mod tests {
     fn keys_with_slashes_escape() {
         let p = parse("channels:\n  a/b~c: {}\n").unwrap();
         assert!(p.spans.get("/channels/a~1b~0c").is_some());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_in_large_files_too() {
+        let limits = Limits::default();
+        let padding = format!("pad: '{}'\n", "x".repeat(PIPELINE_FROM));
+        let flow = format!("{padding}a: {}\n", "[".repeat(100_000));
+        assert_eq!(parse_text(&flow, &limits).unwrap_err().code, "too-deep");
+        let mut block = padding.clone();
+        for depth in 0..400 {
+            block.push_str(&" ".repeat(depth));
+            block.push_str("k:\n");
+        }
+        assert_eq!(parse_text(&block, &limits).unwrap_err().code, "too-deep");
+        let small = format!("a: {}\n", "[".repeat(100_000));
+        assert_eq!(parse_text(&small, &limits).unwrap_err().code, "too-deep");
     }
 }

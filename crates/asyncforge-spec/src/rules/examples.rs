@@ -400,21 +400,40 @@ impl SchemaWalker {
                     }
                 }
             }
-            for key in SCHEMA_MAPS {
-                if let Some(m) = node.child(key) {
-                    for (_, s) in m.entries() {
-                        stack.push(s);
+            // The subschemas, found in one pass over the schema's keys (a lookup per keyword
+            // costs more) and pushed in the keyword tables' order.
+            let mut found: Vec<(usize, At<'_>)> = Vec::new();
+            for (key, value) in node.v.as_object().into_iter().flatten() {
+                let groups = [
+                    (0, SCHEMA_MAPS, true),
+                    (SCHEMA_MAPS.len(), SCHEMA_SINGLE, value.is_object()),
+                    (
+                        SCHEMA_MAPS.len() + SCHEMA_SINGLE.len(),
+                        SCHEMA_LISTS,
+                        value.is_array(),
+                    ),
+                ];
+                for (offset, table, fits) in groups {
+                    if let Some(i) = table.iter().position(|k| k == key)
+                        && fits
+                    {
+                        let child = At {
+                            file: node.file,
+                            ptr: crate::pointer::join(&node.ptr, key),
+                            v: value,
+                        };
+                        found.push((offset + i, child));
                     }
                 }
             }
-            for key in SCHEMA_SINGLE {
-                if let Some(s) = node.child(key).filter(|s| s.v.is_object()) {
-                    stack.push(s);
-                }
-            }
-            for key in SCHEMA_LISTS {
-                if let Some(l) = node.child(key).filter(|l| l.v.is_array()) {
-                    stack.extend(l.items());
+            found.sort_by_key(|(order, _)| *order);
+            for (order, child) in found {
+                if order < SCHEMA_MAPS.len() {
+                    stack.extend(child.entries().into_iter().map(|(_, s)| s));
+                } else if order < SCHEMA_MAPS.len() + SCHEMA_SINGLE.len() {
+                    stack.push(child);
+                } else {
+                    stack.extend(child.items());
                 }
             }
         }
