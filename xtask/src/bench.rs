@@ -35,7 +35,9 @@ cargo xtask bench [validate|generate|tools|all|diff|lsp|ws|sse|webhook|fanout|mq
              into .cache/npm/cli) on the same pairs (not part of `all`; xtask itself stays a
              debug build: only the release CLI is timed)
   mqtt       generated MQTT publisher/subscriber vs raw rumqttc (embedded rumqttd, Mosquitto
-             on 127.0.0.1:1883 when present); options --messages N (20000), --runs N (3)
+             on 127.0.0.1:1883 when present); options --messages N (20000), --runs N (3);
+             --instructions counts instructions per message of each side under callgrind
+             instead (embedded rumqttd; runs of N and 2N messages, N 5000 by default)
   kafka      generated Kafka producer/consumer vs raw rdkafka (librdkafka mock cluster);
              options --messages N (50000), --runs N (3)
   lsp        `asyncforge lsp --stdio` (release CLI): time from a didChange to the

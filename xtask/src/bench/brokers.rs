@@ -6,13 +6,30 @@
 //! here in release mode: against an embedded rumqttd and the machine's Mosquitto on
 //! 127.0.0.1:1883 when it answers (MQTT), and against librdkafka's mock cluster (Kafka). See
 //! `tests/brokers/src/bin/brokers/bench.rs` for what each side does.
+//!
+//! `cargo xtask bench mqtt --instructions [--messages N]` counts instead of timing: each side of
+//! each MQTT case runs alone under callgrind (`valgrind --tool=callgrind`), against the embedded
+//! rumqttd, once with N and once with 2N messages; the difference divided by N is what one
+//! message costs that side in instructions, with the broker and the counting peer included and
+//! the start-up cancelled out. Instruction counts do not move with the machine's load, so the
+//! ratio of the two sides is repeatable where timings on a shared machine are not.
 
+use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use crate::root;
 
 /// Runs the broker benchmark `kind` (`mqtt` or `kafka`) with the remaining arguments.
 pub fn run(kind: &str, args: &[String]) -> ExitCode {
+    if kind == "mqtt" && args.iter().any(|a| a == "--instructions") {
+        return match instructions(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("bench mqtt --instructions: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let manifest = root().join("tests/brokers/Cargo.toml");
     eprintln!("building the broker benchmarks in release mode…");
     let status = Command::new(env!("CARGO"))
@@ -32,4 +49,101 @@ pub fn run(kind: &str, args: &[String]) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `bench mqtt --instructions`: instructions per message of each side, from callgrind.
+fn instructions(args: &[String]) -> Result<(), String> {
+    let mut n: u64 = 5_000;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--instructions" => {}
+            "--messages" => {
+                n = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|&v| v > 0)
+                    .ok_or("--messages N")?;
+            }
+            other => return Err(format!("unknown option `{other}`")),
+        }
+    }
+    let valgrind = Command::new("valgrind").arg("--version").output();
+    if !valgrind.is_ok_and(|o| o.status.success()) {
+        return Err("valgrind is not installed (Debian package `valgrind`)".into());
+    }
+    let manifest = root().join("tests/brokers/Cargo.toml");
+    eprintln!("building the broker benchmarks in release mode…");
+    let built = Command::new(env!("CARGO"))
+        .current_dir(root())
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--bin",
+            "brokers",
+            "--manifest-path",
+        ])
+        .arg(&manifest)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !built.success() {
+        return Err("the broker benchmarks did not build".into());
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("tests/brokers/target"));
+    let binary = target.join("release/brokers");
+    println!(
+        "MQTT 3.1.1, QoS 1, embedded rumqttd: instructions per message (callgrind; client, broker \
+         and counting peer in one process), from runs of {n} and {} messages",
+        2 * n
+    );
+    for case in ["produce", "consume"] {
+        let mut per_message = Vec::new();
+        for side in ["generated", "raw"] {
+            let small = collected(&binary, side, case, n)?;
+            let large = collected(&binary, side, case, 2 * n)?;
+            per_message.push(large.saturating_sub(small) as f64 / n as f64);
+        }
+        let (generated, raw) = (per_message[0], per_message[1]);
+        println!(
+            "{case:<8} generated {generated:>9.0}   raw {raw:>9.0}   raw/generated {:>5.1} %",
+            100.0 * raw / generated.max(1.0)
+        );
+    }
+    Ok(())
+}
+
+/// Instructions callgrind counted in one run of one side of one case.
+fn collected(binary: &std::path::Path, side: &str, case: &str, n: u64) -> Result<u64, String> {
+    let out = Command::new("valgrind")
+        .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+        .arg(binary)
+        .args([
+            "bench",
+            "mqtt",
+            "--side",
+            side,
+            "--case",
+            case,
+            "--messages",
+        ])
+        .arg(n.to_string())
+        .output()
+        .map_err(|e| format!("cannot run valgrind: {e}"))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        return Err(format!(
+            "{side} {case} ({n} messages) failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr
+        ));
+    }
+    // `==pid== Collected : 123456789`
+    stderr
+        .lines()
+        .find_map(|l| l.split("Collected :").nth(1))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| format!("no instruction count in callgrind's output: {stderr}"))
 }

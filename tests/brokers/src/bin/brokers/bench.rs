@@ -36,16 +36,46 @@ use snapshot_official_streetlights_mqtt_3_0 as sl;
 struct Opts {
     messages: u64,
     runs: usize,
+    /// One side of one MQTT case, run once against the embedded rumqttd (for callgrind).
+    alone: Option<(Side, Case)>,
+}
+
+#[derive(Clone, Copy)]
+enum Side {
+    Generated,
+    Raw,
+}
+
+#[derive(Clone, Copy)]
+enum Case {
+    Produce,
+    Consume,
 }
 
 fn opts(args: &[String]) -> Result<Opts, String> {
     let mut o = Opts {
         messages: 0,
         runs: 3,
+        alone: None,
     };
+    let (mut side, mut case) = (None, None);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
+            "--side" => {
+                side = Some(match it.next().map(String::as_str) {
+                    Some("generated") => Side::Generated,
+                    Some("raw") => Side::Raw,
+                    _ => return Err("--side generated|raw".into()),
+                });
+            }
+            "--case" => {
+                case = Some(match it.next().map(String::as_str) {
+                    Some("produce") => Case::Produce,
+                    Some("consume") => Case::Consume,
+                    _ => return Err("--case produce|consume".into()),
+                });
+            }
             "--messages" => {
                 o.messages = it
                     .next()
@@ -62,6 +92,11 @@ fn opts(args: &[String]) -> Result<Opts, String> {
             other => return Err(format!("unknown option `{other}`")),
         }
     }
+    o.alone = match (side, case) {
+        (Some(side), Some(case)) => Some((side, case)),
+        (None, None) => None,
+        _ => return Err("--side and --case go together".into()),
+    };
     Ok(o)
 }
 
@@ -73,7 +108,10 @@ pub async fn run(args: &[String]) -> Result<(), String> {
             if o.messages == 0 {
                 o.messages = 20_000;
             }
-            mqtt_bench(&o).await
+            match o.alone {
+                Some((side, case)) => mqtt_alone(side, case, o.messages).await,
+                None => mqtt_bench(&o).await,
+            }
         }
         Some("kafka") => {
             let mut o = opts(&args[1..])?;
@@ -82,7 +120,9 @@ pub async fn run(args: &[String]) -> Result<(), String> {
             }
             kafka_bench(&o).await
         }
-        _ => Err("usage: brokers bench mqtt|kafka [--messages N] [--runs N]".into()),
+        _ => Err("usage: brokers bench mqtt|kafka [--messages N] [--runs N] \
+             [--side generated|raw --case produce|consume]"
+            .into()),
     }
 }
 
@@ -108,7 +148,7 @@ async fn raw_client(
 ) -> Result<
     (
         rumqttc::AsyncClient,
-        Arc<AtomicU64>,
+        Arc<Tally>,
         tokio::task::JoinHandle<()>,
     ),
     String,
@@ -119,7 +159,7 @@ async fn raw_client(
         .set_manual_acks(manual_acks)
         .set_max_packet_size(1 << 20, 1 << 20);
     let (client, mut el) = rumqttc::AsyncClient::new(o, 10_000);
-    let count = Arc::new(AtomicU64::new(0));
+    let count = Arc::new(Tally::default());
     let subscribed = Arc::new(AtomicU64::new(0));
     if let Some(f) = subscribe {
         client
@@ -144,15 +184,15 @@ async fn raw_client(
                             .is_some()
                             && sl::messages::LightMeasured::decode(&p.payload).is_ok();
                         if ok {
-                            c.fetch_add(1, Ordering::Relaxed);
+                            c.add();
                         }
                         let _ = ack.ack(&p).await;
                     } else {
-                        c.fetch_add(1, Ordering::Relaxed);
+                        c.add();
                     }
                 }
                 Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) if publisher_only => {
-                    c.fetch_add(1, Ordering::Relaxed);
+                    c.add();
                 }
                 Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) => {
                     s.fetch_add(1, Ordering::Relaxed);
@@ -174,18 +214,33 @@ async fn raw_client(
     Ok((client, count, task))
 }
 
-async fn wait_count(count: &AtomicU64, n: u64, limit: Duration) -> Result<(), String> {
-    let deadline = Instant::now() + limit;
-    while count.load(Ordering::Relaxed) < n {
-        if Instant::now() > deadline {
-            return Err(format!(
-                "only {} of {n} arrived",
-                count.load(Ordering::Relaxed)
-            ));
+/// Counts what arrives in one run and wakes the waiter when the count reaches its target. No
+/// polling: waiting costs no instructions, which the callgrind runs (`--side`) rely on.
+#[derive(Default)]
+struct Tally {
+    count: AtomicU64,
+    target: AtomicU64,
+    done: tokio::sync::Notify,
+}
+
+impl Tally {
+    fn add(&self) {
+        let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
+        if n == self.target.load(Ordering::SeqCst) {
+            self.done.notify_one();
         }
-        tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    Ok(())
+
+    /// Waits until `n` have arrived, for at most `limit`.
+    async fn wait(&self, n: u64, limit: Duration) -> Result<(), String> {
+        self.target.store(n, Ordering::SeqCst);
+        if self.count.load(Ordering::SeqCst) >= n {
+            return Ok(());
+        }
+        tokio::time::timeout(limit, self.done.notified())
+            .await
+            .map_err(|_| format!("only {} of {n} arrived", self.count.load(Ordering::SeqCst)))
+    }
 }
 
 fn dim(i: u64) -> sl::messages::DimLight {
@@ -226,7 +281,7 @@ async fn mqtt_produce_generated(port: u16, n: u64, lamps: &[String]) -> Result<D
             .await
             .map_err(|e| e.to_string())?;
     }
-    wait_count(&count, n, Duration::from_secs(300)).await?;
+    count.wait(n, Duration::from_secs(300)).await?;
     let took = start.elapsed();
     publisher.client().close().await;
     task.abort();
@@ -251,7 +306,7 @@ async fn mqtt_produce_raw(port: u16, n: u64, lamps: &[String]) -> Result<Duratio
             .await
             .map_err(|e| e.to_string())?;
     }
-    wait_count(&count, n, Duration::from_secs(300)).await?;
+    count.wait(n, Duration::from_secs(300)).await?;
     let took = start.elapsed();
     task.abort();
     ptask.abort();
@@ -259,7 +314,7 @@ async fn mqtt_produce_raw(port: u16, n: u64, lamps: &[String]) -> Result<Duratio
 }
 
 #[derive(Clone)]
-struct Count(Arc<AtomicU64>);
+struct Count(Arc<Tally>);
 
 impl sl::mqtt::Handler for Count {
     async fn receive_light_measurement(
@@ -271,7 +326,7 @@ impl sl::mqtt::Handler for Count {
         >,
     ) -> Result<(), Reject> {
         if !r.params.streetlight_id.is_empty() && r.message.payload.lumens.is_some() {
-            self.0.fetch_add(1, Ordering::Relaxed);
+            self.0.add();
         }
         Ok(())
     }
@@ -294,13 +349,13 @@ async fn publish_measurements(port: u16, n: u64, lamps: &[String]) -> Result<(),
             .map_err(|e| e.to_string())?;
     }
     // Every message acknowledged by the broker before the publisher goes.
-    let result = wait_count(&acked, n, Duration::from_secs(300)).await;
+    let result = acked.wait(n, Duration::from_secs(300)).await;
     task.abort();
     result
 }
 
 async fn mqtt_consume_generated(port: u16, n: u64, lamps: &[String]) -> Result<Duration, String> {
-    let count = Arc::new(AtomicU64::new(0));
+    let count = Arc::new(Tally::default());
     let mut config =
         sl::mqtt::production_config(Some(&unique("gen-sub"))).map_err(|e| e.to_string())?;
     config.host = "127.0.0.1".into();
@@ -319,7 +374,7 @@ async fn mqtt_consume_generated(port: u16, n: u64, lamps: &[String]) -> Result<D
         let lamps = lamps.to_vec();
         async move { publish_measurements(port, n, &lamps).await }
     });
-    wait_count(&count, n, Duration::from_secs(300)).await?;
+    count.wait(n, Duration::from_secs(300)).await?;
     let took = start.elapsed();
     let _ = publisher.await;
     client.close().await;
@@ -338,11 +393,27 @@ async fn mqtt_consume_raw(port: u16, n: u64, lamps: &[String]) -> Result<Duratio
         let lamps = lamps.to_vec();
         async move { publish_measurements(port, n, &lamps).await }
     });
-    wait_count(&count, n, Duration::from_secs(300)).await?;
+    count.wait(n, Duration::from_secs(300)).await?;
     let took = start.elapsed();
     let _ = publisher.await;
     task.abort();
     Ok(took)
+}
+
+/// One side of one case against the embedded rumqttd, once: what `cargo xtask bench mqtt
+/// --instructions` runs under callgrind, at two message counts, to count the instructions one
+/// message costs on each side.
+async fn mqtt_alone(side: Side, case: Case, n: u64) -> Result<(), String> {
+    let (port, _) = embedded_rumqttd().ok_or("the embedded rumqttd did not start")?;
+    let lamps: Vec<String> = (0..10).map(|i| format!("lamp{i}")).collect();
+    let took = match (side, case) {
+        (Side::Generated, Case::Produce) => mqtt_produce_generated(port, n, &lamps).await?,
+        (Side::Raw, Case::Produce) => mqtt_produce_raw(port, n, &lamps).await?,
+        (Side::Generated, Case::Consume) => mqtt_consume_generated(port, n, &lamps).await?,
+        (Side::Raw, Case::Consume) => mqtt_consume_raw(port, n, &lamps).await?,
+    };
+    println!("{n} messages in {:.3} s", took.as_secs_f64());
+    Ok(())
 }
 
 async fn mqtt_bench(o: &Opts) -> Result<(), String> {
