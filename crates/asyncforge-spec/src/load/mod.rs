@@ -53,6 +53,12 @@ pub struct SpanMap {
 }
 
 impl SpanMap {
+    pub(crate) fn with_capacity(nodes: usize) -> Self {
+        SpanMap {
+            map: rustc_hash::FxHashMap::with_capacity_and_hasher(nodes, Default::default()),
+        }
+    }
+
     /// Records a node's span; the pointer's allocation is kept (no copy when its capacity is
     /// its length).
     pub(crate) fn insert(&mut self, pointer: String, span: NodeSpan) {

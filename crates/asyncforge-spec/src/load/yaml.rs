@@ -149,7 +149,7 @@ fn build<'a, R>(
 where
     R: for<'s> FnOnce(Sink<'s, 'a>) -> Result<(), Failure> + Send,
 {
-    let mut b = Builder::new(limits);
+    let mut b = Builder::new(limits, text.len());
     if text.len() < PIPELINE_FROM {
         let mut refused = None;
         let read = read(&mut |ev, sp| {
@@ -222,11 +222,14 @@ fn describe_scan_error(info: &str) -> String {
 }
 
 impl<'l> Builder<'l> {
-    fn new(limits: &'l Limits) -> Self {
+    /// A builder for a text of `len` bytes.
+    fn new(limits: &'l Limits, len: usize) -> Self {
+        // About one node per 60 bytes in real documents: the span map then rarely grows.
+        let capacity = (len / 60).min(1 << 20);
         Builder {
             limits,
             stack: Vec::new(),
-            spans: SpanMap::default(),
+            spans: SpanMap::with_capacity(capacity),
             anchors: HashMap::new(),
             alias_nodes: 0,
             root: None,
@@ -521,7 +524,12 @@ fn child_ptr(ptr: &str, segment: &str) -> String {
     let escapes = segment.bytes().filter(|&c| c == b'~' || c == b'/').count();
     let mut p = String::with_capacity(ptr.len() + 1 + segment.len() + escapes);
     p.push_str(ptr);
-    push_segment(&mut p, segment);
+    if escapes == 0 {
+        p.push('/');
+        p.push_str(segment);
+    } else {
+        push_segment(&mut p, segment);
+    }
     p
 }
 
