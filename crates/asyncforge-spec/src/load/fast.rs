@@ -122,6 +122,15 @@ fn indicator(c: u8) -> bool {
     )
 }
 
+/// The style of a scalar opened by quote `q`.
+fn quote_style(q: u8) -> ScalarStyle {
+    if q == b'"' {
+        ScalarStyle::DoubleQuoted
+    } else {
+        ScalarStyle::SingleQuoted
+    }
+}
+
 /// A mapping key found on the current line.
 struct Key<'a> {
     text: Cow<'a, str>,
@@ -320,12 +329,7 @@ impl<'a, E, F: FnMut(Event<'a>, Span) -> Result<(), E>> Reader<'a, F> {
         let c = self.peek();
         let (text, style, end, mut k) = if c == b'"' || c == b'\'' {
             let (text, end) = self.quoted(start)?;
-            let style = if c == b'"' {
-                ScalarStyle::DoubleQuoted
-            } else {
-                ScalarStyle::SingleQuoted
-            };
-            (text, style, end, end)
+            (text, quote_style(c), end, end)
         } else {
             if !self.plain_start(start, false) {
                 return None;
@@ -517,15 +521,7 @@ impl<'a, E, F: FnMut(Event<'a>, Span) -> Result<(), E>> Reader<'a, F> {
         match self.peek() {
             b'|' | b'>' => self.block_scalar(parent),
             b'"' | b'\'' => {
-                let style = if self.peek() == b'"' {
-                    ScalarStyle::DoubleQuoted
-                } else {
-                    ScalarStyle::SingleQuoted
-                };
-                let (text, end) = self.quoted(self.i).ok_or(Stop::Unsupported)?;
-                let (s, e) = (self.pos(self.i), self.token_end(end));
-                self.emit(Event::Scalar(text, style, 0, None), s, e)?;
-                self.i = end;
+                self.quoted_scalar()?;
                 self.finish_line().map(drop)
             }
             b'[' | b'{' => {
@@ -535,6 +531,16 @@ impl<'a, E, F: FnMut(Event<'a>, Span) -> Result<(), E>> Reader<'a, F> {
             _ if self.plain_start(self.i, false) => self.plain(parent),
             _ => Err(Stop::Unsupported),
         }
+    }
+
+    /// Emits the quoted scalar at `i` and moves past its closing quote.
+    fn quoted_scalar(&mut self) -> Step<E> {
+        let style = quote_style(self.peek());
+        let (text, end) = self.quoted(self.i).ok_or(Stop::Unsupported)?;
+        let (s, e) = (self.pos(self.i), self.token_end(end));
+        self.emit(Event::Scalar(text, style, 0, None), s, e)?;
+        self.i = end;
+        Ok(())
     }
 
     /// A quoted scalar on one line starting at `start`: its value and the offset after its
@@ -897,15 +903,7 @@ impl<'a, E, F: FnMut(Event<'a>, Span) -> Result<(), E>> Reader<'a, F> {
     fn flow_scalar(&mut self, is_key: bool) -> Step<E> {
         let c = self.peek();
         if c == b'"' || c == b'\'' {
-            let style = if c == b'"' {
-                ScalarStyle::DoubleQuoted
-            } else {
-                ScalarStyle::SingleQuoted
-            };
-            let (text, end) = self.quoted(self.i).ok_or(Stop::Unsupported)?;
-            let (s, e) = (self.pos(self.i), self.token_end(end));
-            self.emit(Event::Scalar(text, style, 0, None), s, e)?;
-            self.i = end;
+            self.quoted_scalar()?;
             self.skip_spaces();
             return if !is_key && self.peek() == b':' {
                 Err(Stop::Unsupported)
