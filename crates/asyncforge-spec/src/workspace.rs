@@ -271,7 +271,7 @@ impl Workspace {
                         let v = Value::String(text.clone());
                         let mut spans = load::SpanMap::default();
                         spans.insert(
-                            String::new(),
+                            load::PtrKey::ROOT,
                             load::NodeSpan {
                                 value: Span::point(Pos::new(1, 1)),
                                 key: None,

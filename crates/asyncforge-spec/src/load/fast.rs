@@ -222,6 +222,16 @@ impl<'a, E, F: FnMut(Event<'a>, Span) -> Result<(), E>> Reader<'a, F> {
     }
 
     fn skip_spaces(&mut self) {
+        // Eight bytes at a time: indentation is most of what this skips.
+        const SPACES: u64 = u64::from_ne_bytes([b' '; 8]);
+        while let Some(chunk) = self.b.get(self.i..self.i + 8) {
+            let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+            if word != SPACES {
+                self.i += ((word ^ SPACES).trailing_zeros() / 8) as usize;
+                return;
+            }
+            self.i += 8;
+        }
         while self.peek() == b' ' {
             self.i += 1;
         }

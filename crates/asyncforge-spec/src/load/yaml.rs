@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Tag};
 use serde_json::{Map, Number, Value};
 
-use super::{Limits, LoadError, NodeSpan, Parsed, SpanMap, fast, push_segment};
+use super::{Limits, LoadError, NodeSpan, Parsed, PtrKey, SpanMap, fast};
 use crate::source::{Pos, Span};
 
 fn pos(m: &saphyr_parser::Marker) -> Pos {
@@ -19,7 +19,7 @@ pub(super) fn span(s: &saphyr_parser::Span) -> Span {
 enum Frame {
     Seq {
         items: Vec<Value>,
-        ptr: String,
+        ptr: PtrKey,
         /// Where the collection starts (its end comes with its end event).
         at: NodeSpan,
         anchor: usize,
@@ -27,7 +27,7 @@ enum Frame {
     },
     Map {
         map: Map<String, Value>,
-        ptr: String,
+        ptr: PtrKey,
         at: NodeSpan,
         anchor: usize,
         nodes: usize,
@@ -44,8 +44,8 @@ struct PendingKey {
     span: Span,
     /// A plain `<<`: the value is merged into the mapping.
     merge: bool,
-    /// The value's pointer (taken by the value).
-    ptr: String,
+    /// The pointer of the value to come.
+    ptr: PtrKey,
 }
 
 struct Builder<'a> {
@@ -252,15 +252,14 @@ impl<'l> Builder<'l> {
         }
     }
 
-    /// The pointer of the node that comes next, sized exactly so that the span map can keep
-    /// it without copying.
-    fn next_ptr(&mut self) -> String {
-        match self.stack.last_mut() {
-            None => String::new(),
-            Some(Frame::Seq { items, ptr, .. }) => child_ptr(ptr, &items.len().to_string()),
+    /// The pointer of the node that comes next.
+    fn next_ptr(&self) -> PtrKey {
+        match self.stack.last() {
+            None => PtrKey::ROOT,
+            Some(Frame::Seq { items, ptr, .. }) => ptr.index(items.len()),
             Some(Frame::Map { ptr, key, .. }) => match key {
-                Some(k) => std::mem::take(&mut k.ptr),
-                None => ptr.clone(),
+                Some(k) => k.ptr,
+                None => *ptr,
             },
         }
     }
@@ -331,8 +330,8 @@ impl<'l> Builder<'l> {
                         // Every value written in the mapping has a span under its pointer, so
                         // the span map (cheaper to look up than the mapping) finds an earlier
                         // key of the same text; merged keys arrive at the end and are not there.
-                        let child = child_ptr(ptr, &text);
-                        if !merge && let Some(first) = self.spans.get(&child) {
+                        let child = ptr.child(&text);
+                        if !merge && let Some(first) = self.spans.get_key(child) {
                             return Err(LoadError {
                                 code: "duplicate-key",
                                 message: format!("duplicate key `{text}`"),
@@ -517,20 +516,6 @@ impl<'l> Builder<'l> {
             }
         }
     }
-}
-
-/// `ptr` with one more segment, allocated to its exact length.
-fn child_ptr(ptr: &str, segment: &str) -> String {
-    let escapes = segment.bytes().filter(|&c| c == b'~' || c == b'/').count();
-    let mut p = String::with_capacity(ptr.len() + 1 + segment.len() + escapes);
-    p.push_str(ptr);
-    if escapes == 0 {
-        p.push('/');
-        p.push_str(segment);
-    } else {
-        push_segment(&mut p, segment);
-    }
-    p
 }
 
 /// Merge-key semantics: keys written in the mapping itself win over merged ones, earlier merges
