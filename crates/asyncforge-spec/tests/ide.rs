@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use asyncforge_spec::ide::{self, CompletionKind, Edit, Slot};
 use asyncforge_spec::{Checked, Diagnostic, LoadOptions, Pos, load_bytes};
+use asyncforge_testkit::Rng;
 
 const V3: &str = "asyncapi: 3.0.0
 info:
@@ -582,20 +583,6 @@ fn completion_in_json() {
 // ---------------------------------------------------------------------------------------------
 // Robustness: no input makes the functions panic.
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 fn poke(text: &str, rng: &mut Rng, probes: usize) {
     let lines = text.lines().count().max(1);
     let checked = load(text);
@@ -631,7 +618,7 @@ const ALPHABET: &[u8] = b"{}[]:,\"'- \n\t#ab$ref&*|>\xc3\xa9";
 
 #[test]
 fn never_panics_on_random_and_truncated_text() {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
     // Random bytes, as text (invalid UTF-8 replaced).
     for _ in 0..200 {
         let len = rng.below(300);

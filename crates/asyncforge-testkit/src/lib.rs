@@ -4,6 +4,8 @@
 //! library) skips when the peer is missing, so `cargo test` works on a laptop without them.
 //! In CI a skip would hide a test that never ran, so `.ci/run` sets [`REQUIRE_PEERS`] and
 //! every such skip fails the test instead. `cargo xtask peers` installs and starts them all.
+//!
+//! Tests that damage or generate input draw from [`Rng`], so that a failure repeats.
 
 #![deny(missing_docs)]
 
@@ -62,5 +64,30 @@ mod tests {
     #[ignore = "run by a_skip_fails_only_when_peers_are_required"]
     fn skip_here() {
         skip("a peer", "nothing to install");
+    }
+}
+
+/// A small deterministic random source (xorshift64) for tests that damage or generate input:
+/// the same seed gives the same sequence, so a failing case can be run again.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A source seeded with `seed` (not zero: xorshift stays at zero).
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn bits(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.bits() % n.max(1) as u64) as usize
     }
 }

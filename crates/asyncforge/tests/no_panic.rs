@@ -4,21 +4,11 @@
 use std::path::PathBuf;
 
 use asyncforge::spec::{LoadOptions, load_bytes};
+use asyncforge_testkit::Rng;
 
 fn corpus() -> Option<PathBuf> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
     p.join("expected.jsonl").exists().then_some(p)
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }
 
 const TOKENS: &[&[u8]] = &[
@@ -50,7 +40,7 @@ fn mutated_documents_never_panic() {
         eprintln!("skipped: ../shared/corpus is absent");
         return;
     };
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     let mut docs: Vec<PathBuf> = ["examples/2.6.0", "examples/3.0.0", "examples/3.1.0"]
         .iter()
         .flat_map(|d| std::fs::read_dir(root.join(d)).into_iter().flatten())
@@ -64,20 +54,20 @@ fn mutated_documents_never_panic() {
         let original = std::fs::read(doc).expect("read");
         for _ in 0..12 {
             let mut bytes = original.clone();
-            for _ in 0..(1 + rng.next() % 4) {
-                let at = (rng.next() as usize) % bytes.len().max(1);
-                match rng.next() % 3 {
+            for _ in 0..(1 + rng.bits() % 4) {
+                let at = (rng.bits() as usize) % bytes.len().max(1);
+                match rng.bits() % 3 {
                     0 => {
-                        let end = (at + (rng.next() % 40) as usize).min(bytes.len());
+                        let end = (at + (rng.bits() % 40) as usize).min(bytes.len());
                         bytes.drain(at..end);
                     }
                     1 => {
-                        let t = TOKENS[(rng.next() as usize) % TOKENS.len()];
+                        let t = TOKENS[(rng.bits() as usize) % TOKENS.len()];
                         bytes.splice(at..at, t.iter().copied());
                     }
                     _ => {
                         if let Some(b) = bytes.get_mut(at) {
-                            *b = (rng.next() % 128) as u8;
+                            *b = (rng.bits() % 128) as u8;
                         }
                     }
                 }

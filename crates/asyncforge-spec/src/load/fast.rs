@@ -1126,13 +1126,7 @@ mod tests {
         yaml_files(&root, &mut files);
         yaml_files(&root.join("../shared/corpus"), &mut files);
         files.sort();
-        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut rng = asyncforge_testkit::Rng::new(0x9e37_79b9_7f4a_7c15);
         let mut checked = 0;
         // Every seventh file keeps the test quick in debug builds; a wider run (all files, 400
         // kinds of damage each, three seeds) read some 440,000 damaged documents, all alike.
@@ -1145,18 +1139,18 @@ mod tests {
             }
             for _ in 0..20 {
                 let mut b = text.clone().into_bytes();
-                let at = next(b.len());
+                let at = rng.below(b.len());
                 // The start of the line `at` is on, for damage to indentation.
                 let line = b[..at]
                     .iter()
                     .rposition(|&c| c == b'\n')
                     .map_or(0, |n| n + 1);
-                match next(6) {
+                match rng.below(6) {
                     0 => {
                         b.remove(at);
                     }
                     1 => b.insert(at, b[at]),
-                    2 => b[at] = b" \n:-#'\"[]{}|>"[next(13)],
+                    2 => b[at] = b" \n:-#'\"[]{}|>"[rng.below(13)],
                     3 => b.insert(at, b' '),
                     4 if b[line] == b' ' => {
                         b.remove(line);
