@@ -46,6 +46,18 @@ pub(crate) fn from_pairs<'a, H: serde::de::DeserializeOwned>(
     pairs: impl IntoIterator<Item = (&'a str, &'a [u8])>,
     skip: &[&str],
 ) -> Result<H, CodecError> {
+    let mut pairs = pairs.into_iter().peekable();
+    if pairs.peek().is_none() {
+        // No headers at all (always so with MQTT 3.1.1): the type decides whether that fits,
+        // without building an empty JSON object per message.
+        let none = serde::de::value::MapDeserializer::<_, serde::de::value::Error>::new(
+            std::iter::empty::<(&str, &str)>(),
+        );
+        return H::deserialize(none).map_err(|e| CodecError::Decode {
+            content_type: CONTENT_TYPE.into(),
+            source: <serde_json::Error as serde::de::Error>::custom(e),
+        });
+    }
     let mut typed = serde_json::Map::new();
     let mut strings = serde_json::Map::new();
     for (k, v) in pairs {
@@ -123,5 +135,25 @@ mod tests {
             }
         );
         assert!(to_pairs(&3).is_err());
+    }
+
+    #[test]
+    fn no_headers_fit_optional_fields_only() {
+        let none: H = from_pairs(std::iter::empty(), &[]).expect("all optional");
+        assert_eq!(none, H { n: None, tag: None });
+        #[derive(Deserialize)]
+        struct Required {
+            id: String,
+        }
+        match from_pairs::<Required>(std::iter::empty(), &[]) {
+            Err(CodecError::Decode { source, .. }) => {
+                assert!(
+                    source.to_string().contains("missing field `id`"),
+                    "{source}"
+                );
+            }
+            Err(e) => panic!("another error: {e}"),
+            Ok(r) => panic!("decoded id {:?} from no headers", r.id),
+        }
     }
 }

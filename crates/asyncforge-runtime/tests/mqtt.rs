@@ -17,7 +17,7 @@ use asyncforge_runtime::backoff::Backoff;
 use asyncforge_runtime::codegen::{Deserialize, Serialize};
 use asyncforge_runtime::mqtt::{
     Delivery, LastWill, MqttClient, MqttConfig, MqttTls, PublishOptions, Qos, State, Subscription,
-    TopicTemplate, Version,
+    Topic, TopicTemplate, Version,
 };
 use asyncforge_runtime::{Dispatch, Reject};
 
@@ -434,7 +434,7 @@ fn lights_sub(prefix: &str, qos: Qos) -> Subscription {
     Subscription::new(&format!("{prefix}/lights/{{id}}/{{seq}}/measured"), qos).expect("sub")
 }
 
-fn lights_topic(prefix: &str, id: &str, seq: u32) -> String {
+fn lights_topic(prefix: &str, id: &str, seq: u32) -> Topic {
     TopicTemplate::parse(&format!("{prefix}/lights/{{id}}/{{seq}}/measured"))
         .expect("template")
         .topic(&[("id", id), ("seq", &seq.to_string())])
@@ -995,6 +995,72 @@ async fn nothing_is_lost_when_a_publisher_closes(addr: Addr) {
     sub.close().await;
 }
 
+/// A request queue of two and many publishers at once: publishes that find the queue full
+/// wait for room (in order behind each other), each is acknowledged as its own, and every one
+/// arrives once. Publishes cancelled while they wait do not disturb which acknowledgement
+/// answers which publish.
+async fn publishes_wait_for_room_in_a_full_queue(addr: Addr) {
+    const N: u32 = 200;
+    let prefix = unique("room");
+    let lights = Lights::default();
+    let sub = MqttClient::start(
+        config(&addr, &unique("sub")),
+        vec![lights_sub(&prefix, Qos::AtLeastOnce)],
+        lights.clone(),
+    )
+    .expect("subscriber");
+    sub.wait_connected(WAIT).await.expect("subscribed");
+    let mut cfg = config(&addr, &unique("pub"));
+    cfg.request_queue = 2;
+    let publisher = MqttClient::publisher(cfg).expect("publisher");
+    publisher.wait_connected(WAIT).await.expect("connect");
+    let mut tasks = Vec::new();
+    for seq in 1..=N {
+        let p = publisher.clone();
+        let topic = lights_topic(&prefix, "q", seq);
+        tasks.push(tokio::spawn(async move {
+            let qos = if seq % 3 == 0 {
+                Qos::ExactlyOnce
+            } else {
+                Qos::AtLeastOnce
+            };
+            let published = p
+                .publish(topic, &measured(seq), &PublishOptions::new(qos))
+                .await
+                .expect("publish");
+            tokio::time::timeout(WAIT, published.acknowledged())
+                .await
+                .unwrap_or_else(|_| panic!("publish {seq} acknowledged in time"))
+                .unwrap_or_else(|e| panic!("publish {seq}: {e}"));
+        }));
+        if seq % 10 == 0 {
+            // Cancelled at once: it may or may not have been handed over, but it takes no
+            // other publish's acknowledgement with it.
+            let p = publisher.clone();
+            let topic = lights_topic(&prefix, "q", 10_000 + seq);
+            let _ = tokio::time::timeout(
+                Duration::ZERO,
+                p.publish(
+                    topic,
+                    &measured(10_000 + seq),
+                    &PublishOptions::new(Qos::AtLeastOnce),
+                ),
+            )
+            .await;
+        }
+    }
+    for t in tasks {
+        t.await.expect("publisher task");
+    }
+    eventually("every publish", WAIT, || {
+        let seqs = lights.seqs();
+        (1..=N).all(|s| seqs.contains(&s))
+    })
+    .await;
+    assert_eq!(publisher.close().await.unacknowledged, 0);
+    sub.close().await;
+}
+
 macro_rules! on_every_broker {
     ($name:ident, $body:ident, $version:expr) => {
         mod $name {
@@ -1030,6 +1096,16 @@ on_every_broker!(
     waiting_and_panicking_v311,
     waiting_and_panicking_handlers,
     Version::V311
+);
+on_every_broker!(
+    full_queue_v311,
+    publishes_wait_for_room_in_a_full_queue,
+    Version::V311
+);
+on_every_broker!(
+    full_queue_v5,
+    publishes_wait_for_room_in_a_full_queue,
+    Version::V5
 );
 on_every_broker!(interop_cli_v311, interop_cli, Version::V311);
 on_every_broker!(interop_cli_v5, interop_cli, Version::V5);

@@ -224,9 +224,9 @@ fn publisher(cx: &Cx<'_>, model: &BrokerModel) -> TokenStream {
         let publish = |m: MessageId, var: TokenStream| {
             let opts = options(cx, op, m);
             if cx.has_headers(m) {
-                quote!(self.client.publish_with_headers(&topic, #var, &#opts, #var.headers.as_ref()).await)
+                quote!(self.client.publish_with_headers(topic, #var, &#opts, #var.headers.as_ref()).await)
             } else {
-                quote!(self.client.publish(&topic, #var, &#opts).await)
+                quote!(self.client.publish(topic, #var, &#opts).await)
             }
         };
         let body = match op.messages.as_slice() {

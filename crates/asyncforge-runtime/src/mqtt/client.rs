@@ -82,7 +82,7 @@ use futures_util::FutureExt;
 use rumqttc::v5;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::topic::{TopicTemplate, check_publish_topic};
+use super::topic::{Topic, TopicTemplate, check_publish_topic};
 use crate::address::{AddressError, Params};
 use crate::backoff::Backoff;
 use crate::codec::{Codec, CodecError};
@@ -712,9 +712,17 @@ impl From<MqttError> for crate::error::Error {
 /// A publish handed to the connection. QoS 1 and 2 publishes can be awaited until the broker
 /// has them ([`Published::acknowledged`]); [`MqttClient::close`] also waits for them, up to
 /// [`MqttConfig::close_timeout`]. Dropping it does not cancel the publish.
-#[derive(Debug)]
 pub struct Published {
-    ack: Option<oneshot::Receiver<Result<(), String>>>,
+    /// The ledger the publish is booked in, and its ticket number (QoS 1/2).
+    ack: Option<(Arc<Unacked>, u64)>,
+}
+
+impl std::fmt::Debug for Published {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Published")
+            .field("ticket", &self.ack.as_ref().map(|(_, n)| n))
+            .finish()
+    }
 }
 
 impl Published {
@@ -724,14 +732,25 @@ impl Published {
     /// with [`MqttError::NotAcknowledged`] when the broker refuses the message (MQTT 5 reason
     /// code) or forgot the session in the middle of a QoS 2 handshake, and with
     /// [`MqttError::Closed`] when the client stops first. Bound it with a timeout of your own.
-    pub async fn acknowledged(self) -> Result<(), MqttError> {
-        let Some(ack) = self.ack else {
+    pub async fn acknowledged(mut self) -> Result<(), MqttError> {
+        let Some((ledger, n)) = &self.ack else {
             return Ok(());
         };
-        match ack.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(why)) => Err(MqttError::NotAcknowledged(why)),
-            Err(_) => Err(MqttError::Closed),
+        let outcome = std::future::poll_fn(|cx| ledger.poll_outcome(*n, cx)).await;
+        // Asked and answered (dropped before, it tells the ledger it will not ask).
+        self.ack = None;
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(Some(why)) => Err(MqttError::NotAcknowledged(why)),
+            Err(None) => Err(MqttError::Closed),
+        }
+    }
+}
+
+impl Drop for Published {
+    fn drop(&mut self) {
+        if let Some((ledger, n)) = self.ack.take() {
+            ledger.forget(n);
         }
     }
 }
@@ -744,21 +763,64 @@ pub struct CloseReport {
     pub unacknowledged: usize,
 }
 
-/// The count of QoS 1/2 publishes not acknowledged yet, and a wake-up for whoever waits for
-/// it to reach zero ([`MqttClient::close`]). An atomic, not a lock: the publishing task and
-/// the event loop change it once per publish each, from different threads.
+/// The ledger of QoS 1/2 publishes: each gets a ticket number when it is handed to the
+/// connection and is settled when the broker acknowledges or refuses it (or the client stops).
+/// A settled publish needs no memory of its own unless it failed, so a publish costs no
+/// allocation: [`Published`] asks the ledger by number.
+///
+/// A failure is kept until its [`Published`] asks for it or is dropped. Until the first
+/// failure, dropping a [`Published`] costs nothing; from then on the ledger notes which
+/// unsettled tickets nobody will ask for, so that their failures are not kept. (Those dropped
+/// before the first failure, at most the publishes queued and in flight then, may leave their
+/// failure behind until the client goes.)
 #[derive(Default)]
 struct Unacked {
-    count: AtomicUsize,
+    /// Ticket numbers handed out.
+    issued: AtomicU64,
+    book: Mutex<Book>,
+    /// Woken when the last publish handed out is settled ([`MqttClient::close`] waits).
     zero: tokio::sync::Notify,
+    /// Some publish failed and its reason is kept (its [`Published`] then cleans up as it
+    /// goes).
+    any_failed: AtomicBool,
+}
+
+#[derive(Default)]
+struct Book {
+    /// Every ticket below this number is settled.
+    floor: u64,
+    /// Tickets at or above `floor` settled out of order.
+    above: std::collections::BTreeSet<u64>,
+    /// How the failed ones failed (`None`: the client stopped first), kept until their
+    /// [`Published`] asks or is dropped.
+    failed: HashMap<u64, Option<String>>,
+    /// Who waits for which ticket.
+    waiting: HashMap<u64, std::task::Waker>,
+    /// Unsettled tickets whose [`Published`] is gone (noted once some publish failed).
+    forgotten: std::collections::BTreeSet<u64>,
+    /// How many tickets are settled.
+    settled: u64,
+}
+
+impl Book {
+    fn is_settled(&self, n: u64) -> bool {
+        n < self.floor || self.above.contains(&n)
+    }
 }
 
 impl Unacked {
-    fn get(&self) -> usize {
-        self.count.load(Ordering::Acquire)
+    fn book(&self) -> MutexGuard<'_, Book> {
+        self.book.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Waits until the count is zero.
+    /// Publishes handed out and not settled yet.
+    fn get(&self) -> usize {
+        let issued = self.issued.load(Ordering::Acquire);
+        let settled = self.book().settled;
+        usize::try_from(issued.saturating_sub(settled)).unwrap_or(usize::MAX)
+    }
+
+    /// Waits until every publish handed out is settled.
     async fn drained(&self) {
         loop {
             let notified = self.zero.notified();
@@ -771,40 +833,102 @@ impl Unacked {
             notified.await;
         }
     }
+
+    /// Settles ticket `n`: `Ok`, refused (`Err(Some(why))`) or ended with the client
+    /// (`Err(None)`).
+    fn settle(&self, n: u64, outcome: Result<(), Option<String>>) {
+        let mut book = self.book();
+        if n == book.floor {
+            book.floor += 1;
+            while book.above.first() == Some(&book.floor) {
+                book.above.pop_first();
+                book.floor += 1;
+            }
+        } else {
+            book.above.insert(n);
+        }
+        book.settled += 1;
+        let forgotten = !book.forgotten.is_empty() && book.forgotten.remove(&n);
+        if let Err(why) = outcome
+            && !forgotten
+        {
+            book.failed.insert(n, why);
+            self.any_failed.store(true, Ordering::Release);
+        }
+        if !book.waiting.is_empty()
+            && let Some(w) = book.waiting.remove(&n)
+        {
+            w.wake();
+        }
+        // Only the way back to zero is worth a wake-up: `close` waits for it.
+        if book.settled == self.issued.load(Ordering::Acquire) {
+            self.zero.notify_waiters();
+        }
+    }
+
+    /// The outcome of ticket `n` once it is settled.
+    fn poll_outcome(
+        &self,
+        n: u64,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Result<(), Option<String>>> {
+        let mut book = self.book();
+        if book.is_settled(n) {
+            book.waiting.remove(&n);
+            return Poll::Ready(book.failed.remove(&n).map_or(Ok(()), Err));
+        }
+        book.waiting.insert(n, cx.waker().clone());
+        Poll::Pending
+    }
+
+    /// Ticket `n`'s [`Published`] is gone: nobody asks for its outcome any more.
+    fn forget(&self, n: u64) {
+        if self.any_failed.load(Ordering::Acquire) {
+            let mut book = self.book();
+            book.waiting.remove(&n);
+            if book.is_settled(n) {
+                book.failed.remove(&n);
+            } else {
+                // Settled later: its failure, if any, must not stay behind.
+                book.forgotten.insert(n);
+            }
+        }
+    }
 }
 
-/// The completion of one QoS 1/2 publish: resolved by the event loop when the broker
-/// acknowledges it, counted in [`Shared::unacked`] until then.
+/// The completion of one QoS 1/2 publish: settled by the event loop when the broker
+/// acknowledges it, counted in [`Shared::unacked`] until then; dropped unsettled, it ends
+/// with [`MqttError::Closed`].
 struct Ticket {
-    done: Option<oneshot::Sender<Result<(), String>>>,
-    unacked: Arc<Unacked>,
+    n: u64,
+    ledger: Option<Arc<Unacked>>,
 }
 
 impl Ticket {
     fn new(unacked: &Arc<Unacked>) -> (Ticket, Published) {
-        let (tx, rx) = oneshot::channel();
-        unacked.count.fetch_add(1, Ordering::AcqRel);
+        let n = unacked.issued.fetch_add(1, Ordering::AcqRel);
         (
             Ticket {
-                done: Some(tx),
-                unacked: unacked.clone(),
+                n,
+                ledger: Some(unacked.clone()),
             },
-            Published { ack: Some(rx) },
+            Published {
+                ack: Some((unacked.clone(), n)),
+            },
         )
     }
 
     fn finish(mut self, outcome: Result<(), String>) {
-        if let Some(tx) = self.done.take() {
-            let _ = tx.send(outcome);
+        if let Some(ledger) = self.ledger.take() {
+            ledger.settle(self.n, outcome.map_err(Some));
         }
     }
 }
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        // Only the way back to zero is worth a wake-up: `close` waits for it.
-        if self.unacked.count.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.unacked.zero.notify_waiters();
+        if let Some(ledger) = self.ledger.take() {
+            ledger.settle(self.n, Err(None));
         }
     }
 }
@@ -814,30 +938,34 @@ impl Drop for Ticket {
 /// requests carried over a reconnect, then [`Shared::sent`], in channel order) until the event
 /// loop sees their packet go out with its id, then wait under that id for PUBACK / PUBCOMP.
 struct Acks {
-    /// Tickets of QoS 1/2 publishes in the request channel, in channel order (see
-    /// [`Shared::sent`]); only the event loop receives.
-    requested: mpsc::UnboundedReceiver<Ticket>,
+    /// Where the tickets of QoS 1/2 publishes in the request channel wait ([`Shared::order`]).
+    shared: Arc<Shared>,
     /// Tickets of the QoS 1/2 publishes carried over a reconnect, in resend order.
     carried: VecDeque<Ticket>,
     /// Tickets of sent publishes, indexed by packet id (rumqttc's ids run from 1 to the
     /// in-flight limit).
     inflight: Vec<Option<Ticket>>,
+    /// Tickets of QoS 2 publishes the broker has received (PUBREC) and not completed
+    /// (PUBCOMP), by packet id: rumqttc gives the id to a new publish once PUBREC is in, so
+    /// the two must not share a slot.
+    releasing: Vec<Option<Ticket>>,
 }
 
 impl Acks {
-    fn new(requested: mpsc::UnboundedReceiver<Ticket>, max_inflight: u16) -> Acks {
+    fn new(shared: Arc<Shared>, max_inflight: u16) -> Acks {
         Acks {
-            requested,
+            shared,
             carried: VecDeque::new(),
             inflight: std::iter::repeat_with(|| None)
                 .take(usize::from(max_inflight) + 1)
                 .collect(),
+            releasing: Vec::new(),
         }
     }
 
     /// The ticket of the oldest QoS 1/2 publish request not seen going out yet.
     fn next_requested(&mut self) -> Option<Ticket> {
-        self.requested.try_recv().ok()
+        self.shared.order().tickets.pop_front()
     }
 
     /// The ticket waiting under `pkid`, if any.
@@ -863,9 +991,32 @@ impl Acks {
         }
     }
 
-    /// PUBACK / PUBCOMP (or a refusal) for `pkid`.
-    fn acknowledged(&mut self, pkid: u16, refused: Option<String>) {
-        if let Some(t) = self.take(pkid) {
+    /// The broker received the QoS 2 publish `pkid` (PUBREC): it waits for PUBCOMP apart.
+    fn received(&mut self, pkid: u16) {
+        let Some(t) = self.take(pkid) else {
+            return;
+        };
+        let i = usize::from(pkid);
+        if i >= self.releasing.len() {
+            self.releasing.resize_with(i + 1, || None);
+        }
+        if let Some(old) = self.releasing[i].replace(t) {
+            old.finish(Err(format!(
+                "packet id {pkid} released again before its PUBCOMP"
+            )));
+        }
+    }
+
+    /// PUBACK / PUBCOMP (`complete`), or a refusal, for `pkid`.
+    fn acknowledged(&mut self, pkid: u16, refused: Option<String>, complete: bool) {
+        let t = if complete {
+            self.releasing
+                .get_mut(usize::from(pkid))
+                .and_then(Option::take)
+        } else {
+            self.take(pkid)
+        };
+        if let Some(t) = t {
             t.finish(refused.map_or(Ok(()), Err));
         }
     }
@@ -876,7 +1027,12 @@ impl Acks {
     fn settle_buffered(&mut self, shared: &Shared, ev: Ev) {
         match ev {
             Ev::Sent(pkid) => self.sent(pkid),
-            Ev::Acked { pkid, refused } => self.acknowledged(pkid, refused),
+            Ev::Received(pkid) => self.received(pkid),
+            Ev::Acked {
+                pkid,
+                refused,
+                complete,
+            } => self.acknowledged(pkid, refused, complete),
             Ev::Publish(p) => {
                 bump(&shared.counters.received);
                 if p.qos == Qos::AtMostOnce {
@@ -892,7 +1048,9 @@ impl Acks {
     /// After a CONNACK without a session: QoS 2 publishes the broker had taken (PUBREC) but not
     /// completed are gone with the session.
     fn session_lost(&mut self) {
-        for (pkid, slot) in self.inflight.iter_mut().enumerate() {
+        let slots =
+            (self.inflight.iter_mut().enumerate()).chain(self.releasing.iter_mut().enumerate());
+        for (pkid, slot) in slots {
             let Some(t) = slot.take() else {
                 continue;
             };
@@ -901,6 +1059,37 @@ impl Acks {
             )));
         }
     }
+}
+
+impl Drop for Acks {
+    /// The event loop is gone (its request channel with it): the publishes whose tickets still
+    /// wait end with [`MqttError::Closed`].
+    fn drop(&mut self) {
+        self.shared.order().tickets.clear();
+    }
+}
+
+/// The tickets of the QoS 1/2 publishes in the request channel, in channel order: a publish
+/// queues its request and its ticket under this lock, and the event loop takes the ticket when
+/// it sees the request go out.
+struct Order {
+    tickets: VecDeque<Ticket>,
+    /// A publish found the request channel full and waits for room with its ticket queued:
+    /// until it is in, every other QoS 1/2 publish waits its turn behind it
+    /// ([`send_when_room`]).
+    waiting: bool,
+}
+
+/// A publish request for either MQTT version; what rumqttc gives back when its request
+/// channel has no room.
+struct Outgoing {
+    topic: String,
+    payload: Vec<u8>,
+    qos: Qos,
+    retain: bool,
+    /// MQTT 5 properties (`None` when there are none, and always with MQTT 3.1.1); boxed,
+    /// as most publishes have none.
+    properties: Option<Box<v5::mqttbytes::v5::PublishProperties>>,
 }
 
 pub use crate::connection::State;
@@ -976,29 +1165,69 @@ impl Handle {
         }
     }
 
-    async fn publish(
-        &self,
-        topic: &str,
-        payload: Vec<u8>,
-        opts: &PublishOptions,
-        properties: &Properties,
-    ) -> Result<(), MqttError> {
+    /// Queues a publish if the request channel has room now; gives it back when not (the
+    /// channel is full, or the event loop is gone). `Err(None)`: rumqttc refused it otherwise,
+    /// which its API allows but its code never does.
+    fn try_publish(&self, out: Outgoing) -> Result<(), Option<Outgoing>> {
+        let (qos, retain) = (out.qos, out.retain);
+        match self {
+            Handle::V4(c) => match c.try_publish(out.topic, qos.v4(), retain, out.payload) {
+                Ok(()) => Ok(()),
+                Err(rumqttc::ClientError::TryRequest(rumqttc::Request::Publish(p)))
+                | Err(rumqttc::ClientError::Request(rumqttc::Request::Publish(p))) => {
+                    Err(Some(Outgoing {
+                        topic: p.topic,
+                        payload: Vec::from(p.payload),
+                        qos,
+                        retain,
+                        properties: None,
+                    }))
+                }
+                Err(_) => Err(None),
+            },
+            Handle::V5(c) => {
+                let sent = match out.properties {
+                    None => c.try_publish(out.topic, qos.v5(), retain, out.payload),
+                    Some(props) => c.try_publish_with_properties(
+                        out.topic,
+                        qos.v5(),
+                        retain,
+                        out.payload,
+                        *props,
+                    ),
+                };
+                match sent {
+                    Ok(()) => Ok(()),
+                    Err(v5::ClientError::TryRequest(v5::Request::Publish(p)))
+                    | Err(v5::ClientError::Request(v5::Request::Publish(p))) => {
+                        Err(Some(Outgoing {
+                            topic: String::from_utf8_lossy(&p.topic).into_owned(),
+                            payload: Vec::from(p.payload),
+                            qos,
+                            retain,
+                            properties: p.properties.map(Box::new),
+                        }))
+                    }
+                    Err(_) => Err(None),
+                }
+            }
+        }
+    }
+
+    /// Queues a publish, waiting for room in the request channel.
+    async fn publish(&self, out: Outgoing) -> Result<(), MqttError> {
+        let (qos, retain) = (out.qos, out.retain);
         match self {
             Handle::V4(c) => c
-                .publish(topic, opts.qos.v4(), opts.retain, payload)
+                .publish(out.topic, qos.v4(), retain, out.payload)
                 .await
                 .map_err(|_| MqttError::Closed),
-            Handle::V5(c) => if properties.is_empty() {
-                c.publish(topic, opts.qos.v5(), opts.retain, payload).await
-            } else {
-                c.publish_with_properties(
-                    topic,
-                    opts.qos.v5(),
-                    opts.retain,
-                    payload,
-                    properties.to_v5(),
-                )
-                .await
+            Handle::V5(c) => match out.properties {
+                None => c.publish(out.topic, qos.v5(), retain, out.payload).await,
+                Some(props) => {
+                    c.publish_with_properties(out.topic, qos.v5(), retain, out.payload, *props)
+                        .await
+                }
             }
             .map_err(|_| MqttError::Closed),
         }
@@ -1092,10 +1321,11 @@ struct Shared {
     /// Jobs sent to the dispatcher and not finished yet. Only the event loop adds to it, so
     /// when it reads 0 the dispatcher is idle until the event loop hands it something.
     queued: AtomicUsize,
-    /// Tickets of QoS 1/2 publishes in the request channel, in channel order (sent under
-    /// [`Inner::publishing`] together with the request), received by the event loop
-    /// ([`Acks`]).
-    sent: mpsc::UnboundedSender<Ticket>,
+    /// Tickets of QoS 1/2 publishes in the request channel, in channel order.
+    order: Mutex<Order>,
+    /// Taken by a QoS 1/2 publish that waits for room in the request channel
+    /// ([`send_when_room`]), so that such publishes go in one at a time.
+    publishing: tokio::sync::Mutex<()>,
     /// QoS 1/2 publishes not acknowledged yet.
     unacked: Arc<Unacked>,
     /// [`MqttClient::close`] sent DISCONNECT: the event loop stops at the next error.
@@ -1105,6 +1335,10 @@ struct Shared {
 impl Shared {
     fn gate(&self) -> MutexGuard<'_, u64> {
         self.gate.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn order(&self) -> MutexGuard<'_, Order> {
+        self.order.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn replies(&self) -> MutexGuard<'_, HashMap<Vec<u8>, oneshot::Sender<Delivery>>> {
@@ -1147,9 +1381,6 @@ struct Inner {
     next_correlation: AtomicU64,
     tasks: Mutex<Tasks>,
     stop_dispatch: watch::Sender<bool>,
-    /// Held while a QoS 1/2 publish queues its ticket and its request, so that both queues
-    /// keep one order.
-    publishing: tokio::sync::Mutex<()>,
     /// The client id, held until the client closes.
     id: Mutex<Option<IdClaim>>,
 }
@@ -1330,7 +1561,6 @@ impl MqttClient {
             }
         };
         let (state_tx, _) = watch::channel(State::Connecting { attempt: 0 });
-        let (sent_tx, sent_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             gate: Mutex::new(0),
             counters: Counters::default(),
@@ -1341,7 +1571,12 @@ impl MqttClient {
             forced: AtomicBool::new(false),
             consecutive_failures: AtomicU64::new(0),
             queued: AtomicUsize::new(0),
-            sent: sent_tx,
+            // Tickets wait only for requests in the channel: room for all of them up front.
+            order: Mutex::new(Order {
+                tickets: VecDeque::with_capacity(cap + 1),
+                waiting: false,
+            }),
+            publishing: tokio::sync::Mutex::new(()),
             unacked: Arc::default(),
             disconnecting: AtomicBool::new(false),
         });
@@ -1357,13 +1592,12 @@ impl MqttClient {
                 dispatcher: None,
             }),
             stop_dispatch: stop_tx,
-            publishing: tokio::sync::Mutex::new(()),
             id: Mutex::new(Some(claim)),
         });
         let handler = Arc::new(handler);
         let event_loop = tokio::spawn(run_event_loop(EventLoopTask {
             link,
-            acks: Acks::new(sent_rx, config.inflight.max(1)),
+            acks: Acks::new(shared.clone(), config.inflight.max(1)),
             inflight: config.inflight.max(1),
             filters,
             backoff: config.backoff.clone(),
@@ -1445,17 +1679,17 @@ impl MqttClient {
     /// acknowledgement (QoS 1/2).
     pub async fn publish<M: Message>(
         &self,
-        topic: &str,
+        topic: impl Into<Topic>,
         message: &M,
         opts: &PublishOptions,
     ) -> Result<Published, MqttError> {
         let payload = message.encode()?;
         let properties = match self.inner.config.version {
             // MQTT 3.1.1 has no properties: nothing to copy.
-            Version::V311 => Properties::default(),
-            Version::V5 => v5_properties::<M>(opts),
+            Version::V311 => None,
+            Version::V5 => Some(v5_properties::<M>(opts)),
         };
-        self.send(topic, payload, opts, properties).await
+        self.send(topic.into(), payload, opts, properties).await
     }
 
     /// Like [`MqttClient::publish`], with the message's typed headers (encoded as docs/protocols.md says)
@@ -1463,7 +1697,7 @@ impl MqttClient {
     /// MQTT 3.1.1 has no place for them, so there they are left out.
     pub async fn publish_with_headers<M: Message, H: serde::Serialize>(
         &self,
-        topic: &str,
+        topic: impl Into<Topic>,
         message: &M,
         opts: &PublishOptions,
         headers: Option<&H>,
@@ -1476,28 +1710,32 @@ impl MqttClient {
         properties
             .user_properties
             .extend(crate::headers::to_pairs(headers)?);
-        self.send(topic, payload, opts, properties).await
+        self.send(topic.into(), payload, opts, Some(properties))
+            .await
     }
 
     /// Publishes raw bytes (see [`MqttClient::publish`]).
     pub async fn publish_bytes(
         &self,
-        topic: &str,
+        topic: impl Into<Topic>,
         payload: Vec<u8>,
         opts: &PublishOptions,
     ) -> Result<Published, MqttError> {
-        self.send(topic, payload, opts, opts.properties.clone())
-            .await
+        let properties = match self.inner.config.version {
+            Version::V311 => None,
+            Version::V5 => Some(opts.properties.clone()),
+        };
+        self.send(topic.into(), payload, opts, properties).await
     }
 
     async fn send(
         &self,
-        topic: &str,
+        topic: Topic,
         payload: Vec<u8>,
         opts: &PublishOptions,
-        properties: Properties,
+        properties: Option<Properties>,
     ) -> Result<Published, MqttError> {
-        check_publish_topic(topic)?;
+        let topic = topic.checked()?;
         let shared = &self.inner.shared;
         if shared.shutdown.load(Ordering::Acquire) {
             return Err(MqttError::Closed);
@@ -1505,28 +1743,49 @@ impl MqttClient {
         if payload.len() + topic.len() + 16 > self.inner.config.max_packet_size {
             return Err(MqttError::TooLarge(payload.len()));
         }
+        let out = Outgoing {
+            topic,
+            payload,
+            qos: opts.qos,
+            retain: opts.retain,
+            properties: properties
+                .filter(|p| !p.is_empty())
+                .map(|p| Box::new(p.to_v5())),
+        };
+        let handle = &self.inner.handle;
         if opts.qos == Qos::AtMostOnce {
-            self.inner
-                .handle
-                .publish(topic, payload, opts, &properties)
-                .await?;
+            match handle.try_publish(out) {
+                Ok(()) => {}
+                Err(Some(out)) => handle.publish(out).await?,
+                Err(None) => return Err(MqttError::Closed),
+            }
             return Ok(Published { ack: None });
         }
-        // The ticket and the request enter their queues in the same order.
-        let _order = self.inner.publishing.lock().await;
-        if shared.shutdown.load(Ordering::Acquire) {
-            return Err(MqttError::Closed);
-        }
         let (ticket, published) = Ticket::new(&shared.unacked);
-        // A send fails only when the event loop is gone; the ticket then drops here, and the
-        // request below fails too.
-        let _ = shared.sent.send(ticket);
-        // The topic passed rumqttc's own checks above, so an error means the request channel
-        // is closed: the event loop, and with it every ticket still queued, is gone.
-        self.inner
-            .handle
-            .publish(topic, payload, opts, &properties)
-            .await?;
+        // The request and its ticket enter their queues under one lock, so both keep one
+        // order; when the channel has no room, the publish waits in a task of its own, so that
+        // dropping this future cannot leave a ticket without its request.
+        let out = {
+            let mut order = shared.order();
+            if shared.shutdown.load(Ordering::Acquire) {
+                return Err(MqttError::Closed);
+            }
+            if order.waiting {
+                out
+            } else {
+                match handle.try_publish(out) {
+                    Ok(()) => {
+                        order.tickets.push_back(ticket);
+                        return Ok(published);
+                    }
+                    Err(Some(out)) => out,
+                    Err(None) => return Err(MqttError::Closed),
+                }
+            }
+        };
+        tokio::spawn(send_when_room(shared.clone(), handle.clone(), out, ticket))
+            .await
+            .map_err(|_| MqttError::Closed)??;
         Ok(published)
     }
 
@@ -1624,7 +1883,7 @@ impl MqttClient {
         };
         let mut opts = opts.clone();
         opts.properties.correlation_data = to.properties.correlation_data.clone();
-        self.publish(&topic, message, &opts).await
+        self.publish(topic, message, &opts).await
     }
 
     /// Closes the client: refuses new publishes, lets the handler finish the message in hand
@@ -1645,7 +1904,8 @@ impl MqttClient {
         let deadline = tokio::time::Instant::now() + timeout;
         shared.shutdown.store(true, Ordering::Release);
         // A publish between its ticket and its request finishes first.
-        drop(self.inner.publishing.lock().await);
+        drop(shared.order());
+        drop(shared.publishing.lock().await);
         let _ = self.inner.stop_dispatch.send(true);
         let (dispatcher, event_loop) = match self.inner.tasks.lock() {
             Ok(mut t) => (t.dispatcher.take(), t.event_loop.take()),
@@ -1691,6 +1951,35 @@ impl MqttClient {
         }
         CloseReport { unacknowledged }
     }
+}
+
+/// A QoS 1/2 publish that found no room in the request channel (or others waiting for room):
+/// it goes in when its turn comes and there is room, with its ticket queued first and nothing
+/// else queued in between.
+async fn send_when_room(
+    shared: Arc<Shared>,
+    handle: Handle,
+    out: Outgoing,
+    ticket: Ticket,
+) -> Result<(), MqttError> {
+    let _turn = shared.publishing.lock().await;
+    {
+        let mut order = shared.order();
+        if shared.shutdown.load(Ordering::Acquire) {
+            return Err(MqttError::Closed);
+        }
+        order.waiting = true;
+        order.tickets.push_back(ticket);
+    }
+    let sent = handle.publish(out).await;
+    let mut order = shared.order();
+    order.waiting = false;
+    if sent.is_err() {
+        // The request never went in: its ticket is the last one (nothing was queued behind it
+        // while `waiting`), and the publish ends with `Closed` as it drops.
+        order.tickets.pop_back();
+    }
+    sent
 }
 
 /// The rumqttc event loop of either version, with the requests carried over a reconnect.
@@ -1918,11 +2207,15 @@ enum Ev {
     Publish(Incoming),
     /// A QoS 1/2 publish went out with this packet id.
     Sent(u16),
+    /// The broker received the QoS 2 publish with this packet id (PUBREC).
+    Received(u16),
     /// The broker acknowledged (PUBACK / PUBCOMP) or refused (MQTT 5 reason code) the publish
     /// with this packet id.
     Acked {
         pkid: u16,
         refused: Option<String>,
+        /// PUBCOMP: the end of a QoS 2 handshake whose PUBREC came before.
+        complete: bool,
     },
     Disconnect,
     Other,
@@ -1957,10 +2250,13 @@ impl Ev {
             Event::Incoming(Packet::PubAck(a)) => Ev::Acked {
                 pkid: a.pkid,
                 refused: None,
+                complete: false,
             },
+            Event::Incoming(Packet::PubRec(r)) => Ev::Received(r.pkid),
             Event::Incoming(Packet::PubComp(c)) => Ev::Acked {
                 pkid: c.pkid,
                 refused: None,
+                complete: true,
             },
             Event::Outgoing(Outgoing::Disconnect) => Ev::Disconnect,
             _ => Ev::Other,
@@ -2000,17 +2296,19 @@ impl Ev {
                 Ev::Acked {
                     pkid: a.pkid,
                     refused: (!ok).then(|| format!("PUBACK {:?}", a.reason)),
+                    complete: false,
                 }
             }
             Event::Incoming(Packet::PubRec(r)) => {
                 use v5::mqttbytes::v5::PubRecReason as R;
                 // A refusing PUBREC ends the handshake; a successful one continues it.
                 if matches!(r.reason, R::Success | R::NoMatchingSubscribers) {
-                    Ev::Other
+                    Ev::Received(r.pkid)
                 } else {
                     Ev::Acked {
                         pkid: r.pkid,
                         refused: Some(format!("PUBREC {:?}", r.reason)),
+                        complete: false,
                     }
                 }
             }
@@ -2020,6 +2318,7 @@ impl Ev {
                     pkid: c.pkid,
                     refused: (!matches!(c.reason, R::Success))
                         .then(|| format!("PUBCOMP {:?}", c.reason)),
+                    complete: true,
                 }
             }
             Event::Outgoing(Outgoing::Disconnect) => Ev::Disconnect,
@@ -2210,7 +2509,12 @@ async fn run_event_loop<H: Dispatch<(MqttClient, Delivery)>>(mut t: EventLoopTas
                 dispatch(&t.router, generation, p).await;
             }
             Ok(Ev::Sent(pkid)) => t.acks.sent(pkid),
-            Ok(Ev::Acked { pkid, refused }) => t.acks.acknowledged(pkid, refused),
+            Ok(Ev::Received(pkid)) => t.acks.received(pkid),
+            Ok(Ev::Acked {
+                pkid,
+                refused,
+                complete,
+            }) => t.acks.acknowledged(pkid, refused, complete),
             Ok(Ev::Disconnect) | Ok(Ev::Other) => {}
             Err(e) => {
                 if connected {
@@ -2489,6 +2793,47 @@ async fn run_dispatcher<H: Dispatch<(MqttClient, Delivery)>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_ledger_settles_tickets_in_any_order() {
+        let ledger = Arc::new(Unacked::default());
+        let (t0, p0) = Ticket::new(&ledger);
+        let (t1, p1) = Ticket::new(&ledger);
+        let (t2, p2) = Ticket::new(&ledger);
+        let (t3, p3) = Ticket::new(&ledger);
+        assert_eq!(ledger.get(), 4);
+        let waiter = tokio::spawn(p1.acknowledged());
+        tokio::task::yield_now().await;
+        t2.finish(Err("PUBACK QuotaExceeded".into()));
+        t1.finish(Ok(()));
+        assert!(matches!(waiter.await.expect("task"), Ok(())));
+        assert!(matches!(
+            p2.acknowledged().await,
+            Err(MqttError::NotAcknowledged(why)) if why == "PUBACK QuotaExceeded"
+        ));
+        // Dropped unsettled (the client stopped first): `Closed`.
+        drop(t0);
+        assert!(matches!(p0.acknowledged().await, Err(MqttError::Closed)));
+        assert_eq!(ledger.get(), 1);
+        {
+            let book = ledger.book();
+            assert_eq!((book.floor, book.above.len()), (3, 0));
+        }
+        // A failure nobody asks for any more is not kept.
+        drop(p3);
+        t3.finish(Err("PUBREC NotAuthorized".into()));
+        let (t4, p4) = Ticket::new(&ledger);
+        t4.finish(Err("PUBACK NotAuthorized".into()));
+        drop(p4);
+        {
+            let book = ledger.book();
+            assert!(book.failed.is_empty() && book.forgotten.is_empty() && book.waiting.is_empty());
+        }
+        assert_eq!(ledger.get(), 0);
+        tokio::time::timeout(Duration::from_secs(1), ledger.drained())
+            .await
+            .expect("drained");
+    }
 
     #[test]
     fn urls_and_bindings_configure_the_client() {

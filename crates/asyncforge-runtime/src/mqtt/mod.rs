@@ -8,4 +8,4 @@ pub mod topic;
 
 #[cfg(feature = "mqtt")]
 pub use client::*;
-pub use topic::TopicTemplate;
+pub use topic::{Topic, TopicTemplate};

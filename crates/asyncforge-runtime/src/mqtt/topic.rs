@@ -116,14 +116,94 @@ impl TopicTemplate {
     }
 
     /// The concrete topic for parameter values given as `(name, value)` pairs.
-    pub fn topic(&self, values: &[(&str, &str)]) -> Result<String, AddressError> {
+    pub fn topic(&self, values: &[(&str, &str)]) -> Result<Topic, AddressError> {
         let topic = self.address.fill(values, check_value)?;
         // The literals were checked by `parse` and the values by `check_value`, so only the
         // length is left (this runs on every publish).
         if topic.is_empty() || topic.len() > MAX_TOPIC_LEN {
             check_publish_topic(&topic)?;
         }
-        Ok(topic)
+        Ok(Topic {
+            name: topic,
+            checked: true,
+        })
+    }
+}
+
+/// A topic name to publish to. [`TopicTemplate::topic`] makes checked ones; one made from a
+/// `&str` or a `String` is checked when it is published (not empty, no wildcards, no NUL, at
+/// most 65535 bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topic {
+    name: String,
+    checked: bool,
+}
+
+impl Topic {
+    /// The topic name.
+    pub fn as_str(&self) -> &str {
+        &self.name
+    }
+
+    /// The topic name, owned.
+    pub fn into_string(self) -> String {
+        self.name
+    }
+
+    /// The name, checked for publishing unless it was made checked.
+    #[cfg(feature = "mqtt")]
+    pub(crate) fn checked(self) -> Result<String, AddressError> {
+        if !self.checked {
+            check_publish_topic(&self.name)?;
+        }
+        Ok(self.name)
+    }
+}
+
+impl std::ops::Deref for Topic {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.name
+    }
+}
+
+impl fmt::Display for Topic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+impl From<String> for Topic {
+    fn from(name: String) -> Topic {
+        Topic {
+            name,
+            checked: false,
+        }
+    }
+}
+
+impl From<&str> for Topic {
+    fn from(name: &str) -> Topic {
+        Topic::from(name.to_owned())
+    }
+}
+
+impl From<&String> for Topic {
+    fn from(name: &String) -> Topic {
+        Topic::from(name.clone())
+    }
+}
+
+impl From<&Topic> for Topic {
+    fn from(topic: &Topic) -> Topic {
+        topic.clone()
+    }
+}
+
+impl From<Topic> for String {
+    fn from(topic: Topic) -> String {
+        topic.name
     }
 }
 

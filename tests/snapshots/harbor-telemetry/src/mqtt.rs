@@ -141,7 +141,7 @@ impl Sender {
             self
                 .client
                 .publish(
-                    &topic,
+                    topic,
                     message,
                     &mqtt::PublishOptions::new(mqtt::Qos::AtMostOnce).retain(false),
                 )

@@ -158,7 +158,7 @@ impl Sender {
             self
                 .client
                 .publish(
-                    &topic,
+                    topic,
                     message,
                     &mqtt::PublishOptions::new(mqtt::Qos::AtLeastOnce).retain(true),
                 )

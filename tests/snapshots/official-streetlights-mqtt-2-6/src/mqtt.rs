@@ -145,7 +145,7 @@ impl Sender {
             self
                 .client
                 .publish_with_headers(
-                    &topic,
+                    topic,
                     message,
                     &mqtt::PublishOptions::new(mqtt::Qos::AtLeastOnce).retain(false),
                     message.headers.as_ref(),
@@ -174,7 +174,7 @@ impl Sender {
             self
                 .client
                 .publish_with_headers(
-                    &topic,
+                    topic,
                     message,
                     &mqtt::PublishOptions::new(mqtt::Qos::AtLeastOnce).retain(false),
                     message.headers.as_ref(),
@@ -203,7 +203,7 @@ impl Sender {
             self
                 .client
                 .publish_with_headers(
-                    &topic,
+                    topic,
                     message,
                     &mqtt::PublishOptions::new(mqtt::Qos::AtLeastOnce).retain(false),
                     message.headers.as_ref(),

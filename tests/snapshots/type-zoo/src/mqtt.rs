@@ -107,7 +107,7 @@ impl Sender {
             self
                 .client
                 .publish(
-                    &topic,
+                    topic,
                     message,
                     &mqtt::PublishOptions::new(mqtt::Qos::AtMostOnce).retain(false),
                 )

