@@ -37,7 +37,8 @@ cargo xtask bench [validate|generate|tools|all|diff|lsp|ws|sse|webhook|fanout|mq
   mqtt       generated MQTT publisher/subscriber vs raw rumqttc (embedded rumqttd, Mosquitto
              on 127.0.0.1:1883 when present); options --messages N (20000), --runs N (3);
              --instructions counts instructions per message of each side under callgrind
-             instead (embedded rumqttd; runs of N and 2N messages, N 5000 by default)
+             instead (embedded rumqttd; runs of N and 2N messages, N 5000 by default, the
+             median of --repeat R pairs, 3 by default)
   kafka      generated Kafka producer/consumer vs raw rdkafka (librdkafka mock cluster);
              options --messages N (50000), --runs N (3)
   lsp        `asyncforge lsp --stdio` (release CLI): time from a didChange to the

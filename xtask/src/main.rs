@@ -51,7 +51,7 @@ tasks:
   codegen [--check]            regenerate tests/snapshots from specs/ (--check: fail when stale)
   bench [validate|generate|tools|all|diff|lsp|ws|sse|webhook|fanout|mqtt|kafka] [--no-reference] [--full-reference] [--runs N]
   bench mqtt|kafka [--messages N] [--runs N]
-  bench mqtt --instructions [--messages N]
+  bench mqtt --instructions [--messages N] [--repeat R]
                                benchmarks in release mode; `validate` compares with @asyncapi/parser
                                (installed with npm into .cache/npm; --no-reference skips it and
                                needs no Node); `diff` times `asyncforge diff` on the 2.4 MB

@@ -157,6 +157,18 @@ pub fn is_json(content_type: Option<&str>) -> bool {
     Codec::for_content_type(content_type).is_ok_and(|c| c == Codec::Json)
 }
 
+/// A JSON payload decoded straight into `M`'s type when that type enforces the whole schema
+/// (`check` says so): whatever the type decodes, the schema accepts, so there is no `Value`
+/// and no schema pass. `None` when the type does not enforce it or refuses the bytes.
+pub(crate) fn decoded_by_type<M: Message>(bytes: &[u8], check: &SchemaCheck) -> Option<M> {
+    if !check.enforced_by_type() {
+        return None;
+    }
+    serde_json::from_slice::<M::Payload>(bytes)
+        .ok()
+        .map(M::from_payload)
+}
+
 /// Something an endpoint sends: one message type, or a generated enum of the messages of an
 /// operation.
 pub trait Outgoing {
@@ -602,12 +614,9 @@ impl<'a> Incoming<'a> {
                 }
             };
         }
-        if check.enforced_by_type()
-            && let Ok(p) = serde_json::from_slice::<M::Payload>(self.bytes)
-        {
-            // Whatever the type decodes, the schema accepts: no `Value`, no schema pass. A
-            // frame the type refuses goes on below, for the schema's account of why.
-            return Some(M::from_payload(p));
+        if let Some(m) = decoded_by_type::<M>(self.bytes, check) {
+            // A frame the type refuses goes on below, for the schema's account of why.
+            return Some(m);
         }
         let value = match self.value() {
             Ok(v) => v,

@@ -591,6 +591,9 @@ impl Delivery {
         if !crate::endpoint::is_json(M::CONTENT_TYPE) {
             return Ok(M::decode(&self.payload)?);
         }
+        if let Some(m) = crate::endpoint::decoded_by_type::<M>(&self.payload, check) {
+            return Ok(m);
+        }
         let mut incoming = crate::endpoint::Incoming::new(&self.payload);
         incoming
             .try_message::<M>(check)
@@ -1422,7 +1425,8 @@ enum Work {
     /// A handler the event loop started that did not finish at its first poll.
     Running {
         future: HandlerFuture,
-        topic: String,
+        /// For the log, if the handler fails ([`logged_topic`]).
+        topic: Option<String>,
     },
     /// Nothing to handle: only the acknowledgement, in its turn.
     AckOnly,
@@ -2192,7 +2196,8 @@ struct Incoming {
     retain: bool,
     dup: bool,
     pkid: u16,
-    properties: Properties,
+    /// MQTT 5 properties, if the message has any (boxed: most have none).
+    properties: Option<Box<Properties>>,
 }
 
 enum Ev {
@@ -2244,7 +2249,7 @@ impl Ev {
                 retain: p.retain,
                 dup: p.dup,
                 pkid: p.pkid,
-                properties: Properties::default(),
+                properties: None,
             }),
             Event::Outgoing(Outgoing::Publish(pkid)) if pkid != 0 => Ev::Sent(pkid),
             Event::Incoming(Packet::PubAck(a)) => Ev::Acked {
@@ -2287,7 +2292,7 @@ impl Ev {
                 retain: p.retain,
                 dup: p.dup,
                 pkid: p.pkid,
-                properties: Properties::from_v5(p.properties),
+                properties: p.properties.map(|p| Box::new(Properties::from_v5(Some(p)))),
             }),
             Event::Outgoing(Outgoing::Publish(pkid)) if pkid != 0 => Ev::Sent(pkid),
             Event::Incoming(Packet::PubAck(a)) => {
@@ -2506,7 +2511,13 @@ async fn run_event_loop<H: Dispatch<(MqttClient, Delivery)>>(mut t: EventLoopTas
             }
             Ok(Ev::Publish(p)) => {
                 bump(&t.shared.counters.received);
-                dispatch(&t.router, generation, p).await;
+                // QoS 1/2: the broker's in-flight window bounds these, so waiting for room is
+                // short.
+                if let Some(job) = route(&t.router, generation, p)
+                    && t.router.enqueue(job).await.is_err()
+                {
+                    tracing::debug!("handler gone; message left unacknowledged");
+                }
             }
             Ok(Ev::Sent(pkid)) => t.acks.sent(pkid),
             Ok(Ev::Received(pkid)) => t.acks.received(pkid),
@@ -2551,35 +2562,34 @@ async fn run_event_loop<H: Dispatch<(MqttClient, Delivery)>>(mut t: EventLoopTas
     t.shared.state.send_replace(State::Closed);
 }
 
-async fn dispatch<H: Dispatch<(MqttClient, Delivery)>>(
+/// Routes a received message without waiting: matches its topic, runs its handler here when
+/// it can ([`inline`]) and acknowledges it. Returns the job the dispatcher must still do for a
+/// QoS 1/2 message (its handler, or only its acknowledgement in its turn), which the event
+/// loop queues; a QoS 0 job goes into the queue here, or is dropped when the queue is full.
+fn route<H: Dispatch<(MqttClient, Delivery)>>(
     t: &Router<H>,
     generation: u64,
     p: Incoming,
-) {
+) -> Option<Job> {
     let token = (p.qos != Qos::AtMostOnce).then_some(AckToken {
         generation,
         qos: p.qos,
         pkid: p.pkid,
     });
-    let ack_now = |why: &'static str| async move {
+    let ack_only = |why: &'static str| {
         tracing::debug!(reason = why, "message acknowledged without handling");
-        if token.is_some() {
-            let _ = t
-                .enqueue(Job {
-                    work: Work::AckOnly,
-                    ack: token,
-                })
-                .await;
-        }
+        token.map(|ack| Job {
+            work: Work::AckOnly,
+            ack: Some(ack),
+        })
     };
     let Some(topic) = p.topic else {
         bump(&t.shared.counters.unmatched);
-        ack_now("topic is not UTF-8").await;
-        return;
+        return ack_only("topic is not UTF-8");
     };
+    let properties = p.properties.map(|b| *b).unwrap_or_default();
     if t.reply_topic.as_deref() == Some(topic.as_str()) {
-        let waiter = p
-            .properties
+        let waiter = properties
             .correlation_data
             .as_ref()
             .and_then(|c| t.shared.replies().remove(c));
@@ -2591,7 +2601,7 @@ async fn dispatch<H: Dispatch<(MqttClient, Delivery)>>(
             qos: p.qos,
             retain: p.retain,
             dup: p.dup,
-            properties: p.properties,
+            properties,
         };
         match waiter {
             Some(w) => {
@@ -2599,8 +2609,7 @@ async fn dispatch<H: Dispatch<(MqttClient, Delivery)>>(
             }
             None => bump(&t.shared.counters.unmatched),
         }
-        ack_now("reply").await;
-        return;
+        return ack_only("reply");
     }
     let Some((route, params)) = t
         .subscriptions
@@ -2610,8 +2619,7 @@ async fn dispatch<H: Dispatch<(MqttClient, Delivery)>>(
     else {
         bump(&t.shared.counters.unmatched);
         tracing::warn!(topic = %topic.chars().take(200).collect::<String>(), "no subscription matches the topic");
-        ack_now("unmatched topic").await;
-        return;
+        return ack_only("unmatched topic");
     };
     let delivery = Delivery {
         route,
@@ -2621,32 +2629,30 @@ async fn dispatch<H: Dispatch<(MqttClient, Delivery)>>(
         qos: p.qos,
         retain: p.retain,
         dup: p.dup,
-        properties: p.properties,
+        properties,
     };
     // With nothing queued for the dispatcher, start the handler here: most handlers finish at
     // their first poll, and then the message is handled and acknowledged without a hand-over
     // to another task. A handler that waits (on I/O, on a publish, on a reply that this very
     // loop must receive) is handed to the dispatcher as it is and finished there.
-    let Some(work) = inline(t, generation, delivery, token).await else {
-        return;
-    };
+    let work = inline(t, generation, delivery, token)?;
     let job = Job { work, ack: token };
     if token.is_none() {
         if !t.try_enqueue(job) {
             bump(&t.shared.counters.dropped);
         }
-        return;
+        return None;
     }
-    // QoS 1/2: the broker's in-flight window bounds these, so waiting for room is short.
-    if t.enqueue(job).await.is_err() {
-        tracing::debug!("handler gone; message left unacknowledged");
-    }
+    Some(job)
 }
 
 /// Runs a handler in the event loop when that keeps the order of acknowledgements: only when
 /// the dispatcher has nothing in hand, and never after [`MqttClient::close`]. Returns what is
 /// left for the dispatcher, `None` when the message was handled (or deliberately left alone).
-async fn inline<H: Dispatch<(MqttClient, Delivery)>>(
+///
+/// The first poll wakes nobody (a no-op waker): a handler that is not done then goes to the
+/// dispatcher, which polls it again at once with its own.
+fn inline<H: Dispatch<(MqttClient, Delivery)>>(
     t: &Router<H>,
     generation: u64,
     delivery: Delivery,
@@ -2662,27 +2668,29 @@ async fn inline<H: Dispatch<(MqttClient, Delivery)>>(
     if token.is_some() && abandoned(&inner, generation) {
         return None;
     }
-    let topic = delivery.topic.clone();
+    let topic = logged_topic(&delivery);
     let client = MqttClient {
         inner: inner.clone(),
     };
     let handler = t.handler.clone();
     let mut future: HandlerFuture =
         Box::pin(async move { handler.dispatch((client, delivery)).await });
-    let first = std::future::poll_fn(|cx| {
-        Poll::Ready(std::panic::catch_unwind(AssertUnwindSafe(|| {
-            future.as_mut().poll(cx)
-        })))
-    })
-    .await;
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let first = std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
     let outcome = match first {
         Ok(Poll::Pending) => return Some(Work::Running { future, topic }),
         Ok(Poll::Ready(result)) => Ok(result),
         Err(panic) => Err(panic),
     };
-    let ack = settle(&inner, &topic, outcome, token)?;
+    let ack = settle(&inner, topic.as_deref(), outcome, token)?;
     // A full request queue: the dispatcher waits for room while this loop drains it.
     (!shared.try_ack(&inner.handle, ack)).then_some(Work::AckOnly)
+}
+
+/// The topic of a message, kept for the warning logged if its handler fails or finds it
+/// invalid; only copied when warnings are logged at all.
+fn logged_topic(delivery: &Delivery) -> Option<String> {
+    tracing::enabled!(tracing::Level::WARN).then(|| delivery.topic.clone())
 }
 
 /// Whether a message from connection `generation` must be left alone: that connection is gone
@@ -2700,11 +2708,12 @@ fn abandoned(inner: &Inner, generation: u64) -> bool {
 /// again.
 fn settle(
     inner: &Inner,
-    topic: &str,
+    topic: Option<&str>,
     outcome: Result<Result<(), Reject>, Box<dyn std::any::Any + Send>>,
     token: Option<AckToken>,
 ) -> Option<AckToken> {
     let shared = &inner.shared;
+    let topic = topic.unwrap_or_default();
     let failure = match outcome {
         Ok(Ok(())) => {
             bump(&shared.counters.handled);
@@ -2768,18 +2777,18 @@ async fn run_dispatcher<H: Dispatch<(MqttClient, Delivery)>>(
             Work::AckOnly => job.ack,
             Work::Deliver(_) if job.ack.is_some_and(|t| abandoned(&inner, t.generation)) => None,
             Work::Deliver(delivery) => {
-                let topic = delivery.topic.clone();
+                let topic = logged_topic(&delivery);
                 let client = MqttClient {
                     inner: inner.clone(),
                 };
                 let outcome = AssertUnwindSafe(handler.dispatch((client, delivery)))
                     .catch_unwind()
                     .await;
-                settle(&inner, &topic, outcome, job.ack)
+                settle(&inner, topic.as_deref(), outcome, job.ack)
             }
             Work::Running { future, topic } => {
                 let outcome = AssertUnwindSafe(future).catch_unwind().await;
-                settle(&inner, &topic, outcome, job.ack)
+                settle(&inner, topic.as_deref(), outcome, job.ack)
             }
         };
         if let Some(token) = ack {
