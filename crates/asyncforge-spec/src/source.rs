@@ -68,14 +68,30 @@ pub struct SourceFile {
 impl SourceFile {
     /// Wraps already decoded text. `display` is the name shown to users.
     pub fn new(path: PathBuf, display: String, text: String) -> Self {
-        let mut line_starts = vec![0];
-        line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+        let line_starts = SourceFile::line_starts(&text);
+        SourceFile::with_line_starts(path, display, text, line_starts)
+    }
+
+    /// A file whose line index ([`SourceFile::line_starts`] of `text`) is at hand already.
+    pub(crate) fn with_line_starts(
+        path: PathBuf,
+        display: String,
+        text: String,
+        line_starts: Vec<usize>,
+    ) -> Self {
         SourceFile {
             path,
             display,
             text,
             line_starts,
         }
+    }
+
+    /// Where each line of `text` starts (byte offsets).
+    pub(crate) fn line_starts(text: &str) -> Vec<usize> {
+        let mut line_starts = vec![0];
+        line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+        line_starts
     }
 
     /// The path the file was read from.

@@ -252,6 +252,7 @@ impl Workspace {
     ) -> FileId {
         let id = FileId(self.files.len() as u32);
         let text_kind = is_text_file(&key);
+        let mut lines = None;
         let (text, parsed) = match bytes {
             Err(e) => {
                 let d = Diagnostic::error("io-error", format!("cannot read `{display}`: {e}"));
@@ -279,7 +280,19 @@ impl Workspace {
                         );
                         (text, Some(Parsed { value: v, spans }))
                     } else {
-                        match load::parse_text(&text, &options.limits) {
+                        // A large file's line index is built beside its parse, on the core the
+                        // parse leaves idle part of the time.
+                        let parsed = if text.len() >= load::PIPELINE_FROM {
+                            std::thread::scope(|s| {
+                                let index = s.spawn(|| SourceFile::line_starts(&text));
+                                let parsed = load::parse_text(&text, &options.limits);
+                                lines = index.join().ok();
+                                parsed
+                            })
+                        } else {
+                            load::parse_text(&text, &options.limits)
+                        };
+                        match parsed {
                             Ok(p) => (text, Some(p)),
                             Err(e) => {
                                 diags.push(load_error_diag(id, e));
@@ -291,7 +304,10 @@ impl Workspace {
             },
         };
         self.files.push(File {
-            source: SourceFile::new(path, display, text),
+            source: match lines {
+                Some(lines) => SourceFile::with_line_starts(path, display, text, lines),
+                None => SourceFile::new(path, display, text),
+            },
             key: key.clone(),
             parsed,
         });
@@ -653,28 +669,57 @@ pub fn split_ref(reference: &str) -> (&str, &str) {
 
 /// Collects `(pointer of the object, reference text)` for every `$ref` string in a tree.
 fn collect_refs(v: &Value, ptr: &str, out: &mut Vec<(String, String)>) {
-    // Iterative to be safe on deep trees.
-    let mut stack: Vec<(String, &Value)> = vec![(ptr.to_owned(), v)];
-    while let Some((p, v)) = stack.pop() {
+    /// A collection being walked, and the length of the path before its key.
+    enum Open<'a> {
+        Map(serde_json::map::Iter<'a>, usize),
+        Seq(std::iter::Enumerate<std::slice::Iter<'a, Value>>, usize),
+    }
+    fn open<'a>(v: &'a Value, path: &str, out: &mut Vec<(String, String)>) -> Option<Open<'a>> {
         match v {
             Value::Object(m) => {
                 if let Some(Value::String(r)) = m.get("$ref") {
-                    out.push((p.clone(), r.clone()));
+                    out.push((path.to_owned(), r.clone()));
                 }
-                for (k, child) in m.iter().rev() {
-                    if matches!(child, Value::Object(_) | Value::Array(_)) {
-                        stack.push((pointer::join(&p, k), child));
-                    }
+                Some(Open::Map(m.iter(), path.len()))
+            }
+            Value::Array(a) => Some(Open::Seq(a.iter().enumerate(), path.len())),
+            _ => None,
+        }
+    }
+    fn is_collection(v: &Value) -> bool {
+        matches!(v, Value::Object(_) | Value::Array(_))
+    }
+    // Iterative to be safe on deep trees; one path buffer, grown and cut back as the walk goes
+    // (a pointer is copied only where a `$ref` is).
+    let mut path = ptr.to_owned();
+    let mut stack: Vec<Open<'_>> = open(v, &path, out).into_iter().collect();
+    while let Some(top) = stack.last_mut() {
+        let next = match top {
+            Open::Map(entries, len) => {
+                path.truncate(*len);
+                entries.find(|(_, c)| is_collection(c)).map(|(k, child)| {
+                    crate::load::push_segment(&mut path, k);
+                    child
+                })
+            }
+            Open::Seq(items, len) => {
+                path.truncate(*len);
+                items.find(|(_, c)| is_collection(c)).map(|(i, child)| {
+                    use std::fmt::Write as _;
+                    let _ = write!(path, "/{i}");
+                    child
+                })
+            }
+        };
+        match next {
+            Some(child) => {
+                if let Some(o) = open(child, &path, out) {
+                    stack.push(o);
                 }
             }
-            Value::Array(a) => {
-                for (i, child) in a.iter().enumerate().rev() {
-                    if matches!(child, Value::Object(_) | Value::Array(_)) {
-                        stack.push((format!("{p}/{i}"), child));
-                    }
-                }
+            None => {
+                stack.pop();
             }
-            _ => {}
         }
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));

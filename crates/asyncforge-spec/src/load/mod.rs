@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::source::{Pos, Span};
 
+pub(crate) use yaml::PIPELINE_FROM;
 pub use yaml::parse_text;
 
 /// Limits applied while loading. The defaults suit every real document we know of.
@@ -250,7 +251,8 @@ fn pos_of_byte(bytes: &[u8], offset: usize) -> Pos {
 /// Escapes one JSON pointer segment (`~` → `~0`, `/` → `~1`) and appends it with a leading `/`.
 pub(crate) fn push_segment(ptr: &mut String, segment: &str) {
     ptr.push('/');
-    if segment.contains(['~', '/']) {
+    // Byte-wise: both are ASCII, and keys are short (a `char` pattern costs more per byte).
+    if segment.bytes().any(|b| b == b'~' || b == b'/') {
         for c in segment.chars() {
             match c {
                 '~' => ptr.push_str("~0"),

@@ -16,9 +16,12 @@ pub(super) fn span(s: &saphyr_parser::Span) -> Span {
     Span::new(pos(&s.start), pos(&s.end))
 }
 
+/// An open collection. Its items wait on the builder's shared stacks ([`Builder::items`],
+/// [`Builder::entries`]) from `start` on, so that each collection is allocated once, at its
+/// final size, when it ends.
 enum Frame {
     Seq {
-        items: Vec<Value>,
+        start: usize,
         ptr: PtrKey,
         /// Where the collection starts (its end comes with its end event).
         at: NodeSpan,
@@ -26,7 +29,7 @@ enum Frame {
         nodes: usize,
     },
     Map {
-        map: Map<String, Value>,
+        start: usize,
         ptr: PtrKey,
         at: NodeSpan,
         anchor: usize,
@@ -51,6 +54,10 @@ struct PendingKey {
 struct Builder<'a> {
     limits: &'a Limits,
     stack: Vec<Frame>,
+    /// The items of the open sequences, innermost last.
+    items: Vec<Value>,
+    /// The entries of the open mappings, innermost last.
+    entries: Vec<(String, Value)>,
     spans: SpanMap,
     anchors: HashMap<usize, (Value, usize)>,
     alias_nodes: usize,
@@ -59,7 +66,7 @@ struct Builder<'a> {
 }
 
 /// Files at least this large (bytes) are read on a thread of their own (see [`build`]).
-const PIPELINE_FROM: usize = 256 * 1024;
+pub(crate) const PIPELINE_FROM: usize = 256 * 1024;
 /// Events handed from the reading thread to the tree builder at a time.
 const BATCH: usize = 1024;
 /// Batches the reader may get ahead of the builder.
@@ -229,6 +236,8 @@ impl<'l> Builder<'l> {
         Builder {
             limits,
             stack: Vec::new(),
+            items: Vec::new(),
+            entries: Vec::new(),
             spans: SpanMap::with_capacity(capacity),
             anchors: HashMap::new(),
             alias_nodes: 0,
@@ -256,7 +265,7 @@ impl<'l> Builder<'l> {
     fn next_ptr(&self) -> PtrKey {
         match self.stack.last() {
             None => PtrKey::ROOT,
-            Some(Frame::Seq { items, ptr, .. }) => ptr.index(items.len()),
+            Some(Frame::Seq { start, ptr, .. }) => ptr.index(self.items.len() - start),
             Some(Frame::Map { ptr, key, .. }) => match key {
                 Some(k) => k.ptr,
                 None => *ptr,
@@ -392,7 +401,7 @@ impl<'l> Builder<'l> {
                 };
                 let frame = if matches!(ev, Event::SequenceStart(..)) {
                     Frame::Seq {
-                        items: Vec::new(),
+                        start: self.items.len(),
                         ptr,
                         at,
                         anchor,
@@ -400,7 +409,7 @@ impl<'l> Builder<'l> {
                     }
                 } else {
                     Frame::Map {
-                        map: Map::new(),
+                        start: self.entries.len(),
                         ptr,
                         at,
                         anchor,
@@ -418,14 +427,20 @@ impl<'l> Builder<'l> {
                 };
                 let (value, ptr, mut at, anchor, nodes) = match frame {
                     Frame::Seq {
-                        items,
+                        start,
                         ptr,
                         at,
                         anchor,
                         nodes,
-                    } => (Value::Array(items), ptr, at, anchor, nodes),
+                    } => (
+                        Value::Array(self.items.drain(start..).collect()),
+                        ptr,
+                        at,
+                        anchor,
+                        nodes,
+                    ),
                     Frame::Map {
-                        mut map,
+                        start,
                         ptr,
                         at,
                         anchor,
@@ -433,6 +448,8 @@ impl<'l> Builder<'l> {
                         merges,
                         ..
                     } => {
+                        let mut map = Map::with_capacity(self.entries.len() - start);
+                        map.extend(self.entries.drain(start..));
                         for m in merges {
                             merge_into(&mut map, m);
                         }
@@ -469,15 +486,12 @@ impl<'l> Builder<'l> {
                 self.root = Some(value);
                 Ok(())
             }
-            Some(Frame::Seq {
-                items, nodes: n, ..
-            }) => {
+            Some(Frame::Seq { nodes: n, .. }) => {
                 *n += nodes;
-                items.push(value);
+                self.items.push(value);
                 Ok(())
             }
             Some(Frame::Map {
-                map,
                 key,
                 merges,
                 nodes: n,
@@ -511,7 +525,8 @@ impl<'l> Builder<'l> {
                     }
                     return Ok(());
                 }
-                map.insert(k, value);
+                // Keys are unique here: a duplicate was refused when its key came.
+                self.entries.push((k, value));
                 Ok(())
             }
         }
