@@ -278,7 +278,14 @@ impl Workspace {
                                 key: None,
                             },
                         );
-                        (text, Some(Parsed { value: v, spans }))
+                        (
+                            text,
+                            Some(Parsed {
+                                value: v,
+                                spans,
+                                refs: Some(Vec::new()),
+                            }),
+                        )
                     } else {
                         // A large file's line index is built beside its parse, on the core the
                         // parse leaves idle part of the time.
@@ -320,9 +327,13 @@ impl Workspace {
         let mut queue: VecDeque<FileId> = VecDeque::from([FileId(0)]);
         let mut sites: Vec<RefSite> = Vec::new();
         while let Some(fid) = queue.pop_front() {
+            let file = &mut self.files[fid.index()];
             let mut found = Vec::new();
-            if let Some(v) = self.files[fid.index()].value() {
-                collect_refs(v, "", &mut found);
+            if let Some(parsed) = &mut file.parsed {
+                match parsed.refs.take() {
+                    Some(refs) => found = refs,
+                    None => collect_refs(&parsed.value, "", &mut found),
+                }
             }
             for (ptr, reference) in found {
                 let here = self.location(fid, &pointer::join(&ptr, "$ref"));
@@ -668,7 +679,7 @@ pub fn split_ref(reference: &str) -> (&str, &str) {
 }
 
 /// Collects `(pointer of the object, reference text)` for every `$ref` string in a tree.
-fn collect_refs(v: &Value, ptr: &str, out: &mut Vec<(String, String)>) {
+pub(crate) fn collect_refs(v: &Value, ptr: &str, out: &mut Vec<(String, String)>) {
     /// A collection being walked, and the length of the path before its key.
     enum Open<'a> {
         Map(serde_json::map::Iter<'a>, usize),

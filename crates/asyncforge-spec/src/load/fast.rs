@@ -1081,6 +1081,54 @@ mod tests {
         }
     }
 
+    /// The `$ref`s the tree builder notes as it goes are those a walk of the finished tree
+    /// finds, in every YAML file at hand; with anchors or merge keys it leaves them to the walk.
+    #[test]
+    fn refs_noted_while_building_are_those_of_the_tree() {
+        let refs = |text: &str| {
+            let parsed = crate::load::parse_text(text, &crate::load::Limits::default()).ok()?;
+            let mut walked = Vec::new();
+            crate::workspace::collect_refs(&parsed.value, "", &mut walked);
+            Some((parsed.refs, walked))
+        };
+        let (noted, walked) = refs(
+            "a:\n  - {$ref: '#/x'}\n  - [1, {b: 2}, {$ref: y.yaml}]\n  - c/d~e:\n      $ref: '#/z'\n$ref: root\nn: {$ref: 3}\n",
+        )
+        .expect("parses");
+        assert_eq!(noted.as_ref(), Some(&walked));
+        assert_eq!(
+            walked,
+            [
+                ("".to_owned(), "root".to_owned()),
+                ("/a/0".to_owned(), "#/x".to_owned()),
+                ("/a/1/2".to_owned(), "y.yaml".to_owned()),
+                ("/a/2/c~1d~0e".to_owned(), "#/z".to_owned()),
+            ]
+        );
+        for copied in [
+            "a: &m {$ref: x}\nb: *m\n",
+            "a: {$ref: x}\nb:\n  <<: {$ref: y}\n",
+        ] {
+            let (noted, _) = refs(copied).expect("parses");
+            assert_eq!(noted, None, "{copied}");
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut files = Vec::new();
+        yaml_files(&root, &mut files);
+        yaml_files(&root.join("../shared/corpus"), &mut files);
+        let mut compared = 0;
+        for f in &files {
+            let Some((Some(noted), walked)) =
+                std::fs::read_to_string(f).ok().and_then(|t| refs(&t))
+            else {
+                continue;
+            };
+            assert_eq!(noted, walked, "{f:?}");
+            compared += 1;
+        }
+        assert!(compared > 0 || files.is_empty());
+    }
+
     /// Every YAML file of the repository and of the shared corpus (when it is beside the
     /// checkout): where the fast reader reads one, its events are saphyr's.
     #[test]

@@ -184,6 +184,10 @@ pub struct Parsed {
     pub value: Value,
     /// Where each node is written.
     pub spans: SpanMap,
+    /// Every mapping's `$ref` string, by the mapping's pointer (sorted), as the tree builder
+    /// met them; `None` when anchors or merge keys may have copied some elsewhere (then the
+    /// tree is walked for them).
+    pub(crate) refs: Option<Vec<(String, String)>>,
 }
 
 /// Checks raw bytes and decodes them as UTF-8 text (a UTF-8 byte order mark is dropped).

@@ -58,6 +58,10 @@ struct Builder<'a> {
     items: Vec<Value>,
     /// The entries of the open mappings, innermost last.
     entries: Vec<(String, Value)>,
+    /// Each mapping's `$ref` string, by the mapping's pointer ([`Parsed::refs`]).
+    refs: Vec<(String, String)>,
+    /// A merge key was applied (it may have copied a `$ref`).
+    merged: bool,
     spans: SpanMap,
     anchors: HashMap<usize, (Value, usize)>,
     alias_nodes: usize,
@@ -238,6 +242,8 @@ impl<'l> Builder<'l> {
             stack: Vec::new(),
             items: Vec::new(),
             entries: Vec::new(),
+            refs: Vec::new(),
+            merged: false,
             spans: SpanMap::with_capacity(capacity),
             anchors: HashMap::new(),
             alias_nodes: 0,
@@ -247,10 +253,18 @@ impl<'l> Builder<'l> {
     }
 
     fn finish(self) -> Result<Parsed, LoadError> {
+        // Aliases (there are none without anchors) and merge keys copy mappings, `$ref`s
+        // included: then the tree is walked for them instead.
+        let refs = (self.anchors.is_empty() && !self.merged).then(|| {
+            let mut refs = self.refs;
+            refs.sort_by(|a, b| a.0.cmp(&b.0));
+            refs
+        });
         match self.root {
             Some(value) => Ok(Parsed {
                 value,
                 spans: self.spans,
+                refs,
             }),
             None => Err(LoadError {
                 code: "empty-document",
@@ -259,6 +273,35 @@ impl<'l> Builder<'l> {
                 related: None,
             }),
         }
+    }
+
+    /// The JSON pointer text of the innermost open collection: each open mapping's pending key
+    /// and each open sequence's next index, from the root (built only where a `$ref` is).
+    fn open_pointer(&self) -> String {
+        let mut ptr = String::new();
+        let inner = self.stack.len().saturating_sub(1);
+        for (i, frame) in self.stack[..inner].iter().enumerate() {
+            match frame {
+                Frame::Map { key, .. } => {
+                    if let Some(k) = key {
+                        super::push_segment(&mut ptr, &k.text);
+                    }
+                }
+                Frame::Seq { start, .. } => {
+                    // This sequence's items end where the next open sequence's begin.
+                    let end = self.stack[i + 1..]
+                        .iter()
+                        .find_map(|f| match f {
+                            Frame::Seq { start, .. } => Some(*start),
+                            Frame::Map { .. } => None,
+                        })
+                        .unwrap_or(self.items.len());
+                    use std::fmt::Write as _;
+                    let _ = write!(ptr, "/{}", end - start);
+                }
+            }
+        }
+        ptr
     }
 
     /// The pointer of the node that comes next.
@@ -451,6 +494,7 @@ impl<'l> Builder<'l> {
                         let mut map = Map::with_capacity(self.entries.len() - start);
                         map.extend(self.entries.drain(start..));
                         for m in merges {
+                            self.merged = true;
                             merge_into(&mut map, m);
                         }
                         (Value::Object(map), ptr, at, anchor, nodes)
@@ -524,6 +568,13 @@ impl<'l> Builder<'l> {
                         }
                     }
                     return Ok(());
+                }
+                if k == "$ref"
+                    && let Value::String(r) = &value
+                {
+                    let r = r.clone();
+                    let at = self.open_pointer();
+                    self.refs.push((at, r));
                 }
                 // Keys are unique here: a duplicate was refused when its key came.
                 self.entries.push((k, value));
