@@ -434,6 +434,18 @@ fn lights_sub(prefix: &str, qos: Qos) -> Subscription {
     Subscription::new(&format!("{prefix}/lights/{{id}}/{{seq}}/measured"), qos).expect("sub")
 }
 
+/// A subscriber to `prefix`'s lights at QoS 1 handing what arrives to `lights`, connected.
+async fn lights_subscriber(addr: &Addr, prefix: &str, lights: &Lights) -> MqttClient {
+    let sub = MqttClient::start(
+        config(addr, &unique("sub")),
+        vec![lights_sub(prefix, Qos::AtLeastOnce)],
+        lights.clone(),
+    )
+    .expect("start subscriber");
+    sub.wait_connected(WAIT).await.expect("subscriber connects");
+    sub
+}
+
 fn lights_topic(prefix: &str, id: &str, seq: u32) -> Topic {
     TopicTemplate::parse(&format!("{prefix}/lights/{{id}}/{{seq}}/measured"))
         .expect("template")
@@ -451,13 +463,7 @@ const WAIT: Duration = Duration::from_secs(15);
 async fn round_trip(addr: Addr) {
     let prefix = unique("rt");
     let lights = Lights::default();
-    let sub = MqttClient::start(
-        config(&addr, &unique("sub")),
-        vec![lights_sub(&prefix, Qos::AtLeastOnce)],
-        lights.clone(),
-    )
-    .expect("start subscriber");
-    sub.wait_connected(WAIT).await.expect("subscriber connects");
+    let sub = lights_subscriber(&addr, &prefix, &lights).await;
     let publisher = MqttClient::publisher(config(&addr, &unique("pub"))).expect("publisher");
     publisher.wait_connected(WAIT).await.expect("publisher");
 
@@ -660,8 +666,10 @@ impl Dispatch<(MqttClient, Delivery)> for Doubler {
     async fn dispatch(&self, (client, d): (MqttClient, Delivery)) -> Result<(), Reject> {
         let n: u32 = d.param("n")?;
         let m: LightMeasured = d.decode()?;
-        if d.properties.content_type.as_deref() != Some("application/json")
-            || d.properties.message_expiry_interval.is_none_or(|e| e > 30)
+        if d.properties().content_type.as_deref() != Some("application/json")
+            || d.properties()
+                .message_expiry_interval
+                .is_none_or(|e| e > 30)
         {
             return Err(Reject::invalid("properties lost"));
         }
@@ -1003,13 +1011,7 @@ async fn publishes_wait_for_room_in_a_full_queue(addr: Addr) {
     const N: u32 = 200;
     let prefix = unique("room");
     let lights = Lights::default();
-    let sub = MqttClient::start(
-        config(&addr, &unique("sub")),
-        vec![lights_sub(&prefix, Qos::AtLeastOnce)],
-        lights.clone(),
-    )
-    .expect("subscriber");
-    sub.wait_connected(WAIT).await.expect("subscribed");
+    let sub = lights_subscriber(&addr, &prefix, &lights).await;
     let mut cfg = config(&addr, &unique("pub"));
     cfg.request_queue = 2;
     let publisher = MqttClient::publisher(cfg).expect("publisher");

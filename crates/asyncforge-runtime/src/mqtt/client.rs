@@ -539,8 +539,8 @@ pub struct Delivery {
     pub retain: bool,
     /// Whether the broker says it may have been delivered before.
     pub dup: bool,
-    /// MQTT 5 properties.
-    pub properties: Properties,
+    /// MQTT 5 properties, when it has any ([`Delivery::properties`]).
+    properties: Option<Box<Properties>>,
 }
 
 /// What an MQTT delivery says beside its message and topic parameters: the `meta` of a
@@ -555,11 +555,21 @@ pub struct Inbound {
     pub retain: bool,
     /// Whether the broker says it may have been delivered before.
     pub dup: bool,
-    /// MQTT 5 properties (response topic, correlation data, user properties, …).
-    pub properties: Properties,
+    /// MQTT 5 properties, when it has any ([`Inbound::properties`]).
+    properties: Option<Box<Properties>>,
     /// The client it came on, to publish from the handler.
     pub client: MqttClient,
 }
+
+/// The properties of a message that has none (always so with MQTT 3.1.1).
+static NO_PROPERTIES: Properties = Properties {
+    content_type: None,
+    response_topic: None,
+    correlation_data: None,
+    message_expiry_interval: None,
+    payload_format_indicator: None,
+    user_properties: Vec::new(),
+};
 
 impl Inbound {
     /// The metadata of `delivery`, received on `client`.
@@ -573,9 +583,21 @@ impl Inbound {
             client,
         }
     }
+
+    /// MQTT 5 properties (response topic, correlation data, user properties, …); all empty
+    /// with MQTT 3.1.1.
+    pub fn properties(&self) -> &Properties {
+        self.properties.as_deref().unwrap_or(&NO_PROPERTIES)
+    }
 }
 
 impl Delivery {
+    /// MQTT 5 properties (response topic, correlation data, user properties, …); all empty
+    /// with MQTT 3.1.1.
+    pub fn properties(&self) -> &Properties {
+        self.properties.as_deref().unwrap_or(&NO_PROPERTIES)
+    }
+
     /// Decodes the payload as `M`. A MQTT 5 content type whose codec differs from `M`'s, or a
     /// payload that does not decode, is [`Reject::invalid`].
     pub fn decode<M: Message>(&self) -> Result<M, Reject> {
@@ -601,7 +623,7 @@ impl Delivery {
     }
 
     fn content_type_fits<M: Message>(&self) -> Result<(), Reject> {
-        if let Some(ct) = &self.properties.content_type {
+        if let Some(ct) = &self.properties().content_type {
             let expected = Codec::for_content_type(M::CONTENT_TYPE)?;
             match Codec::for_content_type(Some(ct)) {
                 Ok(c) if c == expected => {}
@@ -622,7 +644,7 @@ impl Delivery {
     /// there are none, which fits a headers type whose fields are all optional.
     pub fn typed_headers<H: serde::de::DeserializeOwned>(&self) -> Result<H, Reject> {
         crate::headers::from_pairs(
-            self.properties
+            self.properties()
                 .user_properties
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_bytes())),
@@ -980,33 +1002,25 @@ impl Acks {
 
     /// A QoS 1/2 publish went out with packet id `pkid`.
     fn sent(&mut self, pkid: u16) {
-        let Some(t) = self.carried.pop_front().or_else(|| self.next_requested()) else {
-            return;
-        };
-        let i = usize::from(pkid);
-        if i >= self.inflight.len() {
-            self.inflight.resize_with(i + 1, || None);
-        }
-        if let Some(old) = self.inflight[i].replace(t) {
-            old.finish(Err(format!(
-                "packet id {pkid} reused before its acknowledgement"
-            )));
+        if let Some(t) = self.carried.pop_front().or_else(|| self.next_requested()) {
+            file(
+                &mut self.inflight,
+                pkid,
+                t,
+                "reused before its acknowledgement",
+            );
         }
     }
 
     /// The broker received the QoS 2 publish `pkid` (PUBREC): it waits for PUBCOMP apart.
     fn received(&mut self, pkid: u16) {
-        let Some(t) = self.take(pkid) else {
-            return;
-        };
-        let i = usize::from(pkid);
-        if i >= self.releasing.len() {
-            self.releasing.resize_with(i + 1, || None);
-        }
-        if let Some(old) = self.releasing[i].replace(t) {
-            old.finish(Err(format!(
-                "packet id {pkid} released again before its PUBCOMP"
-            )));
+        if let Some(t) = self.take(pkid) {
+            file(
+                &mut self.releasing,
+                pkid,
+                t,
+                "released again before its PUBCOMP",
+            );
         }
     }
 
@@ -1061,6 +1075,18 @@ impl Acks {
                 "the broker lost the session during the QoS 2 handshake of packet {pkid}"
             )));
         }
+    }
+}
+
+/// Files ticket `t` under packet id `pkid`; one already there ends with an error saying what
+/// went wrong.
+fn file(slots: &mut Vec<Option<Ticket>>, pkid: u16, t: Ticket, wrong: &str) {
+    let i = usize::from(pkid);
+    if i >= slots.len() {
+        slots.resize_with(i + 1, || None);
+    }
+    if let Some(old) = slots[i].replace(t) {
+        old.finish(Err(format!("packet id {pkid} {wrong}")));
     }
 }
 
@@ -1882,11 +1908,11 @@ impl MqttClient {
         if self.inner.config.version != Version::V5 {
             return Err(MqttError::NeedsV5("reply"));
         }
-        let Some(topic) = to.properties.response_topic.clone() else {
+        let Some(topic) = to.properties().response_topic.clone() else {
             return Err(MqttError::NoResponseTopic);
         };
         let mut opts = opts.clone();
-        opts.properties.correlation_data = to.properties.correlation_data.clone();
+        opts.properties.correlation_data = to.properties().correlation_data.clone();
         self.publish(topic, message, &opts).await
     }
 
@@ -2333,13 +2359,6 @@ impl Ev {
 }
 
 impl Link {
-    async fn poll(&mut self) -> Result<Ev, String> {
-        match self {
-            Link::V4(el, _) => el.poll().await.map(Ev::from_v4).map_err(|e| e.to_string()),
-            Link::V5(el, _) => el.poll().await.map(Ev::from_v5).map_err(|e| e.to_string()),
-        }
-    }
-
     /// After the connection dropped: drop acknowledgements queued for it (the gate is closed
     /// now, so no more can come), and keep what must go out on the next connection, with the
     /// tickets of its QoS 1/2 publishes in the same order. rumqttc's pending list holds, in
@@ -2409,6 +2428,7 @@ impl Link {
 
     /// Before each poll while connected: held requests enter the pending list as in-flight
     /// slots free up (`limit`: the in-flight limit in force).
+    #[inline]
     fn top_up(&mut self, limit: u16, acks: &mut Acks) {
         match self {
             Link::V4(el, carry) if !carry.held.is_empty() => {
@@ -2476,7 +2496,12 @@ async fn run_event_loop<H: Dispatch<(MqttClient, Delivery)>>(mut t: EventLoopTas
         if connected {
             t.link.top_up(limit, &mut t.acks);
         }
-        let ev = t.link.poll().await;
+        // Polled here rather than through a method of `Link`: one future less to build and move
+        // for every event.
+        let ev = match &mut t.link {
+            Link::V4(el, _) => el.poll().await.map(Ev::from_v4).map_err(|e| e.to_string()),
+            Link::V5(el, _) => el.poll().await.map(Ev::from_v5).map_err(|e| e.to_string()),
+        };
         // Closing: the loop goes on (reconnecting if need be) until the close sent DISCONNECT,
         // so that the publishes in flight can still be acknowledged.
         if t.shared.shutdown.load(Ordering::Acquire)
@@ -2587,11 +2612,11 @@ fn route<H: Dispatch<(MqttClient, Delivery)>>(
         bump(&t.shared.counters.unmatched);
         return ack_only("topic is not UTF-8");
     };
-    let properties = p.properties.map(|b| *b).unwrap_or_default();
+    let properties = p.properties;
     if t.reply_topic.as_deref() == Some(topic.as_str()) {
         let waiter = properties
-            .correlation_data
             .as_ref()
+            .and_then(|p| p.correlation_data.as_ref())
             .and_then(|c| t.shared.replies().remove(c));
         let delivery = Delivery {
             route: usize::MAX,
@@ -2673,8 +2698,12 @@ fn inline<H: Dispatch<(MqttClient, Delivery)>>(
         inner: inner.clone(),
     };
     let handler = t.handler.clone();
-    let mut future: HandlerFuture =
-        Box::pin(async move { handler.dispatch((client, delivery)).await });
+    // Written into its allocation rather than moved there: a future's size covers every state
+    // it can be in, but before its first poll only the captured values hold anything.
+    let boxed = Box::write(Box::new_uninit(), async move {
+        handler.dispatch((client, delivery)).await
+    });
+    let mut future: HandlerFuture = Box::into_pin(boxed);
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     let first = std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
     let outcome = match first {
