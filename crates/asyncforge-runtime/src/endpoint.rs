@@ -153,8 +153,14 @@ pub fn is_text(content_type: Option<&str>) -> bool {
 }
 
 /// Whether a content type is JSON (validated against the schema before decoding).
+#[inline]
 pub fn is_json(content_type: Option<&str>) -> bool {
-    Codec::for_content_type(content_type).is_ok_and(|c| c == Codec::Json)
+    // The usual answers without parsing (folded away where the content type is a constant,
+    // as a message type's is).
+    match content_type {
+        None | Some("application/json") => true,
+        _ => Codec::for_content_type(content_type).is_ok_and(|c| c == Codec::Json),
+    }
 }
 
 /// A JSON payload decoded straight into `M`'s type when that type enforces the whole schema

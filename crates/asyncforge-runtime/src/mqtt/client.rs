@@ -1383,6 +1383,16 @@ impl Shared {
         }
     }
 
+    /// [`Shared::try_ack`] from the event loop itself, for a message of the connection it is
+    /// serving: only the event loop moves the gate, so here it needs no lock.
+    fn try_ack_in_loop(&self, handle: &Handle, token: AckToken) -> bool {
+        if !self.alive.load(Ordering::Acquire) {
+            bump(&self.counters.stale_acks);
+            return true;
+        }
+        handle.try_ack(token)
+    }
+
     /// One attempt of [`Shared::ack`]: `false` only when the request queue is full.
     fn try_ack(&self, handle: &Handle, token: AckToken) -> bool {
         let gate = self.gate();
@@ -2676,7 +2686,8 @@ fn route<H: Dispatch<(MqttClient, Delivery)>>(
 /// left for the dispatcher, `None` when the message was handled (or deliberately left alone).
 ///
 /// The first poll wakes nobody (a no-op waker): a handler that is not done then goes to the
-/// dispatcher, which polls it again at once with its own.
+/// dispatcher, which polls it again at once with its own. Runs on the event loop, for a
+/// message of the connection it serves (`generation` is the gate's).
 fn inline<H: Dispatch<(MqttClient, Delivery)>>(
     t: &Router<H>,
     generation: u64,
@@ -2713,7 +2724,7 @@ fn inline<H: Dispatch<(MqttClient, Delivery)>>(
     };
     let ack = settle(&inner, topic.as_deref(), outcome, token)?;
     // A full request queue: the dispatcher waits for room while this loop drains it.
-    (!shared.try_ack(&inner.handle, ack)).then_some(Work::AckOnly)
+    (!shared.try_ack_in_loop(&inner.handle, ack)).then_some(Work::AckOnly)
 }
 
 /// The topic of a message, kept for the warning logged if its handler fails or finds it
