@@ -61,20 +61,8 @@ fn instructions(args: &[String]) -> Result<(), String> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--instructions" => {}
-            "--messages" => {
-                n = it
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .filter(|&v| v > 0)
-                    .ok_or("--messages N")?;
-            }
-            "--repeat" => {
-                repeat = it
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .filter(|&v| v > 0)
-                    .ok_or("--repeat R")?;
-            }
+            "--messages" => n = positive(it.next(), "--messages N")?,
+            "--repeat" => repeat = positive(it.next(), "--repeat R")?,
             other => return Err(format!("unknown option `{other}`")),
         }
     }
@@ -132,6 +120,17 @@ fn instructions(args: &[String]) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// An option's value, a whole number above zero; `usage` when it is missing or not one.
+fn positive<T: std::str::FromStr + PartialOrd + From<u8>>(
+    value: Option<&String>,
+    usage: &str,
+) -> Result<T, String> {
+    value
+        .and_then(|v| v.parse().ok())
+        .filter(|v| *v > T::from(0))
+        .ok_or_else(|| usage.to_owned())
 }
 
 /// Instructions callgrind counted in one run of one side of one case.
